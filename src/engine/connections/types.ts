@@ -1,0 +1,69 @@
+import type { Readable, Writable } from 'node:stream';
+
+/** Everything needed to reach one host; built from inventory vars by `connectionSpecFromVars`. */
+export interface ConnectionSpec {
+  /** Inventory name of the host: starts every message. */
+  name: string;
+  /** 'ssh' for remote hosts, 'local' for the controller itself. */
+  transport: 'ssh' | 'local';
+  address: string;
+  port: number;
+  user: string;
+  privateKeyFile?: string;
+  passphrase?: string;
+  password?: string;
+  /** Path of an ssh-agent socket, when the agent should be offered. */
+  agent?: string;
+  connectTimeoutMs: number;
+  keepaliveMs: number;
+  become: boolean;
+  becomeUser: string;
+  becomePassword?: string;
+  /** Our own known_hosts file (never ~/.ssh/known_hosts: we record into it). */
+  knownHostsFile: string;
+  /** Refuse hosts whose key is not yet recorded (default: trust on first use and record). */
+  strictHostKeys: boolean;
+  /** Reach this host through another one (ssh ProxyJump). */
+  jump?: ConnectionSpec;
+}
+
+export interface ExecOptions {
+  /** Bytes or a stream to feed the command's standard input. */
+  stdin?: string | Buffer | Readable;
+  /** Kill the command after this long; the result then has timedOut = true. */
+  timeoutMs?: number;
+  /** Override the connection's become setting for this command. */
+  become?: boolean;
+  /** Stream stdout here instead of collecting it (the result's stdout is then empty). */
+  stdout?: Writable;
+}
+
+export interface ExecResult {
+  /** Exit status; null when the command was killed by a signal or timed out. */
+  code: number | null;
+  signal?: string;
+  stdout: Buffer;
+  stderr: Buffer;
+  timedOut: boolean;
+}
+
+export interface PutOptions {
+  /** Octal string ('0644') or number. Default: 0644. */
+  mode?: string | number;
+  owner?: string;
+  group?: string;
+}
+
+export type PutSource = { content: string | Buffer } | { path: string } | { stream: Readable };
+
+/** One open channel to one host; every task of a run reuses it. */
+export interface Connection {
+  readonly spec: ConnectionSpec;
+  open(): Promise<void>;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /** Atomic: a temp file in the target's directory, mode and owner set, then renamed over dest. */
+  put(dest: string, source: PutSource, opts?: PutOptions): Promise<void>;
+  /** Copies a remote file to a local path, streaming. */
+  get(src: string, localPath: string): Promise<void>;
+  close(): Promise<void>;
+}
