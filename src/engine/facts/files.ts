@@ -1,0 +1,183 @@
+/**
+ * The file probe: what is at a list of paths on a host, in one round trip. For each path it
+ * reports type, mode, owner, group and size, the sha256 of a regular file, the target of a link,
+ * and, when asked, the content (always, or only when the sha256 differs from a wanted one, so a
+ * diff can be shown without a second trip and an unchanged file is never transferred).
+ */
+import { FurrowError } from '../errors.js';
+import { raw, sh } from '../shell.js';
+import type { Connection } from '../connections/types.js';
+
+export interface FileQuery {
+  path: string;
+  /** Report what a link points to (type, mode, owner of the final target) instead of the link. */
+  follow?: boolean;
+  /** Send the content back: 'always', or only when the file's sha256 differs from `wantSha256`. */
+  content?: 'always' | 'if-changed';
+  wantSha256?: string;
+  /** Upper bound for 'if-changed' content (a diff of a huge file helps nobody). */
+  maxContentBytes?: number;
+  /** Look below a directory for entries whose mode (links excepted), owner or group differ. */
+  recurse?: { mode?: string; owner?: string; group?: string };
+}
+
+export type FileType = 'file' | 'directory' | 'link' | 'other';
+
+export interface PresentFile {
+  type: FileType;
+  /** Permission bits including setuid/setgid/sticky, e.g. 0o644. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Names as the host knows them ('UNKNOWN' when the id has no name). */
+  owner: string;
+  group: string;
+  size: number;
+  /** Regular files only; absent when the file could not be read. */
+  sha256?: string;
+  /** Links only: where the link points, as written. */
+  target?: string;
+  content?: Buffer;
+  /** With `recurse`: whether some entry below differs. */
+  recurseDiffers?: boolean;
+}
+
+/** Three states, as pyinfra's File fact: absent, or present with its type (the caller judges a wrong type). */
+export type FileInfo = { type: 'absent' } | PresentFile;
+
+const DEFAULT_MAX_CONTENT = 256 * 1024;
+
+// One function defined once per command; `$1` is the path. Output per path (parsed below):
+//   @ <type> <mode> <uid> <gid> <size> <owner> <group>   or   @ absent
+//   sha256 <hex>  |  target <bytes>\n<target>\n  |  content <bytes>\n<content>\n  |  recurse <0|1>
+const STAT_FUNCTION = [
+  'furrow_stat() {',
+  '  t=absent; h=; L=',
+  '  if [ "$2" = follow ]; then L=-L; fi',
+  '  if [ -z "$L" ] && [ -L "$1" ]; then t=link; elif [ -d "$1" ]; then t=directory; elif [ -f "$1" ]; then t=file;',
+  '  elif [ -e "$1" ]; then t=other; else echo "@ absent"; return 0; fi',
+  `  s=$(stat $L -c '%a %u %g %s %U %G' -- "$1") || return 1`,
+  '  echo "@ $t $s"',
+  '  if [ "$t" = file ]; then h=$(sha256sum < "$1" 2>/dev/null | cut -c1-64); echo "sha256 $h"; fi',
+  '  if [ "$t" = link ]; then l=$(readlink -- "$1"); echo "target $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
+  '}',
+  'furrow_content() {',
+  '  n=$(wc -c < "$1") || return 1',
+  '  echo "content $n"; cat -- "$1" || return 1; echo',
+  '}',
+].join('\n');
+
+function queryCommand(q: FileQuery): string {
+  const lines = [q.follow ? sh`furrow_stat ${q.path} follow || exit 1` : sh`furrow_stat ${q.path} || exit 1`];
+  if (q.content === 'always') {
+    lines.push(sh`if [ "$t" = file ]; then furrow_content ${q.path} || exit 1; fi`);
+  } else if (q.content === 'if-changed') {
+    const max = q.maxContentBytes ?? DEFAULT_MAX_CONTENT;
+    lines.push(sh`if [ "$t" = file ] && [ "$h" != ${q.wantSha256 ?? ''} ] && [ "$(wc -c < ${q.path})" -le ${max} ]; then furrow_content ${q.path} || exit 1; fi`);
+  }
+  if (q.recurse) lines.push(recurseCommand(q.path, q.recurse));
+  return lines.join('\n');
+}
+
+function recurseCommand(path: string, want: NonNullable<FileQuery['recurse']>): string {
+  const tests: string[] = [];
+  if (want.mode !== undefined) tests.push(sh`\\( ! -type l ! -perm ${want.mode} \\)`);
+  if (want.owner !== undefined) tests.push(sh`! -user ${want.owner}`);
+  if (want.group !== undefined) tests.push(sh`! -group ${want.group}`);
+  if (tests.length === 0) return '';
+  // An unknown user or group makes find fail: report "differs" so apply's chown names the problem.
+  return [
+    sh`if [ "$t" = directory ]; then`,
+    sh`  r=$(find ${path} -mindepth 1 \\( ${raw(tests.join(' -o '))} \\) -print -quit 2>/dev/null) || r=error`,
+    `  if [ -n "$r" ]; then echo "recurse 1"; else echo "recurse 0"; fi`,
+    'fi',
+  ].join('\n');
+}
+
+export const fileStat = {
+  /** One `sh` script covering every query, in order. */
+  command(queries: FileQuery[]): string {
+    return [STAT_FUNCTION, ...queries.map(queryCommand)].join('\n');
+  },
+
+  /** Pure: the script's output back into one FileInfo per query, in the same order. */
+  parse(stdout: Buffer | string): FileInfo[] {
+    const buf = typeof stdout === 'string' ? Buffer.from(stdout, 'utf8') : stdout;
+    const reader = new LineReader(buf);
+    const out: FileInfo[] = [];
+    for (let line = reader.line(); line !== undefined; line = reader.line()) {
+      if (line.startsWith('@ ')) {
+        out.push(parseHeader(line));
+        continue;
+      }
+      const current = out[out.length - 1];
+      if (!current || current.type === 'absent') throw new Error(`file probe: unexpected line '${line}'`);
+      parseDetail(line, current, reader);
+    }
+    return out;
+  },
+
+  default: [] as FileInfo[],
+};
+
+function parseHeader(line: string): FileInfo {
+  const fields = line.slice(2).split(' ');
+  if (fields[0] === 'absent') return { type: 'absent' };
+  const [type, mode, uid, gid, size, owner, group] = fields;
+  if (!['file', 'directory', 'link', 'other'].includes(type ?? '') || group === undefined || !/^[0-7]+$/.test(mode ?? '')) {
+    throw new Error(`file probe: unexpected line '${line}'`);
+  }
+  return { type: type as FileType, mode: parseInt(mode!, 8), uid: Number(uid), gid: Number(gid), size: Number(size), owner: owner!, group };
+}
+
+function parseDetail(line: string, file: PresentFile, reader: LineReader): void {
+  const space = line.indexOf(' ');
+  const key = space < 0 ? line : line.slice(0, space);
+  const value = space < 0 ? '' : line.slice(space + 1);
+  if (key === 'sha256') {
+    if (/^[0-9a-f]{64}$/.test(value)) file.sha256 = value;
+  } else if (key === 'target') {
+    file.target = reader.bytes(Number(value)).toString('utf8');
+  } else if (key === 'content') {
+    file.content = reader.bytes(Number(value));
+  } else if (key === 'recurse') {
+    file.recurseDiffers = value !== '0';
+  } else {
+    throw new Error(`file probe: unexpected line '${line}'`);
+  }
+}
+
+/** Reads '\n'-terminated lines and length-prefixed byte blocks (each followed by one '\n'). */
+class LineReader {
+  private pos = 0;
+  constructor(private readonly buf: Buffer) {}
+
+  line(): string | undefined {
+    if (this.pos >= this.buf.length) return undefined;
+    let end = this.buf.indexOf(0x0a, this.pos);
+    if (end < 0) end = this.buf.length;
+    const text = this.buf.subarray(this.pos, end).toString('utf8');
+    this.pos = end + 1;
+    return text;
+  }
+
+  bytes(n: number): Buffer {
+    if (!Number.isInteger(n) || n < 0 || this.pos + n > this.buf.length) throw new Error('file probe: truncated output');
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n + 1;
+    return Buffer.from(out);
+  }
+}
+
+/** Runs the probe for `queries` in one round trip. */
+export async function probeFiles(conn: Connection, queries: FileQuery[]): Promise<FileInfo[]> {
+  if (queries.length === 0) return fileStat.default;
+  const result = await conn.exec(fileStat.command(queries));
+  if (result.code !== 0) {
+    const stderr = result.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
+    throw new FurrowError('module', `${conn.spec.name}: could not inspect ${queries.map((q) => q.path).join(', ')} (exit status ${result.code})${stderr ? `:\n  ${stderr}` : ''}`);
+  }
+  const infos = fileStat.parse(result.stdout);
+  if (infos.length !== queries.length) throw new FurrowError('module', `${conn.spec.name}: file probe returned ${infos.length} results for ${queries.length} paths`);
+  return infos;
+}

@@ -1,0 +1,134 @@
+/**
+ * blockinfile: keep a block of lines between two marker lines in a file (or remove it). The file
+ * is read in the same round trip as its stat; the pure `editBlock` computes the new text.
+ */
+import { FurrowError, InputError } from '../engine/errors.js';
+import { probeFiles } from '../engine/facts/files.js';
+import type { Module } from '../engine/module.js';
+import { bareLine, boolParam, compileRegex, idParam, isTrue, modeParam, pathParam, sha256, splitLines, wantedAttrs } from './support/files.js';
+import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+
+export const DEFAULT_MARKER = '# {mark} FURROW MANAGED BLOCK';
+
+export interface BlockinfileParams {
+  path?: string;
+  dest?: string;
+  name?: string;
+  block?: string;
+  marker?: string;
+  marker_begin?: string;
+  marker_end?: string;
+  insertafter?: string;
+  insertbefore?: string;
+  state?: 'present' | 'absent';
+  create?: boolean | string;
+  backup?: boolean | string;
+  mode?: string | number;
+  owner?: string | number;
+  group?: string | number;
+}
+
+export interface BlockEdit {
+  begin: string;
+  end: string;
+  /** The block's lines; empty removes the block (as state: absent does). */
+  lines: string[];
+  insertAfter?: RegExp | 'EOF';
+  insertBefore?: RegExp | 'BOF';
+}
+
+export const blockinfile: Module<BlockinfileParams, WriteData> = {
+  name: 'blockinfile',
+  schema: {
+    type: 'object',
+    properties: {
+      path: { type: 'string', minLength: 1 },
+      dest: { type: 'string', minLength: 1 },
+      name: { type: 'string', minLength: 1 },
+      block: { type: 'string' },
+      marker: { type: 'string', minLength: 1 },
+      marker_begin: { type: 'string' },
+      marker_end: { type: 'string' },
+      insertafter: { type: 'string' },
+      insertbefore: { type: 'string' },
+      state: { enum: ['present', 'absent'] },
+      create: boolParam,
+      backup: boolParam,
+      mode: modeParam,
+      owner: idParam,
+      group: idParam,
+    },
+    anyOf: [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }],
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const path = pathParam(params, 'blockinfile');
+    const edit = blockEdit(params);
+    const attrs = wantedAttrs(params, 'blockinfile');
+    const [file] = await probeFiles(ctx.conn, [{ path, content: 'always' }]);
+    if (file!.type === 'absent') {
+      if (edit.lines.length === 0) return { action: 'none', reason: `${path} does not exist: no block to remove` };
+      if (!isTrue(params.create)) throw new FurrowError('module', `${ctx.host}: blockinfile: ${path} does not exist (give create: true to create it)`);
+    }
+    if (file!.type === 'directory') throw new FurrowError('module', `${ctx.host}: blockinfile: ${path} is a directory`);
+    const before = file!.type === 'file' ? (file!.content ?? Buffer.alloc(0)).toString('utf8') : '';
+    const bytes = Buffer.from(editBlock(before, edit), 'utf8');
+    return decideWrite({ path, source: { bytes }, sha256: sha256(bytes), attrs, backup: isTrue(params.backup) }, file!, `${ctx.host}: blockinfile`);
+  },
+
+  apply: (ctx, plan) => applyWrite(ctx, plan),
+};
+
+export function blockEdit(params: BlockinfileParams): BlockEdit {
+  if (params.insertafter !== undefined && params.insertbefore !== undefined) {
+    throw new InputError(undefined, 'blockinfile: insertafter and insertbefore exclude each other', 'give one of them');
+  }
+  const marker = params.marker ?? DEFAULT_MARKER;
+  const block = params.block ?? '';
+  const present = (params.state ?? 'present') === 'present';
+  const anchor = (value: string, param: string) => compileRegex(value, 'blockinfile', param);
+  return {
+    begin: marker.replaceAll('{mark}', params.marker_begin ?? 'BEGIN'),
+    end: marker.replaceAll('{mark}', params.marker_end ?? 'END'),
+    lines: present && block !== '' ? block.replace(/\r?\n$/, '').split(/\r?\n/) : [],
+    ...(params.insertafter !== undefined ? { insertAfter: params.insertafter === 'EOF' ? 'EOF' : anchor(params.insertafter, 'insertafter') } : {}),
+    ...(params.insertbefore !== undefined ? { insertBefore: params.insertbefore === 'BOF' ? 'BOF' : anchor(params.insertbefore, 'insertbefore') } : {}),
+  };
+}
+
+/** Pure: the file's text with the marked block in place (or removed), by Ansible's rules. */
+export function editBlock(text: string, edit: BlockEdit): string {
+  const lines = splitLines(text);
+  let begin = -1;
+  let end = -1;
+  lines.forEach((l, i) => {
+    if (bareLine(l) === edit.begin) begin = i;
+    if (bareLine(l) === edit.end) end = i;
+  });
+  let at: number;
+  if (begin < 0 || end < 0) {
+    at = insertionPoint(lines, edit);
+  } else {
+    // The old block goes, markers included; the new one takes its place.
+    at = Math.min(begin, end);
+    lines.splice(at, Math.abs(end - begin) + 1);
+  }
+  const blockLines = edit.lines.length ? [edit.begin, ...edit.lines, edit.end].map((l) => l + '\n') : [];
+  if (blockLines.length && at > 0 && !lines[at - 1]!.endsWith('\n')) lines[at - 1] += '\n';
+  lines.splice(at, 0, ...blockLines);
+  return lines.join('');
+}
+
+function insertionPoint(lines: string[], edit: BlockEdit): number {
+  const re = edit.insertAfter instanceof RegExp ? edit.insertAfter : edit.insertBefore instanceof RegExp ? edit.insertBefore : undefined;
+  if (re) {
+    let last = -1;
+    lines.forEach((l, i) => {
+      if (re.test(bareLine(l))) last = i;
+    });
+    if (last < 0) return lines.length;
+    return edit.insertAfter instanceof RegExp ? last + 1 : last;
+  }
+  return edit.insertBefore === 'BOF' ? 0 : lines.length;
+}

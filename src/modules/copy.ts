@@ -1,0 +1,86 @@
+/**
+ * copy: put content (given inline or as a controller file from files/) at dest, with mode, owner
+ * and group. Compared by sha256 in the one probe round trip; written atomically; an unchanged file
+ * is never transferred.
+ */
+import { stat } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { InputError } from '../engine/errors.js';
+import { probeFiles } from '../engine/facts/files.js';
+import type { Module } from '../engine/module.js';
+import { boolParam, idParam, isTrue, modeParam, sha256, sha256OfFile, wantedAttrs } from './support/files.js';
+import { applyWrite, contentQuery, decideWrite, localSource, type WantedContent, type WriteData } from './support/write-file.js';
+
+export interface CopyParams {
+  dest: string;
+  content?: string;
+  src?: string;
+  mode?: string | number;
+  owner?: string | number;
+  group?: string | number;
+  backup?: boolean | string;
+  force?: boolean | string;
+}
+
+export const copy: Module<CopyParams, WriteData> = {
+  name: 'copy',
+  schema: {
+    type: 'object',
+    properties: {
+      dest: { type: 'string', minLength: 1 },
+      content: { type: 'string' },
+      src: { type: 'string', minLength: 1 },
+      mode: modeParam,
+      owner: idParam,
+      group: idParam,
+      backup: boolParam,
+      force: boolParam,
+    },
+    required: ['dest'],
+    additionalProperties: false,
+  },
+  // Inline content may be a key or a password: it never appears in a diff or a log.
+  secret: ['content'],
+
+  async plan(ctx, params) {
+    const attrs = wantedAttrs(params, 'copy');
+    const source = await wantedSource(ctx.findFile.bind(ctx), params);
+    const common = { attrs, force: isTrue(params.force, true), backup: isTrue(params.backup), secret: params.content !== undefined };
+    const basename = params.src !== undefined ? posix.basename(params.src) : undefined;
+    if (basename !== undefined && params.dest.endsWith('/')) {
+      const path = posix.join(params.dest, basename);
+      const [file] = await probeFiles(ctx.conn, [contentQuery(path, source.sha256)]);
+      return decideWrite({ path, ...source, ...common }, file!, `${ctx.host}: copy`);
+    }
+    if (params.dest.endsWith('/')) {
+      throw new InputError(undefined, `copy: dest '${params.dest}' is a directory but content has no file name`, 'give dest as a file path');
+    }
+    // Like Ansible, a src copied onto an existing directory lands inside it: probe both in one trip.
+    const inside = basename !== undefined ? posix.join(params.dest, basename) : undefined;
+    const queries = [contentQuery(params.dest, source.sha256, common.secret), ...(inside ? [contentQuery(inside, source.sha256)] : [])];
+    const [file, fileInside] = await probeFiles(ctx.conn, queries);
+    if (file!.type === 'directory' && inside) return decideWrite({ path: inside, ...source, ...common }, fileInside!, `${ctx.host}: copy`);
+    return decideWrite({ path: params.dest, ...source, ...common }, file!, `${ctx.host}: copy`);
+  },
+
+  apply: (ctx, plan) => applyWrite(ctx, plan),
+};
+
+async function wantedSource(
+  findFile: (kind: 'files', name: string) => string,
+  params: CopyParams,
+): Promise<Pick<WantedContent, 'source' | 'sha256'>> {
+  if (params.content !== undefined && params.src !== undefined) {
+    throw new InputError(undefined, 'copy: give either content or src, not both', 'remove one of them');
+  }
+  if (params.content !== undefined) {
+    const bytes = Buffer.from(params.content, 'utf8');
+    return { source: { bytes }, sha256: sha256(bytes) };
+  }
+  if (params.src === undefined) throw new InputError(undefined, 'copy: one of content or src is required', 'add src: <file in files/> or content: <text>');
+  const localPath = findFile('files', params.src);
+  const info = await stat(localPath).catch(() => undefined);
+  if (!info) throw new InputError(undefined, `copy: src '${params.src}' was not found (looked for ${localPath})`, `put the file in the role's or playbook's files/ folder`);
+  if (!info.isFile()) throw new InputError(undefined, `copy: src '${params.src}' is not a regular file (${localPath})`, 'copy one file per task (directories are not supported)');
+  return { source: await localSource(localPath, info.size), sha256: await sha256OfFile(localPath) };
+}

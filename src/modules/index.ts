@@ -1,0 +1,30 @@
+import type { Module } from '../engine/module.js';
+import { blockinfile } from './blockinfile.js';
+import { copy } from './copy.js';
+import { fetch } from './fetch.js';
+import { file } from './file.js';
+import { lineinfile } from './lineinfile.js';
+import { template } from './template.js';
+
+/**
+ * The module registry: the one place that names concrete modules. Adding a module is one import
+ * and one entry here; the engine finds modules only through `findModule`.
+ */
+const all: Module<any, any>[] = [
+  file,
+  copy,
+  template,
+  lineinfile,
+  blockinfile,
+  fetch,
+];
+
+const byName = new Map(all.map((m) => [m.name, m]));
+
+export function findModule(name: string): Module<any, any> | undefined {
+  return byName.get(name);
+}
+
+export function moduleNames(): string[] {
+  return [...byName.keys()].sort();
+}

@@ -1,0 +1,167 @@
+/**
+ * lineinfile: make sure one line is in a file (replacing the line a regexp matches) or that no
+ * line matches. The file is read in the same round trip as its stat; the edit is computed on the
+ * controller by the pure `editLines`, then written whole and atomically.
+ */
+import { FurrowError, InputError } from '../engine/errors.js';
+import { probeFiles } from '../engine/facts/files.js';
+import type { Module } from '../engine/module.js';
+import { bareLine, boolParam, compileRegex, expandMatch, idParam, isTrue, modeParam, pathParam, sha256, splitLines, wantedAttrs } from './support/files.js';
+import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+
+export interface LineinfileParams {
+  path?: string;
+  dest?: string;
+  name?: string;
+  line?: string;
+  regexp?: string;
+  search_string?: string;
+  state?: 'present' | 'absent';
+  insertafter?: string;
+  insertbefore?: string;
+  create?: boolean | string;
+  backrefs?: boolean | string;
+  firstmatch?: boolean | string;
+  backup?: boolean | string;
+  mode?: string | number;
+  owner?: string | number;
+  group?: string | number;
+}
+
+/** What `editLines` needs, with regexes compiled and yes/no resolved. */
+export interface LineEdit {
+  line?: string;
+  match?: (line: string) => RegExpExecArray | boolean | null;
+  state: 'present' | 'absent';
+  insertAfter?: RegExp | 'EOF' | 'BOF';
+  insertBefore?: RegExp | 'BOF';
+  backrefs: boolean;
+  firstmatch: boolean;
+}
+
+export const lineinfile: Module<LineinfileParams, WriteData> = {
+  name: 'lineinfile',
+  schema: {
+    type: 'object',
+    properties: {
+      path: { type: 'string', minLength: 1 },
+      dest: { type: 'string', minLength: 1 },
+      name: { type: 'string', minLength: 1 },
+      line: { type: 'string' },
+      regexp: { type: 'string' },
+      search_string: { type: 'string' },
+      state: { enum: ['present', 'absent'] },
+      insertafter: { type: 'string' },
+      insertbefore: { type: 'string' },
+      create: boolParam,
+      backrefs: boolParam,
+      firstmatch: boolParam,
+      backup: boolParam,
+      mode: modeParam,
+      owner: idParam,
+      group: idParam,
+    },
+    anyOf: [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }],
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const path = pathParam(params, 'lineinfile');
+    const edit = lineEdit(params);
+    const attrs = wantedAttrs(params, 'lineinfile');
+    const [file] = await probeFiles(ctx.conn, [{ path, content: 'always' }]);
+    if (file!.type === 'absent') {
+      if (edit.state === 'absent') return { action: 'none', reason: `${path} does not exist: no line to remove` };
+      if (!isTrue(params.create)) {
+        throw new FurrowError('module', `${ctx.host}: lineinfile: ${path} does not exist (give create: true to create it)`);
+      }
+    }
+    if (file!.type === 'directory') throw new FurrowError('module', `${ctx.host}: lineinfile: ${path} is a directory`);
+    const before = file!.type === 'file' ? (file!.content ?? Buffer.alloc(0)).toString('utf8') : '';
+    const bytes = Buffer.from(editLines(before, edit), 'utf8');
+    return decideWrite({ path, source: { bytes }, sha256: sha256(bytes), attrs, backup: isTrue(params.backup) }, file!, `${ctx.host}: lineinfile`);
+  },
+
+  apply: (ctx, plan) => applyWrite(ctx, plan),
+};
+
+/** Checks the params as Ansible does and compiles the patterns. */
+export function lineEdit(params: LineinfileParams): LineEdit {
+  const state = params.state ?? 'present';
+  const fail = (problem: string, fix: string): never => {
+    throw new InputError(undefined, `lineinfile: ${problem}`, fix);
+  };
+  if (params.regexp !== undefined && params.search_string !== undefined) fail('regexp and search_string exclude each other', 'give one of them');
+  if (params.insertafter !== undefined && params.insertbefore !== undefined) fail('insertafter and insertbefore exclude each other', 'give one of them');
+  if (state === 'present' && params.line === undefined) fail("'line' is required with state: present", 'add line: <the line>');
+  if (isTrue(params.backrefs) && params.regexp === undefined) fail("'regexp' is required with backrefs", 'add regexp: <pattern>');
+  if (state === 'absent' && params.line === undefined && params.regexp === undefined && params.search_string === undefined) {
+    fail('state: absent needs one of line, regexp or search_string', 'say which lines to remove');
+  }
+  const re = params.regexp !== undefined ? compileRegex(params.regexp, 'lineinfile', 'regexp') : undefined;
+  const search = params.search_string;
+  const match = re ? (l: string) => re.exec(bareLine(l)) : search !== undefined ? (l: string) => l.includes(search) : undefined;
+  const anchor = (value: string | undefined, param: string) =>
+    value === undefined ? undefined : value === 'EOF' || value === 'BOF' ? value : compileRegex(value, 'lineinfile', param);
+  return {
+    ...(params.line !== undefined ? { line: params.line } : {}),
+    ...(match ? { match } : {}),
+    state,
+    ...(params.insertafter !== undefined ? { insertAfter: anchor(params.insertafter, 'insertafter')! } : {}),
+    ...(params.insertbefore !== undefined ? { insertBefore: anchor(params.insertbefore, 'insertbefore') as RegExp | 'BOF' } : {}),
+    backrefs: isTrue(params.backrefs),
+    firstmatch: isTrue(params.firstmatch),
+  };
+}
+
+/** Pure: the file's text after the edit, following Ansible's lineinfile rules. */
+export function editLines(text: string, edit: LineEdit): string {
+  const lines = splitLines(text);
+  if (edit.state === 'absent') {
+    const doomed = edit.match ?? ((l: string) => bareLine(l) === edit.line);
+    return lines.filter((l) => !doomed(l)).join('');
+  }
+  const line = edit.line!;
+  const matches = edit.match ?? ((l: string) => bareLine(l) === line);
+  const anchorRe = edit.insertAfter instanceof RegExp ? edit.insertAfter : edit.insertBefore instanceof RegExp ? edit.insertBefore : undefined;
+  let found = -1;
+  let foundMatch: RegExpExecArray | boolean | null = null;
+  let anchor = -1;
+  for (let i = 0; i < lines.length; i++) {
+    const m = matches(lines[i]!);
+    if (m) {
+      found = i;
+      foundMatch = m;
+      if (edit.firstmatch) break;
+    } else if (anchorRe?.test(bareLine(lines[i]!))) {
+      anchor = edit.insertAfter instanceof RegExp ? i + 1 : i;
+      if (edit.firstmatch) break;
+    }
+  }
+  // A regexp that matches nothing still leaves an identical line alone (Ansible >= 2.12).
+  if (found < 0 && edit.match) found = lines.findIndex((l) => bareLine(l) === line);
+  if (found >= 0) {
+    const wanted = edit.backrefs && typeof foundMatch === 'object' && foundMatch ? expandMatch(line, foundMatch) : line;
+    lines[found] = wanted + '\n';
+    return lines.join('');
+  }
+  if (edit.backrefs) return text;
+  return insertLine(lines, line, edit, anchor);
+}
+
+function insertLine(lines: string[], line: string, edit: LineEdit, anchor: number): string {
+  if (edit.insertBefore === 'BOF' || edit.insertAfter === 'BOF') return [line + '\n', ...lines].join('');
+  if (edit.insertAfter === undefined && edit.insertBefore === undefined) return appendLine(lines, line);
+  if (edit.insertAfter === 'EOF' || anchor < 0) return appendLine(lines, line);
+  // An identical line already right at the insertion point: nothing to add.
+  if (edit.insertAfter && anchor < lines.length && bareLine(lines[anchor]!) === line) return lines.join('');
+  if (edit.insertBefore && anchor > 0 && bareLine(lines[anchor - 1]!) === line) return lines.join('');
+  lines.splice(anchor, 0, line + '\n');
+  return lines.join('');
+}
+
+function appendLine(lines: string[], line: string): string {
+  const last = lines[lines.length - 1];
+  if (last !== undefined && !last.endsWith('\n')) lines[lines.length - 1] = last + '\n';
+  return [...lines, line + '\n'].join('');
+}

@@ -1,0 +1,127 @@
+/**
+ * Writing a whole file's content, shared by copy, template, lineinfile and blockinfile: a pure
+ * decision from the probed file and the wanted bytes (compared by sha256), and the apply that
+ * carries it out atomically through conn.put, keeping a backup when asked.
+ */
+import { readFile } from 'node:fs/promises';
+import { FurrowError } from '../../engine/errors.js';
+import type { FileInfo, FileQuery } from '../../engine/facts/files.js';
+import type { ApplyResult, Diff, ModuleContext, Plan, ValueChange } from '../../engine/module.js';
+import { sh } from '../../engine/shell.js';
+import { attrChanges, attrCommand, describeChanges, formatMode, isText, resolveMode, runOrFail, unifiedDiff, type WantedAttrs } from './files.js';
+
+/** Largest file whose old and new text we put in a diff. */
+export const DIFF_LIMIT = 256 * 1024;
+
+export interface WantedContent {
+  path: string;
+  /** The new bytes, or a controller file streamed at apply time (its bytes only when small enough to diff). */
+  source: { bytes: Buffer } | { localPath: string; bytes?: Buffer };
+  sha256: string;
+  attrs: WantedAttrs;
+  /** false: leave an existing file's content alone (Ansible's force: no). */
+  force?: boolean;
+  backup?: boolean;
+  /** Secret content: diffs say "(secret changed)", and the old content is never fetched. */
+  secret?: boolean;
+}
+
+export interface WriteData {
+  path: string;
+  /** Replace the content (mode/owner/group as given, else the old file's, so they never drift). */
+  write?: { source: WantedContent['source']; mode: string; owner?: string; group?: string; backup: boolean };
+  /** Content is right: fix only these attributes. */
+  attrs?: ValueChange[];
+}
+
+/** The probe query for a content write: the old text comes back only when it differs and can be diffed. */
+export function contentQuery(path: string, sha256: string, secret = false): FileQuery {
+  return secret ? { path } : { path, content: 'if-changed', wantSha256: sha256, maxContentBytes: DIFF_LIMIT };
+}
+
+/** Pure: what to do so that `want.path` holds the wanted content and attributes. */
+export function decideWrite(want: WantedContent, file: FileInfo, module: string): Plan<WriteData> {
+  const { path } = want;
+  if (file.type === 'directory') throw new FurrowError('module', `${module}: ${path} is a directory, not a file`);
+  if (file.type === 'other') throw new FurrowError('module', `${module}: ${path} is a special file (device, fifo or socket): refusing to replace it`);
+  if (file.type === 'file' && want.force === false) {
+    return { action: 'none', reason: `${path} exists and force is false: content left alone` };
+  }
+  if (file.type === 'file' && file.sha256 === want.sha256) {
+    const changes = attrChanges(file, want.attrs);
+    if (changes.length === 0) return { action: 'none', reason: `${path} is up to date` };
+    return { action: 'update', reason: describeChanges(path, changes), diff: { values: changes }, data: { path, attrs: changes } };
+  }
+  const present = file.type === 'file' ? file : undefined;
+  const mode = want.attrs.mode ? resolveMode(want.attrs.mode, present?.mode, false) : (present?.mode ?? 0o644);
+  const owner = want.attrs.owner ?? (present ? String(present.uid) : undefined);
+  const group = want.attrs.group ?? (present ? String(present.gid) : undefined);
+  const write = { source: want.source, mode: formatMode(mode), ...(owner !== undefined ? { owner } : {}), ...(group !== undefined ? { group } : {}), backup: !!want.backup && !!present };
+  const data: WriteData = { path, write };
+  if (!present) {
+    const what = file.type === 'link' ? `${path} is a link to ${file.target ?? '?'}: it becomes a file` : `${path} does not exist`;
+    return { action: file.type === 'link' ? 'replace' : 'create', reason: what, diff: contentDiff(want, file, mode), data };
+  }
+  const reason = `content of ${path} differs (sha256 ${short(present.sha256)} -> ${short(want.sha256)})`;
+  return { action: 'update', reason, diff: contentDiff(want, file, mode), data };
+}
+
+function short(sha: string | undefined): string {
+  return sha ? sha.slice(0, 12) : 'unreadable';
+}
+
+function contentDiff(want: WantedContent, file: FileInfo, newMode: number): Diff {
+  const values: ValueChange[] = [];
+  if (file.type !== 'file') {
+    values.push({ key: 'state', before: file.type, after: 'file' });
+    if (want.attrs.mode) values.push({ key: 'mode', before: null, after: formatMode(newMode) });
+  } else {
+    values.push(...attrChanges(file, want.attrs));
+  }
+  if (want.secret) return { values: withContent(values, { key: 'content', before: '(secret)', after: '(secret changed)' }) };
+  const after = 'bytes' in want.source ? want.source.bytes : undefined;
+  const before = file.type === 'file' ? file.content : Buffer.alloc(0);
+  if (after && before && isText(after) && isText(before) && after.length <= DIFF_LIMIT) {
+    const unified = unifiedDiff(want.path, before.toString('utf8'), after.toString('utf8'));
+    return values.length ? { unified, values } : { unified };
+  }
+  const oldSha = file.type === 'file' ? `sha256:${file.sha256 ?? 'unreadable'}` : null;
+  return { values: withContent(values, { key: 'content', before: oldSha, after: `sha256:${want.sha256}` }) };
+}
+
+/** The content change goes after a state change and before mode/owner/group. */
+function withContent(values: ValueChange[], content: ValueChange): ValueChange[] {
+  const state = values.filter((v) => v.key === 'state');
+  return [...state, content, ...values.filter((v) => v.key !== 'state')];
+}
+
+/** Carries out exactly the planned write (or attribute fix). */
+export async function applyWrite(ctx: ModuleContext, plan: Plan<WriteData>): Promise<ApplyResult> {
+  const data = plan.data;
+  if (!data) return {};
+  const output: Record<string, unknown> = { path: data.path };
+  if (data.attrs) await runOrFail(ctx, attrCommand(data.path, data.attrs), `setting attributes of ${data.path}`);
+  const write = data.write;
+  if (write) {
+    if (write.backup) {
+      const backup = backupName(data.path, new Date());
+      await runOrFail(ctx, sh`cp -p -- ${data.path} ${backup}`, `backing up ${data.path}`);
+      output.backup_file = backup;
+    }
+    const source = 'bytes' in write.source && write.source.bytes ? { content: write.source.bytes } : { path: (write.source as { localPath: string }).localPath };
+    await ctx.conn.put(data.path, source, { mode: write.mode, ...(write.owner !== undefined ? { owner: write.owner } : {}), ...(write.group !== undefined ? { group: write.group } : {}) });
+  }
+  return { output };
+}
+
+/** Ansible's backup name without the pid: <path>.<YYYY-MM-DD@HH:MM:SS>~ (local time). */
+export function backupName(path: string, when: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  const stamp = `${when.getFullYear()}-${p(when.getMonth() + 1)}-${p(when.getDate())}@${p(when.getHours())}:${p(when.getMinutes())}:${p(when.getSeconds())}`;
+  return `${path}.${stamp}~`;
+}
+
+/** A controller file as WantedContent's source: its bytes too when small enough to diff. */
+export async function localSource(localPath: string, size: number): Promise<WantedContent['source']> {
+  return size <= DIFF_LIMIT ? { localPath, bytes: await readFile(localPath) } : { localPath };
+}

@@ -1,0 +1,53 @@
+/**
+ * template: render a template from templates/ on the controller with the task's variables and
+ * put the result at dest. Same compare-by-sha256, diff and atomic write as copy.
+ */
+import { readFile } from 'node:fs/promises';
+import { InputError } from '../engine/errors.js';
+import { probeFiles } from '../engine/facts/files.js';
+import type { Module } from '../engine/module.js';
+import { boolParam, idParam, isTrue, modeParam, sha256, wantedAttrs } from './support/files.js';
+import { applyWrite, contentQuery, decideWrite, type WriteData } from './support/write-file.js';
+
+export interface TemplateParams {
+  src: string;
+  dest: string;
+  mode?: string | number;
+  owner?: string | number;
+  group?: string | number;
+  backup?: boolean | string;
+  force?: boolean | string;
+}
+
+export const template: Module<TemplateParams, WriteData> = {
+  name: 'template',
+  schema: {
+    type: 'object',
+    properties: {
+      src: { type: 'string', minLength: 1 },
+      dest: { type: 'string', minLength: 1 },
+      mode: modeParam,
+      owner: idParam,
+      group: idParam,
+      backup: boolParam,
+      force: boolParam,
+    },
+    required: ['src', 'dest'],
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const attrs = wantedAttrs(params, 'template');
+    const file = ctx.findFile('templates', params.src);
+    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new InputError(undefined, `template: src '${params.src}' could not be read (${file}: ${err.code ?? err.message})`, `put the template in the role's or playbook's templates/ folder`);
+    });
+    const bytes = Buffer.from(ctx.render(text, file, ctx.vars), 'utf8');
+    const hash = sha256(bytes);
+    const [current] = await probeFiles(ctx.conn, [contentQuery(params.dest, hash)]);
+    const want = { path: params.dest, source: { bytes }, sha256: hash, attrs, force: isTrue(params.force, true), backup: isTrue(params.backup) };
+    return decideWrite(want, current!, `${ctx.host}: template`);
+  },
+
+  apply: (ctx, plan) => applyWrite(ctx, plan),
+};
