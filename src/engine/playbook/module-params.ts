@@ -1,0 +1,136 @@
+import { Ajv, type ValidateFunction } from 'ajv';
+import { InputError } from '../errors.js';
+import type { Module } from '../module.js';
+import { ajvErrorsToInput, typeOfValue } from './schema.js';
+import type { YamlPath, YamlSource } from './yaml-source.js';
+
+/**
+ * A task's module params, from the three ways Ansible lets one write them: a mapping, a free-form
+ * string for modules that have one (`shell: ls -l chdir=/tmp`), or `key=value` words for the
+ * others (`copy: src=a dest=/b`), plus `args:`. Checked against the module's own schema.
+ */
+
+/** Where modules are found; the real registry by default, a fake one in tests. */
+export interface ModuleLookup {
+  findModule(name: string): Module<any, any> | undefined;
+  moduleNames(): string[];
+}
+
+// Mappings are checked as written; key=value words are text, so their values are coerced to
+// the types the schema asks for (`force=yes`, `mode=0644` stay meaningful).
+const strictAjv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: false });
+const coercingAjv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: false, coerceTypes: true });
+const compiled = new WeakMap<Module<any, any>, { strict: ValidateFunction; coercing: ValidateFunction }>();
+
+function validatorsOf(mod: Module<any, any>): { strict: ValidateFunction; coercing: ValidateFunction } {
+  let found = compiled.get(mod);
+  if (!found) {
+    found = { strict: strictAjv.compile(mod.schema), coercing: coercingAjv.compile(mod.schema) };
+    compiled.set(mod, found);
+  }
+  return found;
+}
+
+export interface ParamsInput {
+  mod: Module<any, any>;
+  /** The value under the module key, as written. */
+  raw: unknown;
+  /** The task's `args:` mapping, if any. */
+  args?: Record<string, unknown>;
+  source: YamlSource;
+  /** Path of the module key's value in the file. */
+  path: YamlPath;
+}
+
+export function moduleParams(input: ParamsInput): { params: Record<string, unknown>; errors: InputError[] } {
+  const { mod, raw, source, path } = input;
+  let params: Record<string, unknown>;
+  let fromWords = false;
+  if (raw === null || raw === undefined) params = {};
+  else if (typeof raw === 'string') {
+    const words = parseWords(raw, mod);
+    if ('error' in words) return { params: {}, errors: [new InputError(source.place(path), `${mod.name}: ${words.error}`, `write the params as a mapping (${mod.name}: {key: value})`)] };
+    params = yesNoBooleans(words.params, mod);
+    fromWords = true;
+  } else if (typeof raw === 'object' && !Array.isArray(raw)) params = { ...(raw as Record<string, unknown>) };
+  else {
+    const expected = mod.freeForm ? 'a mapping of params or a command string' : 'a mapping of params';
+    return { params: {}, errors: [new InputError(source.place(path), `${mod.name}: expected ${expected}, not ${typeOfValue(raw)}`)] };
+  }
+  params = { ...(input.args ?? {}), ...params };
+  const { strict, coercing } = validatorsOf(mod);
+  const validate = fromWords ? coercing : strict;
+  if (validate(params)) return { params, errors: [] };
+  return { params, errors: ajvErrorsToInput(validate.errors ?? [], source, path, `${mod.name}: `) };
+}
+
+/** Ansible's yes/no/on/off in key=value words, for params the schema says are booleans. */
+function yesNoBooleans(params: Record<string, unknown>, mod: Module<any, any>): Record<string, unknown> {
+  const properties = (mod.schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
+  const out = { ...params };
+  for (const [key, value] of Object.entries(params)) {
+    if (typeof value !== 'string' || properties[key]?.type !== 'boolean') continue;
+    if (/^(yes|on|true)$/i.test(value)) out[key] = true;
+    else if (/^(no|off|false)$/i.test(value)) out[key] = false;
+  }
+  return out;
+}
+
+const WORD_KEY = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
+
+/** A free-form string keeps its text; only `key=value` words naming the module's params are taken out. */
+function parseWords(text: string, mod: Module<any, any>): { params: Record<string, unknown> } | { error: string } {
+  // A multi-line script is taken as it is: cutting words out of it could change what it does.
+  if (mod.freeForm && text.includes('\n')) return { params: { [mod.freeForm]: text } };
+  const words = splitKeepingQuotes(text);
+  if ('error' in words) return words;
+  const known = new Set(Object.keys((mod.schema as { properties?: object }).properties ?? {}));
+  const params: Record<string, unknown> = {};
+  let rest = text;
+  for (const word of [...words.words].reverse()) {
+    const match = WORD_KEY.exec(word.text);
+    const isParam = match && (!mod.freeForm || (known.has(match[1]) && match[1] !== mod.freeForm));
+    if (!match || !isParam) {
+      if (!mod.freeForm) return { error: `expected key=value words, not '${word.text}' (the module takes no free-form text)` };
+      continue;
+    }
+    params[match[1]] = unquote(match[2]);
+    rest = `${rest.slice(0, word.start).trimEnd()} ${rest.slice(word.end).trimStart()}`;
+  }
+  if (mod.freeForm) params[mod.freeForm] = Object.keys(params).length > 0 ? rest.trim() : text;
+  return { params };
+}
+
+interface Word {
+  text: string;
+  start: number;
+  end: number;
+}
+
+/** Whitespace-separated words; quotes and {{ }} group but stay in the text (the shell sees them later). */
+function splitKeepingQuotes(text: string): { words: Word[] } | { error: string } {
+  const words: Word[] = [];
+  let i = 0;
+  while (i < text.length) {
+    if (/\s/.test(text[i])) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < text.length && !/\s/.test(text[i])) {
+      const closer = text.startsWith('{{', i) ? '}}' : text[i] === '"' || text[i] === "'" ? text[i] : undefined;
+      if (closer) {
+        const close = text.indexOf(closer, i + (closer === '}}' ? 2 : 1));
+        if (close < 0) return { error: `no closing ${closer} in '${text}'` };
+        i = close + closer.length;
+      } else i++;
+    }
+    words.push({ text: text.slice(start, i), start, end: i });
+  }
+  return { words };
+}
+
+function unquote(value: string): string {
+  const quoted = value.length >= 2 && (value[0] === '"' || value[0] === "'") && value[value.length - 1] === value[0];
+  return quoted ? value.slice(1, -1) : value;
+}

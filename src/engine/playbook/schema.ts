@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { InputError } from '../errors.js';
+import { didYouMean } from './problems.js';
+import type { YamlPath, YamlSource } from './yaml-source.js';
+
+/**
+ * Structure checks with the JSON Schema that ships in the package (schemas/playbook.schema.json),
+ * so Furrow and editors agree on what a playbook is. Errors are mapped back from ajv's JSON
+ * pointers to the YAML nodes they point at.
+ */
+const SCHEMA_URL = new URL('../../../../schemas/playbook.schema.json', import.meta.url);
+const SCHEMA_ID = 'https://furrow.dev/schemas/playbook.schema.json';
+
+export type SchemaPart = 'playbook' | 'taskList' | 'roleMeta';
+
+let validators: Map<SchemaPart, ValidateFunction> | undefined;
+
+function validatorFor(part: SchemaPart): ValidateFunction {
+  if (!validators) {
+    const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true });
+    ajv.addSchema(JSON.parse(readFileSync(SCHEMA_URL, 'utf8')));
+    validators = new Map();
+    validators.set('playbook', ajv.getSchema(SCHEMA_ID)!);
+    validators.set('taskList', ajv.getSchema(`${SCHEMA_ID}#/definitions/taskList`)!);
+    validators.set('roleMeta', ajv.getSchema(`${SCHEMA_ID}#/definitions/roleMeta`)!);
+  }
+  return validators.get(part)!;
+}
+
+/** Every structural problem of a file's data, each at its place. */
+export function checkStructure(source: YamlSource, part: SchemaPart): InputError[] {
+  const validate = validatorFor(part);
+  if (validate(source.data)) return [];
+  return ajvErrorsToInput(validate.errors ?? [], source, []);
+}
+
+/**
+ * ajv errors as InputErrors. `base` is where the validated value sits in the file (module params
+ * are validated on their own). `what` prefixes each problem ("copy: " for module params).
+ */
+export function ajvErrorsToInput(errors: ErrorObject[], source: YamlSource, base: YamlPath, what = ''): InputError[] {
+  const seen = new Set<string>();
+  const out: InputError[] = [];
+  for (const error of errors) {
+    // if/then/else reports the branch's own errors too; the "must match else" line adds nothing.
+    if (error.keyword === 'if' || error.keyword === 'propertyNames') continue;
+    const described = describe(error, [...base, ...pointerSegments(error.instancePath)]);
+    const place = source.place(described.path, described.which);
+    const key = `${place.line}:${place.column}:${described.problem}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(new InputError(place, what + described.problem, described.fix));
+  }
+  return out;
+}
+
+interface Described {
+  path: YamlPath;
+  which: 'key' | 'value';
+  problem: string;
+  fix?: string;
+}
+
+function describe(error: ErrorObject, path: YamlPath): Described {
+  const name = path.length > 0 ? `'${String(path[path.length - 1])}'` : 'the file';
+  const params = error.params as Record<string, unknown>;
+  const parent = (error.parentSchema ?? {}) as { properties?: Record<string, unknown>; description?: string };
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const known = Object.keys(parent.properties ?? {});
+      return { path: [...path, key], which: 'key', problem: `unknown key '${key}'`, fix: didYouMean(key, known) ?? `expected one of: ${known.join(', ')}` };
+    }
+    case 'required':
+      return { path, which: 'value', problem: `missing key '${String(params.missingProperty)}'` };
+    case 'type':
+      return { path, which: 'value', problem: `${name} must be ${typeWords(params.type)}, not ${typeOfValue(error.data)}` };
+    case 'enum':
+      return { path, which: 'value', problem: `${name} must be one of: ${(params.allowedValues as unknown[]).join(', ')}` };
+    case 'pattern': {
+      if (error.propertyName !== undefined) {
+        return { path: [...path, error.propertyName], which: 'key', problem: `'${error.propertyName}' is not a valid variable name`, fix: 'use letters, digits and _ (not starting with a digit)' };
+      }
+      const expected = parent.description ?? `text matching ${String(params.pattern)}`;
+      return { path, which: 'value', problem: `${name} must be ${expected}, not ${JSON.stringify(error.data)}` };
+    }
+    default:
+      return { path, which: 'value', problem: `${name} ${error.message ?? 'is not valid'}` };
+  }
+}
+
+function pointerSegments(pointer: string): (string | number)[] {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function typeWords(type: unknown): string {
+  const list = Array.isArray(type) ? type : String(type).split(',');
+  const words = list.map((t) => (t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'null' ? 'empty' : t === 'integer' ? 'an integer' : `a ${t}`));
+  return words.length === 1 ? words[0] : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+}
+
+export function typeOfValue(value: unknown): string {
+  if (value === null || value === undefined) return 'empty';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `${typeof value === 'string' ? 'a string' : `a ${typeof value}`} (${JSON.stringify(value)})`;
+}
