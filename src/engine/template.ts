@@ -1,0 +1,186 @@
+/**
+ * Templates: Handlebars, strict. Any undefined variable is an InputError that names the file,
+ * the line and the variable. Templates are compiled once per text and cached.
+ *
+ * Options, and why:
+ * - noEscape: these are config files, not HTML.
+ * - strict: a typo must fail, not render as "". strict-paths.ts extends the check to helper
+ *   arguments and nested paths, which Handlebars' strict mode misses.
+ * - compat: inside `{{#each}}` a name is also looked up in the enclosing contexts, so
+ *   `{{#each nodes}}{{this}}:{{etcd_port}}{{/each}}` sees the top-level `etcd_port`.
+ */
+import Handlebars from 'handlebars';
+import { InputError, type SourcePlace } from './errors.js';
+import { registerHelpers, TemplateFault, type TemplatePosition } from './template/helpers.js';
+import { guardPaths, keepSingleValue, KEEP_HELPER, REQUIRED_HELPER, TEXT_HELPER, VALUE_HELPER } from './template/strict-paths.js';
+
+/** Where a template comes from, for messages. */
+export interface TemplateSource {
+  file: string;
+  /** For a string inside a YAML file: the file line of the template's first line. Omit it for a
+   * template file; errors then give the line and column within the file. */
+  line?: number;
+  /** A string inside `file` at a line not known: errors name the file alone. */
+  embedded?: boolean;
+  /** What is being rendered, e.g. "the value of 'x'". */
+  context?: string;
+}
+
+export interface CompiledTemplate {
+  /** Top-level names the template may read: the variables to resolve before rendering. */
+  readonly names: ReadonlySet<string>;
+  render(vars: Record<string, unknown>): string;
+  /** Like render, but a template that is exactly one expression (`{{ nodes }}`) keeps its type. */
+  value(vars: Record<string, unknown>): unknown;
+}
+
+interface Compiled {
+  names: ReadonlySet<string>;
+  render: Handlebars.TemplateDelegate;
+  /** Renders the single expression into the holder; undefined when the text is not one expression. */
+  single?: Handlebars.TemplateDelegate;
+}
+
+const COMPILE_OPTIONS = { noEscape: true, strict: true, compat: true } as const;
+const CACHE_LIMIT = 10_000;
+const cache = new Map<string, Compiled>();
+const handlebars = createHandlebars();
+
+/** True when a string holds template syntax and must be rendered. */
+export function isTemplate(text: string): boolean {
+  return text.includes('{{');
+}
+
+export function renderTemplate(text: string, vars: Record<string, unknown>, source: TemplateSource): string {
+  return compileTemplate(text, source).render(vars);
+}
+
+/** Renders a value template: exactly one expression keeps its type, anything else is a string. */
+export function renderTemplateValue(text: string, vars: Record<string, unknown>, source: TemplateSource): unknown {
+  return compileTemplate(text, source).value(vars);
+}
+
+export function compileTemplate(text: string, source: TemplateSource): CompiledTemplate {
+  const compiled = compileCached(text, source);
+  return {
+    names: compiled.names,
+    render: (vars) => run(() => compiled.render(vars), source),
+    value: (vars) => {
+      if (!compiled.single) return run(() => compiled.render(vars), source);
+      const holder: { value?: unknown } = {};
+      run(() => compiled.single!(vars, { data: { [KEEP_HELPER]: holder } }), source);
+      return holder.value;
+    },
+  };
+}
+
+function compileCached(text: string, source: TemplateSource): Compiled {
+  const hit = cache.get(text);
+  if (hit) return hit;
+  const compiled = run(() => compile(text), source);
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(text, compiled);
+  return compiled;
+}
+
+function compile(text: string): Compiled {
+  const helpers = Object.keys(handlebars.helpers);
+  const { program, names } = guardPaths(handlebars.parseWithoutProcessing(text), helpers);
+  const render = handlebars.compile(program, COMPILE_OPTIONS);
+  // The value form needs its own AST: compile() keeps a reference to the one it was given.
+  const singleAst = guardPaths(handlebars.parseWithoutProcessing(text), helpers).program;
+  const single = keepSingleValue(singleAst) ? handlebars.compile(singleAst, COMPILE_OPTIONS) : undefined;
+  return { names, render, single };
+}
+
+function createHandlebars(): typeof Handlebars {
+  const instance = Handlebars.create();
+  registerHelpers((name, fn) => instance.registerHelper(name, fn));
+  instance.registerHelper(REQUIRED_HELPER, function (this: unknown, value: unknown, name: string, options: HelperOptions) {
+    return definedOrFail(value, name, this, options);
+  });
+  instance.registerHelper(VALUE_HELPER, function (this: unknown, value: unknown, name: string, options: HelperOptions) {
+    return asText(definedOrFail(value, name, this, options));
+  });
+  instance.registerHelper(TEXT_HELPER, (value: unknown) => asText(value));
+  instance.registerHelper(KEEP_HELPER, (value: unknown, options: HelperOptions) => {
+    (options.data[KEEP_HELPER] as { value?: unknown }).value = value;
+    return '';
+  });
+  return instance;
+}
+
+interface HelperOptions {
+  loc?: { start: TemplatePosition };
+  data: Record<string, unknown>;
+}
+
+/**
+ * Compat lookup (see the top) treats null as missing, so a name that is undefined here may be a
+ * null in the current or the root context: that is a value, not an undefined variable.
+ */
+function definedOrFail(value: unknown, name: string, context: unknown, options: HelperOptions): unknown {
+  if (value !== undefined) return value;
+  if (isNullIn(context, name) || isNullIn(options.data.root, name)) return null;
+  throw new TemplateFault(`undefined variable '${name}'`, options.loc?.start, name);
+}
+
+function isNullIn(context: unknown, name: string): boolean {
+  return context !== null && typeof context === 'object' && Object.hasOwn(context, name) && (context as Record<string, unknown>)[name] === null;
+}
+
+/** Lists and maps print as JSON, never as "a,b" or "[object Object]"; null prints as "". */
+function asText(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+function run<T>(work: () => T, source: TemplateSource): T {
+  try {
+    return work();
+  } catch (err) {
+    throw toInputError(err, source);
+  }
+}
+
+function toInputError(err: unknown, source: TemplateSource): Error {
+  if (err instanceof InputError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const context = source.context ? ` in ${source.context}` : '';
+  if (err instanceof TemplateFault) {
+    const fix = err.undefinedName ? defineFix(err.undefinedName) : undefined;
+    return new InputError(placeOf(source, err.position), `${err.message}${context}`, fix);
+  }
+  const handlebarsError = err as { lineNumber?: number; column?: number };
+  const strictMiss = /^"([^"]+)" not defined in /.exec(message);
+  if (strictMiss) {
+    const position = { line: handlebarsError.lineNumber ?? 1, column: handlebarsError.column ?? 0 };
+    return new InputError(placeOf(source, position), `undefined variable '${strictMiss[1]}'${context}`, defineFix(strictMiss[1]));
+  }
+  const parse = /^(?:Parse|Lexical) error on line (\d+)[:.]/.exec(message);
+  if (parse) {
+    const problem = `template syntax error${context}: ${shortenParseError(message)}`;
+    return new InputError(placeOf(source, { line: Number(parse[1]), column: -1 }), problem, 'check the {{ }} around this place; write \\{{ for a literal {{');
+  }
+  const position = handlebarsError.lineNumber ? { line: handlebarsError.lineNumber, column: handlebarsError.column ?? 0 } : undefined;
+  return new InputError(placeOf(source, position), `template error${context}: ${message.replace(/ - \d+:\d+$/, '')}`);
+}
+
+function defineFix(name: string): string {
+  return `define it in vars, group_vars or defaults, or use (default ${name} 'value')`;
+}
+
+/** Handlebars lists every token it would accept; the snippet and what it got say enough. */
+function shortenParseError(message: string): string {
+  const lines = message.split('\n').slice(1);
+  const expecting = lines.findIndex((line) => line.startsWith('Expecting '));
+  if (expecting >= 0) lines[expecting] = lines[expecting].replace(/^Expecting .*, got /, 'unexpected ');
+  return lines.join('\n');
+}
+
+/** A template position as a file place: lines add to the template's own first line. */
+function placeOf(source: TemplateSource, position: TemplatePosition | undefined): SourcePlace {
+  if (!position || (source.embedded && source.line === undefined)) return { file: source.file, line: source.line };
+  if (source.line !== undefined) return { file: source.file, line: source.line + position.line - 1 };
+  return { file: source.file, line: position.line, column: position.column >= 0 ? position.column + 1 : undefined };
+}
