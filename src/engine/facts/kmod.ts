@@ -1,0 +1,105 @@
+/**
+ * The kernel module probe: for a list of modules, whether each is loaded or built into the
+ * kernel, and the files that load it at boot, in one round trip. /proc/modules may be missing
+ * (a kernel without module support, or a container): /sys/module/<name> tells too, and its
+ * `initstate` is there only for a module that was loaded rather than built in.
+ */
+import { FurrowError } from '../errors.js';
+import { sh } from '../shell.js';
+import type { Connection } from '../connections/types.js';
+
+export interface KmodInfo {
+  name: string;
+  loaded: boolean;
+  builtin: boolean;
+  /** Text of /etc/modules-load.d/<name>.conf, or null. */
+  loadFile: string | null;
+  /** Text of /etc/modprobe.d/<name>.conf, or null. */
+  optionsFile: string | null;
+}
+
+export interface KmodState {
+  kernel: string;
+  /** Whether /lib/modules/<kernel> exists (it does not in most containers). */
+  moduleDir: boolean;
+  modprobe: boolean;
+  modules: KmodInfo[];
+}
+
+export const loadFilePath = (name: string) => `/etc/modules-load.d/${name}.conf`;
+export const optionsFilePath = (name: string) => `/etc/modprobe.d/${name}.conf`;
+
+/** The kernel lists modules with '_' where file names may have '-'. */
+export function kernelName(name: string): string {
+  return name.replace(/-/g, '_');
+}
+
+const HEADER = [
+  'k=$(uname -r)',
+  'echo "@kernel $k"',
+  'if [ -d "/lib/modules/$k" ]; then echo "@moddir 1"; else echo "@moddir 0"; fi',
+  'if command -v modprobe >/dev/null 2>&1; then echo "@modprobe 1"; else echo "@modprobe 0"; fi',
+];
+
+function moduleLines(name: string): string[] {
+  const k = kernelName(name);
+  const sys = `/sys/module/${k}`;
+  const file = (tag: string, path: string) => sh`if [ -f ${path} ]; then echo ${tag}; sed 's/^/|/' ${path}; fi`;
+  return [
+    sh`echo ${`@module ${name}`}`,
+    sh`if [ -e ${sys} ]; then echo sysfs; fi; if [ -e ${`${sys}/initstate`} ]; then echo initstate; fi`,
+    sh`if grep -q ${`^${k} `} /proc/modules 2>/dev/null; then echo proc; fi`,
+    sh`if [ -f "/lib/modules/$k/modules.builtin" ] && sed -e 's#.*/##' -e 's#\\.ko.*$##' -e 's#-#_#g' "/lib/modules/$k/modules.builtin" | grep -qxF ${k}; then echo builtin; fi`,
+    file('@load', loadFilePath(name)),
+    file('@options', optionsFilePath(name)),
+  ];
+}
+
+export const kmodState = {
+  command(names: string[]): string {
+    return [...HEADER, ...names.flatMap(moduleLines)].join('\n');
+  },
+
+  parse(stdout: string): KmodState {
+    const state: KmodState = { ...kmodState.default, modules: [] };
+    let module: (KmodInfo & { marks: Set<string> }) | undefined;
+    let into: 'loadFile' | 'optionsFile' | undefined;
+    for (const line of stdout.split('\n')) {
+      if (line.startsWith('|') && module && into) {
+        module[into] = `${module[into] ?? ''}${line.slice(1)}\n`;
+        continue;
+      }
+      into = undefined;
+      if (line.startsWith('@kernel ')) state.kernel = line.slice(8);
+      else if (line.startsWith('@moddir ')) state.moduleDir = line.endsWith('1');
+      else if (line.startsWith('@modprobe ')) state.modprobe = line.endsWith('1');
+      else if (line.startsWith('@module ')) {
+        module = { name: line.slice(8), loaded: false, builtin: false, loadFile: null, optionsFile: null, marks: new Set() };
+        state.modules.push(module);
+      } else if (module && (line === '@load' || line === '@options')) {
+        into = line === '@load' ? 'loadFile' : 'optionsFile';
+        module[into] = '';
+      } else if (module && line) module.marks.add(line);
+    }
+    state.modules = state.modules.map((m) => finish(m as KmodInfo & { marks: Set<string> }));
+    return state;
+  },
+
+  default: { kernel: '', moduleDir: false, modprobe: false, modules: [] } as KmodState,
+};
+
+function finish(m: KmodInfo & { marks: Set<string> }): KmodInfo {
+  const loaded = m.marks.has('proc') || m.marks.has('initstate');
+  // In /sys/module without initstate: built in (with parameters or a version), not loaded.
+  const builtin = m.marks.has('builtin') || (m.marks.has('sysfs') && !loaded);
+  return { name: m.name, loaded, builtin, loadFile: m.loadFile, optionsFile: m.optionsFile };
+}
+
+export async function probeKmods(conn: Connection, names: string[]): Promise<KmodState> {
+  const r = await conn.exec(kmodState.command(names));
+  if (r.code !== 0) {
+    const stderr = r.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
+    throw new FurrowError('module', `${conn.spec.name}: inspecting kernel modules ${names.join(', ')} failed (exit status ${r.code ?? 'none'})${stderr ? `:\n  ${stderr}` : ''}`);
+  }
+  return kmodState.parse(r.stdout.toString('utf8'));
+}

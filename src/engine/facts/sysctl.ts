@@ -1,0 +1,57 @@
+/**
+ * The sysctl probe: live values from /proc/sys for a list of keys and the text of one sysctl
+ * file, in one round trip. Reads /proc/sys directly, so procps need not be installed.
+ */
+import { FurrowError } from '../errors.js';
+import { sh } from '../shell.js';
+import type { Connection } from '../connections/types.js';
+
+export interface SysctlState {
+  /** Live value per key (whitespace as the kernel prints it), or null when /proc/sys has no such key. */
+  live: Map<string, string | null>;
+  /** The file's text, or null when it does not exist. */
+  file: string | null;
+}
+
+/** net.ipv4.ip_forward -> /proc/sys/net/ipv4/ip_forward; a key written with slashes is taken as it is. */
+export function procPath(key: string): string {
+  return `/proc/sys/${key.includes('/') ? key.replace(/^\/+/, '') : key.replace(/\./g, '/')}`;
+}
+
+export const sysctlState = {
+  // Output: one `live <key>\t<value>` or `missing <key>` line per key, then `@file` and the
+  // file's lines each prefixed with '|' (so any text parses), or `@nofile`.
+  command(keys: string[], file: string): string {
+    const lines = keys.map((key) => {
+      const p = procPath(key);
+      return sh`if [ -r ${p} ] && v=$(tr '\\n\\t' '  ' < ${p}); then printf 'live %s\\t%s\\n' ${key} "$v"; else printf 'missing %s\\n' ${key}; fi`;
+    });
+    lines.push(sh`if [ -f ${file} ]; then echo @file; sed 's/^/|/' ${file}; else echo @nofile; fi`);
+    return lines.join('\n');
+  },
+
+  parse(stdout: string): SysctlState {
+    const live = new Map<string, string | null>();
+    let file: string[] | null = null;
+    for (const line of stdout.split('\n')) {
+      if (line === '@file') file = [];
+      else if (file !== null && line.startsWith('|')) file.push(line.slice(1));
+      else if (line.startsWith('live ')) {
+        const tab = line.indexOf('\t');
+        if (tab > 0) live.set(line.slice(5, tab), line.slice(tab + 1).trim());
+      } else if (line.startsWith('missing ')) live.set(line.slice(8), null);
+    }
+    return { live, file: file === null ? null : file.map((l) => `${l}\n`).join('') };
+  },
+
+  default: { live: new Map(), file: null } as SysctlState,
+};
+
+export async function probeSysctl(conn: Connection, keys: string[], file: string): Promise<SysctlState> {
+  const r = await conn.exec(sysctlState.command(keys, file));
+  if (r.code !== 0) {
+    const stderr = r.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
+    throw new FurrowError('module', `${conn.spec.name}: reading sysctl ${keys.join(', ')} and ${file} failed (exit status ${r.code ?? 'none'})${stderr ? `:\n  ${stderr}` : ''}`);
+  }
+  return sysctlState.parse(r.stdout.toString('utf8'));
+}

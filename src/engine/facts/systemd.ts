@@ -1,0 +1,153 @@
+/**
+ * The systemd probe: for a list of units, one `systemctl show` each plus the sha256 of the unit
+ * file Furrow manages in /etc/systemd/system, all in one round trip.
+ */
+import { FurrowError } from '../errors.js';
+import { sh } from '../shell.js';
+import type { Connection } from '../connections/types.js';
+
+export const UNIT_DIR = '/etc/systemd/system';
+
+export interface UnitStatus {
+  unit: string;
+  /** loaded, not-found, masked, bad-setting, error. */
+  loadState: string;
+  /** active, inactive, failed, activating, deactivating, reloading. */
+  activeState: string;
+  subState: string;
+  /** enabled, disabled, static, masked, indirect, ... ('' when there is no unit file). */
+  unitFileState: string;
+  needDaemonReload: boolean;
+  /** When the unit last became active ('' if never): a restart changes it. */
+  activeEnterTimestamp: string;
+  /** sha256 of /etc/systemd/system/<unit>, or null when that file does not exist. */
+  fileSha256: string | null;
+  /** The unit file's text, when asked for and its sha256 differs from the wanted one. */
+  content?: string;
+}
+
+export interface UnitQuery {
+  unit: string;
+  /** Send the file's text back when its sha256 differs from this (for a diff). */
+  wantSha256?: string;
+}
+
+const MAX_CONTENT = 256 * 1024;
+
+const PROPERTIES = 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp';
+
+/** `nginx` means `nginx.service`, as systemctl reads it. */
+export function unitName(name: string): string {
+  return /\.(service|socket|timer|mount|automount|swap|target|path|slice|scope|device)$/.test(name) ? name : `${name}.service`;
+}
+
+export const systemdStatus = {
+  /** Exit status 127 means systemctl is missing (no systemd on this host). */
+  command(queries: UnitQuery[]): string {
+    const lines = ['command -v systemctl >/dev/null 2>&1 || { echo "systemctl not found" >&2; exit 127; }'];
+    for (const { unit, wantSha256 } of queries) {
+      const file = `${UNIT_DIR}/${unit}`;
+      lines.push(
+        sh`echo ${`@unit ${unit}`}`,
+        sh`systemctl show -p ${PROPERTIES} -- ${unit} || exit 1`,
+        sh`if [ -f ${file} ]; then h=$(sha256sum < ${file} | cut -c1-64); echo "@sha256 $h"; else h=; echo "@sha256 -"; fi`,
+      );
+      // The old text comes back only when it differs, for the diff: an unchanged unit costs nothing more.
+      if (wantSha256 !== undefined) {
+        lines.push(sh`if [ -n "$h" ] && [ "$h" != ${wantSha256} ] && [ "$(wc -c < ${file})" -le ${MAX_CONTENT} ]; then echo @content; base64 < ${file}; echo @end; fi`);
+      }
+    }
+    return lines.join('\n');
+  },
+
+  /** Pure: one UnitStatus per `@unit` block, in order. */
+  parse(stdout: string): UnitStatus[] {
+    const out: UnitStatus[] = [];
+    let inContent = false;
+    let encoded: string[] = [];
+    for (const line of stdout.split('\n')) {
+      if (line.startsWith('@unit ')) {
+        out.push({ ...systemdStatus.default, unit: line.slice(6) });
+        continue;
+      }
+      const current = out[out.length - 1];
+      if (!current || line === '') continue;
+      if (line === '@content') {
+        inContent = true;
+        encoded = [];
+        continue;
+      }
+      if (inContent) {
+        if (line === '@end') {
+          current.content = Buffer.from(encoded.join(''), 'base64').toString('utf8');
+          inContent = false;
+        } else encoded.push(line);
+        continue;
+      }
+      if (line.startsWith('@sha256 ')) {
+        const hash = line.slice(8);
+        current.fileSha256 = /^[0-9a-f]{64}$/.test(hash) ? hash : null;
+        continue;
+      }
+      setProperty(current, line);
+    }
+    return out;
+  },
+
+  /** A unit systemd has never heard of. */
+  default: {
+    unit: '',
+    loadState: 'not-found',
+    activeState: 'inactive',
+    subState: 'dead',
+    unitFileState: '',
+    needDaemonReload: false,
+    activeEnterTimestamp: '',
+    fileSha256: null,
+  } as UnitStatus,
+};
+
+function setProperty(status: UnitStatus, line: string): void {
+  const eq = line.indexOf('=');
+  if (eq < 0) return;
+  const value = line.slice(eq + 1);
+  switch (line.slice(0, eq)) {
+    case 'LoadState': status.loadState = value; break;
+    case 'ActiveState': status.activeState = value; break;
+    case 'SubState': status.subState = value; break;
+    case 'UnitFileState': status.unitFileState = value; break;
+    case 'NeedDaemonReload': status.needDaemonReload = value === 'yes'; break;
+    case 'ActiveEnterTimestamp': status.activeEnterTimestamp = value; break;
+  }
+}
+
+/** Probes `units` in one round trip. */
+export async function probeUnits(conn: Connection, queries: UnitQuery[]): Promise<UnitStatus[]> {
+  const units = queries.map((q) => q.unit);
+  const r = await conn.exec(systemdStatus.command(queries));
+  if (r.code === 127) throw new FurrowError('module', `${conn.spec.name}: systemctl not found: this host does not run systemd`);
+  if (r.code !== 0) {
+    const stderr = r.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
+    throw new FurrowError('module', `${conn.spec.name}: systemctl show ${units.join(' ')} failed (exit status ${r.code ?? 'none'})${stderr ? `:\n  ${stderr}` : ''}`);
+  }
+  const found = systemdStatus.parse(r.stdout.toString('utf8'));
+  if (found.length !== units.length) throw new FurrowError('module', `${conn.spec.name}: systemd probe returned ${found.length} results for ${units.length} units`);
+  return found;
+}
+
+/** For `daemon_reload` without a unit: the loaded units whose files changed on disk. */
+export const staleUnits = {
+  command(): string {
+    return `systemctl show -p Id,NeedDaemonReload -- '*'`;
+  },
+  parse(stdout: string): string[] {
+    const stale: string[] = [];
+    let id = '';
+    for (const line of stdout.split('\n')) {
+      if (line.startsWith('Id=')) id = line.slice(3);
+      else if (line === 'NeedDaemonReload=yes' && id) stale.push(id);
+    }
+    return stale;
+  },
+  default: [] as string[],
+};

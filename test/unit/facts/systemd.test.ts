@@ -1,0 +1,67 @@
+import { probeUnits, staleUnits, systemdStatus, unitName } from '../../../src/engine/facts/systemd.js';
+import { cannedConnection } from '../modules/support/hosts.js';
+
+const SHA = 'b'.repeat(64);
+
+/** Captured from a lab host (properties come back in systemd's own order). */
+const TWO_UNITS = `@unit ssh.service
+LoadState=loaded
+ActiveState=active
+SubState=running
+UnitFileState=enabled
+ActiveEnterTimestamp=Sun 2026-11-22 01:57:03 UTC
+NeedDaemonReload=no
+@sha256 -
+@unit nope.service
+LoadState=not-found
+ActiveState=inactive
+SubState=dead
+UnitFileState=
+ActiveEnterTimestamp=
+NeedDaemonReload=no
+@sha256 -
+`;
+
+describe('systemd probe', () => {
+  test('parses one status per unit, in order', () => {
+    expect(systemdStatus.parse(TWO_UNITS)).toEqual([
+      { unit: 'ssh.service', loadState: 'loaded', activeState: 'active', subState: 'running', unitFileState: 'enabled', needDaemonReload: false, activeEnterTimestamp: 'Sun 2026-11-22 01:57:03 UTC', fileSha256: null },
+      { unit: 'nope.service', loadState: 'not-found', activeState: 'inactive', subState: 'dead', unitFileState: '', needDaemonReload: false, activeEnterTimestamp: '', fileSha256: null },
+    ]);
+  });
+
+  test('a managed unit file: its hash, NeedDaemonReload, and the old text when it differs', () => {
+    const old = Buffer.from('[Service]\nExecStart=/bin/true\n').toString('base64');
+    const out = `@unit app.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nUnitFileState=disabled\nNeedDaemonReload=yes\nActiveEnterTimestamp=\n@sha256 ${SHA}\n@content\n${old}\n@end\n`;
+    expect(systemdStatus.parse(out)).toEqual([
+      { unit: 'app.service', loadState: 'loaded', activeState: 'failed', subState: 'failed', unitFileState: 'disabled', needDaemonReload: true, activeEnterTimestamp: '', fileSha256: SHA, content: '[Service]\nExecStart=/bin/true\n' },
+    ]);
+  });
+
+  test('the command: one systemctl show and one hash per unit, names quoted', () => {
+    const cmd = systemdStatus.command([{ unit: "it's.service" }, { unit: 'b.service', wantSha256: SHA }]);
+    expect(cmd).toContain(`systemctl show -p 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp' -- 'it'\\''s.service' || exit 1`);
+    expect(cmd).toContain(`if [ -f '/etc/systemd/system/b.service' ]; then h=$(sha256sum < '/etc/systemd/system/b.service'`);
+    expect(cmd).toContain(`[ "$h" != '${SHA}' ]`);
+    expect(cmd.match(/systemctl show/g)).toHaveLength(2);
+    expect(cmd.match(/base64/g)).toHaveLength(1);
+  });
+
+  test('unit names default to .service', () => {
+    expect(['nginx', 'kubelet.service', 'docker.socket', 'fstrim.timer', 'getty@tty1'].map(unitName)).toEqual(['nginx.service', 'kubelet.service', 'docker.socket', 'fstrim.timer', 'getty@tty1.service']);
+  });
+
+  test('probeUnits: one round trip; a host without systemctl gets a clear error', async () => {
+    const conn = cannedConnection(TWO_UNITS);
+    const found = await probeUnits(conn, [{ unit: 'ssh.service' }, { unit: 'nope.service' }]);
+    expect(found.map((u) => u.activeState)).toEqual(['active', 'inactive']);
+    expect(conn.commands).toHaveLength(1);
+    await expect(probeUnits(cannedConnection('', 127), [{ unit: 'a.service' }])).rejects.toThrow('h1: systemctl not found: this host does not run systemd');
+  });
+
+  test('stale units: those whose files changed since the last daemon-reload', () => {
+    const out = 'Id=a.service\nNeedDaemonReload=no\n\nId=b.mount\nNeedDaemonReload=yes\n\nId=c.service\nNeedDaemonReload=yes\n';
+    expect(staleUnits.parse(out)).toEqual(['b.mount', 'c.service']);
+    expect(staleUnits.parse('')).toEqual(staleUnits.default);
+  });
+});
