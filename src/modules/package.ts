@@ -1,0 +1,179 @@
+import { APT_UPDATE_STAMP, packageProbeCommand, parsePackageProbe, type PackageManager, type PackageProbe } from '../engine/facts/packages.js';
+import { FurrowError } from '../engine/errors.js';
+import type { ApplyResult, Module, ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
+import { raw, sh } from '../engine/shell.js';
+import { boolParam, isTrue } from './support/files.js';
+
+/**
+ * package (aliases apt, dnf, yum): present / absent / latest for many names in ONE transaction.
+ * One probe round trip reads installed versions, candidates and the apt cache's age; apt's cache
+ * is refreshed only when needed, so a re-run is one round trip and changes nothing.
+ */
+
+export interface PackageParams {
+  name: string | string[];
+  state?: 'present' | 'absent' | 'latest';
+  update_cache?: boolean | string;
+  /** Refresh apt's cache when older than this many seconds; without it, only when a package is unknown. */
+  cache_valid_time?: number;
+  install_recommends?: boolean | string;
+  /** absent: also remove configuration files (apt purge). */
+  purge?: boolean | string;
+  use?: 'auto' | PackageManager;
+}
+
+export interface PackageDecision {
+  manager: PackageManager;
+  install: string[];
+  upgrade: string[];
+  remove: string[];
+  updateCache: boolean;
+}
+
+const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9+._:-]*$';
+
+export const packageSchema = {
+  type: 'object',
+  properties: {
+    name: { oneOf: [{ type: 'string', pattern: NAME_PATTERN }, { type: 'array', items: { type: 'string', pattern: NAME_PATTERN }, minItems: 1 }] },
+    state: { type: 'string', enum: ['present', 'absent', 'latest'], default: 'present' },
+    update_cache: boolParam,
+    cache_valid_time: { type: 'integer', minimum: 0 },
+    install_recommends: boolParam,
+    purge: boolParam,
+    use: { type: 'string', enum: ['auto', 'apt', 'dnf', 'yum'] },
+  },
+  required: ['name'],
+  additionalProperties: false,
+};
+
+export function packageNames(params: PackageParams): string[] {
+  return [...new Set(Array.isArray(params.name) ? params.name : [params.name])];
+}
+
+/** Pure: what to do given the probe. Exported for the unit tests. */
+export function decidePackages(params: PackageParams, probe: PackageProbe & { manager: PackageManager }, names = packageNames(params)): PackageDecision {
+  const state = params.state ?? 'present';
+  const installed = (n: string) => probe.installed.get(n)?.version;
+  const candidate = (n: string) => probe.candidates.get(n)?.candidate;
+  const install = state === 'absent' ? [] : names.filter((n) => !installed(n));
+  const remove = state === 'absent' ? names.filter((n) => installed(n)) : [];
+  const upgrade = state !== 'latest' ? [] : names.filter((n) => installed(n) && candidate(n) && candidate(n) !== installed(n));
+  let updateCache = false;
+  if (probe.manager === 'apt' && isTrue(params.update_cache)) {
+    const age = probe.cacheAgeSeconds;
+    updateCache = params.cache_valid_time !== undefined ? age === undefined || age > params.cache_valid_time : install.some((n) => !candidate(n));
+  }
+  return { manager: probe.manager, install, upgrade, remove, updateCache };
+}
+
+function actionOf(d: PackageDecision): PlanAction {
+  const kinds = [d.install.length > 0, d.upgrade.length > 0, d.remove.length > 0].filter(Boolean).length;
+  if (kinds === 0) return d.updateCache ? 'run' : 'none';
+  if (kinds > 1 || d.upgrade.length) return 'update';
+  return d.install.length ? 'create' : 'delete';
+}
+
+export function describeDecision(d: PackageDecision, names: string[], probe: PackageProbe, state: string): { reason: string; values: ValueChange[] } {
+  const before = (n: string) => probe.installed.get(n)?.version ?? 'absent';
+  const after = (n: string) => probe.candidates.get(n)?.candidate ?? 'latest available';
+  const values: ValueChange[] = [
+    ...d.install.map((n) => ({ key: n, before: 'absent', after: after(n) })),
+    ...d.upgrade.map((n) => ({ key: n, before: before(n), after: after(n) })),
+    ...d.remove.map((n) => ({ key: n, before: before(n), after: 'absent' })),
+  ];
+  const parts = [
+    d.install.length ? `install ${d.install.join(' ')}` : '',
+    d.upgrade.length ? `upgrade ${d.upgrade.join(' ')}` : '',
+    d.remove.length ? `remove ${d.remove.join(' ')}` : '',
+  ].filter(Boolean);
+  if (d.updateCache) parts.unshift(probe.cacheAgeSeconds === undefined ? 'update the apt cache (never updated)' : `update the apt cache (${probe.cacheAgeSeconds} s old)`);
+  const settled = state === 'absent' ? 'absent' : names.map((n) => `${n} ${before(n)}`).join(', ');
+  return { reason: parts.length ? parts.join('; ') : `${d.manager}: ${state === 'absent' ? `${names.join(' ')} ${settled}` : settled}`, values };
+}
+
+const APT_OPTS = ['-y', '-q', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', '-o', 'DPkg::Lock::Timeout=120'];
+
+/** The shell script that carries out a decision, all names in one transaction per verb. */
+export function packageCommands(d: PackageDecision, params: PackageParams): string[] {
+  if (d.manager === 'apt') {
+    const cmds = ['export DEBIAN_FRONTEND=noninteractive'];
+    if (d.updateCache) cmds.push(sh`apt-get update -q && mkdir -p /var/lib/apt/periodic && touch ${APT_UPDATE_STAMP}`);
+    const recommends = isTrue(params.install_recommends) ? '--install-recommends' : '--no-install-recommends';
+    const add = [...d.install, ...d.upgrade];
+    if (add.length) cmds.push(sh`apt-get install ${APT_OPTS} ${recommends} ${add}`);
+    if (d.remove.length) cmds.push(sh`apt-get ${raw(isTrue(params.purge) ? 'purge' : 'remove')} ${APT_OPTS} ${d.remove}`);
+    return cmds;
+  }
+  const tool = raw(d.manager);
+  const common = ['-y', ...(isTrue(params.update_cache) ? ['--refresh'] : []), ...(isTrue(params.install_recommends) ? [] : ['--setopt=install_weak_deps=False'])];
+  const cmds: string[] = [];
+  if (d.install.length) cmds.push(sh`${tool} install ${common} ${d.install}`);
+  if (d.upgrade.length) cmds.push(sh`${tool} ${raw(d.manager === 'dnf' ? 'upgrade' : 'update')} ${common} ${d.upgrade}`);
+  if (d.remove.length) cmds.push(sh`${tool} remove -y ${d.remove}`);
+  return cmds;
+}
+
+interface PackagePlanData {
+  decision: PackageDecision;
+  names: string[];
+}
+
+function forcedManager(alias: string, params: PackageParams): PackageManager | undefined {
+  if (alias !== 'package') return alias as PackageManager;
+  return params.use && params.use !== 'auto' ? params.use : undefined;
+}
+
+async function probe(ctx: ModuleContext, names: string[], params: PackageParams, manager?: PackageManager): Promise<PackageProbe> {
+  const cmd = packageProbeCommand(names, { ...(manager ? { manager } : {}), upgrades: params.state === 'latest' });
+  const r = await ctx.conn.exec(cmd);
+  return parsePackageProbe(r.stdout.toString(), names);
+}
+
+function lastLines(text: string, n = 20): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+function makePackageModule(alias: 'package' | PackageManager): Module<PackageParams, PackagePlanData> {
+  return {
+    name: alias,
+    schema: packageSchema,
+    async plan(ctx, params): Promise<Plan<PackagePlanData>> {
+      const names = packageNames(params);
+      const found = await probe(ctx, names, params, forcedManager(alias, params));
+      if (found.manager === 'none') {
+        const want = forcedManager(alias, params);
+        throw new PackageManagerMissing(ctx.host, want ? `${want} is not installed on the host` : 'the host has none of apt-get, dnf and yum');
+      }
+      const decision = decidePackages(params, { ...found, manager: found.manager }, names);
+      const { reason, values } = describeDecision(decision, names, found, params.state ?? 'present');
+      return { action: actionOf(decision), reason, ...(values.length ? { diff: { values } } : {}), data: { decision, names } };
+    },
+    async apply(ctx, plan, params): Promise<ApplyResult> {
+      const { decision, names } = plan.data!;
+      // The transaction, then (only if it worked) the probe again for the versions now installed.
+      const check = packageProbeCommand(names, { manager: decision.manager });
+      const script = `{\n${packageCommands(decision, params).join(' &&\n')}\n} 2>&1\nrc=$?\n[ $rc -ne 0 ] && exit $rc\n${check}\nexit 0`;
+      const r = await ctx.conn.exec(script, { timeoutMs: 30 * 60_000 });
+      const output = r.stdout.toString();
+      if (r.code !== 0) {
+        return { failed: true, msg: `${ctx.host}: ${decision.manager} failed (exit ${r.code ?? r.signal ?? 'timeout'}):\n${lastLines(output)}`, output: { rc: r.code, stdout: output } };
+      }
+      const after = parsePackageProbe(output, names);
+      const versions = Object.fromEntries(names.map((n) => [n, after.installed.get(n)?.version ?? 'absent']));
+      return { output: { rc: 0, versions, stdout: output.split('\n### manager')[0] } };
+    },
+  };
+}
+
+/** No package manager the module knows: fails the task with what was looked for. */
+export class PackageManagerMissing extends FurrowError {
+  constructor(readonly host: string, detail: string) {
+    super('module', `${host}: package: ${detail}`);
+  }
+}
+
+export const packageModule = makePackageModule('package');
+export const aptModule = makePackageModule('apt');
+export const dnfModule = makePackageModule('dnf');
+export const yumModule = makePackageModule('yum');

@@ -1,0 +1,218 @@
+import type { Connection, ExecResult } from '../../../src/engine/connections/types.js';
+import {
+  packageProbeCommand,
+  parseAptPolicy,
+  parseCacheAge,
+  parseDpkgQuery,
+  parsePackageProbe,
+  parseRpmQuery,
+  parseRpmUpgrades,
+  type PackageProbe,
+} from '../../../src/engine/facts/packages.js';
+import { decidePackages, dnfModule, packageCommands, packageModule, type PackageParams } from '../../../src/modules/package.js';
+import { moduleContext, runModule } from '../../support/modules.js';
+
+const DPKG_OUT = [
+  'dpkg-query: no packages found matching jq',
+  'tree\tinstall ok installed\t2.1.0-1',
+  'libfoo\tdeinstall ok config-files\t1.0-1',
+  'half\tinstall reinstreq half-installed\t0.9',
+  '',
+].join('\n');
+
+const POLICY_OUT = `tree:
+  Installed: 2.1.0-1
+  Candidate: 2.1.0-1
+  Version table:
+ *** 2.1.0-1 500
+        500 http://10.213.7.1:40000 ./ Packages
+        100 /var/lib/dpkg/status
+jq:
+  Installed: (none)
+  Candidate: 1.6-2.1+deb12u3
+  Version table:
+     1.6-2.1+deb12u3 500
+        500 http://10.213.7.1:40000 ./ Packages
+debconf-2.0:
+  Installed: (none)
+  Candidate: (none)
+  Version table:
+`;
+
+describe('package probes: parsers on canned output', () => {
+  test('dpkg-query: installed, missing (error line), config-files only and half-installed', () => {
+    const got = parseDpkgQuery(DPKG_OUT, ['tree', 'jq', 'libfoo', 'half']);
+    expect(Object.fromEntries(got)).toEqual({ tree: { version: '2.1.0-1' }, jq: {}, libfoo: {}, half: {} });
+  });
+
+  test('apt-cache policy: installed and candidate per package, (none) as undefined', () => {
+    const got = parseAptPolicy(POLICY_OUT);
+    expect(Object.fromEntries(got)).toEqual({
+      tree: { installed: '2.1.0-1', candidate: '2.1.0-1' },
+      jq: { installed: undefined, candidate: '1.6-2.1+deb12u3' },
+      'debconf-2.0': { installed: undefined, candidate: undefined },
+    });
+  });
+
+  test('rpm -q: versions, and "is not installed" lines leave the package absent', () => {
+    const got = parseRpmQuery('tree\t1.8.0-10.el9\npackage jq is not installed\n', ['tree', 'jq']);
+    expect(Object.fromEntries(got)).toEqual({ tree: { version: '1.8.0-10.el9' }, jq: {} });
+  });
+
+  test('dnf list --upgrades / yum list updates: name without arch, version without epoch, headers ignored', () => {
+    const dnf = parseRpmUpgrades('Available Upgrades\ntree.x86_64                1.8.0-11.el9              baseos\n');
+    expect(Object.fromEntries(dnf)).toEqual({ tree: { candidate: '1.8.0-11.el9' } });
+    const yum = parseRpmUpgrades('Updated Packages\nopenssl.x86_64   1:1.0.2k-26.el7_9   updates\npython3-libs.noarch 3.6.8-21.el7 updates\n');
+    expect(Object.fromEntries(yum)).toEqual({ openssl: { candidate: '1.0.2k-26.el7_9' }, 'python3-libs': { candidate: '3.6.8-21.el7' } });
+  });
+
+  test('cache age: now minus the newest of the stamp and the lists folder; unknown without either', () => {
+    expect(parseCacheAge('1700000100\n1700000000\n1700000040\n')).toBe(60);
+    expect(parseCacheAge('1700000100\n')).toBeUndefined();
+  });
+
+  test('one probe script: sections per manager parsed back', () => {
+    const out = ['### manager apt', '### dpkg', DPKG_OUT, '### policy', POLICY_OUT, '### cache', '1700000100', '1700000000', ''].join('\n');
+    const probe = parsePackageProbe(out, ['tree', 'jq']);
+    expect(probe.manager).toBe('apt');
+    expect(probe.installed.get('tree')).toEqual({ version: '2.1.0-1' });
+    expect(probe.installed.get('jq')).toEqual({});
+    expect(probe.candidates.get('jq')?.candidate).toBe('1.6-2.1+deb12u3');
+    expect(probe.cacheAgeSeconds).toBe(100);
+    expect(parsePackageProbe('### manager none\n', ['x']).manager).toBe('none');
+  });
+
+  test('the probe script quotes names and asks dnf for upgrades only for state latest', () => {
+    const cmd = packageProbeCommand(['tree', 'jq'], { manager: 'dnf', upgrades: true });
+    expect(cmd).toContain(`rpm -q --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\n' 'tree' 'jq' 2>&1`);
+    expect(cmd).toContain(`dnf -q list --upgrades 'tree' 'jq'`);
+    expect(cmd).not.toContain('apt-cache');
+    const auto = packageProbeCommand(['tree']);
+    expect(auto).toContain(`dpkg-query -W -f='\${Package}\\t\${Status}\\t\${Version}\\n' 'tree' 2>&1`);
+    expect(auto.indexOf('apt-get')).toBeLessThan(auto.indexOf('command -v dnf'));
+  });
+});
+
+function aptProbe(installed: Record<string, string>, candidates: Record<string, string | undefined>, age?: number): PackageProbe & { manager: 'apt' } {
+  return {
+    manager: 'apt',
+    installed: new Map(Object.entries(installed).map(([n, v]) => [n, { version: v }])),
+    candidates: new Map(Object.entries(candidates).map(([n, c]) => [n, { candidate: c }])),
+    ...(age !== undefined ? { cacheAgeSeconds: age } : {}),
+  };
+}
+
+describe('package decisions', () => {
+  const params = (p: Partial<PackageParams>): PackageParams => ({ name: ['tree', 'jq'], ...p });
+
+  test('present: only the missing ones are installed, in one list', () => {
+    const d = decidePackages(params({}), aptProbe({ tree: '2.1.0-1' }, { tree: '2.1.0-1', jq: '1.6' }));
+    expect(d).toEqual({ manager: 'apt', install: ['jq'], upgrade: [], remove: [], updateCache: false });
+  });
+
+  test('present and all installed: nothing, and no cache update even with update_cache', () => {
+    const d = decidePackages(params({ update_cache: true }), aptProbe({ tree: '2.1.0-1', jq: '1.6' }, {}, 99999));
+    expect(d).toEqual({ manager: 'apt', install: [], upgrade: [], remove: [], updateCache: false });
+  });
+
+  test('update_cache without cache_valid_time: only when a package to install is unknown to apt', () => {
+    expect(decidePackages(params({ update_cache: true }), aptProbe({}, { tree: '2.1.0-1', jq: '1.6' })).updateCache).toBe(false);
+    expect(decidePackages(params({ update_cache: 'yes' }), aptProbe({}, { tree: '2.1.0-1' })).updateCache).toBe(true);
+    expect(decidePackages(params({}), aptProbe({}, { tree: '2.1.0-1' })).updateCache).toBe(false);
+  });
+
+  test('cache_valid_time: refresh when older (or never refreshed), not when fresh', () => {
+    const all = { tree: '2.1.0-1', jq: '1.6' };
+    expect(decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all, 7200)).updateCache).toBe(true);
+    expect(decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all, 60)).updateCache).toBe(false);
+    expect(decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all)).updateCache).toBe(true);
+  });
+
+  test('latest: upgrade when the candidate differs, install when missing', () => {
+    const d = decidePackages(params({ state: 'latest' }), aptProbe({ tree: '2.0-1' }, { tree: '2.1.0-1', jq: '1.6' }));
+    expect(d).toEqual({ manager: 'apt', install: ['jq'], upgrade: ['tree'], remove: [], updateCache: false });
+  });
+
+  test('absent: only installed ones are removed', () => {
+    const d = decidePackages(params({ state: 'absent' }), aptProbe({ tree: '2.1.0-1' }, {}));
+    expect(d).toEqual({ manager: 'apt', install: [], upgrade: [], remove: ['tree'], updateCache: false });
+  });
+
+  test('apt commands: one noninteractive transaction, no recommends, confold; purge on request', () => {
+    const cmds = packageCommands({ manager: 'apt', install: ['jq'], upgrade: ['tree'], remove: ['nano'], updateCache: true }, { name: 'x', purge: true });
+    expect(cmds).toEqual([
+      'export DEBIAN_FRONTEND=noninteractive',
+      `apt-get update -q && mkdir -p /var/lib/apt/periodic && touch '/var/lib/apt/periodic/update-success-stamp'`,
+      `apt-get install '-y' '-q' '-o' 'Dpkg::Options::=--force-confdef' '-o' 'Dpkg::Options::=--force-confold' '-o' 'DPkg::Lock::Timeout=120' '--no-install-recommends' 'jq' 'tree'`,
+      `apt-get purge '-y' '-q' '-o' 'Dpkg::Options::=--force-confdef' '-o' 'Dpkg::Options::=--force-confold' '-o' 'DPkg::Lock::Timeout=120' 'nano'`,
+    ]);
+  });
+
+  test('dnf and yum commands: install, upgrade/update, remove', () => {
+    const d = { install: ['jq'], upgrade: ['tree'], remove: ['nano'], updateCache: false };
+    expect(packageCommands({ ...d, manager: 'dnf' }, { name: 'x' })).toEqual([
+      `dnf install '-y' '--setopt=install_weak_deps=False' 'jq'`,
+      `dnf upgrade '-y' '--setopt=install_weak_deps=False' 'tree'`,
+      `dnf remove -y 'nano'`,
+    ]);
+    expect(packageCommands({ ...d, manager: 'yum' }, { name: 'x', update_cache: true, install_recommends: true })[1]).toBe(`yum update '-y' '--refresh' 'tree'`);
+  });
+});
+
+/** A host that answers commands from a script of canned outputs, recording what it was asked. */
+function cannedConnection(answers: ((cmd: string) => string | undefined)[]): Connection & { asked: string[] } {
+  const asked: string[] = [];
+  const ok = (stdout: string): ExecResult => ({ code: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), timedOut: false });
+  return {
+    asked,
+    spec: { name: 'canned' } as Connection['spec'],
+    open: async () => undefined,
+    close: async () => undefined,
+    put: async () => undefined,
+    get: async () => undefined,
+    exec: async (cmd: string) => {
+      asked.push(cmd);
+      for (const a of answers) {
+        const out = a(cmd);
+        if (out !== undefined) return ok(out);
+      }
+      throw new Error(`unexpected command: ${cmd}`);
+    },
+  };
+}
+
+describe('package module on canned hosts', () => {
+  test('dnf: plan from rpm -q, one transaction, versions reported from the same round trip', async () => {
+    const conn = cannedConnection([
+      (c) => (c.includes('dnf install') ? 'Installed: jq\n### manager dnf\n### rpm\ntree\t1.8.0-10.el9\njq\t1.6-15.el9\n' : undefined),
+      (c) => (c.includes('rpm -q') ? '### manager dnf\n### rpm\ntree\t1.8.0-10.el9\npackage jq is not installed\n' : undefined),
+    ]);
+    const run = await runModule(dnfModule, moduleContext(conn), { name: ['tree', 'jq'] });
+    expect(run.changed).toBe(true);
+    expect(run.plan.reason).toBe('install jq');
+    expect(run.plan.diff).toEqual({ values: [{ key: 'jq', before: 'absent', after: 'latest available' }] });
+    expect(run.result?.output?.versions).toEqual({ tree: '1.8.0-10.el9', jq: '1.6-15.el9' });
+    expect(conn.asked).toHaveLength(2);
+    expect(conn.asked[0]).not.toContain('apt-get');
+  });
+
+  test('apt: nothing to do is one round trip with a reason naming the versions', async () => {
+    const conn = cannedConnection([() => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}### cache\n1700000100\n`]);
+    const run = await runModule(packageModule, moduleContext(conn), { name: 'tree', update_cache: true });
+    expect(run).toEqual({ plan: { action: 'none', reason: 'apt: tree 2.1.0-1', data: expect.anything() }, result: undefined, changed: false });
+    expect(conn.asked).toHaveLength(1);
+  });
+
+  test('a failed transaction fails the task with the manager output tail', async () => {
+    const conn = cannedConnection([() => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}`]);
+    const fail: Connection = { ...conn, exec: async (c, o) => (c.includes('apt-get install') ? { code: 100, stdout: Buffer.from('E: Unable to locate package jq\n'), stderr: Buffer.alloc(0), timedOut: false } : conn.exec(c, o)) };
+    const run = await runModule(packageModule, moduleContext(fail), { name: 'jq' });
+    expect(run.result?.failed).toBe(true);
+    expect(run.result?.msg).toBe('canned: apt failed (exit 100):\nE: Unable to locate package jq');
+  });
+
+  test('no package manager on the host is an error saying which were looked for', async () => {
+    const conn = cannedConnection([() => '### manager none\n']);
+    await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow('canned: package: the host has none of apt-get, dnf and yum');
+  });
+});
