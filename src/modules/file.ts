@@ -143,8 +143,9 @@ export function decideFile(want: FileWant, seen: FileSeen, host: string): Plan<F
   }
 }
 
+/** Ansible's default is the current state; through a link (follow) that is its target's. */
 function defaultState(seen: FileSeen): FileState {
-  const t = seen.self.type;
+  const t = seen.self.type === 'link' && seen.followed.type !== 'absent' ? seen.followed.type : seen.self.type;
   return t === 'directory' || t === 'link' ? t : 'file';
 }
 
