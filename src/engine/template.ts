@@ -35,10 +35,12 @@ export interface CompiledTemplate {
 }
 
 interface Compiled {
+  text: string;
   names: ReadonlySet<string>;
   render: Handlebars.TemplateDelegate;
-  /** Renders the single expression into the holder; undefined when the text is not one expression. */
-  single?: Handlebars.TemplateDelegate;
+  /** Renders the single expression into the holder; null when the text is not one expression,
+   * undefined until first needed (template files never are). */
+  single?: Handlebars.TemplateDelegate | null;
 }
 
 const COMPILE_OPTIONS = { noEscape: true, strict: true, compat: true } as const;
@@ -66,9 +68,10 @@ export function compileTemplate(text: string, source: TemplateSource): CompiledT
     names: compiled.names,
     render: (vars) => run(() => compiled.render(vars), source),
     value: (vars) => {
-      if (!compiled.single) return run(() => compiled.render(vars), source);
+      const single = singleOf(compiled);
+      if (!single) return run(() => compiled.render(vars), source);
       const holder: { value?: unknown } = {};
-      run(() => compiled.single!(vars, { data: { [KEEP_HELPER]: holder } }), source);
+      run(() => single(vars, { data: { [KEEP_HELPER]: holder } }), source);
       return holder.value;
     },
   };
@@ -84,13 +87,17 @@ function compileCached(text: string, source: TemplateSource): Compiled {
 }
 
 function compile(text: string): Compiled {
-  const helpers = Object.keys(handlebars.helpers);
-  const { program, names } = guardPaths(handlebars.parseWithoutProcessing(text), helpers);
-  const render = handlebars.compile(program, COMPILE_OPTIONS);
-  // The value form needs its own AST: compile() keeps a reference to the one it was given.
-  const singleAst = guardPaths(handlebars.parseWithoutProcessing(text), helpers).program;
-  const single = keepSingleValue(singleAst) ? handlebars.compile(singleAst, COMPILE_OPTIONS) : undefined;
-  return { names, render, single };
+  const { program, names } = guardPaths(handlebars.parseWithoutProcessing(text), Object.keys(handlebars.helpers));
+  return { text, names, render: handlebars.compile(program, COMPILE_OPTIONS) };
+}
+
+function singleOf(compiled: Compiled): Handlebars.TemplateDelegate | null {
+  if (compiled.single === undefined) {
+    // Its own AST: compile() keeps (and compiles lazily) the one it was given for render.
+    const { program } = guardPaths(handlebars.parseWithoutProcessing(compiled.text), Object.keys(handlebars.helpers));
+    compiled.single = keepSingleValue(program) ? handlebars.compile(program, COMPILE_OPTIONS) : null;
+  }
+  return compiled.single;
 }
 
 function createHandlebars(): typeof Handlebars {
