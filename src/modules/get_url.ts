@@ -1,0 +1,154 @@
+/**
+ * get_url: the host downloads a URL to dest (with curl, else wget; file:// URLs are copied).
+ * Skipped when dest exists and matches `checksum`, or exists and force is false with no checksum.
+ * The download lands in a temp file beside dest, is checked, then renamed: never half a file.
+ */
+import { posix } from 'node:path';
+import { FurrowError, InputError } from '../engine/errors.js';
+import { probeFiles, type FileInfo } from '../engine/facts/files.js';
+import type { Module, Plan, ValueChange } from '../engine/module.js';
+import { raw, sh } from '../engine/shell.js';
+import { attrChanges, attrCommand, boolParam, describeChanges, formatMode, idParam, isTrue, modeParam, resolveMode, runOrFail, wantedAttrs } from './support/files.js';
+
+export interface GetUrlParams {
+  url: string;
+  dest: string;
+  /** 'sha256:<64 hex digits>'. */
+  checksum?: string;
+  mode?: string | number;
+  owner?: string | number;
+  group?: string | number;
+  force?: boolean | string;
+  /** Seconds for the whole transfer (default 30). */
+  timeout?: number;
+  validate_certs?: boolean | string;
+}
+
+export interface GetUrlData {
+  path: string;
+  /** Download (and replace when different); absent: only fix attributes. */
+  download?: { mode: string; owner?: string; group?: string; compare: boolean };
+  attrs?: ValueChange[];
+}
+
+/** Accepts 'sha256:<hex>' and returns the hex digest (lowercase). */
+export function parseChecksum(checksum: string | undefined): string | undefined {
+  if (checksum === undefined) return undefined;
+  const m = /^sha256:([0-9a-fA-F]{64})$/.exec(checksum.trim());
+  if (!m?.[1]) throw new InputError(undefined, `get_url: checksum '${checksum}' is not 'sha256:<64 hex digits>'`, "give checksum: sha256:<the file's sha256sum>");
+  return m[1].toLowerCase();
+}
+
+function urlBasename(url: string): string {
+  const name = posix.basename(new URL(url).pathname);
+  if (!name) throw new InputError(undefined, `get_url: ${url} names no file, so dest must be a file path, not a directory`, 'give dest as a file path');
+  return name;
+}
+
+function checkUrl(url: string): void {
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    throw new InputError(undefined, `get_url: url '${url}' is not a URL`, 'give url: http://..., https://... or file:///...');
+  }
+  if (!['http:', 'https:', 'file:'].includes(scheme)) throw new InputError(undefined, `get_url: scheme '${scheme}' is not supported`, 'use http, https or file');
+}
+
+/** Pure: what to do given the probed dest. */
+export function decideGetUrl(params: GetUrlParams, path: string, file: FileInfo, wantSha: string | undefined): Plan<GetUrlData> {
+  const attrs = wantedAttrs(params, 'get_url');
+  if (file.type === 'directory' || file.type === 'other') throw new FurrowError('module', `get_url: ${path} exists and is not a regular file`);
+  const present = file.type === 'file' ? file : undefined;
+  const matches = present && (wantSha ? present.sha256 === wantSha : !isTrue(params.force));
+  if (present && matches) {
+    const changes = attrChanges(present, attrs);
+    const why = wantSha ? `${path} matches sha256 ${wantSha.slice(0, 12)}` : `${path} exists (force is false, no checksum)`;
+    if (!changes.length) return { action: 'none', reason: why };
+    return { action: 'update', reason: describeChanges(path, changes), diff: { values: changes }, data: { path, attrs: changes } };
+  }
+  const mode = attrs.mode ? resolveMode(attrs.mode, present?.mode, false) : (present?.mode ?? 0o644);
+  const owner = attrs.owner ?? (present ? String(present.uid) : undefined);
+  const group = attrs.group ?? (present ? String(present.gid) : undefined);
+  const download = { mode: formatMode(mode), ...(owner ? { owner } : {}), ...(group ? { group } : {}), compare: !!present && !wantSha };
+  const before = present ? `sha256:${present.sha256 ?? 'unreadable'}` : file.type === 'link' ? `link to ${file.target ?? '?'}` : 'absent';
+  const after = wantSha ? `sha256:${wantSha}` : params.url;
+  const reason = !present ? `${path} does not exist: download ${params.url}` : wantSha ? `${path} does not match the checksum: download again` : `force: download ${params.url} and replace ${path} if it differs`;
+  return { action: present ? 'update' : 'create', reason, diff: { values: [{ key: 'content', before, after }] }, data: { path, download } };
+}
+
+/** The host-side download script; prints "unchanged" when a forced download equals dest. */
+export function downloadScript(params: GetUrlParams, data: GetUrlData & { download: NonNullable<GetUrlData['download']> }, wantSha?: string): string {
+  const { path, download } = data;
+  const timeout = params.timeout ?? 30;
+  const insecure = isTrue(params.validate_certs, true) ? '' : ' -k';
+  const fetch = params.url.startsWith('file:')
+    ? sh`cp -- ${decodeURIComponent(new URL(params.url).pathname)} "$tmp"`
+    : [
+        sh`if command -v curl >/dev/null 2>&1; then curl -fsSL${raw(insecure)} --max-time ${timeout} -o "$tmp" ${params.url}`,
+        sh`elif command -v wget >/dev/null 2>&1; then wget -q${raw(insecure ? ' --no-check-certificate' : '')} -T ${timeout} -O "$tmp" ${params.url}`,
+        `else echo 'neither curl nor wget is installed on the host' >&2; exit 127; fi`,
+      ].join('\n');
+  const lines = [
+    sh`tmp=$(mktemp ${posix.dirname(path)}/.furrow-get_url.XXXXXX) || exit 1`,
+    `trap 'rm -f "$tmp"' EXIT`,
+    `{\n${fetch}\n} || exit $?`,
+    'sum=$(sha256sum < "$tmp" | cut -c1-64)',
+  ];
+  if (wantSha) lines.push(sh`if [ "$sum" != ${wantSha} ]; then echo "checksum mismatch: downloaded sha256 $sum, expected ${raw(wantSha)}" >&2; exit 65; fi`);
+  if (download.compare) lines.push(sh`if [ "$(sha256sum < ${path} | cut -c1-64)" = "$sum" ]; then echo unchanged; exit 0; fi`);
+  lines.push(sh`chmod ${download.mode} "$tmp"`);
+  if (download.owner || download.group) lines.push(sh`chown ${`${download.owner ?? ''}${download.group ? `:${download.group}` : ''}`} "$tmp"`);
+  lines.push(sh`mv -f "$tmp" ${path}`, 'echo "sha256 $sum"');
+  return lines.join('\n');
+}
+
+export const getUrl: Module<GetUrlParams, GetUrlData> = {
+  name: 'get_url',
+  schema: {
+    type: 'object',
+    properties: {
+      url: { type: 'string', minLength: 1 },
+      dest: { type: 'string', minLength: 1 },
+      checksum: { type: 'string' },
+      mode: modeParam,
+      owner: idParam,
+      group: idParam,
+      force: boolParam,
+      timeout: { type: 'integer', minimum: 1 },
+      validate_certs: boolParam,
+    },
+    required: ['url', 'dest'],
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    checkUrl(params.url);
+    const wantSha = parseChecksum(params.checksum);
+    if (params.dest.endsWith('/')) {
+      const path = posix.join(params.dest, urlBasename(params.url));
+      const [file] = await probeFiles(ctx.conn, [{ path }]);
+      return decideGetUrl(params, path, file!, wantSha);
+    }
+    // As Ansible: a dest that is a directory receives the URL's file name; probe both in one trip.
+    const inside = posix.join(params.dest, posix.basename(new URL(params.url).pathname) || 'index.html');
+    const [file, fileInside] = await probeFiles(ctx.conn, [{ path: params.dest }, { path: inside }]);
+    if (file!.type === 'directory') return decideGetUrl(params, inside, fileInside!, wantSha);
+    return decideGetUrl(params, params.dest, file!, wantSha);
+  },
+
+  async apply(ctx, plan, params) {
+    const data = plan.data!;
+    if (data.attrs) await runOrFail(ctx, attrCommand(data.path, data.attrs), `setting attributes of ${data.path}`);
+    if (!data.download) return { output: { dest: data.path } };
+    const script = downloadScript(params, { ...data, download: data.download }, parseChecksum(params.checksum));
+    const r = await ctx.conn.exec(script, { timeoutMs: ((params.timeout ?? 30) + 60) * 1000 });
+    if (r.code !== 0) {
+      const why = r.stderr.toString().trim().split('\n').slice(-20).join('\n  ');
+      return { failed: true, msg: `${ctx.host}: get_url ${params.url} -> ${data.path} failed (exit ${r.code ?? 'timeout'}):\n  ${why}`, output: { dest: data.path } };
+    }
+    const out = r.stdout.toString();
+    const sum = /^sha256 ([0-9a-f]{64})$/m.exec(out)?.[1];
+    return { changed: !/^unchanged$/m.test(out), output: { dest: data.path, ...(sum ? { checksum_dest: `sha256:${sum}` } : {}) } };
+  },
+};
