@@ -5,12 +5,21 @@ import { fetch } from './fetch.js';
 import { file } from './file.js';
 import { lineinfile } from './lineinfile.js';
 import { template } from './template.js';
+import { getUrl } from './get_url.js';
+import { aptModule, dnfModule, packageModule, yumModule } from './package.js';
+import { unarchive } from './unarchive.js';
 
 /**
  * The module registry: the one place that names concrete modules. Adding a module is one import
  * and one entry here; the engine finds modules only through `findModule`.
  */
 const all: Module<any, any>[] = [
+  packageModule,
+  aptModule,
+  dnfModule,
+  yumModule,
+  getUrl,
+  unarchive,
   file,
   copy,
   template,
