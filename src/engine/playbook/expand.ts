@@ -180,7 +180,7 @@ export class Expander {
     const own = spec.own;
     return compact({
       id: this.ctx.taskId(spec.place),
-      name: own.name ?? module,
+      name: own.name ?? (module === 'meta' ? String(params.action) : module),
       module,
       params,
       when: scope.when,

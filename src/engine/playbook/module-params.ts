@@ -85,19 +85,18 @@ function parseWords(text: string, mod: Module<any, any>): { params: Record<strin
   const words = splitKeepingQuotes(text);
   if ('error' in words) return words;
   const known = new Set(Object.keys((mod.schema as { properties?: object }).properties ?? {}));
+  const taken: Word[] = [];
   const params: Record<string, unknown> = {};
-  let rest = text;
-  for (const word of [...words.words].reverse()) {
+  for (const word of words.words) {
     const match = WORD_KEY.exec(word.text);
-    const isParam = match && (!mod.freeForm || (known.has(match[1]) && match[1] !== mod.freeForm));
-    if (!match || !isParam) {
-      if (!mod.freeForm) return { error: `expected key=value words, not '${word.text}' (the module takes no free-form text)` };
-      continue;
-    }
-    params[match[1]] = unquote(match[2]);
-    rest = `${rest.slice(0, word.start).trimEnd()} ${rest.slice(word.end).trimStart()}`;
+    if (match && (!mod.freeForm || (known.has(match[1]) && match[1] !== mod.freeForm))) {
+      params[match[1]] = unquote(match[2]);
+      taken.push(word);
+    } else if (!mod.freeForm) return { error: `expected key=value words, not '${word.text}' (the module takes no free-form text)` };
   }
-  if (mod.freeForm) params[mod.freeForm] = Object.keys(params).length > 0 ? rest.trim() : text;
+  let rest = text;
+  for (const word of taken.reverse()) rest = `${rest.slice(0, word.start).trimEnd()} ${rest.slice(word.end).trimStart()}`;
+  if (mod.freeForm) params[mod.freeForm] = taken.length > 0 ? rest.trim() : text;
   return { params };
 }
 

@@ -61,12 +61,12 @@ export interface TaskSpec {
   at: At;
 }
 
-const KEYWORDS = new Set([
+export const TASK_KEYWORDS = new Set([
   'name', 'when', 'loop', 'with_items', 'loop_control', 'register', 'notify', 'listen', 'tags', 'become', 'become_user',
   'run_once', 'delegate_to', 'retries', 'until', 'delay', 'ignore_errors', 'changed_when', 'failed_when', 'no_log',
   'vars', 'environment', 'args', 'wait_for_hosts', 'rescue', 'always',
 ]);
-const ACTION_KEYS = new Set(['block', 'include_tasks', 'import_tasks', 'import_role', 'include_role', 'meta']);
+export const ACTION_KEYS = new Set(['block', 'include_tasks', 'import_tasks', 'import_role', 'include_role', 'meta']);
 /** Keywords that make sense on one run of a module only, not on a block or an expanded include. */
 const MODULE_ONLY = ['loop', 'with_items', 'loop_control', 'register', 'notify', 'listen', 'retries', 'until', 'delay', 'changed_when', 'failed_when', 'args'];
 
@@ -90,7 +90,7 @@ export function parseTask(raw: unknown, at: At, modules: ModuleLookup): { spec?:
 
 function findAction(task: Record<string, unknown>, at: At, modules: ModuleLookup): { key?: string; errors: InputError[] } {
   const errors: InputError[] = [];
-  const candidates = Object.keys(task).filter((k) => !KEYWORDS.has(k));
+  const candidates = Object.keys(task).filter((k) => !TASK_KEYWORDS.has(k));
   const actions = candidates.filter((k) => ACTION_KEYS.has(shortName(k)) || modules.findModule(shortName(k)));
   for (const key of candidates.filter((k) => !actions.includes(k))) errors.push(unknownKey(key, at, modules));
   if (actions.length > 1) {
@@ -108,7 +108,7 @@ function findAction(task: Record<string, unknown>, at: At, modules: ModuleLookup
 function unknownKey(key: string, at: At, modules: ModuleLookup): InputError {
   const place = at.source.place([...at.path, key], 'key');
   if (key.startsWith('with_')) return new InputError(place, `'${key}' is not supported`, "use 'loop' (with_items is accepted as its alias)");
-  const suggestion = didYouMean(key, [...modules.moduleNames(), ...KEYWORDS, ...ACTION_KEYS]);
+  const suggestion = didYouMean(key, [...modules.moduleNames(), ...TASK_KEYWORDS, ...ACTION_KEYS]);
   return new InputError(place, `unknown module or task key '${key}'`, suggestion ?? 'check the name against the module reference (docs/modules.md)');
 }
 
