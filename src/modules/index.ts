@@ -8,6 +8,15 @@ import { template } from './template.js';
 import { getUrl } from './get_url.js';
 import { aptModule, dnfModule, packageModule, yumModule } from './package.js';
 import { unarchive } from './unarchive.js';
+import { command } from './command.js';
+import { shell } from './shell.js';
+import { systemd } from './systemd.js';
+import { sysctl } from './sysctl.js';
+import { kmod } from './kmod.js';
+import { wait_for } from './wait_for.js';
+import { set_fact } from './set_fact.js';
+import { assert } from './assert.js';
+import { debug } from './debug.js';
 
 /**
  * The module registry: the one place that names concrete modules. Adding a module is one import
@@ -26,6 +35,15 @@ const all: Module<any, any>[] = [
   lineinfile,
   blockinfile,
   fetch,
+  command,
+  shell,
+  systemd,
+  sysctl,
+  kmod,
+  wait_for,
+  set_fact,
+  assert,
+  debug,
 ];
 
 const byName = new Map(all.map((m) => [m.name, m]));

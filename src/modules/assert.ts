@@ -1,0 +1,52 @@
+/**
+ * assert: fails the task when a condition does not hold. Conditions are the engine's conditions
+ * (CEL, plus Ansible's common forms, see src/engine/expr.ts), read against the task's variables.
+ * Runs on the controller; it is evaluated in check mode too.
+ */
+import { evaluateCondition } from '../engine/expr.js';
+import type { Module } from '../engine/module.js';
+import { flagSchema, toFlag } from './support/param-values.js';
+
+export interface AssertParams {
+  that: string | boolean | (string | boolean)[];
+  fail_msg?: string;
+  /** Ansible's older name for fail_msg. */
+  msg?: string;
+  success_msg?: string;
+  quiet?: boolean | string;
+}
+
+const condition = { type: ['string', 'boolean'] };
+
+export const assert: Module<AssertParams, undefined> = {
+  name: 'assert',
+  local: true,
+  schema: {
+    type: 'object',
+    required: ['that'],
+    properties: {
+      that: { anyOf: [condition, { type: 'array', items: condition, minItems: 1 }] },
+      fail_msg: { type: 'string' },
+      msg: { type: 'string' },
+      success_msg: { type: 'string' },
+      quiet: flagSchema,
+    },
+    additionalProperties: false,
+  },
+
+  async plan() {
+    return { action: 'none', reason: 'checking is not a change' };
+  },
+
+  async apply(ctx, _plan, params) {
+    const quiet = toFlag(params.quiet, 'assert', 'quiet') ?? false;
+    const conditions = Array.isArray(params.that) ? params.that : [params.that];
+    for (const [i, that] of conditions.entries()) {
+      if (evaluateCondition(that, ctx.vars, { file: `assert: that[${i}]` })) continue;
+      const msg = params.fail_msg ?? params.msg ?? 'Assertion failed';
+      return { failed: true, changed: false, msg: `${msg} (${String(that)} is false)`, output: { assertion: that, evaluated_to: false, msg } };
+    }
+    const msg = params.success_msg ?? 'All assertions passed';
+    return { changed: false, ...(quiet ? {} : { msg }), output: { msg } };
+  },
+};

@@ -1,0 +1,207 @@
+/**
+ * command: runs a program with its arguments, never through a shell: every argument is quoted,
+ * so `$HOME`, `*`, `|` and `;` reach the program as they are written. Always a change, unless a
+ * `creates` / `removes` guard says there is nothing to do (one round trip to look, none without
+ * guards). The guards and the run itself are shared with `shell`.
+ */
+import path from 'node:path';
+import { InputError } from '../engine/errors.js';
+import type { ExecResult } from '../engine/connections/types.js';
+import type { ApplyResult, Module, ModuleContext, Plan } from '../engine/module.js';
+import { sh } from '../engine/shell.js';
+import { commandFailed, flagSchema, toFlag } from './support/param-values.js';
+
+export interface RunParams {
+  chdir?: string;
+  creates?: string;
+  removes?: string;
+  stdin?: string;
+  stdin_add_newline?: boolean | string;
+  strip_empty_ends?: boolean | string;
+}
+
+export interface CommandParams extends RunParams {
+  cmd?: string;
+  argv?: string[];
+}
+
+/** What apply runs: the whole sh text, and the command as the result reports it. */
+export interface RunData {
+  script: string;
+  cmd: string | string[];
+}
+
+export const runSchemaProperties = {
+  chdir: { type: 'string', minLength: 1 },
+  creates: { type: 'string', minLength: 1 },
+  removes: { type: 'string', minLength: 1 },
+  stdin: { type: 'string' },
+  stdin_add_newline: flagSchema,
+  strip_empty_ends: flagSchema,
+};
+
+export const command: Module<CommandParams, RunData> = {
+  name: 'command',
+  freeForm: 'cmd',
+  schema: {
+    type: 'object',
+    properties: {
+      cmd: { type: 'string' },
+      argv: { type: 'array', items: { type: 'string' }, minItems: 1 },
+      ...runSchemaProperties,
+    },
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const argv = commandArgv(params);
+    return planRun(ctx, params, { script: withChdir(params.chdir, sh`exec ${argv}`), cmd: argv });
+  },
+
+  apply: applyRun,
+};
+
+function commandArgv(params: CommandParams): string[] {
+  if (params.argv && params.cmd !== undefined) throw new InputError(undefined, 'command: give either cmd or argv, not both', 'keep one of them');
+  if (params.argv) return params.argv;
+  let argv: string[] = [];
+  try {
+    argv = splitArgv(params.cmd ?? '');
+  } catch (err) {
+    throw new InputError(undefined, `command: cannot split ${JSON.stringify(params.cmd)} into words: ${(err as Error).message}`, 'balance the quotes, or give the words as argv: [prog, arg, ...]');
+  }
+  if (argv.length === 0) throw new InputError(undefined, 'command: no command given', 'write `command: prog args` or give cmd / argv');
+  return argv;
+}
+
+/** Words as Python's shlex.split (posix, no comments), which Ansible's command uses. */
+export function splitArgv(text: string): string[] {
+  const words: string[] = [];
+  let word = '';
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (/\s/.test(c)) {
+      if (inWord) words.push(word);
+      [word, inWord] = ['', false];
+      continue;
+    }
+    inWord = true;
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) throw new Error('no closing quotation');
+      word += text.slice(i + 1, end);
+      i = end;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === '\\' && (text[j + 1] === '"' || text[j + 1] === '\\')) j++;
+        word += text[j];
+      }
+      if (j >= text.length) throw new Error('no closing quotation');
+      i = j;
+    } else if (c === '\\') {
+      if (i + 1 >= text.length) throw new Error('no escaped character');
+      word += text[++i];
+    } else word += c;
+  }
+  if (inWord) words.push(word);
+  return words;
+}
+
+export function withChdir(chdir: string | undefined, body: string): string {
+  return chdir ? `${sh`cd ${chdir}`} && ${body}` : body;
+}
+
+/** Guards are relative to chdir, as in Ansible (which changes directory first). */
+function guardPath(p: string, chdir: string | undefined): string {
+  return chdir && !path.posix.isAbsolute(p) ? path.posix.join(chdir, p) : p;
+}
+
+/** One sh script answering both guards; a glob matches when any path matches it. */
+export function guardCommand(creates: string | undefined, removes: string | undefined): string {
+  // Unquoted $1 with IFS empty: pathname expansion only, no word splitting, nothing else.
+  const lines = ['furrow_exists() { IFS=; for f in $1; do if [ -e "$f" ] || [ -L "$f" ]; then return 0; fi; done; return 1; }'];
+  if (creates !== undefined) lines.push(sh`if furrow_exists ${creates}; then echo 'creates 1'; else echo 'creates 0'; fi`);
+  if (removes !== undefined) lines.push(sh`if furrow_exists ${removes}; then echo 'removes 1'; else echo 'removes 0'; fi`);
+  return lines.join('\n');
+}
+
+export interface GuardState {
+  creates?: { path: string; exists: boolean };
+  removes?: { path: string; exists: boolean };
+}
+
+export function parseGuards(stdout: string, creates: string | undefined, removes: string | undefined): GuardState {
+  const seen = (key: string) => new RegExp(`^${key} 1$`, 'm').test(stdout);
+  return {
+    ...(creates !== undefined ? { creates: { path: creates, exists: seen('creates') } } : {}),
+    ...(removes !== undefined ? { removes: { path: removes, exists: seen('removes') } } : {}),
+  };
+}
+
+/** Pure: run, unless a guard says the work is done. */
+export function decideRun(guards: GuardState, run: RunData): Plan<RunData> {
+  if (guards.creates?.exists) return { action: 'none', reason: `${guards.creates.path} exists: not running` };
+  if (guards.removes && !guards.removes.exists) return { action: 'none', reason: `${guards.removes.path} does not exist: not running` };
+  const shown = Array.isArray(run.cmd) ? run.cmd.join(' ') : run.cmd;
+  return { action: 'run', reason: `runs: ${shown}`, data: run };
+}
+
+export async function planRun(ctx: ModuleContext, params: RunParams, run: RunData): Promise<Plan<RunData>> {
+  const creates = params.creates !== undefined ? guardPath(params.creates, params.chdir) : undefined;
+  const removes = params.removes !== undefined ? guardPath(params.removes, params.chdir) : undefined;
+  if (creates === undefined && removes === undefined) return decideRun({}, run);
+  const r = await ctx.conn.exec(guardCommand(creates, removes));
+  if (r.code !== 0) throw commandFailed(ctx.host, 'checking the creates/removes guards', r);
+  return decideRun(parseGuards(r.stdout.toString('utf8'), creates, removes), run);
+}
+
+export async function applyRun(ctx: ModuleContext, plan: Plan<RunData>, params: RunParams): Promise<ApplyResult> {
+  const run = plan.data;
+  if (!run) return {};
+  const addNewline = toFlag(params.stdin_add_newline, 'command', 'stdin_add_newline') ?? true;
+  const stdin = params.stdin === undefined ? undefined : addNewline ? `${params.stdin}\n` : params.stdin;
+  const start = new Date();
+  const r = await ctx.conn.exec(run.script, stdin === undefined ? {} : { stdin });
+  const strip = toFlag(params.strip_empty_ends, 'command', 'strip_empty_ends') ?? true;
+  return commandResult(r, run.cmd, strip, start, new Date());
+}
+
+/** What `register` keeps, with Ansible's keys; failed when the exit status is not 0. */
+export function commandResult(r: ExecResult, cmd: string | string[], strip: boolean, start: Date, end: Date): ApplyResult {
+  const text = (b: Buffer) => (strip ? b.toString('utf8').replace(/[\r\n]+$/, '') : b.toString('utf8'));
+  const stdout = text(r.stdout);
+  const stderr = text(r.stderr);
+  const rc = r.code ?? -1;
+  const output = {
+    rc,
+    stdout,
+    stderr,
+    stdout_lines: lines(stdout),
+    stderr_lines: lines(stderr),
+    cmd,
+    start: stamp(start),
+    end: stamp(end),
+    delta: delta(end.getTime() - start.getTime()),
+  };
+  if (rc === 0) return { output, changed: true };
+  const why = r.timedOut ? 'timed out' : r.code === null ? `killed by signal ${r.signal ?? '?'}` : 'non-zero return code';
+  const tail = stderr ? `: ${stderr.split('\n').slice(-20).join('\n')}` : '';
+  return { output: { ...output, msg: why }, changed: true, failed: true, msg: `${why} (rc ${rc})${tail}` };
+}
+
+function lines(text: string): string[] {
+  return text === '' ? [] : text.replace(/\r?\n$/, '').split(/\r?\n/);
+}
+
+function stamp(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`;
+}
+
+function delta(ms: number): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 3600)}:${p(Math.floor(s / 60) % 60)}:${p(s % 60)}.${p(ms % 1000, 3)}000`;
+}

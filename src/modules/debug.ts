@@ -1,0 +1,75 @@
+/**
+ * debug: prints a message or a variable's value in the task's result. Runs on the controller.
+ * `var` takes a variable name or a path into it (`result.stdout_lines[0]`, `hostvars['h1'].x`);
+ * an undefined one shows as Ansible shows it. `verbosity` is accepted and ignored.
+ */
+import { InputError } from '../engine/errors.js';
+import type { Module } from '../engine/module.js';
+
+export interface DebugParams {
+  msg?: unknown;
+  var?: string;
+  verbosity?: number | string;
+}
+
+export const NOT_DEFINED = 'VARIABLE IS NOT DEFINED!';
+
+export const debug: Module<DebugParams, undefined> = {
+  name: 'debug',
+  local: true,
+  schema: {
+    type: 'object',
+    properties: {
+      msg: {},
+      var: { type: 'string', minLength: 1 },
+      verbosity: { type: ['integer', 'string'] },
+    },
+    additionalProperties: false,
+  },
+
+  async plan(_ctx, params) {
+    if (params.msg !== undefined && params.var !== undefined) throw new InputError(undefined, 'debug: msg and var cannot go together', 'keep one of them');
+    return { action: 'none', reason: 'printing is not a change' };
+  },
+
+  async apply(ctx, _plan, params) {
+    if (params.var !== undefined) {
+      const value = lookupPath(ctx.vars, params.var);
+      const shown = value === undefined ? NOT_DEFINED : value;
+      return { output: { [params.var]: shown }, msg: `${params.var}: ${show(shown)}`, changed: false };
+    }
+    const msg = params.msg ?? 'Hello world!';
+    return { output: { msg }, msg: show(msg), changed: false };
+  },
+};
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2);
+}
+
+/** Reads `a.b[0]['c']` from vars; undefined when any step is missing. Throws on a malformed path. */
+export function lookupPath(vars: Record<string, unknown>, path: string): unknown {
+  const steps = parsePath(path);
+  let value: unknown = vars;
+  for (const step of steps) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, step)) return undefined;
+    value = (value as Record<string, unknown>)[step];
+  }
+  return value;
+}
+
+function parsePath(path: string): string[] {
+  const steps: string[] = [];
+  const token = /\s*(?:^([A-Za-z_]\w*)|\.([A-Za-z_]\w*)|\[\s*(\d+)\s*\]|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\])/y;
+  let at = 0;
+  while (at < path.length) {
+    token.lastIndex = at;
+    const m = token.exec(path);
+    if (!m || (at > 0 && m[1] !== undefined)) {
+      throw new InputError(undefined, `debug: var '${path}' is not a variable name or path`, "write a name or a path such as result.stdout_lines[0] or hostvars['h1'].x");
+    }
+    steps.push(m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5]!);
+    at = token.lastIndex;
+  }
+  return steps;
+}

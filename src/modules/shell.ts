@@ -1,0 +1,37 @@
+/**
+ * shell: runs a command line through `sh -c` (or `executable -c`), so pipes, redirections,
+ * variables and globs work. Same guards, result and verdict as `command`.
+ */
+import { InputError } from '../engine/errors.js';
+import type { Module } from '../engine/module.js';
+import { sh } from '../engine/shell.js';
+import { applyRun, planRun, runSchemaProperties, withChdir, type RunData, type RunParams } from './command.js';
+
+export interface ShellParams extends RunParams {
+  cmd?: string;
+  /** The shell that reads cmd (absolute path); default /bin/sh. */
+  executable?: string;
+}
+
+export const shell: Module<ShellParams, RunData> = {
+  name: 'shell',
+  freeForm: 'cmd',
+  schema: {
+    type: 'object',
+    properties: {
+      cmd: { type: 'string' },
+      executable: { type: 'string', minLength: 1 },
+      ...runSchemaProperties,
+    },
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const cmd = params.cmd ?? '';
+    if (cmd.trim() === '') throw new InputError(undefined, 'shell: no command given', 'write `shell: some | command` or give cmd');
+    const executable = params.executable ?? '/bin/sh';
+    return planRun(ctx, params, { script: withChdir(params.chdir, sh`exec ${executable} -c ${cmd}`), cmd });
+  },
+
+  apply: applyRun,
+};

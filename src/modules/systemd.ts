@@ -1,0 +1,213 @@
+/**
+ * systemd: a unit's state (started, stopped, restarted, reloaded), enabled, masked, and
+ * optionally its unit file's content in /etc/systemd/system. One round trip to look: one
+ * `systemctl show` plus the unit file's sha256 (and its old text only when it differs, for the diff).
+ *
+ * daemon_reload: runs `systemctl daemon-reload` only when it is needed, so a re-run stays
+ * changed=0: when this task wrote the unit file, or when daemon_reload is asked and systemd
+ * reports NeedDaemonReload=yes for the unit (another task changed its file or a drop-in). Without
+ * a name, daemon_reload looks at every loaded unit. `restarted` and `reloaded` always act: restarts
+ * on change are the handlers' job.
+ */
+import { FurrowError, InputError } from '../engine/errors.js';
+import { probeUnits, staleUnits, unitName, UNIT_DIR, type UnitStatus } from '../engine/facts/systemd.js';
+import type { ApplyResult, Module, Plan, ValueChange } from '../engine/module.js';
+import { sh } from '../engine/shell.js';
+import { sha256, unifiedDiff } from './support/files.js';
+import { commandFailed, flagSchema, stderrTail, toFlag } from './support/param-values.js';
+
+export type UnitState = 'started' | 'stopped' | 'restarted' | 'reloaded';
+
+export interface SystemdParams {
+  name?: string;
+  state?: UnitState;
+  enabled?: boolean | string;
+  masked?: boolean | string;
+  daemon_reload?: boolean | string;
+  /** The unit file's text, written to /etc/systemd/system/<name>. */
+  content?: string;
+}
+
+export interface SystemdData {
+  unit?: string;
+  /** Unit file text to install first. */
+  write?: { path: string; content: string };
+  /** systemctl argument lists, run in this order. */
+  steps: string[][];
+}
+
+/** What the task asks for, with the unit's full name. */
+export interface UnitWanted {
+  unit: string;
+  state?: UnitState;
+  enabled?: boolean;
+  masked?: boolean;
+  daemonReload: boolean;
+  content?: string;
+}
+
+export const systemd: Module<SystemdParams, SystemdData> = {
+  name: 'systemd',
+  schema: {
+    type: 'object',
+    properties: {
+      name: { type: 'string', minLength: 1 },
+      state: { type: 'string', enum: ['started', 'stopped', 'restarted', 'reloaded'] },
+      enabled: flagSchema,
+      masked: flagSchema,
+      daemon_reload: flagSchema,
+      content: { type: 'string' },
+    },
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const daemonReload = toFlag(params.daemon_reload, 'systemd', 'daemon_reload') ?? false;
+    if (params.name === undefined) {
+      if (!daemonReload || params.state || params.enabled !== undefined || params.masked !== undefined || params.content !== undefined) {
+        throw new InputError(undefined, 'systemd: name is required', 'add name: <unit>, or use daemon_reload: true alone');
+      }
+      const r = await ctx.conn.exec(staleUnits.command());
+      if (r.code !== 0) throw commandFailed(ctx.host, 'systemctl show', r);
+      return decideReloadOnly(staleUnits.parse(r.stdout.toString('utf8')));
+    }
+    const want = wanted(params, daemonReload);
+    const [status] = await probeUnits(ctx.conn, [{ unit: want.unit, ...(want.content !== undefined ? { wantSha256: sha256(want.content) } : {}) }]);
+    return decideUnit(want, status!);
+  },
+
+  async apply(ctx, plan) {
+    const data = plan.data;
+    if (!data) return {};
+    if (data.write) await ctx.conn.put(data.write.path, { content: data.write.content }, { mode: '0644' });
+    if (data.steps.length === 0) return { output: { name: data.unit } };
+    const r = await ctx.conn.exec(stepsScript(data.steps));
+    if (r.code === 0) return { output: { name: data.unit } };
+    const step = /^furrow-step-failed: (.*)$/m.exec(r.stderr.toString('utf8'))?.[1] ?? data.steps.map((s) => `systemctl ${s.join(' ')}`).join(' && ');
+    const hint = data.unit ? `\n  see: journalctl -u ${data.unit} -n 50` : '';
+    return { failed: true, output: { name: data.unit, rc: r.code }, msg: `${ctx.host}: ${step} failed (exit status ${r.code ?? 'none'})${stderrTail(r).replace(/\n\s*furrow-step-failed:.*$/m, '')}${hint}` } satisfies ApplyResult;
+  },
+};
+
+function wanted(params: SystemdParams, daemonReload: boolean): UnitWanted {
+  const name = params.name!;
+  if (name.includes('/') || name.startsWith('.')) {
+    throw new InputError(undefined, `systemd: name ${JSON.stringify(name)} is not a unit name`, 'give the unit name alone, e.g. name: containerd or name: containerd.service');
+  }
+  const enabled = toFlag(params.enabled, 'systemd', 'enabled');
+  const masked = toFlag(params.masked, 'systemd', 'masked');
+  if (masked === true && params.content !== undefined) {
+    throw new InputError(undefined, `systemd: ${name}: masked: true and content cannot go together (masking replaces the unit file with a link to /dev/null)`, 'drop one of them');
+  }
+  return {
+    unit: unitName(name),
+    daemonReload,
+    ...(params.state ? { state: params.state } : {}),
+    ...(enabled !== undefined ? { enabled } : {}),
+    ...(masked !== undefined ? { masked } : {}),
+    ...(params.content !== undefined ? { content: params.content } : {}),
+  };
+}
+
+/** Each step reports itself when it fails, so the message names the command that did. */
+function stepsScript(steps: string[][]): string {
+  return steps.map((s) => `${sh`systemctl ${s}`} || { ${sh`echo ${`furrow-step-failed: systemctl ${s.join(' ')}`}`} >&2; exit 1; }`).join('\n');
+}
+
+export function decideReloadOnly(stale: string[]): Plan<SystemdData> {
+  if (stale.length === 0) return { action: 'none', reason: 'no loaded unit needs a daemon-reload' };
+  return { action: 'update', reason: `unit files changed on disk: ${stale.join(', ')}`, diff: { values: [{ key: 'daemon-reload', before: 'needed', after: 'done' }] }, data: { steps: [['daemon-reload']] } };
+}
+
+const RUNNING = ['active', 'activating', 'reloading'];
+/** States in which `enabled: true` holds (static and generated units cannot be enabled further). */
+const ENABLED_LIKE = ['enabled', 'enabled-runtime', 'static', 'alias', 'indirect', 'generated'];
+/** States `systemctl disable` would change. */
+const ENABLED = ['enabled', 'enabled-runtime'];
+
+/** What the plan accumulates: systemctl steps, old/new values and the reasons, in order. */
+interface Changes {
+  steps: string[][];
+  values: ValueChange[];
+  reasons: string[];
+}
+
+function add(changes: Changes, step: string[], value: ValueChange, reason: string): void {
+  changes.steps.push(step);
+  changes.values.push(value);
+  changes.reasons.push(reason);
+}
+
+/** Pure: from what systemd reports to what must be done. */
+export function decideUnit(want: UnitWanted, status: UnitStatus): Plan<SystemdData> {
+  const { unit } = want;
+  const path = `${UNIT_DIR}/${unit}`;
+  const changes: Changes = { steps: [], values: [], reasons: [] };
+  const newSha = want.content !== undefined ? sha256(want.content) : undefined;
+  const writes = newSha !== undefined && status.fileSha256 !== newSha;
+  if (writes) {
+    const before = status.fileSha256 ? `sha256:${status.fileSha256}` : null;
+    add(changes, ['daemon-reload'], { key: 'content', before, after: `sha256:${newSha}` }, status.fileSha256 ? `${path} differs` : `${path} does not exist`);
+  } else if (want.daemonReload && status.needDaemonReload) {
+    add(changes, ['daemon-reload'], { key: 'daemon-reload', before: 'needed', after: 'done' }, `systemd reports that ${unit} changed on disk (NeedDaemonReload=yes)`);
+  }
+  const found = status.loadState !== 'not-found' || writes;
+  if (!found && (want.state === 'started' || want.state === 'restarted' || want.state === 'reloaded' || want.enabled === true)) {
+    throw new FurrowError('module', `systemd: unit ${unit} not found on the host (LoadState=not-found): install the package that provides it, or give its text as content`);
+  }
+  const unmasking = planMask(want, status, changes);
+  if (found) planEnabled(want, status, unmasking, changes);
+  const stateStep = found ? decideState(want.state, status) : undefined;
+  if (stateStep) add(changes, [stateStep.verb, unit], { key: 'state', before: status.activeState, after: stateStep.after }, stateStep.reason(unit));
+  if (changes.steps.length === 0) return { action: 'none', reason: describeUnit(unit, status, found) };
+  const unified = writes && status.content !== undefined ? { unified: unifiedDiff(path, status.content, want.content!) } : {};
+  const data: SystemdData = { unit, steps: changes.steps, ...(writes ? { write: { path, content: want.content! } } : {}) };
+  return { action: writes && !status.fileSha256 ? 'create' : 'update', reason: changes.reasons.join('; '), diff: { values: changes.values, ...unified }, data };
+}
+
+/** Returns whether the unit gets unmasked (its enablement is then unknown). */
+function planMask(want: UnitWanted, status: UnitStatus, changes: Changes): boolean {
+  const isMasked = status.loadState === 'masked' || status.unitFileState.startsWith('masked');
+  if (want.masked === undefined || want.masked === isMasked) return false;
+  const reason = `${want.unit} is ${isMasked ? 'masked' : 'not masked'}, wants ${want.masked ? 'masked' : 'unmasked'}`;
+  add(changes, [want.masked ? 'mask' : 'unmask', want.unit], { key: 'masked', before: isMasked, after: want.masked }, reason);
+  return !want.masked;
+}
+
+function planEnabled(want: UnitWanted, status: UnitStatus, unmasking: boolean, changes: Changes): void {
+  if (want.enabled === undefined || want.masked === true) return;
+  const shown = status.unitFileState || 'disabled';
+  const off = want.enabled ? !ENABLED_LIKE.includes(status.unitFileState) : ENABLED.includes(status.unitFileState);
+  // After an unmask the old enablement is unknown: enable/disable is harmless when it is already so.
+  if (!off && !unmasking) return;
+  const after = want.enabled ? 'enabled' : 'disabled';
+  add(changes, [want.enabled ? 'enable' : 'disable', want.unit], { key: 'enabled', before: shown, after }, `${want.unit} is ${shown}, wants ${after}`);
+}
+
+interface StateStep {
+  verb: string;
+  after: string;
+  reason(unit: string): string;
+}
+
+function decideState(state: UnitState | undefined, status: UnitStatus): StateStep | undefined {
+  const running = RUNNING.includes(status.activeState);
+  const now = status.activeState;
+  switch (state) {
+    case 'started':
+      return running ? undefined : { verb: 'start', after: 'active', reason: (u) => `${u} is ${now}, wants started` };
+    case 'stopped':
+      return running || now === 'deactivating' ? { verb: 'stop', after: 'inactive', reason: (u) => `${u} is ${now}, wants stopped` } : undefined;
+    case 'restarted':
+      return { verb: running ? 'restart' : 'start', after: 'restarted', reason: (u) => `restarted asked (${u} is ${now})` };
+    case 'reloaded':
+      return { verb: running ? 'reload' : 'start', after: 'reloaded', reason: (u) => `reloaded asked (${u} is ${now})` };
+    default:
+      return undefined;
+  }
+}
+
+function describeUnit(unit: string, status: UnitStatus, found: boolean): string {
+  if (!found) return `${unit} is not installed`;
+  return `${unit} is ${status.activeState} (${status.subState}) and ${status.unitFileState || 'has no unit file state'}`;
+}

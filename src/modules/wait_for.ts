@@ -1,0 +1,155 @@
+/**
+ * wait_for: waits, on the host, until a TCP port listens (or stops), a path appears (or goes, or
+ * holds a line matching search_regex), or a URL answers with a wanted status. Waiting is not a
+ * change: the plan is always 'none'. The whole wait is one remote sh loop (one round trip).
+ *
+ * The wait runs in `plan`: the engine applies only plans that change something, and waiting only
+ * reads the host. In check mode it looks once and does not wait (a check run on a fresh cluster
+ * must not sit out every timeout); Ansible waits in check mode too, which we do not copy.
+ * Ports on the host itself are read from /proc/net/tcp{,6} (any address, LISTEN state), so no
+ * tool is needed; other hosts' ports are tried with nc, else bash's /dev/tcp under `timeout`.
+ * URLs need curl or wget on the host. search_regex is a POSIX extended regex (grep -E).
+ */
+import { FurrowError, InputError } from '../engine/errors.js';
+import type { Module, ModuleContext, Plan } from '../engine/module.js';
+import { intSchema, toFlag, toInt, flagSchema } from './support/param-values.js';
+import { waitScript, type WaitCheck } from './support/wait-script.js';
+
+export type WaitState = 'started' | 'stopped' | 'present' | 'absent';
+
+export interface WaitForParams {
+  host?: string;
+  port?: number | string;
+  path?: string;
+  search_regex?: string;
+  url?: string;
+  status_code?: number | string | (number | string)[];
+  validate_certs?: boolean | string;
+  state?: WaitState;
+  timeout?: number | string;
+  delay?: number | string;
+  sleep?: number | string;
+  connect_timeout?: number | string;
+  msg?: string;
+}
+
+export interface WaitResult {
+  elapsed: number;
+  state: WaitState;
+  port?: number;
+  path?: string;
+  url?: string;
+}
+
+export const wait_for: Module<WaitForParams, WaitResult> = {
+  name: 'wait_for',
+  schema: {
+    type: 'object',
+    properties: {
+      host: { type: 'string', minLength: 1 },
+      port: intSchema,
+      path: { type: 'string', minLength: 1 },
+      search_regex: { type: 'string' },
+      url: { type: 'string', pattern: '^https?://' },
+      status_code: { anyOf: [intSchema, { type: 'array', items: intSchema, minItems: 1 }] },
+      validate_certs: flagSchema,
+      state: { type: 'string', enum: ['started', 'stopped', 'present', 'absent'] },
+      timeout: intSchema,
+      delay: intSchema,
+      sleep: intSchema,
+      connect_timeout: intSchema,
+      msg: { type: 'string' },
+    },
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const wait = waitSpec(ctx, params);
+    const once = ctx.check;
+    const budgetS = once ? wait.connectTimeout : wait.delay + wait.timeout + wait.connectTimeout;
+    const r = await ctx.conn.exec(waitScript(wait, once), { timeoutMs: (budgetS + 30) * 1000 });
+    const out = r.stdout.toString('utf8');
+    const ok = /^@ok (\d+)$/m.exec(out);
+    const result: WaitResult = { elapsed: ok ? Number(ok[1]) : wait.timeout, state: wait.state, ...wait.shown };
+    if (ok) return { action: 'none', reason: `waiting is not a change: ${wait.what} ${wait.goal} (after ${result.elapsed} s)`, data: result };
+    if (/^@notool$/m.test(out)) throw new FurrowError('module', `${ctx.host}: wait_for: ${wait.noToolMessage}`);
+    if (once && /^@timeout$/m.test(out)) return { action: 'none', reason: `waiting is not a change: check mode does not wait for ${wait.what} to be ${wait.goal}`, data: result };
+    if (!/^@timeout$/m.test(out)) {
+      throw new FurrowError('module', `${ctx.host}: wait_for: the wait script failed (exit status ${r.code ?? 'none'}${r.timedOut ? ', timed out' : ''}): ${r.stderr.toString('utf8').trim()}`);
+    }
+    throw new FurrowError('module', `${ctx.host}: ${params.msg ?? `wait_for: timed out after ${wait.timeout} s waiting for ${wait.what} to be ${wait.goal}`}`);
+  },
+
+  /** The wait happened in plan; this only hands its result over, for engines that apply 'none' plans. */
+  async apply(_ctx, plan: Plan<WaitResult>) {
+    return { output: { ...(plan.data ?? {}) }, changed: false };
+  },
+};
+
+interface WaitSpec {
+  check: WaitCheck;
+  state: WaitState;
+  timeout: number;
+  delay: number;
+  sleep: number;
+  connectTimeout: number;
+  /** For messages: "port 22 on 127.0.0.1" and "listening". */
+  what: string;
+  goal: string;
+  noToolMessage: string;
+  shown: Partial<WaitResult>;
+}
+
+const LOCAL_HOSTS = ['localhost', '127.0.0.1', '::1', '0.0.0.0', '::'];
+
+function waitSpec(ctx: ModuleContext, p: WaitForParams): WaitSpec {
+  const state = p.state ?? 'started';
+  const absent = state === 'stopped' || state === 'absent';
+  const times = {
+    state,
+    timeout: toInt(p.timeout, 'wait_for', 'timeout') ?? 300,
+    delay: toInt(p.delay, 'wait_for', 'delay') ?? 0,
+    sleep: toInt(p.sleep, 'wait_for', 'sleep', 1) ?? 1,
+    connectTimeout: toInt(p.connect_timeout, 'wait_for', 'connect_timeout', 1) ?? 5,
+  };
+  const given = [p.port !== undefined && 'port', p.path !== undefined && 'path', p.url !== undefined && 'url'].filter(Boolean);
+  if (given.length > 1) throw new InputError(undefined, `wait_for: ${given.join(' and ')} cannot go together`, 'wait for one thing per task');
+  if (p.search_regex !== undefined && p.path === undefined) throw new InputError(undefined, 'wait_for: search_regex works with path only here', 'wait for a file and search it, or check the port alone');
+  if (p.port !== undefined) {
+    const port = toInt(p.port, 'wait_for', 'port', 1)!;
+    const host = p.host ?? '127.0.0.1';
+    const local = LOCAL_HOSTS.includes(host) || host.startsWith('127.') || host === ctx.conn.spec.address || host === ctx.host;
+    return {
+      ...times,
+      check: local ? { kind: 'listen', port, absent } : { kind: 'tcp', host, port, absent, connectTimeout: times.connectTimeout },
+      what: `port ${port} on ${host}`,
+      goal: absent ? 'closed' : 'listening',
+      noToolMessage: `neither nc nor bash is installed on the host, so port ${port} on ${host} cannot be tried from it`,
+      shown: { port },
+    };
+  }
+  if (p.path !== undefined) {
+    const regex = p.search_regex;
+    return {
+      ...times,
+      check: { kind: 'path', path: p.path, absent, ...(regex !== undefined && !absent ? { regex } : {}) },
+      what: p.path,
+      goal: absent ? 'absent' : regex !== undefined ? `matching /${regex}/` : 'present',
+      noToolMessage: '',
+      shown: { path: p.path },
+    };
+  }
+  if (p.url !== undefined) {
+    const codes = [p.status_code ?? 200].flat().map((c) => toInt(c, 'wait_for', 'status_code', 100)!);
+    const validate = toFlag(p.validate_certs, 'wait_for', 'validate_certs') ?? true;
+    return {
+      ...times,
+      check: { kind: 'http', url: p.url, codes, absent, validateCerts: validate, connectTimeout: times.connectTimeout },
+      what: p.url,
+      goal: absent ? 'not answering' : `answering with status ${codes.join(' or ')}`,
+      noToolMessage: `neither curl nor wget is installed on the host, so ${p.url} cannot be tried from it`,
+      shown: { url: p.url },
+    };
+  }
+  return { ...times, check: { kind: 'sleep' }, what: `${times.timeout} s`, goal: 'over', noToolMessage: '', shown: {} };
+}

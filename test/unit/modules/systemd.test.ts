@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import type { UnitStatus } from '../../../src/engine/facts/systemd.js';
+import { decideReloadOnly, decideUnit, systemd, type UnitWanted } from '../../../src/modules/systemd.js';
+import { moduleContext } from '../../support/modules.js';
+import { cannedConnection } from './support/hosts.js';
+
+const UNIT = '[Unit]\nDescription=demo\n[Service]\nExecStart=/bin/sleep infinity\n';
+const SHA_UNIT = createHash('sha256').update(UNIT).digest('hex');
+const SHA_OLD = 'c'.repeat(64);
+
+const status = (over: Partial<UnitStatus> = {}): UnitStatus => ({
+  unit: 'demo.service',
+  loadState: 'loaded',
+  activeState: 'active',
+  subState: 'running',
+  unitFileState: 'enabled',
+  needDaemonReload: false,
+  activeEnterTimestamp: 'Sun 2026-11-22 01:57:03 UTC',
+  fileSha256: null,
+  ...over,
+});
+const want = (over: Partial<UnitWanted> = {}): UnitWanted => ({ unit: 'demo.service', daemonReload: false, ...over });
+
+describe('systemd plan decisions (canned probe)', () => {
+  test('running and enabled as asked: nothing to do', () => {
+    expect(decideUnit(want({ state: 'started', enabled: true }), status())).toEqual({ action: 'none', reason: 'demo.service is active (running) and enabled' });
+  });
+
+  test('a new unit from content: write, daemon-reload, enable, start', () => {
+    const plan = decideUnit(want({ content: UNIT, state: 'started', enabled: true }), status({ loadState: 'not-found', activeState: 'inactive', subState: 'dead', unitFileState: '' }));
+    expect(plan).toEqual({
+      action: 'create',
+      reason: '/etc/systemd/system/demo.service does not exist; demo.service is disabled, wants enabled; demo.service is inactive, wants started',
+      diff: { values: [
+        { key: 'content', before: null, after: `sha256:${SHA_UNIT}` },
+        { key: 'enabled', before: 'disabled', after: 'enabled' },
+        { key: 'state', before: 'inactive', after: 'active' },
+      ] },
+      data: { unit: 'demo.service', steps: [['daemon-reload'], ['enable', 'demo.service'], ['start', 'demo.service']], write: { path: '/etc/systemd/system/demo.service', content: UNIT } },
+    });
+  });
+
+  test('same content (by hash): no write, no daemon-reload', () => {
+    expect(decideUnit(want({ content: UNIT, state: 'started' }), status({ fileSha256: SHA_UNIT })).action).toBe('none');
+  });
+
+  test('changed content: a unified diff, daemon-reload, and no restart (that is for handlers)', () => {
+    const plan = decideUnit(want({ content: UNIT, state: 'started' }), status({ fileSha256: SHA_OLD, content: '[Unit]\nDescription=old\n[Service]\nExecStart=/bin/sleep infinity\n' }));
+    expect(plan.action).toBe('update');
+    expect(plan.reason).toBe('/etc/systemd/system/demo.service differs');
+    expect(plan.data?.steps).toEqual([['daemon-reload']]);
+    expect(plan.diff?.unified).toBe('--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -1,4 +1,4 @@\n [Unit]\n-Description=old\n+Description=demo\n [Service]\n ExecStart=/bin/sleep infinity\n');
+  });
+
+  test('daemon_reload alone runs only when systemd says the unit needs it', () => {
+    expect(decideUnit(want({ daemonReload: true }), status()).action).toBe('none');
+    expect(decideUnit(want({ daemonReload: true }), status({ needDaemonReload: true }))).toMatchObject({
+      action: 'update',
+      reason: 'systemd reports that demo.service changed on disk (NeedDaemonReload=yes)',
+      data: { steps: [['daemon-reload']] },
+    });
+    expect(decideUnit(want(), status({ needDaemonReload: true })).action).toBe('none');
+  });
+
+  test.each([
+    ['stopped', 'active', [['stop', 'demo.service']]],
+    ['stopped', 'inactive', []],
+    ['stopped', 'failed', []],
+    ['started', 'failed', [['start', 'demo.service']]],
+    ['started', 'activating', []],
+    ['restarted', 'active', [['restart', 'demo.service']]],
+    ['restarted', 'inactive', [['start', 'demo.service']]],
+    ['reloaded', 'active', [['reload', 'demo.service']]],
+    ['reloaded', 'inactive', [['start', 'demo.service']]],
+  ] as const)('state %s when %s', (state, activeState, steps) => {
+    const plan = decideUnit(want({ state }), status({ activeState }));
+    expect(plan.data?.steps ?? []).toEqual(steps);
+    expect(plan.action).toBe(steps.length ? 'update' : 'none');
+  });
+
+  test.each([
+    [true, 'disabled', [['enable', 'demo.service']]],
+    [true, 'static', []],
+    [true, 'indirect', []],
+    [false, 'enabled', [['disable', 'demo.service']]],
+    [false, 'static', []],
+    [false, 'disabled', []],
+  ] as const)('enabled %s when %s', (enabled, unitFileState, steps) => {
+    expect(decideUnit(want({ enabled }), status({ unitFileState })).data?.steps ?? []).toEqual(steps);
+  });
+
+  test('masking and unmasking (an unmasked unit is enabled again explicitly)', () => {
+    expect(decideUnit(want({ masked: true, enabled: true }), status({ unitFileState: 'disabled' })).data?.steps).toEqual([['mask', 'demo.service']]);
+    expect(decideUnit(want({ masked: true }), status({ loadState: 'masked', unitFileState: 'masked' })).action).toBe('none');
+    expect(decideUnit(want({ masked: false, enabled: true }), status({ loadState: 'masked', unitFileState: 'masked' })).data?.steps).toEqual([['unmask', 'demo.service'], ['enable', 'demo.service']]);
+  });
+
+  test('a missing unit: starting it is an error; stopping it is already true', () => {
+    const missing = status({ loadState: 'not-found', activeState: 'inactive', unitFileState: '' });
+    expect(() => decideUnit(want({ state: 'started' }), missing)).toThrow('systemd: unit demo.service not found on the host (LoadState=not-found): install the package that provides it, or give its text as content');
+    expect(decideUnit(want({ state: 'stopped', enabled: false }), missing)).toEqual({ action: 'none', reason: 'demo.service is not installed' });
+  });
+
+  test('daemon_reload without a name: only when a loaded unit is stale', () => {
+    expect(decideReloadOnly([])).toEqual({ action: 'none', reason: 'no loaded unit needs a daemon-reload' });
+    expect(decideReloadOnly(['a.service'])).toMatchObject({ action: 'update', reason: 'unit files changed on disk: a.service', data: { steps: [['daemon-reload']] } });
+  });
+});
+
+describe('systemd plan (params and round trips)', () => {
+  const probe = `@unit demo.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\nActiveEnterTimestamp=x\n@sha256 ${SHA_UNIT}\n`;
+
+  test('one round trip; yes/no strings are booleans; a bare name means .service', async () => {
+    const conn = cannedConnection(probe);
+    const plan = await systemd.plan(moduleContext(conn), { name: 'demo', state: 'started', enabled: 'yes', content: UNIT, daemon_reload: 'no' });
+    expect(plan).toEqual({ action: 'none', reason: 'demo.service is active (running) and enabled' });
+    expect(conn.commands).toHaveLength(1);
+    expect(conn.commands[0]).toContain(`-- 'demo.service'`);
+  });
+
+  test('bad params are input errors', async () => {
+    const ctx = moduleContext(cannedConnection(probe));
+    await expect(systemd.plan(ctx, { state: 'started' })).rejects.toThrow('systemd: name is required');
+    await expect(systemd.plan(ctx, { name: '../etc/passwd' })).rejects.toThrow('systemd: name "../etc/passwd" is not a unit name');
+    await expect(systemd.plan(ctx, { name: 'a', enabled: 'maybe' })).rejects.toThrow('systemd: enabled is "maybe", not a boolean');
+    await expect(systemd.plan(ctx, { name: 'a', masked: true, content: UNIT })).rejects.toThrow('masked: true and content cannot go together');
+  });
+});
