@@ -66,7 +66,8 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
     const path = pathParam(params, 'blockinfile');
     const edit = blockEdit(params);
     const attrs = wantedAttrs(params, 'blockinfile');
-    const [file] = await probeFiles(ctx.conn, [{ path, content: 'always' }]);
+    // Through links, as Ansible: editing /etc/resolv.conf edits the file it points to.
+    const [file] = await probeFiles(ctx.conn, [{ path, content: 'always', follow: true }]);
     if (file!.type === 'absent') {
       if (edit.lines.length === 0) return { action: 'none', reason: `${path} does not exist: no block to remove` };
       if (!isTrue(params.create)) throw new FurrowError('module', `${ctx.host}: blockinfile: ${path} does not exist (give create: true to create it)`);
@@ -74,7 +75,8 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
     if (file!.type === 'directory') throw new FurrowError('module', `${ctx.host}: blockinfile: ${path} is a directory`);
     const before = file!.type === 'file' ? (file!.content ?? Buffer.alloc(0)).toString('utf8') : '';
     const bytes = Buffer.from(editBlock(before, edit), 'utf8');
-    return decideWrite({ path, source: { bytes }, sha256: sha256(bytes), attrs, backup: isTrue(params.backup) }, file!, `${ctx.host}: blockinfile`);
+    const target = file!.type === 'file' ? (file!.resolved ?? path) : path;
+    return decideWrite({ path: target, source: { bytes }, sha256: sha256(bytes), attrs, backup: isTrue(params.backup) }, file!, `${ctx.host}: blockinfile`);
   },
 
   apply: (ctx, plan) => applyWrite(ctx, plan),

@@ -150,10 +150,7 @@ function defaultState(seen: FileSeen): FileState {
 }
 
 function create(want: FileWant, type: 'file' | 'directory', command: string): Plan<FileData> {
-  const values: ValueChange[] = [{ key: 'state', before: 'absent', after: type }];
-  if (want.attrs.mode) values.push({ key: 'mode', before: null, after: formatMode(resolveMode(want.attrs.mode, undefined, type === 'directory')) });
-  if (want.attrs.owner !== undefined) values.push({ key: 'owner', before: null, after: want.attrs.owner });
-  if (want.attrs.group !== undefined) values.push({ key: 'group', before: null, after: want.attrs.group });
+  const values: ValueChange[] = [{ key: 'state', before: 'absent', after: type }, ...attrsToSet(want, type === 'directory')];
   const attrs = attrCommand(want.path, values);
   return { action: 'create', reason: `${want.path} does not exist`, diff: { values }, data: { command: attrs ? `${command} && ${attrs}` : command } };
 }
@@ -163,8 +160,7 @@ function fixAttrs(want: FileWant, current: Exclude<FileInfo, { type: 'absent' }>
   const commands = changes.length ? [attrCommand(want.path, changes)] : [];
   let reason = describeChanges(want.path, changes);
   if (want.recurse && current.recurseDiffers) {
-    const fixes = [...(want.attrs.mode ? [{ key: 'mode', before: null, after: formatMode(resolveMode(want.attrs.mode, undefined, true)) }] : []), ...(want.attrs.owner !== undefined ? [{ key: 'owner', before: null, after: want.attrs.owner }] : []), ...(want.attrs.group !== undefined ? [{ key: 'group', before: null, after: want.attrs.group }] : [])];
-    commands.push(attrCommand(want.path, fixes, { recurse: true }));
+    commands.push(attrCommand(want.path, attrsToSet(want, true), { recurse: true }));
     changes.push({ key: 'recurse', before: 'some entries differ', after: 'all entries match' });
     reason = [reason, `entries below ${want.path} differ in mode, owner or group`].filter(Boolean).join('; ');
   }
@@ -188,9 +184,18 @@ function decideLink(want: FileWant, seen: FileSeen, fail: (problem: string) => n
   // Make the link beside the path, then rename it over: the path is never missing.
   const tmp = posix.join(posix.dirname(path), `.${posix.basename(path)}.furrow.${randomBytes(6).toString('hex')}`);
   const steps = [self.type === 'directory' ? sh`rmdir -- ${path}` : '', sh`ln -s -- ${src} ${tmp}`, sh`{ mv -f -T -- ${tmp} ${path} || { rm -f -- ${tmp}; exit 1; }; }`];
-  const owner = attrCommand(path, [...(want.attrs.owner !== undefined ? [{ key: 'owner', before: null, after: want.attrs.owner }] : []), ...(want.attrs.group !== undefined ? [{ key: 'group', before: null, after: want.attrs.group }] : [])], { link: true });
+  const owner = attrCommand(path, attrsToSet(want, false), { link: true });
   const command = [...steps.filter(Boolean), owner].filter(Boolean).join(' && ');
   const before = self.type === 'link' ? `link to ${self.target ?? '?'}` : self.type;
   const values: ValueChange[] = [{ key: 'state', before, after: `link to ${src}` }];
   return { action: self.type === 'absent' ? 'create' : 'replace', reason: self.type === 'absent' ? `${path} does not exist` : `${path} is ${before}`, diff: { values }, data: { command } };
+}
+
+/** The wanted mode/owner/group as values to set, for a new path or everything below a directory. */
+function attrsToSet(want: FileWant, isDirectory: boolean): ValueChange[] {
+  const values: ValueChange[] = [];
+  if (want.attrs.mode) values.push({ key: 'mode', before: null, after: formatMode(resolveMode(want.attrs.mode, undefined, isDirectory)) });
+  if (want.attrs.owner !== undefined) values.push({ key: 'owner', before: null, after: want.attrs.owner });
+  if (want.attrs.group !== undefined) values.push({ key: 'group', before: null, after: want.attrs.group });
+  return values;
 }

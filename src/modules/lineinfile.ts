@@ -69,7 +69,8 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
     const path = pathParam(params, 'lineinfile');
     const edit = lineEdit(params);
     const attrs = wantedAttrs(params, 'lineinfile');
-    const [file] = await probeFiles(ctx.conn, [{ path, content: 'always' }]);
+    // Through links, as Ansible: editing /etc/resolv.conf edits the file it points to.
+    const [file] = await probeFiles(ctx.conn, [{ path, content: 'always', follow: true }]);
     if (file!.type === 'absent') {
       if (edit.state === 'absent') return { action: 'none', reason: `${path} does not exist: no line to remove` };
       if (!isTrue(params.create)) {
@@ -79,7 +80,8 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
     if (file!.type === 'directory') throw new FurrowError('module', `${ctx.host}: lineinfile: ${path} is a directory`);
     const before = file!.type === 'file' ? (file!.content ?? Buffer.alloc(0)).toString('utf8') : '';
     const bytes = Buffer.from(editLines(before, edit), 'utf8');
-    return decideWrite({ path, source: { bytes }, sha256: sha256(bytes), attrs, backup: isTrue(params.backup) }, file!, `${ctx.host}: lineinfile`);
+    const target = file!.type === 'file' ? (file!.resolved ?? path) : path;
+    return decideWrite({ path: target, source: { bytes }, sha256: sha256(bytes), attrs, backup: isTrue(params.backup) }, file!, `${ctx.host}: lineinfile`);
   },
 
   apply: (ctx, plan) => applyWrite(ctx, plan),

@@ -37,6 +37,8 @@ export interface PresentFile {
   sha256?: string;
   /** Links only: where the link points, as written. */
   target?: string;
+  /** With `follow`, when the path is a link: the final path it leads to. */
+  resolved?: string;
   content?: Buffer;
   /** With `recurse`: whether some entry below differs. */
   recurseDiffers?: boolean;
@@ -49,7 +51,7 @@ const DEFAULT_MAX_CONTENT = 256 * 1024;
 
 // One function defined once per command; `$1` is the path. Output per path (parsed below):
 //   @ <type> <mode> <uid> <gid> <size> <owner> <group>   or   @ absent
-//   sha256 <hex>  |  target <bytes>\n<target>\n  |  content <bytes>\n<content>\n  |  recurse <0|1>
+//   sha256 <hex>  |  target|resolved|content <bytes>\n<bytes>\n  |  recurse <0|1>
 const STAT_FUNCTION = [
   'furrow_stat() {',
   '  t=absent; h=; L=',
@@ -60,6 +62,7 @@ const STAT_FUNCTION = [
   '  echo "@ $t $s"',
   '  if [ "$t" = file ]; then h=$(sha256sum < "$1" 2>/dev/null | cut -c1-64); echo "sha256 $h"; fi',
   '  if [ "$t" = link ]; then l=$(readlink -- "$1"); echo "target $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
+  '  if [ -n "$L" ] && [ -L "$1" ]; then l=$(readlink -f -- "$1"); echo "resolved $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
   '}',
   'furrow_content() {',
   '  n=$(wc -c < "$1") || return 1',
@@ -138,6 +141,8 @@ function parseDetail(line: string, file: PresentFile, reader: LineReader): void 
     if (/^[0-9a-f]{64}$/.test(value)) file.sha256 = value;
   } else if (key === 'target') {
     file.target = reader.bytes(Number(value)).toString('utf8');
+  } else if (key === 'resolved') {
+    file.resolved = reader.bytes(Number(value)).toString('utf8');
   } else if (key === 'content') {
     file.content = reader.bytes(Number(value));
   } else if (key === 'recurse') {

@@ -24,6 +24,11 @@ const parseCases: { name: string; stdout: string | Buffer; expected: FileInfo[] 
     expected: [{ type: 'link', mode: 0o777, uid: 0, gid: 0, size: 8, owner: 'root', group: 'root', target: '/a b\nc/d' }, { type: 'absent' }],
   },
   {
+    name: 'a link followed: the target file, and the path it resolves to',
+    stdout: `@ file 644 0 0 6 root root\nsha256 ${SHA_HELLO}\nresolved 11\n/run/x.conf\n`,
+    expected: [{ type: 'file', mode: 0o644, uid: 0, gid: 0, size: 6, owner: 'root', group: 'root', sha256: SHA_HELLO, resolved: '/run/x.conf' }],
+  },
+  {
     name: 'a directory with setgid and entries below that differ',
     stdout: '@ directory 2775 0 50 4096 root staff\nrecurse 1\n',
     expected: [{ type: 'directory', mode: 0o2775, uid: 0, gid: 50, size: 4096, owner: 'root', group: 'staff', recurseDiffers: true }],
@@ -94,7 +99,7 @@ describe('file probe: one round trip on a real shell', () => {
     expect(infos[0]).toMatchObject({ type: 'file', mode: 0o640, uid, gid, size: 6, sha256: SHA_HELLO });
     expect(infos[0]).not.toHaveProperty('content');
     expect(infos[1]).toMatchObject({ type: 'link', target: odd });
-    expect(infos[2]).toMatchObject({ type: 'file', mode: 0o640, sha256: SHA_HELLO });
+    expect(infos[2]).toMatchObject({ type: 'file', mode: 0o640, sha256: SHA_HELLO, resolved: odd });
     expect(infos[3]).toMatchObject({ type: 'directory', mode: 0o750 });
     expect(infos[4]).toEqual({ type: 'absent' });
   });

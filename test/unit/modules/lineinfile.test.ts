@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { editLines, lineEdit, lineinfile, type LineinfileParams } from '../../../src/modules/lineinfile.js';
 import { sha256 } from '../../../src/modules/support/files.js';
@@ -98,6 +98,18 @@ describe('lineinfile on a real shell (LocalConnection)', () => {
     writeFileSync(f, 'Port 22\nPermitRootLogin yes\n');
     expect((await run(params)).changed).toBe(true);
     expect(readFileSync(f, 'utf8')).toBe('Port 22\nPermitRootLogin no\n');
+  });
+
+  test('a link is edited through: the file it points to changes, the link stays', async () => {
+    const real = path.join(tmp.dir, 'stub-resolv.conf');
+    const link = path.join(tmp.dir, 'resolv.conf');
+    writeFileSync(real, 'nameserver 127.0.0.53\n');
+    symlinkSync(real, link);
+    const first = await run({ path: link, line: 'options edns0' });
+    expect(first.plan.reason).toBe(`content of ${real} differs (sha256 ${sha256('nameserver 127.0.0.53\n').slice(0, 12)} -> ${sha256('nameserver 127.0.0.53\noptions edns0\n').slice(0, 12)})`);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, 'utf8')).toBe('nameserver 127.0.0.53\noptions edns0\n');
+    expect((await run({ path: link, line: 'options edns0' })).plan.action).toBe('none');
   });
 
   test('create makes the file with its mode', async () => {
