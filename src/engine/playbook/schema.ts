@@ -42,7 +42,7 @@ export function checkStructure(source: YamlSource, part: SchemaPart): InputError
 export function ajvErrorsToInput(errors: ErrorObject[], source: YamlSource, base: YamlPath, what = ''): InputError[] {
   const seen = new Set<string>();
   const out: InputError[] = [];
-  for (const error of errors) {
+  for (const error of mergeAlternatives(errors)) {
     // if/then/else reports the branch's own errors too; the "must match else" line adds nothing.
     if (error.keyword === 'if' || error.keyword === 'propertyNames') continue;
     const described = describe(error, [...base, ...pointerSegments(error.instancePath)]);
@@ -63,7 +63,7 @@ interface Described {
 }
 
 function describe(error: ErrorObject, path: YamlPath): Described {
-  const name = path.length > 0 ? `'${String(path[path.length - 1])}'` : 'the file';
+  const name = nameOf(path);
   const params = error.params as Record<string, unknown>;
   const parent = (error.parentSchema ?? {}) as { properties?: Record<string, unknown>; description?: string };
   switch (error.keyword) {
@@ -74,6 +74,11 @@ function describe(error: ErrorObject, path: YamlPath): Described {
     }
     case 'required':
       return { path, which: 'value', problem: `missing key '${String(params.missingProperty)}'` };
+    case 'alternatives': {
+      const missing = params.missing as string[];
+      if (missing.length > 0) return { path, which: 'value', problem: `needs one of the keys ${missing.map((k) => `'${k}'`).join(', ')}` };
+      return { path, which: 'value', problem: `${name} must be ${(params.expected as string[]).join(' or ')}, not ${typeOfValue(error.data)}` };
+    }
     case 'type':
       return { path, which: 'value', problem: `${name} must be ${typeWords(params.type)}, not ${typeOfValue(error.data)}` };
     case 'enum':
@@ -88,6 +93,54 @@ function describe(error: ErrorObject, path: YamlPath): Described {
     default:
       return { path, which: 'value', problem: `${name} ${error.message ?? 'is not valid'}` };
   }
+}
+
+/**
+ * anyOf/oneOf report every branch's failure plus their own, which reads as a contradiction
+ * ("must be a string", "must be a list"). When the value fits no branch at all, the branch
+ * errors become one "must be a string or a list"; when it got into a branch (an error deeper
+ * inside the value), those deeper errors say more and are kept alone.
+ */
+function mergeAlternatives(errors: ErrorObject[]): ErrorObject[] {
+  let list = [...errors];
+  const alternatives = list.filter((e) => e.keyword === 'anyOf' || (e.keyword === 'oneOf' && (e.params as { passingSchemas?: unknown }).passingSchemas == null));
+  alternatives.sort((a, b) => b.schemaPath.length - a.schemaPath.length);
+  for (const alt of alternatives) {
+    const prefix = alt.schemaPath + '/';
+    const branches = list.filter((e) => e.schemaPath.startsWith(prefix));
+    const deeper = branches.filter((e) => e.instancePath !== alt.instancePath);
+    list = list.filter((e) => e !== alt && !(e.schemaPath.startsWith(prefix) && (deeper.length === 0 || e.instancePath === alt.instancePath)));
+    if (deeper.length > 0) continue;
+    const missing = branches.filter((e) => e.keyword === 'required').map((e) => String((e.params as { missingProperty: unknown }).missingProperty));
+    const expected = [...new Set(branches.filter((e) => e.keyword !== 'required').flatMap(expectation))];
+    list.push({ ...alt, keyword: 'alternatives', params: { missing: expected.length === 0 ? missing : [], expected } });
+  }
+  return list;
+}
+
+function expectation(error: ErrorObject): string[] {
+  const params = error.params as Record<string, unknown>;
+  const parent = (error.parentSchema ?? {}) as { description?: string };
+  switch (error.keyword) {
+    case 'type':
+      return [typeWords(params.type)];
+    case 'enum':
+      return [`one of ${(params.allowedValues as unknown[]).join(', ')}`];
+    case 'pattern':
+      return [parent.description ?? `text matching ${String(params.pattern)}`];
+    case 'alternatives':
+      return params.expected as string[];
+    default:
+      return [error.message ?? 'valid'];
+  }
+}
+
+/** How a problem names the value: 'mode', item 2 of 'name', the file. */
+function nameOf(path: YamlPath): string {
+  const last = path[path.length - 1];
+  if (last === undefined) return 'the file';
+  if (typeof last === 'number') return path.length > 1 ? `item ${last + 1} of '${String(path[path.length - 2])}'` : `item ${last + 1}`;
+  return `'${last}'`;
 }
 
 function pointerSegments(pointer: string): (string | number)[] {

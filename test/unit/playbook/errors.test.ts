@@ -94,3 +94,13 @@ describe('load errors name file:line:column, the key and what was expected', () 
     expect(await problems('empty.yml')).toEqual(['empty.yml:1:1: the file must be a list, not empty']);
   });
 });
+
+describe("anyOf/oneOf in a module's schema", () => {
+  test('one message per value: the alternatives, the inner error when a branch was chosen, or the keys needed', async () => {
+    expect(await problems('alternatives.yml')).toEqual([
+      "alternatives.yml:3:23: package: 'name' must be a string or a list, not a number (5)",
+      "alternatives.yml:4:30: package: item 2 of 'name' must be a string, not a number (7)",
+      "alternatives.yml:5:13: file: needs one of the keys 'path', 'dest'",
+    ]);
+  });
+});

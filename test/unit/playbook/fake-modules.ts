@@ -23,6 +23,10 @@ export const fakeModules: Module[] = [
   fake('copy', { src: str, dest: str, content: str, mode: { type: ['string', 'integer'] }, force: { type: 'boolean' }, backup: { type: 'boolean' } }),
   fake('template', { src: str, dest: str }),
   fake('debug', { msg: str }),
+  fake('package', { name: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] }, state: str }),
+  fake('file', { path: str, dest: str, state: str }, {
+    schema: { type: 'object', properties: { path: str, dest: str, state: str }, anyOf: [{ required: ['path'] }, { required: ['dest'] }], additionalProperties: false },
+  }),
   fake('systemd', { name: str, state: { enum: ['started', 'stopped', 'restarted'] }, enabled: { type: 'boolean' } }),
 ];
 
