@@ -55,7 +55,8 @@ export function packageNames(params: PackageParams): string[] {
 export function decidePackages(params: PackageParams, probe: PackageProbe & { manager: PackageManager }, names = packageNames(params)): PackageDecision {
   const state = params.state ?? 'present';
   const installed = (n: string) => probe.installed.get(n)?.version;
-  const candidate = (n: string) => probe.candidates.get(n)?.candidate;
+  // apt-cache policy names a native NAME:ARCH package without its architecture.
+  const candidate = (n: string) => (probe.candidates.get(n) ?? probe.candidates.get(n.replace(/:[^:]*$/, '')))?.candidate;
   const install = state === 'absent' ? [] : names.filter((n) => !installed(n));
   const remove = state === 'absent' ? names.filter((n) => installed(n)) : [];
   const upgrade = state !== 'latest' ? [] : names.filter((n) => installed(n) && candidate(n) && candidate(n) !== installed(n));

@@ -29,7 +29,8 @@ export interface PackageProbe {
   cacheAgeSeconds?: number;
 }
 
-const DPKG_FORMAT = '${Package}\\t${Status}\\t${Version}\\n';
+// The architecture too, so a name asked for as NAME:ARCH (libc6:amd64) is found as well.
+const DPKG_FORMAT = '${Package}:${Architecture}\\t${Status}\\t${Version}\\n';
 const RPM_FORMAT = '%{NAME}\\t%{VERSION}-%{RELEASE}\\n';
 /** Our own stamp after `apt-get update` (the file update-notifier and Ansible use too). */
 export const APT_UPDATE_STAMP = '/var/lib/apt/periodic/update-success-stamp';
@@ -38,11 +39,14 @@ export const APT_UPDATE_STAMP = '/var/lib/apt/periodic/update-success-stamp';
 export function parseDpkgQuery(output: string, names: string[]): Map<string, InstalledPackage> {
   const found = new Map<string, InstalledPackage>(names.map((n) => [n, {}]));
   for (const line of output.split('\n')) {
-    const [name, status, version] = line.split('\t');
-    if (name === undefined || status === undefined) continue;
+    const [qualified, status, version] = line.split('\t');
+    if (qualified === undefined || status === undefined) continue;
     // Status is "want error state": only state 'installed' counts (not config-files, half-installed...).
     const installed = status.trim().split(/\s+/)[2] === 'installed';
-    if (installed || !found.get(name)?.version) found.set(name, installed && version ? { version: version.trim() } : {});
+    const name = qualified.replace(/:[^:]*$/, '');
+    for (const key of [name, qualified]) {
+      if (installed || !found.get(key)?.version) found.set(key, installed && version ? { version: version.trim() } : {});
+    }
   }
   return found;
 }

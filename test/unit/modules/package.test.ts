@@ -14,9 +14,10 @@ import { moduleContext, runModule } from '../../support/modules.js';
 
 const DPKG_OUT = [
   'dpkg-query: no packages found matching jq',
-  'tree\tinstall ok installed\t2.1.0-1',
-  'libfoo\tdeinstall ok config-files\t1.0-1',
-  'half\tinstall reinstreq half-installed\t0.9',
+  'tree:amd64\tinstall ok installed\t2.1.0-1',
+  'libfoo:amd64\tdeinstall ok config-files\t1.0-1',
+  'half:all\tinstall reinstreq half-installed\t0.9',
+  'libc6:amd64\tinstall ok installed\t2.36-9',
   '',
 ].join('\n');
 
@@ -41,8 +42,8 @@ debconf-2.0:
 
 describe('package probes: parsers on canned output', () => {
   test('dpkg-query: installed, missing (error line), config-files only and half-installed', () => {
-    const got = parseDpkgQuery(DPKG_OUT, ['tree', 'jq', 'libfoo', 'half']);
-    expect(Object.fromEntries(got)).toEqual({ tree: { version: '2.1.0-1' }, jq: {}, libfoo: {}, half: {} });
+    const got = parseDpkgQuery(DPKG_OUT, ['tree', 'jq', 'libfoo', 'half', 'libc6:amd64']);
+    expect([got.get('tree'), got.get('jq'), got.get('libfoo'), got.get('half'), got.get('libc6:amd64')]).toEqual([{ version: '2.1.0-1' }, {}, {}, {}, { version: '2.36-9' }]);
   });
 
   test('apt-cache policy: installed and candidate per package, (none) as undefined', () => {
@@ -88,7 +89,7 @@ describe('package probes: parsers on canned output', () => {
     expect(cmd).toContain(`dnf -q list --upgrades 'tree' 'jq'`);
     expect(cmd).not.toContain('apt-cache');
     const auto = packageProbeCommand(['tree']);
-    expect(auto).toContain(`dpkg-query -W -f='\${Package}\\t\${Status}\\t\${Version}\\n' 'tree' 2>&1`);
+    expect(auto).toContain(`dpkg-query -W -f='\${Package}:\${Architecture}\\t\${Status}\\t\${Version}\\n' 'tree' 2>&1`);
     expect(auto.indexOf('apt-get')).toBeLessThan(auto.indexOf('command -v dnf'));
   });
 });
