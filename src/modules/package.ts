@@ -1,5 +1,5 @@
 import { APT_UPDATE_STAMP, packageProbeCommand, parsePackageProbe, type PackageManager, type PackageProbe } from '../engine/facts/packages.js';
-import { FurrowError } from '../engine/errors.js';
+import { FurrowError, InputError } from '../engine/errors.js';
 import type { ApplyResult, Module, ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
 import { boolParam, isTrue } from './support/files.js';
@@ -30,12 +30,12 @@ export interface PackageDecision {
   updateCache: boolean;
 }
 
-const NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9+._:-]*$';
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9+._-]*(:[A-Za-z0-9_-]+)?$/;
 
 export const packageSchema = {
   type: 'object',
   properties: {
-    name: { oneOf: [{ type: 'string', pattern: NAME_PATTERN }, { type: 'array', items: { type: 'string', pattern: NAME_PATTERN }, minItems: 1 }] },
+    name: { oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] },
     state: { type: 'string', enum: ['present', 'absent', 'latest'], default: 'present' },
     update_cache: boolParam,
     cache_valid_time: { type: 'integer', minimum: 0 },
@@ -47,8 +47,14 @@ export const packageSchema = {
   additionalProperties: false,
 };
 
+/** The names, in order, without repeats; as in Ansible a string may list several, comma-separated. */
 export function packageNames(params: PackageParams): string[] {
-  return [...new Set(Array.isArray(params.name) ? params.name : [params.name])];
+  const names = (Array.isArray(params.name) ? params.name : [params.name]).flatMap((n) => n.split(',')).map((n) => n.trim());
+  const bad = names.find((n) => !NAME_RE.test(n));
+  if (bad !== undefined) {
+    throw new InputError(undefined, `package: '${bad}' is not a package name`, 'give names such as jq or libc6:amd64 (versions like name=1.2 are not supported)');
+  }
+  return [...new Set(names)];
 }
 
 /** Pure: what to do given the probe. Exported for the unit tests. */

@@ -9,7 +9,7 @@ import {
   parseRpmUpgrades,
   type PackageProbe,
 } from '../../../src/engine/facts/packages.js';
-import { decidePackages, dnfModule, packageCommands, packageModule, type PackageParams } from '../../../src/modules/package.js';
+import { decidePackages, dnfModule, packageCommands, packageModule, packageNames, type PackageParams } from '../../../src/modules/package.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 
 const DPKG_OUT = [
@@ -105,6 +105,13 @@ function aptProbe(installed: Record<string, string>, candidates: Record<string, 
 
 describe('package decisions', () => {
   const params = (p: Partial<PackageParams>): PackageParams => ({ name: ['tree', 'jq'], ...p });
+
+  test('names: a list, or comma-separated, without repeats; a version pin or bad name is an input error', () => {
+    expect(packageNames({ name: ['tree', 'jq', 'tree'] })).toEqual(['tree', 'jq']);
+    expect(packageNames({ name: 'tree, jq,libc6:amd64' })).toEqual(['tree', 'jq', 'libc6:amd64']);
+    expect(() => packageNames({ name: 'jq=1.6' })).toThrow("package: 'jq=1.6' is not a package name");
+    expect(() => packageNames({ name: ['ok', '-rf'] })).toThrow("package: '-rf' is not a package name");
+  });
 
   test('present: only the missing ones are installed, in one list', () => {
     const d = decidePackages(params({}), aptProbe({ tree: '2.1.0-1' }, { tree: '2.1.0-1', jq: '1.6' }));
