@@ -72,18 +72,36 @@ async function importPlaybook(entry: Record<string, unknown>, at: At, ctx: LoadC
 }
 
 async function loadPlay(play: Record<string, unknown>, at: At, ctx: LoadContext): Promise<Play> {
-  const playbookDir = path.dirname(at.source.file);
   const hosts = Array.isArray(play.hosts) ? play.hosts.map(String).join(':') : (str(play.hosts) ?? '');
   const tags = tagList(play.tags);
   const become = bool(play.become);
   const becomeUser = str(play.become_user);
-  const scope: Scope = { when: [], tags, become, becomeUser, vars: {}, waitFor: [], playbookDir, chain: [at.source.file] };
+  const scope: Scope = { when: [], tags, become, becomeUser, vars: {}, waitFor: [], playbookDir: path.dirname(at.source.file), chain: [at.source.file] };
   const state: PlayState = { handlers: [], roles: [], ran: new Set(), handlerFiles: new Set() };
-  const expander = new Expander(ctx, state);
-  const section = (key: string) => expander.taskList(play[key], { source: at.source, path: [...at.path, key] }, scope);
-  const place = at.source.place(at.path);
-  const flush = (after: string): Task[] => [flushTask(ctx, place, after, playbookDir)];
+  const { tasks, handlers } = await playTasks(play, at, scope, new Expander(ctx, state), ctx);
+  return withoutUndefined({
+    name: str(play.name) ?? hosts,
+    hosts,
+    vars: record(play.vars),
+    varsFiles: await varsFiles(play.vars_files, { source: at.source, path: [...at.path, 'vars_files'] }, ctx),
+    roles: state.roles,
+    tasks,
+    handlers: [...state.handlers, ...handlers],
+    become,
+    becomeUser,
+    gatherFacts: bool(play.gather_facts),
+    serial: serialBatches(play.serial),
+    maxFailPercentage: typeof play.max_fail_percentage === 'number' ? play.max_fail_percentage : undefined,
+    anyErrorsFatal: play.any_errors_fatal === true,
+    tags,
+    place: at.source.place(at.path),
+  });
+}
 
+/** The play's tasks in Ansible's order, and its own handlers (role handlers collect in the expander). */
+async function playTasks(play: Record<string, unknown>, at: At, scope: Scope, expander: Expander, ctx: LoadContext): Promise<{ tasks: Task[]; handlers: Task[] }> {
+  const section = (key: string) => expander.taskList(play[key], { source: at.source, path: [...at.path, key] }, scope);
+  const flushAfter = (tasks: Task[], after: string): Task[] => (tasks.length > 0 ? [...tasks, flushTask(ctx, at.source.place(at.path), after, scope.playbookDir)] : []);
   const preTasks = await section('pre_tasks');
   const roleTasks: Task[] = [];
   for (const [j, raw] of (Array.isArray(play.roles) ? play.roles : []).entries()) {
@@ -92,29 +110,8 @@ async function loadPlay(play: Record<string, unknown>, at: At, ctx: LoadContext)
   }
   const mainTasks = [...roleTasks, ...(await section('tasks'))];
   const postTasks = await section('post_tasks');
-  const playHandlers = await section('handlers');
-  const tasks = [
-    ...preTasks, ...(preTasks.length > 0 ? flush('pre_tasks') : []),
-    ...mainTasks, ...(mainTasks.length > 0 ? flush('tasks') : []),
-    ...postTasks, ...(postTasks.length > 0 ? flush('post_tasks') : []),
-  ];
-  return withoutUndefined({
-    name: str(play.name) ?? hosts,
-    hosts,
-    vars: record(play.vars),
-    varsFiles: await varsFiles(play.vars_files, { source: at.source, path: [...at.path, 'vars_files'] }, ctx),
-    roles: state.roles,
-    tasks,
-    handlers: [...state.handlers, ...playHandlers],
-    become,
-    becomeUser,
-    gatherFacts: bool(play.gather_facts),
-    serial: serialBatches(play.serial),
-    maxFailPercentage: typeof play.max_fail_percentage === 'number' ? play.max_fail_percentage : undefined,
-    anyErrorsFatal: play.any_errors_fatal === true,
-    tags,
-    place,
-  });
+  const handlers = await section('handlers');
+  return { tasks: [...flushAfter(preTasks, 'pre_tasks'), ...flushAfter(mainTasks, 'tasks'), ...flushAfter(postTasks, 'post_tasks')], handlers };
 }
 
 /** A notify that names no handler would be silently lost at run time: report it now. */

@@ -59,6 +59,8 @@ describe('roles', () => {
       ['from play/roles/dupes', path.join(search, 'play/roles/dupes')],
     ]);
     expect(play.tasks.at(-2)?.id).toBe('roles/dupes/tasks/main.yml:1#2');
+    const extra = play.tasks.find((t) => t.role?.name === 'extra')!;
+    expect([extra.waitFor, extra.tags]).toEqual([[{ group: 'etcd', role: 'etcd' }], ['later']]);
     expect(roleSearchPaths(path.join(search, 'play'), ['extra'])).toEqual([path.join(search, 'play/roles'), path.join(search, 'roles'), path.resolve('extra')]);
   });
 
