@@ -134,7 +134,11 @@ function forcedManager(alias: string, params: PackageParams): PackageManager | u
 async function probe(ctx: ModuleContext, names: string[], params: PackageParams, manager?: PackageManager): Promise<PackageProbe> {
   const cmd = packageProbeCommand(names, { ...(manager ? { manager } : {}), upgrades: params.state === 'latest' });
   const r = await ctx.conn.exec(cmd);
-  return parsePackageProbe(r.stdout.toString(), names);
+  const stdout = r.stdout.toString();
+  if (!stdout.includes('### manager')) {
+    throw new FurrowError('module', `${ctx.host}: package: probing ${names.join(' ')} failed (exit ${r.code ?? 'timeout'}): ${lastLines(r.stderr.toString(), 5)}`);
+  }
+  return parsePackageProbe(stdout, names);
 }
 
 function lastLines(text: string, n = 20): string {

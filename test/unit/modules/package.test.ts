@@ -219,6 +219,11 @@ describe('package module on canned hosts', () => {
     expect(run.result?.msg).toBe('canned: apt failed (exit 100):\nE: Unable to locate package jq');
   });
 
+  test('a probe that printed nothing is an error, not a missing package manager', async () => {
+    const conn = cannedConnection([() => '']);
+    await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow('canned: package: probing jq failed (exit 0)');
+  });
+
   test('no package manager on the host is an error saying which were looked for', async () => {
     const conn = cannedConnection([() => '### manager none\n']);
     await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow('canned: package: the host has none of apt-get, dnf and yum');
