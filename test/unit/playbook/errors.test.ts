@@ -23,6 +23,10 @@ describe('load errors name file:line:column, the key and what was expected', () 
     expect(await problems('broken.yml')).toEqual(['broken.yml:6:1: broken YAML: All mapping items must start at the same column\n  fix: fix the YAML syntax at this place']);
   });
 
+  test('a playbook file that does not exist', async () => {
+    expect(await problems('no-such-playbook.yml')).toEqual(['no-such-playbook.yml: cannot read the file: no such file']);
+  });
+
   test('unknown module: the key\'s place and the closest name', async () => {
     const error = (await loadPlaybook(file('unknown-module.yml'), fakeRegistry).catch((e: unknown) => e)) as InputError;
     expect(error.place).toEqual({ file: file('unknown-module.yml'), line: 4, column: 7 });

@@ -8,6 +8,10 @@ async function play(): Promise<Play> {
   return (await loadPlaybook(path.join(dir, 'site.yml'), fakeRegistry)).plays[0];
 }
 
+test('hosts given as a list is one pattern', async () => {
+  expect((await play()).hosts).toBe('etcd:kube_master');
+});
+
 describe('blocks', () => {
   test('a block stays a node whose children carry the inherited keywords', async () => {
     const outer = (await play()).tasks[0];
