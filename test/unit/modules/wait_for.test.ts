@@ -28,7 +28,7 @@ describe('wait_for on the controller', () => {
     const run = await runModule(wait_for, ctx(), { path: file, timeout: 20 });
     expect(run.changed).toBe(false);
     expect(run.plan.action).toBe('none');
-    expect(run.plan.reason).toMatch(new RegExp(`^waiting is not a change: ${file} present \\(after [12] s\\)$`));
+    expect(run.plan.reason).toMatch(new RegExp(`^waiting is not a change: ${file} present \\(after [1-3] s\\)$`));
     expect(run.plan.data).toMatchObject({ state: 'started', path: file });
   });
 
@@ -59,7 +59,7 @@ describe('wait_for on the controller', () => {
   test('a local port: listening is read from /proc/net/tcp, closed after the server stops', async () => {
     const server = await listen();
     const port = portOf(server);
-    expect((await wait_for.plan(ctx(), { port, timeout: 5 })).reason).toBe(`waiting is not a change: port ${port} on 127.0.0.1 listening (after 0 s)`);
+    expect((await wait_for.plan(ctx(), { port, timeout: 5 })).reason).toMatch(new RegExp(`^waiting is not a change: port ${port} on 127\\.0\\.0\\.1 listening \\(after [01] s\\)$`));
     later(300, () => server.close());
     expect((await wait_for.plan(ctx(), { port, host: 'localhost', state: 'stopped', timeout: 10 })).reason).toMatch(new RegExp(`port ${port} on localhost closed`));
   });
@@ -69,7 +69,7 @@ describe('wait_for on the controller', () => {
     const script = waitScript({ check: { kind: 'tcp', host: '127.0.0.1', port: portOf(server), absent: false, connectTimeout: 2 }, timeout: 5, delay: 0, sleep: 1 }, false);
     const r = await localConnection().exec(script);
     await close(server);
-    expect(r.stdout.toString()).toBe('@ok 0\n');
+    expect(r.stdout.toString()).toMatch(/^@ok [01]\n$/);
     expect(listenCheck(22)).toBe(`furrow_check() { grep -Eq '^ *[0-9]+: [0-9A-F]+:0016 [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6 2>/dev/null; }`);
   });
 
@@ -78,7 +78,8 @@ describe('wait_for on the controller', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const url = `http://127.0.0.1:${portOf(server)}/healthz`;
     try {
-      expect((await wait_for.plan(ctx(), { url, status_code: [200, 204], timeout: 5 })).reason).toBe(`waiting is not a change: ${url} answering with status 200 or 204 (after 0 s)`);
+      const { reason } = await wait_for.plan(ctx(), { url, status_code: [200, 204], timeout: 5 });
+      expect(reason.replace(/ \(after [01] s\)$/, '')).toBe(`waiting is not a change: ${url} answering with status 200 or 204`);
       await expect(wait_for.plan(ctx(), { url, timeout: 1 })).rejects.toThrow(`timed out after 1 s waiting for ${url} to be answering with status 200`);
     } finally {
       await close(server);
