@@ -19,8 +19,12 @@ export class InputErrors extends InputError {
 export class Problems {
   private readonly list: InputError[] = [];
   private omitted = 0;
+  private readonly seen = new Set<string>();
 
+  /** A task file read twice (a role run with two sets of params) reports its problems once. */
   add(error: InputError): void {
+    if (this.seen.has(error.message)) return;
+    this.seen.add(error.message);
     if (this.list.length >= MAX_PROBLEMS) this.omitted++;
     else this.list.push(error);
   }
