@@ -25,6 +25,8 @@ export interface ConnectionSpec {
   strictHostKeys: boolean;
   /** Reach this host through another one (ssh ProxyJump). */
   jump?: ConnectionSpec;
+  /** Commands running at once on this connection; more wait their turn (OpenSSH's MaxSessions is 10). Default 8. */
+  maxChannels?: number;
 }
 
 export interface ExecOptions {
@@ -52,9 +54,20 @@ export interface PutOptions {
   mode?: string | number;
   owner?: string;
   group?: string;
+  /** Override the connection's become setting for this transfer. */
+  become?: boolean;
 }
 
-export type PutSource = { content: string | Buffer } | { path: string } | { stream: Readable };
+export interface GetOptions {
+  /** Override the connection's become setting for this transfer (reading root-only files). */
+  become?: boolean;
+}
+
+/**
+ * What to upload. A stream with a known `size` is installed in one round trip; without it, the
+ * bytes are counted as they go and checked in a second one (a truncated upload never lands).
+ */
+export type PutSource = { content: string | Buffer } | { path: string } | { stream: Readable; size?: number };
 
 /** One open channel to one host; every task of a run reuses it. */
 export interface Connection {
@@ -63,7 +76,7 @@ export interface Connection {
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Atomic: a temp file in the target's directory, mode and owner set, then renamed over dest. */
   put(dest: string, source: PutSource, opts?: PutOptions): Promise<void>;
-  /** Copies a remote file to a local path, streaming. */
-  get(src: string, localPath: string): Promise<void>;
+  /** Copies a remote file to a local path, streaming (a temp file beside it, then renamed). */
+  get(src: string, localPath: string, opts?: GetOptions): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,0 +1,97 @@
+/**
+ * One SSH handshake: host key check against our known_hosts, authentication, and the mapping of
+ * ssh2's low-level errors onto Furrow's error tree (unreachable, auth, host key).
+ */
+import type { Duplex } from 'node:stream';
+import ssh2 from 'ssh2';
+import type { Client as ClientType, ConnectConfig, HostVerifier } from 'ssh2';
+import { AuthError, FurrowError, UnreachableError } from '../errors.js';
+import { hostFieldMatches, hostKeyAlgorithmsFor, knownHostName, readKnownHosts, verifyHostKey } from './known-hosts.js';
+import { describeAuthFailure, planAuth } from './ssh-auth.js';
+import type { ConnectionSpec } from './types.js';
+
+export type SshClient = ClientType;
+
+/** Unanswered keepalives before the connection counts as dead (with 15 s: about 45 s). */
+const KEEPALIVE_COUNT_MAX = 3;
+
+/**
+ * Connects and authenticates. `sock` is a tunnel through a jump host (then `via` names it for
+ * messages). Resolves with a ready client whose later errors are the caller's to watch.
+ */
+export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: string): Promise<SshClient> {
+  const auth = planAuth(spec); // bad key files are input errors, before any network traffic
+  const name = knownHostName(spec.address, spec.port);
+  const recordedTypes = (await readKnownHosts(spec.knownHostsFile))
+    .filter((e) => e.marker === undefined && hostFieldMatches(e.hosts, name))
+    .map((e) => e.keyType);
+  const where = `${spec.address}:${spec.port}${via ? ` via ${via}` : ''}`;
+
+  return new Promise<SshClient>((resolve, reject) => {
+    const client = new ssh2.Client();
+    let hostKeyFailure: FurrowError | undefined;
+    let settled = false;
+    const fail = (err: Error): void => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      sock?.destroy();
+      reject(err);
+    };
+    const onError = (err: Error & { level?: string; code?: string }): void => {
+      if (err.level === 'agent') return; // a broken agent: ssh2 goes on with the next method
+      if (hostKeyFailure) return fail(hostKeyFailure);
+      if (err.level === 'client-authentication') return fail(new AuthError(spec.name, spec.user, describeAuthFailure(auth)));
+      if (err.level === 'client-timeout') return fail(new UnreachableError(spec.name, `no SSH handshake within ${spec.connectTimeoutMs / 1000} s (${where})`, { cause: err }));
+      fail(new UnreachableError(spec.name, `${where}: ${err.message}`, { cause: err }));
+    };
+    const onClose = (): void => fail(hostKeyFailure ?? new UnreachableError(spec.name, `${where}: connection closed during the SSH handshake`));
+    client.on('error', onError);
+    client.on('close', onClose);
+    client.on('ready', () => {
+      settled = true;
+      client.removeListener('error', onError);
+      client.removeListener('close', onClose);
+      client.on('error', () => undefined); // until the caller adds its own: never an unhandled 'error'
+      resolve(client);
+    });
+
+    // ssh2 hands us the raw key blob; we must return nothing (an async answer goes through verify).
+    const hostVerifier: HostVerifier = (key, verify) => {
+      verifyHostKey({ host: spec.name, name, file: spec.knownHostsFile, strict: spec.strictHostKeys }, key).then(
+        () => verify(true),
+        (err: unknown) => {
+          hostKeyFailure = err instanceof FurrowError ? err : new UnreachableError(spec.name, `host key check failed: ${(err as Error).message}`);
+          verify(false);
+        },
+      );
+    };
+    const config: ConnectConfig = {
+      host: spec.address,
+      port: spec.port,
+      username: spec.user,
+      readyTimeout: spec.connectTimeoutMs,
+      keepaliveInterval: spec.keepaliveMs,
+      keepaliveCountMax: KEEPALIVE_COUNT_MAX,
+      algorithms: { serverHostKey: hostKeyAlgorithmsFor(recordedTypes) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+      hostVerifier,
+      authHandler: auth.handler,
+      ...(sock ? { sock } : {}),
+    };
+    try {
+      client.connect(config);
+    } catch (err) {
+      fail(new UnreachableError(spec.name, `${where}: ${(err as Error).message}`, { cause: err }));
+    }
+  });
+}
+
+/** Opens a TCP tunnel through `client` to address:port (for the next hop of a jump chain). */
+export function tunnel(client: SshClient, address: string, port: number): Promise<Duplex> {
+  return new Promise<Duplex>((resolve, reject) => {
+    client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
+      if (err) reject(new Error(`cannot open a tunnel to ${address}:${port}: ${err.message}`));
+      else resolve(stream);
+    });
+  });
+}
