@@ -29,6 +29,10 @@ export interface CommandParams extends RunParams {
 export interface RunData {
   script: string;
   cmd: string | string[];
+  /** Exactly what goes to the command's standard input. */
+  stdin?: string;
+  /** Drop trailing newlines from stdout and stderr (strip_empty_ends). */
+  strip?: boolean;
 }
 
 export const runSchemaProperties = {
@@ -55,7 +59,7 @@ export const command: Module<CommandParams, RunData> = {
 
   async plan(ctx, params) {
     const argv = commandArgv(params);
-    return planRun(ctx, params, { script: withChdir(params.chdir, sh`exec ${argv}`), cmd: argv });
+    return planRun(ctx, params, { script: withChdir(params.chdir, sh`exec ${argv}`), cmd: argv }, 'command');
   },
 
   apply: applyRun,
@@ -148,7 +152,13 @@ export function decideRun(guards: GuardState, run: RunData): Plan<RunData> {
   return { action: 'run', reason: `runs: ${shown}`, data: run };
 }
 
-export async function planRun(ctx: ModuleContext, params: RunParams, run: RunData): Promise<Plan<RunData>> {
+export async function planRun(ctx: ModuleContext, params: RunParams, command: Pick<RunData, 'script' | 'cmd'>, module: string): Promise<Plan<RunData>> {
+  const addNewline = toFlag(params.stdin_add_newline, module, 'stdin_add_newline') ?? true;
+  const run: RunData = {
+    ...command,
+    strip: toFlag(params.strip_empty_ends, module, 'strip_empty_ends') ?? true,
+    ...(params.stdin !== undefined ? { stdin: addNewline ? `${params.stdin}\n` : params.stdin } : {}),
+  };
   const creates = params.creates !== undefined ? guardPath(params.creates, params.chdir) : undefined;
   const removes = params.removes !== undefined ? guardPath(params.removes, params.chdir) : undefined;
   if (creates === undefined && removes === undefined) return decideRun({}, run);
@@ -157,15 +167,12 @@ export async function planRun(ctx: ModuleContext, params: RunParams, run: RunDat
   return decideRun(parseGuards(r.stdout.toString('utf8'), creates, removes), run);
 }
 
-export async function applyRun(ctx: ModuleContext, plan: Plan<RunData>, params: RunParams): Promise<ApplyResult> {
+export async function applyRun(ctx: ModuleContext, plan: Plan<RunData>): Promise<ApplyResult> {
   const run = plan.data;
   if (!run) return {};
-  const addNewline = toFlag(params.stdin_add_newline, 'command', 'stdin_add_newline') ?? true;
-  const stdin = params.stdin === undefined ? undefined : addNewline ? `${params.stdin}\n` : params.stdin;
   const start = new Date();
-  const r = await ctx.conn.exec(run.script, stdin === undefined ? {} : { stdin });
-  const strip = toFlag(params.strip_empty_ends, 'command', 'strip_empty_ends') ?? true;
-  return commandResult(r, run.cmd, strip, start, new Date());
+  const r = await ctx.conn.exec(run.script, run.stdin === undefined ? {} : { stdin: run.stdin });
+  return commandResult(r, run.cmd, run.strip ?? true, start, new Date());
 }
 
 /** What `register` keeps, with Ansible's keys; failed when the exit status is not 0. */

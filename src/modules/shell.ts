@@ -30,7 +30,7 @@ export const shell: Module<ShellParams, RunData> = {
     const cmd = params.cmd ?? '';
     if (cmd.trim() === '') throw new InputError(undefined, 'shell: no command given', 'write `shell: some | command` or give cmd');
     const executable = params.executable ?? '/bin/sh';
-    return planRun(ctx, params, { script: withChdir(params.chdir, sh`exec ${executable} -c ${cmd}`), cmd });
+    return planRun(ctx, params, { script: withChdir(params.chdir, sh`exec ${executable} -c ${cmd}`), cmd }, 'shell');
   },
 
   apply: applyRun,

@@ -160,9 +160,12 @@ export function decideUnit(want: UnitWanted, status: UnitStatus): Plan<SystemdDa
   const stateStep = found ? decideState(want.state, status) : undefined;
   if (stateStep) add(changes, [stateStep.verb, unit], { key: 'state', before: status.activeState, after: stateStep.after }, stateStep.reason(unit));
   if (changes.steps.length === 0) return { action: 'none', reason: describeUnit(unit, status, found) };
-  const unified = writes && status.content !== undefined ? { unified: unifiedDiff(path, status.content, want.content!) } : {};
+  // The old text is known for a new file ('') or when the probe sent it; then the diff shows text, not hashes.
+  const before = status.fileSha256 ? status.content : '';
+  const unified = writes && before !== undefined ? unifiedDiff(path, before, want.content!) : undefined;
+  const values = unified ? changes.values.filter((v) => v.key !== 'content') : changes.values;
   const data: SystemdData = { unit, steps: changes.steps, ...(writes ? { write: { path, content: want.content! } } : {}) };
-  return { action: writes && !status.fileSha256 ? 'create' : 'update', reason: changes.reasons.join('; '), diff: { values: changes.values, ...unified }, data };
+  return { action: writes && !status.fileSha256 ? 'create' : 'update', reason: changes.reasons.join('; '), diff: { values, ...(unified ? { unified } : {}) }, data };
 }
 
 /** Returns whether the unit gets unmasked (its enablement is then unknown). */

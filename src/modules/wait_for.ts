@@ -102,10 +102,12 @@ interface WaitSpec {
 
 const LOCAL_HOSTS = ['localhost', '127.0.0.1', '::1', '0.0.0.0', '::'];
 
+type Times = Pick<WaitSpec, 'state' | 'timeout' | 'delay' | 'sleep' | 'connectTimeout'>;
+
 function waitSpec(ctx: ModuleContext, p: WaitForParams): WaitSpec {
   const state = p.state ?? 'started';
   const absent = state === 'stopped' || state === 'absent';
-  const times = {
+  const times: Times = {
     state,
     timeout: toInt(p.timeout, 'wait_for', 'timeout') ?? 300,
     delay: toInt(p.delay, 'wait_for', 'delay') ?? 0,
@@ -115,41 +117,47 @@ function waitSpec(ctx: ModuleContext, p: WaitForParams): WaitSpec {
   const given = [p.port !== undefined && 'port', p.path !== undefined && 'path', p.url !== undefined && 'url'].filter(Boolean);
   if (given.length > 1) throw new InputError(undefined, `wait_for: ${given.join(' and ')} cannot go together`, 'wait for one thing per task');
   if (p.search_regex !== undefined && p.path === undefined) throw new InputError(undefined, 'wait_for: search_regex works with path only here', 'wait for a file and search it, or check the port alone');
-  if (p.port !== undefined) {
-    const port = toInt(p.port, 'wait_for', 'port', 1)!;
-    const host = p.host ?? '127.0.0.1';
-    const local = LOCAL_HOSTS.includes(host) || host.startsWith('127.') || host === ctx.conn.spec.address || host === ctx.host;
-    return {
-      ...times,
-      check: local ? { kind: 'listen', port, absent } : { kind: 'tcp', host, port, absent, connectTimeout: times.connectTimeout },
-      what: `port ${port} on ${host}`,
-      goal: absent ? 'closed' : 'listening',
-      noToolMessage: `neither nc nor bash is installed on the host, so port ${port} on ${host} cannot be tried from it`,
-      shown: { port },
-    };
-  }
-  if (p.path !== undefined) {
-    const regex = p.search_regex;
-    return {
-      ...times,
-      check: { kind: 'path', path: p.path, absent, ...(regex !== undefined && !absent ? { regex } : {}) },
-      what: p.path,
-      goal: absent ? 'absent' : regex !== undefined ? `matching /${regex}/` : 'present',
-      noToolMessage: '',
-      shown: { path: p.path },
-    };
-  }
-  if (p.url !== undefined) {
-    const codes = [p.status_code ?? 200].flat().map((c) => toInt(c, 'wait_for', 'status_code', 100)!);
-    const validate = toFlag(p.validate_certs, 'wait_for', 'validate_certs') ?? true;
-    return {
-      ...times,
-      check: { kind: 'http', url: p.url, codes, absent, validateCerts: validate, connectTimeout: times.connectTimeout },
-      what: p.url,
-      goal: absent ? 'not answering' : `answering with status ${codes.join(' or ')}`,
-      noToolMessage: `neither curl nor wget is installed on the host, so ${p.url} cannot be tried from it`,
-      shown: { url: p.url },
-    };
-  }
+  if (p.port !== undefined) return portSpec(ctx, p, times, absent);
+  if (p.path !== undefined) return pathSpec(p.path, p.search_regex, times, absent);
+  if (p.url !== undefined) return urlSpec(p, p.url, times, absent);
   return { ...times, check: { kind: 'sleep' }, what: `${times.timeout} s`, goal: 'over', noToolMessage: '', shown: {} };
+}
+
+/** A port on the host itself is read from /proc/net; any other host's is tried over TCP. */
+function portSpec(ctx: ModuleContext, p: WaitForParams, times: Times, absent: boolean): WaitSpec {
+  const port = toInt(p.port, 'wait_for', 'port', 1)!;
+  const host = p.host ?? '127.0.0.1';
+  const local = LOCAL_HOSTS.includes(host) || host.startsWith('127.') || host === ctx.conn.spec.address || host === ctx.host;
+  return {
+    ...times,
+    check: local ? { kind: 'listen', port, absent } : { kind: 'tcp', host, port, absent, connectTimeout: times.connectTimeout },
+    what: `port ${port} on ${host}`,
+    goal: absent ? 'closed' : 'listening',
+    noToolMessage: `neither nc nor bash is installed on the host, so port ${port} on ${host} cannot be tried from it`,
+    shown: { port },
+  };
+}
+
+function pathSpec(path: string, regex: string | undefined, times: Times, absent: boolean): WaitSpec {
+  return {
+    ...times,
+    check: { kind: 'path', path, absent, ...(regex !== undefined && !absent ? { regex } : {}) },
+    what: path,
+    goal: absent ? 'absent' : regex !== undefined ? `matching /${regex}/` : 'present',
+    noToolMessage: '',
+    shown: { path },
+  };
+}
+
+function urlSpec(p: WaitForParams, url: string, times: Times, absent: boolean): WaitSpec {
+  const codes = [p.status_code ?? 200].flat().map((c) => toInt(c, 'wait_for', 'status_code', 100)!);
+  const validateCerts = toFlag(p.validate_certs, 'wait_for', 'validate_certs') ?? true;
+  return {
+    ...times,
+    check: { kind: 'http', url, codes, absent, validateCerts, connectTimeout: times.connectTimeout },
+    what: url,
+    goal: absent ? 'not answering' : `answering with status ${codes.join(' or ')}`,
+    noToolMessage: `neither curl nor wget is installed on the host, so ${url} cannot be tried from it`,
+    shown: { url },
+  };
 }

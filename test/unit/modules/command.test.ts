@@ -112,7 +112,8 @@ describe('shell on the controller', () => {
     expect(run.result?.output).toMatchObject({ stdout: 'in\n/bin/bash\n', stdout_lines: ['in', '/bin/bash'] });
   });
 
-  test('an empty command is an input error', async () => {
+  test('an empty command and a bad flag are input errors, found when planning', async () => {
     await expect(shell.plan(ctx(), { cmd: '  ' })).rejects.toThrow('shell: no command given');
+    await expect(shell.plan(ctx(), { cmd: 'cat', stdin: 'x', stdin_add_newline: 'maybe' })).rejects.toThrow('shell: stdin_add_newline is "maybe", not a boolean');
   });
 });

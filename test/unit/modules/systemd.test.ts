@@ -31,13 +31,19 @@ describe('systemd plan decisions (canned probe)', () => {
     expect(plan).toEqual({
       action: 'create',
       reason: '/etc/systemd/system/demo.service does not exist; demo.service is disabled, wants enabled; demo.service is inactive, wants started',
-      diff: { values: [
-        { key: 'content', before: null, after: `sha256:${SHA_UNIT}` },
-        { key: 'enabled', before: 'disabled', after: 'enabled' },
-        { key: 'state', before: 'inactive', after: 'active' },
-      ] },
+      diff: {
+        values: [
+          { key: 'enabled', before: 'disabled', after: 'enabled' },
+          { key: 'state', before: 'inactive', after: 'active' },
+        ],
+        unified: '--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -0,0 +1,4 @@\n+[Unit]\n+Description=demo\n+[Service]\n+ExecStart=/bin/sleep infinity\n',
+      },
       data: { unit: 'demo.service', steps: [['daemon-reload'], ['enable', 'demo.service'], ['start', 'demo.service']], write: { path: '/etc/systemd/system/demo.service', content: UNIT } },
     });
+  });
+
+  test('changed content whose old text did not come back (too large): hashes instead of a diff', () => {
+    expect(decideUnit(want({ content: UNIT }), status({ fileSha256: SHA_OLD })).diff).toEqual({ values: [{ key: 'content', before: `sha256:${SHA_OLD}`, after: `sha256:${SHA_UNIT}` }] });
   });
 
   test('same content (by hash): no write, no daemon-reload', () => {
@@ -49,6 +55,7 @@ describe('systemd plan decisions (canned probe)', () => {
     expect(plan.action).toBe('update');
     expect(plan.reason).toBe('/etc/systemd/system/demo.service differs');
     expect(plan.data?.steps).toEqual([['daemon-reload']]);
+    expect(plan.diff?.values).toEqual([]);
     expect(plan.diff?.unified).toBe('--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -1,4 +1,4 @@\n [Unit]\n-Description=old\n+Description=demo\n [Service]\n ExecStart=/bin/sleep infinity\n');
   });
 
