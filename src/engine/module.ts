@@ -1,0 +1,78 @@
+import type { JSONSchemaType } from 'ajv';
+import type { Connection } from './connections/types.js';
+
+/**
+ * The module contract. A module is one file in src/modules/ exporting a `Module`; it is listed once
+ * in src/modules/index.ts and the engine never names it. `plan` only reads the host (as few round
+ * trips as possible) and decides; `apply` carries out exactly that plan and never re-decides.
+ * Check mode is `plan` alone.
+ */
+
+/** A closed set of actions, as Terraform has; changed means action !== 'none'. */
+export type PlanAction = 'none' | 'create' | 'update' | 'delete' | 'replace' | 'run';
+
+export interface ValueChange {
+  key: string;
+  before: unknown;
+  after: unknown;
+}
+
+/** What a change looks like to a person. Never secret material: secret fields say "(secret changed)". */
+export interface Diff {
+  /** A unified diff of a file's text (before/after labels are the path). */
+  unified?: string;
+  /** Old/new for values: mode, owner, a sysctl, a unit's state, a cert's subject/SANs/expiry. */
+  values?: ValueChange[];
+}
+
+export interface Plan<D = unknown> {
+  action: PlanAction;
+  /** Always set, also for 'none' ("net.ipv4.ip_forward is 1"): it explains, never steers apply. */
+  reason: string;
+  diff?: Diff;
+  /** Opaque data handed from plan to apply (what to write, which commands to run). */
+  data?: D;
+}
+
+export interface ApplyResult {
+  /** Values a task can `register` (rc, stdout, stderr, path, ...). */
+  output?: Record<string, unknown>;
+  /** Variables to set on the host (set_fact). */
+  facts?: Record<string, unknown>;
+  /** The module's own verdict that the task failed (assert, command rc != 0, ...). */
+  failed?: boolean;
+  msg?: string;
+  /** Overrides the plan's verdict where only running tells (command: always changed unless guarded). */
+  changed?: boolean;
+}
+
+/** What a module may use: the host's one connection, its facts, and the controller-side helpers. */
+export interface ModuleContext {
+  /** Inventory name of the host: starts every message. */
+  host: string;
+  conn: Connection;
+  /** Facts gathered once per host per run, on first use. */
+  facts(): Promise<Record<string, unknown>>;
+  /** The task's resolved variables (for templates and set_fact). */
+  vars: Record<string, unknown>;
+  check: boolean;
+  /** Finds a controller file the way Ansible does: the role's files/ or templates/, then beside the playbook. */
+  findFile(kind: 'files' | 'templates', name: string): string;
+  /** Renders a template (strict: undefined variables are errors naming file and line). */
+  render(text: string, file: string, vars: Record<string, unknown>): string;
+}
+
+export interface Module<P = Record<string, unknown>, D = unknown> {
+  /** One lowercase word, as in a task: `file: {...}`. */
+  name: string;
+  /** JSON Schema of the params (ajv); validated before any host is touched. */
+  schema: JSONSchemaType<P> | Record<string, unknown>;
+  /** When the task's params may be given as one string (`command: ls -l`), the key it goes to. */
+  freeForm?: string;
+  /** Params never printed (passwords, keys). */
+  secret?: string[];
+  /** Runs on the controller only (set_fact, assert, debug): no connection is needed. */
+  local?: boolean;
+  plan(ctx: ModuleContext, params: P): Promise<Plan<D>>;
+  apply(ctx: ModuleContext, plan: Plan<D>, params: P): Promise<ApplyResult>;
+}

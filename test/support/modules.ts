@@ -1,0 +1,35 @@
+import path from 'node:path';
+import type { Connection } from '../../src/engine/connections/types.js';
+import type { ApplyResult, Module, ModuleContext, Plan } from '../../src/engine/module.js';
+
+/**
+ * Drives one module the way the engine does (plan, then apply unless check), for module tests on
+ * real hosts and local temp folders. It is not a mock: the module talks to a real connection.
+ */
+export function moduleContext(
+  conn: Connection,
+  opts: { check?: boolean; vars?: Record<string, unknown>; filesDir?: string; render?: ModuleContext['render']; facts?: Record<string, unknown> } = {},
+): ModuleContext {
+  return {
+    host: conn.spec.name,
+    conn,
+    check: !!opts.check,
+    vars: opts.vars ?? {},
+    facts: async () => opts.facts ?? {},
+    findFile: (kind, name) => (path.isAbsolute(name) ? name : path.join(opts.filesDir ?? process.cwd(), kind, name)),
+    render: opts.render ?? ((text) => text),
+  };
+}
+
+export interface ModuleRun {
+  plan: Plan;
+  result?: ApplyResult;
+  changed: boolean;
+}
+
+export async function runModule<P>(mod: Module<P, any>, ctx: ModuleContext, params: P): Promise<ModuleRun> {
+  const plan = await mod.plan(ctx, params);
+  if (ctx.check) return { plan, changed: plan.action !== 'none' };
+  const result = plan.action === 'none' && !mod.local ? undefined : await mod.apply(ctx, plan, params);
+  return { plan, result, changed: result?.changed ?? plan.action !== 'none' };
+}
