@@ -1,0 +1,63 @@
+import type { Command } from 'commander';
+import { labDown, labStartHost, labStatus, labStopHost, labUp } from '../lab/lab.js';
+import { InputError } from '../engine/errors.js';
+
+const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
+
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InputError(undefined, `expected a whole number, got '${value}'`);
+  return n;
+}
+
+export function registerLab(program: Command): void {
+  const lab = program.command('lab').description('real Debian hosts on this machine (systemd-nspawn), for trying Furrow and for its tests');
+
+  lab
+    .command('up')
+    .description('boot N hosts and write an inventory to .furrow/lab/inventory.yml')
+    .option('--hosts <n>', 'how many hosts', parseCount, 3)
+    .option('--name <name>', 'lab name (each lab has its own network, state and folder)', 'default')
+    .action(async (o: { hosts: number; name: string }) => {
+      const started = Date.now();
+      const r = await labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log });
+      for (const h of r.hosts) {
+        const failed = h.failedUnits.length ? ` (failed units: ${h.failedUnits.join(', ')})` : '';
+        process.stdout.write(`${h.name}\t${h.address}\t${h.state}${failed}\n`);
+      }
+      log(`${r.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s${r.rootfsBuilt ? ' (root filesystem built)' : ''}; inventory: ${r.inventory}`);
+    });
+
+  lab
+    .command('down')
+    .description('stop the hosts and remove every mount, namespace, link and process the lab made')
+    .option('--name <name>', 'lab name', 'default')
+    .action(async (o: { name: string }) => {
+      const removed = await labDown({ name: o.name, cwd: process.cwd(), log });
+      log(removed.length ? `removed ${removed.join(', ')}` : `lab '${o.name}' was not up`);
+    });
+
+  lab
+    .command('status')
+    .description('list the hosts with address and state')
+    .option('--name <name>', 'lab name', 'default')
+    .option('--json', 'one JSON document')
+    .action(async (o: { name: string; json?: boolean }) => {
+      const hosts = await labStatus({ name: o.name, cwd: process.cwd(), log });
+      if (o.json) return void process.stdout.write(`${JSON.stringify({ name: o.name, up: !!hosts, hosts: hosts ?? [] })}\n`);
+      if (!hosts) return void process.stdout.write(`lab '${o.name}' is not up\n`);
+      for (const h of hosts) process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
+    });
+
+  lab
+    .command('stop <host>')
+    .description('power one host off (its disk and address stay, for lab start)')
+    .option('--name <name>', 'lab name', 'default')
+    .action(async (host: string, o: { name: string }) => labStopHost({ name: o.name, host, cwd: process.cwd(), log }));
+
+  lab
+    .command('start <host>')
+    .description('boot a stopped host again')
+    .option('--name <name>', 'lab name', 'default')
+    .action(async (host: string, o: { name: string }) => labStartHost({ name: o.name, host, cwd: process.cwd(), log }));
+}

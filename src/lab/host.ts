@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { LabError } from '../engine/errors.js';
+import type { LabHostLayout } from './layout.js';
+import { must } from './system.js';
+
+/** A process we started, identified by PID and its start time, so a reused PID is never killed. */
+export interface ProcessRecord {
+  pid: number;
+  startTime: string;
+}
+
+/** Field 22 of /proc/PID/stat: when the process started, in clock ticks since boot. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function isSameProcess(rec: ProcessRecord): boolean {
+  return processStartTime(rec.pid) === rec.startTime;
+}
+
+export function rootDir(host: LabHostLayout): string {
+  return path.join(host.dir, 'root');
+}
+
+/** Mounts the host's overlay over the shared tree; writes go to the host's own upper layer. */
+export async function mountOverlay(host: LabHostLayout, lower: string): Promise<void> {
+  const upper = path.join(host.dir, 'upper');
+  const work = path.join(host.dir, 'work');
+  const root = rootDir(host);
+  for (const d of [upper, work, root]) await mkdir(d, { recursive: true });
+  await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, root], `mounting the overlay of ${host.name}`);
+}
+
+function uidGid(root: string, user: string): { uid: number; gid: number } {
+  const line = readFileSync(path.join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  if (!line) throw new LabError(`the lab root filesystem has no user '${user}': remove ${path.dirname(root)} and run lab up again`);
+  const f = line.split(':');
+  return { uid: Number(f[2]), gid: Number(f[3]) };
+}
+
+export interface HostIdentity {
+  hostKey: { privateKey: string; publicKey: string };
+  authorizedKey: string;
+  /** Lines for /etc/hosts so hosts reach each other by name. */
+  hostsLines: string[];
+}
+
+/** Gives the host its own name, machine id, SSH host key and the lab's login key, before boot. */
+export async function writeIdentity(host: LabHostLayout, id: HostIdentity): Promise<void> {
+  const root = rootDir(host);
+  await writeFile(path.join(root, 'etc/hostname'), `${host.name}\n`);
+  await writeFile(path.join(root, 'etc/machine-id'), `${randomBytes(16).toString('hex')}\n`);
+  await writeFile(path.join(root, 'etc/hosts'), ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...id.hostsLines, ''].join('\n'));
+  const keyFile = path.join(root, 'etc/ssh/ssh_host_ed25519_key');
+  await writeFile(keyFile, id.hostKey.privateKey, { mode: 0o600 });
+  await chmod(keyFile, 0o600);
+  await writeFile(`${keyFile}.pub`, `${id.hostKey.publicKey}\n`, { mode: 0o644 });
+  for (const user of ['root', 'furrow', 'furrowpw']) {
+    const home = user === 'root' ? path.join(root, 'root') : path.join(root, 'home', user);
+    const sshDir = path.join(home, '.ssh');
+    const { uid, gid } = uidGid(root, user);
+    await mkdir(sshDir, { recursive: true, mode: 0o700 });
+    await writeFile(path.join(sshDir, 'authorized_keys'), `${id.authorizedKey}\n`, { mode: 0o600 });
+    await chown(sshDir, uid, gid);
+    await chown(path.join(sshDir, 'authorized_keys'), uid, gid);
+  }
+}
+
+/** Boots the host: systemd as PID 1 under systemd-nspawn, detached, console to a log file. */
+export function bootContainer(host: LabHostLayout, labName: string): ProcessRecord {
+  const log = openSync(path.join(host.dir, 'console.log'), 'a');
+  const child = spawn(
+    'systemd-nspawn',
+    [
+      `--directory=${rootDir(host)}`,
+      '--boot',
+      `--machine=furrow-${labName}-${host.name}`,
+      `--hostname=${host.name}`,
+      '--capability=all',
+      '--private-users=no',
+      '--register=no',
+      '--keep-unit',
+      '--console=read-only',
+      `--network-namespace-path=/run/netns/${host.netns}`,
+    ],
+    // Net sysctls under /proc/sys are per namespace, so hosts may write them as real hosts do.
+    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1' } },
+  );
+  closeSync(log);
+  child.unref();
+  const pid = child.pid;
+  const startTime = pid === undefined ? undefined : processStartTime(pid);
+  if (pid === undefined || startTime === undefined) {
+    throw new LabError(`${host.name}: systemd-nspawn did not start; see ${path.join(host.dir, 'console.log')}`);
+  }
+  return { pid, startTime };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Stops a container we started: SIGTERM asks nspawn for an orderly shutdown, SIGKILL if it hangs. */
+export async function stopProcess(rec: ProcessRecord, graceMs = 15_000): Promise<void> {
+  if (!isSameProcess(rec)) return;
+  try {
+    process.kill(rec.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!isSameProcess(rec)) return;
+    await sleep(100);
+  }
+  try {
+    process.kill(rec.pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  while (isSameProcess(rec)) await sleep(50);
+}
+
+/** Mount points at or below dir, deepest first (the order they must be unmounted in). */
+export function mountsUnder(dir: string): string[] {
+  if (!existsSync('/proc/self/mountinfo')) return [];
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((p): p is string => !!p)
+    .map((p) => p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((p) => p === dir || p.startsWith(dir + '/'));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}

@@ -1,0 +1,282 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import YAML from 'yaml';
+import { generateSshKeyPair } from '../engine/connections/keygen.js';
+import { openConnection } from '../engine/connections/index.js';
+import type { ConnectionSpec } from '../engine/connections/types.js';
+import { InputError, LabError } from '../engine/errors.js';
+import { bootContainer, isSameProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeIdentity } from './host.js';
+import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS } from './layout.js';
+import { createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
+import { ensureRootfs } from './rootfs.js';
+import { ensureTools, requireRoot, run } from './system.js';
+
+/** What a lab records about itself on the machine, so `down` and a later `up` can undo it. */
+interface LabState {
+  name: string;
+  clientDir: string;
+  hosts: Array<{ name: string; address: string; process?: ProcessRecord }>;
+}
+
+export interface LabOptions {
+  name: string;
+  cwd: string;
+  log: (line: string) => void;
+}
+
+export interface LabUpResult {
+  inventory: string;
+  hosts: Array<{ name: string; address: string; state: string; failedUnits: string[] }>;
+  rootfsBuilt: boolean;
+  recovered: string[];
+}
+
+const statePath = (lab: LabLayout) => path.join(lab.dir, 'state.json');
+
+function readState(lab: LabLayout): LabState | undefined {
+  try {
+    return JSON.parse(readFileSync(statePath(lab), 'utf8')) as LabState;
+  } catch {
+    return undefined;
+  }
+}
+
+function saveState(lab: LabLayout, state: LabState): void {
+  writeFileSync(statePath(lab), JSON.stringify(state, null, 2));
+}
+
+/**
+ * Removes everything a lab of this name made on the machine: its processes (by recorded PID),
+ * mounts, namespaces and links (by name). Safe to call when nothing is there; returns what it found.
+ */
+async function teardown(lab: LabLayout): Promise<string[]> {
+  const found: string[] = [];
+  const state = readState(lab);
+  const live = (state?.hosts ?? []).filter((h) => h.process && isSameProcess(h.process));
+  if (live.length) found.push(`${live.length} running host(s)`);
+  await Promise.all(live.map((h) => stopProcess(h.process!)));
+  const mounts = mountsUnder(lab.dir);
+  if (mounts.length) found.push(`${mounts.length} mount(s)`);
+  for (const m of mounts) {
+    if ((await run('umount', [m])).code !== 0) await run('umount', ['--lazy', m]);
+  }
+  const namespaces = labNamespaces(lab);
+  const links = await labLinks(lab);
+  if (namespaces.length) found.push(`${namespaces.length} network namespace(s)`);
+  if (links.length) found.push(`${links.length} link(s)`);
+  await removeNetwork(lab);
+  await rm(lab.dir, { recursive: true, force: true });
+  if (state?.clientDir) {
+    for (const f of ['inventory.yml', 'known_hosts', 'id_ed25519', 'id_ed25519.pub']) await rm(path.join(state.clientDir, f), { force: true });
+  }
+  return found;
+}
+
+function labSpec(clientDir: string, address: string): ConnectionSpec {
+  return {
+    name: address,
+    transport: 'ssh',
+    address,
+    port: 22,
+    user: 'root',
+    privateKeyFile: path.join(clientDir, 'id_ed25519'),
+    connectTimeoutMs: 5_000,
+    keepaliveMs: 15_000,
+    become: false,
+    becomeUser: 'root',
+    knownHostsFile: path.join(clientDir, 'known_hosts'),
+    strictHostKeys: true,
+  };
+}
+
+async function waitForPort(address: string, port: number, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect({ host: address, port, timeout: 1000 }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+      s.on('timeout', () => {
+        s.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new LabError(`${address}: sshd did not start in time`);
+}
+
+/** Waits until the host answers over SSH and systemd has finished booting; names failed units. */
+async function waitReady(host: LabHostLayout, clientDir: string, timeoutMs: number): Promise<{ state: string; failedUnits: string[] }> {
+  const deadline = Date.now() + timeoutMs;
+  await waitForPort(host.address, 22, deadline);
+  const conn = openConnection({ ...labSpec(clientDir, host.address), name: host.name });
+  try {
+    await conn.open();
+    const r = await conn.exec('systemctl is-system-running --wait; systemctl list-units --failed --plain --no-legend --no-pager', {
+      timeoutMs: Math.max(1000, deadline - Date.now()),
+    });
+    const lines = r.stdout.toString().trim().split('\n');
+    const state = (lines.shift() ?? '').trim();
+    const failedUnits = lines.map((l) => l.trim().split(/\s+/)[0]).filter((u): u is string => !!u);
+    if (state !== 'running' && state !== 'degraded') {
+      throw new LabError(`${host.name}: systemd reports '${state}' after boot; see ${path.join(host.dir, 'console.log')}`);
+    }
+    return { state, failedUnits };
+  } finally {
+    await conn.close();
+  }
+}
+
+function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]): string {
+  const names = hosts.map((h) => h.name);
+  const children = Object.fromEntries(
+    Object.entries(labGroups(names)).map(([g, members]) => [g, { hosts: Object.fromEntries(members.map((m) => [m, null])) }]),
+  );
+  const doc = {
+    all: {
+      vars: {
+        ansible_user: 'root',
+        ansible_ssh_private_key_file: path.join(clientDir, 'id_ed25519'),
+        furrow_known_hosts_file: path.join(clientDir, 'known_hosts'),
+        furrow_lab: lab.name,
+      },
+      hosts: Object.fromEntries(hosts.map((h) => [h.name, { ansible_host: h.address }])),
+      children,
+    },
+  };
+  return `# Written by 'furrow lab up --name ${lab.name}'. Users: root and furrow (key login; furrow has\n# password-less sudo), furrowpw (key login; sudo password 'furrow-lab').\n${YAML.stringify(doc)}`;
+}
+
+export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number }): Promise<LabUpResult> {
+  requireRoot();
+  const lab = labLayout(opts.name);
+  if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_LAB_HOSTS) {
+    throw new InputError(undefined, `--hosts must be a whole number from 1 to ${MAX_LAB_HOSTS}, got ${opts.hosts}`);
+  }
+  await ensureTools(opts.log);
+  const recovered = await teardown(lab);
+  if (recovered.length) opts.log(`removed what an earlier lab '${lab.name}' left: ${recovered.join(', ')}`);
+  const rootfs = await ensureRootfs(opts.log);
+
+  const clientDir = labClientDir(opts.cwd, lab.name);
+  await mkdir(clientDir, { recursive: true });
+  await mkdir(lab.dir, { recursive: true });
+  const clientKey = generateSshKeyPair(`furrow-lab-${lab.name}`);
+  await writeFile(path.join(clientDir, 'id_ed25519'), clientKey.privateKey, { mode: 0o600 });
+  await writeFile(path.join(clientDir, 'id_ed25519.pub'), `${clientKey.publicKey}\n`);
+
+  const hosts = Array.from({ length: opts.hosts }, (_, i) => hostLayout(lab, i + 1));
+  const hostKeys = hosts.map((h) => generateSshKeyPair(`root@${h.name}`));
+  // The lab knows its hosts' keys, so connections to it can check them strictly from the start.
+  await writeFile(path.join(clientDir, 'known_hosts'), hosts.map((h, i) => `${h.address} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`).join(''), { mode: 0o600 });
+
+  const state: LabState = { name: lab.name, clientDir, hosts: hosts.map((h) => ({ name: h.name, address: h.address })) };
+  saveState(lab, state);
+  opts.log(`booting ${hosts.length} host(s) on ${lab.bridge} (${lab.net}.0/24)`);
+  await createBridge(lab);
+  const hostsLines = hosts.map((h) => `${h.address}\t${h.name}`);
+  await Promise.all(
+    hosts.map(async (h, i) => {
+      await createHostNetwork(lab, h);
+      await mountOverlay(h, rootfs.dir);
+      await writeIdentity(h, { hostKey: hostKeys[i]!, authorizedKey: clientKey.publicKey, hostsLines });
+      state.hosts[i]!.process = bootContainer(h, lab.name);
+      saveState(lab, state);
+    }),
+  );
+  const ready = await Promise.all(hosts.map((h) => waitReady(h, clientDir, opts.bootTimeoutMs ?? 120_000)));
+  const inventory = path.join(clientDir, 'inventory.yml');
+  await writeFile(inventory, inventoryYaml(lab, clientDir, hosts));
+  return {
+    inventory,
+    rootfsBuilt: rootfs.built,
+    recovered,
+    hosts: hosts.map((h, i) => ({ name: h.name, address: h.address, ...ready[i]! })),
+  };
+}
+
+export async function labDown(opts: LabOptions): Promise<string[]> {
+  requireRoot();
+  return teardown(labLayout(opts.name));
+}
+
+export interface LabHostStatus {
+  name: string;
+  address: string;
+  state: 'up' | 'booting' | 'stopped';
+}
+
+export async function labStatus(opts: LabOptions): Promise<LabHostStatus[] | undefined> {
+  const lab = labLayout(opts.name);
+  const state = readState(lab);
+  if (!state) return undefined;
+  return Promise.all(
+    state.hosts.map(async (h) => {
+      if (!h.process || !isSameProcess(h.process)) return { name: h.name, address: h.address, state: 'stopped' as const };
+      const sshUp = await waitForPort(h.address, 22, Date.now() + 500).then(() => true, () => false);
+      return { name: h.name, address: h.address, state: sshUp ? ('up' as const) : ('booting' as const) };
+    }),
+  );
+}
+
+function findHost(lab: LabLayout, state: LabState | undefined, hostName: string): { state: LabState; index: number } {
+  const index = state?.hosts.findIndex((h) => h.name === hostName) ?? -1;
+  if (!state || index < 0) throw new InputError(undefined, `lab '${lab.name}' has no host '${hostName}'`, `see 'furrow lab status --name ${lab.name}'`);
+  return { state, index };
+}
+
+/** Stops one host (as if it were powered off); its disk and network stay for `lab start`. */
+export async function labStopHost(opts: LabOptions & { host: string }): Promise<void> {
+  requireRoot();
+  const lab = labLayout(opts.name);
+  const { state, index } = findHost(lab, readState(lab), opts.host);
+  const rec = state.hosts[index]!;
+  if (rec.process) await stopProcess(rec.process);
+  delete rec.process;
+  saveState(lab, state);
+}
+
+export async function labStartHost(opts: LabOptions & { host: string }): Promise<void> {
+  requireRoot();
+  const lab = labLayout(opts.name);
+  const { state, index } = findHost(lab, readState(lab), opts.host);
+  const rec = state.hosts[index]!;
+  if (rec.process && isSameProcess(rec.process)) return;
+  const h = hostLayout(lab, index + 1);
+  rec.process = bootContainer(h, lab.name);
+  saveState(lab, state);
+  await waitReady(h, state.clientDir, 120_000);
+}
+
+/** PIDs whose command line names a path in dir: found to report them, never to kill them by. */
+function processesUsing(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return pids;
+}
+
+/** What of this lab exists on the machine right now; empty when `down` left nothing behind. */
+export async function labLeftovers(name: string): Promise<string[]> {
+  const lab = labLayout(name);
+  const left: string[] = [];
+  const state = readState(lab);
+  for (const h of state?.hosts ?? []) if (h.process && isSameProcess(h.process)) left.push(`process ${h.process.pid}`);
+  for (const pid of processesUsing(lab.dir)) left.push(`process ${pid} (running from ${lab.dir})`);
+  for (const m of mountsUnder(lab.dir)) left.push(`mount ${m}`);
+  for (const ns of labNamespaces(lab)) left.push(`netns ${ns}`);
+  for (const l of await labLinks(lab)) left.push(`link ${l}`);
+  if (existsSync(lab.dir)) left.push(`folder ${lab.dir}`);
+  return left;
+}

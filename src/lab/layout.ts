@@ -1,0 +1,79 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { InputError } from '../engine/errors.js';
+import { LAB_STATE_ROOT } from './rootfs.js';
+
+/**
+ * Every name a lab uses on the machine derives from the lab's name, so a later run (even one that
+ * lost its state file) can find and remove exactly what an earlier one made, and nothing else.
+ */
+export interface LabLayout {
+  name: string;
+  /** Machine-wide state: overlays, state.json, logs. */
+  dir: string;
+  bridge: string;
+  /** First three octets of the lab's /24, e.g. '10.213.42'. */
+  net: string;
+  gateway: string;
+  netnsPrefix: string;
+  vethPrefix: string;
+}
+
+const NAME_RE = /^[a-z][a-z0-9-]{0,19}$/;
+
+export function labLayout(name: string): LabLayout {
+  if (!NAME_RE.test(name)) {
+    throw new InputError(undefined, `invalid lab name '${name}'`, 'use 1-20 characters: lowercase letters, digits and dashes, starting with a letter');
+  }
+  const id = createHash('sha256').update(name).digest('hex').slice(0, 6);
+  // The third octet spreads labs over 10.213.0.0/16; interface names stay within Linux's 15 characters.
+  const net = `10.213.${parseInt(id.slice(0, 2), 16)}`;
+  return {
+    name,
+    dir: path.join(LAB_STATE_ROOT, 'labs', name),
+    bridge: `fwb-${id}`,
+    net,
+    gateway: `${net}.1`,
+    netnsPrefix: `furrow-${name}-`,
+    vethPrefix: `fwv${id}-`,
+  };
+}
+
+export interface LabHostLayout {
+  name: string;
+  index: number;
+  address: string;
+  netns: string;
+  veth: string;
+  dir: string;
+}
+
+export const MAX_LAB_HOSTS = 200;
+
+export function hostLayout(lab: LabLayout, index: number): LabHostLayout {
+  const name = `h${index}`;
+  return {
+    name,
+    index,
+    address: `${lab.net}.${10 + index}`,
+    netns: `${lab.netnsPrefix}${name}`,
+    veth: `${lab.vethPrefix}${index}`,
+    dir: path.join(lab.dir, 'hosts', name),
+  };
+}
+
+/** Where `lab up` writes the inventory and key for the user: .furrow/lab, or .furrow/lab-NAME. */
+export function labClientDir(cwd: string, name: string): string {
+  return path.join(cwd, '.furrow', name === 'default' ? 'lab' : `lab-${name}`);
+}
+
+/** kubeasz's groups, filled so later roles deploy on the lab without editing the inventory. */
+export function labGroups(hosts: string[]): Record<string, string[]> {
+  const etcdCount = hosts.length >= 3 ? 3 : 1;
+  return {
+    etcd: hosts.slice(0, etcdCount),
+    kube_master: hosts.slice(0, hosts.length >= 4 ? 2 : 1),
+    kube_node: [...hosts],
+    chrony: hosts.slice(0, 1),
+  };
+}

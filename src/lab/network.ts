@@ -1,0 +1,52 @@
+import { existsSync, readdirSync } from 'node:fs';
+import type { LabHostLayout, LabLayout } from './layout.js';
+import { LabError } from '../engine/errors.js';
+import { must, run } from './system.js';
+
+/**
+ * The lab's network: a bridge on the controller holding the gateway address, and per host a
+ * network namespace joined to it by a veth pair. Hosts get no default route, so nothing in the
+ * lab can reach beyond the bridge.
+ */
+export async function createBridge(lab: LabLayout): Promise<void> {
+  const routed = (await run('ip', ['-4', 'route', 'show', `${lab.net}.0/24`])).stdout.trim();
+  if (routed) {
+    throw new LabError(`the lab network ${lab.net}.0/24 of lab '${lab.name}' is already in use on this machine (${routed}); pick another --name`);
+  }
+  await must('ip', ['link', 'add', lab.bridge, 'type', 'bridge'], `creating bridge ${lab.bridge}`);
+  await must('ip', ['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge], `addressing bridge ${lab.bridge}`);
+  await must('ip', ['link', 'set', lab.bridge, 'up'], `raising bridge ${lab.bridge}`);
+}
+
+export async function createHostNetwork(lab: LabLayout, host: LabHostLayout): Promise<void> {
+  const what = `network of ${host.name}`;
+  await must('ip', ['netns', 'add', host.netns], what);
+  await must('ip', ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns], what);
+  await must('ip', ['link', 'set', host.veth, 'master', lab.bridge, 'up'], what);
+  await must('ip', ['-n', host.netns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0'], what);
+  await must('ip', ['-n', host.netns, 'link', 'set', 'eth0', 'up'], what);
+  await must('ip', ['-n', host.netns, 'link', 'set', 'lo', 'up'], what);
+}
+
+/** Network namespaces of this lab that exist now (found by name, whoever made them). */
+export function labNamespaces(lab: LabLayout): string[] {
+  if (!existsSync('/run/netns')) return [];
+  return readdirSync('/run/netns').filter((n) => n.startsWith(lab.netnsPrefix));
+}
+
+/** Links of this lab that exist now: its bridge and host-side veths. */
+export async function labLinks(lab: LabLayout): Promise<string[]> {
+  const out = await run('ip', ['-o', 'link', 'show']);
+  const names = out.stdout
+    .split('\n')
+    .map((l) => l.split(':')[1]?.trim().split('@')[0])
+    .filter((n): n is string => !!n);
+  return names.filter((n) => n === lab.bridge || n.startsWith(lab.vethPrefix));
+}
+
+export async function removeNetwork(lab: LabLayout): Promise<void> {
+  for (const ns of labNamespaces(lab)) await run('ip', ['netns', 'delete', ns]);
+  // Deleting a namespace removes its veth end; the host end goes with it, but a veth whose
+  // namespace was lost in a crash may linger, so remove whatever is left by name.
+  for (const link of await labLinks(lab)) await run('ip', ['link', 'delete', link]);
+}

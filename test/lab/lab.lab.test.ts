@@ -1,0 +1,75 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { labLeftovers } from '../../src/lab/lab.js';
+import { labLayout } from '../../src/lab/layout.js';
+import { describeLab, expectExit, furrow } from './support.js';
+
+const NAME = 't-lab';
+
+describeLab('furrow lab (real hosts)', () => {
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-lab-test-'));
+  const inventory = path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml');
+
+  afterAll(async () => {
+    await furrow(['lab', 'down', '--name', NAME], { cwd });
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  test('up boots hosts that answer over SSH, with their own names and kubeasz groups in the inventory', async () => {
+    expectExit(await furrow(['lab', 'up', '--hosts', '2', '--name', NAME], { cwd }), 0);
+    const inv = YAML.parse(readFileSync(inventory, 'utf8'));
+    expect(Object.keys(inv.all.hosts)).toEqual(['h1', 'h2']);
+    expect(Object.keys(inv.all.children.etcd.hosts)).toEqual(['h1']);
+    expect(Object.keys(inv.all.children.kube_node.hosts)).toEqual(['h1', 'h2']);
+    const key = inv.all.vars.ansible_ssh_private_key_file as string;
+    expect(readFileSync(key, 'utf8')).toContain('PRIVATE KEY');
+    expect((await import('node:fs')).statSync(key).mode & 0o777).toBe(0o600);
+
+    const status = await furrow(['lab', 'status', '--name', NAME], { cwd });
+    expectExit(status, 0);
+    expect(status.stdout).toMatch(/^h1\t10\.213\.\d+\.11\tup$/m);
+    expect(status.stdout).toMatch(/^h2\t10\.213\.\d+\.12\tup$/m);
+
+    const r = await furrow(['exec', 'all', '-i', inventory, '--', 'hostname; systemctl is-system-running; ip route'], { cwd });
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/^h1 \| h1$/m);
+    expect(r.stdout).toMatch(/^h2 \| h2$/m);
+    expect(r.stdout).toMatch(/^h1 \| (running|degraded)$/m);
+    // No route out of the machine: only the lab's own /24.
+    expect(r.stdout).not.toMatch(/default via/);
+  });
+
+  test('up recovers from a killed earlier run: stale processes, mounts, namespaces and bridge', async () => {
+    // Simulate a crash: the containers we started die without a clean teardown.
+    const state = JSON.parse(readFileSync(path.join(labLayout(NAME).dir, 'state.json'), 'utf8'));
+    for (const h of state.hosts) process.kill(h.process.pid, 'SIGKILL');
+    expect((await labLeftovers(NAME)).some((l) => l.startsWith('mount '))).toBe(true);
+
+    const up = await furrow(['lab', 'up', '--hosts', '2', '--name', NAME], { cwd });
+    expectExit(up, 0);
+    expect(up.stderr).toMatch(/removed what an earlier lab 't-lab' left: .*mount/);
+    const r = await furrow(['exec', 'all', '-i', inventory, '--', 'hostname'], { cwd });
+    expectExit(r, 0);
+    expect(r.stdout).toMatch(/^h2 \| h2$/m);
+  });
+
+  test('down leaves no mount, namespace, veth, bridge or process behind', async () => {
+    const lab = labLayout(NAME);
+    const state = JSON.parse(readFileSync(path.join(lab.dir, 'state.json'), 'utf8'));
+    const pids: number[] = state.hosts.map((h: { process: { pid: number } }) => h.process.pid);
+    expectExit(await furrow(['lab', 'down', '--name', NAME], { cwd }), 0);
+
+    expect(await labLeftovers(NAME)).toEqual([]);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(false);
+    expect(execFileSync('ip', ['netns', 'list']).toString()).not.toContain(`furrow-${NAME}-`);
+    const links = execFileSync('ip', ['-o', 'link']).toString();
+    expect(links).not.toContain(lab.bridge);
+    expect(links).not.toContain(lab.vethPrefix);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(lab.dir);
+    expect(existsSync(inventory)).toBe(false);
+    expect((await furrow(['lab', 'status', '--name', NAME], { cwd })).stdout).toContain('is not up');
+  });
+});

@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+/**
+ * Lab tests boot real hosts, which needs root and systemd-nspawn. They skip when they can't run,
+ * except where FURROW_LAB_REQUIRED=1 (CI sets it): there a lab test that cannot run fails.
+ */
+export function labAvailable(): boolean {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (root) return true;
+  if (process.env.FURROW_LAB_REQUIRED === '1') throw new Error('lab tests are required (FURROW_LAB_REQUIRED=1) but need root');
+  return false;
+}
+
+export const describeLab = (name: string, fn: () => void) => (labAvailable() ? describe(name, fn) : describe.skip(name, fn));
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const CLI = path.resolve('dist/src/cli/main.js');
+
+/** Runs the furrow command as a user would, from `cwd` (default: the repository). */
+export function furrow(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+    });
+  });
+}
+
+/** Fails the test with the command's whole output when it did not exit as expected. */
+export function expectExit(r: CliResult, code: number): void {
+  if (r.code !== code) throw new Error(`expected exit ${code}, got ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+}

@@ -1,0 +1,37 @@
+import { hostLayout, labClientDir, labGroups, labLayout } from '../../../src/lab/layout.js';
+
+describe('lab layout', () => {
+  test('kubeasz groups: 3 hosts give an etcd of 3, one master, all nodes, first host serves time', () => {
+    expect(labGroups(['h1', 'h2', 'h3'])).toEqual({ etcd: ['h1', 'h2', 'h3'], kube_master: ['h1'], kube_node: ['h1', 'h2', 'h3'], chrony: ['h1'] });
+  });
+
+  test('kubeasz groups: 1 host has an etcd of 1; 4+ hosts have two masters and still an odd etcd', () => {
+    expect(labGroups(['h1']).etcd).toEqual(['h1']);
+    expect(labGroups(['h1', 'h2']).etcd).toEqual(['h1']);
+    const five = labGroups(['h1', 'h2', 'h3', 'h4', 'h5']);
+    expect(five.etcd).toEqual(['h1', 'h2', 'h3']);
+    expect(five.kube_master).toEqual(['h1', 'h2']);
+  });
+
+  test('names fit Linux interface limits and differ between labs', () => {
+    const a = labLayout('default');
+    const b = labLayout('t-exec');
+    for (const lab of [a, b]) {
+      expect(lab.bridge.length).toBeLessThanOrEqual(15);
+      expect(hostLayout(lab, 200).veth.length).toBeLessThanOrEqual(15);
+    }
+    expect(a.bridge).not.toBe(b.bridge);
+    expect(hostLayout(a, 2).address).toBe(`${a.net}.12`);
+    expect(a.gateway).toBe(`${a.net}.1`);
+    expect(a.net).toMatch(/^10\.213\.\d{1,3}$/);
+  });
+
+  test('a bad lab name is an input error saying what is allowed', () => {
+    expect(() => labLayout('Bad Name')).toThrow(/invalid lab name 'Bad Name'[\s\S]*lowercase/);
+  });
+
+  test('the default lab writes to .furrow/lab, others to .furrow/lab-NAME', () => {
+    expect(labClientDir('/x', 'default')).toBe('/x/.furrow/lab');
+    expect(labClientDir('/x', 'ci')).toBe('/x/.furrow/lab-ci');
+  });
+});
