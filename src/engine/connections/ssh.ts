@@ -49,7 +49,7 @@ export class SshConnection implements Connection {
     return new Promise<ExecResult>((resolve, reject) => {
       void this.channels.add(async () => {
         try {
-          const channel = wrapChannel(await this.openChannel(await this.connected(), plan.command));
+          const channel = await this.openChannel(await this.connected(), plan.command);
           const result = driveCommand(channel, plan, opts, this.spec.name);
           result.then(resolve, reject);
           await result.catch(() => undefined);
@@ -112,11 +112,13 @@ export class SshConnection implements Connection {
     return client;
   }
 
-  private async openChannel(client: SshClient, command: string): Promise<ClientChannel> {
+  private async openChannel(client: SshClient, command: string): Promise<RunningCommand> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await new Promise<ClientChannel>((resolve, reject) => {
-          client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel)));
+        return await new Promise<RunningCommand>((resolve, reject) => {
+          // Wrap inside the callback: ssh2 may parse the command's exit status from the same
+          // packet batch right after this returns, before a promise continuation could listen.
+          client.exec(command, (err, channel) => (err ? reject(err) : resolve(wrapChannel(channel))));
         });
       } catch (err) {
         const message = (err as Error).message;
@@ -185,7 +187,10 @@ function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
 function endClient(client: SshClient): Promise<void> {
   return new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
-      client.destroy(); // a dead peer never answers the disconnect
+      // A dead or firewalled peer never answers the disconnect. ssh2's destroy() skips a socket
+      // that end() already half-closed, so destroy the socket itself or it keeps the process alive.
+      client.destroy();
+      (client as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
       resolve();
     }, 2000);
     client.once('close', () => {
