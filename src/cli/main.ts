@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { exitCodeFor, FurrowError } from '../engine/errors.js';
+import { registerExec } from './exec.js';
+import { registerLab } from './lab.js';
+import { registerDemo } from './demo.js';
+import { registerRun } from './run.js';
+
+const program = new Command('furrow')
+  .description('Declarative, idempotent, parallel provisioning of Kubernetes from plain binaries, over SSH.')
+  .version('0.1.0')
+  .showHelpAfterError()
+  // Commander's own usage errors are bad input too: exit 2, like every other input error.
+  .exitOverride((err) => {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    process.exit(2);
+  });
+
+registerLab(program);
+registerExec(program);
+registerRun(program);
+registerDemo(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof FurrowError) {
+    process.stderr.write(`furrow: ${err.message}\n`);
+  } else {
+    process.stderr.write(`furrow: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  }
+  process.exitCode = exitCodeFor(err);
+}

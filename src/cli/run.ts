@@ -1,0 +1,84 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import type { Reporter } from '../engine/events.js';
+import { ConsoleReporter } from '../engine/reporters/console.js';
+import { JsonLinesReporter } from '../engine/reporters/json.js';
+import { runPlaybook } from '../engine/run/runner.js';
+import { parseExtraVars } from '../engine/vars.js';
+import { parseCount } from './lab.js';
+
+/** The roles that ship with Furrow (roles/ at the package's top), searched after the playbook's own. */
+export const PACKAGE_ROLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'roles');
+
+const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface RunFlags {
+  inventory: string;
+  check?: boolean;
+  diff?: boolean;
+  limit?: string;
+  tags?: string[];
+  skipTags?: string[];
+  extraVars?: string[];
+  forks?: number;
+  startAtTask?: string;
+  resume?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+  strictHostKeys?: boolean;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run a playbook against an inventory')
+    .argument('<playbook>', 'playbook file (YAML list of plays)')
+    .requiredOption('-i, --inventory <path>', 'inventory file or folder (YAML or INI)')
+    .option('-C, --check', 'plan only: report what would change, change nothing')
+    .option('-D, --diff', 'show what changes: unified diffs for files, old/new for values')
+    .option('-l, --limit <pattern>', "further limit the hosts (pattern, e.g. 'etcd:!h3')")
+    .option('-t, --tags <tags>', 'only tasks with these tags (comma separated)', list)
+    .option('--skip-tags <tags>', 'skip tasks with these tags', list)
+    .option('-e, --extra-vars <vars>', 'key=value pairs, JSON, or @file.yml (repeatable; highest precedence)', collect)
+    .option('-f, --forks <n>', 'tasks in flight at once (default: every host)', parseCount)
+    .option('--start-at-task <name>', 'start at the first task with this name')
+    .option('--resume', 'continue from where the last run of this playbook failed, per host')
+    .option('--json', 'one JSON event per line')
+    .option('-v, --verbose', 'also show skipped tasks and every message')
+    .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  furrow run site.yml -i inventory/hosts
+  furrow run site.yml -i hosts --check --diff          # what would change, and how
+  furrow run site.yml -i hosts -l kube_node -t config  # only nodes, only tasks tagged config
+  furrow run site.yml -i hosts -e bin_dir=/usr/local/bin -e @cluster.yml
+  furrow run site.yml -i hosts --resume                # pick up where the last run failed
+
+Exit status: 0 all good, 1 a host failed, 2 bad input (no host was touched),
+3 hosts were unreachable (and none failed), 70 internal error.`,
+    )
+    .action(async (playbook: string, o: RunFlags) => {
+      const reporters: Reporter[] = [o.json ? new JsonLinesReporter() : new ConsoleReporter({ diff: !!o.diff, verbose: !!o.verbose })];
+      const summary = await runPlaybook({
+        playbook,
+        inventory: o.inventory,
+        check: o.check,
+        diff: o.diff,
+        limit: o.limit,
+        tags: o.tags,
+        skipTags: o.skipTags,
+        extraVars: parseExtraVars(o.extraVars ?? [], process.cwd()),
+        forks: o.forks,
+        startAtTask: o.startAtTask,
+        resume: o.resume,
+        strictHostKeys: o.strictHostKeys,
+        rolesPath: [PACKAGE_ROLES],
+        reporters,
+      });
+      process.exitCode = summary.exitCode;
+    });
+}

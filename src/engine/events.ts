@@ -1,0 +1,56 @@
+import type { Diff } from './module.js';
+
+/** What happened to one task on one host. `unreachable` is not a failure of the task. */
+export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
+
+export interface HostRecap {
+  ok: number;
+  changed: number;
+  failed: number;
+  skipped: number;
+  unreachable: number;
+  /** Time from the host's first to its last task, in ms. */
+  durationMs: number;
+}
+
+/**
+ * Everything a run tells the outside, as one union keyed on `kind`. Reporters (console, JSON lines,
+ * journal) consume it; only reporters print.
+ */
+export type RunEvent =
+  | { kind: 'run_start'; runId: string; playbook: string; inventory: string; check: boolean; at: string }
+  | { kind: 'play_start'; play: string; index: number; hosts: string[] }
+  | { kind: 'task_start'; host: string; taskId: string; task: string; handler: boolean }
+  | {
+      kind: 'task_result';
+      host: string;
+      taskId: string;
+      task: string;
+      status: TaskStatus;
+      handler: boolean;
+      msg?: string;
+      diff?: Diff;
+      item?: string;
+      durationMs: number;
+    }
+  | { kind: 'play_end'; play: string; index: number; aborted?: string }
+  | { kind: 'warning'; host?: string; message: string }
+  | { kind: 'run_end'; recap: Record<string, HostRecap>; durationMs: number };
+
+export type RunEventKind = RunEvent['kind'];
+
+export interface Reporter {
+  onEvent(event: RunEvent): void;
+  close?(): Promise<void>;
+}
+
+/** Sends each event to every reporter (nx's CompositeLifeCycle). */
+export class CompositeReporter implements Reporter {
+  constructor(private readonly reporters: Reporter[]) {}
+  onEvent(event: RunEvent): void {
+    for (const r of this.reporters) r.onEvent(event);
+  }
+  async close(): Promise<void> {
+    for (const r of this.reporters) await r.close?.();
+  }
+}

@@ -1,0 +1,64 @@
+import type { Task } from '../playbook/types.js';
+import type { PlayContext } from './context.js';
+import type { HostState } from './host-state.js';
+import { runTask } from './task-runner.js';
+
+/**
+ * Walks one host through a play's tasks, on its own: a host goes on to its next task as soon as its
+ * previous one is done. Blocks, rescue/always and handler flushes are handled here.
+ */
+type WalkResult = 'ok' | 'failed' | 'unreachable' | 'stopped';
+
+export async function runHostTasks(host: HostState, tasks: Task[], pc: PlayContext, topLevel = true): Promise<WalkResult> {
+  for (const [index, task] of tasks.entries()) {
+    if (pc.aborted) return 'stopped';
+    const r = await runOne(host, task, pc);
+    if (topLevel) pc.board.advance(host.name, index);
+    if (r !== 'ok') return r;
+  }
+  return 'ok';
+}
+
+async function runOne(host: HostState, task: Task, pc: PlayContext): Promise<WalkResult> {
+  if (task.block) return runBlock(host, task, pc);
+  if (task.module === 'meta') {
+    const action = String(task.params.action ?? task.params.free_form ?? '');
+    if (action === 'flush_handlers') return runHandlers(host, pc);
+    return 'ok';
+  }
+  const status = await runTask(host, task, pc);
+  if (status === 'unreachable') return 'unreachable';
+  if (status === 'failed') return 'failed';
+  return 'ok';
+}
+
+async function runBlock(host: HostState, task: Task, pc: PlayContext): Promise<WalkResult> {
+  const body = task.block!;
+  let result = await runHostTasks(host, body.tasks, pc, false);
+  if (result === 'failed' && body.rescue.length) {
+    // A rescued failure does not fail the host (Ansible counts it as rescued).
+    host.recap.failed--;
+    host.rescued++;
+    result = await runHostTasks(host, body.rescue, pc, false);
+  }
+  if (body.always.length && result !== 'unreachable') {
+    const always = await runHostTasks(host, body.always, pc, false);
+    if (always !== 'ok') return always;
+  }
+  return result;
+}
+
+/** Runs the handlers a changed task notified, once each, in the order they are defined. */
+export async function runHandlers(host: HostState, pc: PlayContext): Promise<WalkResult> {
+  if (!host.active || host.notified.size === 0) return 'ok';
+  for (const handler of pc.play.handlers) {
+    const topics = [handler.name, ...handler.listen];
+    if (!topics.some((t) => host.notified.has(t))) continue;
+    for (const t of topics) host.notified.delete(t);
+    const status = await runTask(host, handler, pc, true);
+    if (status === 'unreachable') return 'unreachable';
+    if (status === 'failed') return 'failed';
+  }
+  host.notified.clear();
+  return 'ok';
+}

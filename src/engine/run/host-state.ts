@@ -1,0 +1,33 @@
+import type { Connection } from '../connections/types.js';
+import type { HostRecap } from '../events.js';
+
+/** Everything the run knows about one host: its connection, facts, results and counts. */
+export class HostState {
+  conn?: Connection;
+  facts?: Record<string, unknown>;
+  /** register and set_fact results: they outlive the play, as in Ansible. */
+  readonly registered: Record<string, unknown> = {};
+  readonly notified = new Set<string>();
+  /** 'failed' stops this host for the rest of the run; 'unreachable' too, reported apart. */
+  status: 'active' | 'failed' | 'unreachable' = 'active';
+  readonly recap: HostRecap = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, durationMs: 0 };
+  rescued = 0;
+  private firstAt?: number;
+
+  constructor(readonly name: string) {}
+
+  get active(): boolean {
+    return this.status === 'active';
+  }
+
+  count(status: keyof Omit<HostRecap, 'durationMs'>): void {
+    const now = Date.now();
+    this.firstAt ??= now;
+    this.recap[status]++;
+    this.recap.durationMs = now - this.firstAt;
+  }
+
+  started(): void {
+    this.firstAt ??= Date.now();
+  }
+}

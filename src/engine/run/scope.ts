@@ -1,0 +1,100 @@
+import { evaluateCondition } from '../expr.js';
+import { groupsMap, hostVars } from '../inventory/index.js';
+import type { Task } from '../playbook/types.js';
+import { VarScope, type VarLayer } from '../vars.js';
+import type { PlayContext } from './context.js';
+import type { HostState } from './host-state.js';
+
+/** The variables one task sees on one host, with the operations the task runner needs. */
+export interface TaskScope {
+  /** Renders templates inside a value (params, loop); a lone "{{ x }}" keeps x's type. */
+  resolve(value: unknown): unknown;
+  /** All conditions hold (when, until, changed_when, failed_when). */
+  condition(exprs: string[]): boolean;
+  /** Every variable, resolved (set_fact, debug, template modules that need them all). */
+  all(): Record<string, unknown>;
+  render(text: string, file: string, extra?: Record<string, unknown>): string;
+  withVars(vars: Record<string, unknown>): TaskScope;
+}
+
+/** Facts as variables: Ansible's `ansible_*` names at the top, everything under `facts`. */
+function factVars(facts: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!facts) return {};
+  const out: Record<string, unknown> = { facts };
+  for (const [k, v] of Object.entries(facts)) if (k.startsWith('ansible_')) out[k] = v;
+  return out;
+}
+
+const inventoryCache = new WeakMap<object, Map<string, Record<string, unknown>>>();
+
+function inventoryVars(pc: PlayContext, host: string): Record<string, unknown> {
+  let byHost = inventoryCache.get(pc.run.inventory);
+  if (!byHost) inventoryCache.set(pc.run.inventory, (byHost = new Map()));
+  let vars = byHost.get(host);
+  if (!vars) byHost.set(host, (vars = pc.run.inventory.hosts.has(host) ? hostVars(pc.run.inventory, host) : { inventory_hostname: host }));
+  return vars;
+}
+
+const groupsCache = new WeakMap<object, Record<string, string[]>>();
+
+function groupsOf(pc: PlayContext): Record<string, string[]> {
+  let groups = groupsCache.get(pc.run.inventory);
+  if (!groups) groupsCache.set(pc.run.inventory, (groups = groupsMap(pc.run.inventory)));
+  return groups;
+}
+
+/** `hostvars`: every host's inventory vars and facts/registered values, built only when read. */
+function hostvarsView(pc: PlayContext): Record<string, unknown> {
+  const view: Record<string, unknown> = {};
+  for (const name of pc.run.inventory.hosts.keys()) {
+    Object.defineProperty(view, name, {
+      enumerable: true,
+      get: () => {
+        const state = pc.run.hosts.get(name);
+        return { ...inventoryVars(pc, name), ...factVars(state?.facts), ...(state?.registered ?? {}) };
+      },
+    });
+  }
+  return view;
+}
+
+export async function scopeFor(host: HostState, task: Task, pc: PlayContext): Promise<TaskScope> {
+  const { play } = pc;
+  const layers: VarLayer[] = [
+    { level: 'role_defaults', vars: task.role?.defaults ?? {}, source: task.role ? `${task.role.dir}/defaults/main.yml` : undefined },
+    { level: 'inventory', vars: inventoryVars(pc, host.name), source: pc.run.inventory.source },
+    { level: 'facts', vars: factVars(host.facts) },
+    ...play.varsFiles.map((f) => ({ level: 'play' as const, vars: f.vars, source: f.path })),
+    { level: 'play', vars: play.vars, source: play.place.file },
+    { level: 'role', vars: task.role?.vars ?? {}, source: task.role ? `${task.role.dir}/vars/main.yml` : undefined },
+    { level: 'role', vars: task.role?.params ?? {}, source: task.place.file },
+    { level: 'task', vars: task.vars, source: task.place.file },
+    { level: 'registered', vars: host.registered },
+    { level: 'extra', vars: pc.run.extraVars, source: 'extra vars (-e)' },
+    {
+      level: 'extra',
+      vars: {
+        groups: groupsOf(pc),
+        hostvars: hostvarsView(pc),
+        inventory_hostname: host.name,
+        ansible_play_hosts: pc.hosts,
+        play_hosts: pc.hosts,
+        ansible_check_mode: pc.run.check,
+        ...(task.role ? { role_path: task.role.dir, role_name: task.role.name } : {}),
+      },
+      source: 'magic vars',
+    },
+  ];
+  return taskScope(new VarScope(layers), task);
+}
+
+function taskScope(scope: VarScope, task: Task): TaskScope {
+  const source = { file: task.place.file, line: task.place.line, context: `task '${task.name}'` };
+  return {
+    resolve: (value) => scope.resolveValue(value, source),
+    condition: (exprs) => exprs.every((e) => evaluateCondition(e, scope, source)),
+    all: () => scope.resolveAll(),
+    render: (text, file, extra) => (extra ? scope.with({ level: 'task', vars: extra }) : scope).render(text, { file }),
+    withVars: (vars) => taskScope(scope.with({ level: 'task', vars }), task),
+  };
+}

@@ -1,0 +1,175 @@
+import type { Connection, ExecOptions, PutOptions, PutSource } from '../connections/types.js';
+import { FurrowError, UnreachableError } from '../errors.js';
+import type { TaskStatus } from '../events.js';
+import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.js';
+import { findFile } from '../playbook/index.js';
+import type { Task } from '../playbook/types.js';
+import { findModule } from '../../modules/index.js';
+import type { PlayContext } from './context.js';
+import type { HostState } from './host-state.js';
+import { markerOf } from './joins.js';
+import { checkParams } from './params.js';
+import { scopeFor, type TaskScope } from './scope.js';
+
+/** The outcome of one task on one host, as `register` stores it and reporters show it. */
+export interface TaskOutcome {
+  status: TaskStatus;
+  result: Record<string, unknown>;
+  msg?: string;
+  diff?: Diff;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function errorText(err: unknown): string {
+  return err instanceof FurrowError || err instanceof Error ? err.message : String(err);
+}
+
+/** Runs one task on one host and reports it; returns its status. */
+export async function runTask(host: HostState, task: Task, pc: PlayContext, handler = false): Promise<TaskStatus> {
+  const { run } = pc;
+  const started = Date.now();
+  run.reporter.onEvent({ kind: 'task_start', host: host.name, taskId: task.id, task: task.name, handler });
+  host.started();
+  for (const w of task.waitFor) {
+    const group = (run.inventory.groups.has(w.group) ? groupHosts(pc, w.group) : []).filter((h) => h !== host.name);
+    await pc.board.waitFor(group, pc.lastIndex.get(markerOf(w)));
+  }
+  let outcome: TaskOutcome;
+  try {
+    outcome = await run.limit(() => decide(host, task, pc));
+  } catch (err) {
+    outcome = err instanceof UnreachableError
+      ? { status: 'unreachable', result: { unreachable: true, msg: err.message }, msg: err.message }
+      : { status: 'failed', result: { failed: true, msg: errorText(err) }, msg: errorText(err) };
+  }
+  if (outcome.status === 'failed' && task.ignoreErrors) outcome = { ...outcome, status: 'ok', msg: `${outcome.msg ?? ''} (ignored)` };
+  if (task.register) host.registered[task.register] = outcome.result;
+  // In check mode too: handlers then report what they would do, without doing it.
+  if (outcome.status === 'changed') for (const n of task.notify) host.notified.add(n);
+  host.count(outcome.status);
+  if (outcome.status === 'unreachable') host.status = 'unreachable';
+  run.reporter.onEvent({
+    kind: 'task_result',
+    host: host.name,
+    taskId: task.id,
+    task: task.name,
+    status: outcome.status,
+    handler,
+    ...(outcome.msg !== undefined ? { msg: task.noLog ? '(output hidden by no_log)' : outcome.msg } : {}),
+    ...(outcome.diff && !task.noLog ? { diff: outcome.diff } : {}),
+    durationMs: Date.now() - started,
+  });
+  return outcome.status;
+}
+
+function groupHosts(pc: PlayContext, group: string): string[] {
+  const all = new Set<string>();
+  const visit = (g: string) => {
+    const grp = pc.run.inventory.groups.get(g);
+    if (!grp) return;
+    grp.hosts.forEach((h) => all.add(h));
+    grp.children.forEach(visit);
+  };
+  visit(group);
+  return pc.hosts.filter((h) => all.has(h));
+}
+
+async function decide(host: HostState, task: Task, pc: PlayContext): Promise<TaskOutcome> {
+  if (task.module === 'wait_for_hosts') return { status: 'ok', result: { changed: false } };
+  const scope = await scopeFor(host, task, pc);
+  if (task.when.length && !scope.condition(task.when)) return { status: 'skipped', result: { skipped: true, changed: false } };
+  if (!task.runOnce) return runLooped(host, task, pc, scope);
+  const { promise, ranHere } = pc.runOnce.once(`${pc.index}:${pc.batchIndex}:${task.id}`, () => runLooped(host, task, pc, scope));
+  const outcome = await promise;
+  return ranHere ? outcome : { ...outcome, msg: [outcome.msg, '(result of run_once)'].filter(Boolean).join(' ') };
+}
+
+async function runLooped(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
+  if (task.loop === undefined) return runWithRetries(host, task, pc, scope);
+  const items = scope.resolve(task.loop);
+  if (!Array.isArray(items)) throw new FurrowError('module', `${host.name}: loop of '${task.name}' (${task.place.file}:${task.place.line}) is not a list`);
+  const outcomes: TaskOutcome[] = [];
+  for (const [i, item] of items.entries()) {
+    const itemScope = scope.withVars({ [task.loopVar]: item, ...(task.loopIndexVar ? { [task.loopIndexVar]: i } : {}) });
+    outcomes.push(await runWithRetries(host, task, pc, itemScope));
+  }
+  const status: TaskStatus = outcomes.some((o) => o.status === 'failed') ? 'failed' : outcomes.some((o) => o.status === 'changed') ? 'changed' : outcomes.every((o) => o.status === 'skipped') && outcomes.length ? 'skipped' : 'ok';
+  const units = outcomes.map((o) => o.diff).filter((d): d is Diff => !!d);
+  const diff: Diff | undefined = units.length
+    ? { unified: units.map((d) => d.unified).filter(Boolean).join('\n') || undefined, values: units.flatMap((d) => d.values ?? []) }
+    : undefined;
+  const msg = outcomes.map((o, i) => (o.msg ? `[${i}] ${o.msg}` : '')).filter(Boolean).join('\n') || undefined;
+  return { status, result: { changed: status === 'changed', failed: status === 'failed', results: outcomes.map((o) => o.result) }, ...(msg ? { msg } : {}), ...(diff ? { diff } : {}) };
+}
+
+async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
+  if (!task.until?.length) return runModule(host, task, pc, scope);
+  const retries = Number(scope.resolve(task.retries ?? 3));
+  const delay = Number(scope.resolve(task.delay ?? 5));
+  let outcome = await runModule(host, task, pc, scope);
+  for (let attempt = 1; ; attempt++) {
+    const bound = scope.withVars({ [task.register ?? 'result']: outcome.result });
+    if (bound.condition(task.until)) return outcome;
+    if (attempt > retries) return { ...outcome, status: 'failed', msg: `${outcome.msg ?? ''} until condition not met after ${attempt} attempt(s)`.trim() };
+    await sleep(delay * 1000);
+    outcome = await runModule(host, task, pc, scope);
+  }
+}
+
+/** plan, then apply unless in check mode or nothing is to be done; then changed_when / failed_when. */
+async function runModule(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
+  const mod = findModule(task.module) as Module<Record<string, unknown>, unknown> | undefined;
+  if (!mod) throw new FurrowError('module', `unknown module '${task.module}' (${task.place.file}:${task.place.line})`);
+  const params = checkParams(mod, scope.resolve(task.params), task);
+  const ctx = await moduleContext(host, task, pc, scope, mod);
+  const plan: Plan = await mod.plan(ctx, params);
+  let applied: ApplyResult | undefined;
+  if (mod.local || (!pc.run.check && plan.action !== 'none')) applied = await mod.apply(ctx, plan, params);
+  let changed = applied?.changed ?? plan.action !== 'none';
+  let failed = !!applied?.failed;
+  if (applied?.facts) Object.assign(host.registered, applied.facts);
+  const result: Record<string, unknown> = { changed, failed, ...(applied?.output ?? {}), ...(applied?.msg ? { msg: applied.msg } : {}) };
+  if (task.changedWhen || task.failedWhen) {
+    const bound = scope.withVars({ [task.register ?? 'result']: result, ...result });
+    if (task.changedWhen) changed = bound.condition(task.changedWhen);
+    if (task.failedWhen) failed = bound.condition(task.failedWhen);
+    Object.assign(result, { changed, failed });
+  }
+  const status: TaskStatus = failed ? 'failed' : changed ? 'changed' : 'ok';
+  const msg = failed ? applied?.msg ?? plan.reason : applied?.msg ?? (plan.action !== 'none' || pc.run.check ? plan.reason : undefined);
+  return { status, result, ...(msg ? { msg } : {}), ...(plan.diff && plan.action !== 'none' ? { diff: plan.diff } : {}) };
+}
+
+async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, mod: Module<any, any>): Promise<ModuleContext> {
+  const target = task.delegateTo !== undefined ? String(scope.resolve(task.delegateTo)) : host.name;
+  const become = task.become ?? pc.play.become;
+  const conn = mod.local ? undefined : await pc.run.connect(target);
+  let vars: Record<string, unknown> | undefined;
+  return {
+    host: host.name,
+    get conn() {
+      if (!conn) throw new FurrowError('internal', `module '${mod.name}' is local and has no connection`);
+      return become === undefined ? conn : withBecome(conn, become);
+    },
+    get vars() {
+      return (vars ??= scope.all());
+    },
+    check: pc.run.check,
+    facts: () => pc.run.facts(pc.run.hosts.get(target) ?? host),
+    findFile: (kind, name) => findFile(task, kind, name),
+    render: (text, file, v) => scope.render(text, file, v),
+  };
+}
+
+/** The task's `become` for every command and file the module sends, on the host's one connection. */
+function withBecome(conn: Connection, become: boolean): Connection {
+  return {
+    spec: conn.spec,
+    open: () => conn.open(),
+    close: () => conn.close(),
+    exec: (command: string, opts: ExecOptions = {}) => conn.exec(command, { ...opts, become: opts.become ?? become }),
+    put: (dest: string, source: PutSource, opts: PutOptions = {}) => conn.put(dest, source, { become, ...opts }),
+    get: (src: string, localPath: string) => conn.get(src, localPath),
+  };
+}
