@@ -6,4 +6,5 @@ export default {
   testMatch: ['**/*.test.js'],
   transform: {},
   testTimeout: 120000,
+  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
 };
