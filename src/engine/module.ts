@@ -56,6 +56,8 @@ export interface ModuleContext {
   /** The task's resolved variables (for templates and set_fact). */
   vars: Record<string, unknown>;
   check: boolean;
+  /** The task is no_log: content must not be read back from the host nor shown in a diff. */
+  noLog: boolean;
   /** Finds a controller file the way Ansible does: the role's files/ or templates/, then beside the playbook. */
   findFile(kind: 'files' | 'templates', name: string): string;
   /** Renders a template (strict: undefined variables are errors naming file and line). */

@@ -39,13 +39,13 @@ export const copy: Module<CopyParams, WriteData> = {
     required: ['dest'],
     additionalProperties: false,
   },
-  // Inline content may be a key or a password: it never appears in a diff or a log.
+  // Inline content of a no_log task (a key, a password) is never read back nor shown in a diff.
   secret: ['content'],
 
   async plan(ctx, params) {
     const attrs = wantedAttrs(params, 'copy');
     const source = await wantedSource(ctx.findFile.bind(ctx), params);
-    const common = { attrs, force: isTrue(params.force, true), backup: isTrue(params.backup), secret: params.content !== undefined };
+    const common = { attrs, force: isTrue(params.force, true), backup: isTrue(params.backup), secret: params.content !== undefined && ctx.noLog };
     const basename = params.src !== undefined ? posix.basename(params.src) : undefined;
     if (basename !== undefined && params.dest.endsWith('/')) {
       const path = posix.join(params.dest, basename);

@@ -8,12 +8,13 @@ import type { ApplyResult, Module, ModuleContext, Plan } from '../../src/engine/
  */
 export function moduleContext(
   conn: Connection,
-  opts: { check?: boolean; vars?: Record<string, unknown>; filesDir?: string; render?: ModuleContext['render']; facts?: Record<string, unknown> } = {},
+  opts: { check?: boolean; noLog?: boolean; vars?: Record<string, unknown>; filesDir?: string; render?: ModuleContext['render']; facts?: Record<string, unknown> } = {},
 ): ModuleContext {
   return {
     host: conn.spec.name,
     conn,
     check: !!opts.check,
+    noLog: !!opts.noLog,
     vars: opts.vars ?? {},
     facts: async () => opts.facts ?? {},
     findFile: (kind, name) => (path.isAbsolute(name) ? name : path.join(opts.filesDir ?? process.cwd(), kind, name)),

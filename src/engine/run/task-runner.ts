@@ -156,6 +156,7 @@ async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope
       return (vars ??= scope.all());
     },
     check: pc.run.check,
+    noLog: task.noLog,
     facts: () => pc.run.facts(pc.run.hosts.get(target) ?? host),
     findFile: (kind, name) => findFile(task, kind, name),
     render: (text, file, v) => scope.render(text, file, v),

@@ -13,14 +13,17 @@ interface Case {
   params: CopyParams;
   probe: string;
   files?: Record<string, string>;
+  /** The task is no_log: inline content is neither read back nor shown. */
+  noLog?: boolean;
   expected: Partial<Plan>;
 }
 
 /** Params and canned probe output -> the plan (action, reason, diff): one round trip each. */
 const cases: Case[] = [
   {
-    name: 'absent: create, the inline content is never shown',
+    name: 'absent: create, the inline content of a no_log task is never shown',
     params: { dest: '/etc/app.conf', content: 'hello\n', mode: '0640' },
+    noLog: true,
     probe: '@ absent\n',
     expected: {
       action: 'create',
@@ -72,6 +75,7 @@ const cases: Case[] = [
   {
     name: 'a link at dest is replaced by a file',
     params: { dest: '/etc/app.conf', content: 'hello\n' },
+    noLog: true,
     probe: '@ link 777 0 0 8 root root\ntarget 8\n/opt/app\n',
     expected: {
       action: 'replace',
@@ -85,13 +89,13 @@ describe('copy: plan from canned probe output', () => {
   const tmp = tempDir('copy-plan');
   afterAll(() => tmp.cleanup());
 
-  test.each(cases)('$name', async ({ params, probe, files, expected }) => {
+  test.each(cases)('$name', async ({ params, probe, files, noLog, expected }) => {
     for (const [name, text] of Object.entries(files ?? {})) {
       mkdirSync(path.join(tmp.dir, 'files'), { recursive: true });
       writeFileSync(path.join(tmp.dir, 'files', name), text);
     }
     const conn = cannedConnection(probe);
-    const plan = await copy.plan(moduleContext(conn, { filesDir: tmp.dir }), params);
+    const plan = await copy.plan(moduleContext(conn, { filesDir: tmp.dir, noLog }), params);
     expect(plan).toMatchObject(expected);
     if (!expected.diff) expect(plan.diff).toBeUndefined();
     expect(conn.commands).toHaveLength(1);
