@@ -53,15 +53,17 @@ export interface ModuleContext {
   conn: Connection;
   /** Facts gathered once per host per run, on first use. */
   facts(): Promise<Record<string, unknown>>;
-  /** The task's resolved variables (for templates and set_fact). */
+  /** Every variable of the task, resolved (costly: prefer `lookup`, which resolves only what is read). */
   vars: Record<string, unknown>;
+  /** Reads one variable, resolving only it (conditions, debug var=). */
+  lookup: { has(name: string): boolean; get(name: string): unknown };
   check: boolean;
   /** The task is no_log: content must not be read back from the host nor shown in a diff. */
   noLog: boolean;
   /** Finds a controller file the way Ansible does: the role's files/ or templates/, then beside the playbook. */
   findFile(kind: 'files' | 'templates', name: string): string;
-  /** Renders a template (strict: undefined variables are errors naming file and line). */
-  render(text: string, file: string, vars: Record<string, unknown>): string;
+  /** Renders a template with the task's variables (plus `extra`); strict: an undefined variable is an error naming file and line. */
+  render(text: string, file: string, extra?: Record<string, unknown>): string;
 }
 
 export interface Module<P = Record<string, unknown>, D = unknown> {

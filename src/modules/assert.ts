@@ -42,7 +42,7 @@ export const assert: Module<AssertParams, undefined> = {
     const quiet = toFlag(params.quiet, 'assert', 'quiet') ?? false;
     const conditions = Array.isArray(params.that) ? params.that : [params.that];
     for (const [i, that] of conditions.entries()) {
-      if (evaluateCondition(that, ctx.vars, { file: `assert: that[${i}]` })) continue;
+      if (evaluateCondition(that, ctx.lookup, { file: `assert: that[${i}]` })) continue;
       const msg = params.fail_msg ?? params.msg ?? 'Assertion failed';
       return { failed: true, changed: false, msg: `${msg} (${String(that)} is false)`, output: { assertion: that, evaluated_to: false, msg } };
     }

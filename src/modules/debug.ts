@@ -34,7 +34,9 @@ export const debug: Module<DebugParams, undefined> = {
 
   async apply(ctx, _plan, params) {
     if (params.var !== undefined) {
-      const value = lookupPath(ctx.vars, params.var);
+      // Resolve only the variable the path starts with, not every variable of the task.
+      const root = params.var.split(/[.[]/)[0]!.trim();
+      const value = ctx.lookup.has(root) ? lookupPath({ [root]: ctx.lookup.get(root) }, params.var) : undefined;
       const shown = value === undefined ? NOT_DEFINED : value;
       return { output: { [params.var]: shown }, msg: `${params.var}: ${show(shown)}`, changed: false };
     }

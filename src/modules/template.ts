@@ -42,7 +42,7 @@ export const template: Module<TemplateParams, WriteData> = {
     const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new InputError(undefined, `template: src '${params.src}' could not be read (${file}: ${err.code ?? err.message})`, `put the template in the role's or playbook's templates/ folder`);
     });
-    const bytes = Buffer.from(ctx.render(text, file, ctx.vars), 'utf8');
+    const bytes = Buffer.from(ctx.render(text, file), 'utf8');
     const hash = sha256(bytes);
     const [current] = await probeFiles(ctx.conn, [contentQuery(params.dest, hash)]);
     const want = { path: params.dest, source: { bytes }, sha256: hash, attrs, force: isTrue(params.force, true), backup: isTrue(params.backup) };

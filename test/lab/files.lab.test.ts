@@ -5,7 +5,7 @@ import path from 'node:path';
 import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
-import type { Module, ModuleContext } from '../../src/engine/module.js';
+import type { Module } from '../../src/engine/module.js';
 import { blockinfile } from '../../src/modules/blockinfile.js';
 import { copy } from '../../src/modules/copy.js';
 import { fetch } from '../../src/modules/fetch.js';
@@ -18,7 +18,6 @@ import { describeLab, expectExit, furrow } from './support.js';
 const NAME = 't-files';
 const ROOT = '/srv/furrow-files-lab';
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-const render: ModuleContext['render'] = (text, _file, vars) => text.replace(/\{\{(\w+)\}\}/g, (_m, k: string) => String(vars[k]));
 
 describeLab('file modules on a real lab host', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-files-lab-'));
@@ -42,7 +41,7 @@ describeLab('file modules on a real lab host', () => {
   }
 
   const run = <P>(mod: Module<P, any>, params: P, opts: { check?: boolean; vars?: Record<string, unknown>; c?: Connection } = {}) =>
-    runModule(mod, moduleContext(opts.c ?? conn, { check: !!opts.check, vars: opts.vars ?? {}, render, filesDir: cwd }), params);
+    runModule(mod, moduleContext(opts.c ?? conn, { check: !!opts.check, vars: opts.vars ?? {}, filesDir: cwd }), params);
 
   beforeAll(async () => {
     expectExit(await furrow(['lab', 'up', '--hosts', '1', '--name', NAME], { cwd }), 0);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Connection } from '../../src/engine/connections/types.js';
 import type { ApplyResult, Module, ModuleContext, Plan } from '../../src/engine/module.js';
+import { renderTemplate } from '../../src/engine/template.js';
 
 /**
  * Drives one module the way the engine does (plan, then apply unless check), for module tests on
@@ -16,9 +17,10 @@ export function moduleContext(
     check: !!opts.check,
     noLog: !!opts.noLog,
     vars: opts.vars ?? {},
+    lookup: { has: (name) => Object.hasOwn(opts.vars ?? {}, name), get: (name) => opts.vars?.[name] },
     facts: async () => opts.facts ?? {},
     findFile: (kind, name) => (path.isAbsolute(name) ? name : path.join(opts.filesDir ?? process.cwd(), kind, name)),
-    render: opts.render ?? ((text) => text),
+    render: opts.render ?? ((text, file, extra) => renderTemplate(text, { ...opts.vars, ...extra }, { file })),
   };
 }
 

@@ -13,6 +13,8 @@ export interface TaskScope {
   condition(exprs: string[]): boolean;
   /** Every variable, resolved (set_fact, debug, template modules that need them all). */
   all(): Record<string, unknown>;
+  /** One variable at a time, resolving only what is read. */
+  lookup: { has(name: string): boolean; get(name: string): unknown };
   render(text: string, file: string, extra?: Record<string, unknown>): string;
   withVars(vars: Record<string, unknown>): TaskScope;
 }
@@ -94,6 +96,7 @@ function taskScope(scope: VarScope, task: Task): TaskScope {
     resolve: (value) => scope.resolveValue(value, source),
     condition: (exprs) => exprs.every((e) => evaluateCondition(e, scope, source)),
     all: () => scope.resolveAll(),
+    lookup: { has: (name) => scope.has(name), get: (name) => scope.get(name) },
     render: (text, file, extra) => (extra ? scope.with({ level: 'task', vars: extra }) : scope).render(text, { file }),
     withVars: (vars) => taskScope(scope.with({ level: 'task', vars }), task),
   };

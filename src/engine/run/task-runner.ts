@@ -155,6 +155,7 @@ async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope
     get vars() {
       return (vars ??= scope.all());
     },
+    lookup: scope.lookup,
     check: pc.run.check,
     noLog: task.noLog,
     facts: () => pc.run.facts(pc.run.hosts.get(target) ?? host),

@@ -1,20 +1,17 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { template, type TemplateParams } from '../../../src/modules/template.js';
-import type { ModuleContext } from '../../../src/engine/module.js';
 import { sha256 } from '../../../src/modules/support/files.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 import { cannedConnection, localConnection, tempDir } from './support/hosts.js';
 
-/** A stand-in renderer ({{name}} only): the module's job is where the text goes, not Handlebars. */
-const render: ModuleContext['render'] = (text, _file, vars) => text.replace(/\{\{(\w+)\}\}/g, (_m, k: string) => String(vars[k]));
 
 describe('template', () => {
   const tmp = tempDir('template');
   const conn = localConnection();
   mkdirSync(path.join(tmp.dir, 'templates'), { recursive: true });
   writeFileSync(path.join(tmp.dir, 'templates', 'app.conf.hbs'), 'port={{port}}\nhost={{host}}\n');
-  const ctx = (vars: Record<string, unknown>, check = false, c = conn) => moduleContext(c, { check, vars, render, filesDir: tmp.dir });
+  const ctx = (vars: Record<string, unknown>, check = false, c = conn) => moduleContext(c, { check, vars, filesDir: tmp.dir });
   afterAll(async () => {
     await conn.close();
     tmp.cleanup();
