@@ -18,9 +18,10 @@ export function registerLab(program: Command): void {
     .description('boot N hosts and write an inventory to .furrow/lab/inventory.yml')
     .option('--hosts <n>', 'how many hosts', parseCount, 3)
     .option('--name <name>', 'lab name (each lab has its own network, state and folder)', 'default')
-    .action(async (o: { hosts: number; name: string }) => {
+    .option('--packages <names>', 'extra Debian packages on the hosts, comma separated (e.g. python3 for Ansible)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)])
+    .action(async (o: { hosts: number; name: string; packages?: string[] }) => {
       const started = Date.now();
-      const r = await labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log });
+      const r = await labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log, ...(o.packages ? { packages: o.packages } : {}) });
       for (const h of r.hosts) {
         const failed = h.failedUnits.length ? ` (failed units: ${h.failedUnits.join(', ')})` : '';
         process.stdout.write(`${h.name}\t${h.address}\t${h.state}${failed}\n`);

@@ -10,7 +10,7 @@ import { InputError, LabError } from '../engine/errors.js';
 import { bootContainer, isSameProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeIdentity } from './host.js';
 import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS } from './layout.js';
 import { createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
-import { ensureRootfs } from './rootfs.js';
+import { ensureRootfs, rootfsRecipe } from './rootfs.js';
 import { ensureTools, requireRoot, run } from './system.js';
 
 /** What a lab records about itself on the machine, so `down` and a later `up` can undo it. */
@@ -152,16 +152,18 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
   return `# Written by 'furrow lab up --name ${lab.name}'. Users: root and furrow (key login; furrow has\n# password-less sudo), furrowpw (key login; sudo password 'furrow-lab').\n${YAML.stringify(doc)}`;
 }
 
-export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number }): Promise<LabUpResult> {
+/** `packages`: extra Debian packages in the hosts' root filesystem (a separate cached tree). */
+export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[] }): Promise<LabUpResult> {
   requireRoot();
   const lab = labLayout(opts.name);
+  const recipe = rootfsRecipe(opts.packages);
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_LAB_HOSTS) {
     throw new InputError(undefined, `--hosts must be a whole number from 1 to ${MAX_LAB_HOSTS}, got ${opts.hosts}`);
   }
   await ensureTools(opts.log);
   const recovered = await teardown(lab);
   if (recovered.length) opts.log(`removed what an earlier lab '${lab.name}' left: ${recovered.join(', ')}`);
-  const rootfs = await ensureRootfs(opts.log);
+  const rootfs = await ensureRootfs(opts.log, recipe);
 
   const clientDir = labClientDir(opts.cwd, lab.name);
   await mkdir(clientDir, { recursive: true });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { InputError } from '../engine/errors.js';
 import { must } from './system.js';
 
 /**
@@ -32,9 +33,28 @@ export const LAB_SUDO_PASSWORD = 'furrow-lab';
 
 export const LAB_STATE_ROOT = process.env.FURROW_LAB_ROOT ?? '/var/lib/furrow';
 
-export function rootfsDir(): string {
-  const hash = createHash('sha256').update(JSON.stringify(ROOTFS_RECIPE)).digest('hex').slice(0, 16);
-  return path.join(LAB_STATE_ROOT, 'rootfs', hash);
+export type RootfsRecipe = typeof ROOTFS_RECIPE;
+
+/** Debian package names (policy: lowercase, digits, + - .), so nothing else reaches mmdebstrap. */
+const PACKAGE_NAME_RE = /^[a-z0-9][a-z0-9+.-]+$/;
+
+/**
+ * The default recipe, or one with extra packages joined to it (e.g. python3, which Ansible needs
+ * on its targets). The default stays the very same object, so its hash and cached tree never move.
+ */
+export function rootfsRecipe(extraPackages: readonly string[] = []): RootfsRecipe {
+  const bad = extraPackages.find((p) => !PACKAGE_NAME_RE.test(p));
+  if (bad !== undefined) throw new InputError(undefined, `'${bad}' is not a Debian package name`, 'give package names such as python3, comma separated');
+  const extra = [...new Set(extraPackages)].filter((p) => !ROOTFS_RECIPE.packages.includes(p)).sort();
+  return extra.length ? { ...ROOTFS_RECIPE, packages: [...ROOTFS_RECIPE.packages, ...extra] } : ROOTFS_RECIPE;
+}
+
+export function rootfsHash(recipe: RootfsRecipe = ROOTFS_RECIPE): string {
+  return createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 16);
+}
+
+export function rootfsDir(recipe: RootfsRecipe = ROOTFS_RECIPE): string {
+  return path.join(LAB_STATE_ROOT, 'rootfs', rootfsHash(recipe));
 }
 
 /** The controller's own apt sources, so the build uses whatever mirror this machine is set up for. */
@@ -51,21 +71,21 @@ function aptSources(): string[] {
 }
 
 /** Returns the cached tree, building it first when its recipe has none yet. */
-export async function ensureRootfs(log: (line: string) => void): Promise<{ dir: string; built: boolean }> {
-  const dir = rootfsDir();
+export async function ensureRootfs(log: (line: string) => void, recipe: RootfsRecipe = ROOTFS_RECIPE): Promise<{ dir: string; built: boolean }> {
+  const dir = rootfsDir(recipe);
   if (existsSync(path.join(dir, 'etc', 'os-release'))) return { dir, built: false };
   await mkdir(path.dirname(dir), { recursive: true });
   const tmp = `${dir}.building-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
-  log(`building the lab root filesystem (${ROOTFS_RECIPE.suite}, ${ROOTFS_RECIPE.packages.length} packages) into ${dir}`);
+  log(`building the lab root filesystem (${recipe.suite}, ${recipe.packages.length} packages) into ${dir}`);
   const sources = process.env.FURROW_LAB_MIRROR ? [process.env.FURROW_LAB_MIRROR] : aptSources();
   await must(
     'mmdebstrap',
     [
-      `--variant=${ROOTFS_RECIPE.variant}`,
-      `--include=${ROOTFS_RECIPE.packages.join(',')}`,
-      ...ROOTFS_RECIPE.hooks.map((h) => `--customize-hook=${h}`),
-      ROOTFS_RECIPE.suite,
+      `--variant=${recipe.variant}`,
+      `--include=${recipe.packages.join(',')}`,
+      ...recipe.hooks.map((h) => `--customize-hook=${h}`),
+      recipe.suite,
       tmp,
       ...sources,
     ],
