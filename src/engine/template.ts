@@ -29,6 +29,8 @@ export interface TemplateSource {
 export interface CompiledTemplate {
   /** Top-level names the template may read: the variables to resolve before rendering. */
   readonly names: ReadonlySet<string>;
+  /** Names it cannot render without (read outside blocks, not through default/defined). */
+  readonly required: ReadonlySet<string>;
   render(vars: Record<string, unknown>): string;
   /** Like render, but a template that is exactly one expression (`{{ nodes }}`) keeps its type. */
   value(vars: Record<string, unknown>): unknown;
@@ -37,6 +39,7 @@ export interface CompiledTemplate {
 interface Compiled {
   text: string;
   names: ReadonlySet<string>;
+  required: ReadonlySet<string>;
   render: Handlebars.TemplateDelegate;
   /** Renders the single expression into the holder; null when the text is not one expression,
    * undefined until first needed (template files never are). */
@@ -66,6 +69,7 @@ export function compileTemplate(text: string, source: TemplateSource): CompiledT
   const compiled = compileCached(text, source);
   return {
     names: compiled.names,
+    required: compiled.required,
     render: (vars) => run(() => compiled.render(vars), source),
     value: (vars) => {
       const single = singleOf(compiled);
@@ -87,8 +91,8 @@ function compileCached(text: string, source: TemplateSource): Compiled {
 }
 
 function compile(text: string): Compiled {
-  const { program, names } = guardPaths(handlebars.parseWithoutProcessing(text), Object.keys(handlebars.helpers));
-  return { text, names, render: handlebars.compile(program, COMPILE_OPTIONS) };
+  const { program, names, required } = guardPaths(handlebars.parseWithoutProcessing(text), Object.keys(handlebars.helpers));
+  return { text, names, required, render: handlebars.compile(program, COMPILE_OPTIONS) };
 }
 
 function singleOf(compiled: Compiled): Handlebars.TemplateDelegate | null {

@@ -14,6 +14,7 @@ import type { PlayContext, RunContext } from './context.js';
 import { HostState } from './host-state.js';
 import { runHandlers, runHostTasks } from './host-runner.js';
 import { lastIndexByMarker, ProgressBoard, RunOnce } from './joins.js';
+import { precheckTemplates } from './precheck.js';
 import { planResume, type ResumePlan } from './resume.js';
 import { selectTasks, serialBatches, startAtTask, startAtTaskId, type TagSelection } from './selection.js';
 import type { TaskOutcome } from './task-runner.js';
@@ -75,6 +76,7 @@ async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays:
     return { play, hosts, tasks };
   });
   if (!started) throw new InputError({ file: playbook.file }, `--start-at-task: no task is named '${opts.startAtTask}'`, 'give the name exactly as the task has it');
+  precheckTemplates(plays, inventory, opts.extraVars ?? {});
   return { inventory, plays, ...(resume ? { resume } : {}) };
 }
 

@@ -30,12 +30,17 @@ export interface GuardedTemplate {
   program: hbs.AST.Program;
   /** First segment of every path the template reads at the top level: the variables it may use. */
   names: Set<string>;
+  /**
+   * Names the template cannot render without: read outside every block and not through a helper
+   * that tolerates undefined (default, defined). What a run can check before touching a host.
+   */
+  required: Set<string>;
 }
 
 export function guardPaths(program: hbs.AST.Program, helperNames: Iterable<string>): GuardedTemplate {
   const rewriter = new PathGuard(new Set([...helperNames, ...BUILTIN_HELPERS]));
   rewriter.program(program);
-  return { program, names: rewriter.names };
+  return { program, names: rewriter.names, required: rewriter.required };
 }
 
 /**
@@ -64,6 +69,9 @@ export function keepSingleValue(program: hbs.AST.Program): boolean {
 
 class PathGuard {
   readonly names = new Set<string>();
+  readonly required = new Set<string>();
+  /** Inside a block, names may be the block's own context (each item, with): not required. */
+  private blockDepth = 0;
   constructor(private readonly helpers: Set<string>) {}
 
   program(program: hbs.AST.Program | undefined): void {
@@ -78,8 +86,11 @@ class PathGuard {
         const block = node as hbs.AST.BlockStatement;
         if (isCall(block)) this.call(block);
         else this.collect(block.path);
+        this.blockDepth++;
         this.program(block.program);
-        return this.program(block.inverse);
+        this.program(block.inverse);
+        this.blockDepth--;
+        return;
       }
       case 'PartialStatement':
       case 'PartialBlockStatement':
@@ -101,7 +112,7 @@ class PathGuard {
       return;
     }
     if (this.helpers.has(path.original)) return;
-    this.collect(path);
+    this.collect(path, true);
     node.params = [safeChain(path), stringLiteral(path.original, path.loc)];
     node.path = pathTo(VALUE_HELPER, path.loc);
   }
@@ -122,16 +133,18 @@ class PathGuard {
     }
     if (node.type !== 'PathExpression') return node;
     const path = node as Path;
-    this.collect(path);
+    this.collect(path, !mayBeUndefined);
     if (path.parts.length === 0) return path; // `this`
     const chain = safeChain(path);
     return mayBeUndefined ? chain : subExpression(REQUIRED_HELPER, [chain, stringLiteral(path.original, path.loc)], path.loc);
   }
 
-  private collect(path: Path): void {
+  private collect(path: Path, required = false): void {
     if (path.depth > 0) return;
     const name = path.data ? (path.parts[0] === 'root' ? path.parts[1] : undefined) : path.parts[0];
-    if (name !== undefined) this.names.add(name);
+    if (name === undefined) return;
+    this.names.add(name);
+    if (required && this.blockDepth === 0) this.required.add(name);
   }
 }
 
