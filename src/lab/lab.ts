@@ -8,14 +8,16 @@ import { openConnection } from '../engine/connections/index.js';
 import type { ConnectionSpec } from '../engine/connections/types.js';
 import { InputError, LabError } from '../engine/errors.js';
 import { bootContainer, isSameProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeIdentity } from './host.js';
-import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS } from './layout.js';
-import { createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
+import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS, withNet } from './layout.js';
+import { chooseNet, createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
 import { ensureRootfs, rootfsRecipe } from './rootfs.js';
 import { ensureTools, requireRoot, run } from './system.js';
 
 /** What a lab records about itself on the machine, so `down` and a later `up` can undo it. */
 interface LabState {
   name: string;
+  /** The lab's /24 (see chooseNet). */
+  net: string;
   clientDir: string;
   hosts: Array<{ name: string; address: string; process?: ProcessRecord }>;
 }
@@ -144,6 +146,8 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
         ansible_ssh_private_key_file: path.join(clientDir, 'id_ed25519'),
         furrow_known_hosts_file: path.join(clientDir, 'known_hosts'),
         furrow_lab: lab.name,
+        // The controller's address on the lab bridge: where it serves packages to the hosts.
+        furrow_lab_gateway: lab.gateway,
       },
       hosts: Object.fromEntries(hosts.map((h) => [h.name, { ansible_host: h.address }])),
       children,
@@ -155,14 +159,15 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
 /** `packages`: extra Debian packages in the hosts' root filesystem (a separate cached tree). */
 export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[] }): Promise<LabUpResult> {
   requireRoot();
-  const lab = labLayout(opts.name);
+  const named = labLayout(opts.name);
   const recipe = rootfsRecipe(opts.packages);
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_LAB_HOSTS) {
     throw new InputError(undefined, `--hosts must be a whole number from 1 to ${MAX_LAB_HOSTS}, got ${opts.hosts}`);
   }
   await ensureTools(opts.log);
-  const recovered = await teardown(lab);
-  if (recovered.length) opts.log(`removed what an earlier lab '${lab.name}' left: ${recovered.join(', ')}`);
+  const recovered = await teardown(named);
+  if (recovered.length) opts.log(`removed what an earlier lab '${named.name}' left: ${recovered.join(', ')}`);
+  const lab = await chooseNet(named);
   const rootfs = await ensureRootfs(opts.log, recipe);
 
   const clientDir = labClientDir(opts.cwd, lab.name);
@@ -177,7 +182,7 @@ export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: 
   // The lab knows its hosts' keys, so connections to it can check them strictly from the start.
   await writeFile(path.join(clientDir, 'known_hosts'), hosts.map((h, i) => `${h.address} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`).join(''), { mode: 0o600 });
 
-  const state: LabState = { name: lab.name, clientDir, hosts: hosts.map((h) => ({ name: h.name, address: h.address })) };
+  const state: LabState = { name: lab.name, net: lab.net, clientDir, hosts: hosts.map((h) => ({ name: h.name, address: h.address })) };
   saveState(lab, state);
   opts.log(`booting ${hosts.length} host(s) on ${lab.bridge} (${lab.net}.0/24)`);
   await createBridge(lab);
@@ -249,7 +254,7 @@ export async function labStartHost(opts: LabOptions & { host: string }): Promise
   const { state, index } = findHost(lab, readState(lab), opts.host);
   const rec = state.hosts[index]!;
   if (rec.process && isSameProcess(rec.process)) return;
-  const h = hostLayout(lab, index + 1);
+  const h = hostLayout(withNet(lab, state.net), index + 1);
   rec.process = bootContainer(h, lab.name);
   saveState(lab, state);
   await waitReady(h, state.clientDir, 120_000);

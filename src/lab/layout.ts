@@ -12,7 +12,7 @@ export interface LabLayout {
   /** Machine-wide state: overlays, state.json, logs. */
   dir: string;
   bridge: string;
-  /** First three octets of the lab's /24, e.g. '10.213.42'. */
+  /** First three octets of the lab's /24, e.g. '10.213.42': from the name's hash, or the next free one. */
   net: string;
   gateway: string;
   netnsPrefix: string;
@@ -37,6 +37,11 @@ export function labLayout(name: string): LabLayout {
     netnsPrefix: `furrow-${name}-`,
     vethPrefix: `fwv${id}-`,
   };
+}
+
+/** The same lab on another /24 (when the one its name hashes to is taken). */
+export function withNet(lab: LabLayout, net: string): LabLayout {
+  return { ...lab, net, gateway: `${net}.1` };
 }
 
 export interface LabHostLayout {

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import type { LabHostLayout, LabLayout } from './layout.js';
+import { type LabHostLayout, type LabLayout, withNet } from './layout.js';
 import { LabError } from '../engine/errors.js';
 import { must, run } from './system.js';
 
@@ -8,10 +8,26 @@ import { must, run } from './system.js';
  * network namespace joined to it by a veth pair. Hosts get no default route, so nothing in the
  * lab can reach beyond the bridge.
  */
+/** The lab's /24: the one its name hashes to, or the next one no route on this machine uses yet. */
+export async function chooseNet(lab: LabLayout): Promise<LabLayout> {
+  return withNet(lab, freeNet(lab.net, (await run('ip', ['-4', 'route', 'show'])).stdout));
+}
+
+/** Pure: the first of net, net+1, ... (wrapping in 10.213.0.0/16) with no route in `routes`. */
+export function freeNet(net: string, routes: string): string {
+  const routed = new Set(routes.split('\n').map((l) => l.split(' ')[0]));
+  const base = Number(net.split('.')[2]);
+  for (let i = 0; i < 256; i++) {
+    const candidate = `10.213.${(base + i) % 256}`;
+    if (!routed.has(`${candidate}.0/24`)) return candidate;
+  }
+  throw new LabError('every /24 of 10.213.0.0/16 is in use on this machine: take some labs down');
+}
+
 export async function createBridge(lab: LabLayout): Promise<void> {
   const routed = (await run('ip', ['-4', 'route', 'show', `${lab.net}.0/24`])).stdout.trim();
   if (routed) {
-    throw new LabError(`the lab network ${lab.net}.0/24 of lab '${lab.name}' is already in use on this machine (${routed}); pick another --name`);
+    throw new LabError(`the lab network ${lab.net}.0/24 of lab '${lab.name}' was taken while it booted (${routed}); run lab up again`);
   }
   await must('ip', ['link', 'add', lab.bridge, 'type', 'bridge'], `creating bridge ${lab.bridge}`);
   await must('ip', ['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge], `addressing bridge ${lab.bridge}`);

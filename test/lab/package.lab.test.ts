@@ -7,7 +7,6 @@ import { connectionSpecFromVars, openConnection } from '../../src/engine/connect
 import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import type { Module } from '../../src/engine/module.js';
-import { labLayout } from '../../src/lab/layout.js';
 import { getUrl } from '../../src/modules/get_url.js';
 import { packageModule } from '../../src/modules/package.js';
 import { unarchive } from '../../src/modules/unarchive.js';
@@ -45,8 +44,8 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     ]);
     expectExit(up, 0);
     repo = built;
-    server = await serveRepo(repo.dir, { host: labLayout(NAME).gateway });
     const inv = await loadInventory(inventory);
+    server = await serveRepo(repo.dir, { host: String(hostVars(inv, 'h1').furrow_lab_gateway) });
     conn = openConnection(connectionSpecFromVars('h1', hostVars(inv, 'h1'), { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
     await conn.open();
     await conn.put('/etc/apt/sources.list.d/furrow.list', { content: aptSourcesLine(server.url) });

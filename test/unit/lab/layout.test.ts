@@ -1,4 +1,5 @@
 import { hostLayout, labClientDir, labGroups, labLayout } from '../../../src/lab/layout.js';
+import { freeNet } from '../../../src/lab/network.js';
 
 describe('lab layout', () => {
   test('kubeasz groups: 3 hosts give an etcd of 3, one master, all nodes, first host serves time', () => {
@@ -33,5 +34,12 @@ describe('lab layout', () => {
   test('the default lab writes to .furrow/lab, others to .furrow/lab-NAME', () => {
     expect(labClientDir('/x', 'default')).toBe('/x/.furrow/lab');
     expect(labClientDir('/x', 'ci')).toBe('/x/.furrow/lab-ci');
+  });
+
+  test('a lab whose /24 is taken gets the next free one', () => {
+    const routes = 'default via 192.0.2.1 dev eth0\n10.213.55.0/24 dev fwb-x proto kernel scope link src 10.213.55.1\n10.213.56.0/24 dev fwb-y\n';
+    expect(freeNet('10.213.55', routes)).toBe('10.213.57');
+    expect(freeNet('10.213.54', routes)).toBe('10.213.54');
+    expect(freeNet('10.213.255', '10.213.255.0/24 dev z\n')).toBe('10.213.0');
   });
 });
