@@ -115,7 +115,11 @@ async function waitForPort(address: string, port: number, deadline: number): Pro
 /** Waits until the host answers over SSH and systemd has finished booting; names failed units. */
 async function waitReady(host: LabHostLayout, clientDir: string, timeoutMs: number): Promise<{ state: string; failedUnits: string[] }> {
   const deadline = Date.now() + timeoutMs;
-  await waitForPort(host.address, 22, deadline);
+  await waitForPort(host.address, 22, deadline).catch((err: Error) => {
+    // The console is removed with the lab: keep its last lines in the error for whoever debugs.
+    const consoleTail = existsSync(path.join(host.dir, 'console.log')) ? readFileSync(path.join(host.dir, 'console.log'), 'utf8').split('\n').slice(-15).join('\n') : '(no console log)';
+    throw new LabError(`${host.name}: ${err.message}; last lines of its console:\n${consoleTail}`);
+  });
   const conn = openConnection({ ...labSpec(clientDir, host.address), name: host.name });
   try {
     await conn.open();
