@@ -87,7 +87,7 @@ export async function ensureServiceAccountKeyUnlocked(pkiDir: string, settings: 
 }
 
 /** Every root of a cluster: the three CAs and the service-account pair, created where missing. */
-export function ensureAuthorities(pkiDir: string, settings: PkiSettings & { dryRun?: boolean; now?: Date } = {}): Promise<RootResult[]> {
+export async function ensureAuthorities(pkiDir: string, settings: PkiSettings & { dryRun?: boolean; now?: Date } = {}): Promise<RootResult[]> {
   return withPkiLock(pkiDir, async () => {
     const results: RootResult[] = [];
     for (const name of [CA.etcd, CA.cluster, CA.frontProxy]) results.push((await ensureAuthorityUnlocked(pkiDir, name, settings)).result);

@@ -46,7 +46,7 @@ interface Existing {
 }
 
 /** Makes sure the leaf of `spec` exists and is good; see the file comment for when it is re-issued. */
-export function ensureLeaf(pkiDir: string, spec: LeafSpec, opts: LeafOptions = {}): Promise<LeafResult> {
+export async function ensureLeaf(pkiDir: string, spec: LeafSpec, opts: LeafOptions = {}): Promise<LeafResult> {
   const normal = normalizeSpec(spec);
   return withPkiLock(pkiDir, () => ensureLeafUnlocked(pkiDir, normal, opts, false));
 }
@@ -56,7 +56,7 @@ export function ensureLeaf(pkiDir: string, spec: LeafSpec, opts: LeafOptions = {
  * leaves by name. Keys are kept (delete a .key to rotate it). A missing CA is an error here:
  * renewing must never start a new root.
  */
-export function renewLeaves(pkiDir: string, specs: LeafSpec[], opts: LeafOptions & { only?: string[] } = {}): Promise<LeafResult[]> {
+export async function renewLeaves(pkiDir: string, specs: LeafSpec[], opts: LeafOptions & { only?: string[] } = {}): Promise<LeafResult[]> {
   const normal = specs.map(normalizeSpec);
   const known = new Set(normal.map((s) => s.name));
   const unknown = (opts.only ?? []).filter((n) => !known.has(n));
