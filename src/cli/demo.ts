@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { runAdhoc } from '../engine/adhoc.js';
-import { labUp } from '../lab/lab.js';
 import { adhocExitCode } from './exec.js';
 
 /** The README's first command: a real run on the built-in default, the lab. */
@@ -9,6 +7,7 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .description('boot a 3-host lab on this machine and run a command across it over SSH')
     .action(async () => {
+      const [{ runAdhoc }, { labUp }] = await Promise.all([import('../engine/adhoc.js'), import('../lab/lab.js')]);
       const log = (line: string) => process.stderr.write(`demo: ${line}\n`);
       const lab = await labUp({ name: 'default', hosts: 3, cwd: process.cwd(), log });
       log(`lab is up; inventory ${lab.inventory}`);

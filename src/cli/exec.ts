@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type AdhocResult, runAdhoc } from '../engine/adhoc.js';
+import type { AdhocResult } from '../engine/adhoc.js';
 import { EXIT } from '../engine/errors.js';
 import { parseCount } from './lab.js';
 
@@ -37,6 +37,7 @@ export function registerExec(program: Command): void {
     .option('--json', 'one JSON object per host per line')
     .addHelpText('after', '\nExamples:\n  furrow exec all -i .furrow/lab/inventory.yml -- hostname\n  furrow exec etcd:kube_master -i hosts -u furrow --become -- id -u\n')
     .action(async (pattern: string, command: string[], o: { inventory: string; forks?: number; become?: boolean; user?: string; timeout?: number; strictHostKeys?: boolean; json?: boolean }) => {
+      const { runAdhoc } = await import('../engine/adhoc.js');
       const results = await runAdhoc({
         inventory: o.inventory,
         pattern,

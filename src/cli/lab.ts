@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { labDown, labStartHost, labStatus, labStopHost, labUp } from '../lab/lab.js';
 import { InputError } from '../engine/errors.js';
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
+/** The lab's code (and ssh2 behind it) loads only when a lab command runs. */
+const lab = () => import('../lab/lab.js');
 
 export function parseCount(value: string): number {
   const n = Number(value);
@@ -11,9 +12,9 @@ export function parseCount(value: string): number {
 }
 
 export function registerLab(program: Command): void {
-  const lab = program.command('lab').description('real Debian hosts on this machine (systemd-nspawn), for trying Furrow and for its tests');
+  const labCommand = program.command('lab').description('real Debian hosts on this machine (systemd-nspawn), for trying Furrow and for its tests');
 
-  lab
+  labCommand
     .command('up')
     .description('boot N hosts and write an inventory to .furrow/lab/inventory.yml')
     .option('--hosts <n>', 'how many hosts', parseCount, 3)
@@ -21,7 +22,7 @@ export function registerLab(program: Command): void {
     .option('--packages <names>', 'extra Debian packages on the hosts, comma separated (e.g. python3 for Ansible)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)])
     .action(async (o: { hosts: number; name: string; packages?: string[] }) => {
       const started = Date.now();
-      const r = await labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log, ...(o.packages ? { packages: o.packages } : {}) });
+      const r = await (await lab()).labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log, ...(o.packages ? { packages: o.packages } : {}) });
       for (const h of r.hosts) {
         const failed = h.failedUnits.length ? ` (failed units: ${h.failedUnits.join(', ')})` : '';
         process.stdout.write(`${h.name}\t${h.address}\t${h.state}${failed}\n`);
@@ -29,36 +30,36 @@ export function registerLab(program: Command): void {
       log(`${r.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s${r.rootfsBuilt ? ' (root filesystem built)' : ''}; inventory: ${r.inventory}`);
     });
 
-  lab
+  labCommand
     .command('down')
     .description('stop the hosts and remove every mount, namespace, link and process the lab made')
     .option('--name <name>', 'lab name', 'default')
     .action(async (o: { name: string }) => {
-      const removed = await labDown({ name: o.name, cwd: process.cwd(), log });
+      const removed = await (await lab()).labDown({ name: o.name, cwd: process.cwd(), log });
       log(removed.length ? `removed ${removed.join(', ')}` : `lab '${o.name}' was not up`);
     });
 
-  lab
+  labCommand
     .command('status')
     .description('list the hosts with address and state')
     .option('--name <name>', 'lab name', 'default')
     .option('--json', 'one JSON document')
     .action(async (o: { name: string; json?: boolean }) => {
-      const hosts = await labStatus({ name: o.name, cwd: process.cwd(), log });
+      const hosts = await (await lab()).labStatus({ name: o.name, cwd: process.cwd(), log });
       if (o.json) return void process.stdout.write(`${JSON.stringify({ name: o.name, up: !!hosts, hosts: hosts ?? [] })}\n`);
       if (!hosts) return void process.stdout.write(`lab '${o.name}' is not up\n`);
       for (const h of hosts) process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
     });
 
-  lab
+  labCommand
     .command('stop <host>')
     .description('power one host off (its disk and address stay, for lab start)')
     .option('--name <name>', 'lab name', 'default')
-    .action(async (host: string, o: { name: string }) => labStopHost({ name: o.name, host, cwd: process.cwd(), log }));
+    .action(async (host: string, o: { name: string }) => (await lab()).labStopHost({ name: o.name, host, cwd: process.cwd(), log }));
 
-  lab
+  labCommand
     .command('start <host>')
     .description('boot a stopped host again')
     .option('--name <name>', 'lab name', 'default')
-    .action(async (host: string, o: { name: string }) => labStartHost({ name: o.name, host, cwd: process.cwd(), log }));
+    .action(async (host: string, o: { name: string }) => (await lab()).labStartHost({ name: o.name, host, cwd: process.cwd(), log }));
 }

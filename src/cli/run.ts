@@ -2,10 +2,6 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { Reporter } from '../engine/events.js';
-import { ConsoleReporter } from '../engine/reporters/console.js';
-import { JsonLinesReporter } from '../engine/reporters/json.js';
-import { runPlaybook } from '../engine/run/runner.js';
-import { parseExtraVars } from '../engine/vars.js';
 import { parseCount } from './lab.js';
 
 /** The roles that ship with Furrow (roles/ at the package's top), searched after the playbook's own. */
@@ -62,6 +58,13 @@ Exit status: 0 all good, 1 a host failed, 2 bad input (no host was touched),
 3 hosts were unreachable (and none failed), 70 internal error.`,
     )
     .action(async (playbook: string, o: RunFlags) => {
+      // Loaded here, not at start-up: `furrow --help` and `furrow lab` need none of the engine.
+      const [{ ConsoleReporter }, { JsonLinesReporter }, { runPlaybook }, { parseExtraVars }] = await Promise.all([
+        import('../engine/reporters/console.js'),
+        import('../engine/reporters/json.js'),
+        import('../engine/run/runner.js'),
+        import('../engine/vars.js'),
+      ]);
       const reporters: Reporter[] = [o.json ? new JsonLinesReporter() : new ConsoleReporter({ diff: !!o.diff, verbose: !!o.verbose })];
       const summary = await runPlaybook({
         playbook,
