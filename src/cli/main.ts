@@ -5,6 +5,7 @@ import { registerExec } from './exec.js';
 import { registerLab } from './lab.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
+import { registerModules } from './modules.js';
 
 const program = new Command('furrow')
   .description('Declarative, idempotent, parallel provisioning of Kubernetes from plain binaries, over SSH.')
@@ -19,6 +20,7 @@ const program = new Command('furrow')
 registerLab(program);
 registerExec(program);
 registerRun(program);
+registerModules(program);
 registerDemo(program);
 
 try {
