@@ -17,6 +17,7 @@ import { wait_for } from './wait_for.js';
 import { set_fact } from './set_fact.js';
 import { assert } from './assert.js';
 import { debug } from './debug.js';
+import { cert } from './cert.js';
 
 /**
  * The module registry: the one place that names concrete modules. Adding a module is one import
@@ -44,6 +45,7 @@ const all: Module<any, any>[] = [
   set_fact,
   assert,
   debug,
+  cert,
 ];
 
 const byName = new Map(all.map((m) => [m.name, m]));

@@ -1,0 +1,199 @@
+/**
+ * cert: puts a certificate from the cluster's pki/ on a host, with its key (0600) and, when
+ * asked, its CA certificate. Given a spec, the certificate is first issued or kept on the
+ * controller (in check mode only decided, nothing written anywhere). Files compare by sha256 in
+ * one probe round trip; the diff shows subject, SANs and expiry, of the certificate to be
+ * written and of the one on the host, and a key only as "(secret changed)".
+ */
+import { posix } from 'node:path';
+import { FurrowError, InputError } from '../engine/errors.js';
+import { probeFiles, type FileInfo, type FileQuery } from '../engine/facts/files.js';
+import type { ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
+import type { Module } from '../engine/module.js';
+import { sh } from '../engine/shell.js';
+import { describeCertificate, parseCertificate, type CertDescription } from '../pki/describe.js';
+import { distributionSources, type SourceFile } from '../pki/distribute.js';
+import { ensureLeaf, type LeafResult } from '../pki/leaf.js';
+import { USAGES, type LeafSpec } from '../pki/spec.js';
+import { boolParam, idParam, isTrue, modeParam, runOrFail, wantedAttrs } from './support/files.js';
+import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+
+export interface CertParams {
+  /** The certificate under src_dir, without extension ('etcd/server-etcd1'); defaults to spec.name. */
+  name?: string;
+  spec?: LeafSpec;
+  /** The cluster's pki/ folder on the controller; defaults to the variable pki_dir. */
+  src_dir?: string;
+  /** Folder on the host. */
+  dest: string;
+  cert_file?: string;
+  key_file?: string;
+  ca_file?: string;
+  key?: boolean | string;
+  ca?: boolean | string;
+  owner?: string | number;
+  group?: string | number;
+  cert_mode?: string | number;
+  key_mode?: string | number;
+  renew_within_days?: number;
+  key_type?: 'rsa' | 'ecdsa';
+}
+
+export interface CertData {
+  /** The destination folder does not exist yet. */
+  mkdir?: string;
+  writes: WriteData[];
+}
+
+const names = { type: 'array', items: { type: 'string' } };
+const specSchema = {
+  type: 'object',
+  properties: {
+    name: { type: 'string', minLength: 1 },
+    ca: { type: 'string', minLength: 1 },
+    commonName: { type: 'string', minLength: 1 },
+    organization: { anyOf: [{ type: 'string' }, names] },
+    sans: { type: 'object', properties: { dns: names, ips: names }, additionalProperties: false },
+    usages: { type: 'array', items: { type: 'string', enum: [...USAGES] }, minItems: 1 },
+    days: { type: 'integer', minimum: 1 },
+  },
+  required: ['name', 'ca', 'commonName', 'usages'],
+  additionalProperties: false,
+};
+
+// A certificate is a few kilobytes: fetching a differing one to describe it costs nothing extra.
+const MAX_CERT_BYTES = 64 * 1024;
+
+export const cert: Module<CertParams, CertData> = {
+  name: 'cert',
+  schema: {
+    type: 'object',
+    properties: {
+      name: { type: 'string', minLength: 1 },
+      spec: specSchema,
+      src_dir: { type: 'string', minLength: 1 },
+      dest: { type: 'string', minLength: 1 },
+      cert_file: { type: 'string', minLength: 1 },
+      key_file: { type: 'string', minLength: 1 },
+      ca_file: { type: 'string', minLength: 1 },
+      key: boolParam,
+      ca: boolParam,
+      owner: idParam,
+      group: idParam,
+      cert_mode: modeParam,
+      key_mode: modeParam,
+      renew_within_days: { type: 'integer', minimum: 0 },
+      key_type: { type: 'string', enum: ['rsa', 'ecdsa'] },
+    },
+    required: ['dest'],
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const { name, srcDir } = resolveNames(ctx, params);
+    const leaf = params.spec ? await ensureLeaf(srcDir, params.spec, leafOptions(ctx, params)) : undefined;
+    const sources = await distributionSources(srcDir, { name, ...(leaf ? { leaf } : {}), ...(params.spec ? { caName: params.spec.ca } : {}), key: isTrue(params.key, true), ca: isTrue(params.ca) });
+    const targets = sources.map((source) => ({ source, path: posix.join(params.dest, fileName(source, name, params)) }));
+    const queries: FileQuery[] = [{ path: params.dest }, ...targets.map(({ source, path }) => queryFor(source, path))];
+    const [dir, ...files] = await probeFiles(ctx.conn, queries);
+    if (dir!.type !== 'absent' && dir!.type !== 'directory') throw new FurrowError('module', `${ctx.host}: cert: ${params.dest} is a ${dir!.type}, not a folder`);
+    const decisions = targets.map((t, i) => decideFile(ctx, params, t.source, t.path, files[i]!));
+    return combine(decisions, leaf, dir!.type === 'absent' ? params.dest : undefined);
+  },
+
+  async apply(ctx, plan) {
+    const data = plan.data;
+    if (!data) return {};
+    if (data.mkdir) await runOrFail(ctx, sh`mkdir -p -- ${data.mkdir}`, `creating ${data.mkdir}`);
+    for (const write of data.writes) await applyWrite(ctx, { action: 'update', reason: '', data: write });
+    return { output: { dest: data.writes.map((w) => w.path) } };
+  },
+};
+
+function resolveNames(ctx: ModuleContext, params: CertParams): { name: string; srcDir: string } {
+  if (params.spec && params.name && params.name !== params.spec.name) {
+    throw new InputError(undefined, `cert: name '${params.name}' and spec.name '${params.spec.name}' differ`, 'leave out name when giving a spec');
+  }
+  const name = params.name ?? params.spec?.name;
+  if (!name) throw new InputError(undefined, 'cert: name or spec is required', "add name: <certificate under pki/> (e.g. 'etcd/server-etcd1') or spec: {...}");
+  const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
+  if (!srcDir) throw new InputError(undefined, 'cert: src_dir is not given and the variable pki_dir is not set', "add src_dir: <cluster folder>/pki");
+  return { name, srcDir };
+}
+
+function leafOptions(ctx: ModuleContext, params: CertParams) {
+  return {
+    dryRun: ctx.check,
+    ...(params.renew_within_days !== undefined ? { renewWithinDays: params.renew_within_days } : {}),
+    ...(params.key_type ? { keyType: params.key_type } : {}),
+  };
+}
+
+function fileName(source: SourceFile, name: string, params: CertParams): string {
+  const base = posix.basename(name);
+  if (source.kind === 'cert') return params.cert_file ?? `${base}.crt`;
+  if (source.kind === 'key') return params.key_file ?? `${base}.key`;
+  return params.ca_file ?? 'ca.crt';
+}
+
+function queryFor(source: SourceFile, path: string): FileQuery {
+  // The host's certificate comes back only when it differs (to describe it); a key never does.
+  if (source.kind === 'key') return { path };
+  return { path, content: 'if-changed', wantSha256: source.sha256 ?? '', maxContentBytes: MAX_CERT_BYTES };
+}
+
+interface FileDecision {
+  plan: Plan<WriteData>;
+  path: string;
+}
+
+function decideFile(ctx: ModuleContext, params: CertParams, source: SourceFile, path: string, file: FileInfo): FileDecision {
+  const isKey = source.kind === 'key';
+  const mode = isKey ? (params.key_mode ?? '0600') : (params.cert_mode ?? '0644');
+  const attrs = wantedAttrs({ mode, ...(params.owner !== undefined ? { owner: params.owner } : {}), ...(params.group !== undefined ? { group: params.group } : {}) }, 'cert');
+  // A file still to be issued has no hash yet: '(pending)' matches nothing on a host. Apply never sees it (check mode).
+  const plan = decideWrite({ path, source: { localPath: source.localPath }, sha256: source.sha256 ?? '(pending)', attrs, secret: true }, file, `${ctx.host}: cert`);
+  if (plan.action === 'none' || isKey || !plan.diff?.values?.some((v) => v.key === 'content')) return { plan: prefixed(plan, path), path };
+  const values = plan.diff.values.flatMap((v) => (v.key === 'content' ? certChanges(source.description!, file) : [v]));
+  return { plan: prefixed({ ...plan, diff: { values } }, path), path };
+}
+
+/** Subject, SANs and expiry of the certificate on the host (when there is one) and of the one to be written. */
+function certChanges(after: CertDescription, file: FileInfo): ValueChange[] {
+  let before: CertDescription | undefined;
+  let unreadable = false;
+  if (file.type === 'file' && file.content) {
+    try {
+      before = describeCertificate(parseCertificate(file.content.toString('utf8'), 'host certificate'));
+    } catch {
+      unreadable = true;
+    }
+  }
+  const old = (value: string) => (before ? value : unreadable ? '(not a certificate)' : null);
+  return [
+    { key: 'subject', before: old(before?.subject ?? ''), after: after.subject },
+    { key: 'SANs', before: old(before?.sans.join(', ') ?? ''), after: after.sans.join(', ') },
+    { key: 'not after', before: old(before?.notAfter ?? ''), after: after.notAfter },
+  ];
+}
+
+/** Several files in one diff: each value is labelled with its file. */
+function prefixed(plan: Plan<WriteData>, path: string): Plan<WriteData> {
+  if (!plan.diff?.values) return plan;
+  return { ...plan, diff: { ...plan.diff, values: plan.diff.values.map((v) => ({ ...v, key: `${path}: ${v.key}` })) } };
+}
+
+function combine(decisions: FileDecision[], leaf: LeafResult | undefined, mkdir: string | undefined): Plan<CertData> {
+  const changed = decisions.filter((d) => d.plan.action !== 'none');
+  const issued = leaf && leaf.action !== 'kept' ? [`${leaf.action === 'issued' ? 'issued' : 'would issue'} ${leaf.name} on the controller (${leaf.reason})`] : [];
+  if (changed.length === 0) {
+    return { action: 'none', reason: [...issued, `${decisions.map((d) => posix.basename(d.path)).join(', ')} up to date in ${posix.dirname(decisions[0]!.path)}`].join('; ') };
+  }
+  const action: PlanAction = changed.every((d) => d.plan.action === 'create') && changed.length === decisions.length ? 'create' : 'update';
+  return {
+    action,
+    reason: [...issued, ...changed.map((d) => d.plan.reason)].join('; '),
+    diff: { values: changed.flatMap((d) => d.plan.diff?.values ?? []) },
+    data: { ...(mkdir ? { mkdir } : {}), writes: changed.map((d) => d.plan.data!).filter(Boolean) },
+  };
+}
