@@ -1,0 +1,215 @@
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Reporter, RunEvent } from '../../../src/engine/events.js';
+import { runPlaybook } from '../../../src/engine/run/runner.js';
+
+/**
+ * Engine semantics on real local hosts: three inventory hosts with the local connection, so every
+ * task really runs (shell commands, files in a temp folder), without the lab.
+ */
+type Result = Extract<RunEvent, { kind: 'task_result' }>;
+
+class Collect implements Reporter {
+  readonly events: RunEvent[] = [];
+  onEvent(e: RunEvent): void {
+    this.events.push(e);
+  }
+  get results(): Result[] {
+    return this.events.filter((e): e is Result => e.kind === 'task_result');
+  }
+  status(host: string, task: string): string | undefined {
+    return this.results.find((e) => e.host === host && e.task === task)?.status;
+  }
+}
+
+describe('engine semantics (local hosts)', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-semantics-'));
+  const work = path.join(dir, 'work');
+  const inventory = path.join(dir, 'hosts.yml');
+  writeFileSync(inventory, `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}, b: {}, c: {}}\n`);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeEach(() => {
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+  });
+
+  async function play(yaml: string, opts: Partial<Parameters<typeof runPlaybook>[0]> = {}) {
+    const file = path.join(dir, 'site.yml');
+    writeFileSync(file, yaml);
+    const reporter = new Collect();
+    const summary = await runPlaybook({ playbook: file, inventory, runsDir: path.join(dir, 'runs'), knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], ...opts });
+    return { summary, r: reporter };
+  }
+  const count = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+
+  test('loop, register, and a when on the registered result', async () => {
+    const { summary, r } = await play(`- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Touch each
+      file: {path: "{{ work }}/{{ inventory_hostname }}-{{ item }}", state: touch}
+      loop: [x, y]
+      register: touched
+    - name: Only when all items changed
+      command: "true"
+      when: touched.changed
+`);
+    expect(summary.exitCode).toBe(0);
+    expect(existsSync(path.join(work, 'a-x')) && existsSync(path.join(work, 'c-y'))).toBe(true);
+    expect(r.status('a', 'Touch each')).toBe('changed');
+    expect(r.status('a', 'Only when all items changed')).toBe('changed');
+  });
+
+  test('block: a failure runs rescue, always runs anyway, and the host is not failed', async () => {
+    const { summary, r } = await play(`- hosts: a
+  gather_facts: false
+  tasks:
+    - name: Guarded
+      block:
+        - {name: Fails, command: "false"}
+        - {name: Never, command: "true"}
+      rescue:
+        - {name: Rescue, shell: "echo rescued >> {{ work }}/log"}
+      always:
+        - {name: Always, shell: "echo always >> {{ work }}/log"}
+    - {name: After, command: "true"}
+`);
+    expect(summary.exitCode).toBe(0);
+    expect(readFileSync(path.join(work, 'log'), 'utf8')).toBe('rescued\nalways\n');
+    expect(r.status('a', 'Never')).toBeUndefined();
+    expect(r.status('a', 'After')).toBe('changed');
+    expect(summary.recap.a!.failed).toBe(0);
+  });
+
+  test('until/retries retries until the condition holds; changed_when, failed_when, ignore_errors', async () => {
+    const { summary, r } = await play(`- hosts: a
+  gather_facts: false
+  tasks:
+    - name: Third time lucky
+      shell: "echo x >> {{ work }}/tries; test $(wc -l < {{ work }}/tries) -ge 3"
+      register: out
+      until: out.rc == 0
+      retries: 5
+      delay: 0
+    - name: Never changed
+      command: "true"
+      changed_when: false
+    - name: Fails on output
+      shell: echo BAD
+      register: bad
+      failed_when: '"BAD" in bad.stdout'
+      ignore_errors: true
+    - {name: Still going, command: "true"}
+`);
+    expect(summary.exitCode).toBe(0);
+    expect(count(path.join(work, 'tries'))).toBe(3);
+    expect(r.status('a', 'Never changed')).toBe('ok');
+    expect(r.status('a', 'Fails on output')).toBe('ok'); // failed, but ignored
+    expect(r.results.find((e) => e.task === 'Fails on output')?.msg).toMatch(/ignored/);
+    expect(r.status('a', 'Still going')).toBe('changed');
+  });
+
+  test('run_once runs on one host and gives every host its result; delegate_to runs elsewhere', async () => {
+    const { summary, r } = await play(`- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Once
+      shell: "echo {{ inventory_hostname }} >> {{ work }}/once; echo token"
+      register: once
+      run_once: true
+    - name: Everyone saw it
+      assert: {that: ['once.stdout == "token"']}
+    - name: Delegated
+      shell: "echo {{ inventory_hostname }} >> {{ work }}/delegated"
+      delegate_to: localhost
+`);
+    expect(summary.exitCode).toBe(0);
+    expect(count(path.join(work, 'once'))).toBe(1);
+    expect(['a', 'b', 'c'].map((h) => r.status(h, 'Everyone saw it'))).toEqual(['ok', 'ok', 'ok']);
+    expect(readFileSync(path.join(work, 'delegated'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(['a', 'b', 'c']);
+  });
+
+  test('serial: the second batch starts after the first has finished', async () => {
+    const { r } = await play(`- hosts: all
+  gather_facts: false
+  serial: 2
+  tasks:
+    - {name: One, command: "true"}
+    - {name: Two, command: "true"}
+`);
+    const idx = (h: string, t: string) => r.results.findIndex((e) => e.host === h && e.task === t);
+    expect(idx('c', 'One')).toBeGreaterThan(idx('a', 'Two'));
+    expect(idx('c', 'One')).toBeGreaterThan(idx('b', 'Two'));
+  });
+
+  test('a failed host stops; any_errors_fatal stops every host; max_fail_percentage too', async () => {
+    const plain = await play(`- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: Fail on b, command: "false", when: inventory_hostname == "b"}
+    - {name: Next, command: "true"}
+`);
+    expect(plain.summary.exitCode).toBe(1);
+    expect(plain.r.status('b', 'Next')).toBeUndefined();
+    expect(plain.r.status('a', 'Next')).toBe('changed');
+
+    const fatal = await play(`- hosts: all
+  gather_facts: false
+  any_errors_fatal: true
+  tasks:
+    - {name: Fail on a, command: "false", when: inventory_hostname == "a"}
+    - {name: Slow, command: "sleep 0.3"}
+    - {name: Next, command: "true"}
+`);
+    expect(fatal.summary.exitCode).toBe(1);
+    expect(fatal.r.results.filter((e) => e.task === 'Next')).toEqual([]);
+    expect(fatal.r.events.find((e) => e.kind === 'play_end')).toMatchObject({ aborted: 'any_errors_fatal: a failed' });
+
+    const pct = await play(`- hosts: all
+  gather_facts: false
+  max_fail_percentage: 30
+  tasks:
+    - {name: Fail on a, command: "false", when: inventory_hostname == "a"}
+    - {name: Slow, command: "sleep 0.3"}
+    - {name: Next, command: "true"}
+`);
+    expect(pct.r.events.find((e) => e.kind === 'play_end')).toMatchObject({ aborted: expect.stringMatching(/max_fail_percentage 30% exceeded/) });
+  });
+
+  test('tags, skip-tags and start-at-task pick the tasks that run', async () => {
+    const yaml = `- hosts: a
+  gather_facts: false
+  tasks:
+    - {name: Install, command: "true", tags: [install]}
+    - {name: Configure, command: "true", tags: [config]}
+    - {name: Always, command: "true", tags: [always]}
+    - {name: Debug only, command: "true", tags: [never, debug]}
+`;
+    const names = async (opts: object) => (await play(yaml, opts)).r.results.map((e) => e.task);
+    expect(await names({})).toEqual(['Install', 'Configure', 'Always']);
+    expect(await names({ tags: ['config'] })).toEqual(['Configure', 'Always']);
+    expect(await names({ skipTags: ['install'] })).toEqual(['Configure', 'Always']);
+    expect(await names({ tags: ['debug'] })).toEqual(['Always', 'Debug only']);
+    expect(await names({ startAtTask: 'Configure' })).toEqual(['Configure', 'Always']);
+  });
+
+  test('set_fact values are seen by later tasks; check mode changes nothing', async () => {
+    const yaml = `- hosts: a
+  gather_facts: false
+  tasks:
+    - name: Decide
+      set_fact: {target: "{{ work }}/made-by-fact"}
+    - name: Make it
+      copy: {dest: "{{ target }}", content: "x\\n"}
+`;
+    const checked = await play(yaml, { check: true });
+    expect(checked.r.status('a', 'Make it')).toBe('changed');
+    expect(existsSync(path.join(work, 'made-by-fact'))).toBe(false);
+    const real = await play(yaml);
+    expect(real.summary.exitCode).toBe(0);
+    expect(readFileSync(path.join(work, 'made-by-fact'), 'utf8')).toBe('x\n');
+    const again = await play(yaml);
+    expect(again.r.status('a', 'Make it')).toBe('ok');
+  });
+});
