@@ -195,6 +195,7 @@ export class Expander {
       become: scope.become,
       becomeUser: scope.becomeUser,
       runOnce: scope.runOnce ?? false,
+      throttle: own.throttle,
       delegateTo: scope.delegateTo,
       retries: own.retries,
       until: own.until,

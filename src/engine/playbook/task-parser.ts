@@ -39,6 +39,7 @@ export interface OwnKeywords {
   become?: boolean;
   becomeUser?: string;
   runOnce?: boolean;
+  throttle?: number;
   delegateTo?: string;
   retries?: number | string;
   until?: string[];
@@ -63,12 +64,12 @@ export interface TaskSpec {
 
 export const TASK_KEYWORDS = new Set([
   'name', 'when', 'loop', 'with_items', 'loop_control', 'register', 'notify', 'listen', 'tags', 'become', 'become_user',
-  'run_once', 'delegate_to', 'retries', 'until', 'delay', 'ignore_errors', 'changed_when', 'failed_when', 'no_log',
+  'run_once', 'throttle', 'delegate_to', 'retries', 'until', 'delay', 'ignore_errors', 'changed_when', 'failed_when', 'no_log',
   'vars', 'environment', 'args', 'wait_for_hosts', 'rescue', 'always',
 ]);
 export const ACTION_KEYS = new Set(['block', 'include_tasks', 'import_tasks', 'import_role', 'include_role', 'meta']);
 /** Keywords that make sense on one run of a module only, not on a block or an expanded include. */
-const MODULE_ONLY = ['loop', 'with_items', 'loop_control', 'register', 'notify', 'listen', 'retries', 'until', 'delay', 'changed_when', 'failed_when', 'args'];
+const MODULE_ONLY = ['throttle', 'loop', 'with_items', 'loop_control', 'register', 'notify', 'listen', 'retries', 'until', 'delay', 'changed_when', 'failed_when', 'args'];
 
 /** Ansible's collection prefixes name the same builtins here. */
 export function shortName(key: string): string {
@@ -177,6 +178,7 @@ export function ownKeywords(task: Record<string, unknown>, at: At, errors: Input
     become: bool(task.become),
     becomeUser: str(task.become_user),
     runOnce: bool(task.run_once),
+    throttle: typeof task.throttle === 'number' ? task.throttle : undefined,
     delegateTo: str(task.delegate_to),
     retries: numberOrTemplate(task.retries) ?? (until ? 3 : undefined),
     until,

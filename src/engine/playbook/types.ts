@@ -103,6 +103,8 @@ export interface Task {
   become?: boolean;
   becomeUser?: string;
   runOnce: boolean;
+  /** At most this many hosts run the task at once (Ansible's throttle), e.g. 1 for rolling restarts. */
+  throttle?: number;
   delegateTo?: string;
   /** Set together with `until` (Ansible's defaults 3 and 5 s when not written); a template is kept as written. */
   retries?: number | string;

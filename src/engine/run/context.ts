@@ -36,6 +36,8 @@ export interface PlayContext {
   lastIndex: Map<string, number>;
   /** Set when the play must stop (any_errors_fatal, max_fail_percentage): hosts stop before their next task. */
   aborted?: string;
+  /** Runs fn for a task with `throttle: N`: at most N hosts inside at once. */
+  throttled<T>(task: Task, fn: () => Promise<T>): Promise<T>;
   /** Called when a host fails, so the play's failure policy can decide. */
   onHostFailed(host: string): void;
 }

@@ -158,6 +158,7 @@ async function runPlay(run: RunContext, prepared: PreparedPlay, index: number, r
   run.reporter.onEvent({ kind: 'play_start', play: play.name, index, hosts });
   const lastIndex = lastIndexByMarker(tasks);
   const runOnce = new RunOnce<TaskOutcome>();
+  const throttles = new Map<string, PQueue>();
   let abortedBy: string | undefined;
   for (const [batchIndex, batch] of serialBatches(hosts, play.serial, play.place.file).entries()) {
     const failedInBatch = new Set<string>();
@@ -170,6 +171,11 @@ async function runPlay(run: RunContext, prepared: PreparedPlay, index: number, r
       runOnce,
       board: new ProgressBoard(),
       lastIndex,
+      throttled(task, fn) {
+        let queue = throttles.get(task.id);
+        if (!queue) throttles.set(task.id, (queue = new PQueue({ concurrency: task.throttle ?? 1 })));
+        return queue.add(fn) as Promise<Awaited<ReturnType<typeof fn>>>;
+      },
       onHostFailed(host) {
         failedInBatch.add(host);
         if (play.anyErrorsFatal) pc.aborted = `any_errors_fatal: ${host} failed`;

@@ -37,7 +37,8 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
   }
   let outcome: TaskOutcome;
   try {
-    outcome = await run.limit(() => decide(host, task, pc));
+    const work = () => run.limit(() => decide(host, task, pc));
+    outcome = await (task.throttle ? pc.throttled(task, work) : work());
   } catch (err) {
     outcome = err instanceof UnreachableError
       ? { status: 'unreachable', result: { unreachable: true, msg: err.message }, msg: err.message }

@@ -212,4 +212,18 @@ describe('engine semantics (local hosts)', () => {
     const again = await play(yaml);
     expect(again.r.status('a', 'Make it')).toBe('ok');
   });
+
+  test('throttle: 1 runs the task on one host at a time; without it the hosts overlap', async () => {
+    const yaml = (throttle: string) => `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Rolling
+      shell: "echo start >> {{ work }}/log; sleep 0.2; echo end >> {{ work }}/log"
+${throttle}`;
+    await play(yaml('      throttle: 1\n'));
+    expect(readFileSync(path.join(work, 'log'), 'utf8')).toBe('start\nend\n'.repeat(3));
+    rmSync(path.join(work, 'log'));
+    await play(yaml(''));
+    expect(readFileSync(path.join(work, 'log'), 'utf8')).not.toBe('start\nend\n'.repeat(3));
+  });
 });
