@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { renderModulesMarkdown } from '../../../src/cli/module-docs.js';
-import { allModuleDocs } from '../../../src/cli/modules.js';
+import { allModuleDocs } from '../../../src/cli/module-catalog.js';
 import { moduleNames } from '../../../src/modules/index.js';
 
 /** docs/modules.md is generated: it must be what the generator gives for today's modules. */
