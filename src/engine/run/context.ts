@@ -12,6 +12,8 @@ export interface RunContext {
   check: boolean;
   diff: boolean;
   extraVars: Record<string, unknown>;
+  /** Cluster settings: a layer above role defaults and below the inventory. */
+  clusterVars: Record<string, unknown>;
   reporter: Reporter;
   hosts: Map<string, HostState>;
   /** The host's one connection, opened on first use and reused by every task. */

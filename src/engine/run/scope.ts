@@ -64,6 +64,8 @@ export async function scopeFor(host: HostState, task: Task, pc: PlayContext): Pr
   const { play } = pc;
   const layers: VarLayer[] = [
     { level: 'role_defaults', vars: task.role?.defaults ?? {}, source: task.role ? `${task.role.dir}/defaults/main.yml` : undefined },
+    // Same level, later in the list: cluster settings override role defaults, the inventory overrides both.
+    { level: 'role_defaults', vars: pc.run.clusterVars, source: 'cluster config.yml' },
     { level: 'inventory', vars: inventoryVars(pc, host.name), source: pc.run.inventory.source },
     { level: 'facts', vars: factVars(host.facts) },
     ...play.varsFiles.map((f) => ({ level: 'play' as const, vars: f.vars, source: f.path })),

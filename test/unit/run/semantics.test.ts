@@ -226,4 +226,25 @@ ${throttle}`;
     await play(yaml(''));
     expect(readFileSync(path.join(work, 'log'), 'utf8')).not.toBe('start\nend\n'.repeat(3));
   });
+
+  test('plays without joins (deploy all): a host starts its next play while another still works on the first', async () => {
+    const yaml = `- name: Step one
+  hosts: all
+  gather_facts: false
+  tasks:
+    - {name: Slow on b, command: "sleep 1", when: inventory_hostname == "b"}
+- name: Step two
+  hosts: a:b
+  gather_facts: false
+  tasks:
+    - {name: Next step, command: "true"}
+`;
+    const idx = (r: Collect, h: string, t: string) => r.results.findIndex((e) => e.host === h && e.task === t);
+    const flow = (await play(yaml, { joinPlays: false })).r;
+    expect(idx(flow, 'a', 'Next step')).toBeGreaterThan(-1);
+    expect(idx(flow, 'a', 'Next step')).toBeLessThan(idx(flow, 'b', 'Slow on b'));
+    expect(idx(flow, 'b', 'Next step')).toBeGreaterThan(idx(flow, 'b', 'Slow on b'));
+    const joined = (await play(yaml)).r;
+    expect(idx(joined, 'a', 'Next step')).toBeGreaterThan(idx(joined, 'b', 'Slow on b'));
+  });
 });
