@@ -10,7 +10,7 @@ export const PACKAGE_ROLES = path.resolve(path.dirname(fileURLToPath(import.meta
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-interface RunFlags {
+export interface RunFlags {
   inventory: string;
   check?: boolean;
   diff?: boolean;
@@ -26,12 +26,10 @@ interface RunFlags {
   strictHostKeys?: boolean;
 }
 
-export function registerRun(program: Command): void {
-  program
-    .command('run')
-    .description('run a playbook against an inventory')
-    .argument('<playbook>', 'playbook file (YAML list of plays)')
-    .requiredOption('-i, --inventory <path>', 'inventory file or folder (YAML or INI)')
+/** The flags `run` and `deploy` share: what to run on, how, and how to report it. */
+export function addRunOptions(cmd: Command, inventoryHelp: string): Command {
+  return cmd
+    .requiredOption('-i, --inventory <path>', inventoryHelp)
     .option('-C, --check', 'plan only: report what would change, change nothing')
     .option('-D, --diff', 'show what changes: unified diffs for files, old/new for values')
     .option('-l, --limit <pattern>', "further limit the hosts (pattern, e.g. 'etcd:!h3')")
@@ -43,7 +41,46 @@ export function registerRun(program: Command): void {
     .option('--resume', 'continue from where the last run of this playbook failed, per host')
     .option('--json', 'one JSON event per line')
     .option('-v, --verbose', 'also show skipped tasks and every message')
-    .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded')
+    .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded');
+}
+
+/** Runs playbooks with the shared flags; `extra` adds what the caller knows (deploy: the cluster). */
+export async function runWithFlags(playbooks: string[], o: RunFlags, extra: { inventory?: string; clusterVars?: Record<string, unknown>; joinPlays?: boolean } = {}): Promise<number> {
+  // Loaded here, not at start-up: `furrow --help` and `furrow lab` need none of the engine.
+  const [{ ConsoleReporter }, { JsonLinesReporter }, { runPlaybook }, { parseExtraVars }] = await Promise.all([
+    import('../engine/reporters/console.js'),
+    import('../engine/reporters/json.js'),
+    import('../engine/run/runner.js'),
+    import('../engine/vars.js'),
+  ]);
+  const reporters: Reporter[] = [o.json ? new JsonLinesReporter() : new ConsoleReporter({ diff: !!o.diff, verbose: !!o.verbose })];
+  const summary = await runPlaybook({
+    playbook: playbooks[0]!,
+    morePlaybooks: playbooks.slice(1),
+    inventory: extra.inventory ?? o.inventory,
+    check: o.check,
+    diff: o.diff,
+    limit: o.limit,
+    tags: o.tags,
+    skipTags: o.skipTags,
+    extraVars: parseExtraVars(o.extraVars ?? [], process.cwd()),
+    forks: o.forks,
+    startAtTask: o.startAtTask,
+    resume: o.resume,
+    strictHostKeys: o.strictHostKeys,
+    rolesPath: [PACKAGE_ROLES],
+    reporters,
+    ...(extra.clusterVars ? { clusterVars: extra.clusterVars } : {}),
+    ...(extra.joinPlays !== undefined ? { joinPlays: extra.joinPlays } : {}),
+  });
+  return summary.exitCode;
+}
+
+export function registerRun(program: Command): void {
+  addRunOptions(
+    program.command('run').description('run a playbook against an inventory').argument('<playbook>', 'playbook file (YAML list of plays)'),
+    'inventory file or folder (YAML or INI)',
+  )
     .addHelpText(
       'after',
       `
@@ -58,30 +95,6 @@ Exit status: 0 all good, 1 a host failed, 2 bad input (no host was touched),
 3 hosts were unreachable (and none failed), 70 internal error.`,
     )
     .action(async (playbook: string, o: RunFlags) => {
-      // Loaded here, not at start-up: `furrow --help` and `furrow lab` need none of the engine.
-      const [{ ConsoleReporter }, { JsonLinesReporter }, { runPlaybook }, { parseExtraVars }] = await Promise.all([
-        import('../engine/reporters/console.js'),
-        import('../engine/reporters/json.js'),
-        import('../engine/run/runner.js'),
-        import('../engine/vars.js'),
-      ]);
-      const reporters: Reporter[] = [o.json ? new JsonLinesReporter() : new ConsoleReporter({ diff: !!o.diff, verbose: !!o.verbose })];
-      const summary = await runPlaybook({
-        playbook,
-        inventory: o.inventory,
-        check: o.check,
-        diff: o.diff,
-        limit: o.limit,
-        tags: o.tags,
-        skipTags: o.skipTags,
-        extraVars: parseExtraVars(o.extraVars ?? [], process.cwd()),
-        forks: o.forks,
-        startAtTask: o.startAtTask,
-        resume: o.resume,
-        strictHostKeys: o.strictHostKeys,
-        rolesPath: [PACKAGE_ROLES],
-        reporters,
-      });
-      process.exitCode = summary.exitCode;
+      process.exitCode = await runWithFlags([playbook], o);
     });
 }
