@@ -5,6 +5,7 @@ import { registerExec } from './exec.js';
 import { registerLab } from './lab.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
+import { registerDeploy } from './deploy.js';
 import { registerModules } from './modules.js';
 
 const program = new Command('furrow')
@@ -20,6 +21,7 @@ const program = new Command('furrow')
 registerLab(program);
 registerExec(program);
 registerRun(program);
+registerDeploy(program);
 registerModules(program);
 registerDemo(program);
 

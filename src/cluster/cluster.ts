@@ -1,0 +1,57 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { InputError } from '../engine/errors.js';
+
+/**
+ * A cluster lives in a folder: its inventory (`hosts` in kubeasz's INI, or `inventory.yml`), an
+ * optional `config.yml` of cluster settings, `pki/` (certificates, made by Furrow), `bin/`
+ * (binaries for the hosts, filled by the offline bundle or by hand) and `repo/` (a package
+ * repository served to the hosts during a deploy). A kubeasz cluster folder works as it is.
+ */
+export interface Cluster {
+  dir: string;
+  inventory: string;
+  /** config.yml, or {} when there is none (every setting then has its role's default). */
+  config: Record<string, unknown>;
+  pkiDir: string;
+  binDir: string;
+  repoDir: string;
+}
+
+const INVENTORY_NAMES = ['hosts', 'inventory.yml', 'inventory.yaml', 'hosts.yml', 'hosts.yaml'];
+
+export function loadCluster(dirArg: string): Cluster {
+  const dir = path.resolve(dirArg);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new InputError({ file: dirArg }, 'is not a cluster folder', "give the folder that holds the cluster's hosts (or inventory.yml) and config.yml; 'furrow new NAME' makes one");
+  }
+  const inventory = INVENTORY_NAMES.map((n) => path.join(dir, n)).find((f) => existsSync(f));
+  if (!inventory) throw new InputError({ file: dir }, 'the cluster folder has no inventory', `add one of: ${INVENTORY_NAMES.join(', ')}`);
+  return { dir, inventory, config: readConfig(path.join(dir, 'config.yml')), pkiDir: path.join(dir, 'pki'), binDir: path.join(dir, 'bin'), repoDir: path.join(dir, 'repo') };
+}
+
+function readConfig(file: string): Record<string, unknown> {
+  if (!existsSync(file)) return {};
+  const doc = YAML.parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false });
+  const error = doc.errors[0];
+  if (error) {
+    const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [undefined, undefined];
+    throw new InputError({ file, line, column }, error.message.split('\n')[0]!, 'fix the YAML syntax');
+  }
+  const value = doc.toJS() as unknown;
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new InputError({ file, line: 1 }, 'config.yml must be a mapping of settings', 'write key: value lines');
+  return value as Record<string, unknown>;
+}
+
+/** The variables every task of a deploy sees about its cluster (the settings, then the paths). */
+export function clusterVars(cluster: Cluster, repo?: { url: string; line: string }): Record<string, unknown> {
+  return {
+    ...cluster.config,
+    furrow_cluster_dir: cluster.dir,
+    furrow_pki_dir: cluster.pkiDir,
+    furrow_bin_dir: cluster.binDir,
+    ...(repo ? { furrow_repo_url: repo.url, furrow_repo_line: repo.line } : {}),
+  };
+}

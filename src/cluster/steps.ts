@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../engine/errors.js';
+
+/** The deploy steps, in dependency order, with kubeasz's numbers as aliases. */
+export const STEPS = [
+  { number: '01', name: 'prepare' },
+  { number: '02', name: 'etcd' },
+  { number: '03', name: 'runtime' },
+  { number: '04', name: 'master' },
+  { number: '05', name: 'node' },
+  { number: '06', name: 'network' },
+  { number: '07', name: 'addons' },
+] as const;
+
+export interface Step {
+  number: string;
+  name: string;
+  playbook: string;
+}
+
+/** The step's playbook file: playbooks/NN.name.yml. */
+function stepPlaybook(playbooksDir: string, step: { number: string; name: string }): string {
+  return path.join(playbooksDir, `${step.number}.${step.name}.yml`);
+}
+
+/** The steps that exist so far (those with a playbook). */
+export function availableSteps(playbooksDir: string): Step[] {
+  return STEPS.map((s) => ({ ...s, playbook: stepPlaybook(playbooksDir, s) })).filter((s) => existsSync(s.playbook));
+}
+
+/** 'all' or '90' is every available step; otherwise one step by name or number. */
+export function resolveSteps(arg: string, playbooksDir: string): Step[] {
+  const available = availableSteps(playbooksDir);
+  if (arg === 'all' || arg === '90') return available;
+  const known = STEPS.find((s) => s.name === arg || s.number === arg || s.number === arg.padStart(2, '0'));
+  const step = available.find((s) => s.name === known?.name);
+  if (step) return [step];
+  const names = available.map((s) => `${s.number} ${s.name}`).join(', ');
+  if (known) throw new InputError(undefined, `step '${arg}' (${known.number} ${known.name}) is not available yet`, `available steps: ${names}, or all`);
+  throw new InputError(undefined, `unknown deploy step '${arg}'`, `use one of: ${names}, or all (90)`);
+}
