@@ -39,6 +39,10 @@ export function registerDeploy(program: Command): void {
         import('../repo/index.js'),
       ]);
       const cluster = loadCluster(o.inventory);
+      const { loadInventory } = await import('../engine/inventory/index.js');
+      if ((await loadInventory(cluster.inventory)).hosts.size === 0) {
+        throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups (etcd, kube_master, kube_node, chrony)');
+      }
       const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
       const serving = existsSync(path.join(cluster.repoDir, 'Packages'));
       const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory) }) : undefined;

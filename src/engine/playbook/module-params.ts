@@ -61,7 +61,25 @@ export function moduleParams(input: ParamsInput): { params: Record<string, unkno
   const { strict, coercing } = validatorsOf(mod);
   const validate = fromWords ? coercing : strict;
   if (validate(params)) return { params, errors: [] };
-  return { params, errors: ajvErrorsToInput(validate.errors ?? [], source, path, `${mod.name}: `) };
+  // A templated value ("{{ etcd_cert_days }}") can only be typed once rendered: the runner checks
+  // it again then, against the same schema. Here only what is written as a literal is judged.
+  const errors = (validate.errors ?? []).filter((e) => !isTemplateString(valueAt(params, e.instancePath)));
+  return { params, errors: ajvErrorsToInput(errors, source, path, `${mod.name}: `) };
+}
+
+/** The value at a JSON pointer ('/sans/dns/0') inside params; undefined where there is none. */
+function valueAt(root: unknown, pointer: string): unknown {
+  let value = root;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+function isTemplateString(value: unknown): boolean {
+  return typeof value === 'string' && value.includes('{{');
 }
 
 /** Ansible's yes/no/on/off in key=value words, for params the schema says are booleans. */
