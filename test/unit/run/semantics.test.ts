@@ -247,4 +247,19 @@ ${throttle}`;
     const joined = (await play(yaml)).r;
     expect(idx(joined, 'a', 'Next step')).toBeGreaterThan(idx(joined, 'b', 'Slow on b'));
   });
+
+  test('a templated param is typed once rendered: it loads, and a wrong rendered type fails the task', async () => {
+    const yaml = (t: string) => `- hosts: a
+  gather_facts: false
+  vars: {t: ${t}}
+  tasks:
+    - name: Fetch with a templated timeout
+      get_url: {url: "file:///etc/hostname", dest: "{{ work }}/hn", timeout: "{{ t }}"}
+`;
+    const good = await play(yaml('5'));
+    expect(good.r.status('a', 'Fetch with a templated timeout')).toBe('changed');
+    const bad = await play(yaml('"soon"'));
+    expect(bad.r.status('a', 'Fetch with a templated timeout')).toBe('failed');
+    expect(bad.r.results.find((e) => e.task === 'Fetch with a templated timeout')?.msg).toMatch(/timeout.*integer/);
+  });
 });
