@@ -73,7 +73,7 @@ export const systemd: Module<SystemdParams, SystemdData> = {
     }
     const want = wanted(params, daemonReload);
     const [status] = await probeUnits(ctx.conn, [{ unit: want.unit, ...(want.content !== undefined ? { wantSha256: sha256(want.content) } : {}) }]);
-    return decideUnit(want, status!);
+    return decideUnit(want, status!, ctx.check);
   },
 
   async apply(ctx, plan) {
@@ -139,7 +139,7 @@ function add(changes: Changes, step: string[], value: ValueChange, reason: strin
 }
 
 /** Pure: from what systemd reports to what must be done. */
-export function decideUnit(want: UnitWanted, status: UnitStatus): Plan<SystemdData> {
+export function decideUnit(want: UnitWanted, status: UnitStatus, check = false): Plan<SystemdData> {
   const { unit } = want;
   const path = `${UNIT_DIR}/${unit}`;
   const changes: Changes = { steps: [], values: [], reasons: [] };
@@ -153,6 +153,11 @@ export function decideUnit(want: UnitWanted, status: UnitStatus): Plan<SystemdDa
   }
   const found = status.loadState !== 'not-found' || writes;
   if (!found && (want.state === 'started' || want.state === 'restarted' || want.state === 'reloaded' || want.enabled === true)) {
+    // In check mode an earlier task (a package, a copy of the unit) would have made it: say what would happen.
+    if (check) {
+      const after = want.state ?? 'enabled';
+      return { action: 'update', reason: `${unit} does not exist yet: assuming an earlier task installs it, it would be ${after}`, diff: { values: [{ key: 'state', before: 'not-found', after }] }, data: { unit, steps: [] } };
+    }
     throw new FurrowError('module', `systemd: unit ${unit} not found on the host (LoadState=not-found): install the package that provides it, or give its text as content`);
   }
   const unmasking = planMask(want, status, changes);

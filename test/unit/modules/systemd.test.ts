@@ -108,6 +108,14 @@ describe('systemd plan decisions (canned probe)', () => {
     expect(decideUnit(want({ state: 'stopped', enabled: false }), missing)).toEqual({ action: 'none', reason: 'demo.service is not installed' });
   });
 
+  test('a missing unit in check mode: an earlier task would have made it, so it reports what would happen', () => {
+    const missing = status({ loadState: 'not-found', activeState: 'inactive', unitFileState: '' });
+    const plan = decideUnit(want({ state: 'restarted' }), missing, true);
+    expect(plan.action).toBe('update');
+    expect(plan.reason).toBe('demo.service does not exist yet: assuming an earlier task installs it, it would be restarted');
+    expect(plan.diff?.values).toEqual([{ key: 'state', before: 'not-found', after: 'restarted' }]);
+  });
+
   test('daemon_reload without a name: only when a loaded unit is stale', () => {
     expect(decideReloadOnly([])).toEqual({ action: 'none', reason: 'no loaded unit needs a daemon-reload' });
     expect(decideReloadOnly(['a.service'])).toMatchObject({ action: 'update', reason: 'unit files changed on disk: a.service', data: { steps: [['daemon-reload']] } });
