@@ -18,7 +18,16 @@ export interface HostRecap {
  * journal) consume it; only reporters print.
  */
 export type RunEvent =
-  | { kind: 'run_start'; runId: string; playbook: string; inventory: string; check: boolean; at: string }
+  | {
+      kind: 'run_start';
+      runId: string;
+      playbook: string;
+      inventory: string;
+      check: boolean;
+      at: string;
+      /** With --resume: hosts left out because they had finished (a later --resume leaves them out too). */
+      finished?: string[];
+    }
   | { kind: 'play_start'; play: string; index: number; hosts: string[] }
   | { kind: 'task_start'; host: string; taskId: string; task: string; handler: boolean }
   | {

@@ -31,7 +31,8 @@ export function planResume(runsDir: string, playbook: string): ResumePlan | unde
       if ((e.status === 'failed' || e.status === 'unreachable') && !startAt.has(e.host)) startAt.set(e.host, e.taskId);
     }
     const end = events.find((e) => e.kind === 'run_end');
-    const finished = new Set([...seen].filter((h) => !startAt.has(h) && end !== undefined));
+    // A resumed run left out the hosts that had finished before: they stay finished.
+    const finished = new Set([...(start.finished ?? []), ...[...seen].filter((h) => !startAt.has(h) && end !== undefined)]);
     return { journal: file, startAt, finished };
   }
   return undefined;

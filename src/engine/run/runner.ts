@@ -140,7 +140,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     limit: (fn) => limit.add(fn) as Promise<any>,
   };
   const started = Date.now();
-  reporter.onEvent({ kind: 'run_start', runId, playbook: runKey(opts), inventory: path.resolve(opts.inventory), check: run.check, at: new Date().toISOString() });
+  reporter.onEvent({ kind: 'run_start', runId, playbook: runKey(opts), inventory: path.resolve(opts.inventory), check: run.check, at: new Date().toISOString(), ...(resume ? { finished: [...resume.finished] } : {}) });
   let aborted = false;
   try {
     for (const prepared of plays) for (const h of prepared.hosts) if (!hosts.has(h)) hosts.set(h, new HostState(h));

@@ -105,6 +105,18 @@ describe('--resume', () => {
     expect([...plan.startAt]).toEqual([['h2', 't2']]);
     expect([...plan.finished]).toEqual(['h1']);
     expect(planResume(dir, '/p/none.yml')).toBeUndefined();
+    // A second --resume in a row: the newest journal is the first resume's, which left h1 out.
+    writeFileSync(
+      path.join(dir, '2026-01-03T00-00-00-cccccc.jsonl'),
+      [
+        ev({ kind: 'run_start', runId: 'c', playbook: '/p/site.yml', inventory: '/p/hosts', check: false, at: '', finished: ['h1'] }),
+        ev({ kind: 'task_result', host: 'h2', taskId: 't2', task: 'two', status: 'failed', handler: false, durationMs: 1 }),
+        ev({ kind: 'run_end', recap: {}, durationMs: 3 }),
+      ].join('\n'),
+    );
+    const again = planResume(dir, '/p/site.yml')!;
+    expect([...again.startAt]).toEqual([['h2', 't2']]);
+    expect([...again.finished]).toEqual(['h1']);
     rmSync(dir, { recursive: true, force: true });
   });
 });
