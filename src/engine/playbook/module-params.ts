@@ -17,16 +17,18 @@ export interface ModuleLookup {
 }
 
 // Mappings are checked as written; key=value words are text, so their values are coerced to
-// the types the schema asks for (`force=yes`, `mode=0644` stay meaningful).
-const strictAjv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: false });
-const coercingAjv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: false, coerceTypes: true });
-const compiled = new WeakMap<Module<any, any>, { strict: ValidateFunction; coercing: ValidateFunction }>();
+// the types the schema asks for (`force=yes`, `mode=0644` stay meaningful). Module schemas are
+// ours and checked by their tests: no meta-schema compile per instance on every run (~30 ms each).
+const strictAjv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: false, validateSchema: false });
+const coercingAjv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: false, coerceTypes: true, validateSchema: false });
+const compiled = { strict: new WeakMap<Module<any, any>, ValidateFunction>(), coercing: new WeakMap<Module<any, any>, ValidateFunction>() };
 
-function validatorsOf(mod: Module<any, any>): { strict: ValidateFunction; coercing: ValidateFunction } {
-  let found = compiled.get(mod);
+/** Compiled on first use only: a compile costs milliseconds, and most playbooks use one form. */
+function validatorOf(mod: Module<any, any>, form: 'strict' | 'coercing'): ValidateFunction {
+  let found = compiled[form].get(mod);
   if (!found) {
-    found = { strict: strictAjv.compile(mod.schema), coercing: coercingAjv.compile(mod.schema) };
-    compiled.set(mod, found);
+    found = (form === 'strict' ? strictAjv : coercingAjv).compile(mod.schema);
+    compiled[form].set(mod, found);
   }
   return found;
 }
@@ -58,8 +60,7 @@ export function moduleParams(input: ParamsInput): { params: Record<string, unkno
     return { params: {}, errors: [new InputError(source.place(path), `${mod.name}: expected ${expected}, not ${typeOfValue(raw)}`)] };
   }
   params = { ...(input.args ?? {}), ...params };
-  const { strict, coercing } = validatorsOf(mod);
-  const validate = fromWords ? coercing : strict;
+  const validate = validatorOf(mod, fromWords ? 'coercing' : 'strict');
   if (validate(params)) return { params, errors: [] };
   // A templated value ("{{ etcd_cert_days }}") can only be typed once rendered: the runner checks
   // it again then, against the same schema. Here only what is written as a literal is judged.

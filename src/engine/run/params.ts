@@ -7,7 +7,8 @@ import type { Task } from '../playbook/types.js';
  * Params are checked against the module's schema again after templates are rendered, since a
  * template can yield any type. The loader already checked what it could see before any host.
  */
-const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: true, useDefaults: true });
+// Module schemas are ours (their tests compile them): skip the per-run meta-schema compile.
+const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: true, useDefaults: true, validateSchema: false });
 const compiled = new WeakMap<object, ValidateFunction>();
 
 export function checkParams(mod: Module<any, any>, params: unknown, task: Task): Record<string, unknown> {
