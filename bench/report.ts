@@ -1,0 +1,172 @@
+/**
+ * Turns the measurements into docs/benchmarks.md: medians, ratios, the issue's targets with what was
+ * measured against each, memory at 20 hosts, the machine and Ansible's settings.
+ */
+import type { Measurement } from './tools.js';
+import type { Tool, Workload } from './workloads.js';
+
+export type Phase = 'first apply' | 'no-change re-run' | 'run' | '1-task twin';
+
+export interface PhaseResult {
+  phase: Phase;
+  runs: Record<Tool, Measurement[]>;
+}
+
+export interface WorkloadResult {
+  workload: Workload;
+  phases: PhaseResult[];
+  /** Whether both tools left every host with the same /bench (after every run). */
+  sameState: boolean;
+}
+
+export interface RunInfo {
+  date: string;
+  machine: string;
+  kernel: string;
+  loadAverage: string;
+  node: string;
+  ansible: string;
+  ansibleSettings: string;
+  furrow: string;
+  runs: number;
+  command: string;
+  durationMin: number;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+const TOOLS: Tool[] = ['ansible', 'furrow'];
+const s2 = (n: number): string => n.toFixed(2);
+const med = (p: PhaseResult, tool: Tool, key: keyof Measurement = 'wallS'): number => median(p.runs[tool].map((m) => m[key]));
+
+function phaseOf(results: WorkloadResult[], id: number, phase: Phase): PhaseResult | undefined {
+  return results.find((r) => r.workload.id === id)?.phases.find((p) => p.phase === phase);
+}
+
+function resultsTable(results: WorkloadResult[]): string[] {
+  const rows = [
+    '| # | Workload | Phase | Ansible (s) | Furrow (s) | Furrow/Ansible | Furrow faster by | Ansible CPU (s) | Furrow CPU (s) | Same end state |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const r of results) {
+    for (const p of r.phases) {
+      const [a, f] = TOOLS.map((t) => med(p, t)) as [number, number];
+      rows.push(`| ${r.workload.id} | ${r.workload.title} | ${p.phase} | ${s2(a)} | ${s2(f)} | ${(f / a).toFixed(3)} | ${(a / f).toFixed(1)}x | ${s2(med(p, 'ansible', 'cpuS'))} | ${s2(med(p, 'furrow', 'cpuS'))} | ${r.sameState ? 'yes' : '**NO**'} |`);
+    }
+  }
+  return rows;
+}
+
+function allRuns(results: WorkloadResult[]): string[] {
+  const rows = ['| # | Phase | Ansible runs (s) | Furrow runs (s) |', '|---|---|---|---|'];
+  for (const r of results) {
+    for (const p of r.phases) rows.push(`| ${r.workload.id} | ${p.phase} | ${p.runs.ansible.map((m) => s2(m.wallS)).join(', ')} | ${p.runs.furrow.map((m) => s2(m.wallS)).join(', ')} |`);
+  }
+  return rows;
+}
+
+/** Each target of the issue, what was measured, and whether it was met. */
+function targets(results: WorkloadResult[]): string[] {
+  const lines: string[] = [];
+  const verdict = (ok: boolean): string => (ok ? 'met' : '**missed**');
+  const speedup = (p: PhaseResult): number => med(p, 'ansible') / med(p, 'furrow');
+  const rerun1 = phaseOf(results, 1, 'no-change re-run');
+  if (rerun1) lines.push(`- Workload 1, no-change re-run, at least 20x faster (about 1 s or less): ${speedup(rerun1).toFixed(1)}x, ${s2(med(rerun1, 'furrow'))} s: ${verdict(speedup(rerun1) >= 20)}.`);
+  const first1 = phaseOf(results, 1, 'first apply');
+  if (first1) lines.push(`- Workload 1, first apply, at least 10x faster: ${speedup(first1).toFixed(1)}x, ${s2(med(first1, 'furrow'))} s: ${verdict(speedup(first1) >= 10)}.`);
+  for (const phase of ['first apply', 'no-change re-run'] as const) {
+    const [at5, at20] = [phaseOf(results, 1, phase), phaseOf(results, 2, phase)];
+    if (!at5 || !at20) continue;
+    const [f, a] = [med(at20, 'furrow') / med(at5, 'furrow'), med(at20, 'ansible') / med(at5, 'ansible')];
+    lines.push(`- Workload 2 (${phase}), Furrow grows far less than linearly from 5 to 20 hosts (4x the hosts): Furrow took ${f.toFixed(2)}x as long, Ansible ${a.toFixed(2)}x: ${verdict(f < 2)}.`);
+  }
+  const slow = phaseOf(results, 3, 'run');
+  if (slow) lines.push(`- Workload 3, within 3 s of one slow chain (2 s), where linear Ansible needs about 20 s: Furrow ${s2(med(slow, 'furrow'))} s, Ansible ${s2(med(slow, 'ansible'))} s: ${verdict(med(slow, 'furrow') <= 5)}.`);
+  lines.push(...perTask(results, verdict));
+  return lines;
+}
+
+/** Workload 4: controller CPU per no-op task, whole run over 100 and the marginal cost (100 vs 1 task). */
+function perTask(results: WorkloadResult[], verdict: (ok: boolean) => string): string[] {
+  const [full, twin] = [phaseOf(results, 4, 'run'), phaseOf(results, 4, '1-task twin')];
+  if (!full || !twin) return [];
+  const ms = (tool: Tool, key: keyof Measurement) => ((med(full, tool, key) - med(twin, tool, key)) / 99) * 1000;
+  const whole = (tool: Tool) => (med(full, tool, 'cpuS') / 100) * 1000;
+  return [
+    `- Workload 4, under 5 ms of controller time per no-op task: Furrow ${ms('furrow', 'cpuS').toFixed(2)} ms CPU per extra task ` +
+      `(the 100-task run's CPU less the 1-task run's, over 99; ${whole('furrow').toFixed(1)} ms if start-up is spread over the 100), ` +
+      `${ms('furrow', 'wallS').toFixed(1)} ms wall per extra task; Ansible ${ms('ansible', 'cpuS').toFixed(1)} ms CPU and ${ms('ansible', 'wallS').toFixed(1)} ms wall per extra task: ${verdict(ms('furrow', 'cpuS') < 5)}.`,
+  ];
+}
+
+function memory(results: WorkloadResult[]): string[] {
+  const w2 = results.find((r) => r.workload.id === 2);
+  if (!w2) return ['Workload 2 was not run.'];
+  const rows = ['| Phase | Ansible peak RSS (MB) | Furrow peak RSS (MB) |', '|---|---:|---:|'];
+  for (const p of w2.phases) rows.push(`| ${p.phase} | ${med(p, 'ansible', 'maxRssMb').toFixed(0)} | ${med(p, 'furrow', 'maxRssMb').toFixed(0)} |`);
+  return rows;
+}
+
+export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
+  return [
+    '# Benchmarks: Furrow against Ansible',
+    '',
+    `Written by \`${info.command}\` (bench/run.ts) on ${info.date}; the whole run took ${info.durationMin.toFixed(1)} min. It is not part of the tests or CI: timings are measured here, never asserted.`,
+    'Both tools run the same workload against the same lab hosts (`furrow lab up --packages python3`: Ansible needs python3 on its targets),',
+    `alternating Ansible, Furrow, Ansible, Furrow, ${info.runs} runs each; the figures are medians of wall time as the controller sees it, process start to exit.`,
+    'Before every timed first apply the hosts are reset (`rm -rf /bench`); after every run each host\'s /bench (paths, types, modes, sizes, owners, content hashes) is compared with the first run\'s: "same end state" means every run of both tools left every host identical.',
+    '',
+    '| Run | |',
+    '|---|---|',
+    `| Machine | ${info.machine} |`,
+    `| Kernel | ${info.kernel} |`,
+    `| Load average at start | ${info.loadAverage} (the machine is shared: other work may run beside the benchmark) |`,
+    `| Node | ${info.node} |`,
+    `| Ansible | ${info.ansible} (Debian's package) |`,
+    `| Furrow | ${info.furrow} |`,
+    '',
+    '## Results (medians)',
+    '',
+    ...resultsTable(results),
+    '',
+    'CPU is user + system time of the tool and every child process it waited for, on the controller (GNU time). For Ansible this leaves out the ssh ControlPersist masters (they detach) and, for both tools, everything the hosts do: the lab hosts share the same two cores.',
+    '',
+    '## Targets (from the issue)',
+    '',
+    ...targets(results),
+    '',
+    '## Controller memory at 20 hosts (workload 2)',
+    '',
+    ...memory(results),
+    '',
+    'Peak RSS is GNU time\'s "Maximum resident set size": the largest single process of the run. Furrow is one process. Ansible forks a worker per host (forks = 20) plus an ssh client each; that figure is one of them or the parent, not their sum.',
+    '',
+    '## Every run (wall seconds, in order)',
+    '',
+    ...allRuns(results),
+    '',
+    '## Settings',
+    '',
+    'Ansible, tuned: pipelining on, ControlPersist (masters stay up between runs, so Ansible\'s later runs skip the SSH handshake, which Furrow does every run), forks = the workload\'s hosts (`--forks N`), `gather_facts: false`, a fixed `interpreter_python` (no discovery), the lab\'s known_hosts checked strictly, the lab\'s key from its inventory (`ansible_ssh_private_key_file`). `ansible-config dump --only-changed -t all` (connection plugin settings included):',
+    '',
+    '```',
+    info.ansibleSettings,
+    '```',
+    '',
+    'Furrow: `furrow run PLAYBOOK -i INVENTORY --limit HOSTS` with its defaults (forks = every host of the play, one SSH connection per host, journal written).',
+    '',
+    '## Workloads',
+    '',
+    'Each is written once as an Ansible playbook and once as a Furrow playbook in bench/workloads.ts; the host set is chosen with `--limit` on the lab\'s inventory, which both tools read as it is.',
+    '',
+    '1. 30 tasks per host: 10 directories (`file`), 10 small files with content (`copy`), 10 lines in one file (`lineinfile`), on 5 hosts: the first apply on reset hosts, then the no-change re-run.',
+    '2. The same on 20 hosts.',
+    '3. 10 hosts x 10 `shell` tasks: on task i only host hi runs (sleeps 2 s, writes a marker), the others skip it. Ansible\'s linear strategy waits for the slowest host on every task; Furrow\'s hosts do not wait for each other.',
+    '4. One host, 100 `file: state=directory` tasks on a directory that is already as asked (a real probe, no change), and its 1-task twin to separate the per-task cost from start-up.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,145 @@
+/**
+ * `npm run bench`: Furrow against Ansible on the same lab hosts. Boots the bench lab (with python3
+ * for Ansible), runs each workload with both tools alternately, checks both left the hosts the
+ * same, writes docs/benchmarks.md, and always takes the lab down again.
+ * Options: --runs N (default 3), --only 1,3 (workload ids), --write-docs (also for a partial run).
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ansibleCommand, setupAnsible, type AnsibleSetup } from './ansible.js';
+import { bootLab, hostStates, type Lab, raiseInotifyLimit, resetHosts, shutLab } from './lab.js';
+import { renderReport, type Phase, type PhaseResult, type RunInfo, type WorkloadResult } from './report.js';
+import { ensureControllerTools, furrowCommand, measure, type Measurement, REPO, runProcess, stopControlMasters, type ToolCommand } from './tools.js';
+import { type Tool, type Workload, workloads } from './workloads.js';
+
+const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
+
+interface Options {
+  runs: number;
+  only: number[] | undefined;
+  writeDocs: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  const opts: Options = { runs: 3, only: undefined, writeDocs: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--runs') opts.runs = Number(argv[++i]);
+    else if (arg === '--only') opts.only = (argv[++i] ?? '').split(',').map(Number);
+    else if (arg === '--write-docs') opts.writeDocs = true;
+    else throw new Error(`unknown option '${arg}' (known: --runs N, --only 1,3, --write-docs)`);
+  }
+  if (!Number.isInteger(opts.runs) || opts.runs < 1) throw new Error('--runs takes a whole number of at least 1');
+  return opts;
+}
+
+interface Context {
+  lab: Lab;
+  ansible: AnsibleSetup;
+  workDir: string;
+  runs: number;
+}
+
+function command(ctx: Context, tool: Tool, playbook: string, w: Workload): ToolCommand {
+  return tool === 'ansible'
+    ? ansibleCommand(ctx.ansible, playbook, ctx.lab.inventory, w.hosts, ctx.workDir)
+    : furrowCommand(playbook, ctx.lab.inventory, w.hosts, ctx.workDir);
+}
+
+/** The phases of one tool's turn, in order: reset, first apply (or run), then re-run or twin. */
+function turnPhases(w: Workload): Array<{ phase: Phase; file: string; changed: number; reset: boolean }> {
+  if (w.rerun) return [{ phase: 'first apply', file: 'main', changed: w.changed.first, reset: true }, { phase: 'no-change re-run', file: 'main', changed: w.changed.rerun, reset: false }];
+  return [{ phase: 'run', file: 'main', changed: w.changed.first, reset: true }, ...(w.baseline ? [{ phase: '1-task twin' as const, file: 'twin', changed: 0, reset: true }] : [])];
+}
+
+async function runWorkload(ctx: Context, w: Workload): Promise<WorkloadResult> {
+  const dir = path.join(ctx.workDir, `w${w.id}`);
+  const files: Record<string, Record<Tool, string>> = { main: w.playbooks, ...(w.baseline ? { twin: w.baseline } : {}) };
+  for (const [name, byTool] of Object.entries(files)) {
+    for (const tool of ['ansible', 'furrow'] as const) await writeAt(path.join(dir, `${tool}-${name}.yml`), byTool[tool]);
+  }
+  const phases = turnPhases(w);
+  const results: PhaseResult[] = phases.map((p) => ({ phase: p.phase, runs: { ansible: [], furrow: [] } }));
+  let reference: Map<string, string> | undefined;
+  let sameState = true;
+  for (let round = 1; round <= ctx.runs; round++) {
+    for (const tool of ['ansible', 'furrow'] as const) {
+      for (const [i, p] of phases.entries()) {
+        if (p.reset) await resetHosts(ctx.lab, w.hosts, w.reset);
+        const logFile = path.join(dir, `${tool}-${p.file}-${round}-${i}.log`);
+        const m: Measurement = await measure(tool, command(ctx, tool, path.join(dir, `${tool}-${p.file}.yml`), w), logFile, p.changed);
+        results[i]!.runs[tool].push(m);
+        log(`workload ${w.id} round ${round}/${ctx.runs} ${tool.padEnd(7)} ${p.phase.padEnd(16)} ${m.wallS.toFixed(2)} s (cpu ${m.cpuS.toFixed(2)} s, rss ${m.maxRssMb.toFixed(0)} MB)`);
+        const states = await hostStates(ctx.lab, w.hosts);
+        reference ??= states;
+        const differs = w.hosts.filter((h) => states.get(h) !== reference!.get(h));
+        if (differs.length) {
+          sameState = false;
+          log(`workload ${w.id}: after ${tool} ${p.phase} hosts ${differs.join(', ')} differ from the first run's end state`);
+        }
+      }
+    }
+  }
+  return { workload: w, phases: results, sameState };
+}
+
+async function writeAt(file: string, text: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, text);
+}
+
+async function runInfo(ansible: AnsibleSetup, runs: number, startedAt: number, argv: string[]): Promise<RunInfo> {
+  const commit = (await runProcess('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO })).stdout.trim();
+  const dirty = (await runProcess('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO })).stdout.trim() ? ' (working tree has uncommitted changes)' : '';
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    machine: `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory`,
+    kernel: `${os.type()} ${os.release()}`,
+    loadAverage: os.loadavg().map((l) => l.toFixed(2)).join(', '),
+    node: process.version,
+    ansible: ansible.version,
+    ansibleSettings: ansible.settings,
+    furrow: `${JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')).version}, commit ${commit}${dirty}`,
+    runs,
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+    durationMin: (Date.now() - startedAt) / 60_000,
+  };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const opts = parseOptions(argv);
+  const chosen = workloads().filter((w) => !opts.only || opts.only.includes(w.id));
+  if (!chosen.length) throw new Error(`--only ${opts.only?.join(',')}: no such workload (1 to 4)`);
+  const startedAt = Date.now();
+  await ensureControllerTools(log);
+  const workDir = await mkdtemp(path.join(os.tmpdir(), 'furrow-bench-'));
+  const restoreInotify = await raiseInotifyLimit(log);
+  let ansible: AnsibleSetup | undefined;
+  try {
+    const lab = await bootLab(workDir, Math.max(...chosen.map((w) => w.hosts.length)), log);
+    ansible = await setupAnsible(workDir, lab.knownHosts);
+    const ctx: Context = { lab, ansible, workDir, runs: opts.runs };
+    const results: WorkloadResult[] = [];
+    for (const w of chosen) results.push(await runWorkload(ctx, w));
+    const report = renderReport(await runInfo(ansible, opts.runs, startedAt, argv), results);
+    process.stdout.write(`${report}\n`);
+    if (chosen.length === workloads().length || opts.writeDocs) {
+      await writeFile(path.join(REPO, 'docs', 'benchmarks.md'), report);
+      log('results written to docs/benchmarks.md');
+    } else log('a partial run: docs/benchmarks.md left as it was (--write-docs to write it anyway)');
+    if (results.some((r) => !r.sameState)) process.exitCode = 1;
+  } finally {
+    if (ansible) await stopControlMasters(ansible.controlDir);
+    await shutLab(workDir, log);
+    await restoreInotify();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,114 @@
+/**
+ * Running the two tools and the lab from the harness: every timed run goes through GNU time for the
+ * controller's CPU time and peak memory, and its recap is read back to check what it did.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Tool } from './workloads.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const FURROW_CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
+const GNU_TIME = '/usr/bin/time';
+
+export interface Output {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runProcess(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Output> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+  });
+}
+
+export async function mustRun(cmd: string, args: string[], what: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Output> {
+  const r = await runProcess(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${cmd} ${args.join(' ')}\n${r.stderr.slice(-3000)}${r.stdout.slice(-3000)}`);
+  return r;
+}
+
+export function furrow(args: string[], cwd: string): Promise<Output> {
+  return runProcess(process.execPath, [FURROW_CLI, ...args], { cwd });
+}
+
+/** One timed run of a tool as the controller sees it. */
+export interface Measurement {
+  wallS: number;
+  /** User + system CPU of the tool and every child it waited for. */
+  cpuS: number;
+  /** GNU time's "Maximum resident set size": the largest single process, not a sum. */
+  maxRssMb: number;
+  changed: number;
+}
+
+export interface ToolCommand {
+  cmd: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Furrow with its defaults: forks = every host of the play. */
+export function furrowCommand(playbook: string, inventory: string, hosts: string[], cwd: string): ToolCommand {
+  return { cmd: process.execPath, args: [FURROW_CLI, 'run', playbook, '-i', inventory, '--limit', hosts.join(':')], cwd, env: process.env };
+}
+
+/** Runs under GNU time; fails loudly unless every host came out ok with the expected changes. */
+export async function measure(tool: Tool, command: ToolCommand, logFile: string, expectChanged: number): Promise<Measurement> {
+  const timeFile = `${logFile}.time`;
+  const started = performance.now();
+  const r = await runProcess(GNU_TIME, ['-f', '%U %S %M', '-o', timeFile, command.cmd, ...command.args], { cwd: command.cwd, env: command.env });
+  const wallS = (performance.now() - started) / 1000;
+  await writeFile(logFile, `${r.stdout}\n--- stderr\n${r.stderr}`);
+  const recap = readRecap(tool, r.stdout);
+  if (r.code !== 0 || recap.bad > 0) throw new Error(`${tool} run failed (exit ${r.code}, ${recap.bad} failed/unreachable); see ${logFile}`);
+  if (recap.changed !== expectChanged) throw new Error(`${tool} changed ${recap.changed} task(s), expected ${expectChanged}; see ${logFile}`);
+  const [user, sys, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
+  return { wallS, cpuS: user! + sys!, maxRssMb: rssKb! / 1024, changed: recap.changed };
+}
+
+/** Sums the per-host recap lines of either tool. */
+export function readRecap(tool: Tool, stdout: string): { hosts: number; changed: number; bad: number } {
+  const line = tool === 'ansible'
+    ? /^\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm
+    : /^\S+\s+ok=\d+ changed=(\d+) failed=(\d+) skipped=\d+ unreachable=(\d+)/gm;
+  let hosts = 0;
+  let changed = 0;
+  let bad = 0;
+  for (const m of stdout.matchAll(line)) {
+    hosts++;
+    changed += Number(m[1]);
+    bad += Number(m[2]) + Number(m[3]);
+  }
+  return { hosts, changed, bad: hosts === 0 ? 1 : bad };
+}
+
+/** Installs what the harness needs on the controller from Debian's packages, if missing. */
+export async function ensureControllerTools(log: (line: string) => void): Promise<void> {
+  const missing = [
+    ...(existsSync('/usr/bin/ansible-playbook') ? [] : ['ansible-core']),
+    ...(existsSync(GNU_TIME) ? [] : ['time']),
+  ];
+  if (!missing.length) return;
+  log(`installing ${missing.join(', ')} from Debian's packages`);
+  await mustRun('apt-get', ['update', '-qq'], 'apt-get update');
+  await mustRun('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], 'installing controller tools', {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
+}
+
+/** Stops the ControlPersist masters Ansible left in our control folder, each through its socket. */
+export async function stopControlMasters(controlDir: string): Promise<void> {
+  const sockets = existsSync(controlDir) ? await readdir(controlDir) : [];
+  await Promise.all(sockets.map((s) => runProcess('ssh', ['-o', `ControlPath=${path.join(controlDir, s)}`, '-O', 'exit', 'bench-control-master'])));
+}
