@@ -38,6 +38,8 @@ export type RunEvent =
       status: TaskStatus;
       handler: boolean;
       msg?: string;
+      /** Output the user asked to see (debug): shown even without --verbose. */
+      print?: string;
       diff?: Diff;
       item?: string;
       durationMs: number;

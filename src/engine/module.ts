@@ -42,6 +42,8 @@ export interface ApplyResult {
   /** The module's own verdict that the task failed (assert, command rc != 0, ...). */
   failed?: boolean;
   msg?: string;
+  /** The message is what the user asked to see (debug): reporters always show it. */
+  show?: boolean;
   /** Overrides the plan's verdict where only running tells (command: always changed unless guarded). */
   changed?: boolean;
 }

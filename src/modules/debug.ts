@@ -38,10 +38,10 @@ export const debug: Module<DebugParams, undefined> = {
       const root = params.var.split(/[.[]/)[0]!.trim();
       const value = ctx.lookup.has(root) ? lookupPath({ [root]: ctx.lookup.get(root) }, params.var) : undefined;
       const shown = value === undefined ? NOT_DEFINED : value;
-      return { output: { [params.var]: shown }, msg: `${params.var}: ${show(shown)}`, changed: false };
+      return { output: { [params.var]: shown }, msg: `${params.var}: ${show(shown)}`, show: true, changed: false };
     }
     const msg = params.msg ?? 'Hello world!';
-    return { output: { msg }, msg: show(msg), changed: false };
+    return { output: { msg }, msg: show(msg), show: true, changed: false };
   },
 };
 

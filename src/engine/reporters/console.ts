@@ -66,7 +66,8 @@ export class ConsoleReporter implements Reporter {
         if (e.status === 'skipped' && !this.opts.verbose) return this.live ? this.print([]) : undefined;
         const item = e.item !== undefined ? ` (item=${e.item})` : '';
         const lines = [`${e.host} ${MARK[e.status]}: ${e.handler ? 'handler: ' : ''}${e.task}${item} (${e.durationMs} ms)`];
-        if (e.msg && (e.status === 'failed' || e.status === 'unreachable' || this.opts.verbose)) lines.push(...e.msg.split('\n').map((l) => `    ${l}`));
+        if (e.print !== undefined) lines.push(...e.print.split('\n').map((l) => `    ${l}`));
+        else if (e.msg && (e.status === 'failed' || e.status === 'unreachable' || this.opts.verbose)) lines.push(...e.msg.split('\n').map((l) => `    ${l}`));
         if (this.opts.diff && (e.status === 'changed' || e.diff)) lines.push(...formatDiff(e.diff));
         return this.print(lines);
       }

@@ -16,6 +16,8 @@ export interface TaskOutcome {
   status: TaskStatus;
   result: Record<string, unknown>;
   msg?: string;
+  /** Output the user asked to see (debug): always shown. */
+  print?: string;
   diff?: Diff;
 }
 
@@ -58,6 +60,7 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
     status: outcome.status,
     handler,
     ...(outcome.msg !== undefined ? { msg: task.noLog ? '(output hidden by no_log)' : outcome.msg } : {}),
+    ...(outcome.print !== undefined && !task.noLog ? { print: outcome.print } : {}),
     ...(outcome.diff && !task.noLog ? { diff: outcome.diff } : {}),
     durationMs: Date.now() - started,
   });
@@ -139,7 +142,8 @@ async function runModule(host: HostState, task: Task, pc: PlayContext, scope: Ta
   }
   const status: TaskStatus = failed ? 'failed' : changed ? 'changed' : 'ok';
   const msg = failed ? applied?.msg ?? plan.reason : applied?.msg ?? (plan.action !== 'none' || pc.run.check ? plan.reason : undefined);
-  return { status, result, ...(msg ? { msg } : {}), ...(plan.diff && plan.action !== 'none' ? { diff: plan.diff } : {}) };
+  const print = applied?.show && applied.msg !== undefined ? applied.msg : undefined;
+  return { status, result, ...(msg ? { msg } : {}), ...(print !== undefined ? { print } : {}), ...(plan.diff && plan.action !== 'none' ? { diff: plan.diff } : {}) };
 }
 
 async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, mod: Module<any, any>): Promise<ModuleContext> {

@@ -45,9 +45,9 @@ describe('assert', () => {
 
 describe('debug', () => {
   test('msg (default Hello world!) and var, with paths into it', async () => {
-    expect((await runModule(debug, ctx(), { msg: 'port is 6443' })).result).toEqual({ output: { msg: 'port is 6443' }, msg: 'port is 6443', changed: false });
+    expect((await runModule(debug, ctx(), { msg: 'port is 6443' })).result).toEqual({ output: { msg: 'port is 6443' }, msg: 'port is 6443', show: true, changed: false });
     expect((await runModule(debug, ctx(), {})).result?.msg).toBe('Hello world!');
-    expect((await runModule(debug, ctx(), { var: 'result.stdout_lines[1]' })).result).toEqual({ output: { 'result.stdout_lines[1]': 'b' }, msg: 'result.stdout_lines[1]: b', changed: false });
+    expect((await runModule(debug, ctx(), { var: 'result.stdout_lines[1]' })).result).toEqual({ output: { 'result.stdout_lines[1]': 'b' }, msg: 'result.stdout_lines[1]: b', show: true, changed: false });
     expect((await runModule(debug, ctx(), { var: 'list' })).result?.msg).toBe('list: [\n  1,\n  2,\n  3\n]');
     expect((await runModule(debug, ctx(), { var: 'missing.x' })).result?.output).toEqual({ 'missing.x': NOT_DEFINED });
   });
