@@ -16,6 +16,7 @@ export interface TaskScope {
   /** One variable at a time, resolving only what is read. */
   lookup: { has(name: string): boolean; get(name: string): unknown };
   render(text: string, file: string, extra?: Record<string, unknown>): string;
+  /** Binds values above every other layer (loop item, a registered result being judged). */
   withVars(vars: Record<string, unknown>): TaskScope;
 }
 
@@ -100,6 +101,7 @@ function taskScope(scope: VarScope, task: Task): TaskScope {
     all: () => scope.resolveAll(),
     lookup: { has: (name) => scope.has(name), get: (name) => scope.get(name) },
     render: (text, file, extra) => (extra ? scope.with({ level: 'task', vars: extra }) : scope).render(text, { file }),
-    withVars: (vars) => taskScope(scope.with({ level: 'task', vars }), task),
+    // Bound values (the loop item, a result for until/changed_when) are the most specific: on top.
+    withVars: (vars) => taskScope(scope.with({ level: 'extra', vars }), task),
   };
 }

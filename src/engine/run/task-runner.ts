@@ -79,10 +79,13 @@ function groupHosts(pc: PlayContext, group: string): string[] {
   return pc.hosts.filter((h) => all.has(h));
 }
 
+const SKIPPED: TaskOutcome = { status: 'skipped', result: { skipped: true, changed: false } };
+
 async function decide(host: HostState, task: Task, pc: PlayContext): Promise<TaskOutcome> {
   if (task.module === 'wait_for_hosts') return { status: 'ok', result: { changed: false } };
   const scope = await scopeFor(host, task, pc);
-  if (task.when.length && !scope.condition(task.when)) return { status: 'skipped', result: { skipped: true, changed: false } };
+  // With a loop, `when` is judged per item (it may read the item), as in Ansible.
+  if (task.loop === undefined && task.when.length && !scope.condition(task.when)) return SKIPPED;
   if (!task.runOnce) return runLooped(host, task, pc, scope);
   const { promise, ranHere } = pc.runOnce.once(`${pc.index}:${pc.batchIndex}:${task.id}`, () => runLooped(host, task, pc, scope));
   const outcome = await promise;
@@ -96,7 +99,7 @@ async function runLooped(host: HostState, task: Task, pc: PlayContext, scope: Ta
   const outcomes: TaskOutcome[] = [];
   for (const [i, item] of items.entries()) {
     const itemScope = scope.withVars({ [task.loopVar]: item, ...(task.loopIndexVar ? { [task.loopIndexVar]: i } : {}) });
-    outcomes.push(await runWithRetries(host, task, pc, itemScope));
+    outcomes.push(task.when.length && !itemScope.condition(task.when) ? SKIPPED : await runWithRetries(host, task, pc, itemScope));
   }
   const status: TaskStatus = outcomes.some((o) => o.status === 'failed') ? 'failed' : outcomes.some((o) => o.status === 'changed') ? 'changed' : outcomes.every((o) => o.status === 'skipped') && outcomes.length ? 'skipped' : 'ok';
   const units = outcomes.map((o) => o.diff).filter((d): d is Diff => !!d);

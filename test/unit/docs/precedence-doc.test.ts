@@ -16,7 +16,7 @@ describe('docs/templates.md variable precedence', () => {
     const doc = readFileSync(path.resolve('docs/templates.md'), 'utf8');
     const section = doc.slice(doc.indexOf('### Precedence'), doc.indexOf('### Templates inside values'));
     const rows = [...section.matchAll(/^\| `?([a-z_]+)`? \|/gm)].map((m) => m[1]).slice(1); // after the header
-    expect(rows).toEqual([...VAR_LEVELS, 'magic']);
+    expect(rows).toEqual([...VAR_LEVELS, 'loop', 'magic']);
   });
 
   test('facts, loop variable, set_fact, extra vars and magic variables apply as the table says', async () => {
@@ -48,7 +48,7 @@ describe('docs/templates.md variable precedence', () => {
     - name: set_fact over task vars, extra vars over set_fact, magic over both
       debug: {msg: "{{ fact }} {{ hidden }} {{ inventory_hostname }}"}
       vars: {fact: task vars}
-    - name: set_fact over the loop variable
+    - name: The loop variable over set_fact
       debug: {msg: "{{ shadow }}"}
       loop: [loop]
       loop_control: {loop_var: shadow}
@@ -74,7 +74,7 @@ describe('docs/templates.md variable precedence', () => {
         // A looped debug's message starts with the item's index.
         'Loop variable over task vars': '[0] loop',
         'set_fact over task vars, extra vars over set_fact, magic over both': 'set_fact extra vars a',
-        'set_fact over the loop variable': '[0] set_fact',
+        'The loop variable over set_fact': '[0] loop',
         'Role defaults stay in the role': 'unset',
       });
     } finally {

@@ -262,4 +262,19 @@ ${throttle}`;
     expect(bad.r.status('a', 'Fetch with a templated timeout')).toBe('failed');
     expect(bad.r.results.find((e) => e.task === 'Fetch with a templated timeout')?.msg).toMatch(/timeout.*integer/);
   });
+
+  test('with a loop, when is judged per item, and the loop variable wins over everything else', async () => {
+    const { summary, r } = await play(`- hosts: a
+  gather_facts: false
+  vars: {item: from-play}
+  tasks:
+    - name: Only odd ones
+      shell: "echo {{ item }} >> {{ work }}/items"
+      loop: [1, 2, 3]
+      when: item != 2
+`, { extraVars: { item: 'from-extra' } });
+    expect(summary.exitCode).toBe(0);
+    expect(readFileSync(path.join(work, 'items'), 'utf8')).toBe('1\n3\n');
+    expect(r.status('a', 'Only odd ones')).toBe('changed');
+  });
 });
