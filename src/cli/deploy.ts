@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,15 @@ async function repoAddress(config: Record<string, unknown>, inventoryPath: strin
   );
 }
 
+/**
+ * The repository's port is the same on every deploy of a cluster (the hosts' apt line names it,
+ * and a re-run must change nothing): furrow_repo_port, else one derived from the cluster's folder.
+ */
+export function repoPort(config: Record<string, unknown>, clusterDir: string): number {
+  if (typeof config.furrow_repo_port === 'number') return config.furrow_repo_port;
+  return 20000 + (createHash('sha256').update(clusterDir).digest().readUInt16BE(0) % 20000);
+}
+
 export function registerDeploy(program: Command): void {
   addRunOptions(
     program
@@ -45,7 +55,7 @@ export function registerDeploy(program: Command): void {
       }
       const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
       const serving = existsSync(path.join(cluster.repoDir, 'Packages'));
-      const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory) }) : undefined;
+      const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory), port: repoPort(cluster.config, cluster.dir) }) : undefined;
       try {
         const repo = server ? { url: server.url, line: aptSourcesLine(server.url) } : undefined;
         process.exitCode = await runWithFlags(

@@ -33,11 +33,11 @@ export function loadCluster(dirArg: string): Cluster {
 
 function readConfig(file: string): Record<string, unknown> {
   if (!existsSync(file)) return {};
-  const doc = YAML.parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false });
+  const doc = YAML.parseDocument(readFileSync(file, 'utf8'));
   const error = doc.errors[0];
   if (error) {
     const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [undefined, undefined];
-    throw new InputError({ file, line, column }, error.message.split('\n')[0]!, 'fix the YAML syntax');
+    throw new InputError({ file, line, column }, error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''), 'fix the YAML syntax');
   }
   const value = doc.toJS() as unknown;
   if (value === null || value === undefined) return {};
