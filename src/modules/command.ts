@@ -171,7 +171,8 @@ export async function applyRun(ctx: ModuleContext, plan: Plan<RunData>): Promise
   const run = plan.data;
   if (!run) return {};
   const start = new Date();
-  const r = await ctx.conn.exec(run.script, run.stdin === undefined ? {} : { stdin: run.stdin });
+  // ownChannel: an operator's command may start a daemon that keeps its output open.
+  const r = await ctx.conn.exec(run.script, run.stdin === undefined ? { ownChannel: true } : { stdin: run.stdin, ownChannel: true });
   return commandResult(r, run.cmd, run.strip ?? true, start, new Date());
 }
 

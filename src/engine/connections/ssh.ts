@@ -8,6 +8,7 @@ import type { ClientChannel } from 'ssh2';
 import { HostKeyError, InputError, UnreachableError } from '../errors.js';
 import { driveCommand, type ExitInfo, type RunningCommand } from './exec-driver.js';
 import { becomeFor, planCommand } from './remote-commands.js';
+import { SESSION_COMMAND, ShellSession } from './shell-session.js';
 import { connectClient, tunnel, type SshClient } from './ssh-connect.js';
 import { getFile, putFile } from './transfer.js';
 import type { Connection, ConnectionSpec, ExecOptions, ExecResult, GetOptions, PutOptions, PutSource } from './types.js';
@@ -31,6 +32,11 @@ export class SshConnection implements Connection {
   private readonly ownsJump: boolean;
   /** A slot is held for a channel's whole life: MaxSessions counts open channels. */
   private readonly channels: PQueue;
+  /** The host-side shell that runs plain commands without a channel each (see shell-session.ts). */
+  private session: ShellSession | undefined;
+  private sessionOpening = false;
+  /** The host refused the extra channel: every command takes its own, as before. */
+  private sessionRefused = false;
 
   constructor(readonly spec: ConnectionSpec, options: SshConnectionOptions = {}) {
     this.jump = options.jump ?? (spec.jump ? new SshConnection(spec.jump) : undefined);
@@ -46,6 +52,10 @@ export class SshConnection implements Connection {
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const watchdog = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs, when: 'always' as const } : undefined;
     const plan = planCommand(command, becomeFor(this.spec, this.spec.user, opts.become), watchdog);
+    if (!plan.sudo && !opts.ownChannel && opts.stdin === undefined && !opts.stdout && opts.timeoutMs === undefined) {
+      const session = this.idleSession();
+      if (session) return session.run(plan.command);
+    }
     return new Promise<ExecResult>((resolve, reject) => {
       void this.channels.add(async () => {
         try {
@@ -78,10 +88,35 @@ export class SshConnection implements Connection {
 
   /** Closes this host's client, then (if it owns it) the jump connection behind it. */
   async close(): Promise<void> {
+    this.session?.close();
+    this.session = undefined;
     const client = this.client ?? (await this.opening?.catch(() => undefined));
     this.client = undefined;
     if (client) await endClient(client);
     if (this.jump && this.ownsJump) await this.jump.close();
+  }
+
+  /**
+   * The session if it is free; otherwise undefined, and one is started in the background when
+   * there is none (the command in hand takes a channel of its own meanwhile).
+   */
+  private idleSession(): ShellSession | undefined {
+    if (this.session?.idle) return this.session;
+    if (this.session?.alive || this.sessionOpening || this.sessionRefused || !this.client) return undefined;
+    this.sessionOpening = true;
+    const client = this.client;
+    this.openChannel(client, SESSION_COMMAND).then(
+      (channel) => {
+        this.session = new ShellSession(channel, this.spec.name);
+        if (this.client !== client) this.session.close(); // reconnected meanwhile: this one is gone
+      },
+      () => {
+        this.sessionRefused = true;
+      },
+    ).finally(() => {
+      this.sessionOpening = false;
+    });
+    return undefined;
   }
 
   private connected(): Promise<SshClient> {

@@ -38,6 +38,11 @@ export interface ExecOptions {
   become?: boolean;
   /** Stream stdout here instead of collecting it (the result's stdout is then empty). */
   stdout?: Writable;
+  /**
+   * Run on a channel of its own, never on the connection's shared shell: for an operator's command
+   * or script, which may leave processes behind that hold its output open.
+   */
+  ownChannel?: boolean;
 }
 
 export interface ExecResult {

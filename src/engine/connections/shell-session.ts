@@ -1,0 +1,93 @@
+/**
+ * A long-lived shell on the host that runs short commands one after another, each as
+ * `$SHELL -c COMMAND` the way sshd runs an exec request. A probe then costs one round trip and
+ * one process on the host, instead of a channel open, an sshd session process and a login shell:
+ * on the lab a `stat` went from ~5 ms to ~2.6 ms. Only plain commands come here (no input, no
+ * streamed output, no timeout, no sudo password, not an operator's own command: see
+ * ExecOptions.ownChannel); everything else, and anything sent while the session is busy, takes a
+ * channel of its own.
+ */
+import { randomBytes } from 'node:crypto';
+import { UnreachableError } from '../errors.js';
+import { sh } from '../shell.js';
+import type { RunningCommand } from './exec-driver.js';
+import type { ExecResult } from './types.js';
+
+/** What the host-side shell runs: a POSIX sh reading commands from its standard input. */
+export const SESSION_COMMAND = 'exec /bin/sh';
+
+interface Pending {
+  resolve: (result: ExecResult) => void;
+  reject: (err: Error) => void;
+}
+
+export class ShellSession {
+  /** Ends each command's output; random, so no command's own output can look like it. */
+  private readonly marker = `FURROW-END-${randomBytes(12).toString('hex')}`;
+  private stdout = Buffer.alloc(0);
+  private stderr = Buffer.alloc(0);
+  private pending: Pending | undefined;
+  private failure: Error | undefined;
+
+  constructor(private readonly shell: RunningCommand, private readonly host: string) {
+    shell.stdin.on('error', () => undefined); // the exit below reports it
+    shell.stdout.on('data', (chunk: Buffer) => {
+      this.stdout = Buffer.concat([this.stdout, chunk]);
+      this.settle();
+    });
+    shell.stderr.on('data', (chunk: Buffer) => {
+      this.stderr = Buffer.concat([this.stderr, chunk]);
+      this.settle();
+    });
+    const ended = (): void => this.fail(new UnreachableError(host, 'the connection was lost while a command was running'));
+    shell.exited.then(ended, ended);
+  }
+
+  /** Free for the next command, and still alive. */
+  get idle(): boolean {
+    return !this.pending && !this.failure;
+  }
+
+  get alive(): boolean {
+    return !this.failure;
+  }
+
+  run(command: string): Promise<ExecResult> {
+    if (!this.idle) return Promise.reject(new Error('internal: shell session is busy or closed'));
+    return new Promise<ExecResult>((resolve, reject) => {
+      this.pending = { resolve, reject };
+      // A newline before each marker, so output whose last line has none still ends cleanly.
+      const m = this.marker;
+      this.shell.stdin.write(sh`"\${SHELL:-/bin/sh}" -c ${command} </dev/null; printf '\\n%s %d\\n' ${m} "$?"; printf '\\n%s\\n' ${m} >&2` + '\n');
+    });
+  }
+
+  /** Lets the shell end at EOF; a command still running is reported as lost. */
+  close(): void {
+    this.fail(new UnreachableError(this.host, 'the connection was closed while a command was running'));
+    this.shell.stdin.end();
+  }
+
+  private settle(): void {
+    if (!this.pending) return;
+    const out = this.stdout.indexOf(`\n${this.marker} `);
+    const err = this.stderr.indexOf(`\n${this.marker}\n`);
+    if (out < 0 || err < 0) return;
+    const codeEnd = this.stdout.indexOf('\n', out + this.marker.length + 2);
+    if (codeEnd < 0) return;
+    const code = Number(this.stdout.subarray(out + this.marker.length + 2, codeEnd).toString());
+    const result: ExecResult = { code, stdout: this.stdout.subarray(0, out), stderr: this.stderr.subarray(0, err), timedOut: false };
+    this.stdout = this.stdout.subarray(codeEnd + 1);
+    this.stderr = this.stderr.subarray(err + this.marker.length + 2);
+    const { resolve } = this.pending;
+    this.pending = undefined;
+    resolve(result);
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(err);
+  }
+}
