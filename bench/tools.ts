@@ -71,8 +71,10 @@ export async function measure(tool: Tool, command: ToolCommand, logFile: string,
   const wallS = (performance.now() - started) / 1000;
   await writeFile(logFile, `${r.stdout}\n--- stderr\n${r.stderr}`);
   const recap = readRecap(tool, r.stdout);
-  if (r.code !== 0 || recap.bad > 0) throw new Error(`${tool} run failed (exit ${r.code}, ${recap.bad} failed/unreachable); see ${logFile}`);
-  if (recap.changed !== expectChanged) throw new Error(`${tool} changed ${recap.changed} task(s), expected ${expectChanged}; see ${logFile}`);
+  // The work folder goes away at the end: the failing run's last lines go into the message.
+  const tail = (): string => `\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-25).join('\n')}`;
+  if (r.code !== 0 || recap.bad > 0) throw new Error(`${tool} run failed (exit ${r.code}, ${recap.bad} failed/unreachable):${tail()}`);
+  if (recap.changed !== expectChanged) throw new Error(`${tool} changed ${recap.changed} task(s), expected ${expectChanged}:${tail()}`);
   const [user, sys, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
   return { wallS, cpuS: user! + sys!, maxRssMb: rssKb! / 1024, changed: recap.changed };
 }
