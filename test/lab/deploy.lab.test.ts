@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -25,13 +25,6 @@ const HOSTS = ['h1', 'h2', 'h3'];
 const CERTS = '/etc/kubernetes/pki/etcd';
 const ETCDCTL = `/opt/kube/bin/etcdctl --cacert=${CERTS}/ca.crt --cert=${CERTS}/healthcheck-client.crt --key=${CERTS}/healthcheck-client.key --dial-timeout=3s --command-timeout=5s`;
 const BASE_PACKAGES = ['ca-certificates', 'conntrack', 'curl', 'ipset', 'ipvsadm', 'jq', 'socat'];
-const LAB_CONFIG = `# Lab hosts share this machine's kernel and clock.
-chrony_clock_control: false
-prepare_kernel_modules_required: false
-prepare_kernel_sysctls: []
-prepare_swap_off: false
-ntp_servers: []
-`;
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -100,8 +93,9 @@ describeLab('furrow deploy all: chrony, prepare and etcd with mutual TLS on 3 la
       etcdBinariesFromDebian(path.join(cluster, 'bin')),
     ]);
     expectExit(up, 0);
-    copyFileSync(labInventory, path.join(cluster, 'inventory.yml'));
-    writeFileSync(path.join(cluster, 'config.yml'), LAB_CONFIG);
+    // The cluster folder as an operator makes it: the lab's inventory and the shipped lab settings.
+    expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
+    expect(readFileSync(path.join(cluster, 'inventory.yml'), 'utf8')).toBe(readFileSync(labInventory, 'utf8'));
     const inv = await loadInventory(labInventory);
     for (const h of HOSTS) {
       const vars = hostVars(inv, h);
