@@ -33,6 +33,34 @@ export function repoPort(config: Record<string, unknown>, clusterDir: string): n
   return 20000 + (createHash('sha256').update(clusterDir).digest().readUInt16BE(0) % 20000);
 }
 
+/** Runs deploy steps on a cluster: its inventory, settings and paths, its repo/ served meanwhile. */
+export async function deployCluster(stepArg: string, o: RunFlags): Promise<number> {
+  const [{ loadCluster, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }, { loadInventory }] = await Promise.all([
+    import('../cluster/cluster.js'),
+    import('../cluster/steps.js'),
+    import('../repo/index.js'),
+    import('../engine/inventory/index.js'),
+  ]);
+  const cluster = loadCluster(o.inventory);
+  if ((await loadInventory(cluster.inventory)).hosts.size === 0) {
+    throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups (etcd, kube_master, kube_node, chrony)');
+  }
+  const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
+  const serving = existsSync(path.join(cluster.repoDir, 'Packages'));
+  const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory), port: repoPort(cluster.config, cluster.dir) }) : undefined;
+  try {
+    const repo = server ? { url: server.url, line: aptSourcesLine(server.url) } : undefined;
+    return await runWithFlags(
+      steps.map((s) => s.playbook),
+      o,
+      // Several steps run as one graph: a host that finished one step starts the next at once.
+      { inventory: cluster.inventory, clusterVars: clusterVars(cluster, repo), ...(steps.length > 1 ? { joinPlays: false } : {}) },
+    );
+  } finally {
+    await server?.close();
+  }
+}
+
 export function registerDeploy(program: Command): void {
   addRunOptions(
     program
@@ -43,30 +71,7 @@ export function registerDeploy(program: Command): void {
   )
     .addHelpText('after', '\nExamples:\n  furrow deploy all -i clusters/prod\n  furrow deploy etcd -i clusters/prod --check --diff\n  furrow deploy 01 -i clusters/prod -l h3\n')
     .action(async (stepArg: string, o: RunFlags) => {
-      const [{ loadCluster, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }] = await Promise.all([
-        import('../cluster/cluster.js'),
-        import('../cluster/steps.js'),
-        import('../repo/index.js'),
-      ]);
-      const cluster = loadCluster(o.inventory);
-      const { loadInventory } = await import('../engine/inventory/index.js');
-      if ((await loadInventory(cluster.inventory)).hosts.size === 0) {
-        throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups (etcd, kube_master, kube_node, chrony)');
-      }
-      const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
-      const serving = existsSync(path.join(cluster.repoDir, 'Packages'));
-      const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory), port: repoPort(cluster.config, cluster.dir) }) : undefined;
-      try {
-        const repo = server ? { url: server.url, line: aptSourcesLine(server.url) } : undefined;
-        process.exitCode = await runWithFlags(
-          steps.map((s) => s.playbook),
-          o,
-          // Several steps run as one graph: a host that finished one step starts the next at once.
-          { inventory: cluster.inventory, clusterVars: clusterVars(cluster, repo), ...(steps.length > 1 ? { joinPlays: false } : {}) },
-        );
-      } finally {
-        await server?.close();
-      }
+      process.exitCode = await deployCluster(stepArg, o);
     });
 
   program

@@ -6,6 +6,7 @@ import { registerLab } from './lab.js';
 import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
 import { registerDeploy } from './deploy.js';
+import { registerCerts } from './certs.js';
 import { registerModules } from './modules.js';
 
 const program = new Command('furrow')
@@ -22,6 +23,7 @@ registerLab(program);
 registerExec(program);
 registerRun(program);
 registerDeploy(program);
+registerCerts(program);
 registerModules(program);
 registerDemo(program);
 

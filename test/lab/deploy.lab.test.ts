@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
-import { ensureLeaf, etcdCertSpecs } from '../../src/pki/index.js';
+import { ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
 import { describeLab, expectExit, furrow, type CliResult } from './support.js';
@@ -251,4 +251,53 @@ describeLab('furrow deploy all: chrony, prepare and etcd with mutual TLS on 3 la
     expectExit(await deploy('etcd'), 0);
     expect(changedCounts(await deploy('etcd'))).toEqual({ h1: 0, h2: 0, h3: 0 });
   }, 300_000);
+
+  test('certs check flags a certificate that expires within the window; the next deploy renews it and restarts only that member', async () => {
+    expectExit(await furrow(['certs', 'check', '-i', cluster], { cwd }), 0);
+    // Make h2's server certificate one that runs out in 10 days (inside the 30-day window).
+    const inv = await loadInventory(path.join(cluster, 'inventory.yml'));
+    const member = { name: 'h2', ip: String(hostVars(inv, 'h2').ansible_host) };
+    const spec = etcdCertSpecs([member], { days: 10 }).find((s) => s.name === 'etcd/server-h2')!;
+    await renewLeaves(pki, [spec]);
+    const check = await furrow(['certs', 'check', '-i', cluster, '--json'], { cwd });
+    expect(check.code).toBe(1);
+    const flagged = check.stdout.trim().split('\n').map((l) => JSON.parse(l) as { where: string; name: string; status: string }).filter((c) => c.status !== 'ok');
+    expect(flagged).toEqual([expect.objectContaining({ where: 'controller', name: 'etcd/server-h2', status: 'expiring' })]);
+
+    const before = await startTimes();
+    const r = await deploy('etcd');
+    expectExit(r, 0);
+    expect(changedCounts(r)).toEqual({ h1: 0, h2: 2, h3: 0 });
+    const after = await startTimes();
+    expect({ h1: after.h1, h3: after.h3 }).toEqual({ h1: before.h1, h3: before.h3 });
+    expect(after.h2!.etcd).not.toBe(before.h2!.etcd);
+    expectExit(await furrow(['certs', 'check', '-i', cluster], { cwd }), 0);
+    expect(await on('h2', `sha256sum ${CERTS}/server.crt | cut -c1-64`)).toBe(sha256(path.join(pki, 'etcd/server-h2.crt')));
+  }, 300_000);
+
+  test("certs renew re-issues with the existing CA and rolls the members' certificates out one at a time", async () => {
+    const old = sha256(path.join(pki, 'etcd/server-h1.crt'));
+    const ca = sha256(path.join(pki, 'etcd/ca.crt'));
+    const r = await furrow(['certs', 'renew', '-i', cluster, '--only', 'etcd/server-h1'], { cwd, timeoutMs: 600_000 });
+    expectExit(r, 0);
+    expect(r.stderr).toMatch(/etcd\/server-h1: issued/);
+    expect(sha256(path.join(pki, 'etcd/server-h1.crt'))).not.toBe(old);
+    expect(sha256(path.join(pki, 'etcd/ca.crt'))).toBe(ca);
+    expect(changedCounts(r)).toEqual({ h1: 2, h2: 0, h3: 0 });
+    expect(await on('h3', `${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster -w json | jq -c '[.[].health] | unique'`)).toBe('[true]');
+  }, 300_000);
+
+  test("the kubeasz example inventory loads and targets the lab once its addresses are the lab's", async () => {
+    const example = readFileSync(path.resolve('test/fixtures/inventory/kubeasz/hosts'), 'utf8');
+    const lab = ['10.10.0.11', '10.10.0.12', '10.10.0.13', '10.10.0.21', '10.10.0.22'];
+    const to = [address.h1, address.h2, address.h3, address.h2, address.h3];
+    const hostsFile = path.join(cwd, 'kubeasz-hosts');
+    let text = example;
+    lab.forEach((from, i) => (text = text.replaceAll(from, to[i]!)));
+    writeFileSync(hostsFile, `${text}\n[all:vars]\nansible_ssh_private_key_file=${path.join(path.dirname(labInventory), 'id_ed25519')}\nfurrow_known_hosts_file=${path.join(path.dirname(labInventory), 'known_hosts')}\n`);
+    const r = await furrow(['exec', 'etcd:kube_master', '-i', hostsFile, '--json', '--', 'hostname'], { cwd });
+    expectExit(r, 0);
+    const seen = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host: string; stdout: string }).map((x) => [x.host, x.stdout.trim()]).sort();
+    expect(seen).toEqual([[address.h1, 'h1'], [address.h2, 'h2'], [address.h3, 'h3']].sort());
+  });
 });
