@@ -13,6 +13,8 @@ export interface PreparedPlay {
   play: Play;
   hosts: string[];
   tasks: Task[];
+  /** gather_facts as written, else whether the play uses facts at all (see facts-use.ts). */
+  gatherFacts: boolean;
 }
 
 /** What the hosts of one play share across its batches: run_once results and throttles. */
@@ -61,7 +63,7 @@ export async function runPlay(run: RunContext, prepared: PreparedPlay, index: nu
   let abortedBy: string | undefined;
   for (const [batchIndex, batch] of serialBatches(hosts, play.serial, play.place.file).entries()) {
     const pc = playContext(run, prepared, index, hosts, batchIndex, batch, shared);
-    await Promise.all(batch.map((name) => runHost(run.hosts.get(name)!, hostTasks(name, tasks, resume), pc, play)));
+    await Promise.all(batch.map((name) => runHost(run.hosts.get(name)!, hostTasks(name, tasks, resume), pc, prepared.gatherFacts)));
     if (pc.aborted) {
       abortedBy = pc.aborted;
       break;
@@ -101,7 +103,7 @@ export async function runFlow(run: RunContext, plays: PreparedPlay[], resume: Re
         if (!pc.hosts.includes(name)) continue;
         enter(i);
         // A host that failed earlier never arrives: let waits for it end, and close the play for it.
-        if (host.active && !pc.aborted) await runHost(host, hostTasks(name, plays[i]!.tasks, resume), pc, plays[i]!.play);
+        if (host.active && !pc.aborted) await runHost(host, hostTasks(name, plays[i]!.tasks, resume), pc, plays[i]!.gatherFacts);
         else pc.board.end(name);
         leave(i);
       }
@@ -119,8 +121,8 @@ function hostTasks(host: string, tasks: Task[], resume: ResumePlan | undefined):
   return from;
 }
 
-async function runHost(host: HostState, tasks: Task[], pc: PlayContext, play: Play): Promise<void> {
-  if (play.gatherFacts !== false && tasks.length && !host.facts) {
+async function runHost(host: HostState, tasks: Task[], pc: PlayContext, gatherFacts: boolean): Promise<void> {
+  if (gatherFacts && tasks.length && !host.facts) {
     const gathered = await gatherStep(host, pc);
     if (!gathered) return void pc.board.end(host.name);
   }

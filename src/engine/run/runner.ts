@@ -11,6 +11,7 @@ import { loadPlaybook } from '../playbook/index.js';
 import { JournalReporter } from '../reporters/journal.js';
 import type { RunContext } from './context.js';
 import { HostState } from './host-state.js';
+import { playUsesFacts } from './facts-use.js';
 import { precheckTemplates } from './precheck.js';
 import { planResume, type ResumePlan } from './resume.js';
 import { type PreparedPlay, runFlow, runPlay } from './play-runner.js';
@@ -71,7 +72,8 @@ async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays:
       started = at.found;
       tasks = at.tasks;
     }
-    return { play, hosts, tasks };
+    const otherVars = [...hosts.map((h) => hostVars(inventory, h)), opts.clusterVars, opts.extraVars];
+    return { play, hosts, tasks, gatherFacts: playUsesFacts(play, tasks, otherVars) };
   });
   if (!started) throw new InputError({ file: playbook.file }, `--start-at-task: no task is named '${opts.startAtTask}'`, 'give the name exactly as the task has it');
   if (opts.joinPlays === false) {

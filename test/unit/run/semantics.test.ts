@@ -277,4 +277,15 @@ ${throttle}`;
     expect(readFileSync(path.join(work, 'items'), 'utf8')).toBe('1\n3\n');
     expect(r.status('a', 'Only odd ones')).toBe('changed');
   });
+
+  test('facts are gathered only when the play uses them (or says gather_facts: true)', async () => {
+    const gathered = (r: Collect) => r.results.filter((e) => e.task === 'Gather facts').length;
+    const none = await play(`- hosts: a\n  tasks:\n    - {name: Plain, command: "true"}\n`);
+    expect(gathered(none.r)).toBe(0);
+    const used = await play(`- hosts: a\n  tasks:\n    - name: Uses a fact\n      copy: {dest: "{{ work }}/arch", content: "{{ ansible_architecture }}"}\n`);
+    expect(gathered(used.r)).toBe(1);
+    expect(readFileSync(path.join(work, 'arch'), 'utf8')).toBe(os.arch() === 'x64' ? 'x86_64' : readFileSync(path.join(work, 'arch'), 'utf8'));
+    const asked = await play(`- hosts: a\n  gather_facts: true\n  tasks:\n    - {name: Plain, command: "true"}\n`);
+    expect(gathered(asked.r)).toBe(1);
+  });
 });
