@@ -40,8 +40,8 @@ describeLab('file modules on a real lab host', () => {
     return r.stdout.toString().trim();
   }
 
-  const run = <P>(mod: Module<P, any>, params: P, opts: { check?: boolean; vars?: Record<string, unknown>; c?: Connection } = {}) =>
-    runModule(mod, moduleContext(opts.c ?? conn, { check: !!opts.check, vars: opts.vars ?? {}, filesDir: cwd }), params);
+  const run = <P>(mod: Module<P, any>, params: P, opts: { check?: boolean; noLog?: boolean; vars?: Record<string, unknown>; c?: Connection } = {}) =>
+    runModule(mod, moduleContext(opts.c ?? conn, { check: !!opts.check, noLog: !!opts.noLog, vars: opts.vars ?? {}, filesDir: cwd }), params);
 
   beforeAll(async () => {
     expectExit(await furrow(['lab', 'up', '--hosts', '1', '--name', NAME], { cwd }), 0);
@@ -82,7 +82,11 @@ describeLab('file modules on a real lab host', () => {
     expect((await run(copy, params)).plan.action).toBe('none');
     const checked = await run(copy, { ...params, content: 'TOKEN=xyz\n' }, { check: true });
     expect(checked.plan.action).toBe('update');
-    expect(JSON.stringify(checked.plan.diff)).not.toContain('xyz'); // inline content is secret
+    expect(checked.plan.diff?.unified).toContain('-TOKEN=abc\n+TOKEN=xyz');
+    // A no_log task's inline content is neither read back nor shown.
+    const hidden = await run(copy, { ...params, content: 'TOKEN=xyz\n' }, { check: true, noLog: true });
+    expect(hidden.plan.action).toBe('update');
+    expect(JSON.stringify(hidden.plan.diff)).not.toMatch(/xyz|abc/);
     expect(await onHost(`cat ${dest}`)).toBe('TOKEN=abc');
 
     mkdirSync(path.join(cwd, 'files'), { recursive: true });
