@@ -118,7 +118,10 @@ async function waitReady(host: LabHostLayout, clientDir: string, timeoutMs: numb
   await waitForPort(host.address, 22, deadline).catch((err: Error) => {
     // The console is removed with the lab: keep its last lines in the error for whoever debugs.
     const consoleTail = existsSync(path.join(host.dir, 'console.log')) ? readFileSync(path.join(host.dir, 'console.log'), 'utf8').split('\n').slice(-15).join('\n') : '(no console log)';
-    throw new LabError(`${host.name}: ${err.message}; last lines of its console:\n${consoleTail}`);
+    // Each host's systemd takes several inotify instances; many hosts at once can run out of them.
+    const inotify = readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8').trim();
+    const hint = `\nif many lab hosts run at once, fs.inotify.max_user_instances (now ${inotify}) may be too low: each host needs about 6`;
+    throw new LabError(`${host.name}: ${err.message}; last lines of its console:\n${consoleTail}${hint}`);
   });
   const conn = openConnection({ ...labSpec(clientDir, host.address), name: host.name });
   try {
