@@ -2,11 +2,10 @@
  * blockinfile: keep a block of lines between two marker lines in a file (or remove it). The file
  * is read in the same round trip as its stat; the pure `editBlock` computes the new text.
  */
-import { FurrowError, InputError } from '../engine/errors.js';
-import { probeFiles } from '../engine/facts/files.js';
+import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
-import { bareLine, boolParam, compileRegex, idParam, isTrue, modeParam, pathParam, sha256, splitLines, wantedAttrs } from './support/files.js';
-import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+import { bareLine, boolParam, compileRegex, idParam, isTrue, modeParam, pathParam, splitLines, wantedAttrs } from './support/files.js';
+import { applyWrite, planTextEdit, type WriteData } from './support/write-file.js';
 
 export const DEFAULT_MARKER = '# {mark} FURROW MANAGED BLOCK';
 
@@ -63,20 +62,17 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
   },
 
   async plan(ctx, params) {
-    const path = pathParam(params, 'blockinfile');
     const edit = blockEdit(params);
-    const attrs = wantedAttrs(params, 'blockinfile');
-    // Through links, as Ansible: editing /etc/resolv.conf edits the file it points to.
-    const [file] = await probeFiles(ctx.conn, [{ path, content: 'always', follow: true }]);
-    if (file!.type === 'absent') {
-      if (edit.lines.length === 0) return { action: 'none', reason: `${path} does not exist: no block to remove` };
-      if (!isTrue(params.create)) throw new FurrowError('module', `${ctx.host}: blockinfile: ${path} does not exist (give create: true to create it)`);
-    }
-    if (file!.type === 'directory') throw new FurrowError('module', `${ctx.host}: blockinfile: ${path} is a directory`);
-    const before = file!.type === 'file' ? (file!.content ?? Buffer.alloc(0)).toString('utf8') : '';
-    const bytes = Buffer.from(editBlock(before, edit), 'utf8');
-    const target = file!.type === 'file' ? (file!.resolved ?? path) : path;
-    return decideWrite({ path: target, source: { bytes }, sha256: sha256(bytes), attrs, backup: isTrue(params.backup) }, file!, `${ctx.host}: blockinfile`);
+    return planTextEdit(ctx, {
+      module: 'blockinfile',
+      path: pathParam(params, 'blockinfile'),
+      attrs: wantedAttrs(params, 'blockinfile'),
+      create: isTrue(params.create),
+      backup: isTrue(params.backup),
+      removing: edit.lines.length === 0,
+      what: 'block',
+      edit: (before) => editBlock(before, edit),
+    });
   },
 
   apply: (ctx, plan) => applyWrite(ctx, plan),

@@ -3,11 +3,10 @@
  * line matches. The file is read in the same round trip as its stat; the edit is computed on the
  * controller by the pure `editLines`, then written whole and atomically.
  */
-import { FurrowError, InputError } from '../engine/errors.js';
-import { probeFiles } from '../engine/facts/files.js';
+import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
-import { bareLine, boolParam, compileRegex, expandMatch, idParam, isTrue, modeParam, pathParam, sha256, splitLines, wantedAttrs } from './support/files.js';
-import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+import { bareLine, boolParam, compileRegex, expandMatch, idParam, isTrue, modeParam, pathParam, splitLines, wantedAttrs } from './support/files.js';
+import { applyWrite, planTextEdit, type WriteData } from './support/write-file.js';
 
 export interface LineinfileParams {
   path?: string;
@@ -66,22 +65,17 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
   },
 
   async plan(ctx, params) {
-    const path = pathParam(params, 'lineinfile');
     const edit = lineEdit(params);
-    const attrs = wantedAttrs(params, 'lineinfile');
-    // Through links, as Ansible: editing /etc/resolv.conf edits the file it points to.
-    const [file] = await probeFiles(ctx.conn, [{ path, content: 'always', follow: true }]);
-    if (file!.type === 'absent') {
-      if (edit.state === 'absent') return { action: 'none', reason: `${path} does not exist: no line to remove` };
-      if (!isTrue(params.create)) {
-        throw new FurrowError('module', `${ctx.host}: lineinfile: ${path} does not exist (give create: true to create it)`);
-      }
-    }
-    if (file!.type === 'directory') throw new FurrowError('module', `${ctx.host}: lineinfile: ${path} is a directory`);
-    const before = file!.type === 'file' ? (file!.content ?? Buffer.alloc(0)).toString('utf8') : '';
-    const bytes = Buffer.from(editLines(before, edit), 'utf8');
-    const target = file!.type === 'file' ? (file!.resolved ?? path) : path;
-    return decideWrite({ path: target, source: { bytes }, sha256: sha256(bytes), attrs, backup: isTrue(params.backup) }, file!, `${ctx.host}: lineinfile`);
+    return planTextEdit(ctx, {
+      module: 'lineinfile',
+      path: pathParam(params, 'lineinfile'),
+      attrs: wantedAttrs(params, 'lineinfile'),
+      create: isTrue(params.create),
+      backup: isTrue(params.backup),
+      removing: edit.state === 'absent',
+      what: 'line',
+      edit: (before) => editLines(before, edit),
+    });
   },
 
   apply: (ctx, plan) => applyWrite(ctx, plan),

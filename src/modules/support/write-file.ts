@@ -5,10 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { FurrowError } from '../../engine/errors.js';
-import type { FileInfo, FileQuery } from '../../engine/facts/files.js';
+import { probeFiles, type FileInfo, type FileQuery } from '../../engine/facts/files.js';
 import type { ApplyResult, Diff, ModuleContext, Plan, ValueChange } from '../../engine/module.js';
 import { sh } from '../../engine/shell.js';
-import { attrChanges, attrCommand, describeChanges, formatMode, isText, resolveMode, runOrFail, unifiedDiff, type WantedAttrs } from './files.js';
+import { attrChanges, attrCommand, describeChanges, formatMode, isText, resolveMode, runOrFail, sha256, unifiedDiff, type WantedAttrs } from './files.js';
 
 /** Largest file whose old and new text we put in a diff. */
 export const DIFF_LIMIT = 256 * 1024;
@@ -124,4 +124,35 @@ export function backupName(path: string, when: Date): string {
 /** A controller file as WantedContent's source: its bytes too when small enough to diff. */
 export async function localSource(localPath: string, size: number): Promise<WantedContent['source']> {
   return size <= DIFF_LIMIT ? { localPath, bytes: await readFile(localPath) } : { localPath };
+}
+
+/** What lineinfile and blockinfile ask of a text edit. */
+export interface TextEdit {
+  module: string;
+  path: string;
+  attrs: WantedAttrs;
+  create: boolean;
+  backup: boolean;
+  /** The edit only removes: a missing file is then already right. */
+  removing: boolean;
+  /** What there is nothing to remove from a missing file: 'line', 'block'. */
+  what: string;
+  edit(before: string): string;
+}
+
+/**
+ * Reads the file in one round trip (through links, as Ansible: editing /etc/resolv.conf edits the
+ * file it points to), applies the edit to its text, and plans a write only when the text changed.
+ */
+export async function planTextEdit(ctx: ModuleContext, e: TextEdit): Promise<Plan<WriteData>> {
+  const [file] = await probeFiles(ctx.conn, [{ path: e.path, content: 'always', follow: true }]);
+  if (file!.type === 'absent') {
+    if (e.removing) return { action: 'none', reason: `${e.path} does not exist: no ${e.what} to remove` };
+    if (!e.create) throw new FurrowError('module', `${ctx.host}: ${e.module}: ${e.path} does not exist (give create: true to create it)`);
+  }
+  if (file!.type === 'directory') throw new FurrowError('module', `${ctx.host}: ${e.module}: ${e.path} is a directory`);
+  const before = file!.type === 'file' ? (file!.content ?? Buffer.alloc(0)).toString('utf8') : '';
+  const bytes = Buffer.from(e.edit(before), 'utf8');
+  const target = file!.type === 'file' ? (file!.resolved ?? e.path) : e.path;
+  return decideWrite({ path: target, source: { bytes }, sha256: sha256(bytes), attrs: e.attrs, backup: e.backup }, file!, `${ctx.host}: ${e.module}`);
 }
