@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../engine/errors.js';
@@ -20,6 +20,35 @@ export function processStartTime(pid: number): string | undefined {
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The container's own init, started by systemd-nspawn: recorded too, because a killed nspawn can
+ * leave its container running (with the overlay busy and the machine name taken).
+ */
+export function containerLeader(nspawn: ProcessRecord): ProcessRecord | undefined {
+  try {
+    for (const task of readdirSync(`/proc/${nspawn.pid}/task`)) {
+      const children = readFileSync(`/proc/${nspawn.pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      for (const pid of children) {
+        const startTime = processStartTime(pid);
+        if (startTime !== undefined) return { pid, startTime };
+      }
+    }
+  } catch {
+    // nspawn is gone: nothing to record
+  }
+  return undefined;
+}
+
+/** Ends a container's init at once: the kernel then ends every process in its PID namespace. */
+export function killProcess(rec: ProcessRecord): void {
+  if (!isSameProcess(rec)) return;
+  try {
+    process.kill(rec.pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }
 

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { generateSshKeyPair } from '../engine/connections/keygen.js';
 import { openConnection } from '../engine/connections/index.js';
 import type { ConnectionSpec } from '../engine/connections/types.js';
 import { InputError, LabError } from '../engine/errors.js';
-import { bootContainer, isSameProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeIdentity } from './host.js';
+import { bootContainer, containerLeader, isSameProcess, killProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeIdentity } from './host.js';
 import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS, withNet } from './layout.js';
 import { chooseNet, createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
 import { ensureRootfs, rootfsRecipe } from './rootfs.js';
@@ -19,7 +19,7 @@ interface LabState {
   /** The lab's /24 (see chooseNet). */
   net: string;
   clientDir: string;
-  hosts: Array<{ name: string; address: string; process?: ProcessRecord }>;
+  hosts: Array<{ name: string; address: string; process?: ProcessRecord; leader?: ProcessRecord }>;
 }
 
 export interface LabOptions {
@@ -59,6 +59,14 @@ async function teardown(lab: LabLayout): Promise<string[]> {
   const live = (state?.hosts ?? []).filter((h) => h.process && isSameProcess(h.process));
   if (live.length) found.push(`${live.length} running host(s)`);
   await Promise.all(live.map((h) => stopProcess(h.process!)));
+  // A container whose nspawn was killed outlives it: end its init by the PID we recorded.
+  for (const h of state?.hosts ?? []) {
+    if (h.leader && isSameProcess(h.leader)) {
+      found.push(`orphaned container ${h.name}`);
+      killProcess(h.leader);
+      for (let i = 0; i < 50 && isSameProcess(h.leader); i++) await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const mounts = mountsUnder(lab.dir);
   if (mounts.length) found.push(`${mounts.length} mount(s)`);
   for (const m of mounts) {
@@ -204,6 +212,8 @@ export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: 
     }),
   );
   const ready = await Promise.all(hosts.map((h) => waitReady(h, clientDir, opts.bootTimeoutMs ?? 120_000)));
+  state.hosts.forEach((h) => (h.leader = h.process && containerLeader(h.process)));
+  saveState(lab, state);
   const inventory = path.join(clientDir, 'inventory.yml');
   await writeFile(inventory, inventoryYaml(lab, clientDir, hosts));
   return {
@@ -251,7 +261,9 @@ export async function labStopHost(opts: LabOptions & { host: string }): Promise<
   const { state, index } = findHost(lab, readState(lab), opts.host);
   const rec = state.hosts[index]!;
   if (rec.process) await stopProcess(rec.process);
+  if (rec.leader) killProcess(rec.leader);
   delete rec.process;
+  delete rec.leader;
   saveState(lab, state);
 }
 
@@ -265,6 +277,8 @@ export async function labStartHost(opts: LabOptions & { host: string }): Promise
   rec.process = bootContainer(h, lab.name);
   saveState(lab, state);
   await waitReady(h, state.clientDir, 120_000);
+  rec.leader = containerLeader(rec.process);
+  saveState(lab, state);
 }
 
 /** PIDs whose command line names a path in dir: found to report them, never to kill them by. */
@@ -273,7 +287,9 @@ function processesUsing(dir: string): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(Number(entry));
+      // Started with a path of the lab (nspawn), or running inside one of its hosts (a container's processes).
+      const inside = readlinkSync(`/proc/${entry}/root`).startsWith(`${dir}/`);
+      if (inside || readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(Number(entry));
     } catch {
       // the process ended while we looked
     }

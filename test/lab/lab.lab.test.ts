@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { isSameProcess, type ProcessRecord } from '../../src/lab/host.js';
 import { labLeftovers } from '../../src/lab/lab.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { describeLab, expectExit, furrow } from './support.js';
@@ -43,8 +44,11 @@ describeLab('furrow lab (real hosts)', () => {
   });
 
   test('up recovers from a killed earlier run: stale processes, mounts, namespaces and bridge', async () => {
-    // Simulate a crash: the containers we started die without a clean teardown.
+    // Simulate a crash: the nspawn processes we started are killed without a clean teardown
+    // (their containers may outlive them).
     const state = JSON.parse(readFileSync(path.join(labLayout(NAME).dir, 'state.json'), 'utf8'));
+    const leaders: ProcessRecord[] = state.hosts.map((h: { leader: ProcessRecord }) => h.leader);
+    expect(leaders.every((l) => isSameProcess(l))).toBe(true);
     for (const h of state.hosts) process.kill(h.process.pid, 'SIGKILL');
     expect((await labLeftovers(NAME)).some((l) => l.startsWith('mount '))).toBe(true);
 
@@ -54,7 +58,9 @@ describeLab('furrow lab (real hosts)', () => {
     const r = await furrow(['exec', 'all', '-i', inventory, '--', 'hostname'], { cwd });
     expectExit(r, 0);
     expect(r.stdout).toMatch(/^h2 \| h2$/m);
-  });
+    // The old containers are gone, not running beside the new ones.
+    expect(leaders.filter((l) => isSameProcess(l))).toEqual([]);
+  }, 300_000);
 
   test('down leaves no mount, namespace, veth, bridge or process behind', async () => {
     const lab = labLayout(NAME);
