@@ -11,16 +11,10 @@ import { probeFiles, type FileInfo, type FileQuery } from '../engine/facts/files
 import type { ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
 import type { Module } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import type { CertDescription } from '../pki/describe.js';
-import type { SourceFile } from '../pki/distribute.js';
-import type { LeafResult } from '../pki/leaf.js';
+import { describeCertificate, parseCertificate, type CertDescription } from '../pki/describe.js';
+import { distributionSources, type SourceFile } from '../pki/distribute.js';
+import { ensureLeaf, type LeafResult } from '../pki/leaf.js';
 import { USAGES, type LeafSpec } from '../pki/spec.js';
-
-/** The X.509 code loads only when a cert task runs: every other run starts without it. */
-const pki = async () => {
-  const [describe, distribute, leaf] = await Promise.all([import('../pki/describe.js'), import('../pki/distribute.js'), import('../pki/leaf.js')]);
-  return { ...describe, ...distribute, ...leaf };
-};
 import { boolParam, idParam, isTrue, modeParam, runOrFail, wantedAttrs } from './support/files.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
@@ -98,15 +92,13 @@ export const cert: Module<CertParams, CertData> = {
 
   async plan(ctx, params) {
     const { name, srcDir } = resolveNames(ctx, params);
-    const { ensureLeaf, distributionSources, describeCertificate, parseCertificate } = await pki();
-    const describeHostCert: DescribeHostCert = (pem) => describeCertificate(parseCertificate(pem, 'host certificate'));
     const leaf = params.spec ? await ensureLeaf(srcDir, params.spec, leafOptions(ctx, params)) : undefined;
     const sources = await distributionSources(srcDir, { name, ...(leaf ? { leaf } : {}), ...(params.spec ? { caName: params.spec.ca } : {}), key: isTrue(params.key, true), ca: isTrue(params.ca) });
     const targets = sources.map((source) => ({ source, path: posix.join(params.dest, fileName(source, name, params)) }));
     const queries: FileQuery[] = [{ path: params.dest }, ...targets.map(({ source, path }) => queryFor(source, path))];
     const [dir, ...files] = await probeFiles(ctx.conn, queries);
     if (dir!.type !== 'absent' && dir!.type !== 'directory') throw new FurrowError('module', `${ctx.host}: cert: ${params.dest} is a ${dir!.type}, not a folder`);
-    const decisions = targets.map((t, i) => decideFile(ctx, params, t.source, t.path, files[i]!, describeHostCert));
+    const decisions = targets.map((t, i) => decideFile(ctx, params, t.source, t.path, files[i]!));
     return combine(decisions, leaf, dir!.type === 'absent' ? params.dest : undefined);
   },
 
@@ -156,26 +148,24 @@ interface FileDecision {
   path: string;
 }
 
-type DescribeHostCert = (pem: string) => CertDescription;
-
-function decideFile(ctx: ModuleContext, params: CertParams, source: SourceFile, path: string, file: FileInfo, describeHostCert: DescribeHostCert): FileDecision {
+function decideFile(ctx: ModuleContext, params: CertParams, source: SourceFile, path: string, file: FileInfo): FileDecision {
   const isKey = source.kind === 'key';
   const mode = isKey ? (params.key_mode ?? '0600') : (params.cert_mode ?? '0644');
   const attrs = wantedAttrs({ mode, ...(params.owner !== undefined ? { owner: params.owner } : {}), ...(params.group !== undefined ? { group: params.group } : {}) }, 'cert');
   // A file still to be issued has no hash yet: '(pending)' matches nothing on a host. Apply never sees it (check mode).
   const plan = decideWrite({ path, source: { localPath: source.localPath }, sha256: source.sha256 ?? '(pending)', attrs, secret: true }, file, `${ctx.host}: cert`);
   if (plan.action === 'none' || isKey || !plan.diff?.values?.some((v) => v.key === 'content')) return { plan: prefixed(plan, path), path };
-  const values = plan.diff.values.flatMap((v) => (v.key === 'content' ? certChanges(source.description!, file, describeHostCert) : [v]));
+  const values = plan.diff.values.flatMap((v) => (v.key === 'content' ? certChanges(source.description!, file) : [v]));
   return { plan: prefixed({ ...plan, diff: { values } }, path), path };
 }
 
 /** Subject, SANs and expiry of the certificate on the host (when there is one) and of the one to be written. */
-function certChanges(after: CertDescription, file: FileInfo, describeHostCert: DescribeHostCert): ValueChange[] {
+function certChanges(after: CertDescription, file: FileInfo): ValueChange[] {
   let before: CertDescription | undefined;
   let unreadable = false;
   if (file.type === 'file' && file.content) {
     try {
-      before = describeHostCert(file.content.toString('utf8'));
+      before = describeCertificate(parseCertificate(file.content.toString('utf8'), 'host certificate'));
     } catch {
       unreadable = true;
     }

@@ -6,8 +6,8 @@ import { createPrivateKey, createPublicKey, type webcrypto as WebCrypto } from '
 import { FurrowError } from '../engine/errors.js';
 import { webcrypto, x509 } from './x509.js';
 
-import { KEY_TYPES, type KeyType } from './key-types.js';
-export { KEY_TYPES, type KeyType };
+export type KeyType = 'rsa' | 'ecdsa';
+export const KEY_TYPES: readonly KeyType[] = ['rsa', 'ecdsa'];
 type CryptoKey = WebCrypto.CryptoKey;
 
 export interface KeyPair {

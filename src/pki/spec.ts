@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { InputError } from '../engine/errors.js';
-import { KEY_TYPES, type KeyType } from './key-types.js';
+import { KEY_TYPES, type KeyType } from './keys.js';
 
 export type Usage = 'server' | 'client' | 'peer';
 export const USAGES: readonly Usage[] = ['server', 'client', 'peer'];
