@@ -1,6 +1,6 @@
 import path from 'node:path';
 import PQueue from 'p-queue';
-import { connectionSpecFromVars, openConnection } from './connections/index.js';
+import { connectionSpecFromVars, DEFAULT_KNOWN_HOSTS, openConnection } from './connections/index.js';
 import { FurrowError, UnreachableError } from './errors.js';
 import { hostVars, loadInventory, selectHosts } from './inventory/index.js';
 
@@ -30,7 +30,6 @@ export interface AdhocResult {
   durationMs: number;
 }
 
-export const DEFAULT_KNOWN_HOSTS = path.join(process.env.HOME ?? '/root', '.furrow', 'known_hosts');
 
 /** Loads the inventory and resolves the pattern before any connection is made: bad input touches no host. */
 export async function runAdhoc(opts: AdhocOptions): Promise<AdhocResult[]> {

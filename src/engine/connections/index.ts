@@ -5,4 +5,4 @@ export { openConnection, ConnectionPool, type OpenOutcome } from './pool.js';
 export { SshConnection, DEFAULT_MAX_CHANNELS } from './ssh.js';
 export { LocalConnection } from './local.js';
 export { TransferError } from './transfer.js';
-export { fingerprint, knownHostName } from './known-hosts.js';
+export { DEFAULT_KNOWN_HOSTS, fingerprint, knownHostName } from './known-hosts.js';

@@ -4,8 +4,11 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HostKeyError } from '../errors.js';
+
+/** Our own known_hosts when the inventory names none (never ~/.ssh/known_hosts: we write to it). */
+export const DEFAULT_KNOWN_HOSTS = join(process.env.HOME ?? '/root', '.furrow', 'known_hosts');
 
 export interface KnownHostEntry {
   /** '@revoked' or '@cert-authority' when the line starts with one. */

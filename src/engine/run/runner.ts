@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import PQueue from 'p-queue';
-import { ConnectionPool, connectionSpecFromVars } from '../connections/index.js';
+import { ConnectionPool, connectionSpecFromVars, DEFAULT_KNOWN_HOSTS } from '../connections/index.js';
 import type { Connection, ConnectionSpec } from '../connections/types.js';
 import { InputError, EXIT } from '../errors.js';
 import { CompositeReporter, type HostRecap, type Reporter } from '../events.js';
@@ -108,7 +108,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     if (!spec) {
       const vars = inventory.hosts.has(name) ? { ...hostVars(inventory, name), ...extraVars } : { ...extraVars };
       spec = connectionSpecFromVars(name, vars, {
-        knownHostsFile: opts.knownHostsFile ?? path.join(process.env.HOME ?? '/root', '.furrow', 'known_hosts'),
+        knownHostsFile: opts.knownHostsFile ?? DEFAULT_KNOWN_HOSTS,
         strictHostKeys: !!opts.strictHostKeys,
         baseDir: path.dirname(path.resolve(opts.inventory)),
         resolveHost: (jump) => (inventory.hosts.has(jump) ? specFor(jump) : undefined),
