@@ -4,7 +4,7 @@
  */
 import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
-import { bareLine, boolParam, compileRegex, idParam, isTrue, modeParam, pathParam, splitLines, wantedAttrs } from './support/files.js';
+import { bareLine, boolParam, compileRegex, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, splitLines, wantedAttrs } from './support/files.js';
 import { applyWrite, planTextEdit, type WriteData } from './support/write-file.js';
 
 export const DEFAULT_MARKER = '# {mark} FURROW MANAGED BLOCK';
@@ -41,9 +41,7 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
   schema: {
     type: 'object',
     properties: {
-      path: { type: 'string', minLength: 1 },
-      dest: { type: 'string', minLength: 1 },
-      name: { type: 'string', minLength: 1 },
+      ...pathProperties,
       block: { type: 'string' },
       marker: { type: 'string', minLength: 1 },
       marker_begin: { type: 'string' },
@@ -57,7 +55,7 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
       owner: idParam,
       group: idParam,
     },
-    anyOf: [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }],
+    anyOf: pathRequired,
     additionalProperties: false,
   },
 

@@ -9,7 +9,7 @@ import { FurrowError, InputError } from '../engine/errors.js';
 import { probeFiles, type FileInfo, type FileQuery } from '../engine/facts/files.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { attrChanges, attrCommand, boolParam, describeChanges, formatMode, idParam, isTrue, modeParam, pathParam, resolveMode, runOrFail, wantedAttrs, type WantedAttrs } from './support/files.js';
+import { attrChanges, attrCommand, boolParam, describeChanges, formatMode, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, resolveMode, runOrFail, wantedAttrs, type WantedAttrs } from './support/files.js';
 
 export type FileState = 'file' | 'directory' | 'link' | 'absent' | 'touch';
 
@@ -52,9 +52,7 @@ export const file: Module<FileParams, FileData> = {
   schema: {
     type: 'object',
     properties: {
-      path: { type: 'string', minLength: 1 },
-      dest: { type: 'string', minLength: 1 },
-      name: { type: 'string', minLength: 1 },
+      ...pathProperties,
       state: { enum: ['file', 'directory', 'link', 'absent', 'touch'] },
       mode: modeParam,
       owner: idParam,
@@ -63,7 +61,7 @@ export const file: Module<FileParams, FileData> = {
       src: { type: 'string', minLength: 1 },
       force: boolParam,
     },
-    anyOf: [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }],
+    anyOf: pathRequired,
     additionalProperties: false,
   },
 

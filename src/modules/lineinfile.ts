@@ -5,7 +5,7 @@
  */
 import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
-import { bareLine, boolParam, compileRegex, expandMatch, idParam, isTrue, modeParam, pathParam, splitLines, wantedAttrs } from './support/files.js';
+import { bareLine, boolParam, compileRegex, expandMatch, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, splitLines, wantedAttrs } from './support/files.js';
 import { applyWrite, planTextEdit, type WriteData } from './support/write-file.js';
 
 export interface LineinfileParams {
@@ -43,9 +43,7 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
   schema: {
     type: 'object',
     properties: {
-      path: { type: 'string', minLength: 1 },
-      dest: { type: 'string', minLength: 1 },
-      name: { type: 'string', minLength: 1 },
+      ...pathProperties,
       line: { type: 'string' },
       regexp: { type: 'string' },
       search_string: { type: 'string' },
@@ -60,7 +58,7 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
       owner: idParam,
       group: idParam,
     },
-    anyOf: [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }],
+    anyOf: pathRequired,
     additionalProperties: false,
   },
 

@@ -33,6 +33,15 @@ export function idText(value: string | number | undefined): string | undefined {
 }
 
 /** Ansible lets `path` also be spelled `dest` or `name` in file, lineinfile and blockinfile. */
+export const pathProperties = {
+  path: { type: 'string', minLength: 1 },
+  dest: { type: 'string', minLength: 1 },
+  name: { type: 'string', minLength: 1 },
+} as const;
+
+/** Schema rule that one of the spellings of `path` is given. */
+export const pathRequired = [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }];
+
 export function pathParam(params: { path?: string; dest?: string; name?: string }, module: string): string {
   const path = params.path ?? params.dest ?? params.name;
   if (!path) throw new InputError(undefined, `${module}: 'path' is required`, `add path: /the/file`);
