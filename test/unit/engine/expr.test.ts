@@ -1,7 +1,7 @@
-import { InputError } from '../../../src/engine/errors.js';
 import { evaluateCondition, toCel } from '../../../src/engine/expr.js';
 import { maskStrings, parsePath, translateCondition } from '../../../src/engine/template/ansible-condition.js';
 import { VarScope } from '../../../src/engine/vars.js';
+import { inputErrorOf } from '../../support/errors.js';
 
 const place = { file: 'roles/etcd/tasks/main.yml', line: 12, column: 11 };
 
@@ -33,15 +33,6 @@ const scope = new VarScope([
 
 const holds = (condition: string | boolean | Array<string | boolean>) => evaluateCondition(condition, scope, place);
 
-function inputErrorOf(work: () => unknown): InputError {
-  try {
-    work();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error('expected an InputError, nothing was thrown');
-}
 
 describe('conditions', () => {
   test.each([

@@ -1,18 +1,9 @@
-import { InputError } from '../../../src/engine/errors.js';
 import { compileTemplate, renderTemplate, renderTemplateValue } from '../../../src/engine/template.js';
+import { inputErrorOf } from '../../support/errors.js';
 
 const file = { file: 'roles/etcd/templates/etcd.service.hbs' };
 const render = (text: string, vars: Record<string, unknown> = {}) => renderTemplate(text, vars, file);
 
-function inputErrorOf(work: () => unknown): InputError {
-  try {
-    work();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error('expected an InputError, nothing was thrown');
-}
 
 describe('rendering', () => {
   test('variables, nested paths, Ansible-style spaces and no HTML escaping', () => {

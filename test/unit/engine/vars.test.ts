@@ -3,16 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../../src/engine/errors.js';
 import { parseExtraVars, typedValue, VAR_LEVELS, VarScope, type VarLayer, type VarLevel } from '../../../src/engine/vars.js';
+import { inputErrorOf } from '../../support/errors.js';
 
-function inputErrorOf(work: () => unknown): InputError {
-  try {
-    work();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  throw new Error('expected an InputError, nothing was thrown');
-}
 
 describe('precedence', () => {
   test('the levels, lowest first, are the documented order', () => {
