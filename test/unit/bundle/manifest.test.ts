@@ -1,0 +1,120 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { InputError } from '../../../src/engine/errors.js';
+import { loadManifest } from '../../../src/bundle/manifest.js';
+
+const SHA_A = 'a'.repeat(64);
+const SHA_B = 'b'.repeat(64);
+
+describe('bundle manifest', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-manifest-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let n = 0;
+  const write = (text: string) => {
+    const file = path.join(dir, `m${n++}.yml`);
+    writeFileSync(file, text);
+    return file;
+  };
+  async function errorOf(file: string, arches?: string[], env: NodeJS.ProcessEnv = {}): Promise<InputError> {
+    try {
+      await loadManifest(file, arches, env);
+    } catch (err) {
+      if (err instanceof InputError) return err;
+      throw err;
+    }
+    throw new Error('expected an InputError');
+  }
+
+  test('versions live in one place; URLs and file names are filled in per arch', async () => {
+    const m = await loadManifest(
+      write(`name: test
+arch: [amd64, arm64]
+versions: {etcd: 3.5.16, pause: "3.10"}
+binaries:
+  - name: etcd
+    url: https://example.invalid/etcd-v{{version}}-linux-{{arch}}.tar.gz
+    sha256: {amd64: ${SHA_A}, arm64: ${SHA_B}}
+    files: ["etcd-v{{version}}-linux-{{arch}}/etcd", {from: "etcd-v{{version}}-linux-{{arch}}/etcdctl", to: etcdctl}]
+    hosts: etcd
+  - name: runc
+    version: 1.1.12
+    url: file:///srv/runc.{{arch}}
+    sha256: ${SHA_A}
+    arch: [amd64]
+images:
+  - registry.k8s.io/pause:{{versions.pause}}
+  - {ref: "127.0.0.1:5000/only-amd64:1", arch: [amd64]}
+packages:
+  debian: [chrony, socat]
+`),
+    );
+    expect(m.arches).toEqual(['amd64', 'arm64']);
+    expect(m.binaries.map((b) => `${b.name} ${b.version} ${b.arch} ${b.url} ${b.sha256.slice(0, 1)}`)).toEqual([
+      'etcd 3.5.16 amd64 https://example.invalid/etcd-v3.5.16-linux-amd64.tar.gz a',
+      'etcd 3.5.16 arm64 https://example.invalid/etcd-v3.5.16-linux-arm64.tar.gz b',
+      'runc 1.1.12 amd64 file:///srv/runc.amd64 a',
+    ]);
+    expect(m.binaries[1]!.files).toEqual([
+      { from: 'etcd-v3.5.16-linux-arm64/etcd', to: 'etcd' },
+      { from: 'etcd-v3.5.16-linux-arm64/etcdctl', to: 'etcdctl' },
+    ]);
+    expect(m.binaries[0]!.hosts).toBe('etcd');
+    expect(m.binaries[2]!.hosts).toBe('all');
+    expect(m.images.map((i) => `${i.ref} ${i.arches.join(',')}`)).toEqual(['registry.k8s.io/pause:3.10 amd64,arm64', '127.0.0.1:5000/only-amd64:1 amd64']);
+    expect(m.packages).toEqual([{ family: 'debian', names: ['chrony', 'socat'] }]);
+  });
+
+  test('--arch overrides the manifest; a missing sha256 for a requested arch names the place', async () => {
+    const file = write(`binaries:\n  - name: kubectl\n    version: 1.31.4\n    url: https://example.invalid/{{arch}}/kubectl\n    sha256: {amd64: ${SHA_A}}\n`);
+    expect((await loadManifest(file, ['amd64'])).binaries).toHaveLength(1);
+    const err = await errorOf(file, ['amd64', 'arm64']);
+    expect(err.message).toContain(`${file}:5:13`);
+    expect(err.message).toContain("binary 'kubectl' has no sha256 for arm64");
+  });
+
+  test('schema errors: every problem with file:line:column', async () => {
+    const file = write(`binaries:\n  - name: etcd\n    url: ftp://x/etcd\n    sha256: nothex\nimages: [{ref: a, tags: b}]\npackages: {debian: [Chrony]}\n`);
+    const err = await errorOf(file);
+    expect(err.message).toContain('problems in the bundle manifest');
+    expect(err.message).toMatch(new RegExp(`${file}:3:10: .*http://, https:// or file://`));
+    expect(err.message).toMatch(new RegExp(`${file}:4:13: .*64 lowercase hex digits`));
+    expect(err.message).toContain(`${file}:5:19: unknown key 'tags'`);
+    expect(err.message).toMatch(new RegExp(`${file}:6:21: .*Debian package name`));
+  });
+
+  test('undefined template names, a binary without a version, two binaries writing one file', async () => {
+    const file = write(`versions: {etcd: 1}
+binaries:
+  - {name: a, url: "https://x/{{versions.nope}}", sha256: ${SHA_A}, version: 1}
+  - {name: b, url: "https://x/b", sha256: ${SHA_A}}
+  - {name: c, url: "https://x/c", sha256: ${SHA_A}, version: 1, files: [x/a]}
+`);
+    const err = await errorOf(file);
+    expect(err.message).toContain(`${file}:3:`);
+    expect(err.message).toContain('cannot fill in "https://x/{{versions.nope}}"');
+    expect(err.message).toContain("binary 'b' has no version");
+    expect(err.message).toContain("bin/amd64/a would come from two binaries ('a' and 'c')");
+  });
+
+  test('registry passwords come from the environment; a missing one is an input error', async () => {
+    const file = write(`registries:\n  127.0.0.1:5000:\n    insecure: true\n    mirrors: [http://127.0.0.1:5001]\n    auth: {username: u, password_env: REG_PW}\n`);
+    expect((await loadManifest(file, undefined, { REG_PW: 's3cret' })).registries).toEqual({
+      '127.0.0.1:5000': { insecure: true, mirrors: ['http://127.0.0.1:5001'], auth: { username: 'u', password: 's3cret' } },
+    });
+    const err = await errorOf(file);
+    expect(err.message).toContain('registry 127.0.0.1:5000: no password');
+    expect(err.message).toContain('set the environment variable REG_PW');
+    expect(err.message).not.toContain('s3cret');
+  });
+
+  test("Furrow's default manifest is valid and lists every binary for amd64 and arm64", async () => {
+    const file = path.resolve('bundle/manifest.yml');
+    expect(existsSync(file)).toBe(true);
+    const m = await loadManifest(file, ['amd64', 'arm64']);
+    const names = new Set(m.binaries.map((b) => b.name));
+    for (const name of ['etcd', 'containerd', 'runc', 'crictl', 'cni-plugins', 'kubelet', 'kubectl']) expect(names).toContain(name);
+    for (const name of names) expect(m.binaries.filter((b) => b.name === name).map((b) => b.arch).sort()).toEqual(['amd64', 'arm64']);
+    expect(m.images.length).toBeGreaterThan(0);
+  });
+});
