@@ -1,6 +1,6 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { candidateVersions, dependencyClosure, downloadMissing } from './deb-download.js';
+import { candidateVersions, debFileName, dependencyClosure, downloadMissing } from './deb-download.js';
 import { writeRepoIndex, type IndexedDeb } from './deb-index.js';
 import type { RepoLog } from './tools.js';
 
@@ -10,6 +10,8 @@ export interface BuildDebRepoOptions {
   /** The repository folder: pool/ holds the .deb files, the index sits at the top. */
   dir: string;
   log?: RepoLog;
+  /** Remove pool files that are not in this build's closure (a bundle carries exactly what it lists). */
+  prune?: boolean;
 }
 
 export interface DebRepo {
@@ -38,6 +40,10 @@ export async function buildDebRepo(opts: BuildDebRepoOptions): Promise<DebRepo> 
   const wanted = await candidateVersions(closure);
   const { downloaded, cached } = await downloadMissing(pool, wanted, log);
   if (cached.length) log(`${cached.length} package(s) already in the pool`);
+  if (opts.prune) {
+    const keep = new Set(wanted.map(debFileName));
+    for (const file of await readdir(pool)) if (file.endsWith('.deb') && !keep.has(file)) await unlink(path.join(pool, file));
+  }
   const { debs, changed } = await writeRepoIndex(dir);
   log(changed ? `index written: ${debs.length} package(s)` : 'index unchanged');
   return { dir, debs, downloaded, sourcesLine: aptSourcesLine };

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rename, rm } from 'node:fs/promises';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { FurrowError, InputError, type SourcePlace } from '../engine/errors.js';
+
+/** Fetching or checking a bundle item failed; the message names the item and what to do. */
+export class BundleError extends FurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('module', message, options);
+  }
+}
+
+export type Progress = (line: string) => void;
+
+/** sha256 of a file, streamed; undefined when there is no such file. */
+export async function fileSha256(file: string): Promise<string | undefined> {
+  const hash = createHash('sha256');
+  try {
+    await pipeline(createReadStream(file), async function* (chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) hash.update(chunk);
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  return hash.digest('hex');
+}
+
+export const sha256Of = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+async function openSource(url: string, item: string): Promise<Readable> {
+  if (url.startsWith('file://')) return createReadStream(fileURLToPath(url));
+  let res: Response;
+  try {
+    res = await fetch(url, { redirect: 'follow' });
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    throw new BundleError(`${item}: cannot fetch ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
+  }
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new BundleError(`${item}: ${url} answered ${res.status} ${res.statusText}`);
+  }
+  return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+}
+
+/**
+ * Downloads url to dest, hashing as it goes. Only a download with the expected sha256 lands at
+ * dest (a temp file beside it, then renamed); anything else is removed and the error names the
+ * item, where it is in the manifest, and both digests.
+ */
+export async function downloadVerified(url: string, sha256: string, dest: string, item: string, place: SourcePlace): Promise<number> {
+  const tmp = `${dest}.part-${process.pid}`;
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    await pipeline(await openSource(url, item), counter, createWriteStream(tmp, { mode: 0o644 }));
+    const got = hash.digest('hex');
+    if (got !== sha256) {
+      throw new InputError(place, `${item}: the download from ${url} has sha256 ${got}, the manifest says ${sha256}`, 'check the URL and the sha256 in the manifest (the file may have changed upstream)');
+    }
+    await rename(tmp, dest);
+    return size;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    if (err instanceof FurrowError) throw err;
+    throw new BundleError(`${item}: cannot fetch ${url}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Reads a JSON file, or undefined when it is not there or not JSON. */
+export async function readJsonIfAny<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
