@@ -15,6 +15,7 @@ export const MODULE_SUMMARIES: Readonly<Record<string, string>> = {
   fetch: 'Copies a file from the host to the controller, under dest in a folder per host (or at dest itself with flat).',
   file: 'A path as a file, directory, link, absent or touched, with mode, owner and group.',
   get_url: 'The host downloads a URL to dest; skipped when dest matches the checksum.',
+  image: "A container image from an OCI layout (an offline bundle's) present in containerd or docker, compared by digest.",
   kmod: 'A kernel module loaded now and, when persistent, at every boot.',
   lineinfile: 'Makes sure one line is in a file (replacing the line a regexp matches), or that none matches.',
   package: 'Packages present, absent or latest with apt, dnf or yum, many names in one transaction.',

@@ -18,6 +18,7 @@ import { set_fact } from './set_fact.js';
 import { assert } from './assert.js';
 import { debug } from './debug.js';
 import { cert } from './cert.js';
+import { image } from './image.js';
 
 /**
  * The module registry: the one place that names concrete modules. Adding a module is one import
@@ -46,6 +47,7 @@ const all: Module<any, any>[] = [
   assert,
   debug,
   cert,
+  image,
 ];
 
 const byName = new Map(all.map((m) => [m.name, m]));

@@ -1,0 +1,133 @@
+/**
+ * image: a container image from an OCI image layout on the controller (an offline bundle's
+ * images/) present in the host's container runtime: containerd (in a namespace, k8s.io for
+ * Kubernetes) or docker. Compared by digest: containerd lists the image's name with the digest of
+ * its index or manifest; docker knows the image by its config digest (its image ID). A missing or
+ * different image is imported from a tar streamed over the connection (only the host's platform),
+ * with nothing written to the host's disk on the way.
+ */
+import type { Module } from '../engine/module.js';
+import { FurrowError, InputError } from '../engine/errors.js';
+import { sh } from '../engine/shell.js';
+import { archName } from '../engine/facts/gather.js';
+import { dockerLoadTar, imageForPlatform, ociImportTar, type ImagePlatform } from '../bundle/image-archive.js';
+import { stderrTail } from './support/param-values.js';
+
+export interface ImageParams {
+  /** The name the runtime lists it under: docker.io/library/busybox:1.36. */
+  name: string;
+  /** Digest of the image's index or manifest in the layout (the one the registry served). */
+  digest: string;
+  /** The OCI image layout on the controller. */
+  layout: string;
+  runtime?: 'containerd' | 'docker';
+  /** containerd namespace. */
+  namespace?: string;
+  /** containerd snapshotter to unpack into (ctr's own default is overlayfs, whatever containerd's CRI uses). */
+  snapshotter?: string;
+  /** Folders searched for ctr / docker before PATH (bin_dir). */
+  path?: string;
+  /** What to do when the runtime is not installed or not running: fail (default), or skip with a note. */
+  if_no_runtime?: 'fail' | 'skip';
+}
+
+interface ImageData {
+  image: ImagePlatform;
+  arch: string;
+}
+
+const NO_RUNTIME = 'furrow-no-runtime';
+
+export const image: Module<ImageParams, ImageData> = {
+  name: 'image',
+  schema: {
+    type: 'object',
+    required: ['name', 'digest', 'layout'],
+    properties: {
+      name: { type: 'string', minLength: 1 },
+      digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$', description: 'sha256:<64 hex digits>' },
+      layout: { type: 'string', minLength: 1 },
+      runtime: { type: 'string', enum: ['containerd', 'docker'] },
+      namespace: { type: 'string', minLength: 1 },
+      snapshotter: { type: 'string', minLength: 1 },
+      path: { type: 'string' },
+      if_no_runtime: { type: 'string', enum: ['fail', 'skip'] },
+    },
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const runtime = params.runtime ?? 'containerd';
+    const tool = runtime === 'docker' ? 'docker' : 'ctr';
+    const list = runtime === 'docker'
+      ? sh`docker image inspect --format '{{.Id}}' ${params.name} 2>&1 || true`
+      : sh`ctr -n ${params.namespace ?? 'k8s.io'} images ls 2>&1 || echo ${NO_RUNTIME}`;
+    const script = [
+      params.path ? sh`PATH=${params.path}:$PATH; export PATH` : ':',
+      'uname -m',
+      sh`command -v ${tool} >/dev/null 2>&1 || { echo ${NO_RUNTIME}; exit 0; }`,
+      list,
+    ].join('\n');
+    const r = await ctx.conn.exec(script);
+    if (r.code !== 0) throw new FurrowError('module', `${ctx.host}: image: probing ${runtime} failed${stderrTail(r)}`);
+    const [machine = '', ...rest] = r.stdout.toString().split('\n');
+    const out = rest.join('\n');
+    const arch = archName(machine.trim());
+    const noRuntime = out.includes(NO_RUNTIME) || /Cannot connect to the Docker daemon|connection refused|no such file or directory/i.test(out);
+    if (noRuntime) {
+      const why = `${runtime} is not ${out.includes(NO_RUNTIME) && !out.includes('ctr:') ? 'installed' : 'running'} on this host`;
+      if (params.if_no_runtime === 'skip') return { action: 'none', reason: `${why}: ${params.name} is imported once it runs` };
+      throw new FurrowError('module', `${ctx.host}: image ${params.name}: ${why}${out.trim() ? ` (${out.trim().split('\n').pop()})` : ''}; deploy step 03 runtime first`);
+    }
+    let img: ImagePlatform;
+    try {
+      img = await imageForPlatform(params.layout, params.digest, arch);
+    } catch (err) {
+      throw new InputError(undefined, `image ${params.name}: ${(err as Error).message}`, 'give a digest from the bundle (furrow bundle ls)');
+    }
+    const want = runtime === 'docker' ? img.config.digest : params.digest;
+    const have = runtime === 'docker' ? haveDocker(out) : haveContainerd(out, params.name);
+    if (have === want) return { action: 'none', reason: `${params.name} is ${short(want)}` };
+    return {
+      action: have ? 'update' : 'create',
+      reason: have ? `${params.name} is ${short(have)}, the bundle has ${short(want)}` : `${params.name} is not in ${runtime}`,
+      diff: { values: [{ key: params.name, before: have ?? '(absent)', after: want }] },
+      data: { image: img, arch },
+    };
+  },
+
+  async apply(ctx, plan, params) {
+    if (!plan.data) return {};
+    const runtime = params.runtime ?? 'containerd';
+    const { stream, done } = runtime === 'docker'
+      ? await dockerLoadTar(params.layout, plan.data.image, params.name)
+      : await ociImportTar(params.layout, plan.data.image, params.name);
+    try {
+      const prefix = params.path ? sh`PATH=${params.path}:$PATH; export PATH; ` : '';
+      const command = runtime === 'docker'
+        ? 'docker load'
+        : sh`ctr -n ${params.namespace ?? 'k8s.io'} images import --platform ${`linux/${plan.data.arch}`} ${params.snapshotter ? ['--snapshotter', params.snapshotter] : []} -`;
+      const r = await ctx.conn.exec(prefix + command, { stdin: stream, timeoutMs: 30 * 60_000 });
+      if (r.code !== 0) return { failed: true, msg: `${ctx.host}: importing ${params.name} into ${runtime} failed (exit status ${r.code ?? 'none'})${stderrTail(r)}${r.stdout.toString().trim() ? `\n  ${r.stdout.toString().trim().split('\n').slice(-5).join('\n  ')}` : ''}` };
+      return {};
+    } finally {
+      await done();
+    }
+  },
+};
+
+const short = (digest: string) => digest.slice(0, 19);
+
+/** `ctr images ls`: REF TYPE DIGEST SIZE PLATFORMS LABELS; the digest of the line naming the image. */
+export function haveContainerd(listing: string, name: string): string | undefined {
+  for (const line of listing.split('\n')) {
+    const [ref, , digest] = line.trim().split(/\s+/);
+    if (ref === name && digest?.startsWith('sha256:')) return digest;
+  }
+  return undefined;
+}
+
+/** `docker image inspect --format {{.Id}}`: the image ID (its config digest), or undefined when there is none. */
+export function haveDocker(output: string): string | undefined {
+  return /^(sha256:[0-9a-f]{64})$/m.exec(output)?.[1];
+}
