@@ -35,17 +35,20 @@ export function repoPort(config: Record<string, unknown>, clusterDir: string): n
 
 /** Runs deploy steps on a cluster: its inventory, settings and paths, its repo/ served meanwhile. */
 export async function deployCluster(stepArg: string, o: RunFlags): Promise<number> {
-  const [{ loadCluster, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }, { loadInventory }] = await Promise.all([
+  const [{ loadCluster, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }, { loadInventory }, { bundleVars, readClusterBundle }] = await Promise.all([
     import('../cluster/cluster.js'),
     import('../cluster/steps.js'),
     import('../repo/index.js'),
     import('../engine/inventory/index.js'),
+    import('../bundle/cluster.js'),
   ]);
   const cluster = loadCluster(o.inventory);
-  if ((await loadInventory(cluster.inventory)).hosts.size === 0) {
+  const inventory = await loadInventory(cluster.inventory);
+  if (inventory.hosts.size === 0) {
     throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups (etcd, kube_master, kube_node, chrony)');
   }
   const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
+  const bundle = readClusterBundle(cluster.dir);
   const serving = existsSync(path.join(cluster.repoDir, 'Packages'));
   const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory), port: repoPort(cluster.config, cluster.dir) }) : undefined;
   try {
@@ -54,7 +57,12 @@ export async function deployCluster(stepArg: string, o: RunFlags): Promise<numbe
       steps.map((s) => s.playbook),
       o,
       // Several steps run as one graph: a host that finished one step starts the next at once.
-      { inventory: cluster.inventory, clusterVars: clusterVars(cluster, repo), ...(steps.length > 1 ? { joinPlays: false } : {}) },
+      {
+        inventory: cluster.inventory,
+        // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
+        clusterVars: { ...clusterVars(cluster, repo), ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}) },
+        ...(steps.length > 1 ? { joinPlays: false } : {}),
+      },
     );
   } finally {
     await server?.close();

@@ -8,6 +8,7 @@ import { registerRun } from './run.js';
 import { registerDeploy } from './deploy.js';
 import { registerCerts } from './certs.js';
 import { registerModules } from './modules.js';
+import { registerBundle } from './bundle.js';
 
 const program = new Command('furrow')
   .description('Declarative, idempotent, parallel provisioning of Kubernetes from plain binaries, over SSH.')
@@ -24,6 +25,7 @@ registerExec(program);
 registerRun(program);
 registerDeploy(program);
 registerCerts(program);
+registerBundle(program);
 registerModules(program);
 registerDemo(program);
 
