@@ -90,21 +90,22 @@ export class RegistryClient {
       transport: this.transport,
       slots: this.slots,
       inflight: this.inflight,
-      viaEndpoints: (name, registry, work) => this.viaEndpoints(name, registry, work),
+      viaEndpoints: (name, registry, work, failed) => this.viaEndpoints(name, registry, work, failed),
     };
   }
 
   /**
    * Runs `work` against each endpoint of the registry in order (mirrors, then the registry) until
-   * one succeeds. A mirror that fails is passed over; one that cannot be connected to is skipped
-   * for the rest of this client's pulls. The registry's own failure is the error, with the mirrors'.
+   * one succeeds. A mirror that fails is passed over, and not asked again for the same pull
+   * (`failed`); one that cannot be connected to is skipped for the rest of this client's pulls.
+   * The registry's own failure is the error, with the mirrors'.
    */
-  private async viaEndpoints<T>(name: string, registry: string, work: (ep: Endpoint) => Promise<T>): Promise<T> {
+  private async viaEndpoints<T>(name: string, registry: string, work: (ep: Endpoint) => Promise<T>, failed: Map<string, string>): Promise<T> {
     const passed: string[] = [];
     for (const ep of this.transport.endpoints(registry)) {
-      const down = ep.mirror ? this.down.get(ep.base) : undefined;
-      if (down) {
-        passed.push(`mirror ${ep.base} skipped (${down})`);
+      const skip = ep.mirror ? (this.down.get(ep.base) ?? failed.get(ep.base)) : undefined;
+      if (skip) {
+        passed.push(`mirror ${ep.base} skipped (${skip})`);
         continue;
       }
       try {
@@ -116,6 +117,7 @@ export class RegistryClient {
           throw new RegistryError(err.kind, name, `${err.detail}\n  mirrors tried first: ${passed.join('; ')}`, { ...err.extra });
         }
         if (err.kind === 'unreachable') this.down.set(ep.base, 'unreachable');
+        failed.set(ep.base, `failed earlier in this pull: ${err.status ?? err.kind}`);
         passed.push(`mirror ${ep.base}: ${err.detail}`);
       }
     }
@@ -127,12 +129,14 @@ interface Fetcher {
   transport: Transport;
   slots: Limiter;
   inflight: Map<string, Promise<void>>;
-  viaEndpoints<T>(name: string, registry: string, work: (ep: Endpoint) => Promise<T>): Promise<T>;
+  viaEndpoints<T>(name: string, registry: string, work: (ep: Endpoint) => Promise<T>, failed: Map<string, string>): Promise<T>;
 }
 
 /** One pull: resolves the top-level object, then the wanted platforms' manifests, configs and layers. */
 class Pull {
   private readonly blobs = new Map<string, PulledBlob>();
+  /** Mirrors that failed a request of this pull: its other requests go past them. */
+  private readonly failedMirrors = new Map<string, string>();
 
   constructor(
     private readonly fetcher: Fetcher,
@@ -199,7 +203,7 @@ class Pull {
       if (pinned && digest !== pinned) throw this.mismatch(ep, pinned, digest, bytes.length);
       if (header && header !== digest && sha256Hex(header)) throw this.mismatch(ep, header, digest, bytes.length, 'the Docker-Content-Digest it sent');
       return { digest, bytes, served: res.headers.get('content-type') ?? undefined, fetched: true };
-    });
+    }, this.failedMirrors);
   }
 
   private check(parsed: Parsed, digest: string): Exclude<Parsed, { kind: 'schema1' } | { kind: 'unknown' }> {
@@ -272,7 +276,7 @@ class Pull {
       const digest = body ? sha256Digest(body) : undefined;
       if (!body || digest !== d.digest || body.length !== d.size) throw this.mismatch(ep, d.digest, digest, body?.length, undefined, d.size);
       return body;
-    });
+    }, this.failedMirrors);
     return { bytes, fetched: true };
   }
 
@@ -295,7 +299,7 @@ class Pull {
     let fetched = false;
     const work = (async () => {
       if (await this.store.has(d.digest, d.size)) return;
-      await this.fetcher.slots.run(() => this.fetcher.viaEndpoints(this.ref, this.image.registry, (ep) => this.stream(ep, d)));
+      await this.fetcher.slots.run(() => this.fetcher.viaEndpoints(this.ref, this.image.registry, (ep) => this.stream(ep, d), this.failedMirrors));
       fetched = true;
     })();
     this.fetcher.inflight.set(key, work);
