@@ -23,6 +23,8 @@ export interface Endpoint {
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 10;
+/** How long a request may wait for the response headers. */
+const HEADERS_TIMEOUT_MS = 60_000;
 /** Tokens without expires_in live 60 s (the token spec); we renew a little early. */
 const TOKEN_DEFAULT_SECONDS = 60;
 
@@ -238,10 +240,16 @@ export class Transport {
       const sameOrigin = new URL(current).origin === ep.origin;
       const sent = sameOrigin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
       let res: Response;
+      // Only the wait for the headers is bounded: a layer's body may take as long as it takes.
+      const abort = new AbortController();
+      const timer = setTimeout(() => abort.abort(), HEADERS_TIMEOUT_MS);
       try {
-        res = await fetch(current, { headers: sent, redirect: 'manual' });
+        res = await fetch(current, { headers: sent, redirect: 'manual', signal: abort.signal });
       } catch (err) {
-        throw new RegistryError('unreachable', image, `GET ${displayUrl(current)}: ${networkAdvice(err, ep)}`, { endpoint: ep.base, cause: err });
+        const why = abort.signal.aborted ? `no answer within ${HEADERS_TIMEOUT_MS / 1000} s: is it overloaded, or does a firewall swallow the connection?` : networkAdvice(err, ep);
+        throw new RegistryError('unreachable', image, `GET ${displayUrl(current)}: ${why}`, { endpoint: ep.base, cause: err });
+      } finally {
+        clearTimeout(timer);
       }
       const location = res.headers.get('location');
       if (!REDIRECTS.has(res.status) || !location) return res;
