@@ -46,6 +46,8 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
   const work = mkdtempSync(path.join(os.tmpdir(), 'furrow-registry-lab-'));
   let dirs = 0;
   const blobDir = () => path.join(work, `blobs-${++dirs}`, 'blobs', 'sha256');
+  /** Every registry that came up, stopped in afterAll even when another failed to start. */
+  const started: TestRegistry[] = [];
   let plain: TestRegistry;
   let basic: TestRegistry;
   let token: TestRegistry;
@@ -56,13 +58,12 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
   let onRedirect: TestImage;
 
   beforeAll(async () => {
-    [plain, basic, token, mirror, redirect] = await Promise.all([
-      startRegistry(),
-      startRegistry({ auth: AUTH }),
-      startRegistry({ auth: AUTH, token: true }),
-      startRegistry(),
-      startRegistry({ auth: AUTH, redirectBlobs: true }),
-    ]);
+    const start = async (opts?: Parameters<typeof startRegistry>[0]) => {
+      const r = await startRegistry(opts);
+      started.push(r);
+      return r;
+    };
+    [plain, basic, token, mirror, redirect] = await Promise.all([start(), start({ auth: AUTH }), start({ auth: AUTH, token: true }), start(), start({ auth: AUTH, redirectBlobs: true })]);
     images = await pushTestImages(plain, basic);
     const bb = images.busybox;
     const layer = await busyboxLayer();
@@ -75,7 +76,7 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.allSettled([plain, basic, token, mirror, redirect].map((r) => r?.stop()));
+    await Promise.allSettled(started.map((r) => r.stop()));
     rmSync(work, { recursive: true, force: true });
   });
 
