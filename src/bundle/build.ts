@@ -8,7 +8,7 @@ import { BundleError, downloadVerified, fileSha256, readJsonIfAny, type Progress
 import { BLOBS_DIR, BUNDLE_FORMAT, DEBIAN_REPO_DIR, IMAGES_DIR, INDEX_NAME, itemName, sameContent, type BundleBinary, type BundleFile, type BundleImage, type BundleIndex, type BundlePackages } from './format.js';
 import { unpackBundle, writeBundleTar } from './archive.js';
 import type { BinaryItem, Manifest } from './manifest.js';
-import { addToLayoutIndex, RegistryClient } from './registry/index.js';
+import { addToLayoutIndex, RegistryClient, type PulledImage } from './registry/index.js';
 
 export interface BuildOptions {
   manifest: Manifest;
@@ -163,6 +163,7 @@ async function gatherImages(manifest: Manifest, parts: string, prior: BundleInde
   const blobDir = path.join(parts, BLOBS_DIR);
   await mkdir(blobDir, { recursive: true });
   const images: BundleImage[] = [];
+  const pulledAll: PulledImage[] = [];
   const users = new Map<string, { size: number; images: string[] }>();
   for (const item of manifest.images) {
     const before = prior?.images.find((i) => i.ref === item.ref && JSON.stringify(i.arches) === JSON.stringify(item.arches));
@@ -177,14 +178,17 @@ async function gatherImages(manifest: Manifest, parts: string, prior: BundleInde
     fetched.blobs += newBlobs.length;
     const bytes = newBlobs.reduce((n, b) => n + b.size, 0);
     log(`image ${pulled.name}: ${pulled.digest.slice(0, 19)} ${item.arches.join(',')}, ${newBlobs.length ? `fetched ${newBlobs.length} blob(s), ${(bytes / 1e6).toFixed(1)} MB` : 'present'}`);
-    images.push({ ...pulled, arches: item.arches });
+    // What this build fetched is not part of the bundle: a rebuild must compare equal.
+    pulledAll.push(pulled);
+    const { missingArches: _missing, blobs, ...kept } = pulled;
+    images.push({ ...kept, blobs: blobs.map((b) => ({ digest: b.digest, size: b.size })), arches: item.arches });
     for (const b of pulled.blobs) {
       const u = users.get(b.digest) ?? { size: b.size, images: [] };
       if (!u.images.includes(pulled.name)) u.images.push(pulled.name);
       users.set(b.digest, u);
     }
   }
-  await addToLayoutIndex(path.join(parts, IMAGES_DIR), images);
+  await addToLayoutIndex(path.join(parts, IMAGES_DIR), pulledAll);
   for (const [digest, u] of users) {
     files.push({ path: `${BLOBS_DIR}/${digest.replace(/^sha256:/, '')}`, sha256: digest.replace(/^sha256:/, ''), size: u.size, item: u.images.map((n) => `image ${n}`).join(', ') });
   }

@@ -41,8 +41,9 @@ export interface BundleBinary {
   files: string[];
 }
 
-export interface BundleImage extends PulledImage {
+export interface BundleImage extends Omit<PulledImage, 'blobs' | 'missingArches'> {
   arches: string[];
+  blobs: { digest: string; size: number }[];
 }
 
 export interface BundlePackages {

@@ -142,7 +142,7 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
     const path: YamlPath = typeof entry === 'string' ? ['images', i] : ['images', i, 'ref'];
     const ref = fill(typeof entry === 'string' ? entry : entry.ref, path, {});
     const own = typeof entry === 'string' ? undefined : entry.arch;
-    return { ref, arches: own ? arches.filter((a) => own.includes(a)) : arches, place: where(path) };
+    return { ref, arches: own ?? arches, place: where(path) };
   });
 
   const registries: RegistryConfig = {};
