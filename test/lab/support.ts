@@ -23,9 +23,10 @@ export interface CliResult {
 const CLI = path.resolve('dist/src/cli/main.js');
 
 /** Runs the furrow command as a user would, from `cwd` (default: the repository). */
-export function furrow(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+/** `env` adds variables to the command's environment (jest's own process.env does not reach children). */
+export function furrow(args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -1,10 +1,6 @@
-import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { unpackDebs } from './deb-files.js';
 
 /**
  * Where each binary of the containerd and docker roles is in Debian's packages (the versions the
@@ -23,6 +19,9 @@ const FROM_DEBIAN: Record<string, string> = {
 };
 
 export const CONTAINERD_BINARIES = ['containerd', 'containerd-shim-runc-v2', 'ctr', 'runc'];
+/** Where each binary is in Debian's packages, for tests that pack them as upstream ships them. */
+export const DEBIAN_PATHS = FROM_DEBIAN;
+
 export const DOCKER_BINARIES = ['dockerd', 'docker', 'docker-proxy', 'docker-init', ...CONTAINERD_BINARIES];
 
 /**
@@ -32,17 +31,12 @@ export const DOCKER_BINARIES = ['dockerd', 'docker', 'docker-proxy', 'docker-ini
  * Returns the names written.
  */
 export async function runtimeBinariesFromDebian(binDir: string): Promise<string[]> {
-  const work = await mkdtemp(path.join(os.tmpdir(), 'furrow-runtime-debs-'));
+  const debs = await unpackDebs(['containerd', 'runc', 'docker.io', 'tini']);
   try {
-    // apt drops privileges to _apt for downloads; a folder of its own that it may write avoids the warning.
-    await run('chmod', ['0777', work]);
-    await run('apt-get', ['download', '-q', 'containerd', 'runc', 'docker.io', 'tini'], { cwd: work });
-    const root = path.join(work, 'root');
-    for (const deb of (await readdir(work)).filter((f) => f.endsWith('.deb'))) await run('dpkg-deb', ['-x', path.join(work, deb), root]);
     await mkdir(binDir, { recursive: true });
-    for (const [name, file] of Object.entries(FROM_DEBIAN)) await copyFile(path.join(root, file), path.join(binDir, name));
+    for (const [name, file] of Object.entries(FROM_DEBIAN)) await copyFile(path.join(debs.root, file), path.join(binDir, name));
     return Object.keys(FROM_DEBIAN);
   } finally {
-    await rm(work, { recursive: true, force: true });
+    await debs.done();
   }
 }
