@@ -9,11 +9,12 @@ import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
+import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
 import { describeLab, expectExit, furrow, type CliResult } from './support.js';
 
 /**
- * Steps 01 and 02 on a 3-host lab through `furrow deploy`, as an operator runs them: chrony,
- * prepare and an etcd cluster with mutual TLS from a cluster folder (inventory, config.yml,
+ * Steps 01 to 03 on a 3-host lab through `furrow deploy`, as an operator runs them: chrony,
+ * prepare, an etcd cluster with mutual TLS and containerd from a cluster folder (inventory, config.yml,
  * bin/ from Debian's etcd packages, repo/ served by the deploy). Then: mTLS really enforced,
  * certificates checked by handshakes Furrow's PKI code has no part in (node:tls on the controller,
  * openssl on a host), a second run that changes and restarts nothing, a deleted certificate put
@@ -56,7 +57,7 @@ async function until<T>(what: string, probe: () => Promise<{ value?: T; seen: st
   }
 }
 
-describeLab('furrow deploy all: chrony, prepare and etcd with mutual TLS on 3 lab hosts', () => {
+describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and containerd on 3 lab hosts', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-deploy-lab-'));
   const cluster = path.join(cwd, 'cluster');
   const pki = path.join(cluster, 'pki');
@@ -81,7 +82,7 @@ describeLab('furrow deploy all: chrony, prepare and etcd with mutual TLS on 3 la
   /** When etcd and chrony last became active on every host: a restart moves it. */
   async function startTimes(): Promise<Record<string, { etcd: string; chrony: string }>> {
     const at = async (h: string, unit: string) => (await unitProps(h, unit, ['ActiveEnterTimestampMonotonic'])).ActiveEnterTimestampMonotonic!;
-    const entries = await Promise.all(HOSTS.map(async (h) => [h, { etcd: await at(h, 'etcd.service'), chrony: await at(h, 'chrony.service') }] as const));
+    const entries = await Promise.all(HOSTS.map(async (h) => [h, { etcd: await at(h, 'etcd.service'), chrony: await at(h, 'chrony.service'), containerd: await at(h, 'containerd.service') }] as const));
     return Object.fromEntries(entries);
   }
 
@@ -91,6 +92,8 @@ describeLab('furrow deploy all: chrony, prepare and etcd with mutual TLS on 3 la
       furrow(['lab', 'up', '--hosts', '3', '--name', NAME], { cwd }),
       buildDebRepo({ packages: ['chrony', ...BASE_PACKAGES, 'openssl'], dir: path.join(cluster, 'repo') }),
       etcdBinariesFromDebian(path.join(cluster, 'bin')),
+      // Step 03 (runtime) is part of 'all': containerd and runc from Debian's packages.
+      runtimeBinariesFromDebian(path.join(cluster, 'bin')),
     ]);
     expectExit(up, 0);
     // The cluster folder as an operator makes it: the lab's inventory and the shipped lab settings.
@@ -212,7 +215,7 @@ describeLab('furrow deploy all: chrony, prepare and etcd with mutual TLS on 3 la
     }
   }, 60_000);
 
-  test('second run: changed=0 on every host, and neither etcd nor chrony restarted', async () => {
+  test('second run: changed=0 on every host, and neither etcd, chrony nor containerd restarted', async () => {
     const before = await startTimes();
     const r = await deploy('all');
     expectExit(r, 0);
