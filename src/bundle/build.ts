@@ -2,13 +2,17 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tar from 'tar';
-import { InputError } from '../engine/errors.js';
+import PQueue from 'p-queue';
+import { FurrowError, InputError } from '../engine/errors.js';
 import { buildDebRepo } from '../repo/index.js';
 import { BundleError, downloadVerified, fileSha256, readJsonIfAny, type Progress } from './download.js';
 import { BLOBS_DIR, BUNDLE_FORMAT, DEBIAN_REPO_DIR, IMAGES_DIR, INDEX_NAME, itemName, sameContent, type BundleBinary, type BundleFile, type BundleImage, type BundleIndex, type BundlePackages } from './format.js';
 import { unpackBundle, writeBundleTar } from './archive.js';
 import type { BinaryItem, Manifest } from './manifest.js';
 import { addToLayoutIndex, RegistryClient, type PulledImage } from './registry/index.js';
+
+/** Downloads and pulls in flight at once. */
+const PARALLEL_FETCHES = 4;
 
 export interface BuildOptions {
   manifest: Manifest;
@@ -45,12 +49,13 @@ export async function buildBundle(o: BuildOptions): Promise<BuildResult> {
   const fetched = { binaries: 0, blobs: 0, packages: 0 };
   const files: BundleFile[] = [];
 
+  // A few downloads at a time; results are kept in manifest order, so bundle.json is stable.
+  const queue = new PQueue({ concurrency: PARALLEL_FETCHES });
   const binaries: BundleBinary[] = [];
-  for (const item of o.manifest.binaries) {
-    const { binary, binFiles, wasFetched } = await gatherBinary(item, parts, prior, priorFiles, log);
-    binaries.push(binary);
-    files.push(...binFiles);
-    if (wasFetched) fetched.binaries++;
+  for (const got of await Promise.all(o.manifest.binaries.map((item) => queue.add(() => gatherBinary(item, parts, prior, priorFiles, log), { throwOnTimeout: true })))) {
+    binaries.push(got.binary);
+    files.push(...got.binFiles);
+    if (got.wasFetched) fetched.binaries++;
   }
 
   const images = await gatherImages(o.manifest, parts, prior, files, fetched, log);
@@ -165,15 +170,21 @@ async function gatherImages(manifest: Manifest, parts: string, prior: BundleInde
   const images: BundleImage[] = [];
   const pulledAll: PulledImage[] = [];
   const users = new Map<string, { size: number; images: string[] }>();
-  for (const item of manifest.images) {
+  const queue = new PQueue({ concurrency: PARALLEL_FETCHES });
+  const pull = async (item: Manifest['images'][number]) => {
     const before = prior?.images.find((i) => i.ref === item.ref && JSON.stringify(i.arches) === JSON.stringify(item.arches));
-    let pulled;
     try {
-      pulled = await client.pull(item.ref, { arches: item.arches, blobDir, ...(before ? { known: { digest: before.digest, mediaType: before.mediaType } } : {}) });
+      return await client.pull(item.ref, { arches: item.arches, blobDir, ...(before ? { known: { digest: before.digest, mediaType: before.mediaType } } : {}) });
     } catch (err) {
-      if (err instanceof InputError) throw err;
+      // The client's errors name the image, the endpoint and the fix, with their own exit status.
+      if (err instanceof FurrowError) throw err;
       throw new BundleError(`image ${item.ref} (${item.place.file}:${item.place.line}): ${(err as Error).message}`, { cause: err });
     }
+  };
+  const results = await Promise.all(manifest.images.map((item) => queue.add(() => pull(item), { throwOnTimeout: true })));
+  for (const [i, item] of manifest.images.entries()) {
+    const pulled = results[i]!;
+    if (pulled.missingArches.length) log(`image ${pulled.name}: has no ${pulled.missingArches.join(', ')}; the bundle carries ${pulled.platforms.map((p) => p.arch).join(', ')}`);
     const newBlobs = pulled.blobs.filter((b) => b.fetched);
     fetched.blobs += newBlobs.length;
     const bytes = newBlobs.reduce((n, b) => n + b.size, 0);

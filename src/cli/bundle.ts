@@ -72,29 +72,24 @@ export function registerBundle(program: Command): void {
 }
 
 async function preload(file: string, o: RunFlags): Promise<number> {
-  const [{ loadCluster, clusterVars }, { loadInventory }, { unpackIntoCluster }, { bundleVars }] = await Promise.all([
+  const [{ loadCluster, clusterVars }, { loadInventory }, { unpackIntoCluster }, { bundleVars, readClusterBundle }, { readBundleIndex }, { sameContent }] = await Promise.all([
     import('../cluster/cluster.js'),
     import('../engine/inventory/index.js'),
     import('../bundle/preload.js'),
     import('../bundle/cluster.js'),
+    import('../bundle/archive.js'),
+    import('../bundle/format.js'),
   ]);
   const cluster = loadCluster(o.inventory);
   const inventory = await loadInventory(cluster.inventory);
   if (inventory.hosts.size === 0) throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups first');
-  if (o.check) {
-    const { readBundleIndex } = await import('../bundle/archive.js');
-    const { readClusterBundle } = await import('../bundle/cluster.js');
-    const { sameContent } = await import('../bundle/format.js');
-    const index = await readBundleIndex(file);
-    const current = readClusterBundle(cluster.dir);
-    if (!current || !sameContent(current, index)) {
-      log(`check mode: ${file} is not unpacked into ${cluster.dir}/bundle yet; the hosts are compared with what is there now`);
-      if (!current) return 0;
-    }
-  } else {
-    await unpackIntoCluster(file, cluster.dir, log);
+  if (!o.check) await unpackIntoCluster(file, cluster.dir, log);
+  const index = readClusterBundle(cluster.dir);
+  // Check mode writes nothing, on the controller either: the hosts are compared with what the
+  // cluster folder holds, which may be an older bundle, or none.
+  if (o.check && !(index && sameContent(index, await readBundleIndex(file)))) {
+    log(`check mode: ${file} is not unpacked into ${cluster.dir}/bundle yet${index ? '; comparing the hosts with the bundle there now' : ''}`);
+    if (!index) return 0;
   }
-  const { readClusterBundle } = await import('../bundle/cluster.js');
-  const index = readClusterBundle(cluster.dir)!;
-  return runWithFlags([PRELOAD_PLAYBOOK], o, { inventory: cluster.inventory, clusterVars: { ...clusterVars(cluster), ...bundleVars(cluster.dir, index, inventory) } });
+  return runWithFlags([PRELOAD_PLAYBOOK], o, { inventory: cluster.inventory, clusterVars: { ...clusterVars(cluster), ...bundleVars(cluster.dir, index!, inventory) } });
 }
