@@ -97,7 +97,7 @@ images:
 ${images.refs.map((r) => (r === images.multiArchRef ? `  - {ref: "${r}", arch: [amd64, arm64]}` : `  - ${r}`)).join('\n')}
   - ${images.authRef.replace(images.authRegistryHost, authRegistry.host)}
 packages:
-  debian: [tree]
+  debian: [tree, jq]
 `;
 
   beforeAll(async () => {
@@ -152,7 +152,7 @@ packages:
     expect(multi.digest).toBe(images.digests[images.multiArchRef]);
     expect(multi.platforms.map((p) => p.arch).sort()).toEqual(['amd64', 'arm64']);
     for (const ref of images.refs) expect(index.images.find((i) => i.ref === ref)!.digest).toBe(images.digests[ref]);
-    expect(index.packages!.packages.map((p) => p.name)).toContain('tree');
+    expect(index.packages!.packages.map((p) => p.name)).toEqual(expect.arrayContaining(['tree', 'jq', 'libjq1']));
   }, 300_000);
 
   test('ls lists binaries, images with digests and packages; verify passes', async () => {
@@ -234,8 +234,9 @@ packages:
         }
         // The host has no route out: the package installs from the copy of the bundle's repository.
         expect(await on(h, 'ip route show default')).toBe('');
-        await on(h, 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q tree >/dev/null');
-        expect(await on(h, 'dpkg-query -W -f=\'${Status}\' tree')).toBe('install ok installed');
+        await on(h, 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q tree jq >/dev/null');
+        expect(await on(h, "dpkg-query -W -f='${Status}\\n' tree jq")).toBe('install ok installed\ninstall ok installed');
+        expect(await on(h, `echo '{"a":1}' | jq .a`)).toBe('1');
       }
       // No runtime runs yet: its images wait for step 03 (checked below), nothing failed here.
       expect(r.stdout).toMatch(/h1 ok: Import the bundle's images into the container runtime/);
