@@ -223,6 +223,15 @@ packages:
       }
     }, 600_000);
 
+    test('a damaged bundle is refused before anything is unpacked or any host is touched', async () => {
+      const r = await furrow(['bundle', 'preload', path.join(cwd, 'damaged.tar'), '-i', cluster], { cwd });
+      expectExit(r, 1);
+      expect(r.stderr).toContain('is damaged; nothing was unpacked or copied');
+      expect(r.stderr).toContain('binary runc 1.1.5 amd64');
+      expect(existsSync(path.join(cluster, 'bundle'))).toBe(false);
+      expect(await on('h1', 'ls /opt/kube/bin 2>/dev/null | wc -l')).toBe('0');
+    });
+
     test('preload unpacks into the cluster, installs binaries and the package repository; images wait for the runtime', async () => {
       const r = await furrow(['bundle', 'preload', out, '-i', cluster], { cwd, timeoutMs: 600_000 });
       expectExit(r, 0);
