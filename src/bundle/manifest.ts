@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { Ajv } from 'ajv';
 import { InputError, type SourcePlace } from '../engine/errors.js';
+import { packagePath } from '../package-root.js';
 import { InputErrors } from '../engine/playbook/problems.js';
 import { ajvErrorsToInput } from '../engine/playbook/schema.js';
 import { YamlSource, type YamlPath } from '../engine/playbook/yaml-source.js';
@@ -14,7 +15,7 @@ import type { RegistryConfig } from './registry/index.js';
  * versions live in one place (the manifest's `versions:`).
  */
 
-const SCHEMA_URL = new URL('../../../schemas/bundle-manifest.schema.json', import.meta.url);
+const SCHEMA_FILE = packagePath('schemas', 'bundle-manifest.schema.json');
 
 export type Arch = string;
 
@@ -71,7 +72,7 @@ interface RawManifest {
 let validator: ReturnType<Ajv['compile']> | undefined;
 
 function validate(source: YamlSource): InputError[] {
-  validator ??= new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true }).compile(JSON.parse(readFileSync(SCHEMA_URL, 'utf8')));
+  validator ??= new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true }).compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
   if (validator(source.data)) return [];
   return ajvErrorsToInput(validator.errors ?? [], source, []);
 }

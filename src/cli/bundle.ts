@@ -1,13 +1,11 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import type { Command } from 'commander';
 import { FurrowError, InputError } from '../engine/errors.js';
 import { addRunOptions, type RunFlags, runWithFlags } from './run.js';
 
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 /** The manifest that ships with Furrow: the versions it supports. */
-export const DEFAULT_MANIFEST = path.join(PACKAGE_ROOT, 'bundle', 'manifest.yml');
-const PRELOAD_PLAYBOOK = path.join(PACKAGE_ROOT, 'playbooks', 'preload.yml');
+export const DEFAULT_MANIFEST = packagePath('bundle', 'manifest.yml');
+const PRELOAD_PLAYBOOK = packagePath('playbooks', 'preload.yml');
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const arches = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);

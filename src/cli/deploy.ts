@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { InputError } from '../engine/errors.js';
+import { PACKAGE_ROOT, packagePath } from '../package-root.js';
 import { addRunOptions, type RunFlags, runWithFlags } from './run.js';
 
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const PACKAGE_PLAYBOOKS = path.join(PACKAGE_ROOT, 'playbooks');
+export const PACKAGE_PLAYBOOKS = packagePath('playbooks');
 
 /** Where the hosts reach the controller's package repository: config.yml, else the lab's bridge. */
 async function repoAddress(config: Record<string, unknown>, inventoryPath: string): Promise<string> {

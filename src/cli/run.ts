@@ -1,11 +1,10 @@
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../package-root.js';
 import type { Command } from 'commander';
 import type { Reporter } from '../engine/events.js';
 import { parseCount } from './lab.js';
 
 /** The roles that ship with Furrow (roles/ at the package's top), searched after the playbook's own. */
-export const PACKAGE_ROLES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'roles');
+export const PACKAGE_ROLES = packagePath('roles');
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const collect = (value: string, previous: string[] = []) => [...previous, value];

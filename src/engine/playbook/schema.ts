@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
+import { packagePath } from '../../package-root.js';
 import { didYouMean } from './problems.js';
 import type { YamlPath, YamlSource } from './yaml-source.js';
 
@@ -9,7 +10,7 @@ import type { YamlPath, YamlSource } from './yaml-source.js';
  * so Furrow and editors agree on what a playbook is. Errors are mapped back from ajv's JSON
  * pointers to the YAML nodes they point at.
  */
-const SCHEMA_URL = new URL('../../../../schemas/playbook.schema.json', import.meta.url);
+const SCHEMA_FILE = packagePath('schemas', 'playbook.schema.json');
 const SCHEMA_ID = 'https://furrow.dev/schemas/playbook.schema.json';
 
 export type SchemaPart = 'playbook' | 'taskList' | 'roleMeta';
@@ -21,7 +22,7 @@ function validatorFor(part: SchemaPart): ValidateFunction {
     // The schema ships with Furrow and its tests check it against draft-07: checking it again on
     // every run cost ~100 ms of meta-schema compiling.
     const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, validateSchema: false });
-    ajv.addSchema(JSON.parse(readFileSync(SCHEMA_URL, 'utf8')));
+    ajv.addSchema(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
     validators = new Map();
     validators.set('playbook', ajv.getSchema(SCHEMA_ID)!);
     validators.set('taskList', ajv.getSchema(`${SCHEMA_ID}#/definitions/taskList`)!);
