@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Tool } from './workloads.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const FURROW_CLI = path.join(REPO, 'dist', 'src', 'cli', 'main.js');
+const FURROW_CLI = path.join(REPO, 'dist', 'cli', 'furrow.js');
 const GNU_TIME = '/usr/bin/time';
 
 export interface Output {

@@ -14,7 +14,7 @@ import { type CliResult, describeLab, expectExit, furrow } from './support.js';
 const NAME = 't-start';
 const PAGE = path.resolve('docs/getting-started.md');
 const EXAMPLE = path.resolve('docs/examples/getting-started');
-const CLI = path.resolve('dist/src/cli/main.js');
+const CLI = path.resolve('dist/cli/furrow.js');
 const HOSTS = ['h1', 'h2', 'h3'];
 
 interface Step {

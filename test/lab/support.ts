@@ -20,7 +20,7 @@ export interface CliResult {
   stderr: string;
 }
 
-const CLI = path.resolve('dist/src/cli/main.js');
+const CLI = path.resolve('dist/cli/furrow.js');
 
 /** Runs the furrow command as a user would, from `cwd` (default: the repository). */
 /** `env` adds variables to the command's environment (jest's own process.env does not reach children). */
