@@ -60,7 +60,8 @@ const STAT_FUNCTION = [
   '  elif [ -e "$1" ]; then t=other; else echo "@ absent"; return 0; fi',
   `  s=$(stat $L -c '%a %u %g %s %U %G' -- "$1") || return 1`,
   '  echo "@ $t $s"',
-  '  if [ "$t" = file ]; then h=$(sha256sum < "$1" 2>/dev/null | cut -c1-64); echo "sha256 $h"; fi',
+  // ${h%% *} instead of a pipe to cut: one process less per file, on every probe.
+  '  if [ "$t" = file ]; then h=$(sha256sum < "$1" 2>/dev/null); h=${h%% *}; echo "sha256 $h"; fi',
   '  if [ "$t" = link ]; then l=$(readlink -- "$1"); echo "target $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
   '  if [ -n "$L" ] && [ -L "$1" ]; then l=$(readlink -f -- "$1"); echo "resolved $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
   '}',

@@ -50,7 +50,7 @@ export const systemdStatus = {
       lines.push(
         sh`echo ${`@unit ${unit}`}`,
         sh`systemctl show -p ${PROPERTIES} -- ${unit} || exit 1`,
-        sh`if [ -f ${file} ]; then h=$(sha256sum < ${file} | cut -c1-64); echo "@sha256 $h"; else h=; echo "@sha256 -"; fi`,
+        sh`if [ -f ${file} ]; then h=$(sha256sum < ${file}); h=\${h%% *}; echo "@sha256 $h"; else h=; echo "@sha256 -"; fi`,
       );
       // The old text comes back only when it differs, for the diff: an unchanged unit costs nothing more.
       if (wantSha256 !== undefined) {
