@@ -1,4 +1,5 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { ValidateFunction } from 'ajv';
+import { validatorFor } from '../validators.js';
 import { InputError } from '../errors.js';
 import type { Module } from '../module.js';
 import { ajvErrorsToInput, typeOfValue } from './schema.js';
@@ -16,21 +17,9 @@ export interface ModuleLookup {
   moduleNames(): string[];
 }
 
-// Mappings are checked as written; key=value words are text, so their values are coerced to
-// the types the schema asks for (`force=yes`, `mode=0644` stay meaningful). Module schemas are
-// ours and checked by their tests: no meta-schema compile per instance on every run (~30 ms each).
-const strictAjv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: false, validateSchema: false });
-const coercingAjv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, strict: false, coerceTypes: true, validateSchema: false });
-const compiled = { strict: new WeakMap<Module<any, any>, ValidateFunction>(), coercing: new WeakMap<Module<any, any>, ValidateFunction>() };
-
-/** Compiled on first use only: a compile costs milliseconds, and most playbooks use one form. */
+/** Mappings are checked as written; key=value words are text, so their values are coerced. */
 function validatorOf(mod: Module<any, any>, form: 'strict' | 'coercing'): ValidateFunction {
-  let found = compiled[form].get(mod);
-  if (!found) {
-    found = (form === 'strict' ? strictAjv : coercingAjv).compile(mod.schema);
-    compiled[form].set(mod, found);
-  }
-  return found;
+  return validatorFor(form === 'strict' ? 'params-strict' : 'params-coercing', mod.name, mod.schema);
 }
 
 export interface ParamsInput {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
 import { packagePath } from '../../package-root.js';
+import { validatorFor } from '../validators.js';
 import { didYouMean } from './problems.js';
 import type { YamlPath, YamlSource } from './yaml-source.js';
 
@@ -11,29 +12,19 @@ import type { YamlPath, YamlSource } from './yaml-source.js';
  * pointers to the YAML nodes they point at.
  */
 const SCHEMA_FILE = packagePath('schemas', 'playbook.schema.json');
-const SCHEMA_ID = 'https://furrow.dev/schemas/playbook.schema.json';
 
 export type SchemaPart = 'playbook' | 'taskList' | 'roleMeta';
 
-let validators: Map<SchemaPart, ValidateFunction> | undefined;
+let schemaText: string | undefined;
 
-function validatorFor(part: SchemaPart): ValidateFunction {
-  if (!validators) {
-    // The schema ships with Furrow and its tests check it against draft-07: checking it again on
-    // every run cost ~100 ms of meta-schema compiling.
-    const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true, validateSchema: false });
-    ajv.addSchema(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
-    validators = new Map();
-    validators.set('playbook', ajv.getSchema(SCHEMA_ID)!);
-    validators.set('taskList', ajv.getSchema(`${SCHEMA_ID}#/definitions/taskList`)!);
-    validators.set('roleMeta', ajv.getSchema(`${SCHEMA_ID}#/definitions/roleMeta`)!);
-  }
-  return validators.get(part)!;
+function validatorOf(part: SchemaPart): ValidateFunction {
+  schemaText ??= readFileSync(SCHEMA_FILE, 'utf8');
+  return validatorFor('playbook', part, schemaText, part === 'playbook' ? undefined : `#/definitions/${part}`);
 }
 
 /** Every structural problem of a file's data, each at its place. */
 export function checkStructure(source: YamlSource, part: SchemaPart): InputError[] {
-  const validate = validatorFor(part);
+  const validate = validatorOf(part);
   if (validate(source.data)) return [];
   return ajvErrorsToInput(validate.errors ?? [], source, []);
 }

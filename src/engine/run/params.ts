@@ -1,4 +1,4 @@
-import { Ajv, type ValidateFunction } from 'ajv';
+import { validatorFor } from '../validators.js';
 import { FurrowError } from '../errors.js';
 import type { Module } from '../module.js';
 import type { Task } from '../playbook/types.js';
@@ -7,16 +7,8 @@ import type { Task } from '../playbook/types.js';
  * Params are checked against the module's schema again after templates are rendered, since a
  * template can yield any type. The loader already checked what it could see before any host.
  */
-// Module schemas are ours (their tests compile them): skip the per-run meta-schema compile.
-const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes: true, useDefaults: true, validateSchema: false });
-const compiled = new WeakMap<object, ValidateFunction>();
-
 export function checkParams(mod: Module<any, any>, params: unknown, task: Task): Record<string, unknown> {
-  let validate = compiled.get(mod);
-  if (!validate) {
-    validate = ajv.compile(mod.schema as object);
-    compiled.set(mod, validate);
-  }
+  const validate = validatorFor('params-rendered', mod.name, mod.schema);
   // Validation may coerce and fill defaults: work on a copy so the task's raw params stay as written.
   const copy = structuredClone(params) as Record<string, unknown>;
   if (!validate(copy)) {
