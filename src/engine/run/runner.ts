@@ -153,6 +153,9 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
         if (aborted) break;
       }
     }
+  } catch (err) {
+    await reporter.close(); // the journal's file, kept open for the run
+    throw err;
   } finally {
     await pool.closeAll();
   }
