@@ -1,6 +1,6 @@
 /**
- * A long-lived shell on the host that runs short commands one after another, each as
- * `$SHELL -c COMMAND` the way sshd runs an exec request. A probe then costs one round trip and
+ * A long-lived POSIX sh on the host that runs short commands one after another, each in a
+ * subshell of its own (`( eval COMMAND )`). A probe then costs one round trip and
  * one process on the host, instead of a channel open, an sshd session process and a login shell:
  * on the lab a `stat` went from ~5 ms to ~2.6 ms. Only plain commands come here (no input, no
  * streamed output, no timeout, no sudo password, not an operator's own command: see
@@ -58,7 +58,10 @@ export class ShellSession {
       this.pending = { resolve, reject };
       // A newline before each marker, so output whose last line has none still ends cleanly.
       const m = this.marker;
-      this.shell.stdin.write(sh`"\${SHELL:-/bin/sh}" -c ${command} </dev/null; printf '\\n%s %d\\n' ${m} "$?"; printf '\\n%s\\n' ${m} >&2` + '\n');
+      // A subshell of this sh, not a new shell: a fork instead of starting the login shell (bash
+      // costs ~3 ms of the host's CPU per probe, this ~1.5 ms). Still isolated: variables, cd,
+      // traps and exit stay inside, and eval keeps a syntax error from reaching the session.
+      this.shell.stdin.write(sh`( eval ${command} ) </dev/null; printf '\\n%s %d\\n' ${m} "$?"; printf '\\n%s\\n' ${m} >&2` + '\n');
     });
   }
 
