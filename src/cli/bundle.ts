@@ -1,6 +1,6 @@
 import { packagePath } from '../package-root.js';
 import type { Command } from 'commander';
-import { FurrowError, InputError } from '../engine/errors.js';
+import { FurrowError } from '../engine/errors.js';
 import { addRunOptions, type RunFlags, runWithFlags } from './run.js';
 
 /** The manifest that ships with Furrow: the versions it supports. */
@@ -70,17 +70,14 @@ export function registerBundle(program: Command): void {
 }
 
 async function preload(file: string, o: RunFlags): Promise<number> {
-  const [{ loadCluster, clusterVars }, { loadInventory }, { unpackIntoCluster }, { bundleVars, readClusterBundle }, { readBundleIndex }, { sameContent }] = await Promise.all([
+  const [{ loadClusterWithHosts, clusterVars }, { unpackIntoCluster }, { bundleVars, readClusterBundle }, { readBundleIndex }, { sameContent }] = await Promise.all([
     import('../cluster/cluster.js'),
-    import('../engine/inventory/index.js'),
     import('../bundle/preload.js'),
     import('../bundle/cluster.js'),
     import('../bundle/archive.js'),
     import('../bundle/format.js'),
   ]);
-  const cluster = loadCluster(o.inventory);
-  const inventory = await loadInventory(cluster.inventory);
-  if (inventory.hosts.size === 0) throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups first');
+  const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
   if (!o.check) await unpackIntoCluster(file, cluster.dir, log);
   const index = readClusterBundle(cluster.dir);
   // Check mode writes nothing, on the controller either: the hosts are compared with what the

@@ -3,16 +3,16 @@ import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { InputError } from '../engine/errors.js';
+import type { Inventory } from '../engine/inventory/types.js';
 import { PACKAGE_ROOT, packagePath } from '../package-root.js';
 import { addRunOptions, type RunFlags, runWithFlags } from './run.js';
 
 export const PACKAGE_PLAYBOOKS = packagePath('playbooks');
 
 /** Where the hosts reach the controller's package repository: config.yml, else the lab's bridge. */
-async function repoAddress(config: Record<string, unknown>, inventoryPath: string): Promise<string> {
+async function repoAddress(config: Record<string, unknown>, inventoryPath: string, inv: Inventory): Promise<string> {
   if (typeof config.furrow_repo_address === 'string') return config.furrow_repo_address;
-  const { loadInventory, hostVars } = await import('../engine/inventory/index.js');
-  const inv = await loadInventory(inventoryPath);
+  const { hostVars } = await import('../engine/inventory/index.js');
   const first = [...inv.hosts.keys()][0];
   const gateway = first ? hostVars(inv, first).furrow_lab_gateway : undefined;
   if (typeof gateway === 'string') return gateway;
@@ -34,22 +34,17 @@ export function repoPort(config: Record<string, unknown>, clusterDir: string): n
 
 /** Runs deploy steps on a cluster: its inventory, settings and paths, its repo/ served meanwhile. */
 export async function deployCluster(stepArg: string, o: RunFlags): Promise<number> {
-  const [{ loadCluster, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }, { loadInventory }, { bundleVars, readClusterBundle }] = await Promise.all([
+  const [{ loadClusterWithHosts, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }, { bundleVars, readClusterBundle }] = await Promise.all([
     import('../cluster/cluster.js'),
     import('../cluster/steps.js'),
     import('../repo/index.js'),
-    import('../engine/inventory/index.js'),
     import('../bundle/cluster.js'),
   ]);
-  const cluster = loadCluster(o.inventory);
-  const inventory = await loadInventory(cluster.inventory);
-  if (inventory.hosts.size === 0) {
-    throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups (etcd, kube_master, kube_node, chrony)');
-  }
+  const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
   const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
   const bundle = readClusterBundle(cluster.dir);
   const serving = existsSync(path.join(cluster.repoDir, 'Packages'));
-  const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory), port: repoPort(cluster.config, cluster.dir) }) : undefined;
+  const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory, inventory), port: repoPort(cluster.config, cluster.dir) }) : undefined;
   try {
     const repo = server ? { url: server.url, line: aptSourcesLine(server.url) } : undefined;
     return await runWithFlags(

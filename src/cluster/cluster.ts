@@ -2,6 +2,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { InputError } from '../engine/errors.js';
+import { loadInventory } from '../engine/inventory/index.js';
+import type { Inventory } from '../engine/inventory/types.js';
 
 /**
  * A cluster lives in a folder: its inventory (`hosts` in kubeasz's INI, or `inventory.yml`), an
@@ -43,6 +45,16 @@ function readConfig(file: string): Record<string, unknown> {
   if (value === null || value === undefined) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new InputError({ file, line: 1 }, 'config.yml must be a mapping of settings', 'write key: value lines');
   return value as Record<string, unknown>;
+}
+
+/** A cluster to run on: its folder and its inventory, which must list hosts (no host is guessed at). */
+export async function loadClusterWithHosts(dirArg: string): Promise<{ cluster: Cluster; inventory: Inventory }> {
+  const cluster = loadCluster(dirArg);
+  const inventory = await loadInventory(cluster.inventory);
+  if (inventory.hosts.size === 0) {
+    throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups (etcd, kube_master, kube_node, chrony)');
+  }
+  return { cluster, inventory };
 }
 
 /** The variables every task of a deploy sees about its cluster (the settings, then the paths). */
