@@ -134,7 +134,8 @@ async function gatherBinary(item: BinaryItem, parts: string, prior: BundleIndex 
       const dest = path.join(parts, rel(names[i]!));
       await chmod(src, 0o755);
       await rename(src, dest);
-      binFiles.push({ path: rel(names[i]!), sha256: (await fileSha256(dest))!, size: (await stat(dest)).size, item: label });
+      // A plain download was hashed as it came; files taken out of an archive are hashed now.
+      binFiles.push({ path: rel(names[i]!), sha256: item.files ? (await fileSha256(dest))! : item.sha256, size: (await stat(dest)).size, item: label });
     }
     return { binary, binFiles, wasFetched: true };
   } finally {

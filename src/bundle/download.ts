@@ -29,8 +29,6 @@ export async function fileSha256(file: string): Promise<string | undefined> {
   return hash.digest('hex');
 }
 
-export const sha256Of = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-
 async function openSource(url: string, item: string): Promise<Readable> {
   if (url.startsWith('file://')) return createReadStream(fileURLToPath(url));
   let res: Response;

@@ -96,7 +96,6 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
   const raw = source.data as RawManifest;
   const problems: InputError[] = [];
   const at = (path: YamlPath) => source.place(path);
-  const where = at;
   const versions = Object.fromEntries(Object.entries(raw.versions ?? {}).map(([k, v]) => [k, String(v)]));
   const fill = (text: string, path: YamlPath, data: Record<string, unknown>): string => {
     try {
@@ -135,7 +134,7 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
         if (other) problems.push(new InputError(at(base), `bin/${arch}/${name} would come from two binaries ('${other}' and '${b.name}')`, 'give one of the files another name with to:'));
         seenFiles.set(`${arch}/${name}`, b.name);
       }
-      binaries.push({ name: b.name, version, arch, url: fill(b.url, [...base, 'url'], data), sha256, ...(files ? { files } : {}), hosts: b.hosts ?? 'all', place: where(base) });
+      binaries.push({ name: b.name, version, arch, url: fill(b.url, [...base, 'url'], data), sha256, ...(files ? { files } : {}), hosts: b.hosts ?? 'all', place: at(base) });
     }
   });
 
@@ -143,7 +142,7 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
     const path: YamlPath = typeof entry === 'string' ? ['images', i] : ['images', i, 'ref'];
     const ref = fill(typeof entry === 'string' ? entry : entry.ref, path, {});
     const own = typeof entry === 'string' ? undefined : entry.arch;
-    return { ref, arches: own ?? arches, place: where(path) };
+    return { ref, arches: own ?? arches, place: at(path) };
   });
 
   const registries: RegistryConfig = {};
