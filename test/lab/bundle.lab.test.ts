@@ -13,7 +13,7 @@ import type { BundleIndex } from '../../src/bundle/format.js';
 import { unpackDebs } from '../support/deb-files.js';
 import { DEBIAN_PATHS } from '../support/runtime-binaries.js';
 import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.js';
-import { describeLab, expectExit, furrow, type CliResult } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow } from './support.js';
 
 /**
  * `furrow bundle` end to end, with nothing outside this machine: images from real registries on
@@ -26,12 +26,6 @@ import { describeLab, expectExit, furrow, type CliResult } from './support.js';
 const NAME = 't-bundle';
 const HOSTS = ['h1', 'h2', 'h3'];
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
-
-function recapChanged(r: CliResult): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const m of r.stdout.matchAll(/^(h\d)\s+.*changed=(\d+)/gm)) out[m[1]!] = Number(m[2]);
-  return out;
-}
 
 /** A static file server on loopback that counts the requests it answers. */
 async function fileServer(root: string): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
@@ -275,7 +269,7 @@ packages:
       const r = await furrow(['bundle', 'preload', out, '-i', cluster], { cwd, timeoutMs: 600_000 });
       expectExit(r, 0);
       expect(r.stdout).toContain('already holds this bundle');
-      expect(recapChanged(r)).toEqual({ h1: 0, h2: 0, h3: 0 });
+      expect(changedCounts(r)).toEqual({ h1: 0, h2: 0, h3: 0 });
       expect(await on('h1', '/opt/kube/bin/ctr -n k8s.io images ls -q | wc -l')).toBe(before);
       expect(await on('h3', '/opt/kube/bin/docker images -q | wc -l')).toBe(dockerBefore);
     }, 600_000);

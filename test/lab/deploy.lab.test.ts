@@ -10,7 +10,7 @@ import { ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
 import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
-import { describeLab, expectExit, furrow, type CliResult } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow, recap } from './support.js';
 
 /**
  * Steps 01 to 03 on a 3-host lab through `furrow deploy`, as an operator runs them: chrony,
@@ -29,16 +29,7 @@ const BASE_PACKAGES = ['ca-certificates', 'conntrack', 'curl', 'ipset', 'ipvsadm
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-/** Per host, the counts of the RECAP line: { h1: { ok, changed, failed, ... } }. */
-function recap(r: CliResult): Record<string, Record<string, number>> {
-  const out: Record<string, Record<string, number>> = {};
-  for (const m of r.stdout.matchAll(/^(h\d)\s+((?:\w+=\d+\s*)+)/gm)) {
-    out[m[1]!] = Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\d+)/g)].map((p) => [p[1]!, Number(p[2])]));
-  }
-  return out;
-}
 
-const changedCounts = (r: CliResult) => Object.fromEntries(Object.entries(recap(r)).map(([h, c]) => [h, c.changed]));
 
 /** Polls until probe gives a value; the error shows what it saw last. */
 async function until<T>(what: string, probe: () => Promise<{ value?: T; seen: string }>, timeoutMs = 30_000): Promise<T> {
@@ -118,8 +109,8 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
   test('deploy all: etcd reports 3 healthy members over mutual TLS; prepare left its marks on every host', async () => {
     const r = await deploy('all');
     expectExit(r, 0);
-    expect(Object.keys(recap(r)).sort()).toEqual(HOSTS);
-    for (const counts of Object.values(recap(r))) expect([counts.failed, counts.unreachable]).toEqual([0, 0]);
+    expect(Object.keys(recap(r.stdout)).sort()).toEqual(HOSTS);
+    for (const counts of Object.values(recap(r.stdout))) expect([counts.failed, counts.unreachable]).toEqual([0, 0]);
 
     const health = JSON.parse(await on('h2', `${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster -w json`)) as { endpoint: string; health: boolean }[];
     expect(health.map((e) => [e.endpoint, e.health]).sort()).toEqual(HOSTS.map((h) => [`https://${address[h]}:2379`, true]));

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CliResult, describeLab, expectExit, furrow } from './support.js';
+import { type CliResult, describeLab, expectExit, furrow, recap } from './support.js';
 
 /**
  * docs/getting-started.md, run as written: its `sh` blocks are the commands, its `text` blocks
@@ -69,12 +69,6 @@ function expectLines(output: string, expected: string[]): void {
   const have = new Set(normalize(output).split('\n'));
   const missing = expected.map(normalize).filter((line) => !have.has(line));
   if (missing.length) throw new Error(`the page shows lines the command did not print:\n${missing.join('\n')}\n--- output\n${output}`);
-}
-
-/** `h1  ok=0 changed=4 failed=0 ...` -> { h1: { ok: 0, changed: 4, ... } } */
-function recap(output: string): Record<string, Record<string, number>> {
-  const rows = [...output.matchAll(/^(h\d+) +ok=(\d+) changed=(\d+) failed=(\d+) skipped=(\d+) unreachable=(\d+) /gm)];
-  return Object.fromEntries(rows.map((m) => [m[1], { ok: +m[2]!, changed: +m[3]!, failed: +m[4]!, skipped: +m[5]!, unreachable: +m[6]! }]));
 }
 
 const handlerRuns = (output: string) => [...output.matchAll(/^(h\d+) changed: handler: Restart hello /gm)].map((m) => m[1]).sort();

@@ -11,7 +11,7 @@ import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { CONTAINERD_BINARIES, DOCKER_BINARIES, runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
-import { describeLab, expectExit, furrow, type CliResult } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow, recap } from './support.js';
 
 /**
  * Step 03 on a 4-host lab through `furrow deploy runtime`, as an operator runs it, with both
@@ -39,15 +39,6 @@ const TEST_IMAGE = '127.0.0.1:5000/furrow/hello:1';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
-/** Per host, the counts of the RECAP line: { h1: { ok, changed, failed, ... } }. */
-function recap(r: CliResult): Record<string, Record<string, number>> {
-  const out: Record<string, Record<string, number>> = {};
-  for (const m of r.stdout.matchAll(/^(h\d)\s+((?:\w+=\d+\s*)+)/gm)) {
-    out[m[1]!] = Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\d+)/g)].map((p) => [p[1]!, Number(p[2])]));
-  }
-  return out;
-}
-const changedCounts = (r: CliResult) => Object.fromEntries(Object.entries(recap(r)).map(([h, c]) => [h, c.changed]));
 
 // --- CRI over the host's containerd socket: RuntimeService/Status with verbose=true, as `crictl info`.
 
@@ -265,8 +256,8 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
   test('deploy runtime: containerd on h1 (bin/) and h2 (package), docker on h3 (bin/) and h4 (package), all active', async () => {
     const r = await deploy();
     expectExit(r, 0);
-    expect(Object.keys(recap(r)).sort()).toEqual([...HOSTS]);
-    for (const counts of Object.values(recap(r))) expect([counts.failed, counts.unreachable]).toEqual([0, 0]);
+    expect(Object.keys(recap(r.stdout)).sort()).toEqual([...HOSTS]);
+    for (const counts of Object.values(recap(r.stdout))) expect([counts.failed, counts.unreachable]).toEqual([0, 0]);
     // Each host runs its own runtime only, from where its install mode puts it.
     for (const h of CONTAINERD_HOSTS) {
       expect(await on(h, 'systemctl is-active containerd.service; systemctl is-enabled containerd.service')).toBe('active\nenabled');

@@ -40,6 +40,18 @@ export function furrow(args: string[], opts: { cwd?: string; timeoutMs?: number;
   });
 }
 
+/** Per host, the counts of a run's RECAP lines: { h1: { ok, changed, failed, skipped, unreachable } }. */
+export function recap(stdout: string): Record<string, Record<string, number>> {
+  const out: Record<string, Record<string, number>> = {};
+  for (const m of stdout.matchAll(/^(h\d+)\s+((?:\w+=\d+\s*)+)/gm)) {
+    out[m[1]!] = Object.fromEntries([...m[2]!.matchAll(/(\w+)=(\d+)/g)].map((p) => [p[1]!, Number(p[2])]));
+  }
+  return out;
+}
+
+/** Per host, how many tasks a run changed: { h1: 0, h2: 3, ... }. */
+export const changedCounts = (r: CliResult) => Object.fromEntries(Object.entries(recap(r.stdout)).map(([h, c]) => [h, c.changed]));
+
 /** Fails the test with the command's whole output when it did not exit as expected. */
 export function expectExit(r: CliResult, code: number): void {
   if (r.code !== code) throw new Error(`expected exit ${code}, got ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
