@@ -104,6 +104,12 @@ describe('file probe: one round trip on a real shell', () => {
     expect(infos[4]).toEqual({ type: 'absent' });
   });
 
+  test('a query asked twice is probed once, and both get its answer', async () => {
+    const canned = cannedConnection('@ absent\n');
+    expect(await probeFiles(canned, [{ path: '/x' }, { path: '/x' }])).toEqual([{ type: 'absent' }, { type: 'absent' }]);
+    expect(canned.commands[0]!.match(/furrow_emit/g)).toHaveLength(2); // the function, and one call
+  });
+
   test("content 'if-changed' travels only when the hash differs", async () => {
     const f = path.join(tmp.dir, 'content');
     writeFileSync(f, 'hello\n');
