@@ -1,5 +1,6 @@
 import type { JSONSchemaType } from 'ajv';
 import type { Connection } from './connections/types.js';
+import type { FileInfo, FileQuery } from './facts/files.js';
 
 /**
  * The module contract. A module is one file in src/modules/ exporting a `Module`; it is listed once
@@ -53,6 +54,11 @@ export interface ModuleContext {
   /** Inventory name of the host: starts every message. */
   host: string;
   conn: Connection;
+  /**
+   * The file probe (facts/files.ts) in one round trip. Answers from what the engine read ahead for
+   * this task, while nothing else has run on the host since; otherwise probes now.
+   */
+  probeFiles(queries: FileQuery[]): Promise<FileInfo[]>;
   /** Facts gathered once per host per run, on first use. */
   facts(): Promise<Record<string, unknown>>;
   /** Every variable of the task, resolved (costly: prefer `lookup`, which resolves only what is read). */
@@ -79,6 +85,12 @@ export interface Module<P = Record<string, unknown>, D = unknown> {
   secret?: string[];
   /** Runs on the controller only (set_fact, assert, debug): no connection is needed. */
   local?: boolean;
+  /**
+   * The file queries `plan` starts with, when the params alone tell them (never by reading the
+   * host). The engine then reads them ahead: an earlier task's probe carries them in its round
+   * trip (run/read-ahead.ts). A mismatch with what plan asks only costs a probe of its own.
+   */
+  fileQueries?(ctx: ModuleContext, params: P): Promise<FileQuery[]>;
   plan(ctx: ModuleContext, params: P): Promise<Plan<D>>;
   apply(ctx: ModuleContext, plan: Plan<D>, params: P): Promise<ApplyResult>;
 }

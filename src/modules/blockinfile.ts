@@ -5,7 +5,7 @@
 import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
 import { bareLine, boolParam, compileRegex, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, splitLines, wantedAttrs } from './support/files.js';
-import { applyWrite, planTextEdit, type WriteData } from './support/write-file.js';
+import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
 export const DEFAULT_MARKER = '# {mark} FURROW MANAGED BLOCK';
 
@@ -58,6 +58,8 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
     anyOf: pathRequired,
     additionalProperties: false,
   },
+
+  fileQueries: async (_ctx, params) => textEditQueries(pathParam(params, 'blockinfile')),
 
   async plan(ctx, params) {
     const edit = blockEdit(params);

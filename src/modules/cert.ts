@@ -7,7 +7,7 @@
  */
 import { posix } from 'node:path';
 import { FurrowError, InputError } from '../engine/errors.js';
-import { probeFiles, type FileInfo, type FileQuery } from '../engine/facts/files.js';
+import type { FileInfo, FileQuery } from '../engine/facts/files.js';
 import type { ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
 import type { Module } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
@@ -96,7 +96,7 @@ export const cert: Module<CertParams, CertData> = {
     const sources = await distributionSources(srcDir, { name, ...(leaf ? { leaf } : {}), ...(params.spec ? { caName: params.spec.ca } : {}), key: isTrue(params.key, true), ca: isTrue(params.ca) });
     const targets = sources.map((source) => ({ source, path: posix.join(params.dest, fileName(source, name, params)) }));
     const queries: FileQuery[] = [{ path: params.dest }, ...targets.map(({ source, path }) => queryFor(source, path))];
-    const [dir, ...files] = await probeFiles(ctx.conn, queries);
+    const [dir, ...files] = await ctx.probeFiles(queries);
     if (dir!.type !== 'absent' && dir!.type !== 'directory') throw new FurrowError('module', `${ctx.host}: cert: ${params.dest} is a ${dir!.type}, not a folder`);
     const decisions = targets.map((t, i) => decideFile(ctx, params, t.source, t.path, files[i]!));
     return combine(decisions, leaf, dir!.type === 'absent' ? params.dest : undefined);

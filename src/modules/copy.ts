@@ -6,8 +6,8 @@
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { InputError } from '../engine/errors.js';
-import { probeFiles } from '../engine/facts/files.js';
-import type { Module } from '../engine/module.js';
+import type { FileQuery } from '../engine/facts/files.js';
+import type { Module, ModuleContext } from '../engine/module.js';
 import { boolParam, idParam, isTrue, modeParam, sha256, sha256OfFile, wantedAttrs } from './support/files.js';
 import { applyWrite, contentQuery, decideWrite, localSource, type WantedContent, type WriteData } from './support/write-file.js';
 
@@ -39,32 +39,43 @@ export const copy: Module<CopyParams, WriteData> = {
     required: ['dest'],
     additionalProperties: false,
   },
-  // Inline content of a no_log task (a key, a password) is never read back nor shown in a diff.
   secret: ['content'],
+
+  async fileQueries(ctx, params) {
+    const source = await wantedSource(ctx.findFile.bind(ctx), params);
+    return landingQueries(params, source.sha256, isSecret(ctx, params));
+  },
 
   async plan(ctx, params) {
     const attrs = wantedAttrs(params, 'copy');
     const source = await wantedSource(ctx.findFile.bind(ctx), params);
-    const common = { attrs, force: isTrue(params.force, true), backup: isTrue(params.backup), secret: params.content !== undefined && ctx.noLog };
-    const basename = params.src !== undefined ? posix.basename(params.src) : undefined;
-    if (basename !== undefined && params.dest.endsWith('/')) {
-      const path = posix.join(params.dest, basename);
-      const [file] = await probeFiles(ctx.conn, [contentQuery(path, source.sha256)]);
-      return decideWrite({ path, ...source, ...common }, file!, `${ctx.host}: copy`);
-    }
-    if (params.dest.endsWith('/')) {
-      throw new InputError(undefined, `copy: dest '${params.dest}' is a directory but content has no file name`, 'give dest as a file path');
-    }
-    // Like Ansible, a src copied onto an existing directory lands inside it: probe both in one trip.
-    const inside = basename !== undefined ? posix.join(params.dest, basename) : undefined;
-    const queries = [contentQuery(params.dest, source.sha256, common.secret), ...(inside ? [contentQuery(inside, source.sha256)] : [])];
-    const [file, fileInside] = await probeFiles(ctx.conn, queries);
-    if (file!.type === 'directory' && inside) return decideWrite({ path: inside, ...source, ...common }, fileInside!, `${ctx.host}: copy`);
-    return decideWrite({ path: params.dest, ...source, ...common }, file!, `${ctx.host}: copy`);
+    const common = { attrs, force: isTrue(params.force, true), backup: isTrue(params.backup), secret: isSecret(ctx, params) };
+    const queries = landingQueries(params, source.sha256, common.secret);
+    const [file, fileInside] = await ctx.probeFiles(queries);
+    // Like Ansible, a src copied onto an existing directory lands inside it.
+    const [query, found] = file!.type === 'directory' && fileInside ? [queries[1]!, fileInside] : [queries[0]!, file!];
+    return decideWrite({ path: query.path, ...source, ...common }, found, `${ctx.host}: copy`);
   },
 
   apply: (ctx, plan) => applyWrite(ctx, plan),
 };
+
+/** Inline content of a no_log task (a key, a password) is never read back nor shown in a diff. */
+function isSecret(ctx: ModuleContext, params: CopyParams): boolean {
+  return params.content !== undefined && ctx.noLog;
+}
+
+/**
+ * Where the content may land, probed in one trip: dest itself, and for a src also dest/<name>
+ * (used when dest turns out to be a directory); only dest/<name> when dest ends with a slash.
+ */
+function landingQueries(params: CopyParams, sha: string, secret: boolean): FileQuery[] {
+  const basename = params.src !== undefined ? posix.basename(params.src) : undefined;
+  const inside = basename !== undefined ? [contentQuery(posix.join(params.dest, basename), sha)] : [];
+  if (!params.dest.endsWith('/')) return [contentQuery(params.dest, sha, secret), ...inside];
+  if (inside.length === 0) throw new InputError(undefined, `copy: dest '${params.dest}' is a directory but content has no file name`, 'give dest as a file path');
+  return inside;
+}
 
 async function wantedSource(
   findFile: (kind: 'files', name: string) => string,

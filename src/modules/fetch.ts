@@ -6,7 +6,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FurrowError } from '../engine/errors.js';
-import { probeFiles } from '../engine/facts/files.js';
 import type { Module, Plan } from '../engine/module.js';
 import { boolParam, isText, isTrue, sha256, sha256OfFile, unifiedDiff } from './support/files.js';
 import { DIFF_LIMIT } from './support/write-file.js';
@@ -44,7 +43,7 @@ export const fetch: Module<FetchParams, FetchData> = {
   async plan(ctx, params) {
     const localPath = fetchPath(ctx.host, params.src, params.dest, isTrue(params.flat));
     const local = await localFile(localPath);
-    const [remote] = await probeFiles(ctx.conn, [
+    const [remote] = await ctx.probeFiles([
       { path: params.src, follow: true, content: 'if-changed', wantSha256: local?.sha256 ?? '', maxContentBytes: DIFF_LIMIT },
     ]);
     const fail = (problem: string): never => {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { FurrowError, InputError } from '../engine/errors.js';
-import { probeFiles, type FileInfo, type FileQuery } from '../engine/facts/files.js';
+import type { FileInfo, FileQuery } from '../engine/facts/files.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { attrChanges, attrCommand, boolParam, describeChanges, formatMode, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, resolveMode, runOrFail, wantedAttrs, type WantedAttrs } from './support/files.js';
@@ -65,9 +65,11 @@ export const file: Module<FileParams, FileData> = {
     additionalProperties: false,
   },
 
+  fileQueries: async (_ctx, params) => queriesFor(fileWant(params)),
+
   async plan(ctx, params) {
     const want = fileWant(params);
-    const [self, followed, src] = await probeFiles(ctx.conn, fileQueries(want));
+    const [self, followed, src] = await ctx.probeFiles(queriesFor(want));
     return decideFile(want, { self: self!, followed: followed!, ...(src ? { src } : {}) }, ctx.host);
   },
 
@@ -99,7 +101,7 @@ export function fileWant(params: FileParams): FileWant {
   };
 }
 
-export function fileQueries(want: FileWant): FileQuery[] {
+export function queriesFor(want: FileWant): FileQuery[] {
   const recurse = want.recurse
     ? {
         ...(want.attrs.mode?.kind === 'octal' ? { mode: formatMode(want.attrs.mode.bits) } : {}),

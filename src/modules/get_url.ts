@@ -5,7 +5,7 @@
  */
 import { posix } from 'node:path';
 import { FurrowError, InputError } from '../engine/errors.js';
-import { probeFiles, type FileInfo } from '../engine/facts/files.js';
+import type { FileInfo } from '../engine/facts/files.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
 import { attrChanges, attrCommand, boolParam, describeChanges, formatMode, idParam, isTrue, modeParam, resolveMode, runOrFail, wantedAttrs } from './support/files.js';
@@ -127,12 +127,12 @@ export const getUrl: Module<GetUrlParams, GetUrlData> = {
     const wantSha = parseChecksum(params.checksum);
     if (params.dest.endsWith('/')) {
       const path = posix.join(params.dest, urlBasename(params.url));
-      const [file] = await probeFiles(ctx.conn, [{ path }]);
+      const [file] = await ctx.probeFiles([{ path }]);
       return decideGetUrl(params, path, file!, wantSha);
     }
     // As Ansible: a dest that is a directory receives the URL's file name; probe both in one trip.
     const inside = posix.join(params.dest, posix.basename(new URL(params.url).pathname) || 'index.html');
-    const [file, fileInside] = await probeFiles(ctx.conn, [{ path: params.dest }, { path: inside }]);
+    const [file, fileInside] = await ctx.probeFiles([{ path: params.dest }, { path: inside }]);
     if (file!.type === 'directory') return decideGetUrl(params, inside, fileInside!, wantSha);
     return decideGetUrl(params, params.dest, file!, wantSha);
   },

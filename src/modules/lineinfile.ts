@@ -6,7 +6,7 @@
 import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
 import { bareLine, boolParam, compileRegex, expandMatch, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, splitLines, wantedAttrs } from './support/files.js';
-import { applyWrite, planTextEdit, type WriteData } from './support/write-file.js';
+import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
 export interface LineinfileParams {
   path?: string;
@@ -61,6 +61,8 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
     anyOf: pathRequired,
     additionalProperties: false,
   },
+
+  fileQueries: async (_ctx, params) => textEditQueries(pathParam(params, 'lineinfile')),
 
   async plan(ctx, params) {
     const edit = lineEdit(params);

@@ -4,8 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../engine/errors.js';
-import { probeFiles } from '../engine/facts/files.js';
-import type { Module } from '../engine/module.js';
+import type { Module, ModuleContext } from '../engine/module.js';
 import { boolParam, idParam, isTrue, modeParam, sha256, wantedAttrs } from './support/files.js';
 import { applyWrite, contentQuery, decideWrite, type WriteData } from './support/write-file.js';
 
@@ -36,18 +35,26 @@ export const template: Module<TemplateParams, WriteData> = {
     additionalProperties: false,
   },
 
+  async fileQueries(ctx, params) {
+    return [contentQuery(params.dest, sha256(await rendered(ctx, params)))];
+  },
+
   async plan(ctx, params) {
-    const attrs = wantedAttrs(params, 'template');
-    const file = ctx.findFile('templates', params.src);
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new InputError(undefined, `template: src '${params.src}' could not be read (${file}: ${err.code ?? err.message})`, `put the template in the role's or playbook's templates/ folder`);
-    });
-    const bytes = Buffer.from(ctx.render(text, file), 'utf8');
+    const bytes = await rendered(ctx, params);
     const hash = sha256(bytes);
-    const [current] = await probeFiles(ctx.conn, [contentQuery(params.dest, hash)]);
-    const want = { path: params.dest, source: { bytes }, sha256: hash, attrs, force: isTrue(params.force, true), backup: isTrue(params.backup) };
+    const [current] = await ctx.probeFiles([contentQuery(params.dest, hash)]);
+    const want = { path: params.dest, source: { bytes }, sha256: hash, attrs: wantedAttrs(params, 'template'), force: isTrue(params.force, true), backup: isTrue(params.backup) };
     return decideWrite(want, current!, `${ctx.host}: template`);
   },
 
   apply: (ctx, plan) => applyWrite(ctx, plan),
 };
+
+/** The template rendered with the task's variables. */
+async function rendered(ctx: ModuleContext, params: TemplateParams): Promise<Buffer> {
+  const file = ctx.findFile('templates', params.src);
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new InputError(undefined, `template: src '${params.src}' could not be read (${file}: ${err.code ?? err.message})`, `put the template in the role's or playbook's templates/ folder`);
+  });
+  return Buffer.from(ctx.render(text, file), 'utf8');
+}

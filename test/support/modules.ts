@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Connection } from '../../src/engine/connections/types.js';
+import { probeFiles } from '../../src/engine/facts/files.js';
 import type { ApplyResult, Module, ModuleContext, Plan } from '../../src/engine/module.js';
 import { renderTemplate } from '../../src/engine/template.js';
 
@@ -14,6 +15,7 @@ export function moduleContext(
   return {
     host: conn.spec.name,
     conn,
+    probeFiles: (queries) => probeFiles(conn, queries),
     check: !!opts.check,
     noLog: !!opts.noLog,
     vars: opts.vars ?? {},

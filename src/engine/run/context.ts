@@ -4,6 +4,7 @@ import type { Inventory } from '../inventory/index.js';
 import type { Play, Task } from '../playbook/types.js';
 import type { HostState } from './host-state.js';
 import type { ProgressBoard, RunOnce } from './joins.js';
+import type { HostReads } from './read-ahead.js';
 import type { TaskOutcome } from './task-runner.js';
 
 /** One run: what every play and task of it shares. */
@@ -18,6 +19,8 @@ export interface RunContext {
   hosts: Map<string, HostState>;
   /** The host's one connection, opened on first use and reused by every task. */
   connect(host: string): Promise<Connection>;
+  /** A host's file reads ahead, and what drops them (read-ahead.ts). */
+  reads(host: string): HostReads;
   /** Facts of a host, gathered once per run in one round trip. */
   facts(host: HostState): Promise<Record<string, unknown>>;
   /** Runs fn within --forks: at most that many tasks are in flight at once, across all hosts. */

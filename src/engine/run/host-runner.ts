@@ -12,6 +12,7 @@ type WalkResult = 'ok' | 'failed' | 'unreachable' | 'stopped';
 export async function runHostTasks(host: HostState, tasks: Task[], pc: PlayContext, topLevel = true): Promise<WalkResult> {
   for (const [index, task] of tasks.entries()) {
     if (pc.aborted) return 'stopped';
+    host.ahead = { tasks, from: index + 1 };
     const r = await runOne(host, task, pc);
     if (topLevel) pc.board.advance(host.name, index);
     if (r !== 'ok') return r;
@@ -51,6 +52,7 @@ async function runBlock(host: HostState, task: Task, pc: PlayContext): Promise<W
 /** Runs the handlers a changed task notified, once each, in the order they are defined. */
 export async function runHandlers(host: HostState, pc: PlayContext): Promise<WalkResult> {
   if (!host.active || host.notified.size === 0) return 'ok';
+  host.ahead = undefined;
   for (const handler of pc.play.handlers) {
     const topics = [handler.name, ...handler.listen];
     if (!topics.some((t) => host.notified.has(t))) continue;

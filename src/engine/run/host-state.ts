@@ -1,5 +1,6 @@
 import type { Connection } from '../connections/types.js';
 import type { HostRecap } from '../events.js';
+import type { Task } from '../playbook/types.js';
 
 /** Everything the run knows about one host: its connection, facts, results and counts. */
 export class HostState {
@@ -12,6 +13,8 @@ export class HostState {
   status: 'active' | 'failed' | 'unreachable' = 'active';
   readonly recap: HostRecap = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, durationMs: 0 };
   rescued = 0;
+  /** The tasks after the one running, in the list the host walks: what a read-ahead may look at. */
+  ahead?: { tasks: Task[]; from: number };
   private firstAt?: number;
 
   constructor(readonly name: string) {}

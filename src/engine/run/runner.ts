@@ -11,6 +11,7 @@ import { loadPlaybook } from '../playbook/index.js';
 import { JournalReporter } from '../reporters/journal.js';
 import type { RunContext } from './context.js';
 import { HostState } from './host-state.js';
+import { HostReads } from './read-ahead.js';
 import { playUsesFacts } from './facts-use.js';
 import { precheckTemplates } from './precheck.js';
 import { planResume, type ResumePlan } from './resume.js';
@@ -118,6 +119,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     return spec;
   };
   const opened = new Map<string, Promise<Connection>>();
+  const reads = new Map<string, HostReads>();
   const run: RunContext = {
     inventory,
     check: !!opts.check,
@@ -130,10 +132,15 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
       let p = opened.get(name);
       if (!p) {
         const conn = pool.get(specFor(name));
-        p = conn.open().then(() => conn);
+        p = conn.open().then(() => run.reads(name).track(conn));
         opened.set(name, p);
       }
       return p;
+    },
+    reads(name) {
+      let r = reads.get(name);
+      if (!r) reads.set(name, (r = new HostReads()));
+      return r;
     },
     async facts(host) {
       host.facts ??= (await gatherFacts(await run.connect(host.name))) as Record<string, unknown>;

@@ -1,6 +1,7 @@
 import type { Connection, ExecOptions, PutOptions, PutSource } from '../connections/types.js';
 import { FurrowError, UnreachableError } from '../errors.js';
 import type { TaskStatus } from '../events.js';
+import { probeFiles, type FileQuery } from '../facts/files.js';
 import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.js';
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
@@ -120,6 +121,7 @@ async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scop
     if (bound.condition(task.until)) return outcome;
     if (attempt > retries) return { ...outcome, status: 'failed', msg: `${outcome.msg ?? ''} until condition not met after ${attempt} attempt(s)`.trim() };
     await sleep(delay * 1000);
+    pc.run.reads(targetOf(host, task, scope)).drop(); // the retry must see the host as it is now
     outcome = await runModule(host, task, pc, scope);
   }
 }
@@ -133,6 +135,7 @@ async function runModule(host: HostState, task: Task, pc: PlayContext, scope: Ta
   const plan: Plan = await mod.plan(ctx, params);
   let applied: ApplyResult | undefined;
   if (mod.local || (!pc.run.check && plan.action !== 'none')) applied = await mod.apply(ctx, plan, params);
+  if (!mod.local) pc.run.reads(targetOf(host, task, scope)).settled(applied !== undefined);
   let changed = applied?.changed ?? plan.action !== 'none';
   let failed = !!applied?.failed;
   if (applied?.facts) Object.assign(host.registered, applied.facts);
@@ -149,16 +152,26 @@ async function runModule(host: HostState, task: Task, pc: PlayContext, scope: Ta
   return { status, result, ...(msg ? { msg } : {}), ...(print !== undefined ? { print } : {}), ...(plan.diff && plan.action !== 'none' ? { diff: plan.diff } : {}) };
 }
 
+/** The host a task's module works on: its own, or the one it is delegated to. */
+function targetOf(host: HostState, task: Task, scope: TaskScope): string {
+  return task.delegateTo !== undefined ? String(scope.resolve(task.delegateTo)) : host.name;
+}
+
 async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, mod: Module<any, any>): Promise<ModuleContext> {
-  const target = task.delegateTo !== undefined ? String(scope.resolve(task.delegateTo)) : host.name;
+  const target = targetOf(host, task, scope);
   const become = task.become ?? pc.play.become;
   const conn = mod.local ? undefined : await pc.run.connect(target);
   let vars: Record<string, unknown> | undefined;
-  return {
+  const ctx: ModuleContext = {
     host: host.name,
     get conn() {
       if (!conn) throw new FurrowError('internal', `module '${mod.name}' is local and has no connection`);
       return become === undefined ? conn : withBecome(conn, become);
+    },
+    probeFiles(queries) {
+      // Read ahead only along this host's own task list, for its own connection.
+      if (target !== host.name) return probeFiles(ctx.conn, queries);
+      return pc.run.reads(target).probe(ctx.conn, String(become), queries, (tasks) => queriesAhead(host, pc, tasks, become));
     },
     get vars() {
       return (vars ??= scope.all());
@@ -170,6 +183,38 @@ async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope
     findFile: (kind, name) => findFile(task, kind, name),
     render: (text, file, v) => scope.render(text, file, v),
   };
+  return ctx;
+}
+
+/**
+ * The file queries of this host's next tasks (up to `tasks` of them) for a read-ahead: tasks that
+ * declare them from their params, on this host, with the same become. It stops at the first task
+ * that will run something else on the host (which would drop the reads anyway), or that depends
+ * on more than its params (loops, waits, run_once, blocks). Local tasks (set_fact, debug) are passed
+ * over, and so are tasks whose `when` is false now. Anything that fails here ends the read-ahead:
+ * the task tells its own story when it runs.
+ */
+async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, become: boolean | undefined): Promise<FileQuery[]> {
+  const queries: FileQuery[] = [];
+  const list = host.ahead;
+  if (!list) return queries;
+  let taken = 0;
+  for (let i = list.from; i < list.tasks.length && taken < tasks; i++) {
+    const task = list.tasks[i]!;
+    const mod = task.block ? undefined : (findModule(task.module) as Module<Record<string, unknown>, unknown> | undefined);
+    if (mod?.local) continue;
+    if (!mod?.fileQueries || task.loop !== undefined || task.delegateTo !== undefined || task.runOnce || task.waitFor.length || (task.become ?? pc.play.become) !== become) break;
+    try {
+      const scope = await scopeFor(host, task, pc);
+      if (task.when.length && !scope.condition(task.when)) continue;
+      const params = checkParams(mod, scope.resolve(task.params), task);
+      queries.push(...(await mod.fileQueries(await moduleContext(host, task, pc, scope, mod), params)));
+      taken++;
+    } catch {
+      break;
+    }
+  }
+  return queries;
 }
 
 /** The task's `become` for every command and file the module sends, on the host's one connection. */

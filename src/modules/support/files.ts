@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
 import { FurrowError, InputError } from '../../engine/errors.js';
 import type { PresentFile } from '../../engine/facts/files.js';
@@ -186,15 +187,24 @@ export function sha256(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/** Hashes already taken this run, by file identity: a read-ahead and the plan after it hash once. */
+const hashes = new Map<string, string>();
+
 /** Hashes a controller file by streaming it (binaries can be large). */
-export function sha256OfFile(localPath: string): Promise<string> {
-  return new Promise((resolve, reject) => {
+export async function sha256OfFile(localPath: string): Promise<string> {
+  const info = await stat(localPath);
+  const key = `${localPath}\0${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
+  const known = hashes.get(key);
+  if (known) return known;
+  const digest = await new Promise<string>((resolve, reject) => {
     const hash = createHash('sha256');
     createReadStream(localPath)
       .on('error', reject)
       .on('data', (chunk) => hash.update(chunk))
       .on('end', () => resolve(hash.digest('hex')));
   });
+  hashes.set(key, digest);
+  return digest;
 }
 
 // ---- running -------------------------------------------------------------------------------

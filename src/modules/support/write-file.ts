@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { FurrowError } from '../../engine/errors.js';
-import { probeFiles, type FileInfo, type FileQuery } from '../../engine/facts/files.js';
+import type { FileInfo, FileQuery } from '../../engine/facts/files.js';
 import type { ApplyResult, Diff, ModuleContext, Plan, ValueChange } from '../../engine/module.js';
 import { sh } from '../../engine/shell.js';
 import { attrChanges, attrCommand, describeChanges, formatMode, isText, resolveMode, runOrFail, sha256, unifiedDiff, type WantedAttrs } from './files.js';
@@ -140,12 +140,17 @@ export interface TextEdit {
   edit(before: string): string;
 }
 
+/** What a text edit reads: the file's content, through links. */
+export function textEditQueries(path: string): FileQuery[] {
+  return [{ path, content: 'always', follow: true }];
+}
+
 /**
  * Reads the file in one round trip (through links, as Ansible: editing /etc/resolv.conf edits the
  * file it points to), applies the edit to its text, and plans a write only when the text changed.
  */
 export async function planTextEdit(ctx: ModuleContext, e: TextEdit): Promise<Plan<WriteData>> {
-  const [file] = await probeFiles(ctx.conn, [{ path: e.path, content: 'always', follow: true }]);
+  const [file] = await ctx.probeFiles(textEditQueries(e.path));
   if (file!.type === 'absent') {
     if (e.removing) return { action: 'none', reason: `${e.path} does not exist: no ${e.what} to remove` };
     if (!e.create) throw new FurrowError('module', `${ctx.host}: ${e.module}: ${e.path} does not exist (give create: true to create it)`);

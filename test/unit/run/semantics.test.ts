@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
@@ -287,5 +287,35 @@ ${throttle}`;
     expect(readFileSync(path.join(work, 'arch'), 'utf8')).toBe(os.arch() === 'x64' ? 'x86_64' : readFileSync(path.join(work, 'arch'), 'utf8'));
     const asked = await play(`- hosts: a\n  gather_facts: true\n  tasks:\n    - {name: Plain, command: "true"}\n`);
     expect(gathered(asked.r)).toBe(1);
+  });
+
+  test('read-ahead: a task sees what the tasks before it wrote, though its probe was read ahead of them', async () => {
+    const dirs = [1, 2, 3, 4, 5, 6].map((i) => `    - {name: Dir ${i}, file: {path: "{{ work }}/ra", state: directory}}`).join('\n');
+    const yaml = `- hosts: a
+  gather_facts: false
+  tasks:
+${dirs}
+    - {name: Write f, copy: {dest: "{{ work }}/ra/f", content: "one\\n"}}
+    - {name: f is a file now, file: {path: "{{ work }}/ra/f", state: file, mode: "0600"}}
+    - {name: A fact between, set_fact: {line: two}}
+    - {name: Line in f, lineinfile: {path: "{{ work }}/ra/f", line: "{{ line }}"}}
+    - {name: Outside change, shell: "echo three >> {{ work }}/ra/f", changed_when: false}
+    - {name: Line three is there, lineinfile: {path: "{{ work }}/ra/f", line: three}}
+`;
+    const first = await play(yaml);
+    expect(first.summary.exitCode).toBe(0);
+    const statuses = (r: Collect) => Object.fromEntries(r.results.map((e) => [e.task, e.status]));
+    expect(statuses(first.r)).toEqual({
+      'Dir 1': 'changed', 'Dir 2': 'ok', 'Dir 3': 'ok', 'Dir 4': 'ok', 'Dir 5': 'ok', 'Dir 6': 'ok',
+      'Write f': 'changed', 'f is a file now': 'changed', 'A fact between': 'ok', 'Line in f': 'changed', 'Outside change': 'ok', 'Line three is there': 'ok',
+    });
+    const f = path.join(work, 'ra', 'f');
+    expect(readFileSync(f, 'utf8')).toBe('one\ntwo\nthree\n');
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    // Again: now every task is read ahead of Write f, which puts back "one", so the lines change again.
+    const again = await play(yaml);
+    expect(again.summary.exitCode).toBe(0);
+    expect(statuses(again.r)).toEqual({ ...statuses(first.r), 'Dir 1': 'ok', 'f is a file now': 'ok' });
+    expect(readFileSync(f, 'utf8')).toBe('one\ntwo\nthree\n');
   });
 });

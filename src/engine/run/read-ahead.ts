@@ -1,0 +1,86 @@
+/**
+ * Read-ahead of file probes. A no-change run is mostly file probes, and what a host pays for them
+ * is processes (about 1.2 ms of its CPU per exec on the lab), not bytes. So when a task probes,
+ * the same round trip also reads what the host's next tasks will ask (Module.fileQueries); one
+ * stat and one sha256sum then answer them all (facts/files.ts).
+ *
+ * What was read stays good only while nothing else runs on the host: every command, upload or
+ * download on its connection, by any task of any host (delegate_to), drops it, as does age. How
+ * far it reads grows with the tasks in a row that changed nothing here, so a first apply, where
+ * every task changes something, reads nothing it does not use.
+ */
+import type { Connection, ExecOptions, PutOptions, PutSource } from '../connections/types.js';
+import { probeFiles, queryKey, type FileInfo, type FileQuery } from '../facts/files.js';
+
+/** Reads older than this are read again, even when nothing ran on the host since. */
+const MAX_AGE_MS = 2000;
+/** Most tasks whose queries one probe reads ahead. */
+export const MAX_TASKS_AHEAD = 32;
+
+/** One host's file reads and what invalidates them: one per host per run. */
+export class HostReads {
+  /** Commands, uploads and downloads sent to the host so far. */
+  private operations = 0;
+  /** `operations` right after the probe that read `entries`. */
+  private stamp = -1;
+  private readAt = 0;
+  private entries = new Map<string, FileInfo>();
+  /** Tasks in a row on this host that changed nothing: how many the next probe reads ahead for. */
+  quiet = 0;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  /** The host's connection, counting everything sent over it. */
+  track(conn: Connection): Connection {
+    const count = (): void => void this.operations++;
+    return {
+      spec: conn.spec,
+      open: () => conn.open(),
+      close: () => conn.close(),
+      exec: (command: string, opts?: ExecOptions) => (count(), conn.exec(command, opts)),
+      put: (dest: string, source: PutSource, opts?: PutOptions) => (count(), conn.put(dest, source, opts)),
+      get: (src, localPath, opts) => (count(), conn.get(src, localPath, opts)),
+    };
+  }
+
+  /** A task ran on the host: one that applied something ends the quiet stretch. */
+  settled(applied: boolean): void {
+    this.quiet = applied ? 0 : this.quiet + 1;
+  }
+
+  /** Forget what was read (a retried task must see the host anew). */
+  drop(): void {
+    this.entries.clear();
+  }
+
+  /**
+   * Answers `queries` (probed with `become`) from what was read ahead, or probes them now
+   * together with `ahead()`'s queries, which are asked only when the host has been quiet.
+   */
+  async probe(conn: Connection, become: string, queries: FileQuery[], ahead: (tasks: number) => Promise<FileQuery[]>): Promise<FileInfo[]> {
+    const known = this.answer(become, queries);
+    if (known) return known;
+    const more = this.quiet > 0 ? await ahead(Math.min(this.quiet, MAX_TASKS_AHEAD)) : [];
+    const all = [...queries, ...more];
+    const before = this.operations;
+    const infos = await probeFiles(conn, all);
+    this.entries.clear();
+    // Kept only if nothing else reached the host while the probe ran.
+    if (more.length && this.operations === before + 1) {
+      all.forEach((q, i) => this.entries.set(`${become} ${queryKey(q)}`, infos[i]!));
+      this.stamp = this.operations;
+      this.readAt = this.now();
+    }
+    return infos.slice(0, queries.length);
+  }
+
+  private answer(become: string, queries: FileQuery[]): FileInfo[] | undefined {
+    if (this.entries.size === 0) return undefined;
+    if (this.stamp !== this.operations || this.now() - this.readAt > MAX_AGE_MS) {
+      this.entries.clear();
+      return undefined;
+    }
+    const infos = queries.map((q) => this.entries.get(`${become} ${queryKey(q)}`));
+    return infos.every((i): i is FileInfo => i !== undefined) ? infos : undefined;
+  }
+}
