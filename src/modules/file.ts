@@ -130,7 +130,7 @@ export function decideFile(want: FileWant, seen: FileSeen, host: string): Plan<F
       return decideLink(want, seen, fail);
     case 'directory':
       if (seen.followed.type === 'absent' && seen.self.type === 'link') return fail(`${path} is a link to a missing target`);
-      if (seen.followed.type === 'absent') return create(want, 'directory', sh`mkdir -p -- ${path}`);
+      if (seen.followed.type === 'absent') return create(want, 'directory', sh`mkdir -p -- ${path}`, (mode) => sh`mkdir -p -m ${mode} -- ${path}`);
       if (seen.followed.type !== 'directory') return fail(`${path} exists and is a ${seen.followed.type}, not a directory`);
       return fixAttrs(want, seen.followed, state);
     case 'touch':
@@ -149,10 +149,13 @@ function defaultState(seen: FileSeen): FileState {
   return t === 'directory' || t === 'link' ? t : 'file';
 }
 
-function create(want: FileWant, type: 'file' | 'directory', command: string): Plan<FileData> {
+/** `withMode`: the command that also sets the mode (mkdir -m), one process less than a chmod after it. */
+function create(want: FileWant, type: 'file' | 'directory', command: string, withMode?: (mode: string) => string): Plan<FileData> {
   const values: ValueChange[] = [{ key: 'state', before: 'absent', after: type }, ...attrsToSet(want, type === 'directory')];
-  const attrs = attrCommand(want.path, values);
-  return { action: 'create', reason: `${want.path} does not exist`, diff: { values }, data: { command: attrs ? `${command} && ${attrs}` : command } };
+  const mode = withMode ? values.find((v) => v.key === 'mode') : undefined;
+  const made = mode ? withMode!(String(mode.after)) : command;
+  const attrs = attrCommand(want.path, values.filter((v) => v !== mode));
+  return { action: 'create', reason: `${want.path} does not exist`, diff: { values }, data: { command: attrs ? `${made} && ${attrs}` : made } };
 }
 
 function fixAttrs(want: FileWant, current: Exclude<FileInfo, { type: 'absent' }>, state: FileState): Plan<FileData> {

@@ -103,21 +103,43 @@ export function normaliseMode(mode: string | number | undefined): string {
 
 /**
  * One command that receives the file on stdin and installs it atomically:
- * write a 0600 temp file, check its size, set mode and owner, rename over dest.
+ * write a temp file, check its size, set mode and owner, rename over dest.
  * Any failure (or SIGTERM/HUP) removes the temp file; dest is never half-written.
  * `size` guards against a truncated stream (a dropped connection gives cat an early EOF).
  */
 export function putCommand(dest: string, opts: PutOptions & { size?: number }, tmp = tempPathFor(dest)): string {
-  const lines = [
-    'umask 077',
-    sh`tmp=${tmp}`,
-    `trap 'rm -f "$tmp"' EXIT`,
-    `trap 'exit 143' HUP INT TERM`,
-    'cat > "$tmp" || exit 1',
-  ];
+  const mode = normaliseMode(opts.mode);
+  const lines = [...tempFileLines(tmp, mode), 'cat > "$tmp" || exit 1'];
   if (opts.size !== undefined) lines.push(sizeCheck(dest, opts.size));
-  lines.push(...finishLines(dest, opts));
+  lines.push(...finishLines(dest, opts, umaskFor(mode) === undefined));
   return lines.join('\n');
+}
+
+/**
+ * Small text is sent inside the command itself, written by the shell's own printf: no input
+ * stream, so it runs on the connection's shared shell without a channel, and no cat or wc.
+ */
+export const INLINE_PUT_MAX = 16 * 1024;
+
+/** The same install as `putCommand`, for `text` given in the command (see INLINE_PUT_MAX). */
+export function inlinePutCommand(dest: string, text: string, opts: PutOptions, tmp = tempPathFor(dest)): string {
+  const mode = normaliseMode(opts.mode);
+  return [...tempFileLines(tmp, mode), sh`printf %s ${text} > "$tmp" || exit 1`, ...finishLines(dest, opts, umaskFor(mode) === undefined)].join('\n');
+}
+
+/**
+ * The temp file is created with its final mode where a umask can give it (no x or special
+ * bits): one chmod process less per file. Otherwise it starts as 0600 and chmod sets the mode.
+ */
+function tempFileLines(tmp: string, mode: string): string[] {
+  return [`umask ${umaskFor(mode) ?? '077'}`, sh`tmp=${tmp}`, `trap 'rm -f "$tmp"' EXIT`, `trap 'exit 143' HUP INT TERM`];
+}
+
+/** The umask under which a new file (0666 & ~umask) gets exactly this mode, if there is one. */
+function umaskFor(mode: string): string | undefined {
+  if (!/^[0-7]{3,4}$/.test(mode)) return undefined;
+  const bits = parseInt(mode, 8);
+  return bits & ~0o666 ? undefined : (0o777 & ~bits).toString(8).padStart(4, '0');
 }
 
 /** For a stream of unknown length: the first command only receives into the temp file ... */
@@ -127,15 +149,15 @@ export function receiveCommand(tmp: string): string {
 
 /** ... and the second checks the byte count we sent and installs it (or removes it). */
 export function installCommand(dest: string, tmp: string, opts: PutOptions & { size: number }): string {
-  return ['umask 077', sh`tmp=${tmp}`, `trap 'rm -f "$tmp"' EXIT`, sizeCheck(dest, opts.size), ...finishLines(dest, opts)].join('\n');
+  return ['umask 077', sh`tmp=${tmp}`, `trap 'rm -f "$tmp"' EXIT`, sizeCheck(dest, opts.size), ...finishLines(dest, opts, true)].join('\n');
 }
 
 function sizeCheck(dest: string, size: number): string {
   return sh`n=$(wc -c < "$tmp") && [ "$n" -eq ${size} ] || { echo "furrow: put "${dest}": received $n of "${size}" bytes" >&2; exit 1; }`;
 }
 
-function finishLines(dest: string, opts: PutOptions): string[] {
-  const lines = [sh`chmod ${normaliseMode(opts.mode)} "$tmp" || exit 1`];
+function finishLines(dest: string, opts: PutOptions, chmod: boolean): string[] {
+  const lines = chmod ? [sh`chmod ${normaliseMode(opts.mode)} "$tmp" || exit 1`] : [];
   if (opts.owner !== undefined) {
     const who = opts.group !== undefined ? `${opts.owner}:${opts.group}` : opts.owner;
     lines.push(sh`chown ${who} "$tmp" || exit 1`);

@@ -20,14 +20,14 @@ interface Case {
 
 const cases: Case[] = [
   {
-    name: 'directory: absent -> mkdir -p, mode and owner in the same command',
+    name: 'directory: absent -> mkdir -p -m, owner in the same command',
     params: { path: '/opt/x', state: 'directory', mode: '0750', owner: 'daemon' },
     probe: ABSENT + ABSENT,
     expected: {
       action: 'create',
       reason: '/opt/x does not exist',
       diff: { values: [{ key: 'state', before: 'absent', after: 'directory' }, { key: 'mode', before: null, after: '0750' }, { key: 'owner', before: null, after: 'daemon' }] },
-      data: { command: "mkdir -p -- '/opt/x' && chmod '0750' -- '/opt/x' && chown 'daemon' -- '/opt/x'" },
+      data: { command: "mkdir -p -m '0750' -- '/opt/x' && chown 'daemon' -- '/opt/x'" },
     },
   },
   {
