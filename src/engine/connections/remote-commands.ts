@@ -166,7 +166,8 @@ function finishLines(dest: string, opts: PutOptions, chmod: boolean): string[] {
   }
   // mv onto a directory (or a link to one) would move the file into it: refuse instead.
   lines.push(sh`if [ -d ${dest} ]; then echo "furrow: put "${dest}": is a directory" >&2; exit 1; fi`);
-  lines.push(sh`mv -f "$tmp" ${dest}`);
+  // Once moved, there is no temp file for the EXIT trap to remove: spare the host that rm.
+  lines.push(sh`mv -f "$tmp" ${dest} && trap - EXIT`);
   return lines;
 }
 

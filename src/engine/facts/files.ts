@@ -74,7 +74,8 @@ const PROBE_FUNCTIONS = [
   '  t=$3; h=',
   '  if [ $t = absent ]; then echo "@ absent"; return 0; fi',
   `  if [ "$2" = follow ] && [ $4 = 1 ]; then s=$(stat -L -c ${STAT_FORMAT} -- "$1") || return 1; else furrow_pop_s; s=$l; fi`,
-  '  echo "@ $t $s"',
+  // z: the size, for deciding whether content is worth sending (furrow_content counts its own).
+  '  echo "@ $t $s"; z=${s#* * * }; z=${z%% *}',
   // An unreadable file made the batched sha256sum fail: hash each on its own (no hash if unreadable).
   '  if [ $t = file ]; then if [ "$H" = - ]; then h=$(sha256sum < "$1" 2>/dev/null); else furrow_pop_h; h=${l#\\\\}; fi; h=${h%% *}; echo "sha256 $h"; fi',
   '  if [ $t = link ]; then l=$(readlink -- "$1"); echo "target $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
@@ -107,7 +108,7 @@ function queryLines(q: FileQuery, i: number): string {
     lines.push(sh`if [ "$t" = file ]; then furrow_content ${q.path} || exit 1; fi`);
   } else if (q.content === 'if-changed') {
     const max = q.maxContentBytes ?? DEFAULT_MAX_CONTENT;
-    lines.push(sh`if [ "$t" = file ] && [ "$h" != ${q.wantSha256 ?? ''} ] && [ "$(wc -c < ${q.path})" -le ${max} ]; then furrow_content ${q.path} || exit 1; fi`);
+    lines.push(sh`if [ "$t" = file ] && [ "$h" != ${q.wantSha256 ?? ''} ] && [ "$z" -le ${max} ]; then furrow_content ${q.path} || exit 1; fi`);
   }
   if (q.recurse) lines.push(recurseCommand(q.path, q.recurse));
   return lines.join('\n');
