@@ -4,6 +4,7 @@
  * and, when asked, the content (always, or only when the sha256 differs from a wanted one, so a
  * diff can be shown without a second trip and an unchanged file is never transferred).
  */
+import { createHash } from 'node:crypto';
 import { FurrowError } from '../errors.js';
 import { raw, sh } from '../shell.js';
 import type { Connection } from '../connections/types.js';
@@ -69,7 +70,8 @@ const PROBE_FUNCTIONS = [
   // Takes the first line of $S (or $H) into l: the batched stat and hash output, in query order.
   'furrow_pop_s() { l=${S%%"$nl"*}; case $S in *"$nl"*) S=${S#*"$nl"} ;; *) S= ;; esac; }',
   'furrow_pop_h() { l=${H%%"$nl"*}; case $H in *"$nl"*) H=${H#*"$nl"} ;; *) H= ;; esac; }',
-  // $1 path, $2 follow or empty, $3 type, $4 link flag: the lines for one query.
+  // $1 path, $2 follow or empty, $3 type, $4 link flag, $5 "content" when the content is sent
+  // whole (the controller hashes that: no sha256sum for it): the lines for one query.
   'furrow_emit() {',
   '  t=$3; h=',
   '  if [ $t = absent ]; then echo "@ absent"; return 0; fi',
@@ -77,7 +79,7 @@ const PROBE_FUNCTIONS = [
   // z: the size, for deciding whether content is worth sending (furrow_content counts its own).
   '  echo "@ $t $s"; z=${s#* * * }; z=${z%% *}',
   // An unreadable file made the batched sha256sum fail: hash each on its own (no hash if unreadable).
-  '  if [ $t = file ]; then if [ "$H" = - ]; then h=$(sha256sum < "$1" 2>/dev/null); else furrow_pop_h; h=${l#\\\\}; fi; h=${h%% *}; echo "sha256 $h"; fi',
+  '  if [ $t = file ] && [ "$5" != content ]; then if [ "$H" = - ]; then h=$(sha256sum < "$1" 2>/dev/null); else furrow_pop_h; h=${l#\\\\}; fi; h=${h%% *}; echo "sha256 $h"; fi',
   '  if [ $t = link ]; then l=$(readlink -- "$1"); echo "target $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
   '  if [ "$2" = follow ] && [ $4 = 1 ]; then l=$(readlink -f -- "$1"); echo "resolved $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
   '}',
@@ -96,14 +98,14 @@ function probeScript(queries: FileQuery[]): string {
   queries.forEach((q, i) => lines.push(`[ $t${i} != absent ]${q.follow ? ` && [ $k${i} = 0 ]` : ''}${sh` && set -- "$@" ${q.path}`}`));
   lines.push(`S=; if [ $# -gt 0 ]; then S=$(stat -c ${STAT_FORMAT} -- "$@") || exit 1; fi`);
   lines.push('set --');
-  queries.forEach((q, i) => lines.push(`[ $t${i} = file ]${sh` && set -- "$@" ${q.path}`}`));
+  queries.forEach((q, i) => q.content !== 'always' && lines.push(`[ $t${i} = file ]${sh` && set -- "$@" ${q.path}`}`));
   lines.push('H=; if [ $# -gt 0 ]; then H=$(sha256sum -- "$@" 2>/dev/null) || H=-; fi');
   queries.forEach((q, i) => lines.push(queryLines(q, i)));
   return lines.join('\n');
 }
 
 function queryLines(q: FileQuery, i: number): string {
-  const lines = [`${sh`furrow_emit ${q.path} ${q.follow ? 'follow' : ''}`} $t${i} $k${i} || exit 1`];
+  const lines = [`${sh`furrow_emit ${q.path} ${q.follow ? 'follow' : ''}`} $t${i} $k${i}${q.content === 'always' ? ' content' : ''} || exit 1`];
   if (q.content === 'always') {
     lines.push(sh`if [ "$t" = file ]; then furrow_content ${q.path} || exit 1; fi`);
   } else if (q.content === 'if-changed') {
@@ -218,6 +220,10 @@ export async function probeFiles(conn: Connection, queries: FileQuery[]): Promis
   }
   const infos = fileStat.parse(result.stdout);
   if (infos.length !== distinct.length) throw new FurrowError('module', `${conn.spec.name}: file probe returned ${infos.length} results for ${distinct.length} paths`);
+  distinct.forEach((q, i) => {
+    const info = infos[i]!;
+    if (q.content === 'always' && info.type === 'file' && info.content && !info.sha256) info.sha256 = createHash('sha256').update(info.content).digest('hex');
+  });
   const byKey = new Map(distinct.map((q, i) => [queryKey(q), infos[i]!]));
   return keys.map((k) => byKey.get(k)!);
 }

@@ -46,8 +46,15 @@ function groupsOf(pc: PlayContext): Record<string, string[]> {
   return groups;
 }
 
-/** `hostvars`: every host's inventory vars and facts/registered values, built only when read. */
+const hostvarsCache = new WeakMap<object, Record<string, unknown>>();
+
+/**
+ * `hostvars`: every host's inventory vars and facts/registered values, built only when read.
+ * One view per run: its getters read the hosts' state as it is at that moment.
+ */
 function hostvarsView(pc: PlayContext): Record<string, unknown> {
+  const cached = hostvarsCache.get(pc.run);
+  if (cached) return cached;
   const view: Record<string, unknown> = {};
   for (const name of pc.run.inventory.hosts.keys()) {
     Object.defineProperty(view, name, {
@@ -58,6 +65,7 @@ function hostvarsView(pc: PlayContext): Record<string, unknown> {
       },
     });
   }
+  hostvarsCache.set(pc.run, view);
   return view;
 }
 

@@ -121,6 +121,7 @@ describe('file probe: one round trip on a real shell', () => {
     expect(same).not.toHaveProperty('content');
     expect((differs as { content: Buffer }).content.toString()).toBe('hello\n');
     expect((always as { content: Buffer }).content.toString()).toBe('hello\n');
+    expect(always).toMatchObject({ sha256: SHA_HELLO }); // hashed on the controller from the content it sent
     const [tooBig] = await probeFiles(conn, [{ path: f, content: 'if-changed', wantSha256: '', maxContentBytes: 3 }]);
     expect(tooBig).not.toHaveProperty('content');
   });
