@@ -47,6 +47,22 @@ describe('ShellSession', () => {
     expect(text(await session.run("echo 'FURROW-END-0000 0'; echo after"))).toEqual({ code: 0, stdout: 'FURROW-END-0000 0\nafter\n', stderr: '' });
   });
 
+  test('a command that does not parse fails with status 2, and the session goes on', async () => {
+    const { session } = current;
+    for (const broken of ["echo 'unclosed", 'echo )', 'if true; then echo x']) {
+      const r = text(await session.run(broken));
+      expect([broken, r.code, r.stdout]).toEqual([broken, 2, '']);
+      expect(r.stderr).toMatch(/syntax error/i);
+    }
+    expect(text(await session.run('echo still here # a comment at the end'))).toEqual({ code: 0, stdout: 'still here\n', stderr: '' });
+  });
+
+  test("a command's last process replaces its subshell instead of being forked from it", async () => {
+    const { session } = current;
+    const shell = (await session.run('echo $$')).stdout.toString().trim();
+    expect((await session.run("sh -c 'echo $PPID'")).stdout.toString().trim()).toBe(shell);
+  });
+
   test('is busy while a command runs, and fails the command when the shell dies', async () => {
     const { session, kill } = current;
     const running = session.run('sleep 5');
