@@ -22,6 +22,7 @@ export interface WorkloadResult {
 export interface RunInfo {
   date: string;
   machine: string;
+  cores: number;
   kernel: string;
   loadAverage: string;
   node: string;
@@ -81,8 +82,12 @@ function targets(results: WorkloadResult[]): string[] {
   for (const phase of ['first apply', 'no-change re-run'] as const) {
     const [at5, at20] = [phaseOf(results, 1, phase), phaseOf(results, 2, phase)];
     if (!at5 || !at20) continue;
-    const [f, a] = [med(at20, 'furrow') / med(at5, 'furrow'), med(at20, 'ansible') / med(at5, 'ansible')];
-    lines.push(`- Workload 2 (${phase}), Furrow grows far less than linearly from 5 to 20 hosts (4x the hosts; judged here as under 2x the time): Furrow took ${f.toFixed(2)}x as long, Ansible ${a.toFixed(2)}x: ${verdict(f < 2)}.`);
+    const growth = (tool: Tool, key: keyof Measurement = 'wallS'): number => med(at20, tool, key) / med(at5, tool, key);
+    lines.push(
+      `- Workload 2 (${phase}), Furrow grows far less than linearly from 5 to 20 hosts (4x the hosts; judged here as under 2x the time): ` +
+        `Furrow took ${growth('furrow').toFixed(2)}x as long, Ansible ${growth('ansible').toFixed(2)}x: ${verdict(growth('furrow') < 2)}. ` +
+        `Furrow's own CPU grew ${growth('furrow', 'cpuS').toFixed(2)}x, the whole machine's (Furrow and the hosts) ${growth('furrow', 'machineCpuS').toFixed(2)}x (see "Where the CPU goes").`,
+    );
   }
   const slow = phaseOf(results, 3, 'run');
   if (slow) lines.push(`- Workload 3, within 3 s of one slow chain (2 s), where linear Ansible needs about 20 s: Furrow ${s2(med(slow, 'furrow'))} s, Ansible ${s2(med(slow, 'ansible'))} s: ${verdict(med(slow, 'furrow') <= 5)}.`);
@@ -101,6 +106,27 @@ function perTask(results: WorkloadResult[], verdict: (ok: boolean) => string): s
       `(the 100-task run's CPU less the 1-task run's, over 99; ${whole('furrow').toFixed(1)} ms if start-up is spread over the 100), ` +
       `${ms('furrow', 'wallS').toFixed(1)} ms wall per extra task; Ansible ${ms('ansible', 'cpuS').toFixed(1)} ms CPU and ${ms('ansible', 'wallS').toFixed(1)} ms wall per extra task: ${verdict(ms('furrow', 'cpuS') < 5)}.`,
   ];
+}
+
+/**
+ * Workloads 1 and 2 by CPU: the tool's own, and the whole machine's, which adds the lab hosts'
+ * sshd and commands (they share the controller's cores). Shows what grows with the hosts.
+ */
+function cpuTable(results: WorkloadResult[], cores: number): string[] {
+  const rows = [
+    '| Hosts | Phase | Tool | Wall (s) | Tool CPU (s) | Machine CPU (s) | Machine less tool, per host (ms) | Cores busy |',
+    '|---:|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results.filter((w) => w.workload.id === 1 || w.workload.id === 2)) {
+    for (const p of r.phases) {
+      for (const tool of TOOLS) {
+        const [wall, own, machine] = [med(p, tool), med(p, tool, 'cpuS'), med(p, tool, 'machineCpuS')];
+        const perHost = ((machine - own) / r.workload.hosts.length) * 1000;
+        rows.push(`| ${r.workload.hosts.length} | ${p.phase} | ${tool} | ${s2(wall)} | ${s2(own)} | ${s2(machine)} | ${perHost.toFixed(0)} | ${(machine / wall).toFixed(2)} of ${cores} |`);
+      }
+    }
+  }
+  return rows;
 }
 
 function memory(results: WorkloadResult[]): string[] {
@@ -138,6 +164,12 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
     '## Targets (from the issue)',
     '',
     ...targets(results),
+    '',
+    '## Where the CPU goes (workloads 1 and 2)',
+    '',
+    ...cpuTable(results, info.cores),
+    '',
+    'Machine CPU is what the whole machine spent during the run (/proc/stat: user, nice, system, irq, softirq), medians like the rest. Less the tool\'s own CPU it is mostly the lab hosts: their sshd (every run starts with a handshake per host), the shells and the commands the tool runs there, which share the controller\'s cores. For Ansible it also holds its detached ssh ControlPersist masters. "Cores busy" is machine CPU over wall time.',
     '',
     '## Controller memory at 20 hosts (workload 2)',
     '',

@@ -96,6 +96,7 @@ async function runInfo(ansible: AnsibleSetup, runs: number, startedAt: number, a
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory`,
+    cores: os.cpus().length,
     kernel: `${os.type()} ${os.release()}`,
     loadAverage: os.loadavg().map((l) => l.toFixed(2)).join(', '),
     node: process.version,

@@ -48,8 +48,23 @@ export interface Measurement {
   cpuS: number;
   /** GNU time's "Maximum resident set size": the largest single process, not a sum. */
   maxRssMb: number;
+  /**
+   * CPU the whole machine spent during the run (/proc/stat: user, nice, system, irq, softirq):
+   * the tool, the lab hosts' sshd and commands, and whatever else ran meanwhile.
+   */
+  machineCpuS: number;
   changed: number;
 }
+
+/** Busy CPU seconds of the whole machine since boot, from /proc/stat's first line. */
+async function machineBusyS(): Promise<number> {
+  const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq] = fields;
+  return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS;
+}
+
+/** /proc/stat counts in USER_HZ, which is 100 on Linux everywhere this runs. */
+const CLOCK_TICKS = 100;
 
 export interface ToolCommand {
   cmd: string;
@@ -66,9 +81,11 @@ export function furrowCommand(playbook: string, inventory: string, hosts: string
 /** Runs under GNU time; fails loudly unless every host came out ok with the expected changes. */
 export async function measure(tool: Tool, command: ToolCommand, logFile: string, expectChanged: number): Promise<Measurement> {
   const timeFile = `${logFile}.time`;
+  const busyBefore = await machineBusyS();
   const started = performance.now();
   const r = await runProcess(GNU_TIME, ['-f', '%U %S %M', '-o', timeFile, command.cmd, ...command.args], { cwd: command.cwd, env: command.env });
   const wallS = (performance.now() - started) / 1000;
+  const machineCpuS = (await machineBusyS()) - busyBefore;
   await writeFile(logFile, `${r.stdout}\n--- stderr\n${r.stderr}`);
   const recap = readRecap(tool, r.stdout);
   // The work folder goes away at the end: the failing run's last lines go into the message.
@@ -76,7 +93,7 @@ export async function measure(tool: Tool, command: ToolCommand, logFile: string,
   if (r.code !== 0 || recap.bad > 0) throw new Error(`${tool} run failed (exit ${r.code}, ${recap.bad} failed/unreachable):${tail()}`);
   if (recap.changed !== expectChanged) throw new Error(`${tool} changed ${recap.changed} task(s), expected ${expectChanged}:${tail()}`);
   const [user, sys, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
-  return { wallS, cpuS: user! + sys!, maxRssMb: rssKb! / 1024, changed: recap.changed };
+  return { wallS, cpuS: user! + sys!, maxRssMb: rssKb! / 1024, machineCpuS, changed: recap.changed };
 }
 
 /** Sums the per-host recap lines of either tool. */
