@@ -120,16 +120,24 @@ async function waitForPort(address: string, port: number, deadline: number): Pro
   throw new LabError(`${address}: sshd did not start in time`);
 }
 
+/** Why sshd is down, in the host's own words: its journal, read through its init's namespaces. */
+async function sshJournal(nspawn: ProcessRecord | undefined): Promise<string> {
+  const leader = nspawn && containerLeader(nspawn);
+  if (!leader) return '(the host is not running)';
+  const r = await run('nsenter', ['-t', String(leader.pid), '-a', '--', 'journalctl', '-u', 'ssh.service', '-n', '20', '--no-pager', '-o', 'short-monotonic'], { timeoutMs: 10_000 });
+  return `${r.stdout}${r.stderr}`.trim() || '(nothing)';
+}
+
 /** Waits until the host answers over SSH and systemd has finished booting; names failed units. */
-async function waitReady(host: LabHostLayout, clientDir: string, timeoutMs: number): Promise<{ state: string; failedUnits: string[] }> {
+async function waitReady(host: LabHostLayout, clientDir: string, timeoutMs: number, nspawn?: ProcessRecord): Promise<{ state: string; failedUnits: string[] }> {
   const deadline = Date.now() + timeoutMs;
-  await waitForPort(host.address, 22, deadline).catch((err: Error) => {
+  await waitForPort(host.address, 22, deadline).catch(async (err: Error) => {
     // The console is removed with the lab: keep its last lines in the error for whoever debugs.
     const consoleTail = existsSync(path.join(host.dir, 'console.log')) ? readFileSync(path.join(host.dir, 'console.log'), 'utf8').split('\n').slice(-15).join('\n') : '(no console log)';
     // Each host's systemd takes several inotify instances; many hosts at once can run out of them.
     const inotify = readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8').trim();
     const hint = `\nif many lab hosts run at once, fs.inotify.max_user_instances (now ${inotify}) may be too low: each host needs about 6`;
-    throw new LabError(`${host.name}: ${err.message}; last lines of its console:\n${consoleTail}${hint}`);
+    throw new LabError(`${host.name}: ${err.message}; last lines of its console:\n${consoleTail}\nssh.service in its journal:\n${await sshJournal(nspawn)}${hint}`);
   });
   const conn = openConnection({ ...labSpec(clientDir, host.address), name: host.name });
   try {
@@ -211,7 +219,7 @@ export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: 
       saveState(lab, state);
     }),
   );
-  const ready = await Promise.all(hosts.map((h) => waitReady(h, clientDir, opts.bootTimeoutMs ?? 120_000)));
+  const ready = await Promise.all(hosts.map((h, i) => waitReady(h, clientDir, opts.bootTimeoutMs ?? 120_000, state.hosts[i]!.process)));
   state.hosts.forEach((h) => (h.leader = h.process && containerLeader(h.process)));
   saveState(lab, state);
   const inventory = path.join(clientDir, 'inventory.yml');
@@ -276,7 +284,7 @@ export async function labStartHost(opts: LabOptions & { host: string }): Promise
   const h = hostLayout(withNet(lab, state.net), index + 1);
   rec.process = bootContainer(h, lab.name);
   saveState(lab, state);
-  await waitReady(h, state.clientDir, 120_000);
+  await waitReady(h, state.clientDir, 120_000, rec.process);
   rec.leader = containerLeader(rec.process);
   saveState(lab, state);
 }

@@ -57,7 +57,8 @@ describeLab('furrow bundle: build, verify, ls and preload on 3 lab hosts', () =>
   let server: Awaited<ReturnType<typeof fileServer>>;
   let images: Awaited<ReturnType<typeof pushTestImages>>;
   let debs: Awaited<ReturnType<typeof unpackDebs>> | undefined;
-  let labUp = false;
+  /** Set before lab up: a lab that failed to boot halfway must be taken down too. */
+  let labStarted = false;
   const requests = () => server.requests() + registry.requestCount() + authRegistry.requestCount();
 
   async function on(host: string, command: string): Promise<string> {
@@ -116,7 +117,7 @@ packages:
 
   afterAll(async () => {
     for (const c of conns.values()) await c.close().catch(() => undefined);
-    if (labUp) await furrow(['lab', 'down', '--name', NAME], { cwd });
+    if (labStarted) await furrow(['lab', 'down', '--name', NAME], { cwd });
     await Promise.allSettled([registry?.stop(), authRegistry?.stop(), server?.close(), debs?.done()]);
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
@@ -203,8 +204,8 @@ packages:
 
   describe('preload on a 3-host lab with no route out', () => {
     beforeAll(async () => {
+      labStarted = true;
       expectExit(await furrow(['lab', 'up', '--name', NAME, '--hosts', String(HOSTS.length)], { cwd, timeoutMs: 600_000 }), 0);
-      labUp = true;
       expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
       // h1 and h2 run containerd (the default), h3 docker: both import paths are checked.
       mkdirSync(path.join(cluster, 'host_vars'));
