@@ -15,7 +15,7 @@ import { probeFiles, queryKey, type FileInfo, type FileQuery } from '../facts/fi
 /** Reads older than this are read again, even when nothing ran on the host since. */
 const MAX_AGE_MS = 2000;
 /** Most tasks whose queries one probe reads ahead. */
-export const MAX_TASKS_AHEAD = 32;
+const MAX_TASKS_AHEAD = 32;
 
 /** One host's file reads and what invalidates them: one per host per run. */
 export class HostReads {
