@@ -6,14 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tar from 'tar';
-import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
-import type { Connection } from '../../src/engine/connections/types.js';
-import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import type { BundleIndex } from '../../src/bundle/format.js';
 import { unpackDebs } from '../support/deb-files.js';
 import { DEBIAN_PATHS } from '../support/runtime-binaries.js';
 import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.js';
-import { changedCounts, describeLab, expectExit, furrow } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow, LabHosts } from './support.js';
 
 /**
  * `furrow bundle` end to end, with nothing outside this machine: images from real registries on
@@ -51,7 +48,7 @@ describeLab('furrow bundle: build, verify, ls and preload on 3 lab hosts', () =>
   const out = path.join(cwd, 'site.tar');
   const manifestFile = path.join(cwd, 'manifest.yml');
   const cluster = path.join(cwd, 'cluster');
-  const conns = new Map<string, Connection>();
+  const hosts = new LabHosts();
   let registry: TestRegistry;
   let authRegistry: TestRegistry;
   let server: Awaited<ReturnType<typeof fileServer>>;
@@ -61,11 +58,7 @@ describeLab('furrow bundle: build, verify, ls and preload on 3 lab hosts', () =>
   let labStarted = false;
   const requests = () => server.requests() + registry.requestCount() + authRegistry.requestCount();
 
-  async function on(host: string, command: string): Promise<string> {
-    const r = await conns.get(host)!.exec(command);
-    if (r.code !== 0) throw new Error(`${host}: ${command}: exit ${r.code}: ${r.stdout.toString()}${r.stderr.toString()}`);
-    return r.stdout.toString().trim();
-  }
+  const on = hosts.on;
 
   const manifest = (containerdSha: string, runcSha: string, dockerSha: string) => `name: lab-bundle
 arch: [amd64]
@@ -116,7 +109,7 @@ packages:
   }, 300_000);
 
   afterAll(async () => {
-    for (const c of conns.values()) await c.close().catch(() => undefined);
+    await hosts.close();
     if (labStarted) await furrow(['lab', 'down', '--name', NAME], { cwd });
     await Promise.allSettled([registry?.stop(), authRegistry?.stop(), server?.close(), debs?.done()]);
     rmSync(cwd, { recursive: true, force: true });
@@ -210,12 +203,7 @@ packages:
       // h1 and h2 run containerd (the default), h3 docker: both import paths are checked.
       mkdirSync(path.join(cluster, 'host_vars'));
       writeFileSync(path.join(cluster, 'host_vars', 'h3.yml'), 'CONTAINER_RUNTIME: docker\n');
-      const inv = await loadInventory(path.join(cluster, 'inventory.yml'));
-      for (const h of HOSTS) {
-        const c = openConnection(connectionSpecFromVars(h, hostVars(inv, h), { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
-        await c.open();
-        conns.set(h, c);
-      }
+      await hosts.connect(path.join(cluster, 'inventory.yml'), HOSTS, cwd);
     }, 600_000);
 
     test('a damaged bundle is refused before anything is unpacked or any host is touched', async () => {

@@ -3,14 +3,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
-import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
 import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
-import { changedCounts, describeLab, expectExit, furrow, recap } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap } from './support.js';
 
 /**
  * Steps 01 to 03 on a 3-host lab through `furrow deploy`, as an operator runs them: chrony,
@@ -53,14 +51,10 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
   const cluster = path.join(cwd, 'cluster');
   const pki = path.join(cluster, 'pki');
   const labInventory = path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml');
-  const conns = new Map<string, Connection>();
+  const hosts = new LabHosts();
   const address: Record<string, string> = {};
 
-  async function on(host: string, command: string): Promise<string> {
-    const r = await conns.get(host)!.exec(command);
-    if (r.code !== 0) throw new Error(`${host}: ${command}: exit ${r.code}: ${r.stdout.toString()}${r.stderr.toString()}`);
-    return r.stdout.toString().trim();
-  }
+  const on = hosts.on;
 
   const deploy = (step: string, ...extra: string[]) => furrow(['deploy', step, '-i', cluster, ...extra], { cwd, timeoutMs: 600_000 });
 
@@ -91,17 +85,12 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
     expect(readFileSync(path.join(cluster, 'inventory.yml'), 'utf8')).toBe(readFileSync(labInventory, 'utf8'));
     const inv = await loadInventory(labInventory);
-    for (const h of HOSTS) {
-      const vars = hostVars(inv, h);
-      address[h] = String(vars.ansible_host);
-      const conn = openConnection(connectionSpecFromVars(h, vars, { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
-      await conn.open();
-      conns.set(h, conn);
-    }
+    for (const h of HOSTS) address[h] = String(hostVars(inv, h).ansible_host);
+    await hosts.connect(labInventory, HOSTS, cwd);
   }, 900_000);
 
   afterAll(async () => {
-    await Promise.all([...conns.values()].map((c) => c.close().catch(() => undefined)));
+    await hosts.close();
     await furrow(['lab', 'down', '--name', NAME], { cwd });
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
@@ -139,7 +128,7 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
   test('client certificates are required: none, or one from another CA, is rejected', async () => {
     const other = path.join(cwd, 'other-pki');
     const intruder = await ensureLeaf(other, { name: 'etcd/healthcheck-client', ca: 'etcd/ca', commonName: 'kube-etcd-healthcheck-client', usages: ['client'] });
-    const conn = conns.get('h2')!;
+    const conn = hosts.get('h2');
     await conn.put('/root/intruder.crt', { path: intruder.certPath });
     await conn.put('/root/intruder.key', { path: intruder.keyPath }, { mode: '0600' });
     const url = `--endpoints=https://${address.h1}:2379`;
@@ -179,7 +168,7 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     // openssl is not in the hosts' minimal system: the test's repository carries it for h1 only.
     await on('h1', 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl >/dev/null');
     const sClient = (target: string, ip: string) =>
-      conns.get('h1')!.exec(`cd ${CERTS} && openssl s_client -connect ${target}:2379 -CAfile ca.crt -cert healthcheck-client.crt -key healthcheck-client.key -verify_return_error -verify_ip ${ip} -brief </dev/null`);
+      hosts.get('h1').exec(`cd ${CERTS} && openssl s_client -connect ${target}:2379 -CAfile ca.crt -cert healthcheck-client.crt -key healthcheck-client.key -verify_return_error -verify_ip ${ip} -brief </dev/null`);
     for (const h of HOSTS) {
       const ok = await sClient(address[h]!, address[h]!);
       expect([ok.code, ok.stderr.toString()]).toEqual([0, expect.stringContaining('Verification: OK')]);

@@ -5,13 +5,11 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
-import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { CONTAINERD_BINARIES, DOCKER_BINARIES, runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
-import { changedCounts, describeLab, expectExit, furrow, recap } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap } from './support.js';
 
 /**
  * Step 03 on a 4-host lab through `furrow deploy runtime`, as an operator runs it, with both
@@ -165,14 +163,10 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-runtime-lab-'));
   const cluster = path.join(cwd, 'cluster');
   const labInventory = path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml');
-  const conns = new Map<string, Connection>();
+  const hosts = new LabHosts();
   let gateway = '';
 
-  async function on(host: string, command: string): Promise<string> {
-    const r = await conns.get(host)!.exec(command);
-    if (r.code !== 0) throw new Error(`${host}: ${command}: exit ${r.code}: ${r.stdout.toString()}${r.stderr.toString()}`);
-    return r.stdout.toString().trim();
-  }
+  const on = hosts.on;
 
   const deploy = (...extra: string[]) => furrow(['deploy', 'runtime', '-i', cluster, ...extra], { cwd, timeoutMs: 300_000 });
 
@@ -239,16 +233,12 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       writeFileSync(path.join(cluster, 'host_vars', `${h}.yml`), `${vars.join('\n')}\n`);
     }
     const archive = makeImageArchive(path.join(cwd, 'image'), TEST_IMAGE);
-    for (const h of HOSTS) {
-      const conn = openConnection(connectionSpecFromVars(h, hostVars(inv, h), { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
-      await conn.open();
-      conns.set(h, conn);
-      await conn.put('/root/hello-image.tar', { path: archive });
-    }
+    await hosts.connect(labInventory, HOSTS, cwd);
+    for (const h of HOSTS) await hosts.get(h).put('/root/hello-image.tar', { path: archive });
   }, 900_000);
 
   afterAll(async () => {
-    await Promise.all([...conns.values()].map((c) => c.close().catch(() => undefined)));
+    await hosts.close();
     await furrow(['lab', 'down', '--name', NAME], { cwd });
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);

@@ -1,5 +1,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
+import type { Connection } from '../../src/engine/connections/types.js';
+import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 
 /**
  * Lab tests boot real hosts, which needs root and systemd-nspawn. They skip when they can't run,
@@ -55,4 +58,39 @@ export const changedCounts = (r: CliResult) => Object.fromEntries(Object.entries
 /** Fails the test with the command's whole output when it did not exit as expected. */
 export function expectExit(r: CliResult, code: number): void {
   if (r.code !== code) throw new Error(`expected exit ${code}, got ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+}
+
+/**
+ * One SSH connection per lab host, opened as the inventory says, so a test checks the hosts as a
+ * user would. `close` is safe to call when nothing was opened (a lab that failed to boot).
+ */
+export class LabHosts {
+  private readonly conns = new Map<string, Connection>();
+
+  async connect(inventoryFile: string, hosts: readonly string[], cwd: string): Promise<void> {
+    const inv = await loadInventory(inventoryFile);
+    for (const h of hosts) {
+      const conn = openConnection(connectionSpecFromVars(h, hostVars(inv, h), { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+      this.conns.set(h, conn);
+      await conn.open();
+    }
+  }
+
+  get(host: string): Connection {
+    const conn = this.conns.get(host);
+    if (!conn) throw new Error(`${host}: no connection to this lab host`);
+    return conn;
+  }
+
+  /** A command's trimmed stdout; a non-zero exit fails with the host, the command and its output. */
+  readonly on = async (host: string, command: string): Promise<string> => {
+    const r = await this.get(host).exec(command);
+    if (r.code !== 0) throw new Error(`${host}: ${command}: exit ${r.code}: ${r.stdout.toString()}${r.stderr.toString()}`);
+    return r.stdout.toString().trim();
+  };
+
+  async close(): Promise<void> {
+    await Promise.all([...this.conns.values()].map((c) => c.close().catch(() => undefined)));
+    this.conns.clear();
+  }
 }
