@@ -11,9 +11,9 @@ import type { FileInfo, FileQuery } from '../engine/facts/files.js';
 import type { ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
 import type { Module } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { describeCertificate, parseCertificate, type CertDescription } from '../pki/describe.js';
-import { distributionSources, type SourceFile } from '../pki/distribute.js';
-import { ensureLeaf, type LeafResult } from '../pki/leaf.js';
+import type { CertDescription } from '../pki/describe.js';
+import type { SourceFile } from '../pki/distribute.js';
+import type { LeafResult } from '../pki/leaf.js';
 import { USAGES, type LeafSpec } from '../pki/spec.js';
 import { boolParam, idParam, isTrue, modeParam, runOrFail, wantedAttrs } from './support/files.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
@@ -92,13 +92,14 @@ export const cert: Module<CertParams, CertData> = {
 
   async plan(ctx, params) {
     const { name, srcDir } = resolveNames(ctx, params);
+    const { ensureLeaf, distributionSources, describeHostCertificate } = await loadPki();
     const leaf = params.spec ? await ensureLeaf(srcDir, params.spec, leafOptions(ctx, params)) : undefined;
     const sources = await distributionSources(srcDir, { name, ...(leaf ? { leaf } : {}), ...(params.spec ? { caName: params.spec.ca } : {}), key: isTrue(params.key, true), ca: isTrue(params.ca) });
     const targets = sources.map((source) => ({ source, path: posix.join(params.dest, fileName(source, name, params)) }));
     const queries: FileQuery[] = [{ path: params.dest }, ...targets.map(({ source, path }) => queryFor(source, path))];
     const [dir, ...files] = await ctx.probeFiles(queries);
     if (dir!.type !== 'absent' && dir!.type !== 'directory') throw new FurrowError('module', `${ctx.host}: cert: ${params.dest} is a ${dir!.type}, not a folder`);
-    const decisions = targets.map((t, i) => decideFile(ctx, params, t.source, t.path, files[i]!));
+    const decisions = targets.map((t, i) => decideFile(ctx, params, t.source, t.path, files[i]!, describeHostCertificate));
     return combine(decisions, leaf, dir!.type === 'absent' ? params.dest : undefined);
   },
 
@@ -110,6 +111,21 @@ export const cert: Module<CertParams, CertData> = {
     return { output: { dest: data.writes.map((w) => w.path) } };
   },
 };
+
+/**
+ * The certificate code and its X.509 library (about 0.1 s of start-up CPU) load only when a cert
+ * task runs: once, one module after another (jest's module runner fails on parallel imports).
+ */
+let pki: ReturnType<typeof importPki> | undefined;
+const loadPki = () => (pki ??= importPki());
+
+async function importPki() {
+  const { describeCertificate, parseCertificate } = await import('../pki/describe.js');
+  const { distributionSources } = await import('../pki/distribute.js');
+  const { ensureLeaf } = await import('../pki/leaf.js');
+  const describeHostCertificate: DescribeCertificate = (pem) => describeCertificate(parseCertificate(pem, 'host certificate'));
+  return { distributionSources, ensureLeaf, describeHostCertificate };
+}
 
 function resolveNames(ctx: ModuleContext, params: CertParams): { name: string; srcDir: string } {
   if (params.spec && params.name && params.name !== params.spec.name) {
@@ -148,24 +164,26 @@ interface FileDecision {
   path: string;
 }
 
-function decideFile(ctx: ModuleContext, params: CertParams, source: SourceFile, path: string, file: FileInfo): FileDecision {
+type DescribeCertificate = (pem: string) => CertDescription;
+
+function decideFile(ctx: ModuleContext, params: CertParams, source: SourceFile, path: string, file: FileInfo, describe: DescribeCertificate): FileDecision {
   const isKey = source.kind === 'key';
   const mode = isKey ? (params.key_mode ?? '0600') : (params.cert_mode ?? '0644');
   const attrs = wantedAttrs({ mode, ...(params.owner !== undefined ? { owner: params.owner } : {}), ...(params.group !== undefined ? { group: params.group } : {}) }, 'cert');
   // A file still to be issued has no hash yet: '(pending)' matches nothing on a host. Apply never sees it (check mode).
   const plan = decideWrite({ path, source: { localPath: source.localPath }, sha256: source.sha256 ?? '(pending)', attrs, secret: true }, file, `${ctx.host}: cert`);
   if (plan.action === 'none' || isKey || !plan.diff?.values?.some((v) => v.key === 'content')) return { plan: prefixed(plan, path), path };
-  const values = plan.diff.values.flatMap((v) => (v.key === 'content' ? certChanges(source.description!, file) : [v]));
+  const values = plan.diff.values.flatMap((v) => (v.key === 'content' ? certChanges(source.description!, file, describe) : [v]));
   return { plan: prefixed({ ...plan, diff: { values } }, path), path };
 }
 
 /** Subject, SANs and expiry of the certificate on the host (when there is one) and of the one to be written. */
-function certChanges(after: CertDescription, file: FileInfo): ValueChange[] {
+function certChanges(after: CertDescription, file: FileInfo, describe: DescribeCertificate): ValueChange[] {
   let before: CertDescription | undefined;
   let unreadable = false;
   if (file.type === 'file' && file.content) {
     try {
-      before = describeCertificate(parseCertificate(file.content.toString('utf8'), 'host certificate'));
+      before = describe(file.content.toString('utf8'));
     } catch {
       unreadable = true;
     }

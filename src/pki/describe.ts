@@ -3,7 +3,8 @@
  * never key material), and how an existing certificate differs from its spec.
  */
 import { FurrowError } from '../engine/errors.js';
-import { certificateKeyType, type KeyType } from './keys.js';
+import { certificateKeyType } from './keys.js';
+import type { KeyType } from './spec.js';
 import { uniqueSorted, type NormalSpec, type Usage } from './spec.js';
 import { x509 } from './x509.js';
 

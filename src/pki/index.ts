@@ -11,4 +11,4 @@ export { renderKubeconfig, kubeconfigFromPki, type KubeconfigInput } from './kub
 export { etcdCertSpecs, etcdServerSpec, etcdPeerSpec, kubeCertSpecs, apiserverSpec, kubeletSpec, kubernetesServiceIp, type Member, type KubeSettings } from './presets.js';
 export { CA, DEFAULT_CA_DAYS, DEFAULT_LEAF_DAYS, normalizeSpec, type LeafSpec, type Usage, type PkiSettings } from './spec.js';
 export { certPath, keyPath, KEY_MODE, CERT_MODE } from './store.js';
-export type { KeyType } from './keys.js';
+export type { KeyType } from './spec.js';

@@ -4,10 +4,9 @@
  */
 import { createPrivateKey, createPublicKey, type webcrypto as WebCrypto } from 'node:crypto';
 import { FurrowError } from '../engine/errors.js';
+import type { KeyType } from './spec.js';
 import { webcrypto, x509 } from './x509.js';
 
-export type KeyType = 'rsa' | 'ecdsa';
-export const KEY_TYPES: readonly KeyType[] = ['rsa', 'ecdsa'];
 type CryptoKey = WebCrypto.CryptoKey;
 
 export interface KeyPair {

@@ -7,8 +7,8 @@ import { FurrowError, InputError } from '../engine/errors.js';
 import { ensureAuthorityUnlocked, loadAuthority } from './authority.js';
 import { daysLeft, describeCertificate, describeSpec, mismatches, parseCertificate, type CertDescription } from './describe.js';
 import { issueLeafCertificate, type Authority } from './issue.js';
-import { generateKeyPair, loadKeyPair, publicKeyDer, type KeyPair, type KeyType } from './keys.js';
-import { checkKeyType, normalizeSpec, type LeafSpec, type NormalSpec, type PkiSettings } from './spec.js';
+import { generateKeyPair, loadKeyPair, publicKeyDer, type KeyPair } from './keys.js';
+import { checkKeyType, normalizeSpec, type KeyType, type LeafSpec, type NormalSpec, type PkiSettings } from './spec.js';
 import { CERT_MODE, certPath, KEY_MODE, keyPath, readIfExists, withPkiLock, writeAtomic } from './store.js';
 
 export const DEFAULT_RENEW_WITHIN_DAYS = 30;

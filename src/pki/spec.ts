@@ -4,7 +4,10 @@
  */
 import { isIP } from 'node:net';
 import { InputError } from '../engine/errors.js';
-import { KEY_TYPES, type KeyType } from './keys.js';
+
+// Here, not in keys.ts: the cert module's schema needs them without loading the X.509 library.
+export type KeyType = 'rsa' | 'ecdsa';
+export const KEY_TYPES: readonly KeyType[] = ['rsa', 'ecdsa'];
 
 export type Usage = 'server' | 'client' | 'peer';
 export const USAGES: readonly Usage[] = ['server', 'client', 'peer'];
