@@ -4,8 +4,7 @@
  */
 import { FurrowError } from '../engine/errors.js';
 import { certificateKeyType } from './keys.js';
-import type { KeyType } from './spec.js';
-import { uniqueSorted, type NormalSpec, type Usage } from './spec.js';
+import { uniqueSorted, type KeyType, type NormalSpec, type Usage } from './spec.js';
 import { x509 } from './x509.js';
 
 export type Certificate = InstanceType<typeof x509.X509Certificate>;
