@@ -19,6 +19,13 @@ const KEEPALIVE_COUNT_MAX = 3;
  * Connects and authenticates. `sock` is a tunnel through a jump host (then `via` names it for
  * messages). Resolves with a ready client whose later errors are the caller's to watch.
  */
+/**
+ * The server took the TCP connection, then dropped it before the session was ready: what sshd
+ * does when shedding load (MaxStartups) or while it restarts. Nothing ran on the host, so the
+ * connection may be tried again.
+ */
+export class HandshakeDroppedError extends UnreachableError {}
+
 export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: string): Promise<SshClient> {
   const auth = planAuth(spec); // bad key files are input errors, before any network traffic
   const name = knownHostName(spec.address, spec.port);
@@ -43,9 +50,12 @@ export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: s
       if (hostKeyFailure) return fail(hostKeyFailure);
       if (err.level === 'client-authentication') return fail(new AuthError(spec.name, spec.user, describeAuthFailure(auth)));
       if (err.level === 'client-timeout') return fail(new UnreachableError(spec.name, `no SSH handshake within ${spec.connectTimeoutMs / 1000} s (${where})`, { cause: err }));
+      if (err.code === 'ECONNRESET') return fail(new HandshakeDroppedError(spec.name, `${where}: connection reset during the SSH handshake`, { cause: err }));
+      // ssh2's words for a server that hung up before its banner, as sshd's MaxStartups does.
+      if (err.message === 'Connection lost before handshake') return fail(new HandshakeDroppedError(spec.name, `${where}: connection closed before the server's SSH banner`, { cause: err }));
       fail(new UnreachableError(spec.name, `${where}: ${err.message}`, { cause: err }));
     };
-    const onClose = (): void => fail(hostKeyFailure ?? new UnreachableError(spec.name, `${where}: connection closed during the SSH handshake`));
+    const onClose = (): void => fail(hostKeyFailure ?? new HandshakeDroppedError(spec.name, `${where}: connection closed during the SSH handshake`));
     client.on('error', onError);
     client.on('close', onClose);
     client.on('ready', () => {

@@ -9,7 +9,7 @@ import { HostKeyError, InputError, UnreachableError } from '../errors.js';
 import { driveCommand, type ExitInfo, type RunningCommand } from './exec-driver.js';
 import { becomeFor, planCommand } from './remote-commands.js';
 import { SESSION_COMMAND, ShellSession } from './shell-session.js';
-import { connectClient, tunnel, type SshClient } from './ssh-connect.js';
+import { connectClient, HandshakeDroppedError, tunnel, type SshClient } from './ssh-connect.js';
 import { getFile, putFile } from './transfer.js';
 import type { Connection, ConnectionSpec, ExecOptions, ExecResult, GetOptions, PutOptions, PutSource } from './types.js';
 
@@ -17,6 +17,9 @@ import type { Connection, ConnectionSpec, ExecOptions, ExecResult, GetOptions, P
 export const DEFAULT_MAX_CHANNELS = 8;
 /** How long a killed channel may keep its slot while the server closes it. */
 const CLOSE_WAIT_MS = 5000;
+/** Connection attempts when the server drops the handshake, the pause growing by this each time. */
+const HANDSHAKE_ATTEMPTS = 3;
+const HANDSHAKE_RETRY_MS = 250;
 
 const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -127,7 +130,19 @@ export class SshConnection implements Connection {
     return this.opening;
   }
 
+  /** A handshake the server dropped is tried again, twice, after a short pause. */
   private async connect(): Promise<SshClient> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connectOnce();
+      } catch (err) {
+        if (!(err instanceof HandshakeDroppedError) || attempt >= HANDSHAKE_ATTEMPTS) throw err;
+        await delay(HANDSHAKE_RETRY_MS * attempt);
+      }
+    }
+  }
+
+  private async connectOnce(): Promise<SshClient> {
     let sock: Duplex | undefined;
     if (this.jump) {
       try {

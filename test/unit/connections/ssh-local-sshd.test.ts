@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { AuthError, HostKeyError, InputError, UnreachableError } from '../../../src/engine/errors.js';
 import { ConnectionPool } from '../../../src/engine/connections/pool.js';
@@ -91,6 +92,65 @@ suite('SshConnection against a local sshd', () => {
     const err = await connect({ port: await freePort() }).open().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnreachableError);
     expect((err as Error).message).toMatch(/^node1: unreachable: 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+  });
+
+  /**
+   * A port in front of sshd that hangs up on the first `drops` connections, at once (before the
+   * server's banner, as MaxStartups does) or just after the banner, and passes the rest through.
+   */
+  async function droppingFront(drops: number, when: 'at-once' | 'after-banner'): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
+    let accepted = 0;
+    const sockets = new Set<Socket>();
+    const track = (sock: Socket): void => {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      sock.on('error', () => undefined);
+    };
+    const server = createServer((client) => {
+      track(client);
+      const drop = ++accepted <= drops;
+      if (drop && when === 'at-once') return void client.end();
+      const upstream = netConnect(sshd.port, '127.0.0.1');
+      track(upstream);
+      client.on('close', () => upstream.destroy());
+      upstream.on('close', () => client.destroy());
+      client.pipe(upstream);
+      if (!drop) return void upstream.pipe(client);
+      upstream.once('data', (banner: Buffer) => client.end(banner));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as AddressInfo).port,
+      accepted: () => accepted,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const sock of sockets) sock.destroy();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  it.each([
+    ['at-once', "connection closed before the server's SSH banner"],
+    ['after-banner', 'connection closed during the SSH handshake'],
+  ] as const)('connects again when the server hangs up (%s), up to 3 attempts', async (when, message) => {
+    const twice = await droppingFront(2, when);
+    try {
+      const c = connect({ port: twice.port });
+      expect((await c.exec('echo hi')).stdout.toString()).toBe('hi\n');
+      expect(twice.accepted()).toBe(3);
+    } finally {
+      await twice.close();
+    }
+    const always = await droppingFront(Infinity, when);
+    try {
+      const err = await connect({ port: always.port }).open().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnreachableError);
+      expect((err as Error).message).toBe(`node1: unreachable: 127.0.0.1:${always.port}: ${message}`);
+      expect(always.accepted()).toBe(3);
+    } finally {
+      await always.close();
+    }
   });
 
   it('keeps one connection: open() is idempotent and 30 parallel commands share it beyond MaxSessions', async () => {
