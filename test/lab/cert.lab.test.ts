@@ -2,13 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { cert, type CertParams } from '../../src/modules/cert.js';
 import { etcdPeerSpec, etcdServerSpec, type Member } from '../../src/pki/presets.js';
 import { moduleContext, runModule } from '../support/modules.js';
-import { describeLab, expectExit, furrow } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
 
 /**
  * One etcd member's certificates from the controller's pki/ to a real host: first run puts them
@@ -42,7 +41,7 @@ describeLab('cert module on a real lab host', () => {
     expectExit(await furrow(['lab', 'up', '--hosts', '1', '--name', NAME], { cwd }), 0);
     const inv = await loadInventory(inventory);
     const vars = hostVars(inv, 'h1');
-    conn = openConnection(connectionSpecFromVars('h1', vars, { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+    conn = labHostConnection(inv, 'h1', cwd);
     await conn.open();
     member = { name: 'h1', ip: String(vars.ansible_host) };
     await onHost(`rm -rf ${path.posix.dirname(DEST)}`);

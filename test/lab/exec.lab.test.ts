@@ -3,11 +3,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { generateSshKeyPair } from '../../src/engine/connections/keygen.js';
-import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
-import { describeLab, expectExit, furrow } from './support.js';
+import { loadInventory } from '../../src/engine/inventory/index.js';
+import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
 
 const NAME = 't-exec';
 
@@ -38,7 +37,7 @@ describeLab('furrow exec and SSH connections on the lab', () => {
 
   async function connectTo(host: string): Promise<Connection> {
     const inv = await loadInventory(inventory);
-    const c = openConnection(connectionSpecFromVars(host, hostVars(inv, host), { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+    const c = labHostConnection(inv, host, cwd);
     await c.open();
     return c;
   }

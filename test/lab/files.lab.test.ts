@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
-import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
+import { loadInventory } from '../../src/engine/inventory/index.js';
 import type { Module } from '../../src/engine/module.js';
 import { blockinfile } from '../../src/modules/blockinfile.js';
 import { copy } from '../../src/modules/copy.js';
@@ -13,7 +12,7 @@ import { file } from '../../src/modules/file.js';
 import { lineinfile } from '../../src/modules/lineinfile.js';
 import { template } from '../../src/modules/template.js';
 import { moduleContext, runModule } from '../support/modules.js';
-import { describeLab, expectExit, furrow } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
 
 const NAME = 't-files';
 const ROOT = '/srv/furrow-files-lab';
@@ -27,7 +26,7 @@ describeLab('file modules on a real lab host', () => {
 
   async function connect(vars: Record<string, unknown> = {}): Promise<Connection> {
     const inv = await loadInventory(inventory);
-    const c = openConnection(connectionSpecFromVars('h1', { ...hostVars(inv, 'h1'), ...vars }, { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+    const c = labHostConnection(inv, 'h1', cwd, vars);
     await c.open();
     opened.push(c);
     return c;

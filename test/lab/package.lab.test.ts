@@ -3,7 +3,6 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import type { Module } from '../../src/engine/module.js';
@@ -12,7 +11,7 @@ import { packageModule } from '../../src/modules/package.js';
 import { unarchive } from '../../src/modules/unarchive.js';
 import { aptSourcesLine, buildDebRepo, serveRepo, type DebRepo, type RepoServer } from '../../src/repo/index.js';
 import { moduleContext, runModule } from '../support/modules.js';
-import { describeLab, expectExit, furrow } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
 
 const NAME = 't-package';
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -46,7 +45,7 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     repo = built;
     const inv = await loadInventory(inventory);
     server = await serveRepo(repo.dir, { host: String(hostVars(inv, 'h1').furrow_lab_gateway) });
-    conn = openConnection(connectionSpecFromVars('h1', hostVars(inv, 'h1'), { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+    conn = labHostConnection(inv, 'h1', cwd);
     await conn.open();
     await conn.put('/etc/apt/sources.list.d/furrow.list', { content: aptSourcesLine(server.url) });
   }, 900_000);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
-import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
+import { hostVars, loadInventory, type Inventory } from '../../src/engine/inventory/index.js';
 
 /**
  * Lab tests boot real hosts, which needs root and systemd-nspawn. They skip when they can't run,
@@ -61,6 +61,14 @@ export function expectExit(r: CliResult, code: number): void {
 }
 
 /**
+ * A connection (not yet open) to a lab host as the inventory reaches it, `vars` over its own; host
+ * keys are recorded in the test's `cwd`, the way a first contact with new hosts goes.
+ */
+export function labHostConnection(inv: Inventory, host: string, cwd: string, vars: Record<string, unknown> = {}): Connection {
+  return openConnection(connectionSpecFromVars(host, { ...hostVars(inv, host), ...vars }, { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+}
+
+/**
  * One SSH connection per lab host, opened as the inventory says, so a test checks the hosts as a
  * user would. `close` is safe to call when nothing was opened (a lab that failed to boot).
  */
@@ -70,7 +78,7 @@ export class LabHosts {
   async connect(inventoryFile: string, hosts: readonly string[], cwd: string): Promise<void> {
     const inv = await loadInventory(inventoryFile);
     for (const h of hosts) {
-      const conn = openConnection(connectionSpecFromVars(h, hostVars(inv, h), { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+      const conn = labHostConnection(inv, h, cwd);
       this.conns.set(h, conn);
       await conn.open();
     }

@@ -1,7 +1,6 @@
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { gatherFacts } from '../../src/engine/facts/gather.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
@@ -14,7 +13,7 @@ import { sysctl } from '../../src/modules/sysctl.js';
 import { systemd } from '../../src/modules/systemd.js';
 import { wait_for } from '../../src/modules/wait_for.js';
 import { moduleContext, runModule } from '../support/modules.js';
-import { describeLab, expectExit, furrow } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
 
 const NAME = 't-system';
 const UNIT = 'furrow-sleep.service';
@@ -42,7 +41,7 @@ describeLab('system modules and facts on a real lab host', () => {
     const inv = await loadInventory(inventory);
     const vars = hostVars(inv, 'h1');
     address = String(vars.ansible_host);
-    conn = openConnection(connectionSpecFromVars('h1', vars, { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+    conn = labHostConnection(inv, 'h1', cwd);
     await conn.open();
   }, 600_000);
 
