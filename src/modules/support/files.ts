@@ -187,7 +187,7 @@ export function sha256(bytes: Buffer | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Hashes already taken this run, by file identity: a read-ahead and the plan after it hash once. */
+/** Hashes this process has taken, by file identity and mtime: a read-ahead and the plan after it hash once. */
 const hashes = new Map<string, string>();
 
 /** Hashes a controller file by streaming it (binaries can be large). */
