@@ -10,7 +10,7 @@ import type { BundleIndex } from '../../src/bundle/format.js';
 import { unpackDebs } from '../support/deb-files.js';
 import { DEBIAN_PATHS } from '../support/runtime-binaries.js';
 import { pushTestImages, startRegistry, type TestRegistry } from '../support/registry.js';
-import { changedCounts, describeLab, expectExit, furrow, LabHosts } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName } from './support.js';
 
 /**
  * `furrow bundle` end to end, with nothing outside this machine: images from real registries on
@@ -20,7 +20,7 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts } from './supp
  * route out: preload, the containerd role from the bundle's binaries, images listed by containerd
  * with the bundle's digests, the package installed offline, and re-runs that move nothing.
  */
-const NAME = 't-bundle';
+const NAME = labTestName('t-bundle');
 const HOSTS = ['h1', 'h2', 'h3'];
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

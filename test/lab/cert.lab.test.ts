@@ -7,14 +7,14 @@ import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { cert, type CertParams } from '../../src/modules/cert.js';
 import { etcdPeerSpec, etcdServerSpec, type Member } from '../../src/pki/presets.js';
 import { moduleContext, runModule } from '../support/modules.js';
-import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection, labTestName } from './support.js';
 
 /**
  * One etcd member's certificates from the controller's pki/ to a real host: first run puts them
  * there, the re-run changes nothing, check mode changes nothing, drift is repaired. Lab hosts have
  * no openssl: the host side is checked with sha256sum and stat.
  */
-const NAME = 't-cert';
+const NAME = labTestName('t-cert');
 const DEST = '/etc/furrow-cert-lab/ssl';
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 

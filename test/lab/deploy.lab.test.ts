@@ -8,7 +8,7 @@ import { ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
 import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
-import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap, labTestName } from './support.js';
 
 /**
  * Steps 01 to 03 on a 3-host lab through `furrow deploy`, as an operator runs them: chrony,
@@ -19,7 +19,7 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap } from 
  * back with only its member restarted, a changed setting rolled out one member at a time, and
  * chrony clients synchronised from the first host.
  */
-const NAME = 't-deploy';
+const NAME = labTestName('t-deploy');
 const HOSTS = ['h1', 'h2', 'h3'];
 const CERTS = '/etc/kubernetes/pki/etcd';
 const ETCDCTL = `/opt/kube/bin/etcdctl --cacert=${CERTS}/ca.crt --cert=${CERTS}/healthcheck-client.crt --key=${CERTS}/healthcheck-client.key --dial-timeout=3s --command-timeout=5s`;

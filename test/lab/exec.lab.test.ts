@@ -6,9 +6,9 @@ import YAML from 'yaml';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { generateSshKeyPair } from '../../src/engine/connections/keygen.js';
 import { loadInventory } from '../../src/engine/inventory/index.js';
-import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection, labTestName } from './support.js';
 
-const NAME = 't-exec';
+const NAME = labTestName('t-exec');
 
 /** Writes a variant of the lab inventory: same hosts, other connection vars. */
 function variant(cwd: string, base: string, file: string, vars: Record<string, unknown>, hostVarsOverride: Record<string, Record<string, unknown>> = {}): string {

@@ -12,9 +12,9 @@ import { file } from '../../src/modules/file.js';
 import { lineinfile } from '../../src/modules/lineinfile.js';
 import { template } from '../../src/modules/template.js';
 import { moduleContext, runModule } from '../support/modules.js';
-import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection, labTestName } from './support.js';
 
-const NAME = 't-files';
+const NAME = labTestName('t-files');
 const ROOT = '/srv/furrow-files-lab';
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 

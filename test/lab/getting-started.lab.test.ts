@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CliResult, describeLab, expectExit, furrow, recap } from './support.js';
+import { type CliResult, describeLab, expectExit, furrow, recap, labTestName } from './support.js';
 
 /**
  * docs/getting-started.md, run as written: its `sh` blocks are the commands, its `text` blocks
@@ -11,7 +11,7 @@ import { type CliResult, describeLab, expectExit, furrow, recap } from './suppor
  * named t-start (so it never meets a user's default lab), `npx furrow` is this build, and the
  * example folder is found from the repository.
  */
-const NAME = 't-start';
+const NAME = labTestName('t-start');
 const PAGE = path.resolve('docs/getting-started.md');
 const EXAMPLE = path.resolve('docs/examples/getting-started');
 const CLI = path.resolve('dist/cli/furrow.js');

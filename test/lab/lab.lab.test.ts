@@ -6,9 +6,9 @@ import YAML from 'yaml';
 import { isSameProcess, type ProcessRecord } from '../../src/lab/host.js';
 import { labLeftovers } from '../../src/lab/lab.js';
 import { labLayout } from '../../src/lab/layout.js';
-import { describeLab, expectExit, furrow } from './support.js';
+import { describeLab, expectExit, furrow, labTestName } from './support.js';
 
-const NAME = 't-lab';
+const NAME = labTestName('t-lab');
 
 describeLab('furrow lab (real hosts)', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-lab-test-'));
@@ -54,7 +54,7 @@ describeLab('furrow lab (real hosts)', () => {
 
     const up = await furrow(['lab', 'up', '--hosts', '2', '--name', NAME], { cwd });
     expectExit(up, 0);
-    expect(up.stderr).toMatch(/removed what an earlier lab 't-lab' left: .*mount/);
+    expect(up.stderr).toMatch(new RegExp(`removed what an earlier lab '${NAME}' left: .*mount`));
     const r = await furrow(['exec', 'all', '-i', inventory, '--', 'hostname'], { cwd });
     expectExit(r, 0);
     expect(r.stdout).toMatch(/^h2 \| h2$/m);

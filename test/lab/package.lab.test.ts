@@ -11,9 +11,9 @@ import { packageModule } from '../../src/modules/package.js';
 import { unarchive } from '../../src/modules/unarchive.js';
 import { aptSourcesLine, buildDebRepo, serveRepo, type DebRepo, type RepoServer } from '../../src/repo/index.js';
 import { moduleContext, runModule } from '../support/modules.js';
-import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection, labTestName } from './support.js';
 
-const NAME = 't-package';
+const NAME = labTestName('t-package');
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /**

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { RunEvent } from '../../src/engine/events.js';
-import { describeLab, expectExit, furrow } from './support.js';
+import { describeLab, expectExit, furrow, labTestName } from './support.js';
 
-const NAME = 't-run';
+const NAME = labTestName('t-run');
 
 type Result = Extract<RunEvent, { kind: 'task_result' }>;
 

@@ -9,7 +9,7 @@ import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { CONTAINERD_BINARIES, DOCKER_BINARIES, runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
-import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap } from './support.js';
+import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap, labTestName } from './support.js';
 
 /**
  * Step 03 on a 4-host lab through `furrow deploy runtime`, as an operator runs it, with both
@@ -21,7 +21,7 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap } from 
  * host's socket, docker's through `docker info` and a created (never started) container. Then a
  * second run changes and restarts nothing, and a changed setting restarts only its own runtime.
  */
-const NAME = 't-runtime';
+const NAME = labTestName('t-runtime');
 const HOSTS = ['h1', 'h2', 'h3', 'h4'] as const;
 type HostName = (typeof HOSTS)[number];
 const SETUP: Record<HostName, { runtime: 'containerd' | 'docker'; install: 'binaries' | 'package'; bin: string }> = {

@@ -102,3 +102,13 @@ export class LabHosts {
     this.conns.clear();
   }
 }
+
+/**
+ * A test lab's name: `base`, plus `-SUFFIX` when FURROW_LAB_SUFFIX is set, so two checkouts on one
+ * machine can run the same lab test at once without taking down each other's lab. Names stay 't-*'
+ * so the clean-up finds them.
+ */
+export function labTestName(base: string): string {
+  const suffix = process.env.FURROW_LAB_SUFFIX;
+  return suffix ? `${base}-${suffix}` : base;
+}

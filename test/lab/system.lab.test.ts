@@ -13,9 +13,9 @@ import { sysctl } from '../../src/modules/sysctl.js';
 import { systemd } from '../../src/modules/systemd.js';
 import { wait_for } from '../../src/modules/wait_for.js';
 import { moduleContext, runModule } from '../support/modules.js';
-import { describeLab, expectExit, furrow, labHostConnection } from './support.js';
+import { describeLab, expectExit, furrow, labHostConnection, labTestName } from './support.js';
 
-const NAME = 't-system';
+const NAME = labTestName('t-system');
 const UNIT = 'furrow-sleep.service';
 const unitText = (description: string) => `[Unit]\nDescription=${description}\n\n[Service]\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n`;
 
