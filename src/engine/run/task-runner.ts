@@ -120,6 +120,8 @@ async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scop
     const bound = scope.withVars({ [task.register ?? 'result']: outcome.result });
     if (bound.condition(task.until)) return outcome;
     if (attempt > retries) return { ...outcome, status: 'failed', msg: `${outcome.msg ?? ''} until condition not met after ${attempt} attempt(s)`.trim() };
+    // Long waits say what they wait for and how much is left, as Ansible's "FAILED - RETRYING" does.
+    pc.run.reporter.onEvent({ kind: 'task_retry', host: host.name, taskId: task.id, task: task.name, attempt, retriesLeft: retries - attempt + 1, delaySeconds: delay });
     await sleep(delay * 1000);
     pc.run.reads(targetOf(host, task, scope)).drop(); // the retry must see the host as it is now
     outcome = await runModule(host, task, pc, scope);
