@@ -70,14 +70,14 @@ function needsOf(task: Task, problems: Problems): Need[] {
   // A task guarded by a condition on the name (`when: x is defined`) may legitimately lack it.
   const guarded = (name: string) => task.when.some((w) => new RegExp(`\\b${name}\\b`).test(w));
   const testedForDefined = (name: string) => task.when.some((w) => new RegExp(`\\b${name}\\b[\\w.\\[\\]'"]*\\s+is\\s+(not\\s+)?(defined|undefined)\\b`).test(w));
-  const source = { file: task.place.file, line: task.place.line };
+  const source = { file: task.place.file, line: task.place.line, secret: task.noLog };
   const texts = templateStrings([task.params, task.loop, task.delegateTo, task.becomeUser, task.environment]);
   for (const text of texts) {
     for (const name of compileTemplate(text, source).required) if (!guarded(name)) needs.push({ name, place: task.place, what: `task '${task.name}' uses`, key: `${task.id} ${name}` });
   }
   for (const { file, text } of templateTexts(task)) {
     try {
-      for (const name of compileTemplate(text, { file }).required) if (!guarded(name)) needs.push({ name, place: placeIn(file, text, name), what: `template ${file} (task '${task.name}') uses`, key: `${file} ${name}` });
+      for (const name of compileTemplate(text, { file, secret: task.noLog }).required) if (!guarded(name)) needs.push({ name, place: placeIn(file, text, name), what: `template ${file} (task '${task.name}') uses`, key: `${file} ${name}` });
     } catch (err) {
       if (err instanceof InputError) problems.add(err);
       else throw err;
