@@ -1,5 +1,6 @@
 import { bundleVars, readClusterBundle } from '../bundle/cluster.js';
 import { clusterVars, loadClusterWithHosts } from './cluster.js';
+import { checkHostsTrustFolderCas } from './preflight.js';
 import { withClusterRepo } from './repo-serve.js';
 import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
 import { resolveSteps } from './steps.js';
@@ -12,6 +13,7 @@ export async function deployCluster(clusterDir: string, stepArg: string, run: Cl
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
   const bundle = readClusterBundle(cluster.dir);
+  await checkHostsTrustFolderCas(cluster, run);
   return withClusterRepo(cluster, inventory, (repo) =>
     runOnCluster(
       cluster,
