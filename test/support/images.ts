@@ -17,8 +17,11 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { gzipSync } from 'node:zlib';
+import { layerOf, type Layer } from '../../src/lab/images.js';
 import type { TestRegistry } from './registry.js';
+
+/** The deterministic tar and layer makers live with the lab's own images (one place). */
+export { layerOf, tarOf, type Layer, type TarEntry } from '../../src/lab/images.js';
 
 const run = promisify(execFile);
 const sha256 = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -35,56 +38,6 @@ export const MEDIA = {
 } as const;
 
 type Format = 'docker' | 'oci';
-
-export interface TarEntry {
-  name: string;
-  type: 'file' | 'dir' | 'symlink';
-  data?: Buffer;
-  mode?: number;
-  target?: string;
-}
-
-/** A ustar archive with fixed owner, group and time, so the same entries give the same bytes. */
-export function tarOf(entries: TarEntry[]): Buffer {
-  const blocks: Buffer[] = [];
-  const octal = (n: number, width: number) => `${n.toString(8).padStart(width - 1, '0')}\0`;
-  for (const e of entries) {
-    const h = Buffer.alloc(512);
-    const data = e.type === 'file' ? (e.data ?? Buffer.alloc(0)) : Buffer.alloc(0);
-    h.write(e.name, 0, 100, 'utf8');
-    h.write(octal(e.mode ?? (e.type === 'file' ? 0o644 : 0o755), 8), 100, 'ascii');
-    h.write(octal(0, 8), 108, 'ascii');
-    h.write(octal(0, 8), 116, 'ascii');
-    h.write(octal(data.length, 12), 124, 'ascii');
-    h.write(octal(1_700_000_000, 12), 136, 'ascii');
-    h.write('        ', 148, 'ascii');
-    h.write(e.type === 'file' ? '0' : e.type === 'dir' ? '5' : '2', 156, 'ascii');
-    if (e.target) h.write(e.target, 157, 100, 'utf8');
-    h.write('ustar\0' + '00', 257, 'ascii');
-    h.write('root', 265, 'ascii');
-    h.write('root', 297, 'ascii');
-    let sum = 0;
-    for (const byte of h) sum += byte;
-    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'ascii');
-    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
-  }
-  blocks.push(Buffer.alloc(1024));
-  return Buffer.concat(blocks);
-}
-
-export interface Layer {
-  /** The gzipped tar, as stored in the registry. */
-  blob: Buffer;
-  digest: string;
-  /** sha256 of the uncompressed tar: the config's rootfs.diff_ids. */
-  diffId: string;
-}
-
-export function layerOf(entries: TarEntry[]): Layer {
-  const tar = tarOf(entries);
-  const blob = gzipSync(tar, { level: 6 });
-  return { blob, digest: sha256(blob), diffId: sha256(tar) };
-}
 
 let busyboxBinary: Promise<Buffer> | undefined;
 
