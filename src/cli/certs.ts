@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EXIT } from '../engine/errors.js';
-import { deployCluster } from './deploy.js';
+import { deploy } from './deploy.js';
 import { addRunOptions, type RunFlags } from './run.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -38,6 +38,6 @@ export function registerCerts(program: Command): void {
     const renewed = await renewClusterCerts(loadCluster(o.inventory), o.only);
     for (const r of renewed) process.stderr.write(`certs: ${r.name}: ${r.action} (${r.reason})\n`);
     // The etcd step distributes the new certificates; its handler restarts members one at a time.
-    process.exitCode = await deployCluster('etcd', o);
+    process.exitCode = await deploy('etcd', o);
   });
 }

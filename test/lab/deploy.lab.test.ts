@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
-import { ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
+import { ensureAuthorities, ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
 import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
@@ -287,6 +287,40 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     expect(sha256(path.join(pki, 'etcd/ca.crt'))).toBe(ca);
     expect(changedCounts(r)).toEqual({ h1: 2, h2: 0, h3: 0 });
     expect(await on('h3', `${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster -w json | jq -c '[.[].health] | unique'`)).toBe('[true]');
+  }, 300_000);
+
+  test('a lost or re-created pki/ (no CA, or another CA) stops the deploy with exit 2 and both fingerprints; no host is touched', async () => {
+    const fingerprintOf = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+    const trusted = fingerprintOf(path.join(pki, 'etcd/ca.crt'));
+    const onHosts = () => Promise.all(HOSTS.map((h) => on(h, `sha256sum ${CERTS}/*.crt ${CERTS}/*.key`)));
+    const certsBefore = await onHosts();
+    const before = await startTimes();
+    renameSync(pki, `${pki}.kept`);
+    try {
+      // Lost: the run would make a new CA.
+      mkdirSync(pki);
+      const lost = await deploy('etcd');
+      expectExit(lost, 2);
+      expect(lost.stderr).toContain(`${path.join(pki, 'etcd/ca.crt')} does not exist (the run would make a new CA)`);
+      expect(lost.stderr).toContain(`hosts h1, h2, h3 trust SHA-256 ${trusted}`);
+      // Re-created: a new CA in pki/.
+      await ensureAuthorities(pki);
+      const fresh = fingerprintOf(path.join(pki, 'etcd/ca.crt'));
+      expect(fresh).not.toBe(trusted);
+      const r = await deploy('etcd');
+      expectExit(r, 2);
+      expect(r.stderr).toContain(`${path.join(pki, 'etcd/ca.crt')} has SHA-256 ${fresh}; hosts h1, h2, h3 trust SHA-256 ${trusted}`);
+      expect(r.stderr).toMatch(/fix: restore the cluster's pki\/ .*or rotate the CA on purpose/);
+      expect(recap(r.stdout)).toEqual({});
+      // Stopped before any task: no leaf issued from the new CA, no file and no restart on a host.
+      expect(readFileSync(path.join(pki, 'etcd/ca.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
+      expect(() => readFileSync(path.join(pki, 'etcd/server-h1.crt'))).toThrow(/ENOENT/);
+      expect(await onHosts()).toEqual(certsBefore);
+      expect(await startTimes()).toEqual(before);
+    } finally {
+      rmSync(pki, { recursive: true, force: true });
+      renameSync(`${pki}.kept`, pki);
+    }
   }, 300_000);
 
   test("the kubeasz example inventory loads and targets the lab once its addresses are the lab's", async () => {

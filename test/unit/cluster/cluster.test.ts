@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { clusterVars, loadCluster } from '../../../src/cluster/cluster.js';
 import { resolveSteps } from '../../../src/cluster/steps.js';
-import { repoPort } from '../../../src/cli/deploy.js';
+import { repoPort } from '../../../src/cluster/repo-serve.js';
 
 describe('cluster folder', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-cluster-'));
