@@ -7,7 +7,8 @@ import { generateSshKeyPair } from '../engine/connections/keygen.js';
 import { openConnection } from '../engine/connections/index.js';
 import type { ConnectionSpec } from '../engine/connections/types.js';
 import { InputError, LabError } from '../engine/errors.js';
-import { bootContainer, containerLeader, isSameProcess, killProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeIdentity } from './host.js';
+import { createHostCgroups, removeCgroups } from './cgroups.js';
+import { bootContainer, containerLeader, isSameProcess, killProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeContainerSupport, writeIdentity } from './host.js';
 import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS, withNet } from './layout.js';
 import { chooseNet, createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
 import { ensureRootfs, rootfsRecipe } from './rootfs.js';
@@ -19,7 +20,7 @@ interface LabState {
   /** The lab's /24 (see chooseNet). */
   net: string;
   clientDir: string;
-  hosts: Array<{ name: string; address: string; process?: ProcessRecord; leader?: ProcessRecord }>;
+  hosts: Array<{ name: string; address: string; process?: ProcessRecord; leader?: ProcessRecord; cgroups?: string[] }>;
 }
 
 export interface LabOptions {
@@ -34,6 +35,9 @@ export interface LabUpResult {
   rootfsBuilt: boolean;
   recovered: string[];
 }
+
+/** The name of a host's own cgroup in each hierarchy (see cgroups.ts). */
+const hostCgroupName = (lab: LabLayout, host: LabHostLayout) => `furrow-lab-${lab.name}-${host.name}`;
 
 const statePath = (lab: LabLayout) => path.join(lab.dir, 'state.json');
 
@@ -66,6 +70,16 @@ async function teardown(lab: LabLayout): Promise<string[]> {
       killProcess(h.leader);
       for (let i = 0; i < 50 && isSameProcess(h.leader); i++) await new Promise((r) => setTimeout(r, 100));
     }
+  }
+  const cgroups = (state?.hosts ?? []).flatMap((h) => h.cgroups ?? []).filter((d) => existsSync(d));
+  if (cgroups.length) {
+    // The kernel ends a host's processes shortly after its init: wait for its cgroups to empty.
+    let left = removeCgroups(cgroups);
+    for (let i = 0; i < 50 && left.length; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = removeCgroups(cgroups);
+    }
+    found.push(`${cgroups.length} cgroup(s)`);
   }
   const mounts = mountsUnder(lab.dir);
   if (mounts.length) found.push(`${mounts.length} mount(s)`);
@@ -215,7 +229,10 @@ export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: 
       await createHostNetwork(lab, h);
       await mountOverlay(h, rootfs.dir);
       await writeIdentity(h, { hostKey: hostKeys[i]!, authorizedKey: clientKey.publicKey, hostsLines });
-      state.hosts[i]!.process = bootContainer(h, lab.name);
+      await writeContainerSupport(h);
+      state.hosts[i]!.cgroups = createHostCgroups(hostCgroupName(lab, h));
+      saveState(lab, state);
+      state.hosts[i]!.process = bootContainer(h, lab.name, state.hosts[i]!.cgroups);
       saveState(lab, state);
     }),
   );
@@ -282,7 +299,11 @@ export async function labStartHost(opts: LabOptions & { host: string }): Promise
   const rec = state.hosts[index]!;
   if (rec.process && isSameProcess(rec.process)) return;
   const h = hostLayout(withNet(lab, state.net), index + 1);
-  rec.process = bootContainer(h, lab.name);
+  // What the host's last boot left in its cgroups goes, as a powered-off machine's would.
+  removeCgroups(rec.cgroups ?? []);
+  rec.cgroups = createHostCgroups(hostCgroupName(lab, h));
+  saveState(lab, state);
+  rec.process = bootContainer(h, lab.name, rec.cgroups);
   saveState(lab, state);
   await waitReady(h, state.clientDir, 120_000, rec.process);
   rec.leader = containerLeader(rec.process);
@@ -312,6 +333,7 @@ export async function labLeftovers(name: string): Promise<string[]> {
   const state = readState(lab);
   for (const h of state?.hosts ?? []) if (h.process && isSameProcess(h.process)) left.push(`process ${h.process.pid}`);
   for (const pid of processesUsing(lab.dir)) left.push(`process ${pid} (running from ${lab.dir})`);
+  for (const d of (state?.hosts ?? []).flatMap((h) => h.cgroups ?? [])) if (existsSync(d)) left.push(`cgroup ${d}`);
   for (const m of mountsUnder(lab.dir)) left.push(`mount ${m}`);
   for (const ns of labNamespaces(lab)) left.push(`netns ${ns}`);
   for (const l of await labLinks(lab)) left.push(`link ${l}`);
