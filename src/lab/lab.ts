@@ -193,10 +193,32 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
   return `# Written by 'furrow lab up --name ${lab.name}'. Users: root and furrow (key login; furrow has\n# password-less sudo), furrowpw (key login; sudo password 'furrow-lab').\n${YAML.stringify(doc)}`;
 }
 
-/** `packages`: extra Debian packages in the hosts' root filesystem (a separate cached tree). */
-export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[] }): Promise<LabUpResult> {
+/**
+ * A running lab of this name made from another folder is someone's: `lab up` from here would
+ * remove its hosts and that folder's inventory. Refused (exit 2, nothing touched) unless `replace`.
+ */
+function refuseForeignLab(lab: LabLayout, cwd: string, replace: boolean): void {
+  const state = readState(lab);
+  if (!state || replace) return;
+  const running = state.hosts.some((h) => (h.process && isSameProcess(h.process)) || (h.leader && isSameProcess(h.leader)));
+  if (!running || path.resolve(state.clientDir) === path.resolve(labClientDir(cwd, lab.name))) return;
+  const folder = path.dirname(path.dirname(state.clientDir));
+  const flag = lab.name === 'default' ? '' : ` --name ${lab.name}`;
+  throw new InputError(
+    undefined,
+    `lab '${lab.name}' is running, made from ${folder} (its inventory: ${path.join(state.clientDir, 'inventory.yml')}); 'lab up' here would remove it`,
+    `take it down first with 'furrow lab down${flag}' (from any folder), use another name (--name), or replace it on purpose with 'furrow lab up${flag} --replace'`,
+  );
+}
+
+/**
+ * `packages`: extra Debian packages in the hosts' root filesystem (a separate cached tree).
+ * `replace`: take down a running lab of this name even when another folder made it.
+ */
+export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[]; replace?: boolean }): Promise<LabUpResult> {
   requireRoot();
   const named = labLayout(opts.name);
+  refuseForeignLab(named, opts.cwd, opts.replace ?? false);
   const recipe = rootfsRecipe(opts.packages);
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_LAB_HOSTS) {
     throw new InputError(undefined, `--hosts must be a whole number from 1 to ${MAX_LAB_HOSTS}, got ${opts.hosts}`);
