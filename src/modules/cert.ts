@@ -46,7 +46,7 @@ export interface CertData {
 }
 
 const names = { type: 'array', items: { type: 'string' } };
-const specSchema = {
+export const specSchema = {
   type: 'object',
   description: 'issue the certificate on the controller when missing, different or expiring (see docs/pki.md)',
   properties: {

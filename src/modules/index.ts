@@ -19,6 +19,8 @@ import { assert } from './assert.js';
 import { debug } from './debug.js';
 import { cert } from './cert.js';
 import { image } from './image.js';
+import { kubeconfig } from './kubeconfig.js';
+import { serviceAccountKey } from './service_account_key.js';
 
 /**
  * The module registry: the one place that names concrete modules. Adding a module is one import
@@ -47,6 +49,8 @@ const all: Module<any, any>[] = [
   assert,
   debug,
   cert,
+  kubeconfig,
+  serviceAccountKey,
   image,
 ];
 

@@ -86,6 +86,11 @@ export async function ensureServiceAccountKeyUnlocked(pkiDir: string, settings: 
   return { name: 'sa', action: 'created', path: keyFile };
 }
 
+/** The service-account pair, created when missing (not in a dry run), under the pki/ lock. */
+export function ensureServiceAccountKey(pkiDir: string, settings: PkiSettings & { dryRun?: boolean } = {}): Promise<RootResult> {
+  return withPkiLock(pkiDir, () => ensureServiceAccountKeyUnlocked(pkiDir, settings));
+}
+
 /** Every root of a cluster: the three CAs and the service-account pair, created where missing. */
 export async function ensureAuthorities(pkiDir: string, settings: PkiSettings & { dryRun?: boolean; now?: Date } = {}): Promise<RootResult[]> {
   return withPkiLock(pkiDir, async () => {

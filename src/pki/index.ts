@@ -3,7 +3,7 @@
  * @peculiar/x509 (no openssl or cfssl), kept while valid, re-issued only when they must be.
  * This is the surface the cert module, the roles' deploy wiring and `furrow certs` use.
  */
-export { ensureAuthorities, loadAuthority, CA_COMMON_NAMES, type RootResult, type RootAction } from './authority.js';
+export { ensureAuthorities, ensureServiceAccountKey, loadAuthority, CA_COMMON_NAMES, type RootResult, type RootAction } from './authority.js';
 export { ensureLeaf, renewLeaves, DEFAULT_RENEW_WITHIN_DAYS, type LeafOptions, type LeafResult, type LeafAction } from './leaf.js';
 export { checkCertificates, certificateStatus, needsAttention, type CertCheck, type CertStatus, type CheckOptions } from './check.js';
 export { describeCertificate, describeSpec, parseCertificate, summary, daysLeft, type CertDescription } from './describe.js';

@@ -32,12 +32,12 @@ export interface BecomeSettings {
   becomePassword?: string;
 }
 
-/** The become settings for one command: the spec's, unless the command overrides `become`. */
-export function becomeFor(spec: ConnectionSpec, loginUser: string, become: boolean | undefined): BecomeSettings {
+/** The become settings for one command: the spec's, unless the command overrides them. */
+export function becomeFor(spec: ConnectionSpec, loginUser: string, become: boolean | undefined, becomeUser?: string): BecomeSettings {
   return {
     loginUser,
     become: become ?? spec.become,
-    becomeUser: spec.becomeUser,
+    becomeUser: becomeUser ?? spec.becomeUser,
     ...(spec.becomePassword !== undefined ? { becomePassword: spec.becomePassword } : {}),
   };
 }

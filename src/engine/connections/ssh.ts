@@ -54,7 +54,7 @@ export class SshConnection implements Connection {
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const watchdog = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs, when: 'always' as const } : undefined;
-    const plan = planCommand(command, becomeFor(this.spec, this.spec.user, opts.become), watchdog);
+    const plan = planCommand(command, becomeFor(this.spec, this.spec.user, opts.become, opts.becomeUser), watchdog);
     if (!plan.sudo && !opts.ownChannel && opts.stdin === undefined && !opts.stdout && opts.timeoutMs === undefined) {
       const session = this.idleSession();
       if (session) return session.run(plan.command);

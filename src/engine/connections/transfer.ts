@@ -31,8 +31,13 @@ function stderrTail(stderr: Buffer): string {
   return lines.length ? `:\n  ${lines.join('\n  ')}` : '';
 }
 
+/** The become settings a transfer overrides, for its commands. */
+function userOf(opts: PutOptions | GetOptions): ExecOptions {
+  return { ...(opts.become !== undefined ? { become: opts.become } : {}), ...(opts.becomeUser !== undefined ? { becomeUser: opts.becomeUser } : {}) };
+}
+
 export async function putFile(exec: ExecFn, host: string, dest: string, source: PutSource, opts: PutOptions = {}): Promise<void> {
-  const asUser: ExecOptions = opts.become !== undefined ? { become: opts.become } : {};
+  const asUser = userOf(opts);
   const check = (result: ExecResult): void => {
     if (result.code !== 0) throw new TransferError(host, dest, 'put', result);
   };
@@ -88,7 +93,7 @@ export async function getFile(exec: ExecFn, host: string, src: string, localPath
   const out = createWriteStream(tmp, { mode: 0o600 });
   try {
     await once(out, 'open');
-    const result = await exec(getCommand(src), { ...(opts.become !== undefined ? { become: opts.become } : {}), stdout: out });
+    const result = await exec(getCommand(src), { ...userOf(opts), stdout: out });
     out.end();
     await once(out, 'finish');
     if (result.code !== 0) throw new TransferError(host, src, 'get', result);

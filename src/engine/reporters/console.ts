@@ -71,6 +71,8 @@ export class ConsoleReporter implements Reporter {
         if (this.opts.diff && (e.status === 'changed' || e.diff)) lines.push(...formatDiff(e.diff));
         return this.print(lines);
       }
+      case 'task_retry':
+        return this.print([`${e.host} retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ${e.retriesLeft * e.delaySeconds} s left)`]);
       case 'play_end':
         return e.aborted ? this.print([`PLAY ${e.play} stopped: ${e.aborted}`]) : undefined;
       case 'warning':

@@ -67,6 +67,7 @@ export const HELPERS: Record<string, Helper> = {
   cidrhost: (cidr, hostNumber) => cidrHost(cidr as string, asInteger('cidrhost', hostNumber)),
   cidrnetmask: (cidr) => cidrNetmask(cidr as string),
   cidrprefix: (cidr) => cidrPrefix(cidr as string),
+  version: (a, op, b) => versionTest(a, asString('version', op), b),
 };
 HELPERS.includes = HELPERS.contains;
 HELPERS.b64encode = HELPERS.base64;
@@ -90,6 +91,29 @@ function wrapHelper(name: string, fn: Helper) {
       throw new TemplateFault(message.startsWith(`${name} `) || message.startsWith(`${name}:`) ? message : `${name}: ${message}`, options.loc?.start);
     }
   };
+}
+
+const VERSION_OPS: Record<string, (order: number) => boolean> = {
+  '<': (o) => o < 0, '<=': (o) => o <= 0, '>': (o) => o > 0, '>=': (o) => o >= 0, '==': (o) => o === 0, '!=': (o) => o !== 0,
+};
+
+/** Ansible's `version` test: dotted release numbers compared part by part ('v1.20.2' < '1.24'; a missing part is 0). */
+function versionTest(a: unknown, op: string, b: unknown): boolean {
+  const test = VERSION_OPS[op];
+  if (!test) throw new Error(`operator '${op}' is not one of ${Object.keys(VERSION_OPS).join(' ')}`);
+  const [x, y] = [versionParts(a), versionParts(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return test(d);
+  }
+  return test(0);
+}
+
+function versionParts(value: unknown): number[] {
+  const text = typeof value === 'number' ? String(value) : asString('version', value);
+  const match = /^v?(\d+(?:\.\d+)*)/.exec(text.trim());
+  if (!match) throw new Error(`'${text}' is not a version such as 1.20.2`);
+  return match[1]!.split('.').map(Number);
 }
 
 function indentLines(width: number, text: string): string {

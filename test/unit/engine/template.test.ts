@@ -134,6 +134,7 @@ describe('helpers', () => {
     ['{{cidrhost "fd00::/64" 10}} {{cidrhost "2001:db8::/32" -1}} {{cidrhost "::ffff:10.0.0.0/120" 5}}', {}, 'fd00::a 2001:db8:ffff:ffff:ffff:ffff:ffff:ffff ::ffff:a00:5'],
     ['{{cidrnetmask "10.68.0.0/16"}} {{cidrnetmask "10.0.0.0/8"}} {{cidrnetmask "1.2.3.4/32"}} {{cidrnetmask "0.0.0.0/0"}}', {}, '255.255.0.0 255.0.0.0 255.255.255.255 0.0.0.0'],
     ['{{cidrprefix "10.68.0.0/16"}} {{cidrprefix "fd00::/48"}}', {}, '16 48'],
+    ['{{version v "<" "1.24"}} {{version v ">=" "1.20"}} {{version "1.31.13" ">" "1.31.2"}} {{version "1.24" "==" "1.24.0"}} {{version "1.9" "<" "1.10"}} {{version 1.2 "!=" "1.2"}}', { v: 'v1.20.2' }, 'true true true true true false'],
   ];
   test.each(cases)('%s', (text, vars, expected) => {
     expect(render(text, vars)).toBe(expected);
@@ -147,6 +148,8 @@ describe('helpers', () => {
     expect(inputErrorOf(() => render('{{cidrhost "10.0.0.0/33" 1}}')).problem).toBe("cidrhost: prefix /33 in '10.0.0.0/33' is longer than 32 bits");
     expect(inputErrorOf(() => render('{{cidrnetmask "fd00::/64"}}')).problem).toBe('cidrnetmask only applies to IPv4, not fd00::/64');
     expect(inputErrorOf(() => render('{{range 1 5 0}}')).problem).toBe('range step must not be 0');
+    expect(inputErrorOf(() => render('{{version "1.20" "~" "1.2"}}')).problem).toBe("version: operator '~' is not one of < <= > >= == !=");
+    expect(inputErrorOf(() => render('{{version "latest" "<" "1.2"}}')).problem).toBe("version: 'latest' is not a version such as 1.20.2");
     expect(inputErrorOf(() => render('{{indent "x" "a"}}')).problem).toBe('indent expects a whole number, got string "x"');
   });
 });

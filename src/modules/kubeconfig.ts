@@ -1,0 +1,108 @@
+/**
+ * kubeconfig: puts a kubeconfig built from a certificate of the cluster's pki/ (client
+ * certificate, key and the CA, embedded) at dest, mode 0600. With a spec, the certificate is
+ * first issued or kept on the controller, as the cert module does. The file holds a private key:
+ * it is compared by sha256 and its diff never shows content. A missing folder is created.
+ */
+import { createHash } from 'node:crypto';
+import { posix } from 'node:path';
+import { InputError } from '../engine/errors.js';
+import type { FileQuery } from '../engine/facts/files.js';
+import type { Module, ModuleContext } from '../engine/module.js';
+import type { LeafSpec } from '../pki/spec.js';
+import { specSchema } from './cert.js';
+import { sh } from '../engine/shell.js';
+import { idParam, modeParam, runOrFail, wantedAttrs } from './support/files.js';
+import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+
+export interface KubeconfigParams {
+  /** The client certificate under src_dir ('admin', 'scheduler'); default: spec.name. */
+  name?: string;
+  spec?: LeafSpec;
+  src_dir?: string;
+  /** The file on the host. */
+  dest: string;
+  /** https://host:port of the apiserver or of the local load balancer. */
+  server: string;
+  cluster?: string;
+  /** The user name in the file; default: the certificate's common name (spec) or its name. */
+  user?: string;
+  /** The CA the apiserver's certificate is checked against (default 'ca'). */
+  ca?: string;
+  mode?: string | number;
+  owner?: string | number;
+  group?: string | number;
+  renew_within_days?: number;
+  key_type?: 'rsa' | 'ecdsa';
+}
+
+/** The write, and the file's folder when it does not exist yet. */
+export type KubeconfigData = WriteData & { mkdir?: string };
+
+export const kubeconfig: Module<KubeconfigParams, KubeconfigData> = {
+  name: 'kubeconfig',
+  schema: {
+    type: 'object',
+    properties: {
+      name: { type: 'string', minLength: 1, description: "the client certificate under src_dir ('admin'); default: spec.name" },
+      spec: specSchema,
+      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir" },
+      dest: { type: 'string', minLength: 1, description: 'the kubeconfig file on the host' },
+      server: { type: 'string', pattern: '^https://\\S+$', description: 'https://host:port of the apiserver (or the local load balancer)' },
+      cluster: { type: 'string', minLength: 1, default: 'kubernetes', description: 'cluster name in the file' },
+      user: { type: 'string', minLength: 1, description: "user name in the file; default: spec.commonName, else name" },
+      ca: { type: 'string', minLength: 1, default: 'ca', description: "the CA that signed the apiserver's certificate" },
+      mode: { ...modeParam, default: '0600' },
+      owner: idParam,
+      group: idParam,
+      renew_within_days: { type: 'integer', minimum: 0, default: 30, description: 're-issue (with spec) when it expires within this many days' },
+      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type of a newly issued certificate' },
+    },
+    required: ['dest', 'server'],
+    additionalProperties: false,
+  },
+
+  async fileQueries(_ctx, params): Promise<FileQuery[]> {
+    return [{ path: params.dest }, { path: posix.dirname(params.dest) }];
+  },
+
+  async plan(ctx, params) {
+    const { name, srcDir } = resolveNames(ctx, params);
+    // One import after another: jest's module runner fails on parallel imports.
+    const { ensureLeaf } = await import('../pki/leaf.js');
+    const { kubeconfigFromPki } = await import('../pki/kubeconfig.js');
+    const leaf = params.spec
+      ? await ensureLeaf(srcDir, params.spec, {
+          dryRun: ctx.check,
+          ...(params.renew_within_days !== undefined ? { renewWithinDays: params.renew_within_days } : {}),
+          ...(params.key_type ? { keyType: params.key_type } : {}),
+        })
+      : undefined;
+    const user = params.user ?? params.spec?.commonName ?? name;
+    // Check mode, certificate still to be issued: nothing to render yet, and anything on the host differs.
+    const bytes = leaf?.action === 'would-issue' ? undefined : Buffer.from(await kubeconfigFromPki(srcDir, name, { cluster: params.cluster ?? 'kubernetes', server: params.server, user, ca: params.ca ?? 'ca' }), 'utf8');
+    const sha = bytes ? createHash('sha256').update(bytes).digest('hex') : '(pending)';
+    const attrs = wantedAttrs({ mode: params.mode ?? '0600', ...(params.owner !== undefined ? { owner: params.owner } : {}), ...(params.group !== undefined ? { group: params.group } : {}) }, 'kubeconfig');
+    const [file, dir] = await ctx.probeFiles([{ path: params.dest }, { path: posix.dirname(params.dest) }]);
+    const plan = decideWrite({ path: params.dest, source: { bytes: bytes ?? Buffer.alloc(0) }, sha256: sha, attrs, secret: true }, file!, `${ctx.host}: kubeconfig`);
+    const issued = leaf && leaf.action !== 'kept' ? `${leaf.action === 'issued' ? 'issued' : 'would issue'} ${leaf.name} on the controller (${leaf.reason}); ` : '';
+    const mkdir = dir!.type === 'absent' && plan.data ? posix.dirname(params.dest) : undefined;
+    return { ...plan, reason: `${issued}${plan.reason}`, ...(plan.data ? { data: { ...plan.data, ...(mkdir ? { mkdir } : {}) } } : {}) };
+  },
+
+  async apply(ctx, plan) {
+    if (plan.data?.mkdir) await runOrFail(ctx, sh`mkdir -p -- ${plan.data.mkdir}`, `creating ${plan.data.mkdir}`);
+    return applyWrite(ctx, plan);
+  },
+};
+
+function resolveNames(ctx: ModuleContext, params: KubeconfigParams): { name: string; srcDir: string } {
+  if (params.spec && params.name && params.name !== params.spec.name) {
+    throw new InputError(undefined, `kubeconfig: name '${params.name}' and spec.name '${params.spec.name}' differ`, 'leave out name when giving a spec');
+  }
+  const name = params.name ?? params.spec?.name;
+  if (!name) throw new InputError(undefined, 'kubeconfig: name or spec is required', "add name: <client certificate under pki/> (e.g. 'admin') or spec: {...}");
+  const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
+  if (!srcDir) throw new InputError(undefined, 'kubeconfig: src_dir is not given and the variable pki_dir is not set', 'add src_dir: <cluster folder>/pki');
+  return { name, srcDir };
+}

@@ -1,0 +1,93 @@
+/**
+ * service_account_key: puts the cluster's service-account key pair (pki/sa.key and sa.pub, made
+ * on the controller on first use; never a CA key) on a host: the apiserver signs and checks
+ * service-account tokens with it, the controller-manager signs them. The private key is mode
+ * 0600 and never shown in a diff.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { InputError } from '../engine/errors.js';
+import type { FileQuery } from '../engine/facts/files.js';
+import type { Module, Plan, PlanAction } from '../engine/module.js';
+import { sh } from '../engine/shell.js';
+import { boolParam, idParam, isTrue, runOrFail, wantedAttrs } from './support/files.js';
+import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+
+export interface ServiceAccountKeyParams {
+  src_dir?: string;
+  /** Folder on the host. */
+  dest: string;
+  key_file?: string;
+  pub_file?: string;
+  /** Also put the private key (the apiserver and controller-manager sign with it). */
+  key?: boolean | string;
+  owner?: string | number;
+  group?: string | number;
+  key_type?: 'rsa' | 'ecdsa';
+}
+
+interface KeyData {
+  mkdir?: string;
+  writes: WriteData[];
+}
+
+export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
+  name: 'service_account_key',
+  schema: {
+    type: 'object',
+    properties: {
+      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir" },
+      dest: { type: 'string', minLength: 1, description: 'folder on the host (created when missing)' },
+      key_file: { type: 'string', minLength: 1, default: 'sa.key', description: 'file name of the private key in dest (mode 0600)' },
+      pub_file: { type: 'string', minLength: 1, default: 'sa.pub', description: 'file name of the public key in dest (mode 0644)' },
+      key: { ...boolParam, default: true, description: 'also put the private key' },
+      owner: idParam,
+      group: idParam,
+      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type when the pair is first made' },
+    },
+    required: ['dest'],
+    additionalProperties: false,
+  },
+
+  async plan(ctx, params) {
+    const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
+    if (!srcDir) throw new InputError(undefined, 'service_account_key: src_dir is not given and the variable pki_dir is not set', 'add src_dir: <cluster folder>/pki');
+    const { ensureServiceAccountKey } = await import('../pki/authority.js');
+    const root = await ensureServiceAccountKey(srcDir, { dryRun: ctx.check, ...(params.key_type ? { keyType: params.key_type } : {}) });
+    const files = [
+      { local: posix.join(srcDir, 'sa.pub'), name: params.pub_file ?? 'sa.pub', mode: '0644' },
+      ...(isTrue(params.key, true) ? [{ local: posix.join(srcDir, 'sa.key'), name: params.key_file ?? 'sa.key', mode: '0600' }] : []),
+    ];
+    const pending = root.action === 'would-create';
+    const hashes = await Promise.all(files.map(async (f) => (pending ? '(pending)' : createHash('sha256').update(await readFile(f.local)).digest('hex'))));
+    const queries: FileQuery[] = [{ path: params.dest }, ...files.map((f) => ({ path: posix.join(params.dest, f.name) }))];
+    const [dir, ...found] = await ctx.probeFiles(queries);
+    const plans = files.map((f, i) => {
+      const attrs = wantedAttrs({ mode: f.mode, ...(params.owner !== undefined ? { owner: params.owner } : {}), ...(params.group !== undefined ? { group: params.group } : {}) }, 'service_account_key');
+      return decideWrite({ path: posix.join(params.dest, f.name), source: { localPath: f.local }, sha256: hashes[i]!, attrs, secret: true }, found[i]!, `${ctx.host}: service_account_key`);
+    });
+    return combine(plans, root.action === 'kept' ? undefined : `${root.action === 'created' ? 'made' : 'would make'} the service-account key pair in ${srcDir}`, dir!.type === 'absent' ? params.dest : undefined);
+  },
+
+  async apply(ctx, plan) {
+    const data = plan.data;
+    if (!data) return {};
+    if (data.mkdir) await runOrFail(ctx, sh`mkdir -p -- ${data.mkdir}`, `creating ${data.mkdir}`);
+    for (const write of data.writes) await applyWrite(ctx, { action: 'update', reason: '', data: write });
+    return { output: { dest: data.writes.map((w) => w.path) } };
+  },
+};
+
+function combine(plans: Plan<WriteData>[], made: string | undefined, mkdir: string | undefined): Plan<KeyData> {
+  const changed = plans.filter((p) => p.action !== 'none');
+  const prefix = made ? [made] : [];
+  if (changed.length === 0) return { action: 'none', reason: [...prefix, ...plans.map((p) => p.reason)].join('; ') };
+  const action: PlanAction = changed.length === plans.length && changed.every((p) => p.action === 'create') ? 'create' : 'update';
+  return {
+    action,
+    reason: [...prefix, ...changed.map((p) => p.reason)].join('; '),
+    diff: { values: changed.flatMap((p) => (p.diff?.values ?? []).map((v) => ({ ...v, key: `${p.data!.path}: ${v.key}` }))) },
+    data: { ...(mkdir ? { mkdir } : {}), writes: changed.map((p) => p.data!) },
+  };
+}
