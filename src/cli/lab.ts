@@ -20,9 +20,10 @@ export function registerLab(program: Command): void {
     .option('--hosts <n>', 'how many hosts', parseCount, 3)
     .option('--name <name>', 'lab name (each lab has its own network, state and folder)', 'default')
     .option('--packages <names>', 'extra Debian packages on the hosts, comma separated (e.g. python3 for Ansible)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)])
-    .action(async (o: { hosts: number; name: string; packages?: string[] }) => {
+    .option('--replace', 'replace a running lab of this name that another folder made (its hosts and that folder\'s inventory go)')
+    .action(async (o: { hosts: number; name: string; packages?: string[]; replace?: boolean }) => {
       const started = Date.now();
-      const r = await (await lab()).labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log, ...(o.packages ? { packages: o.packages } : {}) });
+      const r = await (await lab()).labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log, replace: !!o.replace, ...(o.packages ? { packages: o.packages } : {}) });
       for (const h of r.hosts) {
         const failed = h.failedUnits.length ? ` (failed units: ${h.failedUnits.join(', ')})` : '';
         process.stdout.write(`${h.name}\t${h.address}\t${h.state}${failed}\n`);

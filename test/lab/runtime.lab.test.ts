@@ -283,7 +283,9 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       expect(config.containerd.snapshotter).toBe('native');
       expect(config.containerd.defaultRuntimeName).toBe('runc');
       expect(config.containerd.runtimes.runc!.runtimeType).toBe('io.containerd.runc.v2');
-      expect(config.containerd.runtimes.runc!.options).toEqual({ BinaryName: `${SETUP[h].bin}/runc`, SystemdCgroup: true });
+      // The lab's cluster settings (new --from-lab): cgroupfs, and oom_score_adj capped at containerd's own.
+      expect(config.containerd.runtimes.runc!.options).toEqual({ BinaryName: `${SETUP[h].bin}/runc`, SystemdCgroup: false });
+      expect((config as unknown as { restrictOOMScoreAdj: boolean }).restrictOOMScoreAdj).toBe(true);
       expect(config.registry.configPath).toBe('/etc/containerd/certs.d');
       expect(config.cni).toMatchObject({ binDir: '/opt/cni/bin', confDir: '/etc/cni/net.d' });
 
@@ -307,7 +309,7 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
   test('docker: docker info shows the cgroup driver, storage driver, mirrors and insecure registries; new containers get the log limits', async () => {
     for (const h of DOCKER_HOSTS) {
       const info = await dockerInfo(h);
-      expect(info.CgroupDriver).toBe('systemd');
+      expect(info.CgroupDriver).toBe('cgroupfs');
       expect(info.Driver).toBe('vfs');
       expect(info.DockerRootDir).toBe('/var/lib/docker');
       expect(info.LoggingDriver).toBe('json-file');
