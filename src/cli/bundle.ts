@@ -69,7 +69,7 @@ export function registerBundle(program: Command): void {
     });
 }
 
-async function preload(file: string, o: RunFlags): Promise<number> {
+export async function preload(file: string, o: RunFlags): Promise<number> {
   const [{ loadClusterWithHosts, clusterVars }, { unpackIntoCluster }, { bundleVars, readClusterBundle }, { readBundleIndex }, { sameContent }] = await Promise.all([
     import('../cluster/cluster.js'),
     import('../bundle/preload.js'),

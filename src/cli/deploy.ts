@@ -80,8 +80,9 @@ export function registerDeploy(program: Command): void {
     .command('new')
     .description('create a cluster folder from the examples (or from a running lab)')
     .argument('<dir>', 'the folder to create')
-    .option('--from-lab [name]', "use a lab's inventory (default lab: 'default') and lab settings")
-    .action(async (dir: string, o: { fromLab?: string | boolean }) => {
+    .option('--from-lab [name]', "use a lab's inventory (default lab: 'default') and lab settings, and preload the lab's bundle (furrow lab kubernetes) when it is built")
+    .option('--no-bundle', 'with --from-lab: do not preload the lab bundle (bring your own bin/, repo/ or bundle)')
+    .action(async (dir: string, o: { fromLab?: string | boolean; bundle: boolean }) => {
       if (existsSync(path.join(dir, 'hosts')) || existsSync(path.join(dir, 'inventory.yml'))) {
         throw new InputError({ file: dir }, 'already holds a cluster', 'pick a new folder name');
       }
@@ -99,6 +100,21 @@ export function registerDeploy(program: Command): void {
       }
       for (const sub of ['pki', 'bin']) mkdirSync(path.join(dir, sub), { recursive: true });
       writeFileSync(path.join(dir, 'bin', 'README'), 'Binaries for the hosts (etcd, etcdctl, ...): filled by `furrow bundle preload` or by hand.\n');
+      if (o.fromLab && o.bundle) {
+        const { labBundleFile } = await import('../lab/lab-bundle.js');
+        const file = labBundleFile();
+        if (!existsSync(file)) {
+          process.stdout.write(`created ${dir}; the lab bundle (Kubernetes binaries, etcd, containerd, images, OS packages) is not built yet:\n  furrow lab kubernetes && furrow bundle preload ${file} -i ${dir}\nthen: furrow deploy all -i ${dir}\n`);
+          return;
+        }
+        // The lab's hosts get their binaries, packages and images the way an offline site's do.
+        process.stdout.write(`created ${dir}; preloading the lab bundle: furrow bundle preload ${file} -i ${dir}\n`);
+        const { preload } = await import('./bundle.js');
+        process.exitCode = await preload(file, { inventory: dir });
+        if (process.exitCode) return;
+        process.stdout.write(`then: furrow deploy all -i ${dir}\n`);
+        return;
+      }
       process.stdout.write(`created ${dir}: edit ${o.fromLab ? 'config.yml' : 'hosts and config.yml'}, then: furrow deploy all -i ${dir}\n`);
     });
 }

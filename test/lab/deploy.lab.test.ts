@@ -82,7 +82,7 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     ]);
     expectExit(up, 0);
     // The cluster folder as an operator makes it: the lab's inventory and the shipped lab settings.
-    expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
+    expectExit(await furrow(['new', cluster, '--from-lab', NAME, '--no-bundle'], { cwd }), 0);
     expect(readFileSync(path.join(cluster, 'inventory.yml'), 'utf8')).toBe(readFileSync(labInventory, 'utf8'));
     const inv = await loadInventory(labInventory);
     for (const h of HOSTS) address[h] = String(hostVars(inv, h).ansible_host);
