@@ -7,6 +7,7 @@ import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.j
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
 import { findModule } from '../../modules/index.js';
+import { shownDiff } from '../redact.js';
 import type { PlayContext } from './context.js';
 import type { HostState } from './host-state.js';
 import { markerOf } from './joins.js';
@@ -63,7 +64,7 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
     handler,
     ...(outcome.msg !== undefined ? { msg: task.noLog ? '(output hidden by no_log)' : outcome.msg } : {}),
     ...(outcome.print !== undefined && !task.noLog ? { print: outcome.print } : {}),
-    ...(outcome.diff && !task.noLog ? { diff: outcome.diff } : {}),
+    ...(outcome.diff ? { diff: shownDiff(outcome.diff, task.noLog)! } : {}),
     durationMs: Date.now() - started,
   });
   return outcome.status;
@@ -121,6 +122,8 @@ async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scop
     const bound = scope.withVars({ [task.register ?? 'result']: outcome.result });
     if (bound.condition(task.until)) return outcome;
     if (attempt > retries) return { ...outcome, status: 'failed', msg: `${outcome.msg ?? ''} until condition not met after ${attempt} attempt(s)`.trim() };
+    // Long waits say what they wait for and how much is left, as Ansible's "FAILED - RETRYING" does.
+    pc.run.reporter.onEvent({ kind: 'task_retry', host: host.name, taskId: task.id, task: task.name, attempt, retriesLeft: retries - attempt + 1, delaySeconds: delay });
     await sleep(delay * 1000);
     pc.run.reads(targetOf(host, task, scope)).drop(); // the retry must see the host as it is now
     outcome = await runModule(host, task, pc, scope);
