@@ -10,6 +10,7 @@ import { BLOBS_DIR, BUNDLE_FORMAT, DEBIAN_REPO_DIR, IMAGES_DIR, INDEX_NAME, item
 import { unpackBundle, writeBundleTar } from './archive.js';
 import type { BinaryItem, Manifest } from './manifest.js';
 import { addToLayoutIndex, RegistryClient, type PulledImage } from './registry/index.js';
+import { pullFromLayout } from './registry/layout-source.js';
 
 /** Downloads and pulls in flight at once. */
 const PARALLEL_FETCHES = 4;
@@ -175,6 +176,7 @@ async function gatherImages(manifest: Manifest, parts: string, prior: BundleInde
   const pull = async (item: Manifest['images'][number]) => {
     const before = prior?.images.find((i) => i.ref === item.ref && JSON.stringify(i.arches) === JSON.stringify(item.arches));
     try {
+      if (item.layout) return await pullFromLayout(item.ref, item.layout, { arches: item.arches, blobDir, place: item.place });
       return await client.pull(item.ref, { arches: item.arches, blobDir, ...(before ? { known: { digest: before.digest, mediaType: before.mediaType } } : {}) });
     } catch (err) {
       // The client's errors name the image, the endpoint and the fix, with their own exit status.

@@ -36,6 +36,8 @@ export interface BinaryItem {
 export interface ImageItem {
   ref: string;
   arches: Arch[];
+  /** Taken from this OCI image layout (a path or file:// URL) instead of the image's registry. */
+  layout?: string;
   place: SourcePlace;
 }
 
@@ -65,7 +67,7 @@ interface RawManifest {
   versions?: Record<string, string | number>;
   registries?: Record<string, { mirrors?: string[]; insecure?: boolean; auth?: { username: string; password?: string; password_env?: string } }>;
   binaries?: RawBinary[];
-  images?: (string | { ref: string; arch?: string[] })[];
+  images?: (string | { ref: string; arch?: string[]; layout?: string })[];
   packages?: { debian?: string[]; redhat?: string[] };
 }
 
@@ -142,7 +144,8 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
     const path: YamlPath = typeof entry === 'string' ? ['images', i] : ['images', i, 'ref'];
     const ref = fill(typeof entry === 'string' ? entry : entry.ref, path, {});
     const own = typeof entry === 'string' ? undefined : entry.arch;
-    return { ref, arches: own ?? arches, place: at(path) };
+    const layout = typeof entry === 'string' ? undefined : entry.layout;
+    return { ref, arches: own ?? arches, ...(layout ? { layout } : {}), place: at(path) };
   });
 
   const registries: RegistryConfig = {};

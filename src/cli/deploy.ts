@@ -24,10 +24,26 @@ export function registerDeploy(program: Command): void {
     .command('new')
     .description('create a cluster folder from the examples (or from a running lab)')
     .argument('<dir>', 'the folder to create')
-    .option('--from-lab [name]', "use a lab's inventory (default lab: 'default') and lab settings")
-    .action(async (dir: string, o: { fromLab?: string | boolean }) => {
+    .option('--from-lab [name]', "use a lab's inventory (default lab: 'default') and lab settings, and preload the lab's bundle (furrow lab kubernetes) when it is built")
+    .option('--no-bundle', 'with --from-lab: do not preload the lab bundle (bring your own bin/, repo/ or bundle)')
+    .action(async (dir: string, o: { fromLab?: string | boolean; bundle: boolean }) => {
       const { newCluster } = await import('../cluster/new.js');
       const next = newCluster(dir, { cwd: process.cwd(), ...(o.fromLab ? { fromLab: o.fromLab === true ? 'default' : o.fromLab } : {}) });
+      if (o.fromLab && o.bundle) {
+        const [{ labBundleFile }, { existsSync }] = await Promise.all([import('../lab/lab-bundle.js'), import('node:fs')]);
+        const file = labBundleFile();
+        if (!existsSync(file)) {
+          process.stdout.write(`created ${dir}; the lab bundle (Kubernetes binaries, etcd, containerd, images, OS packages) is not built yet:\n  furrow lab kubernetes && furrow bundle preload ${file} -i ${dir}\nthen: furrow deploy all -i ${dir}\n`);
+          return;
+        }
+        // The lab's hosts get their binaries, packages and images the way an offline site's do.
+        process.stdout.write(`created ${dir}; preloading the lab bundle: furrow bundle preload ${file} -i ${dir}\n`);
+        const [{ preloadCluster }, { runOptionsFromFlags }] = await Promise.all([import('../cluster/preload.js'), import('./run.js')]);
+        process.exitCode = await preloadCluster(file, dir, await runOptionsFromFlags({ inventory: dir }), (line) => process.stdout.write(`${line}\n`));
+        if (process.exitCode) return;
+        process.stdout.write(`then: furrow deploy all -i ${dir}\n`);
+        return;
+      }
       process.stdout.write(`created ${dir}: ${next}\n`);
     });
 }

@@ -53,6 +53,22 @@ export function registerLab(program: Command): void {
     });
 
   labCommand
+    .command('kubernetes')
+    .description("Kubernetes server binaries for the lab, built once per machine from Debian's source package (cached), and the lab's offline bundle")
+    .option('--rebuild', 'build again even when the cache has the binaries')
+    .addHelpText('after', `\nThe first run builds for about 5 minutes on 2 idle cores; later runs take the cache at once.\nCache: /var/lib/furrow/kubernetes/<source version>/bin (see docs/lab.md).\n`)
+    .action(async (o: { rebuild?: boolean }) => {
+      const started = Date.now();
+      const { labKubernetes } = await import('../lab/kubernetes.js');
+      const k = await labKubernetes({ log, ...(o.rebuild ? { rebuild: true } : {}) });
+      log(`Kubernetes v${k.version} (${k.sourceVersion}): ${k.built ? `built in ${k.seconds} s` : 'cached'}: ${k.binDir}`);
+      const { buildLabBundle } = await import('../lab/lab-bundle.js');
+      const b = await buildLabBundle({ kubernetes: k, log, ...(o.rebuild ? { rebuild: true } : {}) });
+      process.stdout.write(`${b.file}\n`);
+      log(`lab bundle: ${b.file}${b.built ? '' : ' (up to date)'}, manifest ${b.manifest}; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
+    });
+
+  labCommand
     .command('stop <host>')
     .description('power one host off (its disk and address stay, for lab start)')
     .option('--name <name>', 'lab name', 'default')

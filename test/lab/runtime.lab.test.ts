@@ -216,7 +216,7 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       runtimeBinariesFromDebian(path.join(cluster, 'bin')),
     ]);
     expectExit(up, 0);
-    expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
+    expectExit(await furrow(['new', cluster, '--from-lab', NAME, '--no-bundle'], { cwd }), 0);
     const inv = await loadInventory(labInventory);
     gateway = String(hostVars(inv, 'h1').furrow_lab_gateway);
     // The cluster's settings: only loopback and lab addresses (the hosts have no route out).

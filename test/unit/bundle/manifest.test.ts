@@ -45,6 +45,7 @@ binaries:
 images:
   - registry.k8s.io/pause:{{versions.pause}}
   - {ref: "127.0.0.1:5000/only-amd64:1", arch: [amd64]}
+  - {ref: "furrow.lab/pause:1", layout: "file:///var/lib/furrow/lab-bundle/images"}
 packages:
   debian: [chrony, socat]
 `),
@@ -61,7 +62,9 @@ packages:
     ]);
     expect(m.binaries[0]!.hosts).toBe('etcd');
     expect(m.binaries[2]!.hosts).toBe('all');
-    expect(m.images.map((i) => `${i.ref} ${i.arches.join(',')}`)).toEqual(['registry.k8s.io/pause:3.10 amd64,arm64', '127.0.0.1:5000/only-amd64:1 amd64']);
+    expect(m.images.map((i) => `${i.ref} ${i.arches.join(',')}`)).toEqual(['registry.k8s.io/pause:3.10 amd64,arm64', '127.0.0.1:5000/only-amd64:1 amd64', 'furrow.lab/pause:1 amd64,arm64']);
+    // An image made on the build machine comes from its OCI layout, not a registry.
+    expect(m.images.map((i) => i.layout)).toEqual([undefined, undefined, 'file:///var/lib/furrow/lab-bundle/images']);
     expect(m.packages).toEqual([{ family: 'debian', names: ['chrony', 'socat'] }]);
   });
 
