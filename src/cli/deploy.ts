@@ -34,15 +34,18 @@ export function repoPort(config: Record<string, unknown>, clusterDir: string): n
 
 /** Runs deploy steps on a cluster: its inventory, settings and paths, its repo/ served meanwhile. */
 export async function deployCluster(stepArg: string, o: RunFlags): Promise<number> {
-  const [{ loadClusterWithHosts, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }, { bundleVars, readClusterBundle }] = await Promise.all([
+  const [{ loadClusterWithHosts, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }, { bundleVars, readClusterBundle }, { checkKubernetesInput, kubernetesVars }] = await Promise.all([
     import('../cluster/cluster.js'),
     import('../cluster/steps.js'),
     import('../repo/index.js'),
     import('../bundle/cluster.js'),
+    import('../cluster/kubernetes.js'),
   ]);
   const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
   const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
   const bundle = readClusterBundle(cluster.dir);
+  // Bad input for the control plane stops here, before any host is touched.
+  if (steps.some((s) => s.name === 'master')) checkKubernetesInput(cluster, inventory, bundle);
   const serving = existsSync(path.join(cluster.repoDir, 'Packages'));
   const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory, inventory), port: repoPort(cluster.config, cluster.dir) }) : undefined;
   try {
@@ -54,7 +57,7 @@ export async function deployCluster(stepArg: string, o: RunFlags): Promise<numbe
       {
         inventory: cluster.inventory,
         // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
-        clusterVars: { ...clusterVars(cluster, repo), ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}) },
+        clusterVars: { ...clusterVars(cluster, repo), ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}), ...kubernetesVars(cluster, inventory, bundle) },
         ...(steps.length > 1 ? { joinPlays: false } : {}),
       },
     );
