@@ -91,7 +91,7 @@ export async function renewClusterCerts(cluster: Cluster, only?: string[]): Prom
   const days = typeof cluster.config.etcd_cert_days === 'number' ? cluster.config.etcd_cert_days : undefined;
   const keyType = cluster.config.pki_key_type === 'ecdsa' ? 'ecdsa' : 'rsa';
   const inventory = await loadInventory(cluster.inventory);
-  const control = selectHosts(inventory, 'kube_master').length
+  const control = inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length
     ? kubeCertSpecs(kubeSettings(cluster, inventory)).filter((s) => CONTROL_PLANE_LEAVES.includes(s.name))
     : [];
   const specs = [...etcdCertSpecs(await etcdMembers(cluster), days ? { days } : {}), ...control];

@@ -45,6 +45,7 @@ function bundleVersions(bundle: BundleIndex): Record<string, string> {
 
 /** The masters as the kube-master role names them: the host and its address (ansible_host, else its name). */
 export function masterMembers(inventory: Inventory): Member[] {
+  if (!inventory.groups.has('kube_master')) return [];
   return selectHosts(inventory, 'kube_master').map((name) => {
     const address = hostVars(inventory, name).ansible_host;
     return { name, ip: typeof address === 'string' && !address.includes('{{') ? address : name };
@@ -77,7 +78,7 @@ export function kubeSettings(cluster: Cluster, inventory: Inventory): KubeSettin
 /** The variables the Kubernetes roles need from the controller's side. */
 export function kubernetesVars(cluster: Cluster, inventory: Inventory, bundle?: BundleIndex): Record<string, unknown> {
   const vars: Record<string, unknown> = { versions: clusterVersions(cluster, bundle) };
-  if (selectHosts(inventory, 'kube_master').length > 0) vars.kube_apiserver_cert_sans = apiserverSpec(kubeSettings(cluster, inventory)).sans;
+  if (inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length > 0) vars.kube_apiserver_cert_sans = apiserverSpec(kubeSettings(cluster, inventory)).sans;
   return vars;
 }
 
@@ -87,7 +88,7 @@ export function kubernetesVars(cluster: Cluster, inventory: Inventory, bundle?: 
  * binaries for.
  */
 export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bundle?: BundleIndex): void {
-  if (selectHosts(inventory, 'kube_master').length === 0) {
+  if (!inventory.groups.has('kube_master') || selectHosts(inventory, 'kube_master').length === 0) {
     throw new InputError({ file: cluster.inventory }, 'group kube_master has no hosts: the control plane needs at least one master', 'list one or more hosts under [kube_master]');
   }
   const config = path.join(cluster.dir, 'config.yml');

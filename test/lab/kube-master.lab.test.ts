@@ -139,6 +139,7 @@ describeK8s('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
 
     // h3 is not a master: it gets kubectl and an admin kubeconfig from the test, pointed at its own kube-lb.
     const h3 = hosts.get('h3');
+    await on('h3', 'mkdir -p /root/.kube /opt/kube/bin');
     await h3.put('/opt/kube/bin/kubectl', { path: path.join(K8S_BIN, 'kubectl') }, { mode: '0755' });
     await h3.put('/root/.kube/config', { content: readFileSync(path.join(cluster, 'kubeconfig'), 'utf8').replace(/server: https:\/\/[^\s]+/, 'server: https://127.0.0.1:6443') }, { mode: '0600' });
     for (const h of HOSTS) {

@@ -46,6 +46,8 @@ describe('checks before any host is touched', () => {
     const err = inputErrorOf(() => checkKubernetesInput(c, inventory));
     expect(err.place).toEqual({ file: path.join(c.dir, 'hosts') });
     expect(err.problem).toMatch(/^group kube_master has no hosts/);
+    const { cluster: c2, inventory: i2 } = await cluster('[etcd]\nh1\n[kube_node]\nh1\n');
+    expect(inputErrorOf(() => checkKubernetesInput(c2, i2)).problem).toMatch(/^group kube_master has no hosts/);
   });
 
   test('a version the preloaded bundle has no binaries for names versions.kubernetes in config.yml', async () => {
