@@ -2,11 +2,12 @@
 // playbook schema's parts and each module's params, in each ajv setting
 // (src/engine/validators.ts, VALIDATOR_SETS), into dist/schemas/<set>.cjs. Each validator is
 // stored with the sha256 of the schema it was made from; a run uses it only while that matches.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { VALIDATOR_SETS, schemaSha256 } from '../dist/src/engine/validators.js';
 import { moduleNames, findModule } from '../dist/src/modules/index.js';
+import { playbookSchemaText } from '../dist/src/engine/playbook/playbook-schema.js';
 
 mkdirSync('dist/schemas', { recursive: true });
 
@@ -19,7 +20,7 @@ function write(set, add) {
   writeFileSync(`dist/schemas/${set}.cjs`, `${code}\nmodule.exports.sha256 = ${JSON.stringify(sha256)};\nmodule.exports.validators = module.exports;\n`);
 }
 
-const playbookText = readFileSync('schemas/playbook.schema.json', 'utf8');
+const playbookText = playbookSchemaText();
 write('playbook', (ajv, refs, sha256) => {
   const schema = JSON.parse(playbookText);
   ajv.addSchema(schema);

@@ -44,6 +44,8 @@ export type RunEvent =
       item?: string;
       durationMs: number;
     }
+  /** A task with `until` whose condition does not hold yet: it runs again after delaySeconds. */
+  | { kind: 'task_retry'; host: string; taskId: string; task: string; attempt: number; retriesLeft: number; delaySeconds: number }
   | { kind: 'play_end'; play: string; index: number; aborted?: string }
   | { kind: 'warning'; host?: string; message: string }
   | { kind: 'run_end'; recap: Record<string, HostRecap>; durationMs: number };

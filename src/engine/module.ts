@@ -24,6 +24,8 @@ export interface Diff {
   unified?: string;
   /** Old/new for values: mode, owner, a sysctl, a unit's state, a cert's subject/SANs/expiry. */
   values?: ValueChange[];
+  /** Why (part of) the diff is not shown: no_log, or a private key (see redact.ts). */
+  hidden?: string;
 }
 
 export interface Plan<D = unknown> {

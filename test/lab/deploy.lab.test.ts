@@ -84,6 +84,9 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     // The cluster folder as an operator makes it: the lab's inventory and the shipped lab settings.
     expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
     expect(readFileSync(path.join(cluster, 'inventory.yml'), 'utf8')).toBe(readFileSync(labInventory, 'utf8'));
+    // kubeasz's per-host node name: prepare makes it h3's host name (lower case, '_' as '-').
+    mkdirSync(path.join(cluster, 'host_vars'));
+    writeFileSync(path.join(cluster, 'host_vars', 'h3.yml'), 'k8s_nodename: Node_3\n');
     const inv = await loadInventory(labInventory);
     for (const h of HOSTS) address[h] = String(hostVars(inv, h).ansible_host);
     await hosts.connect(labInventory, HOSTS, cwd);
@@ -96,6 +99,10 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
   }, 120_000);
 
   test('deploy all: etcd reports 3 healthy members over mutual TLS; prepare left its marks on every host', async () => {
+    // The machine-wide sysctls the lab switches off (prepare_kernel_sysctls: []) must stay the machine's.
+    const machineSysctls = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/pid_max', 'net/netfilter/nf_conntrack_max', 'net/core/netdev_max_backlog'];
+    const readMachine = () => machineSysctls.map((k) => { try { return readFileSync(`/proc/sys/${k}`, 'utf8'); } catch { return '(none)'; } });
+    const machineBefore = readMachine();
     const r = await deploy('all');
     expectExit(r, 0);
     expect(Object.keys(recap(r.stdout)).sort()).toEqual(HOSTS);
@@ -111,10 +118,22 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     expect(kept).toEqual(presets.map((spec) => [spec.name, 'kept']));
     expect(await on('h1', `stat -c '%a %U' /var/lib/etcd ${CERTS}/server.key ${CERTS}/peer.key ${CERTS}/server.crt`)).toBe('700 root\n600 root\n600 root\n644 root');
 
+    expect(readMachine()).toEqual(machineBefore);
     for (const h of HOSTS) {
-      expect(await on(h, 'cat /proc/sys/net/ipv4/ip_forward; grep -c . /etc/sysctl.d/95-furrow-k8s.conf')).toBe('1\n9');
+      // kubeasz 3.7.0's network sysctls, live in each host's own network namespace, and in the file.
+      expect(await on(h, 'cd /proc/sys/net && cat ipv4/ip_forward core/somaxconn ipv4/tcp_tw_reuse ipv4/tcp_fin_timeout ipv4/tcp_max_syn_backlog ipv4/tcp_rmem ipv4/tcp_wmem; grep -c . /etc/sysctl.d/95-furrow-k8s.conf')).toBe(
+        '1\n65535\n2\n30\n65536\n4096\t12582912\t16777216\n4096\t12582912\t16777216\n16',
+      );
+      expect(await on(h, "grep -c -E '^(vm|kernel|fs)\\.|nf_conntrack_max|netdev_max_backlog' /etc/sysctl.d/95-furrow-k8s.conf || true")).toBe('0');
+      expect(await on(h, 'cat /etc/modprobe.d/sctp.conf /etc/modules-load.d/dm_thin_pool.conf /etc/systemd/system.conf.d/30-furrow-limits.conf')).toBe(
+        '# Written by Furrow (role prepare).\ninstall sctp /bin/true\ndm_thin_pool\n' +
+          "# Written by Furrow (role prepare): systemd's default limits for every service.\n[Manager]\nDefaultLimitCORE=infinity\nDefaultLimitNOFILE=100000\nDefaultLimitNPROC=100000",
+      );
+      // systemd took the new defaults (the handler's daemon-reload): services started from now on get them.
+      expect(await on(h, 'systemctl show -p DefaultLimitCORE -p DefaultLimitNOFILE -p DefaultLimitNPROC | sort')).toBe('DefaultLimitCORE=infinity\nDefaultLimitNOFILE=100000\nDefaultLimitNPROC=100000');
+      expect(await on(h, 'cat /etc/hostname; hostname')).toBe(h === 'h3' ? 'node-3\nnode-3' : `${h}\n${h}`);
       expect(await on(h, "sed -n '/BEGIN FURROW CLUSTER HOSTS/,/END FURROW CLUSTER HOSTS/p' /etc/hosts")).toBe(
-        ['# BEGIN FURROW CLUSTER HOSTS', ...HOSTS.map((x) => `${address[x]} ${x}`), '# END FURROW CLUSTER HOSTS'].join('\n'),
+        ['# BEGIN FURROW CLUSTER HOSTS', ...HOSTS.map((x) => `${address[x]} ${x === 'h3' ? 'node-3 h3' : x}`), '# END FURROW CLUSTER HOSTS'].join('\n'),
       );
       const installed = await on(h, `dpkg-query -W -f='\${Package} \${Status}\\n' ${BASE_PACKAGES.join(' ')} chrony`);
       expect(installed.split('\n').sort()).toEqual([...BASE_PACKAGES, 'chrony'].sort().map((p) => `${p} install ok installed`));
@@ -281,6 +300,7 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     const r = await furrow(['exec', 'etcd:kube_master', '-i', hostsFile, '--json', '--', 'hostname'], { cwd });
     expectExit(r, 0);
     const seen = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host: string; stdout: string }).map((x) => [x.host, x.stdout.trim()]).sort();
-    expect(seen).toEqual([[address.h1, 'h1'], [address.h2, 'h2'], [address.h3, 'h3']].sort());
+    // h3 was renamed by prepare after its k8s_nodename.
+    expect(seen).toEqual([[address.h1, 'h1'], [address.h2, 'h2'], [address.h3, 'node-3']].sort());
   });
 });

@@ -20,7 +20,7 @@ export class LocalConnection implements Connection {
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const watchdog = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs, when: 'become' as const } : undefined;
-    const plan = planCommand(command, becomeFor(this.spec, this.loginUser, opts.become), watchdog);
+    const plan = planCommand(command, becomeFor(this.spec, this.loginUser, opts.become, opts.becomeUser), watchdog);
     return driveCommand(startLocal(plan.command), plan, opts, this.spec.name);
   }
 

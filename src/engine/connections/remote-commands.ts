@@ -32,12 +32,12 @@ export interface BecomeSettings {
   becomePassword?: string;
 }
 
-/** The become settings for one command: the spec's, unless the command overrides `become`. */
-export function becomeFor(spec: ConnectionSpec, loginUser: string, become: boolean | undefined): BecomeSettings {
+/** The become settings for one command: the spec's, unless the command overrides them. */
+export function becomeFor(spec: ConnectionSpec, loginUser: string, become: boolean | undefined, becomeUser?: string): BecomeSettings {
   return {
     loginUser,
     become: become ?? spec.become,
-    becomeUser: spec.becomeUser,
+    becomeUser: becomeUser ?? spec.becomeUser,
     ...(spec.becomePassword !== undefined ? { becomePassword: spec.becomePassword } : {}),
   };
 }
@@ -113,18 +113,6 @@ export function putCommand(dest: string, opts: PutOptions & { size?: number }, t
   if (opts.size !== undefined) lines.push(sizeCheck(dest, opts.size));
   lines.push(...finishLines(dest, opts, umaskFor(mode) === undefined));
   return lines.join('\n');
-}
-
-/**
- * Small text is sent inside the command itself, written by the shell's own printf: no input
- * stream, so it runs on the connection's shared shell without a channel, and no cat or wc.
- */
-export const INLINE_PUT_MAX = 16 * 1024;
-
-/** The same install as `putCommand`, for `text` given in the command (see INLINE_PUT_MAX). */
-export function inlinePutCommand(dest: string, text: string, opts: PutOptions, tmp = tempPathFor(dest)): string {
-  const mode = normaliseMode(opts.mode);
-  return [...tempFileLines(tmp, mode), sh`printf %s ${text} > "$tmp" || exit 1`, ...finishLines(dest, opts, umaskFor(mode) === undefined)].join('\n');
 }
 
 /**

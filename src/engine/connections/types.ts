@@ -36,6 +36,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Override the connection's become setting for this command. */
   become?: boolean;
+  /** Override the connection's become user for this command (the task's `become_user`). */
+  becomeUser?: string;
   /** Stream stdout here instead of collecting it (the result's stdout is then empty). */
   stdout?: Writable;
   /**
@@ -61,11 +63,14 @@ export interface PutOptions {
   group?: string;
   /** Override the connection's become setting for this transfer. */
   become?: boolean;
+  /** Override the connection's become user for this transfer. */
+  becomeUser?: string;
 }
 
 export interface GetOptions {
   /** Override the connection's become setting for this transfer (reading root-only files). */
   become?: boolean;
+  becomeUser?: string;
 }
 
 /**
@@ -84,4 +89,6 @@ export interface Connection {
   /** Copies a remote file to a local path, streaming (a temp file beside it, then renamed). */
   get(src: string, localPath: string, opts?: GetOptions): Promise<void>;
   close(): Promise<void>;
+  /** What the user must hear about this connection since last asked (a first-use host key, checking off). */
+  takeNotices?(): string[];
 }

@@ -4,7 +4,7 @@ import type { ModuleLookup } from './module-params.js';
 import { Problems } from './problems.js';
 import { checkStructure, type SchemaPart } from './schema.js';
 import type { RoleFiles } from './roles.js';
-import { record } from './task-parser.js';
+import { record } from './keywords.js';
 import type { Place } from './types.js';
 import { YamlSource } from './yaml-source.js';
 

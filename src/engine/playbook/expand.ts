@@ -3,8 +3,9 @@ import path from 'node:path';
 import type { InputError } from '../errors.js';
 import { isTemplated, type LoadContext } from './context.js';
 import { findRoleDir, mainFile, readRole, roleEntry, type RoleEntry, type RoleFiles } from './roles.js';
-import { ownKeywords, parseTask, type At, type OwnKeywords, type TaskSpec } from './task-parser.js';
-import type { RoleInfo, Task, WaitForHosts } from './types.js';
+import { inherit, ownKeywords, taskKeywords, type At, type InheritedKeywords } from './keywords.js';
+import { parseTask, type TaskSpec } from './task-parser.js';
+import type { RoleInfo, Task } from './types.js';
 
 /**
  * Static expansion: roles, import_role/include_role, import_tasks and include_tasks with a literal
@@ -12,24 +13,13 @@ import type { RoleInfo, Task, WaitForHosts } from './types.js';
  * it inherits (the Scope) merged into its own, so the planner reads one flat record per task.
  */
 
-/** What enclosing plays, roles, blocks and includes hand down to their tasks. */
-export interface Scope {
-  when: string[];
-  tags: string[];
-  become?: boolean;
-  becomeUser?: string;
-  vars: Record<string, unknown>;
-  environment?: Record<string, unknown>;
-  delegateTo?: string;
-  ignoreErrors?: boolean;
-  noLog?: boolean;
-  runOnce?: boolean;
-  waitFor: WaitForHosts[];
+/** What enclosing plays, roles, blocks and includes hand down to their tasks (keywords.ts), and where they are. */
+export type Scope = InheritedKeywords & {
   role?: RoleInfo;
   playbookDir: string;
   /** Task files and role folders being expanded, outermost first: a repeat is a cycle. */
   chain: string[];
-}
+};
 
 /** What one play collects while its tasks are expanded. */
 export interface PlayState {
@@ -39,26 +29,6 @@ export interface PlayState {
   ran: Set<string>;
   /** Handler files already added (a role run twice has its handlers once). */
   handlerFiles: Set<string>;
-}
-
-type OwnScopeKeys = Pick<OwnKeywords, 'when' | 'tags' | 'become' | 'becomeUser' | 'vars' | 'environment' | 'delegateTo' | 'ignoreErrors' | 'noLog' | 'runOnce' | 'waitFor'>;
-
-export function inherit(scope: Scope, own: Partial<OwnScopeKeys>): Scope {
-  const environment = own.environment || scope.environment ? { ...scope.environment, ...own.environment } : undefined;
-  return {
-    ...scope,
-    when: [...scope.when, ...(own.when ?? [])],
-    tags: [...new Set([...scope.tags, ...(own.tags ?? [])])],
-    become: own.become ?? scope.become,
-    becomeUser: own.becomeUser ?? scope.becomeUser,
-    vars: { ...scope.vars, ...own.vars },
-    environment,
-    delegateTo: own.delegateTo ?? scope.delegateTo,
-    ignoreErrors: own.ignoreErrors ?? scope.ignoreErrors,
-    noLog: own.noLog ?? scope.noLog,
-    runOnce: own.runOnce ?? scope.runOnce,
-    waitFor: [...scope.waitFor, ...(own.waitFor ?? [])],
-  };
 }
 
 export interface RoleOptions {
@@ -110,7 +80,7 @@ export class Expander {
       }
       case 'role': {
         if (isTemplated(action.name)) return this.dynamic(action.key, { source: spec.at.source, path: [...keyPath, 'name'] });
-        const entry: RoleEntry = { name: action.name, params: action.vars, when: [], tags: [], waitFor: [], at: { source: spec.at.source, path: [...keyPath, 'name'] } };
+        const entry: RoleEntry = { name: action.name, params: action.vars, at: { source: spec.at.source, path: [...keyPath, 'name'] } };
         return this.role(entry, inner, { dedupe: false, tasksFrom: action.tasksFrom, handlersFrom: action.handlersFrom });
       }
     }
@@ -177,36 +147,12 @@ export class Expander {
   }
 
   private task(spec: TaskSpec, scope: Scope, module: string, params: Record<string, unknown>): Task {
-    const own = spec.own;
     return compact({
+      ...taskKeywords(scope, spec.own),
       id: this.ctx.taskId(spec.place),
-      name: own.name ?? (module === 'meta' ? String(params.action) : module),
+      name: spec.own.name ?? (module === 'meta' ? String(params.action) : module),
       module,
       params,
-      when: scope.when,
-      loop: own.loop,
-      loopVar: own.loopVar ?? 'item',
-      loopIndexVar: own.loopIndexVar,
-      loopLabel: own.loopLabel,
-      register: own.register,
-      notify: own.notify,
-      listen: own.listen,
-      tags: scope.tags,
-      become: scope.become,
-      becomeUser: scope.becomeUser,
-      runOnce: scope.runOnce ?? false,
-      throttle: own.throttle,
-      delegateTo: scope.delegateTo,
-      retries: own.retries,
-      until: own.until,
-      delay: own.delay,
-      ignoreErrors: scope.ignoreErrors ?? false,
-      changedWhen: own.changedWhen,
-      failedWhen: own.failedWhen,
-      noLog: scope.noLog ?? false,
-      vars: scope.vars,
-      environment: scope.environment,
-      waitFor: scope.waitFor,
       role: scope.role,
       playbookDir: scope.playbookDir,
       place: spec.place,

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import type { InputError } from '../errors.js';
 import type { Module } from '../module.js';
 import * as registry from '../../modules/index.js';
 import { isTemplated, LoadContext } from './context.js';
 import { Expander, type PlayState, type Scope } from './expand.js';
 import { didYouMean } from './problems.js';
 import { roleEntry } from './roles.js';
-import { bool, conditions, record, str, tagList, type At } from './task-parser.js';
+import { bool, conditions, inherit, keywordsOn, ownKeywords, record, str, tagList, taskKeywords, type At } from './keywords.js';
 import type { Place, Play, Playbook, SerialBatch, Task, VarsFile } from './types.js';
 
 /**
@@ -73,10 +74,10 @@ async function importPlaybook(entry: Record<string, unknown>, at: At, ctx: LoadC
 
 async function loadPlay(play: Record<string, unknown>, at: At, ctx: LoadContext): Promise<Play> {
   const hosts = Array.isArray(play.hosts) ? play.hosts.map(String).join(':') : (str(play.hosts) ?? '');
-  const tags = tagList(play.tags);
-  const become = bool(play.become);
-  const becomeUser = str(play.become_user);
-  const scope: Scope = { when: [], tags, become, becomeUser, vars: {}, waitFor: [], playbookDir: path.dirname(at.source.file), chain: [at.source.file] };
+  const errors: InputError[] = [];
+  const own = ownKeywords(play, at, errors, keywordsOn('play'));
+  ctx.problems.addAll(errors);
+  const scope: Scope = inherit({ when: [], tags: [], vars: {}, waitFor: [], playbookDir: path.dirname(at.source.file), chain: [at.source.file] }, own);
   const state: PlayState = { handlers: [], roles: [], ran: new Set(), handlerFiles: new Set() };
   const { tasks, handlers } = await playTasks(play, at, scope, new Expander(ctx, state), ctx);
   return withoutUndefined({
@@ -87,13 +88,14 @@ async function loadPlay(play: Record<string, unknown>, at: At, ctx: LoadContext)
     roles: state.roles,
     tasks,
     handlers: [...state.handlers, ...handlers],
-    become,
-    becomeUser,
+    become: own.become,
+    becomeUser: own.becomeUser,
+    environment: own.environment,
     gatherFacts: bool(play.gather_facts),
     serial: serialBatches(play.serial),
     maxFailPercentage: typeof play.max_fail_percentage === 'number' ? play.max_fail_percentage : undefined,
     anyErrorsFatal: play.any_errors_fatal === true,
-    tags,
+    tags: own.tags,
     place: at.source.place(at.path),
   });
 }
@@ -134,20 +136,11 @@ function checkNotifies(play: Play, ctx: LoadContext): Play {
 /** The implicit handler flush Ansible runs after each section; tagged `always` so --tags keeps it. */
 function flushTask(ctx: LoadContext, place: Place, after: string, playbookDir: string): Task {
   return {
+    ...taskKeywords({ when: [], tags: ['always'], vars: {}, waitFor: [] }, ownKeywords({}, { source: undefined as never, path: [] }, [])),
     id: ctx.taskId(place, `:flush_handlers(${after})`),
     name: `flush handlers after ${after}`,
     module: 'meta',
     params: { action: 'flush_handlers' },
-    when: [],
-    loopVar: 'item',
-    notify: [],
-    listen: [],
-    tags: ['always'],
-    runOnce: false,
-    ignoreErrors: false,
-    noLog: false,
-    vars: {},
-    waitFor: [],
     playbookDir,
     place,
   };

@@ -2,8 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { InputError } from '../errors.js';
 import type { LoadContext } from './context.js';
-import { bool, record, str, tagList, conditions, waitList, type At } from './task-parser.js';
-import type { WaitForHosts } from './types.js';
+import { keywordsOn, ownKeywords, record, str, type At, type InheritedKeywords } from './keywords.js';
 import type { YamlSource } from './yaml-source.js';
 
 /**
@@ -13,22 +12,18 @@ import type { YamlSource } from './yaml-source.js';
  */
 
 /** A `roles:` entry, a meta dependency or an import_role, normalised. */
-export interface RoleEntry {
+export type RoleEntry = Partial<InheritedKeywords> & {
   name: string;
   /** `vars:` and any extra keys of the entry: role params. */
   params: Record<string, unknown>;
-  when: string[];
-  tags: string[];
-  become?: boolean;
-  becomeUser?: string;
-  waitFor: WaitForHosts[];
   at: At;
-}
+};
 
-const ENTRY_KEYWORDS = new Set(['role', 'name', 'vars', 'when', 'tags', 'become', 'become_user', 'wait_for_hosts']);
+/** The keys of a role entry that are not role params: its name, its vars, and the keywords it hands down. */
+const ENTRY_KEYWORDS = new Set(['role', 'name', 'vars', ...keywordsOn('role')]);
 
 export function roleEntry(raw: unknown, at: At, ctx: LoadContext): RoleEntry | undefined {
-  if (typeof raw === 'string') return { name: raw, params: {}, when: [], tags: [], waitFor: [], at };
+  if (typeof raw === 'string') return { name: raw, params: {}, at };
   const entry = record(raw);
   const name = str(entry.role) ?? str(entry.name);
   if (name === undefined) {
@@ -38,9 +33,9 @@ export function roleEntry(raw: unknown, at: At, ctx: LoadContext): RoleEntry | u
   const params: Record<string, unknown> = { ...record(entry.vars) };
   for (const [key, value] of Object.entries(entry)) if (!ENTRY_KEYWORDS.has(key)) params[key] = value;
   const errors: InputError[] = [];
-  const waitFor = waitList(entry.wait_for_hosts, [...at.path, 'wait_for_hosts'], at.source, errors);
+  const own = ownKeywords(entry, at, errors, keywordsOn('role'));
   ctx.problems.addAll(errors);
-  return { name, params, when: conditions(entry.when), tags: tagList(entry.tags), become: bool(entry.become), becomeUser: str(entry.become_user), waitFor, at };
+  return { ...own, name, params, at };
 }
 
 export function roleSearchPaths(playbookDir: string, extra: string[]): string[] {

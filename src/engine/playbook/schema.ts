@@ -1,24 +1,21 @@
-import { readFileSync } from 'node:fs';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { InputError } from '../errors.js';
-import { packagePath } from '../../package-root.js';
 import { validatorFor } from '../validators.js';
+import { playbookSchemaText } from './playbook-schema.js';
 import { didYouMean } from './problems.js';
 import type { YamlPath, YamlSource } from './yaml-source.js';
 
 /**
- * Structure checks with the JSON Schema that ships in the package (schemas/playbook.schema.json),
- * so Furrow and editors agree on what a playbook is. Errors are mapped back from ajv's JSON
- * pointers to the YAML nodes they point at.
+ * Structure checks with the playbook's JSON Schema (playbook-schema.ts, shipped to editors as
+ * schemas/playbook.schema.json), so Furrow and editors agree on what a playbook is. Errors are
+ * mapped back from ajv's JSON pointers to the YAML nodes they point at.
  */
-const SCHEMA_FILE = packagePath('schemas', 'playbook.schema.json');
-
 export type SchemaPart = 'playbook' | 'taskList' | 'roleMeta';
 
 let schemaText: string | undefined;
 
 function validatorOf(part: SchemaPart): ValidateFunction {
-  schemaText ??= readFileSync(SCHEMA_FILE, 'utf8');
+  schemaText ??= playbookSchemaText();
   return validatorFor('playbook', part, schemaText, part === 'playbook' ? undefined : `#/definitions/${part}`);
 }
 

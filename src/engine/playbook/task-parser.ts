@@ -1,20 +1,15 @@
 import { InputError } from '../errors.js';
+import { MODULE_ONLY, ownKeywords, record, str, TASK_KEYWORD_NAMES, type At, type OwnKeywords } from './keywords.js';
 import { moduleParams, type ModuleLookup } from './module-params.js';
+import { ACTION_KEYS } from './playbook-schema.js';
 import { didYouMean } from './problems.js';
-import type { Place, WaitForHosts } from './types.js';
-import type { YamlPath, YamlSource } from './yaml-source.js';
+import type { Place } from './types.js';
 
 /**
  * One task mapping as written, split into its action (a module, a block, an include or import,
  * meta, or a bare cross-host wait) and its own keywords. Inheritance and expansion happen later
  * (expand.ts); the structure was already checked by the schema, so reading here is lenient.
  */
-
-/** Where a value sits: the file and the path inside it. */
-export interface At {
-  source: YamlSource;
-  path: YamlPath;
-}
 
 export type TaskAction =
   | { kind: 'module'; module: string; params: Record<string, unknown> }
@@ -24,35 +19,6 @@ export type TaskAction =
   | { kind: 'meta'; action: string }
   | { kind: 'wait' };
 
-/** The task's own keywords, normalised (conditions and tags as lists). */
-export interface OwnKeywords {
-  name?: string;
-  when: string[];
-  loop?: unknown;
-  loopVar?: string;
-  loopIndexVar?: string;
-  loopLabel?: string;
-  register?: string;
-  notify: string[];
-  listen: string[];
-  tags: string[];
-  become?: boolean;
-  becomeUser?: string;
-  runOnce?: boolean;
-  throttle?: number;
-  delegateTo?: string;
-  retries?: number | string;
-  until?: string[];
-  delay?: number | string;
-  ignoreErrors?: boolean;
-  changedWhen?: string[];
-  failedWhen?: string[];
-  noLog?: boolean;
-  vars: Record<string, unknown>;
-  environment?: Record<string, unknown>;
-  waitFor: WaitForHosts[];
-}
-
 export interface TaskSpec {
   action: TaskAction;
   own: OwnKeywords;
@@ -61,15 +27,6 @@ export interface TaskSpec {
   place: Place;
   at: At;
 }
-
-export const TASK_KEYWORDS = new Set([
-  'name', 'when', 'loop', 'with_items', 'loop_control', 'register', 'notify', 'listen', 'tags', 'become', 'become_user',
-  'run_once', 'throttle', 'delegate_to', 'retries', 'until', 'delay', 'ignore_errors', 'changed_when', 'failed_when', 'no_log',
-  'vars', 'environment', 'args', 'wait_for_hosts', 'rescue', 'always',
-]);
-export const ACTION_KEYS = new Set(['block', 'include_tasks', 'import_tasks', 'import_role', 'include_role', 'meta']);
-/** Keywords that make sense on one run of a module only, not on a block or an expanded include. */
-const MODULE_ONLY = ['throttle', 'loop', 'with_items', 'loop_control', 'register', 'notify', 'listen', 'retries', 'until', 'delay', 'changed_when', 'failed_when', 'args'];
 
 /** Ansible's collection prefixes name the same builtins here. */
 export function shortName(key: string): string {
@@ -91,7 +48,7 @@ export function parseTask(raw: unknown, at: At, modules: ModuleLookup): { spec?:
 
 function findAction(task: Record<string, unknown>, at: At, modules: ModuleLookup): { key?: string; errors: InputError[] } {
   const errors: InputError[] = [];
-  const candidates = Object.keys(task).filter((k) => !TASK_KEYWORDS.has(k));
+  const candidates = Object.keys(task).filter((k) => !TASK_KEYWORD_NAMES.has(k));
   const actions = candidates.filter((k) => ACTION_KEYS.has(shortName(k)) || modules.findModule(shortName(k)));
   for (const key of candidates.filter((k) => !actions.includes(k))) errors.push(unknownKey(key, at, modules));
   if (actions.length > 1) {
@@ -109,7 +66,7 @@ function findAction(task: Record<string, unknown>, at: At, modules: ModuleLookup
 function unknownKey(key: string, at: At, modules: ModuleLookup): InputError {
   const place = at.source.place([...at.path, key], 'key');
   if (key.startsWith('with_')) return new InputError(place, `'${key}' is not supported`, "use 'loop' (with_items is accepted as its alias)");
-  const suggestion = didYouMean(key, [...modules.moduleNames(), ...TASK_KEYWORDS, ...ACTION_KEYS]);
+  const suggestion = didYouMean(key, [...modules.moduleNames(), ...TASK_KEYWORD_NAMES, ...ACTION_KEYS]);
   return new InputError(place, `unknown module or task key '${key}'`, suggestion ?? 'check the name against the module reference (docs/modules.md)');
 }
 
@@ -158,94 +115,6 @@ function readAction(task: Record<string, unknown>, key: string | undefined, at: 
   }
 }
 
-export function ownKeywords(task: Record<string, unknown>, at: At, errors: InputError[]): OwnKeywords {
-  if (task.loop !== undefined && task.with_items !== undefined) {
-    errors.push(new InputError(at.source.place([...at.path, 'with_items'], 'key'), "a task has either 'loop' or 'with_items', not both", "keep 'loop'"));
-  }
-  const loopControl = record(task.loop_control);
-  const until = task.until === undefined ? undefined : conditions(task.until);
-  return {
-    name: str(task.name),
-    when: conditions(task.when),
-    loop: task.loop ?? task.with_items,
-    loopVar: str(loopControl.loop_var),
-    loopIndexVar: str(loopControl.index_var),
-    loopLabel: str(loopControl.label),
-    register: str(task.register),
-    notify: strings(task.notify),
-    listen: strings(task.listen),
-    tags: tagList(task.tags),
-    become: bool(task.become),
-    becomeUser: str(task.become_user),
-    runOnce: bool(task.run_once),
-    throttle: typeof task.throttle === 'number' ? task.throttle : undefined,
-    delegateTo: str(task.delegate_to),
-    retries: numberOrTemplate(task.retries) ?? (until ? 3 : undefined),
-    until,
-    delay: numberOrTemplate(task.delay) ?? (until ? 5 : undefined),
-    ignoreErrors: bool(task.ignore_errors),
-    changedWhen: task.changed_when === undefined ? undefined : conditions(task.changed_when),
-    failedWhen: task.failed_when === undefined ? undefined : conditions(task.failed_when),
-    noLog: bool(task.no_log),
-    vars: record(task.vars),
-    environment: task.environment === undefined ? undefined : record(task.environment),
-    waitFor: waitList(task.wait_for_hosts, [...at.path, 'wait_for_hosts'], at.source, errors),
-  };
-}
-
-/** `wait_for_hosts` as a list; each entry needs its group and exactly one of role or tag. */
-export function waitList(value: unknown, path: YamlPath, source: YamlSource, errors: InputError[]): WaitForHosts[] {
-  if (value === undefined || value === null) return [];
-  const entries = Array.isArray(value) ? value : [value];
-  const out: WaitForHosts[] = [];
-  entries.forEach((entry, i) => {
-    const wait = record(entry);
-    const group = str(wait.group);
-    const role = str(wait.role);
-    const tag = str(wait.tag);
-    if ((role === undefined) === (tag === undefined)) {
-      const where = source.place(Array.isArray(value) ? [...path, i] : path);
-      errors.push(new InputError(where, "wait_for_hosts needs exactly one of 'role' or 'tag'", 'write {group: kube_master, role: kube-master} or {group: etcd, tag: etcd}'));
-    }
-    if (group !== undefined) out.push({ group, ...(role !== undefined ? { role } : {}), ...(tag !== undefined ? { tag } : {}) });
-  });
-  return out;
-}
-
-/** A condition or list of them; YAML booleans become the expressions `true` / `false`. */
-export function conditions(value: unknown): string[] {
-  if (value === undefined || value === null) return [];
-  return (Array.isArray(value) ? value : [value]).map((v) => String(v));
-}
-
-/** Tags as a list; "a, b" is two tags as in Ansible. */
-export function tagList(value: unknown): string[] {
-  if (value === undefined || value === null) return [];
-  const items = Array.isArray(value) ? value.map(String) : String(value).split(',');
-  return items.map((t) => t.trim()).filter((t) => t !== '');
-}
-
-export function strings(value: unknown): string[] {
-  if (value === undefined || value === null) return [];
-  return (Array.isArray(value) ? value : [value]).map(String);
-}
-
-export function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-export function bool(value: unknown): boolean | undefined {
-  return typeof value === 'boolean' ? value : undefined;
-}
-
-export function record(value: unknown): Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
 function list(value: unknown): unknown[] {
   return Array.isArray(value) ? value : [];
-}
-
-function numberOrTemplate(value: unknown): number | string | undefined {
-  return typeof value === 'number' || typeof value === 'string' ? value : undefined;
 }

@@ -5,6 +5,8 @@
  * planner never walks up a parent chain. Params stay raw: templates are resolved per host later.
  */
 
+import type { TaskKeywords } from './keywords.js';
+
 /** Where something was written (1-based line and column). */
 export interface Place {
   file: string;
@@ -46,6 +48,7 @@ export interface Play {
   handlers: Task[];
   become?: boolean;
   becomeUser?: string;
+  environment?: Record<string, unknown>;
   /** As written; undefined means "not said" and the planner decides (Ansible's default is true). */
   gatherFacts?: boolean;
   serial?: SerialBatch[];
@@ -75,10 +78,11 @@ export interface WaitForHosts {
   tag?: string;
 }
 
-/** Names that are task kinds of the engine rather than modules from the registry. */
-export const ENGINE_TASK_KINDS = ['block', 'meta', 'wait_for_hosts'] as const;
-
-export interface Task {
+/**
+ * One task with its effective keywords (TaskKeywords, from the table in keywords.ts): those it
+ * inherits from the play, roles, blocks and includes around it are already merged into its own.
+ */
+export type Task = Omit<TaskKeywords, 'name'> & {
   /** Stable across runs of the same playbook: "file:line" (relative to the playbook), "#n" on repeats. */
   id: string;
   /** The name as written, or the module's name when the task has none. */
@@ -87,38 +91,6 @@ export interface Task {
   module: string;
   /** Raw params (templates unresolved); free-form strings are put under the module's freeForm key. */
   params: Record<string, unknown>;
-  /** Effective conditions, all of which must hold: enclosing blocks, imports and roles first. */
-  when: string[];
-  /** The loop as written (a list, or a template that yields one); with_items becomes loop. */
-  loop?: unknown;
-  loopVar: string;
-  loopIndexVar?: string;
-  loopLabel?: string;
-  register?: string;
-  notify: string[];
-  /** Handler topics this task answers to besides its name (handlers only). */
-  listen: string[];
-  /** Effective tags: the play's, roles', blocks' and imports', then the task's own. */
-  tags: string[];
-  become?: boolean;
-  becomeUser?: string;
-  runOnce: boolean;
-  /** At most this many hosts run the task at once (Ansible's throttle), e.g. 1 for rolling restarts. */
-  throttle?: number;
-  delegateTo?: string;
-  /** Set together with `until` (Ansible's defaults 3 and 5 s when not written); a template is kept as written. */
-  retries?: number | string;
-  until?: string[];
-  delay?: number | string;
-  ignoreErrors: boolean;
-  changedWhen?: string[];
-  failedWhen?: string[];
-  noLog: boolean;
-  /** Effective task vars: enclosing blocks' and includes' vars, overridden by the task's own. */
-  vars: Record<string, unknown>;
-  environment?: Record<string, unknown>;
-  /** Effective cross-host waits: those of enclosing blocks and role entries, then the task's own. */
-  waitFor: WaitForHosts[];
   /** The role the task came from (absent for playbook tasks). */
   role?: RoleInfo;
   /** Folder of the playbook whose play holds the task: base of file lookup. */
@@ -126,7 +98,7 @@ export interface Task {
   place: Place;
   /** Only for module 'block': children already carry the block's inherited keywords. */
   block?: BlockBody;
-}
+};
 
 export interface BlockBody {
   tasks: Task[];

@@ -8,6 +8,7 @@ export function formatDiff(diff: Diff | undefined): string[] {
   const lines: string[] = [];
   for (const v of diff.values ?? []) lines.push(`    ${v.key}: ${JSON.stringify(v.before)} -> ${JSON.stringify(v.after)}`);
   if (diff.unified) for (const l of diff.unified.replace(/\n$/, '').split('\n')) lines.push(`    ${l}`);
+  if (diff.hidden) lines.push(`    (${diff.hidden})`);
   return lines;
 }
 
@@ -71,6 +72,8 @@ export class ConsoleReporter implements Reporter {
         if (this.opts.diff && (e.status === 'changed' || e.diff)) lines.push(...formatDiff(e.diff));
         return this.print(lines);
       }
+      case 'task_retry':
+        return this.print([`${e.host} retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ${e.retriesLeft * e.delaySeconds} s left)`]);
       case 'play_end':
         return e.aborted ? this.print([`PLAY ${e.play} stopped: ${e.aborted}`]) : undefined;
       case 'warning':

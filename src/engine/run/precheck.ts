@@ -67,7 +67,7 @@ export function precheckTemplates(plays: PrecheckPlay[], inventory: Inventory, e
     for (const task of allTasks([...tasks, ...play.handlers])) {
       const texts = templateStrings([task.params, task.loop, task.delegateTo]);
       if (texts.length === 0) continue;
-      const source = { file: task.place.file, line: task.place.line };
+      const source = { file: task.place.file, line: task.place.line, secret: task.noLog };
       // A task guarded by a condition on the name (`when: x is defined`) may legitimately lack it.
       const guarded = (name: string) => task.when.some((w) => new RegExp(`\\b${name}\\b`).test(w));
       const required = new Set(texts.flatMap((t) => [...compileTemplate(t, source).required]).filter((n) => !guarded(n)));

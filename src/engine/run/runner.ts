@@ -132,7 +132,10 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
       let p = opened.get(name);
       if (!p) {
         const conn = pool.get(specFor(name));
-        p = conn.open().then(() => run.reads(name).track(conn));
+        p = conn.open().then(() => {
+          for (const message of conn.takeNotices?.() ?? []) reporter.onEvent({ kind: 'warning', host: name, message });
+          return run.reads(name).track(conn);
+        });
         opened.set(name, p);
       }
       return p;

@@ -102,7 +102,7 @@ export async function scopeFor(host: HostState, task: Task, pc: PlayContext): Pr
 }
 
 function taskScope(scope: VarScope, task: Task): TaskScope {
-  const source = { file: task.place.file, line: task.place.line, context: `task '${task.name}'` };
+  const source = { file: task.place.file, line: task.place.line, context: `task '${task.name}'`, secret: task.noLog };
   return {
     resolve: (value) => scope.resolveValue(value, source),
     condition: (exprs) => exprs.every((e) => evaluateCondition(e, scope, source)),

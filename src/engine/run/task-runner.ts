@@ -1,4 +1,5 @@
-import type { Connection, ExecOptions, PutOptions, PutSource } from '../connections/types.js';
+import type { Connection, ExecOptions, GetOptions, PutOptions, PutSource } from '../connections/types.js';
+import { quote } from '../shell.js';
 import { FurrowError, UnreachableError } from '../errors.js';
 import type { TaskStatus } from '../events.js';
 import { probeFiles, type FileQuery } from '../facts/files.js';
@@ -6,6 +7,7 @@ import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.j
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
 import { findModule } from '../../modules/index.js';
+import { shownDiff } from '../redact.js';
 import type { PlayContext } from './context.js';
 import type { HostState } from './host-state.js';
 import { markerOf } from './joins.js';
@@ -62,7 +64,7 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
     handler,
     ...(outcome.msg !== undefined ? { msg: task.noLog ? '(output hidden by no_log)' : outcome.msg } : {}),
     ...(outcome.print !== undefined && !task.noLog ? { print: outcome.print } : {}),
-    ...(outcome.diff && !task.noLog ? { diff: outcome.diff } : {}),
+    ...(outcome.diff ? { diff: shownDiff(outcome.diff, task.noLog)! } : {}),
     durationMs: Date.now() - started,
   });
   return outcome.status;
@@ -120,6 +122,8 @@ async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scop
     const bound = scope.withVars({ [task.register ?? 'result']: outcome.result });
     if (bound.condition(task.until)) return outcome;
     if (attempt > retries) return { ...outcome, status: 'failed', msg: `${outcome.msg ?? ''} until condition not met after ${attempt} attempt(s)`.trim() };
+    // Long waits say what they wait for and how much is left, as Ansible's "FAILED - RETRYING" does.
+    pc.run.reporter.onEvent({ kind: 'task_retry', host: host.name, taskId: task.id, task: task.name, attempt, retriesLeft: retries - attempt + 1, delaySeconds: delay });
     await sleep(delay * 1000);
     pc.run.reads(targetOf(host, task, scope)).drop(); // the retry must see the host as it is now
     outcome = await runModule(host, task, pc, scope);
@@ -157,21 +161,49 @@ function targetOf(host: HostState, task: Task, scope: TaskScope): string {
   return task.delegateTo !== undefined ? String(scope.resolve(task.delegateTo)) : host.name;
 }
 
+/**
+ * Who the task's commands run as, and with which environment. Ansible's precedence: a become
+ * variable (`ansible_become_user`, Furrow's `furrow_become_user`, from any variable layer) wins
+ * over the `become_user` keyword, which the task takes from itself, its blocks, role and play.
+ */
+interface RunAs {
+  become?: boolean;
+  becomeUser?: string;
+  environment?: Record<string, string>;
+}
+
+function runAsOf(task: Task, pc: PlayContext, scope: TaskScope): RunAs {
+  const variable = ['furrow_become_user', 'ansible_become_user'].find((name) => scope.lookup.has(name));
+  const becomeUser = variable !== undefined ? scope.lookup.get(variable) : task.becomeUser !== undefined ? scope.resolve(task.becomeUser) : undefined;
+  const environment = task.environment === undefined ? undefined : Object.fromEntries(Object.entries(scope.resolve(task.environment) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  const become = task.become ?? pc.play.become;
+  return {
+    ...(become !== undefined ? { become } : {}),
+    ...(becomeUser !== undefined ? { becomeUser: String(becomeUser) } : {}),
+    ...(environment !== undefined ? { environment } : {}),
+  };
+}
+
+/** Tasks whose commands run alike, for the read-ahead: the same become and become user. */
+function runAsKey(runAs: RunAs): string {
+  return `${String(runAs.become)} ${runAs.becomeUser ?? ''}`;
+}
+
 async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, mod: Module<any, any>): Promise<ModuleContext> {
   const target = targetOf(host, task, scope);
-  const become = task.become ?? pc.play.become;
+  const runAs = runAsOf(task, pc, scope);
   const conn = mod.local ? undefined : await pc.run.connect(target);
   let vars: Record<string, unknown> | undefined;
   const ctx: ModuleContext = {
     host: host.name,
     get conn() {
       if (!conn) throw new FurrowError('internal', `module '${mod.name}' is local and has no connection`);
-      return become === undefined ? conn : withBecome(conn, become);
+      return withRunAs(conn, runAs);
     },
     probeFiles(queries) {
       // Read ahead only along this host's own task list, for its own connection.
       if (target !== host.name) return probeFiles(ctx.conn, queries);
-      return pc.run.reads(target).probe(ctx.conn, String(become), queries, (tasks) => queriesAhead(host, pc, tasks, become));
+      return pc.run.reads(target).probe(ctx.conn, runAsKey(runAs), queries, (tasks) => queriesAhead(host, pc, tasks, runAsKey(runAs)));
     },
     get vars() {
       return (vars ??= scope.all());
@@ -194,7 +226,7 @@ async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope
  * over, and so are tasks whose `when` is false now. Anything that fails here ends the read-ahead:
  * the task tells its own story when it runs.
  */
-async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, become: boolean | undefined): Promise<FileQuery[]> {
+async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, runAs: string): Promise<FileQuery[]> {
   const queries: FileQuery[] = [];
   const list = host.ahead;
   if (!list) return queries;
@@ -203,9 +235,10 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, bec
     const task = list.tasks[i]!;
     const mod = task.block ? undefined : (findModule(task.module) as Module<Record<string, unknown>, unknown> | undefined);
     if (mod?.local) continue;
-    if (!mod?.fileQueries || task.loop !== undefined || task.delegateTo !== undefined || task.runOnce || task.waitFor.length || (task.become ?? pc.play.become) !== become) break;
+    if (!mod?.fileQueries || task.loop !== undefined || task.delegateTo !== undefined || task.runOnce || task.waitFor.length) break;
     try {
       const scope = await scopeFor(host, task, pc);
+      if (runAsKey(runAsOf(task, pc, scope)) !== runAs) break;
       if (task.when.length && !scope.condition(task.when)) continue;
       const params = checkParams(mod, scope.resolve(task.params), task);
       queries.push(...(await mod.fileQueries(await moduleContext(host, task, pc, scope, mod), params)));
@@ -217,14 +250,24 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, bec
   return queries;
 }
 
-/** The task's `become` for every command and file the module sends, on the host's one connection. */
-function withBecome(conn: Connection, become: boolean): Connection {
+/**
+ * The task's become, become user and environment for every command and file the module sends, on
+ * the host's one connection. The environment is set inside the command, after sudo has switched
+ * users (sudo would reset it otherwise).
+ */
+function withRunAs(conn: Connection, runAs: RunAs): Connection {
+  const user = { ...(runAs.become !== undefined ? { become: runAs.become } : {}), ...(runAs.becomeUser !== undefined ? { becomeUser: runAs.becomeUser } : {}) };
+  const exports = Object.entries(runAs.environment ?? {}).map(([name, value]) => `export ${name}=${quote(value)}\n`).join('');
   return {
     spec: conn.spec,
     open: () => conn.open(),
     close: () => conn.close(),
-    exec: (command: string, opts: ExecOptions = {}) => conn.exec(command, { ...opts, become: opts.become ?? become }),
-    put: (dest: string, source: PutSource, opts: PutOptions = {}) => conn.put(dest, source, { become, ...opts }),
-    get: (src: string, localPath: string) => conn.get(src, localPath),
+    exec: (command: string, opts: ExecOptions = {}) => conn.exec(exports + command, { ...user, ...withoutUndefined(opts) }),
+    put: (dest: string, source: PutSource, opts: PutOptions = {}) => conn.put(dest, source, { ...user, ...withoutUndefined(opts) }),
+    get: (src: string, localPath: string, opts: GetOptions = {}) => conn.get(src, localPath, { ...user, ...withoutUndefined(opts) }),
   };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

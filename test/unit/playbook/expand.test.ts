@@ -22,16 +22,15 @@ describe('blocks', () => {
       when: ['outer'],
       tags: ['outer'],
       become: true,
-      becomeUser: 'builder',
       vars: { a: 1, b: 1 },
-      environment: { PATH: '/bin' },
       ignoreErrors: true,
       waitFor: [{ group: 'etcd', role: 'etcd' }],
     });
     expect(outer.block?.tasks.map((t) => t.name)).toEqual(['Inner block', 'Block sibling']);
     expect(outer.block?.rescue).toEqual([]);
     const sibling = outer.block!.tasks[1];
-    expect([sibling.when, sibling.tags, sibling.become, sibling.becomeUser, sibling.vars]).toEqual([['outer'], ['outer'], true, 'builder', { a: 1, b: 1 }]);
+    expect([sibling.when, sibling.tags, sibling.become, sibling.vars]).toEqual([['outer'], ['outer'], true, { a: 1, b: 1 }]);
+    // What become_user and environment do on a host: test/unit/run/run-as.test.ts.
   });
 
   test('nested blocks: effective when is the parents\' whens then the own, vars override outward in', async () => {
@@ -43,9 +42,7 @@ describe('blocks', () => {
       when: ['outer', 'inner1', 'inner2', 'own'],
       tags: ['outer', 'deep'],
       become: false,
-      becomeUser: 'builder',
       vars: { a: 1, b: 2, c: 3 },
-      environment: { PATH: '/bin' },
       ignoreErrors: true,
       waitFor: [{ group: 'etcd', role: 'etcd' }],
     });

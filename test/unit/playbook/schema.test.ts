@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { ACTION_KEYS, TASK_KEYWORDS } from '../../../src/engine/playbook/task-parser.js';
+import { TASK_KEYWORD_NAMES } from '../../../src/engine/playbook/keywords.js';
+import { ACTION_KEYS, playbookSchemaText } from '../../../src/engine/playbook/playbook-schema.js';
 
 const schema = JSON.parse(readFileSync(path.resolve('schemas/playbook.schema.json'), 'utf8'));
 const fixture = (name: string) => parse(readFileSync(path.resolve('test/fixtures/playbook', name), 'utf8'), { version: '1.1' });
@@ -28,6 +29,10 @@ describe('schemas/playbook.schema.json', () => {
   });
 
   test('names the same task keys the loader knows', () => {
-    expect(Object.keys(schema.definitions.task.properties).sort()).toEqual([...TASK_KEYWORDS, ...ACTION_KEYS].sort());
+    expect(Object.keys(schema.definitions.task.properties).sort()).toEqual([...TASK_KEYWORD_NAMES, ...ACTION_KEYS].sort());
+  });
+
+  test('is the schema the keyword table produces (run `npm run schema` after changing keywords.ts)', () => {
+    expect(readFileSync(path.resolve('schemas/playbook.schema.json'), 'utf8')).toBe(playbookSchemaText());
   });
 });

@@ -104,6 +104,11 @@ describe('engine semantics (local hosts)', () => {
 `);
     expect(summary.exitCode).toBe(0);
     expect(count(path.join(work, 'tries'))).toBe(3);
+    // Each attempt that is not there yet is reported, with the attempts still left.
+    expect(r.events.filter((e) => e.kind === 'task_retry').map((e) => e.kind === 'task_retry' && [e.host, e.task, e.attempt, e.retriesLeft])).toEqual([
+      ['a', 'Third time lucky', 1, 5],
+      ['a', 'Third time lucky', 2, 4],
+    ]);
     expect(r.status('a', 'Never changed')).toBe('ok');
     expect(r.status('a', 'Fails on output')).toBe('ok'); // failed, but ignored
     expect(r.results.find((e) => e.task === 'Fails on output')?.msg).toMatch(/ignored/);

@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { VarScope } from '../../src/engine/vars.js';
+
+/**
+ * Renders a role's template as a deploy would for one host, without a host: the role's defaults,
+ * then the given settings (config.yml and inventory), then the magic variables. For tests that
+ * check what the templates produce (flags by Kubernetes version) without a lab.
+ */
+export function renderRoleTemplate(role: string, template: string, settings: Record<string, unknown>, host: { name: string; groups: Record<string, string[]> }): string {
+  const roleDir = path.resolve('roles', role);
+  const defaults = YAML.parse(readFileSync(path.join(roleDir, 'defaults/main.yml'), 'utf8')) as Record<string, unknown>;
+  const scope = new VarScope([
+    { level: 'role_defaults', vars: defaults, source: path.join(roleDir, 'defaults/main.yml') },
+    { level: 'inventory', vars: settings },
+    { level: 'extra', vars: { inventory_hostname: host.name, groups: host.groups, hostvars: {} } },
+  ]);
+  const file = path.join(roleDir, 'templates', template);
+  return scope.render(readFileSync(file, 'utf8'), { file });
+}
+
+/** The flags of the ExecStart command line of a systemd unit: name (without --) and value. */
+export function execStartFlags(unit: string): Array<{ name: string; value: string | undefined }> {
+  const start = unit.indexOf('\nExecStart=');
+  if (start < 0) throw new Error('the unit has no ExecStart line');
+  const lines: string[] = [];
+  for (const line of unit.slice(start + 1).split('\n')) {
+    lines.push(line.replace(/\\$/, ''));
+    if (!line.endsWith('\\')) break;
+  }
+  return lines
+    .join(' ')
+    .split(/\s+/)
+    .filter((word) => word.startsWith('--'))
+    .map((word) => {
+      const eq = word.indexOf('=');
+      return eq < 0 ? { name: word.slice(2), value: undefined } : { name: word.slice(2, eq), value: word.slice(eq + 1) };
+    });
+}
