@@ -25,12 +25,18 @@ export interface BinaryItem {
   version: string;
   arch: Arch;
   url: string;
-  sha256: string;
+  /** The download's published digest: sha256 (most projects) or sha512 (Kubernetes' release tarballs). */
+  checksum: Checksum;
   /** Files taken out of the archive: path inside it, and the name under bin/<arch>/. Undefined: the download is the file. */
   files?: { from: string; to: string }[];
   hosts: string;
   /** Where it is written in the manifest (for errors). */
   place: SourcePlace;
+}
+
+export interface Checksum {
+  algorithm: 'sha256' | 'sha512';
+  hex: string;
 }
 
 export interface ImageItem {
@@ -55,7 +61,8 @@ interface RawBinary {
   name: string;
   version?: string | number;
   url: string;
-  sha256: string | Record<string, string>;
+  sha256?: string | Record<string, string>;
+  sha512?: string | Record<string, string>;
   arch?: string[];
   files?: (string | { from: string; to?: string })[];
   hosts?: string;
@@ -120,11 +127,14 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
     }
     for (const arch of arches) {
       if (b.arch && !b.arch.includes(arch)) continue;
-      const sha256 = typeof b.sha256 === 'string' ? b.sha256 : b.sha256[arch];
-      if (!sha256) {
-        problems.push(new InputError(at([...base, 'sha256']), `binary '${b.name}' has no sha256 for ${arch}`, `add ${arch}: <sha256 of the ${arch} download>, or leave ${arch} out with --arch`));
+      const algorithm = b.sha512 !== undefined ? 'sha512' : 'sha256';
+      const given = b[algorithm]!;
+      const hex = typeof given === 'string' ? given : given[arch];
+      if (!hex) {
+        problems.push(new InputError(at([...base, algorithm]), `binary '${b.name}' has no ${algorithm} for ${arch}`, `add ${arch}: <${algorithm} of the ${arch} download>, or leave ${arch} out with --arch`));
         continue;
       }
+      const checksum: Checksum = { algorithm, hex };
       const data = { version, arch };
       const files = b.files?.map((f, j) => {
         const from = fill(typeof f === 'string' ? f : f.from, [...base, 'files', j], data);
@@ -136,7 +146,7 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
         if (other) problems.push(new InputError(at(base), `bin/${arch}/${name} would come from two binaries ('${other}' and '${b.name}')`, 'give one of the files another name with to:'));
         seenFiles.set(`${arch}/${name}`, b.name);
       }
-      binaries.push({ name: b.name, version, arch, url: fill(b.url, [...base, 'url'], data), sha256, ...(files ? { files } : {}), hosts: b.hosts ?? 'all', place: at(base) });
+      binaries.push({ name: b.name, version, arch, url: fill(b.url, [...base, 'url'], data), checksum, ...(files ? { files } : {}), hosts: b.hosts ?? 'all', place: at(base) });
     }
   });
 
