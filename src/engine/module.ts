@@ -24,6 +24,8 @@ export interface Diff {
   unified?: string;
   /** Old/new for values: mode, owner, a sysctl, a unit's state, a cert's subject/SANs/expiry. */
   values?: ValueChange[];
+  /** Why (part of) the diff is not shown: no_log, or a private key (see redact.ts). */
+  hidden?: string;
 }
 
 export interface Plan<D = unknown> {
@@ -91,6 +93,14 @@ export interface Module<P = Record<string, unknown>, D = unknown> {
    * trip (run/read-ahead.ts). A mismatch with what plan asks only costs a probe of its own.
    */
   fileQueries?(ctx: ModuleContext, params: P): Promise<FileQuery[]>;
+  /**
+   * Hooks the engine calls before any host is touched, on the params as written (templates not
+   * rendered): the controller template files the task will render (checked for undefined
+   * variables, and read to see whether the play uses facts), and the variables it sets for the
+   * tasks after it (known names for that check).
+   */
+  templateFiles?(params: Record<string, unknown>): string[];
+  setsVariables?(params: Record<string, unknown>): string[];
   plan(ctx: ModuleContext, params: P): Promise<Plan<D>>;
   apply(ctx: ModuleContext, plan: Plan<D>, params: P): Promise<ApplyResult>;
 }

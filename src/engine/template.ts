@@ -24,6 +24,8 @@ export interface TemplateSource {
   embedded?: boolean;
   /** What is being rendered, e.g. "the value of 'x'". */
   context?: string;
+  /** The text is secret (a no_log task): errors give the place and the problem, never the text. */
+  secret?: boolean;
 }
 
 export interface CompiledTemplate {
@@ -170,7 +172,7 @@ function toInputError(err: unknown, source: TemplateSource): Error {
   }
   const parse = /^(?:Parse|Lexical) error on line (\d+)[:.]/.exec(message);
   if (parse) {
-    const problem = `template syntax error${context}: ${shortenParseError(message)}`;
+    const problem = `template syntax error${context}: ${shortenParseError(message, !!source.secret)}`;
     return new InputError(placeOf(source, { line: Number(parse[1]), column: -1 }), problem, 'check the {{ }} around this place; write \\{{ for a literal {{');
   }
   const position = handlebarsError.lineNumber ? { line: handlebarsError.lineNumber, column: handlebarsError.column ?? 0 } : undefined;
@@ -182,11 +184,12 @@ function defineFix(name: string): string {
 }
 
 /** Handlebars lists every token it would accept; the snippet and what it got say enough. */
-function shortenParseError(message: string): string {
+function shortenParseError(message: string, secret: boolean): string {
   const lines = message.split('\n').slice(1);
   const expecting = lines.findIndex((line) => line.startsWith('Expecting '));
   if (expecting >= 0) lines[expecting] = lines[expecting].replace(/^Expecting .*, got /, 'unexpected ');
-  return lines.join('\n');
+  // The first two lines quote the template and point into it: not for a secret's text.
+  return (secret ? lines.slice(2) : lines).join('\n');
 }
 
 /** A template position as a file place: lines add to the template's own first line. */

@@ -3,7 +3,7 @@
  * us. Pure functions first (parse, match, judge, messages: unit-tested), then the small file I/O.
  */
 import { createHash, createHmac } from 'node:crypto';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { HostKeyError } from '../errors.js';
 
@@ -176,8 +176,33 @@ export interface HostKeyCheck {
   strict: boolean;
 }
 
+/**
+ * What the user must hear about a key we accepted: a first-use recording (with the fingerprint, to
+ * compare with the host's own `ssh-keygen -lf`), or that nothing was checked at all.
+ */
+export function hostKeyNotice(outcome: HostKeyOutcome, check: HostKeyCheck, blob: Buffer): string | undefined {
+  const key = `${keyTypeOf(blob)} ${fingerprint(blob)}`;
+  if (outcome === 'recorded') return `first connection: recorded host key ${key} for ${check.name} in ${check.file}`;
+  if (outcome === 'unchecked') {
+    return `HOST KEY CHECKING IS OFF: known_hosts file ${check.file} cannot record keys, so any key is accepted and a man in the middle would go unnoticed (accepted ${key} for ${check.name}); set furrow_known_hosts_file to a real file`;
+  }
+  return undefined;
+}
+
+/** 'unchecked': the file can record nothing (/dev/null or another non-regular file), so any key passes. */
+export type HostKeyOutcome = 'known' | 'recorded' | 'unchecked';
+
+/** /dev/null and other special files read as empty and swallow what is written. */
+async function recordsNothing(file: string): Promise<boolean> {
+  try {
+    return !(await stat(file)).isFile();
+  } catch {
+    return false; // absent: we create it
+  }
+}
+
 /** Accept, record (trust on first use) or refuse the presented key; refusals throw HostKeyError. */
-export function verifyHostKey(check: HostKeyCheck, blob: Buffer): Promise<'known' | 'recorded'> {
+export function verifyHostKey(check: HostKeyCheck, blob: Buffer): Promise<HostKeyOutcome> {
   return withFileLock(check.file, async () => {
     const text = await readTextIfExists(check.file);
     const verdict = judgeHostKey(parseKnownHosts(text), check.name, blob);
@@ -190,6 +215,7 @@ export function verifyHostKey(check: HostKeyCheck, blob: Buffer): Promise<'known
         throw new HostKeyError(check.host, changedKeyMessage(check.name, check.file, blob, verdict.recorded));
       case 'unknown':
         if (check.strict) throw new HostKeyError(check.host, unknownKeyMessage(check.name, check.file, blob));
+        if (await recordsNothing(check.file)) return 'unchecked';
         await mkdir(dirname(check.file), { recursive: true, mode: 0o700 });
         // A hand-edited file may lack its final newline: never glue our line onto the last one.
         const separator = text === '' || text.endsWith('\n') ? '' : '\n';

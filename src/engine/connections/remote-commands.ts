@@ -116,18 +116,6 @@ export function putCommand(dest: string, opts: PutOptions & { size?: number }, t
 }
 
 /**
- * Small text is sent inside the command itself, written by the shell's own printf: no input
- * stream, so it runs on the connection's shared shell without a channel, and no cat or wc.
- */
-export const INLINE_PUT_MAX = 16 * 1024;
-
-/** The same install as `putCommand`, for `text` given in the command (see INLINE_PUT_MAX). */
-export function inlinePutCommand(dest: string, text: string, opts: PutOptions, tmp = tempPathFor(dest)): string {
-  const mode = normaliseMode(opts.mode);
-  return [...tempFileLines(tmp, mode), sh`printf %s ${text} > "$tmp" || exit 1`, ...finishLines(dest, opts, umaskFor(mode) === undefined)].join('\n');
-}
-
-/**
  * The temp file is created with its final mode where a umask can give it (no x or special
  * bits): one chmod process less per file. Otherwise it starts as 0600 and chmod sets the mode.
  */

@@ -9,12 +9,32 @@
  */
 import { randomBytes } from 'node:crypto';
 import { UnreachableError } from '../errors.js';
-import { sh } from '../shell.js';
+import { raw, sh } from '../shell.js';
 import type { RunningCommand } from './exec-driver.js';
 import type { ExecResult } from './types.js';
 
 /** What the host-side shell runs: a POSIX sh reading commands from its standard input. */
 export const SESSION_COMMAND = 'exec /bin/sh';
+
+/**
+ * Input up to this size (UTF-8 text without NUL) may go through the session: the session's shell
+ * pipes it into the command with its own `printf` builtin, so it travels in the session's input
+ * stream and is never any process's argument list (/proc/PID/cmdline is world-readable).
+ */
+export const SESSION_INPUT_MAX = 16 * 1024;
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The input as text the session can carry (small, UTF-8, no NUL), or undefined. */
+export function sessionInput(input: string | Buffer): string | undefined {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+  if (bytes.length > SESSION_INPUT_MAX || bytes.includes(0)) return undefined;
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 interface Pending {
   resolve: (result: ExecResult) => void;
@@ -52,7 +72,8 @@ export class ShellSession {
     return !this.failure;
   }
 
-  run(command: string): Promise<ExecResult> {
+  /** `input` (see sessionInput) becomes the command's standard input; without it, /dev/null. */
+  run(command: string, input?: string): Promise<ExecResult> {
     if (!this.idle) return Promise.reject(new Error('internal: shell session is busy or closed'));
     return new Promise<ExecResult>((resolve, reject) => {
       this.pending = { resolve, reject };
@@ -65,7 +86,10 @@ export class ShellSession {
       // it into exit status 2 before any of it runs, without ending the session, and the
       // subshell's last command is exec'd rather than forked again, as it would be under a plain
       // `( eval CMD )` (a process more per command).
-      this.shell.stdin.write(sh`command eval ${`furrow_command() ( ${command}\n)`} && furrow_command </dev/null; printf '\\n%s %d\\n' ${m} "$?"; printf '\\n%s\\n' ${m} >&2` + '\n');
+      // Input goes through a pipe from this shell's printf builtin: a fork, never an exec, so the
+      // text is in no process's argv (the forked child's cmdline stays '/bin/sh').
+      const call = input === undefined ? 'furrow_command </dev/null' : sh`printf %s ${input} | furrow_command`;
+      this.shell.stdin.write(sh`command eval ${`furrow_command() ( ${command}\n)`} && ${raw(call)}; printf '\\n%s %d\\n' ${m} "$?"; printf '\\n%s\\n' ${m} >&2` + '\n');
     });
   }
 

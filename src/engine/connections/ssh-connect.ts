@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig, HostVerifier } from 'ssh2';
 import { AuthError, FurrowError, UnreachableError } from '../errors.js';
-import { hostFieldMatches, hostKeyAlgorithmsFor, knownHostName, readKnownHosts, verifyHostKey } from './known-hosts.js';
+import { hostFieldMatches, hostKeyAlgorithmsFor, hostKeyNotice, knownHostName, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import { describeAuthFailure, planAuth } from './ssh-auth.js';
 import type { ConnectionSpec } from './types.js';
 
@@ -26,7 +26,8 @@ const KEEPALIVE_COUNT_MAX = 3;
  */
 export class HandshakeDroppedError extends UnreachableError {}
 
-export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: string): Promise<SshClient> {
+/** `notice` hears what the user must be told about the host key (hostKeyNotice). */
+export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: string, notice?: (message: string) => void): Promise<SshClient> {
   const auth = planAuth(spec); // bad key files are input errors, before any network traffic
   const name = knownHostName(spec.address, spec.port);
   const recordedTypes = (await readKnownHosts(spec.knownHostsFile))
@@ -68,8 +69,13 @@ export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: s
 
     // ssh2 hands us the raw key blob; we must return nothing (an async answer goes through verify).
     const hostVerifier: HostVerifier = (key, verify) => {
-      verifyHostKey({ host: spec.name, name, file: spec.knownHostsFile, strict: spec.strictHostKeys }, key).then(
-        () => verify(true),
+      const check = { host: spec.name, name, file: spec.knownHostsFile, strict: spec.strictHostKeys };
+      verifyHostKey(check, key).then(
+        (outcome) => {
+          const message = hostKeyNotice(outcome, check, key);
+          if (message) notice?.(message);
+          verify(true);
+        },
         (err: unknown) => {
           hostKeyFailure = err instanceof FurrowError ? err : new UnreachableError(spec.name, `host key check failed: ${(err as Error).message}`);
           verify(false);

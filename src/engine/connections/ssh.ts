@@ -8,7 +8,7 @@ import type { ClientChannel } from 'ssh2';
 import { HostKeyError, InputError, UnreachableError } from '../errors.js';
 import { driveCommand, type ExitInfo, type RunningCommand } from './exec-driver.js';
 import { becomeFor, planCommand } from './remote-commands.js';
-import { SESSION_COMMAND, ShellSession } from './shell-session.js';
+import { SESSION_COMMAND, sessionInput, ShellSession } from './shell-session.js';
 import { connectClient, HandshakeDroppedError, tunnel, type SshClient } from './ssh-connect.js';
 import { getFile, putFile } from './transfer.js';
 import type { Connection, ConnectionSpec, ExecOptions, ExecResult, GetOptions, PutOptions, PutSource } from './types.js';
@@ -40,6 +40,8 @@ export class SshConnection implements Connection {
   private sessionOpening = false;
   /** The host refused the extra channel: every command takes its own, as before. */
   private sessionRefused = false;
+  /** What the user must hear about this connection (host keys), until taken. */
+  private notices: string[] = [];
 
   constructor(readonly spec: ConnectionSpec, options: SshConnectionOptions = {}) {
     this.jump = options.jump ?? (spec.jump ? new SshConnection(spec.jump) : undefined);
@@ -55,9 +57,10 @@ export class SshConnection implements Connection {
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const watchdog = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs, when: 'always' as const } : undefined;
     const plan = planCommand(command, becomeFor(this.spec, this.spec.user, opts.become, opts.becomeUser), watchdog);
-    if (!plan.sudo && !opts.ownChannel && opts.stdin === undefined && !opts.stdout && opts.timeoutMs === undefined) {
+    const input = opts.stdin === undefined ? undefined : typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin) ? sessionInput(opts.stdin) : undefined;
+    if (!plan.sudo && !opts.ownChannel && (opts.stdin === undefined || input !== undefined) && !opts.stdout && opts.timeoutMs === undefined) {
       const session = this.idleSession();
-      if (session) return session.run(plan.command);
+      if (session) return session.run(plan.command, input);
     }
     return new Promise<ExecResult>((resolve, reject) => {
       void this.channels.add(async () => {
@@ -74,6 +77,12 @@ export class SshConnection implements Connection {
         }
       });
     });
+  }
+
+  takeNotices(): string[] {
+    const notices = [...(this.jump?.takeNotices() ?? []), ...this.notices];
+    this.notices = [];
+    return notices;
   }
 
   put(dest: string, source: PutSource, opts?: PutOptions): Promise<void> {
@@ -154,7 +163,7 @@ export class SshConnection implements Connection {
         throw new UnreachableError(this.spec.name, `via ${this.jump.spec.name}: ${(err as Error).message}`, { cause: err });
       }
     }
-    const client = await connectClient(this.spec, sock, this.jump?.spec.name);
+    const client = await connectClient(this.spec, sock, this.jump?.spec.name, (message) => this.notices.push(message));
     client.on('close', () => {
       if (this.client === client) this.client = undefined; // the next exec reconnects
     });

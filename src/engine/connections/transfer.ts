@@ -9,7 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { once } from 'node:events';
 import { FurrowError } from '../errors.js';
-import { getCommand, INLINE_PUT_MAX, inlinePutCommand, installCommand, putCommand, receiveCommand, tempPathFor } from './remote-commands.js';
+import { getCommand, installCommand, putCommand, receiveCommand, tempPathFor } from './remote-commands.js';
 import type { ExecOptions, ExecResult, GetOptions, PutOptions, PutSource } from './types.js';
 
 export type ExecFn = (command: string, opts?: ExecOptions) => Promise<ExecResult>;
@@ -42,9 +42,10 @@ export async function putFile(exec: ExecFn, host: string, dest: string, source: 
     if (result.code !== 0) throw new TransferError(host, dest, 'put', result);
   };
   if ('content' in source) {
+    // Always on standard input, never inside the command: a command line is world-readable on the
+    // host (/proc/PID/cmdline), the input stream is not. Small text still takes the connection's
+    // shared shell (see SESSION_INPUT_MAX).
     const bytes = typeof source.content === 'string' ? Buffer.from(source.content, 'utf8') : source.content;
-    const text = inlineText(bytes);
-    if (text !== undefined) return check(await exec(inlinePutCommand(dest, text, opts), asUser));
     return check(await exec(putCommand(dest, { ...opts, size: bytes.length }), { ...asUser, stdin: bytes }));
   }
   if ('path' in source) {
@@ -64,18 +65,6 @@ export async function putFile(exec: ExecFn, host: string, dest: string, source: 
   source.stream.once('error', (err) => counter.destroy(err));
   check(await exec(receiveCommand(tmp), { ...asUser, stdin: source.stream.pipe(counter) as Readable }));
   check(await exec(installCommand(dest, tmp, { ...opts, size: counter.bytes }), asUser));
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** The bytes as text a shell word can carry (small, UTF-8, no NUL), or undefined. */
-function inlineText(bytes: Buffer): string | undefined {
-  if (bytes.length > INLINE_PUT_MAX || bytes.includes(0)) return undefined;
-  try {
-    return UTF8.decode(bytes);
-  } catch {
-    return undefined;
-  }
 }
 
 class ByteCounter extends Transform {

@@ -89,4 +89,6 @@ export interface Connection {
   /** Copies a remote file to a local path, streaming (a temp file beside it, then renamed). */
   get(src: string, localPath: string, opts?: GetOptions): Promise<void>;
   close(): Promise<void>;
+  /** What the user must hear about this connection since last asked (a first-use host key, checking off). */
+  takeNotices?(): string[];
 }

@@ -8,6 +8,7 @@ export function formatDiff(diff: Diff | undefined): string[] {
   const lines: string[] = [];
   for (const v of diff.values ?? []) lines.push(`    ${v.key}: ${JSON.stringify(v.before)} -> ${JSON.stringify(v.after)}`);
   if (diff.unified) for (const l of diff.unified.replace(/\n$/, '').split('\n')) lines.push(`    ${l}`);
+  if (diff.hidden) lines.push(`    (${diff.hidden})`);
   return lines;
 }
 

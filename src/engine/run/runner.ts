@@ -81,7 +81,7 @@ async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays:
     const serial = plays.find((p) => p.play.serial?.length);
     if (serial) throw new InputError(serial.play.place, `play '${serial.play.name}' has serial batches, which join its hosts`, 'run this step on its own, or drop serial');
   }
-  precheckTemplates(plays, inventory, { ...opts.clusterVars, ...opts.extraVars });
+  precheckTemplates(plays, inventory, opts.clusterVars ?? {}, opts.extraVars ?? {});
   return { inventory, plays, ...(resume ? { resume } : {}) };
 }
 
@@ -132,7 +132,10 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
       let p = opened.get(name);
       if (!p) {
         const conn = pool.get(specFor(name));
-        p = conn.open().then(() => run.reads(name).track(conn));
+        p = conn.open().then(() => {
+          for (const message of conn.takeNotices?.() ?? []) reporter.onEvent({ kind: 'warning', host: name, message });
+          return run.reads(name).track(conn);
+        });
         opened.set(name, p);
       }
       return p;

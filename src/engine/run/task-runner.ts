@@ -7,6 +7,7 @@ import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.j
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
 import { findModule } from '../../modules/index.js';
+import { shownDiff } from '../redact.js';
 import type { PlayContext } from './context.js';
 import type { HostState } from './host-state.js';
 import { markerOf } from './joins.js';
@@ -63,7 +64,7 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
     handler,
     ...(outcome.msg !== undefined ? { msg: task.noLog ? '(output hidden by no_log)' : outcome.msg } : {}),
     ...(outcome.print !== undefined && !task.noLog ? { print: outcome.print } : {}),
-    ...(outcome.diff && !task.noLog ? { diff: outcome.diff } : {}),
+    ...(outcome.diff ? { diff: shownDiff(outcome.diff, task.noLog)! } : {}),
     durationMs: Date.now() - started,
   });
   return outcome.status;
