@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
+import { parseYaml, yamlProblem } from '../engine/yaml.js';
 import { InputError } from '../engine/errors.js';
 import { loadInventory } from '../engine/inventory/index.js';
 import type { Inventory } from '../engine/inventory/types.js';
@@ -35,11 +35,11 @@ export function loadCluster(dirArg: string): Cluster {
 
 function readConfig(file: string): Record<string, unknown> {
   if (!existsSync(file)) return {};
-  const doc = YAML.parseDocument(readFileSync(file, 'utf8'));
+  const doc = parseYaml(readFileSync(file, 'utf8'));
   const error = doc.errors[0];
   if (error) {
     const [line, column] = error.linePos?.[0] ? [error.linePos[0].line, error.linePos[0].col] : [undefined, undefined];
-    throw new InputError({ file, line, column }, error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''), 'fix the YAML syntax');
+    throw new InputError({ file, line, column }, yamlProblem(error.message), 'fix the YAML syntax');
   }
   const value = doc.toJS() as unknown;
   if (value === null || value === undefined) return {};

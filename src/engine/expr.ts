@@ -40,6 +40,16 @@ export function evaluateCondition(
 
 function evaluateOne(condition: unknown, vars: VarSource, place: SourcePlace): boolean {
   if (typeof condition === 'boolean') return condition;
+  const expr = checkedText(condition, place);
+  const cel = aliasTypeNames(translate(expr, vars, place), vars);
+  const result = run(cel, expr, contextFor(cel, vars), place);
+  if (typeof result !== 'boolean') {
+    throw new InputError(place, `condition '${expr}' gave ${describe(result)}, not true or false`, 'compare the value: x == "a", size(x) > 0, has(x.y)');
+  }
+  return result;
+}
+
+function checkedText(condition: unknown, place: SourcePlace): string {
   if (typeof condition !== 'string') {
     throw new InputError(place, `a condition must be an expression string or true/false, got ${JSON.stringify(condition)}`, 'write it as a string, e.g. when: x == "a"');
   }
@@ -48,13 +58,52 @@ function evaluateOne(condition: unknown, vars: VarSource, place: SourcePlace): b
   if (expr.includes('{{')) {
     throw new InputError(place, `condition '${expr}' holds template syntax {{ }}`, 'conditions are expressions already: write x == "a", not {{ x }} == "a"');
   }
-  const cel = aliasTypeNames(translate(expr, vars, place), vars);
-  const result = run(cel, expr, contextFor(cel, vars), place);
-  if (typeof result !== 'boolean') {
-    throw new InputError(place, `condition '${expr}' gave ${describe(result)}, not true or false`, 'compare the value: x == "a", size(x) > 0, has(x.y)');
-  }
-  return result;
+  return expr;
 }
+
+/**
+ * The condition's syntax problem, if it has one, found without any variable (at load, before any
+ * host). `x is defined` is read as if x were defined: either way the rest must parse.
+ */
+export function conditionSyntaxProblem(condition: unknown, place: SourcePlace): InputError | undefined {
+  if (typeof condition === 'boolean') return undefined;
+  try {
+    const expr = checkedText(condition, place);
+    const cel = translate(expr, { has: () => true, get: () => undefined }, place);
+    try {
+      programFor(cel);
+    } catch (err) {
+      return celProblem(err as CelError, cel, expr, place);
+    }
+    return undefined;
+  } catch (err) {
+    if (err instanceof InputError) return err;
+    throw err;
+  }
+}
+
+/**
+ * The variables a condition reads (identifiers not after a dot, not functions, not in strings),
+ * leaving out those it only tests with `is defined` / `is undefined`, and macro variables.
+ */
+export function conditionNames(condition: Condition): string[] {
+  if (typeof condition !== 'string') return [];
+  let cel: string;
+  try {
+    cel = translateCondition(condition, () => true);
+  } catch {
+    return [];
+  }
+  const masked = maskStrings(cel);
+  const bound = new Set([...masked.matchAll(/\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,/g)].map((m) => m[1]!));
+  const names = new Set<string>();
+  for (const [name] of masked.matchAll(/(?<![\w.])[A-Za-z_]\w*(?!\w|\s*\()/g)) {
+    if (!CEL_WORDS.has(name) && !bound.has(name)) names.add(name);
+  }
+  return [...names];
+}
+
+const CEL_WORDS = new Set(['true', 'false', 'null', 'in']);
 
 function translate(expr: string, vars: VarSource, place: SourcePlace): string {
   try {

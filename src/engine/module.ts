@@ -93,6 +93,14 @@ export interface Module<P = Record<string, unknown>, D = unknown> {
    * trip (run/read-ahead.ts). A mismatch with what plan asks only costs a probe of its own.
    */
   fileQueries?(ctx: ModuleContext, params: P): Promise<FileQuery[]>;
+  /**
+   * Hooks the engine calls before any host is touched, on the params as written (templates not
+   * rendered): the controller template files the task will render (checked for undefined
+   * variables, and read to see whether the play uses facts), and the variables it sets for the
+   * tasks after it (known names for that check).
+   */
+  templateFiles?(params: Record<string, unknown>): string[];
+  setsVariables?(params: Record<string, unknown>): string[];
   plan(ctx: ModuleContext, params: P): Promise<Plan<D>>;
   apply(ctx: ModuleContext, plan: Plan<D>, params: P): Promise<ApplyResult>;
 }

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import YAML from 'yaml';
+import { parseYaml, yamlProblem } from './yaml.js';
 import { InputError } from './errors.js';
 import { compileTemplate, isTemplate, type TemplateSource } from './template.js';
 
@@ -186,11 +187,11 @@ function readVarsFile(path: string): Record<string, unknown> {
 }
 
 function parseMapping(text: string, place: { file: string }): Record<string, unknown> {
-  const document = YAML.parseDocument(text);
+  const document = parseYaml(text);
   const [error] = document.errors;
   if (error) {
     const [position] = error.linePos ?? [];
-    throw new InputError({ ...place, line: position?.line, column: position?.col }, `extra vars are not valid YAML or JSON: ${error.message.split('\n')[0]}`);
+    throw new InputError({ ...place, line: position?.line, column: position?.col }, `extra vars are not valid YAML or JSON: ${yamlProblem(error.message)}`);
   }
   const value: unknown = document.toJS();
   if (!isPlainObject(value)) {

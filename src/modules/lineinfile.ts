@@ -44,7 +44,8 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
     type: 'object',
     properties: {
       ...pathProperties,
-      line: { type: 'string' },
+      // A newline would make the line two lines, never found again as one: changed on every run.
+      line: { type: 'string', pattern: '^[^\\n]*$', description: 'one line of text (no newline; use blockinfile for several lines)' },
       regexp: { type: 'string' },
       search_string: { type: 'string' },
       state: { enum: ['present', 'absent'] },

@@ -15,6 +15,8 @@ export const set_fact: Module<SetFactParams, Record<string, unknown>> = {
   local: true,
   schema: { type: 'object', minProperties: 1, additionalProperties: true },
 
+  setsVariables: (params) => Object.keys(factsOf(params)),
+
   async plan(_ctx, params) {
     const facts = factsOf(params);
     const names = Object.keys(facts);

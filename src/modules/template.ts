@@ -35,6 +35,8 @@ export const template: Module<TemplateParams, WriteData> = {
     additionalProperties: false,
   },
 
+  templateFiles: (params) => (typeof params.src === 'string' && !params.src.includes('{{') ? [params.src] : []),
+
   async fileQueries(ctx, params) {
     return [contentQuery(params.dest, sha256(await rendered(ctx, params)))];
   },

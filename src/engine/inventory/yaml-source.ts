@@ -1,5 +1,6 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Tags } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { InputError, type SourcePlace } from '../errors.js';
+import { parseYaml, yamlProblem } from '../yaml.js';
 
 /** A parsed YAML file that can still say where each node came from. */
 export interface YamlSource {
@@ -9,32 +10,20 @@ export interface YamlSource {
   lines: LineCounter;
 }
 
-/**
- * Parses YAML as Ansible (PyYAML) reads it: YAML 1.1, so `yes`/`on` are booleans and `0755`
- * is octal, with `<<` merge keys. PyYAML does not take `y`/`n` as booleans; neither do we.
- * Syntax errors become InputErrors at file:line:column.
- */
+/** Parses YAML in Furrow's one dialect (../yaml.ts). Syntax errors become InputErrors at file:line:column. */
 export function parseYamlSource(text: string, file: string): YamlSource {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, version: '1.1', merge: true, customTags: pyYamlBooleans });
+  const doc = parseYaml(text, lines);
   const problem = doc.errors[0] ?? doc.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
   if (problem) {
     const pos = problem.linePos?.[0];
-    const summary = problem.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    const summary = yamlProblem(problem.message);
     const fix = problem.code === 'TAG_RESOLVE_FAILED'
       ? 'tags such as !vault are not supported; write the plain value'
       : 'fix the YAML syntax at that place (indentation, quotes, brackets)';
     throw new InputError({ file, line: pos?.line, column: pos?.col }, summary, fix);
   }
   return { file, text, doc, lines };
-}
-
-function pyYamlBooleans(tags: Tags): Tags {
-  return tags.map((tag) => {
-    if (typeof tag === 'string' || tag.tag !== 'tag:yaml.org,2002:bool' || !('test' in tag) || !tag.test) return tag;
-    const test = tag.identify?.(true) ? /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/ : /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
-    return { ...tag, test };
-  });
 }
 
 export function placeOf(source: YamlSource, node: Node | null | undefined): SourcePlace {

@@ -61,7 +61,7 @@ export class Expander {
     const keyPath = [...spec.at.path, spec.actionKey];
     switch (action.kind) {
       case 'module':
-        return [this.task(spec, inner, action.module, action.params)];
+        return [{ ...this.task(spec, inner, action.module.name, action.params), impl: action.module }];
       case 'meta':
         return [this.task(spec, inner, 'meta', { action: action.action })];
       case 'wait':

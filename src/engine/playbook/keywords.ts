@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import { conditionSyntaxProblem } from '../expr.js';
 import type { WaitForHosts } from './types.js';
 import type { YamlPath, YamlSource } from './yaml-source.js';
 
@@ -55,7 +56,7 @@ const NESTED = ['block', 'include'] as const;
 
 export const TASK_KEYWORDS = {
   name: keyword({ schema: { type: 'string' }, read: (v) => ({ name: str(v) }), on: ['block', 'include'], doc: 'the name shown in output' }),
-  when: keyword({ schema: ref('condition'), read: (v) => ({ when: conditions(v) }), inherit: 'append', on: ['role', 'block', 'include'], doc: 'conditions that must all hold' }),
+  when: keyword({ schema: ref('condition'), read: (v, c) => ({ when: checkedConditions(v, 'when', c) }), inherit: 'append', on: ['role', 'block', 'include'], doc: 'conditions that must all hold' }),
   loop: keyword({ schema: { type: ['array', 'string'] }, read: (v, c) => ({ loop: v ?? c.task.with_items }), doc: 'a list, or a template giving one' }),
   with_items: keyword({ schema: { type: ['array', 'string'] }, read: () => ({}), doc: "the same as 'loop'" }),
   loop_control: keyword({
@@ -81,11 +82,11 @@ export const TASK_KEYWORDS = {
     read: (v, c) => ({ retries: numberOrTemplate(v) ?? (c.task.until !== undefined ? 3 : undefined) }),
     doc: 'with until: how many retries',
   }),
-  until: keyword({ schema: ref('condition'), read: (v) => ({ until: v === undefined ? undefined : conditions(v) }), doc: 'retry until this holds' }),
+  until: keyword({ schema: ref('condition'), read: (v, c) => ({ until: v === undefined ? undefined : checkedConditions(v, 'until', c) }), doc: 'retry until this holds' }),
   delay: keyword({ schema: { type: ['number', 'string'], minimum: 0 }, read: (v, c) => ({ delay: numberOrTemplate(v) ?? (c.task.until !== undefined ? 5 : undefined) }), doc: 'with until: seconds between tries' }),
   ignore_errors: keyword({ schema: { type: 'boolean' }, read: (v) => ({ ignoreErrors: bool(v) }), inherit: 'override', on: NESTED, fallback: { ignoreErrors: false }, doc: 'a failure does not stop the host' }),
-  changed_when: keyword({ schema: ref('condition'), read: (v) => ({ changedWhen: v === undefined ? undefined : conditions(v) }), doc: "overrides the module's changed" }),
-  failed_when: keyword({ schema: ref('condition'), read: (v) => ({ failedWhen: v === undefined ? undefined : conditions(v) }), doc: "overrides the module's failed" }),
+  changed_when: keyword({ schema: ref('condition'), read: (v, c) => ({ changedWhen: v === undefined ? undefined : checkedConditions(v, 'changed_when', c) }), doc: "overrides the module's changed" }),
+  failed_when: keyword({ schema: ref('condition'), read: (v, c) => ({ failedWhen: v === undefined ? undefined : checkedConditions(v, 'failed_when', c) }), doc: "overrides the module's failed" }),
   no_log: keyword({ schema: { type: 'boolean' }, read: (v) => ({ noLog: bool(v) }), inherit: 'override', on: NESTED, fallback: { noLog: false }, doc: 'never print params or results' }),
   vars: keyword({ schema: ref('vars'), read: (v) => ({ vars: record(v) }), inherit: 'merge', on: NESTED, doc: 'task variables' }),
   environment: keyword({ schema: ref('environment'), read: (v) => ({ environment: v === undefined ? undefined : record(v) }), inherit: 'merge', on: EVERYWHERE, doc: "environment variables of the module's commands on the host" }),
@@ -209,6 +210,18 @@ export function waitList(value: unknown, path: YamlPath, source: YamlSource, err
     if (group !== undefined) out.push({ group, ...(role !== undefined ? { role } : {}), ...(tag !== undefined ? { tag } : {}) });
   });
   return out;
+}
+
+/** Conditions, each parsed now: a syntax error is bad input at its own place, before any host. */
+export function checkedConditions(value: unknown, key: string, c: ReadContext): string[] {
+  if (value !== undefined && value !== null && c.at.source) {
+    (Array.isArray(value) ? value : [value]).forEach((item, i) => {
+      const place = c.at.source.place(Array.isArray(value) ? [...c.at.path, key, i] : [...c.at.path, key]);
+      const problem = conditionSyntaxProblem(item, place);
+      if (problem) c.errors.push(problem);
+    });
+  }
+  return conditions(value);
 }
 
 /** A condition or list of them; YAML booleans become the expressions `true` / `false`. */

@@ -7,7 +7,7 @@ import { isTemplated, LoadContext } from './context.js';
 import { Expander, type PlayState, type Scope } from './expand.js';
 import { didYouMean } from './problems.js';
 import { roleEntry } from './roles.js';
-import { bool, conditions, inherit, keywordsOn, ownKeywords, record, str, tagList, taskKeywords, type At } from './keywords.js';
+import { bool, checkedConditions, inherit, keywordsOn, ownKeywords, record, str, tagList, taskKeywords, type At } from './keywords.js';
 import type { Place, Play, Playbook, SerialBatch, Task, VarsFile } from './types.js';
 
 /**
@@ -57,7 +57,9 @@ async function importPlaybook(entry: Record<string, unknown>, at: At, ctx: LoadC
   if (!existsSync(target)) return report(ctx, place, `import_playbook: playbook '${name}' not found`, `looked for ${target}`);
   if (chain.includes(target)) return report(ctx, place, `import cycle: ${[...chain, target].join(' -> ')}`, 'remove the import that leads back');
   const plays = await loadPlays(target, ctx, chain);
-  const when = conditions(entry.when);
+  const errors: InputError[] = [];
+  const when = checkedConditions(entry.when, 'when', { task: entry, at, errors });
+  ctx.problems.addAll(errors);
   const tags = tagList(entry.tags);
   const vars = record(entry.vars);
   for (const play of plays) {

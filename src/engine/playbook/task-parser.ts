@@ -1,4 +1,5 @@
 import { InputError } from '../errors.js';
+import type { Module } from '../module.js';
 import { MODULE_ONLY, ownKeywords, record, str, TASK_KEYWORD_NAMES, type At, type OwnKeywords } from './keywords.js';
 import { moduleParams, type ModuleLookup } from './module-params.js';
 import { ACTION_KEYS } from './playbook-schema.js';
@@ -12,7 +13,7 @@ import type { Place } from './types.js';
  */
 
 export type TaskAction =
-  | { kind: 'module'; module: string; params: Record<string, unknown> }
+  | { kind: 'module'; module: Module<any, any>; params: Record<string, unknown> }
   | { kind: 'block'; block: unknown[]; rescue: unknown[]; always: unknown[] }
   | { kind: 'include'; key: 'include_tasks' | 'import_tasks'; file: string; apply: Record<string, unknown> }
   | { kind: 'role'; key: 'import_role' | 'include_role'; name: string; tasksFrom?: string; handlersFrom?: string; vars: Record<string, unknown> }
@@ -110,7 +111,7 @@ function readAction(task: Record<string, unknown>, key: string | undefined, at: 
       const args = task.args === undefined ? undefined : record(task.args);
       const result = moduleParams({ mod, raw: value, args, source: at.source, path: [...at.path, key] });
       errors.push(...result.errors);
-      return { kind: 'module', module: mod.name, params: result.params };
+      return { kind: 'module', module: mod, params: result.params };
     }
   }
 }

@@ -1,13 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Tags } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { InputError } from '../errors.js';
+import { parseYaml, yamlProblem } from '../yaml.js';
 import type { Place } from './types.js';
 
 /**
  * One YAML input file, kept with its syntax tree so any value found while loading can be traced
- * back to file:line:column. Parsed as YAML 1.1 the way Ansible's PyYAML reads it (`yes`/`no`
- * booleans, `0644` octal, `<<` merge keys), minus the surprises PyYAML does not have either
- * (`y`/`n` as booleans) or that only bite (`22:22` as a base-60 number, dates as Date objects).
+ * back to file:line:column. Read in Furrow's one YAML dialect (../yaml.ts).
  */
 export type YamlPath = readonly (string | number)[];
 
@@ -33,11 +32,11 @@ export class YamlSource {
 
   static parse(file: string, text: string): { source?: YamlSource; errors: InputError[] } {
     const lines = new LineCounter();
-    const doc = parseDocument(text, { version: '1.1', customTags: ansibleTags, merge: true, lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    const doc = parseYaml(text, lines);
     if (doc.errors.length > 0) {
       const errors = doc.errors.map((e) => {
         const pos = lines.linePos(e.pos[0]);
-        return new InputError({ file, line: pos.line, column: pos.col }, `broken YAML: ${firstLine(e.message)}`, 'fix the YAML syntax at this place');
+        return new InputError({ file, line: pos.line, column: pos.col }, `broken YAML: ${yamlProblem(e.message)}`, 'fix the YAML syntax at this place');
       });
       return { errors };
     }
@@ -85,18 +84,3 @@ function childOf(node: unknown, segment: string | number): { key?: unknown; valu
   return undefined;
 }
 
-function firstLine(message: string): string {
-  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-}
-
-const BOOL_TRUE = /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
-const BOOL_FALSE = /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
-
-function ansibleTags(tags: Tags): Tags {
-  return tags.flatMap((t): Tags => {
-    if (typeof t !== 'object') return [t];
-    if (t.tag === 'tag:yaml.org,2002:timestamp' || ('format' in t && t.format === 'TIME')) return [];
-    if (t.tag !== 'tag:yaml.org,2002:bool' || !('test' in t) || !t.test) return [t];
-    return [{ ...t, test: t.test.test('true') ? BOOL_TRUE : BOOL_FALSE }];
-  });
-}

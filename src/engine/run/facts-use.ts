@@ -11,10 +11,13 @@ import type { Play, Task } from '../playbook/types.js';
 const FACT_NAMES = Object.keys(parseFacts('')).filter((k) => k.startsWith('ansible_'));
 const USES_FACTS = new RegExp(`\\b(${['facts', ...FACT_NAMES].join('|')})\\b`);
 
-function templateTexts(task: Task): string[] {
-  if (task.module !== 'template' || typeof task.params.src !== 'string') return [];
-  const file = fileCandidates(task, 'templates', task.params.src).find((f) => existsSync(f));
-  return file ? [readFileSync(file, 'utf8')] : [];
+/** The text of the controller template files a task renders (a hook its module declares). */
+export function templateTexts(task: Task): { file: string; text: string }[] {
+  const names = task.impl?.templateFiles?.(task.params) ?? [];
+  return names.flatMap((name) => {
+    const file = fileCandidates(task, 'templates', name).find((f) => existsSync(f));
+    return file ? [{ file, text: readFileSync(file, 'utf8') }] : [];
+  });
 }
 
 export function playUsesFacts(play: Play, tasks: Task[], otherVars: unknown[]): boolean {
@@ -25,7 +28,7 @@ export function playUsesFacts(play: Play, tasks: Task[], otherVars: unknown[]): 
     JSON.stringify([play.vars, play.varsFiles.map((f) => f.vars), ...otherVars]),
     JSON.stringify([...roles.values()].map((r) => [r.defaults, r.vars, r.params])),
     ...all.map((t) => JSON.stringify([t.params, t.when, t.loop, t.until, t.changedWhen, t.failedWhen, t.vars, t.delegateTo])),
-    ...all.flatMap(templateTexts),
+    ...all.flatMap((t) => templateTexts(t).map((f) => f.text)),
   ];
   return texts.some((text) => USES_FACTS.test(text));
 }

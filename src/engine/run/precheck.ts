@@ -1,31 +1,34 @@
 import { InputError } from '../errors.js';
+import { conditionNames } from '../expr.js';
 import { hostVars, type Inventory } from '../inventory/index.js';
 import { allTasks } from '../playbook/index.js';
 import { Problems } from '../playbook/problems.js';
-import type { Play, Task } from '../playbook/types.js';
+import type { Place, Play, Task } from '../playbook/types.js';
 import { compileTemplate, isTemplate } from '../template.js';
+import { templateTexts } from './facts-use.js';
+import { MAGIC_NAMES, variableLayers } from './layers.js';
 
 /**
- * Before the first connection, every template a task will render is checked against the variables
- * each of its hosts will have: a name that no layer defines (and that no register, set_fact, loop
- * or fact can provide at run time) is bad input, reported with the task's file:line, and no host is
- * touched. Names inside blocks and behind `default` are left to run time.
+ * Before the first connection, every template a task will render (in its params, loop, and the
+ * template files its module renders) and every `when` condition is checked against the variables
+ * each of its hosts will have (the same layers the run reads, layers.ts): a name that no layer
+ * defines, and that no register, set_fact, loop or fact can provide at run time, is bad input. Each
+ * such name is reported once per place, naming the hosts that lack it, and no host is touched.
+ * Names inside blocks and behind `default` are left to run time.
  */
-const MAGIC = ['groups', 'hostvars', 'inventory_hostname', 'inventory_hostname_short', 'group_names', 'ansible_play_hosts', 'play_hosts', 'ansible_check_mode', 'role_path', 'role_name', 'facts'];
-
 export interface PrecheckPlay {
   play: Play;
   hosts: string[];
   tasks: Task[];
 }
 
-/** Names the run itself can add: registered results, set_fact keys. */
+/** Names the run itself can add: registered results, variables a module sets (set_fact). */
 function runTimeNames(plays: PrecheckPlay[]): Set<string> {
-  const names = new Set(MAGIC);
+  const names = new Set(MAGIC_NAMES);
   for (const { play } of plays) {
     for (const task of allTasks([...play.tasks, ...play.handlers])) {
       if (task.register) names.add(task.register);
-      if (task.module === 'set_fact') for (const key of Object.keys(task.params)) names.add(key);
+      for (const name of task.impl?.setsVariables?.(task.params) ?? []) names.add(name);
     }
   }
   return names;
@@ -42,49 +45,85 @@ function templateStrings(value: unknown, out: string[] = []): string[] {
   return out;
 }
 
-function staticNames(inventory: Inventory, host: string, play: Play, task: Task, extra: Record<string, unknown>): Set<string> {
-  const layers = [
-    task.role?.defaults,
-    inventory.hosts.has(host) ? hostVars(inventory, host) : {},
-    ...play.varsFiles.map((f) => f.vars),
-    play.vars,
-    task.role?.vars,
-    task.role?.params,
-    task.vars,
-    extra,
-  ];
+/** Names defined for a task on a host before the run: every layer's keys, the loop's variables. */
+function staticNames(inventory: Inventory, host: string, play: Play, task: Task, clusterVars: Record<string, unknown>, extraVars: Record<string, unknown>): Set<string> {
+  const layers = variableLayers({ play, task, inventory: inventory.hosts.has(host) ? hostVars(inventory, host) : {}, clusterVars, extraVars });
   const names = new Set<string>();
-  for (const layer of layers) for (const k of Object.keys(layer ?? {})) names.add(k);
+  for (const layer of layers) for (const k of Object.keys(layer.vars)) names.add(k);
   names.add(task.loopVar);
   if (task.loopIndexVar) names.add(task.loopIndexVar);
   return names;
 }
 
-export function precheckTemplates(plays: PrecheckPlay[], inventory: Inventory, extraVars: Record<string, unknown>): void {
+/** A name a task needs, and where it is read. */
+interface Need {
+  name: string;
+  place: Place;
+  what: string;
+  /** Needs with the same key are one problem (a block's condition, inherited by each of its tasks). */
+  key: string;
+}
+
+/** What a task reads before it runs: its templates, its template files, its `when`. */
+function needsOf(task: Task, problems: Problems): Need[] {
+  const needs: Need[] = [];
+  // A task guarded by a condition on the name (`when: x is defined`) may legitimately lack it.
+  const guarded = (name: string) => task.when.some((w) => new RegExp(`\\b${name}\\b`).test(w));
+  const testedForDefined = (name: string) => task.when.some((w) => new RegExp(`\\b${name}\\b[\\w.\\[\\]'"]*\\s+is\\s+(not\\s+)?(defined|undefined)\\b`).test(w));
+  const source = { file: task.place.file, line: task.place.line, secret: task.noLog };
+  const texts = templateStrings([task.params, task.loop, task.delegateTo, task.becomeUser, task.environment]);
+  for (const text of texts) {
+    for (const name of compileTemplate(text, source).required) if (!guarded(name)) needs.push({ name, place: task.place, what: `task '${task.name}' uses`, key: `${task.id} ${name}` });
+  }
+  for (const { file, text } of templateTexts(task)) {
+    try {
+      for (const name of compileTemplate(text, { file, secret: task.noLog }).required) if (!guarded(name)) needs.push({ name, place: placeIn(file, text, name), what: `template ${file} (task '${task.name}') uses`, key: `${file} ${name}` });
+    } catch (err) {
+      if (err instanceof InputError) problems.add(err);
+      else throw err;
+    }
+  }
+  for (const condition of task.when) {
+    for (const name of conditionNames(condition)) if (!testedForDefined(name)) needs.push({ name, place: task.place, what: `the condition '${condition}' of task '${task.name}' reads`, key: `when ${condition} ${name}` });
+  }
+  return needs;
+}
+
+/** Where a template file first reads a name (1-based line and column), else the file. */
+function placeIn(file: string, text: string, name: string): Place {
+  const lines = text.split('\n');
+  for (const [i, line] of lines.entries()) {
+    const open = line.indexOf('{{');
+    if (open < 0) continue;
+    const match = new RegExp(`(?<![\\w.])${name}\\b`).exec(line.slice(open));
+    if (match) return { file, line: i + 1, column: open + match.index + 1 };
+  }
+  return { file, line: 1, column: 1 };
+}
+
+export function precheckTemplates(plays: PrecheckPlay[], inventory: Inventory, clusterVars: Record<string, unknown>, extraVars: Record<string, unknown>): void {
   const dynamic = runTimeNames(plays);
   const problems = new Problems();
+  /** Per place and name, the hosts that lack it: one problem each, however many hosts. */
+  const missing = new Map<string, { need: Need; hosts: string[] }>();
   for (const { play, hosts, tasks } of plays) {
     for (const task of allTasks([...tasks, ...play.handlers])) {
-      const texts = templateStrings([task.params, task.loop, task.delegateTo]);
-      if (texts.length === 0) continue;
-      const source = { file: task.place.file, line: task.place.line, secret: task.noLog };
-      // A task guarded by a condition on the name (`when: x is defined`) may legitimately lack it.
-      const guarded = (name: string) => task.when.some((w) => new RegExp(`\\b${name}\\b`).test(w));
-      const required = new Set(texts.flatMap((t) => [...compileTemplate(t, source).required]).filter((n) => !guarded(n)));
+      const needs = needsOf(task, problems).filter((n) => !dynamic.has(n.name) && !n.name.startsWith('ansible_'));
+      if (needs.length === 0) continue;
       for (const host of hosts) {
-        const known = staticNames(inventory, host, play, task, extraVars);
-        for (const name of required) {
-          if (known.has(name) || dynamic.has(name) || name.startsWith('ansible_')) continue;
-          problems.add(
-            new InputError(
-              task.place,
-              `task '${task.name}' uses the variable '${name}', which is not defined for host ${host}`,
-              `define ${name} in the play's vars, group_vars, host_vars, the role's defaults, or pass -e ${name}=...`,
-            ),
-          );
+        const known = staticNames(inventory, host, play, task, clusterVars, extraVars);
+        for (const need of needs) {
+          if (known.has(need.name)) continue;
+          const entry = missing.get(need.key) ?? { need, hosts: [] };
+          if (!entry.hosts.includes(host)) entry.hosts.push(host);
+          missing.set(need.key, entry);
         }
       }
     }
+  }
+  for (const { need, hosts } of missing.values()) {
+    const who = hosts.length === 1 ? `host ${hosts[0]}` : `hosts ${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ` and ${hosts.length - 5} more` : ''}`;
+    problems.add(new InputError(need.place, `${need.what} the variable '${need.name}', which is not defined for ${who}`, `define ${need.name} in the play's vars, group_vars, host_vars, the role's defaults, or pass -e ${need.name}=...`));
   }
   problems.throwIfAny();
 }

@@ -81,7 +81,7 @@ async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays:
     const serial = plays.find((p) => p.play.serial?.length);
     if (serial) throw new InputError(serial.play.place, `play '${serial.play.name}' has serial batches, which join its hosts`, 'run this step on its own, or drop serial');
   }
-  precheckTemplates(plays, inventory, { ...opts.clusterVars, ...opts.extraVars });
+  precheckTemplates(plays, inventory, opts.clusterVars ?? {}, opts.extraVars ?? {});
   return { inventory, plays, ...(resume ? { resume } : {}) };
 }
 

@@ -1,7 +1,8 @@
 import { evaluateCondition } from '../expr.js';
 import { groupsMap, hostVars } from '../inventory/index.js';
 import type { Task } from '../playbook/types.js';
-import { VarScope, type VarLayer } from '../vars.js';
+import { VarScope } from '../vars.js';
+import { variableLayers } from './layers.js';
 import type { PlayContext } from './context.js';
 import type { HostState } from './host-state.js';
 
@@ -71,33 +72,25 @@ function hostvarsView(pc: PlayContext): Record<string, unknown> {
 
 export async function scopeFor(host: HostState, task: Task, pc: PlayContext): Promise<TaskScope> {
   const { play } = pc;
-  const layers: VarLayer[] = [
-    { level: 'role_defaults', vars: task.role?.defaults ?? {}, source: task.role ? `${task.role.dir}/defaults/main.yml` : undefined },
-    // Same level, later in the list: cluster settings override role defaults, the inventory overrides both.
-    { level: 'role_defaults', vars: pc.run.clusterVars, source: 'cluster config.yml' },
-    { level: 'inventory', vars: inventoryVars(pc, host.name), source: pc.run.inventory.source },
-    { level: 'facts', vars: factVars(host.facts) },
-    ...play.varsFiles.map((f) => ({ level: 'play' as const, vars: f.vars, source: f.path })),
-    { level: 'play', vars: play.vars, source: play.place.file },
-    { level: 'role', vars: task.role?.vars ?? {}, source: task.role ? `${task.role.dir}/vars/main.yml` : undefined },
-    { level: 'role', vars: task.role?.params ?? {}, source: task.place.file },
-    { level: 'task', vars: task.vars, source: task.place.file },
-    { level: 'registered', vars: host.registered },
-    { level: 'extra', vars: pc.run.extraVars, source: 'extra vars (-e)' },
-    {
-      level: 'extra',
-      vars: {
-        groups: groupsOf(pc),
-        hostvars: hostvarsView(pc),
-        inventory_hostname: host.name,
-        ansible_play_hosts: pc.hosts,
-        play_hosts: pc.hosts,
-        ansible_check_mode: pc.run.check,
-        ...(task.role ? { role_path: task.role.dir, role_name: task.role.name } : {}),
-      },
-      source: 'magic vars',
+  const layers = variableLayers({
+    play,
+    task,
+    inventory: inventoryVars(pc, host.name),
+    inventorySource: pc.run.inventory.source,
+    clusterVars: pc.run.clusterVars,
+    extraVars: pc.run.extraVars,
+    facts: factVars(host.facts),
+    registered: host.registered,
+    magic: {
+      groups: groupsOf(pc),
+      hostvars: hostvarsView(pc),
+      inventory_hostname: host.name,
+      ansible_play_hosts: pc.hosts,
+      play_hosts: pc.hosts,
+      ansible_check_mode: pc.run.check,
+      ...(task.role ? { role_path: task.role.dir, role_name: task.role.name } : {}),
     },
-  ];
+  });
   return taskScope(new VarScope(layers), task);
 }
 

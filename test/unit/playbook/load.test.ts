@@ -77,6 +77,7 @@ describe('loadPlaybook: task keys', () => {
     const [play] = (await loadPlaybook(fixture('full/site.yml'), fakeRegistry)).plays;
     expect(byName(play, 'Copy the config')).toEqual({
       id: 'site.yml:23',
+      impl: expect.objectContaining({ name: 'copy' }),
       name: 'Copy the config',
       module: 'copy',
       params: { src: 'site.conf', dest: '/etc/site.conf', mode: '0644' },
