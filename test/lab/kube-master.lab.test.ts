@@ -3,6 +3,7 @@ import { copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { INDEX_NAME } from '../../src/bundle/format.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
@@ -119,7 +120,7 @@ describeK8s('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     const wrongVersion = variant('wrong-version', (dir) => {
       mkdirSync(path.join(dir, 'bundle'));
       const binary = (files: string[]) => ({ name: 'kubernetes-server', version: '1.20.2', arch: 'amd64', url: 'file:///x', sha256: '0'.repeat(64), hosts: 'kube_master', files });
-      writeFileSync(path.join(dir, 'bundle', 'index.json'), JSON.stringify({ format: 'furrow-bundle/1', name: 'lab', created: '', arches: ['amd64'], binaries: [binary(K8S_BINARIES.map((b) => `bin/amd64/${b}`))], images: [], files: [] }));
+      writeFileSync(path.join(dir, 'bundle', INDEX_NAME), JSON.stringify({ format: 'furrow-bundle/1', name: 'lab', created: '', arches: ['amd64'], binaries: [binary(K8S_BINARIES.map((b) => `bin/amd64/${b}`))], images: [], files: [] }));
       writeFileSync(path.join(dir, 'config.yml'), readFileSync(path.join(dir, 'config.yml'), 'utf8').replace('kubernetes: 1.20.2', 'kubernetes: 1.29.0'));
     });
     const r3 = await deploy('all', wrongVersion);
