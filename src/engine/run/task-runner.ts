@@ -6,7 +6,6 @@ import { probeFiles, type FileQuery } from '../facts/files.js';
 import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.js';
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
-import { findModule } from '../../modules/index.js';
 import { shownDiff } from '../redact.js';
 import type { PlayContext } from './context.js';
 import type { HostState } from './host-state.js';
@@ -158,7 +157,7 @@ async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scop
 
 /** plan, then apply unless in check mode or nothing is to be done; then changed_when / failed_when. */
 async function runModule(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
-  const mod = findModule(task.module) as Module<Record<string, unknown>, unknown> | undefined;
+  const mod = task.impl as Module<Record<string, unknown>, unknown> | undefined;
   if (!mod) throw new FurrowError('module', `unknown module '${task.module}' (${task.place.file}:${task.place.line})`);
   const params = checkParams(mod, scope.resolve(task.params), task);
   const ctx = await moduleContext(host, task, pc, scope, mod);
@@ -259,7 +258,7 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, run
   let taken = 0;
   for (let i = list.from; i < list.tasks.length && taken < tasks; i++) {
     const task = list.tasks[i]!;
-    const mod = task.block ? undefined : (findModule(task.module) as Module<Record<string, unknown>, unknown> | undefined);
+    const mod = task.impl as Module<Record<string, unknown>, unknown> | undefined;
     if (mod?.local) continue;
     if (!mod?.fileQueries || task.loop !== undefined || task.delegateTo !== undefined || task.runOnce || task.waitFor.length) break;
     try {
