@@ -56,6 +56,9 @@ describe('cluster folder', () => {
     expect(resolveSteps('1', playbooks).map((s) => s.name)).toEqual(['prepare']);
     expect(resolveSteps('all', playbooks).map((s) => s.number)).toEqual(['01', '02']);
     expect(resolveSteps('90', playbooks)).toHaveLength(2);
+    // A list runs in the steps' own order, each once, whatever order it was given in.
+    expect(resolveSteps('etcd,01,prepare', playbooks).map((s) => s.name)).toEqual(['prepare', 'etcd']);
+    expect(() => resolveSteps('01,bogus', playbooks)).toThrow(/unknown deploy step 'bogus'/);
     expect(() => resolveSteps('master', playbooks)).toThrow(/step 'master' \(04 master\) is not available yet/);
     expect(() => resolveSteps('bogus', playbooks)).toThrow(/unknown deploy step 'bogus'[\s\S]*01 prepare, 02 etcd/);
   });
