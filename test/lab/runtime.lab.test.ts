@@ -226,7 +226,9 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       'ENABLE_MIRROR_REGISTRY: true',
       `registry_mirrors: ["http://127.0.0.1:5001", "https://${gateway}:5443"]`,
     ];
-    writeFileSync(path.join(cluster, 'config.yml'), `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}${settings.join('\n')}\n`);
+    // The lab settings name the lab's own sandbox image; this test's settings replace that line.
+    const labSettings = readFileSync(path.join(cluster, 'config.yml'), 'utf8').replace(/^SANDBOX_IMAGE:.*\n/m, '');
+    writeFileSync(path.join(cluster, 'config.yml'), `${labSettings}${settings.join('\n')}\n`);
     mkdirSync(path.join(cluster, 'host_vars'));
     for (const h of HOSTS) {
       const vars = [`CONTAINER_RUNTIME: ${SETUP[h].runtime}`, `${SETUP[h].runtime}_install: ${SETUP[h].install}`];
