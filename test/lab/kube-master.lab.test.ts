@@ -70,7 +70,8 @@ describeK8s('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
       runtimeBinariesFromDebian(path.join(cwd, 'bin')),
     ]);
     expectExit(up, 0);
-    expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
+    // --no-bundle: this test brings its own bin/ and repo/ (the lab bundle's path has its own test).
+    expectExit(await furrow(['new', cluster, '--from-lab', NAME, '--no-bundle'], { cwd }), 0);
     cpSync(path.join(cwd, 'repo'), path.join(cluster, 'repo'), { recursive: true });
     cpSync(path.join(cwd, 'bin'), path.join(cluster, 'bin'), { recursive: true });
     for (const b of K8S_BINARIES) await copyFile(path.join(K8S_BIN, b), path.join(cluster, 'bin', b));
@@ -118,7 +119,7 @@ describeK8s('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
 
     // A preloaded bundle that carries Kubernetes 1.20.2, and config.yml asking for 1.29.0.
     const wrongVersion = variant('wrong-version', (dir) => {
-      mkdirSync(path.join(dir, 'bundle'));
+      mkdirSync(path.join(dir, 'bundle'), { recursive: true });
       const binary = (files: string[]) => ({ name: 'kubernetes-server', version: '1.20.2', arch: 'amd64', url: 'file:///x', sha256: '0'.repeat(64), hosts: 'kube_master', files });
       writeFileSync(path.join(dir, 'bundle', INDEX_NAME), JSON.stringify({ format: 'furrow-bundle/1', name: 'lab', created: '', arches: ['amd64'], binaries: [binary(K8S_BINARIES.map((b) => `bin/amd64/${b}`))], images: [], files: [] }));
       writeFileSync(path.join(dir, 'config.yml'), readFileSync(path.join(dir, 'config.yml'), 'utf8').replace('kubernetes: 1.20.2', 'kubernetes: 1.29.0'));
@@ -223,9 +224,12 @@ describeK8s('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     const [first, second] = [...MASTERS].sort((a, b) => stopped[a]! - stopped[b]!);
     expect(stopped[second!]!).toBeGreaterThan(after[first!]!['kube-apiserver']!);
     // While each apiserver was down or starting, the other answered through kube-lb.
-    for (const m of MASTERS) {
-      const window = polls.filter((p) => p.at > stopped[m]! && p.at < after[m]!['kube-apiserver']!);
-      expect({ master: m, answered: window.some((p) => p.ok) }).toEqual({ master: m, answered: true });
+    // A window no poll fell into (an apiserver that stopped and started between two polls) proves
+    // nothing either way and is skipped; at least one window must hold polls.
+    const windows = MASTERS.map((m) => ({ master: m, polls: polls.filter((p) => p.at > stopped[m]! && p.at < after[m]!['kube-apiserver']!) }));
+    expect(windows.some((w) => w.polls.length > 0)).toBe(true);
+    for (const w of windows.filter((w) => w.polls.length > 0)) {
+      expect({ master: w.master, answered: w.polls.some((p) => p.ok), polls: w.polls.length }).toEqual({ master: w.master, answered: true, polls: w.polls.length });
     }
     // Not all: nginx's passive checks cannot see an apiserver that accepts connections but is
     // not ready yet (it only skips one that refuses them), so some requests fail while a
