@@ -301,7 +301,8 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
   for (const name of KUBE_BINARIES) {
     const file = path.join(out, name);
     if (!existsSync(file)) throw new LabError(`building Kubernetes failed at step 'make': it wrote no ${file}; its log: ${logFile}`);
-    const reported = await run(file, ['--version']);
+    // kubectl has no --version flag: its client version is `kubectl version --client --short`.
+    const reported = await run(file, name === 'kubectl' ? ['version', '--client', '--short'] : ['--version']);
     if (!reported.stdout.includes(`v${version}`)) throw new LabError(`building Kubernetes failed at step 'check versions': ${name} --version says '${reported.stdout.trim() || reported.stderr.trim()}', expected v${version}; its log: ${logFile}`);
     await rename(file, path.join(staged, name));
     binaries[name] = { path: path.join(dir, 'bin', name), sha256: await sha256File(path.join(staged, name)), size: (await stat(path.join(staged, name))).size };
