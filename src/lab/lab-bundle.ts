@@ -129,11 +129,8 @@ async function unpackedSha256(file: string): Promise<string> {
 /** The OS packages Furrow's own manifest lists: what the roles install (chrony, conntrack, ...). */
 function defaultPackages(): string[] {
   const doc = YAML.parse(readFileSync(packagePath('bundle', 'manifest.yml'), 'utf8')) as { packages?: { debian?: string[] } };
-  return [...new Set([...(doc.packages?.debian ?? []), ...ROLE_PACKAGES])];
+  return doc.packages?.debian ?? [];
 }
-
-/** Packages roles install that Furrow's own manifest does not list yet: kube-lb's nginx (step 04). */
-const ROLE_PACKAGES = ['nginx', 'libnginx-mod-stream'];
 
 export interface LabBundleManifest {
   file: string;
