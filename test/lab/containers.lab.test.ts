@@ -154,7 +154,8 @@ describeLab('lab hosts run containers and pods', () => {
       let last = '';
       while (Date.now() < deadline) {
         last = await on(h, `${httpGet('127.0.0.1', 10255, '/pods')} || true`);
-        const pods = (JSON.parse(body(last) || '{"items":[]}') as { items: { metadata: { name: string }; status: { phase?: string; podIP?: string; containerStatuses?: { restartCount: number; ready: boolean }[] } }[] }).items;
+        // Before its first pod the kubelet answers `"items": null`.
+        const pods = (JSON.parse(body(last) || '{"items":[]}') as { items: null | { metadata: { name: string }; status: { phase?: string; podIP?: string; containerStatuses?: { restartCount: number; ready: boolean }[] } }[] }).items ?? [];
         const pod = pods.find((p) => p.metadata.name === `web-${h}`);
         if (pod?.status.phase === 'Running' && pod.status.podIP && pod.status.containerStatuses?.[0]?.ready) {
           const sandbox = await on(h, "/opt/kube/bin/ctr -n k8s.io containers ls -q | sort | tr '\\n' ' '");
