@@ -253,6 +253,22 @@ ${throttle}`;
     expect(idx(joined, 'a', 'Next step')).toBeGreaterThan(idx(joined, 'b', 'Slow on b'));
   });
 
+  test('wait_for_hosts waits for the hosts of the group and of its child groups (inventory group tree)', async () => {
+    const nested = path.join(dir, 'nested.yml');
+    writeFileSync(nested, `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}}\n  children:\n    masters:\n      children:\n        first: {hosts: {b: {}}}\n`);
+    const { summary } = await play(`- hosts: all
+  gather_facts: false
+  tasks:
+    - {name: Slow on b, shell: "sleep 1 && echo b >> {{ work }}/log", when: inventory_hostname == "b", tags: [slow]}
+    - name: After the masters
+      shell: "echo {{ inventory_hostname }} >> {{ work }}/log"
+      wait_for_hosts: {group: masters, tag: slow}
+`, { inventory: nested });
+    expect(summary.exitCode).toBe(0);
+    // a is in no group but all: it still waits for b, which is in masters only through the child group.
+    expect(readFileSync(path.join(work, 'log'), 'utf8').split('\n')[0]).toBe('b');
+  });
+
   test('a templated param is typed once rendered: it loads, and a wrong rendered type fails the task', async () => {
     const yaml = (t: string) => `- hosts: a
   gather_facts: false
