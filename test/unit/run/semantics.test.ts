@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
+import { modules } from '../../../src/modules/index.js';
 
 /**
  * Engine semantics on real local hosts: three inventory hosts with the local connection, so every
@@ -38,7 +39,7 @@ describe('engine semantics (local hosts)', () => {
     const file = path.join(dir, 'site.yml');
     writeFileSync(file, yaml);
     const reporter = new Collect();
-    const summary = await runPlaybook({ playbook: file, inventory, runsDir: path.join(dir, 'runs'), knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], ...opts });
+    const summary = await runPlaybook({ modules, playbook: file, inventory, runsDir: path.join(dir, 'runs'), knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], ...opts });
     return { summary, r: reporter };
   }
   const count = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
