@@ -48,7 +48,7 @@ export function addRunOptions(cmd: Command, inventoryHelp: string): Command {
 }
 
 /** How to run, from the shared flags: everything but what to run on and which playbooks. */
-export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions, 'playbook' | 'inventory'>> {
+export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions, 'playbook' | 'inventory' | 'modules'>> {
   // Loaded here, not at start-up: `furrow --help` and `furrow lab` need none of the engine.
   const [{ ConsoleReporter }, { JsonLinesReporter }, { parseExtraVars }] = await Promise.all([
     import('../engine/reporters/console.js'),
@@ -75,8 +75,8 @@ export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions,
 
 /** Runs one playbook on an inventory with the shared flags. */
 async function runWithFlags(playbook: string, o: RunFlags): Promise<number> {
-  const [{ runPlaybook }, options] = await Promise.all([import('../engine/run/runner.js'), runOptionsFromFlags(o)]);
-  return (await runPlaybook({ ...options, playbook, inventory: o.inventory })).exitCode;
+  const [{ runPlaybook }, { modules }, options] = await Promise.all([import('../engine/run/runner.js'), import('../modules/index.js'), runOptionsFromFlags(o)]);
+  return (await runPlaybook({ ...options, modules, playbook, inventory: o.inventory })).exitCode;
 }
 
 export function registerRun(program: Command): void {

@@ -4,7 +4,8 @@ import type { FileInfo, FileQuery } from './facts/files.js';
 
 /**
  * The module contract. A module is one file in src/modules/ exporting a `Module`; it is listed once
- * in src/modules/index.ts and the engine never names it. `plan` only reads the host (as few round
+ * in src/modules/index.ts and the engine never names it nor imports it: the caller (CLI, src/cluster)
+ * hands the engine a `ModuleRegistry`. `plan` only reads the host (as few round
  * trips as possible) and decides; `apply` carries out exactly that plan and never re-decides.
  * Check mode is `plan` alone.
  */
@@ -74,6 +75,12 @@ export interface ModuleContext {
   findFile(kind: 'files' | 'templates', name: string): string;
   /** Renders a template with the task's variables (plus `extra`); strict: an undefined variable is an error naming file and line. */
   render(text: string, file: string, extra?: Record<string, unknown>): string;
+}
+
+/** Where the engine finds modules: the real registry (src/modules/index.ts) or, in tests, fakes. */
+export interface ModuleRegistry {
+  findModule(name: string): Module<any, any> | undefined;
+  moduleNames(): string[];
 }
 
 export interface Module<P = Record<string, unknown>, D = unknown> {

@@ -6,7 +6,7 @@
  * that is not loaded cannot be loaded: apply says so; the boot-time files are still managed.
  */
 import { FurrowError, InputError } from '../engine/errors.js';
-import { kernelName, loadFilePath, optionsFilePath, probeKmods, type KmodInfo, type KmodState } from '../engine/facts/kmod.js';
+import { kernelName, loadFilePath, optionsFilePath, probeKmods, type KmodInfo, type KmodState } from './probes/kmod.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { unifiedDiff } from './support/files.js';

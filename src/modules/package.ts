@@ -1,4 +1,4 @@
-import { APT_UPDATE_STAMP, packageProbeCommand, parsePackageProbe, type PackageManager, type PackageProbe } from '../engine/facts/packages.js';
+import { APT_UPDATE_STAMP, packageProbeCommand, parsePackageProbe, type PackageManager, type PackageProbe } from './probes/packages.js';
 import { FurrowError, InputError } from '../engine/errors.js';
 import type { ApplyResult, Module, ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';

@@ -9,7 +9,7 @@
  * makes sure the live value is the wanted one whether or not the file changed.
  */
 import { FurrowError, InputError } from '../engine/errors.js';
-import { probeSysctl, procPath, type SysctlState } from '../engine/facts/sysctl.js';
+import { probeSysctl, procPath, type SysctlState } from './probes/sysctl.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { unifiedDiff } from './support/files.js';

@@ -10,7 +10,7 @@
  * on change are the handlers' job.
  */
 import { FurrowError, InputError } from '../engine/errors.js';
-import { probeUnits, staleUnits, unitName, UNIT_DIR, type UnitStatus } from '../engine/facts/systemd.js';
+import { probeUnits, staleUnits, unitName, UNIT_DIR, type UnitStatus } from './probes/systemd.js';
 import type { ApplyResult, Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { sha256, unifiedDiff } from './support/files.js';

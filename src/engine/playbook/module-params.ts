@@ -11,12 +11,6 @@ import type { YamlPath, YamlSource } from './yaml-source.js';
  * others (`copy: src=a dest=/b`), plus `args:`. Checked against the module's own schema.
  */
 
-/** Where modules are found; the real registry by default, a fake one in tests. */
-export interface ModuleLookup {
-  findModule(name: string): Module<any, any> | undefined;
-  moduleNames(): string[];
-}
-
 /** Mappings are checked as written; key=value words are text, so their values are coerced. */
 function validatorOf(mod: Module<any, any>, form: 'strict' | 'coercing'): ValidateFunction {
   return validatorFor(form === 'strict' ? 'params-strict' : 'params-coercing', mod.name, mod.schema);

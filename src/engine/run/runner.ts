@@ -9,6 +9,7 @@ import { InputError, EXIT } from '../errors.js';
 import { CompositeReporter, type HostRecap, type Reporter } from '../events.js';
 import { gatherFacts } from '../facts/gather.js';
 import { hostVars, loadInventory, selectHosts, type Inventory } from '../inventory/index.js';
+import type { ModuleRegistry } from '../module.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { JournalReporter } from '../reporters/journal.js';
 import type { RunContext } from './context.js';
@@ -23,6 +24,8 @@ import { selectTasks, startAtTask, type TagSelection } from './selection.js';
 
 export interface RunOptions {
   playbook: string;
+  /** Where task modules are found (src/modules/index.ts's `modules`): the engine imports none. */
+  modules: ModuleRegistry;
   /** More playbooks run after `playbook` in the same run (furrow deploy all). */
   morePlaybooks?: string[];
   /** false: no join between plays, each host goes on to its next play at once (see runFlow). */
@@ -66,8 +69,9 @@ const MAX_DEFAULT_FORKS = 100;
 /** Everything is loaded and checked before the first connection: bad input touches no host. */
 async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays: PreparedPlay[]; resume?: ResumePlan }> {
   const inventory = await loadInventory(opts.inventory);
-  const playbook = await loadPlaybook(path.resolve(opts.playbook), { rolesPath: opts.rolesPath ?? [] });
-  for (const more of opts.morePlaybooks ?? []) playbook.plays.push(...(await loadPlaybook(path.resolve(more), { rolesPath: opts.rolesPath ?? [] })).plays);
+  const load = { modules: opts.modules, rolesPath: opts.rolesPath ?? [] };
+  const playbook = await loadPlaybook(path.resolve(opts.playbook), load);
+  for (const more of opts.morePlaybooks ?? []) playbook.plays.push(...(await loadPlaybook(path.resolve(more), load)).plays);
   const sel: TagSelection = { tags: opts.tags ?? [], skipTags: opts.skipTags ?? [] };
   const resume = opts.resume ? planResume(runsDir(opts), runKey(opts)) : undefined;
   if (opts.resume && !resume) throw new InputError({ file: runsDir(opts) }, `no earlier run of ${runKey(opts)} to resume`, 'run it once without --resume');

@@ -4,6 +4,7 @@ import { FurrowError, UnreachableError } from '../errors.js';
 import type { TaskStatus } from '../events.js';
 import { probeFiles, type FileQuery } from '../facts/files.js';
 import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.js';
+import { hostsOfGroup } from '../inventory/index.js';
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
 import { shownDiff } from '../redact.js';
@@ -39,8 +40,9 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
   run.reporter.onEvent({ kind: 'task_start', host: host.name, taskId: task.id, task: task.name, handler });
   host.started();
   for (const w of task.waitFor) {
-    const group = (run.inventory.groups.has(w.group) ? groupHosts(pc, w.group) : []).filter((h) => h !== host.name);
-    await pc.board.waitFor(group, pc.lastIndex.get(markerOf(w)));
+    const members = new Set(hostsOfGroup(run.inventory, w.group));
+    const others = pc.hosts.filter((h) => members.has(h) && h !== host.name);
+    await pc.board.waitFor(others, pc.lastIndex.get(markerOf(w)));
   }
   let outcome: TaskOutcome;
   try {
@@ -80,18 +82,6 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
 /** The journal keeps each host's pending handlers, so --resume can run them (see resume.ts). */
 export function reportPending(host: HostState, pc: PlayContext): void {
   pc.run.reporter.onEvent({ kind: 'handlers_pending', host: host.name, handlers: [...host.notified] });
-}
-
-function groupHosts(pc: PlayContext, group: string): string[] {
-  const all = new Set<string>();
-  const visit = (g: string) => {
-    const grp = pc.run.inventory.groups.get(g);
-    if (!grp) return;
-    grp.hosts.forEach((h) => all.add(h));
-    grp.children.forEach(visit);
-  };
-  visit(group);
-  return pc.hosts.filter((h) => all.has(h));
 }
 
 const SKIPPED: TaskOutcome = { status: 'skipped', result: { skipped: true, changed: false } };

@@ -8,7 +8,7 @@ import {
   parseRpmQuery,
   parseRpmUpgrades,
   type PackageProbe,
-} from '../../../src/engine/facts/packages.js';
+} from '../../../src/modules/probes/packages.js';
 import { decidePackages, dnfModule, packageCommands, packageModule, packageNames, type PackageParams } from '../../../src/modules/package.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { UnitStatus } from '../../../src/engine/facts/systemd.js';
+import type { UnitStatus } from '../../../src/modules/probes/systemd.js';
 import { decideReloadOnly, decideUnit, systemd, type UnitWanted } from '../../../src/modules/systemd.js';
 import { moduleContext } from '../../support/modules.js';
 import { cannedConnection } from './support/hosts.js';

@@ -1,5 +1,5 @@
-import { probeUnits, staleUnits, systemdStatus, unitName } from '../../../src/engine/facts/systemd.js';
-import { cannedConnection } from '../modules/support/hosts.js';
+import { probeUnits, staleUnits, systemdStatus, unitName } from '../../../../src/modules/probes/systemd.js';
+import { cannedConnection } from '../support/hosts.js';
 
 const SHA = 'b'.repeat(64);
 

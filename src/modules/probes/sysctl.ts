@@ -2,9 +2,9 @@
  * The sysctl probe: live values from /proc/sys for a list of keys and the text of one sysctl
  * file, in one round trip. Reads /proc/sys directly, so procps need not be installed.
  */
-import { FurrowError } from '../errors.js';
-import { sh } from '../shell.js';
-import type { Connection } from '../connections/types.js';
+import { FurrowError } from '../../engine/errors.js';
+import { sh } from '../../engine/shell.js';
+import type { Connection } from '../../engine/connections/types.js';
 
 export interface SysctlState {
   /** Live value per key (whitespace as the kernel prints it), or null when /proc/sys has no such key. */

@@ -2,9 +2,9 @@
  * The systemd probe: for a list of units, one `systemctl show` each plus the sha256 of the unit
  * file Furrow manages in /etc/systemd/system, all in one round trip.
  */
-import { FurrowError } from '../errors.js';
-import { sh } from '../shell.js';
-import type { Connection } from '../connections/types.js';
+import { FurrowError } from '../../engine/errors.js';
+import { sh } from '../../engine/shell.js';
+import type { Connection } from '../../engine/connections/types.js';
 
 export const UNIT_DIR = '/etc/systemd/system';
 

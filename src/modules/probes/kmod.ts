@@ -4,9 +4,9 @@
  * (a kernel without module support, or a container): /sys/module/<name> tells too, and its
  * `initstate` is there only for a module that was loaded rather than built in.
  */
-import { FurrowError } from '../errors.js';
-import { sh } from '../shell.js';
-import type { Connection } from '../connections/types.js';
+import { FurrowError } from '../../engine/errors.js';
+import { sh } from '../../engine/shell.js';
+import type { Connection } from '../../engine/connections/types.js';
 
 export interface KmodInfo {
   name: string;
