@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import { ConnectionPool, connectionSpecFromVars, DEFAULT_KNOWN_HOSTS } from '../connections/index.js';
+import { HostBusyError } from '../connections/host-lock.js';
 import type { Connection, ConnectionSpec } from '../connections/types.js';
 import { InputError, EXIT } from '../errors.js';
 import { CompositeReporter, type HostRecap, type Reporter } from '../events.js';
@@ -14,6 +16,7 @@ import type { RunContext } from './context.js';
 import { HostState } from './host-state.js';
 import { HostReads } from './read-ahead.js';
 import { playUsesFacts } from './facts-use.js';
+import { lockRunHosts } from './host-locks.js';
 import { precheckTemplates } from './precheck.js';
 import { planResume, type ResumePlan } from './resume.js';
 import { type PreparedPlay, runFlow, runPlay } from './play-runner.js';
@@ -39,6 +42,11 @@ export interface RunOptions {
   forks?: number;
   startAtTask?: string;
   resume?: boolean;
+  /**
+   * false (--no-wait): when another run holds one of the hosts, fail at once (exit 4) naming it,
+   * instead of waiting for it to end. Check mode neither locks nor waits (see host-locks.ts).
+   */
+  wait?: boolean;
   /** Where journals go: <cwd>/.furrow/runs by default. */
   runsDir?: string;
   knownHostsFile?: string;
@@ -162,11 +170,15 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     limit: (fn) => limit.add(fn) as Promise<any>,
   };
   const started = Date.now();
+  let unlock = async (): Promise<void> => undefined;
   reporter.onEvent({ kind: 'run_start', runId, playbook: runKey(opts), inventory: path.resolve(opts.inventory), check: run.check, at: new Date().toISOString(), ...(resume ? { finished: [...resume.finished] } : {}) });
   for (const message of resume?.warnings ?? []) reporter.onEvent({ kind: 'warning', message });
   let aborted = false;
   try {
     for (const prepared of plays) for (const h of prepared.hosts) if (!hosts.has(h)) hosts.set(h, new HostState(h));
+    if (!run.check) {
+      unlock = await lockRunHosts([...hosts.keys()], { wait: opts.wait !== false, started: new Date(started), reporter, connect: (name) => run.connect(name) });
+    }
     if (opts.joinPlays === false) aborted = await runFlow(run, plays, resume);
     else {
       for (const [index, prepared] of plays.entries()) {
@@ -176,8 +188,11 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     }
   } catch (err) {
     await reporter.close(); // the journal's file, kept open for the run
+    // Nothing ran: the journal must not become the "last run" that --resume starts from.
+    if (err instanceof HostBusyError) rmSync(journal.file, { force: true });
     throw err;
   } finally {
+    await unlock();
     await pool.closeAll();
   }
   const recap = Object.fromEntries([...hosts].map(([n, h]) => [n, h.recap]));
