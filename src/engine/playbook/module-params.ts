@@ -1,5 +1,6 @@
 import type { ValidateFunction } from 'ajv';
 import { validatorFor } from '../validators.js';
+import { yamlBoolean } from '../yaml.js';
 import { InputError } from '../errors.js';
 import type { Module } from '../module.js';
 import { ajvErrorsToInput, typeOfValue } from './schema.js';
@@ -72,8 +73,8 @@ function yesNoBooleans(params: Record<string, unknown>, mod: Module<any, any>): 
   const out = { ...params };
   for (const [key, value] of Object.entries(params)) {
     if (typeof value !== 'string' || properties[key]?.type !== 'boolean') continue;
-    if (/^(yes|on|true)$/i.test(value)) out[key] = true;
-    else if (/^(no|off|false)$/i.test(value)) out[key] = false;
+    const flag = yamlBoolean(value);
+    if (flag !== undefined) out[key] = flag;
   }
   return out;
 }

@@ -5,6 +5,7 @@
 import { FurrowError } from '../../engine/errors.js';
 import { sh } from '../../engine/shell.js';
 import type { Connection } from '../../engine/connections/types.js';
+import { commandFailed } from '../../engine/command-failure.js';
 
 export const UNIT_DIR = '/etc/systemd/system';
 
@@ -148,8 +149,7 @@ export async function probeUnits(conn: Connection, queries: UnitQuery[]): Promis
   const r = await conn.exec(systemdStatus.command(queries));
   if (r.code === 127) throw new FurrowError('module', `${conn.spec.name}: systemctl not found: this host does not run systemd`);
   if (r.code !== 0) {
-    const stderr = r.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
-    throw new FurrowError('module', `${conn.spec.name}: systemctl show ${units.join(' ')} failed (exit status ${r.code ?? 'none'})${stderr ? `:\n  ${stderr}` : ''}`);
+    throw commandFailed(conn.spec.name, `systemctl show ${units.join(' ')}`, r);
   }
   const found = systemdStatus.parse(r.stdout.toString('utf8'));
   if (found.length !== units.length) throw new FurrowError('module', `${conn.spec.name}: systemd probe returned ${found.length} results for ${units.length} units`);

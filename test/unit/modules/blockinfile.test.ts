@@ -1,7 +1,7 @@
 import { readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { blockEdit, blockinfile, editBlock, type BlockinfileParams } from '../../../src/modules/blockinfile.js';
-import { sha256 } from '../../../src/modules/support/files.js';
+import { sha256 } from '../../../src/modules/support/content.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 import { cannedConnection, localConnection, probeContent, tempDir } from './support/hosts.js';
 

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { editLines, lineEdit, lineinfile, type LineinfileParams } from '../../../src/modules/lineinfile.js';
-import { sha256 } from '../../../src/modules/support/files.js';
+import { sha256 } from '../../../src/modules/support/content.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 import { cannedConnection, localConnection, probeContent, tempDir } from './support/hosts.js';
 
