@@ -36,6 +36,11 @@ export interface Plan<D = unknown> {
   diff?: Diff;
   /** Opaque data handed from plan to apply (what to write, which commands to run). */
   data?: D;
+  /**
+   * At most how long apply may wait, in seconds, when something bounds it (a unit's start
+   * timeout): the run's progress lines say how much of it is left (run/wait-watch.ts).
+   */
+  waitsUpTo?: number;
 }
 
 export interface ApplyResult {
@@ -108,6 +113,8 @@ export interface Module<P = Record<string, unknown>, D = unknown> {
    */
   templateFiles?(params: Record<string, unknown>): string[];
   setsVariables?(params: Record<string, unknown>): string[];
+  /** At most how long plan may wait, in seconds, when its params bound it (wait_for's timeout). */
+  waitsUpTo?(params: P): number | undefined;
   plan(ctx: ModuleContext, params: P): Promise<Plan<D>>;
   apply(ctx: ModuleContext, plan: Plan<D>, params: P): Promise<ApplyResult>;
 }

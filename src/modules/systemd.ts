@@ -171,7 +171,9 @@ export function decideUnit(want: UnitWanted, status: UnitStatus, check = false):
   const unified = writes && before !== undefined ? unifiedDiff(path, before, want.content!) : undefined;
   const values = unified ? changes.values.filter((v) => v.key !== 'content') : changes.values;
   const data: SystemdData = { unit, steps: changes.steps, ...(writes ? { write: { path, content: want.content! } } : {}) };
-  return { action: writes && !status.fileSha256 ? 'create' : 'update', reason: changes.reasons.join('; '), diff: { values, ...(unified ? { unified } : {}) }, data };
+  // A start (Type=notify, oneshot) may take up to the unit's TimeoutStartSec: say so while it runs.
+  const starts = stateStep && ['start', 'restart'].includes(stateStep.verb) && status.startTimeoutSeconds !== undefined;
+  return { action: writes && !status.fileSha256 ? 'create' : 'update', reason: changes.reasons.join('; '), diff: { values, ...(unified ? { unified } : {}) }, data, ...(starts ? { waitsUpTo: status.startTimeoutSeconds! } : {}) };
 }
 
 /** Returns whether the unit gets unmasked (its enablement is then unknown). */

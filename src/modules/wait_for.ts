@@ -64,6 +64,15 @@ export const wait_for: Module<WaitForParams, WaitResult> = {
     additionalProperties: false,
   },
 
+  /** The longest the wait can last: its delay, its timeout and a last connection attempt. */
+  waitsUpTo(params) {
+    try {
+      return (toInt(params.delay, 'wait_for', 'delay') ?? 0) + (toInt(params.timeout, 'wait_for', 'timeout') ?? 300) + (toInt(params.connect_timeout, 'wait_for', 'connect_timeout', 1) ?? 5);
+    } catch {
+      return undefined; // plan says what is wrong with them
+    }
+  },
+
   async plan(ctx, params) {
     const wait = waitSpec(ctx, params);
     const once = ctx.check;
