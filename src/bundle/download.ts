@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { readFile, rename, rm } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,13 @@ import type { Checksum } from './manifest.js';
 export class BundleError extends FurrowError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('module', message, options);
+  }
+}
+
+/** A URL could not be fetched (no connection, no such file, an HTTP error): exit status 5. */
+export class FetchError extends FurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('fetch', message, options);
   }
 }
 
@@ -31,17 +38,24 @@ export async function fileSha256(file: string): Promise<string | undefined> {
 }
 
 async function openSource(url: string, item: string): Promise<Readable> {
-  if (url.startsWith('file://')) return createReadStream(fileURLToPath(url));
+  if (url.startsWith('file://')) {
+    // Opened here, not on the first read, so that a missing file is "could not fetch".
+    try {
+      return (await open(fileURLToPath(url))).createReadStream();
+    } catch (err) {
+      throw new FetchError(`${item}: cannot fetch ${url}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  }
   let res: Response;
   try {
     res = await fetch(url, { redirect: 'follow' });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new BundleError(`${item}: cannot fetch ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
+    throw new FetchError(`${item}: cannot fetch ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
-    throw new BundleError(`${item}: ${url} answered ${res.status} ${res.statusText}`);
+    throw new FetchError(`${item}: cannot fetch ${url}: it answered ${res.status} ${res.statusText}`);
   }
   return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
 }
@@ -55,6 +69,8 @@ export async function downloadVerified(url: string, checksum: Checksum, dest: st
   const tmp = `${dest}.part-${process.pid}`;
   const hash = createHash(checksum.algorithm);
   let size = 0;
+  // A source that breaks off while streaming is the network's doing; a failed write is this machine's.
+  let sourceBroke = false;
   try {
     const counter = new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -63,7 +79,9 @@ export async function downloadVerified(url: string, checksum: Checksum, dest: st
         done(null, chunk);
       },
     });
-    await pipeline(await openSource(url, item), counter, createWriteStream(tmp, { mode: 0o644 }));
+    const source = await openSource(url, item);
+    source.once('error', () => (sourceBroke = true));
+    await pipeline(source, counter, createWriteStream(tmp, { mode: 0o644 }));
     const got = hash.digest('hex');
     if (got !== checksum.hex) {
       const { algorithm } = checksum;
@@ -74,7 +92,8 @@ export async function downloadVerified(url: string, checksum: Checksum, dest: st
   } catch (err) {
     await rm(tmp, { force: true });
     if (err instanceof FurrowError) throw err;
-    throw new BundleError(`${item}: cannot fetch ${url}: ${(err as Error).message}`, { cause: err });
+    if (sourceBroke) throw new FetchError(`${item}: cannot fetch ${url}: ${(err as Error).message}; build again to resume`, { cause: err });
+    throw new BundleError(`${item}: cannot write ${tmp}: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * A pull that failed, said so a user can act on it: which image, which endpoint, what came back and
- * what to do. `kind` is for callers; the FurrowError code sets the exit status (auth and most
- * failures 1, a connection that never came up 3, an image or platform that does not exist 2).
+ * what to do. `kind` is for callers; the FurrowError code sets the exit status (auth and integrity
+ * 1, could not fetch 5: no connection, or a registry answering with an error; an image or platform
+ * that does not exist 2).
  */
 import { FurrowError, type ErrorCode } from '../../engine/errors.js';
 
@@ -17,11 +18,11 @@ export type RegistryErrorKind =
 const CODES: Record<RegistryErrorKind, ErrorCode> = {
   auth: 'auth',
   'not-found': 'input',
-  unreachable: 'unreachable',
+  unreachable: 'fetch',
   unsupported: 'input',
   platform: 'input',
   integrity: 'module',
-  registry: 'module',
+  registry: 'fetch',
 };
 
 export class RegistryError extends FurrowError {
