@@ -218,7 +218,7 @@ export function renderModulesMarkdown(docs: ModuleDoc[]): string {
     'schemas when the playbook loads, before any host is touched. `boolean` params also take, as text',
     '(quoted, in `key=value` words, or rendered from a template), the words the playbook\'s YAML reads',
     'as booleans: `yes`/`no`, `true`/`false`, `on`/`off`, each lowercase, Capitalized or UPPERCASE',
-    '(not `y`/`n` nor `1`/`0`). The same text is shown by `furrow modules NAME`.',
+    '(not `y`/`n` nor `1`/`0`). The same text is shown by `npx furrow modules NAME`.',
     '',
     '| module | what it does |',
     '| --- | --- |',
