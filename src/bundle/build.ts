@@ -10,6 +10,7 @@ import { BLOBS_DIR, BUNDLE_FORMAT, DEBIAN_REPO_DIR, IMAGES_DIR, INDEX_NAME, item
 import { unpackBundle, writeBundleTar } from './archive.js';
 import type { BinaryItem, Manifest } from './manifest.js';
 import { addToLayoutIndex, RegistryClient, type PulledImage } from './registry/index.js';
+import { pullFromLayout } from './registry/layout-source.js';
 
 /** Downloads and pulls in flight at once. */
 const PARALLEL_FETCHES = 4;
@@ -107,9 +108,9 @@ async function gatherBinary(item: BinaryItem, parts: string, prior: BundleIndex 
   const label = itemName('binary', item.name, item.version, item.arch);
   const names = item.files?.map((f) => f.to) ?? [item.name];
   const rel = (name: string) => `bin/${item.arch}/${name}`;
-  const binary: BundleBinary = { name: item.name, version: item.version, arch: item.arch, url: item.url, sha256: item.sha256, hosts: item.hosts, files: names.map(rel) };
+  const binary: BundleBinary = { name: item.name, version: item.version, arch: item.arch, url: item.url, [item.checksum.algorithm]: item.checksum.hex, hosts: item.hosts, files: names.map(rel) };
   const before = prior?.binaries.find((b) => b.name === item.name && b.arch === item.arch);
-  if (before && before.url === item.url && before.sha256 === item.sha256 && JSON.stringify(before.files) === JSON.stringify(binary.files)) {
+  if (before && before.url === item.url && before[item.checksum.algorithm] === item.checksum.hex && JSON.stringify(before.files) === JSON.stringify(binary.files)) {
     const kept: BundleFile[] = [];
     for (const p of binary.files) {
       const record = priorFiles.get(p);
@@ -126,7 +127,7 @@ async function gatherBinary(item: BinaryItem, parts: string, prior: BundleIndex 
   const work = await mkdtemp(path.join(parts, '.download-'));
   try {
     const download = path.join(work, 'download');
-    const size = await downloadVerified(item.url, item.sha256, download, label, item.place);
+    const size = await downloadVerified(item.url, item.checksum, download, label, item.place);
     log(`${label}: fetched ${(size / 1e6).toFixed(1)} MB from ${item.url}`);
     const sources = item.files ? await extractFiles(download, item, work, label) : [download];
     const binFiles: BundleFile[] = [];
@@ -135,7 +136,7 @@ async function gatherBinary(item: BinaryItem, parts: string, prior: BundleIndex 
       await chmod(src, 0o755);
       await rename(src, dest);
       // A plain download was hashed as it came; files taken out of an archive are hashed now.
-      binFiles.push({ path: rel(names[i]!), sha256: item.files ? (await fileSha256(dest))! : item.sha256, size: (await stat(dest)).size, item: label });
+      binFiles.push({ path: rel(names[i]!), sha256: item.files || item.checksum.algorithm !== 'sha256' ? (await fileSha256(dest))! : item.checksum.hex, size: (await stat(dest)).size, item: label });
     }
     return { binary, binFiles, wasFetched: true };
   } finally {
@@ -175,6 +176,7 @@ async function gatherImages(manifest: Manifest, parts: string, prior: BundleInde
   const pull = async (item: Manifest['images'][number]) => {
     const before = prior?.images.find((i) => i.ref === item.ref && JSON.stringify(i.arches) === JSON.stringify(item.arches));
     try {
+      if (item.layout) return await pullFromLayout(item.ref, item.layout, { arches: item.arches, blobDir, place: item.place });
       return await client.pull(item.ref, { arches: item.arches, blobDir, ...(before ? { known: { digest: before.digest, mediaType: before.mediaType } } : {}) });
     } catch (err) {
       // The client's errors name the image, the endpoint and the fix, with their own exit status.

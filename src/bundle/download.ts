@@ -5,6 +5,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { FurrowError, InputError, type SourcePlace } from '../engine/errors.js';
+import type { Checksum } from './manifest.js';
 
 /** Fetching or checking a bundle item failed; the message names the item and what to do. */
 export class BundleError extends FurrowError {
@@ -46,13 +47,13 @@ async function openSource(url: string, item: string): Promise<Readable> {
 }
 
 /**
- * Downloads url to dest, hashing as it goes. Only a download with the expected sha256 lands at
+ * Downloads url to dest, hashing as it goes. Only a download with the expected digest lands at
  * dest (a temp file beside it, then renamed); anything else is removed and the error names the
  * item, where it is in the manifest, and both digests.
  */
-export async function downloadVerified(url: string, sha256: string, dest: string, item: string, place: SourcePlace): Promise<number> {
+export async function downloadVerified(url: string, checksum: Checksum, dest: string, item: string, place: SourcePlace): Promise<number> {
   const tmp = `${dest}.part-${process.pid}`;
-  const hash = createHash('sha256');
+  const hash = createHash(checksum.algorithm);
   let size = 0;
   try {
     const counter = new Transform({
@@ -64,8 +65,9 @@ export async function downloadVerified(url: string, sha256: string, dest: string
     });
     await pipeline(await openSource(url, item), counter, createWriteStream(tmp, { mode: 0o644 }));
     const got = hash.digest('hex');
-    if (got !== sha256) {
-      throw new InputError(place, `${item}: the download from ${url} has sha256 ${got}, the manifest says ${sha256}`, 'check the URL and the sha256 in the manifest (the file may have changed upstream)');
+    if (got !== checksum.hex) {
+      const { algorithm } = checksum;
+      throw new InputError(place, `${item}: the download from ${url} has ${algorithm} ${got}, the manifest says ${checksum.hex}`, `check the URL and the ${algorithm} in the manifest (the file may have changed upstream)`);
     }
     await rename(tmp, dest);
     return size;

@@ -33,8 +33,9 @@ export interface BundleBinary {
   version: string;
   arch: string;
   url: string;
-  /** sha256 of the download (checked against the manifest). */
-  sha256: string;
+  /** The download's digest as the manifest gives it (checked against it): sha256, or sha512. */
+  sha256?: string;
+  sha512?: string;
   /** The inventory pattern of the hosts it is installed on. */
   hosts: string;
   /** Its files under bin/<arch>/. */

@@ -25,7 +25,8 @@ export interface BinaryItem {
   version: string;
   arch: Arch;
   url: string;
-  sha256: string;
+  /** The download's published digest: sha256 (most projects) or sha512 (Kubernetes' release tarballs). */
+  checksum: Checksum;
   /** Files taken out of the archive: path inside it, and the name under bin/<arch>/. Undefined: the download is the file. */
   files?: { from: string; to: string }[];
   hosts: string;
@@ -33,9 +34,16 @@ export interface BinaryItem {
   place: SourcePlace;
 }
 
+export interface Checksum {
+  algorithm: 'sha256' | 'sha512';
+  hex: string;
+}
+
 export interface ImageItem {
   ref: string;
   arches: Arch[];
+  /** Taken from this OCI image layout (a path or file:// URL) instead of the image's registry. */
+  layout?: string;
   place: SourcePlace;
 }
 
@@ -53,7 +61,8 @@ interface RawBinary {
   name: string;
   version?: string | number;
   url: string;
-  sha256: string | Record<string, string>;
+  sha256?: string | Record<string, string>;
+  sha512?: string | Record<string, string>;
   arch?: string[];
   files?: (string | { from: string; to?: string })[];
   hosts?: string;
@@ -65,7 +74,7 @@ interface RawManifest {
   versions?: Record<string, string | number>;
   registries?: Record<string, { mirrors?: string[]; insecure?: boolean; auth?: { username: string; password?: string; password_env?: string } }>;
   binaries?: RawBinary[];
-  images?: (string | { ref: string; arch?: string[] })[];
+  images?: (string | { ref: string; arch?: string[]; layout?: string })[];
   packages?: { debian?: string[]; redhat?: string[] };
 }
 
@@ -118,11 +127,14 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
     }
     for (const arch of arches) {
       if (b.arch && !b.arch.includes(arch)) continue;
-      const sha256 = typeof b.sha256 === 'string' ? b.sha256 : b.sha256[arch];
-      if (!sha256) {
-        problems.push(new InputError(at([...base, 'sha256']), `binary '${b.name}' has no sha256 for ${arch}`, `add ${arch}: <sha256 of the ${arch} download>, or leave ${arch} out with --arch`));
+      const algorithm = b.sha512 !== undefined ? 'sha512' : 'sha256';
+      const given = b[algorithm]!;
+      const hex = typeof given === 'string' ? given : given[arch];
+      if (!hex) {
+        problems.push(new InputError(at([...base, algorithm]), `binary '${b.name}' has no ${algorithm} for ${arch}`, `add ${arch}: <${algorithm} of the ${arch} download>, or leave ${arch} out with --arch`));
         continue;
       }
+      const checksum: Checksum = { algorithm, hex };
       const data = { version, arch };
       const files = b.files?.map((f, j) => {
         const from = fill(typeof f === 'string' ? f : f.from, [...base, 'files', j], data);
@@ -134,7 +146,7 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
         if (other) problems.push(new InputError(at(base), `bin/${arch}/${name} would come from two binaries ('${other}' and '${b.name}')`, 'give one of the files another name with to:'));
         seenFiles.set(`${arch}/${name}`, b.name);
       }
-      binaries.push({ name: b.name, version, arch, url: fill(b.url, [...base, 'url'], data), sha256, ...(files ? { files } : {}), hosts: b.hosts ?? 'all', place: at(base) });
+      binaries.push({ name: b.name, version, arch, url: fill(b.url, [...base, 'url'], data), checksum, ...(files ? { files } : {}), hosts: b.hosts ?? 'all', place: at(base) });
     }
   });
 
@@ -142,7 +154,8 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
     const path: YamlPath = typeof entry === 'string' ? ['images', i] : ['images', i, 'ref'];
     const ref = fill(typeof entry === 'string' ? entry : entry.ref, path, {});
     const own = typeof entry === 'string' ? undefined : entry.arch;
-    return { ref, arches: own ?? arches, place: at(path) };
+    const layout = typeof entry === 'string' ? undefined : entry.layout;
+    return { ref, arches: own ?? arches, ...(layout ? { layout } : {}), place: at(path) };
   });
 
   const registries: RegistryConfig = {};

@@ -1,11 +1,10 @@
 import { packagePath } from '../package-root.js';
 import type { Command } from 'commander';
 import { FurrowError } from '../engine/errors.js';
-import { addRunOptions, type RunFlags, runWithFlags } from './run.js';
+import { addRunOptions, type RunFlags, runOptionsFromFlags } from './run.js';
 
 /** The manifest that ships with Furrow: the versions it supports. */
 export const DEFAULT_MANIFEST = packagePath('bundle', 'manifest.yml');
-const PRELOAD_PLAYBOOK = packagePath('playbooks', 'preload.yml');
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
 const arches = (value: string) => value.split(',').map((s) => s.trim()).filter(Boolean);
@@ -65,26 +64,7 @@ export function registerBundle(program: Command): void {
   )
     .addHelpText('after', '\nExamples:\n  furrow bundle preload furrow-k8s.tar -i clusters/prod\n  furrow bundle preload furrow-k8s.tar -i clusters/prod --check\n')
     .action(async (file: string, o: RunFlags) => {
-      process.exitCode = await preload(file, o);
+      const [{ preloadCluster }, run] = await Promise.all([import('../cluster/preload.js'), runOptionsFromFlags(o)]);
+      process.exitCode = await preloadCluster(file, o.inventory, run, log);
     });
-}
-
-async function preload(file: string, o: RunFlags): Promise<number> {
-  const [{ loadClusterWithHosts, clusterVars }, { unpackIntoCluster }, { bundleVars, readClusterBundle }, { readBundleIndex }, { sameContent }] = await Promise.all([
-    import('../cluster/cluster.js'),
-    import('../bundle/preload.js'),
-    import('../bundle/cluster.js'),
-    import('../bundle/archive.js'),
-    import('../bundle/format.js'),
-  ]);
-  const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
-  if (!o.check) await unpackIntoCluster(file, cluster.dir, log);
-  const index = readClusterBundle(cluster.dir);
-  // Check mode writes nothing, on the controller either: the hosts are compared with what the
-  // cluster folder holds, which may be an older bundle, or none.
-  if (o.check && !(index && sameContent(index, await readBundleIndex(file)))) {
-    log(`check mode: ${file} is not unpacked into ${cluster.dir}/bundle yet${index ? '; comparing the hosts with the bundle there now' : ''}`);
-    if (!index) return 0;
-  }
-  return runWithFlags([PRELOAD_PLAYBOOK], o, { inventory: cluster.inventory, clusterVars: { ...clusterVars(cluster), ...bundleVars(cluster.dir, index!, inventory) } });
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { EXIT } from '../engine/errors.js';
-import { deployCluster } from './deploy.js';
+import { deploy } from './deploy.js';
 import { addRunOptions, type RunFlags } from './run.js';
 
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
@@ -30,14 +30,20 @@ export function registerCerts(program: Command): void {
   addRunOptions(
     certs
       .command('renew')
-      .description('re-issue leaf certificates with the existing CAs and roll them out (etcd members restart one at a time)')
+      .description('re-issue leaf certificates with the existing CAs and roll them out (etcd members, then apiservers, restart one at a time)')
       .option('--only <names>', "only these (comma separated, as pki/ names them: 'etcd/server-h1')", list),
     'the cluster folder',
   ).action(async (o: RunFlags & { only?: string[] }) => {
-    const [{ loadCluster }, { renewClusterCerts }] = await Promise.all([import('../cluster/cluster.js'), import('../cluster/certs.js')]);
+    const [{ loadCluster }, { renewClusterCerts, rolloutSteps }] = await Promise.all([import('../cluster/cluster.js'), import('../cluster/certs.js')]);
     const renewed = await renewClusterCerts(loadCluster(o.inventory), o.only);
     for (const r of renewed) process.stderr.write(`certs: ${r.name}: ${r.action} (${r.reason})\n`);
-    // The etcd step distributes the new certificates; its handler restarts members one at a time.
-    process.exitCode = await deployCluster('etcd', o);
+    // The steps that use them distribute the new certificates; their handlers restart only the
+    // components whose files changed, one host at a time (etcd members, then apiservers, ...).
+    let code = 0;
+    for (const step of rolloutSteps(renewed)) {
+      code = await deploy(step, o);
+      if (code !== 0) break;
+    }
+    process.exitCode = code;
   });
 }

@@ -1,66 +1,10 @@
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
-import { InputError } from '../engine/errors.js';
-import type { Inventory } from '../engine/inventory/types.js';
-import { PACKAGE_ROOT, packagePath } from '../package-root.js';
-import { addRunOptions, type RunFlags, runWithFlags } from './run.js';
+import { addRunOptions, type RunFlags, runOptionsFromFlags } from './run.js';
 
-export const PACKAGE_PLAYBOOKS = packagePath('playbooks');
-
-/** Where the hosts reach the controller's package repository: config.yml, else the lab's bridge. */
-async function repoAddress(config: Record<string, unknown>, inventoryPath: string, inv: Inventory): Promise<string> {
-  if (typeof config.furrow_repo_address === 'string') return config.furrow_repo_address;
-  const { hostVars } = await import('../engine/inventory/index.js');
-  const first = [...inv.hosts.keys()][0];
-  const gateway = first ? hostVars(inv, first).furrow_lab_gateway : undefined;
-  if (typeof gateway === 'string') return gateway;
-  throw new InputError(
-    { file: path.join(path.dirname(inventoryPath), 'config.yml') },
-    'the cluster has a repo/ to serve but no address to serve it on',
-    "set furrow_repo_address: to this machine's address on the hosts' network",
-  );
-}
-
-/**
- * The repository's port is the same on every deploy of a cluster (the hosts' apt line names it,
- * and a re-run must change nothing): furrow_repo_port, else one derived from the cluster's folder.
- */
-export function repoPort(config: Record<string, unknown>, clusterDir: string): number {
-  if (typeof config.furrow_repo_port === 'number') return config.furrow_repo_port;
-  return 20000 + (createHash('sha256').update(clusterDir).digest().readUInt16BE(0) % 20000);
-}
-
-/** Runs deploy steps on a cluster: its inventory, settings and paths, its repo/ served meanwhile. */
-export async function deployCluster(stepArg: string, o: RunFlags): Promise<number> {
-  const [{ loadClusterWithHosts, clusterVars }, { resolveSteps }, { serveRepo, aptSourcesLine }, { bundleVars, readClusterBundle }] = await Promise.all([
-    import('../cluster/cluster.js'),
-    import('../cluster/steps.js'),
-    import('../repo/index.js'),
-    import('../bundle/cluster.js'),
-  ]);
-  const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
-  const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
-  const bundle = readClusterBundle(cluster.dir);
-  const serving = existsSync(path.join(cluster.repoDir, 'Packages'));
-  const server = serving ? await serveRepo(cluster.repoDir, { host: await repoAddress(cluster.config, cluster.inventory, inventory), port: repoPort(cluster.config, cluster.dir) }) : undefined;
-  try {
-    const repo = server ? { url: server.url, line: aptSourcesLine(server.url) } : undefined;
-    return await runWithFlags(
-      steps.map((s) => s.playbook),
-      o,
-      // Several steps run as one graph: a host that finished one step starts the next at once.
-      {
-        inventory: cluster.inventory,
-        // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
-        clusterVars: { ...clusterVars(cluster, repo), ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}) },
-        ...(steps.length > 1 ? { joinPlays: false } : {}),
-      },
-    );
-  } finally {
-    await server?.close();
-  }
+/** `furrow deploy STEP -i DIR` with the shared run flags; the exit code of the run. */
+export async function deploy(stepArg: string, o: RunFlags): Promise<number> {
+  const [{ deployCluster }, run] = await Promise.all([import('../cluster/deploy.js'), runOptionsFromFlags(o)]);
+  return deployCluster(o.inventory, stepArg, run);
 }
 
 export function registerDeploy(program: Command): void {
@@ -73,32 +17,33 @@ export function registerDeploy(program: Command): void {
   )
     .addHelpText('after', '\nExamples:\n  furrow deploy all -i clusters/prod\n  furrow deploy etcd -i clusters/prod --check --diff\n  furrow deploy 01 -i clusters/prod -l h3\n')
     .action(async (stepArg: string, o: RunFlags) => {
-      process.exitCode = await deployCluster(stepArg, o);
+      process.exitCode = await deploy(stepArg, o);
     });
 
   program
     .command('new')
     .description('create a cluster folder from the examples (or from a running lab)')
     .argument('<dir>', 'the folder to create')
-    .option('--from-lab [name]', "use a lab's inventory (default lab: 'default') and lab settings")
-    .action(async (dir: string, o: { fromLab?: string | boolean }) => {
-      if (existsSync(path.join(dir, 'hosts')) || existsSync(path.join(dir, 'inventory.yml'))) {
-        throw new InputError({ file: dir }, 'already holds a cluster', 'pick a new folder name');
+    .option('--from-lab [name]', "use a lab's inventory (default lab: 'default') and lab settings, and preload the lab's bundle (furrow lab kubernetes) when it is built")
+    .option('--no-bundle', 'with --from-lab: do not preload the lab bundle (bring your own bin/, repo/ or bundle)')
+    .action(async (dir: string, o: { fromLab?: string | boolean; bundle: boolean }) => {
+      const { newCluster } = await import('../cluster/new.js');
+      const next = newCluster(dir, { cwd: process.cwd(), ...(o.fromLab ? { fromLab: o.fromLab === true ? 'default' : o.fromLab } : {}) });
+      if (o.fromLab && o.bundle) {
+        const [{ labBundleFile }, { existsSync }] = await Promise.all([import('../lab/lab-bundle.js'), import('node:fs')]);
+        const file = labBundleFile();
+        if (!existsSync(file)) {
+          process.stdout.write(`created ${dir}; the lab bundle (Kubernetes binaries, etcd, containerd, images, OS packages) is not built yet:\n  furrow lab kubernetes && furrow bundle preload ${file} -i ${dir}\nthen: furrow deploy all -i ${dir}\n`);
+          return;
+        }
+        // The lab's hosts get their binaries, packages and images the way an offline site's do.
+        process.stdout.write(`created ${dir}; preloading the lab bundle: furrow bundle preload ${file} -i ${dir}\n`);
+        const [{ preloadCluster }, { runOptionsFromFlags }] = await Promise.all([import('../cluster/preload.js'), import('./run.js')]);
+        process.exitCode = await preloadCluster(file, dir, await runOptionsFromFlags({ inventory: dir }), (line) => process.stdout.write(`${line}\n`));
+        if (process.exitCode) return;
+        process.stdout.write(`then: furrow deploy all -i ${dir}\n`);
+        return;
       }
-      mkdirSync(dir, { recursive: true });
-      if (o.fromLab) {
-        const { labClientDir } = await import('../lab/layout.js');
-        const labName = o.fromLab === true ? 'default' : o.fromLab;
-        const labInventory = path.join(labClientDir(process.cwd(), labName), 'inventory.yml');
-        if (!existsSync(labInventory)) throw new InputError({ file: labInventory }, `lab '${labName}' is not up here`, `run 'furrow lab up${labName === 'default' ? '' : ` --name ${labName}`}' first`);
-        copyFileSync(labInventory, path.join(dir, 'inventory.yml'));
-        copyFileSync(path.join(PACKAGE_ROOT, 'inventory', 'config.lab.yml'), path.join(dir, 'config.yml'));
-      } else {
-        copyFileSync(path.join(PACKAGE_ROOT, 'inventory', 'hosts.example'), path.join(dir, 'hosts'));
-        copyFileSync(path.join(PACKAGE_ROOT, 'inventory', 'config.example.yml'), path.join(dir, 'config.yml'));
-      }
-      for (const sub of ['pki', 'bin']) mkdirSync(path.join(dir, sub), { recursive: true });
-      writeFileSync(path.join(dir, 'bin', 'README'), 'Binaries for the hosts (etcd, etcdctl, ...): filled by `furrow bundle preload` or by hand.\n');
-      process.stdout.write(`created ${dir}: edit ${o.fromLab ? 'config.yml' : 'hosts and config.yml'}, then: furrow deploy all -i ${dir}\n`);
+      process.stdout.write(`created ${dir}: ${next}\n`);
     });
 }

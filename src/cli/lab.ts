@@ -20,9 +20,10 @@ export function registerLab(program: Command): void {
     .option('--hosts <n>', 'how many hosts', parseCount, 3)
     .option('--name <name>', 'lab name (each lab has its own network, state and folder)', 'default')
     .option('--packages <names>', 'extra Debian packages on the hosts, comma separated (e.g. python3 for Ansible)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)])
-    .action(async (o: { hosts: number; name: string; packages?: string[] }) => {
+    .option('--replace', 'replace a running lab of this name that another folder made (its hosts and that folder\'s inventory go)')
+    .action(async (o: { hosts: number; name: string; packages?: string[]; replace?: boolean }) => {
       const started = Date.now();
-      const r = await (await lab()).labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log, ...(o.packages ? { packages: o.packages } : {}) });
+      const r = await (await lab()).labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log, replace: !!o.replace, ...(o.packages ? { packages: o.packages } : {}) });
       for (const h of r.hosts) {
         const failed = h.failedUnits.length ? ` (failed units: ${h.failedUnits.join(', ')})` : '';
         process.stdout.write(`${h.name}\t${h.address}\t${h.state}${failed}\n`);
@@ -49,6 +50,22 @@ export function registerLab(program: Command): void {
       if (o.json) return void process.stdout.write(`${JSON.stringify({ name: o.name, up: !!hosts, hosts: hosts ?? [] })}\n`);
       if (!hosts) return void process.stdout.write(`lab '${o.name}' is not up\n`);
       for (const h of hosts) process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
+    });
+
+  labCommand
+    .command('kubernetes')
+    .description("Kubernetes server binaries for the lab, built once per machine from Debian's source package (cached), and the lab's offline bundle")
+    .option('--rebuild', 'build again even when the cache has the binaries')
+    .addHelpText('after', `\nThe first run builds for about 5 minutes on 2 idle cores; later runs take the cache at once.\nCache: /var/lib/furrow/kubernetes/<source version>/bin (see docs/lab.md).\n`)
+    .action(async (o: { rebuild?: boolean }) => {
+      const started = Date.now();
+      const { labKubernetes } = await import('../lab/kubernetes.js');
+      const k = await labKubernetes({ log, ...(o.rebuild ? { rebuild: true } : {}) });
+      log(`Kubernetes v${k.version} (${k.sourceVersion}): ${k.built ? `built in ${k.seconds} s` : 'cached'}: ${k.binDir}`);
+      const { buildLabBundle } = await import('../lab/lab-bundle.js');
+      const b = await buildLabBundle({ kubernetes: k, log, ...(o.rebuild ? { rebuild: true } : {}) });
+      process.stdout.write(`${b.file}\n`);
+      log(`lab bundle: ${b.file}${b.built ? '' : ' (up to date)'}, manifest ${b.manifest}; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
     });
 
   labCommand

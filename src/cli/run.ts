@@ -1,6 +1,7 @@
 import { packagePath } from '../package-root.js';
 import type { Command } from 'commander';
 import type { Reporter } from '../engine/events.js';
+import type { RunOptions } from '../engine/run/runner.js';
 import { parseCount } from './lab.js';
 
 /** The roles that ship with Furrow (roles/ at the package's top), searched after the playbook's own. */
@@ -43,20 +44,16 @@ export function addRunOptions(cmd: Command, inventoryHelp: string): Command {
     .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded');
 }
 
-/** Runs playbooks with the shared flags; `extra` adds what the caller knows (deploy: the cluster). */
-export async function runWithFlags(playbooks: string[], o: RunFlags, extra: { inventory?: string; clusterVars?: Record<string, unknown>; joinPlays?: boolean } = {}): Promise<number> {
+/** How to run, from the shared flags: everything but what to run on and which playbooks. */
+export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions, 'playbook' | 'inventory'>> {
   // Loaded here, not at start-up: `furrow --help` and `furrow lab` need none of the engine.
-  const [{ ConsoleReporter }, { JsonLinesReporter }, { runPlaybook }, { parseExtraVars }] = await Promise.all([
+  const [{ ConsoleReporter }, { JsonLinesReporter }, { parseExtraVars }] = await Promise.all([
     import('../engine/reporters/console.js'),
     import('../engine/reporters/json.js'),
-    import('../engine/run/runner.js'),
     import('../engine/vars.js'),
   ]);
   const reporters: Reporter[] = [o.json ? new JsonLinesReporter() : new ConsoleReporter({ diff: !!o.diff, verbose: !!o.verbose })];
-  const summary = await runPlaybook({
-    playbook: playbooks[0]!,
-    morePlaybooks: playbooks.slice(1),
-    inventory: extra.inventory ?? o.inventory,
+  return {
     check: o.check,
     diff: o.diff,
     limit: o.limit,
@@ -69,10 +66,13 @@ export async function runWithFlags(playbooks: string[], o: RunFlags, extra: { in
     strictHostKeys: o.strictHostKeys,
     rolesPath: [PACKAGE_ROLES],
     reporters,
-    ...(extra.clusterVars ? { clusterVars: extra.clusterVars } : {}),
-    ...(extra.joinPlays !== undefined ? { joinPlays: extra.joinPlays } : {}),
-  });
-  return summary.exitCode;
+  };
+}
+
+/** Runs one playbook on an inventory with the shared flags. */
+async function runWithFlags(playbook: string, o: RunFlags): Promise<number> {
+  const [{ runPlaybook }, options] = await Promise.all([import('../engine/run/runner.js'), runOptionsFromFlags(o)]);
+  return (await runPlaybook({ ...options, playbook, inventory: o.inventory })).exitCode;
 }
 
 export function registerRun(program: Command): void {
@@ -94,6 +94,6 @@ Exit status: 0 all good, 1 a host failed, 2 bad input (no host was touched),
 3 hosts were unreachable (and none failed), 70 internal error.`,
     )
     .action(async (playbook: string, o: RunFlags) => {
-      process.exitCode = await runWithFlags([playbook], o);
+      process.exitCode = await runWithFlags(playbook, o);
     });
 }

@@ -1,13 +1,18 @@
 import { runAdhoc } from '../engine/adhoc.js';
 import { hostVars, loadInventory, selectHosts } from '../engine/inventory/index.js';
-import { certificateStatus, checkCertificates, DEFAULT_RENEW_WITHIN_DAYS, etcdCertSpecs, renewLeaves, type CertCheck, type LeafResult, type Member } from '../pki/index.js';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { certificateStatus, checkCertificates, DEFAULT_RENEW_WITHIN_DAYS, etcdCertSpecs, kubeCertSpecs, renewLeaves, type CertCheck, type LeafResult, type Member } from '../pki/index.js';
 import { sh } from '../engine/shell.js';
 import type { Cluster } from './cluster.js';
+import { kubeSettings } from './kubernetes.js';
 
 /** A certificate and where it was found: 'controller' (pki/) or a host's name. */
 export type LocatedCheck = CertCheck & { where: string };
 
 const DEFAULT_HOST_CERT_DIRS = ['/etc/kubernetes/pki'];
+/** The kubeconfigs step 04 writes (and step 05's kubelet and kube-proxy ones): their client certificates expire too. */
+const DEFAULT_HOST_KUBECONFIGS = ['/etc/kubernetes/*.kubeconfig', '/root/.kube/config'];
 
 export function renewWindow(cluster: Cluster): number {
   const days = cluster.config.cert_renew_within_days;
@@ -18,10 +23,23 @@ export function renewWindow(cluster: Cluster): number {
  * Every certificate block in the folders, each after a `==> path` line. Only the certificate
  * blocks leave the host: a key next to a certificate (or in the same file) is never read out.
  */
-export function hostCertsScript(dirs: string[]): string {
-  return sh`find ${dirs} -type f \\( -name '*.crt' -o -name '*.pem' \\) 2>/dev/null | sort | while read -r f; do
+export function hostCertsScript(dirs: string[], kubeconfigs: string[] = []): string {
+  const certs = sh`find ${dirs} -type f \\( -name '*.crt' -o -name '*.pem' \\) 2>/dev/null | sort | while read -r f; do
   if grep -q 'BEGIN CERTIFICATE' "$f"; then echo "==> $f"; sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$f"; fi
 done`;
+  if (kubeconfigs.length === 0) return certs;
+  // Only the client certificate line of a kubeconfig is read out, never its client-key-data.
+  return `${certs}
+for f in ${kubeconfigs.map(globWord).join(' ')}; do
+  [ -f "$f" ] || continue
+  d=$(sed -n 's/^ *client-certificate-data: *//p' "$f" | head -n 1)
+  if [ -n "$d" ]; then echo "==> $f"; printf '%s' "$d" | base64 -d; echo; fi
+done`;
+}
+
+/** A path pattern for the shell: * stays a glob, everything else is quoted. */
+function globWord(pattern: string): string {
+  return pattern.split('*').map((part) => (part ? sh`${part}` : '')).join('*');
 }
 
 export function parseHostCerts(stdout: string): Array<{ path: string; pem: string }> {
@@ -39,7 +57,13 @@ export async function checkClusterCerts(cluster: Cluster): Promise<LocatedCheck[
   const opts = { renewWithinDays: renewWindow(cluster) };
   const local = (await checkCertificates(cluster.pkiDir, opts)).map((c) => ({ ...c, where: 'controller' }));
   const dirs = Array.isArray(cluster.config.furrow_cert_dirs) ? cluster.config.furrow_cert_dirs.map(String) : DEFAULT_HOST_CERT_DIRS;
-  const results = await runAdhoc({ inventory: cluster.inventory, pattern: 'all', command: hostCertsScript(dirs), become: true });
+  const kubeconfigs = Array.isArray(cluster.config.furrow_kubeconfigs) ? cluster.config.furrow_kubeconfigs.map(String) : DEFAULT_HOST_KUBECONFIGS;
+  const adminKubeconfig = path.join(cluster.dir, 'kubeconfig');
+  if (existsSync(adminKubeconfig)) {
+    const data = /^\s*client-certificate-data:\s*(\S+)/m.exec(readFileSync(adminKubeconfig, 'utf8'))?.[1];
+    if (data) local.push({ ...certificateStatus(adminKubeconfig, adminKubeconfig, Buffer.from(data, 'base64').toString('utf8'), opts), where: 'controller' });
+  }
+  const results = await runAdhoc({ inventory: cluster.inventory, pattern: 'all', command: hostCertsScript(dirs, kubeconfigs), become: true });
   const remote: LocatedCheck[] = results.flatMap((r) => {
     if (r.status !== 'ok') {
       return [{ name: '(host)', path: '', subject: '', issuer: '', isCa: false, notAfter: '', daysLeft: 0, status: 'unreadable' as const, problem: r.error ?? r.stderr.trim(), where: r.host }];
@@ -59,9 +83,27 @@ export async function etcdMembers(cluster: Cluster): Promise<Member[]> {
   });
 }
 
+/** The control plane's leaves (step 04), as the kube-master role issues them; apiserver-etcd-client is among etcd's. */
+export const CONTROL_PLANE_LEAVES = ['apiserver', 'apiserver-kubelet-client', 'front-proxy-client', 'admin', 'controller-manager', 'scheduler'];
+
 /** `furrow certs renew`: re-issues leaves with the existing CAs (keys kept); the caller rolls them out. */
 export async function renewClusterCerts(cluster: Cluster, only?: string[]): Promise<LeafResult[]> {
   const days = typeof cluster.config.etcd_cert_days === 'number' ? cluster.config.etcd_cert_days : undefined;
   const keyType = cluster.config.pki_key_type === 'ecdsa' ? 'ecdsa' : 'rsa';
-  return renewLeaves(cluster.pkiDir, etcdCertSpecs(await etcdMembers(cluster), days ? { days } : {}), { keyType, ...(only?.length ? { only } : {}) });
+  const inventory = await loadInventory(cluster.inventory);
+  const control = inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length
+    ? kubeCertSpecs(kubeSettings(cluster, inventory)).filter((s) => CONTROL_PLANE_LEAVES.includes(s.name))
+    : [];
+  const specs = [...etcdCertSpecs(await etcdMembers(cluster), days ? { days } : {}), ...control];
+  return renewLeaves(cluster.pkiDir, specs, { keyType, ...(only?.length ? { only } : {}) });
+}
+
+/** The deploy steps that roll renewed leaves out: etcd members' to step 02, the apiserver's and the components' to step 04. */
+export function rolloutSteps(renewed: LeafResult[]): string[] {
+  const steps = new Set<string>();
+  for (const r of renewed) {
+    if (r.name === 'apiserver-etcd-client' || CONTROL_PLANE_LEAVES.includes(r.name)) steps.add('master');
+    else if (r.name.startsWith('etcd/')) steps.add('etcd');
+  }
+  return ['etcd', 'master'].filter((s) => steps.has(s));
 }

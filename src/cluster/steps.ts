@@ -29,14 +29,22 @@ export function availableSteps(playbooksDir: string): Step[] {
   return STEPS.map((s) => ({ ...s, playbook: stepPlaybook(playbooksDir, s) })).filter((s) => existsSync(s.playbook));
 }
 
-/** 'all' or '90' is every available step; otherwise one step by name or number. */
+/**
+ * 'all' or '90' is every available step; 'a,b,...' those steps (names or numbers), run in the
+ * steps' own order as one run; otherwise one step by name or number.
+ */
 export function resolveSteps(arg: string, playbooksDir: string): Step[] {
   const available = availableSteps(playbooksDir);
   if (arg === 'all' || arg === '90') return available;
+  const wanted = new Set(arg.split(',').map((one) => resolveStep(one.trim(), available).name));
+  return available.filter((s) => wanted.has(s.name));
+}
+
+function resolveStep(arg: string, available: Step[]): Step {
   const known = STEPS.find((s) => s.name === arg || s.number === arg || s.number === arg.padStart(2, '0'));
   const step = available.find((s) => s.name === known?.name);
-  if (step) return [step];
+  if (step) return step;
   const names = available.map((s) => `${s.number} ${s.name}`).join(', ');
   if (known) throw new InputError(undefined, `step '${arg}' (${known.number} ${known.name}) is not available yet`, `available steps: ${names}, or all`);
-  throw new InputError(undefined, `unknown deploy step '${arg}'`, `use one of: ${names}, or all (90)`);
+  throw new InputError(undefined, `unknown deploy step '${arg}'`, `use one of: ${names}, a comma-separated list of them, or all (90)`);
 }

@@ -9,6 +9,8 @@ export interface HostRecap {
   failed: number;
   skipped: number;
   unreachable: number;
+  /** Tasks that failed under ignore_errors (not counted as ok or failed, as in Ansible). */
+  ignored: number;
   /** Time from the host's first to its last task, in ms. */
   durationMs: number;
 }
@@ -42,8 +44,14 @@ export type RunEvent =
       print?: string;
       diff?: Diff;
       item?: string;
+      /** A failure that ignore_errors let pass: status is 'ok', the recap counts it as ignored. */
+      ignored?: boolean;
+      /** A failed handler: the flush_handlers task where --resume starts again (handlers first). */
+      resumeAt?: string;
       durationMs: number;
     }
+  /** The handlers a host has been notified of and not yet run: --resume runs them (journal only needs the last). */
+  | { kind: 'handlers_pending'; host: string; handlers: string[] }
   /** A task with `until` whose condition does not hold yet: it runs again after delaySeconds. */
   | { kind: 'task_retry'; host: string; taskId: string; task: string; attempt: number; retriesLeft: number; delaySeconds: number }
   | { kind: 'play_end'; play: string; index: number; aborted?: string }

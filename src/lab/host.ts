@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, openSync, closeSync, readdirSync, readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../engine/errors.js';
 import type { LabHostLayout } from './layout.js';
@@ -104,12 +104,79 @@ export async function writeIdentity(host: LabHostLayout, id: HostIdentity): Prom
   }
 }
 
-/** Boots the host: systemd as PID 1 under systemd-nspawn, detached, console to a log file. */
-export function bootContainer(host: LabHostLayout, labName: string): ProcessRecord {
+/** Where the host's container support is written (see writeContainerSupport). */
+const SUPPORT_SCRIPT = 'usr/local/sbin/furrow-lab-containers';
+const SUPPORT_UNIT = 'etc/systemd/system/furrow-lab-containers.service';
+
+/**
+ * Runs at every boot of the host, before anything that starts containers, and makes the host able
+ * to run them (runc, containerd, the kubelet), as a real host can:
+ * - systemd-nspawn mounts the cgroup v1 controllers read-only, and runc (cgroupfs driver) must make
+ *   cgroups in them; remounting them read-write is refused as busy for some, so each is unmounted
+ *   and mounted afresh. Inside the host's cgroup namespace the fresh mount shows the host's own
+ *   cgroup (see cgroups.ts) as its root. Joined controllers (cpu,cpuacct) are one mount with links
+ *   to it; systemd's own hierarchies (name=systemd, unified) are writable already.
+ * - the kubelet reads the kernel's log from /dev/kmsg and exits without it, and nspawn's /dev has
+ *   none; as kind does, the console stands in for it.
+ * A machine with only cgroup v2 has no v1 mounts here, and the loop does nothing.
+ */
+const SUPPORT_SCRIPT_TEXT = `#!/bin/sh
+# Written by 'furrow lab up': lets this lab host run containers (see furrow-lab-containers.service).
+set -eu
+for dir in /sys/fs/cgroup/*; do
+  [ -L "$dir" ] && continue
+  controllers=\${dir##*/}
+  case "$controllers" in systemd|unified|name=*) continue ;; esac
+  mountpoint -q "$dir" || continue
+  [ "$(stat -f -c %T "$dir")" = cgroupfs ] || continue
+  umount "$dir"
+  mount -t cgroup -o "$controllers" cgroup "$dir"
+done
+[ -e /dev/kmsg ] || ln -s /dev/console /dev/kmsg
+`;
+
+const SUPPORT_UNIT_TEXT = `# Written by 'furrow lab up'. The lab host is a systemd-nspawn container: this makes it able to run
+# containers (writable cgroup v1 controllers, /dev/kmsg); see ${'/' + SUPPORT_SCRIPT}.
+[Unit]
+Description=Furrow lab: let this host run containers
+DefaultDependencies=no
+After=local-fs.target
+Before=sysinit.target containerd.service docker.service kubelet.service
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/${SUPPORT_SCRIPT}
+
+[Install]
+WantedBy=sysinit.target
+`;
+
+/** Writes the container support script and its unit (enabled) into the host's own layer, before boot. */
+export async function writeContainerSupport(host: LabHostLayout): Promise<void> {
+  const root = rootDir(host);
+  await mkdir(path.join(root, path.dirname(SUPPORT_SCRIPT)), { recursive: true });
+  await writeFile(path.join(root, SUPPORT_SCRIPT), SUPPORT_SCRIPT_TEXT, { mode: 0o755 });
+  await writeFile(path.join(root, SUPPORT_UNIT), SUPPORT_UNIT_TEXT);
+  const wants = path.join(root, 'etc/systemd/system/sysinit.target.wants');
+  await mkdir(wants, { recursive: true });
+  await rm(path.join(wants, 'furrow-lab-containers.service'), { force: true });
+  await symlink(`/${SUPPORT_UNIT}`, path.join(wants, 'furrow-lab-containers.service'));
+}
+
+/**
+ * Boots the host: systemd as PID 1 under systemd-nspawn, detached, console to a log file. A shell
+ * first moves itself into the host's own cgroups (`cgroups`, see cgroups.ts) and then becomes
+ * nspawn (exec: the same PID), so the host's cgroup namespace is rooted there.
+ */
+export function bootContainer(host: LabHostLayout, labName: string, cgroups: string[] = []): ProcessRecord {
   const log = openSync(path.join(host.dir, 'console.log'), 'a');
   const child = spawn(
-    'systemd-nspawn',
+    '/bin/sh',
     [
+      '-c',
+      'for cg in $FURROW_LAB_CGROUPS; do echo $$ > "$cg/cgroup.procs" || exit 1; done; exec systemd-nspawn "$@"',
+      'furrow-lab-boot',
       `--directory=${rootDir(host)}`,
       '--boot',
       `--machine=furrow-${labName}-${host.name}`,
@@ -120,9 +187,12 @@ export function bootContainer(host: LabHostLayout, labName: string): ProcessReco
       '--keep-unit',
       '--console=read-only',
       `--network-namespace-path=/run/netns/${host.netns}`,
+      // runc makes every container join a new session keyring: nspawn's seccomp filter refuses
+      // these calls by default ("unable to join session keyring: operation not permitted").
+      '--system-call-filter=add_key keyctl request_key',
     ],
     // Net sysctls under /proc/sys are per namespace, so hosts may write them as real hosts do.
-    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1' } },
+    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1', FURROW_LAB_CGROUPS: cgroups.join(' ') } },
   );
   closeSync(log);
   child.unref();

@@ -7,7 +7,8 @@ import { generateSshKeyPair } from '../engine/connections/keygen.js';
 import { openConnection } from '../engine/connections/index.js';
 import type { ConnectionSpec } from '../engine/connections/types.js';
 import { InputError, LabError } from '../engine/errors.js';
-import { bootContainer, containerLeader, isSameProcess, killProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeIdentity } from './host.js';
+import { createHostCgroups, removeCgroups } from './cgroups.js';
+import { bootContainer, containerLeader, isSameProcess, killProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeContainerSupport, writeIdentity } from './host.js';
 import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS, withNet } from './layout.js';
 import { chooseNet, createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
 import { ensureRootfs, rootfsRecipe } from './rootfs.js';
@@ -19,7 +20,7 @@ interface LabState {
   /** The lab's /24 (see chooseNet). */
   net: string;
   clientDir: string;
-  hosts: Array<{ name: string; address: string; process?: ProcessRecord; leader?: ProcessRecord }>;
+  hosts: Array<{ name: string; address: string; process?: ProcessRecord; leader?: ProcessRecord; cgroups?: string[] }>;
 }
 
 export interface LabOptions {
@@ -34,6 +35,9 @@ export interface LabUpResult {
   rootfsBuilt: boolean;
   recovered: string[];
 }
+
+/** The name of a host's own cgroup in each hierarchy (see cgroups.ts). */
+const hostCgroupName = (lab: LabLayout, host: LabHostLayout) => `furrow-lab-${lab.name}-${host.name}`;
 
 const statePath = (lab: LabLayout) => path.join(lab.dir, 'state.json');
 
@@ -66,6 +70,16 @@ async function teardown(lab: LabLayout): Promise<string[]> {
       killProcess(h.leader);
       for (let i = 0; i < 50 && isSameProcess(h.leader); i++) await new Promise((r) => setTimeout(r, 100));
     }
+  }
+  const cgroups = (state?.hosts ?? []).flatMap((h) => h.cgroups ?? []).filter((d) => existsSync(d));
+  if (cgroups.length) {
+    // The kernel ends a host's processes shortly after its init: wait for its cgroups to empty.
+    let left = removeCgroups(cgroups);
+    for (let i = 0; i < 50 && left.length; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = removeCgroups(cgroups);
+    }
+    found.push(`${cgroups.length} cgroup(s)`);
   }
   const mounts = mountsUnder(lab.dir);
   if (mounts.length) found.push(`${mounts.length} mount(s)`);
@@ -179,10 +193,32 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
   return `# Written by 'furrow lab up --name ${lab.name}'. Users: root and furrow (key login; furrow has\n# password-less sudo), furrowpw (key login; sudo password 'furrow-lab').\n${YAML.stringify(doc)}`;
 }
 
-/** `packages`: extra Debian packages in the hosts' root filesystem (a separate cached tree). */
-export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[] }): Promise<LabUpResult> {
+/**
+ * A running lab of this name made from another folder is someone's: `lab up` from here would
+ * remove its hosts and that folder's inventory. Refused (exit 2, nothing touched) unless `replace`.
+ */
+function refuseForeignLab(lab: LabLayout, cwd: string, replace: boolean): void {
+  const state = readState(lab);
+  if (!state || replace) return;
+  const running = state.hosts.some((h) => (h.process && isSameProcess(h.process)) || (h.leader && isSameProcess(h.leader)));
+  if (!running || path.resolve(state.clientDir) === path.resolve(labClientDir(cwd, lab.name))) return;
+  const folder = path.dirname(path.dirname(state.clientDir));
+  const flag = lab.name === 'default' ? '' : ` --name ${lab.name}`;
+  throw new InputError(
+    undefined,
+    `lab '${lab.name}' is running, made from ${folder} (its inventory: ${path.join(state.clientDir, 'inventory.yml')}); 'lab up' here would remove it`,
+    `take it down first with 'furrow lab down${flag}' (from any folder), use another name (--name), or replace it on purpose with 'furrow lab up${flag} --replace'`,
+  );
+}
+
+/**
+ * `packages`: extra Debian packages in the hosts' root filesystem (a separate cached tree).
+ * `replace`: take down a running lab of this name even when another folder made it.
+ */
+export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[]; replace?: boolean }): Promise<LabUpResult> {
   requireRoot();
   const named = labLayout(opts.name);
+  refuseForeignLab(named, opts.cwd, opts.replace ?? false);
   const recipe = rootfsRecipe(opts.packages);
   if (!Number.isInteger(opts.hosts) || opts.hosts < 1 || opts.hosts > MAX_LAB_HOSTS) {
     throw new InputError(undefined, `--hosts must be a whole number from 1 to ${MAX_LAB_HOSTS}, got ${opts.hosts}`);
@@ -215,7 +251,10 @@ export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: 
       await createHostNetwork(lab, h);
       await mountOverlay(h, rootfs.dir);
       await writeIdentity(h, { hostKey: hostKeys[i]!, authorizedKey: clientKey.publicKey, hostsLines });
-      state.hosts[i]!.process = bootContainer(h, lab.name);
+      await writeContainerSupport(h);
+      state.hosts[i]!.cgroups = createHostCgroups(hostCgroupName(lab, h));
+      saveState(lab, state);
+      state.hosts[i]!.process = bootContainer(h, lab.name, state.hosts[i]!.cgroups);
       saveState(lab, state);
     }),
   );
@@ -282,7 +321,11 @@ export async function labStartHost(opts: LabOptions & { host: string }): Promise
   const rec = state.hosts[index]!;
   if (rec.process && isSameProcess(rec.process)) return;
   const h = hostLayout(withNet(lab, state.net), index + 1);
-  rec.process = bootContainer(h, lab.name);
+  // What the host's last boot left in its cgroups goes, as a powered-off machine's would.
+  removeCgroups(rec.cgroups ?? []);
+  rec.cgroups = createHostCgroups(hostCgroupName(lab, h));
+  saveState(lab, state);
+  rec.process = bootContainer(h, lab.name, rec.cgroups);
   saveState(lab, state);
   await waitReady(h, state.clientDir, 120_000, rec.process);
   rec.leader = containerLeader(rec.process);
@@ -312,6 +355,7 @@ export async function labLeftovers(name: string): Promise<string[]> {
   const state = readState(lab);
   for (const h of state?.hosts ?? []) if (h.process && isSameProcess(h.process)) left.push(`process ${h.process.pid}`);
   for (const pid of processesUsing(lab.dir)) left.push(`process ${pid} (running from ${lab.dir})`);
+  for (const d of (state?.hosts ?? []).flatMap((h) => h.cgroups ?? [])) if (existsSync(d)) left.push(`cgroup ${d}`);
   for (const m of mountsUnder(lab.dir)) left.push(`mount ${m}`);
   for (const ns of labNamespaces(lab)) left.push(`netns ${ns}`);
   for (const l of await labLinks(lab)) left.push(`link ${l}`);

@@ -199,7 +199,7 @@ packages:
     beforeAll(async () => {
       labStarted = true;
       expectExit(await furrow(['lab', 'up', '--name', NAME, '--hosts', String(HOSTS.length)], { cwd, timeoutMs: 600_000 }), 0);
-      expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
+      expectExit(await furrow(['new', cluster, '--from-lab', NAME, '--no-bundle'], { cwd }), 0);
       // h1 and h2 run containerd (the default), h3 docker: both import paths are checked.
       mkdirSync(path.join(cluster, 'host_vars'));
       writeFileSync(path.join(cluster, 'host_vars', 'h3.yml'), 'CONTAINER_RUNTIME: docker\n');

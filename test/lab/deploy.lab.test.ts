@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, X509Certificate } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
-import { ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
+import { ensureAuthorities, ensureLeaf, etcdCertSpecs, renewLeaves } from '../../src/pki/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
 import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
@@ -20,6 +20,11 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap, labTes
  * chrony clients synchronised from the first host.
  */
 const NAME = labTestName('t-deploy');
+/**
+ * Steps 01-03 as one run, as `deploy all` ran them before step 04: this cluster has no Kubernetes
+ * binaries (its etcd and containerd come from Debian), and the control plane has its own lab test.
+ */
+const FIRST_STEPS = '01,02,03';
 const HOSTS = ['h1', 'h2', 'h3'];
 const CERTS = '/etc/kubernetes/pki/etcd';
 const ETCDCTL = `/opt/kube/bin/etcdctl --cacert=${CERTS}/ca.crt --cert=${CERTS}/healthcheck-client.crt --key=${CERTS}/healthcheck-client.key --dial-timeout=3s --command-timeout=5s`;
@@ -46,7 +51,7 @@ async function until<T>(what: string, probe: () => Promise<{ value?: T; seen: st
   }
 }
 
-describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and containerd on 3 lab hosts', () => {
+describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and containerd on 3 lab hosts', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-deploy-lab-'));
   const cluster = path.join(cwd, 'cluster');
   const pki = path.join(cluster, 'pki');
@@ -82,7 +87,7 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     ]);
     expectExit(up, 0);
     // The cluster folder as an operator makes it: the lab's inventory and the shipped lab settings.
-    expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
+    expectExit(await furrow(['new', cluster, '--from-lab', NAME, '--no-bundle'], { cwd }), 0);
     expect(readFileSync(path.join(cluster, 'inventory.yml'), 'utf8')).toBe(readFileSync(labInventory, 'utf8'));
     // kubeasz's per-host node name: prepare makes it h3's host name (lower case, '_' as '-').
     mkdirSync(path.join(cluster, 'host_vars'));
@@ -98,12 +103,12 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
 
-  test('deploy all: etcd reports 3 healthy members over mutual TLS; prepare left its marks on every host', async () => {
+  test('deploy 01,02,03: etcd reports 3 healthy members over mutual TLS; prepare left its marks on every host', async () => {
     // The machine-wide sysctls the lab switches off (prepare_kernel_sysctls: []) must stay the machine's.
     const machineSysctls = ['vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/pid_max', 'net/netfilter/nf_conntrack_max', 'net/core/netdev_max_backlog'];
     const readMachine = () => machineSysctls.map((k) => { try { return readFileSync(`/proc/sys/${k}`, 'utf8'); } catch { return '(none)'; } });
     const machineBefore = readMachine();
-    const r = await deploy('all');
+    const r = await deploy(FIRST_STEPS);
     expectExit(r, 0);
     expect(Object.keys(recap(r.stdout)).sort()).toEqual(HOSTS);
     for (const counts of Object.values(recap(r.stdout))) expect([counts.failed, counts.unreachable]).toEqual([0, 0]);
@@ -216,7 +221,7 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
 
   test('second run: changed=0 on every host, and neither etcd, chrony nor containerd restarted', async () => {
     const before = await startTimes();
-    const r = await deploy('all');
+    const r = await deploy(FIRST_STEPS);
     expectExit(r, 0);
     expect(r.stdout.split('\n').filter((l) => / changed: /.test(l))).toEqual([]);
     expect(changedCounts(r)).toEqual({ h1: 0, h2: 0, h3: 0 });
@@ -287,6 +292,40 @@ describeLab('furrow deploy all: chrony, prepare, etcd with mutual TLS and contai
     expect(sha256(path.join(pki, 'etcd/ca.crt'))).toBe(ca);
     expect(changedCounts(r)).toEqual({ h1: 2, h2: 0, h3: 0 });
     expect(await on('h3', `${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster -w json | jq -c '[.[].health] | unique'`)).toBe('[true]');
+  }, 300_000);
+
+  test('a lost or re-created pki/ (no CA, or another CA) stops the deploy with exit 2 and both fingerprints; no host is touched', async () => {
+    const fingerprintOf = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+    const trusted = fingerprintOf(path.join(pki, 'etcd/ca.crt'));
+    const onHosts = () => Promise.all(HOSTS.map((h) => on(h, `sha256sum ${CERTS}/*.crt ${CERTS}/*.key`)));
+    const certsBefore = await onHosts();
+    const before = await startTimes();
+    renameSync(pki, `${pki}.kept`);
+    try {
+      // Lost: the run would make a new CA.
+      mkdirSync(pki);
+      const lost = await deploy('etcd');
+      expectExit(lost, 2);
+      expect(lost.stderr).toContain(`${path.join(pki, 'etcd/ca.crt')} does not exist (the run would make a new CA)`);
+      expect(lost.stderr).toContain(`hosts h1, h2, h3 trust SHA-256 ${trusted}`);
+      // Re-created: a new CA in pki/.
+      await ensureAuthorities(pki);
+      const fresh = fingerprintOf(path.join(pki, 'etcd/ca.crt'));
+      expect(fresh).not.toBe(trusted);
+      const r = await deploy('etcd');
+      expectExit(r, 2);
+      expect(r.stderr).toContain(`${path.join(pki, 'etcd/ca.crt')} has SHA-256 ${fresh}; hosts h1, h2, h3 trust SHA-256 ${trusted}`);
+      expect(r.stderr).toMatch(/fix: restore the cluster's pki\/ .*or rotate the CA on purpose/);
+      expect(recap(r.stdout)).toEqual({});
+      // Stopped before any task: no leaf issued from the new CA, no file and no restart on a host.
+      expect(readFileSync(path.join(pki, 'etcd/ca.crt'), 'utf8')).toContain('BEGIN CERTIFICATE');
+      expect(() => readFileSync(path.join(pki, 'etcd/server-h1.crt'))).toThrow(/ENOENT/);
+      expect(await onHosts()).toEqual(certsBefore);
+      expect(await startTimes()).toEqual(before);
+    } finally {
+      rmSync(pki, { recursive: true, force: true });
+      renameSync(`${pki}.kept`, pki);
+    }
   }, 300_000);
 
   test("the kubeasz example inventory loads and targets the lab once its addresses are the lab's", async () => {

@@ -144,12 +144,12 @@ describeLab('docs/getting-started.md on the lab', () => {
     await runStep(copy);
 
     const firstOut = await runStep(first);
-    for (const h of HOSTS) expect(recap(firstOut)[h]).toEqual({ ok: 0, changed: 4, failed: 0, skipped: 0, unreachable: 0 });
+    for (const h of HOSTS) expect(recap(firstOut)[h]).toEqual({ ok: 0, changed: 4, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
     expect(await greetings()).toEqual({ h1: 'greeting: Hello', h2: 'greeting: Hello', h3: 'greeting: Hello' });
     const started = await startTimes();
 
     const againOut = await runStep(again);
-    for (const h of HOSTS) expect(recap(againOut)[h]).toEqual({ ok: 3, changed: 0, failed: 0, skipped: 0, unreachable: 0 });
+    for (const h of HOSTS) expect(recap(againOut)[h]).toEqual({ ok: 3, changed: 0, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
     expect(handlerRuns(againOut)).toEqual([]);
     expect(await startTimes()).toEqual(started);
 
@@ -160,7 +160,7 @@ describeLab('docs/getting-started.md on the lab', () => {
 
     const changeOut = await runStep(change);
     expect(handlerRuns(changeOut)).toEqual(HOSTS);
-    for (const h of HOSTS) expect(recap(changeOut)[h]).toEqual({ ok: 2, changed: 2, failed: 0, skipped: 0, unreachable: 0 });
+    for (const h of HOSTS) expect(recap(changeOut)[h]).toEqual({ ok: 2, changed: 2, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
     const restarted = await startTimes();
     for (const h of HOSTS) expect(restarted[h]).not.toBe(started[h]);
 

@@ -62,6 +62,36 @@ describeLab('furrow lab (real hosts)', () => {
     expect(leaders.filter((l) => isSameProcess(l))).toEqual([]);
   }, 300_000);
 
+  test('up from another folder refuses to take a running lab (exit 2, nothing touched); --replace does it on purpose', async () => {
+    const other = mkdtempSync(path.join(os.tmpdir(), 'furrow-lab-test-other-'));
+    const otherInventory = path.join(other, '.furrow', `lab-${NAME}`, 'inventory.yml');
+    try {
+      const before = JSON.parse(readFileSync(path.join(labLayout(NAME).dir, 'state.json'), 'utf8'));
+      const refused = await furrow(['lab', 'up', '--hosts', '1', '--name', NAME], { cwd: other });
+      expectExit(refused, 2);
+      expect(refused.stderr).toContain(`lab '${NAME}' is running, made from ${cwd}`);
+      expect(refused.stderr).toContain(`furrow lab down --name ${NAME}`);
+      expect(refused.stderr).toContain('--replace');
+      // Nothing touched: the same processes run, the maker's inventory is there, the other folder got none.
+      expect(before.hosts.every((h: { process: ProcessRecord; leader: ProcessRecord }) => isSameProcess(h.process) && isSameProcess(h.leader))).toBe(true);
+      expect(existsSync(inventory)).toBe(true);
+      expect(existsSync(path.join(other, '.furrow'))).toBe(false);
+      expectExit(await furrow(['exec', 'all', '-i', inventory, '--', 'true'], { cwd }), 0);
+
+      const replaced = await furrow(['lab', 'up', '--hosts', '1', '--name', NAME, '--replace'], { cwd: other });
+      expectExit(replaced, 0);
+      expect(before.hosts.filter((h: { leader: ProcessRecord }) => isSameProcess(h.leader))).toEqual([]);
+      expect(existsSync(inventory)).toBe(false);
+      expect(Object.keys(YAML.parse(readFileSync(otherInventory, 'utf8')).all.hosts)).toEqual(['h1']);
+      // And back to the first folder, on purpose too, for the tests below.
+      expectExit(await furrow(['lab', 'up', '--hosts', '2', '--name', NAME, '--replace'], { cwd }), 0);
+      expect(existsSync(otherInventory)).toBe(false);
+      expect(existsSync(inventory)).toBe(true);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   test('down leaves no mount, namespace, veth, bridge or process behind', async () => {
     const lab = labLayout(NAME);
     const state = JSON.parse(readFileSync(path.join(lab.dir, 'state.json'), 'utf8'));

@@ -216,7 +216,7 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       runtimeBinariesFromDebian(path.join(cluster, 'bin')),
     ]);
     expectExit(up, 0);
-    expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
+    expectExit(await furrow(['new', cluster, '--from-lab', NAME, '--no-bundle'], { cwd }), 0);
     const inv = await loadInventory(labInventory);
     gateway = String(hostVars(inv, 'h1').furrow_lab_gateway);
     // The cluster's settings: only loopback and lab addresses (the hosts have no route out).
@@ -226,7 +226,9 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       'ENABLE_MIRROR_REGISTRY: true',
       `registry_mirrors: ["http://127.0.0.1:5001", "https://${gateway}:5443"]`,
     ];
-    writeFileSync(path.join(cluster, 'config.yml'), `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}${settings.join('\n')}\n`);
+    // The lab settings name the lab's own sandbox image; this test's settings replace that line.
+    const labSettings = readFileSync(path.join(cluster, 'config.yml'), 'utf8').replace(/^SANDBOX_IMAGE:.*\n/m, '');
+    writeFileSync(path.join(cluster, 'config.yml'), `${labSettings}${settings.join('\n')}\n`);
     mkdirSync(path.join(cluster, 'host_vars'));
     for (const h of HOSTS) {
       const vars = [`CONTAINER_RUNTIME: ${SETUP[h].runtime}`, `${SETUP[h].runtime}_install: ${SETUP[h].install}`];
@@ -283,7 +285,9 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       expect(config.containerd.snapshotter).toBe('native');
       expect(config.containerd.defaultRuntimeName).toBe('runc');
       expect(config.containerd.runtimes.runc!.runtimeType).toBe('io.containerd.runc.v2');
-      expect(config.containerd.runtimes.runc!.options).toEqual({ BinaryName: `${SETUP[h].bin}/runc`, SystemdCgroup: true });
+      // The lab's cluster settings (new --from-lab): cgroupfs, and oom_score_adj capped at containerd's own.
+      expect(config.containerd.runtimes.runc!.options).toEqual({ BinaryName: `${SETUP[h].bin}/runc`, SystemdCgroup: false });
+      expect((config as unknown as { restrictOOMScoreAdj: boolean }).restrictOOMScoreAdj).toBe(true);
       expect(config.registry.configPath).toBe('/etc/containerd/certs.d');
       expect(config.cni).toMatchObject({ binDir: '/opt/cni/bin', confDir: '/etc/cni/net.d' });
 
@@ -307,7 +311,7 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
   test('docker: docker info shows the cgroup driver, storage driver, mirrors and insecure registries; new containers get the log limits', async () => {
     for (const h of DOCKER_HOSTS) {
       const info = await dockerInfo(h);
-      expect(info.CgroupDriver).toBe('systemd');
+      expect(info.CgroupDriver).toBe('cgroupfs');
       expect(info.Driver).toBe('vfs');
       expect(info.DockerRootDir).toBe('/var/lib/docker');
       expect(info.LoggingDriver).toBe('json-file');

@@ -6,6 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import PQueue from 'p-queue';
 import { InputError } from '../../engine/errors.js';
 import { BlobMismatch, BlobStore, sha256Digest, sha256Hex } from './blob-store.js';
 import { RegistryError } from './errors.js';
@@ -21,22 +22,6 @@ const MAX_CONFIG = 32 << 20;
 /** Blob downloads at once, across every pull of one client. */
 const PARALLEL_BLOBS = 4;
 const PROGRESS_STEP = 1 << 20;
-
-class Limiter {
-  private active = 0;
-  private readonly waiting: (() => void)[] = [];
-  constructor(private readonly max: number) {}
-  async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
-    try {
-      return await work();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
 
 /** Reads a whole body of at most `max` bytes. */
 async function readAll(res: Response, max: number): Promise<Buffer | undefined> {
@@ -69,7 +54,7 @@ export class RegistryClient {
   private readonly stores = new Map<string, BlobStore>();
   /** Blob fetches in flight, by blob folder and digest, shared by concurrent pulls. */
   private readonly inflight = new Map<string, Promise<void>>();
-  private readonly slots = new Limiter(PARALLEL_BLOBS);
+  private readonly slots = new PQueue({ concurrency: PARALLEL_BLOBS });
 
   constructor(config: RegistryConfig = {}) {
     this.transport = new Transport(config);
@@ -127,7 +112,7 @@ export class RegistryClient {
 
 interface Fetcher {
   transport: Transport;
-  slots: Limiter;
+  slots: PQueue;
   inflight: Map<string, Promise<void>>;
   viaEndpoints<T>(name: string, registry: string, work: (ep: Endpoint) => Promise<T>, failed: Map<string, string>): Promise<T>;
 }
@@ -299,7 +284,7 @@ class Pull {
     let fetched = false;
     const work = (async () => {
       if (await this.store.has(d.digest, d.size)) return;
-      await this.fetcher.slots.run(() => this.fetcher.viaEndpoints(this.ref, this.image.registry, (ep) => this.stream(ep, d), this.failedMirrors));
+      await this.fetcher.slots.add(() => this.fetcher.viaEndpoints(this.ref, this.image.registry, (ep) => this.stream(ep, d), this.failedMirrors));
       fetched = true;
     })();
     this.fetcher.inflight.set(key, work);

@@ -5,8 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { InputError } from '../errors.js';
-import { sh } from '../shell.js';
-import type { ConnectionSpec, PutOptions } from './types.js';
+import { PassThrough } from 'node:stream';
+import { quote, sh } from '../shell.js';
+import type { ConnectionSpec, ExecOptions, PutOptions } from './types.js';
 
 /** What to run, and (for sudo with a password) the markers the exec driver watches on stderr. */
 export interface CommandPlan {
@@ -165,3 +166,36 @@ export function getCommand(src: string): string {
 }
 
 
+
+/**
+ * A command with an environment (the `environment` keyword), without the values in its text: the
+ * values may be secrets, and a command's text is a command line on the host (world-readable in
+ * /proc/PID/cmdline under sudo or on a channel of its own). They travel first on the command's
+ * standard input, as `export NAME='value'` lines that the shell's `read` builtin takes one byte at
+ * a time, so the command still gets its own input, untouched, right after them. Set inside the
+ * command, so after sudo switched users (sudo would reset them otherwise).
+ */
+export function withEnvironment(command: string, env: Record<string, string>, stdin: ExecOptions['stdin']): { command: string; stdin: ExecOptions['stdin'] } {
+  const names = Object.keys(env);
+  if (names.length === 0) return { command, stdin };
+  const bad = names.find((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
+  if (bad !== undefined) throw new InputError(undefined, `environment: '${bad}' is not a variable name`, 'use letters, digits and _, not starting with a digit');
+  const preamble = names.map((n) => `export ${n}=${quote(env[n]!)}\n`).join('');
+  const lines = preamble.split('\n').length - 1;
+  const reader = [
+    `furrow_env=; furrow_n=0`,
+    `while [ "$furrow_n" -lt ${lines} ] && IFS= read -r furrow_line; do furrow_env="$furrow_env$furrow_line\n"; furrow_n=$((furrow_n + 1)); done`,
+    `eval "$furrow_env"; unset furrow_env furrow_n furrow_line`,
+  ].join('\n');
+  return { command: `${reader}\n${command}`, stdin: prependInput(preamble, stdin) };
+}
+
+function prependInput(first: string, rest: ExecOptions['stdin']): ExecOptions['stdin'] {
+  if (rest === undefined) return first;
+  if (typeof rest === 'string' || Buffer.isBuffer(rest)) return Buffer.concat([Buffer.from(first, 'utf8'), Buffer.from(rest)]);
+  const joined = new PassThrough();
+  rest.once('error', (err) => joined.destroy(err));
+  joined.write(first);
+  rest.pipe(joined);
+  return joined;
+}

@@ -16,7 +16,7 @@ export function formatRecap(recap: Record<string, HostRecap>): string[] {
   const width = Math.max(8, ...Object.keys(recap).map((h) => h.length));
   return Object.entries(recap).map(
     ([host, r]) =>
-      `${host.padEnd(width)}  ok=${r.ok} changed=${r.changed} failed=${r.failed} skipped=${r.skipped} unreachable=${r.unreachable}  ${(r.durationMs / 1000).toFixed(2)} s`,
+      `${host.padEnd(width)}  ok=${r.ok} changed=${r.changed} failed=${r.failed} skipped=${r.skipped} unreachable=${r.unreachable} ignored=${r.ignored}  ${(r.durationMs / 1000).toFixed(2)} s`,
   );
 }
 

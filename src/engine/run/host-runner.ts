@@ -1,7 +1,7 @@
 import type { Task } from '../playbook/types.js';
 import type { PlayContext } from './context.js';
 import type { HostState } from './host-state.js';
-import { runTask } from './task-runner.js';
+import { reportPending, runTask } from './task-runner.js';
 
 /**
  * Walks one host through a play's tasks, on its own: a host goes on to its next task as soon as its
@@ -24,7 +24,7 @@ async function runOne(host: HostState, task: Task, pc: PlayContext): Promise<Wal
   if (task.block) return runBlock(host, task, pc);
   if (task.module === 'meta') {
     const action = String(task.params.action ?? task.params.free_form ?? '');
-    if (action === 'flush_handlers') return runHandlers(host, pc);
+    if (action === 'flush_handlers') return runHandlers(host, pc, task.id);
     return 'ok';
   }
   const status = await runTask(host, task, pc);
@@ -49,17 +49,22 @@ async function runBlock(host: HostState, task: Task, pc: PlayContext): Promise<W
   return result;
 }
 
-/** Runs the handlers a changed task notified, once each, in the order they are defined. */
-export async function runHandlers(host: HostState, pc: PlayContext): Promise<WalkResult> {
+/**
+ * Runs the handlers a changed task notified, once each, in the order they are defined. A handler
+ * leaves the pending list only once it succeeded: a failed one and those after it stay pending, so
+ * --resume starts at this flush (`flushAt`) and runs them again.
+ */
+export async function runHandlers(host: HostState, pc: PlayContext, flushAt?: string): Promise<WalkResult> {
   if (!host.active || host.notified.size === 0) return 'ok';
   host.ahead = undefined;
   for (const handler of pc.play.handlers) {
     const topics = [handler.name, ...handler.listen];
     if (!topics.some((t) => host.notified.has(t))) continue;
-    for (const t of topics) host.notified.delete(t);
-    const status = await runTask(host, handler, pc, true);
+    const status = await runTask(host, handler, pc, true, flushAt);
     if (status === 'unreachable') return 'unreachable';
     if (status === 'failed') return 'failed';
+    for (const t of topics) host.notified.delete(t);
+    reportPending(host, pc);
   }
   host.notified.clear();
   return 'ok';

@@ -11,7 +11,7 @@ export class HostState {
   readonly notified = new Set<string>();
   /** 'failed' stops this host for the rest of the run; 'unreachable' too, reported apart. */
   status: 'active' | 'failed' | 'unreachable' = 'active';
-  readonly recap: HostRecap = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, durationMs: 0 };
+  readonly recap: HostRecap = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, ignored: 0, durationMs: 0 };
   rescued = 0;
   /** The tasks after the one running, in the list the host walks: what a read-ahead may look at. */
   ahead?: { tasks: Task[]; from: number };

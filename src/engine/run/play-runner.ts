@@ -63,7 +63,7 @@ export async function runPlay(run: RunContext, prepared: PreparedPlay, index: nu
   let abortedBy: string | undefined;
   for (const [batchIndex, batch] of serialBatches(hosts, play.serial, play.place.file).entries()) {
     const pc = playContext(run, prepared, index, hosts, batchIndex, batch, shared);
-    await Promise.all(batch.map((name) => runHost(run.hosts.get(name)!, hostTasks(name, tasks, resume), pc, prepared.gatherFacts)));
+    await Promise.all(batch.map((name) => runHost(run.hosts.get(name)!, hostTasks(run.hosts.get(name)!, tasks, resume), pc, prepared.gatherFacts)));
     if (pc.aborted) {
       abortedBy = pc.aborted;
       break;
@@ -103,7 +103,7 @@ export async function runFlow(run: RunContext, plays: PreparedPlay[], resume: Re
         if (!pc.hosts.includes(name)) continue;
         enter(i);
         // A host that failed earlier never arrives: let waits for it end, and close the play for it.
-        if (host.active && !pc.aborted) await runHost(host, hostTasks(name, plays[i]!.tasks, resume), pc, plays[i]!.gatherFacts);
+        if (host.active && !pc.aborted) await runHost(host, hostTasks(host, plays[i]!.tasks, resume), pc, plays[i]!.gatherFacts);
         else pc.board.end(name);
         leave(i);
       }
@@ -112,12 +112,18 @@ export async function runFlow(run: RunContext, plays: PreparedPlay[], resume: Re
   return contexts.some((pc) => pc.aborted !== undefined);
 }
 
-/** With --resume, a host that failed last time starts at the task it failed on. */
-function hostTasks(host: string, tasks: Task[], resume: ResumePlan | undefined): Task[] {
-  const at = resume?.startAt.get(host);
+/**
+ * With --resume, a host that failed last time starts at the task it failed on (plays before that
+ * one have nothing left for it), with the handlers it had pending there.
+ */
+function hostTasks(host: HostState, tasks: Task[], resume: ResumePlan | undefined): Task[] {
+  const at = resume?.startAt.get(host.name);
   if (!at) return tasks;
   const from = startAtTaskId(tasks, at);
-  if (from.length) resume!.startAt.delete(host);
+  if (from.length) {
+    resume!.startAt.delete(host.name);
+    for (const handler of resume!.pending.get(host.name) ?? []) host.notified.add(handler);
+  }
   return from;
 }
 

@@ -96,6 +96,12 @@ function runsDir(opts: RunOptions): string {
 
 export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
   const { inventory, plays, resume } = await prepare(opts);
+  if (resume && plays.every((p) => p.hosts.length === 0)) {
+    // No journal for a run that does nothing: the next --resume still reads the one that finished.
+    const message = `nothing to resume: the last run of ${runKey(opts)} finished on every host (${resume.journal})`;
+    for (const r of opts.reporters) r.onEvent({ kind: 'warning', message });
+    return { runId: '', journal: resume.journal, recap: {}, exitCode: EXIT.ok };
+  }
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
   const journal = new JournalReporter(runsDir(opts), runId);
   const reporter = new CompositeReporter([...opts.reporters, journal]);
@@ -153,6 +159,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
   };
   const started = Date.now();
   reporter.onEvent({ kind: 'run_start', runId, playbook: runKey(opts), inventory: path.resolve(opts.inventory), check: run.check, at: new Date().toISOString(), ...(resume ? { finished: [...resume.finished] } : {}) });
+  for (const message of resume?.warnings ?? []) reporter.onEvent({ kind: 'warning', message });
   let aborted = false;
   try {
     for (const prepared of plays) for (const h of prepared.hosts) if (!hosts.has(h)) hosts.set(h, new HostState(h));

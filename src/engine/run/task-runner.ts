@@ -1,12 +1,11 @@
 import type { Connection, ExecOptions, GetOptions, PutOptions, PutSource } from '../connections/types.js';
-import { quote } from '../shell.js';
+import { withEnvironment } from '../connections/remote-commands.js';
 import { FurrowError, UnreachableError } from '../errors.js';
 import type { TaskStatus } from '../events.js';
 import { probeFiles, type FileQuery } from '../facts/files.js';
 import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.js';
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
-import { findModule } from '../../modules/index.js';
 import { shownDiff } from '../redact.js';
 import type { PlayContext } from './context.js';
 import type { HostState } from './host-state.js';
@@ -30,8 +29,11 @@ function errorText(err: unknown): string {
   return err instanceof FurrowError || err instanceof Error ? err.message : String(err);
 }
 
-/** Runs one task on one host and reports it; returns its status. */
-export async function runTask(host: HostState, task: Task, pc: PlayContext, handler = false): Promise<TaskStatus> {
+/**
+ * Runs one task on one host and reports it; returns its status. For a handler, `flushAt` is the
+ * flush_handlers task that ran it: where --resume starts again if it fails.
+ */
+export async function runTask(host: HostState, task: Task, pc: PlayContext, handler = false, flushAt?: string): Promise<TaskStatus> {
   const { run } = pc;
   const started = Date.now();
   run.reporter.onEvent({ kind: 'task_start', host: host.name, taskId: task.id, task: task.name, handler });
@@ -49,11 +51,13 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
       ? { status: 'unreachable', result: { unreachable: true, msg: err.message }, msg: err.message }
       : { status: 'failed', result: { failed: true, msg: errorText(err) }, msg: errorText(err) };
   }
-  if (outcome.status === 'failed' && task.ignoreErrors) outcome = { ...outcome, status: 'ok', msg: `${outcome.msg ?? ''} (ignored)` };
+  const ignored = outcome.status === 'failed' && task.ignoreErrors;
+  if (ignored) outcome = { ...outcome, status: 'ok', msg: `${outcome.msg ?? ''} (ignored)` };
   if (task.register) host.registered[task.register] = outcome.result;
   // In check mode too: handlers then report what they would do, without doing it.
+  const notifies = outcome.status === 'changed' && task.notify.some((n) => !host.notified.has(n));
   if (outcome.status === 'changed') for (const n of task.notify) host.notified.add(n);
-  host.count(outcome.status);
+  host.count(ignored ? 'ignored' : outcome.status);
   if (outcome.status === 'unreachable') host.status = 'unreachable';
   run.reporter.onEvent({
     kind: 'task_result',
@@ -65,9 +69,17 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
     ...(outcome.msg !== undefined ? { msg: task.noLog ? '(output hidden by no_log)' : outcome.msg } : {}),
     ...(outcome.print !== undefined && !task.noLog ? { print: outcome.print } : {}),
     ...(outcome.diff ? { diff: shownDiff(outcome.diff, task.noLog)! } : {}),
+    ...(ignored ? { ignored: true } : {}),
+    ...(handler && flushAt !== undefined && outcome.status === 'failed' ? { resumeAt: flushAt } : {}),
     durationMs: Date.now() - started,
   });
+  if (notifies) reportPending(host, pc);
   return outcome.status;
+}
+
+/** The journal keeps each host's pending handlers, so --resume can run them (see resume.ts). */
+export function reportPending(host: HostState, pc: PlayContext): void {
+  pc.run.reporter.onEvent({ kind: 'handlers_pending', host: host.name, handlers: [...host.notified] });
 }
 
 function groupHosts(pc: PlayContext, group: string): string[] {
@@ -102,7 +114,7 @@ async function runLooped(host: HostState, task: Task, pc: PlayContext, scope: Ta
   const outcomes: TaskOutcome[] = [];
   for (const [i, item] of items.entries()) {
     const itemScope = scope.withVars({ [task.loopVar]: item, ...(task.loopIndexVar ? { [task.loopIndexVar]: i } : {}) });
-    outcomes.push(task.when.length && !itemScope.condition(task.when) ? SKIPPED : await runWithRetries(host, task, pc, itemScope));
+    outcomes.push(task.when.length && !itemScope.condition(task.when) ? SKIPPED : await itemOutcome(() => runWithRetries(host, task, pc, itemScope)));
   }
   const status: TaskStatus = outcomes.some((o) => o.status === 'failed') ? 'failed' : outcomes.some((o) => o.status === 'changed') ? 'changed' : outcomes.every((o) => o.status === 'skipped') && outcomes.length ? 'skipped' : 'ok';
   const units = outcomes.map((o) => o.diff).filter((d): d is Diff => !!d);
@@ -111,6 +123,19 @@ async function runLooped(host: HostState, task: Task, pc: PlayContext, scope: Ta
     : undefined;
   const msg = outcomes.map((o, i) => (o.msg ? `[${i}] ${o.msg}` : '')).filter(Boolean).join('\n') || undefined;
   return { status, result: { changed: status === 'changed', failed: status === 'failed', results: outcomes.map((o) => o.result) }, ...(msg ? { msg } : {}), ...(diff ? { diff } : {}) };
+}
+
+/**
+ * One item of a loop: a failure fails that item, and the loop goes on with the next (as Ansible
+ * does); the task fails at the end if any item did. A lost host ends the loop.
+ */
+async function itemOutcome(run: () => Promise<TaskOutcome>): Promise<TaskOutcome> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof UnreachableError) throw err;
+    return { status: 'failed', result: { failed: true, msg: errorText(err) }, msg: errorText(err) };
+  }
 }
 
 async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
@@ -132,7 +157,7 @@ async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scop
 
 /** plan, then apply unless in check mode or nothing is to be done; then changed_when / failed_when. */
 async function runModule(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
-  const mod = findModule(task.module) as Module<Record<string, unknown>, unknown> | undefined;
+  const mod = task.impl as Module<Record<string, unknown>, unknown> | undefined;
   if (!mod) throw new FurrowError('module', `unknown module '${task.module}' (${task.place.file}:${task.place.line})`);
   const params = checkParams(mod, scope.resolve(task.params), task);
   const ctx = await moduleContext(host, task, pc, scope, mod);
@@ -233,7 +258,7 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, run
   let taken = 0;
   for (let i = list.from; i < list.tasks.length && taken < tasks; i++) {
     const task = list.tasks[i]!;
-    const mod = task.block ? undefined : (findModule(task.module) as Module<Record<string, unknown>, unknown> | undefined);
+    const mod = task.impl as Module<Record<string, unknown>, unknown> | undefined;
     if (mod?.local) continue;
     if (!mod?.fileQueries || task.loop !== undefined || task.delegateTo !== undefined || task.runOnce || task.waitFor.length) break;
     try {
@@ -252,17 +277,20 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, run
 
 /**
  * The task's become, become user and environment for every command and file the module sends, on
- * the host's one connection. The environment is set inside the command, after sudo has switched
- * users (sudo would reset it otherwise).
+ * the host's one connection. The environment goes on the command's input, never in its text
+ * (see withEnvironment).
  */
 function withRunAs(conn: Connection, runAs: RunAs): Connection {
   const user = { ...(runAs.become !== undefined ? { become: runAs.become } : {}), ...(runAs.becomeUser !== undefined ? { becomeUser: runAs.becomeUser } : {}) };
-  const exports = Object.entries(runAs.environment ?? {}).map(([name, value]) => `export ${name}=${quote(value)}\n`).join('');
+
   return {
     spec: conn.spec,
     open: () => conn.open(),
     close: () => conn.close(),
-    exec: (command: string, opts: ExecOptions = {}) => conn.exec(exports + command, { ...user, ...withoutUndefined(opts) }),
+    exec: (command: string, opts: ExecOptions = {}) => {
+      const withEnv = withEnvironment(command, runAs.environment ?? {}, opts.stdin);
+      return conn.exec(withEnv.command, { ...user, ...withoutUndefined({ ...opts, stdin: withEnv.stdin }) });
+    },
     put: (dest: string, source: PutSource, opts: PutOptions = {}) => conn.put(dest, source, { ...user, ...withoutUndefined(opts) }),
     get: (src: string, localPath: string, opts: GetOptions = {}) => conn.get(src, localPath, { ...user, ...withoutUndefined(opts) }),
   };

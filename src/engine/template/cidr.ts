@@ -36,6 +36,15 @@ export function cidrPrefix(cidr: string): number {
   return parseCidr(cidr).prefix;
 }
 
+/** Whether two CIDRs share any address (of one family; IPv4 and IPv6 never overlap). */
+export function cidrsOverlap(a: string, b: string): boolean {
+  const [x, y] = [parseCidr(a), parseCidr(b)];
+  if (x.bits !== y.bits) return false;
+  const prefix = Math.min(x.prefix, y.prefix);
+  const mask = maskOf(prefix, x.bits);
+  return (x.network & mask) === (y.network & mask);
+}
+
 function parseCidr(cidr: string): Cidr {
   if (typeof cidr !== 'string') throw new Error(`expected a CIDR string such as "10.0.0.0/16", got ${describe(cidr)}`);
   const match = /^([^/]+)\/(\d{1,3})$/.exec(cidr.trim());

@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../../../src/engine/errors.js';
@@ -45,12 +46,13 @@ binaries:
 images:
   - registry.k8s.io/pause:{{versions.pause}}
   - {ref: "127.0.0.1:5000/only-amd64:1", arch: [amd64]}
+  - {ref: "furrow.lab/pause:1", layout: "file:///var/lib/furrow/lab-bundle/images"}
 packages:
   debian: [chrony, socat]
 `),
     );
     expect(m.arches).toEqual(['amd64', 'arm64']);
-    expect(m.binaries.map((b) => `${b.name} ${b.version} ${b.arch} ${b.url} ${b.sha256.slice(0, 1)}`)).toEqual([
+    expect(m.binaries.map((b) => `${b.name} ${b.version} ${b.arch} ${b.url} ${b.checksum.hex.slice(0, 1)}`)).toEqual([
       'etcd 3.5.16 amd64 https://example.invalid/etcd-v3.5.16-linux-amd64.tar.gz a',
       'etcd 3.5.16 arm64 https://example.invalid/etcd-v3.5.16-linux-arm64.tar.gz b',
       'runc 1.1.12 amd64 file:///srv/runc.amd64 a',
@@ -61,7 +63,9 @@ packages:
     ]);
     expect(m.binaries[0]!.hosts).toBe('etcd');
     expect(m.binaries[2]!.hosts).toBe('all');
-    expect(m.images.map((i) => `${i.ref} ${i.arches.join(',')}`)).toEqual(['registry.k8s.io/pause:3.10 amd64,arm64', '127.0.0.1:5000/only-amd64:1 amd64']);
+    expect(m.images.map((i) => `${i.ref} ${i.arches.join(',')}`)).toEqual(['registry.k8s.io/pause:3.10 amd64,arm64', '127.0.0.1:5000/only-amd64:1 amd64', 'furrow.lab/pause:1 amd64,arm64']);
+    // An image made on the build machine comes from its OCI layout, not a registry.
+    expect(m.images.map((i) => i.layout)).toEqual([undefined, undefined, 'file:///var/lib/furrow/lab-bundle/images']);
     expect(m.packages).toEqual([{ family: 'debian', names: ['chrony', 'socat'] }]);
   });
 
@@ -71,6 +75,26 @@ packages:
     const err = await errorOf(file, ['amd64', 'arm64']);
     expect(err.message).toContain(`${file}:5:13`);
     expect(err.message).toContain("binary 'kubectl' has no sha256 for arm64");
+  });
+
+  test('sha512 instead of sha256 (Kubernetes publishes sha512 for its release tarballs); one of the two is required', async () => {
+    const sha512 = 'c'.repeat(128);
+    const file = write(`binaries:\n  - name: kubernetes-server\n    version: 1.31.0\n    url: https://example.invalid/{{arch}}.tar.gz\n    sha512: {amd64: ${sha512}}\n    files: [kubernetes/server/bin/kube-apiserver]\n`);
+    expect((await loadManifest(file, ['amd64'])).binaries.map((b) => b.checksum)).toEqual([{ algorithm: 'sha512', hex: sha512 }]);
+    const neither = write(`binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n`);
+    expect((await errorOf(neither)).message).toMatch(/must have required property 'sha256'|sha256/);
+    const short = write(`binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n    sha512: ${'c'.repeat(64)}\n`);
+    expect((await errorOf(short)).message).toContain('128 lowercase hex digits');
+  });
+
+  test('a download is checked against its sha512', async () => {
+    const { downloadVerified } = await import('../../../src/bundle/download.js');
+    const src = write('payload');
+    const dest = `${src}.out`;
+    const hex = createHash('sha512').update(readFileSync(src)).digest('hex');
+    await expect(downloadVerified(`file://${src}`, { algorithm: 'sha512', hex }, dest, 'binary t', { file: 'm.yml' })).resolves.toBe(readFileSync(src).length);
+    const wrong = await downloadVerified(`file://${src}`, { algorithm: 'sha512', hex: '0'.repeat(128) }, `${dest}2`, 'binary t', { file: 'm.yml' }).catch((e: Error) => e);
+    expect(String(wrong)).toContain(`binary t: the download from file://${src} has sha512 ${hex}, the manifest says ${'0'.repeat(128)}`);
   });
 
   test('schema errors: every problem with file:line:column', async () => {
@@ -113,7 +137,11 @@ binaries:
     expect(existsSync(file)).toBe(true);
     const m = await loadManifest(file, ['amd64', 'arm64']);
     const names = new Set(m.binaries.map((b) => b.name));
-    for (const name of ['etcd', 'containerd', 'runc', 'crictl', 'cni-plugins', 'kubelet', 'kubectl']) expect(names).toContain(name);
+    for (const name of ['etcd', 'containerd', 'runc', 'crictl', 'cni-plugins', 'kubernetes-server', 'kubernetes-node']) expect(names).toContain(name);
+    // The Kubernetes set is one version, from the release tarballs, checked by their published sha512.
+    const k8s = m.binaries.filter((b) => b.name.startsWith('kubernetes-') && b.arch === 'amd64');
+    expect(k8s.flatMap((b) => b.files!.map((f) => f.to)).sort()).toEqual(['kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubectl', 'kubelet']);
+    expect(new Set(k8s.map((b) => `${b.version} ${b.checksum.algorithm}`))).toEqual(new Set(['1.31.0 sha512']));
     for (const name of names) expect(m.binaries.filter((b) => b.name === name).map((b) => b.arch).sort()).toEqual(['amd64', 'arm64']);
     expect(m.images.length).toBeGreaterThan(0);
   });

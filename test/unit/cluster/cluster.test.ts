@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { clusterVars, loadCluster } from '../../../src/cluster/cluster.js';
 import { resolveSteps } from '../../../src/cluster/steps.js';
-import { repoPort } from '../../../src/cli/deploy.js';
+import { repoPort } from '../../../src/cluster/repo-serve.js';
 
 describe('cluster folder', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-cluster-'));
@@ -56,6 +56,9 @@ describe('cluster folder', () => {
     expect(resolveSteps('1', playbooks).map((s) => s.name)).toEqual(['prepare']);
     expect(resolveSteps('all', playbooks).map((s) => s.number)).toEqual(['01', '02']);
     expect(resolveSteps('90', playbooks)).toHaveLength(2);
+    // A list runs in the steps' own order, each once, whatever order it was given in.
+    expect(resolveSteps('etcd,01,prepare', playbooks).map((s) => s.name)).toEqual(['prepare', 'etcd']);
+    expect(() => resolveSteps('01,bogus', playbooks)).toThrow(/unknown deploy step 'bogus'/);
     expect(() => resolveSteps('master', playbooks)).toThrow(/step 'master' \(04 master\) is not available yet/);
     expect(() => resolveSteps('bogus', playbooks)).toThrow(/unknown deploy step 'bogus'[\s\S]*01 prepare, 02 etcd/);
   });

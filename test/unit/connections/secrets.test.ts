@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningCommand } from '../../../src/engine/connections/exec-driver.js';
 import { fingerprint, hostKeyNotice, verifyHostKey } from '../../../src/engine/connections/known-hosts.js';
+import { LocalConnection } from '../../../src/engine/connections/local.js';
+import { withEnvironment } from '../../../src/engine/connections/remote-commands.js';
+import { Readable } from 'node:stream';
 import { SESSION_COMMAND, ShellSession } from '../../../src/engine/connections/shell-session.js';
 import { SshConnection } from '../../../src/engine/connections/ssh.js';
 import { putFile } from '../../../src/engine/connections/transfer.js';
@@ -34,6 +37,31 @@ describe('put: content travels on standard input, never in the command', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]!.command).not.toContain('furrow-test-secret');
     expect(Buffer.from(calls[0]!.opts.stdin as string | Buffer).toString('latin1')).toContain('furrow-test-secret-0b7e');
+  });
+});
+
+describe('environment: values on standard input, ahead of the command\'s own input', () => {
+  const conn = new LocalConnection({ name: 'local', transport: 'local', address: 'localhost', port: 22, user: 'root', connectTimeoutMs: 1000, keepaliveMs: 1000, become: false, becomeUser: 'root', knownHostsFile: '/dev/null', strictHostKeys: false });
+  const env = { TOKEN: SECRET, QUOTED: "it's $HOME `id`" };
+
+  test('the command text never holds a value', () => {
+    const { command } = withEnvironment('printenv TOKEN', env, undefined);
+    expect(command).not.toContain('furrow-test-secret');
+    expect(command).not.toContain("it's");
+  });
+
+  test.each([
+    ['no input', undefined, ''],
+    ['text input', 'own input\n', 'own input\n'],
+    ['a stream', Readable.from([Buffer.from('streamed '), Buffer.from('input')]), 'streamed input'],
+  ])('%s: the command sees the values and exactly its own input', async (_label, stdin, own) => {
+    const { command, stdin: input } = withEnvironment('printf "%s|%s|" "$TOKEN" "$QUOTED"; cat', env, stdin as string | Readable | undefined);
+    const r = await conn.exec(command, input === undefined ? {} : { stdin: input });
+    expect(r.stdout.toString()).toBe(`${SECRET}|it's $HOME \`id\`|${own}`);
+  });
+
+  test('a name that is no variable name is refused', () => {
+    expect(() => withEnvironment('true', { 'A;rm': 'x' }, undefined)).toThrow(/'A;rm' is not a variable name/);
   });
 });
 
@@ -90,7 +118,7 @@ suite('put over SSH under become (local sshd)', () => {
   test('no command line on the host ever holds the content', async () => {
     const conn = new SshConnection({
       name: 'node1', transport: 'ssh', address: '127.0.0.1', port: sshd.port, user: 'root', privateKeyFile: sshd.clientKeyFile,
-      connectTimeoutMs: 5000, keepaliveMs: 15000, become: true, becomeUser: 'nobody', knownHostsFile: join(work, 'known_hosts'), strictHostKeys: false,
+      connectTimeoutMs: 30000, keepaliveMs: 15000, become: true, becomeUser: 'nobody', knownHostsFile: join(work, 'known_hosts'), strictHostKeys: false,
     });
     const dir = join(work, 'out');
     mkdirSync(dir, { mode: 0o777 });

@@ -1,0 +1,29 @@
+import { bundleVars, readClusterBundle } from '../bundle/cluster.js';
+import { clusterVars, loadClusterWithHosts } from './cluster.js';
+import { checkKubernetesInput, kubernetesVars } from './kubernetes.js';
+import { checkHostsTrustFolderCas } from './preflight.js';
+import { withClusterRepo } from './repo-serve.js';
+import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
+import { resolveSteps } from './steps.js';
+
+/**
+ * `furrow deploy STEP`: runs deploy steps on a cluster, its repo/ served meanwhile; the run's exit
+ * code. Every check of the folder happens before the first host is touched.
+ */
+export async function deployCluster(clusterDir: string, stepArg: string, run: ClusterRunOptions): Promise<number> {
+  const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
+  const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
+  const bundle = readClusterBundle(cluster.dir);
+  // Bad input for the control plane stops here, before any host is touched.
+  if (steps.some((s) => s.name === 'master')) checkKubernetesInput(cluster, inventory, bundle);
+  await checkHostsTrustFolderCas(cluster, run);
+  return withClusterRepo(cluster, inventory, (repo) =>
+    runOnCluster(
+      cluster,
+      steps.map((s) => s.playbook),
+      run,
+      // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
+      { ...clusterVars(cluster, repo), ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}), ...kubernetesVars(cluster, inventory, bundle) },
+    ),
+  );
+}

@@ -1,0 +1,141 @@
+/**
+ * What the Kubernetes steps need from the cluster folder before any host is touched: the
+ * versions (config.yml's `versions:`, over the preloaded bundle's, over Furrow's bundle
+ * manifest), the apiserver certificate's SANs (from src/pki/presets.ts, the rule `furrow certs
+ * renew` uses too), and the checks that stop a deploy on bad input, naming the file and setting.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { InputError } from '../engine/errors.js';
+import { hostVars, selectHosts } from '../engine/inventory/index.js';
+import type { Inventory } from '../engine/inventory/types.js';
+import { cidrsOverlap } from '../engine/template/cidr.js';
+import type { BundleIndex } from '../bundle/format.js';
+import { packagePath } from '../package-root.js';
+import { apiserverSpec, type KubeSettings, type Member } from '../pki/presets.js';
+import type { Cluster } from './cluster.js';
+
+/** The role whose defaults hold the cluster-wide Kubernetes settings (SERVICE_CIDR, ...). */
+const MASTER_DEFAULTS = packagePath('roles', 'kube-master', 'defaults', 'main.yml');
+const DEFAULT_MANIFEST = packagePath('bundle', 'manifest.yml');
+/** The binaries step 04 installs from the cluster's bin/ (or the bundle's). */
+export const CONTROL_PLANE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
+
+/** A setting as the roles see it: config.yml, else the kube-master role's default. */
+export function kubeSetting(cluster: Cluster, key: string): unknown {
+  if (key in cluster.config) return cluster.config[key];
+  return readYaml(MASTER_DEFAULTS)[key];
+}
+
+/** The cluster's versions: config.yml's versions: over the preloaded bundle's over Furrow's manifest's. */
+export function clusterVersions(cluster: Cluster, bundle?: BundleIndex): Record<string, string> {
+  const manifest = readYaml(DEFAULT_MANIFEST).versions as Record<string, unknown> | undefined;
+  const fromBundle = bundle ? bundleVersions(bundle) : {};
+  const configured = cluster.config.versions && typeof cluster.config.versions === 'object' ? (cluster.config.versions as Record<string, unknown>) : {};
+  return Object.fromEntries(Object.entries({ ...manifest, ...fromBundle, ...configured }).map(([k, v]) => [k, String(v)]));
+}
+
+/** A bundle's Kubernetes version is that of its kube-apiserver (else its kubelet). */
+function bundleVersions(bundle: BundleIndex): Record<string, string> {
+  const carrying = (file: string) => bundle.binaries.find((b) => b.files.some((f) => path.basename(f) === file));
+  const k8s = carrying('kube-apiserver') ?? carrying('kubelet');
+  return k8s ? { kubernetes: k8s.version } : {};
+}
+
+/** The masters as the kube-master role names them: the host and its address (ansible_host, else its name). */
+export function masterMembers(inventory: Inventory): Member[] {
+  if (!inventory.groups.has('kube_master')) return [];
+  return selectHosts(inventory, 'kube_master').map((name) => {
+    const address = hostVars(inventory, name).ansible_host;
+    return { name, ip: typeof address === 'string' && !address.includes('{{') ? address : name };
+  });
+}
+
+/** The ex-lb VIP (kubeasz's EX_APISERVER_VIP), from config.yml or the ex_lb hosts' variables. */
+function exLbVip(cluster: Cluster, inventory: Inventory): string | undefined {
+  if (typeof cluster.config.EX_APISERVER_VIP === 'string') return cluster.config.EX_APISERVER_VIP;
+  const lb = selectHosts(inventory, 'ex_lb*')[0];
+  const vip = lb ? hostVars(inventory, lb).EX_APISERVER_VIP : undefined;
+  return typeof vip === 'string' && vip ? vip : undefined;
+}
+
+/** The settings the apiserver's certificate is made from, as the role and `furrow certs` both read them. */
+export function kubeSettings(cluster: Cluster, inventory: Inventory): KubeSettings {
+  const extra = kubeSetting(cluster, 'MASTER_CERT_HOSTS');
+  const vip = exLbVip(cluster, inventory);
+  const days = kubeSetting(cluster, 'kube_cert_days');
+  return {
+    masters: masterMembers(inventory),
+    nodes: [],
+    serviceCidr: String(kubeSetting(cluster, 'SERVICE_CIDR')),
+    clusterDnsDomain: String(kubeSetting(cluster, 'CLUSTER_DNS_DOMAIN')),
+    extraSans: [...(Array.isArray(extra) ? extra.map(String) : []), ...(vip ? [vip] : [])],
+    ...(typeof days === 'number' ? { days } : {}),
+  };
+}
+
+/** The variables the Kubernetes roles need from the controller's side. */
+export function kubernetesVars(cluster: Cluster, inventory: Inventory, bundle?: BundleIndex): Record<string, unknown> {
+  const vars: Record<string, unknown> = { versions: clusterVersions(cluster, bundle) };
+  if (inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length > 0) vars.kube_apiserver_cert_sans = apiserverSpec(kubeSettings(cluster, inventory)).sans;
+  return vars;
+}
+
+/**
+ * Bad input for the control plane, found before any host is touched: an empty kube_master
+ * group, SERVICE_CIDR overlapping CLUSTER_CIDR, a Kubernetes version the bundle (or bin/) has no
+ * binaries for.
+ */
+export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bundle?: BundleIndex): void {
+  if (!inventory.groups.has('kube_master') || selectHosts(inventory, 'kube_master').length === 0) {
+    throw new InputError({ file: cluster.inventory }, 'group kube_master has no hosts: the control plane needs at least one master', 'list one or more hosts under [kube_master]');
+  }
+  const config = path.join(cluster.dir, 'config.yml');
+  const [service, pods] = [String(kubeSetting(cluster, 'SERVICE_CIDR')), String(kubeSetting(cluster, 'CLUSTER_CIDR'))];
+  let overlap: boolean;
+  try {
+    overlap = cidrsOverlap(service, pods);
+  } catch (err) {
+    throw new InputError(settingPlace(config, 'SERVICE_CIDR'), `SERVICE_CIDR ${service} or CLUSTER_CIDR ${pods}: ${(err as Error).message}`, 'give CIDRs such as 10.68.0.0/16');
+  }
+  if (overlap) {
+    throw new InputError(settingPlace(config, 'SERVICE_CIDR'), `SERVICE_CIDR ${service} overlaps CLUSTER_CIDR ${pods}: service and pod addresses must be apart`, 'pick two networks that share no address (kubeasz: SERVICE_CIDR 10.68.0.0/16, CLUSTER_CIDR 172.20.0.0/16)');
+  }
+  const version = clusterVersions(cluster, bundle).kubernetes;
+  if (bundle) {
+    const have = bundle.binaries.filter((b) => b.files.some((f) => CONTROL_PLANE_BINARIES.includes(path.basename(f))));
+    const missing = CONTROL_PLANE_BINARIES.filter((name) => !have.some((b) => b.version === version && b.files.some((f) => path.basename(f) === name)));
+    if (missing.length) {
+      const offered = [...new Set(have.map((b) => b.version))].join(', ') || 'none';
+      throw new InputError(settingPlace(config, 'versions', 'kubernetes'), `Kubernetes ${version}: the preloaded bundle has no ${missing.join(', ')} of that version (it has Kubernetes ${offered})`, `set versions: {kubernetes: ${offered.split(', ')[0]}} or preload a bundle built for ${version}`);
+    }
+    return;
+  }
+  const missing = CONTROL_PLANE_BINARIES.filter((name) => !existsSync(path.join(cluster.binDir, name)));
+  if (missing.length) {
+    throw new InputError({ file: cluster.binDir }, `Kubernetes ${version}: bin/ has no ${missing.join(', ')}`, `preload a bundle (furrow bundle preload) or put the ${version} binaries in ${cluster.binDir}`);
+  }
+}
+
+/** Where a setting is written in config.yml (its line), or the file alone when it is not there. */
+function settingPlace(file: string, ...keys: string[]): { file: string; line?: number } {
+  if (!existsSync(file)) return { file };
+  const text = readFileSync(file, 'utf8');
+  const lineCounter = new YAML.LineCounter();
+  const doc = YAML.parseDocument(text, { lineCounter });
+  let node: unknown = doc.contents;
+  let offset: number | undefined;
+  for (const key of keys) {
+    if (!YAML.isMap(node)) break;
+    const pair = node.items.find((p) => YAML.isScalar(p.key) && p.key.value === key);
+    if (!pair) break;
+    offset = YAML.isScalar(pair.key) ? pair.key.range?.[0] : undefined;
+    node = pair.value;
+  }
+  return offset === undefined ? { file } : { file, line: lineCounter.linePos(offset).line };
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  return (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
+}

@@ -1,0 +1,28 @@
+import type { RunOptions } from '../engine/run/runner.js';
+import { packagePath } from '../package-root.js';
+import type { Cluster } from './cluster.js';
+
+/** The playbooks that ship with Furrow: the deploy steps (NN.name.yml) and preload.yml. */
+export const PACKAGE_PLAYBOOKS = packagePath('playbooks');
+
+/**
+ * How to run, as the caller asked (check, limit, tags, reporters, ...): everything of a run except
+ * what the cluster itself decides (its inventory, its variables, which playbooks).
+ */
+export type ClusterRunOptions = Omit<RunOptions, 'playbook' | 'morePlaybooks' | 'inventory' | 'clusterVars' | 'joinPlays'>;
+
+/** Runs playbooks on a cluster's hosts with the cluster's variables; the run's exit code. */
+export async function runOnCluster(cluster: Cluster, playbooks: string[], run: ClusterRunOptions, clusterVars: Record<string, unknown>): Promise<number> {
+  // Loaded here, not at start-up: `furrow new` needs none of the engine.
+  const { runPlaybook } = await import('../engine/run/runner.js');
+  const summary = await runPlaybook({
+    ...run,
+    playbook: playbooks[0]!,
+    morePlaybooks: playbooks.slice(1),
+    inventory: cluster.inventory,
+    clusterVars,
+    // Several steps run as one graph: a host that finished one step starts the next at once.
+    ...(playbooks.length > 1 ? { joinPlays: false } : {}),
+  });
+  return summary.exitCode;
+}

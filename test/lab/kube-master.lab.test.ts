@@ -1,0 +1,253 @@
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { INDEX_NAME } from '../../src/bundle/format.js';
+import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
+import { buildDebRepo } from '../../src/repo/index.js';
+import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
+import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
+import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, recap } from './support.js';
+
+/**
+ * Step 04 (kube-lb and the control plane) on real Kubernetes v1.20.2 binaries, on a 3-host lab
+ * (h1 and h2 masters, etcd on all three, kube-lb on all three), deployed with `furrow deploy` as
+ * an operator runs it. Proves: /readyz through every host's kube-lb, `kubectl get cs` healthy,
+ * anonymous requests refused (401), the API still answering through kube-lb on h3 while h1's
+ * apiserver is down, keys only where they are needed, a re-run that changes and restarts
+ * nothing, and a changed apiserver setting restarting only the apiservers, one at a time, the
+ * API reachable all along. Bad input (overlapping CIDRs, no masters, a version the bundle has no
+ * binaries for) exits 2 before any host is touched.
+ *
+ * Not proven here: nodes (step 05, kubelet and kube-proxy) and pods; the lab's binaries are
+ * v1.20.2 only, so the flags chosen for newer versions are checked by unit tests alone.
+ */
+const NAME = labTestName('t-kmaster');
+const HOSTS = ['h1', 'h2', 'h3'];
+const MASTERS = ['h1', 'h2'];
+const K8S_BIN = process.env.FURROW_K8S_BIN ?? '/var/lib/furrow/kubernetes/build/src/_output/bin';
+const K8S_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
+const PACKAGES = ['chrony', 'ca-certificates', 'conntrack', 'curl', 'ipset', 'ipvsadm', 'jq', 'socat', 'nginx', 'libnginx-mod-stream'];
+const UNITS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-lb', 'etcd'];
+/** kubectl on a host, through that host's kube-lb (h3 gets the binary and the admin kubeconfig from the test). */
+const KUBECTL = '/opt/kube/bin/kubectl --kubeconfig=/root/.kube/config --request-timeout=10s';
+
+const haveBinaries = K8S_BINARIES.every((b) => existsSync(path.join(K8S_BIN, b)));
+const describeK8s = haveBinaries ? describeLab : (name: string, fn: () => void) => describe.skip(`${name} (no Kubernetes binaries in ${K8S_BIN})`, fn);
+
+describeK8s('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 lab hosts, 2 masters)', () => {
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-kmaster-lab-'));
+  const cluster = path.join(cwd, 'cluster');
+  const labInventory = path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml');
+  const hosts = new LabHosts();
+  const on = hosts.on;
+  const address: Record<string, string> = {};
+  const timings: Record<string, number> = {};
+
+  const deploy = async (step: string, dir = cluster) => {
+    const started = Date.now();
+    const r = await furrow(['deploy', step, '-i', dir], { cwd, timeoutMs: 900_000 });
+    return { ...r, seconds: (Date.now() - started) / 1000 };
+  };
+
+  /** ActiveEnterTimestampMonotonic of each unit on each host: lab hosts share one kernel, so one clock. */
+  async function startTimes(): Promise<Record<string, Record<string, number>>> {
+    const entries = await Promise.all(HOSTS.map(async (h) => {
+      const units = UNITS.filter((u) => MASTERS.includes(h) || !u.startsWith('kube-') || u === 'kube-lb');
+      const text = await on(h, units.map((u) => `systemctl show -p ActiveEnterTimestampMonotonic --value ${u}`).join('; '));
+      return [h, Object.fromEntries(text.split('\n').map((v, i) => [units[i]!, Number(v)]))] as const;
+    }));
+    return Object.fromEntries(entries);
+  }
+
+  beforeAll(async () => {
+    mkdirSync(path.join(cluster, 'bin'), { recursive: true });
+    const [up] = await Promise.all([
+      furrow(['lab', 'up', '--hosts', '3', '--name', NAME], { cwd }),
+      buildDebRepo({ packages: PACKAGES, dir: path.join(cwd, 'repo') }),
+      etcdBinariesFromDebian(path.join(cwd, 'bin')),
+      runtimeBinariesFromDebian(path.join(cwd, 'bin')),
+    ]);
+    expectExit(up, 0);
+    // --no-bundle: this test brings its own bin/ and repo/ (the lab bundle's path has its own test).
+    expectExit(await furrow(['new', cluster, '--from-lab', NAME, '--no-bundle'], { cwd }), 0);
+    cpSync(path.join(cwd, 'repo'), path.join(cluster, 'repo'), { recursive: true });
+    cpSync(path.join(cwd, 'bin'), path.join(cluster, 'bin'), { recursive: true });
+    for (const b of K8S_BINARIES) await copyFile(path.join(K8S_BIN, b), path.join(cluster, 'bin', b));
+    // The lab makes h1 its only master; this cluster has two.
+    const inventoryFile = path.join(cluster, 'inventory.yml');
+    const inventory = YAML.parse(readFileSync(inventoryFile, 'utf8'));
+    inventory.all.children.kube_master.hosts = { h1: null, h2: null };
+    writeFileSync(inventoryFile, YAML.stringify(inventory));
+    writeFileSync(path.join(cluster, 'config.yml'), `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}\nversions:\n  kubernetes: 1.20.2\n`);
+    const inv = await loadInventory(labInventory);
+    for (const h of HOSTS) address[h] = String(hostVars(inv, h).ansible_host);
+    await hosts.connect(labInventory, HOSTS, cwd);
+  }, 900_000);
+
+  afterAll(async () => {
+    process.stdout.write(`kube-master lab timings (s): ${JSON.stringify(timings)}\n`);
+    await hosts.close();
+    await furrow(['lab', 'down', '--name', NAME], { cwd });
+    rmSync(cwd, { recursive: true, force: true });
+  }, 120_000);
+
+  /** A copy of the cluster folder (without pki/) with one thing changed, for the bad-input cases. */
+  function variant(name: string, change: (dir: string) => void): string {
+    const dir = path.join(cwd, name);
+    cpSync(cluster, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}pki`) && !src.includes(`${path.sep}repo`) });
+    change(dir);
+    return dir;
+  }
+
+  test('bad input exits 2 before any host is touched, naming the file and the setting', async () => {
+    const overlapping = variant('overlap', (dir) => writeFileSync(path.join(dir, 'config.yml'), `${readFileSync(path.join(dir, 'config.yml'), 'utf8')}SERVICE_CIDR: 172.20.128.0/20\n`));
+    const r1 = await deploy('all', overlapping);
+    expectExit(r1, 2);
+    expect(r1.stderr).toMatch(new RegExp(`${overlapping}/config\\.yml:\\d+: SERVICE_CIDR 172\\.20\\.128\\.0/20 overlaps CLUSTER_CIDR 172\\.20\\.0\\.0/16`));
+
+    const noMasters = variant('no-masters', (dir) => {
+      const file = path.join(dir, 'inventory.yml');
+      const inventory = YAML.parse(readFileSync(file, 'utf8'));
+      delete inventory.all.children.kube_master;
+      writeFileSync(file, YAML.stringify(inventory));
+    });
+    const r2 = await deploy('master', noMasters);
+    expectExit(r2, 2);
+    expect(r2.stderr).toContain(`${noMasters}/inventory.yml: group kube_master has no hosts`);
+
+    // A preloaded bundle that carries Kubernetes 1.20.2, and config.yml asking for 1.29.0.
+    const wrongVersion = variant('wrong-version', (dir) => {
+      mkdirSync(path.join(dir, 'bundle'), { recursive: true });
+      const binary = (files: string[]) => ({ name: 'kubernetes-server', version: '1.20.2', arch: 'amd64', url: 'file:///x', sha256: '0'.repeat(64), hosts: 'kube_master', files });
+      writeFileSync(path.join(dir, 'bundle', INDEX_NAME), JSON.stringify({ format: 'furrow-bundle/1', name: 'lab', created: '', arches: ['amd64'], binaries: [binary(K8S_BINARIES.map((b) => `bin/amd64/${b}`))], images: [], files: [] }));
+      writeFileSync(path.join(dir, 'config.yml'), readFileSync(path.join(dir, 'config.yml'), 'utf8').replace('kubernetes: 1.20.2', 'kubernetes: 1.29.0'));
+    });
+    const r3 = await deploy('all', wrongVersion);
+    expectExit(r3, 2);
+    expect(r3.stderr).toMatch(new RegExp(`${wrongVersion}/config\\.yml:\\d+: Kubernetes 1\\.29\\.0: the preloaded bundle has no kube-apiserver, kube-controller-manager, kube-scheduler, kubectl of that version \\(it has Kubernetes 1\\.20\\.2\\)`));
+
+    // Nothing reached the hosts: not even the package source of step 01.
+    for (const h of HOSTS) expect(await on(h, 'ls /etc/apt/sources.list.d/furrow.list /etc/kube-lb /etc/kubernetes 2>&1 | grep -c "No such file"')).toBe('3');
+  }, 120_000);
+
+  test('deploy all (01-04): every apiserver ready through every host\'s kube-lb, components healthy, anonymous refused', async () => {
+    const r = await deploy('all');
+    expectExit(r, 0);
+    timings.deployAllFirst = r.seconds;
+    for (const counts of Object.values(recap(r.stdout))) expect([counts.failed, counts.unreachable]).toEqual([0, 0]);
+    expect(r.stdout).toContain(`Admin kubeconfig: ${cluster}/kubeconfig`);
+
+    // h3 is not a master: it gets kubectl and an admin kubeconfig from the test, pointed at its own kube-lb.
+    const h3 = hosts.get('h3');
+    await on('h3', 'mkdir -p /root/.kube /opt/kube/bin');
+    await h3.put('/opt/kube/bin/kubectl', { path: path.join(K8S_BIN, 'kubectl') }, { mode: '0755' });
+    await h3.put('/root/.kube/config', { content: readFileSync(path.join(cluster, 'kubeconfig'), 'utf8').replace(/server: https:\/\/[^\s]+/, 'server: https://127.0.0.1:6443') }, { mode: '0600' });
+    for (const h of HOSTS) {
+      expect(await on(h, `${KUBECTL} get --raw /readyz`)).toBe('ok');
+      expect(await on(h, "grep -c 'server .*:6443 max_fails' /etc/kube-lb/kube-lb.conf")).toBe('2');
+    }
+    const cs = await on('h1', `${KUBECTL} get cs --no-headers 2>/dev/null`);
+    expect(cs.split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' ')).sort()).toEqual(['controller-manager Healthy', 'etcd-0 Healthy', 'etcd-1 Healthy', 'etcd-2 Healthy', 'scheduler Healthy']);
+    for (const m of MASTERS) {
+      expect(await on('h3', `curl -sk -o /dev/null -w '%{http_code}' https://${address[m]}:6443/api`)).toBe('401');
+      expect(await on('h3', `curl -sk -o /dev/null -w '%{http_code}' --connect-timeout 2 http://${address[m]}:8080/api || true`)).toBe('000');
+    }
+    // The controller's kubeconfig is the admin (system:masters) and private.
+    expect((statSync(path.join(cluster, 'kubeconfig')).mode & 0o777).toString(8)).toBe('600');
+    expect(await on('h1', `${KUBECTL} auth can-i '*' '*' --all-namespaces`)).toBe('yes');
+  }, 900_000);
+
+  test('only the keys a component needs are on a host; no CA key leaves the controller', async () => {
+    for (const m of MASTERS) {
+      const keys = (await on(m, "find /etc/kubernetes /root/.kube -name '*.key' -printf '%m %f\\n'")).split('\n').sort();
+      expect(keys).toEqual(['600 apiserver-etcd-client.key', '600 apiserver-kubelet-client.key', '600 apiserver.key', '600 front-proxy-client.key', '600 healthcheck-client.key', '600 peer.key', '600 sa.key', '600 server.key']);
+      expect(await on(m, 'stat -c %a /root/.kube/config /etc/kubernetes/controller-manager.kubeconfig /etc/kubernetes/scheduler.kubeconfig')).toBe('600\n600\n600');
+    }
+    expect((await on('h3', "find /etc/kubernetes -name '*.key' -printf '%f\\n'")).split('\n').sort()).toEqual(['healthcheck-client.key', 'peer.key', 'server.key']);
+  });
+
+  test('h1\'s apiserver stopped: kubectl through kube-lb on h3 still works', async () => {
+    await on('h1', 'systemctl stop kube-apiserver');
+    try {
+      for (let i = 0; i < 5; i++) expect(await on('h3', `${KUBECTL} get --raw /readyz`)).toBe('ok');
+      expect(await on('h3', `${KUBECTL} get ns default -o name`)).toBe('namespace/default');
+    } finally {
+      await on('h1', `systemctl start kube-apiserver; for i in $(seq 120); do ${KUBECTL} --server=https://${address.h1}:6443 get --raw /readyz >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1`);
+    }
+  }, 300_000);
+
+  test('a re-run changes nothing and restarts nothing', async () => {
+    const before = await startTimes();
+    const r = await deploy('all');
+    expectExit(r, 0);
+    timings.deployAllRerun = r.seconds;
+    expect(changedCounts(r)).toEqual(Object.fromEntries(HOSTS.map((h) => [h, 0])));
+    const master = await deploy('master');
+    expectExit(master, 0);
+    timings.deployMasterRerun = master.seconds;
+    expect(changedCounts(master)).toEqual(Object.fromEntries(HOSTS.map((h) => [h, 0])));
+    expect(await startTimes()).toEqual(before);
+  }, 900_000);
+
+  test('a changed apiserver setting restarts only the apiservers, one at a time, the API answering through kube-lb while each is down', async () => {
+    const before = await startTimes();
+    writeFileSync(path.join(cluster, 'config.yml'), `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}kube_apiserver_extra_args:\n  event-ttl: 2h\n`);
+    // Poll the API through h3's kube-lb while the step runs. Times are CLOCK_MONOTONIC in µs,
+    // the clock systemd's *TimestampMonotonic use (lab hosts share this machine's kernel).
+    const polls: Array<{ at: number; ok: boolean; what: string }> = [];
+    let running = true;
+    const poller = (async () => {
+      while (running) {
+        const r = await hosts.get('h3').exec(`${KUBECTL} get --raw /readyz`);
+        polls.push({ at: Number(process.hrtime.bigint() / 1000n), ok: r.code === 0, what: r.code === 0 ? 'ok' : r.stderr.toString().trim().slice(0, 120) });
+        await new Promise((res) => setTimeout(res, 500));
+      }
+    })();
+    const r = await deploy('master');
+    running = false;
+    await poller;
+    expectExit(r, 0);
+    timings.deployMasterChangedSetting = r.seconds;
+    expect(polls.length).toBeGreaterThan(10);
+
+    const after = await startTimes();
+    for (const h of HOSTS) {
+      for (const u of Object.keys(before[h]!)) {
+        if (u === 'kube-apiserver') expect(after[h]![u]).toBeGreaterThan(before[h]![u]!);
+        else expect([h, u, after[h]![u]]).toEqual([h, u, before[h]![u]]);
+      }
+    }
+    // One at a time: the second apiserver went down only after the first was back.
+    const stopped = Object.fromEntries(await Promise.all(MASTERS.map(async (m) => [m, Number(await on(m, 'systemctl show -p InactiveEnterTimestampMonotonic --value kube-apiserver'))] as const)));
+    const [first, second] = [...MASTERS].sort((a, b) => stopped[a]! - stopped[b]!);
+    expect(stopped[second!]!).toBeGreaterThan(after[first!]!['kube-apiserver']!);
+    // While each apiserver was down or starting, the other answered through kube-lb.
+    // A window no poll fell into (an apiserver that stopped and started between two polls) proves
+    // nothing either way and is skipped; at least one window must hold polls.
+    const windows = MASTERS.map((m) => ({ master: m, polls: polls.filter((p) => p.at > stopped[m]! && p.at < after[m]!['kube-apiserver']!) }));
+    expect(windows.some((w) => w.polls.length > 0)).toBe(true);
+    for (const w of windows.filter((w) => w.polls.length > 0)) {
+      expect({ master: w.master, answered: w.polls.some((p) => p.ok), polls: w.polls.length }).toEqual({ master: w.master, answered: true, polls: w.polls.length });
+    }
+    // Not all: nginx's passive checks cannot see an apiserver that accepts connections but is
+    // not ready yet (it only skips one that refuses them), so some requests fail while a
+    // restarted apiserver starts. Reported, not hidden (docs: roles/kube-lb/README.md).
+    const failed = polls.filter((p) => !p.ok);
+    timings.pollsFailedDuringRestart = failed.length;
+    timings.pollsDuringRestart = polls.length;
+    process.stdout.write(`polls through h3's kube-lb during the rolling restart: ${polls.length}, failed ${failed.length}: ${JSON.stringify(failed.map((p) => p.what))}\n`);
+    expect(await on('h1', 'grep -c -- --event-ttl=2h /etc/systemd/system/kube-apiserver.service')).toBe('1');
+  }, 900_000);
+
+  test('furrow certs check covers the control plane certificates and kubeconfigs', async () => {
+    const r = await furrow(['certs', 'check', '-i', cluster, '--json'], { cwd, timeoutMs: 120_000 });
+    expectExit(r, 0);
+    const checks = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; where: string; status: string });
+    const names = (where: string) => checks.filter((c) => c.where === where).map((c) => c.name);
+    expect(names('controller')).toEqual(expect.arrayContaining(['apiserver', 'apiserver-etcd-client', 'apiserver-kubelet-client', 'front-proxy-client', 'admin', 'controller-manager', 'scheduler', 'front-proxy-ca']));
+    expect(names('h1')).toEqual(expect.arrayContaining(['/etc/kubernetes/pki/apiserver.crt', '/etc/kubernetes/scheduler.kubeconfig', '/root/.kube/config']));
+    expect(checks.every((c) => c.status === 'ok')).toBe(true);
+  }, 180_000);
+});
