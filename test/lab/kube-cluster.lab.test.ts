@@ -1,110 +1,104 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { copyFile } from 'node:fs/promises';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
-import { imageLayoutTar, LAB_PAUSE_IMAGE, LAB_WEB_IMAGE, labImages } from '../../src/lab/images.js';
-import { buildDebRepo } from '../../src/repo/index.js';
-import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
-import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
+import { LAB_WEB_IMAGE } from '../../src/lab/images.js';
 import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, recap } from './support.js';
 
 /**
- * A whole Kubernetes cluster on real v1.20.2 binaries, deployed with `furrow deploy all` as an
- * operator runs it: 3 lab hosts, h1 and h2 masters, all three nodes, etcd on all three. Proves:
- * 3 nodes Ready with kubeasz's role labels; a Deployment of the lab's web image runs and its
- * Service answers on its ClusterIP from the node it runs on; a node's own credentials are limited
- * to what Node authorization allows; a second `deploy all` changes nothing and restarts no unit.
+ * The lab's whole way to a Kubernetes cluster, as a user on a fresh machine takes it, with nothing
+ * done by hand: `lab up`, `lab kubernetes` (v1.20.2 built from Debian's source once per machine,
+ * and the lab's bundle), `new --from-lab` (which preloads that bundle: binaries, OS packages,
+ * images), then `deploy all`. 3 lab hosts: h1 and h2 masters, all three nodes, etcd on all three.
+ * Proves: 3 nodes Ready with kubeasz's role labels and their own podCIDRs; the hosts run the
+ * binaries that were built; a Deployment of the bundle's web image runs and its Service answers
+ * on its ClusterIP; a node's own credentials get what Node authorization allows and no more; a
+ * second `deploy all` changes nothing and restarts no unit.
  *
  * Not proven here: pod traffic between nodes. Until the network step (06) installs a real network
  * plugin, each node has the temporary bridge network on its own podCIDR (as kubeasz has), so the
- * ClusterIP is asked from the pod's node. The binaries are v1.20.2 only: the flags chosen for
- * newer versions are checked by test/unit/kube/flags.test.ts alone.
+ * ClusterIP is asked from the pod's node. Step 04's rolling restart, kube-lb failover and the
+ * apiserver's refusals are kube-master.lab.test's. The binaries are v1.20.2 only: the flags chosen
+ * for newer versions are checked by test/unit/kube/flags.test.ts alone.
  */
 const NAME = labTestName('t-kcluster');
 const HOSTS = ['h1', 'h2', 'h3'];
 const MASTERS = ['h1', 'h2'];
-const K8S_BIN = process.env.FURROW_K8S_BIN ?? '/var/lib/furrow/kubernetes/build/src/_output/bin';
-const K8S_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kubelet', 'kube-proxy'];
-const CNI_DIR = '/usr/lib/cni';
-const CNI_PLUGINS = ['bridge', 'host-local', 'loopback', 'portmap'];
-const PACKAGES = ['chrony', 'ca-certificates', 'conntrack', 'curl', 'ipset', 'ipvsadm', 'jq', 'socat', 'nginx', 'libnginx-mod-stream', 'iptables'];
+const VERSION = 'v1.20.2';
 const KUBECTL = '/opt/kube/bin/kubectl --kubeconfig=/root/.kube/config --request-timeout=20s';
 
-const haveBinaries = K8S_BINARIES.every((b) => existsSync(path.join(K8S_BIN, b))) && CNI_PLUGINS.every((p) => existsSync(path.join(CNI_DIR, p)));
-const describeK8s = haveBinaries ? describeLab : (name: string, fn: () => void) => describe.skip(`${name} (no Kubernetes binaries in ${K8S_BIN} or CNI plugins in ${CNI_DIR})`, fn);
-
-describeK8s('deploy all: a Kubernetes cluster on real v1.20.2 binaries (3 lab hosts: 2 masters, 3 nodes)', () => {
+describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 (3 lab hosts: 2 masters, 3 nodes)', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-kcluster-lab-'));
-  const cluster = path.join(cwd, 'cluster');
+  const cluster = path.join(cwd, 'clusters', 'lab');
   const labInventory = path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml');
   const hosts = new LabHosts();
   const on = hosts.on;
-  const address: Record<string, string> = {};
   const timings: Record<string, number> = {};
+  let labStarted = false;
 
-  /** `deploy all`, timed: the whole run and step 05 (from its first task to the run's end, from the run journal). */
+  /** `deploy all`, timed: the whole run, and each play from its start to its end (plays overlap: no lock-step). */
   async function deployAll(label: string) {
     const started = Date.now();
     const r = await furrow(['deploy', 'all', '-i', cluster], { cwd, timeoutMs: 1_500_000 });
-    timings[`${label} deploy all`] = (Date.now() - started) / 1000;
+    timings[`${label}: deploy all`] = (Date.now() - started) / 1000;
     const runs = path.join(cwd, '.furrow', 'runs');
     const journal = readdirSync(runs).filter((f) => f.endsWith('.jsonl')).sort().at(-1)!;
-    const events = readFileSync(path.join(runs, journal), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; task?: string; t: number });
-    const step05 = events.find((e) => e.kind === 'task_start' && e.task === 'Check the node settings');
-    const end = events.find((e) => e.kind === 'run_end');
-    if (step05 && end) timings[`${label} step 05`] = (end.t - step05.t) / 1000;
+    const events = readFileSync(path.join(runs, journal), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { kind: string; play?: string; t: number });
+    for (const start of events.filter((e) => e.kind === 'play_start')) {
+      const end = events.find((e) => e.kind === 'play_end' && e.play === start.play);
+      if (end) timings[`${label}: ${start.play}`] = (end.t - start.t) / 1000;
+    }
     return r;
   }
 
   /** When each unit last became active, per host: a restart moves it (lab hosts share one clock). */
   async function startTimes(): Promise<Record<string, Record<string, string>>> {
-    const entries = await Promise.all(HOSTS.map(async (h) => {
-      const units = ['etcd', 'containerd', 'kube-lb', 'kubelet', 'kube-proxy', ...(MASTERS.includes(h) ? ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] : [])];
-      const text = await on(h, units.map((u) => `systemctl show -p ActiveEnterTimestampMonotonic --value ${u}.service`).join('; '));
-      return [h, Object.fromEntries(text.split('\n').map((v, i) => [units[i]!, v]))] as const;
-    }));
+    const entries = await Promise.all(
+      HOSTS.map(async (h) => {
+        const units = ['etcd', 'containerd', 'kube-lb', 'kubelet', 'kube-proxy', 'furrow-service-route', ...(MASTERS.includes(h) ? ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] : [])];
+        const text = await on(h, units.map((u) => `systemctl show -p ActiveEnterTimestampMonotonic --value ${u}.service`).join('; '));
+        return [h, Object.fromEntries(text.split('\n').map((v, i) => [units[i]!, v]))] as const;
+      }),
+    );
     return Object.fromEntries(entries);
   }
 
   const kubectlJson = async <T>(args: string) => JSON.parse(await on('h1', `${KUBECTL} ${args} -o json`)) as T;
 
-  beforeAll(async () => {
-    const [up] = await Promise.all([
-      furrow(['lab', 'up', '--hosts', '3', '--name', NAME], { cwd }),
-      buildDebRepo({ packages: PACKAGES, dir: path.join(cwd, 'repo') }),
-      etcdBinariesFromDebian(path.join(cwd, 'bin')),
-      runtimeBinariesFromDebian(path.join(cwd, 'bin')),
-    ]);
-    expectExit(up, 0);
-    expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
-    cpSync(path.join(cwd, 'repo'), path.join(cluster, 'repo'), { recursive: true });
-    cpSync(path.join(cwd, 'bin'), path.join(cluster, 'bin'), { recursive: true });
-    for (const b of K8S_BINARIES) await copyFile(path.join(K8S_BIN, b), path.join(cluster, 'bin', b));
-    // The bundle's cni-plugins; in the lab Debian's containernetworking-plugins.
-    for (const p of CNI_PLUGINS) await copyFile(path.join(CNI_DIR, p), path.join(cluster, 'bin', p));
-    const inventoryFile = path.join(cluster, 'inventory.yml');
-    const inventory = YAML.parse(readFileSync(inventoryFile, 'utf8'));
-    inventory.all.children.kube_master.hosts = { h1: null, h2: null };
-    inventory.all.children.kube_node.hosts = { h1: null, h2: null, h3: null };
-    writeFileSync(inventoryFile, YAML.stringify(inventory));
-    // The lab's own sandbox image (no registry is reachable), imported below.
-    writeFileSync(path.join(cluster, 'config.yml'), `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}\nversions:\n  kubernetes: 1.20.2\nSANDBOX_IMAGE: ${LAB_PAUSE_IMAGE}\n`);
-    const inv = await loadInventory(labInventory);
-    for (const h of HOSTS) address[h] = String(hostVars(inv, h).ansible_host);
-    await hosts.connect(labInventory, HOSTS, cwd);
-  }, 900_000);
-
   afterAll(async () => {
     process.stdout.write(`kube-cluster lab timings (s): ${JSON.stringify(timings)}\n`);
     await hosts.close();
-    await furrow(['lab', 'down', '--name', NAME], { cwd });
+    if (labStarted) await furrow(['lab', 'down', '--name', NAME], { cwd });
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
 
-  test('deploy all: 3 nodes Ready, labelled with their roles; the wait said what it waited for', async () => {
+  test('lab up, lab kubernetes (from the cache), new --from-lab preloads the lab bundle', async () => {
+    labStarted = true;
+    expectExit(await furrow(['lab', 'up', '--hosts', '3', '--name', NAME], { cwd, timeoutMs: 600_000 }), 0);
+    const k = await furrow(['lab', 'kubernetes'], { cwd, timeoutMs: 1_800_000 });
+    expectExit(k, 0);
+    expect(k.stderr).toMatch(/Kubernetes v1\.20\.2 \(1\.20\.5\+really1\.20\.2-[^)]*\): (cached|built in \d+ s)/);
+    // stdout: the bundle file, for scripts.
+    expect(k.stdout.trim()).toMatch(/\/lab-bundle\/lab-bundle\.tar$/);
+    // A second call is the cache's: no build, no bundle written.
+    const again = await furrow(['lab', 'kubernetes'], { cwd, timeoutMs: 120_000 });
+    expectExit(again, 0);
+    expect(again.stderr).toMatch(/: cached: /);
+    expect(again.stderr).toMatch(/\(up to date\)/);
+
+    const made = await furrow(['new', cluster, '--from-lab', NAME], { cwd, timeoutMs: 900_000 });
+    expectExit(made, 0);
+    expect(made.stdout).toContain('preloading the lab bundle');
+    // The operator's one edit: a second master.
+    const inventoryFile = path.join(cluster, 'inventory.yml');
+    const inventory = YAML.parse(readFileSync(inventoryFile, 'utf8'));
+    inventory.all.children.kube_master.hosts = { h1: null, h2: null };
+    writeFileSync(inventoryFile, YAML.stringify(inventory));
+    await hosts.connect(labInventory, HOSTS, cwd);
+  }, 2_700_000);
+
+  test('deploy all: 3 nodes Ready, labelled with their roles, each on its own podCIDR; the hosts run the built binaries', async () => {
     const r = await deployAll('first');
     expectExit(r, 0);
     expect(Object.keys(recap(r.stdout)).sort()).toEqual(HOSTS);
@@ -124,14 +118,25 @@ describeK8s('deploy all: a Kubernetes cluster on real v1.20.2 binaries (3 lab ho
     const issued = readFileSync(path.join(cluster, 'pki', 'kubelet-h3.crt'));
     expect(new X509Certificate(issued).subject).toBe('O=system:nodes\nCN=system:node:h3');
     expect(await on('h3', 'sha256sum /etc/kubernetes/pki/kubelet.crt | cut -c1-64')).toBe(createHash('sha256').update(issued).digest('hex'));
+    // The binaries are the ones `lab kubernetes` built, carried by the bundle.
+    for (const bin of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+      for (const m of MASTERS) expect(await on(m, `/opt/kube/bin/${bin} --version`)).toBe(`Kubernetes ${VERSION}`);
+    }
+    for (const h of HOSTS) {
+      expect(await on(h, '/opt/kube/bin/kubelet --version')).toBe(`Kubernetes ${VERSION}`);
+      expect(await on(h, '/opt/kube/bin/kube-proxy --version')).toBe(`Kubernetes ${VERSION}`);
+      // The OS packages came from the bundle: chrony runs.
+      expect(await on(h, 'systemctl is-active chrony')).toBe('active');
+    }
+    // Every control-plane unit stayed up: none was restarted by systemd after a crash.
+    for (const m of MASTERS) {
+      expect(await on(m, 'systemctl show -p NRestarts --value kube-apiserver kube-controller-manager kube-scheduler | sort -u')).toBe('0');
+    }
   }, 1_600_000);
 
-  test("a Deployment of the lab's web image runs; its Service answers on its ClusterIP from the pod's node", async () => {
-    const images = imageLayoutTar(Object.values(labImages()));
-    for (const h of HOSTS) {
-      await hosts.get(h).put('/root/lab-images.tar', { content: images });
-      await on(h, '/opt/kube/bin/ctr -n k8s.io images import /root/lab-images.tar >/dev/null');
-    }
+  test("a Deployment of the bundle's web image runs; its Service answers on its ClusterIP from the pod's node", async () => {
+    // The image is on every node already: the bundle's preload imported it (no registry is reachable).
+    for (const h of HOSTS) expect((await on(h, '/opt/kube/bin/ctr -n k8s.io images ls -q')).split('\n')).toContain(LAB_WEB_IMAGE);
     const manifest = [
       { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: LAB_WEB_IMAGE, imagePullPolicy: 'Never', ports: [{ containerPort: 80 }] }] } } } },
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 80 }] } },
