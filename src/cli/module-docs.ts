@@ -3,6 +3,7 @@
  * are what ajv checks a task's params against, so a reference built from them cannot disagree
  * with what Furrow accepts. Pure functions: the CLI (`furrow modules`) and the docs test feed them.
  */
+import { YAML_BOOLEAN_WORDS } from '../engine/yaml.js';
 
 /** What the renderer needs of a module: the registry's `Module` fits, plus a one-line summary. */
 export interface ModuleDocInput {
@@ -45,15 +46,15 @@ const isSchema = (v: unknown): v is Schema => typeof v === 'object' && v !== nul
 const schemaList = (v: unknown): Schema[] => (Array.isArray(v) ? v.filter(isSchema) : []);
 const unique = (items: string[]) => [...new Set(items)];
 
-/** YAML's and Ansible's words for true and false, which `boolParam` schemas accept beside booleans. */
-const BOOLEAN_WORDS = new Set(['yes', 'no', 'true', 'false', 'on', 'off', 'y', 'n', '1', '0']);
+/** The YAML dialect's words for true and false, which yes/no params (`flagSchema`) accept beside booleans. */
+const BOOLEAN_WORDS = new Set([...YAML_BOOLEAN_WORDS.true, ...YAML_BOOLEAN_WORDS.false]);
 
 /** `anyOf: [boolean, string enum of yes/no words]`: a boolean written either way. */
 function isBooleanWords(s: Schema): boolean {
   const branches = schemaList(s.anyOf ?? s.oneOf);
   if (branches.length !== 2 || !branches.some((b) => b.type === 'boolean')) return false;
   const words = branches.find((b) => b.type === 'string')?.enum;
-  return Array.isArray(words) && words.every((w) => typeof w === 'string' && BOOLEAN_WORDS.has(w.toLowerCase()));
+  return Array.isArray(words) && words.every((w) => typeof w === 'string' && BOOLEAN_WORDS.has(w));
 }
 
 function typeName(type: string, s: Schema): string {
@@ -214,9 +215,10 @@ export function renderModulesMarkdown(docs: ModuleDoc[]): string {
     '<!-- Generated from the modules\' schemas by `node dist/cli/furrow.js modules --markdown > docs/modules.md`. Do not edit by hand. -->',
     '',
     'Every module Furrow has, with the parameters its schema accepts. Params are checked against these',
-    'schemas when the playbook loads, before any host is touched. `boolean` params also take YAML\'s and',
-    'Ansible\'s words for true and false (`yes`, `no`, `on`, `off`, ...). The same text is shown by',
-    '`furrow modules NAME`.',
+    'schemas when the playbook loads, before any host is touched. `boolean` params also take, as text',
+    '(quoted, in `key=value` words, or rendered from a template), the words the playbook\'s YAML reads',
+    'as booleans: `yes`/`no`, `true`/`false`, `on`/`off`, each lowercase, Capitalized or UPPERCASE',
+    '(not `y`/`n` nor `1`/`0`). The same text is shown by `furrow modules NAME`.',
     '',
     '| module | what it does |',
     '| --- | --- |',

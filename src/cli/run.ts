@@ -21,6 +21,8 @@ export interface RunFlags {
   forks?: number;
   startAtTask?: string;
   resume?: boolean;
+  /** false with --no-wait (commander's negated option). */
+  wait?: boolean;
   json?: boolean;
   verbose?: boolean;
   strictHostKeys?: boolean;
@@ -39,13 +41,14 @@ export function addRunOptions(cmd: Command, inventoryHelp: string): Command {
     .option('-f, --forks <n>', 'tasks in flight at once (default: every host)', parseCount)
     .option('--start-at-task <name>', 'start at the first task with this name')
     .option('--resume', 'continue from where the last run of this playbook failed, per host')
+    .option('--no-wait', 'when another run holds a host (its lock /run/furrow.lock), fail at once (exit 4) instead of waiting for it')
     .option('--json', 'one JSON event per line')
     .option('-v, --verbose', 'also show skipped tasks and every message')
     .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded');
 }
 
 /** How to run, from the shared flags: everything but what to run on and which playbooks. */
-export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions, 'playbook' | 'inventory'>> {
+export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions, 'playbook' | 'inventory' | 'modules'>> {
   // Loaded here, not at start-up: `furrow --help` and `furrow lab` need none of the engine.
   const [{ ConsoleReporter }, { JsonLinesReporter }, { parseExtraVars }] = await Promise.all([
     import('../engine/reporters/console.js'),
@@ -63,6 +66,7 @@ export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions,
     forks: o.forks,
     startAtTask: o.startAtTask,
     resume: o.resume,
+    wait: o.wait !== false,
     strictHostKeys: o.strictHostKeys,
     rolesPath: [PACKAGE_ROLES],
     reporters,
@@ -71,8 +75,8 @@ export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions,
 
 /** Runs one playbook on an inventory with the shared flags. */
 async function runWithFlags(playbook: string, o: RunFlags): Promise<number> {
-  const [{ runPlaybook }, options] = await Promise.all([import('../engine/run/runner.js'), runOptionsFromFlags(o)]);
-  return (await runPlaybook({ ...options, playbook, inventory: o.inventory })).exitCode;
+  const [{ runPlaybook }, { modules }, options] = await Promise.all([import('../engine/run/runner.js'), import('../modules/index.js'), runOptionsFromFlags(o)]);
+  return (await runPlaybook({ ...options, modules, playbook, inventory: o.inventory })).exitCode;
 }
 
 export function registerRun(program: Command): void {
@@ -91,7 +95,8 @@ Examples:
   furrow run site.yml -i hosts --resume                # pick up where the last run failed
 
 Exit status: 0 all good, 1 a host failed, 2 bad input (no host was touched),
-3 hosts were unreachable (and none failed), 70 internal error.`,
+3 hosts were unreachable (and none failed), 4 another run holds a host and --no-wait
+was given (no host was touched), 70 internal error.`,
     )
     .action(async (playbook: string, o: RunFlags) => {
       process.exitCode = await runWithFlags(playbook, o);

@@ -9,14 +9,15 @@ export const PACKAGE_PLAYBOOKS = packagePath('playbooks');
  * How to run, as the caller asked (check, limit, tags, reporters, ...): everything of a run except
  * what the cluster itself decides (its inventory, its variables, which playbooks).
  */
-export type ClusterRunOptions = Omit<RunOptions, 'playbook' | 'morePlaybooks' | 'inventory' | 'clusterVars' | 'joinPlays'>;
+export type ClusterRunOptions = Omit<RunOptions, 'playbook' | 'morePlaybooks' | 'inventory' | 'clusterVars' | 'joinPlays' | 'modules'>;
 
 /** Runs playbooks on a cluster's hosts with the cluster's variables; the run's exit code. */
 export async function runOnCluster(cluster: Cluster, playbooks: string[], run: ClusterRunOptions, clusterVars: Record<string, unknown>): Promise<number> {
   // Loaded here, not at start-up: `furrow new` needs none of the engine.
-  const { runPlaybook } = await import('../engine/run/runner.js');
+  const [{ runPlaybook }, { modules }] = await Promise.all([import('../engine/run/runner.js'), import('../modules/index.js')]);
   const summary = await runPlaybook({
     ...run,
+    modules,
     playbook: playbooks[0]!,
     morePlaybooks: playbooks.slice(1),
     inventory: cluster.inventory,

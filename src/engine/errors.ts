@@ -2,7 +2,7 @@
  * One error tree for the whole tool. Every error the user can see is a FurrowError:
  * its `code` decides the exit status and how reporters show it.
  */
-export type ErrorCode = 'input' | 'unreachable' | 'auth' | 'hostkey' | 'module' | 'contract' | 'lab' | 'internal';
+export type ErrorCode = 'input' | 'unreachable' | 'busy' | 'auth' | 'hostkey' | 'module' | 'contract' | 'lab' | 'internal';
 
 export class FurrowError extends Error {
   constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
@@ -59,12 +59,14 @@ export class LabError extends FurrowError {
 }
 
 /** Exit statuses, documented in docs/cli.md. */
-export const EXIT = { ok: 0, failed: 1, input: 2, unreachable: 3, internal: 70 } as const;
+/** busy: another run holds a host's lock and the run was told not to wait (--no-wait); nothing was touched. */
+export const EXIT = { ok: 0, failed: 1, input: 2, unreachable: 3, busy: 4, internal: 70 } as const;
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof FurrowError) {
     if (err.code === 'input') return EXIT.input;
     if (err.code === 'unreachable') return EXIT.unreachable;
+    if (err.code === 'busy') return EXIT.busy;
     if (err.code === 'internal') return EXIT.internal;
     return EXIT.failed;
   }

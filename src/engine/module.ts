@@ -4,7 +4,8 @@ import type { FileInfo, FileQuery } from './facts/files.js';
 
 /**
  * The module contract. A module is one file in src/modules/ exporting a `Module`; it is listed once
- * in src/modules/index.ts and the engine never names it. `plan` only reads the host (as few round
+ * in src/modules/index.ts and the engine never names it nor imports it: the caller (CLI, src/cluster)
+ * hands the engine a `ModuleRegistry`. `plan` only reads the host (as few round
  * trips as possible) and decides; `apply` carries out exactly that plan and never re-decides.
  * Check mode is `plan` alone.
  */
@@ -35,6 +36,11 @@ export interface Plan<D = unknown> {
   diff?: Diff;
   /** Opaque data handed from plan to apply (what to write, which commands to run). */
   data?: D;
+  /**
+   * At most how long apply may wait, in seconds, when something bounds it (a unit's start
+   * timeout): the run's progress lines say how much of it is left (run/wait-watch.ts).
+   */
+  waitsUpTo?: number;
 }
 
 export interface ApplyResult {
@@ -76,6 +82,12 @@ export interface ModuleContext {
   render(text: string, file: string, extra?: Record<string, unknown>): string;
 }
 
+/** Where the engine finds modules: the real registry (src/modules/index.ts) or, in tests, fakes. */
+export interface ModuleRegistry {
+  findModule(name: string): Module<any, any> | undefined;
+  moduleNames(): string[];
+}
+
 export interface Module<P = Record<string, unknown>, D = unknown> {
   /** One lowercase word, as in a task: `file: {...}`. */
   name: string;
@@ -101,6 +113,8 @@ export interface Module<P = Record<string, unknown>, D = unknown> {
    */
   templateFiles?(params: Record<string, unknown>): string[];
   setsVariables?(params: Record<string, unknown>): string[];
+  /** At most how long plan may wait, in seconds, when its params bound it (wait_for's timeout). */
+  waitsUpTo?(params: P): number | undefined;
   plan(ctx: ModuleContext, params: P): Promise<Plan<D>>;
   apply(ctx: ModuleContext, plan: Plan<D>, params: P): Promise<ApplyResult>;
 }

@@ -13,8 +13,23 @@ export function parseYaml(text: string, lineCounter: LineCounter = new LineCount
   return parseDocument(text, { version: '1.1', customTags: ansibleTags, merge: true, uniqueKeys: true, lineCounter });
 }
 
-const BOOL_TRUE = /^(?:[Yy]es|YES|[Tt]rue|TRUE|[Oo]n|ON)$/;
-const BOOL_FALSE = /^(?:[Nn]o|NO|[Ff]alse|FALSE|[Oo]ff|OFF)$/;
+/**
+ * The words YAML 1.1 (PyYAML, so Ansible) reads as true and false: the one yes/no dialect. A
+ * module's yes/no param that reaches it as text (quoted, `key=value` words, a rendered template)
+ * accepts exactly these (modules/support/param-values.ts).
+ */
+export const YAML_BOOLEAN_WORDS: Readonly<Record<'true' | 'false', readonly string[]>> = {
+  true: ['yes', 'Yes', 'YES', 'true', 'True', 'TRUE', 'on', 'On', 'ON'],
+  false: ['no', 'No', 'NO', 'false', 'False', 'FALSE', 'off', 'Off', 'OFF'],
+};
+
+/** The boolean a word means in the YAML dialect, or undefined for any other text. */
+export function yamlBoolean(text: string): boolean | undefined {
+  return YAML_BOOLEAN_WORDS.true.includes(text) ? true : YAML_BOOLEAN_WORDS.false.includes(text) ? false : undefined;
+}
+
+const BOOL_TRUE = new RegExp(`^(?:${YAML_BOOLEAN_WORDS.true.join('|')})$`);
+const BOOL_FALSE = new RegExp(`^(?:${YAML_BOOLEAN_WORDS.false.join('|')})$`);
 
 function ansibleTags(tags: Tags): Tags {
   return tags.flatMap((t): Tags => {

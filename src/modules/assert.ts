@@ -39,7 +39,7 @@ export const assert: Module<AssertParams, undefined> = {
   },
 
   async apply(ctx, _plan, params) {
-    const quiet = toFlag(params.quiet, 'assert', 'quiet') ?? false;
+    const quiet = toFlag(params.quiet, 'assert', 'quiet', false);
     const conditions = Array.isArray(params.that) ? params.that : [params.that];
     for (const [i, that] of conditions.entries()) {
       if (evaluateCondition(that, ctx.lookup, { file: `assert: that[${i}]` })) continue;

@@ -4,7 +4,9 @@
  */
 import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
-import { bareLine, boolParam, compileRegex, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, splitLines, wantedAttrs } from './support/files.js';
+import { wantedAttrs } from './support/attributes.js';
+import { bareLine, compileRegex, splitLines } from './support/lines.js';
+import { flagSchema, idParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
 import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
 export const DEFAULT_MARKER = '# {mark} FURROW MANAGED BLOCK';
@@ -49,8 +51,8 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
       insertafter: { type: 'string' },
       insertbefore: { type: 'string' },
       state: { enum: ['present', 'absent'] },
-      create: boolParam,
-      backup: boolParam,
+      create: flagSchema,
+      backup: flagSchema,
       mode: modeParam,
       owner: idParam,
       group: idParam,
@@ -67,8 +69,8 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
       module: 'blockinfile',
       path: pathParam(params, 'blockinfile'),
       attrs: wantedAttrs(params, 'blockinfile'),
-      create: isTrue(params.create),
-      backup: isTrue(params.backup),
+      create: toFlag(params.create, 'blockinfile', 'create', false),
+      backup: toFlag(params.backup, 'blockinfile', 'backup', false),
       removing: edit.lines.length === 0,
       what: 'block',
       edit: (before) => editBlock(before, edit),

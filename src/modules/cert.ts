@@ -15,7 +15,9 @@ import type { CertDescription } from '../pki/describe.js';
 import type { SourceFile } from '../pki/distribute.js';
 import type { LeafResult } from '../pki/leaf.js';
 import { USAGES, type LeafSpec } from '../pki/spec.js';
-import { boolParam, idParam, isTrue, modeParam, runOrFail, wantedAttrs } from './support/files.js';
+import { wantedAttrs } from './support/attributes.js';
+import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
+import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
 export interface CertParams {
@@ -77,8 +79,8 @@ export const cert: Module<CertParams, CertData> = {
       cert_file: { type: 'string', minLength: 1, description: 'file name in dest; default: the last part of name + .crt' },
       key_file: { type: 'string', minLength: 1, description: 'file name in dest; default: the last part of name + .key' },
       ca_file: { type: 'string', minLength: 1, default: 'ca.crt', description: 'file name of the CA certificate in dest' },
-      key: { ...boolParam, default: true, description: 'also put the private key' },
-      ca: { ...boolParam, default: false, description: 'also put the certificate of the CA that signed it' },
+      key: { ...flagSchema, default: true, description: 'also put the private key' },
+      ca: { ...flagSchema, default: false, description: 'also put the certificate of the CA that signed it' },
       owner: idParam,
       group: idParam,
       cert_mode: { ...modeParam, default: '0644' },
@@ -94,7 +96,7 @@ export const cert: Module<CertParams, CertData> = {
     const { name, srcDir } = resolveNames(ctx, params);
     const { ensureLeaf, distributionSources, describeHostCertificate } = await loadPki();
     const leaf = params.spec ? await ensureLeaf(srcDir, params.spec, leafOptions(ctx, params)) : undefined;
-    const sources = await distributionSources(srcDir, { name, ...(leaf ? { leaf } : {}), ...(params.spec ? { caName: params.spec.ca } : {}), key: isTrue(params.key, true), ca: isTrue(params.ca) });
+    const sources = await distributionSources(srcDir, { name, ...(leaf ? { leaf } : {}), ...(params.spec ? { caName: params.spec.ca } : {}), key: toFlag(params.key, 'cert', 'key', true), ca: toFlag(params.ca, 'cert', 'ca', false) });
     const targets = sources.map((source) => ({ source, path: posix.join(params.dest, fileName(source, name, params)) }));
     const queries: FileQuery[] = [{ path: params.dest }, ...targets.map(({ source, path }) => queryFor(source, path))];
     const [dir, ...files] = await ctx.probeFiles(queries);

@@ -9,7 +9,8 @@ import { InputError } from '../engine/errors.js';
 import type { ExecResult } from '../engine/connections/types.js';
 import type { ApplyResult, Module, ModuleContext, Plan } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { commandFailed, flagSchema, toFlag } from './support/param-values.js';
+import { flagSchema, toFlag } from './support/param-values.js';
+import { commandFailed } from '../engine/command-failure.js';
 
 export interface RunParams {
   chdir?: string;
@@ -153,10 +154,10 @@ export function decideRun(guards: GuardState, run: RunData): Plan<RunData> {
 }
 
 export async function planRun(ctx: ModuleContext, params: RunParams, command: Pick<RunData, 'script' | 'cmd'>, module: string): Promise<Plan<RunData>> {
-  const addNewline = toFlag(params.stdin_add_newline, module, 'stdin_add_newline') ?? true;
+  const addNewline = toFlag(params.stdin_add_newline, module, 'stdin_add_newline', true);
   const run: RunData = {
     ...command,
-    strip: toFlag(params.strip_empty_ends, module, 'strip_empty_ends') ?? true,
+    strip: toFlag(params.strip_empty_ends, module, 'strip_empty_ends', true),
     ...(params.stdin !== undefined ? { stdin: addNewline ? `${params.stdin}\n` : params.stdin } : {}),
   };
   const creates = params.creates !== undefined ? guardPath(params.creates, params.chdir) : undefined;

@@ -8,7 +8,9 @@ import { posix } from 'node:path';
 import { InputError } from '../engine/errors.js';
 import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, ModuleContext } from '../engine/module.js';
-import { boolParam, idParam, isTrue, modeParam, sha256, sha256OfFile, wantedAttrs } from './support/files.js';
+import { wantedAttrs } from './support/attributes.js';
+import { sha256, sha256OfFile } from './support/content.js';
+import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
 import { applyWrite, contentQuery, decideWrite, localSource, type WantedContent, type WriteData } from './support/write-file.js';
 
 export interface CopyParams {
@@ -33,8 +35,8 @@ export const copy: Module<CopyParams, WriteData> = {
       mode: modeParam,
       owner: idParam,
       group: idParam,
-      backup: boolParam,
-      force: boolParam,
+      backup: flagSchema,
+      force: flagSchema,
     },
     required: ['dest'],
     additionalProperties: false,
@@ -49,7 +51,7 @@ export const copy: Module<CopyParams, WriteData> = {
   async plan(ctx, params) {
     const attrs = wantedAttrs(params, 'copy');
     const source = await wantedSource(ctx.findFile.bind(ctx), params);
-    const common = { attrs, force: isTrue(params.force, true), backup: isTrue(params.backup), secret: isSecret(ctx, params) };
+    const common = { attrs, force: toFlag(params.force, 'copy', 'force', true), backup: toFlag(params.backup, 'copy', 'backup', false), secret: isSecret(ctx, params) };
     const queries = landingQueries(params, source.sha256, common.secret);
     const [file, fileInside] = await ctx.probeFiles(queries);
     // Like Ansible, a src copied onto an existing directory lands inside it.

@@ -7,7 +7,8 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FurrowError } from '../engine/errors.js';
 import type { Module, Plan } from '../engine/module.js';
-import { boolParam, isText, isTrue, sha256, sha256OfFile, unifiedDiff } from './support/files.js';
+import { isText, sha256, sha256OfFile, unifiedDiff } from './support/content.js';
+import { flagSchema, toFlag } from './support/param-values.js';
 import { DIFF_LIMIT } from './support/write-file.js';
 
 export interface FetchParams {
@@ -32,16 +33,16 @@ export const fetch: Module<FetchParams, FetchData> = {
     properties: {
       src: { type: 'string', minLength: 1 },
       dest: { type: 'string', minLength: 1 },
-      flat: boolParam,
-      fail_on_missing: boolParam,
-      validate_checksum: boolParam,
+      flat: flagSchema,
+      fail_on_missing: flagSchema,
+      validate_checksum: flagSchema,
     },
     required: ['src', 'dest'],
     additionalProperties: false,
   },
 
   async plan(ctx, params) {
-    const localPath = fetchPath(ctx.host, params.src, params.dest, isTrue(params.flat));
+    const localPath = fetchPath(ctx.host, params.src, params.dest, toFlag(params.flat, 'fetch', 'flat', false));
     const local = await localFile(localPath);
     const [remote] = await ctx.probeFiles([
       { path: params.src, follow: true, content: 'if-changed', wantSha256: local?.sha256 ?? '', maxContentBytes: DIFF_LIMIT },
@@ -50,13 +51,13 @@ export const fetch: Module<FetchParams, FetchData> = {
       throw new FurrowError('module', `${ctx.host}: fetch: ${problem}`);
     };
     if (remote!.type === 'absent') {
-      if (isTrue(params.fail_on_missing, true)) return fail(`${params.src} does not exist on the host`);
+      if (toFlag(params.fail_on_missing, 'fetch', 'fail_on_missing', true)) return fail(`${params.src} does not exist on the host`);
       return { action: 'none', reason: `${params.src} does not exist on the host (fail_on_missing: false)` };
     }
     if (remote!.type !== 'file') return fail(`${params.src} is a ${remote!.type}, not a file`);
     if (!remote!.sha256) return fail(`${params.src} could not be read`);
     if (local?.sha256 === remote!.sha256) return { action: 'none', reason: `${localPath} matches ${params.src}` };
-    const data = { src: params.src, localPath, sha256: remote!.sha256, validate: isTrue(params.validate_checksum, true) };
+    const data = { src: params.src, localPath, sha256: remote!.sha256, validate: toFlag(params.validate_checksum, 'fetch', 'validate_checksum', true) };
     const plan: Plan<FetchData> = {
       action: local ? 'update' : 'create',
       reason: local ? `${localPath} differs from ${params.src}` : `${localPath} does not exist`,

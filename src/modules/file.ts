@@ -9,7 +9,10 @@ import { FurrowError, InputError } from '../engine/errors.js';
 import type { FileInfo, FileQuery } from '../engine/facts/files.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { attrChanges, attrCommand, boolParam, describeChanges, formatMode, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, resolveMode, runOrFail, wantedAttrs, type WantedAttrs } from './support/files.js';
+import { attrChanges, attrCommand, describeChanges, wantedAttrs, type WantedAttrs } from './support/attributes.js';
+import { formatMode, resolveMode } from './support/modes.js';
+import { flagSchema, idParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
+import { runOrFail } from './support/run.js';
 
 export type FileState = 'file' | 'directory' | 'link' | 'absent' | 'touch';
 
@@ -57,9 +60,9 @@ export const file: Module<FileParams, FileData> = {
       mode: modeParam,
       owner: idParam,
       group: idParam,
-      recurse: boolParam,
+      recurse: flagSchema,
       src: { type: 'string', minLength: 1 },
-      force: boolParam,
+      force: flagSchema,
     },
     anyOf: pathRequired,
     additionalProperties: false,
@@ -81,7 +84,7 @@ export const file: Module<FileParams, FileData> = {
 
 export function fileWant(params: FileParams): FileWant {
   const attrs = wantedAttrs(params, 'file');
-  const recurse = isTrue(params.recurse);
+  const recurse = toFlag(params.recurse, 'file', 'recurse', false);
   if (recurse && attrs.mode?.kind === 'symbolic') {
     throw new InputError(undefined, `file: recurse needs an octal mode, not '${attrs.mode.text}'`, "give mode as e.g. '0755'");
   }
@@ -97,7 +100,7 @@ export function fileWant(params: FileParams): FileWant {
     attrs,
     recurse,
     ...(params.src !== undefined ? { src: params.src } : {}),
-    force: isTrue(params.force),
+    force: toFlag(params.force, 'file', 'force', false),
   };
 }
 

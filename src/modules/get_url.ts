@@ -8,7 +8,11 @@ import { FurrowError, InputError } from '../engine/errors.js';
 import type { FileInfo } from '../engine/facts/files.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
-import { attrChanges, attrCommand, boolParam, describeChanges, formatMode, idParam, isTrue, modeParam, resolveMode, runOrFail, wantedAttrs } from './support/files.js';
+import { attrChanges, attrCommand, describeChanges, wantedAttrs } from './support/attributes.js';
+import { formatMode, resolveMode } from './support/modes.js';
+import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
+import { runOrFail } from './support/run.js';
+import { commandFailure } from '../engine/command-failure.js';
 
 export interface GetUrlParams {
   url: string;
@@ -60,7 +64,7 @@ export function decideGetUrl(params: GetUrlParams, path: string, file: FileInfo,
   const attrs = wantedAttrs(params, 'get_url');
   if (file.type === 'directory' || file.type === 'other') throw new FurrowError('module', `get_url: ${path} exists and is not a regular file`);
   const present = file.type === 'file' ? file : undefined;
-  const matches = present && (wantSha ? present.sha256 === wantSha : !isTrue(params.force));
+  const matches = present && (wantSha ? present.sha256 === wantSha : !toFlag(params.force, 'get_url', 'force', false));
   if (present && matches) {
     const changes = attrChanges(present, attrs);
     const why = wantSha ? `${path} matches sha256 ${wantSha.slice(0, 12)}` : `${path} exists (force is false, no checksum)`;
@@ -81,7 +85,7 @@ export function decideGetUrl(params: GetUrlParams, path: string, file: FileInfo,
 export function downloadScript(params: GetUrlParams, data: GetUrlData & { download: NonNullable<GetUrlData['download']> }, wantSha?: string): string {
   const { path, download } = data;
   const timeout = params.timeout ?? 30;
-  const insecure = isTrue(params.validate_certs, true) ? '' : ' -k';
+  const insecure = toFlag(params.validate_certs, 'get_url', 'validate_certs', true) ? '' : ' -k';
   const fetch = params.url.startsWith('file:')
     ? sh`cp -- ${decodeURIComponent(new URL(params.url).pathname)} "$tmp"`
     : [
@@ -114,9 +118,9 @@ export const getUrl: Module<GetUrlParams, GetUrlData> = {
       mode: modeParam,
       owner: idParam,
       group: idParam,
-      force: boolParam,
+      force: flagSchema,
       timeout: { type: 'integer', minimum: 1 },
-      validate_certs: boolParam,
+      validate_certs: flagSchema,
     },
     required: ['url', 'dest'],
     additionalProperties: false,
@@ -143,10 +147,7 @@ export const getUrl: Module<GetUrlParams, GetUrlData> = {
     if (!data.download) return { output: { dest: data.path } };
     const script = downloadScript(params, { ...data, download: data.download }, parseChecksum(params.checksum));
     const r = await ctx.conn.exec(script, { timeoutMs: ((params.timeout ?? 30) + 60) * 1000 });
-    if (r.code !== 0) {
-      const why = r.stderr.toString().trim().split('\n').slice(-20).join('\n  ');
-      return { failed: true, msg: `${ctx.host}: get_url ${params.url} -> ${data.path} failed (exit ${r.code ?? 'timeout'}):\n  ${why}`, output: { dest: data.path } };
-    }
+    if (r.code !== 0) return { failed: true, msg: commandFailure(ctx.host, `get_url ${params.url} -> ${data.path}`, r), output: { dest: data.path } };
     const out = r.stdout.toString();
     const sum = /^sha256 ([0-9a-f]{64})$/m.exec(out)?.[1];
     return { changed: !/^unchanged$/m.test(out), output: { dest: data.path, ...(sum ? { checksum_dest: `sha256:${sum}` } : {}) } };

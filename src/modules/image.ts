@@ -11,7 +11,7 @@ import { FurrowError, InputError } from '../engine/errors.js';
 import { sh } from '../engine/shell.js';
 import { archName } from '../engine/facts/gather.js';
 import { dockerLoadTar, imageForPlatform, ociImportTar, type ImagePlatform } from '../bundle/image-archive.js';
-import { stderrTail } from './support/param-values.js';
+import { commandFailed, commandFailure } from '../engine/command-failure.js';
 
 export interface ImageParams {
   /** The name the runtime lists it under: docker.io/library/busybox:1.36. */
@@ -74,7 +74,7 @@ export const image: Module<ImageParams, ImageData> = {
       list,
     ].join('\n');
     const r = await ctx.conn.exec(script);
-    if (r.code !== 0) throw new FurrowError('module', `${ctx.host}: image: probing ${runtime} failed${stderrTail(r)}`);
+    if (r.code !== 0) throw commandFailed(ctx.host, `image: probing ${runtime}`, r);
     const [machine = '', ...rest] = r.stdout.toString().split('\n');
     const out = rest.join('\n');
     const arch = archName(machine.trim());
@@ -114,7 +114,7 @@ export const image: Module<ImageParams, ImageData> = {
         ? 'docker load'
         : sh`ctr --address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images import --platform ${`linux/${plan.data.arch}`} ${params.snapshotter ? ['--snapshotter', params.snapshotter] : []} -`;
       const r = await ctx.conn.exec(prefix + command, { stdin: stream, timeoutMs: 30 * 60_000 });
-      if (r.code !== 0) return { failed: true, msg: `${ctx.host}: importing ${params.name} into ${runtime} failed (exit status ${r.code ?? 'none'})${stderrTail(r)}${r.stdout.toString().trim() ? `\n  ${r.stdout.toString().trim().split('\n').slice(-5).join('\n  ')}` : ''}` };
+      if (r.code !== 0) return { failed: true, msg: `${commandFailure(ctx.host, `importing ${params.name} into ${runtime}`, r)}${r.stdout.toString().trim() ? `\n  ${r.stdout.toString().trim().split('\n').slice(-5).join('\n  ')}` : ''}` };
       return {};
     } finally {
       await done();

@@ -1,4 +1,4 @@
-import type { Module } from '../engine/module.js';
+import type { Module, ModuleRegistry } from '../engine/module.js';
 import { blockinfile } from './blockinfile.js';
 import { copy } from './copy.js';
 import { fetch } from './fetch.js';
@@ -24,7 +24,8 @@ import { serviceAccountKey } from './service_account_key.js';
 
 /**
  * The module registry: the one place that names concrete modules. Adding a module is one import
- * and one entry here; the engine finds modules only through `findModule`.
+ * and one entry here. The engine does not import this file: the CLI and src/cluster pass `modules`
+ * to it (RunOptions.modules, LoadOptions.modules).
  */
 const all: Module<any, any>[] = [
   packageModule,
@@ -63,3 +64,5 @@ export function findModule(name: string): Module<any, any> | undefined {
 export function moduleNames(): string[] {
   return [...byName.keys()].sort();
 }
+
+export const modules: ModuleRegistry = { findModule, moduleNames };

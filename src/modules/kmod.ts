@@ -6,11 +6,11 @@
  * that is not loaded cannot be loaded: apply says so; the boot-time files are still managed.
  */
 import { FurrowError, InputError } from '../engine/errors.js';
-import { kernelName, loadFilePath, optionsFilePath, probeKmods, type KmodInfo, type KmodState } from '../engine/facts/kmod.js';
+import { kernelName, loadFilePath, optionsFilePath, probeKmods, type KmodInfo, type KmodState } from './probes/kmod.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { unifiedDiff } from './support/files.js';
-import { stderrTail } from './support/param-values.js';
+import { unifiedDiff } from './support/content.js';
+import { commandFailure } from '../engine/command-failure.js';
 
 export interface KmodParams {
   name: string;
@@ -58,14 +58,14 @@ export const kmod: Module<KmodParams, KmodData> = {
     for (const w of data.writes) await ctx.conn.put(w.path, { content: w.content }, { mode: '0644' });
     if (data.removes.length) {
       const r = await ctx.conn.exec(sh`rm -f -- ${data.removes}`);
-      if (r.code !== 0) return { failed: true, msg: `${ctx.host}: removing ${data.removes.join(', ')} failed${stderrTail(r)}` };
+      if (r.code !== 0) return { failed: true, msg: commandFailure(ctx.host, `removing ${data.removes.join(', ')}`, r) };
     }
     if (!data.modprobe) return {};
     const r = await ctx.conn.exec(sh`modprobe ${data.modprobe}`);
     if (r.code === 0) return {};
     const what = data.modprobe[0] === '-r' ? `unloading kernel module ${data.name}` : `loading kernel module ${data.name}`;
     const why = data.loadProblem ? `\n  ${data.loadProblem}` : '';
-    return { failed: true, msg: `${ctx.host}: ${what} failed (exit status ${r.code ?? 'none'})${stderrTail(r)}${why}` };
+    return { failed: true, msg: `${commandFailure(ctx.host, what, r)}${why}` };
   },
 };
 

@@ -12,7 +12,9 @@ import type { Module, ModuleContext } from '../engine/module.js';
 import type { LeafSpec } from '../pki/spec.js';
 import { specSchema } from './cert.js';
 import { sh } from '../engine/shell.js';
-import { idParam, modeParam, runOrFail, wantedAttrs } from './support/files.js';
+import { wantedAttrs } from './support/attributes.js';
+import { idParam, modeParam } from './support/param-values.js';
+import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
 export interface KubeconfigParams {

@@ -5,7 +5,9 @@
  */
 import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
-import { bareLine, boolParam, compileRegex, expandMatch, idParam, isTrue, modeParam, pathParam, pathProperties, pathRequired, splitLines, wantedAttrs } from './support/files.js';
+import { wantedAttrs } from './support/attributes.js';
+import { bareLine, compileRegex, expandMatch, splitLines } from './support/lines.js';
+import { flagSchema, idParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
 import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
 export interface LineinfileParams {
@@ -51,10 +53,10 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
       state: { enum: ['present', 'absent'] },
       insertafter: { type: 'string' },
       insertbefore: { type: 'string' },
-      create: boolParam,
-      backrefs: boolParam,
-      firstmatch: boolParam,
-      backup: boolParam,
+      create: flagSchema,
+      backrefs: flagSchema,
+      firstmatch: flagSchema,
+      backup: flagSchema,
       mode: modeParam,
       owner: idParam,
       group: idParam,
@@ -71,8 +73,8 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
       module: 'lineinfile',
       path: pathParam(params, 'lineinfile'),
       attrs: wantedAttrs(params, 'lineinfile'),
-      create: isTrue(params.create),
-      backup: isTrue(params.backup),
+      create: toFlag(params.create, 'lineinfile', 'create', false),
+      backup: toFlag(params.backup, 'lineinfile', 'backup', false),
       removing: edit.state === 'absent',
       what: 'line',
       edit: (before) => editLines(before, edit),
@@ -91,7 +93,7 @@ export function lineEdit(params: LineinfileParams): LineEdit {
   if (params.regexp !== undefined && params.search_string !== undefined) fail('regexp and search_string exclude each other', 'give one of them');
   if (params.insertafter !== undefined && params.insertbefore !== undefined) fail('insertafter and insertbefore exclude each other', 'give one of them');
   if (state === 'present' && params.line === undefined) fail("'line' is required with state: present", 'add line: <the line>');
-  if (isTrue(params.backrefs) && params.regexp === undefined) fail("'regexp' is required with backrefs", 'add regexp: <pattern>');
+  if (toFlag(params.backrefs, 'lineinfile', 'backrefs', false) && params.regexp === undefined) fail("'regexp' is required with backrefs", 'add regexp: <pattern>');
   if (state === 'absent' && params.line === undefined && params.regexp === undefined && params.search_string === undefined) {
     fail('state: absent needs one of line, regexp or search_string', 'say which lines to remove');
   }
@@ -106,8 +108,8 @@ export function lineEdit(params: LineinfileParams): LineEdit {
     state,
     ...(params.insertafter !== undefined ? { insertAfter: anchor(params.insertafter, 'insertafter')! } : {}),
     ...(params.insertbefore !== undefined ? { insertBefore: anchor(params.insertbefore, 'insertbefore') as RegExp | 'BOF' } : {}),
-    backrefs: isTrue(params.backrefs),
-    firstmatch: isTrue(params.firstmatch),
+    backrefs: toFlag(params.backrefs, 'lineinfile', 'backrefs', false),
+    firstmatch: toFlag(params.firstmatch, 'lineinfile', 'firstmatch', false),
   };
 }
 

@@ -1,8 +1,9 @@
-import { APT_UPDATE_STAMP, packageProbeCommand, parsePackageProbe, type PackageManager, type PackageProbe } from '../engine/facts/packages.js';
+import { APT_UPDATE_STAMP, packageProbeCommand, parsePackageProbe, type PackageManager, type PackageProbe } from './probes/packages.js';
 import { FurrowError, InputError } from '../engine/errors.js';
 import type { ApplyResult, Module, ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
-import { boolParam, isTrue } from './support/files.js';
+import { flagSchema, toFlag } from './support/param-values.js';
+import { commandFailed, howItEnded } from '../engine/command-failure.js';
 
 /**
  * package (aliases apt, dnf, yum): present / absent / latest for many names in ONE transaction.
@@ -37,10 +38,10 @@ export const packageSchema = {
   properties: {
     name: { oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] },
     state: { type: 'string', enum: ['present', 'absent', 'latest'], default: 'present' },
-    update_cache: boolParam,
+    update_cache: flagSchema,
     cache_valid_time: { type: 'integer', minimum: 0 },
-    install_recommends: boolParam,
-    purge: boolParam,
+    install_recommends: flagSchema,
+    purge: flagSchema,
     use: { type: 'string', enum: ['auto', 'apt', 'dnf', 'yum'] },
   },
   required: ['name'],
@@ -67,7 +68,7 @@ export function decidePackages(params: PackageParams, probe: PackageProbe & { ma
   const remove = state === 'absent' ? names.filter((n) => installed(n)) : [];
   const upgrade = state !== 'latest' ? [] : names.filter((n) => installed(n) && candidate(n) && candidate(n) !== installed(n));
   let updateCache = false;
-  if (probe.manager === 'apt' && isTrue(params.update_cache)) {
+  if (probe.manager === 'apt' && toFlag(params.update_cache, 'package', 'update_cache', false)) {
     const age = probe.cacheAgeSeconds;
     updateCache = params.cache_valid_time !== undefined ? age === undefined || age > params.cache_valid_time : install.some((n) => !candidate(n));
   }
@@ -106,14 +107,14 @@ export function packageCommands(d: PackageDecision, params: PackageParams): stri
   if (d.manager === 'apt') {
     const cmds = ['export DEBIAN_FRONTEND=noninteractive'];
     if (d.updateCache) cmds.push(sh`apt-get update -q && mkdir -p /var/lib/apt/periodic && touch ${APT_UPDATE_STAMP}`);
-    const recommends = isTrue(params.install_recommends) ? '--install-recommends' : '--no-install-recommends';
+    const recommends = toFlag(params.install_recommends, 'package', 'install_recommends', false) ? '--install-recommends' : '--no-install-recommends';
     const add = [...d.install, ...d.upgrade];
     if (add.length) cmds.push(sh`apt-get install ${APT_OPTS} ${recommends} ${add}`);
-    if (d.remove.length) cmds.push(sh`apt-get ${raw(isTrue(params.purge) ? 'purge' : 'remove')} ${APT_OPTS} ${d.remove}`);
+    if (d.remove.length) cmds.push(sh`apt-get ${raw(toFlag(params.purge, 'package', 'purge', false) ? 'purge' : 'remove')} ${APT_OPTS} ${d.remove}`);
     return cmds;
   }
   const tool = raw(d.manager);
-  const common = ['-y', ...(isTrue(params.update_cache) ? ['--refresh'] : []), ...(isTrue(params.install_recommends) ? [] : ['--setopt=install_weak_deps=False'])];
+  const common = ['-y', ...(toFlag(params.update_cache, 'package', 'update_cache', false) ? ['--refresh'] : []), ...(toFlag(params.install_recommends, 'package', 'install_recommends', false) ? [] : ['--setopt=install_weak_deps=False'])];
   const cmds: string[] = [];
   if (d.install.length) cmds.push(sh`${tool} install ${common} ${d.install}`);
   if (d.upgrade.length) cmds.push(sh`${tool} ${raw(d.manager === 'dnf' ? 'upgrade' : 'update')} ${common} ${d.upgrade}`);
@@ -136,7 +137,7 @@ async function probe(ctx: ModuleContext, names: string[], params: PackageParams,
   const r = await ctx.conn.exec(cmd);
   const stdout = r.stdout.toString();
   if (!stdout.includes('### manager')) {
-    throw new FurrowError('module', `${ctx.host}: package: probing ${names.join(' ')} failed (exit ${r.code ?? 'timeout'}): ${lastLines(r.stderr.toString(), 5)}`);
+    throw commandFailed(ctx.host, `package: probing ${names.join(' ')}`, r);
   }
   return parsePackageProbe(stdout, names);
 }
@@ -168,7 +169,7 @@ function makePackageModule(alias: 'package' | PackageManager): Module<PackagePar
       const r = await ctx.conn.exec(script, { timeoutMs: 30 * 60_000 });
       const output = r.stdout.toString();
       if (r.code !== 0) {
-        return { failed: true, msg: `${ctx.host}: ${decision.manager} failed (exit ${r.code ?? r.signal ?? 'timeout'}):\n${lastLines(output)}`, output: { rc: r.code, stdout: output } };
+        return { failed: true, msg: `${ctx.host}: ${decision.manager} failed (${howItEnded(r)}):\n${lastLines(output)}`, output: { rc: r.code, stdout: output } };
       }
       const after = parsePackageProbe(output, names);
       const versions = Object.fromEntries(names.map((n) => [n, after.installed.get(n)?.version ?? 'absent']));

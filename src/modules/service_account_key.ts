@@ -11,7 +11,9 @@ import { InputError } from '../engine/errors.js';
 import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, Plan, PlanAction } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { boolParam, idParam, isTrue, runOrFail, wantedAttrs } from './support/files.js';
+import { wantedAttrs } from './support/attributes.js';
+import { flagSchema, idParam, toFlag } from './support/param-values.js';
+import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
 export interface ServiceAccountKeyParams {
@@ -41,7 +43,7 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
       dest: { type: 'string', minLength: 1, description: 'folder on the host (created when missing)' },
       key_file: { type: 'string', minLength: 1, default: 'sa.key', description: 'file name of the private key in dest (mode 0600)' },
       pub_file: { type: 'string', minLength: 1, default: 'sa.pub', description: 'file name of the public key in dest (mode 0644)' },
-      key: { ...boolParam, default: true, description: 'also put the private key' },
+      key: { ...flagSchema, default: true, description: 'also put the private key' },
       owner: idParam,
       group: idParam,
       key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type when the pair is first made' },
@@ -57,7 +59,7 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
     const root = await ensureServiceAccountKey(srcDir, { dryRun: ctx.check, ...(params.key_type ? { keyType: params.key_type } : {}) });
     const files = [
       { local: posix.join(srcDir, 'sa.pub'), name: params.pub_file ?? 'sa.pub', mode: '0644' },
-      ...(isTrue(params.key, true) ? [{ local: posix.join(srcDir, 'sa.key'), name: params.key_file ?? 'sa.key', mode: '0600' }] : []),
+      ...(toFlag(params.key, 'service_account_key', 'key', true) ? [{ local: posix.join(srcDir, 'sa.key'), name: params.key_file ?? 'sa.key', mode: '0600' }] : []),
     ];
     const pending = root.action === 'would-create';
     const hashes = await Promise.all(files.map(async (f) => (pending ? '(pending)' : createHash('sha256').update(await readFile(f.local)).digest('hex'))));

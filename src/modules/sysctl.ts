@@ -9,11 +9,12 @@
  * makes sure the live value is the wanted one whether or not the file changed.
  */
 import { FurrowError, InputError } from '../engine/errors.js';
-import { probeSysctl, procPath, type SysctlState } from '../engine/facts/sysctl.js';
+import { probeSysctl, procPath, type SysctlState } from './probes/sysctl.js';
 import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { unifiedDiff } from './support/files.js';
-import { flagSchema, stderrTail, toFlag } from './support/param-values.js';
+import { unifiedDiff } from './support/content.js';
+import { flagSchema, toFlag } from './support/param-values.js';
+import { commandFailure } from '../engine/command-failure.js';
 
 export const DEFAULT_SYSCTL_FILE = '/etc/sysctl.d/99-furrow.conf';
 
@@ -74,7 +75,7 @@ export const sysctl: Module<SysctlParams, SysctlData> = {
     if (!data.live) return {};
     const r = await ctx.conn.exec(sh`printf '%s\\n' ${data.live.value} > ${data.live.path}`);
     if (r.code === 0) return {};
-    const msg = `${ctx.host}: writing ${data.live.value} to ${data.live.path} failed (exit status ${r.code ?? 'none'})${stderrTail(r)}`;
+    const msg = commandFailure(ctx.host, `writing ${data.live.value} to ${data.live.path}`, r);
     return data.ignoreErrors ? { msg: `${msg} (ignored: ignoreerrors)` } : { failed: true, msg };
   },
 };
@@ -86,14 +87,14 @@ export function wanted(params: SysctlParams): SysctlWanted {
   }
   const state = params.state ?? 'present';
   if (state === 'present' && params.value === undefined) throw new InputError(undefined, `sysctl: ${name}: value is required with state present`, `add value: <the value>`);
-  const reload = toFlag(params.reload, 'sysctl', 'reload') ?? true;
-  const set = toFlag(params.sysctl_set, 'sysctl', 'sysctl_set') ?? false;
+  const reload = toFlag(params.reload, 'sysctl', 'reload', true);
+  const set = toFlag(params.sysctl_set, 'sysctl', 'sysctl_set', false);
   return {
     name,
     state,
     file: params.sysctl_file ?? DEFAULT_SYSCTL_FILE,
     setLive: state === 'present' && (reload || set),
-    ignoreErrors: toFlag(params.ignoreerrors, 'sysctl', 'ignoreerrors') ?? false,
+    ignoreErrors: toFlag(params.ignoreerrors, 'sysctl', 'ignoreerrors', false),
     ...(params.value !== undefined ? { value: normalizeValue(params.value) } : {}),
   };
 }

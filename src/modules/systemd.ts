@@ -10,11 +10,12 @@
  * on change are the handlers' job.
  */
 import { FurrowError, InputError } from '../engine/errors.js';
-import { probeUnits, staleUnits, unitName, UNIT_DIR, type UnitStatus } from '../engine/facts/systemd.js';
+import { probeUnits, staleUnits, unitName, UNIT_DIR, type UnitStatus } from './probes/systemd.js';
 import type { ApplyResult, Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { sha256, unifiedDiff } from './support/files.js';
-import { commandFailed, flagSchema, stderrTail, toFlag } from './support/param-values.js';
+import { sha256, unifiedDiff } from './support/content.js';
+import { flagSchema, toFlag } from './support/param-values.js';
+import { commandFailed, commandFailure } from '../engine/command-failure.js';
 
 export type UnitState = 'started' | 'stopped' | 'restarted' | 'reloaded';
 
@@ -62,7 +63,7 @@ export const systemd: Module<SystemdParams, SystemdData> = {
   },
 
   async plan(ctx, params) {
-    const daemonReload = toFlag(params.daemon_reload, 'systemd', 'daemon_reload') ?? false;
+    const daemonReload = toFlag(params.daemon_reload, 'systemd', 'daemon_reload', false);
     if (params.name === undefined) {
       if (!daemonReload || params.state || params.enabled !== undefined || params.masked !== undefined || params.content !== undefined) {
         throw new InputError(undefined, 'systemd: name is required', 'add name: <unit>, or use daemon_reload: true alone');
@@ -85,7 +86,7 @@ export const systemd: Module<SystemdParams, SystemdData> = {
     if (r.code === 0) return { output: { name: data.unit } };
     const step = /^furrow-step-failed: (.*)$/m.exec(r.stderr.toString('utf8'))?.[1] ?? data.steps.map((s) => `systemctl ${s.join(' ')}`).join(' && ');
     const hint = data.unit ? `\n  see: journalctl -u ${data.unit} -n 50` : '';
-    return { failed: true, output: { name: data.unit, rc: r.code }, msg: `${ctx.host}: ${step} failed (exit status ${r.code ?? 'none'})${stderrTail(r).replace(/\n\s*furrow-step-failed:.*$/m, '')}${hint}` } satisfies ApplyResult;
+    return { failed: true, output: { name: data.unit, rc: r.code }, msg: `${commandFailure(ctx.host, step, r).replace(/\n\s*furrow-step-failed:.*$/m, '')}${hint}` } satisfies ApplyResult;
   },
 };
 
@@ -170,7 +171,9 @@ export function decideUnit(want: UnitWanted, status: UnitStatus, check = false):
   const unified = writes && before !== undefined ? unifiedDiff(path, before, want.content!) : undefined;
   const values = unified ? changes.values.filter((v) => v.key !== 'content') : changes.values;
   const data: SystemdData = { unit, steps: changes.steps, ...(writes ? { write: { path, content: want.content! } } : {}) };
-  return { action: writes && !status.fileSha256 ? 'create' : 'update', reason: changes.reasons.join('; '), diff: { values, ...(unified ? { unified } : {}) }, data };
+  // A start (Type=notify, oneshot) may take up to the unit's TimeoutStartSec: say so while it runs.
+  const starts = stateStep && ['start', 'restart'].includes(stateStep.verb) && status.startTimeoutSeconds !== undefined;
+  return { action: writes && !status.fileSha256 ? 'create' : 'update', reason: changes.reasons.join('; '), diff: { values, ...(unified ? { unified } : {}) }, data, ...(starts ? { waitsUpTo: status.startTimeoutSeconds! } : {}) };
 }
 
 /** Returns whether the unit gets unmasked (its enablement is then unknown). */

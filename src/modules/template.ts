@@ -5,7 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import { InputError } from '../engine/errors.js';
 import type { Module, ModuleContext } from '../engine/module.js';
-import { boolParam, idParam, isTrue, modeParam, sha256, wantedAttrs } from './support/files.js';
+import { wantedAttrs } from './support/attributes.js';
+import { sha256 } from './support/content.js';
+import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
 import { applyWrite, contentQuery, decideWrite, type WriteData } from './support/write-file.js';
 
 export interface TemplateParams {
@@ -28,8 +30,8 @@ export const template: Module<TemplateParams, WriteData> = {
       mode: modeParam,
       owner: idParam,
       group: idParam,
-      backup: boolParam,
-      force: boolParam,
+      backup: flagSchema,
+      force: flagSchema,
     },
     required: ['src', 'dest'],
     additionalProperties: false,
@@ -45,7 +47,7 @@ export const template: Module<TemplateParams, WriteData> = {
     const bytes = await rendered(ctx, params);
     const hash = sha256(bytes);
     const [current] = await ctx.probeFiles([contentQuery(params.dest, hash)]);
-    const want = { path: params.dest, source: { bytes }, sha256: hash, attrs: wantedAttrs(params, 'template'), force: isTrue(params.force, true), backup: isTrue(params.backup) };
+    const want = { path: params.dest, source: { bytes }, sha256: hash, attrs: wantedAttrs(params, 'template'), force: toFlag(params.force, 'template', 'force', true), backup: toFlag(params.backup, 'template', 'backup', false) };
     return decideWrite(want, current!, `${ctx.host}: template`);
   },
 

@@ -10,7 +10,9 @@ import { posix } from 'node:path';
 import { FurrowError, InputError } from '../engine/errors.js';
 import type { Module, ModuleContext, Plan } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
-import { boolParam, isTrue, runOrFail, sha256OfFile } from './support/files.js';
+import { sha256OfFile } from './support/content.js';
+import { flagSchema, toFlag } from './support/param-values.js';
+import { runOrFail } from './support/run.js';
 
 export interface UnarchiveParams {
   src: string;
@@ -64,7 +66,7 @@ function probeCommand(params: UnarchiveParams, marker: string): string {
     sh`m=$(cat ${marker} 2>/dev/null) && echo "marker $m"`,
   ];
   if (params.creates) lines.unshift(sh`[ -e ${params.creates} ] && echo 'creates yes'`);
-  if (isTrue(params.remote_src)) lines.push(sh`[ -f ${params.src} ] && echo "src $(sha256sum < ${params.src} | cut -c1-64)"`);
+  if (toFlag(params.remote_src, 'unarchive', 'remote_src', false)) lines.push(sh`[ -f ${params.src} ] && echo "src $(sha256sum < ${params.src} | cut -c1-64)"`);
   return `${lines.join('\n')}\ntrue`;
 }
 
@@ -116,7 +118,7 @@ export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
     properties: {
       src: { type: 'string', minLength: 1 },
       dest: { type: 'string', minLength: 1 },
-      remote_src: boolParam,
+      remote_src: flagSchema,
       creates: { type: 'string', minLength: 1 },
       extra_opts: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
     },
@@ -126,7 +128,7 @@ export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
 
   async plan(ctx, params) {
     tarFlag(params.src);
-    const local = isTrue(params.remote_src) ? undefined : await controllerArchive(ctx, params.src);
+    const local = toFlag(params.remote_src, 'unarchive', 'remote_src', false) ? undefined : await controllerArchive(ctx, params.src);
     const r = await ctx.conn.exec(probeCommand(params, markerPath(params.dest, params.src)));
     const probe = parseUnarchiveProbe(r.stdout.toString());
     if (probe.creates) return { action: 'none', reason: `${params.creates} exists` };

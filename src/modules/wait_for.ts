@@ -14,6 +14,7 @@ import { FurrowError, InputError } from '../engine/errors.js';
 import type { Module, ModuleContext, Plan } from '../engine/module.js';
 import { intSchema, toFlag, toInt, flagSchema } from './support/param-values.js';
 import { waitScript, type WaitCheck } from './support/wait-script.js';
+import { commandFailed } from '../engine/command-failure.js';
 
 export type WaitState = 'started' | 'stopped' | 'present' | 'absent';
 
@@ -63,6 +64,15 @@ export const wait_for: Module<WaitForParams, WaitResult> = {
     additionalProperties: false,
   },
 
+  /** The longest the wait can last: its delay, its timeout and a last connection attempt. */
+  waitsUpTo(params) {
+    try {
+      return (toInt(params.delay, 'wait_for', 'delay') ?? 0) + (toInt(params.timeout, 'wait_for', 'timeout') ?? 300) + (toInt(params.connect_timeout, 'wait_for', 'connect_timeout', 1) ?? 5);
+    } catch {
+      return undefined; // plan says what is wrong with them
+    }
+  },
+
   async plan(ctx, params) {
     const wait = waitSpec(ctx, params);
     const once = ctx.check;
@@ -75,7 +85,7 @@ export const wait_for: Module<WaitForParams, WaitResult> = {
     if (/^@notool$/m.test(out)) throw new FurrowError('module', `${ctx.host}: wait_for: ${wait.noToolMessage}`);
     if (once && /^@timeout$/m.test(out)) return { action: 'none', reason: `waiting is not a change: check mode does not wait for ${wait.what} to be ${wait.goal}`, data: result };
     if (!/^@timeout$/m.test(out)) {
-      throw new FurrowError('module', `${ctx.host}: wait_for: the wait script failed (exit status ${r.code ?? 'none'}${r.timedOut ? ', timed out' : ''}): ${r.stderr.toString('utf8').trim()}`);
+      throw commandFailed(ctx.host, 'wait_for: the wait script', r);
     }
     throw new FurrowError('module', `${ctx.host}: ${params.msg ?? `wait_for: timed out after ${wait.timeout} s waiting for ${wait.what} to be ${wait.goal}`}`);
   },
@@ -151,7 +161,7 @@ function pathSpec(path: string, regex: string | undefined, times: Times, absent:
 
 function urlSpec(p: WaitForParams, url: string, times: Times, absent: boolean): WaitSpec {
   const codes = [p.status_code ?? 200].flat().map((c) => toInt(c, 'wait_for', 'status_code', 100)!);
-  const validateCerts = toFlag(p.validate_certs, 'wait_for', 'validate_certs') ?? true;
+  const validateCerts = toFlag(p.validate_certs, 'wait_for', 'validate_certs', true);
   return {
     ...times,
     check: { kind: 'http', url, codes, absent, validateCerts, connectTimeout: times.connectTimeout },

@@ -58,7 +58,11 @@ const STAT_FORMAT = "'%a %u %g %s %U %G'";
 // path and ONE sha256sum hashes every regular file; only links, content and `recurse` take execs of
 // their own. Output per query, parsed below:
 //   @ <type> <mode> <uid> <gid> <size> <owner> <group>   or   @ absent
-//   sha256 <hex>  |  target|resolved|content <bytes>\n<bytes>\n  |  recurse <0|1>
+//   sha256 <hex>  |  target|resolved <bytes>\n<bytes>\n  |  content\n<base64 lines>\n\n  |  recurse <0|1>
+// Content is base64 up to an empty line, not length-prefixed: a file another process appends to
+// (or truncates) between a count and the read would desynchronise a length-prefixed block and turn
+// the rest of the output into "unexpected line" errors. base64 lines are never empty, so the block
+// ends where it ends, whatever the file did meanwhile; one exec (base64) instead of two (wc, cat).
 const PROBE_FUNCTIONS = [
   "nl='\n'",
   // t: the type (through links with follow); k: 1 when the path itself is a link.
@@ -84,8 +88,7 @@ const PROBE_FUNCTIONS = [
   '  if [ "$2" = follow ] && [ $4 = 1 ]; then l=$(readlink -f -- "$1"); echo "resolved $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
   '}',
   'furrow_content() {',
-  '  n=$(wc -c < "$1") || return 1',
-  '  echo "content $n"; cat -- "$1" || return 1; echo',
+  '  echo content; base64 -- "$1" || return 1; echo',
   '}',
 ].join('\n');
 
@@ -177,8 +180,8 @@ function parseDetail(line: string, file: PresentFile, reader: LineReader): void 
     file.target = reader.bytes(Number(value)).toString('utf8');
   } else if (key === 'resolved') {
     file.resolved = reader.bytes(Number(value)).toString('utf8');
-  } else if (key === 'content') {
-    file.content = reader.bytes(Number(value));
+  } else if (key === 'content' && value === '') {
+    file.content = reader.base64Block();
   } else if (key === 'recurse') {
     file.recurseDiffers = value !== '0';
   } else {
@@ -186,7 +189,10 @@ function parseDetail(line: string, file: PresentFile, reader: LineReader): void 
   }
 }
 
-/** Reads '\n'-terminated lines and length-prefixed byte blocks (each followed by one '\n'). */
+/**
+ * Reads '\n'-terminated lines, length-prefixed byte blocks (each followed by one '\n') and
+ * base64 blocks (lines up to an empty one).
+ */
 class LineReader {
   private pos = 0;
   constructor(private readonly buf: Buffer) {}
@@ -205,6 +211,17 @@ class LineReader {
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n + 1;
     return Buffer.from(out);
+  }
+
+  base64Block(): Buffer {
+    const parts: string[] = [];
+    for (;;) {
+      const line = this.line();
+      if (line === undefined) throw new Error('file probe: truncated output');
+      if (line === '') return Buffer.from(parts.join(''), 'base64');
+      if (!/^[A-Za-z0-9+/]+=*$/.test(line)) throw new Error(`file probe: unexpected line '${line}' in content`);
+      parts.push(line);
+    }
   }
 }
 

@@ -3,9 +3,9 @@
  * the pure `parseFacts` below (tested on canned output). Nothing here resolves names through DNS:
  * the fqdn comes from /etc/hosts, so a host without a resolver never stalls the run.
  */
-import { FurrowError } from '../errors.js';
 import type { Connection } from '../connections/types.js';
 import { parseNetwork, type DefaultAddress, type NetInterface } from './network.js';
+import { commandFailed } from '../command-failure.js';
 
 export type { DefaultAddress, NetAddress, NetInterface } from './network.js';
 
@@ -70,8 +70,7 @@ export const FACTS_SCRIPT = [
 export async function gatherFacts(conn: Connection): Promise<Facts> {
   const r = await conn.exec(FACTS_SCRIPT, { become: false, timeoutMs: 30_000 });
   if (r.code !== 0) {
-    const stderr = r.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
-    throw new FurrowError('module', `${conn.spec.name}: gathering facts failed (exit status ${r.code ?? 'none'}${r.timedOut ? ', timed out' : ''})${stderr ? `:\n  ${stderr}` : ''}`);
+    throw commandFailed(conn.spec.name, 'gathering facts', r);
   }
   return parseFacts(r.stdout.toString('utf8'));
 }

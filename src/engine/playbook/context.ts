@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { InputError } from '../errors.js';
-import type { ModuleLookup } from './module-params.js';
+import type { ModuleRegistry } from '../module.js';
 import { Problems } from './problems.js';
 import { checkStructure, type SchemaPart } from './schema.js';
 import type { RoleFiles } from './roles.js';
@@ -20,7 +20,7 @@ export class LoadContext {
   readonly roleFiles = new Map<string, Promise<RoleFiles>>();
 
   constructor(
-    readonly modules: ModuleLookup,
+    readonly modules: ModuleRegistry,
     /** Role folders searched after the playbook's own (the project's roles/). */
     readonly extraRolePaths: string[],
     /** Folder of the top playbook: task ids are relative to it. */

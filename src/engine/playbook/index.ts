@@ -3,5 +3,4 @@ export { loadPlaybook, allTasks, type LoadOptions } from './loader.js';
 export { findFile, fileCandidates, type FileKind } from './find-file.js';
 export { roleSearchPaths } from './roles.js';
 export { InputErrors } from './problems.js';
-export type { ModuleLookup } from './module-params.js';
 export * from './types.js';

@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { InputError } from '../errors.js';
-import type { Module } from '../module.js';
-import * as registry from '../../modules/index.js';
+import type { ModuleRegistry } from '../module.js';
 import { isTemplated, LoadContext } from './context.js';
 import { Expander, type PlayState, type Scope } from './expand.js';
 import { didYouMean } from './problems.js';
@@ -16,21 +15,15 @@ import type { Place, Play, Playbook, SerialBatch, Task, VarsFile } from './types
  * problems found are reported together in one InputError (exit 2) before any host is touched.
  */
 export interface LoadOptions {
-  /** The module registry; tests pass small fake modules. */
-  findModule?: (name: string) => Module<any, any> | undefined;
-  /** Names for "did you mean" (defaults to the registry's when findModule is not given). */
-  moduleNames?: () => string[];
+  /** Where task modules are found (src/modules/index.ts's `modules`; tests pass fakes). */
+  modules: ModuleRegistry;
   /** Role folders searched after `roles/` beside the playbook and in its parent folder. */
   rolesPath?: string[];
 }
 
-export async function loadPlaybook(file: string, options: LoadOptions = {}): Promise<Playbook> {
+export async function loadPlaybook(file: string, options: LoadOptions): Promise<Playbook> {
   const absolute = path.resolve(file);
-  const modules = {
-    findModule: options.findModule ?? registry.findModule,
-    moduleNames: options.moduleNames ?? (options.findModule ? () => [] : registry.moduleNames),
-  };
-  const ctx = new LoadContext(modules, options.rolesPath ?? [], path.dirname(absolute));
+  const ctx = new LoadContext(options.modules, options.rolesPath ?? [], path.dirname(absolute));
   const plays = await loadPlays(absolute, ctx, []);
   ctx.problems.throwIfAny();
   return { file: absolute, plays };

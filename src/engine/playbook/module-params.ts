@@ -1,5 +1,6 @@
 import type { ValidateFunction } from 'ajv';
 import { validatorFor } from '../validators.js';
+import { yamlBoolean } from '../yaml.js';
 import { InputError } from '../errors.js';
 import type { Module } from '../module.js';
 import { ajvErrorsToInput, typeOfValue } from './schema.js';
@@ -10,12 +11,6 @@ import type { YamlPath, YamlSource } from './yaml-source.js';
  * string for modules that have one (`shell: ls -l chdir=/tmp`), or `key=value` words for the
  * others (`copy: src=a dest=/b`), plus `args:`. Checked against the module's own schema.
  */
-
-/** Where modules are found; the real registry by default, a fake one in tests. */
-export interface ModuleLookup {
-  findModule(name: string): Module<any, any> | undefined;
-  moduleNames(): string[];
-}
 
 /** Mappings are checked as written; key=value words are text, so their values are coerced. */
 function validatorOf(mod: Module<any, any>, form: 'strict' | 'coercing'): ValidateFunction {
@@ -78,8 +73,8 @@ function yesNoBooleans(params: Record<string, unknown>, mod: Module<any, any>): 
   const out = { ...params };
   for (const [key, value] of Object.entries(params)) {
     if (typeof value !== 'string' || properties[key]?.type !== 'boolean') continue;
-    if (/^(yes|on|true)$/i.test(value)) out[key] = true;
-    else if (/^(no|off|false)$/i.test(value)) out[key] = false;
+    const flag = yamlBoolean(value);
+    if (flag !== undefined) out[key] = flag;
   }
   return out;
 }

@@ -1,7 +1,8 @@
 import { InputError } from '../errors.js';
 import type { Module } from '../module.js';
 import { MODULE_ONLY, ownKeywords, record, str, TASK_KEYWORD_NAMES, type At, type OwnKeywords } from './keywords.js';
-import { moduleParams, type ModuleLookup } from './module-params.js';
+import { moduleParams } from './module-params.js';
+import type { ModuleRegistry } from '../module.js';
 import { ACTION_KEYS } from './playbook-schema.js';
 import { didYouMean } from './problems.js';
 import type { Place } from './types.js';
@@ -34,7 +35,7 @@ export function shortName(key: string): string {
   return key.replace(/^ansible\.(builtin|legacy)\./, '');
 }
 
-export function parseTask(raw: unknown, at: At, modules: ModuleLookup): { spec?: TaskSpec; errors: InputError[] } {
+export function parseTask(raw: unknown, at: At, modules: ModuleRegistry): { spec?: TaskSpec; errors: InputError[] } {
   const place = at.source.place(at.path);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return { errors: [] }; // the schema said so
   const task = raw as Record<string, unknown>;
@@ -47,7 +48,7 @@ export function parseTask(raw: unknown, at: At, modules: ModuleLookup): { spec?:
   return { spec: { action, own, actionKey: found.key ?? '', place, at }, errors };
 }
 
-function findAction(task: Record<string, unknown>, at: At, modules: ModuleLookup): { key?: string; errors: InputError[] } {
+function findAction(task: Record<string, unknown>, at: At, modules: ModuleRegistry): { key?: string; errors: InputError[] } {
   const errors: InputError[] = [];
   const candidates = Object.keys(task).filter((k) => !TASK_KEYWORD_NAMES.has(k));
   const actions = candidates.filter((k) => ACTION_KEYS.has(shortName(k)) || modules.findModule(shortName(k)));
@@ -64,7 +65,7 @@ function findAction(task: Record<string, unknown>, at: At, modules: ModuleLookup
   return { key: actions.length === 1 ? actions[0] : undefined, errors };
 }
 
-function unknownKey(key: string, at: At, modules: ModuleLookup): InputError {
+function unknownKey(key: string, at: At, modules: ModuleRegistry): InputError {
   const place = at.source.place([...at.path, key], 'key');
   if (key.startsWith('with_')) return new InputError(place, `'${key}' is not supported`, "use 'loop' (with_items is accepted as its alias)");
   const suggestion = didYouMean(key, [...modules.moduleNames(), ...TASK_KEYWORD_NAMES, ...ACTION_KEYS]);
@@ -87,7 +88,7 @@ function misplacedKeys(task: Record<string, unknown>, actionKey: string | undefi
   return errors;
 }
 
-function readAction(task: Record<string, unknown>, key: string | undefined, at: At, modules: ModuleLookup, errors: InputError[]): TaskAction | undefined {
+function readAction(task: Record<string, unknown>, key: string | undefined, at: At, modules: ModuleRegistry, errors: InputError[]): TaskAction | undefined {
   if (key === undefined) return task.wait_for_hosts !== undefined ? { kind: 'wait' } : undefined;
   const value = task[key];
   const kind = shortName(key);

@@ -74,6 +74,12 @@ export class ConsoleReporter implements Reporter {
       }
       case 'task_retry':
         return this.print([`${e.host} retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ${e.retriesLeft * e.delaySeconds} s left)`]);
+      case 'task_waiting':
+        return this.print([`${e.host} still waiting: ${e.task} (${e.elapsedSeconds} s so far): for ${e.waitingFor}; ${e.leftSeconds !== undefined ? `at most ${e.leftSeconds} s left` : 'no time limit known'}`]);
+      case 'lock_wait':
+        return this.print([`${e.host} waiting: another run holds ${e.file} (${e.holder}); this run goes on when it ends`]);
+      case 'lock_acquired':
+        return this.print([`${e.host} lock taken after ${(e.waitedMs / 1000).toFixed(1)} s of waiting`]);
       case 'play_end':
         return e.aborted ? this.print([`PLAY ${e.play} stopped: ${e.aborted}`]) : undefined;
       case 'warning':

@@ -1,18 +1,22 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import { ConnectionPool, connectionSpecFromVars, DEFAULT_KNOWN_HOSTS } from '../connections/index.js';
+import { HostBusyError } from '../connections/host-lock.js';
 import type { Connection, ConnectionSpec } from '../connections/types.js';
 import { InputError, EXIT } from '../errors.js';
 import { CompositeReporter, type HostRecap, type Reporter } from '../events.js';
 import { gatherFacts } from '../facts/gather.js';
 import { hostVars, loadInventory, selectHosts, type Inventory } from '../inventory/index.js';
+import type { ModuleRegistry } from '../module.js';
 import { loadPlaybook } from '../playbook/index.js';
 import { JournalReporter } from '../reporters/journal.js';
 import type { RunContext } from './context.js';
 import { HostState } from './host-state.js';
 import { HostReads } from './read-ahead.js';
 import { playUsesFacts } from './facts-use.js';
+import { lockRunHosts } from './host-locks.js';
 import { precheckTemplates } from './precheck.js';
 import { planResume, type ResumePlan } from './resume.js';
 import { type PreparedPlay, runFlow, runPlay } from './play-runner.js';
@@ -20,6 +24,8 @@ import { selectTasks, startAtTask, type TagSelection } from './selection.js';
 
 export interface RunOptions {
   playbook: string;
+  /** Where task modules are found (src/modules/index.ts's `modules`): the engine imports none. */
+  modules: ModuleRegistry;
   /** More playbooks run after `playbook` in the same run (furrow deploy all). */
   morePlaybooks?: string[];
   /** false: no join between plays, each host goes on to its next play at once (see runFlow). */
@@ -36,6 +42,11 @@ export interface RunOptions {
   forks?: number;
   startAtTask?: string;
   resume?: boolean;
+  /**
+   * false (--no-wait): when another run holds one of the hosts, fail at once (exit 4) naming it,
+   * instead of waiting for it to end. Check mode neither locks nor waits (see host-locks.ts).
+   */
+  wait?: boolean;
   /** Where journals go: <cwd>/.furrow/runs by default. */
   runsDir?: string;
   knownHostsFile?: string;
@@ -58,8 +69,9 @@ const MAX_DEFAULT_FORKS = 100;
 /** Everything is loaded and checked before the first connection: bad input touches no host. */
 async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays: PreparedPlay[]; resume?: ResumePlan }> {
   const inventory = await loadInventory(opts.inventory);
-  const playbook = await loadPlaybook(path.resolve(opts.playbook), { rolesPath: opts.rolesPath ?? [] });
-  for (const more of opts.morePlaybooks ?? []) playbook.plays.push(...(await loadPlaybook(path.resolve(more), { rolesPath: opts.rolesPath ?? [] })).plays);
+  const load = { modules: opts.modules, rolesPath: opts.rolesPath ?? [] };
+  const playbook = await loadPlaybook(path.resolve(opts.playbook), load);
+  for (const more of opts.morePlaybooks ?? []) playbook.plays.push(...(await loadPlaybook(path.resolve(more), load)).plays);
   const sel: TagSelection = { tags: opts.tags ?? [], skipTags: opts.skipTags ?? [] };
   const resume = opts.resume ? planResume(runsDir(opts), runKey(opts)) : undefined;
   if (opts.resume && !resume) throw new InputError({ file: runsDir(opts) }, `no earlier run of ${runKey(opts)} to resume`, 'run it once without --resume');
@@ -158,11 +170,15 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     limit: (fn) => limit.add(fn) as Promise<any>,
   };
   const started = Date.now();
+  let unlock = async (): Promise<void> => undefined;
   reporter.onEvent({ kind: 'run_start', runId, playbook: runKey(opts), inventory: path.resolve(opts.inventory), check: run.check, at: new Date().toISOString(), ...(resume ? { finished: [...resume.finished] } : {}) });
   for (const message of resume?.warnings ?? []) reporter.onEvent({ kind: 'warning', message });
   let aborted = false;
   try {
     for (const prepared of plays) for (const h of prepared.hosts) if (!hosts.has(h)) hosts.set(h, new HostState(h));
+    if (!run.check) {
+      unlock = await lockRunHosts([...hosts.keys()], { wait: opts.wait !== false, started: new Date(started), reporter, connect: (name) => run.connect(name) });
+    }
     if (opts.joinPlays === false) aborted = await runFlow(run, plays, resume);
     else {
       for (const [index, prepared] of plays.entries()) {
@@ -172,8 +188,11 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     }
   } catch (err) {
     await reporter.close(); // the journal's file, kept open for the run
+    // Nothing ran: the journal must not become the "last run" that --resume starts from.
+    if (err instanceof HostBusyError) rmSync(journal.file, { force: true });
     throw err;
   } finally {
+    await unlock();
     await pool.closeAll();
   }
   const recap = Object.fromEntries([...hosts].map(([n, h]) => [n, h.recap]));

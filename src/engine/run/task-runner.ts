@@ -4,6 +4,7 @@ import { FurrowError, UnreachableError } from '../errors.js';
 import type { TaskStatus } from '../events.js';
 import { probeFiles, type FileQuery } from '../facts/files.js';
 import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.js';
+import { hostsOfGroup } from '../inventory/index.js';
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
 import { shownDiff } from '../redact.js';
@@ -12,6 +13,7 @@ import type { HostState } from './host-state.js';
 import { markerOf } from './joins.js';
 import { checkParams } from './params.js';
 import { scopeFor, type TaskScope } from './scope.js';
+import { TaskWatch } from './wait-watch.js';
 
 /** The outcome of one task on one host, as `register` stores it and reporters show it. */
 export interface TaskOutcome {
@@ -38,18 +40,27 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
   const started = Date.now();
   run.reporter.onEvent({ kind: 'task_start', host: host.name, taskId: task.id, task: task.name, handler });
   host.started();
-  for (const w of task.waitFor) {
-    const group = (run.inventory.groups.has(w.group) ? groupHosts(pc, w.group) : []).filter((h) => h !== host.name);
-    await pc.board.waitFor(group, pc.lastIndex.get(markerOf(w)));
-  }
+  const watch = new TaskWatch(run.reporter, host.name, task.id, task.name, `${task.module} on the host`);
   let outcome: TaskOutcome;
   try {
-    const work = () => run.limit(() => decide(host, task, pc));
+    for (const w of task.waitFor) {
+      const members = new Set(hostsOfGroup(run.inventory, w.group));
+      const others = pc.hosts.filter((h) => members.has(h) && h !== host.name);
+      watch.phase(`other hosts (${others.join(', ')}) to finish ${markerOf(w)}`);
+      await pc.board.waitFor(others, pc.lastIndex.get(markerOf(w)));
+    }
+    const work = () => {
+      watch.phase('a free slot (--forks)');
+      return run.limit(() => decide(host, task, pc, watch));
+    };
+    if (task.throttle) watch.phase(`its turn (throttle: ${task.throttle} host${task.throttle === 1 ? '' : 's'} at a time)`);
     outcome = await (task.throttle ? pc.throttled(task, work) : work());
   } catch (err) {
     outcome = err instanceof UnreachableError
       ? { status: 'unreachable', result: { unreachable: true, msg: err.message }, msg: err.message }
       : { status: 'failed', result: { failed: true, msg: errorText(err) }, msg: errorText(err) };
+  } finally {
+    watch.stop();
   }
   const ignored = outcome.status === 'failed' && task.ignoreErrors;
   if (ignored) outcome = { ...outcome, status: 'ok', msg: `${outcome.msg ?? ''} (ignored)` };
@@ -82,39 +93,28 @@ export function reportPending(host: HostState, pc: PlayContext): void {
   pc.run.reporter.onEvent({ kind: 'handlers_pending', host: host.name, handlers: [...host.notified] });
 }
 
-function groupHosts(pc: PlayContext, group: string): string[] {
-  const all = new Set<string>();
-  const visit = (g: string) => {
-    const grp = pc.run.inventory.groups.get(g);
-    if (!grp) return;
-    grp.hosts.forEach((h) => all.add(h));
-    grp.children.forEach(visit);
-  };
-  visit(group);
-  return pc.hosts.filter((h) => all.has(h));
-}
-
 const SKIPPED: TaskOutcome = { status: 'skipped', result: { skipped: true, changed: false } };
 
-async function decide(host: HostState, task: Task, pc: PlayContext): Promise<TaskOutcome> {
+async function decide(host: HostState, task: Task, pc: PlayContext, watch: TaskWatch): Promise<TaskOutcome> {
   if (task.module === 'wait_for_hosts') return { status: 'ok', result: { changed: false } };
   const scope = await scopeFor(host, task, pc);
   // With a loop, `when` is judged per item (it may read the item), as in Ansible.
   if (task.loop === undefined && task.when.length && !scope.condition(task.when)) return SKIPPED;
-  if (!task.runOnce) return runLooped(host, task, pc, scope);
-  const { promise, ranHere } = pc.runOnce.once(`${pc.index}:${pc.batchIndex}:${task.id}`, () => runLooped(host, task, pc, scope));
+  if (!task.runOnce) return runLooped(host, task, pc, scope, watch);
+  watch.phase('the host that runs it once for all (run_once)');
+  const { promise, ranHere } = pc.runOnce.once(`${pc.index}:${pc.batchIndex}:${task.id}`, () => runLooped(host, task, pc, scope, watch));
   const outcome = await promise;
   return ranHere ? outcome : { ...outcome, msg: [outcome.msg, '(result of run_once)'].filter(Boolean).join(' ') };
 }
 
-async function runLooped(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
-  if (task.loop === undefined) return runWithRetries(host, task, pc, scope);
+async function runLooped(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, watch: TaskWatch): Promise<TaskOutcome> {
+  if (task.loop === undefined) return runWithRetries(host, task, pc, scope, watch);
   const items = scope.resolve(task.loop);
   if (!Array.isArray(items)) throw new FurrowError('module', `${host.name}: loop of '${task.name}' (${task.place.file}:${task.place.line}) is not a list`);
   const outcomes: TaskOutcome[] = [];
   for (const [i, item] of items.entries()) {
     const itemScope = scope.withVars({ [task.loopVar]: item, ...(task.loopIndexVar ? { [task.loopIndexVar]: i } : {}) });
-    outcomes.push(task.when.length && !itemScope.condition(task.when) ? SKIPPED : await itemOutcome(() => runWithRetries(host, task, pc, itemScope)));
+    outcomes.push(task.when.length && !itemScope.condition(task.when) ? SKIPPED : await itemOutcome(() => runWithRetries(host, task, pc, itemScope, watch)));
   }
   const status: TaskStatus = outcomes.some((o) => o.status === 'failed') ? 'failed' : outcomes.some((o) => o.status === 'changed') ? 'changed' : outcomes.every((o) => o.status === 'skipped') && outcomes.length ? 'skipped' : 'ok';
   const units = outcomes.map((o) => o.diff).filter((d): d is Diff => !!d);
@@ -138,32 +138,39 @@ async function itemOutcome(run: () => Promise<TaskOutcome>): Promise<TaskOutcome
   }
 }
 
-async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
-  if (!task.until?.length) return runModule(host, task, pc, scope);
+async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, watch: TaskWatch): Promise<TaskOutcome> {
+  if (!task.until?.length) return runModule(host, task, pc, scope, watch);
   const retries = Number(scope.resolve(task.retries ?? 3));
   const delay = Number(scope.resolve(task.delay ?? 5));
-  let outcome = await runModule(host, task, pc, scope);
+  let outcome = await runModule(host, task, pc, scope, watch);
   for (let attempt = 1; ; attempt++) {
     const bound = scope.withVars({ [task.register ?? 'result']: outcome.result });
     if (bound.condition(task.until)) return outcome;
     if (attempt > retries) return { ...outcome, status: 'failed', msg: `${outcome.msg ?? ''} until condition not met after ${attempt} attempt(s)`.trim() };
     // Long waits say what they wait for and how much is left, as Ansible's "FAILED - RETRYING" does.
     pc.run.reporter.onEvent({ kind: 'task_retry', host: host.name, taskId: task.id, task: task.name, attempt, retriesLeft: retries - attempt + 1, delaySeconds: delay });
+    watch.phase(`its until condition (attempt ${attempt + 1} of ${retries + 1} next)`, (retries - attempt + 1) * delay);
     await sleep(delay * 1000);
     pc.run.reads(targetOf(host, task, scope)).drop(); // the retry must see the host as it is now
-    outcome = await runModule(host, task, pc, scope);
+    outcome = await runModule(host, task, pc, scope, watch, true);
   }
 }
 
 /** plan, then apply unless in check mode or nothing is to be done; then changed_when / failed_when. */
-async function runModule(host: HostState, task: Task, pc: PlayContext, scope: TaskScope): Promise<TaskOutcome> {
+/** `retrying`: an attempt of an until loop, whose bound (the retries left) the watch keeps. */
+async function runModule(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, watch: TaskWatch, retrying = false): Promise<TaskOutcome> {
   const mod = task.impl as Module<Record<string, unknown>, unknown> | undefined;
   if (!mod) throw new FurrowError('module', `unknown module '${task.module}' (${task.place.file}:${task.place.line})`);
   const params = checkParams(mod, scope.resolve(task.params), task);
   const ctx = await moduleContext(host, task, pc, scope, mod);
+  if (!retrying) watch.phase(`${mod.name} to look at the host`, mod.waitsUpTo?.(params));
   const plan: Plan = await mod.plan(ctx, params);
   let applied: ApplyResult | undefined;
-  if (mod.local || (!pc.run.check && plan.action !== 'none')) applied = await mod.apply(ctx, plan, params);
+  if (mod.local || (!pc.run.check && plan.action !== 'none')) {
+    // What the module does now, in its own words (not under no_log: the reason may quote values).
+    if (!retrying) watch.phase(task.noLog ? `${mod.name} on the host` : `${mod.name}: ${clip(plan.reason)}`, plan.waitsUpTo);
+    applied = await mod.apply(ctx, plan, params);
+  }
   if (!mod.local) pc.run.reads(targetOf(host, task, scope)).settled(applied !== undefined);
   let changed = applied?.changed ?? plan.action !== 'none';
   let failed = !!applied?.failed;
@@ -182,6 +189,11 @@ async function runModule(host: HostState, task: Task, pc: PlayContext, scope: Ta
 }
 
 /** The host a task's module works on: its own, or the one it is delegated to. */
+function clip(text: string): string {
+  const line = text.split('\n')[0]!;
+  return line.length > 120 ? `${line.slice(0, 117)}...` : line;
+}
+
 function targetOf(host: HostState, task: Task, scope: TaskScope): string {
   return task.delegateTo !== undefined ? String(scope.resolve(task.delegateTo)) : host.name;
 }

@@ -1,25 +1,29 @@
 /**
- * Param values as Ansible users write them. Schemas accept strings too, because a param may be a
- * template (`port: "{{ api_port }}"`) that only becomes a number once rendered; the module then
- * reads the rendered value here and says exactly what was expected when it is not one.
+ * Param values as Ansible users write them, with the schema pieces that accept them. Schemas
+ * accept strings too, because a param may be a template (`port: "{{ api_port }}"`) that only
+ * becomes a number once rendered; the module then reads the rendered value here and says exactly
+ * what was expected when it is not one.
  */
-import { FurrowError, InputError } from '../../engine/errors.js';
-import type { ExecResult } from '../../engine/connections/types.js';
+import { InputError } from '../../engine/errors.js';
+import { YAML_BOOLEAN_WORDS, yamlBoolean } from '../../engine/yaml.js';
 
-export const flagSchema = { type: ['boolean', 'string'] };
+/**
+ * A yes/no param: a boolean, or a word the playbook's YAML reads as one (`"yes"`, `"On"`, `"False"`:
+ * quoted, in `key=value` words, or rendered from a template). One dialect with the YAML reader.
+ */
+export const flagSchema = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...YAML_BOOLEAN_WORDS.true, ...YAML_BOOLEAN_WORDS.false] }] };
 export const intSchema = { type: ['integer', 'string'] };
+export const modeParam = { type: ['string', 'integer'] };
+export const idParam = { type: ['string', 'integer'] };
 
-const YES = ['yes', 'true', 'on', 'y', '1'];
-const NO = ['no', 'false', 'off', 'n', '0'];
-
-/** yes/no/true/false/on/off/1/0 (any case) or a boolean; undefined stays undefined. */
-export function toFlag(value: unknown, module: string, param: string): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'boolean') return value;
-  const text = String(value).trim().toLowerCase();
-  if (YES.includes(text)) return true;
-  if (NO.includes(text)) return false;
-  throw new InputError(undefined, `${module}: ${param} is ${JSON.stringify(value)}, not a boolean`, `write ${param}: true or ${param}: false`);
+/** A yes/no param's value (see flagSchema); when not given, `fallback`; anything else is an error. */
+export function toFlag(value: unknown, module: string, param: string): boolean | undefined;
+export function toFlag(value: unknown, module: string, param: string, fallback: boolean): boolean;
+export function toFlag(value: unknown, module: string, param: string, fallback?: boolean): boolean | undefined {
+  if (value === undefined || value === null) return fallback;
+  const flag = typeof value === 'boolean' ? value : typeof value === 'string' ? yamlBoolean(value) : undefined;
+  if (flag !== undefined) return flag;
+  throw new InputError(undefined, `${module}: ${param} is ${JSON.stringify(value)}, not a boolean`, `write ${param}: true or ${param}: false (or yes/no, on/off)`);
 }
 
 /** A whole number (given as a number or its text); undefined stays undefined. */
@@ -32,14 +36,23 @@ export function toInt(value: unknown, module: string, param: string, min = 0): n
   return n;
 }
 
-/** The last lines of a command's stderr, indented for an error message. */
-export function stderrTail(result: ExecResult, lines = 20): string {
-  const text = result.stderr.toString('utf8').trim();
-  return text ? `:\n  ${text.split('\n').slice(-lines).join('\n  ')}` : '';
+/** An owner or group as given: a name or a numeric id, as a string. */
+export function idText(value: string | number | undefined): string | undefined {
+  return value === undefined ? undefined : String(value);
 }
 
-/** A failed probe or step: names the host, what we tried, the exit status and stderr. */
-export function commandFailed(host: string, what: string, result: ExecResult): FurrowError {
-  const status = result.timedOut ? 'timed out' : result.code === null ? `killed by signal ${result.signal ?? '?'}` : `exit status ${result.code}`;
-  return new FurrowError('module', `${host}: ${what} failed (${status})${stderrTail(result)}`);
+/** Ansible lets `path` also be spelled `dest` or `name` in file, lineinfile and blockinfile. */
+export const pathProperties = {
+  path: { type: 'string', minLength: 1 },
+  dest: { type: 'string', minLength: 1 },
+  name: { type: 'string', minLength: 1 },
+} as const;
+
+/** Schema rule that one of the spellings of `path` is given. */
+export const pathRequired = [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }];
+
+export function pathParam(params: { path?: string; dest?: string; name?: string }, module: string): string {
+  const path = params.path ?? params.dest ?? params.name;
+  if (!path) throw new InputError(undefined, `${module}: 'path' is required`, `add path: /the/file`);
+  return path;
 }

@@ -8,7 +8,10 @@ import { FurrowError } from '../../engine/errors.js';
 import type { FileInfo, FileQuery } from '../../engine/facts/files.js';
 import type { ApplyResult, Diff, ModuleContext, Plan, ValueChange } from '../../engine/module.js';
 import { sh } from '../../engine/shell.js';
-import { attrChanges, attrCommand, describeChanges, formatMode, isText, resolveMode, runOrFail, sha256, unifiedDiff, type WantedAttrs } from './files.js';
+import { attrChanges, attrCommand, describeChanges, type WantedAttrs } from './attributes.js';
+import { isText, sha256, unifiedDiff } from './content.js';
+import { formatMode, resolveMode } from './modes.js';
+import { runOrFail } from './run.js';
 
 /** Largest file whose old and new text we put in a diff. */
 export const DIFF_LIMIT = 256 * 1024;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
+import { modules } from '../../../src/modules/index.js';
 import { VAR_LEVELS } from '../../../src/engine/vars.js';
 
 /**
@@ -59,6 +60,7 @@ describe('docs/templates.md variable precedence', () => {
       const events: RunEvent[] = [];
       const reporter: Reporter = { onEvent: (e) => void events.push(e) };
       const summary = await runPlaybook({
+        modules,
         playbook: path.join(dir, 'site.yml'),
         inventory: path.join(dir, 'inventory'),
         extraVars: { hidden: 'extra vars', inventory_hostname: 'extra vars' },

@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Ajv } from 'ajv';
-import { findModule, moduleNames } from '../../../src/modules/index.js';
+import { exitCodeFor, InputError } from '../../../src/engine/errors.js';
+import { loadPlaybook } from '../../../src/engine/playbook/index.js';
+import { findModule, moduleNames, modules } from '../../../src/modules/index.js';
 
 // The engine compiles module schemas without checking them against the meta-schema (that cost
 // every run tens of milliseconds): this is where a broken schema is caught instead.
@@ -15,8 +20,30 @@ describe('module schemas', () => {
     expect([name, ajv.validateSchema(schema), ajv.errors ?? null]).toEqual([name, true, null]);
     expect(typeof ajv.compile(schema)).toBe('function');
   });
+});
 
-  test('a broken schema is what this test catches', () => {
-    expect(ajv.validateSchema({ type: 'object', properties: { mode: { type: 'strung' } } })).toBe(false);
+/** Modules whose params are free names by design (the variables to set). */
+const TAKES_ANY_KEY = ['set_fact'];
+
+describe('a misspelt param is bad input at load, for every module', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-module-params-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function load(module: string): Promise<unknown> {
+    const file = path.join(dir, `${module}.yml`);
+    writeFileSync(file, `- hosts: all\n  tasks:\n    - name: misspelt\n      ${module}: {furrow_misspelt: 1}\n`);
+    return loadPlaybook(file, { modules }).then(() => 'loaded', (err: unknown) => err);
+  }
+
+  test.each(moduleNames().filter((n) => !TAKES_ANY_KEY.includes(n)))('%s: exit 2, naming file, line and the param', async (name) => {
+    const error = await load(name);
+    expect(error).toBeInstanceOf(InputError);
+    expect(exitCodeFor(error)).toBe(2);
+    expect((error as Error).message).toContain(`${path.join(dir, `${name}.yml`)}:4:`);
+    expect((error as Error).message).toMatch(new RegExp(`${name}: .*'furrow_misspelt'`));
+  });
+
+  test.each(TAKES_ANY_KEY)('%s takes any name', async (name) => {
+    expect(await load(name)).toBe('loaded');
   });
 });

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileStat, probeFiles, type FileInfo } from '../../../src/engine/facts/files.js';
@@ -34,8 +35,8 @@ const parseCases: { name: string; stdout: string | Buffer; expected: FileInfo[] 
     expected: [{ type: 'directory', mode: 0o2775, uid: 0, gid: 50, size: 4096, owner: 'root', group: 'staff', recurseDiffers: true }],
   },
   {
-    name: 'content is length-prefixed, so it may hold newlines, "@ " lines and bytes that are not UTF-8',
-    stdout: Buffer.concat([Buffer.from(`@ file 644 0 0 9 root root\nsha256 ${SHA_HELLO}\ncontent 9\n`), Buffer.from('@ absent\n'), Buffer.from('\n@ other 644 0 0 0 root root\n')]),
+    name: 'content is base64 up to an empty line, so it may hold newlines, "@ " lines and bytes that are not UTF-8',
+    stdout: `@ file 644 0 0 9 root root\nsha256 ${SHA_HELLO}\ncontent\n${Buffer.from('@ absent\n').toString('base64')}\n\n@ other 644 0 0 0 root root\n`,
     expected: [
       { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 9, owner: 'root', group: 'root', sha256: SHA_HELLO, content: Buffer.from('@ absent\n') },
       { type: 'other', mode: 0o644, uid: 0, gid: 0, size: 0, owner: 'root', group: 'root' },
@@ -50,7 +51,7 @@ describe('file probe: parse', () => {
 
   test('binary content comes back byte for byte', () => {
     const bytes = Buffer.from([0, 1, 0xff, 0x0a, 0xfe]);
-    const out = Buffer.concat([Buffer.from('@ file 644 0 0 5 root root\ncontent 5\n'), bytes, Buffer.from('\n')]);
+    const out = `@ file 644 0 0 5 root root\ncontent\n${bytes.toString('base64')}\n\n`;
     expect((fileStat.parse(out)[0] as { content: Buffer }).content.equals(bytes)).toBe(true);
   });
 
@@ -58,7 +59,8 @@ describe('file probe: parse', () => {
     ['an unknown line', '@ absent\nwhat 1\n', "file probe: unexpected line 'what 1'"],
     ['a detail before any header', 'sha256 abc\n', "file probe: unexpected line 'sha256 abc'"],
     ['a bad header', '@ file x 0 0 0 root root\n', "file probe: unexpected line '@ file x 0 0 0 root root'"],
-    ['truncated content', '@ file 644 0 0 9 root root\ncontent 9\nabc', 'file probe: truncated output'],
+    ['truncated content', '@ file 644 0 0 9 root root\ncontent\naGVsbG8K\n', 'file probe: truncated output'],
+    ['content that is not base64', '@ file 644 0 0 9 root root\ncontent\n@ absent\n\n', "file probe: unexpected line '@ absent' in content"],
   ])('rejects %s', (_name, stdout, message) => {
     expect(() => fileStat.parse(stdout)).toThrow(message);
   });
@@ -140,6 +142,35 @@ describe('file probe: one round trip on a real shell', () => {
     expect(ok).toMatchObject({ recurseDiffers: false });
     expect(differs).toMatchObject({ recurseDiffers: true });
   });
+
+  // Issue 15 #16: the probe counted the size, then cat sent a file grown meanwhile, and the
+  // parser choked on the extra bytes ("file probe: unexpected line ..."). A writer here appends
+  // to the file and truncates it, without pause, while the probe reads it again and again with
+  // queries after it (a desynchronised block would garble those).
+  test('a file another process appends to and truncates meanwhile is read whole, never desynchronised', async () => {
+    const busy = path.join(tmp.dir, 'busy.log');
+    const stable = path.join(tmp.dir, 'stable');
+    writeFileSync(busy, '');
+    writeFileSync(stable, 'hello\n');
+    const writer = spawn('sh', ['-c', 'while :; do : > "$1"; i=0; while [ $i -lt 300 ]; do echo "line $i of the log" >> "$1"; i=$((i+1)); done; done', 'writer', busy], { stdio: 'ignore' });
+    try {
+      const sizes = new Set<number>();
+      const until = Date.now() + 4000;
+      let probes = 0;
+      while (Date.now() < until || probes < 20) {
+        probes++;
+        const [log, other, gone] = await probeFiles(conn, [{ path: busy, content: 'always' }, { path: stable, content: 'always' }, { path: path.join(tmp.dir, 'absent') }]);
+        const text = (log as { content: Buffer }).content.toString('utf8');
+        expect(text.split('\n').filter((l, i, all) => !(i === all.length - 1 && l === '')).every((l) => /^line \d+ of the log$/.test(l))).toBe(true);
+        sizes.add(text.length);
+        expect(other).toMatchObject({ type: 'file', sha256: SHA_HELLO, content: Buffer.from('hello\n') });
+        expect(gone).toEqual({ type: 'absent' });
+      }
+      expect(sizes.size).toBeGreaterThan(1); // the file did change under the probe
+    } finally {
+      writer.kill('SIGKILL');
+    }
+  }, 20000);
 
   test('a failing probe names the host and the paths', async () => {
     await expect(probeFiles(cannedConnection('', 1), [{ path: '/x' }])).rejects.toThrow('h1: could not inspect /x (exit status 1):\n  boom');

@@ -1,9 +1,9 @@
 import { readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import { blockEdit, blockinfile, editBlock, type BlockinfileParams } from '../../../src/modules/blockinfile.js';
-import { sha256 } from '../../../src/modules/support/files.js';
+import { sha256 } from '../../../src/modules/support/content.js';
 import { moduleContext, runModule } from '../../support/modules.js';
-import { cannedConnection, localConnection, tempDir } from './support/hosts.js';
+import { cannedConnection, localConnection, probeContent, tempDir } from './support/hosts.js';
 
 const B = '# BEGIN FURROW MANAGED BLOCK\n';
 const E = '# END FURROW MANAGED BLOCK\n';
@@ -43,7 +43,7 @@ describe('blockinfile: editBlock', () => {
 describe('blockinfile: plan from canned probe output', () => {
   test('one round trip; a new block is a unified diff', async () => {
     const text = 'a\n';
-    const conn = cannedConnection(`@ file 644 0 0 2 root root\nsha256 ${sha256(text)}\ncontent 2\n${text}\n`);
+    const conn = cannedConnection(`@ file 644 0 0 2 root root\nsha256 ${sha256(text)}\n${probeContent(text)}`);
     const plan = await blockinfile.plan(moduleContext(conn), { path: '/etc/hosts', block: '10.0.0.1 h1' });
     expect(conn.commands).toHaveLength(1);
     expect(plan.action).toBe('update');

@@ -5,7 +5,7 @@ import { cert, type CertData, type CertParams } from '../../../src/modules/cert.
 import { ensureLeaf } from '../../../src/pki/leaf.js';
 import { CA, type LeafSpec } from '../../../src/pki/spec.js';
 import { moduleContext, runModule } from '../../support/modules.js';
-import { cannedConnection, localConnection, tempDir } from './support/hosts.js';
+import { cannedConnection, localConnection, probeContent, tempDir } from './support/hosts.js';
 
 const tmp = tempDir('cert');
 const pki = path.join(tmp.dir, 'pki');
@@ -70,7 +70,7 @@ describe('cert: plan from canned probe output (one round trip)', () => {
   });
 
   test('another certificate on the host: subject, SANs and expiry of both; the key is never read back', async () => {
-    const hostCert = `@ file 644 0 0 ${Buffer.byteLength(old.pem)} root root\nsha256 ${'b'.repeat(64)}\ncontent ${Buffer.byteLength(old.pem)}\n${old.pem}\n`;
+    const hostCert = `@ file 644 0 0 ${Buffer.byteLength(old.pem)} root root\nsha256 ${'b'.repeat(64)}\n${probeContent(old.pem)}`;
     const conn = cannedConnection(dir + hostCert + file('600', want.key));
     const plan = await cert.plan(moduleContext(conn), { ...base, ca: false });
     expect(plan).toMatchObject({ action: 'update', reason: `content of ${dest}/server.crt differs (sha256 bbbbbbbbbbbb -> ${want.crt.slice(0, 12)})` });
@@ -95,7 +95,7 @@ describe('cert: plan from canned probe output (one round trip)', () => {
   });
 
   test('a host certificate that does not parse is named as such', async () => {
-    const junk = `@ file 644 0 0 4 root root\nsha256 ${'d'.repeat(64)}\ncontent 4\njunk\n`;
+    const junk = `@ file 644 0 0 4 root root\nsha256 ${'d'.repeat(64)}\n${probeContent('junk')}`;
     const plan = await cert.plan(moduleContext(cannedConnection(dir + junk)), { ...base, ca: false, key: false });
     expect(plan.diff?.values?.[0]).toEqual({ key: `${dest}/server.crt: subject`, before: '(not a certificate)', after: 'CN=etcd1' });
   });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { copy, type CopyParams } from '../../../src/modules/copy.js';
 import type { Plan } from '../../../src/engine/module.js';
 import { moduleContext, runModule } from '../../support/modules.js';
-import { cannedConnection, localConnection, tempDir } from './support/hosts.js';
+import { cannedConnection, localConnection, probeContent, tempDir } from './support/hosts.js';
 
 const SHA_HELLO = '5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03'; // "hello\n"
 const SHA_OLD = 'a'.repeat(64);
@@ -51,7 +51,7 @@ const cases: Case[] = [
   {
     name: 'other content from a src file: a unified diff labelled with the path',
     params: { dest: '/etc/app.conf', src: 'app.conf' },
-    probe: `@ file 600 1000 1000 4 alice alice\nsha256 ${SHA_OLD}\ncontent 4\nbye\n\n@ absent\n`,
+    probe: `@ file 600 1000 1000 4 alice alice\nsha256 ${SHA_OLD}\n${probeContent('bye\n')}@ absent\n`,
     files: { 'app.conf': 'hello\n' },
     expected: {
       action: 'update',

@@ -1,4 +1,5 @@
-import { expandMatch, compileRegex, numericMode, parseMode, resolveMode, splitLines, isTrue } from '../../../src/modules/support/files.js';
+import { compileRegex, expandMatch, splitLines } from '../../../src/modules/support/lines.js';
+import { numericMode, parseMode, resolveMode } from '../../../src/modules/support/modes.js';
 import { backupName } from '../../../src/modules/support/write-file.js';
 
 describe('modes as Ansible users write them', () => {
@@ -46,12 +47,6 @@ describe('modes as Ansible users write them', () => {
 });
 
 describe('small helpers', () => {
-  test('yes/no', () => {
-    expect([true, 'yes', 'True', 'on', '1'].map((v) => isTrue(v))).toEqual([true, true, true, true, true]);
-    expect([false, 'no', 'False', 'off', '0', undefined].map((v) => isTrue(v))).toEqual([false, false, false, false, false, false]);
-    expect(isTrue(undefined, true)).toBe(true);
-  });
-
   test('splitLines keeps line endings like readlines()', () => {
     expect(splitLines('a\nb\r\nc')).toEqual(['a\n', 'b\r\n', 'c']);
     expect(splitLines('')).toEqual([]);

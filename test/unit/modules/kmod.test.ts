@@ -1,4 +1,4 @@
-import type { KmodInfo, KmodState } from '../../../src/engine/facts/kmod.js';
+import type { KmodInfo, KmodState } from '../../../src/modules/probes/kmod.js';
 import { decideKmod, kmod } from '../../../src/modules/kmod.js';
 import { moduleContext } from '../../support/modules.js';
 import { cannedConnection } from './support/hosts.js';

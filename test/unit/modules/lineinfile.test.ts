@@ -1,9 +1,9 @@
 import { chmodSync, existsSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { editLines, lineEdit, lineinfile, type LineinfileParams } from '../../../src/modules/lineinfile.js';
-import { sha256 } from '../../../src/modules/support/files.js';
+import { sha256 } from '../../../src/modules/support/content.js';
 import { moduleContext, runModule } from '../../support/modules.js';
-import { cannedConnection, localConnection, tempDir } from './support/hosts.js';
+import { cannedConnection, localConnection, probeContent, tempDir } from './support/hosts.js';
 
 /** Ansible's lineinfile rules: text before + params -> text after. */
 const editCases: { name: string; before: string; params: LineinfileParams; after: string }[] = [
@@ -49,7 +49,7 @@ describe('lineinfile: editLines', () => {
 
 describe('lineinfile: plan from canned probe output', () => {
   const text = 'a=1\n';
-  const probe = `@ file 644 0 0 4 root root\nsha256 ${sha256(text)}\ncontent 4\n${text}\n`;
+  const probe = `@ file 644 0 0 4 root root\nsha256 ${sha256(text)}\n${probeContent(text)}`;
 
   test('the stat and the content come back in one round trip; an edit gives a unified diff', async () => {
     const conn = cannedConnection(probe);

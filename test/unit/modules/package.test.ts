@@ -8,7 +8,7 @@ import {
   parseRpmQuery,
   parseRpmUpgrades,
   type PackageProbe,
-} from '../../../src/engine/facts/packages.js';
+} from '../../../src/modules/probes/packages.js';
 import { decidePackages, dnfModule, packageCommands, packageModule, packageNames, type PackageParams } from '../../../src/modules/package.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 
@@ -216,12 +216,12 @@ describe('package module on canned hosts', () => {
     const fail: Connection = { ...conn, exec: async (c, o) => (c.includes('apt-get install') ? { code: 100, stdout: Buffer.from('E: Unable to locate package jq\n'), stderr: Buffer.alloc(0), timedOut: false } : conn.exec(c, o)) };
     const run = await runModule(packageModule, moduleContext(fail), { name: 'jq' });
     expect(run.result?.failed).toBe(true);
-    expect(run.result?.msg).toBe('canned: apt failed (exit 100):\nE: Unable to locate package jq');
+    expect(run.result?.msg).toBe('canned: apt failed (exit status 100):\nE: Unable to locate package jq');
   });
 
   test('a probe that printed nothing is an error, not a missing package manager', async () => {
     const conn = cannedConnection([() => '']);
-    await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow('canned: package: probing jq failed (exit 0)');
+    await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow('canned: package: probing jq failed (exit status 0)');
   });
 
   test('no package manager on the host is an error saying which were looked for', async () => {

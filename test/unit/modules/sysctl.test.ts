@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { SysctlState } from '../../../src/engine/facts/sysctl.js';
+import type { SysctlState } from '../../../src/modules/probes/sysctl.js';
 import { decideSysctl, normalizeValue, rewriteFile, sysctl, wanted, type SysctlParams } from '../../../src/modules/sysctl.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 import { cannedConnection, localConnection, tempDir } from './support/hosts.js';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { UnitStatus } from '../../../src/engine/facts/systemd.js';
+import type { UnitStatus } from '../../../src/modules/probes/systemd.js';
 import { decideReloadOnly, decideUnit, systemd, type UnitWanted } from '../../../src/modules/systemd.js';
 import { moduleContext } from '../../support/modules.js';
 import { cannedConnection } from './support/hosts.js';
@@ -131,6 +131,16 @@ describe('systemd plan (params and round trips)', () => {
     expect(plan).toEqual({ action: 'none', reason: 'demo.service is active (running) and enabled' });
     expect(conn.commands).toHaveLength(1);
     expect(conn.commands[0]).toContain(`-- 'demo.service'`);
+  });
+
+  test("a start says it may wait up to the unit's TimeoutStartSec (for the run's progress lines)", async () => {
+    const inactive = (timeout: string) => probe.replace('ActiveState=active\nSubState=running', `ActiveState=inactive\nSubState=dead\nTimeoutStartUSec=${timeout}`);
+    const plan = await systemd.plan(moduleContext(cannedConnection(inactive('5min'))), { name: 'demo', state: 'started' });
+    expect(plan).toMatchObject({ action: 'update', reason: 'demo.service is inactive, wants started', waitsUpTo: 300 });
+    const unbounded = await systemd.plan(moduleContext(cannedConnection(inactive('infinity'))), { name: 'demo', state: 'started' });
+    expect(unbounded).not.toHaveProperty('waitsUpTo');
+    const stopping = await systemd.plan(moduleContext(cannedConnection(`${probe}TimeoutStartUSec=5min\n`)), { name: 'demo', state: 'stopped' });
+    expect(stopping).not.toHaveProperty('waitsUpTo'); // only starts are bounded by it
   });
 
   test('bad params are input errors', async () => {

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { template, type TemplateParams } from '../../../src/modules/template.js';
-import { sha256 } from '../../../src/modules/support/files.js';
+import { sha256 } from '../../../src/modules/support/content.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 import { cannedConnection, localConnection, tempDir } from './support/hosts.js';
 

@@ -34,6 +34,5 @@ const byName = new Map(fakeModules.map((m) => [m.name, m]));
 
 /** Loader options that use the fake registry. */
 export const fakeRegistry: LoadOptions = {
-  findModule: (name) => byName.get(name),
-  moduleNames: () => [...byName.keys()],
+  modules: { findModule: (name) => byName.get(name), moduleNames: () => [...byName.keys()] },
 };

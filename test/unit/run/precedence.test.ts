@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
+import { modules } from '../../../src/modules/index.js';
 
 /**
  * Variable precedence as a run applies it (docs/templates.md): variable vN is set in the first N
@@ -36,6 +37,7 @@ test('precedence: role defaults < inventory all < child group < host < vars_file
     const events: RunEvent[] = [];
     const reporter: Reporter = { onEvent: (e) => void events.push(e) };
     const summary = await runPlaybook({
+      modules,
       playbook: path.join(dir, 'site.yml'),
       inventory: path.join(dir, 'inventory'),
       extraVars: { v10: 'extra vars' },

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
+import { modules } from '../../../src/modules/index.js';
 
 type Result = Extract<RunEvent, { kind: 'task_result' }>;
 
@@ -43,7 +44,7 @@ describe('--resume and handlers (local hosts)', () => {
     const file = path.join(dir, 'site.yml');
     writeFileSync(file, yaml);
     const reporter = new Collect();
-    const summary = await runPlaybook({ playbook: file, inventory, runsDir: runs, knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], resume });
+    const summary = await runPlaybook({ modules, playbook: file, inventory, runsDir: runs, knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], resume });
     return { summary, r: reporter };
   }
   const log = () => (existsSync(path.join(work, 'log')) ? readFileSync(path.join(work, 'log'), 'utf8') : '');

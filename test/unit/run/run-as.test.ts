@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
+import { modules } from '../../../src/modules/index.js';
 
 /**
  * `become_user` and `environment` on real local hosts (this controller, as root, with sudo): what
@@ -31,7 +32,7 @@ class Collect implements Reporter {
     const file = path.join(dir, 'site.yml');
     writeFileSync(file, yaml);
     const reporter = new Collect();
-    const summary = await runPlaybook({ playbook: file, inventory, runsDir: path.join(dir, 'runs'), knownHostsFile: path.join(dir, 'kh'), reporters: [reporter] });
+    const summary = await runPlaybook({ modules, playbook: file, inventory, runsDir: path.join(dir, 'runs'), knownHostsFile: path.join(dir, 'kh'), reporters: [reporter] });
     return { summary, events: reporter.events };
   }
   /** What a task registered as `out`, written by a root task to work/<name>-<host>. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
 import { ConsoleReporter } from '../../../src/engine/reporters/console.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
+import { modules } from '../../../src/modules/index.js';
 
 class Collect implements Reporter {
   readonly events: RunEvent[] = [];
@@ -45,7 +46,7 @@ describe('secrets in a run', () => {
     const file = path.join(dir, 'site.yml');
     writeFileSync(file, yaml);
     const reporter = new Collect();
-    const summary = await runPlaybook({ playbook: file, inventory, runsDir: runs, knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], ...opts });
+    const summary = await runPlaybook({ modules, playbook: file, inventory, runsDir: runs, knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], ...opts });
     return { summary, events: reporter.events };
   }
 

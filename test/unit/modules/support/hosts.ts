@@ -15,6 +15,12 @@ export interface CannedConnection extends Connection {
   commands: string[];
 }
 
+/** A file's content as the probe sends it (see facts/files.ts): base64 lines, then an empty line. */
+export function probeContent(text: string): string {
+  const b64 = Buffer.from(text, 'utf8').toString('base64').replace(/.{76}/g, '$&\n').replace(/\n$/, '');
+  return `content\n${b64 ? `${b64}\n` : ''}\n`;
+}
+
 export function cannedConnection(stdout: string | Buffer, code = 0): CannedConnection {
   const commands: string[] = [];
   const fail = async (): Promise<never> => {

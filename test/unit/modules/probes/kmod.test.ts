@@ -1,5 +1,5 @@
-import { kernelName, kmodState, probeKmods } from '../../../src/engine/facts/kmod.js';
-import { cannedConnection } from '../modules/support/hosts.js';
+import { kernelName, kmodState, probeKmods } from '../../../../src/modules/probes/kmod.js';
+import { cannedConnection } from '../support/hosts.js';
 
 describe('kmod probe', () => {
   test('a lab host: no /lib/modules, overlay built in (in /sys/module, no initstate)', () => {

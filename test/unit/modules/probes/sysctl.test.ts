@@ -1,5 +1,5 @@
-import { procPath, probeSysctl, sysctlState } from '../../../src/engine/facts/sysctl.js';
-import { cannedConnection } from '../modules/support/hosts.js';
+import { procPath, probeSysctl, sysctlState } from '../../../../src/modules/probes/sysctl.js';
+import { cannedConnection } from '../support/hosts.js';
 
 describe('sysctl probe', () => {
   test('live values, a missing key, and the file text', () => {

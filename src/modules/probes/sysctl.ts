@@ -2,9 +2,9 @@
  * The sysctl probe: live values from /proc/sys for a list of keys and the text of one sysctl
  * file, in one round trip. Reads /proc/sys directly, so procps need not be installed.
  */
-import { FurrowError } from '../errors.js';
-import { sh } from '../shell.js';
-import type { Connection } from '../connections/types.js';
+import { sh } from '../../engine/shell.js';
+import type { Connection } from '../../engine/connections/types.js';
+import { commandFailed } from '../../engine/command-failure.js';
 
 export interface SysctlState {
   /** Live value per key (whitespace as the kernel prints it), or null when /proc/sys has no such key. */
@@ -50,8 +50,7 @@ export const sysctlState = {
 export async function probeSysctl(conn: Connection, keys: string[], file: string): Promise<SysctlState> {
   const r = await conn.exec(sysctlState.command(keys, file));
   if (r.code !== 0) {
-    const stderr = r.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
-    throw new FurrowError('module', `${conn.spec.name}: reading sysctl ${keys.join(', ')} and ${file} failed (exit status ${r.code ?? 'none'})${stderr ? `:\n  ${stderr}` : ''}`);
+    throw commandFailed(conn.spec.name, `reading sysctl ${keys.join(', ')} and ${file}`, r);
   }
   return sysctlState.parse(r.stdout.toString('utf8'));
 }

@@ -1,4 +1,4 @@
-import { raw, sh } from '../shell.js';
+import { raw, sh } from '../../engine/shell.js';
 
 /**
  * Package probes: what is installed, what the package manager would install, and how old apt's

@@ -2,9 +2,10 @@
  * The systemd probe: for a list of units, one `systemctl show` each plus the sha256 of the unit
  * file Furrow manages in /etc/systemd/system, all in one round trip.
  */
-import { FurrowError } from '../errors.js';
-import { sh } from '../shell.js';
-import type { Connection } from '../connections/types.js';
+import { FurrowError } from '../../engine/errors.js';
+import { sh } from '../../engine/shell.js';
+import type { Connection } from '../../engine/connections/types.js';
+import { commandFailed } from '../../engine/command-failure.js';
 
 export const UNIT_DIR = '/etc/systemd/system';
 
@@ -20,6 +21,8 @@ export interface UnitStatus {
   needDaemonReload: boolean;
   /** When the unit last became active ('' if never): a restart changes it. */
   activeEnterTimestamp: string;
+  /** How long a start may take before systemd gives up (TimeoutStartSec=), when it is bounded. */
+  startTimeoutSeconds?: number;
   /** sha256 of /etc/systemd/system/<unit>, or null when that file does not exist. */
   fileSha256: string | null;
   /** The unit file's text, when asked for and its sha256 differs from the wanted one. */
@@ -34,7 +37,7 @@ export interface UnitQuery {
 
 const MAX_CONTENT = 256 * 1024;
 
-const PROPERTIES = 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp';
+const PROPERTIES = 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec';
 
 /** `nginx` means `nginx.service`, as systemctl reads it. */
 export function unitName(name: string): string {
@@ -118,7 +121,26 @@ function setProperty(status: UnitStatus, line: string): void {
     case 'UnitFileState': status.unitFileState = value; break;
     case 'NeedDaemonReload': status.needDaemonReload = value === 'yes'; break;
     case 'ActiveEnterTimestamp': status.activeEnterTimestamp = value; break;
+    case 'TimeoutStartUSec': {
+      const seconds = systemdSpanSeconds(value);
+      if (seconds !== undefined) status.startTimeoutSeconds = seconds;
+      break;
+    }
   }
+}
+
+const SPAN_UNITS: Record<string, number> = { us: 1e-6, ms: 1e-3, s: 1, min: 60, h: 3600, d: 86400 };
+
+/** systemd's time span as `systemctl show` prints it ("1min 30s", "300ms"), in seconds; undefined for "infinity" or what does not parse. */
+export function systemdSpanSeconds(text: string): number | undefined {
+  const parts = text.trim().split(/\s+/);
+  let total = 0;
+  for (const part of parts) {
+    const m = /^(\d+(?:\.\d+)?)(us|ms|s|min|h|d)$/.exec(part);
+    if (!m) return undefined;
+    total += Number(m[1]) * SPAN_UNITS[m[2]!]!;
+  }
+  return parts.length && text.trim() ? Math.ceil(total) : undefined;
 }
 
 /** Probes `units` in one round trip. */
@@ -127,8 +149,7 @@ export async function probeUnits(conn: Connection, queries: UnitQuery[]): Promis
   const r = await conn.exec(systemdStatus.command(queries));
   if (r.code === 127) throw new FurrowError('module', `${conn.spec.name}: systemctl not found: this host does not run systemd`);
   if (r.code !== 0) {
-    const stderr = r.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
-    throw new FurrowError('module', `${conn.spec.name}: systemctl show ${units.join(' ')} failed (exit status ${r.code ?? 'none'})${stderr ? `:\n  ${stderr}` : ''}`);
+    throw commandFailed(conn.spec.name, `systemctl show ${units.join(' ')}`, r);
   }
   const found = systemdStatus.parse(r.stdout.toString('utf8'));
   if (found.length !== units.length) throw new FurrowError('module', `${conn.spec.name}: systemd probe returned ${found.length} results for ${units.length} units`);

@@ -1,5 +1,5 @@
-import { probeUnits, staleUnits, systemdStatus, unitName } from '../../../src/engine/facts/systemd.js';
-import { cannedConnection } from '../modules/support/hosts.js';
+import { probeUnits, staleUnits, systemdSpanSeconds, systemdStatus, unitName } from '../../../../src/modules/probes/systemd.js';
+import { cannedConnection } from '../support/hosts.js';
 
 const SHA = 'b'.repeat(64);
 
@@ -40,7 +40,7 @@ describe('systemd probe', () => {
 
   test('the command: one systemctl show and one hash per unit, names quoted', () => {
     const cmd = systemdStatus.command([{ unit: "it's.service" }, { unit: 'b.service', wantSha256: SHA }]);
-    expect(cmd).toContain(`systemctl show -p 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp' -- 'it'\\''s.service' || exit 1`);
+    expect(cmd).toContain(`systemctl show -p 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec' -- 'it'\\''s.service' || exit 1`);
     expect(cmd).toContain(`if [ -f '/etc/systemd/system/b.service' ]; then h=$(sha256sum < '/etc/systemd/system/b.service'`);
     expect(cmd).toContain(`[ "$h" != '${SHA}' ]`);
     expect(cmd.match(/systemctl show/g)).toHaveLength(2);
@@ -64,4 +64,8 @@ describe('systemd probe', () => {
     expect(staleUnits.parse(out)).toEqual(['b.mount', 'c.service']);
     expect(staleUnits.parse('')).toEqual(staleUnits.default);
   });
+});
+
+test("systemd's time spans in seconds (TimeoutStartUSec); infinity is no bound", () => {
+  expect(['5min', '1min 30s', '300ms', '1h 2min', '90s', '2d', 'infinity', '', 'soon'].map(systemdSpanSeconds)).toEqual([300, 90, 1, 3720, 90, 172800, undefined, undefined, undefined]);
 });

@@ -4,9 +4,9 @@
  * (a kernel without module support, or a container): /sys/module/<name> tells too, and its
  * `initstate` is there only for a module that was loaded rather than built in.
  */
-import { FurrowError } from '../errors.js';
-import { sh } from '../shell.js';
-import type { Connection } from '../connections/types.js';
+import { sh } from '../../engine/shell.js';
+import type { Connection } from '../../engine/connections/types.js';
+import { commandFailed } from '../../engine/command-failure.js';
 
 export interface KmodInfo {
   name: string;
@@ -98,8 +98,7 @@ function finish(m: KmodInfo & { marks: Set<string> }): KmodInfo {
 export async function probeKmods(conn: Connection, names: string[]): Promise<KmodState> {
   const r = await conn.exec(kmodState.command(names));
   if (r.code !== 0) {
-    const stderr = r.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
-    throw new FurrowError('module', `${conn.spec.name}: inspecting kernel modules ${names.join(', ')} failed (exit status ${r.code ?? 'none'})${stderr ? `:\n  ${stderr}` : ''}`);
+    throw commandFailed(conn.spec.name, `inspecting kernel modules ${names.join(', ')}`, r);
   }
   return kmodState.parse(r.stdout.toString('utf8'));
 }
