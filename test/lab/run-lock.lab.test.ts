@@ -4,7 +4,7 @@
  * each run survives; a controller killed while it holds the lock lets go of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeLab, expectExit, furrow, labTestName } from './support.js';
@@ -103,9 +103,12 @@ describeLab('two runs on one host at once', () => {
     await first.sawLine(/h1 changed: Slow run begins/);
     const holder = new RegExp(`another run holds /run/furrow\\.lock \\(controller ${os.hostname()}, PID ${first.child.pid}, started \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\)`);
 
+    const journals = () => readdirSync(path.join(cwd, '.furrow', 'runs')).filter((f) => f.endsWith('.jsonl')).length;
+    const before = journals();
     const t0 = Date.now();
     const refused = await furrow(['run', quick, '-i', inventory, '--no-wait'], { cwd });
     expectExit(refused, 4);
+    expect(journals()).toBe(before); // nothing ran: no journal for --resume to start from
     expect(refused.stderr).toMatch(holder);
     expect(refused.stderr).toContain('not waiting for it (--no-wait)');
     expect(Date.now() - t0).toBeLessThan(20_000); // at once: not after the slow run's 6 s and more
