@@ -10,6 +10,16 @@ import { registerCerts } from './certs.js';
 import { registerModules } from './modules.js';
 import { registerBundle } from './bundle.js';
 
+// A reader that closes early (`furrow modules | head -1`) is the user saying "enough": exit
+// quietly like other CLIs do instead of dying on an unhandled EPIPE with a stack trace. A status
+// already set (a failed run) is kept.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    process.exit(process.exitCode ?? 0);
+  });
+}
+
 const program = new Command('furrow')
   .description('Declarative, idempotent, parallel provisioning of Kubernetes from plain binaries, over SSH.')
   .version('0.1.0')

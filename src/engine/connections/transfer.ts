@@ -8,6 +8,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { once } from 'node:events';
+import { commandFailure } from '../command-failure.js';
 import { FurrowError } from '../errors.js';
 import { getCommand, installCommand, putCommand, receiveCommand, tempPathFor } from './remote-commands.js';
 import type { ExecOptions, ExecResult, GetOptions, PutOptions, PutSource } from './types.js';
@@ -17,18 +18,8 @@ export type ExecFn = (command: string, opts?: ExecOptions) => Promise<ExecResult
 /** A put or get that the host refused: names host, path, exit status and what stderr said. */
 export class TransferError extends FurrowError {
   constructor(readonly host: string, readonly path: string, readonly operation: 'put' | 'get', readonly result: ExecResult) {
-    super('module', `${host}: ${operation} ${path} failed (${describeExit(result)})${stderrTail(result.stderr)}`);
+    super('module', commandFailure(host, `${operation} ${path}`, result));
   }
-}
-
-function describeExit(result: ExecResult): string {
-  if (result.timedOut) return 'timed out';
-  return result.code === null ? `killed by ${result.signal ?? 'a signal'}` : `exit status ${result.code}`;
-}
-
-function stderrTail(stderr: Buffer): string {
-  const lines = stderr.toString('utf8').trimEnd().split('\n').filter(Boolean).slice(-20);
-  return lines.length ? `:\n  ${lines.join('\n  ')}` : '';
 }
 
 /** The become settings a transfer overrides, for its commands. */

@@ -5,6 +5,7 @@
  * diff can be shown without a second trip and an unchanged file is never transferred).
  */
 import { createHash } from 'node:crypto';
+import { commandFailed } from '../command-failure.js';
 import { FurrowError } from '../errors.js';
 import { raw, sh } from '../shell.js';
 import type { Connection } from '../connections/types.js';
@@ -232,8 +233,7 @@ export async function probeFiles(conn: Connection, queries: FileQuery[]): Promis
   const distinct = [...new Map(queries.map((q, i) => [keys[i]!, q])).values()];
   const result = await conn.exec(fileStat.command(distinct));
   if (result.code !== 0) {
-    const stderr = result.stderr.toString('utf8').trim().split('\n').slice(-20).join('\n  ');
-    throw new FurrowError('module', `${conn.spec.name}: could not inspect ${distinct.map((q) => q.path).join(', ')} (exit status ${result.code})${stderr ? `:\n  ${stderr}` : ''}`);
+    throw commandFailed(conn.spec.name, `inspecting ${distinct.map((q) => q.path).join(', ')}`, result);
   }
   const infos = fileStat.parse(result.stdout);
   if (infos.length !== distinct.length) throw new FurrowError('module', `${conn.spec.name}: file probe returned ${infos.length} results for ${distinct.length} paths`);

@@ -7,7 +7,7 @@ const SYMBOLIC = /^[ugoa]*(?:[-+=][rwxXst]*)+$/;
 
 /**
  * Strings: '0644', '644', '0o644', or symbolic 'u=rw,g=r,o=r'. Numbers: `mode: 0644` reaches us
- * as 420 from a YAML 1.1 loader (ours: src/engine/playbook/yaml-source.ts) and as 644 from a
+ * as 420 from a YAML 1.1 loader (ours: src/engine/yaml.ts) and as 644 from a
  * YAML 1.2 one, so both must mean 0644 (see `numericMode`).
  */
 export function parseMode(input: string | number, module: string): ModeSpec {

@@ -173,6 +173,6 @@ describe('file probe: one round trip on a real shell', () => {
   }, 20000);
 
   test('a failing probe names the host and the paths', async () => {
-    await expect(probeFiles(cannedConnection('', 1), [{ path: '/x' }])).rejects.toThrow('h1: could not inspect /x (exit status 1):\n  boom');
+    await expect(probeFiles(cannedConnection('', 1), [{ path: '/x' }])).rejects.toThrow('h1: inspecting /x failed (exit status 1):\n  boom');
   });
 });
