@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { InputError } from '../engine/errors.js';
+import { stepTable } from '../cluster/steps.js';
+import { PACKAGE_PLAYBOOKS } from '../cluster/run.js';
 import { addRunOptions, type RunFlags, runOptionsFromFlags } from './run.js';
 
 /** `furrow deploy STEP -i DIR` with the shared run flags; the exit code of the run. */
@@ -7,17 +10,28 @@ export async function deploy(stepArg: string, o: RunFlags): Promise<number> {
   return deployCluster(o.inventory, stepArg, run);
 }
 
+const indent = (text: string) => text.replace(/^(?=.)/gm, '  ');
+
 export function registerDeploy(program: Command): void {
+  // -i is not mandatory to commander so that `deploy --list` needs no cluster; the action asks for it.
   addRunOptions(
     program
       .command('deploy')
       .description('deploy one step of a cluster (prepare, etcd, ...; 01..07), or all of them as one run')
-      .argument('<step>', 'a step name or number, or all (90)'),
+      .argument('[step]', 'a step name or number, a comma-separated list of them, or all (90)')
+      .option('--list', 'list the steps (number, name, what it does, whether it exists yet) and exit'),
     'the cluster folder (hosts or inventory.yml, config.yml, pki/, bin/, repo/)',
+    false,
   )
-    .addHelpText('after', '\nExamples:\n  furrow deploy all -i clusters/prod\n  furrow deploy etcd -i clusters/prod --check --diff\n  furrow deploy 01 -i clusters/prod -l h3\n')
-    .action(async (stepArg: string, o: RunFlags) => {
-      process.exitCode = await deploy(stepArg, o);
+    .addHelpText('after', () => `\nSteps:\n${indent(stepTable(PACKAGE_PLAYBOOKS))}\nExamples:\n  furrow deploy all -i clusters/prod\n  furrow deploy etcd -i clusters/prod --check --diff\n  furrow deploy 01 -i clusters/prod -l h3\n`)
+    .action(async (stepArg: string | undefined, o: Partial<RunFlags> & { list?: boolean }) => {
+      if (o.list) {
+        process.stdout.write(stepTable(PACKAGE_PLAYBOOKS));
+        return;
+      }
+      if (stepArg === undefined) throw new InputError(undefined, 'deploy needs a step', `name one of these (or all):\n${indent(stepTable(PACKAGE_PLAYBOOKS))}`);
+      if (o.inventory === undefined) throw new InputError(undefined, "deploy needs the cluster folder: required option '-i, --inventory <path>' not specified", `furrow deploy ${stepArg} -i clusters/NAME`);
+      process.exitCode = await deploy(stepArg, { ...o, inventory: o.inventory });
     });
 
   program

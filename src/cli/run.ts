@@ -1,5 +1,5 @@
 import { packagePath } from '../package-root.js';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Reporter } from '../engine/events.js';
 import type { RunOptions } from '../engine/run/runner.js';
 import { parseCount } from './lab.js';
@@ -29,9 +29,9 @@ export interface RunFlags {
 }
 
 /** The flags `run` and `deploy` share: what to run on, how, and how to report it. */
-export function addRunOptions(cmd: Command, inventoryHelp: string): Command {
+export function addRunOptions(cmd: Command, inventoryHelp: string, inventoryRequired = true): Command {
   return cmd
-    .requiredOption('-i, --inventory <path>', inventoryHelp)
+    .addOption(new Option('-i, --inventory <path>', inventoryHelp).makeOptionMandatory(inventoryRequired))
     .option('-C, --check', 'plan only: report what would change, change nothing')
     .option('-D, --diff', 'show what changes: unified diffs for files, old/new for values')
     .option('-l, --limit <pattern>', "further limit the hosts (pattern, e.g. 'etcd:!h3')")

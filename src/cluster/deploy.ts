@@ -11,8 +11,9 @@ import { resolveSteps } from './steps.js';
  * code. Every check of the folder happens before the first host is touched.
  */
 export async function deployCluster(clusterDir: string, stepArg: string, run: ClusterRunOptions): Promise<number> {
-  const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
+  // The step first: a mistyped one is named with the known ones whatever state the folder is in.
   const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
+  const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const bundle = readClusterBundle(cluster.dir);
   // Bad input for the control plane stops here, before any host is touched.
   if (steps.some((s) => s.name === 'master')) checkKubernetesInput(cluster, inventory, bundle);

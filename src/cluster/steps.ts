@@ -2,15 +2,15 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
 
-/** The deploy steps, in dependency order, with kubeasz's numbers as aliases. */
+/** The deploy steps, in dependency order, with kubeasz's numbers as aliases and what each does. */
 export const STEPS = [
-  { number: '01', name: 'prepare' },
-  { number: '02', name: 'etcd' },
-  { number: '03', name: 'runtime' },
-  { number: '04', name: 'master' },
-  { number: '05', name: 'node' },
-  { number: '06', name: 'network' },
-  { number: '07', name: 'addons' },
+  { number: '01', name: 'prepare', does: 'time (chrony), base packages, swap off, kernel modules, sysctls, limits' },
+  { number: '02', name: 'etcd', does: 'the etcd cluster with mutual TLS, one member per host of group etcd' },
+  { number: '03', name: 'runtime', does: 'the container runtime on every master and node: containerd or docker' },
+  { number: '04', name: 'master', does: 'kube-lb everywhere, the control plane on the masters, admin kubeconfig' },
+  { number: '05', name: 'node', does: 'kubelet and kube-proxy on every node' },
+  { number: '06', name: 'network', does: 'the pod network (CNI plugin)' },
+  { number: '07', name: 'addons', does: 'cluster add-ons: DNS, metrics' },
 ] as const;
 
 export interface Step {
@@ -30,6 +30,20 @@ export function availableSteps(playbooksDir: string): Step[] {
 }
 
 /**
+ * Every step as a table: number, name, what it does, whether its playbook exists yet; then 'all'.
+ * `furrow deploy --list` prints it and `furrow deploy --help` shows it.
+ */
+export function stepTable(playbooksDir: string): string {
+  const rows = [
+    ['step', 'name', 'what it does', 'exists'],
+    ...STEPS.map((s) => [s.number, s.name, s.does, existsSync(stepPlaybook(playbooksDir, s)) ? 'yes' : 'not yet']),
+    ['90', 'all', 'every step that exists, in this order, as one run', ''],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/**
  * 'all' or '90' is every available step; 'a,b,...' those steps (names or numbers), run in the
  * steps' own order as one run; otherwise one step by name or number.
  */
@@ -46,5 +60,5 @@ function resolveStep(arg: string, available: Step[]): Step {
   if (step) return step;
   const names = available.map((s) => `${s.number} ${s.name}`).join(', ');
   if (known) throw new InputError(undefined, `step '${arg}' (${known.number} ${known.name}) is not available yet`, `available steps: ${names}, or all`);
-  throw new InputError(undefined, `unknown deploy step '${arg}'`, `use one of: ${names}, a comma-separated list of them, or all (90)`);
+  throw new InputError(undefined, `unknown deploy step '${arg}'`, `use one of: ${names}, a comma-separated list of them, or all (90); furrow deploy --list shows what each does`);
 }
