@@ -86,24 +86,32 @@ export async function etcdMembers(cluster: Cluster): Promise<Member[]> {
 /** The control plane's leaves (step 04), as the kube-master role issues them; apiserver-etcd-client is among etcd's. */
 export const CONTROL_PLANE_LEAVES = ['apiserver', 'apiserver-kubelet-client', 'front-proxy-client', 'admin', 'controller-manager', 'scheduler'];
 
+/** The nodes' leaves (step 05): kube-proxy's, and each kubelet's (kubelet-<node name>). */
+const isNodeLeaf = (name: string) => name === 'kube-proxy' || name.startsWith('kubelet-');
+
 /** `furrow certs renew`: re-issues leaves with the existing CAs (keys kept); the caller rolls them out. */
 export async function renewClusterCerts(cluster: Cluster, only?: string[]): Promise<LeafResult[]> {
   const days = typeof cluster.config.etcd_cert_days === 'number' ? cluster.config.etcd_cert_days : undefined;
   const keyType = cluster.config.pki_key_type === 'ecdsa' ? 'ecdsa' : 'rsa';
   const inventory = await loadInventory(cluster.inventory);
   const control = inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length
-    ? kubeCertSpecs(kubeSettings(cluster, inventory)).filter((s) => CONTROL_PLANE_LEAVES.includes(s.name))
+    ? kubeCertSpecs(kubeSettings(cluster, inventory)).filter((s) => CONTROL_PLANE_LEAVES.includes(s.name) || isNodeLeaf(s.name))
     : [];
   const specs = [...etcdCertSpecs(await etcdMembers(cluster), days ? { days } : {}), ...control];
   return renewLeaves(cluster.pkiDir, specs, { keyType, ...(only?.length ? { only } : {}) });
 }
 
-/** The deploy steps that roll renewed leaves out: etcd members' to step 02, the apiserver's and the components' to step 04. */
+/**
+ * The deploy steps that roll renewed leaves out: etcd members' to step 02, the apiserver's and the
+ * components' to step 04, the kubelets' and kube-proxy's to step 05 (each restarts only the
+ * component whose files changed, one host at a time).
+ */
 export function rolloutSteps(renewed: LeafResult[]): string[] {
   const steps = new Set<string>();
   for (const r of renewed) {
     if (r.name === 'apiserver-etcd-client' || CONTROL_PLANE_LEAVES.includes(r.name)) steps.add('master');
     else if (r.name.startsWith('etcd/')) steps.add('etcd');
+    else if (isNodeLeaf(r.name)) steps.add('node');
   }
-  return ['etcd', 'master'].filter((s) => steps.has(s));
+  return ['etcd', 'master', 'node'].filter((s) => steps.has(s));
 }

@@ -52,6 +52,22 @@ export function masterMembers(inventory: Inventory): Member[] {
   });
 }
 
+/**
+ * Every kubelet's node (kube_master and kube_node hosts) as the kube-node role names it:
+ * K8S_NODENAME (k8s_nodename in lower case with '_' as '-', else the inventory name) and its
+ * address (ansible_host, else the name), so the certificates `certs renew` issues are the ones
+ * step 05 keeps.
+ */
+export function nodeMembers(inventory: Inventory): Member[] {
+  const hosts = new Set(['kube_master', 'kube_node'].flatMap((g) => (inventory.groups.has(g) ? selectHosts(inventory, g) : [])));
+  const literal = (v: unknown) => (typeof v === 'string' && v !== '' && !v.includes('{{') ? v : undefined);
+  return [...hosts].map((host) => {
+    const vars = hostVars(inventory, host);
+    const name = literal(vars.k8s_nodename)?.toLowerCase().replaceAll('_', '-') ?? host;
+    return { name, ip: literal(vars.ansible_host) ?? name };
+  });
+}
+
 /** The ex-lb VIP (kubeasz's EX_APISERVER_VIP), from config.yml or the ex_lb hosts' variables. */
 function exLbVip(cluster: Cluster, inventory: Inventory): string | undefined {
   if (typeof cluster.config.EX_APISERVER_VIP === 'string') return cluster.config.EX_APISERVER_VIP;
@@ -67,7 +83,7 @@ export function kubeSettings(cluster: Cluster, inventory: Inventory): KubeSettin
   const days = kubeSetting(cluster, 'kube_cert_days');
   return {
     masters: masterMembers(inventory),
-    nodes: [],
+    nodes: nodeMembers(inventory),
     serviceCidr: String(kubeSetting(cluster, 'SERVICE_CIDR')),
     clusterDnsDomain: String(kubeSetting(cluster, 'CLUSTER_DNS_DOMAIN')),
     extraSans: [...(Array.isArray(extra) ? extra.map(String) : []), ...(vip ? [vip] : [])],

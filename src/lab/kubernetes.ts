@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, createWriteStream, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
-import { chmod, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../engine/errors.js';
 import { LAB_STATE_ROOT } from './rootfs.js';
@@ -29,7 +29,17 @@ export type KubeBinary = (typeof KUBE_BINARIES)[number];
 
 /** Debian's source package, and the packages the build needs on this machine. */
 const SOURCE_PACKAGE = 'kubernetes';
-const BUILD_PACKAGES = ['golang-go', 'rsync', 'make', 'dpkg-dev'];
+const BUILD_PACKAGES = ['golang-go', 'rsync', 'make', 'dpkg-dev', 'golang-github-modern-go-reflect2-dev'];
+
+/**
+ * Kubernetes 1.20 vendors github.com/modern-go/reflect2 v1.0.1, which Go 1.18 and later break: a
+ * kube-apiserver built with Debian's Go (1.19) dies now and then with SIGSEGV in mapiterinit while
+ * it encodes JSON (reflect2 issue 23; upstream Kubernetes moved to v1.0.2). The build takes
+ * v1.0.2 from Debian's package instead. The name is part of the cache key: binaries built
+ * without it are built again.
+ */
+const VENDOR_REPLACEMENTS = [{ importPath: 'github.com/modern-go/reflect2', from: '/usr/share/gocode/src/github.com/modern-go/reflect2', version: 'v1.0.2' }];
+export const BUILD_RECIPE = VENDOR_REPLACEMENTS.map((r) => `${r.importPath}@${r.version}`).join(' ');
 
 /** The deb-src source Furrow writes when the machine has none for Debian's main archive. */
 export const DEB_SRC_FILE = '/etc/apt/sources.list.d/furrow-deb-src.sources';
@@ -49,6 +59,8 @@ export interface KubernetesBuild {
   built: boolean;
   /** Seconds the build took (this one, or the one that made the cache). */
   seconds: number;
+  /** The vendored packages the build replaced (BUILD_RECIPE). */
+  recipe: string;
 }
 
 export interface KubernetesOptions {
@@ -138,8 +150,24 @@ async function cached(dir: string, sourceVersionKey: string): Promise<Kubernetes
   const record = path.join(dir, 'build.json');
   if (!existsSync(record)) return undefined;
   const b = JSON.parse(await readFile(record, 'utf8')) as KubernetesBuild;
-  if (b.sourceVersion !== sourceVersionKey || !KUBE_BINARIES.every((n) => existsSync(b.binaries[n]?.path ?? ''))) return undefined;
+  if (b.sourceVersion !== sourceVersionKey || b.recipe !== BUILD_RECIPE || !KUBE_BINARIES.every((n) => existsSync(b.binaries[n]?.path ?? ''))) return undefined;
   return { ...b, built: false };
+}
+
+/**
+ * The binaries' folder of a complete cached build made with this BUILD_RECIPE, found without
+ * asking apt (the tests use it: `furrow lab kubernetes` fills the cache); undefined when none.
+ */
+export function cachedKubernetesBinDir(root?: string): string | undefined {
+  const base = kubernetesRoot(root);
+  if (!existsSync(base)) return undefined;
+  for (const entry of readdirSync(base).sort().reverse()) {
+    const record = path.join(base, entry, 'build.json');
+    if (!existsSync(record)) continue;
+    const b = JSON.parse(readFileSync(record, 'utf8')) as KubernetesBuild;
+    if (b.recipe === BUILD_RECIPE && KUBE_BINARIES.every((n) => existsSync(b.binaries[n]?.path ?? ''))) return b.binDir;
+  }
+  return undefined;
 }
 
 function sha256File(file: string): Promise<string> {
@@ -283,6 +311,14 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
   log(`unpacking ${orig}`);
   await step('unpack the source', 'tar', ['-xf', path.join(download, orig), '-C', src, '--strip-components=1'], { cwd: work, env, logFile, log });
 
+  for (const r of VENDOR_REPLACEMENTS) {
+    const vendored = path.join(src, 'vendor', r.importPath);
+    log(`vendor/${r.importPath}: ${r.version} from ${r.from}`);
+    if (!existsSync(r.from)) throw new LabError(`building Kubernetes failed at step 'replace vendored packages': ${r.from} is missing (package golang-github-modern-go-reflect2-dev)`);
+    await rm(vendored, { recursive: true, force: true });
+    await cp(r.from, vendored, { recursive: true });
+  }
+
   // GOPATH mode, as the package's debian/rules builds it: the tree seen as $GOPATH/src/k8s.io/kubernetes.
   const gopath = path.join(src, '.go');
   await mkdir(path.join(gopath, 'src', 'k8s.io'), { recursive: true });
@@ -308,7 +344,7 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
     binaries[name] = { path: path.join(dir, 'bin', name), sha256: await sha256File(path.join(staged, name)), size: (await stat(path.join(staged, name))).size };
   }
   const seconds = Math.round((Date.now() - started) / 1000);
-  const result: KubernetesBuild = { sourceVersion: srcVersion, version, binDir: path.join(dir, 'bin'), binaries, built: true, seconds };
+  const result: KubernetesBuild = { sourceVersion: srcVersion, version, binDir: path.join(dir, 'bin'), binaries, built: true, seconds, recipe: BUILD_RECIPE };
   await writeFile(path.join(work, 'build.json'), `${JSON.stringify({ ...result, builtAt: new Date().toISOString() }, null, 2)}\n`);
   // Complete: the cache entry appears in one rename. The unpacked tree (about 3 GB with its output)
   // goes; the source tarball (34 MB) and Go's cache stay, so a rebuild unpacks and compiles little.

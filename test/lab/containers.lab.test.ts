@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { imageLayoutTar, LAB_PAUSE_IMAGE, LAB_WEB_IMAGE, labImages } from '../../src/lab/images.js';
 import { unpackDebs } from '../support/deb-files.js';
-import { describeLab, expectExit, furrow, LabHosts, labTestName } from './support.js';
+import { describeLab, expectExit, furrow, LabHosts, labKubernetesBin, labTestName } from './support.js';
 
 /**
  * Lab hosts run containers and pods, as `furrow lab up` makes them (no extra flag): containerd
@@ -17,8 +17,8 @@ import { describeLab, expectExit, furrow, LabHosts, labTestName } from './suppor
  */
 const NAME = labTestName('t-ctr');
 const HOSTS = ['h1', 'h2'] as const;
-/** The kubelet `furrow lab kubernetes` builds; FURROW_LAB_KUBELET names another one. */
-const KUBELET = process.env.FURROW_LAB_KUBELET ?? '/var/lib/furrow/kubernetes/build/src/_output/bin/kubelet';
+/** The kubelet `furrow lab kubernetes` builds. */
+const kubelet = () => path.join(labKubernetesBin(), 'kubelet');
 /** Debian's containernetworking-plugins on the controller. */
 const CNI_DIR = '/usr/lib/cni';
 
@@ -36,7 +36,6 @@ describeLab('lab hosts run containers and pods', () => {
   const on = hosts.on;
 
   beforeAll(async () => {
-    if (!existsSync(KUBELET)) throw new Error(`no kubelet at ${KUBELET}: build the lab's Kubernetes binaries first (furrow lab kubernetes), or set FURROW_LAB_KUBELET`);
     const [up, debs] = await Promise.all([furrow(['lab', 'up', '--hosts', String(HOSTS.length), '--name', NAME], { cwd }), unpackDebs(['containerd', 'runc'])]);
     try {
       expectExit(up, 0);
@@ -54,7 +53,7 @@ describeLab('lab hosts run containers and pods', () => {
     for (const h of HOSTS) {
       await hosts.get(h).put('/root/lab-images.tar', { content: imagesTar });
       await on(h, 'mkdir -p /opt/kube/bin /opt/cni/bin');
-      await hosts.get(h).put('/opt/kube/bin/kubelet', { path: KUBELET }, { mode: 0o755 });
+      await hosts.get(h).put('/opt/kube/bin/kubelet', { path: kubelet() }, { mode: 0o755 });
       for (const plugin of ['bridge', 'host-local', 'loopback']) await hosts.get(h).put(`/opt/cni/bin/${plugin}`, { path: path.join(CNI_DIR, plugin) }, { mode: 0o755 });
     }
   }, 600_000);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { connectionSpecFromVars, openConnection } from '../../src/engine/connections/index.js';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory, type Inventory } from '../../src/engine/inventory/index.js';
+import { cachedKubernetesBinDir } from '../../src/lab/kubernetes.js';
 
 /**
  * Lab tests boot real hosts, which needs root and systemd-nspawn. They skip when they can't run,
@@ -16,6 +17,17 @@ export function labAvailable(): boolean {
 }
 
 export const describeLab = (name: string, fn: () => void) => (labAvailable() ? describe(name, fn) : describe.skip(name, fn));
+
+/**
+ * The folder of the lab's Kubernetes v1.20.2 binaries: the per-machine cache `furrow lab
+ * kubernetes` fills (.ci/run runs it first), or FURROW_K8S_BIN. A test that needs them fails
+ * without them, naming the command; it never skips.
+ */
+export function labKubernetesBin(): string {
+  const dir = process.env.FURROW_K8S_BIN ?? cachedKubernetesBinDir();
+  if (!dir) throw new Error('no Kubernetes binaries for the lab: run `furrow lab kubernetes` first (.ci/run does), or set FURROW_K8S_BIN');
+  return dir;
+}
 
 export interface CliResult {
   code: number | null;
