@@ -15,13 +15,12 @@
  * next call removes before it starts again from the source (Go's cache makes that restart fast).
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { chmod, cp, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../engine/errors.js';
 import { LAB_STATE_ROOT } from './rootfs.js';
-import { must, run } from './system.js';
+import { must, run, sha256File } from './system.js';
 
 /** What make builds: the control plane, the node's two and kubectl. */
 export const KUBE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
@@ -168,16 +167,6 @@ export function cachedKubernetesBinDir(root?: string): string | undefined {
     if (b.recipe === BUILD_RECIPE && KUBE_BINARIES.every((n) => existsSync(b.binaries[n]?.path ?? ''))) return b.binDir;
   }
   return undefined;
-}
-
-function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(file)
-      .on('data', (d) => hash.update(d))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
 
 /** One build step: runs with its output appended to the log; a failure names the step and the log. */

@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { chmod, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -25,7 +25,7 @@ import { labImages, imageLayout } from './images.js';
 import type { KubernetesBuild, KubeBinary } from './kubernetes.js';
 import { LAB_STATE_ROOT } from './rootfs.js';
 import { LabError } from '../engine/errors.js';
-import { must } from './system.js';
+import { must, sha256File } from './system.js';
 
 export const labBundleDir = (root = LAB_STATE_ROOT) => path.join(root, 'lab-bundle');
 /** The bundle `furrow new --from-lab` preloads when it is there. */
@@ -62,16 +62,6 @@ export const DEBIAN_BINARIES: Array<{ pkg: string; file: string; name: string; h
     hosts: EVERY_K8S_HOST,
   })),
 ];
-
-function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(file)
-      .on('data', (d) => hash.update(d))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
-}
 
 /**
  * Debian's packages, downloaded and unpacked into <dir>/debian/<package>/ once; returns each

@@ -1,4 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
+import { fileSha256 } from '../bundle/download.js';
 import { LabError } from '../engine/errors.js';
 
 export interface RunResult {
@@ -62,4 +63,11 @@ export async function ensureTools(log: (line: string) => void): Promise<void> {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await must('apt-get', ['update', '-qq'], 'apt-get update', { env });
   await must('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], `installing ${pkgs.join(' ')}`, { env });
+}
+
+/** The bundle code's streamed sha256 (fileSha256), for a file that must be there. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = await fileSha256(file);
+  if (hash === undefined) throw new LabError(`${file} is gone: it was there a moment ago`);
+  return hash;
 }
