@@ -156,8 +156,11 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
     const pod = pods.items[0]!;
     const service = await kubectlJson<{ spec: { clusterIP: string } }>('get service web');
     expect(service.spec.clusterIP).toMatch(/^10\.68\./);
-    // kube-proxy's rules take the ClusterIP to the pod: the page names the pod.
-    expect(await on(pod.spec.nodeName, `curl -sS --max-time 10 http://${service.spec.clusterIP}/`)).toBe(`furrow lab web: ${pod.metadata.name}`);
+    // kube-proxy's rules take the ClusterIP to the pod: the page names the pod. A Ready pod
+    // reaches kube-proxy through the endpoints controller and kube-proxy's next sync, so the
+    // first seconds may still refuse; a user would retry, and so does the test (30 s at most).
+    const url = `http://${service.spec.clusterIP}/`;
+    expect(await on(pod.spec.nodeName, `for i in $(seq 30); do curl -sS --max-time 10 ${url} 2>/dev/null && exit 0; sleep 1; done; curl -sS --max-time 10 ${url}`)).toBe(`furrow lab web: ${pod.metadata.name}`);
   }, 300_000);
 
   test("a node's credentials get what Node authorization allows, and no more", async () => {
