@@ -106,7 +106,9 @@ function labSpec(clientDir: string, address: string): ConnectionSpec {
     port: 22,
     user: 'root',
     privateKeyFile: path.join(clientDir, 'id_ed25519'),
-    connectTimeoutMs: 5_000,
+    // A host that just booted on a busy machine (load 13 on 2 cores was seen) may take more than
+    // 5 s for its first key exchange: slow is not down.
+    connectTimeoutMs: 20_000,
     keepaliveMs: 15_000,
     become: false,
     becomeUser: 'root',

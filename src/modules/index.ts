@@ -21,6 +21,7 @@ import { cert } from './cert.js';
 import { image } from './image.js';
 import { kubeconfig } from './kubeconfig.js';
 import { serviceAccountKey } from './service_account_key.js';
+import { k8s } from './k8s.js';
 
 /**
  * The module registry: the one place that names concrete modules. Adding a module is one import
@@ -53,6 +54,7 @@ const all: Module<any, any>[] = [
   kubeconfig,
   serviceAccountKey,
   image,
+  k8s,
 ];
 
 const byName = new Map(all.map((m) => [m.name, m]));

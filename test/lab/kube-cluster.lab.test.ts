@@ -177,8 +177,9 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
     expect(service.spec.clusterIP).toMatch(/^10\.68\./);
     const nodePort = service.spec.ports[0]!.nodePort;
     const names = pods.items.map((p) => `furrow lab web: ${p.metadata.name}`);
-    // kube-proxy writes its rules for a new Service within seconds; ask each address until it
-    // answers (up to ~30 s), then it must be one of the three pods (on any node: routed there).
+    // A Ready pod reaches kube-proxy through the endpoints controller and kube-proxy's next sync,
+    // so the first seconds may still refuse: ask each address until it answers (up to ~30 s, as
+    // a user would retry); the answer must be one of the three pods (on any node: routed there).
     const answer = async (h: string, url: string) => {
       const r = await on(h, `for i in $(seq 15); do curl -sS --max-time 5 ${url} && exit 0; sleep 2; done; exit 1`);
       expect(names).toContain(r);

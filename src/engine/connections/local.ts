@@ -3,7 +3,9 @@
  * `sh -c` child processes. Used for `ansible_connection=local` and localhost.
  */
 import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { userInfo } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { driveCommand, type ExitInfo, type RunningCommand } from './exec-driver.js';
 import { becomeFor, planCommand } from './remote-commands.js';
 import { getFile, putFile } from './transfer.js';
@@ -30,6 +32,18 @@ export class LocalConnection implements Connection {
 
   get(src: string, localPath: string, opts?: GetOptions): Promise<void> {
     return getFile((c, o) => this.exec(c, o), this.spec.name, src, localPath, opts);
+  }
+
+  /** The controller reaches address:port itself: a plain socket, once connected. */
+  tunnel(address: string, port: number): Promise<Duplex> {
+    return new Promise<Duplex>((resolve, reject) => {
+      const socket = connect({ host: address, port });
+      socket.once('connect', () => {
+        socket.off('error', reject);
+        resolve(socket);
+      });
+      socket.once('error', (err) => reject(new Error(`cannot connect to ${address}:${port}: ${err.message}`)));
+    });
   }
 
   async close(): Promise<void> {}

@@ -93,8 +93,8 @@ export class SshConnection implements Connection {
     return getFile((c, o) => this.exec(c, o), this.spec.name, src, localPath, opts);
   }
 
-  /** A TCP tunnel from this host to another: how a jump host carries the next hop. */
-  async forwardOut(address: string, port: number): Promise<Duplex> {
+  /** A TCP tunnel from this host to address:port: a jump host's next hop, a module's API calls. */
+  async tunnel(address: string, port: number): Promise<Duplex> {
     return tunnel(await this.connected(), address, port);
   }
 
@@ -155,7 +155,7 @@ export class SshConnection implements Connection {
     let sock: Duplex | undefined;
     if (this.jump) {
       try {
-        sock = await this.jump.forwardOut(this.spec.address, this.spec.port);
+        sock = await this.jump.tunnel(this.spec.address, this.spec.port);
       } catch (err) {
         if (err instanceof InputError) throw err; // a bad key file for the jump host is bad input
         // A changed key on the way is a security event, not an outage: keep it visible as such.

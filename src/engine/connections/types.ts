@@ -1,4 +1,4 @@
-import type { Readable, Writable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 
 /** Everything needed to reach one host; built from inventory vars by `connectionSpecFromVars`. */
 export interface ConnectionSpec {
@@ -89,6 +89,12 @@ export interface Connection {
   /** Copies a remote file to a local path, streaming (a temp file beside it, then renamed). */
   get(src: string, localPath: string, opts?: GetOptions): Promise<void>;
   close(): Promise<void>;
+  /**
+   * A TCP stream from this host to address:port (SSH direct-tcpip; a plain socket on the
+   * controller): how the controller talks to a service only the host can reach, such as the
+   * apiserver behind the host's kube-lb.
+   */
+  tunnel(address: string, port: number): Promise<Duplex>;
   /** What the user must hear about this connection since last asked (a first-use host key, checking off). */
   takeNotices?(): string[];
 }

@@ -40,6 +40,7 @@ export class HostReads {
       exec: (command: string, opts?: ExecOptions) => (count(), conn.exec(command, opts)),
       put: (dest: string, source: PutSource, opts?: PutOptions) => (count(), conn.put(dest, source, opts)),
       get: (src, localPath, opts) => (count(), conn.get(src, localPath, opts)),
+      tunnel: (address, port) => (count(), conn.tunnel(address, port)),
     };
   }
 

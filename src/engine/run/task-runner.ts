@@ -305,6 +305,7 @@ function withRunAs(conn: Connection, runAs: RunAs): Connection {
     },
     put: (dest: string, source: PutSource, opts: PutOptions = {}) => conn.put(dest, source, { ...user, ...withoutUndefined(opts) }),
     get: (src: string, localPath: string, opts: GetOptions = {}) => conn.get(src, localPath, { ...user, ...withoutUndefined(opts) }),
+    tunnel: (address: string, port: number) => conn.tunnel(address, port),
   };
 }
 

@@ -178,6 +178,9 @@ function cannedConnection(answers: ((cmd: string) => string | undefined)[]): Con
     close: async () => undefined,
     put: async () => undefined,
     get: async () => undefined,
+    tunnel: async () => {
+      throw new Error('no tunnel here');
+    },
     exec: async (cmd: string) => {
       asked.push(cmd);
       for (const a of answers) {

@@ -37,6 +37,7 @@ export function cannedConnection(stdout: string | Buffer, code = 0): CannedConne
     },
     put: fail,
     get: fail,
+    tunnel: fail,
   };
 }
 
