@@ -1,6 +1,7 @@
 import { bundleVars, readClusterBundle } from '../bundle/cluster.js';
 import { clusterVars, loadClusterWithHosts } from './cluster.js';
 import { checkKubernetesInput, kubernetesVars } from './kubernetes.js';
+import { checkNetworkInput } from './network.js';
 import { checkHostsTrustFolderCas } from './preflight.js';
 import { withClusterRepo } from './repo-serve.js';
 import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
@@ -17,6 +18,7 @@ export async function deployCluster(clusterDir: string, stepArg: string, run: Cl
   const bundle = readClusterBundle(cluster.dir);
   // Bad input for the control plane stops here, before any host is touched.
   if (steps.some((s) => s.name === 'master')) checkKubernetesInput(cluster, inventory, bundle);
+  if (steps.some((s) => s.name === 'network')) checkNetworkInput(cluster);
   await checkHostsTrustFolderCas(cluster, run);
   return withClusterRepo(cluster, inventory, (repo) =>
     runOnCluster(

@@ -135,7 +135,7 @@ export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bun
 }
 
 /** Where a setting is written in config.yml (its line), or the file alone when it is not there. */
-function settingPlace(file: string, ...keys: string[]): { file: string; line?: number } {
+export function settingPlace(file: string, ...keys: string[]): { file: string; line?: number } {
   if (!existsSync(file)) return { file };
   const text = readFileSync(file, 'utf8');
   const lineCounter = new YAML.LineCounter();

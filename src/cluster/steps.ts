@@ -9,7 +9,7 @@ export const STEPS = [
   { number: '03', name: 'runtime', does: 'the container runtime on every master and node: containerd or docker' },
   { number: '04', name: 'master', does: 'kube-lb everywhere, the control plane on the masters, admin kubeconfig' },
   { number: '05', name: 'node', does: 'kubelet and kube-proxy on every node' },
-  { number: '06', name: 'network', does: 'the pod network (CNI plugin)' },
+  { number: '06', name: 'network', does: 'the pod network by CLUSTER_NETWORK: flannel, or routes between the nodes; every node Ready' },
   { number: '07', name: 'addons', does: 'cluster add-ons by their switches: CoreDNS, metrics-server, dashboard, ingress-nginx' },
 ] as const;
 

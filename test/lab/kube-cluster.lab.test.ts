@@ -10,23 +10,28 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, 
  * The lab's whole way to a Kubernetes cluster, as a user on a fresh machine takes it, with nothing
  * done by hand: `lab up`, `lab kubernetes` (v1.20.2 built from Debian's source once per machine,
  * and the lab's bundle), `new --from-lab` (which preloads that bundle: binaries, OS packages,
- * images), then `deploy all`. 3 lab hosts: h1 and h2 masters, all three nodes, etcd on all three.
+ * images), then `deploy all` (steps 01-06; the lab's config.yml says CLUSTER_NETWORK: routes).
+ * 3 lab hosts: h1 and h2 masters, all three nodes, etcd on all three.
  * Proves: 3 nodes Ready with kubeasz's role labels and their own podCIDRs; the hosts run the
- * binaries that were built; a Deployment of the bundle's web image runs and its Service answers
- * on its ClusterIP; a node's own credentials get what Node authorization allows and no more; a
- * second `deploy all` changes nothing and restarts no unit.
+ * binaries that were built; the routes network replaced kube-node's temporary bridge, and each
+ * node routes the other nodes' podCIDRs to them; a Deployment of the bundle's web image with one
+ * pod per node: its Service answers on its ClusterIP and its NodePort from every node, and a pod
+ * on h1 reaches the pod on h3 by its pod address; a node's own credentials get what Node
+ * authorization allows and no more; a second `deploy all` changes nothing and restarts no unit.
  *
- * Not proven here: pod traffic between nodes. Until the network step (06) installs a real network
- * plugin, each node has the temporary bridge network on its own podCIDR (as kubeasz has), so the
- * ClusterIP is asked from the pod's node. Step 04's rolling restart, kube-lb failover and the
- * apiserver's refusals are kube-master.lab.test's. The binaries are v1.20.2 only: the flags chosen
- * for newer versions are checked by test/unit/kube/flags.test.ts alone.
+ * Not proven here: flannel's pods running. Its image cannot be fetched in the lab, so for
+ * CLUSTER_NETWORK flannel only what the apiserver accepts is proven (`deploy network --check`:
+ * a server-side dry run of every object, with the cluster's network and the bundle's images). Step 04's rolling restart, kube-lb failover and the
+ * apiserver's refusals are kube-master.lab.test's. The binaries are v1.20.2 only: the flags
+ * chosen for newer versions are checked by test/unit/kube/flags.test.ts alone.
  */
 const NAME = labTestName('t-kcluster');
 const HOSTS = ['h1', 'h2', 'h3'];
 const MASTERS = ['h1', 'h2'];
 const VERSION = 'v1.20.2';
 const KUBECTL = '/opt/kube/bin/kubectl --kubeconfig=/root/.kube/config --request-timeout=20s';
+/** The protocol number the routes network tags its routes with (roles/network's network_routes_proto). */
+const ROUTES_PROTO = 211;
 
 describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 (3 lab hosts: 2 masters, 3 nodes)', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-kcluster-lab-'));
@@ -64,7 +69,7 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
   async function startTimes(): Promise<Record<string, Record<string, string>>> {
     const entries = await Promise.all(
       HOSTS.map(async (h) => {
-        const units = ['etcd', 'containerd', 'kube-lb', 'kubelet', 'kube-proxy', 'furrow-service-route', ...(MASTERS.includes(h) ? ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] : [])];
+        const units = ['etcd', 'containerd', 'kube-lb', 'kubelet', 'kube-proxy', 'furrow-service-route', 'furrow-pod-routes', ...(MASTERS.includes(h) ? ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] : [])];
         const text = await on(h, units.map((u) => `systemctl show -p ActiveEnterTimestampMonotonic --value ${u}.service`).join('; '));
         return [h, Object.fromEntries(text.split('\n').map((v, i) => [units[i]!, v]))] as const;
       }),
@@ -116,10 +121,21 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
       ['h2', 'True', 'master', false],
       ['h3', 'True', 'node', false],
     ]);
-    // Each node's temporary bridge network is its own podCIDR, as the controller-manager gave it.
+    // Each node's pod network (step 06, routes) is its own podCIDR, as the controller-manager gave
+    // it; kube-node's temporary bridge network is gone; each node routes every other node's
+    // podCIDR to that node's address, with routes of the network's own protocol number only.
+    const address = async (h: string) => (await on(h, 'ip -o -4 addr show dev eth0')).split(/\s+/)[3]!.split('/')[0]!;
+    const addresses = Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await address(h)] as const)));
     for (const n of nodes.items) {
       expect(n.spec.podCIDR).toMatch(/^172\.20\.\d+\.0\/24$/);
-      expect(JSON.parse(await on(n.metadata.name, 'cat /etc/cni/net.d/99-furrow-bridge.conf')).ipam.subnet).toBe(n.spec.podCIDR);
+      expect(await on(n.metadata.name, 'ls /etc/cni/net.d')).toBe('10-furrow-routes.conflist');
+      const conflist = JSON.parse(await on(n.metadata.name, 'cat /etc/cni/net.d/10-furrow-routes.conflist'));
+      expect(conflist.plugins.map((p: { type: string }) => p.type)).toEqual(['bridge', 'portmap']);
+      expect(conflist.plugins[0].ipam.ranges).toEqual([[{ subnet: n.spec.podCIDR }]]);
+      const others = nodes.items.filter((o) => o.metadata.name !== n.metadata.name);
+      const routes = (await on(n.metadata.name, `ip -o route show proto ${ROUTES_PROTO}`)).split('\n').map((l) => l.split(/\s+/).slice(0, 3).join(' ')).sort();
+      expect(routes).toEqual(others.map((o) => `${o.spec.podCIDR} via ${addresses[o.metadata.name]}`).sort());
+      expect(await on(n.metadata.name, 'systemctl is-active furrow-pod-routes')).toBe('active');
     }
     expect(new Set(nodes.items.map((n) => n.spec.podCIDR)).size).toBe(3);
     // The kubelet's client certificate is the node's own, and Node authorization knows it.
@@ -142,38 +158,130 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
     }
   }, 1_600_000);
 
-  test("a Deployment of the bundle's web image runs; its Service answers on its ClusterIP from the pod's node", async () => {
+  test("a Deployment of the bundle's web image, one pod per node: ClusterIP and NodePort answer from every node; a pod on h1 reaches h3's pod", async () => {
     // The image is on every node already: the bundle's preload imported it (no registry is reachable).
     for (const h of HOSTS) expect((await on(h, '/opt/kube/bin/ctr -n k8s.io images ls -q')).split('\n')).toContain(LAB_WEB_IMAGE);
+    // Three replicas, never two on one node (required anti-affinity): each node holds one.
+    const spread = { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' }] } };
     const manifest = [
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: LAB_WEB_IMAGE, imagePullPolicy: 'Never', ports: [{ containerPort: 80 }] }] } } } },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 80 }] } },
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { affinity: spread, containers: [{ name: 'web', image: LAB_WEB_IMAGE, imagePullPolicy: 'Never', ports: [{ containerPort: 80 }] }] } } } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'default' }, spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 80 }] } },
     ];
     await hosts.get('h1').put('/root/web.yaml', { content: manifest.map((m) => YAML.stringify(m)).join('---\n') });
     await on('h1', `${KUBECTL} apply -f /root/web.yaml >/dev/null && ${KUBECTL} rollout status deployment/web --timeout=180s`);
     const pods = await kubectlJson<{ items: Array<{ metadata: { name: string }; spec: { nodeName: string }; status: { phase: string; podIP: string } }> }>('get pods -l app=web');
-    expect(pods.items.map((p) => p.status.phase)).toEqual(['Running']);
-    const pod = pods.items[0]!;
-    const service = await kubectlJson<{ spec: { clusterIP: string } }>('get service web');
+    expect(pods.items.map((p) => p.status.phase)).toEqual(['Running', 'Running', 'Running']);
+    expect(pods.items.map((p) => p.spec.nodeName).sort()).toEqual(HOSTS);
+    const podOn = (h: string) => pods.items.find((p) => p.spec.nodeName === h)!;
+    const service = await kubectlJson<{ spec: { clusterIP: string; ports: Array<{ nodePort: number }> } }>('get service web');
     expect(service.spec.clusterIP).toMatch(/^10\.68\./);
-    // kube-proxy's rules take the ClusterIP to the pod: the page names the pod. A Ready pod
-    // reaches kube-proxy through the endpoints controller and kube-proxy's next sync, so the
-    // first seconds may still refuse; a user would retry, and so does the test (30 s at most).
-    const url = `http://${service.spec.clusterIP}/`;
-    expect(await on(pod.spec.nodeName, `for i in $(seq 30); do curl -sS --max-time 10 ${url} 2>/dev/null && exit 0; sleep 1; done; curl -sS --max-time 10 ${url}`)).toBe(`furrow lab web: ${pod.metadata.name}`);
-  }, 300_000);
+    const nodePort = service.spec.ports[0]!.nodePort;
+    const names = pods.items.map((p) => `furrow lab web: ${p.metadata.name}`);
+    // A Ready pod reaches kube-proxy through the endpoints controller and kube-proxy's next sync,
+    // so the first seconds may still refuse: ask each address until it answers (up to ~30 s, as
+    // a user would retry); the answer must be one of the three pods (on any node: routed there).
+    const answer = async (h: string, url: string) => {
+      const r = await on(h, `for i in $(seq 15); do curl -sS --max-time 5 ${url} && exit 0; sleep 2; done; exit 1`);
+      expect(names).toContain(r);
+      return r;
+    };
+    const served = new Set<string>();
+    for (const h of HOSTS) {
+      const own = (await on(h, 'ip -o -4 addr show dev eth0')).split(/\s+/)[3]!.split('/')[0]!;
+      served.add(await answer(h, `http://${service.spec.clusterIP}/`));
+      served.add(await answer(h, `http://${own}:${nodePort}/`));
+    }
+    process.stdout.write(`kube-cluster: pods that answered the Service: ${served.size} of 3\n`);
+    // Pod to pod across nodes, by pod address: from h1's pod (busybox wget) to h3's pod.
+    const [from, to] = [podOn('h1'), podOn('h3')];
+    // (No -T: busybox 1.35's static wget crashes with SIGSEGV when given one; the host's timeout bounds it.)
+    expect(await on('h1', `timeout 60 ${KUBECTL} exec ${from.metadata.name} -- wget -q -O - http://${to.status.podIP}/`)).toBe(`furrow lab web: ${to.metadata.name}`);
+    // It went straight to h3: h1 routes h3's podCIDR to h3's address.
+    expect(await on('h1', `ip route get ${to.status.podIP}`)).toContain(`via ${(await on('h3', 'ip -o -4 addr show dev eth0')).split(/\s+/)[3]!.split('/')[0]}`);
+  }, 400_000);
 
   test("a node's credentials get what Node authorization allows, and no more", async () => {
     await hosts.get('h1').put('/root/h3-kubelet.kubeconfig', { content: await on('h3', 'cat /etc/kubernetes/kubelet.kubeconfig') }, { mode: '0600' });
     // The answer is the first word: "no - can only read namespaced object of this type" is a no.
     const canI = async (what: string) => (await on('h1', `/opt/kube/bin/kubectl --kubeconfig=/root/h3-kubelet.kubeconfig auth can-i ${what} || true`)).split(/\s/)[0];
     expect(await canI('get nodes/h3')).toBe('yes');
+    // The routes network (step 06) reads every node's podCIDR and address with these credentials.
+    expect(await canI('list nodes')).toBe('yes');
     expect(await canI('update nodes/h3 --subresource=status')).toBe('yes');
     expect(await canI('list secrets --all-namespaces')).toBe('no');
     expect(await canI('get secrets/web -n default')).toBe('no');
     expect(await canI('create deployments -n default')).toBe('no');
     expect(await canI('delete namespaces/default')).toBe('no');
   }, 60_000);
+
+  test('routes: a node added and removed changes the routes on the others on a re-run; the routes unit is reloaded, nothing restarts', async () => {
+    // A Node object with a podCIDR and an address (an unused one on the lab's network), as a
+    // kubelet would register it: the routes network routes to it like to any node.
+    const h1Address = (await on('h1', 'ip -o -4 addr show dev eth0')).split(/\s+/)[3]!.split('/')[0]!;
+    const ghostAddress = h1Address.replace(/\.\d+$/, '.250');
+    const ghost = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'ghost' }, spec: { podCIDR: '172.20.99.0/24', podCIDRs: ['172.20.99.0/24'] }, status: { addresses: [{ type: 'InternalIP', address: ghostAddress }] } };
+    await hosts.get('h1').put('/root/ghost.yaml', { content: YAML.stringify(ghost) });
+    await on('h1', `${KUBECTL} create -f /root/ghost.yaml >/dev/null`);
+    expect(await on('h1', `${KUBECTL} get node ghost -o jsonpath='{.spec.podCIDR} {.status.addresses[0].address}'`)).toBe(`172.20.99.0/24 ${ghostAddress}`);
+    const before = await startTimes();
+    const routesOf = async (h: string) => (await on(h, `ip -o route show proto ${ROUTES_PROTO}`)).split('\n').map((l) => l.split(/\s+/).slice(0, 3).join(' '));
+
+    const added = await furrow(['deploy', 'network', '-i', cluster], { cwd, timeoutMs: 600_000 });
+    expectExit(added, 0);
+    for (const h of HOSTS) expect(await routesOf(h)).toContain(`172.20.99.0/24 via ${ghostAddress}`);
+    // Each host's script changed (one more route) and the unit was reloaded: changed, not restarted.
+    expect(Object.values(changedCounts(added)).every((n) => n >= 1)).toBe(true);
+
+    await on('h1', `${KUBECTL} delete node ghost >/dev/null`);
+    const removed = await furrow(['deploy', 'network', '-i', cluster], { cwd, timeoutMs: 600_000 });
+    expectExit(removed, 0);
+    for (const h of HOSTS) {
+      const routes = await routesOf(h);
+      expect(routes.filter((r) => r.startsWith('172.20.99.'))).toEqual([]);
+      expect(routes).toHaveLength(2);
+    }
+    expect(await startTimes()).toEqual(before);
+  }, 900_000);
+
+  test('flannel: the real apiserver accepts every flannel object (deploy network --check: a server-side dry run); its pods cannot run in the lab', async () => {
+    // flannel's images (docker.io/flannel/...) cannot be fetched in the lab, so its DaemonSet's
+    // pods could never start here and step 06 in flannel mode would wait for them in vain. What
+    // the lab proves is that the apiserver takes every object as the role renders it, with the
+    // cluster's network, the default backend and the bundle's images; nothing is created.
+    const configFile = path.join(cluster, 'config.yml');
+    const config = readFileSync(configFile, 'utf8');
+    expect(config).toMatch(/^CLUSTER_NETWORK: routes$/m);
+    // The namespace first: without it, the dry run cannot validate the objects that go into it
+    // (the k8s module says so and counts them as not validated).
+    await on('h1', `${KUBECTL} create namespace kube-flannel >/dev/null`);
+    try {
+      writeFileSync(configFile, config.replace(/^CLUSTER_NETWORK: routes$/m, 'CLUSTER_NETWORK: flannel'));
+      const r = await furrow(['deploy', 'network', '-i', cluster, '--check', '--diff', '--json'], { cwd, timeoutMs: 600_000 });
+      expectExit(r, 0);
+      const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; host?: string; task?: string; status?: string; msg?: string; diff?: { unified?: string } });
+      const applied = events.find((e) => e.kind === 'task_result' && e.host === 'h1' && e.task?.startsWith("Apply flannel's objects"));
+      expect(applied?.status).toBe('changed');
+      // 6 objects, each validated by the apiserver: the namespace is updated (its labels), the rest created.
+      expect(applied!.msg).toMatch(/^6 objects: 5 to create, 1 to update \(/);
+      expect(applied!.msg).not.toContain('not validated');
+      const diff = applied!.diff!.unified!;
+      for (const kind of ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'DaemonSet']) expect(diff).toMatch(new RegExp(`^\\+\\+\\+ .*${kind}`, 'm'));
+      // net-conf.json as the server would store it: the cluster's pod network and vxlan (the default).
+      expect(diff).toContain('"Network": "172.20.0.0/16"');
+      expect(diff).toContain('"Type": "vxlan"');
+      const versions = (YAML.parse(readFileSync(path.resolve('bundle/manifest.yml'), 'utf8')) as { versions: Record<string, string> }).versions;
+      expect(diff).toContain(`image: docker.io/flannel/flannel:v${versions.flannel}`);
+      expect(diff).toContain(`image: docker.io/flannel/flannel-cni-plugin:v${versions.flannel_cni_plugin}`);
+      // A dry run: nothing of flannel's exists, and the routes network is untouched.
+      for (const what of ['-n kube-flannel daemonset kube-flannel-ds', '-n kube-flannel configmap kube-flannel-cfg', '-n kube-flannel serviceaccount flannel', 'clusterrole flannel', 'clusterrolebinding flannel']) {
+        expect(await on('h1', `${KUBECTL} get ${what} --ignore-not-found -o name`)).toBe('');
+      }
+      for (const h of HOSTS) expect(await on(h, 'ls /etc/cni/net.d')).toBe('10-furrow-routes.conflist');
+    } finally {
+      writeFileSync(configFile, config);
+      await on('h1', `${KUBECTL} delete namespace kube-flannel --wait=false >/dev/null`);
+    }
+  }, 600_000);
 
   test('a second deploy all changes nothing on any host and restarts no unit', async () => {
     const before = await startTimes();

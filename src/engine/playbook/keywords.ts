@@ -87,6 +87,7 @@ export const TASK_KEYWORDS = {
   ignore_errors: keyword({ schema: { type: 'boolean' }, read: (v) => ({ ignoreErrors: bool(v) }), inherit: 'override', on: NESTED, fallback: { ignoreErrors: false }, doc: 'a failure does not stop the host' }),
   changed_when: keyword({ schema: ref('condition'), read: (v, c) => ({ changedWhen: v === undefined ? undefined : checkedConditions(v, 'changed_when', c) }), doc: "overrides the module's changed" }),
   failed_when: keyword({ schema: ref('condition'), read: (v, c) => ({ failedWhen: v === undefined ? undefined : checkedConditions(v, 'failed_when', c) }), doc: "overrides the module's failed" }),
+  check_mode: keyword({ schema: { type: 'boolean' }, read: (v) => ({ checkMode: bool(v) }), inherit: 'override', on: NESTED, doc: 'false: run for real also under --check (a probe whose result later tasks read); true: always only plan' }),
   no_log: keyword({ schema: { type: 'boolean' }, read: (v) => ({ noLog: bool(v) }), inherit: 'override', on: NESTED, fallback: { noLog: false }, doc: 'never print params or results' }),
   vars: keyword({ schema: ref('vars'), read: (v) => ({ vars: record(v) }), inherit: 'merge', on: NESTED, doc: 'task variables' }),
   environment: keyword({ schema: ref('environment'), read: (v) => ({ environment: v === undefined ? undefined : record(v) }), inherit: 'merge', on: EVERYWHERE, doc: "environment variables of the module's commands on the host" }),

@@ -166,7 +166,8 @@ async function runModule(host: HostState, task: Task, pc: PlayContext, scope: Ta
   if (!retrying) watch.phase(`${mod.name} to look at the host`, mod.waitsUpTo?.(params));
   const plan: Plan = await mod.plan(ctx, params);
   let applied: ApplyResult | undefined;
-  if (mod.local || (!pc.run.check && plan.action !== 'none')) {
+  const check = checkModeOf(task, pc);
+  if (mod.local || (!check && plan.action !== 'none')) {
     // What the module does now, in its own words (not under no_log: the reason may quote values).
     if (!retrying) watch.phase(task.noLog ? `${mod.name} on the host` : `${mod.name}: ${clip(plan.reason)}`, plan.waitsUpTo);
     applied = await mod.apply(ctx, plan, params);
@@ -183,17 +184,22 @@ async function runModule(host: HostState, task: Task, pc: PlayContext, scope: Ta
     Object.assign(result, { changed, failed });
   }
   const status: TaskStatus = failed ? 'failed' : changed ? 'changed' : 'ok';
-  const msg = failed ? applied?.msg ?? plan.reason : applied?.msg ?? (plan.action !== 'none' || pc.run.check ? plan.reason : undefined);
+  const msg = failed ? applied?.msg ?? plan.reason : applied?.msg ?? (plan.action !== 'none' || check ? plan.reason : undefined);
   const print = applied?.show && applied.msg !== undefined ? applied.msg : undefined;
   return { status, result, ...(msg ? { msg } : {}), ...(print !== undefined ? { print } : {}), ...(plan.diff && plan.action !== 'none' ? { diff: plan.diff } : {}) };
 }
 
-/** The host a task's module works on: its own, or the one it is delegated to. */
+/** Whether this task only plans: the run's --check, unless the task's check_mode says otherwise (Ansible's rule). */
+function checkModeOf(task: Task, pc: PlayContext): boolean {
+  return task.checkMode ?? pc.run.check;
+}
+
 function clip(text: string): string {
   const line = text.split('\n')[0]!;
   return line.length > 120 ? `${line.slice(0, 117)}...` : line;
 }
 
+/** The host a task's module works on: its own, or the one it is delegated to. */
 function targetOf(host: HostState, task: Task, scope: TaskScope): string {
   return task.delegateTo !== undefined ? String(scope.resolve(task.delegateTo)) : host.name;
 }
@@ -246,7 +252,7 @@ async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope
       return (vars ??= scope.all());
     },
     lookup: scope.lookup,
-    check: pc.run.check,
+    check: checkModeOf(task, pc),
     noLog: task.noLog,
     facts: () => pc.run.facts(pc.run.hosts.get(target) ?? host),
     findFile: (kind, name) => findFile(task, kind, name),

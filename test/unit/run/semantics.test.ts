@@ -202,6 +202,37 @@ describe('engine semantics (local hosts)', () => {
     expect(await names({ startAtTask: 'Configure' })).toEqual(['Configure', 'Always']);
   });
 
+  test("check_mode: false runs a probe for real under --check, so later tasks can read its result; check_mode: true only plans", async () => {
+    const yaml = `- hosts: a
+  gather_facts: false
+  tasks:
+    - name: Probe
+      shell: "echo one; echo two"
+      register: probed
+      changed_when: false
+      check_mode: false
+    - name: Use each line
+      shell: "echo {{ item }} >> {{ work }}/used"
+      loop: "{{ probed.stdout_lines }}"
+    - name: Never for real
+      shell: "echo x > {{ work }}/planned"
+      check_mode: true
+`;
+    const checked = await play(yaml, { check: true });
+    expect(checked.summary.exitCode).toBe(0);
+    expect(checked.r.results.find((e) => e.task === 'Probe')?.status).toBe('ok');
+    // Planned for both lines the probe printed, and nothing written.
+    expect(checked.r.results.find((e) => e.task === 'Use each line')?.status).toBe('changed');
+    expect(existsSync(path.join(work, 'used'))).toBe(false);
+    const real = await play(yaml);
+    expect(real.summary.exitCode).toBe(0);
+    expect(readFileSync(path.join(work, 'used'), 'utf8')).toBe('one\ntwo\n');
+    expect(existsSync(path.join(work, 'planned'))).toBe(false);
+    // Without check_mode: false the registered result of a command under --check has no stdout.
+    const without = await play(yaml.replace('      check_mode: false\n', ''), { check: true });
+    expect(without.summary.exitCode).toBe(1);
+  });
+
   test('set_fact values are seen by later tasks; check mode changes nothing', async () => {
     const yaml = `- hosts: a
   gather_facts: false
