@@ -16,6 +16,7 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, 
  *   Service kube-dns has CLUSTER_DNS_SVC_IP;
  * - the dashboard admin's token can be read with the command the step prints, and the step never
  *   prints the token;
+ * - `deploy addons --check` before the control plane exists skips the add-ons and fails not;
  * - a second `deploy all` changes nothing;
  * - `--check --diff` with another CoreDNS replica count and cache time shows both changes and
  *   makes neither;
@@ -110,6 +111,13 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
     expect(readFileSync(configFile, 'utf8')).toMatch(/cannot be\n# fetched in the lab[\s\S]*\naddons_wait: false\n/);
     setConfig({ ingress_install: true });
     await hosts.connect(labInventory, ['h1'], cwd);
+    // Before any control plane there is no API to dry-run against: --check plans no add-on and fails not.
+    const check = await furrow(['deploy', 'addons', '-i', cluster, '--check'], { cwd, timeoutMs: 300_000 });
+    expectExit(check, 0);
+    // The console does not list skipped tasks: the five k8s tasks are neither ok, changed nor failed.
+    expect(check.stdout).not.toMatch(/h1 \w+: (CoreDNS|metrics-server|The dashboard|ingress-nginx) \(/);
+    expect(recap(check.stdout).h1).toMatchObject({ failed: 0 });
+    expect(recap(check.stdout).h1!.skipped).toBeGreaterThanOrEqual(5);
   }, 2_700_000);
 
   test('deploy all: every object of every add-on accepted by the apiserver, with the bundle images; the token command works and the token is never printed', async () => {
