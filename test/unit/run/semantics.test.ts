@@ -253,11 +253,13 @@ describe('engine semantics (local hosts)', () => {
   });
 
   test('throttle: 1 runs the task on one host at a time; without it the hosts overlap', async () => {
+    // 1 s each: a loaded machine (load 13 on 2 cores) started three local hosts' commands more
+    // than 0.2 s apart, so they did not overlap even without throttle.
     const yaml = (throttle: string) => `- hosts: all
   gather_facts: false
   tasks:
     - name: Rolling
-      shell: "echo start >> {{ work }}/log; sleep 0.2; echo end >> {{ work }}/log"
+      shell: "echo start >> {{ work }}/log; sleep 1; echo end >> {{ work }}/log"
 ${throttle}`;
     await play(yaml('      throttle: 1\n'));
     expect(readFileSync(path.join(work, 'log'), 'utf8')).toBe('start\nend\n'.repeat(3));
