@@ -10,8 +10,11 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, 
  * The lab's whole way to a Kubernetes cluster, as a user on a fresh machine takes it, with nothing
  * done by hand: `lab up`, `lab kubernetes` (v1.20.2 built from Debian's source once per machine,
  * and the lab's bundle), `new --from-lab` (which preloads that bundle: binaries, OS packages,
- * images), then `deploy all` (steps 01-06; the lab's config.yml says CLUSTER_NETWORK: routes).
- * 3 lab hosts: h1 and h2 masters, all three nodes, etcd on all three.
+ * images), `deploy all --check` on the fresh hosts, then `furrow demo` (the README's first
+ * command: on a lab and folder that exist it keeps them, preloads and runs `deploy all`, steps
+ * 01-07; the lab's config.yml says CLUSTER_NETWORK: routes) and its view of the nodes.
+ * 3 lab hosts: h1 and h2 masters, all three nodes, etcd on all three. A user's first demo also
+ * boots the lab and makes the folder itself: that part is `lab up` and `new --from-lab`, above.
  * Proves: 3 nodes Ready with kubeasz's role labels and their own podCIDRs; the hosts run the
  * binaries that were built; the routes network replaced kube-node's temporary bridge, and each
  * node routes the other nodes' podCIDRs to them; a Deployment of the bundle's web image with one
@@ -42,10 +45,13 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
   const timings: Record<string, number> = {};
   let labStarted = false;
 
-  /** `deploy all`, timed: the whole run, and each play from its start to its end (plays overlap: no lock-step). */
-  async function deployAll(label: string) {
+  /**
+   * `deploy all` (or a command that ends with it, such as `demo`), timed: the whole run, and each
+   * play from its start to its end (plays overlap: no lock-step).
+   */
+  async function deployAll(label: string, args = ['deploy', 'all', '-i', cluster]) {
     const started = Date.now();
-    const r = await furrow(['deploy', 'all', '-i', cluster], { cwd, timeoutMs: 1_500_000 });
+    const r = await furrow(args, { cwd, timeoutMs: 1_500_000 });
     timings[`${label}: deploy all`] = (Date.now() - started) / 1000;
     const runs = path.join(cwd, '.furrow', 'runs');
     const journal = readdirSync(runs).filter((f) => f.endsWith('.jsonl')).sort().at(-1)!;
@@ -122,9 +128,20 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
     expect(before.every((text) => text.includes('No such file or directory'))).toBe(true);
   }, 900_000);
 
-  test('deploy all: 3 nodes Ready, labelled with their roles, each on its own podCIDR; the hosts run the built binaries', async () => {
-    const r = await deployAll('first');
+  test('npm run demo (furrow demo) on this lab and folder: deploy all; 3 nodes Ready, labelled with their roles, each on its own podCIDR; the hosts run the built binaries', async () => {
+    // The README's first command, on the lab and folder made above: it keeps both (a user's own
+    // demo boots them itself, the one difference), preloads the bundle, runs deploy all and shows
+    // the nodes and pods as kubectl on the first master sees them.
+    const r = await deployAll('first', ['demo', '--name', NAME, '--dir', path.relative(cwd, cluster)]);
     expectExit(r, 0);
+    expect([...r.stderr.matchAll(/^demo: ([1-5])\/5 /gm)].map((m) => m[1])).toEqual(['1', '2', '3', '4', '5']);
+    expect(r.stderr).toContain(`demo: 1/5 the lab '${NAME}' is up already (3 hosts) and clusters/lab is its cluster: both kept`);
+    expect(r.stderr).toMatch(/demo: 2\/5 Kubernetes v1\.20\.2 binaries: cached on this machine/);
+    const shown = [...r.stdout.matchAll(/^(h\d)\s+(\S+)\s+(\S+)\s+\S+\s+(v[\d.]+)\s/gm)].map((m) => m.slice(1, 5).join(' '));
+    expect(shown).toEqual(['h1 Ready master v1.20.2', 'h2 Ready master v1.20.2', 'h3 Ready node v1.20.2']);
+    expect(r.stdout).toContain('$ kubectl get pods -A -o wide');
+    expect(r.stdout).toContain('npx furrow deploy all -i clusters/lab');
+    expect(r.stdout).toContain(`npx furrow lab down --name ${NAME}`);
     expect(Object.keys(recap(r.stdout)).sort()).toEqual(HOSTS);
     const nodes = await kubectlJson<{ items: Array<{ metadata: { name: string; labels: Record<string, string> }; spec: { podCIDR?: string; unschedulable?: boolean }; status: { conditions: Array<{ type: string; status: string }> } }> }>('get nodes');
     expect(nodes.items.map((n) => [n.metadata.name, n.status.conditions.find((c) => c.type === 'Ready')?.status, n.metadata.labels['kubernetes.io/role'], !!n.spec.unschedulable]).sort()).toEqual([
