@@ -16,16 +16,19 @@ import { packagePath } from '../package-root.js';
 import { apiserverSpec, type KubeSettings, type Member } from '../pki/presets.js';
 import type { Cluster } from './cluster.js';
 
-/** The role whose defaults hold the cluster-wide Kubernetes settings (SERVICE_CIDR, ...). */
-const MASTER_DEFAULTS = packagePath('roles', 'kube-master', 'defaults', 'main.yml');
 const DEFAULT_MANIFEST = packagePath('bundle', 'manifest.yml');
 /** The binaries step 04 installs from the cluster's bin/ (or the bundle's). */
 export const CONTROL_PLANE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
 
-/** A setting as the roles see it: config.yml, else the kube-master role's default. */
-export function kubeSetting(cluster: Cluster, key: string): unknown {
+/** A setting as a role sees it: config.yml, else that role's default (roles/ROLE/defaults/main.yml). */
+export function roleSetting(cluster: Cluster, role: string, key: string): unknown {
   if (key in cluster.config) return cluster.config[key];
-  return readYaml(MASTER_DEFAULTS)[key];
+  return readYaml(packagePath('roles', role, 'defaults', 'main.yml'))[key];
+}
+
+/** A cluster-wide Kubernetes setting (SERVICE_CIDR, ...): config.yml, else the kube-master role's default. */
+export function kubeSetting(cluster: Cluster, key: string): unknown {
+  return roleSetting(cluster, 'kube-master', key);
 }
 
 /** The cluster's versions: config.yml's versions: over the preloaded bundle's over Furrow's manifest's. */

@@ -3,15 +3,10 @@
  * FLANNEL_BACKEND as config.yml sets them, else the network role's defaults. The role asserts
  * the same on every host, for values set per host or group in the inventory.
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { InputError } from '../engine/errors.js';
-import { packagePath } from '../package-root.js';
 import type { Cluster } from './cluster.js';
-import { settingPlace } from './kubernetes.js';
-
-const NETWORK_DEFAULTS = packagePath('roles', 'network', 'defaults', 'main.yml');
+import { roleSetting, settingPlace } from './kubernetes.js';
 
 /** Each checked setting and the values it takes. */
 export const NETWORK_CHOICES = {
@@ -21,8 +16,7 @@ export const NETWORK_CHOICES = {
 
 /** A network setting as the role sees it: config.yml, else the network role's default. */
 export function networkSetting(cluster: Cluster, key: string): unknown {
-  if (key in cluster.config) return cluster.config[key];
-  return ((YAML.parse(readFileSync(NETWORK_DEFAULTS, 'utf8')) ?? {}) as Record<string, unknown>)[key];
+  return roleSetting(cluster, 'network', key);
 }
 
 /** A setting with a value the network step does not know stops the deploy, naming its line in config.yml. */

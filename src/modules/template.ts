@@ -2,11 +2,10 @@
  * template: render a template from templates/ on the controller with the task's variables and
  * put the result at dest. Same compare-by-sha256, diff and atomic write as copy.
  */
-import { readFile } from 'node:fs/promises';
-import { InputError } from '../engine/errors.js';
 import type { Module, ModuleContext } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { sha256 } from './support/content.js';
+import { renderSrcTemplate, srcTemplateFiles } from './support/src-template.js';
 import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
 import { applyWrite, contentQuery, decideWrite, type WriteData } from './support/write-file.js';
 
@@ -37,7 +36,7 @@ export const template: Module<TemplateParams, WriteData> = {
     additionalProperties: false,
   },
 
-  templateFiles: (params) => (typeof params.src === 'string' && !params.src.includes('{{') ? [params.src] : []),
+  templateFiles: srcTemplateFiles,
 
   async fileQueries(ctx, params) {
     return [contentQuery(params.dest, sha256(await rendered(ctx, params)))];
@@ -56,9 +55,5 @@ export const template: Module<TemplateParams, WriteData> = {
 
 /** The template rendered with the task's variables. */
 async function rendered(ctx: ModuleContext, params: TemplateParams): Promise<Buffer> {
-  const file = ctx.findFile('templates', params.src);
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(undefined, `template: src '${params.src}' could not be read (${file}: ${err.code ?? err.message})`, `put the template in the role's or playbook's templates/ folder`);
-  });
-  return Buffer.from(ctx.render(text, file), 'utf8');
+  return Buffer.from((await renderSrcTemplate(ctx, 'template', params.src)).text, 'utf8');
 }
