@@ -7,12 +7,12 @@
  * state: absent deletes each object of the manifest that exists.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import { InputError } from '../engine/errors.js';
 import type { ApplyResult, Module, ModuleContext, Plan } from '../engine/module.js';
 import { unifiedDiff } from './support/content.js';
+import { renderSrcTemplate, srcTemplateFiles } from './support/src-template.js';
 import { describe, KubeApi, KubeApiError, kubeCredentials, type KubeObject } from './support/kube-api.js';
 import { flagSchema, intSchema, toFlag, toInt } from './support/param-values.js';
 
@@ -35,6 +35,8 @@ type ObjectAction = 'create' | 'update' | 'delete' | 'none';
 
 interface ObjectPlan {
   obj: KubeObject;
+  /** Its API path, found by discovery in plan: apply and wait need no discovery of their own. */
+  path: string;
   action: ObjectAction;
   /** Not validated by the dry run: its namespace is created by this same manifest. */
   unvalidated?: boolean;
@@ -65,7 +67,7 @@ export const k8s: Module<K8sParams, K8sData> = {
     additionalProperties: false,
   },
 
-  templateFiles: (params) => (typeof params.src === 'string' && !params.src.includes('{{') ? [params.src] : []),
+  templateFiles: srcTemplateFiles,
 
   waitsUpTo: (params) => (toFlag(params.wait, 'k8s', 'wait', false) ? waitTimeout(params) : undefined),
 
@@ -84,17 +86,17 @@ export const k8s: Module<K8sParams, K8sData> = {
       if (state === 'absent') {
         // One being deleted already (a namespace while its content goes) needs nothing more.
         const deleting = exists && Boolean(current.body.metadata?.deletionTimestamp);
-        planned.push({ obj, action: exists && !deleting ? 'delete' : 'none' });
+        planned.push({ obj, path: where, action: exists && !deleting ? 'delete' : 'none' });
         if (exists && !deleting) diffs.push(unifiedDiff(describe(obj), shown(current.body), ''));
         continue;
       }
       // The server's own answer to "what would this apply make of it": defaults, other
       // managers' fields and all, so comparing it with what is there is exact.
-      const dryRun = await api.call('PATCH', `${where}?${applyQuery(fieldManager, true)}`, obj, 'application/apply-patch+yaml');
+      const dryRun = await serverSideApply(api, where, obj, fieldManager, true);
       if (dryRun.status >= 300) {
         // Its namespace comes with this manifest and does not exist yet: it cannot be validated now.
         if (!exists && dryRun.status === 404 && obj.metadata.namespace && creating.has(obj.metadata.namespace) && (dryRun.body.details?.kind === 'namespaces' || /namespaces? .*not found/.test(String(dryRun.body.message)))) {
-          planned.push({ obj, action: 'create', unvalidated: true });
+          planned.push({ obj, path: where, action: 'create', unvalidated: true });
           diffs.push(unifiedDiff(describe(obj), '', shown(obj)));
           continue;
         }
@@ -103,7 +105,7 @@ export const k8s: Module<K8sParams, K8sData> = {
       const before = exists ? shown(current.body) : '';
       const after = shown(dryRun.body);
       const action: ObjectAction = !exists ? 'create' : before === after ? 'none' : 'update';
-      planned.push({ obj, action });
+      planned.push({ obj, path: where, action });
       if (action !== 'none') diffs.push(unifiedDiff(describe(obj), before, after));
     }
     return {
@@ -120,15 +122,15 @@ export const k8s: Module<K8sParams, K8sData> = {
     const objects = plan.data!.objects;
     // Deleted in reverse order: what a manifest creates first (its namespace) goes last.
     for (const p of [...objects].reverse().filter((o) => o.action === 'delete')) {
-      await api.ok('DELETE', await api.objectPath(p.obj), { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }, undefined, [404]);
+      await api.ok('DELETE', p.path, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }, undefined, [404]);
     }
     for (const p of objects.filter((o) => o.action === 'create' || o.action === 'update')) {
-      const answer = await api.call('PATCH', `${await api.objectPath(p.obj)}?${applyQuery(fieldManager, false)}`, p.obj, 'application/apply-patch+yaml');
+      const answer = await serverSideApply(api, p.path, p.obj, fieldManager, false);
       if (answer.status >= 300) throw new Error(`${describe(p.obj)}: the apiserver refused it: ${new KubeApiError(answer, 'apply').message}`);
     }
     const result: ApplyResult = { output: { objects: objects.map(outputOf) }, msg: summary(objects, false) };
     if ((params.state ?? 'present') === 'present' && toFlag(params.wait, 'k8s', 'wait', false)) {
-      const waited = await waitForRollouts(api, objects.map((o) => o.obj), waitTimeout(params));
+      const waited = await waitForRollouts(api, objects, waitTimeout(params));
       if (waited) return { ...result, failed: true, msg: waited };
     }
     return result;
@@ -138,11 +140,8 @@ export const k8s: Module<K8sParams, K8sData> = {
 /** The objects of src (rendered) or definition, each with apiVersion, kind and metadata.name. */
 async function manifestObjects(ctx: ModuleContext, params: K8sParams): Promise<KubeObject[]> {
   if (params.src !== undefined) {
-    const file = ctx.findFile('templates', params.src);
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new InputError({ file }, `k8s: cannot read the template: ${err.code ?? err.message}`, "put it in the role's templates/ folder");
-    });
-    return parseManifest(ctx.render(text, file), path.basename(file));
+    const { text, file } = await renderSrcTemplate(ctx, 'k8s', params.src);
+    return parseManifest(text, path.basename(file));
   }
   const list = Array.isArray(params.definition) ? params.definition : [params.definition];
   return list.map((o, i) => checkedObject(o, `definition[${i}]`));
@@ -183,8 +182,9 @@ function apiFor(ctx: ModuleContext, params: K8sParams): KubeApi {
   return new KubeApi(params.api_server ? { ...credentials, server: params.api_server } : credentials, (address, port) => ctx.conn.tunnel(address, port));
 }
 
-function applyQuery(fieldManager: string, dryRun: boolean): string {
-  return `fieldManager=${encodeURIComponent(fieldManager)}&force=true${dryRun ? '&dryRun=All' : ''}`;
+/** The server-side apply of one object at its path (forcing ownership of the fields it names), or its dry run. */
+function serverSideApply(api: KubeApi, where: string, obj: KubeObject, fieldManager: string, dryRun: boolean) {
+  return api.call('PATCH', `${where}?fieldManager=${encodeURIComponent(fieldManager)}&force=true${dryRun ? '&dryRun=All' : ''}`, obj, 'application/apply-patch+yaml');
 }
 
 /** What the object is, as YAML, without what the server keeps for itself; Secret values hidden. */
@@ -237,16 +237,15 @@ function waitTimeout(params: K8sParams): number {
  * Waits until every Deployment, DaemonSet and StatefulSet has rolled out (kubectl rollout
  * status's rules); undefined when all did, else what is still rolling out.
  */
-async function waitForRollouts(api: KubeApi, objects: KubeObject[], timeoutSeconds: number): Promise<string | undefined> {
-  const watched = objects.filter((o) => ROLLOUT_KINDS.has(o.kind));
+async function waitForRollouts(api: KubeApi, objects: ObjectPlan[], timeoutSeconds: number): Promise<string | undefined> {
+  const watched = objects.filter((o) => ROLLOUT_KINDS.has(o.obj.kind));
   const deadline = Date.now() + timeoutSeconds * 1000;
-  let pending: string[] = [];
   for (;;) {
-    pending = [];
-    for (const obj of watched) {
-      const answer = await api.ok('GET', await api.objectPath(obj), undefined, undefined, [404]);
+    const pending: string[] = [];
+    for (const p of watched) {
+      const answer = await api.ok('GET', p.path, undefined, undefined, [404]);
       const waiting = answer.status === 404 ? 'not found' : rolloutPending(answer.body);
-      if (waiting) pending.push(`${describe(obj)}: ${waiting}`);
+      if (waiting) pending.push(`${describe(p.obj)}: ${waiting}`);
     }
     if (pending.length === 0) return undefined;
     if (Date.now() >= deadline) return `not rolled out after ${timeoutSeconds} s: ${pending.join('; ')}`;

@@ -129,12 +129,12 @@ export class KubeApi {
     throw new KubeApiError(answer, `${method} ${path}`);
   }
 
-  /** The API path of an object (without a name: its collection). */
-  async objectPath(obj: KubeObject, withName = true): Promise<string> {
+  /** The API path of an object. */
+  async objectPath(obj: KubeObject): Promise<string> {
     const resource = await this.resourceOf(obj);
     const base = obj.apiVersion.includes('/') ? `/apis/${obj.apiVersion}` : `/api/${obj.apiVersion}`;
     const ns = resource.namespaced ? `/namespaces/${encodeURIComponent(obj.metadata.namespace ?? 'default')}` : '';
-    return `${base}${ns}/${resource.name}${withName ? `/${encodeURIComponent(obj.metadata.name)}` : ''}`;
+    return `${base}${ns}/${resource.name}/${encodeURIComponent(obj.metadata.name)}`;
   }
 
   private async resourceOf(obj: KubeObject): Promise<Resource> {
