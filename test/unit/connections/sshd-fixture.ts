@@ -89,6 +89,11 @@ export async function startSshd(extraConfig: string[] = []): Promise<Sshd> {
       'MaxSessions 10',
       'MaxStartups 100:30:200',
       'LogLevel ERROR',
+      // sshd runs each command through root's login shell, and Debian's bash sources ~/.bashrc
+      // when started by sshd unless it is a nested shell. This machine's root .bashrc is not the
+      // host under test (one with pyenv init waited 60 s per command on a stale lock), so the
+      // session's bash is told it is nested and skips it.
+      'SetEnv SHLVL=1',
       '',
     ].join('\n'),
   );
