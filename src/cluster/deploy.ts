@@ -1,5 +1,6 @@
 import { bundleVars, readClusterBundle } from '../bundle/cluster.js';
 import { clusterVars, loadClusterWithHosts } from './cluster.js';
+import { checkExLbInput } from './ex-lb.js';
 import { checkKubernetesInput, kubernetesVars } from './kubernetes.js';
 import { checkNetworkInput } from './network.js';
 import { checkHostsTrustFolderCas } from './preflight.js';
@@ -19,6 +20,8 @@ export async function deployCluster(clusterDir: string, stepArg: string, run: Cl
   // Bad input for the control plane stops here, before any host is touched.
   if (steps.some((s) => s.name === 'master')) checkKubernetesInput(cluster, inventory, bundle);
   if (steps.some((s) => s.name === 'network')) checkNetworkInput(cluster);
+  // The VIP goes into the apiserver certificate (04) as well as into keepalived (10).
+  if (steps.some((s) => s.name === 'master' || s.name === 'ex-lb')) checkExLbInput(cluster, inventory);
   await checkHostsTrustFolderCas(cluster, run);
   return withClusterRepo(cluster, inventory, (repo) =>
     runOnCluster(

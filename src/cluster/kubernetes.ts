@@ -15,16 +15,12 @@ import type { BundleIndex } from '../bundle/format.js';
 import { packagePath } from '../package-root.js';
 import { apiserverSpec, type KubeSettings, type Member } from '../pki/presets.js';
 import type { Cluster } from './cluster.js';
+import { exLbVip } from './ex-lb.js';
+import { roleSetting, settingPlace } from './settings.js';
 
 const DEFAULT_MANIFEST = packagePath('bundle', 'manifest.yml');
 /** The binaries step 04 installs from the cluster's bin/ (or the bundle's). */
 export const CONTROL_PLANE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
-
-/** A setting as a role sees it: config.yml, else that role's default (roles/ROLE/defaults/main.yml). */
-export function roleSetting(cluster: Cluster, role: string, key: string): unknown {
-  if (key in cluster.config) return cluster.config[key];
-  return readYaml(packagePath('roles', role, 'defaults', 'main.yml'))[key];
-}
 
 /** A cluster-wide Kubernetes setting (SERVICE_CIDR, ...): config.yml, else the kube-master role's default. */
 export function kubeSetting(cluster: Cluster, key: string): unknown {
@@ -69,14 +65,6 @@ export function nodeMembers(inventory: Inventory): Member[] {
     const name = literal(vars.k8s_nodename)?.toLowerCase().replaceAll('_', '-') ?? host;
     return { name, ip: literal(vars.ansible_host) ?? name };
   });
-}
-
-/** The ex-lb VIP (kubeasz's EX_APISERVER_VIP), from config.yml or the ex_lb hosts' variables. */
-function exLbVip(cluster: Cluster, inventory: Inventory): string | undefined {
-  if (typeof cluster.config.EX_APISERVER_VIP === 'string') return cluster.config.EX_APISERVER_VIP;
-  const lb = selectHosts(inventory, 'ex_lb*')[0];
-  const vip = lb ? hostVars(inventory, lb).EX_APISERVER_VIP : undefined;
-  return typeof vip === 'string' && vip ? vip : undefined;
 }
 
 /** The settings the apiserver's certificate is made from, as the role and `furrow certs` both read them. */
@@ -135,24 +123,6 @@ export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bun
   if (missing.length) {
     throw new InputError({ file: cluster.binDir }, `Kubernetes ${version}: bin/ has no ${missing.join(', ')}`, `preload a bundle (furrow bundle preload) or put the ${version} binaries in ${cluster.binDir}`);
   }
-}
-
-/** Where a setting is written in config.yml (its line), or the file alone when it is not there. */
-export function settingPlace(file: string, ...keys: string[]): { file: string; line?: number } {
-  if (!existsSync(file)) return { file };
-  const text = readFileSync(file, 'utf8');
-  const lineCounter = new YAML.LineCounter();
-  const doc = YAML.parseDocument(text, { lineCounter });
-  let node: unknown = doc.contents;
-  let offset: number | undefined;
-  for (const key of keys) {
-    if (!YAML.isMap(node)) break;
-    const pair = node.items.find((p) => YAML.isScalar(p.key) && p.key.value === key);
-    if (!pair) break;
-    offset = YAML.isScalar(pair.key) ? pair.key.range?.[0] : undefined;
-    node = pair.value;
-  }
-  return offset === undefined ? { file } : { file, line: lineCounter.linePos(offset).line };
 }
 
 function readYaml(file: string): Record<string, unknown> {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
 import type { Cluster } from './cluster.js';
-import { roleSetting, settingPlace } from './kubernetes.js';
+import { roleSetting, settingPlace } from './settings.js';
 
 /** Each checked setting and the values it takes. */
 export const NETWORK_CHOICES = {

@@ -11,6 +11,8 @@ export const STEPS = [
   { number: '05', name: 'node', does: 'kubelet and kube-proxy on every node' },
   { number: '06', name: 'network', does: 'the pod network by CLUSTER_NETWORK: flannel, or routes between the nodes; every node Ready' },
   { number: '07', name: 'addons', does: 'cluster add-ons by their switches: CoreDNS, metrics-server, dashboard, ingress-nginx' },
+  // Needs only the masters' addresses; with no ex_lb hosts its play matches none and does nothing.
+  { number: '10', name: 'ex-lb', does: 'keepalived VIP + nginx stream on the ex_lb hosts in front of every apiserver (when ex_lb has hosts)' },
 ] as const;
 
 export interface Step {

@@ -8,13 +8,13 @@ import { VarScope } from '../../src/engine/vars.js';
  * then the given settings (config.yml and inventory), then the magic variables. For tests that
  * check what the templates produce (flags by Kubernetes version) without a lab.
  */
-export function renderRoleTemplate(role: string, template: string, settings: Record<string, unknown>, host: { name: string; groups: Record<string, string[]> }): string {
+export function renderRoleTemplate(role: string, template: string, settings: Record<string, unknown>, host: { name: string; groups: Record<string, string[]>; hostvars?: Record<string, Record<string, unknown>> }): string {
   const roleDir = path.resolve('roles', role);
   const defaults = YAML.parse(readFileSync(path.join(roleDir, 'defaults/main.yml'), 'utf8')) as Record<string, unknown>;
   const scope = new VarScope([
     { level: 'role_defaults', vars: defaults, source: path.join(roleDir, 'defaults/main.yml') },
     { level: 'inventory', vars: settings },
-    { level: 'extra', vars: { inventory_hostname: host.name, groups: host.groups, hostvars: {} } },
+    { level: 'extra', vars: { inventory_hostname: host.name, groups: host.groups, hostvars: host.hostvars ?? {} } },
   ]);
   const file = path.join(roleDir, 'templates', template);
   return scope.render(readFileSync(file, 'utf8'), { file });
