@@ -61,7 +61,8 @@ export function asPort(value: unknown): number | undefined {
 }
 
 /**
- * Bad ex-lb input, found before any host is touched: ex_lb hosts without EX_APISERVER_VIP, a VIP
+ * Bad ex-lb input, found before any host is touched: ex_lb hosts but no masters to forward to,
+ * ex_lb hosts without EX_APISERVER_VIP, a VIP
  * that is no IPv4 address or is a host's own address, hosts that disagree on the VIP, the port or
  * ROUTER_ID, an EX_APISERVER_PORT that is no port or is SECURE_PORT on an ex_lb host that also
  * runs kube-lb or an apiserver, LB_ROLE other than master/backup or on more than one host.
@@ -70,6 +71,9 @@ export function asPort(value: unknown): number | undefined {
 export function checkExLbInput(cluster: Cluster, inventory: Inventory): void {
   const hosts = exLbHosts(inventory);
   if (hosts.length === 0) return;
+  if (!inventory.groups.has('kube_master') || selectHosts(inventory, 'kube_master').length === 0) {
+    throw new InputError(inventory.groups.get('ex_lb')?.place ?? { file: cluster.inventory }, `group ex_lb has hosts (${hosts.join(', ')}) but kube_master has none: the proxy forwards to the masters' apiservers`, 'list the masters under [kube_master]');
+  }
   const fixVip = 'set EX_APISERVER_VIP to a free IPv4 address on the ex_lb hosts\' network, on each ex_lb host line or in config.yml (kubeasz: 192.168.1.250)';
   const addresses = hostAddresses(inventory);
   const first = (key: string) => hostSetting(cluster, inventory, hosts[0]!, key);

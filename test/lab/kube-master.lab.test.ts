@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { copyFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -18,7 +19,10 @@ import { changedCounts, describeLab, expectExit, furrow, labAvailable, LabHosts,
  * apiserver is down, keys only where they are needed, a re-run that changes and restarts
  * nothing, and a changed apiserver setting restarting only the apiservers, one at a time, the
  * API reachable all along. Bad input (overlapping CIDRs, no masters, a version the bundle has no
- * binaries for) exits 2 before any host is touched.
+ * binaries for, an ex-lb VIP that is a host's address) exits 2 before any host is touched.
+ * Step 10 (ex-lb) on h2 and h3 (ex_lb hosts that are also a master and a node, as a small site
+ * has them): kubectl on the controller through the VIP, the VIP moving when its holder's proxy
+ * stops, a re-run that changes nothing, and a changed master list reloading the proxies.
  *
  * Not proven here: nodes (step 05, kubelet and kube-proxy) and pods; the lab's binaries are
  * v1.20.2 only, so the flags chosen for newer versions are checked by unit tests alone.
@@ -29,7 +33,10 @@ const MASTERS = ['h1', 'h2'];
 /** The lab's v1.20.2 binaries (`furrow lab kubernetes`); read when the lab can run. */
 const K8S_BIN = labAvailable() ? labKubernetesBin() : '';
 const K8S_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
-const PACKAGES = ['chrony', 'ca-certificates', 'conntrack', 'curl', 'ipset', 'ipvsadm', 'jq', 'socat', 'nginx', 'libnginx-mod-stream'];
+const PACKAGES = ['chrony', 'ca-certificates', 'conntrack', 'curl', 'ipset', 'ipvsadm', 'jq', 'socat', 'nginx', 'libnginx-mod-stream', 'keepalived'];
+/** ex_lb: h3 starts with the VIP (LB_ROLE=master), h2 is its backup. */
+const EX_LB = ['h2', 'h3'];
+const EX_LB_PORT = 8443;
 const UP_TO_MASTER = '01,02,03,04';
 const UNITS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-lb', 'etcd'];
 /** kubectl on a host, through that host's kube-lb (h3 gets the binary and the admin kubeconfig from the test). */
@@ -43,10 +50,12 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
   const on = hosts.on;
   const address: Record<string, string> = {};
   const timings: Record<string, number> = {};
+  /** The ex-lb VIP: a free address of the lab's own /24 (hosts are .11-.13, the bridge .1). */
+  let vip = '';
 
-  const deploy = async (step: string, dir = cluster) => {
+  const deploy = async (step: string, dir = cluster, flags: string[] = []) => {
     const started = Date.now();
-    const r = await furrow(['deploy', step, '-i', dir], { cwd, timeoutMs: 900_000 });
+    const r = await furrow(['deploy', step, '-i', dir, ...flags], { cwd, timeoutMs: 900_000 });
     return { ...r, seconds: (Date.now() - started) / 1000 };
   };
 
@@ -74,14 +83,17 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     cpSync(path.join(cwd, 'repo'), path.join(cluster, 'repo'), { recursive: true });
     cpSync(path.join(cwd, 'bin'), path.join(cluster, 'bin'), { recursive: true });
     for (const b of K8S_BINARIES) await copyFile(path.join(K8S_BIN, b), path.join(cluster, 'bin', b));
-    // The lab makes h1 its only master; this cluster has two.
+    const inv = await loadInventory(labInventory);
+    for (const h of HOSTS) address[h] = String(hostVars(inv, h).ansible_host);
+    vip = `${address.h1!.split('.').slice(0, 3).join('.')}.250`;
+    // The lab makes h1 its only master; this cluster has two, and ex_lb hosts as kubeasz writes them
+    // (from the first deploy on: the VIP is in the apiserver certificate before step 10 runs).
     const inventoryFile = path.join(cluster, 'inventory.yml');
     const inventory = YAML.parse(readFileSync(inventoryFile, 'utf8'));
     inventory.all.children.kube_master.hosts = { h1: null, h2: null };
+    inventory.all.children.ex_lb = { hosts: { h2: { LB_ROLE: 'backup' }, h3: { LB_ROLE: 'master' } }, vars: { EX_APISERVER_VIP: vip, EX_APISERVER_PORT: EX_LB_PORT } };
     writeFileSync(inventoryFile, YAML.stringify(inventory));
     writeFileSync(path.join(cluster, 'config.yml'), `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}\nversions:\n  kubernetes: 1.20.2\n`);
-    const inv = await loadInventory(labInventory);
-    for (const h of HOSTS) address[h] = String(hostVars(inv, h).ansible_host);
     await hosts.connect(labInventory, HOSTS, cwd);
   }, 900_000);
 
@@ -127,8 +139,17 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expectExit(r3, 2);
     expect(r3.stderr).toMatch(new RegExp(`${wrongVersion}/config\\.yml:\\d+: Kubernetes 1\\.29\\.0: the preloaded bundle has no kube-apiserver, kube-controller-manager, kube-scheduler, kubectl of that version \\(it has Kubernetes 1\\.20\\.2\\)`));
 
+    // ex_lb hosts whose VIP is a host's own address: keepalived would take h1's address away.
+    const vipOfHost = variant('vip-of-host', (dir) => {
+      const file = path.join(dir, 'inventory.yml');
+      writeFileSync(file, readFileSync(file, 'utf8').replace(`EX_APISERVER_VIP: ${vip}`, `EX_APISERVER_VIP: ${address.h1}`));
+    });
+    const r4 = await deploy('ex-lb', vipOfHost);
+    expectExit(r4, 2);
+    expect(r4.stderr).toMatch(new RegExp(`${vipOfHost}/inventory\\.yml(:\\d+)?: EX_APISERVER_VIP ${address.h1!.replaceAll('.', '\\.')} is the address of host h1`));
+
     // Nothing reached the hosts: not even the package source of step 01.
-    for (const h of HOSTS) expect(await on(h, 'ls /etc/apt/sources.list.d/furrow.list /etc/kube-lb /etc/kubernetes 2>&1 | grep -c "No such file"')).toBe('3');
+    for (const h of HOSTS) expect(await on(h, 'ls /etc/apt/sources.list.d/furrow.list /etc/kube-lb /etc/kubernetes /etc/ex-lb 2>&1 | grep -c "No such file"')).toBe('4');
   }, 120_000);
 
   test('deploy 01-04: every apiserver ready through every host\'s kube-lb, components healthy, anonymous refused', async () => {
@@ -177,6 +198,80 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
       await on('h1', `systemctl start kube-apiserver; for i in $(seq 120); do ${KUBECTL} --server=https://${address.h1}:6443 get --raw /readyz >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1`);
     }
   }, 300_000);
+
+  /** kubectl on the controller with the admin kubeconfig step 10 writes (server https://VIP:8443). */
+  const kubectlViaVip = (args: string[]) => new Promise<{ ok: boolean; out: string }>((resolve) =>
+    execFile(path.join(K8S_BIN, 'kubectl'), ['--kubeconfig', path.join(cluster, 'kubeconfig-ex-lb'), '--request-timeout=10s', ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ ok: !err, out: `${stdout}${stderr}`.trim() })));
+  /** Which ex_lb hosts hold the VIP now (`ip -o addr`). */
+  const vipHolders = async () => (await Promise.all(EX_LB.map(async (h) => ((await on(h, 'ip -o -4 addr show')).includes(` ${vip}/`) ? h : '')))).filter(Boolean);
+  /** Polls until the VIP is on exactly `host`; the seconds it took. */
+  async function vipOn(host: string, seconds = 60): Promise<number> {
+    const started = Date.now();
+    for (;;) {
+      const holders = await vipHolders();
+      if (holders.length === 1 && holders[0] === host) return (Date.now() - started) / 1000;
+      if (Date.now() - started > seconds * 1000) throw new Error(`the VIP ${vip} is on [${holders.join(', ')}], not on ${host} after ${seconds} s`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  /** keepalived's and the proxy's main PIDs and activation times on the ex_lb hosts: a reload keeps both. */
+  const exLbUnits = async () => Object.fromEntries(await Promise.all(EX_LB.map(async (h) => [h, await on(h, 'systemctl show -p MainPID -p ActiveEnterTimestampMonotonic --value ex-lb keepalived')] as const)));
+
+  test('step 10 ex-lb: kubectl through the VIP; the VIP moves when its holder\'s proxy stops and kubectl still works; a re-run changes nothing', async () => {
+    // --check on hosts that have no ex-lb yet: it plans, probes, and changes nothing.
+    const check = await deploy('ex-lb', cluster, ['--check']);
+    expectExit(check, 0);
+    timings.exLbCheckFresh = check.seconds;
+    for (const h of EX_LB) expect([h, await on(h, 'ls /etc/ex-lb /etc/keepalived/keepalived.conf /usr/sbin/keepalived 2>&1 | grep -c "No such file"')]).toEqual([h, '3']);
+
+    const first = await deploy('ex-lb');
+    expectExit(first, 0);
+    timings.exLbFirst = first.seconds;
+    expect(Object.keys(recap(first.stdout)).sort()).toEqual(EX_LB);
+    expect(first.stdout).toContain(`${cluster}/kubeconfig-ex-lb`);
+    expect((statSync(path.join(cluster, 'kubeconfig-ex-lb')).mode & 0o777).toString(8)).toBe('600');
+    expect(readFileSync(path.join(cluster, 'kubeconfig-ex-lb'), 'utf8')).toContain(`server: https://${vip}:${EX_LB_PORT}`);
+    for (const h of EX_LB) {
+      expect(await on(h, "grep -o 'server [0-9.]*:6443' /etc/ex-lb/ex-lb.conf | cut -d' ' -f2")).toBe(`${address.h1}:6443\n${address.h2}:6443`);
+      expect(await on(h, 'systemctl is-active ex-lb keepalived kube-lb')).toBe('active\nactive\nactive');
+    }
+    // LB_ROLE=master: h3 holds the VIP. The controller's kubectl checks the apiserver's
+    // certificate against the VIP: it is among the SANs since the first deploy.
+    timings.exLbVipOnMaster = await vipOn('h3');
+    expect(await kubectlViaVip(['get', '--raw', '/readyz'])).toEqual({ ok: true, out: 'ok' });
+    expect(await kubectlViaVip(['get', 'ns', 'default', '-o', 'name'])).toEqual({ ok: true, out: 'namespace/default' });
+
+    // h3's proxy stops: keepalived's check fails there, h3 gives the VIP up and h2 takes it.
+    await on('h3', 'systemctl stop ex-lb');
+    try {
+      timings.exLbFailoverSeconds = await vipOn('h2');
+      const tries: string[] = [];
+      let answer = await kubectlViaVip(['get', 'ns', 'default', '-o', 'name']);
+      // The controller learns the VIP's new MAC from keepalived's gratuitous ARP; allow it a moment.
+      for (let i = 0; i < 5 && !answer.ok; i++) {
+        tries.push(answer.out);
+        await new Promise((r) => setTimeout(r, 1000));
+        answer = await kubectlViaVip(['get', 'ns', 'default', '-o', 'name']);
+      }
+      if (tries.length) process.stdout.write(`kubectl through the VIP right after it moved failed ${tries.length} time(s): ${JSON.stringify(tries)}\n`);
+      expect(answer).toEqual({ ok: true, out: 'namespace/default' });
+      expect(await on('h2', `ip -o -4 addr show | grep -c ' ${vip}/'`)).toBe('1');
+    } finally {
+      await on('h3', 'systemctl start ex-lb');
+    }
+    // Its proxy back, h3 (the higher priority) takes the VIP again.
+    timings.exLbFailbackSeconds = await vipOn('h3');
+    expect(await kubectlViaVip(['get', 'ns', 'default', '-o', 'name'])).toEqual({ ok: true, out: 'namespace/default' });
+
+    // Again: nothing changes, nothing restarts.
+    const before = await exLbUnits();
+    const again = await deploy('ex-lb');
+    expectExit(again, 0);
+    timings.exLbRerun = again.seconds;
+    expect(changedCounts(again)).toEqual({ h2: 0, h3: 0 });
+    expect(await exLbUnits()).toEqual(before);
+  }, 900_000);
 
   test('a re-run changes nothing and restarts nothing', async () => {
     const before = await startTimes();
@@ -259,30 +354,36 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expect(await on('h1', 'grep -c -- --event-ttl=2h /etc/systemd/system/kube-apiserver.service')).toBe('1');
   }, 900_000);
 
-  test("removing a master and adding it back rewrites every host's kube-lb upstream list and reloads kube-lb, never restarts it", async () => {
+  test("removing a master and adding it back rewrites every host's kube-lb and ex-lb upstream lists and reloads them, never restarts them", async () => {
     const inventoryFile = path.join(cluster, 'inventory.yml');
     const original = readFileSync(inventoryFile, 'utf8');
     /** kube-lb's main PID and when it last became active, per host: a reload keeps both. */
     const kubeLb = async () => Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await on(h, 'systemctl show -p MainPID -p ActiveEnterTimestampMonotonic --value kube-lb')] as const)));
-    const upstreams = async (h: string) => (await on(h, "grep -o 'server [0-9.]*:6443' /etc/kube-lb/kube-lb.conf | cut -d' ' -f2")).split('\n');
+    const upstreams = async (h: string, conf = '/etc/kube-lb/kube-lb.conf') => (await on(h, `grep -o 'server [0-9.]*:6443' ${conf} | cut -d' ' -f2`)).split('\n');
+    const exLbUpstreams = (h: string) => upstreams(h, '/etc/ex-lb/ex-lb.conf');
     const before = await kubeLb();
+    const exLbBefore = await exLbUnits();
     for (const h of HOSTS) expect(await upstreams(h)).toEqual([`${address.h1}:6443`, `${address.h2}:6443`]);
     try {
       const inventory = YAML.parse(original);
       inventory.all.children.kube_master.hosts = { h1: null };
       writeFileSync(inventoryFile, YAML.stringify(inventory));
-      const removed = await deploy('master');
+      const removed = await deploy('master,ex-lb');
       expectExit(removed, 0);
       for (const h of HOSTS) expect([h, await upstreams(h)]).toEqual([h, [`${address.h1}:6443`]]);
+      for (const h of EX_LB) expect([h, await exLbUpstreams(h)]).toEqual([h, [`${address.h1}:6443`]]);
+      expect(await kubectlViaVip(['get', 'ns', 'default', '-o', 'name'])).toEqual({ ok: true, out: 'namespace/default' });
       expect(await on('h3', `${KUBECTL} get ns default -o name`)).toBe('namespace/default');
     } finally {
       writeFileSync(inventoryFile, original);
     }
-    const added = await deploy('master');
+    const added = await deploy('master,ex-lb');
     expectExit(added, 0);
     for (const h of HOSTS) expect([h, await upstreams(h)]).toEqual([h, [`${address.h1}:6443`, `${address.h2}:6443`]]);
-    // Reloaded, not restarted: the same nginx master process, active since before.
+    for (const h of EX_LB) expect([h, await exLbUpstreams(h)]).toEqual([h, [`${address.h1}:6443`, `${address.h2}:6443`]]);
+    // Reloaded, not restarted: the same nginx master process, active since before (keepalived untouched).
     expect(await kubeLb()).toEqual(before);
+    expect(await exLbUnits()).toEqual(exLbBefore);
   }, 900_000);
 
   test('furrow certs check covers the control plane certificates and kubeconfigs', async () => {

@@ -99,6 +99,13 @@ describe('ex-lb: checks before any host is touched', () => {
     expect(err.problem).toBe('EX_APISERVER_PORT 6443 on ex_lb host 10.0.0.3: that host is also a master or node, where kube-lb and the apiserver hold port 6443');
   });
 
+  test('ex_lb hosts with no masters to forward to name the ex_lb group', async () => {
+    const { cluster: c, inventory, hostsFile } = await cluster('[etcd]\n10.0.0.1\n[kube_master]\n[ex_lb]\n10.0.0.6\n', 'EX_APISERVER_VIP: 10.0.0.250\n');
+    const err = inputErrorOf(() => checkExLbInput(c, inventory));
+    expect(err.place).toEqual({ file: hostsFile, line: 4 });
+    expect(err.problem).toBe("group ex_lb has hosts (10.0.0.6) but kube_master has none: the proxy forwards to the masters' apiservers");
+  });
+
   test('LB_ROLE is master or backup, master on one host at most; ROUTER_ID is 1-255', async () => {
     const bad = await cluster(`${BASE}[ex_lb]\n10.0.0.6 LB_ROLE=primary\n`, 'EX_APISERVER_VIP: 10.0.0.250\n');
     expect(inputErrorOf(() => checkExLbInput(bad.cluster, bad.inventory)).problem).toBe('LB_ROLE "primary" on ex_lb host 10.0.0.6: it is master or backup');
