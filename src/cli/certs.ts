@@ -34,13 +34,14 @@ export function registerCerts(program: Command): void {
       .option('--only <names>', "only these (comma separated, as pki/ names them: 'etcd/server-h1')", list),
     'the cluster folder',
   ).action(async (o: RunFlags & { only?: string[] }) => {
-    const [{ loadCluster }, { renewClusterCerts, rolloutSteps }] = await Promise.all([import('../cluster/cluster.js'), import('../cluster/certs.js')]);
-    const renewed = await renewClusterCerts(loadCluster(o.inventory), o.only);
+    const [{ loadCluster }, { renewClusterCerts, clusterRolloutSteps }] = await Promise.all([import('../cluster/cluster.js'), import('../cluster/certs.js')]);
+    const cluster = loadCluster(o.inventory);
+    const renewed = await renewClusterCerts(cluster, o.only);
     for (const r of renewed) process.stderr.write(`certs: ${r.name}: ${r.action} (${r.reason})\n`);
     // The steps that use them distribute the new certificates; their handlers restart only the
     // components whose files changed, one host at a time (etcd members, then apiservers, ...).
     let code = 0;
-    for (const step of rolloutSteps(renewed)) {
+    for (const step of clusterRolloutSteps(cluster, renewed)) {
       code = await deploy(step, o);
       if (code !== 0) break;
     }

@@ -52,14 +52,16 @@ export function parseHostCerts(stdout: string): Array<{ path: string; pem: strin
     });
 }
 
+/** The admin kubeconfigs on the controller: step 04's (the first master) and step 10's (the ex-lb VIP). */
+const controllerKubeconfigs = (cluster: Cluster) => [path.join(cluster.dir, 'kubeconfig'), path.join(cluster.dir, 'kubeconfig-ex-lb')];
+
 /** `furrow certs check`: pki/ on the controller, then every host's certificate folders. */
 export async function checkClusterCerts(cluster: Cluster): Promise<LocatedCheck[]> {
   const opts = { renewWithinDays: renewWindow(cluster) };
   const local = (await checkCertificates(cluster.pkiDir, opts)).map((c) => ({ ...c, where: 'controller' }));
   const dirs = Array.isArray(cluster.config.furrow_cert_dirs) ? cluster.config.furrow_cert_dirs.map(String) : DEFAULT_HOST_CERT_DIRS;
   const kubeconfigs = Array.isArray(cluster.config.furrow_kubeconfigs) ? cluster.config.furrow_kubeconfigs.map(String) : DEFAULT_HOST_KUBECONFIGS;
-  const adminKubeconfig = path.join(cluster.dir, 'kubeconfig');
-  if (existsSync(adminKubeconfig)) {
+  for (const adminKubeconfig of controllerKubeconfigs(cluster).filter((f) => existsSync(f))) {
     const data = /^\s*client-certificate-data:\s*(\S+)/m.exec(readFileSync(adminKubeconfig, 'utf8'))?.[1];
     if (data) local.push({ ...certificateStatus(adminKubeconfig, adminKubeconfig, Buffer.from(data, 'base64').toString('utf8'), opts), where: 'controller' });
   }
@@ -114,4 +116,11 @@ export function rolloutSteps(renewed: LeafResult[]): string[] {
     else if (isNodeLeaf(r.name)) steps.add('node');
   }
   return ['etcd', 'master', 'node'].filter((s) => steps.has(s));
+}
+
+/** rolloutSteps, and step 10 when the admin certificate was renewed and step 10 wrote kubeconfig-ex-lb. */
+export function clusterRolloutSteps(cluster: Cluster, renewed: LeafResult[]): string[] {
+  const steps = rolloutSteps(renewed);
+  const exLbKubeconfig = existsSync(path.join(cluster.dir, 'kubeconfig-ex-lb'));
+  return exLbKubeconfig && renewed.some((r) => r.name === 'admin') ? [...steps, 'ex-lb'] : steps;
 }

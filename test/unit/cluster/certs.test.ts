@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { hostCertsScript, parseHostCerts, renewClusterCerts, rolloutSteps } from '../../../src/cluster/certs.js';
+import { clusterRolloutSteps, hostCertsScript, parseHostCerts, renewClusterCerts, rolloutSteps } from '../../../src/cluster/certs.js';
 import { loadCluster } from '../../../src/cluster/cluster.js';
 import { ensureAuthorities } from '../../../src/pki/index.js';
 
@@ -46,5 +46,10 @@ describe('certs renew: the nodes too (step 05)', () => {
     const one = await renewClusterCerts(loadCluster(dir), ['kubelet-node-2']);
     expect(one.map((r) => r.name)).toEqual(['kubelet-node-2']);
     expect(rolloutSteps(one)).toEqual(['node']);
+    // Step 10's kubeconfig-ex-lb holds the admin certificate too: step 10 rolls a renewed one out.
+    expect(clusterRolloutSteps(loadCluster(dir), renewed)).toEqual(['etcd', 'master', 'node']);
+    writeFileSync(path.join(dir, 'kubeconfig-ex-lb'), '');
+    expect(clusterRolloutSteps(loadCluster(dir), renewed)).toEqual(['etcd', 'master', 'node', 'ex-lb']);
+    expect(clusterRolloutSteps(loadCluster(dir), one)).toEqual(['node']);
   });
 });
