@@ -6,7 +6,7 @@
 import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import { InputError, type SourcePlace } from '../engine/errors.js';
-import { hostVars, selectHosts } from '../engine/inventory/index.js';
+import { hostsOfGroup, hostVars, selectHosts } from '../engine/inventory/index.js';
 import type { Inventory } from '../engine/inventory/types.js';
 import type { Cluster } from './cluster.js';
 import { roleSetting, settingPlace } from './settings.js';
@@ -26,9 +26,20 @@ interface HostSetting {
 function hostSetting(cluster: Cluster, inventory: Inventory, host: string, key: string): HostSetting {
   const vars = hostVars(inventory, host);
   const config = path.join(cluster.dir, 'config.yml');
-  if (key in vars) return { value: vars[key], place: inventory.hosts.get(host)?.place ?? { file: cluster.inventory } };
+  if (key in vars) return { value: vars[key], place: inventoryPlace(inventory, host, key, vars[key]) ?? { file: cluster.inventory } };
   if (key in cluster.config) return { value: cluster.config[key], place: settingPlace(config, key) };
   return { value: roleSetting(cluster, 'ex-lb', key), place: { file: path.join('roles', 'ex-lb', 'defaults', 'main.yml') } };
+}
+
+/** The host's line when it sets the key itself, else the line of a group of it that sets it to that value. */
+function inventoryPlace(inventory: Inventory, host: string, key: string, value: unknown): SourcePlace | undefined {
+  const own = inventory.hosts.get(host);
+  if (own && key in own.vars) return own.place;
+  for (const group of inventory.groups.values()) {
+    const set = key in group.vars ? group.vars[key] : key in group.fileVars ? group.fileVars[key] : undefined;
+    if (set !== undefined && String(set) === String(value) && hostsOfGroup(inventory, group.name).includes(host)) return group.place;
+  }
+  return undefined;
 }
 
 /** A value still to be templated on the hosts (`{{ ... }}`) cannot be checked here. */

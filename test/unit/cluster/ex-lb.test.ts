@@ -67,6 +67,13 @@ describe('ex-lb: checks before any host is touched', () => {
     }
   });
 
+  test('a VIP set for the ex_lb group names the group in the inventory', async () => {
+    const { cluster: c, inventory, hostsFile } = await cluster(`${BASE}[ex_lb]\n10.0.0.6\n10.0.0.7\n[ex_lb:vars]\nEX_APISERVER_VIP=10.0.0.1\n`);
+    const err = inputErrorOf(() => checkExLbInput(c, inventory));
+    expect(err.place).toEqual({ file: hostsFile, line: 8 });
+    expect(err.problem).toMatch(/^EX_APISERVER_VIP 10\.0\.0\.1 is the address of host 10\.0\.0\.1:/);
+  });
+
   test("a VIP that is a host's own address names config.yml's line and the host", async () => {
     const { cluster: c, inventory, configFile } = await cluster(`${BASE}[ex_lb]\n10.0.0.6\n10.0.0.7\n`, 'CLUSTER_NETWORK: routes\nEX_APISERVER_VIP: 10.0.0.2\n');
     const err = inputErrorOf(() => checkExLbInput(c, inventory));
