@@ -27,7 +27,7 @@ async function runDemo(name: string, dir: string): Promise<number> {
   // A lab of 3 hosts already up (an earlier demo's) is kept: then the run below is a re-run,
   // which changes nothing. Otherwise a fresh one, and a fresh cluster folder for it.
   const status = await labStatus({ name, cwd: process.cwd(), log });
-  const reuse = status?.length === 3 && status.every((h) => h.state === 'up') && existsSync(path.join(dir, 'inventory.yml'));
+  const reuse = status?.hosts.length === 3 && status.hosts.every((h) => h.state === 'up') && existsSync(path.join(dir, 'inventory.yml'));
   if (reuse) {
     log(`1/5 the lab '${name}' is up already (3 hosts) and ${dir} is its cluster: both kept`);
   } else {

@@ -28,7 +28,7 @@ export function registerExec(program: Command): void {
     .description('run one command on every host matching PATTERN, in parallel')
     .argument('<pattern>', "hosts: a name, a group, 'all', or a:b for both")
     .argument('<command...>', 'the command (after --)')
-    .requiredOption('-i, --inventory <path>', 'inventory file or folder')
+    .requiredOption('-i, --inventory <path>', 'inventory file or folder, or a cluster folder')
     .option('-f, --forks <n>', 'hosts at once (default: all)', parseCount)
     .option('-b, --become', 'run as root through sudo')
     .option('-u, --user <user>', 'log in as this user')
@@ -37,9 +37,9 @@ export function registerExec(program: Command): void {
     .option('--json', 'one JSON object per host per line')
     .addHelpText('after', '\nExamples:\n  furrow exec all -i .furrow/lab/inventory.yml -- hostname\n  furrow exec etcd:kube_master -i hosts -u furrow --become -- id -u\n')
     .action(async (pattern: string, command: string[], o: { inventory: string; forks?: number; become?: boolean; user?: string; timeout?: number; strictHostKeys?: boolean; json?: boolean }) => {
-      const { runAdhoc } = await import('../engine/adhoc.js');
+      const [{ runAdhoc }, { resolveInventoryArg }] = await Promise.all([import('../engine/adhoc.js'), import('../cluster/cluster.js')]);
       const results = await runAdhoc({
-        inventory: o.inventory,
+        inventory: resolveInventoryArg(o.inventory).inventory,
         pattern,
         command: command.join(' '),
         forks: o.forks,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../engine/errors.js';
+import { textTable } from '../engine/text-table.js';
 
 const log = (line: string) => process.stderr.write(`lab: ${line}\n`);
 /** The lab's code (and ssh2 behind it) loads only when a lab command runs. */
@@ -42,14 +43,16 @@ export function registerLab(program: Command): void {
 
   labCommand
     .command('status')
-    .description('list the hosts with address and state')
+    .description("the lab's network, age and owner folder, then its hosts with address and state")
     .option('--name <name>', 'lab name', 'default')
     .option('--json', 'one JSON document')
     .action(async (o: { name: string; json?: boolean }) => {
-      const hosts = await (await lab()).labStatus({ name: o.name, cwd: process.cwd(), log });
-      if (o.json) return void process.stdout.write(`${JSON.stringify({ name: o.name, up: !!hosts, hosts: hosts ?? [] })}\n`);
-      if (!hosts) return void process.stdout.write(`lab '${o.name}' is not up\n`);
-      for (const h of hosts) process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
+      const status = await (await lab()).labStatus({ name: o.name, cwd: process.cwd(), log });
+      if (o.json) return void process.stdout.write(`${JSON.stringify({ name: o.name, up: !!status, ...status, hosts: status?.hosts ?? [] })}\n`);
+      if (!status) return void process.stdout.write(`lab '${o.name}' is not up\n`);
+      const made = status.createdAt ? `, made ${status.createdAt.replace(/\.\d+Z$/, 'Z')}` : '';
+      process.stdout.write(`lab '${status.name}': ${status.hosts.length} host(s) on ${status.net}.0/24${made} from ${status.owner}\ninventory: ${status.inventory}\n`);
+      process.stdout.write(textTable([['HOST', 'ADDRESS', 'STATE'], ...status.hosts.map((h) => [h.name, h.address, h.state])]));
     });
 
   labCommand
@@ -72,11 +75,20 @@ export function registerLab(program: Command): void {
     .command('stop <host>')
     .description('power one host off (its disk and address stay, for lab start)')
     .option('--name <name>', 'lab name', 'default')
-    .action(async (host: string, o: { name: string }) => (await lab()).labStopHost({ name: o.name, host, cwd: process.cwd(), log }));
+    .action(async (host: string, o: { name: string }) => {
+      const h = await (await lab()).labStopHost({ name: o.name, host, cwd: process.cwd(), log });
+      process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
+      log(`${h.name} is off; its disk and address stay: 'furrow lab start ${h.name}${o.name === 'default' ? '' : ` --name ${o.name}`}' boots it again`);
+    });
 
   labCommand
     .command('start <host>')
     .description('boot a stopped host again')
     .option('--name <name>', 'lab name', 'default')
-    .action(async (host: string, o: { name: string }) => (await lab()).labStartHost({ name: o.name, host, cwd: process.cwd(), log }));
+    .action(async (host: string, o: { name: string }) => {
+      const started = Date.now();
+      const h = await (await lab()).labStartHost({ name: o.name, host, cwd: process.cwd(), log });
+      process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
+      log(h.wasUp ? `${h.name} was running already` : `${h.name} booted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    });
 }

@@ -75,14 +75,21 @@ export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions,
 
 /** Runs one playbook on an inventory with the shared flags. */
 async function runWithFlags(playbook: string, o: RunFlags): Promise<number> {
-  const [{ runPlaybook }, { modules }, options] = await Promise.all([import('../engine/run/runner.js'), import('../modules/index.js'), runOptionsFromFlags(o)]);
-  return (await runPlaybook({ ...options, modules, playbook, inventory: o.inventory })).exitCode;
+  const [{ runPlaybook }, { modules }, { resolveInventoryArg, clusterVars }, options] = await Promise.all([
+    import('../engine/run/runner.js'),
+    import('../modules/index.js'),
+    import('../cluster/cluster.js'),
+    runOptionsFromFlags(o),
+  ]);
+  // A cluster folder brings its settings, as a deploy sees them (without the package repository).
+  const { inventory, cluster } = resolveInventoryArg(o.inventory);
+  return (await runPlaybook({ ...options, modules, playbook, inventory, ...(cluster ? { clusterVars: clusterVars(cluster) } : {}) })).exitCode;
 }
 
 export function registerRun(program: Command): void {
   addRunOptions(
     program.command('run').description('run a playbook against an inventory').argument('<playbook>', 'playbook file (YAML list of plays)'),
-    'inventory file or folder (YAML or INI)',
+    'inventory file or folder (YAML or INI), or a cluster folder (its inventory and config.yml)',
   )
     .addHelpText(
       'after',

@@ -23,12 +23,39 @@ export interface Cluster {
 
 const INVENTORY_NAMES = ['hosts', 'inventory.yml', 'inventory.yaml', 'hosts.yml', 'hosts.yaml'];
 
+/** What a cluster folder has beside its inventory, and an Ansible inventory folder does not. */
+const CLUSTER_MARKS = ['config.yml', 'pki', 'bin'];
+
+/** A folder with an inventory file of INVENTORY_NAMES and config.yml, pki/ or bin/ beside it. */
+export function isClusterFolder(dir: string): boolean {
+  return isDirectory(dir) && INVENTORY_NAMES.some((n) => existsSync(path.join(dir, n))) && CLUSTER_MARKS.some((m) => existsSync(path.join(dir, m)));
+}
+
+function isDirectory(p: string): boolean {
+  return existsSync(p) && statSync(p).isDirectory();
+}
+
+/**
+ * What `-i` names, one rule for every command (docs/cli.md): a cluster folder, or its inventory
+ * file, is that cluster (its inventory and settings); anything else is an inventory file or folder
+ * as Ansible reads it, with no cluster settings.
+ */
+export function resolveInventoryArg(arg: string): { inventory: string; cluster?: Cluster } {
+  const resolved = path.resolve(arg);
+  const clusterDir = isClusterFolder(resolved) ? resolved : INVENTORY_NAMES.includes(path.basename(resolved)) && isClusterFolder(path.dirname(resolved)) ? path.dirname(resolved) : undefined;
+  if (!clusterDir) return { inventory: arg };
+  const cluster = loadCluster(clusterDir);
+  return { inventory: cluster.inventory, cluster };
+}
+
+/** A cluster folder, or the inventory file inside one. */
 export function loadCluster(dirArg: string): Cluster {
-  const dir = path.resolve(dirArg);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+  const named = path.resolve(dirArg);
+  const dir = !isDirectory(named) && existsSync(named) && INVENTORY_NAMES.includes(path.basename(named)) ? path.dirname(named) : named;
+  if (!isDirectory(dir)) {
     throw new InputError({ file: dirArg }, 'is not a cluster folder', "give the folder that holds the cluster's hosts (or inventory.yml) and config.yml; 'furrow new NAME' makes one");
   }
-  const inventory = INVENTORY_NAMES.map((n) => path.join(dir, n)).find((f) => existsSync(f));
+  const inventory = dir === named ? INVENTORY_NAMES.map((n) => path.join(dir, n)).find((f) => existsSync(f)) : named;
   if (!inventory) throw new InputError({ file: dir }, 'the cluster folder has no inventory', `add one of: ${INVENTORY_NAMES.join(', ')}`);
   return { dir, inventory, config: readConfig(path.join(dir, 'config.yml')), pkiDir: path.join(dir, 'pki'), binDir: path.join(dir, 'bin'), repoDir: path.join(dir, 'repo') };
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
+import { textTable } from '../engine/text-table.js';
 
 /** The deploy steps, in dependency order, with kubeasz's numbers as aliases and what each does. */
 export const STEPS = [
@@ -39,8 +40,7 @@ export function stepTable(playbooksDir: string): string {
     ...STEPS.map((s) => [s.number, s.name, s.does, existsSync(stepPlaybook(playbooksDir, s)) ? 'yes' : 'not yet']),
     ['90', 'all', 'every step that exists, in this order, as one run', ''],
   ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return textTable(rows);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, type Document, type Tags } from 'yaml';
+import { LineCounter, Parser, parseDocument, type CST, type Document, type Tags } from 'yaml';
 
 /**
  * The one YAML dialect of every file Furrow reads (playbooks, task files, roles, inventories,
@@ -43,4 +43,58 @@ function ansibleTags(tags: Tags): Tags {
 /** A parse error's message without the parser's own "at line L, column C" (the place says it). */
 export function yamlProblem(message: string): string {
   return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** A syntax problem as the user should read it: where (an offset in the text), what, and how to fix it. */
+export interface YamlSyntaxProblem {
+  offset: number;
+  message: string;
+  fix: string;
+}
+
+const GENERIC_FIX = 'fix the YAML syntax at this place (indentation, quotes, brackets)';
+
+/**
+ * The syntax problems of a parsed document. A bracket or quote left open makes the parser report
+ * several problems lines later, where it ran out; that is one problem, at the opening, saying what
+ * is unclosed. Otherwise the parser's own problems.
+ */
+export function yamlSyntaxProblems(text: string, doc: Document.Parsed): YamlSyntaxProblem[] {
+  if (doc.errors.length === 0) return [];
+  const quoteTrouble = doc.errors.filter((e) => e.code === 'MISSING_CHAR' && /quote/i.test(e.message)).map((e) => e.pos[0]);
+  const unclosed: YamlSyntaxProblem[] = [];
+  for (const token of new Parser().parse(text)) {
+    for (const t of cstTokens(token)) {
+      if (t.type === 'flow-collection' && !t.end.some((e) => e.type === 'flow-map-end' || e.type === 'flow-seq-end')) {
+        const map = t.start.source === '{';
+        unclosed.push({
+          offset: t.start.offset,
+          message: `'${t.start.source}' opened here is never closed: the ${map ? 'mapping' : 'list'} needs a '${map ? '}' : ']'}'`,
+          fix: `close it with '${map ? '}' : ']'}' (on this line, or on a later line indented more than its key), or write the ${map ? 'mapping' : 'list'} in block style`,
+        });
+      } else if ((t.type === 'double-quoted-scalar' || t.type === 'single-quoted-scalar') && quoteTrouble.some((at) => at >= t.offset && at <= t.offset + t.source.length)) {
+        const q = t.source[0]!;
+        unclosed.push({
+          offset: t.offset,
+          message: `the ${q === '"' ? 'double' : 'single'} quote opened here is never closed`,
+          fix: `end the string with ${q}${q === '"' ? ' (a quote inside it is \\")' : " (a quote inside it is '')"}`,
+        });
+      }
+    }
+  }
+  if (unclosed.length > 0) return [unclosed.sort((a, b) => a.offset - b.offset)[0]!];
+  return doc.errors.map((e) => ({ offset: e.pos[0], message: yamlProblem(e.message), fix: GENERIC_FIX }));
+}
+
+/** Every token of a CST document, depth first. */
+function* cstTokens(token: CST.Token | undefined): Generator<CST.Token> {
+  if (!token) return;
+  yield token;
+  if (token.type === 'document') yield* cstTokens(token.value);
+  if ('items' in token) {
+    for (const item of token.items) {
+      yield* cstTokens(item.key ?? undefined);
+      yield* cstTokens(item.value);
+    }
+  }
 }

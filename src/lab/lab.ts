@@ -20,6 +20,8 @@ interface LabState {
   /** The lab's /24 (see chooseNet). */
   net: string;
   clientDir: string;
+  /** When `lab up` made it (ISO 8601); labs made before this was recorded have none. */
+  createdAt?: string;
   hosts: Array<{ name: string; address: string; process?: ProcessRecord; leader?: ProcessRecord; cgroups?: string[] }>;
 }
 
@@ -243,7 +245,7 @@ export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: 
   // The lab knows its hosts' keys, so connections to it can check them strictly from the start.
   await writeFile(path.join(clientDir, 'known_hosts'), hosts.map((h, i) => `${h.address} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`).join(''), { mode: 0o600 });
 
-  const state: LabState = { name: lab.name, net: lab.net, clientDir, hosts: hosts.map((h) => ({ name: h.name, address: h.address })) };
+  const state: LabState = { name: lab.name, net: lab.net, clientDir, createdAt: new Date().toISOString(), hosts: hosts.map((h) => ({ name: h.name, address: h.address })) };
   saveState(lab, state);
   opts.log(`booting ${hosts.length} host(s) on ${lab.bridge} (${lab.net}.0/24)`);
   await createBridge(lab);
@@ -284,17 +286,36 @@ export interface LabHostStatus {
   state: 'up' | 'booting' | 'stopped';
 }
 
-export async function labStatus(opts: LabOptions): Promise<LabHostStatus[] | undefined> {
+/** A lab as `lab status` shows it: its network, the folder whose .furrow/lab holds its inventory and key, when it was made, its hosts. */
+export interface LabStatus {
+  name: string;
+  net: string;
+  /** The folder `lab up` ran in: its .furrow/lab/ has the inventory and the key. */
+  owner: string;
+  inventory: string;
+  createdAt?: string;
+  hosts: LabHostStatus[];
+}
+
+export async function labStatus(opts: LabOptions): Promise<LabStatus | undefined> {
   const lab = labLayout(opts.name);
   const state = readState(lab);
   if (!state) return undefined;
-  return Promise.all(
-    state.hosts.map(async (h) => {
-      if (!h.process || !isSameProcess(h.process)) return { name: h.name, address: h.address, state: 'stopped' as const };
-      const sshUp = await waitForPort(h.address, 22, Date.now() + 500).then(() => true, () => false);
-      return { name: h.name, address: h.address, state: sshUp ? ('up' as const) : ('booting' as const) };
-    }),
-  );
+  const hosts = await Promise.all(state.hosts.map((h) => hostStatus(h)));
+  return {
+    name: state.name,
+    net: state.net,
+    owner: path.dirname(path.dirname(state.clientDir)),
+    inventory: path.join(state.clientDir, 'inventory.yml'),
+    ...(state.createdAt ? { createdAt: state.createdAt } : {}),
+    hosts,
+  };
+}
+
+async function hostStatus(h: LabState['hosts'][number]): Promise<LabHostStatus> {
+  if (!h.process || !isSameProcess(h.process)) return { name: h.name, address: h.address, state: 'stopped' };
+  const sshUp = await waitForPort(h.address, 22, Date.now() + 500).then(() => true, () => false);
+  return { name: h.name, address: h.address, state: sshUp ? 'up' : 'booting' };
 }
 
 function findHost(lab: LabLayout, state: LabState | undefined, hostName: string): { state: LabState; index: number } {
@@ -304,7 +325,7 @@ function findHost(lab: LabLayout, state: LabState | undefined, hostName: string)
 }
 
 /** Stops one host (as if it were powered off); its disk and network stay for `lab start`. */
-export async function labStopHost(opts: LabOptions & { host: string }): Promise<void> {
+export async function labStopHost(opts: LabOptions & { host: string }): Promise<LabHostStatus> {
   requireRoot();
   const lab = labLayout(opts.name);
   const { state, index } = findHost(lab, readState(lab), opts.host);
@@ -314,14 +335,15 @@ export async function labStopHost(opts: LabOptions & { host: string }): Promise<
   delete rec.process;
   delete rec.leader;
   saveState(lab, state);
+  return hostStatus(rec);
 }
 
-export async function labStartHost(opts: LabOptions & { host: string }): Promise<void> {
+export async function labStartHost(opts: LabOptions & { host: string }): Promise<LabHostStatus & { wasUp: boolean }> {
   requireRoot();
   const lab = labLayout(opts.name);
   const { state, index } = findHost(lab, readState(lab), opts.host);
   const rec = state.hosts[index]!;
-  if (rec.process && isSameProcess(rec.process)) return;
+  if (rec.process && isSameProcess(rec.process)) return { ...(await hostStatus(rec)), wasUp: true };
   const h = hostLayout(withNet(lab, state.net), index + 1);
   // What the host's last boot left in its cgroups goes, as a powered-off machine's would.
   removeCgroups(rec.cgroups ?? []);
@@ -332,6 +354,7 @@ export async function labStartHost(opts: LabOptions & { host: string }): Promise
   await waitReady(h, state.clientDir, 120_000, rec.process);
   rec.leader = containerLeader(rec.process);
   saveState(lab, state);
+  return { ...(await hostStatus(rec)), wasUp: false };
 }
 
 /** PIDs whose command line names a path in dir: found to report them, never to kill them by. */

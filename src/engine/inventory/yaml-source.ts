@@ -1,6 +1,6 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { InputError, type SourcePlace } from '../errors.js';
-import { parseYaml, yamlProblem } from '../yaml.js';
+import { parseYaml, yamlProblem, yamlSyntaxProblems } from '../yaml.js';
 
 /** A parsed YAML file that can still say where each node came from. */
 export interface YamlSource {
@@ -14,14 +14,15 @@ export interface YamlSource {
 export function parseYamlSource(text: string, file: string): YamlSource {
   const lines = new LineCounter();
   const doc = parseYaml(text, lines);
-  const problem = doc.errors[0] ?? doc.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
-  if (problem) {
-    const pos = problem.linePos?.[0];
-    const summary = yamlProblem(problem.message);
-    const fix = problem.code === 'TAG_RESOLVE_FAILED'
-      ? 'tags such as !vault are not supported; write the plain value'
-      : 'fix the YAML syntax at that place (indentation, quotes, brackets)';
-    throw new InputError({ file, line: pos?.line, column: pos?.col }, summary, fix);
+  const syntax = yamlSyntaxProblems(text, doc)[0];
+  if (syntax) {
+    const pos = lines.linePos(syntax.offset);
+    throw new InputError({ file, line: pos.line, column: pos.col }, syntax.message, syntax.fix);
+  }
+  const tag = doc.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
+  if (tag) {
+    const pos = tag.linePos?.[0];
+    throw new InputError({ file, line: pos?.line, column: pos?.col }, yamlProblem(tag.message), 'tags such as !vault are not supported; write the plain value');
   }
   return { file, text, doc, lines };
 }

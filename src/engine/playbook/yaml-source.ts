@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { InputError } from '../errors.js';
-import { parseYaml, yamlProblem } from '../yaml.js';
+import { parseYaml, yamlSyntaxProblems } from '../yaml.js';
 import type { Place } from './types.js';
 
 /**
@@ -33,10 +33,11 @@ export class YamlSource {
   static parse(file: string, text: string): { source?: YamlSource; errors: InputError[] } {
     const lines = new LineCounter();
     const doc = parseYaml(text, lines);
-    if (doc.errors.length > 0) {
-      const errors = doc.errors.map((e) => {
-        const pos = lines.linePos(e.pos[0]);
-        return new InputError({ file, line: pos.line, column: pos.col }, `broken YAML: ${yamlProblem(e.message)}`, 'fix the YAML syntax at this place');
+    const problems = yamlSyntaxProblems(text, doc);
+    if (problems.length > 0) {
+      const errors = problems.map((p) => {
+        const pos = lines.linePos(p.offset);
+        return new InputError({ file, line: pos.line, column: pos.col }, `broken YAML: ${p.message}`, p.fix);
       });
       return { errors };
     }

@@ -20,7 +20,7 @@ import { lockRunHosts } from './host-locks.js';
 import { precheckTemplates } from './precheck.js';
 import { planResume, type ResumePlan } from './resume.js';
 import { type PreparedPlay, runFlow, runPlay } from './play-runner.js';
-import { selectTasks, startAtTask, type TagSelection } from './selection.js';
+import { selectTasks, startAtTask, unmatchedTagWarnings, type TagSelection } from './selection.js';
 
 export interface RunOptions {
   playbook: string;
@@ -67,7 +67,7 @@ export interface RunSummary {
 const MAX_DEFAULT_FORKS = 100;
 
 /** Everything is loaded and checked before the first connection: bad input touches no host. */
-async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays: PreparedPlay[]; resume?: ResumePlan }> {
+async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays: PreparedPlay[]; tagWarnings: string[]; resume?: ResumePlan }> {
   const inventory = await loadInventory(opts.inventory);
   const load = { modules: opts.modules, rolesPath: opts.rolesPath ?? [] };
   const playbook = await loadPlaybook(path.resolve(opts.playbook), load);
@@ -94,7 +94,8 @@ async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays:
     if (serial) throw new InputError(serial.play.place, `play '${serial.play.name}' has serial batches, which join its hosts`, 'run this step on its own, or drop serial');
   }
   precheckTemplates(plays, inventory, opts.clusterVars ?? {}, opts.extraVars ?? {});
-  return { inventory, plays, ...(resume ? { resume } : {}) };
+  const tagWarnings = unmatchedTagWarnings(playbook.plays.flatMap((p) => p.tasks), sel);
+  return { inventory, plays, tagWarnings, ...(resume ? { resume } : {}) };
 }
 
 /** What --resume matches journals by: the playbook, or every playbook of a multi-playbook run. */
@@ -107,7 +108,8 @@ function runsDir(opts: RunOptions): string {
 }
 
 export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
-  const { inventory, plays, resume } = await prepare(opts);
+  const { inventory, plays, tagWarnings, resume } = await prepare(opts);
+  for (const message of tagWarnings) for (const r of opts.reporters) r.onEvent({ kind: 'warning', message });
   if (resume && plays.every((p) => p.hosts.length === 0)) {
     // No journal for a run that does nothing: the next --resume still reads the one that finished.
     const message = `nothing to resume: the last run of ${runKey(opts)} finished on every host (${resume.journal})`;

@@ -20,6 +20,35 @@ export function taskSelected(task: Task, sel: TagSelection): boolean {
   return sel.tags.some((t) => tags.has(t));
 }
 
+/** Tags with a meaning of their own in --tags, never expected on a task. */
+const SPECIAL_TAGS = new Set(['all', 'always', 'never']);
+
+/** Every tag on the tasks (inside blocks too), sorted; the special ones left out. */
+export function knownTags(tasks: Task[]): string[] {
+  const found = new Set<string>();
+  const visit = (list: Task[]): void => {
+    for (const task of list) {
+      for (const tag of task.tags) if (!SPECIAL_TAGS.has(tag)) found.add(tag);
+      if (task.block) [task.block.tasks, task.block.rescue, task.block.always].forEach(visit);
+    }
+  };
+  visit(tasks);
+  return [...found].sort();
+}
+
+/**
+ * One warning per --tags or --skip-tags value that no task has: a typo otherwise runs nothing
+ * (or skips nothing) without a word. Names the tags there are.
+ */
+export function unmatchedTagWarnings(tasks: Task[], sel: TagSelection): string[] {
+  const known = knownTags(tasks);
+  const has = new Set(known);
+  const which = known.length ? `the tags here are: ${known.join(', ')}` : 'no task here has a tag';
+  return (['tags', 'skipTags'] as const).flatMap((key) =>
+    sel[key].filter((t) => !SPECIAL_TAGS.has(t) && !has.has(t)).map((t) => `--${key === 'tags' ? 'tags' : 'skip-tags'} ${t}: no task has this tag, so it ${key === 'tags' ? 'selects' : 'skips'} nothing; ${which}`),
+  );
+}
+
 /** Keeps the selected tasks; a block stays when any of its tasks does, with only those inside. */
 export function selectTasks(tasks: Task[], sel: TagSelection): Task[] {
   const out: Task[] = [];

@@ -55,7 +55,7 @@ describe('inventory folder', () => {
 
   test('a broken vars file is reported at its own file:line:column', async () => {
     const file = fixture('bad/vars-file/group_vars/all.yml');
-    await expect(loadInventory(fixture('bad/vars-file/hosts'))).rejects.toThrow(`${file}:3:1: Flow sequence in block collection must be sufficiently indented`);
+    await expect(loadInventory(fixture('bad/vars-file/hosts'))).rejects.toThrow(`${file}:2:9: '[' opened here is never closed`);
   });
 
   describe('in a scratch folder', () => {

@@ -20,7 +20,7 @@ async function problems(name: string): Promise<string[]> {
 
 describe('load errors name file:line:column, the key and what was expected', () => {
   test('broken YAML: the parser\'s place', async () => {
-    expect(await problems('broken.yml')).toEqual(['broken.yml:6:1: broken YAML: All mapping items must start at the same column\n  fix: fix the YAML syntax at this place']);
+    expect(await problems('broken.yml')).toEqual(['broken.yml:6:1: broken YAML: All mapping items must start at the same column\n  fix: fix the YAML syntax at this place (indentation, quotes, brackets)']);
   });
 
   test('a playbook file that does not exist', async () => {

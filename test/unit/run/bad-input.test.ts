@@ -94,4 +94,9 @@ describe('furrow run with bad input', () => {
     expect(r.code).not.toBe(2);
     expect(connections).toBeGreaterThan(0);
   });
+
+  test('a --tags value no task has is a warning naming the tags there are, not a silent run of nothing', async () => {
+    const r = await run('tagged.yml', '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: x\n      command: "true"\n      tags: [config]\n', ['--tags', 'confg']);
+    expect(`${r.stdout}${r.stderr}`).toMatch(/--tags confg: no task has this tag, so it selects nothing; the tags here are: config/);
+  });
 });
