@@ -7,6 +7,7 @@ import { SAVE_TASK } from '../../../src/cluster/etcd-backup.js';
 import { KEPT_TASK, restoreHostProblems, restorePlan, RESTORE_PLAYBOOK } from '../../../src/cluster/etcd-restore.js';
 import { expectedSha256, resolveSnapshot, sha256Line, sha256OfFile, snapshotName, snapshotStamp, utcStamp, verifySnapshot } from '../../../src/cluster/etcd-snapshot.js';
 import { exitCodeFor, InputError } from '../../../src/engine/errors.js';
+import { evaluateCondition } from '../../../src/engine/expr.js';
 import { loadInventory } from '../../../src/engine/inventory/index.js';
 import { execStartFlags, renderRoleTemplate, renderRoleText } from '../../support/role-render.js';
 import { expectExit, furrow } from '../../lab/support.js';
@@ -152,6 +153,22 @@ describe('the etcd role: restore and backup', () => {
     expect(rendered).toContain('env ETCDCTL_API=3 /opt/kube/bin/etcdctl');
     expect(rendered).toContain('--data-dir="$data.restoring-$stamp"');
     expect(rendered).toContain('mv "$data" "$data.before-restore-$stamp"');
+  });
+
+  test('the backup is taken on the first healthy member in the group order, and stops when none is healthy', () => {
+    const tasks = YAML.parse(readFileSync(path.resolve('roles/etcd/tasks/backup.yml'), 'utf8')) as Array<{ when?: string; assert?: { that: string } }>;
+    const anyHealthy = tasks.find((t) => t.assert)!.assert!.that;
+    const chosen = tasks.find((t) => t.when)!.when!;
+    const etcd = ['h1', 'h2', 'h3'];
+    // Each member's registered `etcdctl endpoint health`; an unreachable one registered nothing.
+    const takesIt = (health: Record<string, { rc: number } | undefined>) => {
+      const hostvars = Object.fromEntries(etcd.map((h) => [h, health[h] ? { etcd_member_health: health[h] } : {}]));
+      return etcd.filter((h) => evaluateCondition(anyHealthy, { groups: { etcd }, hostvars }, { file: 'backup.yml' }) && evaluateCondition(chosen, { inventory_hostname: h, groups: { etcd }, hostvars }, { file: 'backup.yml' }));
+    };
+    expect(takesIt({ h1: { rc: 0 }, h2: { rc: 0 }, h3: { rc: 0 } })).toEqual(['h1']);
+    expect(takesIt({ h1: { rc: 1 }, h2: { rc: 0 }, h3: { rc: 0 } })).toEqual(['h2']);
+    expect(takesIt({ h1: undefined, h2: { rc: 1 }, h3: { rc: 0 } })).toEqual(['h3']);
+    expect(takesIt({ h1: { rc: 1 }, h2: undefined, h3: { rc: 1 } })).toEqual([]);
   });
 
   test('the tasks the commands watch exist by the names they look for', () => {
