@@ -9,6 +9,12 @@ import { VarScope } from '../../src/engine/vars.js';
  * check what the templates produce (flags by Kubernetes version) without a lab.
  */
 export function renderRoleTemplate(role: string, template: string, settings: Record<string, unknown>, host: { name: string; groups: Record<string, string[]> }): string {
+  const file = path.resolve('roles', role, 'templates', template);
+  return renderRoleText(role, readFileSync(file, 'utf8'), file, settings, host);
+}
+
+/** Renders text (a template's, or a task's string) with the role's defaults, as renderRoleTemplate does. */
+export function renderRoleText(role: string, text: string, file: string, settings: Record<string, unknown>, host: { name: string; groups: Record<string, string[]> }): string {
   const roleDir = path.resolve('roles', role);
   const defaults = YAML.parse(readFileSync(path.join(roleDir, 'defaults/main.yml'), 'utf8')) as Record<string, unknown>;
   const scope = new VarScope([
@@ -16,8 +22,7 @@ export function renderRoleTemplate(role: string, template: string, settings: Rec
     { level: 'inventory', vars: settings },
     { level: 'extra', vars: { inventory_hostname: host.name, groups: host.groups, hostvars: {} } },
   ]);
-  const file = path.join(roleDir, 'templates', template);
-  return scope.render(readFileSync(file, 'utf8'), { file });
+  return scope.render(text, { file });
 }
 
 /** The flags of the ExecStart command line of a systemd unit: name (without --) and value. */
