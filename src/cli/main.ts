@@ -7,6 +7,7 @@ import { registerDemo } from './demo.js';
 import { registerRun } from './run.js';
 import { registerDeploy } from './deploy.js';
 import { registerCerts } from './certs.js';
+import { registerEtcd } from './etcd.js';
 import { registerModules } from './modules.js';
 import { registerBundle } from './bundle.js';
 
@@ -35,6 +36,7 @@ registerExec(program);
 registerRun(program);
 registerDeploy(program);
 registerCerts(program);
+registerEtcd(program);
 registerBundle(program);
 registerModules(program);
 registerDemo(program);

@@ -1,5 +1,5 @@
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -21,6 +21,9 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, 
  * pod per node: its Service answers on its ClusterIP and its NodePort from every node, and a pod
  * on h1 reaches the pod on h3 by its pod address; a node's own credentials get what Node
  * authorization allows and no more; a second `deploy all` changes nothing and restarts no unit.
+ * Last (it rolls the cluster's data back): `etcd backup` and `etcd restore` bring back a ConfigMap
+ * deleted after the backup and drop one created after it; a snapshot whose sha256 does not match
+ * is refused before anything stops.
  *
  * Not proven here: flannel's pods running. Its image cannot be fetched in the lab, so for
  * CLUSTER_NETWORK flannel only what the apiserver accepts is proven (`deploy network --check`:
@@ -368,4 +371,68 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
       await on('h1', `${KUBECTL} uncordon h2`);
     }
   }, 900_000);
+  test('etcd backup and restore: a ConfigMap deleted after the backup is back, one created after it is gone; a snapshot whose sha256 does not match is refused before anything stops', async () => {
+    const configMap = async (name: string) => on('h1', `${KUBECTL} get configmap ${name} --ignore-not-found -o name`);
+    await on('h1', `${KUBECTL} create configmap etcd-backup-before --from-literal=at=before >/dev/null`);
+
+    let started = Date.now();
+    const backup = await furrow(['etcd', 'backup', '-i', cluster], { cwd, timeoutMs: 300_000 });
+    timings['etcd backup'] = (Date.now() - started) / 1000;
+    expectExit(backup, 0);
+    const file = /^etcd backup: (\S+)$/m.exec(backup.stdout)?.[1] ?? '';
+    expect(path.relative(cluster, file)).toMatch(/^backup\/snapshot-\d{8}T\d{6}Z\.db$/);
+    // It holds every Secret: 0600 in a 0700 folder; its digest beside it, as sha256sum writes it.
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
+    const digest = createHash('sha256').update(readFileSync(file)).digest('hex');
+    expect(readFileSync(`${file}.sha256`, 'utf8')).toBe(`${digest}  ${path.basename(file)}\n`);
+    expect(backup.stdout).toContain(`sha256: ${digest}`);
+    // Every member is healthy: the first in the etcd group's order gave it, and kept no copy.
+    expect(backup.stdout).toMatch(/^ {2}member: h1$/m);
+    for (const h of HOSTS) expect(await on(h, 'ls /var/tmp/ | grep furrow-etcd-snapshot || true')).toBe('');
+
+    // After the backup: one ConfigMap deleted, another created.
+    await on('h1', `${KUBECTL} delete configmap etcd-backup-before >/dev/null && ${KUBECTL} create configmap etcd-backup-after --from-literal=at=after >/dev/null`);
+    expect([await configMap('etcd-backup-before'), await configMap('etcd-backup-after')]).toEqual(['', 'configmap/etcd-backup-after']);
+
+    // A damaged copy (one byte flipped) with the true digest beside it: refused before anything stops.
+    const damaged = path.join(cluster, 'backup', 'snapshot-20000101T000000Z.db');
+    const bytes = readFileSync(file);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(damaged, bytes, { mode: 0o600 });
+    writeFileSync(`${damaged}.sha256`, `${digest}  ${path.basename(damaged)}\n`);
+    const before = await startTimes();
+    const refused = await furrow(['etcd', 'restore', 'snapshot-20000101T000000Z', '-i', cluster, '--yes'], { cwd, timeoutMs: 300_000 });
+    expectExit(refused, 2);
+    expect(refused.stderr).toContain(`sha256 does not match: the file has ${createHash('sha256').update(bytes).digest('hex')}, snapshot-20000101T000000Z.db.sha256 says ${digest}`);
+    expect(refused.stderr).toContain('nothing was stopped');
+    expect(refused.stdout).not.toContain('PLAY');
+    for (const m of MASTERS) expect(await on(m, 'systemctl is-active kube-apiserver')).toBe('active');
+    for (const h of HOSTS) expect(await on(h, 'systemctl is-active etcd')).toBe('active');
+    expect(await startTimes()).toEqual(before);
+    expect(await configMap('etcd-backup-after')).toBe('configmap/etcd-backup-after');
+    rmSync(damaged);
+    rmSync(`${damaged}.sha256`);
+
+    // The restore, by the snapshot's name in backup/.
+    started = Date.now();
+    const restored = await furrow(['etcd', 'restore', path.basename(file, '.db'), '-i', cluster, '--yes'], { cwd, timeoutMs: 900_000 });
+    timings['etcd restore'] = (Date.now() - started) / 1000;
+    expectExit(restored, 0);
+    expect(restored.stdout).toContain('etcd restore: done: etcd is healthy and every apiserver answers');
+    expect(await configMap('etcd-backup-before')).toBe('configmap/etcd-backup-before');
+    expect(await configMap('etcd-backup-after')).toBe('');
+    // Every member restored (a new cluster of the same three members, all healthy), its old data kept.
+    const stamp = /data from before is kept in \/var\/lib\/etcd\.before-restore-(\d{8}T\d{6}Z)/.exec(restored.stdout)?.[1];
+    expect(stamp).toBeDefined();
+    for (const h of HOSTS) {
+      expect(restored.stdout).toContain(`${h}: restored as etcd-${h}; the data from before is kept in /var/lib/etcd.before-restore-${stamp}`);
+      expect(await on(h, `ls /var/lib/etcd.before-restore-${stamp}`)).toBe('member');
+      expect(await on(h, 'systemctl is-active etcd')).toBe('active');
+    }
+    const members = await on('h1', '/opt/kube/bin/etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints=https://127.0.0.1:2379 member list');
+    expect(members.split('\n').map((l) => l.split(', ')[2]).sort()).toEqual(HOSTS.map((h) => `etcd-${h}`));
+    for (const m of MASTERS) expect(await on(m, 'systemctl is-active kube-apiserver')).toBe('active');
+    process.stdout.write(`kube-cluster: etcd backup ${timings['etcd backup']} s, restore ${timings['etcd restore']} s\n`);
+  }, 1_200_000);
 });

@@ -3,12 +3,25 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { VarScope } from '../../src/engine/vars.js';
 
+/** The host a template is rendered for: its name, the groups, and the other hosts' inventory vars. */
+export interface RenderHost {
+  name: string;
+  groups: Record<string, string[]>;
+  hostvars?: Record<string, Record<string, unknown>>;
+}
+
 /**
  * Renders a role's template as a deploy would for one host, without a host: the role's defaults,
  * then the given settings (config.yml and inventory), then the magic variables. For tests that
  * check what the templates produce (flags by Kubernetes version) without a lab.
  */
-export function renderRoleTemplate(role: string, template: string, settings: Record<string, unknown>, host: { name: string; groups: Record<string, string[]>; hostvars?: Record<string, Record<string, unknown>> }): string {
+export function renderRoleTemplate(role: string, template: string, settings: Record<string, unknown>, host: RenderHost): string {
+  const file = path.resolve('roles', role, 'templates', template);
+  return renderRoleText(role, readFileSync(file, 'utf8'), file, settings, host);
+}
+
+/** Renders text (a template's, or a task's string) with the role's defaults, as renderRoleTemplate does. */
+export function renderRoleText(role: string, text: string, file: string, settings: Record<string, unknown>, host: RenderHost): string {
   const roleDir = path.resolve('roles', role);
   const defaults = YAML.parse(readFileSync(path.join(roleDir, 'defaults/main.yml'), 'utf8')) as Record<string, unknown>;
   const scope = new VarScope([
@@ -16,8 +29,7 @@ export function renderRoleTemplate(role: string, template: string, settings: Rec
     { level: 'inventory', vars: settings },
     { level: 'extra', vars: { inventory_hostname: host.name, groups: host.groups, hostvars: host.hostvars ?? {} } },
   ]);
-  const file = path.join(roleDir, 'templates', template);
-  return scope.render(readFileSync(file, 'utf8'), { file });
+  return scope.render(text, { file });
 }
 
 /** The flags of the ExecStart command line of a systemd unit: name (without --) and value. */
