@@ -2,12 +2,13 @@ import type { Command } from 'commander';
 import { InputError } from '../engine/errors.js';
 import { stepTable } from '../cluster/steps.js';
 import { PACKAGE_PLAYBOOKS } from '../cluster/run.js';
-import { addRunOptions, type RunFlags, runOptionsFromFlags } from './run.js';
+import { addListOptions, addRunOptions, listModeOf, type RunFlags, runOptionsFromFlags } from './run.js';
 
 /** `furrow deploy STEP -i DIR` with the shared run flags; the exit code of the run. */
 export async function deploy(stepArg: string, o: RunFlags): Promise<number> {
   const [{ deployCluster }, run] = await Promise.all([import('../cluster/deploy.js'), runOptionsFromFlags(o)]);
-  return deployCluster(o.inventory, stepArg, run);
+  const listing = listModeOf(o);
+  return deployCluster(o.inventory, stepArg, run, listing ? { mode: listing, print: (text) => process.stdout.write(text) } : undefined);
 }
 
 const indent = (text: string) => text.replace(/^(?=.)/gm, '  ');
@@ -15,8 +16,7 @@ const indent = (text: string) => text.replace(/^(?=.)/gm, '  ');
 export function registerDeploy(program: Command): void {
   // -i is not mandatory to commander so that `deploy --list` needs no cluster; the action asks for it.
   addRunOptions(
-    program
-      .command('deploy')
+    addListOptions(program.command('deploy'))
       .description('deploy one step of a cluster (prepare, etcd, ...; 01..07), or all of them as one run')
       .argument('[step]', 'a step name or number, a comma-separated list of them, or all (90)')
       .option('--list', 'list the steps (number, name, what it does, whether it exists yet) and exit'),

@@ -1,6 +1,7 @@
 import { packagePath } from '../package-root.js';
 import { type Command, Option } from 'commander';
 import type { Reporter } from '../engine/events.js';
+import type { ListMode } from '../engine/run/listing.js';
 import type { RunOptions } from '../engine/run/runner.js';
 import { parseCount } from './lab.js';
 
@@ -26,12 +27,24 @@ export interface RunFlags {
   json?: boolean;
   verbose?: boolean;
   strictHostKeys?: boolean;
+  become?: boolean;
+  user?: string;
+  askPass?: boolean;
+  askBecomePass?: boolean;
+  listHosts?: boolean;
+  listTasks?: boolean;
+  listTags?: boolean;
+  syntaxCheck?: boolean;
 }
 
 /** The flags `run` and `deploy` share: what to run on, how, and how to report it. */
 export function addRunOptions(cmd: Command, inventoryHelp: string, inventoryRequired = true): Command {
   return cmd
     .addOption(new Option('-i, --inventory <path>', inventoryHelp).makeOptionMandatory(inventoryRequired))
+    .option('-b, --become', "run as root through sudo where the inventory and plays do not say otherwise (Ansible's -b)")
+    .option('-u, --user <user>', 'log in as this user where the inventory names none')
+    .option('-k, --ask-pass', 'ask for the SSH password on the terminal (no echo), for hosts whose inventory names none')
+    .option('-K, --ask-become-pass', 'ask for the sudo password on the terminal (no echo), for hosts whose inventory names none')
     .option('-C, --check', 'plan only: report what would change, change nothing')
     .option('-D, --diff', 'show what changes: unified diffs for files, old/new for values')
     .option('-l, --limit <pattern>', "further limit the hosts (pattern, e.g. 'etcd:!h3')")
@@ -69,8 +82,35 @@ export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions,
     wait: o.wait !== false,
     strictHostKeys: o.strictHostKeys,
     rolesPath: [PACKAGE_ROLES],
+    connection: await connectionFromFlags(o),
     reporters,
   };
+}
+
+/** -u, -b, -k, -K: defaults below each host's inventory variables. A listing asks for no password. */
+async function connectionFromFlags(o: RunFlags): Promise<NonNullable<RunOptions['connection']>> {
+  const { readSecret } = await import('./prompt.js');
+  const asks = listModeOf(o) === undefined;
+  return {
+    ...(o.user !== undefined ? { user: o.user } : {}),
+    ...(o.become ? { become: true } : {}),
+    ...(o.askPass && asks ? { password: await readSecret('SSH password: ', '-k/--ask-pass', 'ansible_password') } : {}),
+    ...(o.askBecomePass && asks ? { becomePassword: await readSecret('BECOME password: ', '-K/--ask-become-pass', 'ansible_become_password') } : {}),
+  };
+}
+
+/** Which listing the flags ask for instead of a run, if any (Ansible's names). */
+export function listModeOf(o: RunFlags): ListMode | undefined {
+  return o.listHosts ? 'hosts' : o.listTasks ? 'tasks' : o.listTags ? 'tags' : o.syntaxCheck ? 'syntax' : undefined;
+}
+
+/** ansible-playbook's listings, for the commands that run playbooks as they are (run, deploy). */
+export function addListOptions(cmd: Command): Command {
+  return cmd
+    .option('--list-hosts', 'list the hosts each play would run on, and exit (no host is touched)')
+    .option('--list-tasks', 'list the tasks each play would run, with their tags, and exit')
+    .option('--list-tags', 'list the tags of the tasks each play would run, and exit')
+    .option('--syntax-check', 'load and check everything (playbooks, roles, templates, inventory), and exit');
 }
 
 /** Runs one playbook on an inventory with the shared flags. */
@@ -83,12 +123,19 @@ async function runWithFlags(playbook: string, o: RunFlags): Promise<number> {
   ]);
   // A cluster folder brings its settings, as a deploy sees them (without the package repository).
   const { inventory, cluster } = resolveInventoryArg(o.inventory);
-  return (await runPlaybook({ ...options, modules, playbook, inventory, ...(cluster ? { clusterVars: clusterVars(cluster) } : {}) })).exitCode;
+  const run = { ...options, modules, playbook, inventory, ...(cluster ? { clusterVars: clusterVars(cluster) } : {}) };
+  const listing = listModeOf(o);
+  if (listing) {
+    const { listRun } = await import('../engine/run/runner.js');
+    process.stdout.write(await listRun(run, listing));
+    return 0;
+  }
+  return (await runPlaybook(run)).exitCode;
 }
 
 export function registerRun(program: Command): void {
   addRunOptions(
-    program.command('run').description('run a playbook against an inventory').argument('<playbook>', 'playbook file (YAML list of plays)'),
+    addListOptions(program.command('run')).description('run a playbook against an inventory').argument('<playbook>', 'playbook file (YAML list of plays)'),
     'inventory file or folder (YAML or INI), or a cluster folder (its inventory and config.yml)',
   )
     .addHelpText(

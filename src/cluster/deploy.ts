@@ -4,14 +4,14 @@ import { checkKubernetesInput, kubernetesVars } from './kubernetes.js';
 import { checkNetworkInput } from './network.js';
 import { checkHostsTrustFolderCas } from './preflight.js';
 import { withClusterRepo } from './repo-serve.js';
-import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
+import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions, type ListRequest } from './run.js';
 import { resolveSteps } from './steps.js';
 
 /**
  * `furrow deploy STEP`: runs deploy steps on a cluster, its repo/ served meanwhile; the run's exit
  * code. Every check of the folder happens before the first host is touched.
  */
-export async function deployCluster(clusterDir: string, stepArg: string, run: ClusterRunOptions): Promise<number> {
+export async function deployCluster(clusterDir: string, stepArg: string, run: ClusterRunOptions, list?: ListRequest): Promise<number> {
   // The step first: a mistyped one is named with the known ones whatever state the folder is in.
   const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
@@ -19,7 +19,8 @@ export async function deployCluster(clusterDir: string, stepArg: string, run: Cl
   // Bad input for the control plane stops here, before any host is touched.
   if (steps.some((s) => s.name === 'master')) checkKubernetesInput(cluster, inventory, bundle);
   if (steps.some((s) => s.name === 'network')) checkNetworkInput(cluster);
-  await checkHostsTrustFolderCas(cluster, run);
+  // A listing touches no host, so it does not ask the hosts either.
+  if (!list) await checkHostsTrustFolderCas(cluster, run);
   return withClusterRepo(cluster, inventory, (repo) =>
     runOnCluster(
       cluster,
@@ -27,6 +28,7 @@ export async function deployCluster(clusterDir: string, stepArg: string, run: Cl
       run,
       // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
       { ...clusterVars(cluster, repo), ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}), ...kubernetesVars(cluster, inventory, bundle) },
+      list,
     ),
   );
 }

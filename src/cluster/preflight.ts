@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { runAdhoc } from '../engine/adhoc.js';
+import { runAdhoc, type AdhocOptions } from '../engine/adhoc.js';
 import { InputError } from '../engine/errors.js';
 import { sh } from '../engine/shell.js';
 import { CA, certPath } from '../pki/index.js';
@@ -95,7 +95,7 @@ export function describeMismatches(mismatches: CaMismatch[]): string {
  * certificates from another CA on running members and split them. Stops the deploy before it
  * touches a host. Hosts that cannot be reached are left to the run, which reports them.
  */
-export async function checkHostsTrustFolderCas(cluster: Cluster, o: { limit?: string; strictHostKeys?: boolean }): Promise<void> {
+export async function checkHostsTrustFolderCas(cluster: Cluster, o: { limit?: string; strictHostKeys?: boolean; connection?: AdhocOptions['connection'] }): Promise<void> {
   const cas = trustedCas(cluster.config);
   const results = await runAdhoc({
     inventory: cluster.inventory,
@@ -104,6 +104,7 @@ export async function checkHostsTrustFolderCas(cluster: Cluster, o: { limit?: st
     command: hostCasScript(cas.map((c) => c.hostPath)),
     become: true,
     ...(o.strictHostKeys ? { strictHostKeys: true } : {}),
+    ...(o.connection ? { connection: o.connection } : {}),
   });
   const onHosts = new Map(results.filter((r) => r.status === 'ok').map((r) => [r.host, parseHostCas(r.stdout)]));
   const mismatches = compareCas(cluster, onHosts);

@@ -1,3 +1,4 @@
+import type { ListMode } from '../engine/run/listing.js';
 import type { RunOptions } from '../engine/run/runner.js';
 import { packagePath } from '../package-root.js';
 import type { Cluster } from './cluster.js';
@@ -11,11 +12,17 @@ export const PACKAGE_PLAYBOOKS = packagePath('playbooks');
  */
 export type ClusterRunOptions = Omit<RunOptions, 'playbook' | 'morePlaybooks' | 'inventory' | 'clusterVars' | 'joinPlays' | 'modules'>;
 
-/** Runs playbooks on a cluster's hosts with the cluster's variables; the run's exit code. */
-export async function runOnCluster(cluster: Cluster, playbooks: string[], run: ClusterRunOptions, clusterVars: Record<string, unknown>): Promise<number> {
+/** --list-hosts, --list-tasks, --list-tags, --syntax-check: describe the run instead of running it. */
+export interface ListRequest {
+  mode: ListMode;
+  print: (text: string) => void;
+}
+
+/** Runs playbooks on a cluster's hosts with the cluster's variables (or lists what it would do); the exit code. */
+export async function runOnCluster(cluster: Cluster, playbooks: string[], run: ClusterRunOptions, clusterVars: Record<string, unknown>, list?: ListRequest): Promise<number> {
   // Loaded here, not at start-up: `furrow new` needs none of the engine.
-  const [{ runPlaybook }, { modules }] = await Promise.all([import('../engine/run/runner.js'), import('../modules/index.js')]);
-  const summary = await runPlaybook({
+  const [{ runPlaybook, listRun }, { modules }] = await Promise.all([import('../engine/run/runner.js'), import('../modules/index.js')]);
+  const options: RunOptions = {
     ...run,
     modules,
     playbook: playbooks[0]!,
@@ -24,6 +31,10 @@ export async function runOnCluster(cluster: Cluster, playbooks: string[], run: C
     clusterVars,
     // Several steps run as one graph: a host that finished one step starts the next at once.
     ...(playbooks.length > 1 ? { joinPlays: false } : {}),
-  });
-  return summary.exitCode;
+  };
+  if (list) {
+    list.print(await listRun(options, list.mode));
+    return 0;
+  }
+  return (await runPlaybook(options)).exitCode;
 }

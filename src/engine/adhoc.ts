@@ -1,6 +1,6 @@
 import path from 'node:path';
 import PQueue from 'p-queue';
-import { connectionSpecFromVars, DEFAULT_KNOWN_HOSTS, openConnection } from './connections/index.js';
+import { connectionSpecFromVars, DEFAULT_KNOWN_HOSTS, openConnection, type SpecDefaults } from './connections/index.js';
 import { FurrowError, UnreachableError } from './errors.js';
 import { hostVars, loadInventory, selectHosts } from './inventory/index.js';
 
@@ -14,6 +14,8 @@ export interface AdhocOptions {
   user?: string;
   timeoutMs?: number;
   strictHostKeys?: boolean;
+  /** Below each host's inventory variables, as a run's (-k, -K, and deploy's -u and -b). */
+  connection?: Pick<SpecDefaults, 'user' | 'become' | 'password' | 'becomePassword'>;
   onResult?: (result: AdhocResult) => void;
 }
 
@@ -39,6 +41,7 @@ export async function runAdhoc(opts: AdhocOptions): Promise<AdhocResult[]> {
   const specFor = (name: string) => {
     const vars = { ...hostVars(inv, name), ...(opts.user ? { ansible_user: opts.user } : {}), ...(opts.become ? { ansible_become: true } : {}) };
     return connectionSpecFromVars(name, vars, {
+      ...opts.connection,
       knownHostsFile: DEFAULT_KNOWN_HOSTS,
       strictHostKeys: !!opts.strictHostKeys,
       baseDir,

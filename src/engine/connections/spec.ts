@@ -17,6 +17,10 @@ export interface SpecDefaults {
   sshConfigFile?: string | false;
   become?: boolean;
   becomeUser?: string;
+  /** Below the inventory's own, as Ansible's -u, -k and -K are: the login user, SSH password and become password. */
+  user?: string;
+  password?: string;
+  becomePassword?: string;
   /** Folder of the inventory: relative key and known_hosts paths are taken from here. */
   baseDir?: string;
   /** Another inventory host's spec by name, for furrow_jump / ProxyJump naming one. */
@@ -50,7 +54,7 @@ function buildSpec(name: string, vars: Record<string, unknown>, defaults: SpecDe
 
   const inventoryKey = v.str('furrow_private_key_file', 'ansible_ssh_private_key_file', 'ansible_private_key_file');
   const configKey = inventoryKey === undefined ? sshConfig.identityFiles.find((f) => existsSync(f)) : undefined;
-  const password = v.str('furrow_password', 'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password');
+  const password = v.str('furrow_password', 'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password') ?? defaults.password;
   const becomeMethod = v.str('ansible_become_method');
   if (becomeMethod !== undefined && becomeMethod !== 'sudo') v.fail(`ansible_become_method '${becomeMethod}' is not supported`, "use 'sudo' (the default)");
   const timeoutS = v.num('furrow_connect_timeout', 'ansible_timeout') ?? DEFAULT_CONNECT_TIMEOUT_S;
@@ -61,7 +65,7 @@ function buildSpec(name: string, vars: Record<string, unknown>, defaults: SpecDe
     transport: local ? 'local' : 'ssh',
     address: explicitHost ?? sshConfig.hostName ?? name,
     port: v.port('furrow_port', 'ansible_port', 'ansible_ssh_port') ?? sshConfig.port ?? 22,
-    user: local ? userInfo().username : (v.str('furrow_user', 'ansible_user', 'ansible_ssh_user') ?? sshConfig.user ?? userInfo().username),
+    user: local ? userInfo().username : (v.str('furrow_user', 'ansible_user', 'ansible_ssh_user') ?? defaults.user ?? sshConfig.user ?? userInfo().username),
     connectTimeoutMs: timeoutS * 1000,
     keepaliveMs: DEFAULT_KEEPALIVE_MS,
     become: v.bool('furrow_become', 'ansible_become') ?? defaults.become ?? false,
@@ -78,7 +82,7 @@ function buildSpec(name: string, vars: Record<string, unknown>, defaults: SpecDe
   // encrypted IdentityFile from the ssh config, as it does for ssh).
   const agent = process.env['SSH_AUTH_SOCK'];
   if (agent && password === undefined && inventoryKey === undefined) spec.agent = agent;
-  const becomePassword = v.str('furrow_become_password', 'ansible_become_password', 'ansible_become_pass');
+  const becomePassword = v.str('furrow_become_password', 'ansible_become_password', 'ansible_become_pass') ?? defaults.becomePassword;
   if (becomePassword !== undefined) spec.becomePassword = becomePassword;
 
   const jump = local ? undefined : (v.str('furrow_jump') ?? sshConfig.proxyJump);
@@ -108,7 +112,8 @@ function hopSpec(hop: string, defaults: SpecDefaults, depth: number, v: VarReade
   const vars: Record<string, unknown> = { furrow_connection: 'ssh' };
   if (parsed.user !== undefined) vars['furrow_user'] = parsed.user;
   if (parsed.port !== undefined) vars['furrow_port'] = parsed.port;
-  return buildSpec(parsed.host, vars, { ...defaults, become: false }, depth + 1);
+  const { user: _user, password: _password, becomePassword: _becomePassword, ...hopDefaults } = defaults;
+  return buildSpec(parsed.host, vars, { ...hopDefaults, become: false }, depth + 1);
 }
 
 /** `[user@]host[:port]`, `[v6addr]:port`, or `ssh://[user@]host[:port]`. */

@@ -5,6 +5,7 @@ import PQueue from 'p-queue';
 import { ConnectionPool, connectionSpecFromVars, DEFAULT_KNOWN_HOSTS } from '../connections/index.js';
 import { HostBusyError } from '../connections/host-lock.js';
 import type { Connection, ConnectionSpec } from '../connections/types.js';
+import type { SpecDefaults } from '../connections/index.js';
 import { InputError, EXIT } from '../errors.js';
 import { CompositeReporter, type HostRecap, type Reporter } from '../events.js';
 import { gatherFacts } from '../facts/gather.js';
@@ -21,6 +22,7 @@ import { precheckTemplates } from './precheck.js';
 import { planResume, type ResumePlan } from './resume.js';
 import { type PreparedPlay, runFlow, runPlay } from './play-runner.js';
 import { selectTasks, startAtTask, unmatchedTagWarnings, type TagSelection } from './selection.js';
+import { describeRun, type ListMode } from './listing.js';
 
 export interface RunOptions {
   playbook: string;
@@ -53,6 +55,8 @@ export interface RunOptions {
   strictHostKeys?: boolean;
   /** Extra role folders searched after the playbook's own (the project's roles/). */
   rolesPath?: string[];
+  /** Below the inventory's own (Ansible's -u, -b, -k, -K): login user, become, SSH and become passwords. */
+  connection?: Pick<SpecDefaults, 'user' | 'become' | 'password' | 'becomePassword'>;
   reporters: Reporter[];
 }
 
@@ -98,6 +102,15 @@ async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays:
   return { inventory, plays, tagWarnings, ...(resume ? { resume } : {}) };
 }
 
+/**
+ * What the run would do, as --list-hosts, --list-tasks, --list-tags or --syntax-check print it:
+ * everything is loaded and checked as for a run (bad input is exit 2), and no host is touched.
+ */
+export async function listRun(opts: RunOptions, mode: ListMode): Promise<string> {
+  const { plays } = await prepare(opts);
+  return describeRun(plays, mode, process.cwd());
+}
+
 /** What --resume matches journals by: the playbook, or every playbook of a multi-playbook run. */
 function runKey(opts: RunOptions): string {
   return [opts.playbook, ...(opts.morePlaybooks ?? [])].map((p) => path.resolve(p)).join(',');
@@ -129,6 +142,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     if (!spec) {
       const vars = inventory.hosts.has(name) ? { ...hostVars(inventory, name), ...extraVars } : { ...extraVars };
       spec = connectionSpecFromVars(name, vars, {
+        ...opts.connection,
         knownHostsFile: opts.knownHostsFile ?? DEFAULT_KNOWN_HOSTS,
         strictHostKeys: !!opts.strictHostKeys,
         baseDir: path.dirname(path.resolve(opts.inventory)),

@@ -69,6 +69,17 @@ beforeEach(() => {
 const base = (extra: Partial<SpecDefaults> = {}): SpecDefaults => ({ knownHostsFile: '/kh/known_hosts', strictHostKeys: false, sshConfigFile: false, ...extra });
 
 describe('connectionSpecFromVars: inventory variables', () => {
+  it("takes -u, -b, -k and -K as defaults below the inventory's own, as Ansible does", () => {
+    const flags = base({ user: 'alice', become: true, password: 'ssh-pw', becomePassword: 'sudo-pw' });
+    expect(connectionSpecFromVars('10.1.1.1', {}, flags)).toMatchObject({ user: 'alice', become: true, password: 'ssh-pw', becomePassword: 'sudo-pw' });
+    expect(connectionSpecFromVars('10.1.1.1', { ansible_user: 'ops', ansible_become: false, ansible_password: 'inv-pw', ansible_become_password: 'inv-sudo' }, flags)).toMatchObject({
+      user: 'ops', become: false, password: 'inv-pw', becomePassword: 'inv-sudo',
+    });
+    // A jump hop is another host: the target's -u and passwords are not its.
+    const hop = connectionSpecFromVars('10.1.1.1', { furrow_jump: 'bastion' }, flags).jump!;
+    expect([hop.user, hop.password, hop.becomePassword]).toEqual([userInfo().username, undefined, undefined]);
+  });
+
   it('applies the defaults: current user, port 22, 10 s timeout, 15 s keepalive, no become', () => {
     const spec = connectionSpecFromVars('10.1.1.1', {}, base());
     expect(spec).toEqual({

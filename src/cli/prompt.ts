@@ -1,0 +1,40 @@
+import { InputError } from '../engine/errors.js';
+
+/**
+ * Reads a secret from the terminal without echoing it (Ansible's -k and -K). Standard input must
+ * be a terminal: piped input or none (CI) is bad input, with the way around it.
+ */
+export async function readSecret(prompt: string, flag: string, variable: string): Promise<string> {
+  const stdin = process.stdin;
+  if (!stdin.isTTY) {
+    throw new InputError(undefined, `${flag} asks for the password on a terminal, and standard input is not one`, `run it from a terminal, or set ${variable} in the inventory (kept out of version control)`);
+  }
+  process.stderr.write(prompt);
+  stdin.setRawMode(true);
+  stdin.resume();
+  stdin.setEncoding('utf8');
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let secret = '';
+      const onData = (chunk: string) => {
+        for (const ch of chunk) {
+          if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+            stdin.off('data', onData);
+            return resolve(secret);
+          }
+          if (ch === '\u0003') {
+            stdin.off('data', onData);
+            return reject(new InputError(undefined, `${flag}: interrupted at the password prompt`));
+          }
+          if (ch === '\u007f' || ch === '\b') secret = secret.slice(0, -1);
+          else secret += ch;
+        }
+      };
+      stdin.on('data', onData);
+    });
+  } finally {
+    stdin.setRawMode(false);
+    stdin.pause();
+    process.stderr.write('\n');
+  }
+}
