@@ -110,7 +110,7 @@ describeLab('furrow exec and SSH connections on the lab', () => {
     expect(big.code).toBe(0);
     expect(big.stdout.length).toBe(52428800);
     expect(big.stderr.toString().split(' ')[0]).toBe(createHash('sha256').update(big.stdout).digest('hex'));
-  }, 600_000); // slow since the secrets change (over 120 s at load ~6, cause not found yet: see the closing note)
+  }, 300_000); // the 50 MB stdout comes through the host's shell session: 200 s at load 8 while it was joined and searched whole per chunk, 3 s since
 
   test('ProxyJump: h2 is reached through h1 while the controller cannot reach it directly', async () => {
     const inv = YAML.parse(readFileSync(inventory, 'utf8'));

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -153,6 +154,39 @@ describe('the etcd role: restore and backup', () => {
     expect(rendered).toContain('env ETCDCTL_API=3 /opt/kube/bin/etcdctl');
     expect(rendered).toContain('--data-dir="$data.restoring-$stamp"');
     expect(rendered).toContain('mv "$data" "$data.before-restore-$stamp"');
+  });
+
+  test.each([
+    ['the data folder alone', '', ''],
+    ['a trailing slash and a separate write-ahead log folder', '/', 'wal'],
+  ])("the restore script, run with a stand-in etcdctl: %s: restored into a fresh folder, the old one kept beside it", (_what, slash, wal) => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'furrow-etcd-restore-'));
+    try {
+      const bin = path.join(root, 'bin');
+      mkdirSync(bin);
+      // Records its arguments and makes what a restore makes: <data-dir>/member (and the WAL folder).
+      writeFileSync(
+        path.join(bin, 'etcdctl'),
+        `#!/bin/sh\necho "ETCDCTL_API=$ETCDCTL_API $*" > ${root}/args\nfor a in "$@"; do case "$a" in --data-dir=*) mkdir -p "\${a#--data-dir=}/member";; --wal-dir=*) mkdir -p "\${a#--wal-dir=}";; esac; done\n`,
+        { mode: 0o755 },
+      );
+      const data = path.join(root, 'etcd');
+      mkdirSync(path.join(data, 'member'), { recursive: true });
+      writeFileSync(path.join(data, 'member', 'old'), 'old data');
+      const walDir = wal ? path.join(root, 'etcd-wal') : '';
+      if (walDir) mkdirSync(walDir);
+      const settings = { bin_dir: bin, ETCD_DATA_DIR: `${data}${slash}`, ETCD_WAL_DIR: walDir ? `${walDir}${slash}` : '', etcd_snapshot_tmp: path.join(root, 'snap.db'), etcd_restore_stamp: '20261204T211500Z' };
+      const rendered = renderRoleText('etcd', script, 'restore.yml', settings, { name: 'h1', groups });
+      const out = execFileSync('sh', ['-c', rendered], { encoding: 'utf8' });
+      expect(out.trim()).toBe(`restored as etcd-h1; the data from before is kept in ${data}.before-restore-20261204T211500Z${walDir ? ` and ${walDir}.before-restore-20261204T211500Z` : ''}`);
+      expect(readFileSync(path.join(root, 'args'), 'utf8')).toContain(`ETCDCTL_API=3 snapshot restore ${root}/snap.db --name=etcd-h1 `);
+      expect(readFileSync(path.join(data + '.before-restore-20261204T211500Z', 'member', 'old'), 'utf8')).toBe('old data');
+      expect(readdirSync(path.join(data, 'member'))).toEqual([]);
+      expect(existsSync(`${data}.restoring-20261204T211500Z`)).toBe(false);
+      if (walDir) expect([existsSync(walDir), existsSync(`${walDir}.before-restore-20261204T211500Z`)]).toEqual([true, true]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   test('the backup is taken on the first healthy member in the group order, and stops when none is healthy', () => {

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import type { RunningCommand } from '../../../src/engine/connections/exec-driver.js';
 import { SESSION_COMMAND, ShellSession } from '../../../src/engine/connections/shell-session.js';
 
@@ -42,6 +44,13 @@ describe('ShellSession', () => {
     expect([...(await session.run("printf '\\000\\001\\377'")).stdout]).toEqual([0, 1, 255]);
   });
 
+  test('a 50 MB stdout arrives whole (it was joined and searched whole on every chunk: minutes on a loaded machine)', async () => {
+    const r = await current.session.run('head -c 52428800 /dev/urandom | tee /tmp/furrow-session-big.bin; sha256sum </tmp/furrow-session-big.bin >&2; rm -f /tmp/furrow-session-big.bin');
+    expect([r.code, r.stdout.length]).toEqual([0, 52428800]);
+    expect(r.stderr.toString().split(' ')[0]).toBe(createHash('sha256').update(r.stdout).digest('hex'));
+    expect(text(await current.session.run('echo next'))).toEqual({ code: 0, stdout: 'next\n', stderr: '' });
+  });
+
   test('output that mentions a marker-like text does not end the command early', async () => {
     const { session } = current;
     expect(text(await session.run("echo 'FURROW-END-0000 0'; echo after"))).toEqual({ code: 0, stdout: 'FURROW-END-0000 0\nafter\n', stderr: '' });
@@ -71,5 +80,30 @@ describe('ShellSession', () => {
     kill();
     await expect(running).rejects.toThrow(/connection was lost/);
     expect(session.alive).toBe(false);
+  });
+});
+
+// The host's side played by hand, to cut the output where it is hardest: one byte at a time, so
+// the end marker is split across chunks, and the next command's output right behind it.
+describe('ShellSession output cut anywhere', () => {
+  test('a marker split over many chunks is found, and what follows it is the next command\'s', async () => {
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    let written = '';
+    stdin.on('data', (d: Buffer) => (written += d.toString()));
+    const running: RunningCommand = { stdin, stdout, stderr, exited: new Promise(() => undefined), kill: () => undefined, terminate: () => undefined };
+    const session = new ShellSession(running, 'fake');
+    const bytewise = (stream: PassThrough, data: string) => [...Buffer.from(data)].forEach((b) => stream.write(Buffer.from([b])));
+    const first = session.run('first');
+    await new Promise((r) => setImmediate(r));
+    const marker = /FURROW-END-[0-9a-f]{24}/.exec(written)![0];
+    bytewise(stdout, `one\ntwo\n${marker} 4\n`);
+    bytewise(stderr, `warn\n${marker}\n`);
+    expect(text(await first)).toEqual({ code: 4, stdout: 'one\ntwo', stderr: 'warn' });
+    const second = session.run('second');
+    bytewise(stdout, `three\n${marker} 0\n`);
+    bytewise(stderr, `\n${marker}\n`);
+    expect(text(await second)).toEqual({ code: 0, stdout: 'three', stderr: '' });
   });
 });
