@@ -33,5 +33,6 @@ export async function deployCluster(clusterDir: string, stepArg: string, run: Cl
       { ...clusterVars(cluster, repo), ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}), ...kubernetesVars(cluster, inventory, bundle) },
       list,
     ),
+    { serve: !list },
   );
 }

@@ -34,10 +34,18 @@ export function repoPort(config: Record<string, unknown>, clusterDir: string): n
   return 20000 + (createHash('sha256').update(clusterDir).digest().readUInt16BE(0) % 20000);
 }
 
-/** Runs `work` with the cluster's repo/ served to its hosts (when it holds a repository), then stops serving. */
-export async function withClusterRepo<T>(cluster: Cluster, inventory: Inventory, work: (repo: ServedRepo | undefined) => Promise<T>): Promise<T> {
+/**
+ * Runs `work` with the cluster's repo/ served to its hosts (when it holds a repository), then stops
+ * serving. `serve: false` (a listing, which reaches no host) gives the same URL without serving:
+ * the address may not exist on this machine then (a lab that is down).
+ */
+export async function withClusterRepo<T>(cluster: Cluster, inventory: Inventory, work: (repo: ServedRepo | undefined) => Promise<T>, opts: { serve: boolean } = { serve: true }): Promise<T> {
   if (!existsSync(path.join(cluster.repoDir, 'Packages'))) return work(undefined);
-  const { serveRepo, aptSourcesLine } = await import('../repo/index.js');
+  const { serveRepo, aptSourcesLine, repoUrl } = await import('../repo/index.js');
+  if (!opts.serve) {
+    const url = repoUrl(repoAddress(cluster, inventory), repoPort(cluster.config, cluster.dir));
+    return work({ url, line: aptSourcesLine(url) });
+  }
   const server = await serveRepo(cluster.repoDir, { host: repoAddress(cluster, inventory), port: repoPort(cluster.config, cluster.dir) });
   try {
     return await work({ url: server.url, line: aptSourcesLine(server.url) });

@@ -61,6 +61,11 @@ async function handle(root: string, req: http.IncomingMessage, res: http.ServerR
   createReadStream(file).on('error', () => res.destroy()).pipe(res);
 }
 
+/** The URL a repository served on host:port has. */
+export function repoUrl(host: string, port: number): string {
+  return `http://${net.isIPv6(host) ? `[${host}]` : host}:${port}/`;
+}
+
 /**
  * Serves a repository folder read-only over HTTP, bound only to `host` (the lab bridge's address,
  * or loopback): never to every interface, since the repository is for the lab's hosts alone.
@@ -82,9 +87,8 @@ export async function serveRepo(dir: string, opts: { host: string; port?: number
     server.listen(opts.port ?? 0, opts.host, resolve);
   });
   const port = (server.address() as net.AddressInfo).port;
-  const hostPart = net.isIPv6(opts.host) ? `[${opts.host}]` : opts.host;
   return {
-    url: `http://${hostPart}:${port}/`,
+    url: repoUrl(opts.host, port),
     port,
     close: () =>
       new Promise<void>((resolve) => {

@@ -35,7 +35,11 @@ describe("Ansible's flags on run and deploy", () => {
     ].join('\n'));
     mkdirSync(path.join(cluster, 'pki'), { recursive: true });
     writeFileSync(path.join(cluster, 'hosts'), `[etcd]\nh1 ${host}\n\n[kube_master]\nh1 ${host}\n\n[kube_node]\nh1 ${host}\n`);
-    writeFileSync(path.join(cluster, 'config.yml'), 'ntp_servers: []\n');
+    // A repo/ to serve on an address this machine does not have (a lab that is down): a listing
+    // must not try to serve it.
+    mkdirSync(path.join(cluster, 'repo'), { recursive: true });
+    writeFileSync(path.join(cluster, 'repo', 'Packages'), '');
+    writeFileSync(path.join(cluster, 'config.yml'), 'ntp_servers: []\nfurrow_repo_address: 10.213.250.1\n');
   });
 
   afterAll(async () => {
@@ -83,7 +87,7 @@ describe("Ansible's flags on run and deploy", () => {
     expect(connections).toBe(0);
   });
 
-  test("deploy 01 --list-tasks -t sysctl: the shipped step's tasks, by role, asking no host", async () => {
+  test("deploy 01 --list-tasks -t sysctl: the shipped step's tasks, by role, asking no host and serving no repository", async () => {
     const r = await run(['deploy', '01', '-i', cluster, '--list-tasks', '-t', 'sysctl']);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toContain(`playbook: ${path.relative(dir, packagePath('playbooks', '01.prepare.yml'))}`);
