@@ -1,29 +1,23 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { furrow } from '../../lab/support.js';
 import { packagePath } from '../../../src/package-root.js';
+import { countingHost, type CountingHost } from '../counting-host.js';
 
 // ansible-playbook's flags that users type without thinking (docs/cli.md): listings that touch no
 // host, and -K's prompt. The inventory's host counts connections: a listing must make none.
 describe("Ansible's flags on run and deploy", () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-ansible-flags-'));
   const cluster = path.join(dir, 'cluster');
-  let server: net.Server;
-  let connections = 0;
+  let target: CountingHost;
   let inventory: string;
   const playbook = path.join(dir, 'site.yml');
 
   beforeAll(async () => {
-    server = net.createServer((sock) => {
-      connections++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
-    const host = `ansible_host=127.0.0.1 ansible_port=${port} furrow_connect_timeout=2`;
+    target = await countingHost();
+    const host = target.hostVars;
     inventory = path.join(dir, 'hosts');
     writeFileSync(inventory, `[etcd]\nh1 ${host}\nh2 ${host}\n\n[web]\nh3 ${host}\n\n[local]\nme ansible_connection=local\n`);
     writeFileSync(playbook, [
@@ -43,12 +37,12 @@ describe("Ansible's flags on run and deploy", () => {
   });
 
   afterAll(async () => {
-    await new Promise((r) => server.close(r));
+    await target.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   beforeEach(() => {
-    connections = 0;
+    target.reset();
   });
 
   const run = (args: string[]) => furrow(args, { cwd: dir, timeoutMs: 120_000 });
@@ -60,7 +54,7 @@ describe("Ansible's flags on run and deploy", () => {
       'playbook: site.yml', '', '  play #1 (etcd): Configure etcd\tTAGS: [db]', "    pattern: ['etcd']", '    hosts (1):', '      h1',
       '', '  play #2 (web): Configure web\tTAGS: []', "    pattern: ['web']", '    hosts (1):', '      h3', '',
     ].join('\n'));
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test('--list-tasks and --list-tags: the tasks as they would run, blocks opened, after --tags', async () => {
@@ -73,7 +67,7 @@ describe("Ansible's flags on run and deploy", () => {
     expect(tagged.stdout).toContain('Inside a block');
     const tags = await run(['run', playbook, '-i', inventory, '--list-tags']);
     expect(tags.stdout).toContain('  play #1 (etcd): Configure etcd\tTAGS: [db]\n      TASK TAGS: [config, db, inner]\n');
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test('--syntax-check: exit 0 naming the playbook; a broken one is exit 2; no host either way', async () => {
@@ -84,7 +78,7 @@ describe("Ansible's flags on run and deploy", () => {
     const bad = await run(['run', broken, '-i', inventory, '--syntax-check']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`${broken}:4:`);
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test("deploy 01 --list-tasks -t sysctl: the shipped step's tasks, by role, asking no host and serving no repository", async () => {
@@ -93,7 +87,7 @@ describe("Ansible's flags on run and deploy", () => {
     expect(r.stdout).toContain(`playbook: ${path.relative(dir, packagePath('playbooks', '01.prepare.yml'))}`);
     expect(r.stdout).toContain('      prepare : Set the network sysctls\tTAGS: [sysctl]\n      prepare : Set the kernel sysctls\tTAGS: [sysctl]\n');
     expect(r.stdout).not.toContain('Install the base packages');
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test('-K with no terminal is bad input naming the way around it; no host is touched', async () => {
@@ -101,7 +95,7 @@ describe("Ansible's flags on run and deploy", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/-K\/--ask-become-pass asks for the password on a terminal, and standard input is not one/);
     expect(r.stderr).toMatch(/ansible_become_password/);
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   // script(1) gives the command a terminal; the password is typed once the prompt shows (before,

@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadCluster, resolveInventoryArg } from '../../../src/cluster/cluster.js';
 import { furrow } from '../../lab/support.js';
+import { countingHost, type CountingHost } from '../counting-host.js';
 
 // One rule for -i (docs/cli.md, "What -i names"): a cluster folder or its inventory file is the
 // cluster; anything else is an inventory as Ansible reads it.
@@ -11,19 +11,13 @@ describe('what -i names', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-inventory-arg-'));
   const cluster = path.join(dir, 'lab');
   const ansibleFolder = path.join(dir, 'inventory');
-  let server: net.Server;
-  let connections = 0;
+  let target: CountingHost;
 
   beforeAll(async () => {
     // A host that counts connections: proof that the inventory was read and a host was tried.
-    server = net.createServer((sock) => {
-      connections++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
+    target = await countingHost();
     mkdirSync(path.join(cluster, 'bin'), { recursive: true });
-    writeFileSync(path.join(cluster, 'hosts'), `[etcd]\nh1 ansible_host=127.0.0.1 ansible_port=${port} furrow_connect_timeout=2\n\n[local]\nme ansible_connection=local\n`);
+    writeFileSync(path.join(cluster, 'hosts'), `[etcd]\nh1 ${target.hostVars}\n\n[local]\nme ansible_connection=local\n`);
     writeFileSync(path.join(cluster, 'config.yml'), 'GREETING: hello from config.yml\n');
     // What made `exec etcd -i clusters/lab` fail: read as an inventory folder, every file is a source.
     writeFileSync(path.join(cluster, 'bin', 'README'), 'Binaries for the hosts: not an inventory.\n');
@@ -34,7 +28,7 @@ describe('what -i names', () => {
   });
 
   afterAll(async () => {
-    await new Promise((r) => server.close(r));
+    await target.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -47,12 +41,12 @@ describe('what -i names', () => {
   });
 
   test('exec -i <cluster folder> reads its inventory file (bin/README is no inventory) and tries the host', async () => {
-    connections = 0;
+    target.reset();
     const r = await furrow(['exec', 'etcd', '-i', cluster, '--', 'hostname'], { cwd: dir, timeoutMs: 60_000 });
     expect(r.stderr).not.toMatch(/README/);
     expect(r.code).toBe(3);
     expect(r.stdout).toMatch(/h1\s+unreachable/);
-    expect(connections).toBeGreaterThan(0);
+    expect(target.connections).toBeGreaterThan(0);
   });
 
   test("run -i <cluster folder> sees the cluster's config.yml settings", async () => {

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { furrow } from '../../lab/support.js';
+import { countingHost, type CountingHost } from '../counting-host.js';
 
 /**
  * Bad input exits 2 with file:line, and no host is touched: the inventory's one host is a TCP
@@ -10,28 +10,22 @@ import { furrow } from '../../lab/support.js';
  */
 describe('furrow run with bad input', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-bad-input-'));
-  let server: net.Server;
-  let connections = 0;
+  let target: CountingHost;
   let inventory: string;
 
   beforeAll(async () => {
-    server = net.createServer((sock) => {
-      connections++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
+    target = await countingHost();
     inventory = path.join(dir, 'hosts');
-    writeFileSync(inventory, `[web]\nweb1 ansible_host=127.0.0.1 ansible_port=${port} furrow_connect_timeout=2\n`);
+    writeFileSync(inventory, `[web]\nweb1 ${target.hostVars}\n`);
   });
 
   afterAll(async () => {
-    await new Promise((r) => server.close(r));
+    await target.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   beforeEach(() => {
-    connections = 0;
+    target.reset();
   });
 
   async function run(name: string, playbook: string, extra: string[] = []) {
@@ -44,7 +38,7 @@ describe('furrow run with bad input', () => {
     const r = await run('broken.yml', '- hosts: all\n  tasks:\n    - name: x\n      command: [unclosed\n');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`${r.file}:\\d+:\\d+`));
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test('unknown module: exit 2, names it and the place', async () => {
@@ -52,7 +46,7 @@ describe('furrow run with bad input', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${r.file}:4:`);
     expect(r.stderr).toMatch(/copyy/);
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test('wrong param type: exit 2 at the value', async () => {
@@ -60,7 +54,7 @@ describe('furrow run with bad input', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${r.file}:4:`);
     expect(r.stderr).toMatch(/path/);
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test('undefined variable: exit 2, names the variable, the task line and the host', async () => {
@@ -68,7 +62,7 @@ describe('furrow run with bad input', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${r.file}:4:`);
     expect(r.stderr).toMatch(/'nowhere'.*web1/);
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test('a variable guarded by its when, or behind default, is not an error before the run', async () => {
@@ -86,13 +80,13 @@ describe('furrow run with bad input', () => {
     const r = await run('group.yml', '- hosts: etcd\n  tasks:\n    - name: x\n      command: "true"\n');
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/unknown host or group 'etcd'/);
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
   });
 
   test('the control: a good playbook does connect (so the zero counts above mean something)', async () => {
     const r = await run('good.yml', '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: x\n      command: "true"\n');
     expect(r.code).not.toBe(2);
-    expect(connections).toBeGreaterThan(0);
+    expect(target.connections).toBeGreaterThan(0);
   });
 
   test('a --tags value no task has is a warning naming the tags there are, not a silent run of nothing', async () => {

@@ -1,8 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { furrow } from '../../lab/support.js';
+import { countingHost, type CountingHost } from '../counting-host.js';
 
 /**
  * Problems found before any host is touched, even when earlier tasks would change hosts: exit 2,
@@ -11,35 +11,29 @@ import { furrow } from '../../lab/support.js';
  */
 describe('checked at load, before any host', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-load-checks-'));
-  let server: net.Server;
-  let connections = 0;
+  let target: CountingHost;
   let inventory: string;
 
   beforeAll(async () => {
-    server = net.createServer((sock) => {
-      connections++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as net.AddressInfo).port;
+    target = await countingHost();
     inventory = path.join(dir, 'hosts');
-    writeFileSync(inventory, `[web]\nweb1 ansible_host=127.0.0.1 ansible_port=${port} furrow_connect_timeout=2\nweb2 ansible_host=127.0.0.1 ansible_port=${port} furrow_connect_timeout=2\n`);
+    writeFileSync(inventory, `[web]\nweb1 ${target.hostVars}\nweb2 ${target.hostVars}\n`);
   });
 
   afterAll(async () => {
-    await new Promise((r) => server.close(r));
+    await target.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
   beforeEach(() => {
-    connections = 0;
+    target.reset();
   });
 
   async function run(name: string, playbook: string) {
     const file = path.join(dir, name);
     writeFileSync(file, playbook);
     const r = await furrow(['run', file, '-i', inventory], { cwd: dir, timeoutMs: 60_000 });
-    expect(connections).toBe(0);
+    expect(target.connections).toBe(0);
     return { file, ...r };
   }
   const count = (text: string, part: string) => text.split(part).length - 1;
