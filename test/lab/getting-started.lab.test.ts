@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type CliResult, describeLab, expectExit, furrow, recap, labTestName } from './support.js';
+import { expectLines as expectPageLines, pageSteps, type PageStep as Step, sh } from './doc-page.js';
+import { describeLab, expectExit, furrow, recap, labTestName } from './support.js';
 
 /**
  * docs/getting-started.md, run as written: its `sh` blocks are the commands, its `text` blocks
@@ -16,26 +16,6 @@ const PAGE = path.resolve('docs/getting-started.md');
 const EXAMPLE = path.resolve('docs/examples/getting-started');
 const CLI = path.resolve('dist/cli/furrow.js');
 const HOSTS = ['h1', 'h2', 'h3'];
-
-interface Step {
-  commands: string[];
-  /** Lines of the `text` block that follows, if any. */
-  expected: string[];
-}
-
-/** The page's `sh` blocks, each with the `text` block right after it. */
-function pageSteps(markdown: string): Step[] {
-  const blocks = [...markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1], body: m[2]!, end: m.index! + m[0].length }));
-  const steps: Step[] = [];
-  blocks.forEach((block, i) => {
-    if (block.lang !== 'sh') return;
-    const next = blocks[i + 1];
-    const between = next ? markdown.slice(block.end, markdown.indexOf('```' + next.lang, block.end)) : '';
-    const follows = next?.lang === 'text' && between.trim() === '' ? next.body : '';
-    steps.push({ commands: block.body.split('\n').filter((l) => l.trim()), expected: follows.split('\n').filter((l) => l.trim()) });
-  });
-  return steps;
-}
 
 /** The page's commands as this test runs them. */
 function forTest(command: string): string {
@@ -52,24 +32,7 @@ const normalize = (text: string) =>
     .replace(/\(\d+ ms\)/g, '(N ms)')
     .replace(/ \d+\.\d+ s$/gm, ' N s')
     .replace(/10\.213\.(\d+|X)\./g, '10.213.X.');
-
-function sh(command: string, cwd: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
-  });
-}
-
-function expectLines(output: string, expected: string[]): void {
-  const have = new Set(normalize(output).split('\n'));
-  const missing = expected.map(normalize).filter((line) => !have.has(line));
-  if (missing.length) throw new Error(`the page shows lines the command did not print:\n${missing.join('\n')}\n--- output\n${output}`);
-}
+const expectLines = (output: string, expected: string[]) => expectPageLines(output, expected, normalize);
 
 const handlerRuns = (output: string) => [...output.matchAll(/^(h\d+) changed: handler: Restart hello /gm)].map((m) => m[1]).sort();
 

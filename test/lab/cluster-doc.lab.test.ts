@@ -1,0 +1,140 @@
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ensureAuthorities } from '../../src/pki/authority.js';
+import { expectLines, pageSteps, sh } from './doc-page.js';
+import { type CliResult, describeLab, expectExit, labKubernetesBin, labTestName, recap } from './support.js';
+
+/**
+ * docs/cluster.md, run as written on a lab: its `sh` blocks are the commands, a `text` block after
+ * one holds lines they must print, and the CA check's message is provoked and compared with the
+ * one the page shows. What this test changes, and why:
+ * - the lab is named t-cdoc (never a user's default lab), and `npx furrow` is this build;
+ * - `clusters/prod` has no hosts (the page says to put your own in), so the blocks after "Making
+ *   one" run on `clusters/lab`, the folder the page's second command makes from the lab;
+ * - the one edit an operator makes for "After step 10": h2 and h3 in `ex_lb`, with the lab
+ *   subnet's .250 as the VIP, so `deploy all` runs step 10 and the ex-lb kubeconfig exists;
+ * - `kubectl` is the lab's own v1.20.2 build (`furrow lab kubernetes`), put first on PATH.
+ * The add-ons' images cannot be fetched in the lab: their objects are created, their pods do not
+ * run (the page says so); nothing here waits for them.
+ */
+const NAME = labTestName('t-cdoc');
+const PAGE = path.resolve('docs/cluster.md');
+const CLI = path.resolve('dist/cli/furrow.js');
+const HOSTS = ['h1', 'h2', 'h3'];
+
+const page = readFileSync(PAGE, 'utf8');
+const steps = pageSteps(page);
+
+/** The page's commands as this test runs them (see above). */
+function forTest(command: string, prodIsLab: boolean): string {
+  const own = command
+    .replaceAll('npx furrow ', `"${process.execPath}" "${CLI}" `)
+    .replace(/ lab (up|down)( |$)/, ` lab $1 --name ${NAME}$2`)
+    .replace(/--from-lab\b/, `--from-lab ${NAME}`);
+  return prodIsLab ? own.replaceAll('clusters/prod/', 'clusters/lab/').replace(/clusters\/prod( |$)/gm, 'clusters/lab$1') : own;
+}
+
+/** Times, the lab's /24, node ages, folders and CA fingerprints differ from run to run. */
+const normalize = (cwd: string) => (text: string) =>
+  text
+    .replaceAll(`${cwd}/clusters/lab/`, '/clusters/prod/')
+    .replace(/SHA-256 [0-9A-F]{2}(:[0-9A-F]{2}){31}|SHA-256 [0-9A-F]{2}:\.\.\./g, 'SHA-256 XX:...')
+    .replace(/10\.213\.\d+\./g, '10.213.X.')
+    .replace(/ +\d+[smhd](\d+[smhd])? +v1\./g, '   AGE   v1.')
+    .replace(/AGE +VERSION/, 'AGE   VERSION');
+
+describeLab('docs/cluster.md on the lab', () => {
+  const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-cluster-doc-'));
+  const cluster = path.join(cwd, 'clusters', 'lab');
+  const env = { PATH: `${labKubernetesBin()}:${process.env.PATH}` };
+  let labStarted = false;
+
+  /** Runs one command of the page (`clusters/prod` as written, or the lab's folder); its exit status must be `code`. */
+  async function run(command: string, code = 0, prodIsLab = true): Promise<CliResult> {
+    const r = await sh(forTest(command, prodIsLab), cwd, env);
+    expectExit(r, code);
+    return r;
+  }
+
+  afterAll(async () => {
+    if (labStarted) expectExit(await run('npx furrow lab down'), 0);
+    rmSync(cwd, { recursive: true, force: true });
+  }, 180_000);
+
+  test('the page has the commands this test knows how to run', () => {
+    expect(steps.map((s) => s.commands)).toEqual([
+      ['npx furrow new clusters/prod            # hosts + config.yml from the examples: put your addresses in', 'npx furrow lab up && npx furrow lab kubernetes && npx furrow new clusters/lab --from-lab   # a cluster on the lab\'s hosts'],
+      [
+        'npx furrow deploy all -i clusters/prod          # every step that exists, as one run',
+        'npx furrow deploy 01,02,03 -i clusters/prod      # several steps (names or numbers), in step order, as one run',
+        'npx furrow deploy etcd -i clusters/prod         # one step, by name ...',
+        'npx furrow deploy 02 -i clusters/prod           # ... or by kubeasz\'s number',
+        'npx furrow deploy etcd -i clusters/prod --check --diff',
+      ],
+      ['kubectl --kubeconfig clusters/prod/kubeconfig get --raw /readyz', 'export KUBECONFIG=$PWD/clusters/prod/kubeconfig'],
+      ['kubectl --kubeconfig clusters/prod/kubeconfig-ex-lb get nodes'],
+    ]);
+  });
+
+  test('making one: `new` writes an example folder that deploy refuses (no hosts yet); the lab line makes a folder with hosts', async () => {
+    const [making] = steps;
+    const [example, fromLab] = making!.commands as [string, string];
+    await run(example, 0, false);
+    for (const file of ['hosts', 'config.yml']) expect(existsSync(path.join(cwd, 'clusters', 'prod', file))).toBe(true);
+    // "The example hosts has its host lines commented out ... npx furrow deploy refuses a cluster with no hosts."
+    const refused = await run('npx furrow deploy all -i clusters/prod', 2, false);
+    expect(refused.stderr).toMatch(/no hosts/);
+
+    labStarted = true;
+    await run(fromLab);
+    expect(existsSync(path.join(cluster, 'inventory.yml'))).toBe(true);
+    expect(existsSync(path.join(cluster, 'bundle'))).toBe(true);
+
+    // The operator's edit for step 10: h2 and h3 in ex_lb, the VIP free in the lab's subnet.
+    const file = path.join(cluster, 'inventory.yml');
+    const inventory = YAML.parse(readFileSync(file, 'utf8'));
+    const h1: string = inventory.all.hosts.h1.ansible_host;
+    const vip = `${h1.split('.').slice(0, 3).join('.')}.250`;
+    inventory.all.children.ex_lb = { hosts: { h2: { LB_ROLE: 'backup' }, h3: { LB_ROLE: 'master' } }, vars: { EX_APISERVER_VIP: vip } };
+    writeFileSync(file, YAML.stringify(inventory));
+  }, 2_700_000);
+
+  test('deploying: every command of the block exits 0; after `deploy all`, the others change nothing', async () => {
+    const [all, ...rest] = steps[1]!.commands;
+    const first = await run(all!);
+    for (const h of HOSTS) expect(recap(first.stdout)[h]).toMatchObject({ failed: 0, unreachable: 0 });
+    for (const command of rest) {
+      const r = await run(command);
+      for (const h of HOSTS) expect({ command, host: h, changed: recap(r.stdout)[h]?.changed }).toEqual({ command, host: h, changed: 0 });
+    }
+  }, 1_800_000);
+
+  test("the CA check: a folder whose pki/ was made again stops the deploy with the page's message, and no task runs", async () => {
+    const pki = path.join(cluster, 'pki');
+    renameSync(pki, `${pki}.kept`);
+    try {
+      await ensureAuthorities(pki);
+      const r = await run('npx furrow deploy etcd -i clusters/prod', 2);
+      const shown = page.match(/^```\n(furrow: \/clusters\/prod\/pki: [\s\S]*?)^```$/m)![1]!.split('\n').filter(Boolean);
+      expectLines(r.stderr, shown, normalize(cwd));
+      expect(r.stdout).not.toMatch(/TASK|changed:|ok:/);
+    } finally {
+      rmSync(pki, { recursive: true, force: true });
+      renameSync(`${pki}.kept`, pki);
+    }
+  }, 300_000);
+
+  test('after step 04: kubectl with the admin kubeconfig reaches the API', async () => {
+    const step = steps[2]!;
+    const r = await run(step.commands.join('\n'));
+    expectLines(r.stdout, step.expected, normalize(cwd));
+  }, 120_000);
+
+  test('after step 10: kubectl through the VIP lists the nodes', async () => {
+    const step = steps[3]!;
+    const r = await run(step.commands.join('\n'));
+    expectLines(r.stdout, step.expected, normalize(cwd));
+  }, 120_000);
+});
