@@ -9,8 +9,9 @@ export async function readSecret(prompt: string, flag: string, variable: string)
   if (!stdin.isTTY) {
     throw new InputError(undefined, `${flag} asks for the password on a terminal, and standard input is not one`, `run it from a terminal, or set ${variable} in the inventory (kept out of version control)`);
   }
-  process.stderr.write(prompt);
+  // Echo off before the prompt shows: a password typed the moment it appears is never echoed.
   stdin.setRawMode(true);
+  process.stderr.write(prompt);
   stdin.resume();
   stdin.setEncoding('utf8');
   try {
