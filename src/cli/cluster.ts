@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { type Command, Option } from 'commander';
+import type { ClusterStatus } from '../cluster/status.js';
+import { EXIT } from '../engine/errors.js';
+import { textTable } from '../engine/text-table.js';
+import { parseCount } from './lab.js';
+import { runOptionsFromFlags } from './run.js';
+
+/** The flags every `furrow cluster` command takes: the cluster folder, and how to reach the hosts. */
+interface ClusterFlags {
+  inventory: string;
+  json?: boolean;
+  strictHostKeys?: boolean;
+  forks?: number;
+}
+
+function addClusterOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-i, --inventory <cluster>', 'the cluster folder').makeOptionMandatory())
+    .option('-f, --forks <n>', 'tasks in flight at once (default: every host)', parseCount)
+    .option('--json', 'one JSON document instead of the text')
+    .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded');
+}
+
+const mib = (bytes: number | undefined) => (bytes === undefined ? '?' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+const seconds = (ms: number | undefined) => (ms === undefined ? '' : ` in ${(ms / 1000).toFixed(1)} s`);
+
+/** `furrow cluster status` as text: one section per subject, tables where there are rows. */
+export function formatStatus(s: ClusterStatus, cwd = process.cwd()): string {
+  // As the user named it: relative to the current folder when it is inside it.
+  const named = path.relative(cwd, s.cluster);
+  const lines: string[] = [`cluster ${named && !named.startsWith('..') ? named : s.cluster}`, ''];
+  lines.push(`api: ${s.api.server || '(none)'}: ${s.api.ready ? `ready, ${s.api.detail}` : `NOT READY: ${s.api.detail}`}`, '');
+
+  lines.push(`nodes: ${s.nodes.filter((n) => n.ready).length} of ${s.nodes.length} Ready`);
+  if (s.nodes.length) lines.push(textTable([['NAME', 'STATUS', 'ROLES', 'VERSION', 'ADDRESS'], ...s.nodes.map((n) => [n.name, n.ready ? 'Ready' : 'NotReady', n.roles, n.version, n.address])]).trimEnd());
+  lines.push('');
+
+  lines.push(`etcd: ${s.etcd.filter((m) => m.healthy).length} of ${s.etcd.length} members healthy`);
+  lines.push(
+    textTable([
+      ['MEMBER', 'HEALTH', 'VERSION', 'DB SIZE', 'LEADER', 'PROBLEM'],
+      ...s.etcd.map((m) => [m.host, m.healthy ? 'healthy' : 'UNHEALTHY', m.version ?? '', m.version ? mib(m.dbSizeBytes) : '', m.leader ? 'yes' : m.leader === false ? 'no' : '', m.problem ?? '']),
+    ]).trimEnd(),
+  );
+  lines.push('');
+
+  const c = s.certificates;
+  lines.push(`certificates: ${c.total}, ${c.attention.length ? `${c.attention.length} need attention` : 'all ok'}`);
+  if (c.soonest) lines.push(`  first to expire: ${c.soonest.name} (${c.soonest.where}) on ${c.soonest.notAfter.slice(0, 10)}, ${c.soonest.daysLeft} days left`);
+  for (const a of c.attention) lines.push(`  ${a.status}: ${a.name} (${a.where}), ${a.daysLeft} days left`);
+  lines.push('');
+
+  const d = s.lastDeploy;
+  if (!d) lines.push(`last deploy: none recorded in ${path.relative(cwd, path.join(cwd, '.furrow', 'runs')) || '.'} (journals are kept where furrow deploy ran)`);
+  else {
+    const outcome = !d.finished ? 'did not finish (killed, or still running)' : d.failedHosts.length || d.unreachableHosts.length ? `failed on ${[...d.failedHosts, ...d.unreachableHosts].join(', ')}` : 'no host failed';
+    lines.push(`last deploy: ${d.at}, steps ${d.steps.join(',')}, ${outcome}${seconds(d.durationMs)}`, `  journal: ${path.relative(cwd, d.journal)}`);
+  }
+
+  if (s.drift) {
+    const hosts = Object.entries(s.drift.changes).sort(([a], [b]) => a.localeCompare(b));
+    const clean = !hosts.length && !s.drift.unreachable.length && !s.drift.failed.length;
+    lines.push(`drift: deploy ${s.drift.steps.join(',')} --check ${clean ? 'would change nothing on any host' : 'found work:'}`);
+    for (const [host, tasks] of hosts) lines.push(`  ${host}: ${tasks.length} task(s) would change: ${tasks.slice(0, 3).join('; ')}${tasks.length > 3 ? '; ...' : ''}`);
+    for (const host of s.drift.unreachable) lines.push(`  ${host}: unreachable`);
+    for (const host of s.drift.failed) lines.push(`  ${host}: a task failed in check mode (run the deploy with --check to see it)`);
+  } else lines.push('drift: not checked (--no-drift)');
+  return `${lines.join('\n')}\n`;
+}
+
+export function registerCluster(program: Command): void {
+  const cluster = program.command('cluster').description('day-2 operations on a deployed cluster');
+
+  addClusterOptions(
+    cluster
+      .command('status')
+      .description('the cluster at a glance: the API and its nodes, etcd members and health, certificate expiry, the last deploy, and whether the hosts drifted from it (a deploy in check mode)')
+      .option('--no-drift', 'skip the drift check (the deploy in check mode, the slow part)'),
+  )
+    .addHelpText('after', '\nExit status: 0 when everything is healthy and nothing drifted, 1 when something needs attention.\n\nExample:\n  furrow cluster status -i clusters/prod\n')
+    .action(async (o: ClusterFlags & { drift?: boolean }) => {
+      const [{ clusterStatus, needsAttention }, run] = await Promise.all([import('../cluster/status.js'), runOptionsFromFlags(o)]);
+      const s = await clusterStatus(o.inventory, { run, drift: o.drift !== false });
+      process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
+      process.exitCode = needsAttention(s) ? EXIT.failed : 0;
+    });
+}
