@@ -101,13 +101,31 @@ function placeIn(file: string, text: string, name: string): Place {
   return { file, line: 1, column: 1 };
 }
 
+/**
+ * The handlers the tasks can set off, directly or through other handlers. A role imported only for
+ * other task files (tasks_from) brings handlers that nothing notifies: they never run, so what
+ * they read is not asked for. A templated notify could name any handler: then all count.
+ */
+export function notifiable(tasks: Task[], handlers: Task[]): Task[] {
+  const reached = new Set<Task>();
+  let names = allTasks(tasks).flatMap((t) => t.notify ?? []);
+  while (names.length) {
+    if (names.some(isTemplate)) return handlers;
+    const wanted = new Set(names);
+    const found = handlers.filter((h) => !reached.has(h) && [h.name, ...(h.listen ?? [])].some((n) => wanted.has(n)));
+    for (const h of found) reached.add(h);
+    names = allTasks(found).flatMap((t) => t.notify ?? []);
+  }
+  return handlers.filter((h) => reached.has(h));
+}
+
 export function precheckTemplates(plays: PrecheckPlay[], inventory: Inventory, clusterVars: Record<string, unknown>, extraVars: Record<string, unknown>): void {
   const dynamic = runTimeNames(plays);
   const problems = new Problems();
   /** Per place and name, the hosts that lack it: one problem each, however many hosts. */
   const missing = new Map<string, { need: Need; hosts: string[] }>();
   for (const { play, hosts, tasks } of plays) {
-    for (const task of allTasks([...tasks, ...play.handlers])) {
+    for (const task of allTasks([...tasks, ...notifiable(tasks, play.handlers)])) {
       const needs = needsOf(task, problems).filter((n) => !dynamic.has(n.name) && !n.name.startsWith('ansible_'));
       if (needs.length === 0) continue;
       for (const host of hosts) {

@@ -82,6 +82,25 @@ describe('checked at load, before any host', () => {
     expect(r.stderr).not.toContain("'first'");
   });
 
+  test('handlers: one that a task notifies (also through another handler) is checked; one nothing notifies never runs and is not', async () => {
+    const r = await run('handlers.yml', `${FIRST}    - name: Notifies
+      command: "true"
+      notify: first
+  handlers:
+    - name: first
+      command: "echo {{ first_missing }}"
+      notify: second
+    - name: second
+      command: "echo {{ second_missing }}"
+    - name: never notified
+      command: "echo {{ unused_missing }}"
+`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("uses the variable 'first_missing'");
+    expect(r.stderr).toContain("uses the variable 'second_missing'");
+    expect(r.stderr).not.toContain('unused_missing');
+  });
+
   test('an undefined variable in params is named once, not once per host', async () => {
     const r = await run('param-undefined.yml', `${FIRST}    - copy: {dest: /tmp/y, content: "{{ nowhere }}"}\n`);
     expect(r.code).toBe(2);
