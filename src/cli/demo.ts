@@ -24,12 +24,13 @@ async function runDemo(name: string, dir: string): Promise<number> {
   const took = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
   const [{ labStatus, labUp }, kube, { buildLabBundle, labBundleFile }] = await Promise.all([import('../lab/lab.js'), import('../lab/kubernetes.js'), import('../lab/lab-bundle.js')]);
 
-  // A lab of 3 hosts already up (an earlier demo's) is kept: then the run below is a re-run,
-  // which changes nothing. Otherwise a fresh one, and a fresh cluster folder for it.
+  // A lab of 3 hosts or more already up (an earlier demo's, or one made bigger on purpose) is
+  // kept with its cluster folder: then the run below is a re-run of what that folder says, which
+  // changes nothing. Otherwise a fresh lab, and a fresh cluster folder for it.
   const status = await labStatus({ name, cwd: process.cwd(), log });
-  const reuse = status?.hosts.length === 3 && status.hosts.every((h) => h.state === 'up') && existsSync(path.join(dir, 'inventory.yml'));
+  const reuse = status !== undefined && status.hosts.length >= 3 && status.hosts.every((h) => h.state === 'up') && existsSync(path.join(dir, 'inventory.yml'));
   if (reuse) {
-    log(`1/5 the lab '${name}' is up already (3 hosts) and ${dir} is its cluster: both kept`);
+    log(`1/5 the lab '${name}' is up already (${status.hosts.length} hosts) and ${dir} is its cluster: both kept`);
   } else {
     log(`1/5 the lab '${name}': 3 Debian hosts with systemd and sshd, on a private bridge`);
     const lab = await labUp({ name, hosts: 3, cwd: process.cwd(), log });

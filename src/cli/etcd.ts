@@ -1,55 +1,25 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { EXIT, InputError } from '../engine/errors.js';
 import type { RestoreStep } from '../cluster/etcd-restore.js';
-import { parseCount } from './lab.js';
+import { confirmed } from './prompt.js';
+import { addDay2Options, type Day2Flags } from './day2-options.js';
 import { runOptionsFromFlags } from './run.js';
-
-/** The flags both etcd commands take: the cluster folder, and how to report and lock. */
-interface EtcdFlags {
-  inventory: string;
-  json?: boolean;
-  verbose?: boolean;
-  wait?: boolean;
-  strictHostKeys?: boolean;
-  forks?: number;
-}
-
-function addEtcdOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('-i, --inventory <cluster>', 'the cluster folder').makeOptionMandatory())
-    .option('-f, --forks <n>', 'tasks in flight at once (default: every host)', parseCount)
-    .option('--no-wait', 'when another run holds a host (its lock /run/furrow.lock), fail at once (exit 4) instead of waiting for it')
-    .option('--json', 'one JSON event per line (the summary goes to stderr)')
-    .option('-v, --verbose', 'also show skipped tasks and every message')
-    .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded');
-}
 
 /** The steps of a restore as the user confirms them. */
 export function describePlan(plan: RestoreStep[]): string {
   return plan.map((s, i) => `  ${i + 1}. ${s.what}: ${s.hosts.length ? s.hosts.join(', ') : `(no host in ${s.group})`}\n`).join('');
 }
 
-/** Asks on the terminal; true only for a typed 'yes'. */
-async function confirmed(question: string): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return (await rl.question(question)).trim().toLowerCase() === 'yes';
-  } finally {
-    rl.close();
-  }
-}
-
 export function registerEtcd(program: Command): void {
   const etcd = program.command('etcd').description("back up and restore a cluster's etcd (snapshots in <cluster>/backup/)");
 
-  addEtcdOptions(
+  addDay2Options(
     etcd
       .command('backup')
       .description('a snapshot from the first healthy etcd member into <cluster>/backup/snapshot-<UTC time>.db, with its .sha256 (mode 0600: it holds every Secret)'),
   )
     .addHelpText('after', '\nExample:\n  furrow etcd backup -i clusters/prod\n')
-    .action(async (o: EtcdFlags) => {
+    .action(async (o: Day2Flags) => {
       const [{ backupEtcd }, run] = await Promise.all([import('../cluster/etcd-backup.js'), runOptionsFromFlags(o)]);
       const r = await backupEtcd(o.inventory, run);
       const out = o.json ? process.stderr : process.stdout;
@@ -61,7 +31,7 @@ export function registerEtcd(program: Command): void {
       process.exitCode = r.code;
     });
 
-  addEtcdOptions(
+  addDay2Options(
     etcd
       .command('restore')
       .description("restore every etcd member from a snapshot: checks its sha256 first, then stops the apiservers and etcd, restores, starts etcd and the apiservers (the members' old data is kept)")
@@ -69,7 +39,7 @@ export function registerEtcd(program: Command): void {
       .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)'),
   )
     .addHelpText('after', '\nExamples:\n  furrow etcd restore snapshot-20261204T211500Z -i clusters/prod\n  furrow etcd restore /safe/place/snapshot-20261204T211500Z.db -i clusters/prod --yes\n')
-    .action(async (snapshotArg: string, o: EtcdFlags & { yes?: boolean }) => {
+    .action(async (snapshotArg: string, o: Day2Flags & { yes?: boolean }) => {
       const { prepareRestore, checkRestoreHosts, restoreEtcd } = await import('../cluster/etcd-restore.js');
       // Every check before anything is stopped: the input first (the snapshot's sha256; whether
       // anyone can confirm), then the hosts; the question comes last.

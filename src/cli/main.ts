@@ -9,6 +9,7 @@ import { registerDeploy } from './deploy.js';
 import { registerCerts } from './certs.js';
 import { registerCluster } from './cluster.js';
 import { registerEtcd } from './etcd.js';
+import { registerNode } from './node.js';
 import { registerModules } from './modules.js';
 import { registerBundle } from './bundle.js';
 
@@ -39,6 +40,7 @@ registerDeploy(program);
 registerCerts(program);
 registerEtcd(program);
 registerCluster(program);
+registerNode(program);
 registerBundle(program);
 registerModules(program);
 registerDemo(program);

@@ -39,3 +39,14 @@ export async function readSecret(prompt: string, flag: string, variable: string)
     process.stderr.write('\n');
   }
 }
+
+/** Asks on the terminal; true only for a typed 'yes'. */
+export async function confirmed(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return (await rl.question(question)).trim().toLowerCase() === 'yes';
+  } finally {
+    rl.close();
+  }
+}

@@ -42,16 +42,46 @@ export interface ApiAnswer {
   body: string;
 }
 
-/** One GET to the API server over verified TLS with the kubeconfig's client certificate. */
-export function apiGet(access: ApiAccess, path: string, timeoutMs = 10_000): Promise<ApiAnswer> {
+export interface ApiRequest {
+  method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** Sent as JSON. */
+  body?: unknown;
+  /** For PATCH: the patch type (strategic merge by default). */
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+/** One request to the API server over verified TLS with the kubeconfig's client certificate. */
+export function apiRequest(access: ApiAccess, path: string, o: ApiRequest = {}): Promise<ApiAnswer> {
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
+  const contentType = o.contentType ?? (o.method === 'PATCH' ? 'application/strategic-merge-patch+json' : 'application/json');
   return new Promise((resolve, reject) => {
-    const req = https.get(new URL(path, access.server), { ca: access.ca, cert: access.cert, key: access.key, timeout: timeoutMs }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
+    const req = https.request(
+      new URL(path, access.server),
+      { method: o.method ?? 'GET', ca: access.ca, cert: access.cert, key: access.key, timeout: timeoutMs, headers: { accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {}) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`no answer from ${access.server} within ${timeoutMs / 1000} s`)));
     req.on('error', reject);
+    req.end(payload);
   });
+}
+
+export const apiGet = (access: ApiAccess, path: string, timeoutMs = 10_000) => apiRequest(access, path, { timeoutMs });
+
+/** The API's own message in a failed answer (a Status object), else the body's start. */
+export function apiMessage(answer: ApiAnswer): string {
+  try {
+    const status = JSON.parse(answer.body) as { message?: string };
+    if (status.message) return `HTTP ${answer.status}: ${status.message}`;
+  } catch {
+    // not JSON
+  }
+  return `HTTP ${answer.status}: ${answer.body.trim().slice(0, 200)}`;
 }

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { LAB_WEB_IMAGE } from '../../src/lab/images.js';
-import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, recap } from './support.js';
+import { changedCounts, describeLab, expectExit, FINGERPRINT_SCRIPT, fingerprintChanges, furrow, LabHosts, labTestName, leftBehind, recap } from './support.js';
 
 /**
  * The lab's whole way to a Kubernetes cluster, as a user on a fresh machine takes it, with nothing
@@ -21,6 +21,9 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, 
  * pod per node: its Service answers on its ClusterIP and its NodePort from every node, and a pod
  * on h1 reaches the pod on h3 by its pod address; a node's own credentials get what Node
  * authorization allows and no more; a second `deploy all` changes nothing and restarts no unit.
+ * A fourth lab host, h4, stays out of the cluster until `node add` brings it in: the first add is
+ * cut off halfway by powering h4 off, and running it again completes it; `node remove` drains it
+ * and leaves h4 as it was before (Debian packages aside).
  * Last (it rolls the cluster's data back): `etcd backup` and `etcd restore` bring back a ConfigMap
  * deleted after the backup and drop one created after it; a snapshot whose sha256 does not match
  * is refused before anything stops.
@@ -95,9 +98,19 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
 
+  /** A command on h4 through `furrow exec` (h4 is powered off and on, so no connection is kept). */
+  async function onH4(command: string): Promise<string> {
+    const r = await furrow(['exec', 'h4', '-i', labInventory, '--json', '--', command], { cwd, timeoutMs: 120_000 });
+    expectExit(r, 0);
+    return (JSON.parse(r.stdout.trim().split('\n')[0]!) as { stdout: string }).stdout;
+  }
+  let h4Fresh = '';
+
   test('lab up, lab kubernetes (from the cache), new --from-lab preloads the lab bundle', async () => {
     labStarted = true;
-    expectExit(await furrow(['lab', 'up', '--hosts', '3', '--name', NAME], { cwd, timeoutMs: 600_000 }), 0);
+    expectExit(await furrow(['lab', 'up', '--hosts', '4', '--name', NAME], { cwd, timeoutMs: 600_000 }), 0);
+    // h4 as the lab made it (`new --from-lab` below preloads the bundle onto every lab host).
+    h4Fresh = await onH4(FINGERPRINT_SCRIPT);
     const k = await furrow(['lab', 'kubernetes'], { cwd, timeoutMs: 1_800_000 });
     expectExit(k, 0);
     expect(k.stderr).toMatch(/Kubernetes v1\.20\.2 \(1\.20\.5\+really1\.20\.2-[^)]*\): (cached|built in \d+ s)/);
@@ -112,11 +125,13 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
     const made = await furrow(['new', cluster, '--from-lab', NAME], { cwd, timeoutMs: 900_000 });
     expectExit(made, 0);
     expect(made.stdout).toContain('preloading the lab bundle');
-    // The operator's one edit: a second master.
+    // The operator's edits: a second master, and h4 kept out (node add brings it in later).
     const inventoryFile = path.join(cluster, 'inventory.yml');
     const inventory = YAML.parse(readFileSync(inventoryFile, 'utf8'));
     inventory.all.children.kube_master.hosts = { h1: null, h2: null };
-    writeFileSync(inventoryFile, YAML.stringify(inventory));
+    delete inventory.all.hosts.h4;
+    delete inventory.all.children.kube_node.hosts.h4;
+    writeFileSync(inventoryFile, `# The lab cluster of kube-cluster.lab.test\n${YAML.stringify(inventory)}`);
     await hosts.connect(labInventory, HOSTS, cwd);
   }, 2_700_000);
 
@@ -138,7 +153,7 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
     const r = await deployAll('first', ['demo', '--name', NAME, '--dir', path.relative(cwd, cluster)]);
     expectExit(r, 0);
     expect([...r.stderr.matchAll(/^demo: ([1-5])\/5 /gm)].map((m) => m[1])).toEqual(['1', '2', '3', '4', '5']);
-    expect(r.stderr).toContain(`demo: 1/5 the lab '${NAME}' is up already (3 hosts) and clusters/lab is its cluster: both kept`);
+    expect(r.stderr).toContain(`demo: 1/5 the lab '${NAME}' is up already (4 hosts) and clusters/lab is its cluster: both kept`);
     expect(r.stderr).toMatch(/demo: 2\/5 Kubernetes v1\.20\.2 binaries: cached on this machine/);
     const shown = [...r.stdout.matchAll(/^(h\d)\s+(\S+)\s+(\S+)\s+\S+\s+(v[\d.]+)\s/gm)].map((m) => m.slice(1, 5).join(' '));
     expect(shown).toEqual(['h1 Ready master v1.20.2', 'h2 Ready master v1.20.2', 'h3 Ready node v1.20.2']);
@@ -371,6 +386,88 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
       await on('h1', `${KUBECTL} uncordon h2`);
     }
   }, 900_000);
+  test('node add h4, cut off halfway (h4 powered off) and completed by running it again; its pods run; node remove h4 drains it and leaves the host as it was', async () => {
+    const inventoryFile = path.join(cluster, 'inventory.yml');
+    const h4Address = (await onH4('ip -o -4 addr show dev eth0')).split(/\s+/)[3]!.split('/')[0]!;
+    const started = Date.now();
+    const adding = furrow(['node', 'add', 'h4', '--address', h4Address, '-i', cluster], { cwd, timeoutMs: 900_000 });
+    // Halfway: once the runtime step has put containerd's configuration on h4, power it off.
+    for (let i = 0; ; i++) {
+      const r = await furrow(['exec', 'h4', '-i', labInventory, '--', 'test -e /etc/containerd/config.toml'], { cwd, timeoutMs: 60_000 });
+      if (r.code === 0) break;
+      if (i > 600) throw new Error('node add did not reach the runtime step on h4');
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expectExit(await furrow(['lab', 'stop', 'h4', '--name', NAME], { cwd, timeoutMs: 120_000 }), 0);
+    const cut = await adding;
+    timings['node add, cut off'] = (Date.now() - started) / 1000;
+    expect(cut.code).not.toBe(0);
+    expect(cut.stderr).toContain(`node add: stopped (exit ${cut.code}). Done so far:`);
+    expect(cut.stderr).toContain(`  added h4 (ansible_host ${h4Address}) to kube_node in ${inventoryFile}`);
+    expect(cut.stderr).toContain('h4 stays in the inventory: run the same command again to complete the add');
+    // The cluster works on: the API answers and the three nodes are Ready.
+    expect(await on('h1', `${KUBECTL} get --raw /readyz`)).toBe('ok');
+    const ready = async () => (await kubectlJson<{ items: Array<{ metadata: { name: string }; status: { conditions: Array<{ type: string; status: string }> } }> }>('get nodes')).items
+      .filter((n) => n.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).map((n) => n.metadata.name).sort();
+    expect((await ready()).filter((n) => n !== 'h4')).toEqual(HOSTS);
+
+    expectExit(await furrow(['lab', 'start', 'h4', '--name', NAME], { cwd, timeoutMs: 300_000 }), 0);
+    let t = Date.now();
+    const again = await furrow(['node', 'add', 'h4', '-i', cluster], { cwd, timeoutMs: 900_000 });
+    timings['node add, completed'] = (Date.now() - t) / 1000;
+    expectExit(again, 0);
+    expect(again.stdout).toContain(`node add: h4 is in kube_node in ${inventoryFile} already: its steps run again`);
+    expect(again.stdout).toContain('node add: h4 is a node of the cluster');
+    expect(await ready()).toEqual([...HOSTS, 'h4']);
+    // The inventory edit kept the file's comment and the other hosts as they were.
+    expect(readFileSync(inventoryFile, 'utf8')).toMatch(/^# The lab cluster of kube-cluster\.lab\.test\n/);
+    // The other hosts know it: /etc/hosts, and a route to its pods (CLUSTER_NETWORK routes).
+    const h4Cidr = await on('h1', `${KUBECTL} get node h4 -o jsonpath='{.spec.podCIDR}'`);
+    expect(await on('h1', `ip -o route show proto ${ROUTES_PROTO}`)).toContain(`${h4Cidr} via ${h4Address}`);
+    // (The lab lists its hosts in /etc/hosts itself: only Furrow's block counts.)
+    const furrowBlock = async () => /# BEGIN FURROW CLUSTER HOSTS\n([\s\S]*?)# END FURROW CLUSTER HOSTS/.exec(await on('h1', 'cat /etc/hosts'))?.[1] ?? '';
+    expect(await furrowBlock()).toContain(`${h4Address} h4\n`);
+    // A pod runs there: the web Deployment, one pod per node, grows to four.
+    await on('h1', `${KUBECTL} scale deployment/web --replicas=4 >/dev/null && ${KUBECTL} rollout status deployment/web --timeout=180s >/dev/null`);
+    const webOn = async () => (await kubectlJson<{ items: Array<{ spec: { nodeName?: string }; status: { phase: string } }> }>('get pods -l app=web')).items.map((p) => `${p.spec.nodeName ?? '-'} ${p.status.phase}`).sort();
+    expect(await webOn()).toEqual(['h1 Running', 'h2 Running', 'h3 Running', 'h4 Running']);
+    // A third time: nothing to do anywhere.
+    const third = await furrow(['node', 'add', 'h4', '-i', cluster], { cwd, timeoutMs: 900_000 });
+    expectExit(third, 0);
+    expect(third.stdout.split('\n').filter((l) => / changed: /.test(l))).toEqual([]);
+
+    // Remove: asked for, refused without a terminal and without --yes, nothing touched.
+    const refused = await furrow(['node', 'remove', 'h4', '-i', cluster], { cwd });
+    expectExit(refused, 2);
+    expect(refused.stderr).toContain('node remove asks for confirmation, and there is no terminal to ask on; nothing was touched');
+    expect(await ready()).toEqual([...HOSTS, 'h4']);
+    // A master or an etcd member is refused with the reason.
+    const master = await furrow(['node', 'remove', 'h2', '-i', cluster, '--yes'], { cwd });
+    expectExit(master, 2);
+    expect(master.stderr).toContain('h2 is a master as well as a node');
+
+    t = Date.now();
+    const removed = await furrow(['node', 'remove', 'h4', '-i', cluster, '--yes'], { cwd, timeoutMs: 900_000 });
+    timings['node remove'] = (Date.now() - t) / 1000;
+    expectExit(removed, 0);
+    expect(removed.stdout).toMatch(/^node remove: drained h4: \d+ pod\(s\) evicted$/m);
+    expect(removed.stdout).toMatch(/^node remove: evicting \d+ pod\(s\): .*default\/web-/m);
+    expect(removed.stdout).toContain('node remove: h4 is no longer part of the cluster');
+    expect(await ready()).toEqual(HOSTS);
+    // Its web pod was evicted: with one pod per node, the fourth waits for a node.
+    expect(await webOn()).toEqual(['- Pending', 'h1 Running', 'h2 Running', 'h3 Running']);
+    await on('h1', `${KUBECTL} scale deployment/web --replicas=3 >/dev/null`);
+    expect(readFileSync(inventoryFile, 'utf8')).not.toMatch(/\bh4\b/);
+    expect(readFileSync(inventoryFile, 'utf8')).toMatch(/^# The lab cluster of kube-cluster\.lab\.test\n/);
+    expect(await on('h1', `ip -o route show proto ${ROUTES_PROTO}`)).not.toContain(h4Cidr);
+    expect(await furrowBlock()).not.toContain(' h4\n');
+    expect(await furrowBlock()).toContain(' h3\n');
+
+    // h4 as it was before, but for what the Debian packages prepare installed leave (support.ts).
+    expect(await leftBehind(fingerprintChanges(h4Fresh, await onH4(FINGERPRINT_SCRIPT)), onH4)).toEqual([]);
+    process.stdout.write(`kube-cluster: node add cut off ${timings['node add, cut off']} s, completed ${timings['node add, completed']} s, node remove ${timings['node remove']} s\n`);
+  }, 2_400_000);
+
   test('etcd backup and restore: a ConfigMap deleted after the backup is back, one created after it is gone; a snapshot whose sha256 does not match is refused before anything stops', async () => {
     const configMap = async (name: string) => on('h1', `${KUBECTL} get configmap ${name} --ignore-not-found -o name`);
     await on('h1', `${KUBECTL} create configmap etcd-backup-before --from-literal=at=before >/dev/null`);

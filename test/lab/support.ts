@@ -124,3 +124,61 @@ export function labTestName(base: string): string {
   const suffix = process.env.FURROW_LAB_SUFFIX;
   return suffix ? `${base}-${suffix}` : base;
 }
+
+/**
+ * A host's state as a destroy must leave it: unit files, active services, the files under the
+ * folders Furrow writes to (names only; logs, apt's and systemd's own state and SSH keys left
+ * out), network interfaces, iptables rules (without counters), IPVS services, mounts, /etc/hosts
+ * and the installed packages. Compare two with `fingerprintChanges`.
+ */
+export const FINGERPRINT_SCRIPT = [
+  'echo "## units"; systemctl list-unit-files --no-legend --type=service,socket,timer,mount | awk \'{print $1" "$2}\' | sort',
+  'echo "## active"; systemctl list-units --no-legend --state=active --type=service | awk \'{print $1}\' | sort',
+  'echo "## files"; find /etc /opt /var/lib /usr/local /usr/lib/systemd/system /root /run -xdev \\( -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path /var/log -o -path /etc/ssh -o -path /root/.ssh -o -path /var/lib/dhcp -o -path /run/systemd -o -path /run/user -o -path /run/udev -o -path /etc/ld.so.cache -o -path /var/cache -o -path /run/furrow.lock -o -path /run/sshd -o -path /run/utmp \\) -prune -o -print 2>/dev/null | sort',
+  'echo "## links"; ip -o link show | awk -F": " \'{print $2}\' | sed "s/@.*//" | sort',
+  'echo "## iptables"; iptables-save 2>/dev/null | grep -v "^#" | sed "s/\\[[0-9]*:[0-9]*\\]//"',
+  'echo "## ipvs"; ipvsadm -Sn 2>/dev/null',
+  'echo "## mounts"; awk \'{print $2}\' /proc/self/mounts | sort',
+  'echo "## hosts"; cat /etc/hosts',
+  'echo "## packages"; dpkg-query -W -f "\\${Package}\\n" | sort',
+].join('\n');
+
+/** An iptables table with no rules, only its built-in chains' default policies: as if never loaded. */
+const EMPTY_IPTABLES_LINE = /^(\*(filter|nat|mangle|raw|security)|:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT\s*|COMMIT)$/;
+
+/** Per section of two fingerprints, the lines only `after` has and those only `before` has. */
+export function fingerprintChanges(before: string, after: string): { added: string[]; removed: string[] } {
+  const lines = (text: string) => {
+    let section = '';
+    const out = new Set<string>();
+    for (const line of text.split('\n')) {
+      if (line.startsWith('## ')) section = line.slice(3);
+      else if (line.trim() && !EMPTY_IPTABLES_LINE.test(line)) out.add(`${section}: ${line}`);
+    }
+    return out;
+  };
+  const [b, a] = [lines(before), lines(after)];
+  return { added: [...a].filter((l) => !b.has(l)), removed: [...b].filter((l) => !a.has(l)) };
+}
+
+/**
+ * What the Debian packages a deploy installed leave when Furrow takes its own parts away: made by
+ * their install scripts (dpkg does not list these as theirs), or chrony's, which stays configured
+ * and running (as kubeasz's clean leaves it). Everything else a cleaned host gained must be owned
+ * by a package (`dpkg -S`).
+ */
+const MADE_BY_PACKAGES = /^files: (\/etc\/rc[0-6S]\.d\/|\/etc\/ssl\/|\/etc\/chrony|\/run\/chrony|\/var\/lib\/chrony|\/var\/lib\/nginx|\/var\/lib\/ucf|\/etc\/apparmor\.d\/local|\/etc\/ca-certificates\.conf$|\/usr\/local\/share\/ca-certificates$|\/etc\/nginx\/(modules|sites)-enabled\/|\/run\/adduser$|\/etc\/systemd\/system\/chronyd\.service$|\/etc\/systemd\/system\/multi-user\.target\.wants\/chrony\.service$|.*\.(ucf|dpkg)-dist$)/;
+
+/**
+ * The lines of a cleaned host's fingerprint (`fingerprintChanges(before, after)`) that no package
+ * explains: what Furrow left behind. `run` runs a shell command on the host (for `dpkg -S`).
+ */
+export async function leftBehind(changes: { added: string[]; removed: string[] }, run: (command: string) => Promise<string>): Promise<string[]> {
+  const candidates = changes.added.filter((l) => !/^(packages|units|active): /.test(l) && !MADE_BY_PACKAGES.test(l));
+  const files = candidates.filter((l) => l.startsWith('files: ')).map((l) => l.slice('files: '.length));
+  // dpkg records a merged-/usr system's /usr/lib/... files by their /lib/... names.
+  const unowned = files.length ? (await run(`for p in ${files.map((f) => `'${f}'`).join(' ')}; do dpkg -S "$p" >/dev/null 2>&1 || dpkg -S "\${p#/usr}" >/dev/null 2>&1 || echo "$p"; done`)).split('\n').filter(Boolean) : [];
+  // Units and services the packages brought stay (chrony runs; nginx and ipvsadm as installed); none of Furrow's may.
+  const furrowUnits = changes.added.filter((l) => /^(units|active): /.test(l) && /kube|containerd|furrow|etcd|ex-lb/.test(l));
+  return [...candidates.filter((l) => !l.startsWith('files: ')), ...unowned.map((f) => `files: ${f}`), ...furrowUnits, ...changes.removed.map((l) => `gone: ${l}`)];
+}

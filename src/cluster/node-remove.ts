@@ -1,0 +1,85 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { InputError } from '../engine/errors.js';
+import { hostVars, selectHosts, type Inventory } from '../engine/inventory/index.js';
+import { cleanHosts } from './clean.js';
+import { type Cluster, loadClusterWithHosts } from './cluster.js';
+import { deployCluster } from './deploy.js';
+import { deleteNode, drainNode } from './drain.js';
+import { readKubeconfig } from './kube-api.js';
+import { inGroup, NODE_NEIGHBOUR_RUNS, removeFromInventory } from './node-add.js';
+import type { ClusterRunOptions } from './run.js';
+
+/**
+ * The Node's name in the API for an inventory host: the kube-node role's K8S_NODENAME rule
+ * (`k8s_nodename`, lower-cased with `_` as `-`, else the inventory name).
+ */
+export function nodeNameOf(inventory: Inventory, host: string): string {
+  const given = hostVars(inventory, host).k8s_nodename;
+  return typeof given === 'string' && given ? given.replaceAll('_', '-').toLowerCase() : host;
+}
+
+/** Refuses, before anything is touched, a host that is not a plain node, or the last node. */
+export function checkNodeRemove(cluster: Cluster, inventory: Inventory, host: string): void {
+  const file = cluster.inventory;
+  if (!inGroup(inventory, 'kube_node', host)) throw new InputError({ file }, `${host} is not in kube_node`, `the nodes are: ${selectHosts(inventory, 'kube_node').join(', ') || '(none)'}`);
+  if (inGroup(inventory, 'kube_master', host)) throw new InputError({ file }, `${host} is a master as well as a node: removing it would take a control-plane member away`, 'removing masters is not supported yet: take it out of kube_node by hand to stop it taking pods');
+  if (inGroup(inventory, 'etcd', host)) throw new InputError({ file }, `${host} is an etcd member: cleaning the host would stop that member`, 'removing etcd members is not supported yet');
+  if (selectHosts(inventory, 'kube_node').length === 1) throw new InputError({ file }, `${host} is the cluster's last node`, 'add another node first');
+  if (!existsSync(path.join(cluster.dir, 'kubeconfig'))) throw new InputError({ file: path.join(cluster.dir, 'kubeconfig') }, 'no admin kubeconfig: draining needs the API', 'run `furrow deploy master` first');
+}
+
+export interface NodeRemoveOptions {
+  run: ClusterRunOptions;
+  say: (line: string) => void;
+  force?: boolean;
+  drainTimeoutMs?: number;
+}
+
+export interface NodeRemoveResult {
+  code: number;
+  done: string[];
+}
+
+/**
+ * `furrow node remove`: drain (cordon, evict all but DaemonSet and static pods, wait), stop and clean
+ * the host, delete the Node, take the host out of the inventory, and tell the other hosts
+ * (/etc/hosts, the pod network's routes). Stops at the first step that fails, saying what was done.
+ */
+export async function removeNode(clusterDir: string, host: string, o: NodeRemoveOptions): Promise<NodeRemoveResult> {
+  const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
+  checkNodeRemove(cluster, inventory, host);
+  const access = readKubeconfig(path.join(cluster.dir, 'kubeconfig'));
+  const node = nodeNameOf(inventory, host);
+  const done: string[] = [];
+  const step = (line: string) => {
+    done.push(line);
+    o.say(line);
+  };
+
+  try {
+    const evicted = await drainNode(access, node, { say: o.say, ...(o.force ? { force: true } : {}), ...(o.drainTimeoutMs ? { timeoutMs: o.drainTimeoutMs } : {}) });
+    step(`drained ${node}: ${evicted.length} pod(s) evicted`);
+  } catch (err) {
+    o.say(`drain: ${(err as Error).message}`);
+    return { code: 1, done };
+  }
+
+  const cleaned = await cleanHosts(cluster, o.run, host);
+  if (cleaned !== 0) {
+    done.push(`cleaning ${host}: exit ${cleaned}`);
+    return { code: cleaned, done };
+  }
+  step(`stopped and cleaned ${host}`);
+
+  step((await deleteNode(access, node)) ? `deleted the Node ${node}` : `the Node ${node} was gone already`);
+  removeFromInventory(cluster, host);
+  step(`took ${host} out of ${cluster.inventory}`);
+
+  for (const r of NODE_NEIGHBOUR_RUNS) {
+    const code = await deployCluster(cluster.dir, r.steps, { ...o.run, ...(r.tags ? { tags: [...r.tags] } : {}) });
+    done.push(`deploy ${r.steps}${r.tags ? ` -t ${r.tags.join(',')}` : ''}: exit ${code}`);
+    if (code !== 0) return { code, done };
+  }
+  return { code: 0, done };
+}

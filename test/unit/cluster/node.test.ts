@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Cluster } from '../../../src/cluster/cluster.js';
+import { podKind } from '../../../src/cluster/drain.js';
+import { checkNodeAdd, isHostAddress } from '../../../src/cluster/node-add.js';
+import { checkNodeRemove, nodeNameOf } from '../../../src/cluster/node-remove.js';
+import { InputError } from '../../../src/engine/errors.js';
+import { parseInventoryText } from '../../../src/engine/inventory/index.js';
+
+const HOSTS = `[etcd]
+10.0.0.1
+[kube_master]
+10.0.0.1
+[kube_node]
+10.0.0.1
+10.0.0.2 k8s_nodename=Worker_02
+10.0.0.3
+`;
+
+describe('node add and remove: checks before anything is touched', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-node-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const cluster = { dir, inventory: path.join(dir, 'hosts') } as Cluster;
+  const inventory = parseInventoryText(HOSTS, cluster.inventory);
+  const problem = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof InputError) return [err.place?.file, err.problem];
+      throw err;
+    }
+    return undefined;
+  };
+
+  test('names: IPv4, IPv6 and DNS names; nothing else', () => {
+    for (const ok of ['10.0.0.9', 'fd00::9', '2001:db8::1', 'worker-09', 'worker-09.dc1.example.org']) expect([ok, isHostAddress(ok)]).toEqual([ok, true]);
+    for (const bad of ['', '10.0.0', '10.0.0.256', 'worker_09', '-worker', 'a b', '10.0.0.9;rm', 'host:22']) expect([bad, isHostAddress(bad)]).toEqual([bad, false]);
+    expect(problem(() => checkNodeAdd(cluster, inventory, { name: 'bad name' }))).toEqual([cluster.inventory, "'bad name' is not an IPv4 or IPv6 address or a host name"]);
+    expect(problem(() => checkNodeAdd(cluster, inventory, { name: 'w9', address: '10.0.0' }))).toEqual([cluster.inventory, "--address '10.0.0' is not an IPv4 or IPv6 address or a host name"]);
+  });
+
+  test('a node already in kube_node runs its steps again (it completes an earlier add)', () => {
+    expect(checkNodeAdd(cluster, inventory, { name: '10.0.0.3' })).toEqual({ already: true });
+    expect(checkNodeAdd(cluster, inventory, { name: '10.0.0.4' })).toEqual({ already: false });
+  });
+
+  test('remove refuses a master, an etcd member, a host that is not a node, the last node', () => {
+    writeFileSync(path.join(dir, 'kubeconfig'), '');
+    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.1'))?.[1]).toMatch(/^10\.0\.0\.1 is a master as well as a node/);
+    expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[etcd]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory), '10.0.0.5'))?.[1]).toBe('10.0.0.5 is an etcd member: cleaning the host would stop that member');
+    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.9'))).toEqual([cluster.inventory, '10.0.0.9 is not in kube_node']);
+    expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[kube_node]\n10.0.0.7\n', cluster.inventory), '10.0.0.7'))?.[1]).toBe("10.0.0.7 is the cluster's last node");
+    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.3'))).toBeUndefined();
+    rmSync(path.join(dir, 'kubeconfig'));
+    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.3'))?.[1]).toBe('no admin kubeconfig: draining needs the API');
+  });
+
+  test("the Node's name: k8s_nodename as the kube-node role writes it, else the inventory name", () => {
+    expect(nodeNameOf(inventory, '10.0.0.2')).toBe('worker-02');
+    expect(nodeNameOf(inventory, '10.0.0.3')).toBe('10.0.0.3');
+  });
+});
+
+test('drain: which pods stay, which are evicted, which need --force', () => {
+  const pod = (extra: object) => ({ metadata: { name: 'p', namespace: 'n', ...extra }, status: { phase: 'Running' } });
+  expect(podKind(pod({ ownerReferences: [{ kind: 'DaemonSet', controller: true }] }))).toBe('daemonset');
+  expect(podKind(pod({ annotations: { 'kubernetes.io/config.mirror': 'x' } }))).toBe('mirror');
+  expect(podKind(pod({ ownerReferences: [{ kind: 'ReplicaSet', controller: true }] }))).toBe('managed');
+  expect(podKind(pod({}))).toBe('unmanaged');
+  expect(podKind({ metadata: { name: 'p', namespace: 'n' }, status: { phase: 'Succeeded' } })).toBe('finished');
+});
