@@ -1,9 +1,10 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { ClusterStatus } from '../cluster/status.js';
-import { EXIT } from '../engine/errors.js';
+import { EXIT, InputError } from '../engine/errors.js';
 import { textTable } from '../engine/text-table.js';
 import { parseCount } from './lab.js';
+import { confirmed } from './prompt.js';
 import { runOptionsFromFlags } from './run.js';
 
 /** The flags every `furrow cluster` command takes: the cluster folder, and how to reach the hosts. */
@@ -84,5 +85,33 @@ export function registerCluster(program: Command): void {
       const s = await clusterStatus(o.inventory, { run, drift: o.drift !== false });
       process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
       process.exitCode = needsAttention(s) ? EXIT.failed : 0;
+    });
+
+  addClusterOptions(
+    cluster
+      .command('destroy')
+      .description("kubeasz's 99.clean: stop and take away every unit, binary, configuration, data folder, CNI interface and iptables/IPVS rule Furrow made on the cluster's hosts (etcd's data too); the cluster folder stays")
+      .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+      .option('-C, --check', 'show what would be taken away, change nothing')
+      .option('-v, --verbose', 'also show skipped tasks and every message')
+      .option('--no-wait', 'when another run holds a host, fail at once (exit 4) instead of waiting for it'),
+  )
+    .addHelpText('after', '\nExamples:\n  furrow cluster destroy -i clusters/prod --check\n  furrow cluster destroy -i clusters/prod --yes\n\nWhat stays on the hosts (Debian packages, chrony, ...): docs/cli.md#furrow-node.\n')
+    .action(async (o: ClusterFlags & { yes?: boolean; check?: boolean; verbose?: boolean; wait?: boolean }) => {
+      const [{ destroyCluster }, { loadClusterWithHosts }] = await Promise.all([import('../cluster/clean.js'), import('../cluster/cluster.js')]);
+      const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
+      const hosts = [...inventory.hosts.keys()];
+      if (!o.check && !o.yes && !process.stdin.isTTY) {
+        throw new InputError({ file: cluster.inventory }, 'cluster destroy asks for confirmation, and there is no terminal to ask on; nothing was touched', 'give --yes to destroy without asking (or --check to see what it would take away)');
+      }
+      if (!o.check && !o.yes && !(await confirmed(`Every Kubernetes service on ${hosts.join(', ')} stops and is taken away, with etcd's data (the cluster's whole state). Type 'yes' to destroy the cluster: `))) {
+        process.stderr.write('cluster destroy: not confirmed; nothing was touched\n');
+        process.exitCode = EXIT.failed;
+        return;
+      }
+      const code = await destroyCluster(o.inventory, await runOptionsFromFlags(o));
+      const out = o.json ? process.stderr : process.stdout;
+      if (code === 0 && !o.check) out.write(`cluster destroy: done; ${cluster.dir} is kept (inventory, config.yml, pki/, backup/): \`furrow deploy all\` from it makes the cluster again, empty\n`);
+      process.exitCode = code;
     });
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ensureAuthorities } from '../../src/pki/authority.js';
 import { expectLines, pageSteps, sh } from './doc-page.js';
-import { type CliResult, describeLab, expectExit, labKubernetesBin, labTestName, recap } from './support.js';
+import { type CliResult, describeLab, expectExit, FINGERPRINT_SCRIPT, fingerprintChanges, furrow, labKubernetesBin, labTestName, leftBehind, recap } from './support.js';
 
 /**
  * docs/cluster.md, run as written on a lab: its `sh` blocks are the commands, a `text` block after
@@ -39,7 +39,7 @@ function forTest(command: string, prodIsLab: boolean): string {
 /** Times, the lab's /24, node ages, folders, CA fingerprints, etcd's size and leader differ from run to run. */
 const normalize = (cwd: string) => (text: string) =>
   text
-    .replaceAll(`${cwd}/clusters/lab/`, '/clusters/prod/')
+    .replaceAll(`${cwd}/clusters/lab`, '/clusters/prod')
     .replaceAll('cluster clusters/lab', 'cluster clusters/prod')
     .replace(/\d{4}-\d\d-\d\dT\d\d[-:]\d\d[-:]\d\d[.-]\d{3}Z(-[0-9a-f]{6})?/g, 'TIME')
     .replace(/ on \d{4}-\d\d-\d\d, \d+ days left$/gm, ' on DATE, N days left')
@@ -63,6 +63,15 @@ describeLab('docs/cluster.md on the lab', () => {
     return r;
   }
 
+  /** A command on one lab host (`furrow exec`), its stdout. */
+  async function onHost(host: string, command: string): Promise<string> {
+    const r = await furrow(['exec', host, '-i', path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml'), '--json', '--', command], { cwd, timeoutMs: 120_000 });
+    expectExit(r, 0);
+    return (JSON.parse(r.stdout.trim().split('\n')[0]!) as { stdout: string }).stdout;
+  }
+  /** Each host as the lab made it, before the first deploy: destroy must bring it back to this. */
+  const fresh: Record<string, string> = {};
+
   afterAll(async () => {
     if (labStarted) expectExit(await run('npx furrow lab down'), 0);
     rmSync(cwd, { recursive: true, force: true });
@@ -81,6 +90,7 @@ describeLab('docs/cluster.md on the lab', () => {
       ['kubectl --kubeconfig clusters/prod/kubeconfig get --raw /readyz', 'export KUBECONFIG=$PWD/clusters/prod/kubeconfig'],
       ['kubectl --kubeconfig clusters/prod/kubeconfig-ex-lb get nodes'],
       ['npx furrow cluster status -i clusters/prod'],
+      ['npx furrow cluster destroy -i clusters/prod --yes'],
     ]);
   });
 
@@ -93,8 +103,13 @@ describeLab('docs/cluster.md on the lab', () => {
     const refused = await run('npx furrow deploy all -i clusters/prod', 2, false);
     expect(refused.stderr).toMatch(/no hosts/);
 
+    // The line's commands one after another, as `&&` runs them, with a look at each host as the
+    // lab made it between `lab up` and the rest (`new --from-lab` preloads the bundle onto them).
     labStarted = true;
-    await run(fromLab);
+    const [labUp, ...rest] = fromLab.replace(/\s+#.*$/, '').split(' && ') as [string, ...string[]];
+    await run(labUp);
+    for (const h of HOSTS) fresh[h] = await onHost(h, FINGERPRINT_SCRIPT);
+    for (const command of rest) await run(command);
     expect(existsSync(path.join(cluster, 'inventory.yml'))).toBe(true);
     expect(existsSync(path.join(cluster, 'bundle'))).toBe(true);
 
@@ -170,5 +185,24 @@ describeLab('docs/cluster.md on the lab', () => {
     // (No drift check here: the page's block above showed a clean one.)
     const after = await run('npx furrow cluster status -i clusters/prod --no-drift', 0);
     expect(after.stdout).toContain('etcd: 3 of 3 members healthy');
+  }, 600_000);
+
+  test('taking it down: destroy refused without --yes, planned by --check, then every host as the lab made it; a second destroy changes nothing', async () => {
+    const refused = await run('npx furrow cluster destroy -i clusters/prod', 2);
+    expect(refused.stderr).toContain('cluster destroy asks for confirmation, and there is no terminal to ask on; nothing was touched');
+    const planned = await run('npx furrow cluster destroy -i clusters/prod --check');
+    for (const h of HOSTS) expect(recap(planned.stdout)[h]!.changed).toBeGreaterThan(0);
+    expect(await onHost('h1', 'systemctl is-active etcd kube-apiserver kubelet containerd')).toBe('active\nactive\nactive\nactive\n');
+
+    const step = steps[5]!;
+    const started = Date.now();
+    const r = await run(step.commands[0]!);
+    process.stdout.write(`cluster-doc: cluster destroy took ${(Date.now() - started) / 1000} s\n`);
+    expectLines(r.stdout, step.expected, normalize(cwd));
+    for (const h of HOSTS) expect(await leftBehind(fingerprintChanges(fresh[h]!, await onHost(h, FINGERPRINT_SCRIPT)), (c) => onHost(h, c))).toEqual([]);
+    const again = await run(step.commands[0]!);
+    for (const h of HOSTS) expect(recap(again.stdout)[h]!.changed).toBe(0);
+    // The folder is kept as it was.
+    for (const f of ['inventory.yml', 'config.yml', 'pki/ca.crt', 'kubeconfig']) expect(existsSync(path.join(cluster, f))).toBe(true);
   }, 600_000);
 });
