@@ -127,14 +127,15 @@ export function labTestName(base: string): string {
 
 /**
  * A host's state as a destroy must leave it: unit files, active services, the files under the
- * folders Furrow writes to (names only; logs, apt's and systemd's own state and SSH keys left
- * out), network interfaces, iptables rules (without counters), IPVS services, mounts, /etc/hosts
+ * folders Furrow writes to (names only; logs, apt's and systemd's own state, SSH keys and
+ * /run/agetty.reload, which the console's agetty makes whenever it notices interfaces come and go,
+ * left out), network interfaces, iptables rules (without counters), IPVS services, mounts, /etc/hosts
  * and the installed packages. Compare two with `fingerprintChanges`.
  */
 export const FINGERPRINT_SCRIPT = [
   'echo "## units"; systemctl list-unit-files --no-legend --type=service,socket,timer,mount | awk \'{print $1" "$2}\' | sort',
   'echo "## active"; systemctl list-units --no-legend --state=active --type=service | awk \'{print $1}\' | sort',
-  'echo "## files"; find /etc /opt /var/lib /usr/local /usr/lib/systemd/system /root /run -xdev \\( -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path /var/log -o -path /etc/ssh -o -path /root/.ssh -o -path /var/lib/dhcp -o -path /run/systemd -o -path /run/user -o -path /run/udev -o -path /etc/ld.so.cache -o -path /var/cache -o -path /run/furrow.lock -o -path /run/sshd -o -path /run/utmp \\) -prune -o -print 2>/dev/null | sort',
+  'echo "## files"; find /etc /opt /var/lib /usr/local /usr/lib/systemd/system /root /run -xdev \\( -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path /var/log -o -path /etc/ssh -o -path /root/.ssh -o -path /var/lib/dhcp -o -path /run/systemd -o -path /run/user -o -path /run/udev -o -path /etc/ld.so.cache -o -path /var/cache -o -path /run/furrow.lock -o -path /run/sshd -o -path /run/utmp -o -path /run/agetty.reload \\) -prune -o -print 2>/dev/null | sort',
   'echo "## links"; ip -o link show | awk -F": " \'{print $2}\' | sed "s/@.*//" | sort',
   'echo "## iptables"; iptables-save 2>/dev/null | grep -v "^#" | sed "s/\\[[0-9]*:[0-9]*\\]//"',
   'echo "## ipvs"; ipvsadm -Sn 2>/dev/null',
