@@ -29,9 +29,12 @@ export type RunEvent =
       at: string;
       /** With --resume: hosts left out because they had finished (a later --resume leaves them out too). */
       finished?: string[];
+      /** How many tasks each host is to run (see `plannedTasks`): the console's done/total. */
+      planned?: Record<string, number>;
     }
   | { kind: 'play_start'; play: string; index: number; hosts: string[] }
-  | { kind: 'task_start'; host: string; taskId: string; task: string; handler: boolean }
+  /** `role`: the role the task comes from; absent for a playbook's own tasks. */
+  | { kind: 'task_start'; host: string; taskId: string; task: string; handler: boolean; role?: string }
   | {
       kind: 'task_result';
       host: string;
@@ -39,6 +42,7 @@ export type RunEvent =
       task: string;
       status: TaskStatus;
       handler: boolean;
+      role?: string;
       msg?: string;
       /** Output the user asked to see (debug): shown even without --verbose. */
       print?: string;

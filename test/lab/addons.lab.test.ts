@@ -168,7 +168,7 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
   test('--check --diff with another CoreDNS replica count and cache time shows both and changes neither', async () => {
     const r = await furrow(['deploy', 'addons', '-i', cluster, '--check', '--diff', '-e', JSON.stringify({ coredns_replicas: 2, coredns_cache: 60 })], { cwd, timeoutMs: 600_000 });
     expectExit(r, 0);
-    expect(r.stdout).toMatch(/h1 changed: CoreDNS \(dns_install\)/);
+    expect(r.stdout).toMatch(/h1 addons \| changed: CoreDNS \(dns_install\)/);
     for (const line of ['-  replicas: 1', '+  replicas: 2', '-        cache 30', '+        cache 60']) expect(r.stdout.split('\n').map((l) => l.trim())).toContain(line.trim());
     expect(recap(r.stdout).h1!.changed).toBe(1);
     const deployment = JSON.parse(await on('h1', `${KUBECTL} -n kube-system get deployment coredns -o json`)) as KubeObject;
@@ -182,7 +182,7 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
     setConfig(Object.fromEntries(SWITCHES.map((s) => [s, false])));
     const r = await timed('deploy addons (all off)', ['deploy', 'addons', '-i', cluster]);
     expectExit(r, 0);
-    expect(r.stdout).toMatch(/h1 changed: CoreDNS/);
+    expect(r.stdout).toMatch(/h1 addons \| changed: CoreDNS/);
     const objects = manifestObjects().map((o) => o.object);
     // A namespace goes once its content has gone: the objects in it may take a while.
     let left: string[] = [];

@@ -231,7 +231,7 @@ packages:
         expect(await on(h, `echo '{"a":1}' | jq .a`)).toBe('1');
       }
       // No runtime runs yet: its images wait for step 03 (checked below), nothing failed here.
-      expect(r.stdout).toMatch(/h1 ok: Import the bundle's images into the container runtime/);
+      expect(r.stdout).toMatch(/h1 bundle \| ok: Import the bundle's images into the container runtime/);
     }, 600_000);
 
     test('step 03 runtime runs containerd (h1, h2) and docker (h3) from the bundle and imports its images with the bundle digests', async () => {

@@ -234,7 +234,7 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     const r = await deploy('etcd');
     expectExit(r, 0);
     expect(changedCounts(r)).toEqual({ h1: 0, h2: 0, h3: 2 });
-    expect(r.stdout).toMatch(/^h3 changed: handler: restart etcd/m);
+    expect(r.stdout).toMatch(/^h3 etcd \| changed: handler: restart etcd/m);
     expect(await on('h3', `sha256sum ${CERTS}/server.crt | cut -c1-64`)).toBe(sha256(path.join(pki, 'etcd/server-h3.crt')));
     const after = await startTimes();
     expect({ h1: after.h1, h2: after.h2 }).toEqual({ h1: before.h1, h2: before.h2 });

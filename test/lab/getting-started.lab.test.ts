@@ -34,7 +34,7 @@ const normalize = (text: string) =>
     .replace(/10\.213\.(\d+|X)\./g, '10.213.X.');
 const expectLines = (output: string, expected: string[]) => expectPageLines(output, expected, normalize);
 
-const handlerRuns = (output: string) => [...output.matchAll(/^(h\d+) changed: handler: Restart hello /gm)].map((m) => m[1]).sort();
+const handlerRuns = (output: string) => [...output.matchAll(/^(h\d+) hello \| changed: handler: Restart hello /gm)].map((m) => m[1]).sort();
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -378,7 +378,7 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
       expectExit(r, 0);
       expect(await unschedulable()).toBe(true);
       // The cordon is the one change: kubelet and kube-proxy on h2 are as they were.
-      expect(r.stdout.split('\n').filter((l) => / changed: /.test(l)).map((l) => l.replace(/ \(\d+ ms\)$/, ''))).toEqual(['h2 changed: Keep pods off a master that is not also a node']);
+      expect(r.stdout.split('\n').filter((l) => / changed: /.test(l)).map((l) => l.replace(/ \(\d+ ms\)$/, ''))).toEqual(['h2 kube-node | changed: Keep pods off a master that is not also a node']);
     } finally {
       writeFileSync(inventoryFile, original);
       // A node back in kube_node is not uncordoned by Furrow (an operator's own cordon must

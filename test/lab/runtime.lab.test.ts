@@ -350,7 +350,7 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     const sandbox = await deploy('-e', `SANDBOX_IMAGE=${newSandbox}`);
     expectExit(sandbox, 0);
     expect(changedCounts(sandbox)).toEqual({ h1: 2, h2: 2, h3: 0, h4: 0 });
-    expect(sandbox.stdout).toMatch(/^h1 changed: handler: restart containerd/m);
+    expect(sandbox.stdout).toMatch(/^h1 containerd \| changed: handler: restart containerd/m);
     const afterSandbox = await runtimeStates();
     for (const h of CONTAINERD_HOSTS) {
       expect(afterSandbox[`${h} containerd.service`]).not.toEqual(started[`${h} containerd.service`]);

@@ -20,19 +20,75 @@ export function formatRecap(recap: Record<string, HostRecap>): string[] {
   );
 }
 
+/** What the status line needs of time: the clock, and a repeating tick (tests bring their own). */
+export interface StatusClock {
+  now(): number;
+  /** Calls fn every ms until the returned function is called. */
+  every(ms: number, fn: () => void): () => void;
+}
+
+const SYSTEM_CLOCK: StatusClock = {
+  now: () => Date.now(),
+  every(ms, fn) {
+    const timer = setInterval(fn, ms);
+    timer.unref(); // the status line never keeps the process alive
+    return () => clearInterval(timer);
+  },
+};
+
+/** A task under way on a host, for the status line. */
+export interface RunningTask {
+  task: string;
+  role?: string;
+  since: number;
+}
+
+/** `etcd | ` for a role's task: the line says where it comes from when plays run side by side. */
+const from = (role: string | undefined) => (role ? `${role} | ` : '');
+
 /**
- * Human output: one line per task result (each starting with the host), diffs under changed tasks
- * with --diff, and the recap. On a terminal, a status line at the bottom shows each host's
- * current task and counts.
+ * The live line under the output: tasks done of all planned, then each busy host with its own
+ * done/planned and its running task, the one running longest first, cut to the terminal's width.
+ */
+export function statusLine(running: Map<string, RunningTask>, done: Map<string, number>, planned: Record<string, number>, now: number, columns: number): string {
+  const count = (h: string) => `${Math.min(done.get(h) ?? 0, planned[h] ?? 0)}/${planned[h] ?? 0}`;
+  const hosts = Object.keys(planned);
+  const total = hosts.reduce((n, h) => n + (planned[h] ?? 0), 0);
+  const finished = hosts.reduce((n, h) => n + Math.min(done.get(h) ?? 0, planned[h] ?? 0), 0);
+  const busy = [...running].sort(([, a], [, b]) => a.since - b.since);
+  const head = `[${finished}/${total}]`;
+  const max = columns - 1;
+  let line = head;
+  for (const [i, [host, t]] of busy.entries()) {
+    const part = ` ${host} ${count(host)} ${from(t.role)}${t.task} ${Math.floor((now - t.since) / 1000)}s`;
+    const left = busy.length - i - 1;
+    const more = left ? ` +${left} more` : '';
+    if ((line + part + more).length > max) {
+      const rest = ` +${busy.length - i} more`;
+      return (line + rest).length <= max ? line + rest : line.slice(0, max);
+    }
+    line += part;
+  }
+  return line.slice(0, max);
+}
+
+/**
+ * Human output: one line per task result, starting with the host and, for a role's task, the
+ * role (`h1 etcd | changed: Write the etcd unit`), diffs under changed tasks with --diff, and the
+ * recap. On a terminal, a status line at the bottom shows tasks done of planned and what each
+ * host is running, updated every second; not on a terminal, plain lines only.
  */
 export class ConsoleReporter implements Reporter {
-  private readonly current = new Map<string, string>();
+  private readonly running = new Map<string, RunningTask>();
   private readonly done = new Map<string, number>();
+  private planned: Record<string, number> = {};
   private statusShown = false;
+  private stopTicking: (() => void) | undefined;
 
   constructor(
     private readonly opts: { diff: boolean; verbose?: boolean },
     private readonly out: NodeJS.WriteStream = process.stdout,
+    private readonly clock: StatusClock = SYSTEM_CLOCK,
   ) {}
 
   private get live(): boolean {
@@ -43,39 +99,57 @@ export class ConsoleReporter implements Reporter {
     if (this.live && this.statusShown) this.out.write('\r\x1b[2K');
     if (lines.length) this.out.write(`${lines.join('\n')}\n`);
     this.statusShown = false;
-    if (this.live && this.current.size) this.drawStatus();
+    if (this.live && this.running.size) this.drawStatus();
   }
 
   private drawStatus(): void {
-    const cols = this.out.columns ?? 100;
-    const parts = [...this.current].map(([h, t]) => `${h}: ${t} (${this.done.get(h) ?? 0})`);
-    this.out.write(parts.join(' | ').slice(0, cols - 1));
+    this.out.write(statusLine(this.running, this.done, this.planned, this.clock.now(), this.out.columns || 100)); // 0: a terminal of unknown width
     this.statusShown = true;
+  }
+
+  /** While a task runs, the line is redrawn every second so its time moves. */
+  private tick(): void {
+    if (!this.live || this.stopTicking) return;
+    this.stopTicking = this.clock.every(1000, () => this.print([]));
+  }
+
+  async close(): Promise<void> {
+    this.stopTicking?.();
+    this.stopTicking = undefined;
+  }
+
+  /** `h1 etcd | ` for the host's running task: retry and wait lines say where they come from too. */
+  private who(host: string): string {
+    return `${host} ${from(this.running.get(host)?.role)}`;
   }
 
   onEvent(e: RunEvent): void {
     switch (e.kind) {
       case 'run_start':
+        this.planned = e.planned ?? {};
         return this.print([`furrow run ${e.playbook}${e.check ? ' (check mode: nothing will change)' : ''}`]);
       case 'play_start':
         return this.print([``, `PLAY ${e.play} [${e.hosts.join(', ')}]`]);
       case 'task_start':
-        this.current.set(e.host, e.task);
+        this.running.set(e.host, { task: e.task, ...(e.role ? { role: e.role } : {}), since: this.clock.now() });
+        this.tick();
         return this.live ? this.print([]) : undefined;
       case 'task_result': {
-        this.done.set(e.host, (this.done.get(e.host) ?? 0) + 1);
+        this.running.delete(e.host);
+        // Progress counts the planned tasks: handlers and fact gathering come on top of them.
+        if (!e.handler && e.taskId !== 'facts') this.done.set(e.host, (this.done.get(e.host) ?? 0) + 1);
         if (e.status === 'skipped' && !this.opts.verbose) return this.live ? this.print([]) : undefined;
         const item = e.item !== undefined ? ` (item=${e.item})` : '';
-        const lines = [`${e.host} ${MARK[e.status]}: ${e.handler ? 'handler: ' : ''}${e.task}${item} (${e.durationMs} ms)`];
+        const lines = [`${e.host} ${from(e.role)}${MARK[e.status]}: ${e.handler ? 'handler: ' : ''}${e.task}${item} (${e.durationMs} ms)`];
         if (e.print !== undefined) lines.push(...e.print.split('\n').map((l) => `    ${l}`));
         else if (e.msg && (e.status === 'failed' || e.status === 'unreachable' || this.opts.verbose)) lines.push(...e.msg.split('\n').map((l) => `    ${l}`));
         if (this.opts.diff && (e.status === 'changed' || e.diff)) lines.push(...formatDiff(e.diff));
         return this.print(lines);
       }
       case 'task_retry':
-        return this.print([`${e.host} retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ${e.retriesLeft * e.delaySeconds} s left)`]);
+        return this.print([`${this.who(e.host)}retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ${e.retriesLeft * e.delaySeconds} s left)`]);
       case 'task_waiting':
-        return this.print([`${e.host} still waiting: ${e.task} (${e.elapsedSeconds} s so far): for ${e.waitingFor}; ${e.leftSeconds !== undefined ? `at most ${e.leftSeconds} s left` : 'no time limit known'}`]);
+        return this.print([`${this.who(e.host)}still waiting: ${e.task} (${e.elapsedSeconds} s so far): for ${e.waitingFor}; ${e.leftSeconds !== undefined ? `at most ${e.leftSeconds} s left` : 'no time limit known'}`]);
       case 'lock_wait':
         return this.print([`${e.host} waiting: another run holds ${e.file} (${e.holder}); this run goes on when it ends`]);
       case 'lock_acquired':
@@ -85,7 +159,8 @@ export class ConsoleReporter implements Reporter {
       case 'warning':
         return this.print([`${e.host ?? 'furrow'} warning: ${e.message}`]);
       case 'run_end':
-        this.current.clear();
+        this.running.clear();
+        void this.close();
         return this.print(['', 'RECAP', ...formatRecap(e.recap), `(${(e.durationMs / 1000).toFixed(2)} s)`]);
     }
   }

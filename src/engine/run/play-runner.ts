@@ -112,6 +112,29 @@ export async function runFlow(run: RunContext, plays: PreparedPlay[], resume: Re
   return contexts.some((pc) => pc.aborted !== undefined);
 }
 
+/** Tasks that report a result of their own: a block's body and always, not its rescue (run only on failure), nor meta. */
+function reportingTasks(tasks: Task[]): number {
+  return tasks.reduce((n, t) => n + (t.block ? reportingTasks(t.block.tasks) + reportingTasks(t.block.always) : t.module === 'meta' ? 0 : 1), 0);
+}
+
+/**
+ * How many tasks each host is to run in these plays (handlers and fact gathering not counted), as
+ * `hostTasks` will hand them out: with --resume, from the task a host failed on. For progress only.
+ */
+export function plannedTasks(run: RunContext, plays: PreparedPlay[], resume: ResumePlan | undefined): Record<string, number> {
+  const planned: Record<string, number> = {};
+  const resumed = new Set<string>();
+  for (const { hosts, tasks } of plays) {
+    for (const name of hosts.filter((h) => run.hosts.get(h)?.active)) {
+      const at = resume?.startAt.get(name);
+      const from = at !== undefined && !resumed.has(name) ? startAtTaskId(tasks, at) : tasks;
+      if (from.length && at !== undefined) resumed.add(name);
+      planned[name] = (planned[name] ?? 0) + reportingTasks(from);
+    }
+  }
+  return planned;
+}
+
 /**
  * With --resume, a host that failed last time starts at the task it failed on (plays before that
  * one have nothing left for it), with the handlers it had pending there.

@@ -20,7 +20,7 @@ import { playUsesFacts } from './facts-use.js';
 import { lockRunHosts } from './host-locks.js';
 import { precheckTemplates } from './precheck.js';
 import { planResume, type ResumePlan } from './resume.js';
-import { type PreparedPlay, runFlow, runPlay } from './play-runner.js';
+import { plannedTasks, type PreparedPlay, runFlow, runPlay } from './play-runner.js';
 import { selectTasks, startAtTask, unmatchedTagWarnings, type TagSelection } from './selection.js';
 import { describeRun, type ListMode } from './listing.js';
 
@@ -187,11 +187,20 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
   };
   const started = Date.now();
   let unlock = async (): Promise<void> => undefined;
-  reporter.onEvent({ kind: 'run_start', runId, playbook: runKey(opts), inventory: path.resolve(opts.inventory), check: run.check, at: new Date().toISOString(), ...(resume ? { finished: [...resume.finished] } : {}) });
+  for (const prepared of plays) for (const h of prepared.hosts) if (!hosts.has(h)) hosts.set(h, new HostState(h));
+  reporter.onEvent({
+    kind: 'run_start',
+    runId,
+    playbook: runKey(opts),
+    inventory: path.resolve(opts.inventory),
+    check: run.check,
+    at: new Date().toISOString(),
+    ...(resume ? { finished: [...resume.finished] } : {}),
+    planned: plannedTasks(run, plays, resume),
+  });
   for (const message of resume?.warnings ?? []) reporter.onEvent({ kind: 'warning', message });
   let aborted = false;
   try {
-    for (const prepared of plays) for (const h of prepared.hosts) if (!hosts.has(h)) hosts.set(h, new HostState(h));
     if (!run.check) {
       unlock = await lockRunHosts([...hosts.keys()], { wait: opts.wait !== false, started: new Date(started), reporter, connect: (name) => run.connect(name) });
     }

@@ -38,7 +38,8 @@ function errorText(err: unknown): string {
 export async function runTask(host: HostState, task: Task, pc: PlayContext, handler = false, flushAt?: string): Promise<TaskStatus> {
   const { run } = pc;
   const started = Date.now();
-  run.reporter.onEvent({ kind: 'task_start', host: host.name, taskId: task.id, task: task.name, handler });
+  const role = task.role ? { role: task.role.name } : {};
+  run.reporter.onEvent({ kind: 'task_start', host: host.name, taskId: task.id, task: task.name, handler, ...role });
   host.started();
   const watch = new TaskWatch(run.reporter, host.name, task.id, task.name, `${task.module} on the host`);
   let outcome: TaskOutcome;
@@ -77,6 +78,7 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
     task: task.name,
     status: outcome.status,
     handler,
+    ...role,
     ...(outcome.msg !== undefined ? { msg: task.noLog ? '(output hidden by no_log)' : outcome.msg } : {}),
     ...(outcome.print !== undefined && !task.noLog ? { print: outcome.print } : {}),
     ...(outcome.diff ? { diff: shownDiff(outcome.diff, task.noLog)! } : {}),
