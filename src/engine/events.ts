@@ -71,8 +71,6 @@ export type RunEvent =
   | { kind: 'warning'; host?: string; message: string }
   | { kind: 'run_end'; recap: Record<string, HostRecap>; durationMs: number };
 
-export type RunEventKind = RunEvent['kind'];
-
 export interface Reporter {
   onEvent(event: RunEvent): void;
   close?(): Promise<void>;

@@ -11,7 +11,7 @@ import { createHostCgroups, removeCgroups } from './cgroups.js';
 import { bootContainer, containerLeader, isSameProcess, killProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeContainerSupport, writeIdentity } from './host.js';
 import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS, withNet } from './layout.js';
 import { chooseNet, createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
-import { ensureRootfs, rootfsRecipe } from './rootfs.js';
+import { ensureRootfs, LAB_SUDO_PASSWORD, rootfsRecipe } from './rootfs.js';
 import { ensureTools, requireRoot, run } from './system.js';
 
 /** What a lab records about itself on the machine, so `down` and a later `up` can undo it. */
@@ -194,7 +194,7 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
       children,
     },
   };
-  return `# Written by 'furrow lab up --name ${lab.name}'. Users: root and furrow (key login; furrow has\n# password-less sudo), furrowpw (key login; sudo password 'furrow-lab').\n${YAML.stringify(doc)}`;
+  return `# Written by 'furrow lab up --name ${lab.name}'. Users: root and furrow (key login; furrow has\n# password-less sudo), furrowpw (key login; sudo password '${LAB_SUDO_PASSWORD}').\n${YAML.stringify(doc)}`;
 }
 
 /**

@@ -5,6 +5,9 @@ import path from 'node:path';
 import { InputError } from '../engine/errors.js';
 import { must } from './system.js';
 
+/** The sudo password of the lab's `furrowpw` user (a user that needs one, to test become passwords). */
+export const LAB_SUDO_PASSWORD = 'furrow-lab';
+
 /**
  * The lab's shared root filesystem: one Debian tree built once with mmdebstrap and used read-only
  * as the lower layer of every host's overlay. Its folder name is the hash of its recipe, so a
@@ -21,15 +24,12 @@ export const ROOTFS_RECIPE = {
     'chroot "$1" useradd --create-home --shell /bin/bash furrow',
     'printf "furrow ALL=(ALL) NOPASSWD:ALL\\n" > "$1"/etc/sudoers.d/furrow && chmod 0440 "$1"/etc/sudoers.d/furrow',
     'chroot "$1" useradd --create-home --shell /bin/bash --groups sudo furrowpw',
-    'echo "furrowpw:furrow-lab" | chroot "$1" chpasswd',
+    `echo "furrowpw:${LAB_SUDO_PASSWORD}" | chroot "$1" chpasswd`,
     'printf "HostKey /etc/ssh/ssh_host_ed25519_key\\nUseDNS no\\n" > "$1"/etc/ssh/sshd_config.d/furrow-lab.conf',
     'rm -f "$1"/etc/apt/sources.list "$1"/etc/apt/sources.list.d/*',
     ': > "$1"/etc/machine-id',
   ],
 };
-
-/** The sudo password of the lab's `furrowpw` user (a user that needs one, to test become passwords). */
-export const LAB_SUDO_PASSWORD = 'furrow-lab';
 
 export const LAB_STATE_ROOT = process.env.FURROW_LAB_ROOT ?? '/var/lib/furrow';
 

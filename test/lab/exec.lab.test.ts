@@ -6,6 +6,7 @@ import YAML from 'yaml';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { generateSshKeyPair } from '../../src/engine/connections/keygen.js';
 import { loadInventory } from '../../src/engine/inventory/index.js';
+import { LAB_SUDO_PASSWORD } from '../../src/lab/rootfs.js';
 import { describeLab, expectExit, furrow, labHostConnection, labTestName } from './support.js';
 
 const NAME = labTestName('t-exec');
@@ -65,7 +66,7 @@ describeLab('furrow exec and SSH connections on the lab', () => {
     expectExit(nopw, 0);
     expect(nopw.stdout.match(/^h\d \| 0$/gm)).toHaveLength(3);
 
-    const withPw = variant(cwd, inventory, 'pw.yml', { ansible_user: 'furrowpw', ansible_become: true, ansible_become_password: 'furrow-lab' });
+    const withPw = variant(cwd, inventory, 'pw.yml', { ansible_user: 'furrowpw', ansible_become: true, ansible_become_password: LAB_SUDO_PASSWORD });
     const pw = await furrow(['exec', 'h2', '-i', withPw, '--', 'id -un'], { cwd });
     expectExit(pw, 0);
     expect(pw.stdout).toMatch(/^h2 \| root$/m);

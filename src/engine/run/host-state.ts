@@ -1,10 +1,8 @@
-import type { Connection } from '../connections/types.js';
 import type { HostRecap } from '../events.js';
 import type { Task } from '../playbook/types.js';
 
-/** Everything the run knows about one host: its connection, facts, results and counts. */
+/** Everything the run knows about one host: its facts, results and counts (connections: RunContext.connect). */
 export class HostState {
-  conn?: Connection;
   facts?: Record<string, unknown>;
   /** register and set_fact results: they outlive the play, as in Ansible. */
   readonly registered: Record<string, unknown> = {};

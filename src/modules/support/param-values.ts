@@ -36,11 +36,6 @@ export function toInt(value: unknown, module: string, param: string, min = 0): n
   return n;
 }
 
-/** An owner or group as given: a name or a numeric id, as a string. */
-export function idText(value: string | number | undefined): string | undefined {
-  return value === undefined ? undefined : String(value);
-}
-
 /** Ansible lets `path` also be spelled `dest` or `name` in file, lineinfile and blockinfile. */
 export const pathProperties = {
   path: { type: 'string', minLength: 1 },
