@@ -15,6 +15,7 @@ export interface RunFlags {
   inventory: string;
   check?: boolean;
   diff?: boolean;
+  verify?: boolean;
   limit?: string;
   tags?: string[];
   skipTags?: string[];
@@ -47,6 +48,7 @@ export function addRunOptions(cmd: Command, inventoryHelp: string, inventoryRequ
     .option('-K, --ask-become-pass', 'ask for the sudo password on the terminal (no echo), for hosts whose inventory names none')
     .option('-C, --check', 'plan only: report what would change, change nothing')
     .option('-D, --diff', 'show what changes: unified diffs for files, old/new for values')
+    .option('--verify', 'hash every file compared, trusting no record of what Furrow wrote (slower: see docs/cli.md)')
     .option('-l, --limit <pattern>', "further limit the hosts (pattern, e.g. 'etcd:!h3')")
     .option('-t, --tags <tags>', 'only tasks with these tags (comma separated)', list)
     .option('--skip-tags <tags>', 'skip tasks with these tags', list)
@@ -72,6 +74,7 @@ export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions,
   return {
     check: o.check,
     diff: o.diff,
+    verifyFiles: o.verify,
     limit: o.limit,
     tags: o.tags,
     skipTags: o.skipTags,

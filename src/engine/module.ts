@@ -1,6 +1,7 @@
 import type { JSONSchemaType } from 'ajv';
 import type { Connection } from './connections/types.js';
 import type { FileInfo, FileQuery } from './facts/files.js';
+import type { WrittenRecords } from './facts/written.js';
 
 /**
  * The module contract. A module is one file in src/modules/ exporting a `Module`; it is listed once
@@ -74,6 +75,8 @@ export interface ModuleContext {
   /** Reads one variable, resolving only it (conditions, debug var=). */
   lookup: { has(name: string): boolean; get(name: string): unknown };
   check: boolean;
+  /** Where the host records what Furrow writes (facts/written.ts); absent: nothing is recorded. */
+  written?: WrittenRecords;
   /** The task is no_log: content must not be read back from the host nor shown in a diff. */
   noLog: boolean;
   /** Finds a controller file the way Ansible does: the role's files/ or templates/, then beside the playbook. */

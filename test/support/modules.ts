@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Connection } from '../../src/engine/connections/types.js';
 import { probeFiles } from '../../src/engine/facts/files.js';
+import type { WrittenRecords } from '../../src/engine/facts/written.js';
 import type { ApplyResult, Module, ModuleContext, Plan } from '../../src/engine/module.js';
 import { renderTemplate } from '../../src/engine/template.js';
 
@@ -10,12 +11,13 @@ import { renderTemplate } from '../../src/engine/template.js';
  */
 export function moduleContext(
   conn: Connection,
-  opts: { check?: boolean; noLog?: boolean; vars?: Record<string, unknown>; filesDir?: string; render?: ModuleContext['render']; facts?: Record<string, unknown> } = {},
+  opts: { check?: boolean; noLog?: boolean; vars?: Record<string, unknown>; filesDir?: string; render?: ModuleContext['render']; facts?: Record<string, unknown>; written?: WrittenRecords } = {},
 ): ModuleContext {
   return {
     host: conn.spec.name,
     conn,
-    probeFiles: (queries) => probeFiles(conn, queries),
+    probeFiles: (queries) => probeFiles(conn, queries, opts.written),
+    ...(opts.written ? { written: opts.written } : {}),
     check: !!opts.check,
     noLog: !!opts.noLog,
     vars: opts.vars ?? {},

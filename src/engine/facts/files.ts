@@ -7,8 +7,9 @@
 import { createHash } from 'node:crypto';
 import { commandFailed } from '../command-failure.js';
 import { FurrowError } from '../errors.js';
-import { raw, sh } from '../shell.js';
+import { quote, raw, sh } from '../shell.js';
 import type { Connection } from '../connections/types.js';
+import { recordPath, STAT_FORMAT, type WrittenRecords } from './written.js';
 
 export interface FileQuery {
   path: string;
@@ -51,14 +52,15 @@ export type FileInfo = { type: 'absent' } | PresentFile;
 
 const DEFAULT_MAX_CONTENT = 256 * 1024;
 
-const STAT_FORMAT = "'%a %u %g %s %U %G'";
+const STAT_ARG = quote(STAT_FORMAT);
 
 // The probe script. The execs are what a host pays for (about 1.2 ms of its CPU each on the lab,
 // a round trip only about 0.4 ms), so they are shared across every query of the command, however
 // many tasks those come from: types come from test builtins, then ONE stat reports every present
 // path and ONE sha256sum hashes every regular file; only links, content and `recurse` take execs of
-// their own. Output per query, parsed below:
-//   @ <type> <mode> <uid> <gid> <size> <owner> <group>   or   @ absent
+// their own; a file whose stat line is as Furrow recorded it when it wrote it is not hashed at all
+// (written.ts). Output per query, parsed below:
+//   @ <type> <mode> <uid> <gid> <size> <owner> <group> <dev> <inode> <mtime> <ctime>   or   @ absent
 //   sha256 <hex>  |  target|resolved <bytes>\n<bytes>\n  |  content\n<base64 lines>\n\n  |  recurse <0|1>
 // Content is base64 up to an empty line, not length-prefixed: a file another process appends to
 // (or truncates) between a count and the read would desynchronise a length-prefixed block and turn
@@ -76,15 +78,16 @@ const PROBE_FUNCTIONS = [
   'furrow_pop_s() { l=${S%%"$nl"*}; case $S in *"$nl"*) S=${S#*"$nl"} ;; *) S= ;; esac; }',
   'furrow_pop_h() { l=${H%%"$nl"*}; case $H in *"$nl"*) H=${H#*"$nl"} ;; *) H= ;; esac; }',
   // $1 path, $2 follow or empty, $3 type, $4 link flag, $5 "content" when the content is sent
-  // whole (the controller hashes that: no sha256sum for it): the lines for one query.
+  // whole (the controller hashes that: no sha256sum for it), $6 its line of the batched stat,
+  // $7 the sha256 a record vouches for (or empty): the lines for one query.
   'furrow_emit() {',
   '  t=$3; h=',
   '  if [ $t = absent ]; then echo "@ absent"; return 0; fi',
-  `  if [ "$2" = follow ] && [ $4 = 1 ]; then s=$(stat -L -c ${STAT_FORMAT} -- "$1") || return 1; else furrow_pop_s; s=$l; fi`,
+  `  if [ "$2" = follow ] && [ $4 = 1 ]; then s=$(stat -L -c ${STAT_ARG} -- "$1") || return 1; else s=$6; fi`,
   // z: the size, for deciding whether content is worth sending (furrow_content counts its own).
   '  echo "@ $t $s"; z=${s#* * * }; z=${z%% *}',
   // An unreadable file made the batched sha256sum fail: hash each on its own (no hash if unreadable).
-  '  if [ $t = file ] && [ "$5" != content ]; then if [ "$H" = - ]; then h=$(sha256sum < "$1" 2>/dev/null); else furrow_pop_h; h=${l#\\\\}; fi; h=${h%% *}; echo "sha256 $h"; fi',
+  '  if [ $t = file ] && [ "$5" != content ]; then if [ -n "$7" ]; then h=$7; elif [ "$H" = - ]; then h=$(sha256sum < "$1" 2>/dev/null); else furrow_pop_h; h=${l#\\\\}; fi; h=${h%% *}; echo "sha256 $h"; fi',
   '  if [ $t = link ]; then l=$(readlink -- "$1"); echo "target $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
   '  if [ "$2" = follow ] && [ $4 = 1 ]; then l=$(readlink -f -- "$1"); echo "resolved $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
   '}',
@@ -93,23 +96,35 @@ const PROBE_FUNCTIONS = [
   '}',
 ].join('\n');
 
-/** The whole probe for distinct queries: types, one stat, one sha256sum, then each query's lines. */
-function probeScript(queries: FileQuery[]): string {
+/**
+ * The whole probe for distinct queries: types, one stat, one sha256sum of the files no record
+ * vouches for, then each query's lines. With `records`, a file whose stat line is the one recorded
+ * takes the recorded sha256 (g<i>), read with the shell's own `read`: no process for it.
+ */
+function probeScript(queries: FileQuery[], records?: WrittenRecords): string {
   const lines = [PROBE_FUNCTIONS];
-  queries.forEach((q, i) => lines.push(`${sh`furrow_type ${q.path}`}${q.follow ? ' follow' : ''}; t${i}=$t k${i}=$k`));
+  queries.forEach((q, i) => lines.push(`${sh`furrow_type ${q.path}`}${q.follow ? ' follow' : ''}; t${i}=$t k${i}=$k s${i}= g${i}=`));
   // Followed links are stat'ed on their own (stat -L); everything else present in one stat.
+  const inStat = (q: FileQuery, i: number) => `[ $t${i} != absent ]${q.follow ? ` && [ $k${i} = 0 ]` : ''}`;
   lines.push('set --');
-  queries.forEach((q, i) => lines.push(`[ $t${i} != absent ]${q.follow ? ` && [ $k${i} = 0 ]` : ''}${sh` && set -- "$@" ${q.path}`}`));
-  lines.push(`S=; if [ $# -gt 0 ]; then S=$(stat -c ${STAT_FORMAT} -- "$@") || exit 1; fi`);
+  queries.forEach((q, i) => lines.push(`${inStat(q, i)}${sh` && set -- "$@" ${q.path}`}`));
+  lines.push(`S=; if [ $# -gt 0 ]; then S=$(stat -c ${STAT_ARG} -- "$@") || exit 1; fi`);
+  queries.forEach((q, i) => lines.push(`if ${inStat(q, i)}; then furrow_pop_s; s${i}=$l; fi`));
   lines.push('set --');
-  queries.forEach((q, i) => q.content !== 'always' && lines.push(`[ $t${i} = file ]${sh` && set -- "$@" ${q.path}`}`));
+  queries.forEach((q, i) => {
+    if (q.content === 'always') return;
+    const hash = sh`[ $t${raw(String(i))} = file ] && set -- "$@" ${q.path}`;
+    if (!records) return void lines.push(hash);
+    const record = recordPath(records.dir, q.path);
+    lines.push(`if [ $t${i} = file ] && [ $k${i} = 0 ]${sh` && [ -r ${record} ] && read -r c < ${record}`} && [ "\${c% *}" = "$s${i}" ]; then g${i}=\${c##* }; else ${hash}; fi`);
+  });
   lines.push('H=; if [ $# -gt 0 ]; then H=$(sha256sum -- "$@" 2>/dev/null) || H=-; fi');
   queries.forEach((q, i) => lines.push(queryLines(q, i)));
   return lines.join('\n');
 }
 
 function queryLines(q: FileQuery, i: number): string {
-  const lines = [`${sh`furrow_emit ${q.path} ${q.follow ? 'follow' : ''}`} $t${i} $k${i}${q.content === 'always' ? ' content' : ''} || exit 1`];
+  const lines = [`${sh`furrow_emit ${q.path} ${q.follow ? 'follow' : ''}`} $t${i} $k${i} ${q.content === 'always' ? 'content' : "''"} "$s${i}" "$g${i}" || exit 1`];
   if (q.content === 'always') {
     lines.push(sh`if [ "$t" = file ]; then furrow_content ${q.path} || exit 1; fi`);
   } else if (q.content === 'if-changed') {
@@ -137,8 +152,8 @@ function recurseCommand(path: string, want: NonNullable<FileQuery['recurse']>): 
 
 export const fileStat = {
   /** One `sh` script covering every query, in order. */
-  command(queries: FileQuery[]): string {
-    return probeScript(queries);
+  command(queries: FileQuery[], records?: WrittenRecords): string {
+    return probeScript(queries, records);
   },
 
   /** Pure: the script's output back into one FileInfo per query, in the same order. */
@@ -226,12 +241,15 @@ class LineReader {
   }
 }
 
-/** Runs the probe for `queries` in one round trip; a query asked twice is probed once. */
-export async function probeFiles(conn: Connection, queries: FileQuery[]): Promise<FileInfo[]> {
+/**
+ * Runs the probe for `queries` in one round trip; a query asked twice is probed once. With
+ * `records`, a file Furrow wrote and nobody changed since is not hashed again (written.ts).
+ */
+export async function probeFiles(conn: Connection, queries: FileQuery[], records?: WrittenRecords): Promise<FileInfo[]> {
   if (queries.length === 0) return fileStat.default;
   const keys = queries.map(queryKey);
   const distinct = [...new Map(queries.map((q, i) => [keys[i]!, q])).values()];
-  const result = await conn.exec(fileStat.command(distinct));
+  const result = await conn.exec(fileStat.command(distinct, records));
   if (result.code !== 0) {
     throw commandFailed(conn.spec.name, `inspecting ${distinct.map((q) => q.path).join(', ')}`, result);
   }

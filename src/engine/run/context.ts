@@ -12,6 +12,8 @@ export interface RunContext {
   inventory: Inventory;
   check: boolean;
   diff: boolean;
+  /** --verify: hash every file a task compares, trusting no record of what Furrow wrote. */
+  verifyFiles: boolean;
   extraVars: Record<string, unknown>;
   /** Cluster settings: a layer above role defaults and below the inventory. */
   clusterVars: Record<string, unknown>;

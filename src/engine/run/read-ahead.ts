@@ -11,6 +11,7 @@
  */
 import type { Connection, ExecOptions, PutOptions, PutSource } from '../connections/types.js';
 import { probeFiles, queryKey, type FileInfo, type FileQuery } from '../facts/files.js';
+import type { WrittenRecords } from '../facts/written.js';
 
 /** Reads older than this are read again, even when nothing ran on the host since. */
 const MAX_AGE_MS = 2000;
@@ -57,14 +58,15 @@ export class HostReads {
   /**
    * Answers `queries` (probed with `become`) from what was read ahead, or probes them now
    * together with `ahead()`'s queries, which are asked only when the host has been quiet.
+   * `records`: what Furrow wrote, trusted instead of hashing (absent with --verify).
    */
-  async probe(conn: Connection, become: string, queries: FileQuery[], ahead: (tasks: number) => Promise<FileQuery[]>): Promise<FileInfo[]> {
+  async probe(conn: Connection, become: string, queries: FileQuery[], ahead: (tasks: number) => Promise<FileQuery[]>, records?: WrittenRecords): Promise<FileInfo[]> {
     const known = this.answer(become, queries);
     if (known) return known;
     const more = this.quiet > 0 ? await ahead(Math.min(this.quiet, MAX_TASKS_AHEAD)) : [];
     const all = [...queries, ...more];
     const before = this.operations;
-    const infos = await probeFiles(conn, all);
+    const infos = await probeFiles(conn, all, records);
     this.entries.clear();
     // Kept only if nothing else reached the host while the probe ran.
     if (more.length && this.operations === before + 1) {

@@ -37,6 +37,8 @@ export interface RunOptions {
   inventory: string;
   check?: boolean;
   diff?: boolean;
+  /** Hash every file compared, trusting no record of what Furrow wrote (facts/written.ts). */
+  verifyFiles?: boolean;
   limit?: string;
   tags?: string[];
   skipTags?: string[];
@@ -158,6 +160,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
     inventory,
     check: !!opts.check,
     diff: !!opts.diff,
+    verifyFiles: !!opts.verifyFiles,
     extraVars,
     clusterVars: opts.clusterVars ?? {},
     reporter,

@@ -3,6 +3,7 @@ import { withEnvironment } from '../connections/remote-commands.js';
 import { FurrowError, UnreachableError } from '../errors.js';
 import type { TaskStatus } from '../events.js';
 import { probeFiles, type FileQuery } from '../facts/files.js';
+import { WRITTEN_DIR } from '../facts/written.js';
 import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.js';
 import { hostsOfGroup } from '../inventory/index.js';
 import { findFile } from '../playbook/index.js';
@@ -24,6 +25,9 @@ export interface TaskOutcome {
   print?: string;
   diff?: Diff;
 }
+
+/** Every host keeps its records of what Furrow wrote in the same place. */
+const WRITTEN = { dir: WRITTEN_DIR };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -246,10 +250,12 @@ async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope
       return withRunAs(conn, runAs);
     },
     probeFiles(queries) {
+      const trusted = pc.run.verifyFiles ? undefined : WRITTEN;
       // Read ahead only along this host's own task list, for its own connection.
-      if (target !== host.name) return probeFiles(ctx.conn, queries);
-      return pc.run.reads(target).probe(ctx.conn, runAsKey(runAs), queries, (tasks) => queriesAhead(host, pc, tasks, runAsKey(runAs)));
+      if (target !== host.name) return probeFiles(ctx.conn, queries, trusted);
+      return pc.run.reads(target).probe(ctx.conn, runAsKey(runAs), queries, (tasks) => queriesAhead(host, pc, tasks, runAsKey(runAs)), trusted);
     },
+    written: WRITTEN,
     get vars() {
       return (vars ??= scope.all());
     },

@@ -3,9 +3,10 @@
  * decision from the probed file and the wanted bytes (compared by sha256), and the apply that
  * carries it out atomically through conn.put, keeping a backup when asked.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { FurrowError } from '../../engine/errors.js';
 import type { FileInfo, FileQuery } from '../../engine/facts/files.js';
+import { RECORD_MIN_BYTES, recordCommand } from '../../engine/facts/written.js';
 import type { ApplyResult, Diff, ModuleContext, Plan, ValueChange } from '../../engine/module.js';
 import { sh } from '../../engine/shell.js';
 import { attrChanges, attrCommand, describeChanges, type WantedAttrs } from './attributes.js';
@@ -31,6 +32,9 @@ export interface WantedContent {
 
 export interface WriteData {
   path: string;
+  /** The content the file holds once applied, and its size when known (facts/written.ts records large ones). */
+  sha256: string;
+  size?: number;
   /** Replace the content (mode/owner/group as given, else the old file's, so they never drift). */
   write?: { source: WantedContent['source']; mode: string; owner?: string; group?: string; backup: boolean };
   /** Content is right: fix only these attributes. */
@@ -53,14 +57,15 @@ export function decideWrite(want: WantedContent, file: FileInfo, module: string)
   if (file.type === 'file' && file.sha256 === want.sha256) {
     const changes = attrChanges(file, want.attrs);
     if (changes.length === 0) return { action: 'none', reason: `${path} is up to date` };
-    return { action: 'update', reason: describeChanges(path, changes), diff: { values: changes }, data: { path, attrs: changes } };
+    return { action: 'update', reason: describeChanges(path, changes), diff: { values: changes }, data: { path, attrs: changes, sha256: want.sha256, size: file.size } };
   }
   const present = file.type === 'file' ? file : undefined;
   const mode = want.attrs.mode ? resolveMode(want.attrs.mode, present?.mode, false) : (present?.mode ?? 0o644);
   const owner = want.attrs.owner ?? (present ? String(present.uid) : undefined);
   const group = want.attrs.group ?? (present ? String(present.gid) : undefined);
   const write = { source: want.source, mode: formatMode(mode), ...(owner !== undefined ? { owner } : {}), ...(group !== undefined ? { group } : {}), backup: !!want.backup && !!present };
-  const data: WriteData = { path, write };
+  const bytes = want.source.bytes;
+  const data: WriteData = { path, write, sha256: want.sha256, ...(bytes ? { size: bytes.length } : {}) };
   if (!present) {
     const what = file.type === 'link' ? `${path} is a link to ${file.target ?? '?'}: it becomes a file` : `${path} does not exist`;
     return { action: file.type === 'link' ? 'replace' : 'create', reason: what, diff: contentDiff(want, file, mode), data };
@@ -114,7 +119,16 @@ export async function applyWrite(ctx: ModuleContext, plan: Plan<WriteData>): Pro
     const source = 'bytes' in write.source && write.source.bytes ? { content: write.source.bytes } : { path: (write.source as { localPath: string }).localPath };
     await ctx.conn.put(data.path, source, { mode: write.mode, ...(write.owner !== undefined ? { owner: write.owner } : {}), ...(write.group !== undefined ? { group: write.group } : {}) });
   }
+  // Best effort: without a record the next probe hashes the file, as it always did.
+  if (ctx.written && (await contentSize(data)) >= RECORD_MIN_BYTES) await ctx.conn.exec(recordCommand(ctx.written, data.path, data.sha256));
   return { output };
+}
+
+/** The size of what the file holds once applied: known from the bytes or the probe, else the controller file's. */
+async function contentSize(data: WriteData): Promise<number> {
+  if (data.size !== undefined) return data.size;
+  const source = data.write?.source;
+  return source && 'localPath' in source ? (await stat(source.localPath)).size : 0;
 }
 
 /** Ansible's backup name without the pid: <path>.<YYYY-MM-DD@HH:MM:SS>~ (local time). */

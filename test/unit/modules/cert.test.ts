@@ -91,7 +91,7 @@ describe('cert: plan from canned probe output (one round trip)', () => {
     expect(differs.reason).toBe(`content of ${dest}/server.key differs (sha256 cccccccccccc -> ${want.key.slice(0, 12)})`);
     const loose = await cert.plan(moduleContext(cannedConnection(dir + file('644', want.crt) + file('644', want.key))), { ...base, ca: false });
     expect(loose).toMatchObject({ action: 'update', reason: `mode of ${dest}/server.key is 0644, wants 0600`, diff: { values: [{ key: `${dest}/server.key: mode`, before: '0644', after: '0600' }] } });
-    expect(loose.data).toEqual({ writes: [{ path: `${dest}/server.key`, attrs: [{ key: 'mode', before: '0644', after: '0600' }] }] });
+    expect(loose.data).toEqual({ writes: [{ path: `${dest}/server.key`, attrs: [{ key: 'mode', before: '0644', after: '0600' }], sha256: expect.stringMatching(/^[0-9a-f]{64}$/), size: expect.any(Number) }] });
   });
 
   test('a host certificate that does not parse is named as such', async () => {
