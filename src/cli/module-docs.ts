@@ -22,6 +22,8 @@ export interface ParamDoc {
   required: boolean;
   default?: unknown;
   choices?: unknown[];
+  /** Values as a task would write them (the schema's `examples`). */
+  examples: unknown[];
   /** The schema's description, then constraints the type does not show ("at least 1"). */
   notes: string[];
 }
@@ -112,6 +114,7 @@ function paramsOf(s: Schema, prefix: string): ParamDoc[] {
       required: required.has(key),
       ...(prop.default !== undefined ? { default: prop.default } : {}),
       ...(choices ? { choices } : {}),
+      examples: Array.isArray(prop.examples) ? prop.examples : [],
       notes: notesOf(prop),
     };
     return [doc, ...(isSchema(prop.properties) ? paramsOf(prop, `${name}.`) : [])];
@@ -152,7 +155,8 @@ function requiredText(doc: ModuleDoc, p: ParamDoc): string {
   return group ? `one of ${group.join(', ')}` : '';
 }
 
-const show = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v));
+// A text of several lines is shown as a JSON string: one line, its newlines visible.
+const show = (v: unknown) => (typeof v === 'string' && !v.includes('\n') ? v : JSON.stringify(v));
 
 /** The lines about the module as a whole, shared by the text and Markdown forms. */
 function moduleFacts(doc: ModuleDoc, code: (s: string) => string): string[] {
@@ -180,10 +184,11 @@ export function renderModuleText(doc: ModuleDoc): string {
   lines.push(doc.params.length ? 'PARAMETERS' : 'PARAMETERS: none');
   for (const p of doc.params) {
     const required = requiredText(doc, p);
-    lines.push(`  ${p.name}${required ? ` (required${required === 'yes' ? '' : `: ${required}`})` : ''}`, `    type: ${p.type}`);
+    // As ansible-doc: what it is first, then its type, choices, default and examples.
+    lines.push(`  ${p.name}${required ? ` (required${required === 'yes' ? '' : `: ${required}`})` : ''}`, ...p.notes.map((note) => `    ${note}`), `    type: ${p.type}`);
     if (p.choices) lines.push(`    choices: ${p.choices.map(show).join(', ')}`);
     if (p.default !== undefined) lines.push(`    default: ${show(p.default)}`);
-    for (const note of p.notes) lines.push(`    ${note}`);
+    for (const example of p.examples) lines.push(`    example: ${show(example)}`);
   }
   return `${lines.join('\n')}\n`;
 }
@@ -197,10 +202,10 @@ function markdownSection(doc: ModuleDoc): string[] {
   const facts = moduleFacts(doc, (s) => `\`${s}\``);
   if (facts.length) lines.push(...facts.map((f) => `- ${f}`), '');
   if (!doc.params.length) return lines;
-  lines.push('| parameter | type | required | default | choices | notes |', '| --- | --- | --- | --- | --- | --- |');
+  lines.push('| parameter | type | required | default | choices | example | notes |', '| --- | --- | --- | --- | --- | --- | --- |');
   for (const p of doc.params) {
     const choices = p.choices ? p.choices.map(codeCell).join(', ') : '';
-    const row = [`\`${p.name}\``, p.type, requiredText(doc, p), p.default !== undefined ? codeCell(p.default) : '', choices, p.notes.join('; ')];
+    const row = [`\`${p.name}\``, p.type, requiredText(doc, p), p.default !== undefined ? codeCell(p.default) : '', choices, p.examples.map(codeCell).join(', '), p.notes.join('; ')];
     lines.push(`| ${row.map(cell).join(' | ')} |`);
   }
   lines.push('');

@@ -16,7 +16,7 @@ import type { SourceFile } from '../pki/distribute.js';
 import type { LeafResult } from '../pki/leaf.js';
 import { USAGES, type LeafSpec } from '../pki/spec.js';
 import { wantedAttrs } from './support/attributes.js';
-import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
@@ -52,13 +52,22 @@ export const specSchema = {
   type: 'object',
   description: 'issue the certificate on the controller when missing, different or expiring (see docs/pki.md)',
   properties: {
-    name: { type: 'string', minLength: 1, description: "path under pki/ without extension: 'etcd/server-etcd1'" },
-    ca: { type: 'string', minLength: 1, description: "the signing CA: 'etcd/ca', 'ca' or 'front-proxy-ca'" },
-    commonName: { type: 'string', minLength: 1 },
-    organization: { anyOf: [{ type: 'string' }, names] },
-    sans: { type: 'object', properties: { dns: names, ips: names }, additionalProperties: false },
-    usages: { type: 'array', items: { type: 'string', enum: [...USAGES] }, minItems: 1, description: 'peer: server and client' },
-    days: { type: 'integer', minimum: 1, default: 365, description: 'lifetime of a newly issued certificate' },
+    name: { type: 'string', minLength: 1, description: "path under pki/ without extension: 'etcd/server-etcd1'", examples: ['etcd/server-h1'] },
+    ca: { type: 'string', minLength: 1, description: "the signing CA: 'etcd/ca', 'ca' or 'front-proxy-ca'", examples: ['etcd/ca'] },
+    commonName: { type: 'string', minLength: 1, description: 'the subject CN (for a Kubernetes client, its user name)', examples: ['system:kube-controller-manager'] },
+    organization: { anyOf: [{ type: 'string' }, names], description: 'the subject O, one or several (for a Kubernetes client, its groups)', examples: ['system:masters'] },
+    sans: {
+      type: 'object',
+      properties: {
+        dns: { ...names, description: 'DNS names the certificate is good for', examples: [['kubernetes', 'kubernetes.default.svc']] },
+        ips: { ...names, description: 'IP addresses the certificate is good for', examples: [['10.0.0.11', '127.0.0.1']] },
+      },
+      additionalProperties: false,
+      description: 'subject alternative names: what a server certificate is good for',
+      examples: [{ ips: ['10.0.0.11'] }],
+    },
+    usages: { type: 'array', items: { type: 'string', enum: [...USAGES] }, minItems: 1, description: 'peer: server and client', examples: [['server', 'client']] },
+    days: { type: 'integer', minimum: 1, default: 365, description: 'lifetime of a newly issued certificate', examples: [3650] },
   },
   required: ['name', 'ca', 'commonName', 'usages'],
   additionalProperties: false,
@@ -72,21 +81,21 @@ export const cert: Module<CertParams, CertData> = {
   schema: {
     type: 'object',
     properties: {
-      name: { type: 'string', minLength: 1, description: "the certificate under src_dir, without extension ('etcd/server-etcd1'); default: spec.name" },
-      spec: specSchema,
-      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir" },
-      dest: { type: 'string', minLength: 1, description: 'folder on the host (created when missing)' },
-      cert_file: { type: 'string', minLength: 1, description: 'file name in dest; default: the last part of name + .crt' },
-      key_file: { type: 'string', minLength: 1, description: 'file name in dest; default: the last part of name + .key' },
-      ca_file: { type: 'string', minLength: 1, default: 'ca.crt', description: 'file name of the CA certificate in dest' },
-      key: { ...flagSchema, default: true, description: 'also put the private key' },
-      ca: { ...flagSchema, default: false, description: 'also put the certificate of the CA that signed it' },
-      owner: idParam,
-      group: idParam,
-      cert_mode: { ...modeParam, default: '0644' },
-      key_mode: { ...modeParam, default: '0600' },
-      renew_within_days: { type: 'integer', minimum: 0, default: 30, description: 're-issue (with spec) when it expires within this many days' },
-      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type of a newly issued certificate (and of a new CA)' },
+      name: { type: 'string', minLength: 1, description: "the certificate under src_dir, without extension ('etcd/server-etcd1'); default: spec.name", examples: ['etcd/server-h1'] },
+      spec: { ...specSchema, examples: [{ name: 'etcd/server-h1', ca: 'etcd/ca', commonName: 'etcd', usages: ['server', 'client'], sans: { ips: ['10.0.0.11', '127.0.0.1'] } }] },
+      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir", examples: ['{{ furrow_pki_dir }}'] },
+      dest: { type: 'string', minLength: 1, description: 'folder on the host (created when missing)', examples: ['/etc/kubernetes/pki/etcd'] },
+      cert_file: { type: 'string', minLength: 1, description: 'file name in dest; default: the last part of name + .crt', examples: ['server.crt'] },
+      key_file: { type: 'string', minLength: 1, description: 'file name in dest; default: the last part of name + .key', examples: ['server.key'] },
+      ca_file: { type: 'string', minLength: 1, default: 'ca.crt', description: 'file name of the CA certificate in dest', examples: ['ca.crt'] },
+      key: { ...flagSchema, default: true, description: 'also put the private key', examples: [false] },
+      ca: { ...flagSchema, default: false, description: 'also put the certificate of the CA that signed it', examples: [true] },
+      owner: ownerParam,
+      group: groupParam,
+      cert_mode: { ...modeParam, default: '0644', description: 'mode of the certificate files', examples: ['0640'] },
+      key_mode: { ...modeParam, default: '0600', description: 'mode of the private key', examples: ['0400'] },
+      renew_within_days: { type: 'integer', minimum: 0, default: 30, description: 're-issue (with spec) when it expires within this many days', examples: [60] },
+      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type of a newly issued certificate (and of a new CA)', examples: ['ecdsa'] },
     },
     required: ['dest'],
     additionalProperties: false,

@@ -37,12 +37,12 @@ export interface RunData {
 }
 
 export const runSchemaProperties = {
-  chdir: { type: 'string', minLength: 1 },
-  creates: { type: 'string', minLength: 1 },
-  removes: { type: 'string', minLength: 1 },
-  stdin: { type: 'string' },
-  stdin_add_newline: flagSchema,
-  strip_empty_ends: flagSchema,
+  chdir: { type: 'string', minLength: 1, description: 'the folder on the host to run in', examples: ['/var/lib/etcd'] },
+  creates: { type: 'string', minLength: 1, description: 'a path on the host: when it exists the command does not run (ok, not changed)', examples: ['/etc/kubernetes/pki/ca.crt'] },
+  removes: { type: 'string', minLength: 1, description: 'a path on the host: the command runs only when it exists', examples: ['/var/lib/etcd/member'] },
+  stdin: { type: 'string', description: 'text for the command on its standard input', examples: ['y'] },
+  stdin_add_newline: { ...flagSchema, default: true, description: 'end stdin with a newline', examples: [false] },
+  strip_empty_ends: { ...flagSchema, default: true, description: "drop stdout's and stderr's trailing newlines", examples: [false] },
 };
 
 export const command: Module<CommandParams, RunData> = {
@@ -51,8 +51,8 @@ export const command: Module<CommandParams, RunData> = {
   schema: {
     type: 'object',
     properties: {
-      cmd: { type: 'string' },
-      argv: { type: 'array', items: { type: 'string' }, minItems: 1 },
+      cmd: { type: 'string', description: 'The command line, split into words as a shell would but run without one (no pipes, redirections or variables); or give it as the free form.', examples: ['/opt/kube/bin/etcdctl endpoint health'] },
+      argv: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'The command as a list of words, none of them split again.', examples: [['/opt/kube/bin/kubectl', 'get', 'nodes', '-o', 'name']] },
       ...runSchemaProperties,
     },
     additionalProperties: false,

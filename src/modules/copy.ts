@@ -10,7 +10,7 @@ import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, ModuleContext } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { sha256, sha256OfFile } from './support/content.js';
-import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
 import { applyWrite, contentQuery, decideWrite, localSource, type WantedContent, type WriteData } from './support/write-file.js';
 
 export interface CopyParams {
@@ -29,14 +29,14 @@ export const copy: Module<CopyParams, WriteData> = {
   schema: {
     type: 'object',
     properties: {
-      dest: { type: 'string', minLength: 1 },
-      content: { type: 'string' },
-      src: { type: 'string', minLength: 1 },
+      dest: { type: 'string', minLength: 1, description: 'Where the file goes on the host; ending in / (or an existing folder), a src lands inside it under its own name.', examples: ['/opt/kube/bin/etcd', '/etc/containerd/'] },
+      content: { type: 'string', description: "The file's content, given inline (instead of src).", examples: ['net.ipv4.ip_forward = 1\n'] },
+      src: { type: 'string', minLength: 1, description: "A controller file: a path, or a name looked up in the role's files/ then beside the playbook.", examples: ['{{ furrow_bin_dir }}/etcd', 'chrony.conf'] },
       mode: modeParam,
-      owner: idParam,
-      group: idParam,
-      backup: flagSchema,
-      force: flagSchema,
+      owner: ownerParam,
+      group: groupParam,
+      backup: { ...flagSchema, description: 'Keep the old file as <dest>.<date>~ when it changes.', examples: [true], default: false },
+      force: { ...flagSchema, description: 'Replace a file whose content differs; false only creates a missing file.', examples: [false], default: true },
     },
     required: ['dest'],
     additionalProperties: false,

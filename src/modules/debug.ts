@@ -20,9 +20,9 @@ export const debug: Module<DebugParams, undefined> = {
   schema: {
     type: 'object',
     properties: {
-      msg: {},
-      var: { type: 'string', minLength: 1 },
-      verbosity: { type: ['integer', 'string'] },
+      msg: { description: 'What to print: any value (a template is rendered first).', examples: ['etcd is at {{ etcd_endpoints }}'] },
+      var: { type: 'string', minLength: 1, description: 'A variable, or a path into one, to print with its name.', examples: ['result.stdout_lines[0]'] },
+      verbosity: { type: ['integer', 'string'], description: 'Accepted for Ansible playbooks and ignored: debug always prints.', examples: [1] },
     },
     additionalProperties: false,
   },

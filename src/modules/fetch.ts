@@ -31,11 +31,11 @@ export const fetch: Module<FetchParams, FetchData> = {
   schema: {
     type: 'object',
     properties: {
-      src: { type: 'string', minLength: 1 },
-      dest: { type: 'string', minLength: 1 },
-      flat: flagSchema,
-      fail_on_missing: flagSchema,
-      validate_checksum: flagSchema,
+      src: { type: 'string', minLength: 1, description: 'The file on the host.', examples: ['/etc/kubernetes/admin.conf'] },
+      dest: { type: 'string', minLength: 1, description: 'The controller folder it goes under, as dest/<host>/<src>; with flat, the file itself.', examples: ['fetched/', 'clusters/prod/kubeconfig'] },
+      flat: { ...flagSchema, description: 'Put the file at dest itself, not under dest/<host>/.', examples: [true], default: false },
+      fail_on_missing: { ...flagSchema, description: 'Fail when src does not exist on the host (false: skip it with a note).', examples: [false], default: true },
+      validate_checksum: { ...flagSchema, description: "Check the copy's sha256 against the host's after the transfer.", examples: [false], default: true },
     },
     required: ['src', 'dest'],
     additionalProperties: false,

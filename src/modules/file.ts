@@ -11,7 +11,7 @@ import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { attrChanges, attrCommand, describeChanges, wantedAttrs, type WantedAttrs } from './support/attributes.js';
 import { formatMode, resolveMode } from './support/modes.js';
-import { flagSchema, idParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 
 export type FileState = 'file' | 'directory' | 'link' | 'absent' | 'touch';
@@ -56,13 +56,13 @@ export const file: Module<FileParams, FileData> = {
     type: 'object',
     properties: {
       ...pathProperties,
-      state: { enum: ['file', 'directory', 'link', 'absent', 'touch'] },
+      state: { enum: ['file', 'directory', 'link', 'absent', 'touch'], description: 'What path must be: file (exists already), directory (made with its parents), link (to src), absent (removed, folders with their content), touch (created or its times updated). Absent: directory with recurse, link with src, else what is there (file when missing).', examples: ['directory', 'absent'] },
       mode: modeParam,
-      owner: idParam,
-      group: idParam,
-      recurse: flagSchema,
-      src: { type: 'string', minLength: 1 },
-      force: flagSchema,
+      owner: ownerParam,
+      group: groupParam,
+      recurse: { ...flagSchema, description: 'With state directory: mode, owner and group also for everything below.', examples: [true], default: false },
+      src: { type: 'string', minLength: 1, description: 'With state link: what the link points to.', examples: ['/opt/kube/bin/kubectl'] },
+      force: { ...flagSchema, description: 'With state link: replace a file or another link that is in the way.', examples: [true], default: false },
     },
     anyOf: pathRequired,
     additionalProperties: false,

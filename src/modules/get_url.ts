@@ -10,7 +10,7 @@ import type { Module, Plan, ValueChange } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
 import { attrChanges, attrCommand, describeChanges, wantedAttrs } from './support/attributes.js';
 import { formatMode, resolveMode } from './support/modes.js';
-import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { commandFailure } from '../engine/command-failure.js';
 
@@ -112,15 +112,15 @@ export const getUrl: Module<GetUrlParams, GetUrlData> = {
   schema: {
     type: 'object',
     properties: {
-      url: { type: 'string', minLength: 1 },
-      dest: { type: 'string', minLength: 1 },
-      checksum: { type: 'string' },
+      url: { type: 'string', minLength: 1, description: 'What to download (http, https, ftp or file URL); the host fetches it with curl or wget.', examples: ['http://10.0.0.1:8080/bin/etcd', 'file:///srv/bundle/bin/etcd'] },
+      dest: { type: 'string', minLength: 1, description: 'The file on the host the download lands in (atomically, through a temp file beside it).', examples: ['/opt/kube/bin/etcd'] },
+      checksum: { type: 'string', description: 'algorithm:hex the download must match; an existing dest that matches is not fetched again.', examples: ['sha256:0b1d9b1e8e4f4c1f7d2b1c9d5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b'] },
       mode: modeParam,
-      owner: idParam,
-      group: idParam,
-      force: flagSchema,
-      timeout: { type: 'integer', minimum: 1 },
-      validate_certs: flagSchema,
+      owner: ownerParam,
+      group: groupParam,
+      force: { ...flagSchema, description: 'Without a checksum, fetch again even when dest exists.', examples: [true], default: false },
+      timeout: { type: 'integer', minimum: 1, description: 'Seconds the download may take.', examples: [60] },
+      validate_certs: { ...flagSchema, description: "Check the server's TLS certificate (false: curl -k).", examples: [false], default: true },
     },
     required: ['url', 'dest'],
     additionalProperties: false,

@@ -13,7 +13,7 @@ import type { LeafSpec } from '../pki/spec.js';
 import { specSchema } from './cert.js';
 import { sh } from '../engine/shell.js';
 import { wantedAttrs } from './support/attributes.js';
-import { idParam, modeParam } from './support/param-values.js';
+import { groupParam, ownerParam, modeParam } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
@@ -46,19 +46,19 @@ export const kubeconfig: Module<KubeconfigParams, KubeconfigData> = {
   schema: {
     type: 'object',
     properties: {
-      name: { type: 'string', minLength: 1, description: "the client certificate under src_dir ('admin'); default: spec.name" },
-      spec: specSchema,
-      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir" },
-      dest: { type: 'string', minLength: 1, description: 'the kubeconfig file on the host' },
-      server: { type: 'string', pattern: '^https://\\S+$', description: 'https://host:port of the apiserver (or the local load balancer)' },
-      cluster: { type: 'string', minLength: 1, default: 'kubernetes', description: 'cluster name in the file' },
-      user: { type: 'string', minLength: 1, description: "user name in the file; default: spec.commonName, else name" },
-      ca: { type: 'string', minLength: 1, default: 'ca', description: "the CA that signed the apiserver's certificate" },
-      mode: { ...modeParam, default: '0600' },
-      owner: idParam,
-      group: idParam,
-      renew_within_days: { type: 'integer', minimum: 0, default: 30, description: 're-issue (with spec) when it expires within this many days' },
-      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type of a newly issued certificate' },
+      name: { type: 'string', minLength: 1, description: "the client certificate under src_dir ('admin'); default: spec.name", examples: ['admin'] },
+      spec: { ...specSchema, examples: [{ name: 'admin', ca: 'ca', commonName: 'admin', organization: 'system:masters', usages: ['client'] }] },
+      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir", examples: ['{{ furrow_pki_dir }}'] },
+      dest: { type: 'string', minLength: 1, description: 'the kubeconfig file on the host', examples: ['/etc/kubernetes/kubelet.kubeconfig'] },
+      server: { type: 'string', pattern: '^https://\\S+$', description: 'https://host:port of the apiserver (or the local load balancer)', examples: ['https://127.0.0.1:6443'] },
+      cluster: { type: 'string', minLength: 1, default: 'kubernetes', description: 'cluster name in the file', examples: ['kubernetes'] },
+      user: { type: 'string', minLength: 1, description: "user name in the file; default: spec.commonName, else name", examples: ['admin'] },
+      ca: { type: 'string', minLength: 1, default: 'ca', description: "the CA that signed the apiserver's certificate", examples: ['ca'] },
+      mode: { ...modeParam, default: '0600', description: 'mode of the kubeconfig (it holds a private key)', examples: ['0640'] },
+      owner: ownerParam,
+      group: groupParam,
+      renew_within_days: { type: 'integer', minimum: 0, default: 30, description: 're-issue (with spec) when it expires within this many days', examples: [30] },
+      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type of a newly issued certificate', examples: ['ecdsa'] },
     },
     required: ['dest', 'server'],
     additionalProperties: false,

@@ -7,7 +7,7 @@ import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { bareLine, compileRegex, expandMatch, splitLines } from './support/lines.js';
-import { flagSchema, idParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
 import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
 export interface LineinfileParams {
@@ -47,19 +47,19 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
     properties: {
       ...pathProperties,
       // A newline would make the line two lines, never found again as one: changed on every run.
-      line: { type: 'string', pattern: '^[^\\n]*$', description: 'one line of text (no newline; use blockinfile for several lines)' },
-      regexp: { type: 'string' },
-      search_string: { type: 'string' },
-      state: { enum: ['present', 'absent'] },
-      insertafter: { type: 'string' },
-      insertbefore: { type: 'string' },
-      create: flagSchema,
-      backrefs: flagSchema,
-      firstmatch: flagSchema,
-      backup: flagSchema,
+      line: { type: 'string', pattern: '^[^\\n]*$', description: 'one line of text (no newline; use blockinfile for several lines)', examples: ['net.ipv4.ip_forward = 1'] },
+      regexp: { type: 'string', description: 'A regex: the last line it matches is replaced by line (state present) or every matching line removed (absent).', examples: ['^net\\.ipv4\\.ip_forward'] },
+      search_string: { type: 'string', description: 'Like regexp, but a plain substring.', examples: ['ip_forward'] },
+      state: { enum: ['present', 'absent'], description: 'present makes sure the line is there; absent removes matching lines.', examples: ['absent'], default: 'present' },
+      insertafter: { type: 'string', description: 'Where a new line goes: after the last line matching this regex, or EOF (the default).', examples: ['^# Furrow', 'EOF'] },
+      insertbefore: { type: 'string', description: 'Where a new line goes: before the last line matching this regex, or BOF.', examples: ['BOF'] },
+      create: { ...flagSchema, description: 'Create the file when it is missing (otherwise a missing file fails the task).', examples: [true], default: false },
+      backrefs: { ...flagSchema, description: 'With regexp: line may use its groups (\\1); a file without a match is left alone.', examples: [true], default: false },
+      firstmatch: { ...flagSchema, description: 'insertafter and insertbefore use the first matching line, not the last.', examples: [true], default: false },
+      backup: { ...flagSchema, description: 'Keep the old file as <path>.<date>~ when it changes.', examples: [true], default: false },
       mode: modeParam,
-      owner: idParam,
-      group: idParam,
+      owner: ownerParam,
+      group: groupParam,
     },
     anyOf: pathRequired,
     additionalProperties: false,

@@ -12,7 +12,7 @@ import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, Plan, PlanAction } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { wantedAttrs } from './support/attributes.js';
-import { flagSchema, idParam, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
@@ -39,14 +39,14 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
   schema: {
     type: 'object',
     properties: {
-      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir" },
-      dest: { type: 'string', minLength: 1, description: 'folder on the host (created when missing)' },
-      key_file: { type: 'string', minLength: 1, default: 'sa.key', description: 'file name of the private key in dest (mode 0600)' },
-      pub_file: { type: 'string', minLength: 1, default: 'sa.pub', description: 'file name of the public key in dest (mode 0644)' },
-      key: { ...flagSchema, default: true, description: 'also put the private key' },
-      owner: idParam,
-      group: idParam,
-      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type when the pair is first made' },
+      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir", examples: ['{{ furrow_pki_dir }}'] },
+      dest: { type: 'string', minLength: 1, description: 'folder on the host (created when missing)', examples: ['/etc/kubernetes/pki'] },
+      key_file: { type: 'string', minLength: 1, default: 'sa.key', description: 'file name of the private key in dest (mode 0600)', examples: ['sa.key'] },
+      pub_file: { type: 'string', minLength: 1, default: 'sa.pub', description: 'file name of the public key in dest (mode 0644)', examples: ['sa.pub'] },
+      key: { ...flagSchema, default: true, description: 'also put the private key', examples: [false] },
+      owner: ownerParam,
+      group: groupParam,
+      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type when the pair is first made', examples: ['ecdsa'] },
     },
     required: ['dest'],
     additionalProperties: false,

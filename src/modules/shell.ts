@@ -19,8 +19,8 @@ export const shell: Module<ShellParams, RunData> = {
   schema: {
     type: 'object',
     properties: {
-      cmd: { type: 'string' },
-      executable: { type: 'string', minLength: 1 },
+      cmd: { type: 'string', description: 'The script, run by /bin/sh (or executable): pipes, redirections and variables work; or give it as the free form.', examples: ['systemctl is-active etcd || journalctl -u etcd -n 20'] },
+      executable: { type: 'string', minLength: 1, description: 'The shell that runs it.', examples: ['/bin/bash'] },
       ...runSchemaProperties,
     },
     additionalProperties: false,

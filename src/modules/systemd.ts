@@ -52,12 +52,12 @@ export const systemd: Module<SystemdParams, SystemdData> = {
   schema: {
     type: 'object',
     properties: {
-      name: { type: 'string', minLength: 1 },
-      state: { type: 'string', enum: ['started', 'stopped', 'restarted', 'reloaded'] },
-      enabled: flagSchema,
-      masked: flagSchema,
-      daemon_reload: flagSchema,
-      content: { type: 'string' },
+      name: { type: 'string', minLength: 1, description: 'The unit (.service when no suffix is given); without it only daemon_reload may be given.', examples: ['etcd', 'containerd.service'] },
+      state: { type: 'string', enum: ['started', 'stopped', 'restarted', 'reloaded'], description: 'started or stopped only when needed; restarted and reloaded always act (use them in handlers).', examples: ['started', 'restarted'] },
+      enabled: { ...flagSchema, description: 'Start at boot; absent: left as it is.', examples: [true] },
+      masked: { ...flagSchema, description: 'Masked (can not be started at all); absent: left as it is.', examples: [false] },
+      daemon_reload: { ...flagSchema, description: "Run systemctl daemon-reload when systemd says the unit's files changed (or this task wrote them).", examples: [true], default: false },
+      content: { type: 'string', description: "The unit file's text, written to /etc/systemd/system/<name> (daemon-reload follows).", examples: ['[Unit]\nDescription=etcd\n\n[Service]\nExecStart=/opt/kube/bin/etcd\n'] },
     },
     additionalProperties: false,
   },

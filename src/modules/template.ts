@@ -6,7 +6,7 @@ import type { Module, ModuleContext } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { sha256 } from './support/content.js';
 import { renderSrcTemplate, srcTemplateFiles } from './support/src-template.js';
-import { flagSchema, idParam, modeParam, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
 import { applyWrite, contentQuery, decideWrite, type WriteData } from './support/write-file.js';
 
 export interface TemplateParams {
@@ -24,13 +24,13 @@ export const template: Module<TemplateParams, WriteData> = {
   schema: {
     type: 'object',
     properties: {
-      src: { type: 'string', minLength: 1 },
-      dest: { type: 'string', minLength: 1 },
+      src: { type: 'string', minLength: 1, description: "A Handlebars template: a path, or a name looked up in the role's templates/ then beside the playbook.", examples: ['etcd.service.hbs'] },
+      dest: { type: 'string', minLength: 1, description: 'The rendered file on the host.', examples: ['/etc/systemd/system/etcd.service'] },
       mode: modeParam,
-      owner: idParam,
-      group: idParam,
-      backup: flagSchema,
-      force: flagSchema,
+      owner: ownerParam,
+      group: groupParam,
+      backup: { ...flagSchema, description: 'Keep the old file as <dest>.<date>~ when it changes.', examples: [true], default: false },
+      force: { ...flagSchema, description: 'Replace a file whose content differs; false only creates a missing file.', examples: [false], default: true },
     },
     required: ['src', 'dest'],
     additionalProperties: false,

@@ -13,8 +13,21 @@ import { YAML_BOOLEAN_WORDS, yamlBoolean } from '../../engine/yaml.js';
  */
 export const flagSchema = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...YAML_BOOLEAN_WORDS.true, ...YAML_BOOLEAN_WORDS.false] }] };
 export const intSchema = { type: ['integer', 'string'] };
-export const modeParam = { type: ['string', 'integer'] };
-export const idParam = { type: ['string', 'integer'] };
+export const modeParam = {
+  type: ['string', 'integer'],
+  description: "permissions: octal ('0644', quoted) or symbolic ('u+x,go-w'); absent: an existing file keeps its own, a new one gets 0644",
+  examples: ['0644', 'u+x'],
+};
+export const ownerParam = {
+  type: ['string', 'integer'],
+  description: "the owning user, by name or uid; absent: an existing file keeps its owner, a new one is the connection user's",
+  examples: ['root', 0],
+};
+export const groupParam = {
+  type: ['string', 'integer'],
+  description: "the owning group, by name or gid; absent: an existing file keeps its group, a new one gets the connection user's",
+  examples: ['root', 'etcd'],
+};
 
 /** A yes/no param's value (see flagSchema); when not given, `fallback`; anything else is an error. */
 export function toFlag(value: unknown, module: string, param: string): boolean | undefined;
@@ -38,9 +51,9 @@ export function toInt(value: unknown, module: string, param: string, min = 0): n
 
 /** Ansible lets `path` also be spelled `dest` or `name` in file, lineinfile and blockinfile. */
 export const pathProperties = {
-  path: { type: 'string', minLength: 1 },
-  dest: { type: 'string', minLength: 1 },
-  name: { type: 'string', minLength: 1 },
+  path: { type: 'string', minLength: 1, description: 'the file on the host', examples: ['/etc/hosts'] },
+  dest: { type: 'string', minLength: 1, description: "another spelling of path (Ansible's)", examples: ['/etc/hosts'] },
+  name: { type: 'string', minLength: 1, description: "another spelling of path (Ansible's)", examples: ['/etc/hosts'] },
 } as const;
 
 /** Schema rule that one of the spellings of `path` is given. */

@@ -36,7 +36,7 @@ describe('describeModule', () => {
     schema: {
       type: 'object',
       properties: {
-        path: { type: 'string', minLength: 1, description: 'Where it goes.' },
+        path: { type: 'string', minLength: 1, description: 'Where it goes.', examples: ['/etc/hosts'] },
         dest: { type: 'string' },
         state: { type: 'string', enum: ['present', 'absent'], default: 'present' },
         force: yesNo,
@@ -58,12 +58,12 @@ describe('describeModule', () => {
 
   test('type, required, default, choices and notes of each', () => {
     const by = Object.fromEntries(doc.params.map((p) => [p.name, p]));
-    expect(by.path).toEqual({ name: 'path', type: 'string', required: false, notes: ['Where it goes.'] });
-    expect(by.state).toEqual({ name: 'state', type: 'string', required: false, default: 'present', choices: ['present', 'absent'], notes: [] });
-    expect(by.force).toEqual({ name: 'force', type: 'boolean', required: false, notes: [] });
+    expect(by.path).toEqual({ name: 'path', type: 'string', required: false, examples: ['/etc/hosts'], notes: ['Where it goes.'] });
+    expect(by.state).toEqual({ name: 'state', type: 'string', required: false, default: 'present', choices: ['present', 'absent'], examples: [], notes: [] });
+    expect(by.force).toEqual({ name: 'force', type: 'boolean', required: false, examples: [], notes: [] });
     expect(by.count!.notes).toEqual(['at least 1', 'at most 9']);
     expect(by.url!.notes).toEqual(['matches `^https?://`']);
-    expect(by.usages).toEqual({ name: 'usages', type: 'list of string', required: false, choices: ['server', 'client'], notes: ['at least 2 items'] });
+    expect(by.usages).toEqual({ name: 'usages', type: 'list of string', required: false, choices: ['server', 'client'], examples: [], notes: ['at least 2 items'] });
     expect(by['spec.name']!.required).toBe(true);
     expect(by['spec.days']!.required).toBe(false);
     expect(by.token!.required).toBe(true);
@@ -94,7 +94,12 @@ describe('rendering', () => {
     secret: ['content'],
     schema: {
       type: 'object',
-      properties: { dest: { type: 'string' }, content: { type: 'string' }, mode: { type: ['string', 'integer'] }, state: { enum: ['a', 'b'], default: 'a' } },
+      properties: {
+        dest: { type: 'string', description: 'Where the file goes.', examples: ['/etc/hosts'] },
+        content: { type: 'string', examples: ['a\nb\n'] },
+        mode: { type: ['string', 'integer'] },
+        state: { enum: ['a', 'b'], default: 'a', examples: ['b', 'a'] },
+      },
       required: ['dest'],
     },
   });
@@ -115,15 +120,20 @@ describe('rendering', () => {
         '',
         'PARAMETERS',
         '  dest (required)',
+        '    Where the file goes.',
         '    type: string',
+        '    example: /etc/hosts',
         '  content',
         '    type: string',
+        '    example: "a\\nb\\n"',
         '  mode',
         '    type: string | integer',
         '  state',
         '    type: string',
         '    choices: a, b',
         '    default: a',
+        '    example: b',
+        '    example: a',
         '',
       ].join('\n'),
     );
@@ -153,12 +163,12 @@ describe('rendering', () => {
         '',
         '- Never printed: `content`.',
         '',
-        '| parameter | type | required | default | choices | notes |',
-        '| --- | --- | --- | --- | --- | --- |',
-        '| `dest` | string | yes |  |  |  |',
-        '| `content` | string |  |  |  |  |',
-        '| `mode` | string \\| integer |  |  |  |  |',
-        '| `state` | string |  | `a` | `a`, `b` |  |',
+        '| parameter | type | required | default | choices | example | notes |',
+        '| --- | --- | --- | --- | --- | --- | --- |',
+        '| `dest` | string | yes |  |  | `/etc/hosts` | Where the file goes. |',
+        '| `content` | string |  |  |  | `"a\\nb\\n"` |  |',
+        '| `mode` | string \\| integer |  |  |  |  |  |',
+        '| `state` | string |  | `a` | `a`, `b` | `b`, `a` |  |',
         '',
       ].join('\n'),
     );
