@@ -26,7 +26,7 @@ export const assert: Module<AssertParams, undefined> = {
     required: ['that'],
     properties: {
       that: { anyOf: [condition, { type: 'array', items: condition, minItems: 1 }], description: 'Conditions (expressions, as in `when`) that must all be true; one or a list.', examples: ['etcd_members | length >= 1', ['bin_dir != ""', 'CLUSTER_NETWORK in ["flannel", "none"]']] },
-      fail_msg: { type: 'string', description: 'The message when a condition is false (default: the condition that failed).', examples: ['CLUSTER_NETWORK must be flannel or none'] },
+      fail_msg: { type: 'string', description: "The message when a condition is false, followed by the condition; default: 'Assertion failed'.", examples: ['CLUSTER_NETWORK must be flannel or none'] },
       msg: { type: 'string', description: 'Another name for fail_msg, as in Ansible.', examples: ['bad settings'] },
       success_msg: { type: 'string', description: 'The message when every condition holds.', examples: ['settings are fine'] },
       quiet: { ...flagSchema, description: 'Say nothing when every condition holds.', examples: [true], default: false },

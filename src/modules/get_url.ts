@@ -112,9 +112,9 @@ export const getUrl: Module<GetUrlParams, GetUrlData> = {
   schema: {
     type: 'object',
     properties: {
-      url: { type: 'string', minLength: 1, description: 'What to download (http, https, ftp or file URL); the host fetches it with curl or wget.', examples: ['http://10.0.0.1:8080/bin/etcd', 'file:///srv/bundle/bin/etcd'] },
+      url: { type: 'string', minLength: 1, description: 'What to download (http, https or file URL); the host fetches it with curl or wget.', examples: ['http://10.0.0.1:8080/bin/etcd', 'file:///srv/bundle/bin/etcd'] },
       dest: { type: 'string', minLength: 1, description: 'The file on the host the download lands in (atomically, through a temp file beside it).', examples: ['/opt/kube/bin/etcd'] },
-      checksum: { type: 'string', description: 'algorithm:hex the download must match; an existing dest that matches is not fetched again.', examples: ['sha256:0b1d9b1e8e4f4c1f7d2b1c9d5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b'] },
+      checksum: { type: 'string', description: "'sha256:<64 hex digits>' the download must match; an existing dest that matches is not fetched again.", examples: ['sha256:0b1d9b1e8e4f4c1f7d2b1c9d5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b'] },
       mode: modeParam,
       owner: ownerParam,
       group: groupParam,

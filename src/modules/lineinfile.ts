@@ -55,7 +55,7 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
       insertbefore: { type: 'string', description: 'Where a new line goes: before the last line matching this regex, or BOF.', examples: ['BOF'] },
       create: { ...flagSchema, description: 'Create the file when it is missing (otherwise a missing file fails the task).', examples: [true], default: false },
       backrefs: { ...flagSchema, description: 'With regexp: line may use its groups (\\1); a file without a match is left alone.', examples: [true], default: false },
-      firstmatch: { ...flagSchema, description: 'insertafter and insertbefore use the first matching line, not the last.', examples: [true], default: false },
+      firstmatch: { ...flagSchema, description: 'regexp (or search_string), insertafter and insertbefore use the first matching line, not the last.', examples: [true], default: false },
       backup: { ...flagSchema, description: 'Keep the old file as <path>.<date>~ when it changes.', examples: [true], default: false },
       mode: modeParam,
       owner: ownerParam,

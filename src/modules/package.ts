@@ -38,7 +38,7 @@ export const packageSchema = {
   properties: {
     name: { oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }], description: 'A package or a list of them.', examples: ['chrony', ['conntrack', 'ipset', 'ipvsadm']] },
     state: { type: 'string', enum: ['present', 'absent', 'latest'], default: 'present', description: 'present installs missing ones, latest also upgrades, absent removes', examples: ['latest'] },
-    update_cache: { ...flagSchema, description: 'Refresh the package index first (apt-get update; dnf/yum --refresh).', examples: [true], default: false },
+    update_cache: { ...flagSchema, description: 'Refresh the package index first: apt-get update when the index is older than cache_valid_time or, without it, when a package to install is unknown; dnf/yum --refresh.', examples: [true], default: false },
     cache_valid_time: { type: 'integer', minimum: 0, description: 'apt: refresh the index only when it is older than this many seconds.', examples: [3600] },
     install_recommends: { ...flagSchema, description: 'Also install recommended (weak) dependencies.', examples: [true], default: false },
     purge: { ...flagSchema, description: 'apt, state absent: also remove configuration files.', examples: [true], default: false },

@@ -117,7 +117,7 @@ export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
     type: 'object',
     properties: {
       src: { type: 'string', minLength: 1, description: 'The archive (.tar, .tar.gz, .tar.xz, .tar.bz2): a controller file from files/, or with remote_src a file on the host.', examples: ['cni-plugins-linux-amd64-v0.9.1.tgz'] },
-      dest: { type: 'string', minLength: 1, description: 'The folder on the host it is extracted into (must exist).', examples: ['/opt/cni/bin'] },
+      dest: { type: 'string', minLength: 1, description: 'The folder on the host it is extracted into (created when missing).', examples: ['/opt/cni/bin'] },
       remote_src: { ...flagSchema, description: 'src is already on the host.', examples: [true], default: false },
       creates: { type: 'string', minLength: 1, description: 'A path on the host: when it exists, nothing is extracted.', examples: ['/opt/cni/bin/bridge'] },
       extra_opts: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], description: 'More options for tar.', examples: [['--strip-components=1']] },
