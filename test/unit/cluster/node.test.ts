@@ -49,6 +49,9 @@ describe('node add and remove: checks before anything is touched', () => {
     writeFileSync(path.join(dir, 'kubeconfig'), '');
     expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.1'))?.[1]).toMatch(/^10\.0\.0\.1 is a master as well as a node/);
     expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[etcd]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory), '10.0.0.5'))?.[1]).toBe('10.0.0.5 is an etcd member: cleaning the host would stop that member');
+    expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[ex_lb]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory), '10.0.0.5'))?.[1]).toBe(
+      '10.0.0.5 is an external load balancer (ex_lb) as well as a node: cleaning it would take its VIP and proxy away',
+    );
     expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.9'))).toEqual([cluster.inventory, '10.0.0.9 is not in kube_node']);
     expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[kube_node]\n10.0.0.7\n', cluster.inventory), '10.0.0.7'))?.[1]).toBe("10.0.0.7 is the cluster's last node");
     expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.3'))).toBeUndefined();
