@@ -1,23 +1,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
-import { hostVars, selectHosts, type Inventory } from '../engine/inventory/index.js';
+import { selectHosts, type Inventory } from '../engine/inventory/index.js';
 import { cleanHosts } from './clean.js';
 import { type Cluster, loadClusterWithHosts } from './cluster.js';
 import { deployCluster } from './deploy.js';
 import { deleteNode, drainNode } from './drain.js';
 import { readKubeconfig } from './kube-api.js';
+import { nodeNameOf } from './kubernetes.js';
 import { inGroup, NODE_NEIGHBOUR_RUNS, removeFromInventory } from './node-add.js';
 import type { ClusterRunOptions } from './run.js';
-
-/**
- * The Node's name in the API for an inventory host: the kube-node role's K8S_NODENAME rule
- * (`k8s_nodename`, lower-cased with `_` as `-`, else the inventory name).
- */
-export function nodeNameOf(inventory: Inventory, host: string): string {
-  const given = hostVars(inventory, host).k8s_nodename;
-  return typeof given === 'string' && given ? given.replaceAll('_', '-').toLowerCase() : host;
-}
 
 /** Refuses, before anything is touched, a host that is not a plain node, or the last node. */
 export function checkNodeRemove(cluster: Cluster, inventory: Inventory, host: string): void {
