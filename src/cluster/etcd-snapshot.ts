@@ -59,6 +59,10 @@ export function expectedSha256(text: string, fileName: string): string | undefin
   return entries.length === 1 && text.trim().split('\n').length === 1 ? entries[0]!.hex : undefined;
 }
 
+/**
+ * Reads the whole snapshot every time: this checks its integrity (a disk can rot a file without
+ * touching its times), so it never takes the controller's kept hashes (modules/support/hash-cache.ts).
+ */
 export async function sha256OfFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);

@@ -51,19 +51,26 @@ export function masterMembers(inventory: Inventory): Member[] {
   });
 }
 
+/** A variable's value when the inventory gives it as plain text (not a template). */
+const literal = (v: unknown) => (typeof v === 'string' && v !== '' && !v.includes('{{') ? v : undefined);
+
 /**
- * Every kubelet's node (kube_master and kube_node hosts) as the kube-node role names it:
- * K8S_NODENAME (k8s_nodename in lower case with '_' as '-', else the inventory name) and its
- * address (ansible_host, else the name), so the certificates `certs renew` issues are the ones
- * step 05 keeps.
+ * A host's Node name in the API, as the roles' K8S_NODENAME default has it (kube-node, network
+ * and prepare: keep them alike): k8s_nodename in lower case with '_' as '-', else the inventory name.
+ */
+export function nodeNameOf(inventory: Inventory, host: string): string {
+  return literal(hostVars(inventory, host).k8s_nodename)?.toLowerCase().replaceAll('_', '-') ?? host;
+}
+
+/**
+ * Every kubelet's node (kube_master and kube_node hosts) by its Node name, with its address
+ * (ansible_host, else the name), so the certificates `certs renew` issues are the ones step 05 keeps.
  */
 export function nodeMembers(inventory: Inventory): Member[] {
   const hosts = new Set(['kube_master', 'kube_node'].flatMap((g) => (inventory.groups.has(g) ? selectHosts(inventory, g) : [])));
-  const literal = (v: unknown) => (typeof v === 'string' && v !== '' && !v.includes('{{') ? v : undefined);
   return [...hosts].map((host) => {
-    const vars = hostVars(inventory, host);
-    const name = literal(vars.k8s_nodename)?.toLowerCase().replaceAll('_', '-') ?? host;
-    return { name, ip: literal(vars.ansible_host) ?? name };
+    const name = nodeNameOf(inventory, host);
+    return { name, ip: literal(hostVars(inventory, host).ansible_host) ?? name };
   });
 }
 

@@ -1,23 +1,15 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
-import { hostVars, selectHosts, type Inventory } from '../engine/inventory/index.js';
+import { selectHosts, type Inventory } from '../engine/inventory/index.js';
 import { cleanHosts } from './clean.js';
 import { type Cluster, loadClusterWithHosts } from './cluster.js';
 import { deployCluster } from './deploy.js';
 import { deleteNode, drainNode } from './drain.js';
 import { readKubeconfig } from './kube-api.js';
+import { nodeNameOf } from './kubernetes.js';
 import { inGroup, NODE_NEIGHBOUR_RUNS, removeFromInventory } from './node-add.js';
 import type { ClusterRunOptions } from './run.js';
-
-/**
- * The Node's name in the API for an inventory host: the kube-node role's K8S_NODENAME rule
- * (`k8s_nodename`, lower-cased with `_` as `-`, else the inventory name).
- */
-export function nodeNameOf(inventory: Inventory, host: string): string {
-  const given = hostVars(inventory, host).k8s_nodename;
-  return typeof given === 'string' && given ? given.replaceAll('_', '-').toLowerCase() : host;
-}
 
 /** Refuses, before anything is touched, a host that is not a plain node, or the last node. */
 export function checkNodeRemove(cluster: Cluster, inventory: Inventory, host: string): void {
@@ -25,6 +17,8 @@ export function checkNodeRemove(cluster: Cluster, inventory: Inventory, host: st
   if (!inGroup(inventory, 'kube_node', host)) throw new InputError({ file }, `${host} is not in kube_node`, `the nodes are: ${selectHosts(inventory, 'kube_node').join(', ') || '(none)'}`);
   if (inGroup(inventory, 'kube_master', host)) throw new InputError({ file }, `${host} is a master as well as a node: removing it would take a control-plane member away`, 'removing masters is not supported yet: take it out of kube_node by hand to stop it taking pods');
   if (inGroup(inventory, 'etcd', host)) throw new InputError({ file }, `${host} is an etcd member: cleaning the host would stop that member`, 'removing etcd members is not supported yet');
+  // Its keepalived peers would keep it in their configuration, and the VIP may be on it right now.
+  if (inGroup(inventory, 'ex_lb', host)) throw new InputError({ file }, `${host} is an external load balancer (ex_lb) as well as a node: cleaning it would take its VIP and proxy away`, 'removing ex_lb hosts is not supported yet');
   if (selectHosts(inventory, 'kube_node').length === 1) throw new InputError({ file }, `${host} is the cluster's last node`, 'add another node first');
   if (!existsSync(path.join(cluster.dir, 'kubeconfig'))) throw new InputError({ file: path.join(cluster.dir, 'kubeconfig') }, 'no admin kubeconfig: draining needs the API', 'run `furrow deploy master` first');
 }

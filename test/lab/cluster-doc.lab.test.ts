@@ -4,7 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ensureAuthorities } from '../../src/pki/authority.js';
 import { expectLines, pageSteps, sh } from './doc-page.js';
-import { type CliResult, describeLab, expectExit, FINGERPRINT_SCRIPT, fingerprintChanges, furrow, labKubernetesBin, labTestName, leftBehind, recap } from './support.js';
+import { type CliResult, describeLab, execOnHost, expectExit, FINGERPRINT_SCRIPT, fingerprintChanges, furrow, labKubernetesBin, labTestName, leftBehind, recap } from './support.js';
 
 /**
  * docs/cluster.md, run as written on a lab: its `sh` blocks are the commands, a `text` block after
@@ -63,12 +63,7 @@ describeLab('docs/cluster.md on the lab', () => {
     return r;
   }
 
-  /** A command on one lab host (`furrow exec`), its stdout. */
-  async function onHost(host: string, command: string): Promise<string> {
-    const r = await furrow(['exec', host, '-i', path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml'), '--json', '--', command], { cwd, timeoutMs: 120_000 });
-    expectExit(r, 0);
-    return (JSON.parse(r.stdout.trim().split('\n')[0]!) as { stdout: string }).stdout;
-  }
+  const onHost = (host: string, command: string) => execOnHost(path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml'), host, command, cwd);
   /** Each host as the lab made it, before the first deploy: destroy must bring it back to this. */
   const fresh: Record<string, string> = {};
 

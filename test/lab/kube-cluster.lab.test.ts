@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { LAB_WEB_IMAGE } from '../../src/lab/images.js';
-import { changedCounts, describeLab, expectExit, FINGERPRINT_SCRIPT, fingerprintChanges, furrow, LabHosts, labTestName, leftBehind, recap } from './support.js';
+import { changedCounts, describeLab, execOnHost, expectExit, FINGERPRINT_SCRIPT, fingerprintChanges, furrow, LabHosts, labTestName, leftBehind, recap } from './support.js';
 
 /**
  * The lab's whole way to a Kubernetes cluster, as a user on a fresh machine takes it, with nothing
@@ -98,12 +98,8 @@ describeLab('deploy all through the lab bundle: a Kubernetes cluster on v1.20.2 
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
 
-  /** A command on h4 through `furrow exec` (h4 is powered off and on, so no connection is kept). */
-  async function onH4(command: string): Promise<string> {
-    const r = await furrow(['exec', 'h4', '-i', labInventory, '--json', '--', command], { cwd, timeoutMs: 120_000 });
-    expectExit(r, 0);
-    return (JSON.parse(r.stdout.trim().split('\n')[0]!) as { stdout: string }).stdout;
-  }
+  /** A command on h4 (powered off and on in this test, so no connection is kept). */
+  const onH4 = (command: string) => execOnHost(labInventory, 'h4', command, cwd);
   let h4Fresh = '';
 
   test('lab up, lab kubernetes (from the cache), new --from-lab preloads the lab bundle', async () => {

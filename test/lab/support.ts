@@ -55,6 +55,16 @@ export function furrow(args: string[], opts: { cwd?: string; timeoutMs?: number;
   });
 }
 
+/**
+ * A command on one lab host through `furrow exec` (a connection of its own each time, so it works on a
+ * host that was powered off and on), its stdout; a non-zero exit fails the test.
+ */
+export async function execOnHost(inventory: string, host: string, command: string, cwd: string): Promise<string> {
+  const r = await furrow(['exec', host, '-i', inventory, '--json', '--', command], { cwd, timeoutMs: 120_000 });
+  expectExit(r, 0);
+  return (JSON.parse(r.stdout.trim().split('\n')[0]!) as { stdout: string }).stdout;
+}
+
 /** Per host, the counts of a run's RECAP lines: { h1: { ok, changed, failed, skipped, unreachable } }. */
 export function recap(stdout: string): Record<string, Record<string, number>> {
   const out: Record<string, Record<string, number>> = {};

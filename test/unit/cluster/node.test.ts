@@ -1,12 +1,16 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Cluster } from '../../../src/cluster/cluster.js';
 import { podKind } from '../../../src/cluster/drain.js';
 import { checkNodeAdd, isHostAddress } from '../../../src/cluster/node-add.js';
-import { checkNodeRemove, nodeNameOf } from '../../../src/cluster/node-remove.js';
+import { nodeNameOf } from '../../../src/cluster/kubernetes.js';
+import { checkNodeRemove } from '../../../src/cluster/node-remove.js';
 import { InputError } from '../../../src/engine/errors.js';
-import { parseInventoryText } from '../../../src/engine/inventory/index.js';
+import { hostVars, parseInventoryText } from '../../../src/engine/inventory/index.js';
+import { renderTemplate } from '../../../src/engine/template.js';
+import { packagePath } from '../../../src/package-root.js';
+import YAML from 'yaml';
 
 const HOSTS = `[etcd]
 10.0.0.1
@@ -49,6 +53,9 @@ describe('node add and remove: checks before anything is touched', () => {
     writeFileSync(path.join(dir, 'kubeconfig'), '');
     expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.1'))?.[1]).toMatch(/^10\.0\.0\.1 is a master as well as a node/);
     expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[etcd]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory), '10.0.0.5'))?.[1]).toBe('10.0.0.5 is an etcd member: cleaning the host would stop that member');
+    expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[ex_lb]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory), '10.0.0.5'))?.[1]).toBe(
+      '10.0.0.5 is an external load balancer (ex_lb) as well as a node: cleaning it would take its VIP and proxy away',
+    );
     expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.9'))).toEqual([cluster.inventory, '10.0.0.9 is not in kube_node']);
     expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[kube_node]\n10.0.0.7\n', cluster.inventory), '10.0.0.7'))?.[1]).toBe("10.0.0.7 is the cluster's last node");
     expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.3'))).toBeUndefined();
@@ -59,6 +66,16 @@ describe('node add and remove: checks before anything is touched', () => {
   test("the Node's name: k8s_nodename as the kube-node role writes it, else the inventory name", () => {
     expect(nodeNameOf(inventory, '10.0.0.2')).toBe('worker-02');
     expect(nodeNameOf(inventory, '10.0.0.3')).toBe('10.0.0.3');
+  });
+
+  test("the roles' K8S_NODENAME (kube-node, network, prepare) is one rule, the one nodeNameOf follows", () => {
+    const rules = ['kube-node', 'network', 'prepare'].map((role) => (YAML.parse(readFileSync(packagePath('roles', role, 'defaults', 'main.yml'), 'utf8')) as Record<string, string>).K8S_NODENAME);
+    expect(new Set(rules).size).toBe(1);
+    const named = parseInventoryText('[kube_node]\nh1 k8s_nodename=Worker_01\nh2\n', cluster.inventory);
+    for (const host of ['h1', 'h2']) {
+      expect(renderTemplate(rules[0]!, { ...hostVars(named, host), inventory_hostname: host }, { file: 'roles/kube-node/defaults/main.yml' })).toBe(nodeNameOf(named, host));
+    }
+    expect(nodeNameOf(named, 'h1')).toBe('worker-01');
   });
 });
 
