@@ -3,7 +3,7 @@
  * decision from the probed file and the wanted bytes (compared by sha256), and the apply that
  * carries it out atomically through conn.put, keeping a backup when asked.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { FurrowError } from '../../engine/errors.js';
 import type { FileInfo, FileQuery } from '../../engine/facts/files.js';
 import { RECORD_MIN_BYTES, recordCommand } from '../../engine/facts/written.js';
@@ -19,8 +19,11 @@ export const DIFF_LIMIT = 256 * 1024;
 
 export interface WantedContent {
   path: string;
-  /** The new bytes, or a controller file streamed at apply time (its bytes only when small enough to diff). */
-  source: { bytes: Buffer } | { localPath: string; bytes?: Buffer };
+  /**
+   * The new bytes, or a controller file streamed at apply time (its bytes only when small enough to
+   * diff; its size when the caller has stat'ed it).
+   */
+  source: { bytes: Buffer } | { localPath: string; size?: number; bytes?: Buffer };
   sha256: string;
   attrs: WantedAttrs;
   /** false: leave an existing file's content alone (Ansible's force: no). */
@@ -64,8 +67,8 @@ export function decideWrite(want: WantedContent, file: FileInfo, module: string)
   const owner = want.attrs.owner ?? (present ? String(present.uid) : undefined);
   const group = want.attrs.group ?? (present ? String(present.gid) : undefined);
   const write = { source: want.source, mode: formatMode(mode), ...(owner !== undefined ? { owner } : {}), ...(group !== undefined ? { group } : {}), backup: !!want.backup && !!present };
-  const bytes = want.source.bytes;
-  const data: WriteData = { path, write, sha256: want.sha256, ...(bytes ? { size: bytes.length } : {}) };
+  const size = want.source.bytes?.length ?? ('size' in want.source ? want.source.size : undefined);
+  const data: WriteData = { path, write, sha256: want.sha256, ...(size !== undefined ? { size } : {}) };
   if (!present) {
     const what = file.type === 'link' ? `${path} is a link to ${file.target ?? '?'}: it becomes a file` : `${path} does not exist`;
     return { action: file.type === 'link' ? 'replace' : 'create', reason: what, diff: contentDiff(want, file, mode), data };
@@ -120,16 +123,10 @@ export async function applyWrite(ctx: ModuleContext, plan: Plan<WriteData>): Pro
     await ctx.conn.put(data.path, source, { mode: write.mode, ...(write.owner !== undefined ? { owner: write.owner } : {}), ...(write.group !== undefined ? { group: write.group } : {}) });
   }
   // Best effort: without a record the next probe hashes the file, as it always did.
-  if (ctx.written && (await contentSize(data)) >= RECORD_MIN_BYTES) await ctx.conn.exec(recordCommand(ctx.written, data.path, data.sha256));
+  if (ctx.written && (data.size ?? 0) >= RECORD_MIN_BYTES) await ctx.conn.exec(recordCommand(ctx.written, data.path, data.sha256));
   return { output };
 }
 
-/** The size of what the file holds once applied: known from the bytes or the probe, else the controller file's. */
-async function contentSize(data: WriteData): Promise<number> {
-  if (data.size !== undefined) return data.size;
-  const source = data.write?.source;
-  return source && 'localPath' in source ? (await stat(source.localPath)).size : 0;
-}
 
 /** Ansible's backup name without the pid: <path>.<YYYY-MM-DD@HH:MM:SS>~ (local time). */
 export function backupName(path: string, when: Date): string {
@@ -140,7 +137,7 @@ export function backupName(path: string, when: Date): string {
 
 /** A controller file as WantedContent's source: its bytes too when small enough to diff. */
 export async function localSource(localPath: string, size: number): Promise<WantedContent['source']> {
-  return size <= DIFF_LIMIT ? { localPath, bytes: await readFile(localPath) } : { localPath };
+  return size <= DIFF_LIMIT ? { localPath, size, bytes: await readFile(localPath) } : { localPath, size };
 }
 
 /** What lineinfile and blockinfile ask of a text edit. */
