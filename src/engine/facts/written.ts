@@ -19,7 +19,10 @@ import { sh } from '../shell.js';
 /** Where the host keeps the records (cleaned by roles/prepare/tasks/clean.yml). */
 export const WRITTEN_DIR = '/var/lib/furrow/written';
 
-/** Files smaller than this are hashed each time: hashing them costs less than recording them. */
+/**
+ * Files smaller than this are hashed each time, on the hosts and on the controller alike
+ * (modules/support/hash-cache.ts): hashing them costs less than keeping track of them.
+ */
 export const RECORD_MIN_BYTES = 1024 * 1024;
 
 /**

@@ -13,9 +13,8 @@ import type { BigIntStats } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { RECORD_MIN_BYTES } from '../../engine/facts/written.js';
 
-/** Smaller files are hashed each time: cheaper than keeping track of them. */
-export const CACHED_MIN_BYTES = 1024 * 1024;
 /** How long a file must have been left alone before its hash is kept. */
 const SETTLED_MS = 1000;
 
@@ -39,7 +38,7 @@ function entries(): Promise<Map<string, string>> {
 
 /** The kept sha256 of `file` in the state `s`, if any. */
 export async function keptSha256(file: string, s: BigIntStats): Promise<string | undefined> {
-  if (s.size < CACHED_MIN_BYTES) return undefined;
+  if (s.size < RECORD_MIN_BYTES) return undefined;
   const entry = (await entries()).get(file);
   const prefix = `${identityOf(s)} `;
   return entry?.startsWith(prefix) ? entry.slice(prefix.length) : undefined;
@@ -50,7 +49,7 @@ export async function keptSha256(file: string, s: BigIntStats): Promise<string |
  * the file's now. Best effort: a cache that cannot be written only means hashing next time.
  */
 export async function keepSha256(file: string, before: BigIntStats, sha256: string): Promise<void> {
-  if (before.size < CACHED_MIN_BYTES || Date.now() - Number(before.ctimeMs) < SETTLED_MS) return;
+  if (before.size < RECORD_MIN_BYTES || Date.now() - Number(before.ctimeMs) < SETTLED_MS) return;
   const now = await stat(file, { bigint: true }).catch(() => undefined);
   if (!now || identityOf(now) !== identityOf(before)) return;
   const map = await entries();
