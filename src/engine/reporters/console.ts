@@ -51,10 +51,12 @@ const from = (role: string | undefined) => (role ? `${role} | ` : '');
  * done/planned and its running task, the one running longest first, cut to the terminal's width.
  */
 export function statusLine(running: Map<string, RunningTask>, done: Map<string, number>, planned: Record<string, number>, now: number, columns: number): string {
-  const count = (h: string) => `${Math.min(done.get(h) ?? 0, planned[h] ?? 0)}/${planned[h] ?? 0}`;
+  // A host past its plan (a rescue ran) counts as done, not more.
+  const doneOf = (h: string) => Math.min(done.get(h) ?? 0, planned[h] ?? 0);
+  const count = (h: string) => `${doneOf(h)}/${planned[h] ?? 0}`;
   const hosts = Object.keys(planned);
   const total = hosts.reduce((n, h) => n + (planned[h] ?? 0), 0);
-  const finished = hosts.reduce((n, h) => n + Math.min(done.get(h) ?? 0, planned[h] ?? 0), 0);
+  const finished = hosts.reduce((n, h) => n + doneOf(h), 0);
   const busy = [...running].sort(([, a], [, b]) => a.since - b.since);
   const head = `[${finished}/${total}]`;
   const max = columns - 1;

@@ -78,10 +78,15 @@ describe('ConsoleReporter', () => {
     durationMs: 63,
   });
 
-  test('on a terminal: the live line follows the work, its time moves each second, and it is gone at the end', () => {
+  /** A reporter writing to a terminal (or not), with a clock the test moves. */
+  const reporterOn = (isTTY: boolean) => {
     const clock = new ManualClock();
-    const s = screen(true);
-    const console = new ConsoleReporter({ diff: false }, s.out, clock);
+    const s = screen(isTTY);
+    return { clock, s, console: new ConsoleReporter({ diff: false }, s.out, clock) };
+  };
+
+  test('on a terminal: the live line follows the work, its time moves each second, and it is gone at the end', () => {
+    const { clock, s, console } = reporterOn(true);
     console.onEvent(start);
     console.onEvent(begin('h1', 'Write the etcd unit', 'etcd'));
     clock.advance(1000);
@@ -101,9 +106,7 @@ describe('ConsoleReporter', () => {
   });
 
   test('not a terminal: plain lines, no status line nor escape codes, the role still named', () => {
-    const clock = new ManualClock();
-    const s = screen(false);
-    const console = new ConsoleReporter({ diff: false }, s.out, clock);
+    const { clock, s, console } = reporterOn(false);
     console.onEvent(start);
     console.onEvent(begin('h1', 'Write the etcd unit', 'etcd'));
     clock.advance(5000);
