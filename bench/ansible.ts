@@ -38,13 +38,23 @@ export async function setupAnsible(workDir: string, knownHosts: string): Promise
     ].join('\n'),
   );
   const env = { ...process.env, ANSIBLE_CONFIG: config, ANSIBLE_NOCOLOR: '1', ANSIBLE_FORCE_COLOR: '0' };
-  const version = (await mustRun('ansible-playbook', ['--version'], 'ansible-playbook --version', { env })).stdout.split('\n')[0]!.trim();
-  const settings = (await mustRun('ansible-config', ['dump', '--only-changed', '-t', 'all'], 'ansible-config dump', { env })).stdout.trim();
+  const version = (await mustRun('ansible-playbook', ['--version'], 'ansible-playbook --version', { env })).stdout
+    .split('\n')[0]!
+    .trim();
+  const settings = (
+    await mustRun('ansible-config', ['dump', '--only-changed', '-t', 'all'], 'ansible-config dump', { env })
+  ).stdout.trim();
   return { env, controlDir, version, settings };
 }
 
 /** forks = hosts: every host of the workload in flight at once, as Furrow has them by default. */
-export function ansibleCommand(setup: AnsibleSetup, playbook: string, inventory: string, hosts: string[], cwd: string): ToolCommand {
+export function ansibleCommand(
+  setup: AnsibleSetup,
+  playbook: string,
+  inventory: string,
+  hosts: string[],
+  cwd: string,
+): ToolCommand {
   return {
     cmd: 'ansible-playbook',
     args: ['-i', inventory, '--limit', hosts.join(':'), '--forks', String(hosts.length), playbook],

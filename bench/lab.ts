@@ -38,10 +38,15 @@ interface ExecLine {
 /** One command on these hosts through `furrow exec --json`; every host must answer with exit 0. */
 async function execOn(lab: Lab, hosts: string[], command: string): Promise<Map<string, string>> {
   const r = await furrow(['exec', hosts.join(':'), '-i', lab.inventory, '--json', '--', command], lab.cwd);
-  const lines = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ExecLine);
+  const lines = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ExecLine);
   const bad = lines.filter((l) => l.status !== 'ok');
   if (r.code !== 0 || bad.length || lines.length !== hosts.length) {
-    throw new Error(`'${command}' failed on ${bad.map((l) => `${l.host}: ${l.stderr.trim()}`).join('; ') || `exit ${r.code}: ${r.stderr.trim()}`}`);
+    throw new Error(
+      `'${command}' failed on ${bad.map((l) => `${l.host}: ${l.stderr.trim()}`).join('; ') || `exit ${r.code}: ${r.stderr.trim()}`}`,
+    );
   }
   return new Map(lines.map((l) => [l.host, l.stdout]));
 }

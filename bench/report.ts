@@ -42,7 +42,8 @@ export function median(values: number[]): number {
 
 const TOOLS: Tool[] = ['ansible', 'furrow'];
 const s2 = (n: number): string => n.toFixed(2);
-const med = (p: PhaseResult, tool: Tool, key: keyof Measurement = 'wallS'): number => median(p.runs[tool].map((m) => m[key]));
+const med = (p: PhaseResult, tool: Tool, key: keyof Measurement = 'wallS'): number =>
+  median(p.runs[tool].map((m) => m[key]));
 
 function phaseOf(results: WorkloadResult[], id: number, phase: Phase): PhaseResult | undefined {
   return results.find((r) => r.workload.id === id)?.phases.find((p) => p.phase === phase);
@@ -56,7 +57,9 @@ function resultsTable(results: WorkloadResult[]): string[] {
   for (const r of results) {
     for (const p of r.phases) {
       const [a, f] = TOOLS.map((t) => med(p, t)) as [number, number];
-      rows.push(`| ${r.workload.id} | ${r.workload.title} | ${p.phase} | ${s2(a)} | ${s2(f)} | ${(f / a).toFixed(3)} | ${(a / f).toFixed(1)}x | ${s2(med(p, 'ansible', 'cpuS'))} | ${s2(med(p, 'furrow', 'cpuS'))} | ${r.sameState ? 'yes' : '**NO**'} |`);
+      rows.push(
+        `| ${r.workload.id} | ${r.workload.title} | ${p.phase} | ${s2(a)} | ${s2(f)} | ${(f / a).toFixed(3)} | ${(a / f).toFixed(1)}x | ${s2(med(p, 'ansible', 'cpuS'))} | ${s2(med(p, 'furrow', 'cpuS'))} | ${r.sameState ? 'yes' : '**NO**'} |`,
+      );
     }
   }
   return rows;
@@ -65,7 +68,10 @@ function resultsTable(results: WorkloadResult[]): string[] {
 function allRuns(results: WorkloadResult[]): string[] {
   const rows = ['| # | Phase | Ansible runs (s) | Furrow runs (s) |', '|---|---|---|---|'];
   for (const r of results) {
-    for (const p of r.phases) rows.push(`| ${r.workload.id} | ${p.phase} | ${p.runs.ansible.map((m) => s2(m.wallS)).join(', ')} | ${p.runs.furrow.map((m) => s2(m.wallS)).join(', ')} |`);
+    for (const p of r.phases)
+      rows.push(
+        `| ${r.workload.id} | ${p.phase} | ${p.runs.ansible.map((m) => s2(m.wallS)).join(', ')} | ${p.runs.furrow.map((m) => s2(m.wallS)).join(', ')} |`,
+      );
   }
   return rows;
 }
@@ -76,9 +82,15 @@ function targets(results: WorkloadResult[]): string[] {
   const verdict = (ok: boolean): string => (ok ? 'met' : '**missed**');
   const speedup = (p: PhaseResult): number => med(p, 'ansible') / med(p, 'furrow');
   const rerun1 = phaseOf(results, 1, 'no-change re-run');
-  if (rerun1) lines.push(`- Workload 1, no-change re-run, at least 20x faster (about 1 s or less): ${speedup(rerun1).toFixed(1)}x, ${s2(med(rerun1, 'furrow'))} s: ${verdict(speedup(rerun1) >= 20)}.`);
+  if (rerun1)
+    lines.push(
+      `- Workload 1, no-change re-run, at least 20x faster (about 1 s or less): ${speedup(rerun1).toFixed(1)}x, ${s2(med(rerun1, 'furrow'))} s: ${verdict(speedup(rerun1) >= 20)}.`,
+    );
   const first1 = phaseOf(results, 1, 'first apply');
-  if (first1) lines.push(`- Workload 1, first apply, at least 10x faster: ${speedup(first1).toFixed(1)}x, ${s2(med(first1, 'furrow'))} s: ${verdict(speedup(first1) >= 10)}.`);
+  if (first1)
+    lines.push(
+      `- Workload 1, first apply, at least 10x faster: ${speedup(first1).toFixed(1)}x, ${s2(med(first1, 'furrow'))} s: ${verdict(speedup(first1) >= 10)}.`,
+    );
   for (const phase of ['first apply', 'no-change re-run'] as const) {
     const [at5, at20] = [phaseOf(results, 1, phase), phaseOf(results, 2, phase)];
     if (!at5 || !at20) continue;
@@ -90,7 +102,10 @@ function targets(results: WorkloadResult[]): string[] {
     );
   }
   const slow = phaseOf(results, 3, 'run');
-  if (slow) lines.push(`- Workload 3, within 3 s of one slow chain (2 s), where linear Ansible needs about 20 s: Furrow ${s2(med(slow, 'furrow'))} s, Ansible ${s2(med(slow, 'ansible'))} s: ${verdict(med(slow, 'furrow') <= 5)}.`);
+  if (slow)
+    lines.push(
+      `- Workload 3, within 3 s of one slow chain (2 s), where linear Ansible needs about 20 s: Furrow ${s2(med(slow, 'furrow'))} s, Ansible ${s2(med(slow, 'ansible'))} s: ${verdict(med(slow, 'furrow') <= 5)}.`,
+    );
   lines.push(...perTask(results, verdict));
   return lines;
 }
@@ -122,7 +137,9 @@ function cpuTable(results: WorkloadResult[], cores: number): string[] {
       for (const tool of TOOLS) {
         const [wall, own, machine] = [med(p, tool), med(p, tool, 'cpuS'), med(p, tool, 'machineCpuS')];
         const perHost = ((machine - own) / r.workload.hosts.length) * 1000;
-        rows.push(`| ${r.workload.hosts.length} | ${p.phase} | ${tool} | ${s2(wall)} | ${s2(own)} | ${s2(machine)} | ${perHost.toFixed(0)} | ${(machine / wall).toFixed(2)} of ${cores} |`);
+        rows.push(
+          `| ${r.workload.hosts.length} | ${p.phase} | ${tool} | ${s2(wall)} | ${s2(own)} | ${s2(machine)} | ${perHost.toFixed(0)} | ${(machine / wall).toFixed(2)} of ${cores} |`,
+        );
       }
     }
   }
@@ -133,7 +150,10 @@ function memory(results: WorkloadResult[]): string[] {
   const w2 = results.find((r) => r.workload.id === 2);
   if (!w2) return ['Workload 2 was not run.'];
   const rows = ['| Phase | Ansible peak RSS (MB) | Furrow peak RSS (MB) |', '|---|---:|---:|'];
-  for (const p of w2.phases) rows.push(`| ${p.phase} | ${med(p, 'ansible', 'maxRssMb').toFixed(0)} | ${med(p, 'furrow', 'maxRssMb').toFixed(0)} |`);
+  for (const p of w2.phases)
+    rows.push(
+      `| ${p.phase} | ${med(p, 'ansible', 'maxRssMb').toFixed(0)} | ${med(p, 'furrow', 'maxRssMb').toFixed(0)} |`,
+    );
   return rows;
 }
 
@@ -183,7 +203,7 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
     '',
     '## Settings',
     '',
-    'Ansible, tuned: pipelining on, ControlPersist (masters stay up between runs, so Ansible\'s later runs skip the SSH handshake, which Furrow does every run), forks = the workload\'s hosts (`--forks N`), `gather_facts: false`, a fixed `interpreter_python` (no discovery), the lab\'s known_hosts checked strictly, the lab\'s key from its inventory (`ansible_ssh_private_key_file`). `ansible-config dump --only-changed -t all` (connection plugin settings included):',
+    "Ansible, tuned: pipelining on, ControlPersist (masters stay up between runs, so Ansible's later runs skip the SSH handshake, which Furrow does every run), forks = the workload's hosts (`--forks N`), `gather_facts: false`, a fixed `interpreter_python` (no discovery), the lab's known_hosts checked strictly, the lab's key from its inventory (`ansible_ssh_private_key_file`). `ansible-config dump --only-changed -t all` (connection plugin settings included):",
     '',
     '```',
     info.ansibleSettings,
@@ -193,11 +213,11 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
     '',
     '## Workloads',
     '',
-    'Each is written once as an Ansible playbook and once as a Furrow playbook in bench/workloads.ts; the host set is chosen with `--limit` on the lab\'s inventory, which both tools read as it is.',
+    "Each is written once as an Ansible playbook and once as a Furrow playbook in bench/workloads.ts; the host set is chosen with `--limit` on the lab's inventory, which both tools read as it is.",
     '',
     '1. 30 tasks per host: 10 directories (`file`), 10 small files with content (`copy`), 10 lines in one file (`lineinfile`), on 5 hosts: the first apply on reset hosts, then the no-change re-run.',
     '2. The same on 20 hosts.',
-    '3. 10 hosts x 10 `shell` tasks: on task i only host hi runs (sleeps 2 s, writes a marker), the others skip it. Ansible\'s linear strategy waits for the slowest host on every task; Furrow\'s hosts do not wait for each other.',
+    "3. 10 hosts x 10 `shell` tasks: on task i only host hi runs (sleeps 2 s, writes a marker), the others skip it. Ansible's linear strategy waits for the slowest host on every task; Furrow's hosts do not wait for each other.",
     '4. One host, 100 `file: state=directory` tasks on a directory that is already as asked (a real probe, no change), and its 1-task twin to separate the per-task cost from start-up.',
     '',
   ].join('\n');

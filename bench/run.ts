@@ -10,7 +10,16 @@ import path from 'node:path';
 import { ansibleCommand, setupAnsible, type AnsibleSetup } from './ansible.js';
 import { bootLab, hostStates, type Lab, raiseInotifyLimit, resetHosts, shutLab } from './lab.js';
 import { renderReport, type Phase, type PhaseResult, type RunInfo, type WorkloadResult } from './report.js';
-import { ensureControllerTools, furrowCommand, measure, type Measurement, REPO, runProcess, stopControlMasters, type ToolCommand } from './tools.js';
+import {
+  ensureControllerTools,
+  furrowCommand,
+  measure,
+  type Measurement,
+  REPO,
+  runProcess,
+  stopControlMasters,
+  type ToolCommand,
+} from './tools.js';
 import { type Tool, type Workload, workloads } from './workloads.js';
 
 const log = (line: string): void => void process.stderr.write(`bench: ${line}\n`);
@@ -49,15 +58,26 @@ function command(ctx: Context, tool: Tool, playbook: string, w: Workload): ToolC
 
 /** The phases of one tool's turn, in order: reset, first apply (or run), then re-run or twin. */
 function turnPhases(w: Workload): Array<{ phase: Phase; file: string; changed: number; reset: boolean }> {
-  if (w.rerun) return [{ phase: 'first apply', file: 'main', changed: w.changed.first, reset: true }, { phase: 'no-change re-run', file: 'main', changed: w.changed.rerun, reset: false }];
-  return [{ phase: 'run', file: 'main', changed: w.changed.first, reset: true }, ...(w.baseline ? [{ phase: '1-task twin' as const, file: 'twin', changed: 0, reset: true }] : [])];
+  if (w.rerun)
+    return [
+      { phase: 'first apply', file: 'main', changed: w.changed.first, reset: true },
+      { phase: 'no-change re-run', file: 'main', changed: w.changed.rerun, reset: false },
+    ];
+  return [
+    { phase: 'run', file: 'main', changed: w.changed.first, reset: true },
+    ...(w.baseline ? [{ phase: '1-task twin' as const, file: 'twin', changed: 0, reset: true }] : []),
+  ];
 }
 
 async function runWorkload(ctx: Context, w: Workload): Promise<WorkloadResult> {
   const dir = path.join(ctx.workDir, `w${w.id}`);
-  const files: Record<string, Record<Tool, string>> = { main: w.playbooks, ...(w.baseline ? { twin: w.baseline } : {}) };
+  const files: Record<string, Record<Tool, string>> = {
+    main: w.playbooks,
+    ...(w.baseline ? { twin: w.baseline } : {}),
+  };
   for (const [name, byTool] of Object.entries(files)) {
-    for (const tool of ['ansible', 'furrow'] as const) await writeAt(path.join(dir, `${tool}-${name}.yml`), byTool[tool]);
+    for (const tool of ['ansible', 'furrow'] as const)
+      await writeAt(path.join(dir, `${tool}-${name}.yml`), byTool[tool]);
   }
   const phases = turnPhases(w);
   const results: PhaseResult[] = phases.map((p) => ({ phase: p.phase, runs: { ansible: [], furrow: [] } }));
@@ -68,15 +88,24 @@ async function runWorkload(ctx: Context, w: Workload): Promise<WorkloadResult> {
       for (const [i, p] of phases.entries()) {
         if (p.reset) await resetHosts(ctx.lab, w.hosts, w.reset);
         const logFile = path.join(dir, `${tool}-${p.file}-${round}-${i}.log`);
-        const m: Measurement = await measure(tool, command(ctx, tool, path.join(dir, `${tool}-${p.file}.yml`), w), logFile, p.changed);
+        const m: Measurement = await measure(
+          tool,
+          command(ctx, tool, path.join(dir, `${tool}-${p.file}.yml`), w),
+          logFile,
+          p.changed,
+        );
         results[i]!.runs[tool].push(m);
-        log(`workload ${w.id} round ${round}/${ctx.runs} ${tool.padEnd(7)} ${p.phase.padEnd(16)} ${m.wallS.toFixed(2)} s (cpu ${m.cpuS.toFixed(2)} s, rss ${m.maxRssMb.toFixed(0)} MB)`);
+        log(
+          `workload ${w.id} round ${round}/${ctx.runs} ${tool.padEnd(7)} ${p.phase.padEnd(16)} ${m.wallS.toFixed(2)} s (cpu ${m.cpuS.toFixed(2)} s, rss ${m.maxRssMb.toFixed(0)} MB)`,
+        );
         const states = await hostStates(ctx.lab, w.hosts);
         reference ??= states;
         const differs = w.hosts.filter((h) => states.get(h) !== reference!.get(h));
         if (differs.length) {
           sameState = false;
-          log(`workload ${w.id}: after ${tool} ${p.phase} hosts ${differs.join(', ')} differ from the first run's end state`);
+          log(
+            `workload ${w.id}: after ${tool} ${p.phase} hosts ${differs.join(', ')} differ from the first run's end state`,
+          );
         }
       }
     }
@@ -91,14 +120,21 @@ async function writeAt(file: string, text: string): Promise<void> {
 
 async function runInfo(ansible: AnsibleSetup, runs: number, startedAt: number, argv: string[]): Promise<RunInfo> {
   const commit = (await runProcess('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO })).stdout.trim();
-  const dirty = (await runProcess('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO })).stdout.trim() ? ' (working tree has uncommitted changes)' : '';
+  const dirty = (
+    await runProcess('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO })
+  ).stdout.trim()
+    ? ' (working tree has uncommitted changes)'
+    : '';
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return {
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     machine: `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory`,
     cores: os.cpus().length,
     kernel: `${os.type()} ${os.release()}`,
-    loadAverage: os.loadavg().map((l) => l.toFixed(2)).join(', '),
+    loadAverage: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', '),
     node: process.version,
     ansible: ansible.version,
     ansibleSettings: ansible.settings,

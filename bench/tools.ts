@@ -19,7 +19,11 @@ export interface Output {
   stderr: string;
 }
 
-export function runProcess(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Output> {
+export function runProcess(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Output> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -27,13 +31,23 @@ export function runProcess(cmd: string, args: string[], opts: { cwd?: string; en
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
   });
 }
 
-export async function mustRun(cmd: string, args: string[], what: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Output> {
+export async function mustRun(
+  cmd: string,
+  args: string[],
+  what: string,
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Output> {
   const r = await runProcess(cmd, args, opts);
-  if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}): ${cmd} ${args.join(' ')}\n${r.stderr.slice(-3000)}${r.stdout.slice(-3000)}`);
+  if (r.code !== 0)
+    throw new Error(
+      `${what} failed (exit ${r.code}): ${cmd} ${args.join(' ')}\n${r.stderr.slice(-3000)}${r.stdout.slice(-3000)}`,
+    );
   return r;
 }
 
@@ -75,32 +89,48 @@ export interface ToolCommand {
 
 /** Furrow with its defaults: forks = every host of the play. */
 export function furrowCommand(playbook: string, inventory: string, hosts: string[], cwd: string): ToolCommand {
-  return { cmd: process.execPath, args: [FURROW_CLI, 'run', playbook, '-i', inventory, '--limit', hosts.join(':')], cwd, env: process.env };
+  return {
+    cmd: process.execPath,
+    args: [FURROW_CLI, 'run', playbook, '-i', inventory, '--limit', hosts.join(':')],
+    cwd,
+    env: process.env,
+  };
 }
 
 /** Runs under GNU time; fails loudly unless every host came out ok with the expected changes. */
-export async function measure(tool: Tool, command: ToolCommand, logFile: string, expectChanged: number): Promise<Measurement> {
+export async function measure(
+  tool: Tool,
+  command: ToolCommand,
+  logFile: string,
+  expectChanged: number,
+): Promise<Measurement> {
   const timeFile = `${logFile}.time`;
   const busyBefore = await machineBusyS();
   const started = performance.now();
-  const r = await runProcess(GNU_TIME, ['-f', '%U %S %M', '-o', timeFile, command.cmd, ...command.args], { cwd: command.cwd, env: command.env });
+  const r = await runProcess(GNU_TIME, ['-f', '%U %S %M', '-o', timeFile, command.cmd, ...command.args], {
+    cwd: command.cwd,
+    env: command.env,
+  });
   const wallS = (performance.now() - started) / 1000;
   const machineCpuS = (await machineBusyS()) - busyBefore;
   await writeFile(logFile, `${r.stdout}\n--- stderr\n${r.stderr}`);
   const recap = readRecap(tool, r.stdout);
   // The work folder goes away at the end: the failing run's last lines go into the message.
   const tail = (): string => `\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-25).join('\n')}`;
-  if (r.code !== 0 || recap.bad > 0) throw new Error(`${tool} run failed (exit ${r.code}, ${recap.bad} failed/unreachable):${tail()}`);
-  if (recap.changed !== expectChanged) throw new Error(`${tool} changed ${recap.changed} task(s), expected ${expectChanged}:${tail()}`);
+  if (r.code !== 0 || recap.bad > 0)
+    throw new Error(`${tool} run failed (exit ${r.code}, ${recap.bad} failed/unreachable):${tail()}`);
+  if (recap.changed !== expectChanged)
+    throw new Error(`${tool} changed ${recap.changed} task(s), expected ${expectChanged}:${tail()}`);
   const [user, sys, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
   return { wallS, cpuS: user! + sys!, maxRssMb: rssKb! / 1024, machineCpuS, changed: recap.changed };
 }
 
 /** Sums the per-host recap lines of either tool. */
 export function readRecap(tool: Tool, stdout: string): { hosts: number; changed: number; bad: number } {
-  const line = tool === 'ansible'
-    ? /^\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm
-    : /^\S+\s+ok=\d+ changed=(\d+) failed=(\d+) skipped=\d+ unreachable=(\d+)/gm;
+  const line =
+    tool === 'ansible'
+      ? /^\S+\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)/gm
+      : /^\S+\s+ok=\d+ changed=(\d+) failed=(\d+) skipped=\d+ unreachable=(\d+)/gm;
   let hosts = 0;
   let changed = 0;
   let bad = 0;
@@ -121,13 +151,22 @@ export async function ensureControllerTools(log: (line: string) => void): Promis
   if (!missing.length) return;
   log(`installing ${missing.join(', ')} from Debian's packages`);
   await mustRun('apt-get', ['update', '-qq'], 'apt-get update');
-  await mustRun('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], 'installing controller tools', {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+  await mustRun(
+    'apt-get',
+    ['install', '-y', '-qq', '--no-install-recommends', ...missing],
+    'installing controller tools',
+    {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    },
+  );
 }
 
 /** Stops the ControlPersist masters Ansible left in our control folder, each through its socket. */
 export async function stopControlMasters(controlDir: string): Promise<void> {
   const sockets = existsSync(controlDir) ? await readdir(controlDir) : [];
-  await Promise.all(sockets.map((s) => runProcess('ssh', ['-o', `ControlPath=${path.join(controlDir, s)}`, '-O', 'exit', 'bench-control-master'])));
+  await Promise.all(
+    sockets.map((s) =>
+      runProcess('ssh', ['-o', `ControlPath=${path.join(controlDir, s)}`, '-O', 'exit', 'bench-control-master']),
+    ),
+  );
 }

@@ -37,9 +37,18 @@ function playbook(title: string, tasks: TaskList): string {
 function fileTasks(tool: Tool): TaskList {
   const mod = (name: string) => (tool === 'ansible' ? `ansible.builtin.${name}` : name);
   return [
-    ...range(10).map((i) => ({ name: `Directory ${i}`, [mod('file')]: { path: `/bench/dir${i}`, state: 'directory', mode: '0755' } })),
-    ...range(10).map((i) => ({ name: `File ${i}`, [mod('copy')]: { dest: `/bench/file${i}.txt`, content: `small file ${i}\n`, mode: '0644' } })),
-    ...range(10).map((i) => ({ name: `Line ${i}`, [mod('lineinfile')]: { path: '/bench/lines.txt', line: `line ${i}`, create: true, mode: '0644' } })),
+    ...range(10).map((i) => ({
+      name: `Directory ${i}`,
+      [mod('file')]: { path: `/bench/dir${i}`, state: 'directory', mode: '0755' },
+    })),
+    ...range(10).map((i) => ({
+      name: `File ${i}`,
+      [mod('copy')]: { dest: `/bench/file${i}.txt`, content: `small file ${i}\n`, mode: '0644' },
+    })),
+    ...range(10).map((i) => ({
+      name: `Line ${i}`,
+      [mod('lineinfile')]: { path: '/bench/lines.txt', line: `line ${i}`, create: true, mode: '0644' },
+    })),
   ];
 }
 
@@ -59,10 +68,16 @@ function slowTasks(tool: Tool, hosts: number): TaskList {
 /** A real probe that finds nothing to change: the directory is already there as asked. */
 function noopTasks(tool: Tool, count: number): TaskList {
   const file = tool === 'ansible' ? 'ansible.builtin.file' : 'file';
-  return range(count).map((i) => ({ name: `Probe ${i}`, [file]: { path: '/bench', state: 'directory', mode: '0755' } }));
+  return range(count).map((i) => ({
+    name: `Probe ${i}`,
+    [file]: { path: '/bench', state: 'directory', mode: '0755' },
+  }));
 }
 
-const both = (make: (tool: Tool) => string): Record<Tool, string> => ({ ansible: make('ansible'), furrow: make('furrow') });
+const both = (make: (tool: Tool) => string): Record<Tool, string> => ({
+  ansible: make('ansible'),
+  furrow: make('furrow'),
+});
 
 function filesWorkload(id: number, hostCount: number): Workload {
   const title = `30 file tasks, ${hostCount} hosts`;

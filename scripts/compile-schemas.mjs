@@ -17,7 +17,10 @@ function write(set, add) {
   const sha256 = {};
   add(ajv, refs, sha256);
   const code = standaloneCode(ajv, refs);
-  writeFileSync(`dist/schemas/${set}.cjs`, `${code}\nmodule.exports.sha256 = ${JSON.stringify(sha256)};\nmodule.exports.validators = module.exports;\n`);
+  writeFileSync(
+    `dist/schemas/${set}.cjs`,
+    `${code}\nmodule.exports.sha256 = ${JSON.stringify(sha256)};\nmodule.exports.validators = module.exports;\n`,
+  );
 }
 
 const playbookText = playbookSchemaText();

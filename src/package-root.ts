@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 function findPackageRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'furrow') return dir;
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'furrow')
+      return dir;
     if (path.dirname(dir) === dir) throw new Error(`furrow: cannot find the package's package.json above ${from}`);
   }
 }

@@ -39,11 +39,13 @@ export async function readBundleIndex(file: string): Promise<BundleIndex> {
     const head = Buffer.alloc(512);
     await fh.read(head, 0, 512, 0);
     const header = new tar.Header(head);
-    if (!header.cksumValid || header.path?.replace(/^\.\//, '') !== INDEX_NAME || !header.size) throw notABundle(file, `its first entry is not ${INDEX_NAME}`);
+    if (!header.cksumValid || header.path?.replace(/^\.\//, '') !== INDEX_NAME || !header.size)
+      throw notABundle(file, `its first entry is not ${INDEX_NAME}`);
     const body = Buffer.alloc(header.size);
     await fh.read(body, 0, header.size, 512);
     const index = JSON.parse(body.toString('utf8')) as BundleIndex;
-    if (index.format !== BUNDLE_FORMAT) throw notABundle(file, `format ${JSON.stringify(index.format)}, this Furrow reads ${BUNDLE_FORMAT}`);
+    if (index.format !== BUNDLE_FORMAT)
+      throw notABundle(file, `format ${JSON.stringify(index.format)}, this Furrow reads ${BUNDLE_FORMAT}`);
     return index;
   } catch (err) {
     if (err instanceof InputError) throw err;
@@ -95,30 +97,42 @@ export async function verifyBundle(file: string): Promise<VerifyResult> {
     const got = actual.get(p);
     if (!got) problems.push(`${want.item}: ${p} is missing`);
     else if (got.sha256 !== want.sha256 || got.size !== want.size) {
-      problems.push(`${want.item}: ${p} has sha256 ${got.sha256} (${got.size} bytes), bundle.json says ${want.sha256} (${want.size} bytes)`);
+      problems.push(
+        `${want.item}: ${p} has sha256 ${got.sha256} (${got.size} bytes), bundle.json says ${want.sha256} (${want.size} bytes)`,
+      );
     }
   }
-  for (const p of actual.keys()) if (p !== INDEX_NAME && !expected.has(p)) problems.push(`${p} is in the tar but not in bundle.json`);
+  for (const p of actual.keys())
+    if (p !== INDEX_NAME && !expected.has(p)) problems.push(`${p} is in the tar but not in bundle.json`);
   return { index, problems, checked: actual.size };
 }
 
 /** A bundle's content as `bundle ls` prints it: one line per item. */
-export function describeBundle(index: BundleIndex, sizes = new Map(index.files.map((f) => [f.path, f.size]))): string[] {
+export function describeBundle(
+  index: BundleIndex,
+  sizes = new Map(index.files.map((f) => [f.path, f.size])),
+): string[] {
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   const lines = [`${index.name} (${index.format}, built ${index.created}, ${index.arches.join(', ')})`];
   if (index.binaries.length) lines.push('binaries:');
   for (const b of index.binaries) {
     const size = b.files.reduce((n, f) => n + (sizes.get(f) ?? 0), 0);
-    lines.push(`  ${b.name} ${b.version} ${b.arch}  ${b.files.map((f) => path.basename(f)).join(' ')}  ${mb(size)}  hosts: ${b.hosts}`);
+    lines.push(
+      `  ${b.name} ${b.version} ${b.arch}  ${b.files.map((f) => path.basename(f)).join(' ')}  ${mb(size)}  hosts: ${b.hosts}`,
+    );
   }
   if (index.images.length) lines.push('images:');
   for (const i of index.images) {
     const size = i.platforms.reduce((n, p) => n + p.size, 0);
-    lines.push(`  ${i.name}  ${i.digest}  ${i.platforms.map((p) => p.arch + (p.variant ? `/${p.variant}` : '')).join(',')}  ${mb(size)}`);
+    lines.push(
+      `  ${i.name}  ${i.digest}  ${i.platforms.map((p) => p.arch + (p.variant ? `/${p.variant}` : '')).join(',')}  ${mb(size)}`,
+    );
   }
   if (index.packages) {
     const p = index.packages;
-    lines.push(`packages (${p.family}, ${p.distribution.id} ${p.distribution.versionId} ${p.distribution.codename}, ${p.arch}): ${p.packages.length} with dependencies`);
+    lines.push(
+      `packages (${p.family}, ${p.distribution.id} ${p.distribution.versionId} ${p.distribution.codename}, ${p.arch}): ${p.packages.length} with dependencies`,
+    );
     lines.push(`  requested: ${p.requested.join(' ')}`);
   }
   const total = index.files.reduce((n, f) => n + f.size, 0);

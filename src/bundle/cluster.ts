@@ -25,7 +25,8 @@ export function bundleVars(clusterDir: string, index: BundleIndex, inventory: In
   const vars: Record<string, unknown> = {
     furrow_bundle_dir: dir,
     // One arch: a plain path. Several: each host's own (facts are then gathered by every play).
-    furrow_bin_dir: index.arches.length === 1 ? path.join(dir, 'bin', index.arches[0]!) : `${path.join(dir, 'bin')}/{{ facts.arch }}`,
+    furrow_bin_dir:
+      index.arches.length === 1 ? path.join(dir, 'bin', index.arches[0]!) : `${path.join(dir, 'bin')}/{{ facts.arch }}`,
     furrow_bundle_binaries: binaries,
     furrow_bundle_images: index.images.map((i) => ({ name: i.name, digest: i.digest })),
     furrow_bundle_layout: path.join(dir, IMAGES_DIR),

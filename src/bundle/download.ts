@@ -27,9 +27,7 @@ export type Progress = (line: string) => void;
 export async function fileSha256(file: string): Promise<string | undefined> {
   const hash = createHash('sha256');
   try {
-    await pipeline(createReadStream(file), async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const chunk of chunks) hash.update(chunk);
-    });
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -43,7 +41,12 @@ async function openSource(url: string, item: string): Promise<Readable> {
     try {
       return (await open(fileURLToPath(url))).createReadStream();
     } catch (err) {
-      throw new FetchError(`${item}: cannot fetch ${url}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+      throw new FetchError(
+        `${item}: cannot fetch ${url}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
   let res: Response;
@@ -51,7 +54,9 @@ async function openSource(url: string, item: string): Promise<Readable> {
     res = await fetch(url, { redirect: 'follow' });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new FetchError(`${item}: cannot fetch ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, { cause: err });
+    throw new FetchError(`${item}: cannot fetch ${url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`, {
+      cause: err,
+    });
   }
   if (!res.ok || !res.body) {
     await res.body?.cancel();
@@ -65,7 +70,13 @@ async function openSource(url: string, item: string): Promise<Readable> {
  * dest (a temp file beside it, then renamed); anything else is removed and the error names the
  * item, where it is in the manifest, and both digests.
  */
-export async function downloadVerified(url: string, checksum: Checksum, dest: string, item: string, place: SourcePlace): Promise<number> {
+export async function downloadVerified(
+  url: string,
+  checksum: Checksum,
+  dest: string,
+  item: string,
+  place: SourcePlace,
+): Promise<number> {
   const tmp = `${dest}.part-${process.pid}`;
   const hash = createHash(checksum.algorithm);
   let size = 0;
@@ -85,14 +96,21 @@ export async function downloadVerified(url: string, checksum: Checksum, dest: st
     const got = hash.digest('hex');
     if (got !== checksum.hex) {
       const { algorithm } = checksum;
-      throw new InputError(place, `${item}: the download from ${url} has ${algorithm} ${got}, the manifest says ${checksum.hex}`, `check the URL and the ${algorithm} in the manifest (the file may have changed upstream)`);
+      throw new InputError(
+        place,
+        `${item}: the download from ${url} has ${algorithm} ${got}, the manifest says ${checksum.hex}`,
+        `check the URL and the ${algorithm} in the manifest (the file may have changed upstream)`,
+      );
     }
     await rename(tmp, dest);
     return size;
   } catch (err) {
     await rm(tmp, { force: true });
     if (err instanceof FurrowError) throw err;
-    if (sourceBroke) throw new FetchError(`${item}: cannot fetch ${url}: ${(err as Error).message}; build again to resume`, { cause: err });
+    if (sourceBroke)
+      throw new FetchError(`${item}: cannot fetch ${url}: ${(err as Error).message}; build again to resume`, {
+        cause: err,
+      });
     throw new BundleError(`${item}: cannot write ${tmp}: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -12,7 +12,10 @@ import * as tar from 'tar';
  * architectures are never sent.
  */
 
-const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
+const INDEX_TYPES = [
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+];
 
 interface Descriptor {
   mediaType: string;
@@ -44,18 +47,29 @@ export async function imageForPlatform(layout: string, digest: string, arch: str
   let manifest = top;
   if (INDEX_TYPES.includes(top.mediaType)) {
     const list = await readBlobJson<{ manifests: Descriptor[] }>(layout, digest);
-    const found = list.manifests.find((m) => m.platform?.architecture === arch && (m.platform.os ?? 'linux') === 'linux');
-    if (!found) throw new Error(`image ${digest} has no linux/${arch} manifest (it has ${list.manifests.map((m) => m.platform?.architecture).join(', ')})`);
+    const found = list.manifests.find(
+      (m) => m.platform?.architecture === arch && (m.platform.os ?? 'linux') === 'linux',
+    );
+    if (!found)
+      throw new Error(
+        `image ${digest} has no linux/${arch} manifest (it has ${list.manifests.map((m) => m.platform?.architecture).join(', ')})`,
+      );
     manifest = found;
   }
   const m = await readBlobJson<{ config: Descriptor; layers: Descriptor[] }>(layout, manifest.digest);
-  const config = await readBlobJson<{ architecture?: string }>(layout, m.config.digest).catch(() => ({}) as { architecture?: string });
-  if (config.architecture && config.architecture !== arch) throw new Error(`image ${digest} is for ${config.architecture}, the host is ${arch}`);
+  const config = await readBlobJson<{ architecture?: string }>(layout, m.config.digest).catch(
+    () => ({}) as { architecture?: string },
+  );
+  if (config.architecture && config.architecture !== arch)
+    throw new Error(`image ${digest} is for ${config.architecture}, the host is ${arch}`);
   return { top, manifest, config: m.config, layers: m.layers };
 }
 
 /** A tar stream of `files` (archive name -> file on the controller), built in a temp folder of links; `done` removes it. */
-async function linkedTar(files: Map<string, string>, texts: Map<string, string>): Promise<{ stream: Readable; done: () => Promise<void> }> {
+async function linkedTar(
+  files: Map<string, string>,
+  texts: Map<string, string>,
+): Promise<{ stream: Readable; done: () => Promise<void> }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'furrow-image-'));
   for (const [name, text] of texts) {
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
@@ -65,15 +79,28 @@ async function linkedTar(files: Map<string, string>, texts: Map<string, string>)
     await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
     await symlink(path.resolve(target), path.join(dir, name));
   }
-  const stream = tar.c({ cwd: dir, follow: true, portable: true }, [...texts.keys(), ...files.keys()]) as unknown as Readable;
+  const stream = tar.c({ cwd: dir, follow: true, portable: true }, [
+    ...texts.keys(),
+    ...files.keys(),
+  ]) as unknown as Readable;
   return { stream, done: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** An OCI layout holding one image (its index or manifest kept as it is, its other platforms left out). */
-export async function ociImportTar(layout: string, image: ImagePlatform, name: string): Promise<{ stream: Readable; done: () => Promise<void> }> {
+export async function ociImportTar(
+  layout: string,
+  image: ImagePlatform,
+  name: string,
+): Promise<{ stream: Readable; done: () => Promise<void> }> {
   const tag = /:([^/:@]+)$/.exec(name.split('@')[0]!)?.[1];
-  const annotations: Record<string, string> = { 'io.containerd.image.name': name, ...(tag ? { 'org.opencontainers.image.ref.name': tag } : {}) };
-  const index = { schemaVersion: 2, manifests: [{ mediaType: image.top.mediaType, digest: image.top.digest, size: image.top.size, annotations }] };
+  const annotations: Record<string, string> = {
+    'io.containerd.image.name': name,
+    ...(tag ? { 'org.opencontainers.image.ref.name': tag } : {}),
+  };
+  const index = {
+    schemaVersion: 2,
+    manifests: [{ mediaType: image.top.mediaType, digest: image.top.digest, size: image.top.size, annotations }],
+  };
   const blobs = [image.top, image.manifest, image.config, ...image.layers];
   const files = new Map(blobs.map((b) => [`blobs/${b.digest.replace(':', '/')}`, blobPath(layout, b.digest)]));
   const texts = new Map([
@@ -84,10 +111,16 @@ export async function ociImportTar(layout: string, image: ImagePlatform, name: s
 }
 
 /** docker load's format: manifest.json naming the config and layer files, plus those files. */
-export async function dockerLoadTar(layout: string, image: ImagePlatform, name: string): Promise<{ stream: Readable; done: () => Promise<void> }> {
+export async function dockerLoadTar(
+  layout: string,
+  image: ImagePlatform,
+  name: string,
+): Promise<{ stream: Readable; done: () => Promise<void> }> {
   const hex = (d: Descriptor) => d.digest.replace(/^sha256:/, '');
   const repoTags = name.includes('@') ? [] : [name];
-  const manifest = [{ Config: `${hex(image.config)}.json`, RepoTags: repoTags, Layers: image.layers.map((l) => `${hex(l)}/layer.tar`) }];
+  const manifest = [
+    { Config: `${hex(image.config)}.json`, RepoTags: repoTags, Layers: image.layers.map((l) => `${hex(l)}/layer.tar`) },
+  ];
   const files = new Map<string, string>([[`${hex(image.config)}.json`, blobPath(layout, image.config.digest)]]);
   for (const l of image.layers) files.set(`${hex(l)}/layer.tar`, blobPath(layout, l.digest));
   return linkedTar(files, new Map([['manifest.json', JSON.stringify(manifest)]]));

@@ -72,7 +72,10 @@ interface RawManifest {
   name?: string;
   arch?: string[];
   versions?: Record<string, string | number>;
-  registries?: Record<string, { mirrors?: string[]; insecure?: boolean; auth?: { username: string; password?: string; password_env?: string } }>;
+  registries?: Record<
+    string,
+    { mirrors?: string[]; insecure?: boolean; auth?: { username: string; password?: string; password_env?: string } }
+  >;
   binaries?: RawBinary[];
   images?: (string | { ref: string; arch?: string[]; layout?: string })[];
   packages?: { debian?: string[]; redhat?: string[] };
@@ -81,7 +84,9 @@ interface RawManifest {
 let validator: ReturnType<Ajv['compile']> | undefined;
 
 function validate(source: YamlSource): InputError[] {
-  validator ??= new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true }).compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')));
+  validator ??= new Ajv({ allErrors: true, allowUnionTypes: true, verbose: true }).compile(
+    JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')),
+  );
   if (validator(source.data)) return [];
   return ajvErrorsToInput(validator.errors ?? [], source, []);
 }
@@ -90,14 +95,19 @@ function validate(source: YamlSource): InputError[] {
  * Reads and checks a manifest and fills in its templates for `arches` (the manifest's own `arch:`
  * when not given). Throws InputErrors (exit 2) listing every problem with its place.
  */
-export async function loadManifest(file: string, arches?: Arch[], env: NodeJS.ProcessEnv = process.env): Promise<Manifest> {
+export async function loadManifest(
+  file: string,
+  arches?: Arch[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Manifest> {
   const { source, errors } = await YamlSource.read(file);
   if (!source) throw new InputErrors(errors, 0, 'the bundle manifest');
   if (source.data === null || typeof source.data !== 'object' || Array.isArray(source.data)) {
     throw new InputError({ file, line: 1 }, 'a bundle manifest must be a mapping (binaries:, images:, packages:)');
   }
   const schemaErrors = validate(source);
-  if (schemaErrors.length) throw new InputErrors(schemaErrors.slice(0, 20), Math.max(0, schemaErrors.length - 20), 'the bundle manifest');
+  if (schemaErrors.length)
+    throw new InputErrors(schemaErrors.slice(0, 20), Math.max(0, schemaErrors.length - 20), 'the bundle manifest');
   return resolveManifest(source, arches, env);
 }
 
@@ -110,19 +120,31 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
     try {
       return Handlebars.compile(text, { strict: true, noEscape: true })({ versions, ...data });
     } catch (err) {
-      problems.push(new InputError(at(path), `cannot fill in ${JSON.stringify(text)}: ${(err as Error).message.split('\n')[0]}`, 'use {{version}}, {{arch}} or {{versions.NAME}} with NAME under versions:'));
+      problems.push(
+        new InputError(
+          at(path),
+          `cannot fill in ${JSON.stringify(text)}: ${(err as Error).message.split('\n')[0]}`,
+          'use {{version}}, {{arch}} or {{versions.NAME}} with NAME under versions:',
+        ),
+      );
       return text;
     }
   };
 
-  const arches = archArg?.length ? archArg : raw.arch ?? ['amd64'];
+  const arches = archArg?.length ? archArg : (raw.arch ?? ['amd64']);
   const binaries: BinaryItem[] = [];
   const seenFiles = new Map<string, string>();
   (raw.binaries ?? []).forEach((b, i) => {
     const base: YamlPath = ['binaries', i];
     const version = b.version !== undefined ? fill(String(b.version), [...base, 'version'], {}) : versions[b.name];
     if (version === undefined) {
-      problems.push(new InputError(at(base), `binary '${b.name}' has no version`, `add version: to it, or ${b.name}: under versions:`));
+      problems.push(
+        new InputError(
+          at(base),
+          `binary '${b.name}' has no version`,
+          `add version: to it, or ${b.name}: under versions:`,
+        ),
+      );
       return;
     }
     for (const arch of arches) {
@@ -131,7 +153,13 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
       const given = b[algorithm]!;
       const hex = typeof given === 'string' ? given : given[arch];
       if (!hex) {
-        problems.push(new InputError(at([...base, algorithm]), `binary '${b.name}' has no ${algorithm} for ${arch}`, `add ${arch}: <${algorithm} of the ${arch} download>, or leave ${arch} out with --arch`));
+        problems.push(
+          new InputError(
+            at([...base, algorithm]),
+            `binary '${b.name}' has no ${algorithm} for ${arch}`,
+            `add ${arch}: <${algorithm} of the ${arch} download>, or leave ${arch} out with --arch`,
+          ),
+        );
         continue;
       }
       const checksum: Checksum = { algorithm, hex };
@@ -143,10 +171,26 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
       });
       for (const name of files?.map((f) => f.to) ?? [b.name]) {
         const other = seenFiles.get(`${arch}/${name}`);
-        if (other) problems.push(new InputError(at(base), `bin/${arch}/${name} would come from two binaries ('${other}' and '${b.name}')`, 'give one of the files another name with to:'));
+        if (other)
+          problems.push(
+            new InputError(
+              at(base),
+              `bin/${arch}/${name} would come from two binaries ('${other}' and '${b.name}')`,
+              'give one of the files another name with to:',
+            ),
+          );
         seenFiles.set(`${arch}/${name}`, b.name);
       }
-      binaries.push({ name: b.name, version, arch, url: fill(b.url, [...base, 'url'], data), checksum, ...(files ? { files } : {}), hosts: b.hosts ?? 'all', place: at(base) });
+      binaries.push({
+        name: b.name,
+        version,
+        arch,
+        url: fill(b.url, [...base, 'url'], data),
+        checksum,
+        ...(files ? { files } : {}),
+        hosts: b.hosts ?? 'all',
+        place: at(base),
+      });
     }
   });
 
@@ -164,18 +208,33 @@ function resolveManifest(source: YamlSource, archArg: Arch[] | undefined, env: N
     if (r.auth) {
       const password = r.auth.password ?? (r.auth.password_env ? env[r.auth.password_env] : undefined);
       if (password === undefined) {
-        const fix = r.auth.password_env ? `set the environment variable ${r.auth.password_env}` : 'add password_env: NAME (an environment variable that holds it)';
+        const fix = r.auth.password_env
+          ? `set the environment variable ${r.auth.password_env}`
+          : 'add password_env: NAME (an environment variable that holds it)';
         problems.push(new InputError(at(['registries', host, 'auth']), `registry ${host}: no password`, fix));
       } else auth = { username: r.auth.username, password };
     }
-    registries[host] = { ...(r.mirrors ? { mirrors: r.mirrors } : {}), ...(r.insecure !== undefined ? { insecure: r.insecure } : {}), ...(auth ? { auth } : {}) };
+    registries[host] = {
+      ...(r.mirrors ? { mirrors: r.mirrors } : {}),
+      ...(r.insecure !== undefined ? { insecure: r.insecure } : {}),
+      ...(auth ? { auth } : {}),
+    };
   }
 
-  const packages = (['debian', 'redhat'] as const).filter((f) => raw.packages?.[f]?.length).map((family) => ({ family, names: raw.packages![family]! }));
+  const packages = (['debian', 'redhat'] as const)
+    .filter((f) => raw.packages?.[f]?.length)
+    .map((family) => ({ family, names: raw.packages![family]! }));
   if (packages.some((p) => p.family === 'redhat')) {
-    problems.push(new InputError(at(['packages', 'redhat']), 'RPM packages are not built yet (only debian)', 'leave packages.redhat out for now'));
+    problems.push(
+      new InputError(
+        at(['packages', 'redhat']),
+        'RPM packages are not built yet (only debian)',
+        'leave packages.redhat out for now',
+      ),
+    );
   }
 
-  if (problems.length) throw new InputErrors(problems.slice(0, 20), Math.max(0, problems.length - 20), 'the bundle manifest');
+  if (problems.length)
+    throw new InputErrors(problems.slice(0, 20), Math.max(0, problems.length - 20), 'the bundle manifest');
   return { file: source.file, name: raw.name ?? 'furrow-bundle', arches, binaries, images, packages, registries };
 }

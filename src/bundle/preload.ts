@@ -10,7 +10,11 @@ import { sameContent, type BundleIndex } from './format.js';
  * When the same bundle is there already nothing is read or written. The hosts' half is a run of
  * the bundle role (playbooks/preload.yml), which compares each item with the host by digest.
  */
-export async function unpackIntoCluster(file: string, clusterDir: string, log: Progress): Promise<{ index: BundleIndex; unpacked: boolean }> {
+export async function unpackIntoCluster(
+  file: string,
+  clusterDir: string,
+  log: Progress,
+): Promise<{ index: BundleIndex; unpacked: boolean }> {
   const index = await readBundleIndex(file);
   const current = readClusterBundle(clusterDir);
   const dir = clusterBundleDir(clusterDir);
@@ -20,7 +24,9 @@ export async function unpackIntoCluster(file: string, clusterDir: string, log: P
   }
   const checked = await verifyBundle(file);
   if (checked.problems.length) {
-    throw new BundleError(`${file} is damaged; nothing was unpacked or copied:\n  ${checked.problems.slice(0, 20).join('\n  ')}${checked.problems.length > 20 ? `\n  (and ${checked.problems.length - 20} more)` : ''}`);
+    throw new BundleError(
+      `${file} is damaged; nothing was unpacked or copied:\n  ${checked.problems.slice(0, 20).join('\n  ')}${checked.problems.length > 20 ? `\n  (and ${checked.problems.length - 20} more)` : ''}`,
+    );
   }
   const tmp = `${dir}.new-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });

@@ -3,7 +3,13 @@ import { EXIT } from '../engine/errors.js';
 import { deploy } from './deploy.js';
 import { addRunOptions, type RunFlags } from './run.js';
 
-const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const list = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 
 export function registerCerts(program: Command): void {
   const certs = program.command('certs').description("check and renew a cluster's certificates");
@@ -13,15 +19,24 @@ export function registerCerts(program: Command): void {
     .description('every certificate in pki/ and on the hosts, with expiry and days left')
     .requiredOption('-i, --inventory <cluster>', 'the cluster folder')
     .option('--json', 'one JSON object per certificate per line')
-    .addHelpText('after', '\nExit status: 0 when every certificate is valid beyond the renew window (cert_renew_within_days,\ndefault 30), 1 when any is expired, expiring or unreadable.\n')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 when every certificate is valid beyond the renew window (cert_renew_within_days,\ndefault 30), 1 when any is expired, expiring or unreadable.\n',
+    )
     .action(async (o: { inventory: string; json?: boolean }) => {
-      const [{ loadCluster }, { checkClusterCerts }, { needsAttention }] = await Promise.all([import('../cluster/cluster.js'), import('../cluster/certs.js'), import('../pki/index.js')]);
+      const [{ loadCluster }, { checkClusterCerts }, { needsAttention }] = await Promise.all([
+        import('../cluster/cluster.js'),
+        import('../cluster/certs.js'),
+        import('../pki/index.js'),
+      ]);
       const checks = await checkClusterCerts(loadCluster(o.inventory));
       for (const c of checks) {
         if (o.json) process.stdout.write(`${JSON.stringify(c)}\n`);
         else {
-          const days = c.status === 'unreadable' ? c.problem ?? '' : `${c.daysLeft} days left (${c.notAfter})`;
-          process.stdout.write(`${c.where.padEnd(10)} ${c.status.toUpperCase().padEnd(10)} ${c.name}  ${c.subject}  ${days}\n`);
+          const days = c.status === 'unreadable' ? (c.problem ?? '') : `${c.daysLeft} days left (${c.notAfter})`;
+          process.stdout.write(
+            `${c.where.padEnd(10)} ${c.status.toUpperCase().padEnd(10)} ${c.name}  ${c.subject}  ${days}\n`,
+          );
         }
       }
       process.exitCode = needsAttention(checks) ? EXIT.failed : EXIT.ok;
@@ -30,11 +45,16 @@ export function registerCerts(program: Command): void {
   addRunOptions(
     certs
       .command('renew')
-      .description('re-issue leaf certificates with the existing CAs and roll them out (etcd members, then apiservers, restart one at a time)')
+      .description(
+        're-issue leaf certificates with the existing CAs and roll them out (etcd members, then apiservers, restart one at a time)',
+      )
       .option('--only <names>', "only these (comma separated, as pki/ names them: 'etcd/server-h1')", list),
     'the cluster folder',
   ).action(async (o: RunFlags & { only?: string[] }) => {
-    const [{ loadCluster }, { renewClusterCerts, clusterRolloutSteps }] = await Promise.all([import('../cluster/cluster.js'), import('../cluster/certs.js')]);
+    const [{ loadCluster }, { renewClusterCerts, clusterRolloutSteps }] = await Promise.all([
+      import('../cluster/cluster.js'),
+      import('../cluster/certs.js'),
+    ]);
     const cluster = loadCluster(o.inventory);
     const renewed = await renewClusterCerts(cluster, o.only);
     for (const r of renewed) process.stderr.write(`certs: ${r.name}: ${r.action} (${r.reason})\n`);

@@ -31,41 +31,76 @@ export function formatStatus(s: ClusterStatus, cwd = process.cwd()): string {
   // As the user named it: relative to the current folder when it is inside it.
   const named = path.relative(cwd, s.cluster);
   const lines: string[] = [`cluster ${named && !named.startsWith('..') ? named : s.cluster}`, ''];
-  lines.push(`api: ${s.api.server || '(none)'}: ${s.api.ready ? `ready, ${s.api.detail}` : `NOT READY: ${s.api.detail}`}`, '');
+  lines.push(
+    `api: ${s.api.server || '(none)'}: ${s.api.ready ? `ready, ${s.api.detail}` : `NOT READY: ${s.api.detail}`}`,
+    '',
+  );
 
   lines.push(`nodes: ${s.nodes.filter((n) => n.ready).length} of ${s.nodes.length} Ready`);
-  if (s.nodes.length) lines.push(textTable([['NAME', 'STATUS', 'ROLES', 'VERSION', 'ADDRESS'], ...s.nodes.map((n) => [n.name, n.ready ? 'Ready' : 'NotReady', n.roles, n.version, n.address])]).trimEnd());
+  if (s.nodes.length)
+    lines.push(
+      textTable([
+        ['NAME', 'STATUS', 'ROLES', 'VERSION', 'ADDRESS'],
+        ...s.nodes.map((n) => [n.name, n.ready ? 'Ready' : 'NotReady', n.roles, n.version, n.address]),
+      ]).trimEnd(),
+    );
   lines.push('');
 
   lines.push(`etcd: ${s.etcd.filter((m) => m.healthy).length} of ${s.etcd.length} members healthy`);
   lines.push(
     textTable([
       ['MEMBER', 'HEALTH', 'VERSION', 'DB SIZE', 'LEADER', 'PROBLEM'],
-      ...s.etcd.map((m) => [m.host, m.healthy ? 'healthy' : 'UNHEALTHY', m.version ?? '', m.version ? mib(m.dbSizeBytes) : '', m.leader ? 'yes' : m.leader === false ? 'no' : '', m.problem ?? '']),
+      ...s.etcd.map((m) => [
+        m.host,
+        m.healthy ? 'healthy' : 'UNHEALTHY',
+        m.version ?? '',
+        m.version ? mib(m.dbSizeBytes) : '',
+        m.leader ? 'yes' : m.leader === false ? 'no' : '',
+        m.problem ?? '',
+      ]),
     ]).trimEnd(),
   );
   lines.push('');
 
   const c = s.certificates;
   lines.push(`certificates: ${c.total}, ${c.attention.length ? `${c.attention.length} need attention` : 'all ok'}`);
-  if (c.soonest) lines.push(`  first to expire: ${c.soonest.name} (${c.soonest.where}) on ${c.soonest.notAfter.slice(0, 10)}, ${c.soonest.daysLeft} days left`);
+  if (c.soonest)
+    lines.push(
+      `  first to expire: ${c.soonest.name} (${c.soonest.where}) on ${c.soonest.notAfter.slice(0, 10)}, ${c.soonest.daysLeft} days left`,
+    );
   for (const a of c.attention) lines.push(`  ${a.status}: ${a.name} (${a.where}), ${a.daysLeft} days left`);
   lines.push('');
 
   const d = s.lastDeploy;
-  if (!d) lines.push(`last deploy: none recorded in ${path.relative(cwd, path.join(cwd, '.furrow', 'runs')) || '.'} (journals are kept where furrow deploy ran)`);
+  if (!d)
+    lines.push(
+      `last deploy: none recorded in ${path.relative(cwd, path.join(cwd, '.furrow', 'runs')) || '.'} (journals are kept where furrow deploy ran)`,
+    );
   else {
-    const outcome = !d.finished ? 'did not finish (killed, or still running)' : d.failedHosts.length || d.unreachableHosts.length ? `failed on ${[...d.failedHosts, ...d.unreachableHosts].join(', ')}` : 'no host failed';
-    lines.push(`last deploy: ${d.at}, steps ${d.steps.join(',')}, ${outcome}${seconds(d.durationMs)}`, `  journal: ${path.relative(cwd, d.journal)}`);
+    const outcome = !d.finished
+      ? 'did not finish (killed, or still running)'
+      : d.failedHosts.length || d.unreachableHosts.length
+        ? `failed on ${[...d.failedHosts, ...d.unreachableHosts].join(', ')}`
+        : 'no host failed';
+    lines.push(
+      `last deploy: ${d.at}, steps ${d.steps.join(',')}, ${outcome}${seconds(d.durationMs)}`,
+      `  journal: ${path.relative(cwd, d.journal)}`,
+    );
   }
 
   if (s.drift) {
     const hosts = Object.entries(s.drift.changes).sort(([a], [b]) => a.localeCompare(b));
     const clean = !hosts.length && !s.drift.unreachable.length && !s.drift.failed.length;
-    lines.push(`drift: deploy ${s.drift.steps.join(',')} --check ${clean ? 'would change nothing on any host' : 'found work:'}`);
-    for (const [host, tasks] of hosts) lines.push(`  ${host}: ${tasks.length} task(s) would change: ${tasks.slice(0, 3).join('; ')}${tasks.length > 3 ? '; ...' : ''}`);
+    lines.push(
+      `drift: deploy ${s.drift.steps.join(',')} --check ${clean ? 'would change nothing on any host' : 'found work:'}`,
+    );
+    for (const [host, tasks] of hosts)
+      lines.push(
+        `  ${host}: ${tasks.length} task(s) would change: ${tasks.slice(0, 3).join('; ')}${tasks.length > 3 ? '; ...' : ''}`,
+      );
     for (const host of s.drift.unreachable) lines.push(`  ${host}: unreachable`);
-    for (const host of s.drift.failed) lines.push(`  ${host}: a task failed in check mode (run the deploy with --check to see it)`);
+    for (const host of s.drift.failed)
+      lines.push(`  ${host}: a task failed in check mode (run the deploy with --check to see it)`);
   } else lines.push('drift: not checked (--no-drift)');
   return `${lines.join('\n')}\n`;
 }
@@ -76,12 +111,20 @@ export function registerCluster(program: Command): void {
   addClusterOptions(
     cluster
       .command('status')
-      .description('the cluster at a glance: the API and its nodes, etcd members and health, certificate expiry, the last deploy, and whether the hosts drifted from it (a deploy in check mode)')
+      .description(
+        'the cluster at a glance: the API and its nodes, etcd members and health, certificate expiry, the last deploy, and whether the hosts drifted from it (a deploy in check mode)',
+      )
       .option('--no-drift', 'skip the drift check (the deploy in check mode, the slow part)'),
   )
-    .addHelpText('after', '\nExit status: 0 when everything is healthy and nothing drifted, 1 when something needs attention.\n\nExample:\n  furrow cluster status -i clusters/prod\n')
+    .addHelpText(
+      'after',
+      '\nExit status: 0 when everything is healthy and nothing drifted, 1 when something needs attention.\n\nExample:\n  furrow cluster status -i clusters/prod\n',
+    )
     .action(async (o: ClusterFlags & { drift?: boolean }) => {
-      const [{ clusterStatus, needsAttention }, run] = await Promise.all([import('../cluster/status.js'), runOptionsFromFlags(o)]);
+      const [{ clusterStatus, needsAttention }, run] = await Promise.all([
+        import('../cluster/status.js'),
+        runOptionsFromFlags(o),
+      ]);
       const s = await clusterStatus(o.inventory, { run, drift: o.drift !== false });
       process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : formatStatus(s));
       process.exitCode = needsAttention(s) ? EXIT.failed : 0;
@@ -90,28 +133,49 @@ export function registerCluster(program: Command): void {
   addClusterOptions(
     cluster
       .command('destroy')
-      .description("kubeasz's 99.clean: stop and take away every unit, binary, configuration, data folder, CNI interface and iptables/IPVS rule Furrow made on the cluster's hosts (etcd's data too); the cluster folder stays")
+      .description(
+        "kubeasz's 99.clean: stop and take away every unit, binary, configuration, data folder, CNI interface and iptables/IPVS rule Furrow made on the cluster's hosts (etcd's data too); the cluster folder stays",
+      )
       .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
       .option('-C, --check', 'show what would be taken away, change nothing')
       .option('-v, --verbose', 'also show skipped tasks and every message')
       .option('--no-wait', 'when another run holds a host, fail at once (exit 4) instead of waiting for it'),
   )
-    .addHelpText('after', '\nExamples:\n  furrow cluster destroy -i clusters/prod --check\n  furrow cluster destroy -i clusters/prod --yes\n\nWhat stays on the hosts (Debian packages, chrony, ...): docs/cli.md#furrow-node.\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  furrow cluster destroy -i clusters/prod --check\n  furrow cluster destroy -i clusters/prod --yes\n\nWhat stays on the hosts (Debian packages, chrony, ...): docs/cli.md#furrow-node.\n',
+    )
     .action(async (o: ClusterFlags & { yes?: boolean; check?: boolean; verbose?: boolean; wait?: boolean }) => {
-      const [{ destroyCluster }, { loadClusterWithHosts }] = await Promise.all([import('../cluster/clean.js'), import('../cluster/cluster.js')]);
+      const [{ destroyCluster }, { loadClusterWithHosts }] = await Promise.all([
+        import('../cluster/clean.js'),
+        import('../cluster/cluster.js'),
+      ]);
       const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
       const hosts = [...inventory.hosts.keys()];
       if (!o.check && !o.yes && !process.stdin.isTTY) {
-        throw new InputError({ file: cluster.inventory }, 'cluster destroy asks for confirmation, and there is no terminal to ask on; nothing was touched', 'give --yes to destroy without asking (or --check to see what it would take away)');
+        throw new InputError(
+          { file: cluster.inventory },
+          'cluster destroy asks for confirmation, and there is no terminal to ask on; nothing was touched',
+          'give --yes to destroy without asking (or --check to see what it would take away)',
+        );
       }
-      if (!o.check && !o.yes && !(await confirmed(`Every Kubernetes service on ${hosts.join(', ')} stops and is taken away, with etcd's data (the cluster's whole state). Type 'yes' to destroy the cluster: `))) {
+      if (
+        !o.check &&
+        !o.yes &&
+        !(await confirmed(
+          `Every Kubernetes service on ${hosts.join(', ')} stops and is taken away, with etcd's data (the cluster's whole state). Type 'yes' to destroy the cluster: `,
+        ))
+      ) {
         process.stderr.write('cluster destroy: not confirmed; nothing was touched\n');
         process.exitCode = EXIT.failed;
         return;
       }
       const code = await destroyCluster(o.inventory, await runOptionsFromFlags(o));
       const out = o.json ? process.stderr : process.stdout;
-      if (code === 0 && !o.check) out.write(`cluster destroy: done; ${cluster.dir} is kept (inventory, config.yml, pki/, backup/): \`furrow deploy all\` from it makes the cluster again, empty\n`);
+      if (code === 0 && !o.check)
+        out.write(
+          `cluster destroy: done; ${cluster.dir} is kept (inventory, config.yml, pki/, backup/): \`furrow deploy all\` from it makes the cluster again, empty\n`,
+        );
       process.exitCode = code;
     });
 }

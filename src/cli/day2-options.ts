@@ -15,7 +15,10 @@ export function addDay2Options(cmd: Command): Command {
   return cmd
     .addOption(new Option('-i, --inventory <cluster>', 'the cluster folder').makeOptionMandatory())
     .option('-f, --forks <n>', 'tasks in flight at once (default: every host)', parseCount)
-    .option('--no-wait', 'when another run holds a host (its lock /run/furrow.lock), fail at once (exit 4) instead of waiting for it')
+    .option(
+      '--no-wait',
+      'when another run holds a host (its lock /run/furrow.lock), fail at once (exit 4) instead of waiting for it',
+    )
     .option('--json', 'one JSON event per line (the summary goes to stderr)')
     .option('-v, --verbose', 'also show skipped tasks and every message')
     .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded');

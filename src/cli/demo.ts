@@ -10,7 +10,9 @@ import type { Command } from 'commander';
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('a Kubernetes cluster on this machine: boot a 3-host lab, deploy all steps on it, show its nodes and pods')
+    .description(
+      'a Kubernetes cluster on this machine: boot a 3-host lab, deploy all steps on it, show its nodes and pods',
+    )
     .option('--name <name>', 'the lab to boot (or reuse)', 'default')
     .option('--dir <dir>', 'the cluster folder (made from the lab on the first run, reused after)', 'clusters/demo')
     .action(async (o: { name: string; dir: string }) => {
@@ -22,13 +24,21 @@ async function runDemo(name: string, dir: string): Promise<number> {
   const started = Date.now();
   const log = (line: string) => process.stderr.write(`demo: ${line}\n`);
   const took = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
-  const [{ labStatus, labUp }, kube, { buildLabBundle, labBundleFile }] = await Promise.all([import('../lab/lab.js'), import('../lab/kubernetes.js'), import('../lab/lab-bundle.js')]);
+  const [{ labStatus, labUp }, kube, { buildLabBundle, labBundleFile }] = await Promise.all([
+    import('../lab/lab.js'),
+    import('../lab/kubernetes.js'),
+    import('../lab/lab-bundle.js'),
+  ]);
 
   // A lab of 3 hosts or more already up (an earlier demo's, or one made bigger on purpose) is
   // kept with its cluster folder: then the run below is a re-run of what that folder says, which
   // changes nothing. Otherwise a fresh lab, and a fresh cluster folder for it.
   const status = await labStatus({ name, cwd: process.cwd(), log });
-  const reuse = status !== undefined && status.hosts.length >= 3 && status.hosts.every((h) => h.state === 'up') && existsSync(path.join(dir, 'inventory.yml'));
+  const reuse =
+    status !== undefined &&
+    status.hosts.length >= 3 &&
+    status.hosts.every((h) => h.state === 'up') &&
+    existsSync(path.join(dir, 'inventory.yml'));
   if (reuse) {
     log(`1/5 the lab '${name}' is up already (${status.hosts.length} hosts) and ${dir} is its cluster: both kept`);
   } else {
@@ -64,14 +74,18 @@ async function runDemo(name: string, dir: string): Promise<number> {
     log(`3/5 the cluster folder ${dir}, made from the lab (config.yml says what differs on lab hosts)`);
   }
   const run = await runOptionsFromFlags({ inventory: dir });
-  log(`the hosts get binaries, OS packages and images from the bundle, as an offline site's do: furrow bundle preload ${labBundleFile()} -i ${dir}`);
+  log(
+    `the hosts get binaries, OS packages and images from the bundle, as an offline site's do: furrow bundle preload ${labBundleFile()} -i ${dir}`,
+  );
   const preloaded = await preloadCluster(labBundleFile(), dir, run, (line) => log(line));
   if (preloaded !== 0) return preloaded;
 
   log(`4/5 furrow deploy all -i ${dir}: every step, as one run (${took()} so far)`);
   const deployed = await deployCluster(dir, 'all', run);
   if (deployed !== 0) {
-    log(`deploy all failed (exit ${deployed}); the lines above name the host and task. Re-run 'npm run demo' after a fix: it picks up where it is.`);
+    log(
+      `deploy all failed (exit ${deployed}); the lines above name the host and task. Re-run 'npm run demo' after a fix: it picks up where it is.`,
+    );
     return deployed;
   }
 
@@ -80,7 +94,8 @@ async function runDemo(name: string, dir: string): Promise<number> {
   const results = await runAdhoc({
     inventory: path.join(dir, 'inventory.yml'),
     pattern: 'kube_master[0]',
-    command: 'kubectl() { /opt/kube/bin/kubectl --kubeconfig=/root/.kube/config "$@"; }; echo "$ kubectl get nodes -o wide"; kubectl get nodes -o wide 2>&1 && echo && echo "$ kubectl get pods -A -o wide" && kubectl get pods -A -o wide 2>&1',
+    command:
+      'kubectl() { /opt/kube/bin/kubectl --kubeconfig=/root/.kube/config "$@"; }; echo "$ kubectl get nodes -o wide"; kubectl get nodes -o wide 2>&1 && echo && echo "$ kubectl get pods -A -o wide" && kubectl get pods -A -o wide 2>&1',
     onResult: (r) => process.stdout.write(`${r.stdout}${r.status === 'ok' ? '' : r.stderr || r.error || ''}`),
   });
   process.stdout.write(`

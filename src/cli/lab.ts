@@ -8,28 +8,53 @@ const lab = () => import('../lab/lab.js');
 
 export function parseCount(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InputError(undefined, `expected a whole number, got '${value}'`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw new InputError(undefined, `expected a whole number, got '${value}'`);
   return n;
 }
 
 export function registerLab(program: Command): void {
-  const labCommand = program.command('lab').description('real Debian hosts on this machine (systemd-nspawn), for trying Furrow and for its tests');
+  const labCommand = program
+    .command('lab')
+    .description('real Debian hosts on this machine (systemd-nspawn), for trying Furrow and for its tests');
 
   labCommand
     .command('up')
     .description('boot N hosts and write an inventory to .furrow/lab/inventory.yml')
     .option('--hosts <n>', 'how many hosts', parseCount, 3)
     .option('--name <name>', 'lab name (each lab has its own network, state and folder)', 'default')
-    .option('--packages <names>', 'extra Debian packages on the hosts, comma separated (e.g. python3 for Ansible)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)])
-    .option('--replace', 'replace a running lab of this name that another folder made (its hosts and that folder\'s inventory go)')
+    .option(
+      '--packages <names>',
+      'extra Debian packages on the hosts, comma separated (e.g. python3 for Ansible)',
+      (v: string, prev: string[] = []) => [
+        ...prev,
+        ...v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      ],
+    )
+    .option(
+      '--replace',
+      "replace a running lab of this name that another folder made (its hosts and that folder's inventory go)",
+    )
     .action(async (o: { hosts: number; name: string; packages?: string[]; replace?: boolean }) => {
       const started = Date.now();
-      const r = await (await lab()).labUp({ name: o.name, hosts: o.hosts, cwd: process.cwd(), log, replace: !!o.replace, ...(o.packages ? { packages: o.packages } : {}) });
+      const r = await (await lab()).labUp({
+        name: o.name,
+        hosts: o.hosts,
+        cwd: process.cwd(),
+        log,
+        replace: !!o.replace,
+        ...(o.packages ? { packages: o.packages } : {}),
+      });
       for (const h of r.hosts) {
         const failed = h.failedUnits.length ? ` (failed units: ${h.failedUnits.join(', ')})` : '';
         process.stdout.write(`${h.name}\t${h.address}\t${h.state}${failed}\n`);
       }
-      log(`${r.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s${r.rootfsBuilt ? ' (root filesystem built)' : ''}; inventory: ${r.inventory}`);
+      log(
+        `${r.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s${r.rootfsBuilt ? ' (root filesystem built)' : ''}; inventory: ${r.inventory}`,
+      );
     });
 
   labCommand
@@ -48,27 +73,43 @@ export function registerLab(program: Command): void {
     .option('--json', 'one JSON document')
     .action(async (o: { name: string; json?: boolean }) => {
       const status = await (await lab()).labStatus({ name: o.name, cwd: process.cwd(), log });
-      if (o.json) return void process.stdout.write(`${JSON.stringify({ name: o.name, up: !!status, ...status, hosts: status?.hosts ?? [] })}\n`);
+      if (o.json)
+        return void process.stdout.write(
+          `${JSON.stringify({ name: o.name, up: !!status, ...status, hosts: status?.hosts ?? [] })}\n`,
+        );
       if (!status) return void process.stdout.write(`lab '${o.name}' is not up\n`);
       const made = status.createdAt ? `, made ${status.createdAt.replace(/\.\d+Z$/, 'Z')}` : '';
-      process.stdout.write(`lab '${status.name}': ${status.hosts.length} host(s) on ${status.net}.0/24${made} from ${status.owner}\ninventory: ${status.inventory}\n`);
-      process.stdout.write(textTable([['HOST', 'ADDRESS', 'STATE'], ...status.hosts.map((h) => [h.name, h.address, h.state])]));
+      process.stdout.write(
+        `lab '${status.name}': ${status.hosts.length} host(s) on ${status.net}.0/24${made} from ${status.owner}\ninventory: ${status.inventory}\n`,
+      );
+      process.stdout.write(
+        textTable([['HOST', 'ADDRESS', 'STATE'], ...status.hosts.map((h) => [h.name, h.address, h.state])]),
+      );
     });
 
   labCommand
     .command('kubernetes')
-    .description("Kubernetes server binaries for the lab, built once per machine from Debian's source package (cached), and the lab's offline bundle")
+    .description(
+      "Kubernetes server binaries for the lab, built once per machine from Debian's source package (cached), and the lab's offline bundle",
+    )
     .option('--rebuild', 'build again even when the cache has the binaries')
-    .addHelpText('after', `\nThe first run builds for about 5 minutes on 2 idle cores; later runs take the cache at once.\nCache: /var/lib/furrow/kubernetes/<source version>/bin (see docs/lab.md).\n`)
+    .addHelpText(
+      'after',
+      `\nThe first run builds for about 5 minutes on 2 idle cores; later runs take the cache at once.\nCache: /var/lib/furrow/kubernetes/<source version>/bin (see docs/lab.md).\n`,
+    )
     .action(async (o: { rebuild?: boolean }) => {
       const started = Date.now();
       const { labKubernetes } = await import('../lab/kubernetes.js');
       const k = await labKubernetes({ log, ...(o.rebuild ? { rebuild: true } : {}) });
-      log(`Kubernetes v${k.version} (${k.sourceVersion}): ${k.built ? `built in ${k.seconds} s` : 'cached'}: ${k.binDir}`);
+      log(
+        `Kubernetes v${k.version} (${k.sourceVersion}): ${k.built ? `built in ${k.seconds} s` : 'cached'}: ${k.binDir}`,
+      );
       const { buildLabBundle } = await import('../lab/lab-bundle.js');
       const b = await buildLabBundle({ kubernetes: k, log, ...(o.rebuild ? { rebuild: true } : {}) });
       process.stdout.write(`${b.file}\n`);
-      log(`lab bundle: ${b.file}${b.built ? '' : ' (up to date)'}, manifest ${b.manifest}; ${((Date.now() - started) / 1000).toFixed(1)} s in all`);
+      log(
+        `lab bundle: ${b.file}${b.built ? '' : ' (up to date)'}, manifest ${b.manifest}; ${((Date.now() - started) / 1000).toFixed(1)} s in all`,
+      );
     });
 
   labCommand
@@ -78,7 +119,9 @@ export function registerLab(program: Command): void {
     .action(async (host: string, o: { name: string }) => {
       const h = await (await lab()).labStopHost({ name: o.name, host, cwd: process.cwd(), log });
       process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
-      log(`${h.name} is off; its disk and address stay: 'furrow lab start ${h.name}${o.name === 'default' ? '' : ` --name ${o.name}`}' boots it again`);
+      log(
+        `${h.name} is off; its disk and address stay: 'furrow lab start ${h.name}${o.name === 'default' ? '' : ` --name ${o.name}`}' boots it again`,
+      );
     });
 
   labCommand
@@ -89,6 +132,10 @@ export function registerLab(program: Command): void {
       const started = Date.now();
       const h = await (await lab()).labStartHost({ name: o.name, host, cwd: process.cwd(), log });
       process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
-      log(h.wasUp ? `${h.name} was running already` : `${h.name} booted in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      log(
+        h.wasUp
+          ? `${h.name} was running already`
+          : `${h.name} booted in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     });
 }

@@ -29,7 +29,8 @@ const program = new Command('furrow')
   .showHelpAfterError()
   // Commander's own usage errors are bad input too: exit 2, like every other input error.
   .exitOverride((err) => {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+      process.exit(0);
     process.exit(2);
   });
 
@@ -51,7 +52,9 @@ try {
   if (err instanceof FurrowError) {
     process.stderr.write(`furrow: ${err.message}\n`);
   } else {
-    process.stderr.write(`furrow: internal error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(
+      `furrow: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
   }
   process.exitCode = exitCodeFor(err);
 }

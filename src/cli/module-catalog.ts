@@ -8,7 +8,11 @@ import { MODULE_SUMMARIES } from './module-summaries.js';
 export function moduleDoc(name: string): ModuleDoc {
   const module = findModule(name);
   if (!module) {
-    throw new InputError(undefined, `no module named '${name}'`, didYouMean(name, moduleNames()) ?? "'furrow modules' lists them all");
+    throw new InputError(
+      undefined,
+      `no module named '${name}'`,
+      didYouMean(name, moduleNames()) ?? "'furrow modules' lists them all",
+    );
   }
   const summary = MODULE_SUMMARIES[name];
   return describeModule({ ...module, ...(summary ? { summary } : {}) });

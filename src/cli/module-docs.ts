@@ -126,7 +126,9 @@ function requiredAlternatives(s: Schema): string[][] {
   const groups: string[][] = [];
   for (const key of ['anyOf', 'oneOf'] as const) {
     const branches = schemaList(s[key]);
-    const names = branches.map((b) => (Array.isArray(b.required) && Object.keys(b).length === 1 ? b.required.map(String) : undefined));
+    const names = branches.map((b) =>
+      Array.isArray(b.required) && Object.keys(b).length === 1 ? b.required.map(String) : undefined,
+    );
     if (branches.length && names.every((n) => n?.length === 1)) groups.push(names.map((n) => n![0]!));
   }
   return groups;
@@ -137,10 +139,15 @@ export function describeModule(m: ModuleDocInput): ModuleDoc {
   const params = paramsOf(schema, '');
   return {
     name: m.name,
-    ...(m.summary ? { summary: m.summary } : typeof schema.description === 'string' ? { summary: schema.description } : {}),
+    ...(m.summary
+      ? { summary: m.summary }
+      : typeof schema.description === 'string'
+        ? { summary: schema.description }
+        : {}),
     params,
     oneOfRequired: requiredAlternatives(schema),
-    anyKeys: schema.additionalProperties !== false && (schema.additionalProperties !== undefined || params.length === 0),
+    anyKeys:
+      schema.additionalProperties !== false && (schema.additionalProperties !== undefined || params.length === 0),
     ...(typeof schema.minProperties === 'number' ? { minKeys: schema.minProperties } : {}),
     ...(m.freeForm ? { freeForm: m.freeForm } : {}),
     secret: m.secret ?? [],
@@ -162,17 +169,23 @@ const show = (v: unknown) => (typeof v === 'string' && !v.includes('\n') ? v : J
 function moduleFacts(doc: ModuleDoc, code: (s: string) => string): string[] {
   const facts: string[] = [];
   if (doc.local) facts.push('Runs on the controller; no connection to the host is needed.');
-  if (doc.freeForm) facts.push(`Free form: \`${doc.name}: TEXT\` sets ${code(doc.freeForm)}; key=value words in TEXT naming a parameter set it.`);
+  if (doc.freeForm)
+    facts.push(
+      `Free form: \`${doc.name}: TEXT\` sets ${code(doc.freeForm)}; key=value words in TEXT naming a parameter set it.`,
+    );
   for (const group of doc.oneOfRequired) facts.push(`Needs one of: ${group.map(code).join(', ')}.`);
   if (doc.secret.length) facts.push(`Never printed: ${doc.secret.map(code).join(', ')}.`);
-  if (doc.anyKeys) facts.push(`Takes any keys${doc.params.length ? ' besides these' : ''}${doc.minKeys ? ` (at least ${doc.minKeys})` : ''}.`);
+  if (doc.anyKeys)
+    facts.push(
+      `Takes any keys${doc.params.length ? ' besides these' : ''}${doc.minKeys ? ` (at least ${doc.minKeys})` : ''}.`,
+    );
   return facts;
 }
 
 /** `furrow modules`: one line per module, name and summary. */
 export function renderModuleList(docs: ModuleDoc[]): string {
   const width = Math.max(...docs.map((d) => d.name.length)) + 2;
-  return docs.map((d) => (d.summary ? `${d.name.padEnd(width)}${d.summary}` : d.name)).join('\n') + '\n';
+  return `${docs.map((d) => (d.summary ? `${d.name.padEnd(width)}${d.summary}` : d.name)).join('\n')}\n`;
 }
 
 /** `furrow modules NAME`: the module in ansible-doc's shape. */
@@ -185,7 +198,11 @@ export function renderModuleText(doc: ModuleDoc): string {
   for (const p of doc.params) {
     const required = requiredText(doc, p);
     // As ansible-doc: what it is first, then its type, choices, default and examples.
-    lines.push(`  ${p.name}${required ? ` (required${required === 'yes' ? '' : `: ${required}`})` : ''}`, ...p.notes.map((note) => `    ${note}`), `    type: ${p.type}`);
+    lines.push(
+      `  ${p.name}${required ? ` (required${required === 'yes' ? '' : `: ${required}`})` : ''}`,
+      ...p.notes.map((note) => `    ${note}`),
+      `    type: ${p.type}`,
+    );
     if (p.choices) lines.push(`    choices: ${p.choices.map(show).join(', ')}`);
     if (p.default !== undefined) lines.push(`    default: ${show(p.default)}`);
     for (const example of p.examples) lines.push(`    example: ${show(example)}`);
@@ -202,10 +219,21 @@ function markdownSection(doc: ModuleDoc): string[] {
   const facts = moduleFacts(doc, (s) => `\`${s}\``);
   if (facts.length) lines.push(...facts.map((f) => `- ${f}`), '');
   if (!doc.params.length) return lines;
-  lines.push('| parameter | type | required | default | choices | example | notes |', '| --- | --- | --- | --- | --- | --- | --- |');
+  lines.push(
+    '| parameter | type | required | default | choices | example | notes |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  );
   for (const p of doc.params) {
     const choices = p.choices ? p.choices.map(codeCell).join(', ') : '';
-    const row = [`\`${p.name}\``, p.type, requiredText(doc, p), p.default !== undefined ? codeCell(p.default) : '', choices, p.examples.map(codeCell).join(', '), p.notes.join('; ')];
+    const row = [
+      `\`${p.name}\``,
+      p.type,
+      requiredText(doc, p),
+      p.default !== undefined ? codeCell(p.default) : '',
+      choices,
+      p.examples.map(codeCell).join(', '),
+      p.notes.join('; '),
+    ];
     lines.push(`| ${row.map(cell).join(' | ')} |`);
   }
   lines.push('');
@@ -217,11 +245,11 @@ export function renderModulesMarkdown(docs: ModuleDoc[]): string {
   const lines = [
     '# Module reference',
     '',
-    '<!-- Generated from the modules\' schemas by `node dist/cli/furrow.js modules --markdown > docs/modules.md`. Do not edit by hand. -->',
+    "<!-- Generated from the modules' schemas by `node dist/cli/furrow.js modules --markdown > docs/modules.md`. Do not edit by hand. -->",
     '',
     'Every module Furrow has, with the parameters its schema accepts. Params are checked against these',
     'schemas when the playbook loads, before any host is touched. `boolean` params also take, as text',
-    '(quoted, in `key=value` words, or rendered from a template), the words the playbook\'s YAML reads',
+    "(quoted, in `key=value` words, or rendered from a template), the words the playbook's YAML reads",
     'as booleans: `yes`/`no`, `true`/`false`, `on`/`off`, each lowercase, Capitalized or UPPERCASE',
     '(not `y`/`n` nor `1`/`0`). The same text is shown by `npx furrow modules NAME`.',
     '',

@@ -12,13 +12,16 @@ export const MODULE_SUMMARIES: Readonly<Record<string, string>> = {
   copy: 'Puts content (inline or a file from files/) at dest, with mode, owner and group; compared by sha256.',
   debug: 'Prints a message or a variable in the task result.',
   dnf: '`package` with dnf: fails on a host without dnf.',
-  fetch: 'Copies a file from the host to the controller, under dest in a folder per host (or at dest itself with flat).',
+  fetch:
+    'Copies a file from the host to the controller, under dest in a folder per host (or at dest itself with flat).',
   file: 'A path as a file, directory, link, absent or touched, with mode, owner and group.',
   get_url: 'The host downloads a URL to dest; skipped when dest matches the checksum.',
-  image: "A container image from an OCI layout (an offline bundle's) present in containerd or docker, compared by digest.",
+  image:
+    "A container image from an OCI layout (an offline bundle's) present in containerd or docker, compared by digest.",
   k8s: 'Kubernetes objects applied with server-side apply through the host (changed only when an object changed; check mode is a server dry run), or deleted.',
   kmod: 'A kernel module loaded now and, when persistent, at every boot.',
-  kubeconfig: "A kubeconfig (mode 0600) built from a client certificate of the cluster's pki/, issuing it first from a spec.",
+  kubeconfig:
+    "A kubeconfig (mode 0600) built from a client certificate of the cluster's pki/, issuing it first from a spec.",
   lineinfile: 'Makes sure one line is in a file (replacing the line a regexp matches), or that none matches.',
   package: 'Packages present, absent or latest with apt, dnf or yum, many names in one transaction.',
   service_account_key: "Puts the cluster's service-account key pair (pki/sa.key, sa.pub; made on first use) on a host.",

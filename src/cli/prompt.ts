@@ -7,7 +7,11 @@ import { InputError } from '../engine/errors.js';
 export async function readSecret(prompt: string, flag: string, variable: string): Promise<string> {
   const stdin = process.stdin;
   if (!stdin.isTTY) {
-    throw new InputError(undefined, `${flag} asks for the password on a terminal, and standard input is not one`, `run it from a terminal, or set ${variable} in the inventory (kept out of version control)`);
+    throw new InputError(
+      undefined,
+      `${flag} asks for the password on a terminal, and standard input is not one`,
+      `run it from a terminal, or set ${variable} in the inventory (kept out of version control)`,
+    );
   }
   // Echo off before the prompt shows: a password typed the moment it appears is never echoed.
   stdin.setRawMode(true);

@@ -8,7 +8,13 @@ import { parseCount } from './lab.js';
 /** The roles that ship with Furrow (roles/ at the package's top), searched after the playbook's own. */
 export const PACKAGE_ROLES = packagePath('roles');
 
-const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+const list = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+];
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export interface RunFlags {
@@ -42,10 +48,19 @@ export interface RunFlags {
 export function addRunOptions(cmd: Command, inventoryHelp: string, inventoryRequired = true): Command {
   return cmd
     .addOption(new Option('-i, --inventory <path>', inventoryHelp).makeOptionMandatory(inventoryRequired))
-    .option('-b, --become', "run as root through sudo where the inventory and plays do not say otherwise (Ansible's -b)")
+    .option(
+      '-b, --become',
+      "run as root through sudo where the inventory and plays do not say otherwise (Ansible's -b)",
+    )
     .option('-u, --user <user>', 'log in as this user where the inventory names none')
-    .option('-k, --ask-pass', 'ask for the SSH password on the terminal (no echo), for hosts whose inventory names none')
-    .option('-K, --ask-become-pass', 'ask for the sudo password on the terminal (no echo), for hosts whose inventory names none')
+    .option(
+      '-k, --ask-pass',
+      'ask for the SSH password on the terminal (no echo), for hosts whose inventory names none',
+    )
+    .option(
+      '-K, --ask-become-pass',
+      'ask for the sudo password on the terminal (no echo), for hosts whose inventory names none',
+    )
     .option('-C, --check', 'plan only: report what would change, change nothing')
     .option('-D, --diff', 'show what changes: unified diffs for files, old/new for values')
     .option('--verify', 'hash every file compared, trusting no record of what Furrow wrote (slower: see docs/cli.md)')
@@ -56,21 +71,28 @@ export function addRunOptions(cmd: Command, inventoryHelp: string, inventoryRequ
     .option('-f, --forks <n>', 'tasks in flight at once (default: every host)', parseCount)
     .option('--start-at-task <name>', 'start at the first task with this name')
     .option('--resume', 'continue from where the last run of this playbook failed, per host')
-    .option('--no-wait', 'when another run holds a host (its lock /run/furrow.lock), fail at once (exit 4) instead of waiting for it')
+    .option(
+      '--no-wait',
+      'when another run holds a host (its lock /run/furrow.lock), fail at once (exit 4) instead of waiting for it',
+    )
     .option('--json', 'one JSON event per line')
     .option('-v, --verbose', 'also show skipped tasks and every message')
     .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded');
 }
 
 /** How to run, from the shared flags: everything but what to run on and which playbooks. */
-export async function runOptionsFromFlags(o: RunFlags): Promise<Omit<RunOptions, 'playbook' | 'inventory' | 'modules'>> {
+export async function runOptionsFromFlags(
+  o: RunFlags,
+): Promise<Omit<RunOptions, 'playbook' | 'inventory' | 'modules'>> {
   // Loaded here, not at start-up: `furrow --help` and `furrow lab` need none of the engine.
   const [{ ConsoleReporter }, { JsonLinesReporter }, { parseExtraVars }] = await Promise.all([
     import('../engine/reporters/console.js'),
     import('../engine/reporters/json.js'),
     import('../engine/vars.js'),
   ]);
-  const reporters: Reporter[] = [o.json ? new JsonLinesReporter() : new ConsoleReporter({ diff: !!o.diff, verbose: !!o.verbose })];
+  const reporters: Reporter[] = [
+    o.json ? new JsonLinesReporter() : new ConsoleReporter({ diff: !!o.diff, verbose: !!o.verbose }),
+  ];
   return {
     check: o.check,
     diff: o.diff,
@@ -98,7 +120,9 @@ async function connectionFromFlags(o: RunFlags): Promise<NonNullable<RunOptions[
     ...(o.user !== undefined ? { user: o.user } : {}),
     ...(o.become ? { become: true } : {}),
     ...(o.askPass && asks ? { password: await readSecret('SSH password: ', '-k/--ask-pass', 'ansible_password') } : {}),
-    ...(o.askBecomePass && asks ? { becomePassword: await readSecret('BECOME password: ', '-K/--ask-become-pass', 'ansible_become_password') } : {}),
+    ...(o.askBecomePass && asks
+      ? { becomePassword: await readSecret('BECOME password: ', '-K/--ask-become-pass', 'ansible_become_password') }
+      : {}),
   };
 }
 
@@ -138,7 +162,9 @@ async function runWithFlags(playbook: string, o: RunFlags): Promise<number> {
 
 export function registerRun(program: Command): void {
   addRunOptions(
-    addListOptions(program.command('run')).description('run a playbook against an inventory').argument('<playbook>', 'playbook file (YAML list of plays)'),
+    addListOptions(program.command('run'))
+      .description('run a playbook against an inventory')
+      .argument('<playbook>', 'playbook file (YAML list of plays)'),
     'inventory file or folder (YAML or INI), or a cluster folder (its inventory and config.yml)',
   )
     .addHelpText(

@@ -2,7 +2,17 @@ import { runAdhoc } from '../engine/adhoc.js';
 import { hostVars, loadInventory, selectHosts } from '../engine/inventory/index.js';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { certificateStatus, checkCertificates, DEFAULT_RENEW_WITHIN_DAYS, etcdCertSpecs, kubeCertSpecs, renewLeaves, type CertCheck, type LeafResult, type Member } from '../pki/index.js';
+import {
+  certificateStatus,
+  checkCertificates,
+  DEFAULT_RENEW_WITHIN_DAYS,
+  etcdCertSpecs,
+  kubeCertSpecs,
+  renewLeaves,
+  type CertCheck,
+  type LeafResult,
+  type Member,
+} from '../pki/index.js';
 import { sh } from '../engine/shell.js';
 import type { Cluster } from './cluster.js';
 import { kubeSettings } from './kubernetes.js';
@@ -39,7 +49,10 @@ done`;
 
 /** A path pattern for the shell: * stays a glob, everything else is quoted. */
 function globWord(pattern: string): string {
-  return pattern.split('*').map((part) => (part ? sh`${part}` : '')).join('*');
+  return pattern
+    .split('*')
+    .map((part) => (part ? sh`${part}` : ''))
+    .join('*');
 }
 
 export function parseHostCerts(stdout: string): Array<{ path: string; pem: string }> {
@@ -53,22 +66,51 @@ export function parseHostCerts(stdout: string): Array<{ path: string; pem: strin
 }
 
 /** The admin kubeconfigs on the controller: step 04's (the first master) and step 10's (the ex-lb VIP). */
-const controllerKubeconfigs = (cluster: Cluster) => [path.join(cluster.dir, 'kubeconfig'), path.join(cluster.dir, 'kubeconfig-ex-lb')];
+const controllerKubeconfigs = (cluster: Cluster) => [
+  path.join(cluster.dir, 'kubeconfig'),
+  path.join(cluster.dir, 'kubeconfig-ex-lb'),
+];
 
 /** `furrow certs check`: pki/ on the controller, then every host's certificate folders. */
 export async function checkClusterCerts(cluster: Cluster): Promise<LocatedCheck[]> {
   const opts = { renewWithinDays: renewWindow(cluster) };
   const local = (await checkCertificates(cluster.pkiDir, opts)).map((c) => ({ ...c, where: 'controller' }));
-  const dirs = Array.isArray(cluster.config.furrow_cert_dirs) ? cluster.config.furrow_cert_dirs.map(String) : DEFAULT_HOST_CERT_DIRS;
-  const kubeconfigs = Array.isArray(cluster.config.furrow_kubeconfigs) ? cluster.config.furrow_kubeconfigs.map(String) : DEFAULT_HOST_KUBECONFIGS;
+  const dirs = Array.isArray(cluster.config.furrow_cert_dirs)
+    ? cluster.config.furrow_cert_dirs.map(String)
+    : DEFAULT_HOST_CERT_DIRS;
+  const kubeconfigs = Array.isArray(cluster.config.furrow_kubeconfigs)
+    ? cluster.config.furrow_kubeconfigs.map(String)
+    : DEFAULT_HOST_KUBECONFIGS;
   for (const adminKubeconfig of controllerKubeconfigs(cluster).filter((f) => existsSync(f))) {
     const data = /^\s*client-certificate-data:\s*(\S+)/m.exec(readFileSync(adminKubeconfig, 'utf8'))?.[1];
-    if (data) local.push({ ...certificateStatus(adminKubeconfig, adminKubeconfig, Buffer.from(data, 'base64').toString('utf8'), opts), where: 'controller' });
+    if (data)
+      local.push({
+        ...certificateStatus(adminKubeconfig, adminKubeconfig, Buffer.from(data, 'base64').toString('utf8'), opts),
+        where: 'controller',
+      });
   }
-  const results = await runAdhoc({ inventory: cluster.inventory, pattern: 'all', command: hostCertsScript(dirs, kubeconfigs), become: true });
+  const results = await runAdhoc({
+    inventory: cluster.inventory,
+    pattern: 'all',
+    command: hostCertsScript(dirs, kubeconfigs),
+    become: true,
+  });
   const remote: LocatedCheck[] = results.flatMap((r) => {
     if (r.status !== 'ok') {
-      return [{ name: '(host)', path: '', subject: '', issuer: '', isCa: false, notAfter: '', daysLeft: 0, status: 'unreadable' as const, problem: r.error ?? r.stderr.trim(), where: r.host }];
+      return [
+        {
+          name: '(host)',
+          path: '',
+          subject: '',
+          issuer: '',
+          isCa: false,
+          notAfter: '',
+          daysLeft: 0,
+          status: 'unreadable' as const,
+          problem: r.error ?? r.stderr.trim(),
+          where: r.host,
+        },
+      ];
     }
     return parseHostCerts(r.stdout).map((c) => ({ ...certificateStatus(c.path, c.path, c.pem, opts), where: r.host }));
   });
@@ -86,7 +128,14 @@ export async function etcdMembers(cluster: Cluster): Promise<Member[]> {
 }
 
 /** The control plane's leaves (step 04), as the kube-master role issues them; apiserver-etcd-client is among etcd's. */
-export const CONTROL_PLANE_LEAVES = ['apiserver', 'apiserver-kubelet-client', 'front-proxy-client', 'admin', 'controller-manager', 'scheduler'];
+export const CONTROL_PLANE_LEAVES = [
+  'apiserver',
+  'apiserver-kubelet-client',
+  'front-proxy-client',
+  'admin',
+  'controller-manager',
+  'scheduler',
+];
 
 /** The nodes' leaves (step 05): kube-proxy's, and each kubelet's (kubelet-<node name>). */
 const isNodeLeaf = (name: string) => name === 'kube-proxy' || name.startsWith('kubelet-');
@@ -96,9 +145,12 @@ export async function renewClusterCerts(cluster: Cluster, only?: string[]): Prom
   const days = typeof cluster.config.etcd_cert_days === 'number' ? cluster.config.etcd_cert_days : undefined;
   const keyType = cluster.config.pki_key_type === 'ecdsa' ? 'ecdsa' : 'rsa';
   const inventory = await loadInventory(cluster.inventory);
-  const control = inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length
-    ? kubeCertSpecs(kubeSettings(cluster, inventory)).filter((s) => CONTROL_PLANE_LEAVES.includes(s.name) || isNodeLeaf(s.name))
-    : [];
+  const control =
+    inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length
+      ? kubeCertSpecs(kubeSettings(cluster, inventory)).filter(
+          (s) => CONTROL_PLANE_LEAVES.includes(s.name) || isNodeLeaf(s.name),
+        )
+      : [];
   const specs = [...etcdCertSpecs(await etcdMembers(cluster), days ? { days } : {}), ...control];
   return renewLeaves(cluster.pkiDir, specs, { keyType, ...(only?.length ? { only } : {}) });
 }

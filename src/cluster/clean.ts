@@ -16,11 +16,16 @@ export const CLEAN_PLAYBOOK = path.join(PACKAGE_PLAYBOOKS, 'clean.yml');
 export async function cleanHosts(cluster: Cluster, run: ClusterRunOptions, limit?: string): Promise<number> {
   const inventory = await loadInventory(cluster.inventory);
   const bundle = readClusterBundle(cluster.dir);
-  return runOnCluster(cluster, [CLEAN_PLAYBOOK], { ...run, ...(limit ? { limit } : {}) }, {
-    ...clusterVars(cluster),
-    ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}),
-    ...kubernetesVars(cluster, inventory, bundle),
-  });
+  return runOnCluster(
+    cluster,
+    [CLEAN_PLAYBOOK],
+    { ...run, ...(limit ? { limit } : {}) },
+    {
+      ...clusterVars(cluster),
+      ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}),
+      ...kubernetesVars(cluster, inventory, bundle),
+    },
+  );
 }
 
 /**

@@ -28,7 +28,11 @@ const CLUSTER_MARKS = ['config.yml', 'pki', 'bin'];
 
 /** A folder with an inventory file of INVENTORY_NAMES and config.yml, pki/ or bin/ beside it. */
 export function isClusterFolder(dir: string): boolean {
-  return isDirectory(dir) && INVENTORY_NAMES.some((n) => existsSync(path.join(dir, n))) && CLUSTER_MARKS.some((m) => existsSync(path.join(dir, m)));
+  return (
+    isDirectory(dir) &&
+    INVENTORY_NAMES.some((n) => existsSync(path.join(dir, n))) &&
+    CLUSTER_MARKS.some((m) => existsSync(path.join(dir, m)))
+  );
 }
 
 function isDirectory(p: string): boolean {
@@ -42,7 +46,11 @@ function isDirectory(p: string): boolean {
  */
 export function resolveInventoryArg(arg: string): { inventory: string; cluster?: Cluster } {
   const resolved = path.resolve(arg);
-  const clusterDir = isClusterFolder(resolved) ? resolved : INVENTORY_NAMES.includes(path.basename(resolved)) && isClusterFolder(path.dirname(resolved)) ? path.dirname(resolved) : undefined;
+  const clusterDir = isClusterFolder(resolved)
+    ? resolved
+    : INVENTORY_NAMES.includes(path.basename(resolved)) && isClusterFolder(path.dirname(resolved))
+      ? path.dirname(resolved)
+      : undefined;
   if (!clusterDir) return { inventory: arg };
   const cluster = loadCluster(clusterDir);
   return { inventory: cluster.inventory, cluster };
@@ -51,13 +59,32 @@ export function resolveInventoryArg(arg: string): { inventory: string; cluster?:
 /** A cluster folder, or the inventory file inside one. */
 export function loadCluster(dirArg: string): Cluster {
   const named = path.resolve(dirArg);
-  const dir = !isDirectory(named) && existsSync(named) && INVENTORY_NAMES.includes(path.basename(named)) ? path.dirname(named) : named;
+  const dir =
+    !isDirectory(named) && existsSync(named) && INVENTORY_NAMES.includes(path.basename(named))
+      ? path.dirname(named)
+      : named;
   if (!isDirectory(dir)) {
-    throw new InputError({ file: dirArg }, 'is not a cluster folder', "give the folder that holds the cluster's hosts (or inventory.yml) and config.yml; 'furrow new NAME' makes one");
+    throw new InputError(
+      { file: dirArg },
+      'is not a cluster folder',
+      "give the folder that holds the cluster's hosts (or inventory.yml) and config.yml; 'furrow new NAME' makes one",
+    );
   }
   const inventory = dir === named ? INVENTORY_NAMES.map((n) => path.join(dir, n)).find((f) => existsSync(f)) : named;
-  if (!inventory) throw new InputError({ file: dir }, 'the cluster folder has no inventory', `add one of: ${INVENTORY_NAMES.join(', ')}`);
-  return { dir, inventory, config: readConfig(path.join(dir, 'config.yml')), pkiDir: path.join(dir, 'pki'), binDir: path.join(dir, 'bin'), repoDir: path.join(dir, 'repo') };
+  if (!inventory)
+    throw new InputError(
+      { file: dir },
+      'the cluster folder has no inventory',
+      `add one of: ${INVENTORY_NAMES.join(', ')}`,
+    );
+  return {
+    dir,
+    inventory,
+    config: readConfig(path.join(dir, 'config.yml')),
+    pkiDir: path.join(dir, 'pki'),
+    binDir: path.join(dir, 'bin'),
+    repoDir: path.join(dir, 'repo'),
+  };
 }
 
 function readConfig(file: string): Record<string, unknown> {
@@ -70,7 +97,8 @@ function readConfig(file: string): Record<string, unknown> {
   }
   const value = doc.toJS() as unknown;
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new InputError({ file, line: 1 }, 'config.yml must be a mapping of settings', 'write key: value lines');
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new InputError({ file, line: 1 }, 'config.yml must be a mapping of settings', 'write key: value lines');
   return value as Record<string, unknown>;
 }
 
@@ -79,7 +107,11 @@ export async function loadClusterWithHosts(dirArg: string): Promise<{ cluster: C
   const cluster = loadCluster(dirArg);
   const inventory = await loadInventory(cluster.inventory);
   if (inventory.hosts.size === 0) {
-    throw new InputError({ file: cluster.inventory }, 'the cluster has no hosts yet', 'add your machines to its groups (etcd, kube_master, kube_node, chrony)');
+    throw new InputError(
+      { file: cluster.inventory },
+      'the cluster has no hosts yet',
+      'add your machines to its groups (etcd, kube_master, kube_node, chrony)',
+    );
   }
   return { cluster, inventory };
 }

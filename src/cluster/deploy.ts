@@ -12,7 +12,12 @@ import { resolveSteps } from './steps.js';
  * `furrow deploy STEP`: runs deploy steps on a cluster, its repo/ served meanwhile; the run's exit
  * code. Every check of the folder happens before the first host is touched.
  */
-export async function deployCluster(clusterDir: string, stepArg: string, run: ClusterRunOptions, list?: ListRequest): Promise<number> {
+export async function deployCluster(
+  clusterDir: string,
+  stepArg: string,
+  run: ClusterRunOptions,
+  list?: ListRequest,
+): Promise<number> {
   // The step first: a mistyped one is named with the known ones whatever state the folder is in.
   const steps = resolveSteps(stepArg, PACKAGE_PLAYBOOKS);
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
@@ -24,15 +29,22 @@ export async function deployCluster(clusterDir: string, stepArg: string, run: Cl
   if (steps.some((s) => s.name === 'master' || s.name === 'ex-lb')) checkExLbInput(cluster, inventory);
   // A listing touches no host, so it does not ask the hosts either.
   if (!list) await checkHostsTrustFolderCas(cluster, run);
-  return withClusterRepo(cluster, inventory, (repo) =>
-    runOnCluster(
-      cluster,
-      steps.map((s) => s.playbook),
-      run,
-      // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
-      { ...clusterVars(cluster, repo), ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}), ...kubernetesVars(cluster, inventory, bundle) },
-      list,
-    ),
+  return withClusterRepo(
+    cluster,
+    inventory,
+    (repo) =>
+      runOnCluster(
+        cluster,
+        steps.map((s) => s.playbook),
+        run,
+        // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
+        {
+          ...clusterVars(cluster, repo),
+          ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}),
+          ...kubernetesVars(cluster, inventory, bundle),
+        },
+        list,
+      ),
     { serve: !list },
   );
 }

@@ -12,7 +12,12 @@ export interface PodRef {
 }
 
 interface Pod {
-  metadata: { name: string; namespace: string; annotations?: Record<string, string>; ownerReferences?: Array<{ kind: string; controller?: boolean }> };
+  metadata: {
+    name: string;
+    namespace: string;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ kind: string; controller?: boolean }>;
+  };
   status?: { phase?: string };
 }
 
@@ -38,7 +43,8 @@ export interface DrainOptions {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const podPath = (p: PodRef) => `/api/v1/namespaces/${encodeURIComponent(p.namespace)}/pods/${encodeURIComponent(p.name)}`;
+const podPath = (p: PodRef) =>
+  `/api/v1/namespaces/${encodeURIComponent(p.namespace)}/pods/${encodeURIComponent(p.name)}`;
 const refOf = (pod: Pod): PodRef => ({ namespace: pod.metadata.namespace, name: pod.metadata.name });
 const named = (p: PodRef) => `${p.namespace}/${p.name}`;
 
@@ -50,7 +56,10 @@ async function podsOn(access: ApiAccess, node: string): Promise<Pod[]> {
 
 /** Cordons `node` and evicts its pods; the pods it evicted. Throws with the reason when it cannot finish. */
 export async function drainNode(access: ApiAccess, node: string, o: DrainOptions): Promise<PodRef[]> {
-  const cordon = await apiRequest(access, `/api/v1/nodes/${encodeURIComponent(node)}`, { method: 'PATCH', body: { spec: { unschedulable: true } } });
+  const cordon = await apiRequest(access, `/api/v1/nodes/${encodeURIComponent(node)}`, {
+    method: 'PATCH',
+    body: { spec: { unschedulable: true } },
+  });
   if (cordon.status === 404) return [];
   if (cordon.status !== 200) throw new Error(`cordoning ${node}: ${apiMessage(cordon)}`);
   o.say(`cordoned ${node}: no new pods are scheduled on it`);
@@ -58,7 +67,9 @@ export async function drainNode(access: ApiAccess, node: string, o: DrainOptions
   const pods = await podsOn(access, node);
   const unmanaged = pods.filter((p) => podKind(p) === 'unmanaged').map(refOf);
   if (unmanaged.length && !o.force) {
-    throw new Error(`${node} runs pods that no controller would re-create elsewhere: ${unmanaged.map(named).join(', ')}; delete them yourself, or give --force to evict them too (they are gone for good)`);
+    throw new Error(
+      `${node} runs pods that no controller would re-create elsewhere: ${unmanaged.map(named).join(', ')}; delete them yourself, or give --force to evict them too (they are gone for good)`,
+    );
   }
   const toEvict = pods.filter((p) => ['managed', 'unmanaged', 'finished'].includes(podKind(p))).map(refOf);
   const deadline = Date.now() + (o.timeoutMs ?? 120_000);
@@ -66,10 +77,14 @@ export async function drainNode(access: ApiAccess, node: string, o: DrainOptions
   while (pending.length) {
     const still: PodRef[] = [];
     for (const pod of pending) {
-      const r = await apiRequest(access, `${podPath(pod)}/eviction`, { method: 'POST', body: { apiVersion: 'policy/v1beta1', kind: 'Eviction', metadata: pod } });
+      const r = await apiRequest(access, `${podPath(pod)}/eviction`, {
+        method: 'POST',
+        body: { apiVersion: 'policy/v1beta1', kind: 'Eviction', metadata: pod },
+      });
       // 429: a PodDisruptionBudget does not allow it yet; try again until the deadline.
       if (r.status === 429) still.push(pod);
-      else if (r.status !== 201 && r.status !== 200 && r.status !== 404) throw new Error(`evicting ${named(pod)}: ${apiMessage(r)}`);
+      else if (r.status !== 201 && r.status !== 200 && r.status !== 404)
+        throw new Error(`evicting ${named(pod)}: ${apiMessage(r)}`);
     }
     if (!still.length) break;
     if (Date.now() > deadline) throw new Error(`a PodDisruptionBudget keeps ${still.map(named).join(', ')} on ${node}`);
@@ -82,7 +97,10 @@ export async function drainNode(access: ApiAccess, node: string, o: DrainOptions
   for (;;) {
     const left = (await podsOn(access, node)).map(refOf).filter((p) => wanted.has(named(p)));
     if (!left.length) return toEvict;
-    if (Date.now() > deadline) throw new Error(`evicted pods still on ${node} after ${(o.timeoutMs ?? 120_000) / 1000} s: ${left.map(named).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `evicted pods still on ${node} after ${(o.timeoutMs ?? 120_000) / 1000} s: ${left.map(named).join(', ')}`,
+      );
     await sleep(o.pollMs ?? 2_000);
   }
 }

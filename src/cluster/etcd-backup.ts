@@ -5,7 +5,15 @@ import { InputError } from '../engine/errors.js';
 import type { Inventory } from '../engine/inventory/types.js';
 import { selectHosts } from '../engine/inventory/index.js';
 import { clusterVars, loadClusterWithHosts, type Cluster } from './cluster.js';
-import { backupDir, BACKUP_DIR_MODE, sha256FileOf, sha256Line, sha256OfFile, SNAPSHOT_MODE, snapshotName } from './etcd-snapshot.js';
+import {
+  backupDir,
+  BACKUP_DIR_MODE,
+  sha256FileOf,
+  sha256Line,
+  sha256OfFile,
+  SNAPSHOT_MODE,
+  snapshotName,
+} from './etcd-snapshot.js';
 import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
 
 /** The playbook of `furrow etcd backup`, and the task in roles/etcd/tasks/backup.yml that saves the snapshot. */
@@ -26,7 +34,12 @@ export interface BackupResult {
 /** The etcd members, which must exist: a backup of a cluster without one is bad input. */
 export function etcdHosts(cluster: Cluster, inventory: Inventory): string[] {
   const members = inventory.groups.has('etcd') ? selectHosts(inventory, 'etcd') : [];
-  if (!members.length) throw new InputError({ file: cluster.inventory }, 'the cluster has no etcd member (group etcd is empty or missing)', 'list the etcd hosts in group etcd');
+  if (!members.length)
+    throw new InputError(
+      { file: cluster.inventory },
+      'the cluster has no etcd member (group etcd is empty or missing)',
+      'list the etcd hosts in group etcd',
+    );
   return members;
 }
 
@@ -55,7 +68,12 @@ export async function backupEtcd(clusterDir: string, run: ClusterRunOptions, now
   mkdirSync(dir, { recursive: true, mode: BACKUP_DIR_MODE });
   chmodSync(dir, BACKUP_DIR_MODE);
   const file = path.join(dir, snapshotName(now));
-  if (existsSync(file)) throw new InputError({ file }, 'a snapshot of this name (this second) exists already', 'wait a second and run the backup again');
+  if (existsSync(file))
+    throw new InputError(
+      { file },
+      'a snapshot of this name (this second) exists already',
+      'wait a second and run the backup again',
+    );
   const saved = new TaskResults(SAVE_TASK);
   const code = await runOnCluster(
     cluster,

@@ -45,7 +45,11 @@ export async function prepareRestore(clusterDir: string, snapshotArg: string): P
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   etcdHosts(cluster, inventory);
   if (!inventory.groups.has('kube_master')) {
-    throw new InputError({ file: cluster.inventory }, 'the inventory has no group kube_master: a restore stops and starts the apiservers there', 'add the group (it may be empty when the cluster runs no apiserver)');
+    throw new InputError(
+      { file: cluster.inventory },
+      'the inventory has no group kube_master: a restore stops and starts the apiservers there',
+      'add the group (it may be empty when the cluster runs no apiserver)',
+    );
   }
   const snapshot = resolveSnapshot(cluster, snapshotArg);
   const sha256 = await verifySnapshot(snapshot);
@@ -60,26 +64,48 @@ const UNIT_OF_GROUP = { etcd: 'etcd.service', kube_master: 'kube-apiserver.servi
  * member (the run goes on without an unreachable host). So every member and master is reached
  * first, and must have the unit the restore stops and starts; otherwise nothing is stopped.
  */
-export async function checkRestoreHosts(cluster: Cluster, inventory: Inventory, o: { strictHostKeys?: boolean }): Promise<void> {
-  const groups = (Object.keys(UNIT_OF_GROUP) as Array<keyof typeof UNIT_OF_GROUP>).filter((g) => selectHosts(inventory, g).length > 0);
+export async function checkRestoreHosts(
+  cluster: Cluster,
+  inventory: Inventory,
+  o: { strictHostKeys?: boolean },
+): Promise<void> {
+  const groups = (Object.keys(UNIT_OF_GROUP) as Array<keyof typeof UNIT_OF_GROUP>).filter(
+    (g) => selectHosts(inventory, g).length > 0,
+  );
   const results = await Promise.all(
     groups.map(async (group) => {
       const unit = UNIT_OF_GROUP[group];
-      const answers = await runAdhoc({ inventory: cluster.inventory, pattern: group, command: `systemctl cat ${unit} >/dev/null`, become: true, ...(o.strictHostKeys ? { strictHostKeys: true } : {}) });
+      const answers = await runAdhoc({
+        inventory: cluster.inventory,
+        pattern: group,
+        command: `systemctl cat ${unit} >/dev/null`,
+        become: true,
+        ...(o.strictHostKeys ? { strictHostKeys: true } : {}),
+      });
       return answers.map((r) => ({ ...r, unit, group }));
     }),
   );
   const problems = restoreHostProblems(results.flat());
   if (problems.unreachable.length) {
-    throw new FurrowError('unreachable', `etcd restore: every etcd member and master must be reachable; nothing was stopped:\n  ${problems.unreachable.join('\n  ')}`);
+    throw new FurrowError(
+      'unreachable',
+      `etcd restore: every etcd member and master must be reachable; nothing was stopped:\n  ${problems.unreachable.join('\n  ')}`,
+    );
   }
   if (problems.missing.length) {
-    throw new InputError({ file: cluster.inventory }, `etcd restore: nothing was stopped:\n  ${problems.missing.join('\n  ')}`, 'deploy the cluster (furrow deploy all) before restoring it, or remove the host from its group');
+    throw new InputError(
+      { file: cluster.inventory },
+      `etcd restore: nothing was stopped:\n  ${problems.missing.join('\n  ')}`,
+      'deploy the cluster (furrow deploy all) before restoring it, or remove the host from its group',
+    );
   }
 }
 
 /** The hosts that cannot be reached, and those that lack the unit their group needs. */
-export function restoreHostProblems(results: Array<AdhocResult & { unit: string; group: string }>): { unreachable: string[]; missing: string[] } {
+export function restoreHostProblems(results: Array<AdhocResult & { unit: string; group: string }>): {
+  unreachable: string[];
+  missing: string[];
+} {
   return {
     unreachable: [
       ...new Set(
@@ -88,7 +114,9 @@ export function restoreHostProblems(results: Array<AdhocResult & { unit: string;
           .map((r) => (r.error?.startsWith(`${r.host}:`) ? r.error : `${r.host}: ${r.error ?? 'unreachable'}`)),
       ),
     ],
-    missing: results.filter((r) => r.status === 'failed' && r.code !== null).map((r) => `${r.host} (group ${r.group}) has no ${r.unit}`),
+    missing: results
+      .filter((r) => r.status === 'failed' && r.code !== null)
+      .map((r) => `${r.host} (group ${r.group}) has no ${r.unit}`),
   };
 }
 
@@ -106,12 +134,20 @@ export interface RestoreResult {
  * healthy; starts the apiservers and waits until each answers /readyz. A failure on any host stops
  * the run where it is.
  */
-export async function restoreEtcd(prepared: PreparedRestore, run: ClusterRunOptions, now = new Date()): Promise<RestoreResult> {
+export async function restoreEtcd(
+  prepared: PreparedRestore,
+  run: ClusterRunOptions,
+  now = new Date(),
+): Promise<RestoreResult> {
   const kept = new TaskResults(KEPT_TASK);
   const code = await runOnCluster(
     prepared.cluster,
     [RESTORE_PLAYBOOK],
-    { ...run, reporters: [...(run.reporters ?? []), kept], extraVars: { ...run.extraVars, etcd_restore_snapshot: prepared.snapshot, etcd_restore_stamp: utcStamp(now) } },
+    {
+      ...run,
+      reporters: [...(run.reporters ?? []), kept],
+      extraVars: { ...run.extraVars, etcd_restore_snapshot: prepared.snapshot, etcd_restore_stamp: utcStamp(now) },
+    },
     clusterVars(prepared.cluster),
   );
   return { code, kept: kept.printed };

@@ -21,7 +21,10 @@ export function backupDir(cluster: Cluster): string {
 
 /** `snapshot-20261204T211500Z.db`: the UTC time to the second, so names sort by time. */
 export function snapshotName(at: Date): string {
-  const stamp = at.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '');
+  const stamp = at
+    .toISOString()
+    .replace(/\.\d{3}Z$/, 'Z')
+    .replace(/[-:]/g, '');
   return `snapshot-${stamp}.db`;
 }
 
@@ -82,7 +85,9 @@ export function resolveSnapshot(cluster: Cluster, arg: string): string {
   throw new InputError(
     { file: arg },
     'no such snapshot: neither a file nor a snapshot in the cluster folder',
-    there.length ? `give a file, or one of ${dir}: ${there.join(', ')}` : `give a snapshot file; ${dir} has none ('furrow etcd backup' makes them)`,
+    there.length
+      ? `give a file, or one of ${dir}: ${there.join(', ')}`
+      : `give a snapshot file; ${dir} has none ('furrow etcd backup' makes them)`,
   );
 }
 
@@ -90,7 +95,9 @@ export function resolveSnapshot(cluster: Cluster, arg: string): string {
 export function listSnapshots(cluster: Cluster): string[] {
   const dir = backupDir(cluster);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) return [];
-  return readdirSync(dir).filter((f) => f.endsWith('.db')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.db'))
+    .sort();
 }
 
 /**
@@ -100,11 +107,19 @@ export function listSnapshots(cluster: Cluster): string[] {
 export async function verifySnapshot(snapshot: string): Promise<string> {
   const sumFile = sha256FileOf(snapshot);
   if (!existsSync(sumFile)) {
-    throw new InputError({ file: snapshot }, `has no ${path.basename(sumFile)} beside it: its integrity cannot be checked, so it is not restored; nothing was stopped`, `put the .sha256 file 'furrow etcd backup' wrote beside the snapshot (sha256sum's format: '<sha256>  ${path.basename(snapshot)}')`);
+    throw new InputError(
+      { file: snapshot },
+      `has no ${path.basename(sumFile)} beside it: its integrity cannot be checked, so it is not restored; nothing was stopped`,
+      `put the .sha256 file 'furrow etcd backup' wrote beside the snapshot (sha256sum's format: '<sha256>  ${path.basename(snapshot)}')`,
+    );
   }
   const expected = expectedSha256(readFileSync(sumFile, 'utf8'), snapshot);
   if (!expected) {
-    throw new InputError({ file: sumFile }, `has no sha256 line for ${path.basename(snapshot)}; nothing was stopped`, `write it as sha256sum does: '<64 hex digits>  ${path.basename(snapshot)}'`);
+    throw new InputError(
+      { file: sumFile },
+      `has no sha256 line for ${path.basename(snapshot)}; nothing was stopped`,
+      `write it as sha256sum does: '<64 hex digits>  ${path.basename(snapshot)}'`,
+    );
   }
   const actual = await sha256OfFile(snapshot);
   if (actual !== expected) {

@@ -30,16 +30,19 @@ export function removeHost(text: string, format: InventoryFormat, name: string, 
 
 function parseYaml(text: string, file: string): Document {
   const doc = YAML.parseDocument(text);
-  if (doc.errors.length) throw new InputError({ file }, `the inventory does not parse: ${doc.errors[0]!.message}`, 'fix the file first');
+  if (doc.errors.length)
+    throw new InputError({ file }, `the inventory does not parse: ${doc.errors[0]!.message}`, 'fix the file first');
   return doc;
 }
 
 /** `all.hosts.<name>` with its variables, and `all.children.<group>.hosts.<name>: null` for each group. */
 function addYamlHost(text: string, entry: HostEntry, file: string): string {
   const doc = parseYaml(text, file);
-  if (!doc.hasIn(['all', 'hosts', entry.name])) setMapEntry(doc, ['all', 'hosts'], entry.name, Object.keys(entry.vars).length ? entry.vars : null);
+  if (!doc.hasIn(['all', 'hosts', entry.name]))
+    setMapEntry(doc, ['all', 'hosts'], entry.name, Object.keys(entry.vars).length ? entry.vars : null);
   for (const group of entry.groups) {
-    if (!doc.hasIn(['all', 'children', group, 'hosts', entry.name])) setMapEntry(doc, ['all', 'children', group, 'hosts'], entry.name, null);
+    if (!doc.hasIn(['all', 'children', group, 'hosts', entry.name]))
+      setMapEntry(doc, ['all', 'children', group, 'hosts'], entry.name, null);
   }
   return doc.toString();
 }
@@ -47,7 +50,8 @@ function addYamlHost(text: string, entry: HostEntry, file: string): string {
 /** Sets key in the map at path; an empty value there (`hosts:` with nothing under it) becomes a map. */
 function setMapEntry(doc: Document, path: string[], key: string, value: unknown): void {
   const at = doc.getIn(path, true);
-  if (at === undefined || (isScalar(at) && (at.value === null || at.value === ''))) doc.setIn(path, doc.createNode({ [key]: value }));
+  if (at === undefined || (isScalar(at) && (at.value === null || at.value === '')))
+    doc.setIn(path, doc.createNode({ [key]: value }));
   else if (isMap(at)) at.set(doc.createNode(key), doc.createNode(value));
   else throw new InputError(undefined, `${path.join('.')} is not a map of hosts`, 'fix the inventory first');
 }
@@ -61,7 +65,9 @@ function removeYamlHost(text: string, name: string, file: string): string {
     // A group left with no hosts keeps an empty map, not a dangling `hosts:`.
     if (isMap(hosts) && hosts.items.length === 0) hosts.flow = true;
     const children = doc.getIn([...path, 'children'], true);
-    if (isMap(children)) for (const item of children.items) walk([...path, 'children', String(isScalar(item.key) ? item.key.value : item.key)]);
+    if (isMap(children))
+      for (const item of children.items)
+        walk([...path, 'children', String(isScalar(item.key) ? item.key.value : item.key)]);
   };
   walk(['all']);
   return doc.toString();
@@ -122,7 +128,11 @@ function removeIniHost(text: string, name: string, file: string): string {
       const entry = entryOf(line);
       if (entry === name) return;
       if (entry.includes('[') && expandHostRanges(entry, { file, line: i + 1 }).includes(name)) {
-        throw new InputError({ file, line: i + 1 }, `${name} is one host of the range ${entry}`, 'split the range by hand, then run the command again');
+        throw new InputError(
+          { file, line: i + 1 },
+          `${name} is one host of the range ${entry}`,
+          'split the range by hand, then run the command again',
+        );
       }
     }
     kept.push(line);

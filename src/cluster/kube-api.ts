@@ -32,8 +32,15 @@ export function readKubeconfig(file: string): ApiAccess {
     cert: fromBase64(user?.user['client-certificate-data']),
     key: fromBase64(user?.user['client-key-data']),
   };
-  const missing = Object.entries(access).filter(([, v]) => !v).map(([k]) => k);
-  if (missing.length) throw new InputError({ file }, `the kubeconfig has no ${missing.join(', ')} (embedded data is expected, as Furrow writes it)`, 'write it again with `furrow deploy master`');
+  const missing = Object.entries(access)
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
+  if (missing.length)
+    throw new InputError(
+      { file },
+      `the kubeconfig has no ${missing.join(', ')} (embedded data is expected, as Furrow writes it)`,
+      'write it again with `furrow deploy master`',
+    );
   return access;
 }
 
@@ -55,11 +62,22 @@ export interface ApiRequest {
 export function apiRequest(access: ApiAccess, path: string, o: ApiRequest = {}): Promise<ApiAnswer> {
   const timeoutMs = o.timeoutMs ?? 10_000;
   const payload = o.body === undefined ? undefined : JSON.stringify(o.body);
-  const contentType = o.contentType ?? (o.method === 'PATCH' ? 'application/strategic-merge-patch+json' : 'application/json');
+  const contentType =
+    o.contentType ?? (o.method === 'PATCH' ? 'application/strategic-merge-patch+json' : 'application/json');
   return new Promise((resolve, reject) => {
     const req = https.request(
       new URL(path, access.server),
-      { method: o.method ?? 'GET', ca: access.ca, cert: access.cert, key: access.key, timeout: timeoutMs, headers: { accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {}) } },
+      {
+        method: o.method ?? 'GET',
+        ca: access.ca,
+        cert: access.cert,
+        key: access.key,
+        timeout: timeoutMs,
+        headers: {
+          accept: 'application/json',
+          ...(payload ? { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) } : {}),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));

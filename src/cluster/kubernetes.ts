@@ -31,8 +31,13 @@ export function kubeSetting(cluster: Cluster, key: string): unknown {
 export function clusterVersions(cluster: Cluster, bundle?: BundleIndex): Record<string, string> {
   const manifest = readYaml(DEFAULT_MANIFEST).versions as Record<string, unknown> | undefined;
   const fromBundle = bundle ? bundleVersions(bundle) : {};
-  const configured = cluster.config.versions && typeof cluster.config.versions === 'object' ? (cluster.config.versions as Record<string, unknown>) : {};
-  return Object.fromEntries(Object.entries({ ...manifest, ...fromBundle, ...configured }).map(([k, v]) => [k, String(v)]));
+  const configured =
+    cluster.config.versions && typeof cluster.config.versions === 'object'
+      ? (cluster.config.versions as Record<string, unknown>)
+      : {};
+  return Object.fromEntries(
+    Object.entries({ ...manifest, ...fromBundle, ...configured }).map(([k, v]) => [k, String(v)]),
+  );
 }
 
 /** A bundle's Kubernetes version is that of its kube-apiserver (else its kubelet). */
@@ -67,7 +72,9 @@ export function nodeNameOf(inventory: Inventory, host: string): string {
  * (ansible_host, else the name), so the certificates `certs renew` issues are the ones step 05 keeps.
  */
 export function nodeMembers(inventory: Inventory): Member[] {
-  const hosts = new Set(['kube_master', 'kube_node'].flatMap((g) => (inventory.groups.has(g) ? selectHosts(inventory, g) : [])));
+  const hosts = new Set(
+    ['kube_master', 'kube_node'].flatMap((g) => (inventory.groups.has(g) ? selectHosts(inventory, g) : [])),
+  );
   return [...hosts].map((host) => {
     const name = nodeNameOf(inventory, host);
     return { name, ip: literal(hostVars(inventory, host).ansible_host) ?? name };
@@ -92,7 +99,8 @@ export function kubeSettings(cluster: Cluster, inventory: Inventory): KubeSettin
 /** The variables the Kubernetes roles need from the controller's side. */
 export function kubernetesVars(cluster: Cluster, inventory: Inventory, bundle?: BundleIndex): Record<string, unknown> {
   const vars: Record<string, unknown> = { versions: clusterVersions(cluster, bundle) };
-  if (inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length > 0) vars.kube_apiserver_cert_sans = apiserverSpec(kubeSettings(cluster, inventory)).sans;
+  if (inventory.groups.has('kube_master') && selectHosts(inventory, 'kube_master').length > 0)
+    vars.kube_apiserver_cert_sans = apiserverSpec(kubeSettings(cluster, inventory)).sans;
   return vars;
 }
 
@@ -103,7 +111,11 @@ export function kubernetesVars(cluster: Cluster, inventory: Inventory, bundle?: 
  */
 export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bundle?: BundleIndex): void {
   if (!inventory.groups.has('kube_master') || selectHosts(inventory, 'kube_master').length === 0) {
-    throw new InputError({ file: cluster.inventory }, 'group kube_master has no hosts: the control plane needs at least one master', 'list one or more hosts under [kube_master]');
+    throw new InputError(
+      { file: cluster.inventory },
+      'group kube_master has no hosts: the control plane needs at least one master',
+      'list one or more hosts under [kube_master]',
+    );
   }
   const config = path.join(cluster.dir, 'config.yml');
   const [service, pods] = [String(kubeSetting(cluster, 'SERVICE_CIDR')), String(kubeSetting(cluster, 'CLUSTER_CIDR'))];
@@ -111,24 +123,42 @@ export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bun
   try {
     overlap = cidrsOverlap(service, pods);
   } catch (err) {
-    throw new InputError(settingPlace(config, 'SERVICE_CIDR'), `SERVICE_CIDR ${service} or CLUSTER_CIDR ${pods}: ${(err as Error).message}`, 'give CIDRs such as 10.68.0.0/16');
+    throw new InputError(
+      settingPlace(config, 'SERVICE_CIDR'),
+      `SERVICE_CIDR ${service} or CLUSTER_CIDR ${pods}: ${(err as Error).message}`,
+      'give CIDRs such as 10.68.0.0/16',
+    );
   }
   if (overlap) {
-    throw new InputError(settingPlace(config, 'SERVICE_CIDR'), `SERVICE_CIDR ${service} overlaps CLUSTER_CIDR ${pods}: service and pod addresses must be apart`, 'pick two networks that share no address (kubeasz: SERVICE_CIDR 10.68.0.0/16, CLUSTER_CIDR 172.20.0.0/16)');
+    throw new InputError(
+      settingPlace(config, 'SERVICE_CIDR'),
+      `SERVICE_CIDR ${service} overlaps CLUSTER_CIDR ${pods}: service and pod addresses must be apart`,
+      'pick two networks that share no address (kubeasz: SERVICE_CIDR 10.68.0.0/16, CLUSTER_CIDR 172.20.0.0/16)',
+    );
   }
   const version = clusterVersions(cluster, bundle).kubernetes;
   if (bundle) {
     const have = bundle.binaries.filter((b) => b.files.some((f) => CONTROL_PLANE_BINARIES.includes(path.basename(f))));
-    const missing = CONTROL_PLANE_BINARIES.filter((name) => !have.some((b) => b.version === version && b.files.some((f) => path.basename(f) === name)));
+    const missing = CONTROL_PLANE_BINARIES.filter(
+      (name) => !have.some((b) => b.version === version && b.files.some((f) => path.basename(f) === name)),
+    );
     if (missing.length) {
       const offered = [...new Set(have.map((b) => b.version))].join(', ') || 'none';
-      throw new InputError(settingPlace(config, 'versions', 'kubernetes'), `Kubernetes ${version}: the preloaded bundle has no ${missing.join(', ')} of that version (it has Kubernetes ${offered})`, `set versions: {kubernetes: ${offered.split(', ')[0]}} or preload a bundle built for ${version}`);
+      throw new InputError(
+        settingPlace(config, 'versions', 'kubernetes'),
+        `Kubernetes ${version}: the preloaded bundle has no ${missing.join(', ')} of that version (it has Kubernetes ${offered})`,
+        `set versions: {kubernetes: ${offered.split(', ')[0]}} or preload a bundle built for ${version}`,
+      );
     }
     return;
   }
   const missing = CONTROL_PLANE_BINARIES.filter((name) => !existsSync(path.join(cluster.binDir, name)));
   if (missing.length) {
-    throw new InputError({ file: cluster.binDir }, `Kubernetes ${version}: bin/ has no ${missing.join(', ')}`, `preload a bundle (furrow bundle preload) or put the ${version} binaries in ${cluster.binDir}`);
+    throw new InputError(
+      { file: cluster.binDir },
+      `Kubernetes ${version}: bin/ has no ${missing.join(', ')}`,
+      `preload a bundle (furrow bundle preload) or put the ${version} binaries in ${cluster.binDir}`,
+    );
   }
 }
 

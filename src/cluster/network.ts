@@ -24,6 +24,10 @@ export function checkNetworkInput(cluster: Cluster): void {
   for (const [key, allowed] of Object.entries(NETWORK_CHOICES)) {
     const value = networkSetting(cluster, key);
     if ((allowed as readonly unknown[]).includes(value)) continue;
-    throw new InputError(settingPlace(path.join(cluster.dir, 'config.yml'), key), `${key} is ${JSON.stringify(value)}: the pod network step knows ${allowed.join(' and ')}`, `set ${key}: ${allowed[0]} (or ${allowed.slice(1).join(', ')}) in config.yml`);
+    throw new InputError(
+      settingPlace(path.join(cluster.dir, 'config.yml'), key),
+      `${key} is ${JSON.stringify(value)}: the pod network step knows ${allowed.join(' and ')}`,
+      `set ${key}: ${allowed[0]} (or ${allowed.slice(1).join(', ')}) in config.yml`,
+    );
   }
 }

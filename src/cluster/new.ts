@@ -19,7 +19,12 @@ export function newCluster(dir: string, o: NewClusterOptions): string {
   let labInventory: string | undefined;
   if (o.fromLab !== undefined) {
     labInventory = path.join(labClientDir(o.cwd, o.fromLab), 'inventory.yml');
-    if (!existsSync(labInventory)) throw new InputError({ file: labInventory }, `lab '${o.fromLab}' is not up here`, `run 'furrow lab up${o.fromLab === 'default' ? '' : ` --name ${o.fromLab}`}' first`);
+    if (!existsSync(labInventory))
+      throw new InputError(
+        { file: labInventory },
+        `lab '${o.fromLab}' is not up here`,
+        `run 'furrow lab up${o.fromLab === 'default' ? '' : ` --name ${o.fromLab}`}' first`,
+      );
   }
   mkdirSync(dir, { recursive: true });
   if (labInventory) {
@@ -30,6 +35,9 @@ export function newCluster(dir: string, o: NewClusterOptions): string {
     copyFileSync(path.join(PACKAGE_ROOT, 'inventory', 'config.example.yml'), path.join(dir, 'config.yml'));
   }
   for (const sub of ['pki', 'bin']) mkdirSync(path.join(dir, sub), { recursive: true });
-  writeFileSync(path.join(dir, 'bin', 'README'), 'Binaries for the hosts (etcd, etcdctl, ...): filled by `furrow bundle preload` or by hand.\n');
+  writeFileSync(
+    path.join(dir, 'bin', 'README'),
+    'Binaries for the hosts (etcd, etcdctl, ...): filled by `furrow bundle preload` or by hand.\n',
+  );
   return `edit ${labInventory ? 'config.yml' : 'hosts and config.yml'}, then: furrow deploy all -i ${dir}`;
 }

@@ -9,18 +9,25 @@ import { addHost, inventoryFormatOf, removeHost } from './inventory-edit.js';
 import type { ClusterRunOptions } from './run.js';
 
 /** A DNS name (RFC 1123 labels), as an inventory host name or an address. */
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** An IPv4 or IPv6 address or a DNS name; digits and dots only must be an IPv4 address (`10.0.0` is a typo, not a name). */
-export const isHostAddress = (text: string) => (/^[\d.]+$/.test(text) ? isIPv4(text) : isIPv6(text) || HOSTNAME.test(text));
+export const isHostAddress = (text: string) =>
+  /^[\d.]+$/.test(text) ? isIPv4(text) : isIPv6(text) || HOSTNAME.test(text);
 
-export const inGroup = (inventory: Inventory, group: string, host: string) => inventory.groups.has(group) && selectHosts(inventory, group).includes(host);
+export const inGroup = (inventory: Inventory, group: string, host: string) =>
+  inventory.groups.has(group) && selectHosts(inventory, group).includes(host);
 
 /** The steps a new node needs, on it alone; then what the others need to know of it, on all. */
 export const NEW_NODE_STEPS = 'prepare,runtime,master,node,network';
 export const NODE_NEIGHBOUR_RUNS = [
   { steps: 'prepare', tags: ['set_hosts'], why: "every host's /etc/hosts lists the cluster's hosts" },
-  { steps: 'network', tags: undefined, why: 'the pod network on every node (with CLUSTER_NETWORK=routes, a route to the new pod range)' },
+  {
+    steps: 'network',
+    tags: undefined,
+    why: 'the pod network on every node (with CLUSTER_NETWORK=routes, a route to the new pod range)',
+  },
 ] as const;
 
 /** Writes the inventory file in one step (a new file renamed over the old): a crash leaves one or the other. */
@@ -39,12 +46,26 @@ export interface NodeAddRequest {
 
 /** The request, checked before anything is touched: bad names are exit 2 naming the inventory. */
 export function checkNodeAdd(cluster: Cluster, inventory: Inventory, req: NodeAddRequest): { already: boolean } {
-  if (!isHostAddress(req.name)) throw new InputError({ file: cluster.inventory }, `'${req.name}' is not an IPv4 or IPv6 address or a host name`, 'name the node by its address or its DNS name');
-  if (req.address !== undefined && !isHostAddress(req.address)) throw new InputError({ file: cluster.inventory }, `--address '${req.address}' is not an IPv4 or IPv6 address or a host name`, 'give the address the controller reaches it at');
+  if (!isHostAddress(req.name))
+    throw new InputError(
+      { file: cluster.inventory },
+      `'${req.name}' is not an IPv4 or IPv6 address or a host name`,
+      'name the node by its address or its DNS name',
+    );
+  if (req.address !== undefined && !isHostAddress(req.address))
+    throw new InputError(
+      { file: cluster.inventory },
+      `--address '${req.address}' is not an IPv4 or IPv6 address or a host name`,
+      'give the address the controller reaches it at',
+    );
   const already = inGroup(inventory, 'kube_node', req.name);
   const known = inventory.hosts.has(req.name) ? hostVars(inventory, req.name).ansible_host : undefined;
   if (req.address !== undefined && known !== undefined && known !== req.address) {
-    throw new InputError({ file: cluster.inventory }, `${req.name} is in the inventory with ansible_host ${String(known)}, not ${req.address}`, 'give the same address, or edit the inventory by hand first');
+    throw new InputError(
+      { file: cluster.inventory },
+      `${req.name} is in the inventory with ansible_host ${String(known)}, not ${req.address}`,
+      'give the same address, or edit the inventory by hand first',
+    );
   }
   return { already };
 }
@@ -62,7 +83,12 @@ export interface NodeAddResult {
  * A node already in the inventory (an earlier add that stopped halfway) runs its steps again,
  * which completes it.
  */
-export async function addNode(clusterDir: string, req: NodeAddRequest, run: ClusterRunOptions, say: (line: string) => void): Promise<NodeAddResult> {
+export async function addNode(
+  clusterDir: string,
+  req: NodeAddRequest,
+  run: ClusterRunOptions,
+  say: (line: string) => void,
+): Promise<NodeAddResult> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const { already } = checkNodeAdd(cluster, inventory, req);
   const done: string[] = [];
@@ -71,7 +97,15 @@ export async function addNode(clusterDir: string, req: NodeAddRequest, run: Clus
     done.push(`${req.name} is in kube_node in ${file} already: its steps run again`);
   } else {
     const text = readFileSync(file, 'utf8');
-    writeInventory(file, addHost(text, inventoryFormatOf(file), { name: req.name, vars: req.address ? { ansible_host: req.address } : {}, groups: ['kube_node'] }, file));
+    writeInventory(
+      file,
+      addHost(
+        text,
+        inventoryFormatOf(file),
+        { name: req.name, vars: req.address ? { ansible_host: req.address } : {}, groups: ['kube_node'] },
+        file,
+      ),
+    );
     done.push(`added ${req.name}${req.address ? ` (ansible_host ${req.address})` : ''} to kube_node in ${file}`);
   }
   say(done[done.length - 1]!);

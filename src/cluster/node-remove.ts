@@ -14,13 +14,39 @@ import type { ClusterRunOptions } from './run.js';
 /** Refuses, before anything is touched, a host that is not a plain node, or the last node. */
 export function checkNodeRemove(cluster: Cluster, inventory: Inventory, host: string): void {
   const file = cluster.inventory;
-  if (!inGroup(inventory, 'kube_node', host)) throw new InputError({ file }, `${host} is not in kube_node`, `the nodes are: ${selectHosts(inventory, 'kube_node').join(', ') || '(none)'}`);
-  if (inGroup(inventory, 'kube_master', host)) throw new InputError({ file }, `${host} is a master as well as a node: removing it would take a control-plane member away`, 'removing masters is not supported yet: take it out of kube_node by hand to stop it taking pods');
-  if (inGroup(inventory, 'etcd', host)) throw new InputError({ file }, `${host} is an etcd member: cleaning the host would stop that member`, 'removing etcd members is not supported yet');
+  if (!inGroup(inventory, 'kube_node', host))
+    throw new InputError(
+      { file },
+      `${host} is not in kube_node`,
+      `the nodes are: ${selectHosts(inventory, 'kube_node').join(', ') || '(none)'}`,
+    );
+  if (inGroup(inventory, 'kube_master', host))
+    throw new InputError(
+      { file },
+      `${host} is a master as well as a node: removing it would take a control-plane member away`,
+      'removing masters is not supported yet: take it out of kube_node by hand to stop it taking pods',
+    );
+  if (inGroup(inventory, 'etcd', host))
+    throw new InputError(
+      { file },
+      `${host} is an etcd member: cleaning the host would stop that member`,
+      'removing etcd members is not supported yet',
+    );
   // Its keepalived peers would keep it in their configuration, and the VIP may be on it right now.
-  if (inGroup(inventory, 'ex_lb', host)) throw new InputError({ file }, `${host} is an external load balancer (ex_lb) as well as a node: cleaning it would take its VIP and proxy away`, 'removing ex_lb hosts is not supported yet');
-  if (selectHosts(inventory, 'kube_node').length === 1) throw new InputError({ file }, `${host} is the cluster's last node`, 'add another node first');
-  if (!existsSync(path.join(cluster.dir, 'kubeconfig'))) throw new InputError({ file: path.join(cluster.dir, 'kubeconfig') }, 'no admin kubeconfig: draining needs the API', 'run `furrow deploy master` first');
+  if (inGroup(inventory, 'ex_lb', host))
+    throw new InputError(
+      { file },
+      `${host} is an external load balancer (ex_lb) as well as a node: cleaning it would take its VIP and proxy away`,
+      'removing ex_lb hosts is not supported yet',
+    );
+  if (selectHosts(inventory, 'kube_node').length === 1)
+    throw new InputError({ file }, `${host} is the cluster's last node`, 'add another node first');
+  if (!existsSync(path.join(cluster.dir, 'kubeconfig')))
+    throw new InputError(
+      { file: path.join(cluster.dir, 'kubeconfig') },
+      'no admin kubeconfig: draining needs the API',
+      'run `furrow deploy master` first',
+    );
 }
 
 export interface NodeRemoveOptions {
@@ -52,7 +78,11 @@ export async function removeNode(clusterDir: string, host: string, o: NodeRemove
   };
 
   try {
-    const evicted = await drainNode(access, node, { say: o.say, ...(o.force ? { force: true } : {}), ...(o.drainTimeoutMs ? { timeoutMs: o.drainTimeoutMs } : {}) });
+    const evicted = await drainNode(access, node, {
+      say: o.say,
+      ...(o.force ? { force: true } : {}),
+      ...(o.drainTimeoutMs ? { timeoutMs: o.drainTimeoutMs } : {}),
+    });
     step(`drained ${node}: ${evicted.length} pod(s) evicted`);
   } catch (err) {
     o.say(`drain: ${(err as Error).message}`);

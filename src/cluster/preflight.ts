@@ -83,7 +83,9 @@ export function compareCas(cluster: Cluster, onHosts: Map<string, Map<string, st
 export function describeMismatches(mismatches: CaMismatch[]): string {
   return mismatches
     .map((m) => {
-      const folder = m.folder ? `${m.folderFile} has SHA-256 ${m.folder}` : `${m.folderFile} does not exist (the run would make a new CA)`;
+      const folder = m.folder
+        ? `${m.folderFile} has SHA-256 ${m.folder}`
+        : `${m.folderFile} does not exist (the run would make a new CA)`;
       const hosts = [...m.hosts].map(([print, names]) => `hosts ${names.join(', ')} trust SHA-256 ${print}`);
       return `the ${m.label} differs: ${folder}; ${hosts.join('; ')}`;
     })
@@ -95,7 +97,10 @@ export function describeMismatches(mismatches: CaMismatch[]): string {
  * certificates from another CA on running members and split them. Stops the deploy before it
  * touches a host. Hosts that cannot be reached are left to the run, which reports them.
  */
-export async function checkHostsTrustFolderCas(cluster: Cluster, o: { limit?: string; strictHostKeys?: boolean; connection?: AdhocOptions['connection'] }): Promise<void> {
+export async function checkHostsTrustFolderCas(
+  cluster: Cluster,
+  o: { limit?: string; strictHostKeys?: boolean; connection?: AdhocOptions['connection'] },
+): Promise<void> {
   const cas = trustedCas(cluster.config);
   const results = await runAdhoc({
     inventory: cluster.inventory,

@@ -39,14 +39,22 @@ export function repoPort(config: Record<string, unknown>, clusterDir: string): n
  * serving. `serve: false` (a listing, which reaches no host) gives the same URL without serving:
  * the address may not exist on this machine then (a lab that is down).
  */
-export async function withClusterRepo<T>(cluster: Cluster, inventory: Inventory, work: (repo: ServedRepo | undefined) => Promise<T>, opts: { serve: boolean } = { serve: true }): Promise<T> {
+export async function withClusterRepo<T>(
+  cluster: Cluster,
+  inventory: Inventory,
+  work: (repo: ServedRepo | undefined) => Promise<T>,
+  opts: { serve: boolean } = { serve: true },
+): Promise<T> {
   if (!existsSync(path.join(cluster.repoDir, 'Packages'))) return work(undefined);
   const { serveRepo, aptSourcesLine, repoUrl } = await import('../repo/index.js');
   if (!opts.serve) {
     const url = repoUrl(repoAddress(cluster, inventory), repoPort(cluster.config, cluster.dir));
     return work({ url, line: aptSourcesLine(url) });
   }
-  const server = await serveRepo(cluster.repoDir, { host: repoAddress(cluster, inventory), port: repoPort(cluster.config, cluster.dir) });
+  const server = await serveRepo(cluster.repoDir, {
+    host: repoAddress(cluster, inventory),
+    port: repoPort(cluster.config, cluster.dir),
+  });
   try {
     return await work({ url: server.url, line: aptSourcesLine(server.url) });
   } finally {

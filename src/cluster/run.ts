@@ -10,7 +10,10 @@ export const PACKAGE_PLAYBOOKS = packagePath('playbooks');
  * How to run, as the caller asked (check, limit, tags, reporters, ...): everything of a run except
  * what the cluster itself decides (its inventory, its variables, which playbooks).
  */
-export type ClusterRunOptions = Omit<RunOptions, 'playbook' | 'morePlaybooks' | 'inventory' | 'clusterVars' | 'joinPlays' | 'modules'>;
+export type ClusterRunOptions = Omit<
+  RunOptions,
+  'playbook' | 'morePlaybooks' | 'inventory' | 'clusterVars' | 'joinPlays' | 'modules'
+>;
 
 /** --list-hosts, --list-tasks, --list-tags, --syntax-check: describe the run instead of running it. */
 export interface ListRequest {
@@ -19,9 +22,18 @@ export interface ListRequest {
 }
 
 /** Runs playbooks on a cluster's hosts with the cluster's variables (or lists what it would do); the exit code. */
-export async function runOnCluster(cluster: Cluster, playbooks: string[], run: ClusterRunOptions, clusterVars: Record<string, unknown>, list?: ListRequest): Promise<number> {
+export async function runOnCluster(
+  cluster: Cluster,
+  playbooks: string[],
+  run: ClusterRunOptions,
+  clusterVars: Record<string, unknown>,
+  list?: ListRequest,
+): Promise<number> {
   // Loaded here, not at start-up: `furrow new` needs none of the engine.
-  const [{ runPlaybook, listRun }, { modules }] = await Promise.all([import('../engine/run/runner.js'), import('../modules/index.js')]);
+  const [{ runPlaybook, listRun }, { modules }] = await Promise.all([
+    import('../engine/run/runner.js'),
+    import('../modules/index.js'),
+  ]);
   const options: RunOptions = {
     ...run,
     modules,

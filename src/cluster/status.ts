@@ -86,19 +86,28 @@ export function needsAttention(s: ClusterStatus): boolean {
     s.nodes.some((n) => !n.ready) ||
     s.etcd.some((m) => !m.healthy) ||
     s.certificates.attention.length > 0 ||
-    (s.drift !== undefined && (Object.keys(s.drift.changes).length > 0 || s.drift.unreachable.length > 0 || s.drift.failed.length > 0))
+    (s.drift !== undefined &&
+      (Object.keys(s.drift.changes).length > 0 || s.drift.unreachable.length > 0 || s.drift.failed.length > 0))
   );
 }
 
 interface KubeNode {
   metadata: { name: string; labels?: Record<string, string> };
-  status: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string }; addresses?: Array<{ type: string; address: string }> };
+  status: {
+    conditions?: Array<{ type: string; status: string }>;
+    nodeInfo?: { kubeletVersion?: string };
+    addresses?: Array<{ type: string; address: string }>;
+  };
 }
 
 /** A Node as `kubectl get nodes` shows it: its roles from kubeasz's label and node-role.kubernetes.io/* labels. */
 export function nodeRow(node: KubeNode): NodeRow {
   const labels = node.metadata.labels ?? {};
-  const roles = new Set(Object.keys(labels).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.slice('node-role.kubernetes.io/'.length)));
+  const roles = new Set(
+    Object.keys(labels)
+      .filter((k) => k.startsWith('node-role.kubernetes.io/'))
+      .map((k) => k.slice('node-role.kubernetes.io/'.length)),
+  );
   if (labels['kubernetes.io/role']) roles.add(labels['kubernetes.io/role']);
   return {
     name: node.metadata.name,
@@ -112,15 +121,32 @@ export function nodeRow(node: KubeNode): NodeRow {
 /** The API and its nodes, asked from the controller with the admin kubeconfig (verified TLS). */
 async function askApi(cluster: Cluster): Promise<{ api: ApiState; nodes: NodeRow[] }> {
   const file = path.join(cluster.dir, 'kubeconfig');
-  if (!existsSync(file)) return { api: { server: '', ready: false, detail: `no ${file}: step 04 (master) has not run` }, nodes: [] };
+  if (!existsSync(file))
+    return { api: { server: '', ready: false, detail: `no ${file}: step 04 (master) has not run` }, nodes: [] };
   const access = readKubeconfig(file);
   try {
-    const [readyz, version, nodes] = await Promise.all([apiGet(access, '/readyz'), apiGet(access, '/version'), apiGet(access, '/api/v1/nodes')]);
+    const [readyz, version, nodes] = await Promise.all([
+      apiGet(access, '/readyz'),
+      apiGet(access, '/version'),
+      apiGet(access, '/api/v1/nodes'),
+    ]);
     const ready = readyz.status === 200 && readyz.body.trim() === 'ok';
-    const gitVersion = version.status === 200 ? (JSON.parse(version.body) as { gitVersion?: string }).gitVersion : undefined;
+    const gitVersion =
+      version.status === 200 ? (JSON.parse(version.body) as { gitVersion?: string }).gitVersion : undefined;
     return {
-      api: { server: access.server, ready, detail: ready ? (gitVersion ?? 'ready') : `/readyz: HTTP ${readyz.status} ${readyz.body.trim().split('\n').slice(-3).join('; ')}` },
-      nodes: nodes.status === 200 ? (JSON.parse(nodes.body) as { items: KubeNode[] }).items.map(nodeRow).sort((a, b) => a.name.localeCompare(b.name)) : [],
+      api: {
+        server: access.server,
+        ready,
+        detail: ready
+          ? (gitVersion ?? 'ready')
+          : `/readyz: HTTP ${readyz.status} ${readyz.body.trim().split('\n').slice(-3).join('; ')}`,
+      },
+      nodes:
+        nodes.status === 200
+          ? (JSON.parse(nodes.body) as { items: KubeNode[] }).items
+              .map(nodeRow)
+              .sort((a, b) => a.name.localeCompare(b.name))
+          : [],
     };
   } catch (err) {
     return { api: { server: access.server, ready: false, detail: (err as Error).message }, nodes: [] };
@@ -140,10 +166,23 @@ export function memberState(host: string, status: string | undefined, health: st
       return undefined;
     }
   };
-  const st = parsed<Array<{ Status?: { version?: string; dbSize?: number; leader?: string | number; header?: { member_id?: string | number } } }>>(status)?.[0]?.Status;
+  const st =
+    parsed<
+      Array<{
+        Status?: {
+          version?: string;
+          dbSize?: number;
+          leader?: string | number;
+          header?: { member_id?: string | number };
+        };
+      }>
+    >(status)?.[0]?.Status;
   const he = parsed<Array<{ health?: boolean; error?: string }>>(health)?.[0];
   const healthy = he?.health === true;
-  const leader = st?.leader !== undefined && st.header?.member_id !== undefined ? String(st.leader) === String(st.header.member_id) : undefined;
+  const leader =
+    st?.leader !== undefined && st.header?.member_id !== undefined
+      ? String(st.leader) === String(st.header.member_id)
+      : undefined;
   return {
     host,
     healthy,
@@ -161,17 +200,28 @@ export function memberState(host: string, status: string | undefined, health: st
 async function askEtcd(cluster: Cluster, members: string[], run: ClusterRunOptions): Promise<EtcdMemberState[]> {
   const status = new TaskResults(MEMBER_STATUS_TASK);
   const health = new TaskResults(MEMBER_HEALTH_TASK);
-  await runOnCluster(cluster, [STATUS_PLAYBOOK], { ...run, check: true, reporters: [status, health] }, clusterVars(cluster));
+  await runOnCluster(
+    cluster,
+    [STATUS_PLAYBOOK],
+    { ...run, check: true, reporters: [status, health] },
+    clusterVars(cluster),
+  );
   return members.map((m) => memberState(m, status.printed.get(m), health.printed.get(m)));
 }
 
-export function summarizeCerts(checks: Array<{ name: string; where: string; status: CertStatus; daysLeft: number; notAfter: string }>): CertSummary {
+export function summarizeCerts(
+  checks: Array<{ name: string; where: string; status: CertStatus; daysLeft: number; notAfter: string }>,
+): CertSummary {
   const dated = checks.filter((c) => c.notAfter).sort((a, b) => a.daysLeft - b.daysLeft);
   const first = dated[0];
   return {
     total: checks.length,
-    attention: checks.filter((c) => c.status !== 'ok').map(({ name, where, status, daysLeft }) => ({ name, where, status, daysLeft })),
-    ...(first ? { soonest: { name: first.name, where: first.where, notAfter: first.notAfter, daysLeft: first.daysLeft } } : {}),
+    attention: checks
+      .filter((c) => c.status !== 'ok')
+      .map(({ name, where, status, daysLeft }) => ({ name, where, status, daysLeft })),
+    ...(first
+      ? { soonest: { name: first.name, where: first.where, notAfter: first.notAfter, daysLeft: first.daysLeft } }
+      : {}),
   };
 }
 
@@ -192,7 +242,10 @@ interface JournalHead {
 export function clusterDeploys(runsDir: string, inventory: string, stepOf: Map<string, string>): LastDeploy[] {
   if (!existsSync(runsDir)) return [];
   const deploys: LastDeploy[] = [];
-  for (const name of readdirSync(runsDir).filter((n) => n.endsWith('.jsonl')).sort().reverse()) {
+  for (const name of readdirSync(runsDir)
+    .filter((n) => n.endsWith('.jsonl'))
+    .sort()
+    .reverse()) {
     const journal = path.join(runsDir, name);
     const lines = readFileSync(journal, 'utf8').trim().split('\n');
     let head: JournalHead;
@@ -210,15 +263,19 @@ export function clusterDeploys(runsDir: string, inventory: string, stepOf: Map<s
     } catch {
       end = undefined;
     }
-    const recap = end?.kind === 'run_end' ? end.recap ?? {} : undefined;
+    const recap = end?.kind === 'run_end' ? (end.recap ?? {}) : undefined;
     deploys.push({
       at: head.at ?? '',
       steps: steps as string[],
       journal,
       finished: recap !== undefined,
       ...(end?.kind === 'run_end' && end.durationMs !== undefined ? { durationMs: end.durationMs } : {}),
-      failedHosts: Object.entries(recap ?? {}).filter(([, r]) => r.failed > 0).map(([h]) => h),
-      unreachableHosts: Object.entries(recap ?? {}).filter(([, r]) => r.unreachable > 0).map(([h]) => h),
+      failedHosts: Object.entries(recap ?? {})
+        .filter(([, r]) => r.failed > 0)
+        .map(([h]) => h),
+      unreachableHosts: Object.entries(recap ?? {})
+        .filter(([, r]) => r.unreachable > 0)
+        .map(([h]) => h),
     });
   }
   return deploys;
@@ -231,7 +288,7 @@ class PlannedChanges implements Reporter {
   readonly failed = new Set<string>();
   onEvent(event: RunEvent): void {
     if (event.kind !== 'task_result') return;
-    if (event.status === 'changed') (this.changes[event.host] ??= []).push(event.task);
+    if (event.status === 'changed') this.changes[event.host] = [...(this.changes[event.host] ?? []), event.task];
     if (event.status === 'unreachable') this.unreachable.add(event.host);
     if (event.status === 'failed' && !event.ignored) this.failed.add(event.host);
   }
@@ -257,7 +314,11 @@ export async function clusterStatus(clusterDir: string, o: StatusOptions): Promi
   const stepOf = new Map(steps.map((s) => [path.resolve(s.playbook), s.name]));
   const deploys = clusterDeploys(o.runsDir ?? path.resolve('.furrow', 'runs'), path.resolve(cluster.inventory), stepOf);
 
-  const [{ api, nodes }, etcd, certs] = await Promise.all([askApi(cluster), askEtcd(cluster, members, o.run), checkClusterCerts(cluster)]);
+  const [{ api, nodes }, etcd, certs] = await Promise.all([
+    askApi(cluster),
+    askEtcd(cluster, members, o.run),
+    checkClusterCerts(cluster),
+  ]);
   const status: ClusterStatus = {
     cluster: cluster.dir,
     api,
@@ -271,6 +332,18 @@ export async function clusterStatus(clusterDir: string, o: StatusOptions): Promi
   const deployed = new Set(deploys.flatMap((d) => d.steps));
   const checked = deployed.size ? steps.filter((s) => deployed.has(s.name)) : steps;
   const planned = new PlannedChanges();
-  await deployCluster(cluster.dir, checked.map((s) => s.name).join(','), { ...o.run, check: true, reporters: [planned] });
-  return { ...status, drift: { steps: checked.map((s) => s.name), changes: planned.changes, unreachable: [...planned.unreachable], failed: [...planned.failed] } };
+  await deployCluster(cluster.dir, checked.map((s) => s.name).join(','), {
+    ...o.run,
+    check: true,
+    reporters: [planned],
+  });
+  return {
+    ...status,
+    drift: {
+      steps: checked.map((s) => s.name),
+      changes: planned.changes,
+      unreachable: [...planned.unreachable],
+      failed: [...planned.failed],
+    },
+  };
 }

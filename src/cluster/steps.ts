@@ -10,10 +10,22 @@ export const STEPS = [
   { number: '03', name: 'runtime', does: 'the container runtime on every master and node: containerd or docker' },
   { number: '04', name: 'master', does: 'kube-lb everywhere, the control plane on the masters, admin kubeconfig' },
   { number: '05', name: 'node', does: 'kubelet and kube-proxy on every node' },
-  { number: '06', name: 'network', does: 'the pod network by CLUSTER_NETWORK: flannel, or routes between the nodes; every node Ready' },
-  { number: '07', name: 'addons', does: 'cluster add-ons by their switches: CoreDNS, metrics-server, dashboard, ingress-nginx' },
+  {
+    number: '06',
+    name: 'network',
+    does: 'the pod network by CLUSTER_NETWORK: flannel, or routes between the nodes; every node Ready',
+  },
+  {
+    number: '07',
+    name: 'addons',
+    does: 'cluster add-ons by their switches: CoreDNS, metrics-server, dashboard, ingress-nginx',
+  },
   // Needs only the masters' addresses; with no ex_lb hosts its play matches none and does nothing.
-  { number: '10', name: 'ex-lb', does: 'keepalived VIP + nginx stream on the ex_lb hosts in front of every apiserver (when ex_lb has hosts)' },
+  {
+    number: '10',
+    name: 'ex-lb',
+    does: 'keepalived VIP + nginx stream on the ex_lb hosts in front of every apiserver (when ex_lb has hosts)',
+  },
 ] as const;
 
 export interface Step {
@@ -61,6 +73,15 @@ function resolveStep(arg: string, available: Step[]): Step {
   const step = available.find((s) => s.name === known?.name);
   if (step) return step;
   const names = available.map((s) => `${s.number} ${s.name}`).join(', ');
-  if (known) throw new InputError(undefined, `step '${arg}' (${known.number} ${known.name}) is not available yet`, `available steps: ${names}, or all`);
-  throw new InputError(undefined, `unknown deploy step '${arg}'`, `use one of: ${names}, a comma-separated list of them, or all (90); furrow deploy --list shows what each does`);
+  if (known)
+    throw new InputError(
+      undefined,
+      `step '${arg}' (${known.number} ${known.name}) is not available yet`,
+      `available steps: ${names}, or all`,
+    );
+  throw new InputError(
+    undefined,
+    `unknown deploy step '${arg}'`,
+    `use one of: ${names}, a comma-separated list of them, or all (90); furrow deploy --list shows what each does`,
+  );
 }

@@ -32,20 +32,30 @@ export interface AdhocResult {
   durationMs: number;
 }
 
-
 /** Loads the inventory and resolves the pattern before any connection is made: bad input touches no host. */
 export async function runAdhoc(opts: AdhocOptions): Promise<AdhocResult[]> {
   const inv = await loadInventory(opts.inventory);
   const names = selectHosts(inv, opts.pattern);
   const baseDir = path.dirname(path.resolve(opts.inventory));
   const specFor = (name: string) => {
-    const vars = { ...hostVars(inv, name), ...(opts.user ? { ansible_user: opts.user } : {}), ...(opts.become ? { ansible_become: true } : {}) };
+    const vars = {
+      ...hostVars(inv, name),
+      ...(opts.user ? { ansible_user: opts.user } : {}),
+      ...(opts.become ? { ansible_become: true } : {}),
+    };
     return connectionSpecFromVars(name, vars, {
       ...opts.connection,
       knownHostsFile: DEFAULT_KNOWN_HOSTS,
       strictHostKeys: !!opts.strictHostKeys,
       baseDir,
-      resolveHost: (jump: string) => (inv.hosts.has(jump) ? connectionSpecFromVars(jump, hostVars(inv, jump), { knownHostsFile: DEFAULT_KNOWN_HOSTS, strictHostKeys: !!opts.strictHostKeys, baseDir }) : undefined),
+      resolveHost: (jump: string) =>
+        inv.hosts.has(jump)
+          ? connectionSpecFromVars(jump, hostVars(inv, jump), {
+              knownHostsFile: DEFAULT_KNOWN_HOSTS,
+              strictHostKeys: !!opts.strictHostKeys,
+              baseDir,
+            })
+          : undefined,
     });
   };
   const specs = names.map(specFor);
@@ -59,7 +69,11 @@ export async function runAdhoc(opts: AdhocOptions): Promise<AdhocResult[]> {
         try {
           await conn.open();
           const r = await conn.exec(opts.command, { timeoutMs: opts.timeoutMs });
-          const error = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.code === null ? `killed by signal ${r.signal ?? '?'}` : undefined;
+          const error = r.timedOut
+            ? `timed out after ${opts.timeoutMs} ms`
+            : r.code === null
+              ? `killed by signal ${r.signal ?? '?'}`
+              : undefined;
           result = {
             host: spec.name,
             status: r.code === 0 ? 'ok' : 'failed',
@@ -72,7 +86,15 @@ export async function runAdhoc(opts: AdhocOptions): Promise<AdhocResult[]> {
         } catch (err) {
           const unreachable = err instanceof UnreachableError;
           const message = err instanceof FurrowError || err instanceof Error ? err.message : String(err);
-          result = { host: spec.name, status: unreachable ? 'unreachable' : 'failed', code: null, stdout: '', stderr: '', error: message, durationMs: Date.now() - started };
+          result = {
+            host: spec.name,
+            status: unreachable ? 'unreachable' : 'failed',
+            code: null,
+            stdout: '',
+            stderr: '',
+            error: message,
+            durationMs: Date.now() - started,
+          };
         } finally {
           await conn.close().catch(() => undefined);
         }

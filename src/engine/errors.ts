@@ -2,10 +2,24 @@
  * One error tree for the whole tool. Every error the user can see is a FurrowError:
  * its `code` decides the exit status and how reporters show it.
  */
-export type ErrorCode = 'input' | 'unreachable' | 'busy' | 'fetch' | 'auth' | 'hostkey' | 'module' | 'contract' | 'lab' | 'internal';
+export type ErrorCode =
+  | 'input'
+  | 'unreachable'
+  | 'busy'
+  | 'fetch'
+  | 'auth'
+  | 'hostkey'
+  | 'module'
+  | 'contract'
+  | 'lab'
+  | 'internal';
 
 export class FurrowError extends Error {
-  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = new.target.name;
   }
@@ -25,28 +39,46 @@ export function formatPlace(place: SourcePlace): string {
 
 /** Bad input: exit status 2, names the file and place and says what was expected. */
 export class InputError extends FurrowError {
-  constructor(readonly place: SourcePlace | undefined, readonly problem: string, readonly fix?: string) {
-    super('input', [place ? `${formatPlace(place)}: ${problem}` : problem, fix ? `  fix: ${fix}` : ''].filter(Boolean).join('\n'));
+  constructor(
+    readonly place: SourcePlace | undefined,
+    readonly problem: string,
+    readonly fix?: string,
+  ) {
+    super(
+      'input',
+      [place ? `${formatPlace(place)}: ${problem}` : problem, fix ? `  fix: ${fix}` : ''].filter(Boolean).join('\n'),
+    );
   }
 }
 
 /** The host could not be reached (TCP, handshake, jump host): reported apart from failures. */
 export class UnreachableError extends FurrowError {
-  constructor(readonly host: string, detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly host: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
     super('unreachable', `${host}: unreachable: ${detail}`, options);
   }
 }
 
 /** The server refused every credential we offered. */
 export class AuthError extends FurrowError {
-  constructor(readonly host: string, readonly user: string, detail: string) {
+  constructor(
+    readonly host: string,
+    readonly user: string,
+    detail: string,
+  ) {
     super('auth', `${host}: authentication failed for user '${user}': ${detail}`);
   }
 }
 
 /** The host presented a key that differs from the recorded one (or is unknown under strict checking). */
 export class HostKeyError extends FurrowError {
-  constructor(readonly host: string, message: string) {
+  constructor(
+    readonly host: string,
+    message: string,
+  ) {
     super('hostkey', `${host}: ${message}`);
   }
 }

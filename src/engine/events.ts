@@ -57,12 +57,28 @@ export type RunEvent =
   /** The handlers a host has been notified of and not yet run: --resume runs them (journal only needs the last). */
   | { kind: 'handlers_pending'; host: string; handlers: string[] }
   /** A task with `until` whose condition does not hold yet: it runs again after delaySeconds. */
-  | { kind: 'task_retry'; host: string; taskId: string; task: string; attempt: number; retriesLeft: number; delaySeconds: number }
+  | {
+      kind: 'task_retry';
+      host: string;
+      taskId: string;
+      task: string;
+      attempt: number;
+      retriesLeft: number;
+      delaySeconds: number;
+    }
   /**
    * A task at work on a host for a while: what it waits for now, how long it has been at it, and
    * (when something bounds the wait) how much is left. The first after 10 s, then every 30 s.
    */
-  | { kind: 'task_waiting'; host: string; taskId: string; task: string; waitingFor: string; elapsedSeconds: number; leftSeconds?: number }
+  | {
+      kind: 'task_waiting';
+      host: string;
+      taskId: string;
+      task: string;
+      waitingFor: string;
+      elapsedSeconds: number;
+      leftSeconds?: number;
+    }
   /** Another run holds this host's lock (its controller, PID and start time): this run waits for it. */
   | { kind: 'lock_wait'; host: string; file: string; holder: string }
   /** The lock this run waited for is now its own. */

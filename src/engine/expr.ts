@@ -44,19 +44,32 @@ function evaluateOne(condition: unknown, vars: VarSource, place: SourcePlace): b
   const cel = aliasTypeNames(translate(expr, vars, place), vars);
   const result = run(cel, expr, contextFor(cel, vars), place);
   if (typeof result !== 'boolean') {
-    throw new InputError(place, `condition '${expr}' gave ${describe(result)}, not true or false`, 'compare the value: x == "a", size(x) > 0, has(x.y)');
+    throw new InputError(
+      place,
+      `condition '${expr}' gave ${describe(result)}, not true or false`,
+      'compare the value: x == "a", size(x) > 0, has(x.y)',
+    );
   }
   return result;
 }
 
 function checkedText(condition: unknown, place: SourcePlace): string {
   if (typeof condition !== 'string') {
-    throw new InputError(place, `a condition must be an expression string or true/false, got ${JSON.stringify(condition)}`, 'write it as a string, e.g. when: x == "a"');
+    throw new InputError(
+      place,
+      `a condition must be an expression string or true/false, got ${JSON.stringify(condition)}`,
+      'write it as a string, e.g. when: x == "a"',
+    );
   }
   const expr = condition.trim();
-  if (expr === '') throw new InputError(place, 'the condition is empty', 'write an expression such as x == "a", or remove the key');
+  if (expr === '')
+    throw new InputError(place, 'the condition is empty', 'write an expression such as x == "a", or remove the key');
   if (expr.includes('{{')) {
-    throw new InputError(place, `condition '${expr}' holds template syntax {{ }}`, 'conditions are expressions already: write x == "a", not {{ x }} == "a"');
+    throw new InputError(
+      place,
+      `condition '${expr}' holds template syntax {{ }}`,
+      'conditions are expressions already: write x == "a", not {{ x }} == "a"',
+    );
   }
   return expr;
 }
@@ -95,7 +108,9 @@ export function conditionNames(condition: Condition): string[] {
     return [];
   }
   const masked = maskStrings(cel);
-  const bound = new Set([...masked.matchAll(/\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,/g)].map((m) => m[1]!));
+  const bound = new Set(
+    [...masked.matchAll(/\.(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,/g)].map((m) => m[1]!),
+  );
   const names = new Set<string>();
   for (const [name] of masked.matchAll(/(?<![\w.])[A-Za-z_]\w*(?!\w|\s*\()/g)) {
     if (!CEL_WORDS.has(name) && !bound.has(name)) names.add(name);
@@ -109,7 +124,8 @@ function translate(expr: string, vars: VarSource, place: SourcePlace): string {
   try {
     return translateCondition(expr, (path) => isDefined(vars, path));
   } catch (err) {
-    if (err instanceof ConditionSyntaxError) throw new InputError(place, `condition '${expr}': ${err.message}`, err.fix);
+    if (err instanceof ConditionSyntaxError)
+      throw new InputError(place, `condition '${expr}': ${err.message}`, err.fix);
     throw err;
   }
 }
@@ -143,32 +159,58 @@ function celProblem(err: CelError, cel: string, expr: string, place: SourcePlace
   const readAs = cel === expr ? '' : ` (read as CEL: ${cel})`;
   const unknown = /^Unknown variable: (.+)$/.exec(summary);
   if (unknown) {
-    return new InputError(place, `condition '${expr}' uses undefined variable '${unknown[1]}'${readAs}`,
-      `define it in vars, group_vars or defaults, or guard it: ${unknown[1]} is defined and ...`);
+    return new InputError(
+      place,
+      `condition '${expr}' uses undefined variable '${unknown[1]}'${readAs}`,
+      `define it in vars, group_vars or defaults, or guard it: ${unknown[1]} is defined and ...`,
+    );
   }
   const noKey = /^No such key: (.+)$/.exec(summary);
   if (noKey) {
-    return new InputError(place, `condition '${expr}': no key '${noKey[1]}'${readAs}`,
-      `guard it with has(x.${noKey[1]}) or 'x.${noKey[1]} is defined', or read it with x.?${noKey[1]}.orValue(default)`);
+    return new InputError(
+      place,
+      `condition '${expr}': no key '${noKey[1]}'${readAs}`,
+      `guard it with has(x.${noKey[1]}) or 'x.${noKey[1]} is defined', or read it with x.?${noKey[1]}.orValue(default)`,
+    );
   }
   const kind = err.code === undefined || err.name === 'ParseError' ? 'syntax error' : 'error';
-  return new InputError(place, `condition '${expr}': ${kind}: ${summary}${readAs}\n${highlight(err.message)}`,
-    'conditions are CEL expressions (docs/templates.md, "Conditions")');
+  return new InputError(
+    place,
+    `condition '${expr}': ${kind}: ${summary}${readAs}\n${highlight(err.message)}`,
+    'conditions are CEL expressions (docs/templates.md, "Conditions")',
+  );
 }
 
 /** The source excerpt cel-js prints under its message, if any. */
 function highlight(message: string): string {
-  return message.split('\n').slice(1).filter((line) => line.trim() !== '').join('\n');
+  return message
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim() !== '')
+    .join('\n');
 }
 
 /** CEL's type names; a variable that has one of these names is renamed so CEL reads the variable. */
-const CEL_TYPE_NAMES = new Set(['int', 'uint', 'double', 'bool', 'string', 'bytes', 'list', 'map', 'null_type', 'type', 'dyn']);
+const CEL_TYPE_NAMES = new Set([
+  'int',
+  'uint',
+  'double',
+  'bool',
+  'string',
+  'bytes',
+  'list',
+  'map',
+  'null_type',
+  'type',
+  'dyn',
+]);
 const ALIAS_PREFIX = '_furrow_var_';
 
 function aliasTypeNames(cel: string, vars: VarSource): string {
   const masked = maskStrings(cel);
   return cel.replace(/(?<![\w.])[A-Za-z_]\w*(?!\w|\s*\()/g, (name, offset: number) =>
-    CEL_TYPE_NAMES.has(name) && masked.startsWith(name, offset) && vars.has(name) ? ALIAS_PREFIX + name : name);
+    CEL_TYPE_NAMES.has(name) && masked.startsWith(name, offset) && vars.has(name) ? ALIAS_PREFIX + name : name,
+  );
 }
 
 /** The variables an expression may read (identifiers not after a dot), converted for CEL. */

@@ -85,9 +85,16 @@ export interface ModuleContext {
   render(text: string, file: string, extra?: Record<string, unknown>): string;
 }
 
+/**
+ * A module of any params and data, as the registry and the engine hold them: each module checks its
+ * own params against its schema, so the engine needs no more than the contract.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: an existential type; unknown would reject every concrete module (params are contravariant)
+export type AnyModule = Module<any, any>;
+
 /** Where the engine finds modules: the real registry (src/modules/index.ts) or, in tests, fakes. */
 export interface ModuleRegistry {
-  findModule(name: string): Module<any, any> | undefined;
+  findModule(name: string): AnyModule | undefined;
   moduleNames(): string[];
 }
 

@@ -16,11 +16,17 @@ export function holdsPrivateKey(text: unknown): boolean {
 export function shownDiff(diff: Diff | undefined, noLog: boolean): Diff | undefined {
   if (!diff) return undefined;
   if (noLog) return { hidden: 'diff hidden by no_log' };
-  const values = diff.values?.map((v) => (holdsPrivateKey(v.before) || holdsPrivateKey(v.after) ? { ...v, before: '(secret)', after: '(secret changed)' } : v));
+  const values = diff.values?.map((v) =>
+    holdsPrivateKey(v.before) || holdsPrivateKey(v.after) ? { ...v, before: '(secret)', after: '(secret changed)' } : v,
+  );
   const unifiedSecret = holdsPrivateKey(diff.unified);
   if (!unifiedSecret && values?.every((v, i) => v === diff.values![i])) return diff;
   return {
-    ...(unifiedSecret ? { hidden: 'content holds a private key: diff hidden' } : diff.unified !== undefined ? { unified: diff.unified } : {}),
+    ...(unifiedSecret
+      ? { hidden: 'content holds a private key: diff hidden' }
+      : diff.unified !== undefined
+        ? { unified: diff.unified }
+        : {}),
     ...(values ? { values } : {}),
   };
 }

@@ -12,7 +12,14 @@
 import Handlebars from 'handlebars';
 import { InputError, type SourcePlace } from './errors.js';
 import { registerHelpers, TemplateFault, type TemplatePosition } from './template/helpers.js';
-import { guardPaths, keepSingleValue, KEEP_HELPER, REQUIRED_HELPER, TEXT_HELPER, VALUE_HELPER } from './template/strict-paths.js';
+import {
+  guardPaths,
+  keepSingleValue,
+  KEEP_HELPER,
+  REQUIRED_HELPER,
+  TEXT_HELPER,
+  VALUE_HELPER,
+} from './template/strict-paths.js';
 
 /** Where a template comes from, for messages. */
 export interface TemplateSource {
@@ -93,7 +100,10 @@ function compileCached(text: string, source: TemplateSource): Compiled {
 }
 
 function compile(text: string): Compiled {
-  const { program, names, required } = guardPaths(handlebars.parseWithoutProcessing(text), Object.keys(handlebars.helpers));
+  const { program, names, required } = guardPaths(
+    handlebars.parseWithoutProcessing(text),
+    Object.keys(handlebars.helpers),
+  );
   return { text, names, required, render: handlebars.compile(program, COMPILE_OPTIONS) };
 }
 
@@ -109,9 +119,12 @@ function singleOf(compiled: Compiled): Handlebars.TemplateDelegate | null {
 function createHandlebars(): typeof Handlebars {
   const instance = Handlebars.create();
   registerHelpers((name, fn) => instance.registerHelper(name, fn));
-  instance.registerHelper(REQUIRED_HELPER, function (this: unknown, value: unknown, name: string, options: HelperOptions) {
-    return definedOrFail(value, name, this, options);
-  });
+  instance.registerHelper(
+    REQUIRED_HELPER,
+    function (this: unknown, value: unknown, name: string, options: HelperOptions) {
+      return definedOrFail(value, name, this, options);
+    },
+  );
   instance.registerHelper(VALUE_HELPER, function (this: unknown, value: unknown, name: string, options: HelperOptions) {
     return asText(definedOrFail(value, name, this, options));
   });
@@ -139,7 +152,12 @@ function definedOrFail(value: unknown, name: string, context: unknown, options: 
 }
 
 function isNullIn(context: unknown, name: string): boolean {
-  return context !== null && typeof context === 'object' && Object.hasOwn(context, name) && (context as Record<string, unknown>)[name] === null;
+  return (
+    context !== null &&
+    typeof context === 'object' &&
+    Object.hasOwn(context, name) &&
+    (context as Record<string, unknown>)[name] === null
+  );
 }
 
 /** Lists and maps print as JSON, never as "a,b" or "[object Object]"; null prints as "". */
@@ -168,14 +186,24 @@ function toInputError(err: unknown, source: TemplateSource): Error {
   const strictMiss = /^"([^"]+)" not defined in /.exec(message);
   if (strictMiss) {
     const position = { line: handlebarsError.lineNumber ?? 1, column: handlebarsError.column ?? 0 };
-    return new InputError(placeOf(source, position), `undefined variable '${strictMiss[1]}'${context}`, defineFix(strictMiss[1]));
+    return new InputError(
+      placeOf(source, position),
+      `undefined variable '${strictMiss[1]}'${context}`,
+      defineFix(strictMiss[1]),
+    );
   }
   const parse = /^(?:Parse|Lexical) error on line (\d+)[:.]/.exec(message);
   if (parse) {
     const problem = `template syntax error${context}: ${shortenParseError(message, !!source.secret)}`;
-    return new InputError(placeOf(source, { line: Number(parse[1]), column: -1 }), problem, 'check the {{ }} around this place; write \\{{ for a literal {{');
+    return new InputError(
+      placeOf(source, { line: Number(parse[1]), column: -1 }),
+      problem,
+      'check the {{ }} around this place; write \\{{ for a literal {{',
+    );
   }
-  const position = handlebarsError.lineNumber ? { line: handlebarsError.lineNumber, column: handlebarsError.column ?? 0 } : undefined;
+  const position = handlebarsError.lineNumber
+    ? { line: handlebarsError.lineNumber, column: handlebarsError.column ?? 0 }
+    : undefined;
   return new InputError(placeOf(source, position), `template error${context}: ${message.replace(/ - \d+:\d+$/, '')}`);
 }
 

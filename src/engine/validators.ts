@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import { packagePath } from '../package-root.js';
+import { getOrAdd } from './get-or-add.js';
 
 /**
  * JSON Schema validators, compiled ahead of time when possible. `npm run build` writes ajv's
@@ -18,14 +19,24 @@ export const VALIDATOR_SETS = {
   // Params as written in a mapping, checked when the playbook loads.
   'params-strict': { allErrors: true, allowUnionTypes: true, verbose: true, strict: false, validateSchema: false },
   // key=value words are text: their values are coerced to the types the schema asks for.
-  'params-coercing': { allErrors: true, allowUnionTypes: true, verbose: true, strict: false, coerceTypes: true, validateSchema: false },
+  'params-coercing': {
+    allErrors: true,
+    allowUnionTypes: true,
+    verbose: true,
+    strict: false,
+    coerceTypes: true,
+    validateSchema: false,
+  },
   // After templates are rendered, at run time: coerced, defaults filled.
   'params-rendered': { allErrors: true, strict: false, coerceTypes: true, useDefaults: true, validateSchema: false },
 } satisfies Record<string, Options>;
 
 export type ValidatorSet = keyof typeof VALIDATOR_SETS;
 
-export const schemaSha256 = (schema: unknown): string => createHash('sha256').update(typeof schema === 'string' ? schema : JSON.stringify(schema)).digest('hex');
+export const schemaSha256 = (schema: unknown): string =>
+  createHash('sha256')
+    .update(typeof schema === 'string' ? schema : JSON.stringify(schema))
+    .digest('hex');
 
 type Precompiled = { validators: Record<string, ValidateFunction>; sha256: Record<string, string> };
 const loaded = new Map<ValidatorSet, Precompiled | null>();
@@ -65,8 +76,7 @@ function precompiledFor(set: ValidatorSet, name: string, schema: object | string
 }
 
 function compile(set: ValidatorSet, schema: object | string, ref: string | undefined): ValidateFunction {
-  let ajv = instances.get(set);
-  if (!ajv) instances.set(set, (ajv = new Ajv(VALIDATOR_SETS[set])));
+  const ajv = getOrAdd(instances, set, () => new Ajv(VALIDATOR_SETS[set]));
   const object = (typeof schema === 'string' ? JSON.parse(schema) : schema) as { $id?: string };
   // A schema with an $id is added once; its parts are found by reference.
   if (!object.$id) return ajv.compile(object);

@@ -14,7 +14,16 @@ import { compileTemplate, isTemplate, type TemplateSource } from './template.js'
  * Precedence levels, lowest first. `inventory` is one layer of already merged inventory vars
  * (all < parent group < child group < host). `registered` holds register and set_fact results.
  */
-export const VAR_LEVELS = ['role_defaults', 'inventory', 'facts', 'play', 'role', 'task', 'registered', 'extra'] as const;
+export const VAR_LEVELS = [
+  'role_defaults',
+  'inventory',
+  'facts',
+  'play',
+  'role',
+  'task',
+  'registered',
+  'extra',
+] as const;
 export type VarLevel = (typeof VAR_LEVELS)[number];
 
 export interface VarLayer {
@@ -61,11 +70,19 @@ export class VarScope {
     const cycleStart = this.resolving.indexOf(name);
     if (cycleStart >= 0) {
       const cycle = [...this.resolving.slice(cycleStart), name].join(' -> ');
-      throw new InputError({ file: sourceOf(layer) }, `variable cycle: ${cycle}`, 'give one of these variables a value that does not refer back to the others');
+      throw new InputError(
+        { file: sourceOf(layer) },
+        `variable cycle: ${cycle}`,
+        'give one of these variables a value that does not refer back to the others',
+      );
     }
     this.resolving.push(name);
     try {
-      const value = this.resolveValue(layer.vars[name], { file: sourceOf(layer), embedded: true, context: `the value of '${name}'` });
+      const value = this.resolveValue(layer.vars[name], {
+        file: sourceOf(layer),
+        embedded: true,
+        context: `the value of '${name}'`,
+      });
       this.resolved.set(name, value);
       return value;
     } finally {
@@ -95,7 +112,11 @@ export class VarScope {
       const template = compileTemplate(value, source);
       return template.value(this.pick(template.names));
     }
-    if (Array.isArray(value)) return mapUnlessSame(value, value.map((item) => this.resolveValue(item, source)));
+    if (Array.isArray(value))
+      return mapUnlessSame(
+        value,
+        value.map((item) => this.resolveValue(item, source)),
+      );
     if (isPlainObject(value)) {
       const entries = Object.entries(value).map(([key, item]) => [key, this.resolveValue(item, source)] as const);
       return entries.every(([key, item]) => item === value[key]) ? value : Object.fromEntries(entries);
@@ -111,7 +132,8 @@ export class VarScope {
   }
 
   private layerOf(name: string): VarLayer | undefined {
-    for (let i = this.layers.length - 1; i >= 0; i--) if (Object.hasOwn(this.layers[i].vars, name)) return this.layers[i];
+    for (let i = this.layers.length - 1; i >= 0; i--)
+      if (Object.hasOwn(this.layers[i].vars, name)) return this.layers[i];
     return undefined;
   }
 }
@@ -149,8 +171,11 @@ function parseExtraVarsArg(arg: string, cwd: string): Record<string, unknown> {
     const equals = word.indexOf('=');
     const key = equals > 0 ? word.slice(0, equals) : word;
     if (equals <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
-      throw new InputError(undefined, `-e '${arg}': '${word}' is not key=value with a variable name as key`,
-        "write -e name=value, -e @vars.yml or -e '{\"name\": \"value\"}'");
+      throw new InputError(
+        undefined,
+        `-e '${arg}': '${word}' is not key=value with a variable name as key`,
+        'write -e name=value, -e @vars.yml or -e \'{"name": "value"}\'',
+      );
     }
     vars[key] = typedValue(word.slice(equals + 1));
   }
@@ -181,7 +206,11 @@ function readVarsFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new InputError({ file: path }, `cannot read extra vars file: ${(err as Error).message}`, 'give -e @ a path to a YAML or JSON file, relative to the current folder');
+    throw new InputError(
+      { file: path },
+      `cannot read extra vars file: ${(err as Error).message}`,
+      'give -e @ a path to a YAML or JSON file, relative to the current folder',
+    );
   }
   return parseMapping(text, { file: path });
 }
@@ -191,11 +220,18 @@ function parseMapping(text: string, place: { file: string }): Record<string, unk
   const [error] = document.errors;
   if (error) {
     const [position] = error.linePos ?? [];
-    throw new InputError({ ...place, line: position?.line, column: position?.col }, `extra vars are not valid YAML or JSON: ${yamlProblem(error.message)}`);
+    throw new InputError(
+      { ...place, line: position?.line, column: position?.col },
+      `extra vars are not valid YAML or JSON: ${yamlProblem(error.message)}`,
+    );
   }
   const value: unknown = document.toJS();
   if (!isPlainObject(value)) {
-    throw new InputError(place, `extra vars must be a mapping of names to values, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}`, 'write name: value pairs (YAML) or a JSON object');
+    throw new InputError(
+      place,
+      `extra vars must be a mapping of names to values, got ${Array.isArray(value) ? 'a list' : JSON.stringify(value)}`,
+      'write name: value pairs (YAML) or a JSON object',
+    );
   }
   return value;
 }
@@ -219,7 +255,12 @@ function splitWords(text: string): string[] {
       word = (word ?? '') + char;
     }
   }
-  if (quote) throw new InputError(undefined, `-e '${text}': no closing ${quote}`, 'close the quote or quote the whole argument for the shell');
+  if (quote)
+    throw new InputError(
+      undefined,
+      `-e '${text}': no closing ${quote}`,
+      'close the quote or quote the whole argument for the shell',
+    );
   if (word !== undefined) words.push(word);
   return words;
 }

@@ -61,7 +61,9 @@ const GENERIC_FIX = 'fix the YAML syntax at this place (indentation, quotes, bra
  */
 export function yamlSyntaxProblems(text: string, doc: Document.Parsed): YamlSyntaxProblem[] {
   if (doc.errors.length === 0) return [];
-  const quoteTrouble = doc.errors.filter((e) => e.code === 'MISSING_CHAR' && /quote/i.test(e.message)).map((e) => e.pos[0]);
+  const quoteTrouble = doc.errors
+    .filter((e) => e.code === 'MISSING_CHAR' && /quote/i.test(e.message))
+    .map((e) => e.pos[0]);
   const unclosed: YamlSyntaxProblem[] = [];
   for (const token of new Parser().parse(text)) {
     for (const t of cstTokens(token)) {
@@ -72,7 +74,10 @@ export function yamlSyntaxProblems(text: string, doc: Document.Parsed): YamlSynt
           message: `'${t.start.source}' opened here is never closed: the ${map ? 'mapping' : 'list'} needs a '${map ? '}' : ']'}'`,
           fix: `close it with '${map ? '}' : ']'}' (on this line, or on a later line indented more than its key), or write the ${map ? 'mapping' : 'list'} in block style`,
         });
-      } else if ((t.type === 'double-quoted-scalar' || t.type === 'single-quoted-scalar') && quoteTrouble.some((at) => at >= t.offset && at <= t.offset + t.source.length)) {
+      } else if (
+        (t.type === 'double-quoted-scalar' || t.type === 'single-quoted-scalar') &&
+        quoteTrouble.some((at) => at >= t.offset && at <= t.offset + t.source.length)
+      ) {
         const q = t.source[0]!;
         unclosed.push({
           offset: t.offset,

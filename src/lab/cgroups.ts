@@ -21,10 +21,13 @@ export interface CgroupHierarchy {
 }
 
 /** Octal escapes of /proc/self/mountinfo (\040 for a space). */
-const unescape = (s: string) => s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 /** The machine's cgroup hierarchies (v1 controllers, named ones and v2), from this process's view. */
-export function cgroupHierarchies(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8'), selfCgroup = readFileSync('/proc/self/cgroup', 'utf8')): CgroupHierarchy[] {
+export function cgroupHierarchies(
+  mountinfo = readFileSync('/proc/self/mountinfo', 'utf8'),
+  selfCgroup = readFileSync('/proc/self/cgroup', 'utf8'),
+): CgroupHierarchy[] {
   // "N:controllers:/path" per hierarchy; v2 is "0::/path".
   const paths = selfCgroup
     .split('\n')
@@ -40,10 +43,20 @@ export function cgroupHierarchies(mountinfo = readFileSync('/proc/self/mountinfo
     const f = left.split(' ');
     const [fstype, , superOptions = ''] = right.split(' ');
     if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const root = unescape(f[3] ?? '/');
-    const mount = unescape(f[4] ?? '');
+    const root = unescapeOctal(f[3] ?? '/');
+    const mount = unescapeOctal(f[4] ?? '');
     if (found.some((h) => h.mount === mount)) continue;
-    const controllers = fstype === 'cgroup2' ? [] : superOptions.split(',').filter((o) => !['rw', 'ro', 'clone_children', 'noprefix', 'xattr', 'nsdelegate'].includes(o) && !o.startsWith('release_agent=')).sort();
+    const controllers =
+      fstype === 'cgroup2'
+        ? []
+        : superOptions
+            .split(',')
+            .filter(
+              (o) =>
+                !['rw', 'ro', 'clone_children', 'noprefix', 'xattr', 'nsdelegate'].includes(o) &&
+                !o.startsWith('release_agent='),
+            )
+            .sort();
     const self = paths.find((p) => p.controllers.join(',') === controllers.join(','));
     if (!self || (root !== '/' && !`${self.path}/`.startsWith(`${root}/`))) continue;
     found.push({ mount, controllers, own: path.join(mount, path.relative(root, self.path)) });
@@ -62,7 +75,8 @@ export function createHostCgroups(name: string, hierarchies = cgroupHierarchies(
     const dir = path.join(h.own, name);
     mkdirSync(dir, { recursive: true });
     if (h.controllers.includes('cpuset')) {
-      for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(path.join(dir, f), readFileSync(path.join(h.own, f), 'utf8').trim() || '\n');
+      for (const f of ['cpuset.cpus', 'cpuset.mems'])
+        writeFileSync(path.join(dir, f), readFileSync(path.join(h.own, f), 'utf8').trim() || '\n');
     }
     made.push(dir);
   }

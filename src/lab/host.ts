@@ -30,7 +30,11 @@ export function processStartTime(pid: number): string | undefined {
 export function containerLeader(nspawn: ProcessRecord): ProcessRecord | undefined {
   try {
     for (const task of readdirSync(`/proc/${nspawn.pid}/task`)) {
-      const children = readFileSync(`/proc/${nspawn.pid}/task/${task}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+      const children = readFileSync(`/proc/${nspawn.pid}/task/${task}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
       for (const pid of children) {
         const startTime = processStartTime(pid);
         if (startTime !== undefined) return { pid, startTime };
@@ -66,12 +70,21 @@ export async function mountOverlay(host: LabHostLayout, lower: string): Promise<
   const work = path.join(host.dir, 'work');
   const root = rootDir(host);
   for (const d of [upper, work, root]) await mkdir(d, { recursive: true });
-  await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, root], `mounting the overlay of ${host.name}`);
+  await must(
+    'mount',
+    ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work}`, root],
+    `mounting the overlay of ${host.name}`,
+  );
 }
 
 function uidGid(root: string, user: string): { uid: number; gid: number } {
-  const line = readFileSync(path.join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
-  if (!line) throw new LabError(`the lab root filesystem has no user '${user}': remove ${path.dirname(root)} and run lab up again`);
+  const line = readFileSync(path.join(root, 'etc/passwd'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`));
+  if (!line)
+    throw new LabError(
+      `the lab root filesystem has no user '${user}': remove ${path.dirname(root)} and run lab up again`,
+    );
   const f = line.split(':');
   return { uid: Number(f[2]), gid: Number(f[3]) };
 }
@@ -88,7 +101,10 @@ export async function writeIdentity(host: LabHostLayout, id: HostIdentity): Prom
   const root = rootDir(host);
   await writeFile(path.join(root, 'etc/hostname'), `${host.name}\n`);
   await writeFile(path.join(root, 'etc/machine-id'), `${randomBytes(16).toString('hex')}\n`);
-  await writeFile(path.join(root, 'etc/hosts'), ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...id.hostsLines, ''].join('\n'));
+  await writeFile(
+    path.join(root, 'etc/hosts'),
+    ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...id.hostsLines, ''].join('\n'),
+  );
   const keyFile = path.join(root, 'etc/ssh/ssh_host_ed25519_key');
   await writeFile(keyFile, id.hostKey.privateKey, { mode: 0o600 });
   await chmod(keyFile, 0o600);
@@ -136,7 +152,7 @@ done
 `;
 
 const SUPPORT_UNIT_TEXT = `# Written by 'furrow lab up'. The lab host is a systemd-nspawn container: this makes it able to run
-# containers (writable cgroup v1 controllers, /dev/kmsg); see ${'/' + SUPPORT_SCRIPT}.
+# containers (writable cgroup v1 controllers, /dev/kmsg); see ${`/${SUPPORT_SCRIPT}`}.
 [Unit]
 Description=Furrow lab: let this host run containers
 DefaultDependencies=no
@@ -192,7 +208,11 @@ export function bootContainer(host: LabHostLayout, labName: string, cgroups: str
       '--system-call-filter=add_key keyctl request_key',
     ],
     // Net sysctls under /proc/sys are per namespace, so hosts may write them as real hosts do.
-    { detached: true, stdio: ['ignore', log, log], env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1', FURROW_LAB_CGROUPS: cgroups.join(' ') } },
+    {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: { ...process.env, SYSTEMD_NSPAWN_API_VFS_WRITABLE: '1', FURROW_LAB_CGROUPS: cgroups.join(' ') },
+    },
   );
   closeSync(log);
   child.unref();
@@ -235,6 +255,6 @@ export function mountsUnder(dir: string): string[] {
     .map((l) => l.split(' ')[4])
     .filter((p): p is string => !!p)
     .map((p) => p.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((p) => p === dir || p.startsWith(dir + '/'));
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }

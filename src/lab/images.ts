@@ -107,15 +107,28 @@ export const BUSYBOX_PATH = '/bin/busybox';
 
 /** The machine's static busybox (Debian's busybox-static); a dynamic one or none is an error that says what to install. */
 export function staticBusybox(file = BUSYBOX_PATH): Buffer {
-  if (!existsSync(file)) throw new LabError(`the lab's images are built from busybox-static, and ${file} is missing: apt-get install busybox-static`);
+  if (!existsSync(file))
+    throw new LabError(
+      `the lab's images are built from busybox-static, and ${file} is missing: apt-get install busybox-static`,
+    );
   const bin = readFileSync(file);
-  if (!isStaticElf(bin)) throw new LabError(`${file} is not a static 64-bit binary (the 'busybox' package?); the lab's images need Debian's busybox-static: apt-get install busybox-static`);
+  if (!isStaticElf(bin))
+    throw new LabError(
+      `${file} is not a static 64-bit binary (the 'busybox' package?); the lab's images need Debian's busybox-static: apt-get install busybox-static`,
+    );
   return bin;
 }
 
 /** The image's platform, as OCI names Node's process.arch. */
 export function ociArch(arch: string = process.arch): string {
-  const names: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const names: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return names[arch] ?? arch;
 }
 
@@ -178,19 +191,35 @@ export function ociImage(ref: string, arch: string, layers: Layer[], c: ImageCon
       layers: layers.map((l) => ({ mediaType: OCI_MEDIA.layer, digest: l.digest, size: l.blob.length })),
     }),
   );
-  return { ref, mediaType: OCI_MEDIA.manifest, manifest, digest: sha256(manifest), arch, config: { digest: sha256(config), bytes: config }, layers };
+  return {
+    ref,
+    mediaType: OCI_MEDIA.manifest,
+    manifest,
+    digest: sha256(manifest),
+    arch,
+    config: { digest: sha256(config), bytes: config },
+    layers,
+  };
 }
 
 /** The page the web image serves: the hostname, which in a pod is the pod's name. */
-const WEB_SCRIPT = 'mkdir -p /tmp/www && echo "furrow lab web: $(hostname)" > /tmp/www/index.html && exec httpd -f -p "${PORT:-80}" -h /tmp/www';
+const WEB_SCRIPT =
+  'mkdir -p /tmp/www && echo "furrow lab web: $(hostname)" > /tmp/www/index.html && exec httpd -f -p "${PORT:-80}" -h /tmp/www';
 
 /** The sandbox and web images, from this machine's busybox-static (or the busybox binary given). */
 export function labImages(busybox: Buffer = staticBusybox(), arch = ociArch()): { pause: LabImage; web: LabImage } {
   const layer = busyboxLayer(busybox);
   return {
     // sleep as PID 1 ignores SIGTERM; the runtime stops a sandbox with SIGKILL, which is enough.
-    pause: ociImage(LAB_PAUSE_IMAGE, arch, [layer], { entrypoint: ['/bin/busybox', 'sleep', '2147483647'], labels: { 'furrow.lab.image': 'pause' } }),
-    web: ociImage(LAB_WEB_IMAGE, arch, [layer], { entrypoint: ['/bin/sh', '-c', WEB_SCRIPT], exposedPorts: ['80/tcp'], labels: { 'furrow.lab.image': 'web' } }),
+    pause: ociImage(LAB_PAUSE_IMAGE, arch, [layer], {
+      entrypoint: ['/bin/busybox', 'sleep', '2147483647'],
+      labels: { 'furrow.lab.image': 'pause' },
+    }),
+    web: ociImage(LAB_WEB_IMAGE, arch, [layer], {
+      entrypoint: ['/bin/sh', '-c', WEB_SCRIPT],
+      exposedPorts: ['80/tcp'],
+      labels: { 'furrow.lab.image': 'web' },
+    }),
   };
 }
 
@@ -214,7 +243,10 @@ function layoutIndex(images: LabImage[]): Buffer {
         mediaType: i.mediaType,
         digest: i.digest,
         size: i.manifest.length,
-        annotations: { 'io.containerd.image.name': i.ref, 'org.opencontainers.image.ref.name': i.ref.slice(i.ref.lastIndexOf(':') + 1) },
+        annotations: {
+          'io.containerd.image.name': i.ref,
+          'org.opencontainers.image.ref.name': i.ref.slice(i.ref.lastIndexOf(':') + 1),
+        },
         platform: { architecture: i.arch, os: 'linux' },
       })),
     }),
@@ -224,7 +256,8 @@ function layoutIndex(images: LabImage[]): Buffer {
 /** Writes an OCI image layout of the images into dir (oci-layout, index.json, blobs/sha256/). */
 export async function imageLayout(dir: string, images: LabImage[]): Promise<void> {
   await mkdir(path.join(dir, 'blobs', 'sha256'), { recursive: true });
-  for (const [digest, data] of imageBlobs(images)) await writeFile(path.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length)), data);
+  for (const [digest, data] of imageBlobs(images))
+    await writeFile(path.join(dir, 'blobs', 'sha256', digest.slice('sha256:'.length)), data);
   await writeFile(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
   await writeFile(path.join(dir, 'index.json'), layoutIndex(images));
 }
@@ -236,6 +269,10 @@ export function imageLayoutTar(images: LabImage[]): Buffer {
     { name: 'index.json', type: 'file', data: layoutIndex(images) },
     { name: 'blobs/', type: 'dir' },
     { name: 'blobs/sha256/', type: 'dir' },
-    ...[...imageBlobs(images)].map(([digest, data]) => ({ name: `blobs/sha256/${digest.slice('sha256:'.length)}`, type: 'file' as const, data })),
+    ...[...imageBlobs(images)].map(([digest, data]) => ({
+      name: `blobs/sha256/${digest.slice('sha256:'.length)}`,
+      type: 'file' as const,
+      data,
+    })),
   ]);
 }

@@ -15,7 +15,16 @@
  * next call removes before it starts again from the source (Go's cache makes that restart fast).
  */
 import { spawn } from 'node:child_process';
-import { closeSync, createWriteStream, existsSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { chmod, cp, mkdir, readFile, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LabError } from '../engine/errors.js';
@@ -23,7 +32,14 @@ import { LAB_STATE_ROOT } from './rootfs.js';
 import { must, run, sha256File } from './system.js';
 
 /** What make builds: the control plane, the node's two and kubectl. */
-export const KUBE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet', 'kube-proxy', 'kubectl'] as const;
+export const KUBE_BINARIES = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubelet',
+  'kube-proxy',
+  'kubectl',
+] as const;
 export type KubeBinary = (typeof KUBE_BINARIES)[number];
 
 /** Debian's source package, and the packages the build needs on this machine. */
@@ -37,7 +53,13 @@ const BUILD_PACKAGES = ['golang-go', 'rsync', 'make', 'dpkg-dev', 'golang-github
  * v1.0.2 from Debian's package instead. The name is part of the cache key: binaries built
  * without it are built again.
  */
-const VENDOR_REPLACEMENTS = [{ importPath: 'github.com/modern-go/reflect2', from: '/usr/share/gocode/src/github.com/modern-go/reflect2', version: 'v1.0.2' }];
+const VENDOR_REPLACEMENTS = [
+  {
+    importPath: 'github.com/modern-go/reflect2',
+    from: '/usr/share/gocode/src/github.com/modern-go/reflect2',
+    version: 'v1.0.2',
+  },
+];
 export const BUILD_RECIPE = VENDOR_REPLACEMENTS.map((r) => `${r.importPath}@${r.version}`).join(' ');
 
 /** The deb-src source Furrow writes when the machine has none for Debian's main archive. */
@@ -91,9 +113,23 @@ export function debSrcStanza(debianSources: string): string | undefined {
     const types = field('Types')?.split(/\s+/) ?? [];
     const uris = field('URIs')?.split(/\s+/) ?? [];
     const suites = field('Suites')?.split(/\s+/) ?? [];
-    if (!types.includes('deb') || !uris.length || !suites.length || uris.some((u) => /security/.test(u)) || suites[0]!.includes('security')) continue;
+    if (
+      !types.includes('deb') ||
+      !uris.length ||
+      !suites.length ||
+      uris.some((u) => /security/.test(u)) ||
+      suites[0]!.includes('security')
+    )
+      continue;
     const signedBy = field('Signed-By');
-    return ['Types: deb-src', `URIs: ${uris[0]}`, `Suites: ${suites[0]}`, 'Components: main', ...(signedBy ? [`Signed-By: ${signedBy}`] : []), ''].join('\n');
+    return [
+      'Types: deb-src',
+      `URIs: ${uris[0]}`,
+      `Suites: ${suites[0]}`,
+      'Components: main',
+      ...(signedBy ? [`Signed-By: ${signedBy}`] : []),
+      '',
+    ].join('\n');
   }
   return undefined;
 }
@@ -104,7 +140,14 @@ export function debSrcFromList(list: string): string | undefined {
     const m = /^deb\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)\s+.*\bmain\b/.exec(line.trim());
     if (!m || /security/.test(m[2]!) || m[3]!.includes('security')) continue;
     const signedBy = /signed-by=(\S+?)[\s\]]/.exec(m[1] ?? '')?.[1];
-    return ['Types: deb-src', `URIs: ${m[2]}`, `Suites: ${m[3]}`, 'Components: main', ...(signedBy ? [`Signed-By: ${signedBy}`] : []), ''].join('\n');
+    return [
+      'Types: deb-src',
+      `URIs: ${m[2]}`,
+      `Suites: ${m[3]}`,
+      'Components: main',
+      ...(signedBy ? [`Signed-By: ${signedBy}`] : []),
+      '',
+    ].join('\n');
   }
   return undefined;
 }
@@ -124,24 +167,45 @@ async function ensureSourceKnown(log: (line: string) => void): Promise<string> {
     const stanza =
       (existsSync(DEBIAN_SOURCES) ? debSrcStanza(readFileSync(DEBIAN_SOURCES, 'utf8')) : undefined) ??
       (existsSync('/etc/apt/sources.list') ? debSrcFromList(readFileSync('/etc/apt/sources.list', 'utf8')) : undefined);
-    if (!stanza) throw new LabError(`no Debian archive in ${DEBIAN_SOURCES} or /etc/apt/sources.list to take source packages from: write a deb-src source for Debian's main archive to ${DEB_SRC_FILE}`);
-    await writeFile(DEB_SRC_FILE, `# Written by furrow lab kubernetes: Debian's source packages (Kubernetes is built from one).\n${stanza}`);
+    if (!stanza)
+      throw new LabError(
+        `no Debian archive in ${DEBIAN_SOURCES} or /etc/apt/sources.list to take source packages from: write a deb-src source for Debian's main archive to ${DEB_SRC_FILE}`,
+      );
+    await writeFile(
+      DEB_SRC_FILE,
+      `# Written by furrow lab kubernetes: Debian's source packages (Kubernetes is built from one).\n${stanza}`,
+    );
     log(`wrote ${DEB_SRC_FILE}`);
   }
   log('apt-get update (to learn the source package)');
   await must('apt-get', ['update', '-qq'], 'step apt-get update', { env: aptEnv() });
   const version = await sourceVersion();
-  if (!version) throw new LabError(`apt knows no source package '${SOURCE_PACKAGE}' after apt-get update: check ${DEB_SRC_FILE} (Types: deb-src, Debian 12's main archive)`);
+  if (!version)
+    throw new LabError(
+      `apt knows no source package '${SOURCE_PACKAGE}' after apt-get update: check ${DEB_SRC_FILE} (Types: deb-src, Debian 12's main archive)`,
+    );
   return version;
 }
 
 async function ensureBuildPackages(log: (line: string) => void): Promise<void> {
   const r = await run('dpkg-query', ['-W', '-f=${Package} ${db:Status-Abbrev}\n', ...BUILD_PACKAGES]);
-  const installed = new Set(r.stdout.split('\n').filter((l) => /\sii\s*$/.test(l)).map((l) => l.split(' ')[0]));
+  const installed = new Set(
+    r.stdout
+      .split('\n')
+      .filter((l) => /\sii\s*$/.test(l))
+      .map((l) => l.split(' ')[0]),
+  );
   const missing = BUILD_PACKAGES.filter((p) => !installed.has(p));
   if (!missing.length) return;
   log(`installing ${missing.join(' ')} with apt-get`);
-  await must('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], `step installing ${missing.join(' ')}`, { env: aptEnv() });
+  await must(
+    'apt-get',
+    ['install', '-y', '-qq', '--no-install-recommends', ...missing],
+    `step installing ${missing.join(' ')}`,
+    {
+      env: aptEnv(),
+    },
+  );
 }
 
 /** Reads build.json of a complete cache entry whose binaries are all there, else undefined. */
@@ -149,7 +213,12 @@ async function cached(dir: string, sourceVersionKey: string): Promise<Kubernetes
   const record = path.join(dir, 'build.json');
   if (!existsSync(record)) return undefined;
   const b = JSON.parse(await readFile(record, 'utf8')) as KubernetesBuild;
-  if (b.sourceVersion !== sourceVersionKey || b.recipe !== BUILD_RECIPE || !KUBE_BINARIES.every((n) => existsSync(b.binaries[n]?.path ?? ''))) return undefined;
+  if (
+    b.sourceVersion !== sourceVersionKey ||
+    b.recipe !== BUILD_RECIPE ||
+    !KUBE_BINARIES.every((n) => existsSync(b.binaries[n]?.path ?? ''))
+  )
+    return undefined;
   return { ...b, built: false };
 }
 
@@ -170,7 +239,18 @@ export function cachedKubernetesBinDir(root?: string): string | undefined {
 }
 
 /** One build step: runs with its output appended to the log; a failure names the step and the log. */
-function step(name: string, file: string, args: string[], o: { cwd: string; env: NodeJS.ProcessEnv; logFile: string; log: (line: string) => void; progress?: (line: string) => string | undefined }): Promise<void> {
+function step(
+  name: string,
+  file: string,
+  args: string[],
+  o: {
+    cwd: string;
+    env: NodeJS.ProcessEnv;
+    logFile: string;
+    log: (line: string) => void;
+    progress?: (line: string) => string | undefined;
+  },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const out = createWriteStream(o.logFile, { flags: 'a' });
     out.write(`\n### ${new Date().toISOString()} ${name}: ${file} ${args.join(' ')}\n`);
@@ -189,10 +269,22 @@ function step(name: string, file: string, args: string[], o: { cwd: string; env:
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     // A long step says it is alive, with its last line, every minute.
-    const timer = setInterval(() => o.log(`${name}: ${Math.round((Date.now() - started) / 1000)} s, ${last ? `last line: ${last.slice(0, 120)}` : "no output yet"}`), 60_000);
+    const timer = setInterval(
+      () =>
+        o.log(
+          `${name}: ${Math.round((Date.now() - started) / 1000)} s, ${last ? `last line: ${last.slice(0, 120)}` : 'no output yet'}`,
+        ),
+      60_000,
+    );
     const fail = (why: string) => {
       clearInterval(timer);
-      out.end(() => reject(new LabError(`building Kubernetes failed at step '${name}' (${why}); its log: ${o.logFile}\n${tailOf(o.logFile)}`)));
+      out.end(() =>
+        reject(
+          new LabError(
+            `building Kubernetes failed at step '${name}' (${why}); its log: ${o.logFile}\n${tailOf(o.logFile)}`,
+          ),
+        ),
+      );
     };
     child.on('error', (err) => fail(err.message));
     child.on('close', (code, signal) => {
@@ -206,7 +298,12 @@ function step(name: string, file: string, args: string[], o: { cwd: string; env:
 
 function tailOf(file: string, lines = 15): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).map((l) => `  | ${l}`).join('\n');
+    return readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .map((l) => `  | ${l}`)
+      .join('\n');
   } catch {
     return '';
   }
@@ -229,7 +326,10 @@ function takeLock(file: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number(readFileSync(file, 'utf8').trim());
-      if (pid && pid !== process.pid && isAlive(pid)) throw new LabError(`another 'furrow lab kubernetes' is building (PID ${pid}; lock ${file}): wait for it, then run this again`);
+      if (pid && pid !== process.pid && isAlive(pid))
+        throw new LabError(
+          `another 'furrow lab kubernetes' is building (PID ${pid}; lock ${file}): wait for it, then run this again`,
+        );
       // The lock of a builder that is gone (killed): take it over.
       rmSync(file, { force: true });
     }
@@ -277,7 +377,9 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
   const logFile = `${dir}.log`;
   const goCache = path.join(root, 'go-cache');
   const home = path.join(root, 'home');
-  log(`building Kubernetes ${version} from Debian's source package ${SOURCE_PACKAGE} ${srcVersion} (once per machine; about 5 minutes on 2 idle cores with a cold Go cache)`);
+  log(
+    `building Kubernetes ${version} from Debian's source package ${SOURCE_PACKAGE} ${srcVersion} (once per machine; about 5 minutes on 2 idle cores with a cold Go cache)`,
+  );
   // Whatever an interrupted build left is removed: every build starts from the source.
   await rm(work, { recursive: true, force: true });
   const download = path.join(root, 'source', srcVersion);
@@ -291,19 +393,40 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
   await chmod(download, 0o777);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   log(`apt-get source --download-only ${SOURCE_PACKAGE}=${srcVersion}`);
-  await step('download the source', 'apt-get', ['source', '--download-only', '-qq', `${SOURCE_PACKAGE}=${srcVersion}`], { cwd: download, env, logFile, log });
+  await step(
+    'download the source',
+    'apt-get',
+    ['source', '--download-only', '-qq', `${SOURCE_PACKAGE}=${srcVersion}`],
+    {
+      cwd: download,
+      env,
+      logFile,
+      log,
+    },
+  );
   const orig = readdirSync(download).find((f) => /\.orig\.tar\.(gz|xz|bz2)$/.test(f));
-  if (!orig) throw new LabError(`building Kubernetes failed at step 'download the source': no .orig.tar.* among ${readdirSync(download).join(', ')}; its log: ${logFile}`);
+  if (!orig)
+    throw new LabError(
+      `building Kubernetes failed at step 'download the source': no .orig.tar.* among ${readdirSync(download).join(', ')}; its log: ${logFile}`,
+    );
 
   const src = path.join(work, 'src');
   await mkdir(src, { recursive: true });
   log(`unpacking ${orig}`);
-  await step('unpack the source', 'tar', ['-xf', path.join(download, orig), '-C', src, '--strip-components=1'], { cwd: work, env, logFile, log });
+  await step('unpack the source', 'tar', ['-xf', path.join(download, orig), '-C', src, '--strip-components=1'], {
+    cwd: work,
+    env,
+    logFile,
+    log,
+  });
 
   for (const r of VENDOR_REPLACEMENTS) {
     const vendored = path.join(src, 'vendor', r.importPath);
     log(`vendor/${r.importPath}: ${r.version} from ${r.from}`);
-    if (!existsSync(r.from)) throw new LabError(`building Kubernetes failed at step 'replace vendored packages': ${r.from} is missing (package golang-github-modern-go-reflect2-dev)`);
+    if (!existsSync(r.from))
+      throw new LabError(
+        `building Kubernetes failed at step 'replace vendored packages': ${r.from} is missing (package golang-github-modern-go-reflect2-dev)`,
+      );
     await rm(vendored, { recursive: true, force: true });
     await cp(r.from, vendored, { recursive: true });
   }
@@ -315,9 +438,22 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
   // hack/lib/golang.sh puts Go's cache in _output/local/go/cache: a link to the kept one.
   await mkdir(path.join(src, '_output', 'local', 'go'), { recursive: true });
   await symlink(goCache, path.join(src, '_output', 'local', 'go', 'cache'));
-  const buildEnv: NodeJS.ProcessEnv = { ...process.env, GOPATH: gopath, CGO_ENABLED: '0', GO111MODULE: 'off', GOFLAGS: '', HOME: home };
+  const buildEnv: NodeJS.ProcessEnv = {
+    ...process.env,
+    GOPATH: gopath,
+    CGO_ENABLED: '0',
+    GO111MODULE: 'off',
+    GOFLAGS: '',
+    HOME: home,
+  };
   log('make (code generators first, then the six binaries; progress from make follows)');
-  await step('make', 'make', [`WHAT=${KUBE_BINARIES.map((b) => `cmd/${b}`).join(' ')}`], { cwd: path.join(gopath, 'src', 'k8s.io', 'kubernetes'), env: buildEnv, logFile, log, progress: makeProgress });
+  await step('make', 'make', [`WHAT=${KUBE_BINARIES.map((b) => `cmd/${b}`).join(' ')}`], {
+    cwd: path.join(gopath, 'src', 'k8s.io', 'kubernetes'),
+    env: buildEnv,
+    logFile,
+    log,
+    progress: makeProgress,
+  });
 
   const out = path.join(src, '_output', 'local', 'bin', 'linux', 'amd64');
   const staged = path.join(work, 'bin');
@@ -325,16 +461,35 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
   const binaries = {} as KubernetesBuild['binaries'];
   for (const name of KUBE_BINARIES) {
     const file = path.join(out, name);
-    if (!existsSync(file)) throw new LabError(`building Kubernetes failed at step 'make': it wrote no ${file}; its log: ${logFile}`);
+    if (!existsSync(file))
+      throw new LabError(`building Kubernetes failed at step 'make': it wrote no ${file}; its log: ${logFile}`);
     // kubectl has no --version flag: its client version is `kubectl version --client --short`.
     const reported = await run(file, name === 'kubectl' ? ['version', '--client', '--short'] : ['--version']);
-    if (!reported.stdout.includes(`v${version}`)) throw new LabError(`building Kubernetes failed at step 'check versions': ${name} --version says '${reported.stdout.trim() || reported.stderr.trim()}', expected v${version}; its log: ${logFile}`);
+    if (!reported.stdout.includes(`v${version}`))
+      throw new LabError(
+        `building Kubernetes failed at step 'check versions': ${name} --version says '${reported.stdout.trim() || reported.stderr.trim()}', expected v${version}; its log: ${logFile}`,
+      );
     await rename(file, path.join(staged, name));
-    binaries[name] = { path: path.join(dir, 'bin', name), sha256: await sha256File(path.join(staged, name)), size: (await stat(path.join(staged, name))).size };
+    binaries[name] = {
+      path: path.join(dir, 'bin', name),
+      sha256: await sha256File(path.join(staged, name)),
+      size: (await stat(path.join(staged, name))).size,
+    };
   }
   const seconds = Math.round((Date.now() - started) / 1000);
-  const result: KubernetesBuild = { sourceVersion: srcVersion, version, binDir: path.join(dir, 'bin'), binaries, built: true, seconds, recipe: BUILD_RECIPE };
-  await writeFile(path.join(work, 'build.json'), `${JSON.stringify({ ...result, builtAt: new Date().toISOString() }, null, 2)}\n`);
+  const result: KubernetesBuild = {
+    sourceVersion: srcVersion,
+    version,
+    binDir: path.join(dir, 'bin'),
+    binaries,
+    built: true,
+    seconds,
+    recipe: BUILD_RECIPE,
+  };
+  await writeFile(
+    path.join(work, 'build.json'),
+    `${JSON.stringify({ ...result, builtAt: new Date().toISOString() }, null, 2)}\n`,
+  );
   // Complete: the cache entry appears in one rename. The unpacked tree (about 3 GB with its output)
   // goes; the source tarball (34 MB) and Go's cache stay, so a rebuild unpacks and compiles little.
   await rm(dir, { recursive: true, force: true });

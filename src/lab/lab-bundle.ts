@@ -52,22 +52,33 @@ export const DEBIAN_BINARIES: Array<{ pkg: string; file: string; name: string; h
   { pkg: 'etcd-server', file: 'usr/bin/etcd', name: 'etcd', hosts: 'etcd' },
   { pkg: 'etcd-client', file: 'usr/bin/etcdctl', name: 'etcdctl', hosts: 'etcd' },
   { pkg: 'containerd', file: 'usr/bin/containerd', name: 'containerd', hosts: EVERY_K8S_HOST },
-  { pkg: 'containerd', file: 'usr/bin/containerd-shim-runc-v2', name: 'containerd-shim-runc-v2', hosts: EVERY_K8S_HOST },
+  {
+    pkg: 'containerd',
+    file: 'usr/bin/containerd-shim-runc-v2',
+    name: 'containerd-shim-runc-v2',
+    hosts: EVERY_K8S_HOST,
+  },
   { pkg: 'containerd', file: 'usr/bin/ctr', name: 'ctr', hosts: EVERY_K8S_HOST },
   { pkg: 'runc', file: 'usr/sbin/runc', name: 'runc', hosts: EVERY_K8S_HOST },
-  ...['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'tuning', 'firewall', 'host-device', 'ptp'].map((p) => ({
-    pkg: 'containernetworking-plugins',
-    file: `usr/lib/cni/${p}`,
-    name: p,
-    hosts: EVERY_K8S_HOST,
-  })),
+  ...['bridge', 'host-local', 'loopback', 'portmap', 'bandwidth', 'tuning', 'firewall', 'host-device', 'ptp'].map(
+    (p) => ({
+      pkg: 'containernetworking-plugins',
+      file: `usr/lib/cni/${p}`,
+      name: p,
+      hosts: EVERY_K8S_HOST,
+    }),
+  ),
 ];
 
 /**
  * Debian's packages, downloaded and unpacked into <dir>/debian/<package>/ once; returns each
  * package's version. A package whose folder is complete (a .version file) is not fetched again.
  */
-async function debianPackages(dir: string, packages: string[], log: (line: string) => void): Promise<Record<string, string>> {
+async function debianPackages(
+  dir: string,
+  packages: string[],
+  log: (line: string) => void,
+): Promise<Record<string, string>> {
   const versions: Record<string, string> = {};
   const missing: string[] = [];
   for (const pkg of packages) {
@@ -83,7 +94,11 @@ async function debianPackages(dir: string, packages: string[], log: (line: strin
   await chmod(work, 0o777);
   log(`apt-get download ${missing.join(' ')}`);
   await new Promise<void>((resolve, reject) =>
-    execFile('apt-get', ['download', '-q', ...missing], { cwd: work }, (err, _out, stderr) => (err ? reject(new LabError(`apt-get download ${missing.join(' ')} failed: ${stderr.trim() || err.message}`)) : resolve())),
+    execFile('apt-get', ['download', '-q', ...missing], { cwd: work }, (err, _out, stderr) =>
+      err
+        ? reject(new LabError(`apt-get download ${missing.join(' ')} failed: ${stderr.trim() || err.message}`))
+        : resolve(),
+    ),
   );
   for (const deb of (await readdir(work)).filter((f) => f.endsWith('.deb'))) {
     const file = path.join(work, deb);
@@ -118,7 +133,9 @@ async function unpackedSha256(file: string): Promise<string> {
 
 /** The OS packages Furrow's own manifest lists: what the roles install (chrony, conntrack, ...). */
 function defaultPackages(): string[] {
-  const doc = YAML.parse(readFileSync(packagePath('bundle', 'manifest.yml'), 'utf8')) as { packages?: { debian?: string[] } };
+  const doc = YAML.parse(readFileSync(packagePath('bundle', 'manifest.yml'), 'utf8')) as {
+    packages?: { debian?: string[] };
+  };
   return doc.packages?.debian ?? [];
 }
 
@@ -128,7 +145,11 @@ export interface LabBundleManifest {
 }
 
 /** Writes <root>/lab-bundle/manifest.yml for the Kubernetes build; gathers the Debian binaries and the images first. */
-export async function writeLabBundleManifest(o: { kubernetes: KubernetesBuild; log: (line: string) => void; root?: string }): Promise<string> {
+export async function writeLabBundleManifest(o: {
+  kubernetes: KubernetesBuild;
+  log: (line: string) => void;
+  root?: string;
+}): Promise<string> {
   const dir = labBundleDir(o.root);
   await mkdir(dir, { recursive: true });
   const versions = await debianPackages(dir, [...new Set(DEBIAN_BINARIES.map((b) => b.pkg))], o.log);
@@ -144,11 +165,23 @@ export async function writeLabBundleManifest(o: { kubernetes: KubernetesBuild; l
 
   const binaries: Array<Record<string, unknown>> = [];
   for (const [name, b] of Object.entries(o.kubernetes.binaries)) {
-    binaries.push({ name, version: o.kubernetes.version, url: pathToFileURL(b.path).href, sha256: b.sha256, hosts: KUBE_HOSTS[name as KubeBinary] });
+    binaries.push({
+      name,
+      version: o.kubernetes.version,
+      url: pathToFileURL(b.path).href,
+      sha256: b.sha256,
+      hosts: KUBE_HOSTS[name as KubeBinary],
+    });
   }
   for (const b of DEBIAN_BINARIES) {
     const file = path.join(dir, 'debian', b.pkg, b.file);
-    binaries.push({ name: b.name, version: versions[b.pkg], url: pathToFileURL(file).href, sha256: await unpackedSha256(file), hosts: b.hosts });
+    binaries.push({
+      name: b.name,
+      version: versions[b.pkg],
+      url: pathToFileURL(file).href,
+      sha256: await unpackedSha256(file),
+      hosts: b.hosts,
+    });
   }
   const manifest = {
     name: `furrow-lab-k8s-${o.kubernetes.version}`,
@@ -159,7 +192,7 @@ export async function writeLabBundleManifest(o: { kubernetes: KubernetesBuild; l
     packages: { debian: defaultPackages() },
   };
   const header = [
-    '# The lab\'s offline bundle, written by `furrow lab kubernetes` (do not edit: it is written again).',
+    "# The lab's offline bundle, written by `furrow lab kubernetes` (do not edit: it is written again).",
     `# Kubernetes ${o.kubernetes.version} built from Debian's source ${o.kubernetes.sourceVersion}; etcd, containerd, runc`,
     "# and the CNI plugins from Debian's packages; images built from busybox-static; OS packages from this machine's apt.",
   ].join('\n');
@@ -174,14 +207,23 @@ export async function writeLabBundleManifest(o: { kubernetes: KubernetesBuild; l
  * it (after re-reading 600 MB). The OS packages are then those of that build; --rebuild of
  * `furrow lab kubernetes` (rebuild: true) takes newer ones.
  */
-export async function buildLabBundle(o: { kubernetes: KubernetesBuild; log: (line: string) => void; root?: string; rebuild?: boolean }): Promise<{ file: string; manifest: string; built: boolean }> {
+export async function buildLabBundle(o: {
+  kubernetes: KubernetesBuild;
+  log: (line: string) => void;
+  root?: string;
+  rebuild?: boolean;
+}): Promise<{ file: string; manifest: string; built: boolean }> {
   const manifestFile = await writeLabBundleManifest(o);
   const file = labBundleFile(o.root);
   const stamp = `${file}.built-from`;
   const want = `${createHash('sha256').update(readFileSync(manifestFile)).digest('hex')}\n`;
   const fileStamp = () => (existsSync(file) ? `${statSync(file).size} ${statSync(file).mtimeMs}` : '');
-  if (!o.rebuild && existsSync(stamp) && readFileSync(stamp, 'utf8') === `${want}${fileStamp()}\n`) return { file, manifest: manifestFile, built: false };
-  const [{ loadManifest }, { buildBundle }] = await Promise.all([import('../bundle/manifest.js'), import('../bundle/build.js')]);
+  if (!o.rebuild && existsSync(stamp) && readFileSync(stamp, 'utf8') === `${want}${fileStamp()}\n`)
+    return { file, manifest: manifestFile, built: false };
+  const [{ loadManifest }, { buildBundle }] = await Promise.all([
+    import('../bundle/manifest.js'),
+    import('../bundle/build.js'),
+  ]);
   const manifest = await loadManifest(manifestFile);
   if (o.rebuild) await rm(file, { force: true });
   await buildBundle({ manifest, output: file, log: (line) => o.log(`bundle: ${line}`) });

@@ -8,8 +8,28 @@ import { openConnection } from '../engine/connections/index.js';
 import type { ConnectionSpec } from '../engine/connections/types.js';
 import { InputError, LabError } from '../engine/errors.js';
 import { createHostCgroups, removeCgroups } from './cgroups.js';
-import { bootContainer, containerLeader, isSameProcess, killProcess, mountOverlay, mountsUnder, type ProcessRecord, stopProcess, writeContainerSupport, writeIdentity } from './host.js';
-import { hostLayout, labClientDir, labGroups, labLayout, type LabHostLayout, type LabLayout, MAX_LAB_HOSTS, withNet } from './layout.js';
+import {
+  bootContainer,
+  containerLeader,
+  isSameProcess,
+  killProcess,
+  mountOverlay,
+  mountsUnder,
+  type ProcessRecord,
+  stopProcess,
+  writeContainerSupport,
+  writeIdentity,
+} from './host.js';
+import {
+  hostLayout,
+  labClientDir,
+  labGroups,
+  labLayout,
+  type LabHostLayout,
+  type LabLayout,
+  MAX_LAB_HOSTS,
+  withNet,
+} from './layout.js';
 import { chooseNet, createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
 import { ensureRootfs, LAB_SUDO_PASSWORD, rootfsRecipe } from './rootfs.js';
 import { ensureTools, requireRoot, run } from './system.js';
@@ -95,7 +115,8 @@ async function teardown(lab: LabLayout): Promise<string[]> {
   await removeNetwork(lab);
   await rm(lab.dir, { recursive: true, force: true });
   if (state?.clientDir) {
-    for (const f of ['inventory.yml', 'known_hosts', 'id_ed25519', 'id_ed25519.pub']) await rm(path.join(state.clientDir, f), { force: true });
+    for (const f of ['inventory.yml', 'known_hosts', 'id_ed25519', 'id_ed25519.pub'])
+      await rm(path.join(state.clientDir, f), { force: true });
   }
   return found;
 }
@@ -142,32 +163,65 @@ async function waitForPort(address: string, port: number, deadline: number): Pro
 async function sshJournal(nspawn: ProcessRecord | undefined): Promise<string> {
   const leader = nspawn && containerLeader(nspawn);
   if (!leader) return '(the host is not running)';
-  const r = await run('nsenter', ['-t', String(leader.pid), '-a', '--', 'journalctl', '-u', 'ssh.service', '-n', '20', '--no-pager', '-o', 'short-monotonic'], { timeoutMs: 10_000 });
+  const r = await run(
+    'nsenter',
+    [
+      '-t',
+      String(leader.pid),
+      '-a',
+      '--',
+      'journalctl',
+      '-u',
+      'ssh.service',
+      '-n',
+      '20',
+      '--no-pager',
+      '-o',
+      'short-monotonic',
+    ],
+    {
+      timeoutMs: 10_000,
+    },
+  );
   return `${r.stdout}${r.stderr}`.trim() || '(nothing)';
 }
 
 /** Waits until the host answers over SSH and systemd has finished booting; names failed units. */
-async function waitReady(host: LabHostLayout, clientDir: string, timeoutMs: number, nspawn?: ProcessRecord): Promise<{ state: string; failedUnits: string[] }> {
+async function waitReady(
+  host: LabHostLayout,
+  clientDir: string,
+  timeoutMs: number,
+  nspawn?: ProcessRecord,
+): Promise<{ state: string; failedUnits: string[] }> {
   const deadline = Date.now() + timeoutMs;
   await waitForPort(host.address, 22, deadline).catch(async (err: Error) => {
     // The console is removed with the lab: keep its last lines in the error for whoever debugs.
-    const consoleTail = existsSync(path.join(host.dir, 'console.log')) ? readFileSync(path.join(host.dir, 'console.log'), 'utf8').split('\n').slice(-15).join('\n') : '(no console log)';
+    const consoleTail = existsSync(path.join(host.dir, 'console.log'))
+      ? readFileSync(path.join(host.dir, 'console.log'), 'utf8').split('\n').slice(-15).join('\n')
+      : '(no console log)';
     // Each host's systemd takes several inotify instances; many hosts at once can run out of them.
     const inotify = readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8').trim();
     const hint = `\nif many lab hosts run at once, fs.inotify.max_user_instances (now ${inotify}) may be too low: each host needs about 6`;
-    throw new LabError(`${host.name}: ${err.message}; last lines of its console:\n${consoleTail}\nssh.service in its journal:\n${await sshJournal(nspawn)}${hint}`);
+    throw new LabError(
+      `${host.name}: ${err.message}; last lines of its console:\n${consoleTail}\nssh.service in its journal:\n${await sshJournal(nspawn)}${hint}`,
+    );
   });
   const conn = openConnection({ ...labSpec(clientDir, host.address), name: host.name });
   try {
     await conn.open();
-    const r = await conn.exec('systemctl is-system-running --wait; systemctl list-units --failed --plain --no-legend --no-pager', {
-      timeoutMs: Math.max(1000, deadline - Date.now()),
-    });
+    const r = await conn.exec(
+      'systemctl is-system-running --wait; systemctl list-units --failed --plain --no-legend --no-pager',
+      {
+        timeoutMs: Math.max(1000, deadline - Date.now()),
+      },
+    );
     const lines = r.stdout.toString().trim().split('\n');
     const state = (lines.shift() ?? '').trim();
     const failedUnits = lines.map((l) => l.trim().split(/\s+/)[0]).filter((u): u is string => !!u);
     if (state !== 'running' && state !== 'degraded') {
-      throw new LabError(`${host.name}: systemd reports '${state}' after boot; see ${path.join(host.dir, 'console.log')}`);
+      throw new LabError(
+        `${host.name}: systemd reports '${state}' after boot; see ${path.join(host.dir, 'console.log')}`,
+      );
     }
     return { state, failedUnits };
   } finally {
@@ -178,7 +232,10 @@ async function waitReady(host: LabHostLayout, clientDir: string, timeoutMs: numb
 function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]): string {
   const names = hosts.map((h) => h.name);
   const children = Object.fromEntries(
-    Object.entries(labGroups(names)).map(([g, members]) => [g, { hosts: Object.fromEntries(members.map((m) => [m, null])) }]),
+    Object.entries(labGroups(names)).map(([g, members]) => [
+      g,
+      { hosts: Object.fromEntries(members.map((m) => [m, null])) },
+    ]),
   );
   const doc = {
     all: {
@@ -204,7 +261,9 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
 function refuseForeignLab(lab: LabLayout, cwd: string, replace: boolean): void {
   const state = readState(lab);
   if (!state || replace) return;
-  const running = state.hosts.some((h) => (h.process && isSameProcess(h.process)) || (h.leader && isSameProcess(h.leader)));
+  const running = state.hosts.some(
+    (h) => (h.process && isSameProcess(h.process)) || (h.leader && isSameProcess(h.leader)),
+  );
   if (!running || path.resolve(state.clientDir) === path.resolve(labClientDir(cwd, lab.name))) return;
   const folder = path.dirname(path.dirname(state.clientDir));
   const flag = lab.name === 'default' ? '' : ` --name ${lab.name}`;
@@ -219,7 +278,9 @@ function refuseForeignLab(lab: LabLayout, cwd: string, replace: boolean): void {
  * `packages`: extra Debian packages in the hosts' root filesystem (a separate cached tree).
  * `replace`: take down a running lab of this name even when another folder made it.
  */
-export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[]; replace?: boolean }): Promise<LabUpResult> {
+export async function labUp(
+  opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[]; replace?: boolean },
+): Promise<LabUpResult> {
   requireRoot();
   const named = labLayout(opts.name);
   refuseForeignLab(named, opts.cwd, opts.replace ?? false);
@@ -243,9 +304,19 @@ export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: 
   const hosts = Array.from({ length: opts.hosts }, (_, i) => hostLayout(lab, i + 1));
   const hostKeys = hosts.map((h) => generateSshKeyPair(`root@${h.name}`));
   // The lab knows its hosts' keys, so connections to it can check them strictly from the start.
-  await writeFile(path.join(clientDir, 'known_hosts'), hosts.map((h, i) => `${h.address} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`).join(''), { mode: 0o600 });
+  await writeFile(
+    path.join(clientDir, 'known_hosts'),
+    hosts.map((h, i) => `${h.address} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`).join(''),
+    { mode: 0o600 },
+  );
 
-  const state: LabState = { name: lab.name, net: lab.net, clientDir, createdAt: new Date().toISOString(), hosts: hosts.map((h) => ({ name: h.name, address: h.address })) };
+  const state: LabState = {
+    name: lab.name,
+    net: lab.net,
+    clientDir,
+    createdAt: new Date().toISOString(),
+    hosts: hosts.map((h) => ({ name: h.name, address: h.address })),
+  };
   saveState(lab, state);
   opts.log(`booting ${hosts.length} host(s) on ${lab.bridge} (${lab.net}.0/24)`);
   await createBridge(lab);
@@ -262,8 +333,10 @@ export async function labUp(opts: LabOptions & { hosts: number; bootTimeoutMs?: 
       saveState(lab, state);
     }),
   );
-  const ready = await Promise.all(hosts.map((h, i) => waitReady(h, clientDir, opts.bootTimeoutMs ?? 120_000, state.hosts[i]!.process)));
-  state.hosts.forEach((h) => (h.leader = h.process && containerLeader(h.process)));
+  const ready = await Promise.all(
+    hosts.map((h, i) => waitReady(h, clientDir, opts.bootTimeoutMs ?? 120_000, state.hosts[i]!.process)),
+  );
+  for (const h of state.hosts) h.leader = h.process && containerLeader(h.process);
   saveState(lab, state);
   const inventory = path.join(clientDir, 'inventory.yml');
   await writeFile(inventory, inventoryYaml(lab, clientDir, hosts));
@@ -314,13 +387,21 @@ export async function labStatus(opts: LabOptions): Promise<LabStatus | undefined
 
 async function hostStatus(h: LabState['hosts'][number]): Promise<LabHostStatus> {
   if (!h.process || !isSameProcess(h.process)) return { name: h.name, address: h.address, state: 'stopped' };
-  const sshUp = await waitForPort(h.address, 22, Date.now() + 500).then(() => true, () => false);
+  const sshUp = await waitForPort(h.address, 22, Date.now() + 500).then(
+    () => true,
+    () => false,
+  );
   return { name: h.name, address: h.address, state: sshUp ? 'up' : 'booting' };
 }
 
 function findHost(lab: LabLayout, state: LabState | undefined, hostName: string): { state: LabState; index: number } {
   const index = state?.hosts.findIndex((h) => h.name === hostName) ?? -1;
-  if (!state || index < 0) throw new InputError(undefined, `lab '${lab.name}' has no host '${hostName}'`, `see 'furrow lab status --name ${lab.name}'`);
+  if (!state || index < 0)
+    throw new InputError(
+      undefined,
+      `lab '${lab.name}' has no host '${hostName}'`,
+      `see 'furrow lab status --name ${lab.name}'`,
+    );
   return { state, index };
 }
 

@@ -23,7 +23,11 @@ const NAME_RE = /^[a-z][a-z0-9-]{0,19}$/;
 
 export function labLayout(name: string): LabLayout {
   if (!NAME_RE.test(name)) {
-    throw new InputError(undefined, `invalid lab name '${name}'`, 'use 1-20 characters: lowercase letters, digits and dashes, starting with a letter');
+    throw new InputError(
+      undefined,
+      `invalid lab name '${name}'`,
+      'use 1-20 characters: lowercase letters, digits and dashes, starting with a letter',
+    );
   }
   const id = createHash('sha256').update(name).digest('hex').slice(0, 6);
   // The third octet spreads labs over 10.213.0.0/16; interface names stay within Linux's 15 characters.

@@ -27,7 +27,9 @@ export function freeNet(net: string, routes: string): string {
 export async function createBridge(lab: LabLayout): Promise<void> {
   const routed = (await run('ip', ['-4', 'route', 'show', `${lab.net}.0/24`])).stdout.trim();
   if (routed) {
-    throw new LabError(`the lab network ${lab.net}.0/24 of lab '${lab.name}' was taken while it booted (${routed}); run lab up again`);
+    throw new LabError(
+      `the lab network ${lab.net}.0/24 of lab '${lab.name}' was taken while it booted (${routed}); run lab up again`,
+    );
   }
   await must('ip', ['link', 'add', lab.bridge, 'type', 'bridge'], `creating bridge ${lab.bridge}`);
   await must('ip', ['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge], `addressing bridge ${lab.bridge}`);

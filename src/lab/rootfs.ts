@@ -44,7 +44,12 @@ const PACKAGE_NAME_RE = /^[a-z0-9][a-z0-9+.-]+$/;
  */
 export function rootfsRecipe(extraPackages: readonly string[] = []): RootfsRecipe {
   const bad = extraPackages.find((p) => !PACKAGE_NAME_RE.test(p));
-  if (bad !== undefined) throw new InputError(undefined, `'${bad}' is not a Debian package name`, 'give package names such as python3, comma separated');
+  if (bad !== undefined)
+    throw new InputError(
+      undefined,
+      `'${bad}' is not a Debian package name`,
+      'give package names such as python3, comma separated',
+    );
   const extra = [...new Set(extraPackages)].filter((p) => !ROOTFS_RECIPE.packages.includes(p)).sort();
   return extra.length ? { ...ROOTFS_RECIPE, packages: [...ROOTFS_RECIPE.packages, ...extra] } : ROOTFS_RECIPE;
 }
@@ -71,7 +76,10 @@ function aptSources(): string[] {
 }
 
 /** Returns the cached tree, building it first when its recipe has none yet. */
-export async function ensureRootfs(log: (line: string) => void, recipe: RootfsRecipe = ROOTFS_RECIPE): Promise<{ dir: string; built: boolean }> {
+export async function ensureRootfs(
+  log: (line: string) => void,
+  recipe: RootfsRecipe = ROOTFS_RECIPE,
+): Promise<{ dir: string; built: boolean }> {
   const dir = rootfsDir(recipe);
   if (existsSync(path.join(dir, 'etc', 'os-release'))) return { dir, built: false };
   await mkdir(path.dirname(dir), { recursive: true });

@@ -9,14 +9,22 @@ export interface RunResult {
 }
 
 /** Runs a machine tool (ip, mount, mmdebstrap...) without a shell; never throws on exit status. */
-export function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  file: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(
       file,
       args,
       { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 0, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 127) : 0;
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 127
+          : 0;
         resolve({ code, stdout: String(stdout), stderr: String(stderr || (err && code === 127 ? err.message : '')) });
       },
     );
@@ -24,7 +32,12 @@ export function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEn
 }
 
 /** Like run, but a non-zero exit is a LabError naming the command and its stderr. */
-export async function must(file: string, args: string[], what: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+export async function must(
+  file: string,
+  args: string[],
+  what: string,
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<string> {
   const r = await run(file, args, opts);
   if (r.code !== 0) {
     const tail = r.stderr.trim().split('\n').slice(-20).join('\n');
@@ -40,7 +53,9 @@ function hasCommand(name: string): boolean {
 /** The lab manipulates mounts, namespaces and links: only root can. */
 export function requireRoot(): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new LabError('furrow lab needs root (it creates mounts, network namespaces and a bridge): run it as root, e.g. with sudo.');
+    throw new LabError(
+      'furrow lab needs root (it creates mounts, network namespaces and a bridge): run it as root, e.g. with sudo.',
+    );
   }
 }
 
@@ -57,12 +72,16 @@ export async function ensureTools(log: (line: string) => void): Promise<void> {
   if (missing.length === 0) return;
   const pkgs = missing.map((t) => t.pkg);
   if (!hasCommand('apt-get')) {
-    throw new LabError(`furrow lab needs ${missing.map((t) => t.command).join(', ')}: install the packages ${pkgs.join(' ')}.`);
+    throw new LabError(
+      `furrow lab needs ${missing.map((t) => t.command).join(', ')}: install the packages ${pkgs.join(' ')}.`,
+    );
   }
   log(`installing ${pkgs.join(' ')} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   await must('apt-get', ['update', '-qq'], 'apt-get update', { env });
-  await must('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], `installing ${pkgs.join(' ')}`, { env });
+  await must('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...pkgs], `installing ${pkgs.join(' ')}`, {
+    env,
+  });
 }
 
 /** The bundle code's streamed sha256 (fileSha256), for a file that must be there. */

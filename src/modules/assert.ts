@@ -25,11 +25,28 @@ export const assert: Module<AssertParams, undefined> = {
     type: 'object',
     required: ['that'],
     properties: {
-      that: { anyOf: [condition, { type: 'array', items: condition, minItems: 1 }], description: 'Conditions (expressions, as in `when`) that must all be true; one or a list.', examples: ['etcd_members | length >= 1', ['bin_dir != ""', 'CLUSTER_NETWORK in ["flannel", "none"]']] },
-      fail_msg: { type: 'string', description: "The message when a condition is false, followed by the condition; default: 'Assertion failed'.", examples: ['CLUSTER_NETWORK must be flannel or none'] },
+      that: {
+        anyOf: [condition, { type: 'array', items: condition, minItems: 1 }],
+        description: 'Conditions (expressions, as in `when`) that must all be true; one or a list.',
+        examples: ['etcd_members | length >= 1', ['bin_dir != ""', 'CLUSTER_NETWORK in ["flannel", "none"]']],
+      },
+      fail_msg: {
+        type: 'string',
+        description: "The message when a condition is false, followed by the condition; default: 'Assertion failed'.",
+        examples: ['CLUSTER_NETWORK must be flannel or none'],
+      },
       msg: { type: 'string', description: 'Another name for fail_msg, as in Ansible.', examples: ['bad settings'] },
-      success_msg: { type: 'string', description: 'The message when every condition holds.', examples: ['settings are fine'] },
-      quiet: { ...flagSchema, description: 'Say nothing when every condition holds.', examples: [true], default: false },
+      success_msg: {
+        type: 'string',
+        description: 'The message when every condition holds.',
+        examples: ['settings are fine'],
+      },
+      quiet: {
+        ...flagSchema,
+        description: 'Say nothing when every condition holds.',
+        examples: [true],
+        default: false,
+      },
     },
     additionalProperties: false,
   },
@@ -44,7 +61,12 @@ export const assert: Module<AssertParams, undefined> = {
     for (const [i, that] of conditions.entries()) {
       if (evaluateCondition(that, ctx.lookup, { file: `assert: that[${i}]` })) continue;
       const msg = params.fail_msg ?? params.msg ?? 'Assertion failed';
-      return { failed: true, changed: false, msg: `${msg} (${String(that)} is false)`, output: { assertion: that, evaluated_to: false, msg } };
+      return {
+        failed: true,
+        changed: false,
+        msg: `${msg} (${String(that)} is false)`,
+        output: { assertion: that, evaluated_to: false, msg },
+      };
     }
     const msg = params.success_msg ?? 'All assertions passed';
     return { changed: false, ...(quiet ? {} : { msg }), output: { msg } };

@@ -6,7 +6,16 @@ import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { bareLine, compileRegex, splitLines } from './support/lines.js';
-import { flagSchema, groupParam, ownerParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
+import {
+  flagSchema,
+  groupParam,
+  ownerParam,
+  modeParam,
+  pathParam,
+  pathProperties,
+  pathRequired,
+  toFlag,
+} from './support/param-values.js';
 import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
 export const DEFAULT_MARKER = '# {mark} FURROW MANAGED BLOCK';
@@ -44,15 +53,59 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
     type: 'object',
     properties: {
       ...pathProperties,
-      block: { type: 'string', description: 'The lines to keep between the markers; empty removes the block.', examples: ['10.0.0.11 h1\n10.0.0.12 h2\n'] },
-      marker: { type: 'string', minLength: 1, description: 'The marker line template; {mark} becomes marker_begin or marker_end. Keep it unique per block in a file.', examples: ['# {mark} FURROW CLUSTER HOSTS'], default: DEFAULT_MARKER },
-      marker_begin: { type: 'string', description: 'What {mark} becomes in the first marker line.', examples: ['BEGIN'], default: 'BEGIN' },
-      marker_end: { type: 'string', description: 'What {mark} becomes in the last marker line.', examples: ['END'], default: 'END' },
-      insertafter: { type: 'string', description: 'Where a new block goes: after the last line matching this regex, or EOF (the default).', examples: ['^127\\.0\\.0\\.1', 'EOF'] },
-      insertbefore: { type: 'string', description: 'Where a new block goes: before the last line matching this regex, or BOF.', examples: ['BOF'] },
-      state: { enum: ['present', 'absent'], description: 'present keeps the block in the file; absent removes it with its markers.', examples: ['absent'], default: 'present' },
-      create: { ...flagSchema, description: 'Create the file when it is missing (otherwise a missing file fails the task).', examples: [true], default: false },
-      backup: { ...flagSchema, description: 'Keep the old file as <path>.<date>~ when it changes.', examples: [true], default: false },
+      block: {
+        type: 'string',
+        description: 'The lines to keep between the markers; empty removes the block.',
+        examples: ['10.0.0.11 h1\n10.0.0.12 h2\n'],
+      },
+      marker: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'The marker line template; {mark} becomes marker_begin or marker_end. Keep it unique per block in a file.',
+        examples: ['# {mark} FURROW CLUSTER HOSTS'],
+        default: DEFAULT_MARKER,
+      },
+      marker_begin: {
+        type: 'string',
+        description: 'What {mark} becomes in the first marker line.',
+        examples: ['BEGIN'],
+        default: 'BEGIN',
+      },
+      marker_end: {
+        type: 'string',
+        description: 'What {mark} becomes in the last marker line.',
+        examples: ['END'],
+        default: 'END',
+      },
+      insertafter: {
+        type: 'string',
+        description: 'Where a new block goes: after the last line matching this regex, or EOF (the default).',
+        examples: ['^127\\.0\\.0\\.1', 'EOF'],
+      },
+      insertbefore: {
+        type: 'string',
+        description: 'Where a new block goes: before the last line matching this regex, or BOF.',
+        examples: ['BOF'],
+      },
+      state: {
+        enum: ['present', 'absent'],
+        description: 'present keeps the block in the file; absent removes it with its markers.',
+        examples: ['absent'],
+        default: 'present',
+      },
+      create: {
+        ...flagSchema,
+        description: 'Create the file when it is missing (otherwise a missing file fails the task).',
+        examples: [true],
+        default: false,
+      },
+      backup: {
+        ...flagSchema,
+        description: 'Keep the old file as <path>.<date>~ when it changes.',
+        examples: [true],
+        default: false,
+      },
       mode: modeParam,
       owner: ownerParam,
       group: groupParam,
@@ -92,8 +145,12 @@ export function blockEdit(params: BlockinfileParams): BlockEdit {
     begin: marker.replaceAll('{mark}', params.marker_begin ?? 'BEGIN'),
     end: marker.replaceAll('{mark}', params.marker_end ?? 'END'),
     lines: present && block !== '' ? block.replace(/\r?\n$/, '').split(/\r?\n/) : [],
-    ...(params.insertafter !== undefined ? { insertAfter: params.insertafter === 'EOF' ? 'EOF' : anchor(params.insertafter, 'insertafter') } : {}),
-    ...(params.insertbefore !== undefined ? { insertBefore: params.insertbefore === 'BOF' ? 'BOF' : anchor(params.insertbefore, 'insertbefore') } : {}),
+    ...(params.insertafter !== undefined
+      ? { insertAfter: params.insertafter === 'EOF' ? 'EOF' : anchor(params.insertafter, 'insertafter') }
+      : {}),
+    ...(params.insertbefore !== undefined
+      ? { insertBefore: params.insertbefore === 'BOF' ? 'BOF' : anchor(params.insertbefore, 'insertbefore') }
+      : {}),
   };
 }
 
@@ -114,14 +171,19 @@ export function editBlock(text: string, edit: BlockEdit): string {
     at = Math.min(begin, end);
     lines.splice(at, Math.abs(end - begin) + 1);
   }
-  const blockLines = edit.lines.length ? [edit.begin, ...edit.lines, edit.end].map((l) => l + '\n') : [];
+  const blockLines = edit.lines.length ? [edit.begin, ...edit.lines, edit.end].map((l) => `${l}\n`) : [];
   if (blockLines.length && at > 0 && !lines[at - 1]!.endsWith('\n')) lines[at - 1] += '\n';
   lines.splice(at, 0, ...blockLines);
   return lines.join('');
 }
 
 function insertionPoint(lines: string[], edit: BlockEdit): number {
-  const re = edit.insertAfter instanceof RegExp ? edit.insertAfter : edit.insertBefore instanceof RegExp ? edit.insertBefore : undefined;
+  const re =
+    edit.insertAfter instanceof RegExp
+      ? edit.insertAfter
+      : edit.insertBefore instanceof RegExp
+        ? edit.insertBefore
+        : undefined;
   if (re) {
     let last = -1;
     lines.forEach((l, i) => {

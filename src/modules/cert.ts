@@ -52,22 +52,61 @@ export const specSchema = {
   type: 'object',
   description: 'issue the certificate on the controller when missing, different or expiring (see docs/pki.md)',
   properties: {
-    name: { type: 'string', minLength: 1, description: "path under pki/ without extension: 'etcd/server-etcd1'", examples: ['etcd/server-h1'] },
-    ca: { type: 'string', minLength: 1, description: "the signing CA: 'etcd/ca', 'ca' or 'front-proxy-ca'", examples: ['etcd/ca'] },
-    commonName: { type: 'string', minLength: 1, description: 'the subject CN (for a Kubernetes client, its user name)', examples: ['system:kube-controller-manager'] },
-    organization: { anyOf: [{ type: 'string' }, names], description: 'the subject O, one or several (for a Kubernetes client, its groups)', examples: ['system:masters'] },
+    name: {
+      type: 'string',
+      minLength: 1,
+      description: "path under pki/ without extension: 'etcd/server-etcd1'",
+      examples: ['etcd/server-h1'],
+    },
+    ca: {
+      type: 'string',
+      minLength: 1,
+      description: "the signing CA: 'etcd/ca', 'ca' or 'front-proxy-ca'",
+      examples: ['etcd/ca'],
+    },
+    commonName: {
+      type: 'string',
+      minLength: 1,
+      description: 'the subject CN (for a Kubernetes client, its user name)',
+      examples: ['system:kube-controller-manager'],
+    },
+    organization: {
+      anyOf: [{ type: 'string' }, names],
+      description: 'the subject O, one or several (for a Kubernetes client, its groups)',
+      examples: ['system:masters'],
+    },
     sans: {
       type: 'object',
       properties: {
-        dns: { ...names, description: 'DNS names the certificate is good for', examples: [['kubernetes', 'kubernetes.default.svc']] },
-        ips: { ...names, description: 'IP addresses the certificate is good for', examples: [['10.0.0.11', '127.0.0.1']] },
+        dns: {
+          ...names,
+          description: 'DNS names the certificate is good for',
+          examples: [['kubernetes', 'kubernetes.default.svc']],
+        },
+        ips: {
+          ...names,
+          description: 'IP addresses the certificate is good for',
+          examples: [['10.0.0.11', '127.0.0.1']],
+        },
       },
       additionalProperties: false,
       description: 'subject alternative names: what a server certificate is good for',
       examples: [{ ips: ['10.0.0.11'] }],
     },
-    usages: { type: 'array', items: { type: 'string', enum: [...USAGES] }, minItems: 1, description: 'peer: server and client', examples: [['server', 'client']] },
-    days: { type: 'integer', minimum: 1, default: 365, description: 'lifetime of a newly issued certificate', examples: [3650] },
+    usages: {
+      type: 'array',
+      items: { type: 'string', enum: [...USAGES] },
+      minItems: 1,
+      description: 'peer: server and client',
+      examples: [['server', 'client']],
+    },
+    days: {
+      type: 'integer',
+      minimum: 1,
+      default: 365,
+      description: 'lifetime of a newly issued certificate',
+      examples: [3650],
+    },
   },
   required: ['name', 'ca', 'commonName', 'usages'],
   additionalProperties: false,
@@ -81,21 +120,80 @@ export const cert: Module<CertParams, CertData> = {
   schema: {
     type: 'object',
     properties: {
-      name: { type: 'string', minLength: 1, description: "the certificate under src_dir, without extension ('etcd/server-etcd1'); default: spec.name", examples: ['etcd/server-h1'] },
-      spec: { ...specSchema, examples: [{ name: 'etcd/server-h1', ca: 'etcd/ca', commonName: 'etcd', usages: ['server', 'client'], sans: { ips: ['10.0.0.11', '127.0.0.1'] } }] },
-      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir", examples: ['{{ furrow_pki_dir }}'] },
-      dest: { type: 'string', minLength: 1, description: 'folder on the host (created when missing)', examples: ['/etc/kubernetes/pki/etcd'] },
-      cert_file: { type: 'string', minLength: 1, description: 'file name in dest; default: the last part of name + .crt', examples: ['server.crt'] },
-      key_file: { type: 'string', minLength: 1, description: 'file name in dest; default: the last part of name + .key', examples: ['server.key'] },
-      ca_file: { type: 'string', minLength: 1, default: 'ca.crt', description: 'file name of the CA certificate in dest', examples: ['ca.crt'] },
+      name: {
+        type: 'string',
+        minLength: 1,
+        description: "the certificate under src_dir, without extension ('etcd/server-etcd1'); default: spec.name",
+        examples: ['etcd/server-h1'],
+      },
+      spec: {
+        ...specSchema,
+        examples: [
+          {
+            name: 'etcd/server-h1',
+            ca: 'etcd/ca',
+            commonName: 'etcd',
+            usages: ['server', 'client'],
+            sans: { ips: ['10.0.0.11', '127.0.0.1'] },
+          },
+        ],
+      },
+      src_dir: {
+        type: 'string',
+        minLength: 1,
+        description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
+        examples: ['{{ furrow_pki_dir }}'],
+      },
+      dest: {
+        type: 'string',
+        minLength: 1,
+        description: 'folder on the host (created when missing)',
+        examples: ['/etc/kubernetes/pki/etcd'],
+      },
+      cert_file: {
+        type: 'string',
+        minLength: 1,
+        description: 'file name in dest; default: the last part of name + .crt',
+        examples: ['server.crt'],
+      },
+      key_file: {
+        type: 'string',
+        minLength: 1,
+        description: 'file name in dest; default: the last part of name + .key',
+        examples: ['server.key'],
+      },
+      ca_file: {
+        type: 'string',
+        minLength: 1,
+        default: 'ca.crt',
+        description: 'file name of the CA certificate in dest',
+        examples: ['ca.crt'],
+      },
       key: { ...flagSchema, default: true, description: 'also put the private key', examples: [false] },
-      ca: { ...flagSchema, default: false, description: 'also put the certificate of the CA that signed it', examples: [true] },
+      ca: {
+        ...flagSchema,
+        default: false,
+        description: 'also put the certificate of the CA that signed it',
+        examples: [true],
+      },
       owner: ownerParam,
       group: groupParam,
       cert_mode: { ...modeParam, default: '0644', description: 'mode of the certificate files', examples: ['0640'] },
       key_mode: { ...modeParam, default: '0600', description: 'mode of the private key', examples: ['0400'] },
-      renew_within_days: { type: 'integer', minimum: 0, default: 30, description: 're-issue (with spec) when it expires within this many days', examples: [60] },
-      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type of a newly issued certificate (and of a new CA)', examples: ['ecdsa'] },
+      renew_within_days: {
+        type: 'integer',
+        minimum: 0,
+        default: 30,
+        description: 're-issue (with spec) when it expires within this many days',
+        examples: [60],
+      },
+      key_type: {
+        type: 'string',
+        enum: ['rsa', 'ecdsa'],
+        default: 'rsa',
+        description: 'key type of a newly issued certificate (and of a new CA)',
+        examples: ['ecdsa'],
+      },
     },
     required: ['dest'],
     additionalProperties: false,
@@ -105,12 +203,24 @@ export const cert: Module<CertParams, CertData> = {
     const { name, srcDir } = resolveNames(ctx, params);
     const { ensureLeaf, distributionSources, describeHostCertificate } = await loadPki();
     const leaf = params.spec ? await ensureLeaf(srcDir, params.spec, leafOptions(ctx, params)) : undefined;
-    const sources = await distributionSources(srcDir, { name, ...(leaf ? { leaf } : {}), ...(params.spec ? { caName: params.spec.ca } : {}), key: toFlag(params.key, 'cert', 'key', true), ca: toFlag(params.ca, 'cert', 'ca', false) });
-    const targets = sources.map((source) => ({ source, path: posix.join(params.dest, fileName(source, name, params)) }));
+    const sources = await distributionSources(srcDir, {
+      name,
+      ...(leaf ? { leaf } : {}),
+      ...(params.spec ? { caName: params.spec.ca } : {}),
+      key: toFlag(params.key, 'cert', 'key', true),
+      ca: toFlag(params.ca, 'cert', 'ca', false),
+    });
+    const targets = sources.map((source) => ({
+      source,
+      path: posix.join(params.dest, fileName(source, name, params)),
+    }));
     const queries: FileQuery[] = [{ path: params.dest }, ...targets.map(({ source, path }) => queryFor(source, path))];
     const [dir, ...files] = await ctx.probeFiles(queries);
-    if (dir!.type !== 'absent' && dir!.type !== 'directory') throw new FurrowError('module', `${ctx.host}: cert: ${params.dest} is a ${dir!.type}, not a folder`);
-    const decisions = targets.map((t, i) => decideFile(ctx, params, t.source, t.path, files[i]!, describeHostCertificate));
+    if (dir!.type !== 'absent' && dir!.type !== 'directory')
+      throw new FurrowError('module', `${ctx.host}: cert: ${params.dest} is a ${dir!.type}, not a folder`);
+    const decisions = targets.map((t, i) =>
+      decideFile(ctx, params, t.source, t.path, files[i]!, describeHostCertificate),
+    );
     return combine(decisions, leaf, dir!.type === 'absent' ? params.dest : undefined);
   },
 
@@ -134,18 +244,33 @@ async function importPki() {
   const { describeCertificate, parseCertificate } = await import('../pki/describe.js');
   const { distributionSources } = await import('../pki/distribute.js');
   const { ensureLeaf } = await import('../pki/leaf.js');
-  const describeHostCertificate: DescribeCertificate = (pem) => describeCertificate(parseCertificate(pem, 'host certificate'));
+  const describeHostCertificate: DescribeCertificate = (pem) =>
+    describeCertificate(parseCertificate(pem, 'host certificate'));
   return { distributionSources, ensureLeaf, describeHostCertificate };
 }
 
 function resolveNames(ctx: ModuleContext, params: CertParams): { name: string; srcDir: string } {
   if (params.spec && params.name && params.name !== params.spec.name) {
-    throw new InputError(undefined, `cert: name '${params.name}' and spec.name '${params.spec.name}' differ`, 'leave out name when giving a spec');
+    throw new InputError(
+      undefined,
+      `cert: name '${params.name}' and spec.name '${params.spec.name}' differ`,
+      'leave out name when giving a spec',
+    );
   }
   const name = params.name ?? params.spec?.name;
-  if (!name) throw new InputError(undefined, 'cert: name or spec is required', "add name: <certificate under pki/> (e.g. 'etcd/server-etcd1') or spec: {...}");
+  if (!name)
+    throw new InputError(
+      undefined,
+      'cert: name or spec is required',
+      "add name: <certificate under pki/> (e.g. 'etcd/server-etcd1') or spec: {...}",
+    );
   const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
-  if (!srcDir) throw new InputError(undefined, 'cert: src_dir is not given and the variable pki_dir is not set', "add src_dir: <cluster folder>/pki");
+  if (!srcDir)
+    throw new InputError(
+      undefined,
+      'cert: src_dir is not given and the variable pki_dir is not set',
+      'add src_dir: <cluster folder>/pki',
+    );
   return { name, srcDir };
 }
 
@@ -177,14 +302,35 @@ interface FileDecision {
 
 type DescribeCertificate = (pem: string) => CertDescription;
 
-function decideFile(ctx: ModuleContext, params: CertParams, source: SourceFile, path: string, file: FileInfo, describe: DescribeCertificate): FileDecision {
+function decideFile(
+  ctx: ModuleContext,
+  params: CertParams,
+  source: SourceFile,
+  path: string,
+  file: FileInfo,
+  describe: DescribeCertificate,
+): FileDecision {
   const isKey = source.kind === 'key';
   const mode = isKey ? (params.key_mode ?? '0600') : (params.cert_mode ?? '0644');
-  const attrs = wantedAttrs({ mode, ...(params.owner !== undefined ? { owner: params.owner } : {}), ...(params.group !== undefined ? { group: params.group } : {}) }, 'cert');
+  const attrs = wantedAttrs(
+    {
+      mode,
+      ...(params.owner !== undefined ? { owner: params.owner } : {}),
+      ...(params.group !== undefined ? { group: params.group } : {}),
+    },
+    'cert',
+  );
   // A file still to be issued has no hash yet: '(pending)' matches nothing on a host. Apply never sees it (check mode).
-  const plan = decideWrite({ path, source: { localPath: source.localPath }, sha256: source.sha256 ?? '(pending)', attrs, secret: true }, file, `${ctx.host}: cert`);
-  if (plan.action === 'none' || isKey || !plan.diff?.values?.some((v) => v.key === 'content')) return { plan: prefixed(plan, path), path };
-  const values = plan.diff.values.flatMap((v) => (v.key === 'content' ? certChanges(source.description!, file, describe) : [v]));
+  const plan = decideWrite(
+    { path, source: { localPath: source.localPath }, sha256: source.sha256 ?? '(pending)', attrs, secret: true },
+    file,
+    `${ctx.host}: cert`,
+  );
+  if (plan.action === 'none' || isKey || !plan.diff?.values?.some((v) => v.key === 'content'))
+    return { plan: prefixed(plan, path), path };
+  const values = plan.diff.values.flatMap((v) =>
+    v.key === 'content' ? certChanges(source.description!, file, describe) : [v],
+  );
   return { plan: prefixed({ ...plan, diff: { values } }, path), path };
 }
 
@@ -215,11 +361,21 @@ function prefixed(plan: Plan<WriteData>, path: string): Plan<WriteData> {
 
 function combine(decisions: FileDecision[], leaf: LeafResult | undefined, mkdir: string | undefined): Plan<CertData> {
   const changed = decisions.filter((d) => d.plan.action !== 'none');
-  const issued = leaf && leaf.action !== 'kept' ? [`${leaf.action === 'issued' ? 'issued' : 'would issue'} ${leaf.name} on the controller (${leaf.reason})`] : [];
+  const issued =
+    leaf && leaf.action !== 'kept'
+      ? [`${leaf.action === 'issued' ? 'issued' : 'would issue'} ${leaf.name} on the controller (${leaf.reason})`]
+      : [];
   if (changed.length === 0) {
-    return { action: 'none', reason: [...issued, `${decisions.map((d) => posix.basename(d.path)).join(', ')} up to date in ${posix.dirname(decisions[0]!.path)}`].join('; ') };
+    return {
+      action: 'none',
+      reason: [
+        ...issued,
+        `${decisions.map((d) => posix.basename(d.path)).join(', ')} up to date in ${posix.dirname(decisions[0]!.path)}`,
+      ].join('; '),
+    };
   }
-  const action: PlanAction = changed.every((d) => d.plan.action === 'create') && changed.length === decisions.length ? 'create' : 'update';
+  const action: PlanAction =
+    changed.every((d) => d.plan.action === 'create') && changed.length === decisions.length ? 'create' : 'update';
   return {
     action,
     reason: [...issued, ...changed.map((d) => d.plan.reason)].join('; '),

@@ -38,11 +38,26 @@ export interface RunData {
 
 export const runSchemaProperties = {
   chdir: { type: 'string', minLength: 1, description: 'the folder on the host to run in', examples: ['/var/lib/etcd'] },
-  creates: { type: 'string', minLength: 1, description: 'a path on the host: when it exists the command does not run (ok, not changed)', examples: ['/etc/kubernetes/pki/ca.crt'] },
-  removes: { type: 'string', minLength: 1, description: 'a path on the host: the command runs only when it exists', examples: ['/var/lib/etcd/member'] },
+  creates: {
+    type: 'string',
+    minLength: 1,
+    description: 'a path on the host: when it exists the command does not run (ok, not changed)',
+    examples: ['/etc/kubernetes/pki/ca.crt'],
+  },
+  removes: {
+    type: 'string',
+    minLength: 1,
+    description: 'a path on the host: the command runs only when it exists',
+    examples: ['/var/lib/etcd/member'],
+  },
   stdin: { type: 'string', description: 'text for the command on its standard input', examples: ['y'] },
   stdin_add_newline: { ...flagSchema, default: true, description: 'end stdin with a newline', examples: [false] },
-  strip_empty_ends: { ...flagSchema, default: true, description: "drop stdout's and stderr's trailing newlines", examples: [false] },
+  strip_empty_ends: {
+    ...flagSchema,
+    default: true,
+    description: "drop stdout's and stderr's trailing newlines",
+    examples: [false],
+  },
 };
 
 export const command: Module<CommandParams, RunData> = {
@@ -51,8 +66,19 @@ export const command: Module<CommandParams, RunData> = {
   schema: {
     type: 'object',
     properties: {
-      cmd: { type: 'string', description: 'The command line, split into words as a shell would but run without one (no pipes, redirections or variables); or give it as the free form.', examples: ['/opt/kube/bin/etcdctl endpoint health'] },
-      argv: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'The command as a list of words, none of them split again.', examples: [['/opt/kube/bin/kubectl', 'get', 'nodes', '-o', 'name']] },
+      cmd: {
+        type: 'string',
+        description:
+          'The command line, split into words as a shell would but run without one (no pipes, redirections or variables); or give it as the free form.',
+        examples: ['/opt/kube/bin/etcdctl endpoint health'],
+      },
+      argv: {
+        type: 'array',
+        items: { type: 'string' },
+        minItems: 1,
+        description: 'The command as a list of words, none of them split again.',
+        examples: [['/opt/kube/bin/kubectl', 'get', 'nodes', '-o', 'name']],
+      },
       ...runSchemaProperties,
     },
     additionalProperties: false,
@@ -67,15 +93,21 @@ export const command: Module<CommandParams, RunData> = {
 };
 
 function commandArgv(params: CommandParams): string[] {
-  if (params.argv && params.cmd !== undefined) throw new InputError(undefined, 'command: give either cmd or argv, not both', 'keep one of them');
+  if (params.argv && params.cmd !== undefined)
+    throw new InputError(undefined, 'command: give either cmd or argv, not both', 'keep one of them');
   if (params.argv) return params.argv;
   let argv: string[] = [];
   try {
     argv = splitArgv(params.cmd ?? '');
   } catch (err) {
-    throw new InputError(undefined, `command: cannot split ${JSON.stringify(params.cmd)} into words: ${(err as Error).message}`, 'balance the quotes, or give the words as argv: [prog, arg, ...]');
+    throw new InputError(
+      undefined,
+      `command: cannot split ${JSON.stringify(params.cmd)} into words: ${(err as Error).message}`,
+      'balance the quotes, or give the words as argv: [prog, arg, ...]',
+    );
   }
-  if (argv.length === 0) throw new InputError(undefined, 'command: no command given', 'write `command: prog args` or give cmd / argv');
+  if (argv.length === 0)
+    throw new InputError(undefined, 'command: no command given', 'write `command: prog args` or give cmd / argv');
   return argv;
 }
 
@@ -126,9 +158,13 @@ function guardPath(p: string, chdir: string | undefined): string {
 /** One sh script answering both guards; a glob matches when any path matches it. */
 export function guardCommand(creates: string | undefined, removes: string | undefined): string {
   // Unquoted $1 with IFS empty: pathname expansion only, no word splitting, nothing else.
-  const lines = ['furrow_exists() { IFS=; for f in $1; do if [ -e "$f" ] || [ -L "$f" ]; then return 0; fi; done; return 1; }'];
-  if (creates !== undefined) lines.push(sh`if furrow_exists ${creates}; then echo 'creates 1'; else echo 'creates 0'; fi`);
-  if (removes !== undefined) lines.push(sh`if furrow_exists ${removes}; then echo 'removes 1'; else echo 'removes 0'; fi`);
+  const lines = [
+    'furrow_exists() { IFS=; for f in $1; do if [ -e "$f" ] || [ -L "$f" ]; then return 0; fi; done; return 1; }',
+  ];
+  if (creates !== undefined)
+    lines.push(sh`if furrow_exists ${creates}; then echo 'creates 1'; else echo 'creates 0'; fi`);
+  if (removes !== undefined)
+    lines.push(sh`if furrow_exists ${removes}; then echo 'removes 1'; else echo 'removes 0'; fi`);
   return lines.join('\n');
 }
 
@@ -148,12 +184,18 @@ export function parseGuards(stdout: string, creates: string | undefined, removes
 /** Pure: run, unless a guard says the work is done. */
 export function decideRun(guards: GuardState, run: RunData): Plan<RunData> {
   if (guards.creates?.exists) return { action: 'none', reason: `${guards.creates.path} exists: not running` };
-  if (guards.removes && !guards.removes.exists) return { action: 'none', reason: `${guards.removes.path} does not exist: not running` };
+  if (guards.removes && !guards.removes.exists)
+    return { action: 'none', reason: `${guards.removes.path} does not exist: not running` };
   const shown = Array.isArray(run.cmd) ? run.cmd.join(' ') : run.cmd;
   return { action: 'run', reason: `runs: ${shown}`, data: run };
 }
 
-export async function planRun(ctx: ModuleContext, params: RunParams, command: Pick<RunData, 'script' | 'cmd'>, module: string): Promise<Plan<RunData>> {
+export async function planRun(
+  ctx: ModuleContext,
+  params: RunParams,
+  command: Pick<RunData, 'script' | 'cmd'>,
+  module: string,
+): Promise<Plan<RunData>> {
   const addNewline = toFlag(params.stdin_add_newline, module, 'stdin_add_newline', true);
   const run: RunData = {
     ...command,
@@ -173,12 +215,21 @@ export async function applyRun(ctx: ModuleContext, plan: Plan<RunData>): Promise
   if (!run) return {};
   const start = new Date();
   // ownChannel: an operator's command may start a daemon that keeps its output open.
-  const r = await ctx.conn.exec(run.script, run.stdin === undefined ? { ownChannel: true } : { stdin: run.stdin, ownChannel: true });
+  const r = await ctx.conn.exec(
+    run.script,
+    run.stdin === undefined ? { ownChannel: true } : { stdin: run.stdin, ownChannel: true },
+  );
   return commandResult(r, run.cmd, run.strip ?? true, start, new Date());
 }
 
 /** What `register` keeps, with Ansible's keys; failed when the exit status is not 0. */
-export function commandResult(r: ExecResult, cmd: string | string[], strip: boolean, start: Date, end: Date): ApplyResult {
+export function commandResult(
+  r: ExecResult,
+  cmd: string | string[],
+  strip: boolean,
+  start: Date,
+  end: Date,
+): ApplyResult {
   const text = (b: Buffer) => (strip ? b.toString('utf8').replace(/[\r\n]+$/, '') : b.toString('utf8'));
   const stdout = text(r.stdout);
   const stderr = text(r.stderr);
@@ -195,7 +246,11 @@ export function commandResult(r: ExecResult, cmd: string | string[], strip: bool
     delta: delta(end.getTime() - start.getTime()),
   };
   if (rc === 0) return { output, changed: true };
-  const why = r.timedOut ? 'timed out' : r.code === null ? `killed by signal ${r.signal ?? '?'}` : 'non-zero return code';
+  const why = r.timedOut
+    ? 'timed out'
+    : r.code === null
+      ? `killed by signal ${r.signal ?? '?'}`
+      : 'non-zero return code';
   const tail = stderr ? `: ${stderr.split('\n').slice(-20).join('\n')}` : '';
   return { output: { ...output, msg: why }, changed: true, failed: true, msg: `${why} (rc ${rc})${tail}` };
 }

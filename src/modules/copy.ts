@@ -11,7 +11,14 @@ import type { Module, ModuleContext } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { sha256, sha256OfFile } from './support/content.js';
 import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
-import { applyWrite, contentQuery, decideWrite, localSource, type WantedContent, type WriteData } from './support/write-file.js';
+import {
+  applyWrite,
+  contentQuery,
+  decideWrite,
+  localSource,
+  type WantedContent,
+  type WriteData,
+} from './support/write-file.js';
 
 export interface CopyParams {
   dest: string;
@@ -29,14 +36,39 @@ export const copy: Module<CopyParams, WriteData> = {
   schema: {
     type: 'object',
     properties: {
-      dest: { type: 'string', minLength: 1, description: 'Where the file goes on the host; ending in / (or an existing folder), a src lands inside it under its own name.', examples: ['/opt/kube/bin/etcd', '/etc/containerd/'] },
-      content: { type: 'string', description: "The file's content, given inline (instead of src).", examples: ['net.ipv4.ip_forward = 1\n'] },
-      src: { type: 'string', minLength: 1, description: "A controller file: a path, or a name looked up in the role's files/ then beside the playbook.", examples: ['{{ furrow_bin_dir }}/etcd', 'chrony.conf'] },
+      dest: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'Where the file goes on the host; ending in / (or an existing folder), a src lands inside it under its own name.',
+        examples: ['/opt/kube/bin/etcd', '/etc/containerd/'],
+      },
+      content: {
+        type: 'string',
+        description: "The file's content, given inline (instead of src).",
+        examples: ['net.ipv4.ip_forward = 1\n'],
+      },
+      src: {
+        type: 'string',
+        minLength: 1,
+        description: "A controller file: a path, or a name looked up in the role's files/ then beside the playbook.",
+        examples: ['{{ furrow_bin_dir }}/etcd', 'chrony.conf'],
+      },
       mode: modeParam,
       owner: ownerParam,
       group: groupParam,
-      backup: { ...flagSchema, description: 'Keep the old file as <dest>.<date>~ when it changes.', examples: [true], default: false },
-      force: { ...flagSchema, description: 'Replace a file whose content differs; false only creates a missing file.', examples: [false], default: true },
+      backup: {
+        ...flagSchema,
+        description: 'Keep the old file as <dest>.<date>~ when it changes.',
+        examples: [true],
+        default: false,
+      },
+      force: {
+        ...flagSchema,
+        description: 'Replace a file whose content differs; false only creates a missing file.',
+        examples: [false],
+        default: true,
+      },
     },
     required: ['dest'],
     additionalProperties: false,
@@ -51,7 +83,12 @@ export const copy: Module<CopyParams, WriteData> = {
   async plan(ctx, params) {
     const attrs = wantedAttrs(params, 'copy');
     const source = await wantedSource(ctx.findFile.bind(ctx), params);
-    const common = { attrs, force: toFlag(params.force, 'copy', 'force', true), backup: toFlag(params.backup, 'copy', 'backup', false), secret: isSecret(ctx, params) };
+    const common = {
+      attrs,
+      force: toFlag(params.force, 'copy', 'force', true),
+      backup: toFlag(params.backup, 'copy', 'backup', false),
+      secret: isSecret(ctx, params),
+    };
     const queries = landingQueries(params, source.sha256, common.secret);
     const [file, fileInside] = await ctx.probeFiles(queries);
     // Like Ansible, a src copied onto an existing directory lands inside it.
@@ -75,7 +112,12 @@ function landingQueries(params: CopyParams, sha: string, secret: boolean): FileQ
   const basename = params.src !== undefined ? posix.basename(params.src) : undefined;
   const inside = basename !== undefined ? [contentQuery(posix.join(params.dest, basename), sha)] : [];
   if (!params.dest.endsWith('/')) return [contentQuery(params.dest, sha, secret), ...inside];
-  if (inside.length === 0) throw new InputError(undefined, `copy: dest '${params.dest}' is a directory but content has no file name`, 'give dest as a file path');
+  if (inside.length === 0)
+    throw new InputError(
+      undefined,
+      `copy: dest '${params.dest}' is a directory but content has no file name`,
+      'give dest as a file path',
+    );
   return inside;
 }
 
@@ -90,10 +132,25 @@ async function wantedSource(
     const bytes = Buffer.from(params.content, 'utf8');
     return { source: { bytes }, sha256: sha256(bytes) };
   }
-  if (params.src === undefined) throw new InputError(undefined, 'copy: one of content or src is required', 'add src: <file in files/> or content: <text>');
+  if (params.src === undefined)
+    throw new InputError(
+      undefined,
+      'copy: one of content or src is required',
+      'add src: <file in files/> or content: <text>',
+    );
   const localPath = findFile('files', params.src);
   const info = await stat(localPath).catch(() => undefined);
-  if (!info) throw new InputError(undefined, `copy: src '${params.src}' was not found (looked for ${localPath})`, `put the file in the role's or playbook's files/ folder`);
-  if (!info.isFile()) throw new InputError(undefined, `copy: src '${params.src}' is not a regular file (${localPath})`, 'copy one file per task (directories are not supported)');
+  if (!info)
+    throw new InputError(
+      undefined,
+      `copy: src '${params.src}' was not found (looked for ${localPath})`,
+      `put the file in the role's or playbook's files/ folder`,
+    );
+  if (!info.isFile())
+    throw new InputError(
+      undefined,
+      `copy: src '${params.src}' is not a regular file (${localPath})`,
+      'copy one file per task (directories are not supported)',
+    );
   return { source: await localSource(localPath, info.size), sha256: await sha256OfFile(localPath) };
 }

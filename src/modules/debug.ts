@@ -20,15 +20,28 @@ export const debug: Module<DebugParams, undefined> = {
   schema: {
     type: 'object',
     properties: {
-      msg: { description: 'What to print: any value (a template is rendered first).', examples: ['etcd is at {{ etcd_endpoints }}'] },
-      var: { type: 'string', minLength: 1, description: 'A variable, or a path into one, to print with its name.', examples: ['result.stdout_lines[0]'] },
-      verbosity: { type: ['integer', 'string'], description: 'Accepted for Ansible playbooks and ignored: debug always prints.', examples: [1] },
+      msg: {
+        description: 'What to print: any value (a template is rendered first).',
+        examples: ['etcd is at {{ etcd_endpoints }}'],
+      },
+      var: {
+        type: 'string',
+        minLength: 1,
+        description: 'A variable, or a path into one, to print with its name.',
+        examples: ['result.stdout_lines[0]'],
+      },
+      verbosity: {
+        type: ['integer', 'string'],
+        description: 'Accepted for Ansible playbooks and ignored: debug always prints.',
+        examples: [1],
+      },
     },
     additionalProperties: false,
   },
 
   async plan(_ctx, params) {
-    if (params.msg !== undefined && params.var !== undefined) throw new InputError(undefined, 'debug: msg and var cannot go together', 'keep one of them');
+    if (params.msg !== undefined && params.var !== undefined)
+      throw new InputError(undefined, 'debug: msg and var cannot go together', 'keep one of them');
     return { action: 'none', reason: 'printing is not a change' };
   },
 
@@ -46,7 +59,9 @@ export const debug: Module<DebugParams, undefined> = {
 };
 
 function show(value: unknown): string {
-  return typeof value === 'string' ? value : JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2);
+  return typeof value === 'string'
+    ? value
+    : JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v), 2);
 }
 
 /** Reads `a.b[0]['c']` from vars; undefined when any step is missing. Throws on a malformed path. */
@@ -68,7 +83,11 @@ function parsePath(path: string): string[] {
     token.lastIndex = at;
     const m = token.exec(path);
     if (!m || (at > 0 && m[1] !== undefined)) {
-      throw new InputError(undefined, `debug: var '${path}' is not a variable name or path`, "write a name or a path such as result.stdout_lines[0] or hostvars['h1'].x");
+      throw new InputError(
+        undefined,
+        `debug: var '${path}' is not a variable name or path`,
+        "write a name or a path such as result.stdout_lines[0] or hostvars['h1'].x",
+      );
     }
     steps.push(m[1] ?? m[2] ?? m[3] ?? m[4] ?? m[5]!);
     at = token.lastIndex;

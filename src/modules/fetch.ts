@@ -31,11 +31,36 @@ export const fetch: Module<FetchParams, FetchData> = {
   schema: {
     type: 'object',
     properties: {
-      src: { type: 'string', minLength: 1, description: 'The file on the host.', examples: ['/etc/kubernetes/admin.conf'] },
-      dest: { type: 'string', minLength: 1, description: 'The controller folder it goes under, as dest/<host>/<src>; with flat, the file itself.', examples: ['fetched/', 'clusters/prod/kubeconfig'] },
-      flat: { ...flagSchema, description: 'Put the file at dest itself, not under dest/<host>/.', examples: [true], default: false },
-      fail_on_missing: { ...flagSchema, description: 'Fail when src does not exist on the host (false: skip it with a note).', examples: [false], default: true },
-      validate_checksum: { ...flagSchema, description: "Check the copy's sha256 against the host's after the transfer.", examples: [false], default: true },
+      src: {
+        type: 'string',
+        minLength: 1,
+        description: 'The file on the host.',
+        examples: ['/etc/kubernetes/admin.conf'],
+      },
+      dest: {
+        type: 'string',
+        minLength: 1,
+        description: 'The controller folder it goes under, as dest/<host>/<src>; with flat, the file itself.',
+        examples: ['fetched/', 'clusters/prod/kubeconfig'],
+      },
+      flat: {
+        ...flagSchema,
+        description: 'Put the file at dest itself, not under dest/<host>/.',
+        examples: [true],
+        default: false,
+      },
+      fail_on_missing: {
+        ...flagSchema,
+        description: 'Fail when src does not exist on the host (false: skip it with a note).',
+        examples: [false],
+        default: true,
+      },
+      validate_checksum: {
+        ...flagSchema,
+        description: "Check the copy's sha256 against the host's after the transfer.",
+        examples: [false],
+        default: true,
+      },
     },
     required: ['src', 'dest'],
     additionalProperties: false,
@@ -45,19 +70,31 @@ export const fetch: Module<FetchParams, FetchData> = {
     const localPath = fetchPath(ctx.host, params.src, params.dest, toFlag(params.flat, 'fetch', 'flat', false));
     const local = await localFile(localPath);
     const [remote] = await ctx.probeFiles([
-      { path: params.src, follow: true, content: 'if-changed', wantSha256: local?.sha256 ?? '', maxContentBytes: DIFF_LIMIT },
+      {
+        path: params.src,
+        follow: true,
+        content: 'if-changed',
+        wantSha256: local?.sha256 ?? '',
+        maxContentBytes: DIFF_LIMIT,
+      },
     ]);
     const fail = (problem: string): never => {
       throw new FurrowError('module', `${ctx.host}: fetch: ${problem}`);
     };
     if (remote!.type === 'absent') {
-      if (toFlag(params.fail_on_missing, 'fetch', 'fail_on_missing', true)) return fail(`${params.src} does not exist on the host`);
+      if (toFlag(params.fail_on_missing, 'fetch', 'fail_on_missing', true))
+        return fail(`${params.src} does not exist on the host`);
       return { action: 'none', reason: `${params.src} does not exist on the host (fail_on_missing: false)` };
     }
     if (remote!.type !== 'file') return fail(`${params.src} is a ${remote!.type}, not a file`);
     if (!remote!.sha256) return fail(`${params.src} could not be read`);
     if (local?.sha256 === remote!.sha256) return { action: 'none', reason: `${localPath} matches ${params.src}` };
-    const data = { src: params.src, localPath, sha256: remote!.sha256, validate: toFlag(params.validate_checksum, 'fetch', 'validate_checksum', true) };
+    const data = {
+      src: params.src,
+      localPath,
+      sha256: remote!.sha256,
+      validate: toFlag(params.validate_checksum, 'fetch', 'validate_checksum', true),
+    };
     const plan: Plan<FetchData> = {
       action: local ? 'update' : 'create',
       reason: local ? `${localPath} differs from ${params.src}` : `${localPath} does not exist`,
@@ -67,7 +104,11 @@ export const fetch: Module<FetchParams, FetchData> = {
     if (after && isText(after) && (!local || (local.bytes && isText(local.bytes)))) {
       plan.diff = { unified: unifiedDiff(localPath, local?.bytes?.toString('utf8') ?? '', after.toString('utf8')) };
     } else {
-      plan.diff = { values: [{ key: 'content', before: local ? `sha256:${local.sha256}` : null, after: `sha256:${remote!.sha256}` }] };
+      plan.diff = {
+        values: [
+          { key: 'content', before: local ? `sha256:${local.sha256}` : null, after: `sha256:${remote!.sha256}` },
+        ],
+      };
     }
     return plan;
   },
@@ -78,7 +119,10 @@ export const fetch: Module<FetchParams, FetchData> = {
     await ctx.conn.get(data.src, data.localPath);
     const got = await sha256OfFile(data.localPath);
     if (data.validate && got !== data.sha256) {
-      throw new FurrowError('module', `${ctx.host}: fetch: ${data.src} changed while it was fetched (sha256 ${got}, expected ${data.sha256}); run again`);
+      throw new FurrowError(
+        'module',
+        `${ctx.host}: fetch: ${data.src} changed while it was fetched (sha256 ${got}, expected ${data.sha256}); run again`,
+      );
     }
     return { output: { dest: data.localPath, checksum: got } };
   },

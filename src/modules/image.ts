@@ -47,15 +47,64 @@ export const image: Module<ImageParams, ImageData> = {
     type: 'object',
     required: ['name', 'digest', 'layout'],
     properties: {
-      name: { type: 'string', minLength: 1, description: 'The name the runtime lists the image under.', examples: ['registry.k8s.io/pause:3.2'] },
-      digest: { type: 'string', pattern: '^sha256:[0-9a-f]{64}$', description: 'sha256:<64 hex digits>', examples: ['sha256:abababababababababababababababababababababababababababababababab'] },
-      layout: { type: 'string', minLength: 1, description: "The OCI image layout on the controller holding it (an offline bundle's images/).", examples: ['{{ furrow_cluster_dir }}/bundle/images'] },
-      runtime: { type: 'string', enum: ['containerd', 'docker'], description: 'Which container runtime gets the image.', examples: ['docker'], default: 'containerd' },
-      namespace: { type: 'string', minLength: 1, description: "containerd's namespace (k8s.io is where the kubelet looks).", examples: ['k8s.io'], default: 'k8s.io' },
-      snapshotter: { type: 'string', minLength: 1, description: "containerd snapshotter to unpack into (default: ctr's own, overlayfs).", examples: ['native'] },
-      address: { type: 'string', minLength: 1, description: "containerd's socket.", examples: ['/run/containerd/containerd.sock'], default: DEFAULT_ADDRESS },
-      path: { type: 'string', description: 'Folders searched for ctr or docker before PATH.', examples: ['/opt/kube/bin'] },
-      if_no_runtime: { type: 'string', enum: ['fail', 'skip'], description: 'When the runtime is not installed or not running: fail, or skip with a note (it is imported once it runs).', examples: ['skip'], default: 'fail' },
+      name: {
+        type: 'string',
+        minLength: 1,
+        description: 'The name the runtime lists the image under.',
+        examples: ['registry.k8s.io/pause:3.2'],
+      },
+      digest: {
+        type: 'string',
+        pattern: '^sha256:[0-9a-f]{64}$',
+        description: 'sha256:<64 hex digits>',
+        examples: ['sha256:abababababababababababababababababababababababababababababababab'],
+      },
+      layout: {
+        type: 'string',
+        minLength: 1,
+        description: "The OCI image layout on the controller holding it (an offline bundle's images/).",
+        examples: ['{{ furrow_cluster_dir }}/bundle/images'],
+      },
+      runtime: {
+        type: 'string',
+        enum: ['containerd', 'docker'],
+        description: 'Which container runtime gets the image.',
+        examples: ['docker'],
+        default: 'containerd',
+      },
+      namespace: {
+        type: 'string',
+        minLength: 1,
+        description: "containerd's namespace (k8s.io is where the kubelet looks).",
+        examples: ['k8s.io'],
+        default: 'k8s.io',
+      },
+      snapshotter: {
+        type: 'string',
+        minLength: 1,
+        description: "containerd snapshotter to unpack into (default: ctr's own, overlayfs).",
+        examples: ['native'],
+      },
+      address: {
+        type: 'string',
+        minLength: 1,
+        description: "containerd's socket.",
+        examples: ['/run/containerd/containerd.sock'],
+        default: DEFAULT_ADDRESS,
+      },
+      path: {
+        type: 'string',
+        description: 'Folders searched for ctr or docker before PATH.',
+        examples: ['/opt/kube/bin'],
+      },
+      if_no_runtime: {
+        type: 'string',
+        enum: ['fail', 'skip'],
+        description:
+          'When the runtime is not installed or not running: fail, or skip with a note (it is imported once it runs).',
+        examples: ['skip'],
+        default: 'fail',
+      },
     },
     additionalProperties: false,
   },
@@ -63,10 +112,11 @@ export const image: Module<ImageParams, ImageData> = {
   async plan(ctx, params) {
     const runtime = params.runtime ?? 'containerd';
     const tool = runtime === 'docker' ? 'docker' : 'ctr';
-    const list = runtime === 'docker'
-      ? sh`docker image inspect --format '{{.Id}}' ${params.name} 2>&1 || true`
-      : // Without its socket ctr would wait out its dial timeout (10 s) on every image.
-        sh`[ -S ${params.address ?? DEFAULT_ADDRESS} ] || { echo ${NO_RUNTIME} not-running; exit 0; }; ctr --address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images ls 2>&1 || echo ${NO_RUNTIME} not-running`;
+    const list =
+      runtime === 'docker'
+        ? sh`docker image inspect --format '{{.Id}}' ${params.name} 2>&1 || true`
+        : // Without its socket ctr would wait out its dial timeout (10 s) on every image.
+          sh`[ -S ${params.address ?? DEFAULT_ADDRESS} ] || { echo ${NO_RUNTIME} not-running; exit 0; }; ctr --address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images ls 2>&1 || echo ${NO_RUNTIME} not-running`;
     const script = [
       params.path ? sh`PATH=${params.path}:$PATH; export PATH` : ':',
       'uname -m',
@@ -78,25 +128,37 @@ export const image: Module<ImageParams, ImageData> = {
     const [machine = '', ...rest] = r.stdout.toString().split('\n');
     const out = rest.join('\n');
     const arch = archName(machine.trim());
-    const noRuntime = out.includes(NO_RUNTIME) || /Cannot connect to the Docker daemon|connection refused|no such file or directory/i.test(out);
+    const noRuntime =
+      out.includes(NO_RUNTIME) ||
+      /Cannot connect to the Docker daemon|connection refused|no such file or directory/i.test(out);
     if (noRuntime) {
       const why = `${runtime} is not ${out.includes('not-running') || !out.includes(NO_RUNTIME) ? 'running' : 'installed'} on this host`;
       // In check mode an earlier task may be the one that would install and start it.
-      if (params.if_no_runtime === 'skip' || ctx.check) return { action: 'none', reason: `${why}: ${params.name} is imported once it runs` };
-      throw new FurrowError('module', `${ctx.host}: image ${params.name}: ${why}${out.trim() ? ` (${out.trim().split('\n').pop()})` : ''}; deploy step 03 runtime first`);
+      if (params.if_no_runtime === 'skip' || ctx.check)
+        return { action: 'none', reason: `${why}: ${params.name} is imported once it runs` };
+      throw new FurrowError(
+        'module',
+        `${ctx.host}: image ${params.name}: ${why}${out.trim() ? ` (${out.trim().split('\n').pop()})` : ''}; deploy step 03 runtime first`,
+      );
     }
     let img: ImagePlatform;
     try {
       img = await imageForPlatform(params.layout, params.digest, arch);
     } catch (err) {
-      throw new InputError(undefined, `image ${params.name}: ${(err as Error).message}`, 'give a digest from the bundle (furrow bundle ls)');
+      throw new InputError(
+        undefined,
+        `image ${params.name}: ${(err as Error).message}`,
+        'give a digest from the bundle (furrow bundle ls)',
+      );
     }
     const want = runtime === 'docker' ? img.config.digest : params.digest;
     const have = runtime === 'docker' ? haveDocker(out) : haveContainerd(out, params.name);
     if (have === want) return { action: 'none', reason: `${params.name} is ${short(want)}` };
     return {
       action: have ? 'update' : 'create',
-      reason: have ? `${params.name} is ${short(have)}, the bundle has ${short(want)}` : `${params.name} is not in ${runtime}`,
+      reason: have
+        ? `${params.name} is ${short(have)}, the bundle has ${short(want)}`
+        : `${params.name} is not in ${runtime}`,
       diff: { values: [{ key: params.name, before: have ?? '(absent)', after: want }] },
       data: { image: img, arch },
     };
@@ -105,16 +167,22 @@ export const image: Module<ImageParams, ImageData> = {
   async apply(ctx, plan, params) {
     if (!plan.data) return {};
     const runtime = params.runtime ?? 'containerd';
-    const { stream, done } = runtime === 'docker'
-      ? await dockerLoadTar(params.layout, plan.data.image, params.name)
-      : await ociImportTar(params.layout, plan.data.image, params.name);
+    const { stream, done } =
+      runtime === 'docker'
+        ? await dockerLoadTar(params.layout, plan.data.image, params.name)
+        : await ociImportTar(params.layout, plan.data.image, params.name);
     try {
       const prefix = params.path ? sh`PATH=${params.path}:$PATH; export PATH; ` : '';
-      const command = runtime === 'docker'
-        ? 'docker load'
-        : sh`ctr --address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images import --platform ${`linux/${plan.data.arch}`} ${params.snapshotter ? ['--snapshotter', params.snapshotter] : []} -`;
+      const command =
+        runtime === 'docker'
+          ? 'docker load'
+          : sh`ctr --address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images import --platform ${`linux/${plan.data.arch}`} ${params.snapshotter ? ['--snapshotter', params.snapshotter] : []} -`;
       const r = await ctx.conn.exec(prefix + command, { stdin: stream, timeoutMs: 30 * 60_000 });
-      if (r.code !== 0) return { failed: true, msg: `${commandFailure(ctx.host, `importing ${params.name} into ${runtime}`, r)}${r.stdout.toString().trim() ? `\n  ${r.stdout.toString().trim().split('\n').slice(-5).join('\n  ')}` : ''}` };
+      if (r.code !== 0)
+        return {
+          failed: true,
+          msg: `${commandFailure(ctx.host, `importing ${params.name} into ${runtime}`, r)}${r.stdout.toString().trim() ? `\n  ${r.stdout.toString().trim().split('\n').slice(-5).join('\n  ')}` : ''}`,
+        };
       return {};
     } finally {
       await done();

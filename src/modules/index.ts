@@ -1,4 +1,4 @@
-import type { Module, ModuleRegistry } from '../engine/module.js';
+import type { ModuleRegistry, AnyModule } from '../engine/module.js';
 import { blockinfile } from './blockinfile.js';
 import { copy } from './copy.js';
 import { fetch } from './fetch.js';
@@ -28,7 +28,7 @@ import { k8s } from './k8s.js';
  * and one entry here. The engine does not import this file: the CLI and src/cluster pass `modules`
  * to it (RunOptions.modules, LoadOptions.modules).
  */
-const all: Module<any, any>[] = [
+const all: AnyModule[] = [
   packageModule,
   aptModule,
   dnfModule,
@@ -59,7 +59,7 @@ const all: Module<any, any>[] = [
 
 const byName = new Map(all.map((m) => [m.name, m]));
 
-export function findModule(name: string): Module<any, any> | undefined {
+export function findModule(name: string): AnyModule | undefined {
   return byName.get(name);
 }
 

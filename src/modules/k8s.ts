@@ -13,7 +13,14 @@ import { InputError } from '../engine/errors.js';
 import type { ApplyResult, Module, ModuleContext, Plan } from '../engine/module.js';
 import { unifiedDiff } from './support/content.js';
 import { renderSrcTemplate, srcTemplateFiles } from './support/src-template.js';
-import { describe, KubeApi, KubeApiError, kubeCredentials, type KubeObject } from './support/kube-api.js';
+import {
+  describe,
+  KubeApi,
+  KubeApiError,
+  kubeCredentials,
+  type ApiObject,
+  type KubeObject,
+} from './support/kube-api.js';
 import { flagSchema, intSchema, toFlag, toInt } from './support/param-values.js';
 
 export interface K8sParams {
@@ -54,13 +61,50 @@ export const k8s: Module<K8sParams, K8sData> = {
   schema: {
     type: 'object',
     properties: {
-      src: { type: 'string', minLength: 1, description: "a template in the role's templates/ holding the objects (YAML documents separated by ---)", examples: ['coredns.yaml.hbs'] },
-      definition: { anyOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }], description: 'the objects inline: one mapping or a list', examples: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ingress-nginx' } }] },
-      state: { type: 'string', enum: ['present', 'absent'], default: 'present', description: 'present: server-side apply; absent: delete every object of the manifest that exists', examples: ['absent'] },
-      kubeconfig: { type: 'string', minLength: 1, description: 'the kubeconfig on the controller; default: <cluster>/kubeconfig, the admin kubeconfig step 04 writes', examples: ['{{ furrow_cluster_dir }}/kubeconfig'] },
-      api_server: { type: 'string', pattern: '^https://\\S+$', description: "https://host:port of the apiserver as the task host reaches it; default: the kubeconfig's server", examples: ['https://10.0.0.11:6443'] },
-      field_manager: { type: 'string', minLength: 1, default: 'furrow', description: 'the field manager of the server-side apply', examples: ['furrow'] },
-      wait: { ...flagSchema, description: 'after applying, wait until every Deployment, DaemonSet and StatefulSet of the manifest has rolled out', examples: [true] },
+      src: {
+        type: 'string',
+        minLength: 1,
+        description: "a template in the role's templates/ holding the objects (YAML documents separated by ---)",
+        examples: ['coredns.yaml.hbs'],
+      },
+      definition: {
+        anyOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }],
+        description: 'the objects inline: one mapping or a list',
+        examples: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ingress-nginx' } }],
+      },
+      state: {
+        type: 'string',
+        enum: ['present', 'absent'],
+        default: 'present',
+        description: 'present: server-side apply; absent: delete every object of the manifest that exists',
+        examples: ['absent'],
+      },
+      kubeconfig: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'the kubeconfig on the controller; default: <cluster>/kubeconfig, the admin kubeconfig step 04 writes',
+        examples: ['{{ furrow_cluster_dir }}/kubeconfig'],
+      },
+      api_server: {
+        type: 'string',
+        pattern: '^https://\\S+$',
+        description: "https://host:port of the apiserver as the task host reaches it; default: the kubeconfig's server",
+        examples: ['https://10.0.0.11:6443'],
+      },
+      field_manager: {
+        type: 'string',
+        minLength: 1,
+        default: 'furrow',
+        description: 'the field manager of the server-side apply',
+        examples: ['furrow'],
+      },
+      wait: {
+        ...flagSchema,
+        description:
+          'after applying, wait until every Deployment, DaemonSet and StatefulSet of the manifest has rolled out',
+        examples: [true],
+      },
       wait_timeout: { ...intSchema, description: 'seconds wait may take (default 300)', examples: [600] },
     },
     oneOf: [{ required: ['src'] }, { required: ['definition'] }],
@@ -95,12 +139,20 @@ export const k8s: Module<K8sParams, K8sData> = {
       const dryRun = await serverSideApply(api, where, obj, fieldManager, true);
       if (dryRun.status >= 300) {
         // Its namespace comes with this manifest and does not exist yet: it cannot be validated now.
-        if (!exists && dryRun.status === 404 && obj.metadata.namespace && creating.has(obj.metadata.namespace) && (dryRun.body.details?.kind === 'namespaces' || /namespaces? .*not found/.test(String(dryRun.body.message)))) {
+        if (
+          !exists &&
+          dryRun.status === 404 &&
+          obj.metadata.namespace &&
+          creating.has(obj.metadata.namespace) &&
+          (dryRun.body.details?.kind === 'namespaces' || /namespaces? .*not found/.test(String(dryRun.body.message)))
+        ) {
           planned.push({ obj, path: where, action: 'create', unvalidated: true });
           diffs.push(unifiedDiff(describe(obj), '', shown(obj)));
           continue;
         }
-        throw new Error(`${describe(obj)}: the apiserver refused it: ${new KubeApiError(dryRun, 'dry-run apply').message}`);
+        throw new Error(
+          `${describe(obj)}: the apiserver refused it: ${new KubeApiError(dryRun, 'dry-run apply').message}`,
+        );
       }
       const before = exists ? shown(current.body) : '';
       const after = shown(dryRun.body);
@@ -122,11 +174,18 @@ export const k8s: Module<K8sParams, K8sData> = {
     const objects = plan.data!.objects;
     // Deleted in reverse order: what a manifest creates first (its namespace) goes last.
     for (const p of [...objects].reverse().filter((o) => o.action === 'delete')) {
-      await api.ok('DELETE', p.path, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' }, undefined, [404]);
+      await api.ok(
+        'DELETE',
+        p.path,
+        { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+        undefined,
+        [404],
+      );
     }
     for (const p of objects.filter((o) => o.action === 'create' || o.action === 'update')) {
       const answer = await serverSideApply(api, p.path, p.obj, fieldManager, false);
-      if (answer.status >= 300) throw new Error(`${describe(p.obj)}: the apiserver refused it: ${new KubeApiError(answer, 'apply').message}`);
+      if (answer.status >= 300)
+        throw new Error(`${describe(p.obj)}: the apiserver refused it: ${new KubeApiError(answer, 'apply').message}`);
     }
     const result: ApplyResult = { output: { objects: objects.map(outputOf) }, msg: summary(objects, false) };
     if ((params.state ?? 'present') === 'present' && toFlag(params.wait, 'k8s', 'wait', false)) {
@@ -159,7 +218,8 @@ export function parseManifest(text: string, name: string): KubeObject[] {
     const value = doc.toJS() as unknown;
     if (value === null || value === undefined) return;
     if (typeof value === 'object' && !Array.isArray(value) && (value as { kind?: unknown }).kind === 'List') {
-      ((value as { items?: unknown[] }).items ?? []).forEach((item, j) => objects.push(checkedObject(item, `${where}, item ${j + 1}`)));
+      const items = (value as { items?: unknown[] }).items ?? [];
+      objects.push(...items.map((item, j) => checkedObject(item, `${where}, item ${j + 1}`)));
     } else {
       objects.push(checkedObject(value, where));
     }
@@ -169,44 +229,75 @@ export function parseManifest(text: string, name: string): KubeObject[] {
 
 function checkedObject(value: unknown, where: string): KubeObject {
   const o = value as Partial<KubeObject> | null;
-  if (!o || typeof o !== 'object' || Array.isArray(o)) throw new Error(`k8s: ${where} is not a Kubernetes object (a mapping)`);
-  const missing = [typeof o.apiVersion === 'string' ? '' : 'apiVersion', typeof o.kind === 'string' ? '' : 'kind', typeof o.metadata?.name === 'string' && o.metadata.name !== '' ? '' : 'metadata.name'].filter(Boolean);
+  if (!o || typeof o !== 'object' || Array.isArray(o))
+    throw new Error(`k8s: ${where} is not a Kubernetes object (a mapping)`);
+  const missing = [
+    typeof o.apiVersion === 'string' ? '' : 'apiVersion',
+    typeof o.kind === 'string' ? '' : 'kind',
+    typeof o.metadata?.name === 'string' && o.metadata.name !== '' ? '' : 'metadata.name',
+  ].filter(Boolean);
   if (missing.length) throw new Error(`k8s: ${where} has no ${missing.join(', ')}`);
   return o as KubeObject;
 }
 
 function apiFor(ctx: ModuleContext, params: K8sParams): KubeApi {
-  const file = params.kubeconfig ?? (ctx.lookup.has('furrow_cluster_dir') ? path.join(String(ctx.lookup.get('furrow_cluster_dir')), 'kubeconfig') : undefined);
-  if (!file) throw new InputError(undefined, 'k8s: no kubeconfig', 'give kubeconfig: PATH (a file on the controller), or run it from a cluster (furrow deploy)');
+  const file =
+    params.kubeconfig ??
+    (ctx.lookup.has('furrow_cluster_dir')
+      ? path.join(String(ctx.lookup.get('furrow_cluster_dir')), 'kubeconfig')
+      : undefined);
+  if (!file)
+    throw new InputError(
+      undefined,
+      'k8s: no kubeconfig',
+      'give kubeconfig: PATH (a file on the controller), or run it from a cluster (furrow deploy)',
+    );
   const credentials = kubeCredentials(file);
-  return new KubeApi(params.api_server ? { ...credentials, server: params.api_server } : credentials, (address, port) => ctx.conn.tunnel(address, port));
+  return new KubeApi(params.api_server ? { ...credentials, server: params.api_server } : credentials, (address, port) =>
+    ctx.conn.tunnel(address, port),
+  );
 }
 
 /** The server-side apply of one object at its path (forcing ownership of the fields it names), or its dry run. */
 function serverSideApply(api: KubeApi, where: string, obj: KubeObject, fieldManager: string, dryRun: boolean) {
-  return api.call('PATCH', `${where}?fieldManager=${encodeURIComponent(fieldManager)}&force=true${dryRun ? '&dryRun=All' : ''}`, obj, 'application/apply-patch+yaml');
+  return api.call(
+    'PATCH',
+    `${where}?fieldManager=${encodeURIComponent(fieldManager)}&force=true${dryRun ? '&dryRun=All' : ''}`,
+    obj,
+    'application/apply-patch+yaml',
+  );
 }
 
 /** What the object is, as YAML, without what the server keeps for itself; Secret values hidden. */
-export function shown(obj: Record<string, any>): string {
+export function shown(obj: ApiObject): string {
   const { status: _status, ...rest } = obj;
   const metadata = { ...(rest.metadata ?? {}) };
-  for (const k of ['managedFields', 'resourceVersion', 'generation', 'uid', 'creationTimestamp', 'selfLink']) delete metadata[k];
-  const out: Record<string, any> = { ...rest, metadata };
+  for (const k of ['managedFields', 'resourceVersion', 'generation', 'uid', 'creationTimestamp', 'selfLink'])
+    delete metadata[k];
+  const out: ApiObject = { ...rest, metadata };
   if (obj.kind === 'Secret') {
     // Compared by a digest, never shown: a changed value shows as a changed digest of all values.
     for (const field of ['data', 'stringData']) {
-      if (out[field]) out[field] = Object.fromEntries(Object.keys(out[field]).sort().map((k) => [k, '(secret)']));
+      if (out[field])
+        out[field] = Object.fromEntries(
+          Object.keys(out[field])
+            .sort()
+            .map((k) => [k, '(secret)']),
+        );
     }
     if (obj.data || obj.stringData) out.values = `(secret, digest ${secretDigest(obj)})`;
   }
   return YAML.stringify(out, { sortMapEntries: true });
 }
 
-function secretDigest(obj: Record<string, any>): string {
+function secretDigest(obj: ApiObject): string {
   // A digest of all values together, salted by the object's uid: equal when nothing changed,
   // and of no use to guess one value from.
-  return createHash('sha256').update(String(obj.metadata?.uid ?? '')).update(JSON.stringify([obj.data ?? {}, obj.stringData ?? {}])).digest('hex').slice(0, 12);
+  return createHash('sha256')
+    .update(String(obj.metadata?.uid ?? ''))
+    .update(JSON.stringify([obj.data ?? {}, obj.stringData ?? {}]))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 function overallAction(objects: ObjectPlan[]): Plan['action'] {
@@ -218,8 +309,15 @@ function overallAction(objects: ObjectPlan[]): Plan['action'] {
 
 function summary(objects: ObjectPlan[], check: boolean): string {
   const count = (a: ObjectAction) => objects.filter((o) => o.action === a).length;
-  const words = { create: check ? 'to create' : 'created', update: check ? 'to update' : 'updated', delete: check ? 'to delete' : 'deleted', none: 'unchanged' };
-  const parts = (['create', 'update', 'delete', 'none'] as const).filter((a) => count(a)).map((a) => `${count(a)} ${words[a]}`);
+  const words = {
+    create: check ? 'to create' : 'created',
+    update: check ? 'to update' : 'updated',
+    delete: check ? 'to delete' : 'deleted',
+    none: 'unchanged',
+  };
+  const parts = (['create', 'update', 'delete', 'none'] as const)
+    .filter((a) => count(a))
+    .map((a) => `${count(a)} ${words[a]}`);
   const changed = objects.filter((o) => o.action !== 'none').map((o) => `${o.action} ${describe(o.obj)}`);
   const unvalidated = objects.filter((o) => o.unvalidated).length;
   return `${objects.length} object${objects.length === 1 ? '' : 's'}: ${parts.join(', ') || 'none'}${changed.length ? ` (${changed.slice(0, 8).join('; ')}${changed.length > 8 ? '; ...' : ''})` : ''}${unvalidated ? `; ${unvalidated} not validated by the dry run (their namespace is new)` : ''}`;
@@ -237,7 +335,11 @@ function waitTimeout(params: K8sParams): number {
  * Waits until every Deployment, DaemonSet and StatefulSet has rolled out (kubectl rollout
  * status's rules); undefined when all did, else what is still rolling out.
  */
-async function waitForRollouts(api: KubeApi, objects: ObjectPlan[], timeoutSeconds: number): Promise<string | undefined> {
+async function waitForRollouts(
+  api: KubeApi,
+  objects: ObjectPlan[],
+  timeoutSeconds: number,
+): Promise<string | undefined> {
   const watched = objects.filter((o) => ROLLOUT_KINDS.has(o.obj.kind));
   const deadline = Date.now() + timeoutSeconds * 1000;
   for (;;) {
@@ -254,19 +356,22 @@ async function waitForRollouts(api: KubeApi, objects: ObjectPlan[], timeoutSecon
 }
 
 /** Why a workload has not rolled out yet, or undefined when it has. */
-export function rolloutPending(obj: Record<string, any>): string | undefined {
+export function rolloutPending(obj: ApiObject): string | undefined {
   const spec = obj.spec ?? {};
   const status = obj.status ?? {};
-  if ((status.observedGeneration ?? 0) < (obj.metadata?.generation ?? 0)) return 'the controller has not seen the latest spec';
+  if ((status.observedGeneration ?? 0) < (obj.metadata?.generation ?? 0))
+    return 'the controller has not seen the latest spec';
   if (obj.kind === 'DaemonSet') {
     const want = status.desiredNumberScheduled ?? 0;
-    if ((status.updatedNumberScheduled ?? 0) < want) return `${status.updatedNumberScheduled ?? 0} of ${want} pods updated`;
+    if ((status.updatedNumberScheduled ?? 0) < want)
+      return `${status.updatedNumberScheduled ?? 0} of ${want} pods updated`;
     if ((status.numberAvailable ?? 0) < want) return `${status.numberAvailable ?? 0} of ${want} pods available`;
     return undefined;
   }
   const want = spec.replicas ?? 1;
   if ((status.updatedReplicas ?? 0) < want) return `${status.updatedReplicas ?? 0} of ${want} replicas updated`;
-  if (obj.kind === 'Deployment' && (status.replicas ?? 0) > (status.updatedReplicas ?? 0)) return `${(status.replicas ?? 0) - (status.updatedReplicas ?? 0)} old replicas pending termination`;
+  if (obj.kind === 'Deployment' && (status.replicas ?? 0) > (status.updatedReplicas ?? 0))
+    return `${(status.replicas ?? 0) - (status.updatedReplicas ?? 0)} old replicas pending termination`;
   const ready = obj.kind === 'Deployment' ? (status.availableReplicas ?? 0) : (status.readyReplicas ?? 0);
   if (ready < want) return `${ready} of ${want} replicas ${obj.kind === 'Deployment' ? 'available' : 'ready'}`;
   return undefined;

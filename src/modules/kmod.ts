@@ -37,16 +37,37 @@ export const kmod: Module<KmodParams, KmodData> = {
     required: ['name'],
     properties: {
       name: { type: 'string', minLength: 1, description: 'The kernel module.', examples: ['br_netfilter'] },
-      state: { type: 'string', enum: ['present', 'absent'], description: 'present loads it (modprobe), absent unloads it.', examples: ['absent'], default: 'present' },
-      params: { type: 'string', description: 'Module parameters, space separated, for loading now and (with persistent) at boot.', examples: ['hashsize=131072'] },
-      persistent: { type: 'string', enum: ['present', 'absent', 'disabled'], description: 'present: also load it at every boot (/etc/modules-load.d/<name>.conf); absent: remove those files; disabled: leave boot-time files alone.', examples: ['present'], default: 'disabled' },
+      state: {
+        type: 'string',
+        enum: ['present', 'absent'],
+        description: 'present loads it (modprobe), absent unloads it.',
+        examples: ['absent'],
+        default: 'present',
+      },
+      params: {
+        type: 'string',
+        description: 'Module parameters, space separated, for loading now and (with persistent) at boot.',
+        examples: ['hashsize=131072'],
+      },
+      persistent: {
+        type: 'string',
+        enum: ['present', 'absent', 'disabled'],
+        description:
+          'present: also load it at every boot (/etc/modules-load.d/<name>.conf); absent: remove those files; disabled: leave boot-time files alone.',
+        examples: ['present'],
+        default: 'disabled',
+      },
     },
     additionalProperties: false,
   },
 
   async plan(ctx, params) {
     if (!/^[A-Za-z0-9_-]+$/.test(params.name)) {
-      throw new InputError(undefined, `kmod: name ${JSON.stringify(params.name)} is not a kernel module name`, 'give the module name alone, e.g. name: br_netfilter');
+      throw new InputError(
+        undefined,
+        `kmod: name ${JSON.stringify(params.name)} is not a kernel module name`,
+        'give the module name alone, e.g. name: br_netfilter',
+      );
     }
     const state = await probeKmods(ctx.conn, [params.name]);
     return decideKmod(params, state);
@@ -58,12 +79,14 @@ export const kmod: Module<KmodParams, KmodData> = {
     for (const w of data.writes) await ctx.conn.put(w.path, { content: w.content }, { mode: '0644' });
     if (data.removes.length) {
       const r = await ctx.conn.exec(sh`rm -f -- ${data.removes}`);
-      if (r.code !== 0) return { failed: true, msg: commandFailure(ctx.host, `removing ${data.removes.join(', ')}`, r) };
+      if (r.code !== 0)
+        return { failed: true, msg: commandFailure(ctx.host, `removing ${data.removes.join(', ')}`, r) };
     }
     if (!data.modprobe) return {};
     const r = await ctx.conn.exec(sh`modprobe ${data.modprobe}`);
     if (r.code === 0) return {};
-    const what = data.modprobe[0] === '-r' ? `unloading kernel module ${data.name}` : `loading kernel module ${data.name}`;
+    const what =
+      data.modprobe[0] === '-r' ? `unloading kernel module ${data.name}` : `loading kernel module ${data.name}`;
     const why = data.loadProblem ? `\n  ${data.loadProblem}` : '';
     return { failed: true, msg: `${commandFailure(ctx.host, what, r)}${why}` };
   },
@@ -96,11 +119,22 @@ export function decideKmod(params: KmodParams, state: KmodState): Plan<KmodData>
     if (change.content === null) data.removes.push(change.path);
     else data.writes.push({ path: change.path, content: change.content });
     diffs.push(unifiedDiff(change.path, change.before ?? '', change.content ?? ''));
-    reasons.push(change.content === null ? `${change.path} exists` : change.before === null ? `${change.path} does not exist` : `${change.path} differs`);
+    reasons.push(
+      change.content === null
+        ? `${change.path} exists`
+        : change.before === null
+          ? `${change.path} does not exist`
+          : `${change.path} differs`,
+    );
   }
   if (reasons.length === 0) return { action: 'none', reason: noneReason(name, info, present) };
   const diff = { values, ...(diffs.length ? { unified: diffs.join('') } : {}) };
-  return { action: present ? (info.loaded || info.builtin ? 'update' : 'create') : 'delete', reason: reasons.join('; '), diff, data };
+  return {
+    action: present ? (info.loaded || info.builtin ? 'update' : 'create') : 'delete',
+    reason: reasons.join('; '),
+    diff,
+    data,
+  };
 }
 
 interface PersistChange {
@@ -120,9 +154,15 @@ function persistChanges(params: KmodParams, info: KmodInfo, present: boolean, ar
   const wanted: [string, string | null, string | null][] = [
     [load, info.loadFile, keep ? `${params.name}\n` : null],
     // Options are ours to write only when params are given; without them an existing file stays.
-    [options, info.optionsFile, keep ? (args.length ? `options ${kernelName(params.name)} ${args.join(' ')}\n` : info.optionsFile) : null],
+    [
+      options,
+      info.optionsFile,
+      keep ? (args.length ? `options ${kernelName(params.name)} ${args.join(' ')}\n` : info.optionsFile) : null,
+    ],
   ];
-  return wanted.filter(([, before, after]) => before !== after).map(([path, before, content]) => ({ path, before, content }));
+  return wanted
+    .filter(([, before, after]) => before !== after)
+    .map(([path, before, content]) => ({ path, before, content }));
 }
 
 function loadProblem(state: KmodState): string | undefined {

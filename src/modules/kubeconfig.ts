@@ -46,19 +46,78 @@ export const kubeconfig: Module<KubeconfigParams, KubeconfigData> = {
   schema: {
     type: 'object',
     properties: {
-      name: { type: 'string', minLength: 1, description: "the client certificate under src_dir ('admin'); default: spec.name", examples: ['admin'] },
-      spec: { ...specSchema, examples: [{ name: 'admin', ca: 'ca', commonName: 'admin', organization: 'system:masters', usages: ['client'] }] },
-      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir", examples: ['{{ furrow_pki_dir }}'] },
-      dest: { type: 'string', minLength: 1, description: 'the kubeconfig file on the host', examples: ['/etc/kubernetes/kubelet.kubeconfig'] },
-      server: { type: 'string', pattern: '^https://\\S+$', description: 'https://host:port of the apiserver (or the local load balancer)', examples: ['https://127.0.0.1:6443'] },
-      cluster: { type: 'string', minLength: 1, default: 'kubernetes', description: 'cluster name in the file', examples: ['kubernetes'] },
-      user: { type: 'string', minLength: 1, description: "user name in the file; default: spec.commonName, else name", examples: ['admin'] },
-      ca: { type: 'string', minLength: 1, default: 'ca', description: "the CA that signed the apiserver's certificate", examples: ['ca'] },
-      mode: { ...modeParam, default: '0600', description: 'mode of the kubeconfig (it holds a private key)', examples: ['0640'] },
+      name: {
+        type: 'string',
+        minLength: 1,
+        description: "the client certificate under src_dir ('admin'); default: spec.name",
+        examples: ['admin'],
+      },
+      spec: {
+        ...specSchema,
+        examples: [
+          { name: 'admin', ca: 'ca', commonName: 'admin', organization: 'system:masters', usages: ['client'] },
+        ],
+      },
+      src_dir: {
+        type: 'string',
+        minLength: 1,
+        description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
+        examples: ['{{ furrow_pki_dir }}'],
+      },
+      dest: {
+        type: 'string',
+        minLength: 1,
+        description: 'the kubeconfig file on the host',
+        examples: ['/etc/kubernetes/kubelet.kubeconfig'],
+      },
+      server: {
+        type: 'string',
+        pattern: '^https://\\S+$',
+        description: 'https://host:port of the apiserver (or the local load balancer)',
+        examples: ['https://127.0.0.1:6443'],
+      },
+      cluster: {
+        type: 'string',
+        minLength: 1,
+        default: 'kubernetes',
+        description: 'cluster name in the file',
+        examples: ['kubernetes'],
+      },
+      user: {
+        type: 'string',
+        minLength: 1,
+        description: 'user name in the file; default: spec.commonName, else name',
+        examples: ['admin'],
+      },
+      ca: {
+        type: 'string',
+        minLength: 1,
+        default: 'ca',
+        description: "the CA that signed the apiserver's certificate",
+        examples: ['ca'],
+      },
+      mode: {
+        ...modeParam,
+        default: '0600',
+        description: 'mode of the kubeconfig (it holds a private key)',
+        examples: ['0640'],
+      },
       owner: ownerParam,
       group: groupParam,
-      renew_within_days: { type: 'integer', minimum: 0, default: 30, description: 're-issue (with spec) when it expires within this many days', examples: [30] },
-      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type of a newly issued certificate', examples: ['ecdsa'] },
+      renew_within_days: {
+        type: 'integer',
+        minimum: 0,
+        default: 30,
+        description: 're-issue (with spec) when it expires within this many days',
+        examples: [30],
+      },
+      key_type: {
+        type: 'string',
+        enum: ['rsa', 'ecdsa'],
+        default: 'rsa',
+        description: 'key type of a newly issued certificate',
+        examples: ['ecdsa'],
+      },
     },
     required: ['dest', 'server'],
     additionalProperties: false,
@@ -82,14 +141,43 @@ export const kubeconfig: Module<KubeconfigParams, KubeconfigData> = {
       : undefined;
     const user = params.user ?? params.spec?.commonName ?? name;
     // Check mode, certificate still to be issued: nothing to render yet, and anything on the host differs.
-    const bytes = leaf?.action === 'would-issue' ? undefined : Buffer.from(await kubeconfigFromPki(srcDir, name, { cluster: params.cluster ?? 'kubernetes', server: params.server, user, ca: params.ca ?? 'ca' }), 'utf8');
+    const bytes =
+      leaf?.action === 'would-issue'
+        ? undefined
+        : Buffer.from(
+            await kubeconfigFromPki(srcDir, name, {
+              cluster: params.cluster ?? 'kubernetes',
+              server: params.server,
+              user,
+              ca: params.ca ?? 'ca',
+            }),
+            'utf8',
+          );
     const sha = bytes ? createHash('sha256').update(bytes).digest('hex') : '(pending)';
-    const attrs = wantedAttrs({ mode: params.mode ?? '0600', ...(params.owner !== undefined ? { owner: params.owner } : {}), ...(params.group !== undefined ? { group: params.group } : {}) }, 'kubeconfig');
+    const attrs = wantedAttrs(
+      {
+        mode: params.mode ?? '0600',
+        ...(params.owner !== undefined ? { owner: params.owner } : {}),
+        ...(params.group !== undefined ? { group: params.group } : {}),
+      },
+      'kubeconfig',
+    );
     const [file, dir] = await ctx.probeFiles([{ path: params.dest }, { path: posix.dirname(params.dest) }]);
-    const plan = decideWrite({ path: params.dest, source: { bytes: bytes ?? Buffer.alloc(0) }, sha256: sha, attrs, secret: true }, file!, `${ctx.host}: kubeconfig`);
-    const issued = leaf && leaf.action !== 'kept' ? `${leaf.action === 'issued' ? 'issued' : 'would issue'} ${leaf.name} on the controller (${leaf.reason}); ` : '';
+    const plan = decideWrite(
+      { path: params.dest, source: { bytes: bytes ?? Buffer.alloc(0) }, sha256: sha, attrs, secret: true },
+      file!,
+      `${ctx.host}: kubeconfig`,
+    );
+    const issued =
+      leaf && leaf.action !== 'kept'
+        ? `${leaf.action === 'issued' ? 'issued' : 'would issue'} ${leaf.name} on the controller (${leaf.reason}); `
+        : '';
     const mkdir = dir!.type === 'absent' && plan.data ? posix.dirname(params.dest) : undefined;
-    return { ...plan, reason: `${issued}${plan.reason}`, ...(plan.data ? { data: { ...plan.data, ...(mkdir ? { mkdir } : {}) } } : {}) };
+    return {
+      ...plan,
+      reason: `${issued}${plan.reason}`,
+      ...(plan.data ? { data: { ...plan.data, ...(mkdir ? { mkdir } : {}) } } : {}),
+    };
   },
 
   async apply(ctx, plan) {
@@ -100,11 +188,25 @@ export const kubeconfig: Module<KubeconfigParams, KubeconfigData> = {
 
 function resolveNames(ctx: ModuleContext, params: KubeconfigParams): { name: string; srcDir: string } {
   if (params.spec && params.name && params.name !== params.spec.name) {
-    throw new InputError(undefined, `kubeconfig: name '${params.name}' and spec.name '${params.spec.name}' differ`, 'leave out name when giving a spec');
+    throw new InputError(
+      undefined,
+      `kubeconfig: name '${params.name}' and spec.name '${params.spec.name}' differ`,
+      'leave out name when giving a spec',
+    );
   }
   const name = params.name ?? params.spec?.name;
-  if (!name) throw new InputError(undefined, 'kubeconfig: name or spec is required', "add name: <client certificate under pki/> (e.g. 'admin') or spec: {...}");
+  if (!name)
+    throw new InputError(
+      undefined,
+      'kubeconfig: name or spec is required',
+      "add name: <client certificate under pki/> (e.g. 'admin') or spec: {...}",
+    );
   const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
-  if (!srcDir) throw new InputError(undefined, 'kubeconfig: src_dir is not given and the variable pki_dir is not set', 'add src_dir: <cluster folder>/pki');
+  if (!srcDir)
+    throw new InputError(
+      undefined,
+      'kubeconfig: src_dir is not given and the variable pki_dir is not set',
+      'add src_dir: <cluster folder>/pki',
+    );
   return { name, srcDir };
 }

@@ -7,7 +7,16 @@ import { InputError } from '../engine/errors.js';
 import type { Module } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { bareLine, compileRegex, expandMatch, splitLines } from './support/lines.js';
-import { flagSchema, groupParam, ownerParam, modeParam, pathParam, pathProperties, pathRequired, toFlag } from './support/param-values.js';
+import {
+  flagSchema,
+  groupParam,
+  ownerParam,
+  modeParam,
+  pathParam,
+  pathProperties,
+  pathRequired,
+  toFlag,
+} from './support/param-values.js';
 import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
 export interface LineinfileParams {
@@ -47,16 +56,60 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
     properties: {
       ...pathProperties,
       // A newline would make the line two lines, never found again as one: changed on every run.
-      line: { type: 'string', pattern: '^[^\\n]*$', description: 'one line of text (no newline; use blockinfile for several lines)', examples: ['net.ipv4.ip_forward = 1'] },
-      regexp: { type: 'string', description: 'A regex: the last line it matches is replaced by line (state present) or every matching line removed (absent).', examples: ['^net\\.ipv4\\.ip_forward'] },
+      line: {
+        type: 'string',
+        pattern: '^[^\\n]*$',
+        description: 'one line of text (no newline; use blockinfile for several lines)',
+        examples: ['net.ipv4.ip_forward = 1'],
+      },
+      regexp: {
+        type: 'string',
+        description:
+          'A regex: the last line it matches is replaced by line (state present) or every matching line removed (absent).',
+        examples: ['^net\\.ipv4\\.ip_forward'],
+      },
       search_string: { type: 'string', description: 'Like regexp, but a plain substring.', examples: ['ip_forward'] },
-      state: { enum: ['present', 'absent'], description: 'present makes sure the line is there; absent removes matching lines.', examples: ['absent'], default: 'present' },
-      insertafter: { type: 'string', description: 'Where a new line goes: after the last line matching this regex, or EOF (the default).', examples: ['^# Furrow', 'EOF'] },
-      insertbefore: { type: 'string', description: 'Where a new line goes: before the last line matching this regex, or BOF.', examples: ['BOF'] },
-      create: { ...flagSchema, description: 'Create the file when it is missing (otherwise a missing file fails the task).', examples: [true], default: false },
-      backrefs: { ...flagSchema, description: 'With regexp: line may use its groups (\\1); a file without a match is left alone.', examples: [true], default: false },
-      firstmatch: { ...flagSchema, description: 'regexp (or search_string), insertafter and insertbefore use the first matching line, not the last.', examples: [true], default: false },
-      backup: { ...flagSchema, description: 'Keep the old file as <path>.<date>~ when it changes.', examples: [true], default: false },
+      state: {
+        enum: ['present', 'absent'],
+        description: 'present makes sure the line is there; absent removes matching lines.',
+        examples: ['absent'],
+        default: 'present',
+      },
+      insertafter: {
+        type: 'string',
+        description: 'Where a new line goes: after the last line matching this regex, or EOF (the default).',
+        examples: ['^# Furrow', 'EOF'],
+      },
+      insertbefore: {
+        type: 'string',
+        description: 'Where a new line goes: before the last line matching this regex, or BOF.',
+        examples: ['BOF'],
+      },
+      create: {
+        ...flagSchema,
+        description: 'Create the file when it is missing (otherwise a missing file fails the task).',
+        examples: [true],
+        default: false,
+      },
+      backrefs: {
+        ...flagSchema,
+        description: 'With regexp: line may use its groups (\\1); a file without a match is left alone.',
+        examples: [true],
+        default: false,
+      },
+      firstmatch: {
+        ...flagSchema,
+        description:
+          'regexp (or search_string), insertafter and insertbefore use the first matching line, not the last.',
+        examples: [true],
+        default: false,
+      },
+      backup: {
+        ...flagSchema,
+        description: 'Keep the old file as <path>.<date>~ when it changes.',
+        examples: [true],
+        default: false,
+      },
       mode: modeParam,
       owner: ownerParam,
       group: groupParam,
@@ -90,24 +143,43 @@ export function lineEdit(params: LineinfileParams): LineEdit {
   const fail = (problem: string, fix: string): never => {
     throw new InputError(undefined, `lineinfile: ${problem}`, fix);
   };
-  if (params.regexp !== undefined && params.search_string !== undefined) fail('regexp and search_string exclude each other', 'give one of them');
-  if (params.insertafter !== undefined && params.insertbefore !== undefined) fail('insertafter and insertbefore exclude each other', 'give one of them');
-  if (state === 'present' && params.line === undefined) fail("'line' is required with state: present", 'add line: <the line>');
-  if (toFlag(params.backrefs, 'lineinfile', 'backrefs', false) && params.regexp === undefined) fail("'regexp' is required with backrefs", 'add regexp: <pattern>');
-  if (state === 'absent' && params.line === undefined && params.regexp === undefined && params.search_string === undefined) {
+  if (params.regexp !== undefined && params.search_string !== undefined)
+    fail('regexp and search_string exclude each other', 'give one of them');
+  if (params.insertafter !== undefined && params.insertbefore !== undefined)
+    fail('insertafter and insertbefore exclude each other', 'give one of them');
+  if (state === 'present' && params.line === undefined)
+    fail("'line' is required with state: present", 'add line: <the line>');
+  if (toFlag(params.backrefs, 'lineinfile', 'backrefs', false) && params.regexp === undefined)
+    fail("'regexp' is required with backrefs", 'add regexp: <pattern>');
+  if (
+    state === 'absent' &&
+    params.line === undefined &&
+    params.regexp === undefined &&
+    params.search_string === undefined
+  ) {
     fail('state: absent needs one of line, regexp or search_string', 'say which lines to remove');
   }
   const re = params.regexp !== undefined ? compileRegex(params.regexp, 'lineinfile', 'regexp') : undefined;
   const search = params.search_string;
-  const match = re ? (l: string) => re.exec(bareLine(l)) : search !== undefined ? (l: string) => l.includes(search) : undefined;
+  const match = re
+    ? (l: string) => re.exec(bareLine(l))
+    : search !== undefined
+      ? (l: string) => l.includes(search)
+      : undefined;
   const anchor = (value: string | undefined, param: string) =>
-    value === undefined ? undefined : value === 'EOF' || value === 'BOF' ? value : compileRegex(value, 'lineinfile', param);
+    value === undefined
+      ? undefined
+      : value === 'EOF' || value === 'BOF'
+        ? value
+        : compileRegex(value, 'lineinfile', param);
   return {
     ...(params.line !== undefined ? { line: params.line } : {}),
     ...(match ? { match } : {}),
     state,
     ...(params.insertafter !== undefined ? { insertAfter: anchor(params.insertafter, 'insertafter')! } : {}),
-    ...(params.insertbefore !== undefined ? { insertBefore: anchor(params.insertbefore, 'insertbefore') as RegExp | 'BOF' } : {}),
+    ...(params.insertbefore !== undefined
+      ? { insertBefore: anchor(params.insertbefore, 'insertbefore') as RegExp | 'BOF' }
+      : {}),
     backrefs: toFlag(params.backrefs, 'lineinfile', 'backrefs', false),
     firstmatch: toFlag(params.firstmatch, 'lineinfile', 'firstmatch', false),
   };
@@ -122,7 +194,12 @@ export function editLines(text: string, edit: LineEdit): string {
   }
   const line = edit.line!;
   const matches = edit.match ?? ((l: string) => bareLine(l) === line);
-  const anchorRe = edit.insertAfter instanceof RegExp ? edit.insertAfter : edit.insertBefore instanceof RegExp ? edit.insertBefore : undefined;
+  const anchorRe =
+    edit.insertAfter instanceof RegExp
+      ? edit.insertAfter
+      : edit.insertBefore instanceof RegExp
+        ? edit.insertBefore
+        : undefined;
   let found = -1;
   let foundMatch: RegExpExecArray | boolean | null = null;
   let anchor = -1;
@@ -141,7 +218,7 @@ export function editLines(text: string, edit: LineEdit): string {
   if (found < 0 && edit.match) found = lines.findIndex((l) => bareLine(l) === line);
   if (found >= 0) {
     const wanted = edit.backrefs && typeof foundMatch === 'object' && foundMatch ? expandMatch(line, foundMatch) : line;
-    lines[found] = wanted + '\n';
+    lines[found] = `${wanted}\n`;
     return lines.join('');
   }
   if (edit.backrefs) return text;
@@ -149,18 +226,18 @@ export function editLines(text: string, edit: LineEdit): string {
 }
 
 function insertLine(lines: string[], line: string, edit: LineEdit, anchor: number): string {
-  if (edit.insertBefore === 'BOF' || edit.insertAfter === 'BOF') return [line + '\n', ...lines].join('');
+  if (edit.insertBefore === 'BOF' || edit.insertAfter === 'BOF') return [`${line}\n`, ...lines].join('');
   if (edit.insertAfter === undefined && edit.insertBefore === undefined) return appendLine(lines, line);
   if (edit.insertAfter === 'EOF' || anchor < 0) return appendLine(lines, line);
   // An identical line already right at the insertion point: nothing to add.
   if (edit.insertAfter && anchor < lines.length && bareLine(lines[anchor]!) === line) return lines.join('');
   if (edit.insertBefore && anchor > 0 && bareLine(lines[anchor - 1]!) === line) return lines.join('');
-  lines.splice(anchor, 0, line + '\n');
+  lines.splice(anchor, 0, `${line}\n`);
   return lines.join('');
 }
 
 function appendLine(lines: string[], line: string): string {
   const last = lines[lines.length - 1];
-  if (last !== undefined && !last.endsWith('\n')) lines[lines.length - 1] = last + '\n';
-  return [...lines, line + '\n'].join('');
+  if (last !== undefined && !last.endsWith('\n')) lines[lines.length - 1] = `${last}\n`;
+  return [...lines, `${line}\n`].join('');
 }

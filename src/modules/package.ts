@@ -1,4 +1,10 @@
-import { APT_UPDATE_STAMP, packageProbeCommand, parsePackageProbe, type PackageManager, type PackageProbe } from './probes/packages.js';
+import {
+  APT_UPDATE_STAMP,
+  packageProbeCommand,
+  parsePackageProbe,
+  type PackageManager,
+  type PackageProbe,
+} from './probes/packages.js';
 import { FurrowError, InputError } from '../engine/errors.js';
 import type { ApplyResult, Module, ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
@@ -36,13 +42,52 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9+._-]*(:[A-Za-z0-9_-]+)?$/;
 export const packageSchema = {
   type: 'object',
   properties: {
-    name: { oneOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }], description: 'A package or a list of them.', examples: ['chrony', ['conntrack', 'ipset', 'ipvsadm']] },
-    state: { type: 'string', enum: ['present', 'absent', 'latest'], default: 'present', description: 'present installs missing ones, latest also upgrades, absent removes', examples: ['latest'] },
-    update_cache: { ...flagSchema, description: 'Refresh the package index first: apt-get update when the index is older than cache_valid_time or, without it, when a package to install is unknown; dnf/yum --refresh.', examples: [true], default: false },
-    cache_valid_time: { type: 'integer', minimum: 0, description: 'apt: refresh the index only when it is older than this many seconds.', examples: [3600] },
-    install_recommends: { ...flagSchema, description: 'Also install recommended (weak) dependencies.', examples: [true], default: false },
-    purge: { ...flagSchema, description: 'apt, state absent: also remove configuration files.', examples: [true], default: false },
-    use: { type: 'string', enum: ['auto', 'apt', 'dnf', 'yum'], description: 'The package manager; auto finds it on the host.', examples: ['apt'] },
+    name: {
+      oneOf: [
+        { type: 'string', minLength: 1 },
+        { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 },
+      ],
+      description: 'A package or a list of them.',
+      examples: ['chrony', ['conntrack', 'ipset', 'ipvsadm']],
+    },
+    state: {
+      type: 'string',
+      enum: ['present', 'absent', 'latest'],
+      default: 'present',
+      description: 'present installs missing ones, latest also upgrades, absent removes',
+      examples: ['latest'],
+    },
+    update_cache: {
+      ...flagSchema,
+      description:
+        'Refresh the package index first: apt-get update when the index is older than cache_valid_time or, without it, when a package to install is unknown; dnf/yum --refresh.',
+      examples: [true],
+      default: false,
+    },
+    cache_valid_time: {
+      type: 'integer',
+      minimum: 0,
+      description: 'apt: refresh the index only when it is older than this many seconds.',
+      examples: [3600],
+    },
+    install_recommends: {
+      ...flagSchema,
+      description: 'Also install recommended (weak) dependencies.',
+      examples: [true],
+      default: false,
+    },
+    purge: {
+      ...flagSchema,
+      description: 'apt, state absent: also remove configuration files.',
+      examples: [true],
+      default: false,
+    },
+    use: {
+      type: 'string',
+      enum: ['auto', 'apt', 'dnf', 'yum'],
+      description: 'The package manager; auto finds it on the host.',
+      examples: ['apt'],
+    },
   },
   required: ['name'],
   additionalProperties: false,
@@ -50,27 +95,42 @@ export const packageSchema = {
 
 /** The names, in order, without repeats; as in Ansible a string may list several, comma-separated. */
 export function packageNames(params: PackageParams): string[] {
-  const names = (Array.isArray(params.name) ? params.name : [params.name]).flatMap((n) => n.split(',')).map((n) => n.trim());
+  const names = (Array.isArray(params.name) ? params.name : [params.name])
+    .flatMap((n) => n.split(','))
+    .map((n) => n.trim());
   const bad = names.find((n) => !NAME_RE.test(n));
   if (bad !== undefined) {
-    throw new InputError(undefined, `package: '${bad}' is not a package name`, 'give names such as jq or libc6:amd64 (versions like name=1.2 are not supported)');
+    throw new InputError(
+      undefined,
+      `package: '${bad}' is not a package name`,
+      'give names such as jq or libc6:amd64 (versions like name=1.2 are not supported)',
+    );
   }
   return [...new Set(names)];
 }
 
 /** Pure: what to do given the probe. Exported for the unit tests. */
-export function decidePackages(params: PackageParams, probe: PackageProbe & { manager: PackageManager }, names = packageNames(params)): PackageDecision {
+export function decidePackages(
+  params: PackageParams,
+  probe: PackageProbe & { manager: PackageManager },
+  names = packageNames(params),
+): PackageDecision {
   const state = params.state ?? 'present';
   const installed = (n: string) => probe.installed.get(n)?.version;
   // apt-cache policy names a native NAME:ARCH package without its architecture.
-  const candidate = (n: string) => (probe.candidates.get(n) ?? probe.candidates.get(n.replace(/:[^:]*$/, '')))?.candidate;
+  const candidate = (n: string) =>
+    (probe.candidates.get(n) ?? probe.candidates.get(n.replace(/:[^:]*$/, '')))?.candidate;
   const install = state === 'absent' ? [] : names.filter((n) => !installed(n));
   const remove = state === 'absent' ? names.filter((n) => installed(n)) : [];
-  const upgrade = state !== 'latest' ? [] : names.filter((n) => installed(n) && candidate(n) && candidate(n) !== installed(n));
+  const upgrade =
+    state !== 'latest' ? [] : names.filter((n) => installed(n) && candidate(n) && candidate(n) !== installed(n));
   let updateCache = false;
   if (probe.manager === 'apt' && toFlag(params.update_cache, 'package', 'update_cache', false)) {
     const age = probe.cacheAgeSeconds;
-    updateCache = params.cache_valid_time !== undefined ? age === undefined || age > params.cache_valid_time : install.some((n) => !candidate(n));
+    updateCache =
+      params.cache_valid_time !== undefined
+        ? age === undefined || age > params.cache_valid_time
+        : install.some((n) => !candidate(n));
   }
   return { manager: probe.manager, install, upgrade, remove, updateCache };
 }
@@ -82,7 +142,12 @@ function actionOf(d: PackageDecision): PlanAction {
   return d.install.length ? 'create' : 'delete';
 }
 
-export function describeDecision(d: PackageDecision, names: string[], probe: PackageProbe, state: string): { reason: string; values: ValueChange[] } {
+export function describeDecision(
+  d: PackageDecision,
+  names: string[],
+  probe: PackageProbe,
+  state: string,
+): { reason: string; values: ValueChange[] } {
   const before = (n: string) => probe.installed.get(n)?.version ?? 'absent';
   const after = (n: string) => probe.candidates.get(n)?.candidate ?? 'latest available';
   const values: ValueChange[] = [
@@ -95,29 +160,60 @@ export function describeDecision(d: PackageDecision, names: string[], probe: Pac
     d.upgrade.length ? `upgrade ${d.upgrade.join(' ')}` : '',
     d.remove.length ? `remove ${d.remove.join(' ')}` : '',
   ].filter(Boolean);
-  if (d.updateCache) parts.unshift(probe.cacheAgeSeconds === undefined ? 'update the apt cache (never updated)' : `update the apt cache (${probe.cacheAgeSeconds} s old)`);
+  if (d.updateCache)
+    parts.unshift(
+      probe.cacheAgeSeconds === undefined
+        ? 'update the apt cache (never updated)'
+        : `update the apt cache (${probe.cacheAgeSeconds} s old)`,
+    );
   const settled = state === 'absent' ? 'absent' : names.map((n) => `${n} ${before(n)}`).join(', ');
-  return { reason: parts.length ? parts.join('; ') : `${d.manager}: ${state === 'absent' ? `${names.join(' ')} ${settled}` : settled}`, values };
+  return {
+    reason: parts.length
+      ? parts.join('; ')
+      : `${d.manager}: ${state === 'absent' ? `${names.join(' ')} ${settled}` : settled}`,
+    values,
+  };
 }
 
-const APT_OPTS = ['-y', '-q', '-o', 'Dpkg::Options::=--force-confdef', '-o', 'Dpkg::Options::=--force-confold', '-o', 'DPkg::Lock::Timeout=120'];
+const APT_OPTS = [
+  '-y',
+  '-q',
+  '-o',
+  'Dpkg::Options::=--force-confdef',
+  '-o',
+  'Dpkg::Options::=--force-confold',
+  '-o',
+  'DPkg::Lock::Timeout=120',
+];
 
 /** The shell script that carries out a decision, all names in one transaction per verb. */
 export function packageCommands(d: PackageDecision, params: PackageParams): string[] {
   if (d.manager === 'apt') {
     const cmds = ['export DEBIAN_FRONTEND=noninteractive'];
     if (d.updateCache) cmds.push(sh`apt-get update -q && mkdir -p /var/lib/apt/periodic && touch ${APT_UPDATE_STAMP}`);
-    const recommends = toFlag(params.install_recommends, 'package', 'install_recommends', false) ? '--install-recommends' : '--no-install-recommends';
+    const recommends = toFlag(params.install_recommends, 'package', 'install_recommends', false)
+      ? '--install-recommends'
+      : '--no-install-recommends';
     const add = [...d.install, ...d.upgrade];
     if (add.length) cmds.push(sh`apt-get install ${APT_OPTS} ${recommends} ${add}`);
-    if (d.remove.length) cmds.push(sh`apt-get ${raw(toFlag(params.purge, 'package', 'purge', false) ? 'purge' : 'remove')} ${APT_OPTS} ${d.remove}`);
+    if (d.remove.length)
+      cmds.push(
+        sh`apt-get ${raw(toFlag(params.purge, 'package', 'purge', false) ? 'purge' : 'remove')} ${APT_OPTS} ${d.remove}`,
+      );
     return cmds;
   }
   const tool = raw(d.manager);
-  const common = ['-y', ...(toFlag(params.update_cache, 'package', 'update_cache', false) ? ['--refresh'] : []), ...(toFlag(params.install_recommends, 'package', 'install_recommends', false) ? [] : ['--setopt=install_weak_deps=False'])];
+  const common = [
+    '-y',
+    ...(toFlag(params.update_cache, 'package', 'update_cache', false) ? ['--refresh'] : []),
+    ...(toFlag(params.install_recommends, 'package', 'install_recommends', false)
+      ? []
+      : ['--setopt=install_weak_deps=False']),
+  ];
   const cmds: string[] = [];
   if (d.install.length) cmds.push(sh`${tool} install ${common} ${d.install}`);
-  if (d.upgrade.length) cmds.push(sh`${tool} ${raw(d.manager === 'dnf' ? 'upgrade' : 'update')} ${common} ${d.upgrade}`);
+  if (d.upgrade.length)
+    cmds.push(sh`${tool} ${raw(d.manager === 'dnf' ? 'upgrade' : 'update')} ${common} ${d.upgrade}`);
   if (d.remove.length) cmds.push(sh`${tool} remove -y ${d.remove}`);
   return cmds;
 }
@@ -132,7 +228,12 @@ function forcedManager(alias: string, params: PackageParams): PackageManager | u
   return params.use && params.use !== 'auto' ? params.use : undefined;
 }
 
-async function probe(ctx: ModuleContext, names: string[], params: PackageParams, manager?: PackageManager): Promise<PackageProbe> {
+async function probe(
+  ctx: ModuleContext,
+  names: string[],
+  params: PackageParams,
+  manager?: PackageManager,
+): Promise<PackageProbe> {
   const cmd = packageProbeCommand(names, { ...(manager ? { manager } : {}), upgrades: params.state === 'latest' });
   const r = await ctx.conn.exec(cmd);
   const stdout = r.stdout.toString();
@@ -155,11 +256,19 @@ function makePackageModule(alias: 'package' | PackageManager): Module<PackagePar
       const found = await probe(ctx, names, params, forcedManager(alias, params));
       if (found.manager === 'none') {
         const want = forcedManager(alias, params);
-        throw new PackageManagerMissing(ctx.host, want ? `${want} is not installed on the host` : 'the host has none of apt-get, dnf and yum');
+        throw new PackageManagerMissing(
+          ctx.host,
+          want ? `${want} is not installed on the host` : 'the host has none of apt-get, dnf and yum',
+        );
       }
       const decision = decidePackages(params, { ...found, manager: found.manager }, names);
       const { reason, values } = describeDecision(decision, names, found, params.state ?? 'present');
-      return { action: actionOf(decision), reason, ...(values.length ? { diff: { values } } : {}), data: { decision, names } };
+      return {
+        action: actionOf(decision),
+        reason,
+        ...(values.length ? { diff: { values } } : {}),
+        data: { decision, names },
+      };
     },
     async apply(ctx, plan, params): Promise<ApplyResult> {
       const { decision, names } = plan.data!;
@@ -169,7 +278,11 @@ function makePackageModule(alias: 'package' | PackageManager): Module<PackagePar
       const r = await ctx.conn.exec(script, { timeoutMs: 30 * 60_000 });
       const output = r.stdout.toString();
       if (r.code !== 0) {
-        return { failed: true, msg: `${ctx.host}: ${decision.manager} failed (${howItEnded(r)}):\n${lastLines(output)}`, output: { rc: r.code, stdout: output } };
+        return {
+          failed: true,
+          msg: `${ctx.host}: ${decision.manager} failed (${howItEnded(r)}):\n${lastLines(output)}`,
+          output: { rc: r.code, stdout: output },
+        };
       }
       const after = parsePackageProbe(output, names);
       const versions = Object.fromEntries(names.map((n) => [n, after.installed.get(n)?.version ?? 'absent']));
@@ -180,7 +293,10 @@ function makePackageModule(alias: 'package' | PackageManager): Module<PackagePar
 
 /** No package manager the module knows: fails the task with what was looked for. */
 export class PackageManagerMissing extends FurrowError {
-  constructor(readonly host: string, detail: string) {
+  constructor(
+    readonly host: string,
+    detail: string,
+  ) {
     super('module', `${host}: package: ${detail}`);
   }
 }

@@ -39,14 +39,42 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
   schema: {
     type: 'object',
     properties: {
-      src_dir: { type: 'string', minLength: 1, description: "the cluster's pki/ folder on the controller; default: the variable pki_dir", examples: ['{{ furrow_pki_dir }}'] },
-      dest: { type: 'string', minLength: 1, description: 'folder on the host (created when missing)', examples: ['/etc/kubernetes/pki'] },
-      key_file: { type: 'string', minLength: 1, default: 'sa.key', description: 'file name of the private key in dest (mode 0600)', examples: ['sa.key'] },
-      pub_file: { type: 'string', minLength: 1, default: 'sa.pub', description: 'file name of the public key in dest (mode 0644)', examples: ['sa.pub'] },
+      src_dir: {
+        type: 'string',
+        minLength: 1,
+        description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
+        examples: ['{{ furrow_pki_dir }}'],
+      },
+      dest: {
+        type: 'string',
+        minLength: 1,
+        description: 'folder on the host (created when missing)',
+        examples: ['/etc/kubernetes/pki'],
+      },
+      key_file: {
+        type: 'string',
+        minLength: 1,
+        default: 'sa.key',
+        description: 'file name of the private key in dest (mode 0600)',
+        examples: ['sa.key'],
+      },
+      pub_file: {
+        type: 'string',
+        minLength: 1,
+        default: 'sa.pub',
+        description: 'file name of the public key in dest (mode 0644)',
+        examples: ['sa.pub'],
+      },
       key: { ...flagSchema, default: true, description: 'also put the private key', examples: [false] },
       owner: ownerParam,
       group: groupParam,
-      key_type: { type: 'string', enum: ['rsa', 'ecdsa'], default: 'rsa', description: 'key type when the pair is first made', examples: ['ecdsa'] },
+      key_type: {
+        type: 'string',
+        enum: ['rsa', 'ecdsa'],
+        default: 'rsa',
+        description: 'key type when the pair is first made',
+        examples: ['ecdsa'],
+      },
     },
     required: ['dest'],
     additionalProperties: false,
@@ -54,22 +82,66 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
 
   async plan(ctx, params) {
     const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
-    if (!srcDir) throw new InputError(undefined, 'service_account_key: src_dir is not given and the variable pki_dir is not set', 'add src_dir: <cluster folder>/pki');
+    if (!srcDir)
+      throw new InputError(
+        undefined,
+        'service_account_key: src_dir is not given and the variable pki_dir is not set',
+        'add src_dir: <cluster folder>/pki',
+      );
     const { ensureServiceAccountKey } = await import('../pki/authority.js');
-    const root = await ensureServiceAccountKey(srcDir, { dryRun: ctx.check, ...(params.key_type ? { keyType: params.key_type } : {}) });
+    const root = await ensureServiceAccountKey(srcDir, {
+      dryRun: ctx.check,
+      ...(params.key_type ? { keyType: params.key_type } : {}),
+    });
     const files = [
       { local: posix.join(srcDir, 'sa.pub'), name: params.pub_file ?? 'sa.pub', mode: '0644' },
-      ...(toFlag(params.key, 'service_account_key', 'key', true) ? [{ local: posix.join(srcDir, 'sa.key'), name: params.key_file ?? 'sa.key', mode: '0600' }] : []),
+      ...(toFlag(params.key, 'service_account_key', 'key', true)
+        ? [{ local: posix.join(srcDir, 'sa.key'), name: params.key_file ?? 'sa.key', mode: '0600' }]
+        : []),
     ];
     const pending = root.action === 'would-create';
-    const hashes = await Promise.all(files.map(async (f) => (pending ? '(pending)' : createHash('sha256').update(await readFile(f.local)).digest('hex'))));
-    const queries: FileQuery[] = [{ path: params.dest }, ...files.map((f) => ({ path: posix.join(params.dest, f.name) }))];
+    const hashes = await Promise.all(
+      files.map(async (f) =>
+        pending
+          ? '(pending)'
+          : createHash('sha256')
+              .update(await readFile(f.local))
+              .digest('hex'),
+      ),
+    );
+    const queries: FileQuery[] = [
+      { path: params.dest },
+      ...files.map((f) => ({ path: posix.join(params.dest, f.name) })),
+    ];
     const [dir, ...found] = await ctx.probeFiles(queries);
     const plans = files.map((f, i) => {
-      const attrs = wantedAttrs({ mode: f.mode, ...(params.owner !== undefined ? { owner: params.owner } : {}), ...(params.group !== undefined ? { group: params.group } : {}) }, 'service_account_key');
-      return decideWrite({ path: posix.join(params.dest, f.name), source: { localPath: f.local }, sha256: hashes[i]!, attrs, secret: true }, found[i]!, `${ctx.host}: service_account_key`);
+      const attrs = wantedAttrs(
+        {
+          mode: f.mode,
+          ...(params.owner !== undefined ? { owner: params.owner } : {}),
+          ...(params.group !== undefined ? { group: params.group } : {}),
+        },
+        'service_account_key',
+      );
+      return decideWrite(
+        {
+          path: posix.join(params.dest, f.name),
+          source: { localPath: f.local },
+          sha256: hashes[i]!,
+          attrs,
+          secret: true,
+        },
+        found[i]!,
+        `${ctx.host}: service_account_key`,
+      );
     });
-    return combine(plans, root.action === 'kept' ? undefined : `${root.action === 'created' ? 'made' : 'would make'} the service-account key pair in ${srcDir}`, dir!.type === 'absent' ? params.dest : undefined);
+    return combine(
+      plans,
+      root.action === 'kept'
+        ? undefined
+        : `${root.action === 'created' ? 'made' : 'would make'} the service-account key pair in ${srcDir}`,
+      dir!.type === 'absent' ? params.dest : undefined,
+    );
   },
 
   async apply(ctx, plan) {
@@ -85,11 +157,14 @@ function combine(plans: Plan<WriteData>[], made: string | undefined, mkdir: stri
   const changed = plans.filter((p) => p.action !== 'none');
   const prefix = made ? [made] : [];
   if (changed.length === 0) return { action: 'none', reason: [...prefix, ...plans.map((p) => p.reason)].join('; ') };
-  const action: PlanAction = changed.length === plans.length && changed.every((p) => p.action === 'create') ? 'create' : 'update';
+  const action: PlanAction =
+    changed.length === plans.length && changed.every((p) => p.action === 'create') ? 'create' : 'update';
   return {
     action,
     reason: [...prefix, ...changed.map((p) => p.reason)].join('; '),
-    diff: { values: changed.flatMap((p) => (p.diff?.values ?? []).map((v) => ({ ...v, key: `${p.data!.path}: ${v.key}` }))) },
+    diff: {
+      values: changed.flatMap((p) => (p.diff?.values ?? []).map((v) => ({ ...v, key: `${p.data!.path}: ${v.key}` }))),
+    },
     data: { ...(mkdir ? { mkdir } : {}), writes: changed.map((p) => p.data!) },
   };
 }

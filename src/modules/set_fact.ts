@@ -20,10 +20,15 @@ export const set_fact: Module<SetFactParams, Record<string, unknown>> = {
   async plan(_ctx, params) {
     const facts = factsOf(params);
     const names = Object.keys(facts);
-    if (names.length === 0) throw new InputError(undefined, 'set_fact: no variable given', 'write set_fact: {name: value}');
+    if (names.length === 0)
+      throw new InputError(undefined, 'set_fact: no variable given', 'write set_fact: {name: value}');
     const bad = names.find((n) => !NAME.test(n));
     if (bad !== undefined) {
-      throw new InputError(undefined, `set_fact: '${bad}' is not a valid variable name`, 'use letters, digits and _, not starting with a digit');
+      throw new InputError(
+        undefined,
+        `set_fact: '${bad}' is not a valid variable name`,
+        'use letters, digits and _, not starting with a digit',
+      );
     }
     return { action: 'none', reason: `sets ${names.join(', ')}`, data: facts };
   },

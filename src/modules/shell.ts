@@ -19,7 +19,12 @@ export const shell: Module<ShellParams, RunData> = {
   schema: {
     type: 'object',
     properties: {
-      cmd: { type: 'string', description: 'The script, run by /bin/sh (or executable): pipes, redirections and variables work; or give it as the free form.', examples: ['systemctl is-active etcd || journalctl -u etcd -n 20'] },
+      cmd: {
+        type: 'string',
+        description:
+          'The script, run by /bin/sh (or executable): pipes, redirections and variables work; or give it as the free form.',
+        examples: ['systemctl is-active etcd || journalctl -u etcd -n 20'],
+      },
       executable: { type: 'string', minLength: 1, description: 'The shell that runs it.', examples: ['/bin/bash'] },
       ...runSchemaProperties,
     },
@@ -28,7 +33,8 @@ export const shell: Module<ShellParams, RunData> = {
 
   async plan(ctx, params) {
     const cmd = params.cmd ?? '';
-    if (cmd.trim() === '') throw new InputError(undefined, 'shell: no command given', 'write `shell: some | command` or give cmd');
+    if (cmd.trim() === '')
+      throw new InputError(undefined, 'shell: no command given', 'write `shell: some | command` or give cmd');
     const executable = params.executable ?? '/bin/sh';
     return planRun(ctx, params, { script: withChdir(params.chdir, sh`exec ${executable} -c ${cmd}`), cmd }, 'shell');
   },

@@ -51,13 +51,49 @@ export const sysctl: Module<SysctlParams, SysctlData> = {
     type: 'object',
     required: ['name'],
     properties: {
-      name: { type: 'string', minLength: 1, description: 'The kernel parameter, dotted.', examples: ['net.ipv4.ip_forward'] },
-      value: { type: ['string', 'number', 'boolean'], description: 'Its wanted value (required with state present).', examples: ['1', 0] },
-      state: { type: 'string', enum: ['present', 'absent'], description: 'present writes name = value in sysctl_file; absent removes the line (the live value stays).', examples: ['absent'], default: 'present' },
-      sysctl_file: { type: 'string', minLength: 1, description: 'The file the setting is kept in, read at boot.', examples: ['/etc/sysctl.d/95-k8s.conf'], default: DEFAULT_SYSCTL_FILE },
-      reload: { ...flagSchema, description: 'Also make the live value (/proc/sys) the wanted one.', examples: [false], default: true },
-      sysctl_set: { ...flagSchema, description: 'Accepted for Ansible playbooks: reload already sets the live value.', examples: [true], default: false },
-      ignoreerrors: { ...flagSchema, description: 'A parameter the kernel does not have is a note, not a failure.', examples: [true], default: false },
+      name: {
+        type: 'string',
+        minLength: 1,
+        description: 'The kernel parameter, dotted.',
+        examples: ['net.ipv4.ip_forward'],
+      },
+      value: {
+        type: ['string', 'number', 'boolean'],
+        description: 'Its wanted value (required with state present).',
+        examples: ['1', 0],
+      },
+      state: {
+        type: 'string',
+        enum: ['present', 'absent'],
+        description: 'present writes name = value in sysctl_file; absent removes the line (the live value stays).',
+        examples: ['absent'],
+        default: 'present',
+      },
+      sysctl_file: {
+        type: 'string',
+        minLength: 1,
+        description: 'The file the setting is kept in, read at boot.',
+        examples: ['/etc/sysctl.d/95-k8s.conf'],
+        default: DEFAULT_SYSCTL_FILE,
+      },
+      reload: {
+        ...flagSchema,
+        description: 'Also make the live value (/proc/sys) the wanted one.',
+        examples: [false],
+        default: true,
+      },
+      sysctl_set: {
+        ...flagSchema,
+        description: 'Accepted for Ansible playbooks: reload already sets the live value.',
+        examples: [true],
+        default: false,
+      },
+      ignoreerrors: {
+        ...flagSchema,
+        description: 'A parameter the kernel does not have is a note, not a failure.',
+        examples: [true],
+        default: false,
+      },
     },
     additionalProperties: false,
   },
@@ -82,11 +118,16 @@ export const sysctl: Module<SysctlParams, SysctlData> = {
 
 export function wanted(params: SysctlParams): SysctlWanted {
   const { name } = params;
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.\/:@-]*$/.test(name) || name.includes('..')) {
-    throw new InputError(undefined, `sysctl: name ${JSON.stringify(name)} is not a sysctl key`, 'give a key such as net.ipv4.ip_forward');
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_./:@-]*$/.test(name) || name.includes('..')) {
+    throw new InputError(
+      undefined,
+      `sysctl: name ${JSON.stringify(name)} is not a sysctl key`,
+      'give a key such as net.ipv4.ip_forward',
+    );
   }
   const state = params.state ?? 'present';
-  if (state === 'present' && params.value === undefined) throw new InputError(undefined, `sysctl: ${name}: value is required with state present`, `add value: <the value>`);
+  if (state === 'present' && params.value === undefined)
+    throw new InputError(undefined, `sysctl: ${name}: value is required with state present`, `add value: <the value>`);
   const reload = toFlag(params.reload, 'sysctl', 'reload', true);
   const set = toFlag(params.sysctl_set, 'sysctl', 'sysctl_set', false);
   return {
@@ -138,7 +179,10 @@ export function decideSysctl(want: SysctlWanted, state: SysctlState): Plan<Sysct
   const fileChanges = newText !== (state.file ?? '');
   const live = state.live.get(name) ?? null;
   if (want.setLive && live === null && !want.ignoreErrors) {
-    throw new FurrowError('module', `sysctl: ${name} does not exist on this host (no ${procPath(name)}): check the name, load the module that provides it first (e.g. br_netfilter for net.bridge.*), or set ignoreerrors: true`);
+    throw new FurrowError(
+      'module',
+      `sysctl: ${name} does not exist on this host (no ${procPath(name)}): check the name, load the module that provides it first (e.g. br_netfilter for net.bridge.*), or set ignoreerrors: true`,
+    );
   }
   const liveChanges = want.setLive && live !== null && normalizeValue(live) !== value;
   const values: ValueChange[] = [];
@@ -147,7 +191,8 @@ export function decideSysctl(want: SysctlWanted, state: SysctlState): Plan<Sysct
     values.push({ key: name, before: live, after: value });
     reasons.push(`${name} is ${live}, wants ${value}`);
   }
-  if (fileChanges) reasons.push(want.state === 'absent' ? `${file} sets ${name}` : `${file} does not set ${name}=${value}`);
+  if (fileChanges)
+    reasons.push(want.state === 'absent' ? `${file} sets ${name}` : `${file} does not set ${name}=${value}`);
   if (!fileChanges && !liveChanges) return { action: 'none', reason: noneReason(want, live) };
   const data: SysctlData = {
     ignoreErrors: want.ignoreErrors,
@@ -155,7 +200,12 @@ export function decideSysctl(want: SysctlWanted, state: SysctlState): Plan<Sysct
     ...(liveChanges ? { live: { path: procPath(name), value: value! } } : {}),
   };
   const diff = { values, ...(fileChanges ? { unified: unifiedDiff(file, state.file ?? '', newText) } : {}) };
-  return { action: want.state === 'absent' ? 'delete' : state.file === null ? 'create' : 'update', reason: reasons.join('; '), diff, data };
+  return {
+    action: want.state === 'absent' ? 'delete' : state.file === null ? 'create' : 'update',
+    reason: reasons.join('; '),
+    diff,
+    data,
+  };
 }
 
 function noneReason(want: SysctlWanted, live: string | null): string {

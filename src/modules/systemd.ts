@@ -52,12 +52,36 @@ export const systemd: Module<SystemdParams, SystemdData> = {
   schema: {
     type: 'object',
     properties: {
-      name: { type: 'string', minLength: 1, description: 'The unit (.service when no suffix is given); without it only daemon_reload may be given.', examples: ['etcd', 'containerd.service'] },
-      state: { type: 'string', enum: ['started', 'stopped', 'restarted', 'reloaded'], description: 'started or stopped only when needed; restarted and reloaded always act (use them in handlers).', examples: ['started', 'restarted'] },
+      name: {
+        type: 'string',
+        minLength: 1,
+        description: 'The unit (.service when no suffix is given); without it only daemon_reload may be given.',
+        examples: ['etcd', 'containerd.service'],
+      },
+      state: {
+        type: 'string',
+        enum: ['started', 'stopped', 'restarted', 'reloaded'],
+        description: 'started or stopped only when needed; restarted and reloaded always act (use them in handlers).',
+        examples: ['started', 'restarted'],
+      },
       enabled: { ...flagSchema, description: 'Start at boot; absent: left as it is.', examples: [true] },
-      masked: { ...flagSchema, description: 'Masked (can not be started at all); absent: left as it is.', examples: [false] },
-      daemon_reload: { ...flagSchema, description: "Run systemctl daemon-reload when systemd says the unit's files changed (or this task wrote them).", examples: [true], default: false },
-      content: { type: 'string', description: "The unit file's text, written to /etc/systemd/system/<name> (daemon-reload follows).", examples: ['[Unit]\nDescription=etcd\n\n[Service]\nExecStart=/opt/kube/bin/etcd\n'] },
+      masked: {
+        ...flagSchema,
+        description: 'Masked (can not be started at all); absent: left as it is.',
+        examples: [false],
+      },
+      daemon_reload: {
+        ...flagSchema,
+        description:
+          "Run systemctl daemon-reload when systemd says the unit's files changed (or this task wrote them).",
+        examples: [true],
+        default: false,
+      },
+      content: {
+        type: 'string',
+        description: "The unit file's text, written to /etc/systemd/system/<name> (daemon-reload follows).",
+        examples: ['[Unit]\nDescription=etcd\n\n[Service]\nExecStart=/opt/kube/bin/etcd\n'],
+      },
     },
     additionalProperties: false,
   },
@@ -65,15 +89,27 @@ export const systemd: Module<SystemdParams, SystemdData> = {
   async plan(ctx, params) {
     const daemonReload = toFlag(params.daemon_reload, 'systemd', 'daemon_reload', false);
     if (params.name === undefined) {
-      if (!daemonReload || params.state || params.enabled !== undefined || params.masked !== undefined || params.content !== undefined) {
-        throw new InputError(undefined, 'systemd: name is required', 'add name: <unit>, or use daemon_reload: true alone');
+      if (
+        !daemonReload ||
+        params.state ||
+        params.enabled !== undefined ||
+        params.masked !== undefined ||
+        params.content !== undefined
+      ) {
+        throw new InputError(
+          undefined,
+          'systemd: name is required',
+          'add name: <unit>, or use daemon_reload: true alone',
+        );
       }
       const r = await ctx.conn.exec(staleUnits.command());
       if (r.code !== 0) throw commandFailed(ctx.host, 'systemctl show', r);
       return decideReloadOnly(staleUnits.parse(r.stdout.toString('utf8')));
     }
     const want = wanted(params, daemonReload);
-    const [status] = await probeUnits(ctx.conn, [{ unit: want.unit, ...(want.content !== undefined ? { wantSha256: sha256(want.content) } : {}) }]);
+    const [status] = await probeUnits(ctx.conn, [
+      { unit: want.unit, ...(want.content !== undefined ? { wantSha256: sha256(want.content) } : {}) },
+    ]);
     return decideUnit(want, status!, ctx.check);
   },
 
@@ -84,21 +120,35 @@ export const systemd: Module<SystemdParams, SystemdData> = {
     if (data.steps.length === 0) return { output: { name: data.unit } };
     const r = await ctx.conn.exec(stepsScript(data.steps));
     if (r.code === 0) return { output: { name: data.unit } };
-    const step = /^furrow-step-failed: (.*)$/m.exec(r.stderr.toString('utf8'))?.[1] ?? data.steps.map((s) => `systemctl ${s.join(' ')}`).join(' && ');
+    const step =
+      /^furrow-step-failed: (.*)$/m.exec(r.stderr.toString('utf8'))?.[1] ??
+      data.steps.map((s) => `systemctl ${s.join(' ')}`).join(' && ');
     const hint = data.unit ? `\n  see: journalctl -u ${data.unit} -n 50` : '';
-    return { failed: true, output: { name: data.unit, rc: r.code }, msg: `${commandFailure(ctx.host, step, r).replace(/\n\s*furrow-step-failed:.*$/m, '')}${hint}` } satisfies ApplyResult;
+    return {
+      failed: true,
+      output: { name: data.unit, rc: r.code },
+      msg: `${commandFailure(ctx.host, step, r).replace(/\n\s*furrow-step-failed:.*$/m, '')}${hint}`,
+    } satisfies ApplyResult;
   },
 };
 
 function wanted(params: SystemdParams, daemonReload: boolean): UnitWanted {
   const name = params.name!;
   if (name.includes('/') || name.startsWith('.')) {
-    throw new InputError(undefined, `systemd: name ${JSON.stringify(name)} is not a unit name`, 'give the unit name alone, e.g. name: containerd or name: containerd.service');
+    throw new InputError(
+      undefined,
+      `systemd: name ${JSON.stringify(name)} is not a unit name`,
+      'give the unit name alone, e.g. name: containerd or name: containerd.service',
+    );
   }
   const enabled = toFlag(params.enabled, 'systemd', 'enabled');
   const masked = toFlag(params.masked, 'systemd', 'masked');
   if (masked === true && params.content !== undefined) {
-    throw new InputError(undefined, `systemd: ${name}: masked: true and content cannot go together (masking replaces the unit file with a link to /dev/null)`, 'drop one of them');
+    throw new InputError(
+      undefined,
+      `systemd: ${name}: masked: true and content cannot go together (masking replaces the unit file with a link to /dev/null)`,
+      'drop one of them',
+    );
   }
   return {
     unit: unitName(name),
@@ -112,12 +162,21 @@ function wanted(params: SystemdParams, daemonReload: boolean): UnitWanted {
 
 /** Each step reports itself when it fails, so the message names the command that did. */
 function stepsScript(steps: string[][]): string {
-  return steps.map((s) => `${sh`systemctl ${s}`} || { ${sh`echo ${`furrow-step-failed: systemctl ${s.join(' ')}`}`} >&2; exit 1; }`).join('\n');
+  return steps
+    .map(
+      (s) => `${sh`systemctl ${s}`} || { ${sh`echo ${`furrow-step-failed: systemctl ${s.join(' ')}`}`} >&2; exit 1; }`,
+    )
+    .join('\n');
 }
 
 export function decideReloadOnly(stale: string[]): Plan<SystemdData> {
   if (stale.length === 0) return { action: 'none', reason: 'no loaded unit needs a daemon-reload' };
-  return { action: 'update', reason: `unit files changed on disk: ${stale.join(', ')}`, diff: { values: [{ key: 'daemon-reload', before: 'needed', after: 'done' }] }, data: { steps: [['daemon-reload']] } };
+  return {
+    action: 'update',
+    reason: `unit files changed on disk: ${stale.join(', ')}`,
+    diff: { values: [{ key: 'daemon-reload', before: 'needed', after: 'done' }] },
+    data: { steps: [['daemon-reload']] },
+  };
 }
 
 const RUNNING = ['active', 'activating', 'reloading'];
@@ -148,32 +207,69 @@ export function decideUnit(want: UnitWanted, status: UnitStatus, check = false):
   const writes = newSha !== undefined && status.fileSha256 !== newSha;
   if (writes) {
     const before = status.fileSha256 ? `sha256:${status.fileSha256}` : null;
-    add(changes, ['daemon-reload'], { key: 'content', before, after: `sha256:${newSha}` }, status.fileSha256 ? `${path} differs` : `${path} does not exist`);
+    add(
+      changes,
+      ['daemon-reload'],
+      { key: 'content', before, after: `sha256:${newSha}` },
+      status.fileSha256 ? `${path} differs` : `${path} does not exist`,
+    );
   } else if (want.daemonReload && status.needDaemonReload) {
-    add(changes, ['daemon-reload'], { key: 'daemon-reload', before: 'needed', after: 'done' }, `systemd reports that ${unit} changed on disk (NeedDaemonReload=yes)`);
+    add(
+      changes,
+      ['daemon-reload'],
+      { key: 'daemon-reload', before: 'needed', after: 'done' },
+      `systemd reports that ${unit} changed on disk (NeedDaemonReload=yes)`,
+    );
   }
   const found = status.loadState !== 'not-found' || writes;
-  if (!found && (want.state === 'started' || want.state === 'restarted' || want.state === 'reloaded' || want.enabled === true)) {
+  if (
+    !found &&
+    (want.state === 'started' || want.state === 'restarted' || want.state === 'reloaded' || want.enabled === true)
+  ) {
     // In check mode an earlier task (a package, a copy of the unit) would have made it: say what would happen.
     if (check) {
       const after = want.state ?? 'enabled';
-      return { action: 'update', reason: `${unit} does not exist yet: assuming an earlier task installs it, it would be ${after}`, diff: { values: [{ key: 'state', before: 'not-found', after }] }, data: { unit, steps: [] } };
+      return {
+        action: 'update',
+        reason: `${unit} does not exist yet: assuming an earlier task installs it, it would be ${after}`,
+        diff: { values: [{ key: 'state', before: 'not-found', after }] },
+        data: { unit, steps: [] },
+      };
     }
-    throw new FurrowError('module', `systemd: unit ${unit} not found on the host (LoadState=not-found): install the package that provides it, or give its text as content`);
+    throw new FurrowError(
+      'module',
+      `systemd: unit ${unit} not found on the host (LoadState=not-found): install the package that provides it, or give its text as content`,
+    );
   }
   const unmasking = planMask(want, status, changes);
   if (found) planEnabled(want, status, unmasking, changes);
   const stateStep = found ? decideState(want.state, status) : undefined;
-  if (stateStep) add(changes, [stateStep.verb, unit], { key: 'state', before: status.activeState, after: stateStep.after }, stateStep.reason(unit));
+  if (stateStep)
+    add(
+      changes,
+      [stateStep.verb, unit],
+      { key: 'state', before: status.activeState, after: stateStep.after },
+      stateStep.reason(unit),
+    );
   if (changes.steps.length === 0) return { action: 'none', reason: describeUnit(unit, status, found) };
   // The old text is known for a new file ('') or when the probe sent it; then the diff shows text, not hashes.
   const before = status.fileSha256 ? status.content : '';
   const unified = writes && before !== undefined ? unifiedDiff(path, before, want.content!) : undefined;
   const values = unified ? changes.values.filter((v) => v.key !== 'content') : changes.values;
-  const data: SystemdData = { unit, steps: changes.steps, ...(writes ? { write: { path, content: want.content! } } : {}) };
+  const data: SystemdData = {
+    unit,
+    steps: changes.steps,
+    ...(writes ? { write: { path, content: want.content! } } : {}),
+  };
   // A start (Type=notify, oneshot) may take up to the unit's TimeoutStartSec: say so while it runs.
   const starts = stateStep && ['start', 'restart'].includes(stateStep.verb) && status.startTimeoutSeconds !== undefined;
-  return { action: writes && !status.fileSha256 ? 'create' : 'update', reason: changes.reasons.join('; '), diff: { values, ...(unified ? { unified } : {}) }, data, ...(starts ? { waitsUpTo: status.startTimeoutSeconds! } : {}) };
+  return {
+    action: writes && !status.fileSha256 ? 'create' : 'update',
+    reason: changes.reasons.join('; '),
+    diff: { values, ...(unified ? { unified } : {}) },
+    data,
+    ...(starts ? { waitsUpTo: status.startTimeoutSeconds! } : {}),
+  };
 }
 
 /** Returns whether the unit gets unmasked (its enablement is then unknown). */
@@ -181,7 +277,12 @@ function planMask(want: UnitWanted, status: UnitStatus, changes: Changes): boole
   const isMasked = status.loadState === 'masked' || status.unitFileState.startsWith('masked');
   if (want.masked === undefined || want.masked === isMasked) return false;
   const reason = `${want.unit} is ${isMasked ? 'masked' : 'not masked'}, wants ${want.masked ? 'masked' : 'unmasked'}`;
-  add(changes, [want.masked ? 'mask' : 'unmask', want.unit], { key: 'masked', before: isMasked, after: want.masked }, reason);
+  add(
+    changes,
+    [want.masked ? 'mask' : 'unmask', want.unit],
+    { key: 'masked', before: isMasked, after: want.masked },
+    reason,
+  );
   return !want.masked;
 }
 
@@ -192,7 +293,12 @@ function planEnabled(want: UnitWanted, status: UnitStatus, unmasking: boolean, c
   // After an unmask the old enablement is unknown: enable/disable is harmless when it is already so.
   if (!off && !unmasking) return;
   const after = want.enabled ? 'enabled' : 'disabled';
-  add(changes, [want.enabled ? 'enable' : 'disable', want.unit], { key: 'enabled', before: shown, after }, `${want.unit} is ${shown}, wants ${after}`);
+  add(
+    changes,
+    [want.enabled ? 'enable' : 'disable', want.unit],
+    { key: 'enabled', before: shown, after },
+    `${want.unit} is ${shown}, wants ${after}`,
+  );
 }
 
 interface StateStep {
@@ -208,11 +314,21 @@ function decideState(state: UnitState | undefined, status: UnitStatus): StateSte
     case 'started':
       return running ? undefined : { verb: 'start', after: 'active', reason: (u) => `${u} is ${now}, wants started` };
     case 'stopped':
-      return running || now === 'deactivating' ? { verb: 'stop', after: 'inactive', reason: (u) => `${u} is ${now}, wants stopped` } : undefined;
+      return running || now === 'deactivating'
+        ? { verb: 'stop', after: 'inactive', reason: (u) => `${u} is ${now}, wants stopped` }
+        : undefined;
     case 'restarted':
-      return { verb: running ? 'restart' : 'start', after: 'restarted', reason: (u) => `restarted asked (${u} is ${now})` };
+      return {
+        verb: running ? 'restart' : 'start',
+        after: 'restarted',
+        reason: (u) => `restarted asked (${u} is ${now})`,
+      };
     case 'reloaded':
-      return { verb: running ? 'reload' : 'start', after: 'reloaded', reason: (u) => `reloaded asked (${u} is ${now})` };
+      return {
+        verb: running ? 'reload' : 'start',
+        after: 'reloaded',
+        reason: (u) => `reloaded asked (${u} is ${now})`,
+      };
     default:
       return undefined;
   }

@@ -24,13 +24,34 @@ export const template: Module<TemplateParams, WriteData> = {
   schema: {
     type: 'object',
     properties: {
-      src: { type: 'string', minLength: 1, description: "A Handlebars template: a path, or a name looked up in the role's templates/ then beside the playbook.", examples: ['etcd.service.hbs'] },
-      dest: { type: 'string', minLength: 1, description: 'The rendered file on the host.', examples: ['/etc/systemd/system/etcd.service'] },
+      src: {
+        type: 'string',
+        minLength: 1,
+        description:
+          "A Handlebars template: a path, or a name looked up in the role's templates/ then beside the playbook.",
+        examples: ['etcd.service.hbs'],
+      },
+      dest: {
+        type: 'string',
+        minLength: 1,
+        description: 'The rendered file on the host.',
+        examples: ['/etc/systemd/system/etcd.service'],
+      },
       mode: modeParam,
       owner: ownerParam,
       group: groupParam,
-      backup: { ...flagSchema, description: 'Keep the old file as <dest>.<date>~ when it changes.', examples: [true], default: false },
-      force: { ...flagSchema, description: 'Replace a file whose content differs; false only creates a missing file.', examples: [false], default: true },
+      backup: {
+        ...flagSchema,
+        description: 'Keep the old file as <dest>.<date>~ when it changes.',
+        examples: [true],
+        default: false,
+      },
+      force: {
+        ...flagSchema,
+        description: 'Replace a file whose content differs; false only creates a missing file.',
+        examples: [false],
+        default: true,
+      },
     },
     required: ['src', 'dest'],
     additionalProperties: false,
@@ -46,7 +67,14 @@ export const template: Module<TemplateParams, WriteData> = {
     const bytes = await rendered(ctx, params);
     const hash = sha256(bytes);
     const [current] = await ctx.probeFiles([contentQuery(params.dest, hash)]);
-    const want = { path: params.dest, source: { bytes }, sha256: hash, attrs: wantedAttrs(params, 'template'), force: toFlag(params.force, 'template', 'force', true), backup: toFlag(params.backup, 'template', 'backup', false) };
+    const want = {
+      path: params.dest,
+      source: { bytes },
+      sha256: hash,
+      attrs: wantedAttrs(params, 'template'),
+      force: toFlag(params.force, 'template', 'force', true),
+      backup: toFlag(params.backup, 'template', 'backup', false),
+    };
     return decideWrite(want, current!, `${ctx.host}: template`);
   },
 

@@ -44,7 +44,12 @@ const FORMATS: [RegExp, string][] = [
 /** tar's decompression flag for an archive name ('' for a plain tar). */
 export function tarFlag(src: string): string {
   const found = FORMATS.find(([re]) => re.test(src.toLowerCase()));
-  if (!found) throw new InputError(undefined, `unarchive: '${src}' is not a tar archive this module extracts`, 'use a .tar, .tar.gz, .tgz, .tar.xz, .txz or .tar.bz2 file');
+  if (!found)
+    throw new InputError(
+      undefined,
+      `unarchive: '${src}' is not a tar archive this module extracts`,
+      'use a .tar, .tar.gz, .tgz, .tar.xz, .txz or .tar.bz2 file',
+    );
   return found[1];
 }
 
@@ -66,7 +71,8 @@ function probeCommand(params: UnarchiveParams, marker: string): string {
     sh`m=$(cat ${marker} 2>/dev/null) && echo "marker $m"`,
   ];
   if (params.creates) lines.unshift(sh`[ -e ${params.creates} ] && echo 'creates yes'`);
-  if (toFlag(params.remote_src, 'unarchive', 'remote_src', false)) lines.push(sh`[ -f ${params.src} ] && echo "src $(sha256sum < ${params.src} | cut -c1-64)"`);
+  if (toFlag(params.remote_src, 'unarchive', 'remote_src', false))
+    lines.push(sh`[ -f ${params.src} ] && echo "src $(sha256sum < ${params.src} | cut -c1-64)"`);
   return `${lines.join('\n')}\ntrue`;
 }
 
@@ -83,11 +89,20 @@ export function parseUnarchiveProbe(stdout: string): UnarchiveProbe {
 }
 
 /** Pure: extract or not, given the probe and the archive's sha256. */
-export function decideUnarchive(params: UnarchiveParams, probe: UnarchiveProbe, archive: { sha256: string; localPath?: string }): Plan<UnarchiveData> {
+export function decideUnarchive(
+  params: UnarchiveParams,
+  probe: UnarchiveProbe,
+  archive: { sha256: string; localPath?: string },
+): Plan<UnarchiveData> {
   if (probe.creates) return { action: 'none', reason: `${params.creates} exists` };
-  if (probe.dest === 'other') throw new FurrowError('module', `unarchive: dest ${params.dest} exists and is not a directory`);
+  if (probe.dest === 'other')
+    throw new FurrowError('module', `unarchive: dest ${params.dest} exists and is not a directory`);
   const marker = markerPath(params.dest, params.src);
-  if (probe.marker === archive.sha256) return { action: 'none', reason: `${params.src} (sha256 ${archive.sha256.slice(0, 12)}) is already extracted in ${params.dest}` };
+  if (probe.marker === archive.sha256)
+    return {
+      action: 'none',
+      reason: `${params.src} (sha256 ${archive.sha256.slice(0, 12)}) is already extracted in ${params.dest}`,
+    };
   const data: UnarchiveData = {
     ...(archive.localPath ? { localPath: archive.localPath } : { remotePath: params.src }),
     dest: params.dest,
@@ -95,20 +110,39 @@ export function decideUnarchive(params: UnarchiveParams, probe: UnarchiveProbe, 
     marker,
     createDest: probe.dest === 'absent',
   };
-  const reason = probe.marker ? `${params.dest} holds another extraction of ${posix.basename(params.src)}` : `${params.src} was not extracted in ${params.dest}`;
-  const diff = { values: [{ key: `${params.dest} (${posix.basename(params.src)})`, before: probe.marker ? `sha256:${probe.marker}` : 'not extracted', after: `sha256:${archive.sha256}` }] };
+  const reason = probe.marker
+    ? `${params.dest} holds another extraction of ${posix.basename(params.src)}`
+    : `${params.src} was not extracted in ${params.dest}`;
+  const diff = {
+    values: [
+      {
+        key: `${params.dest} (${posix.basename(params.src)})`,
+        before: probe.marker ? `sha256:${probe.marker}` : 'not extracted',
+        after: `sha256:${archive.sha256}`,
+      },
+    ],
+  };
   return { action: probe.marker ? 'update' : 'create', reason, diff, data };
 }
 
 async function controllerArchive(ctx: ModuleContext, src: string): Promise<{ localPath: string; sha256: string }> {
   const localPath = ctx.findFile('files', src);
   const info = await stat(localPath).catch(() => undefined);
-  if (!info?.isFile()) throw new InputError(undefined, `unarchive: src '${src}' was not found (looked for ${localPath})`, "put the archive in the role's or playbook's files/ folder, or set remote_src: true for a file on the host");
+  if (!info?.isFile())
+    throw new InputError(
+      undefined,
+      `unarchive: src '${src}' was not found (looked for ${localPath})`,
+      "put the archive in the role's or playbook's files/ folder, or set remote_src: true for a file on the host",
+    );
   return { localPath, sha256: await sha256OfFile(localPath) };
 }
 
 function extraOpts(params: UnarchiveParams): string[] {
-  return params.extra_opts === undefined ? [] : Array.isArray(params.extra_opts) ? params.extra_opts : [params.extra_opts];
+  return params.extra_opts === undefined
+    ? []
+    : Array.isArray(params.extra_opts)
+      ? params.extra_opts
+      : [params.extra_opts];
 }
 
 export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
@@ -116,11 +150,31 @@ export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
   schema: {
     type: 'object',
     properties: {
-      src: { type: 'string', minLength: 1, description: 'The archive (.tar, .tar.gz, .tar.xz, .tar.bz2): a controller file from files/, or with remote_src a file on the host.', examples: ['cni-plugins-linux-amd64-v0.9.1.tgz'] },
-      dest: { type: 'string', minLength: 1, description: 'The folder on the host it is extracted into (created when missing).', examples: ['/opt/cni/bin'] },
+      src: {
+        type: 'string',
+        minLength: 1,
+        description:
+          'The archive (.tar, .tar.gz, .tar.xz, .tar.bz2): a controller file from files/, or with remote_src a file on the host.',
+        examples: ['cni-plugins-linux-amd64-v0.9.1.tgz'],
+      },
+      dest: {
+        type: 'string',
+        minLength: 1,
+        description: 'The folder on the host it is extracted into (created when missing).',
+        examples: ['/opt/cni/bin'],
+      },
       remote_src: { ...flagSchema, description: 'src is already on the host.', examples: [true], default: false },
-      creates: { type: 'string', minLength: 1, description: 'A path on the host: when it exists, nothing is extracted.', examples: ['/opt/cni/bin/bridge'] },
-      extra_opts: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], description: 'More options for tar.', examples: [['--strip-components=1']] },
+      creates: {
+        type: 'string',
+        minLength: 1,
+        description: 'A path on the host: when it exists, nothing is extracted.',
+        examples: ['/opt/cni/bin/bridge'],
+      },
+      extra_opts: {
+        anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+        description: 'More options for tar.',
+        examples: [['--strip-components=1']],
+      },
     },
     required: ['src', 'dest'],
     additionalProperties: false,
@@ -128,11 +182,17 @@ export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
 
   async plan(ctx, params) {
     tarFlag(params.src);
-    const local = toFlag(params.remote_src, 'unarchive', 'remote_src', false) ? undefined : await controllerArchive(ctx, params.src);
+    const local = toFlag(params.remote_src, 'unarchive', 'remote_src', false)
+      ? undefined
+      : await controllerArchive(ctx, params.src);
     const r = await ctx.conn.exec(probeCommand(params, markerPath(params.dest, params.src)));
     const probe = parseUnarchiveProbe(r.stdout.toString());
     if (probe.creates) return { action: 'none', reason: `${params.creates} exists` };
-    if (!local && !probe.remoteSha) throw new FurrowError('module', `${ctx.host}: unarchive: ${params.src} is not a file on the host (remote_src is true)`);
+    if (!local && !probe.remoteSha)
+      throw new FurrowError(
+        'module',
+        `${ctx.host}: unarchive: ${params.src} is not a file on the host (remote_src is true)`,
+      );
     return decideUnarchive(params, probe, local ?? { sha256: probe.remoteSha! });
   },
 
@@ -154,7 +214,11 @@ export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
     const r = await ctx.conn.exec(script, { timeoutMs: 30 * 60_000 });
     if (r.code !== 0) {
       const why = `${r.stdout}${r.stderr}`.trim().split('\n').slice(-20).join('\n  ');
-      return { failed: true, msg: `${ctx.host}: unarchive ${params.src} -> ${data.dest} failed (exit ${r.code ?? 'timeout'}):\n  ${why}`, output: { dest: data.dest } };
+      return {
+        failed: true,
+        msg: `${ctx.host}: unarchive ${params.src} -> ${data.dest} failed (exit ${r.code ?? 'timeout'}):\n  ${why}`,
+        output: { dest: data.dest },
+      };
     }
     return { output: { dest: data.dest, sha256: data.sha256 } };
   },

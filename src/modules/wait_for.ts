@@ -47,19 +47,67 @@ export const wait_for: Module<WaitForParams, WaitResult> = {
   schema: {
     type: 'object',
     properties: {
-      host: { type: 'string', minLength: 1, description: 'Whose port to wait for.', examples: ['10.0.0.11'], default: '127.0.0.1' },
-      port: { ...intSchema, description: 'A TCP port: wait until it listens (started) or no longer does (stopped).', examples: [2379] },
-      path: { type: 'string', minLength: 1, description: 'A path: wait until it exists (present), holds a line matching search_regex, or is gone (absent).', examples: ['/run/containerd/containerd.sock'] },
-      search_regex: { type: 'string', description: 'With path: a POSIX extended regex a line of the file must match.', examples: ['^ready$'] },
-      url: { type: 'string', pattern: '^https?://', description: 'Wait until this URL answers with status_code (needs curl or wget on the host).', examples: ['https://127.0.0.1:6443/readyz'] },
-      status_code: { anyOf: [intSchema, { type: 'array', items: intSchema, minItems: 1 }], description: 'With url: the status (or statuses) that count as up.', examples: [200, [200, 401]], default: 200 },
-      validate_certs: { ...flagSchema, description: "With url: check the server's TLS certificate.", examples: [false], default: true },
-      state: { type: 'string', enum: ['started', 'stopped', 'present', 'absent'], description: 'started/present: wait for it to be there; stopped/absent: wait for it to be gone.', examples: ['stopped'] },
+      host: {
+        type: 'string',
+        minLength: 1,
+        description: 'Whose port to wait for.',
+        examples: ['10.0.0.11'],
+        default: '127.0.0.1',
+      },
+      port: {
+        ...intSchema,
+        description: 'A TCP port: wait until it listens (started) or no longer does (stopped).',
+        examples: [2379],
+      },
+      path: {
+        type: 'string',
+        minLength: 1,
+        description: 'A path: wait until it exists (present), holds a line matching search_regex, or is gone (absent).',
+        examples: ['/run/containerd/containerd.sock'],
+      },
+      search_regex: {
+        type: 'string',
+        description: 'With path: a POSIX extended regex a line of the file must match.',
+        examples: ['^ready$'],
+      },
+      url: {
+        type: 'string',
+        pattern: '^https?://',
+        description: 'Wait until this URL answers with status_code (needs curl or wget on the host).',
+        examples: ['https://127.0.0.1:6443/readyz'],
+      },
+      status_code: {
+        anyOf: [intSchema, { type: 'array', items: intSchema, minItems: 1 }],
+        description: 'With url: the status (or statuses) that count as up.',
+        examples: [200, [200, 401]],
+        default: 200,
+      },
+      validate_certs: {
+        ...flagSchema,
+        description: "With url: check the server's TLS certificate.",
+        examples: [false],
+        default: true,
+      },
+      state: {
+        type: 'string',
+        enum: ['started', 'stopped', 'present', 'absent'],
+        description: 'started/present: wait for it to be there; stopped/absent: wait for it to be gone.',
+        examples: ['stopped'],
+      },
       timeout: { ...intSchema, description: 'Seconds to wait before failing.', examples: [60], default: 300 },
       delay: { ...intSchema, description: 'Seconds to wait before the first look.', examples: [5], default: 0 },
       sleep: { ...intSchema, description: 'Seconds between looks.', examples: [2], default: 1 },
-      connect_timeout: { ...intSchema, description: 'Seconds one connection attempt may take.', examples: [3], default: 5 },
-      msg: { type: 'string', description: 'The message when the wait times out.', examples: ['etcd did not start listening'] },
+      connect_timeout: {
+        ...intSchema,
+        description: 'Seconds one connection attempt may take.',
+        examples: [3],
+        default: 5,
+      },
+      msg: {
+        type: 'string',
+        description: 'The message when the wait times out.',
+        examples: ['etcd did not start listening'],
+      },
     },
     additionalProperties: false,
   },
@@ -67,7 +115,11 @@ export const wait_for: Module<WaitForParams, WaitResult> = {
   /** The longest the wait can last: its delay, its timeout and a last connection attempt. */
   waitsUpTo(params) {
     try {
-      return (toInt(params.delay, 'wait_for', 'delay') ?? 0) + (toInt(params.timeout, 'wait_for', 'timeout') ?? 300) + (toInt(params.connect_timeout, 'wait_for', 'connect_timeout', 1) ?? 5);
+      return (
+        (toInt(params.delay, 'wait_for', 'delay') ?? 0) +
+        (toInt(params.timeout, 'wait_for', 'timeout') ?? 300) +
+        (toInt(params.connect_timeout, 'wait_for', 'connect_timeout', 1) ?? 5)
+      );
     } catch {
       return undefined; // plan says what is wrong with them
     }
@@ -81,13 +133,26 @@ export const wait_for: Module<WaitForParams, WaitResult> = {
     const out = r.stdout.toString('utf8');
     const ok = /^@ok (\d+)$/m.exec(out);
     const result: WaitResult = { elapsed: ok ? Number(ok[1]) : wait.timeout, state: wait.state, ...wait.shown };
-    if (ok) return { action: 'none', reason: `waiting is not a change: ${wait.what} ${wait.goal} (after ${result.elapsed} s)`, data: result };
+    if (ok)
+      return {
+        action: 'none',
+        reason: `waiting is not a change: ${wait.what} ${wait.goal} (after ${result.elapsed} s)`,
+        data: result,
+      };
     if (/^@notool$/m.test(out)) throw new FurrowError('module', `${ctx.host}: wait_for: ${wait.noToolMessage}`);
-    if (once && /^@timeout$/m.test(out)) return { action: 'none', reason: `waiting is not a change: check mode does not wait for ${wait.what} to be ${wait.goal}`, data: result };
+    if (once && /^@timeout$/m.test(out))
+      return {
+        action: 'none',
+        reason: `waiting is not a change: check mode does not wait for ${wait.what} to be ${wait.goal}`,
+        data: result,
+      };
     if (!/^@timeout$/m.test(out)) {
       throw commandFailed(ctx.host, 'wait_for: the wait script', r);
     }
-    throw new FurrowError('module', `${ctx.host}: ${params.msg ?? `wait_for: timed out after ${wait.timeout} s waiting for ${wait.what} to be ${wait.goal}`}`);
+    throw new FurrowError(
+      'module',
+      `${ctx.host}: ${params.msg ?? `wait_for: timed out after ${wait.timeout} s waiting for ${wait.what} to be ${wait.goal}`}`,
+    );
   },
 
   /** The wait happened in plan; this only hands its result over, for engines that apply 'none' plans. */
@@ -124,9 +189,21 @@ function waitSpec(ctx: ModuleContext, p: WaitForParams): WaitSpec {
     sleep: toInt(p.sleep, 'wait_for', 'sleep', 1) ?? 1,
     connectTimeout: toInt(p.connect_timeout, 'wait_for', 'connect_timeout', 1) ?? 5,
   };
-  const given = [p.port !== undefined && 'port', p.path !== undefined && 'path', p.url !== undefined && 'url'].filter(Boolean);
-  if (given.length > 1) throw new InputError(undefined, `wait_for: ${given.join(' and ')} cannot go together`, 'wait for one thing per task');
-  if (p.search_regex !== undefined && p.path === undefined) throw new InputError(undefined, 'wait_for: search_regex works with path only here', 'wait for a file and search it, or check the port alone');
+  const given = [p.port !== undefined && 'port', p.path !== undefined && 'path', p.url !== undefined && 'url'].filter(
+    Boolean,
+  );
+  if (given.length > 1)
+    throw new InputError(
+      undefined,
+      `wait_for: ${given.join(' and ')} cannot go together`,
+      'wait for one thing per task',
+    );
+  if (p.search_regex !== undefined && p.path === undefined)
+    throw new InputError(
+      undefined,
+      'wait_for: search_regex works with path only here',
+      'wait for a file and search it, or check the port alone',
+    );
   if (p.port !== undefined) return portSpec(ctx, p, times, absent);
   if (p.path !== undefined) return pathSpec(p.path, p.search_regex, times, absent);
   if (p.url !== undefined) return urlSpec(p, p.url, times, absent);
@@ -137,10 +214,13 @@ function waitSpec(ctx: ModuleContext, p: WaitForParams): WaitSpec {
 function portSpec(ctx: ModuleContext, p: WaitForParams, times: Times, absent: boolean): WaitSpec {
   const port = toInt(p.port, 'wait_for', 'port', 1)!;
   const host = p.host ?? '127.0.0.1';
-  const local = LOCAL_HOSTS.includes(host) || host.startsWith('127.') || host === ctx.conn.spec.address || host === ctx.host;
+  const local =
+    LOCAL_HOSTS.includes(host) || host.startsWith('127.') || host === ctx.conn.spec.address || host === ctx.host;
   return {
     ...times,
-    check: local ? { kind: 'listen', port, absent } : { kind: 'tcp', host, port, absent, connectTimeout: times.connectTimeout },
+    check: local
+      ? { kind: 'listen', port, absent }
+      : { kind: 'tcp', host, port, absent, connectTimeout: times.connectTimeout },
     what: `port ${port} on ${host}`,
     goal: absent ? 'closed' : 'listening',
     noToolMessage: `neither nc nor bash is installed on the host, so port ${port} on ${host} cannot be tried from it`,

@@ -37,14 +37,21 @@ export async function loadAuthority(pkiDir: string, name: string): Promise<Autho
   if (crt === undefined && key === undefined) return undefined;
   if (crt === undefined || key === undefined) {
     const [have, missing] = crt === undefined ? [keyFile, crtFile] : [crtFile, keyFile];
-    throw new FurrowError('module', `CA '${name}': ${have} exists but ${missing} does not; restore it from a backup (a new CA would invalidate every certificate it signed), or remove both to start a new CA`);
+    throw new FurrowError(
+      'module',
+      `CA '${name}': ${have} exists but ${missing} does not; restore it from a backup (a new CA would invalidate every certificate it signed), or remove both to start a new CA`,
+    );
   }
   const cert = parseCertificate(crt, crtFile);
   const keys = await loadKeyPair(key, keyFile);
   if (!Buffer.from(cert.publicKey.rawData).equals(await publicKeyDer(keys))) {
-    throw new FurrowError('module', `CA '${name}': ${keyFile} is not the key of ${crtFile}; restore the matching pair from a backup`);
+    throw new FurrowError(
+      'module',
+      `CA '${name}': ${keyFile} is not the key of ${crtFile}; restore the matching pair from a backup`,
+    );
   }
-  if (!describeCertificate(cert).isCa) throw new FurrowError('module', `CA '${name}': ${crtFile} is not a CA certificate (basicConstraints CA:false)`);
+  if (!describeCertificate(cert).isCa)
+    throw new FurrowError('module', `CA '${name}': ${crtFile} is not a CA certificate (basicConstraints CA:false)`);
   return { name, cert, keys };
 }
 
@@ -56,19 +63,29 @@ export async function ensureAuthorityUnlocked(
 ): Promise<{ authority?: Authority; result: RootResult }> {
   const existing = await loadAuthority(pkiDir, name);
   const file = certPath(pkiDir, name);
-  if (existing) return { authority: existing, result: { name, action: 'kept', path: file, description: describeCertificate(existing.cert) } };
+  if (existing)
+    return {
+      authority: existing,
+      result: { name, action: 'kept', path: file, description: describeCertificate(existing.cert) },
+    };
   if (settings.dryRun) return { result: { name, action: 'would-create', path: file } };
   const keys = await generateKeyPair(checkKeyType(settings.keyType ?? 'rsa', `CA '${name}'`));
   const commonName = CA_COMMON_NAMES[name] ?? path.basename(name);
   const cert = await createCaCertificate(commonName, keys, settings.caDays ?? DEFAULT_CA_DAYS, settings.now);
   // Key first: a crash in between leaves "key without cert", which loadAuthority reports.
   await writeAtomic(keyPath(pkiDir, name), keys.privatePem, KEY_MODE);
-  await writeAtomic(file, cert.toString('pem') + '\n', CERT_MODE);
-  return { authority: { name, cert, keys }, result: { name, action: 'created', path: file, description: describeCertificate(cert) } };
+  await writeAtomic(file, `${cert.toString('pem')}\n`, CERT_MODE);
+  return {
+    authority: { name, cert, keys },
+    result: { name, action: 'created', path: file, description: describeCertificate(cert) },
+  };
 }
 
 /** The service-account signing pair (sa.key, sa.pub): not a certificate, only a key pair. */
-export async function ensureServiceAccountKeyUnlocked(pkiDir: string, settings: PkiSettings & { dryRun?: boolean }): Promise<RootResult> {
+export async function ensureServiceAccountKeyUnlocked(
+  pkiDir: string,
+  settings: PkiSettings & { dryRun?: boolean },
+): Promise<RootResult> {
   const keyFile = path.join(pkiDir, 'sa.key');
   const pubFile = path.join(pkiDir, 'sa.pub');
   const key = await readIfExists(keyFile);
@@ -87,15 +104,22 @@ export async function ensureServiceAccountKeyUnlocked(pkiDir: string, settings: 
 }
 
 /** The service-account pair, created when missing (not in a dry run), under the pki/ lock. */
-export function ensureServiceAccountKey(pkiDir: string, settings: PkiSettings & { dryRun?: boolean } = {}): Promise<RootResult> {
+export function ensureServiceAccountKey(
+  pkiDir: string,
+  settings: PkiSettings & { dryRun?: boolean } = {},
+): Promise<RootResult> {
   return withPkiLock(pkiDir, () => ensureServiceAccountKeyUnlocked(pkiDir, settings));
 }
 
 /** Every root of a cluster: the three CAs and the service-account pair, created where missing. */
-export async function ensureAuthorities(pkiDir: string, settings: PkiSettings & { dryRun?: boolean; now?: Date } = {}): Promise<RootResult[]> {
+export async function ensureAuthorities(
+  pkiDir: string,
+  settings: PkiSettings & { dryRun?: boolean; now?: Date } = {},
+): Promise<RootResult[]> {
   return withPkiLock(pkiDir, async () => {
     const results: RootResult[] = [];
-    for (const name of [CA.etcd, CA.cluster, CA.frontProxy]) results.push((await ensureAuthorityUnlocked(pkiDir, name, settings)).result);
+    for (const name of [CA.etcd, CA.cluster, CA.frontProxy])
+      results.push((await ensureAuthorityUnlocked(pkiDir, name, settings)).result);
     results.push(await ensureServiceAccountKeyUnlocked(pkiDir, settings));
     return results;
   });

@@ -33,25 +33,50 @@ export interface CheckOptions {
 export function certificateStatus(name: string, file: string, pem: string, opts: CheckOptions = {}): CertCheck {
   const now = opts.now ?? new Date();
   const window = opts.renewWithinDays ?? DEFAULT_RENEW_WITHIN_DAYS;
-  let described;
+  let described: ReturnType<typeof describeCertificate>;
   try {
     described = describeCertificate(parseCertificate(pem, file));
   } catch (err) {
-    return { name, path: file, subject: '', issuer: '', isCa: false, notAfter: '', daysLeft: 0, status: 'unreadable', problem: (err as Error).message };
+    return {
+      name,
+      path: file,
+      subject: '',
+      issuer: '',
+      isCa: false,
+      notAfter: '',
+      daysLeft: 0,
+      status: 'unreadable',
+      problem: (err as Error).message,
+    };
   }
   const left = daysLeft(described.notAfter, now);
   const expired = new Date(described.notAfter).getTime() <= now.getTime();
   const status: CertStatus = expired ? 'expired' : left < window ? 'expiring' : 'ok';
-  return { name, path: file, subject: described.subject, issuer: described.issuer, isCa: described.isCa, notAfter: described.notAfter, daysLeft: left, status };
+  return {
+    name,
+    path: file,
+    subject: described.subject,
+    issuer: described.issuer,
+    isCa: described.isCa,
+    notAfter: described.notAfter,
+    daysLeft: left,
+    status,
+  };
 }
 
 /** Every *.crt under pkiDir (CAs included: they expire too), sorted by name. */
 export async function checkCertificates(pkiDir: string, opts: CheckOptions = {}): Promise<CertCheck[]> {
   const files = await findCertificates(pkiDir);
-  const checks = await Promise.all(files.map(async (file) => {
-    const name = path.relative(pkiDir, file).replace(/\.crt$/, '').split(path.sep).join('/');
-    return certificateStatus(name, file, await readFile(file, 'utf8'), opts);
-  }));
+  const checks = await Promise.all(
+    files.map(async (file) => {
+      const name = path
+        .relative(pkiDir, file)
+        .replace(/\.crt$/, '')
+        .split(path.sep)
+        .join('/');
+      return certificateStatus(name, file, await readFile(file, 'utf8'), opts);
+    }),
+  );
   return checks.sort((a, b) => a.name.localeCompare(b.name));
 }
 

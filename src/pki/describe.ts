@@ -120,18 +120,23 @@ export function mismatches(cert: Certificate, spec: NormalSpec, ca: Certificate,
   const out: string[] = [];
   if (found.issuer !== ca.subject) out.push(`issuer is ${found.issuer}, wants ${ca.subject}`);
   if (found.subject !== wanted.subject) out.push(`subject is ${found.subject}, wants ${wanted.subject}`);
-  if (found.sans.join() !== wanted.sans.join()) out.push(`SANs are [${found.sans.join(', ')}], want [${wanted.sans.join(', ')}]`);
+  if (found.sans.join() !== wanted.sans.join())
+    out.push(`SANs are [${found.sans.join(', ')}], want [${wanted.sans.join(', ')}]`);
   if (found.isCa) out.push('it is a CA certificate, wants a leaf');
-  if (found.usages.join() !== wanted.usages.join()) out.push(`extended key usage is ${found.usages.join(', ') || 'none'}, wants ${wanted.usages.join(', ')}`);
+  if (found.usages.join() !== wanted.usages.join())
+    out.push(`extended key usage is ${found.usages.join(', ') || 'none'}, wants ${wanted.usages.join(', ')}`);
   const ku = cert.getExtension(x509.KeyUsagesExtension)?.usages;
   const certKeyType = certificateKeyType(cert);
   if (certKeyType !== keyType) out.push(`key type is ${certKeyType}, wants ${keyType}`);
-  else if (ku !== leafKeyUsage(keyType)) out.push(`key usage is ${keyUsageText(ku)}, wants ${keyUsageText(leafKeyUsage(keyType))}`);
+  else if (ku !== leafKeyUsage(keyType))
+    out.push(`key usage is ${keyUsageText(ku)}, wants ${keyUsageText(leafKeyUsage(keyType))}`);
   return out;
 }
 
 export function keyUsageText(bits: number | undefined): string {
   if (bits === undefined) return 'none';
-  const names = Object.entries(x509.KeyUsageFlags).filter(([name, bit]) => typeof bit === 'number' && bits & bit && !/^\d+$/.test(name));
+  const names = Object.entries(x509.KeyUsageFlags).filter(
+    ([name, bit]) => typeof bit === 'number' && bits & bit && !/^\d+$/.test(name),
+  );
   return names.map(([name]) => name).join(', ') || 'none';
 }

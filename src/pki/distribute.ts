@@ -43,7 +43,10 @@ export async function distributionSources(pkiDir: string, req: SourceRequest): P
     out.push({ kind: 'cert', localPath: crtFile, description: req.leaf!.description });
   } else {
     const bytes = await readFile(crtFile).catch(() => {
-      throw new FurrowError('module', `certificate '${req.name}' is not in ${pkiDir} (no ${crtFile}); give the task a spec so it is issued, or issue it first`);
+      throw new FurrowError(
+        'module',
+        `certificate '${req.name}' is not in ${pkiDir} (no ${crtFile}); give the task a spec so it is issued, or issue it first`,
+      );
     });
     cert = parseCertificate(bytes.toString('utf8'), crtFile);
     out.push({ kind: 'cert', localPath: crtFile, sha256: sha256(bytes), description: describeCertificate(cert) });
@@ -51,7 +54,8 @@ export async function distributionSources(pkiDir: string, req: SourceRequest): P
   if (req.key) {
     const keyFile = keyPath(pkiDir, req.name);
     const bytes = pending && req.leaf!.newKey ? undefined : await readFile(keyFile).catch(() => undefined);
-    if (!bytes && !(pending && req.leaf!.newKey)) throw new FurrowError('module', `certificate '${req.name}': its key ${keyFile} is missing on the controller`);
+    if (!bytes && !(pending && req.leaf!.newKey))
+      throw new FurrowError('module', `certificate '${req.name}': its key ${keyFile} is missing on the controller`);
     out.push({ kind: 'key', localPath: keyFile, ...(bytes ? { sha256: sha256(bytes) } : {}) });
   }
   if (req.ca) out.push(await caSource(pkiDir, req, cert));
@@ -60,15 +64,37 @@ export async function distributionSources(pkiDir: string, req: SourceRequest): P
 
 async function caSource(pkiDir: string, req: SourceRequest, cert: Certificate | undefined): Promise<SourceFile> {
   const caName = req.caName ?? (cert ? await findIssuer(pkiDir, cert) : undefined);
-  if (!caName) throw new FurrowError('module', `certificate '${req.name}': none of the CAs in ${pkiDir} (${Object.values(CA).join(', ')}) signed it; give the task its spec (which names the CA)`);
+  if (!caName)
+    throw new FurrowError(
+      'module',
+      `certificate '${req.name}': none of the CAs in ${pkiDir} (${Object.values(CA).join(', ')}) signed it; give the task its spec (which names the CA)`,
+    );
   const localPath = certPath(pkiDir, caName);
   const text = await readIfExists(localPath);
   // Check mode before the CA exists: it would be created along with the leaf.
   if (text === undefined) {
     const subject = `CA '${caName}' (would be created)`;
-    return { kind: 'ca', localPath, description: { subject, issuer: subject, sans: [], usages: ['ca'], isCa: true, notBefore: '', notAfter: '(new)', serial: '(new)' } };
+    return {
+      kind: 'ca',
+      localPath,
+      description: {
+        subject,
+        issuer: subject,
+        sans: [],
+        usages: ['ca'],
+        isCa: true,
+        notBefore: '',
+        notAfter: '(new)',
+        serial: '(new)',
+      },
+    };
   }
-  return { kind: 'ca', localPath, sha256: sha256(Buffer.from(text, 'utf8')), description: describeCertificate(parseCertificate(text, localPath)) };
+  return {
+    kind: 'ca',
+    localPath,
+    sha256: sha256(Buffer.from(text, 'utf8')),
+    description: describeCertificate(parseCertificate(text, localPath)),
+  };
 }
 
 /** The cluster CA that signed `cert` (by subject, then signature), or the certificate itself when it is a CA. */

@@ -26,7 +26,12 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
-export async function createCaCertificate(commonName: string, keys: KeyPair, days: number, now = new Date()): Promise<Certificate> {
+export async function createCaCertificate(
+  commonName: string,
+  keys: KeyPair,
+  days: number,
+  now = new Date(),
+): Promise<Certificate> {
   const { keyCertSign, cRLSign, digitalSignature } = x509.KeyUsageFlags;
   return x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
@@ -43,7 +48,12 @@ export async function createCaCertificate(commonName: string, keys: KeyPair, day
   });
 }
 
-export async function issueLeafCertificate(spec: NormalSpec, keys: KeyPair, ca: Authority, now = new Date()): Promise<Certificate> {
+export async function issueLeafCertificate(
+  spec: NormalSpec,
+  keys: KeyPair,
+  ca: Authority,
+  now = new Date(),
+): Promise<Certificate> {
   const notAfter = new Date(now.getTime() + spec.days * DAY_MS);
   const extensions: InstanceType<typeof x509.Extension>[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
@@ -52,7 +62,10 @@ export async function issueLeafCertificate(spec: NormalSpec, keys: KeyPair, ca: 
     await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as never),
     await x509.AuthorityKeyIdentifierExtension.create(ca.cert as never),
   ];
-  const names = [...spec.dns.map((value) => ({ type: 'dns' as const, value })), ...spec.ips.map((value) => ({ type: 'ip' as const, value }))];
+  const names = [
+    ...spec.dns.map((value) => ({ type: 'dns' as const, value })),
+    ...spec.ips.map((value) => ({ type: 'ip' as const, value })),
+  ];
   if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
   return x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(),

@@ -2,7 +2,7 @@
  * Key pairs: generated with Node's WebCrypto, stored as PEM (PKCS#8 private keys, SPKI public
  * keys, which Go's crypto/tls, etcd and Kubernetes all read), loaded back for signing.
  */
-import { createPrivateKey, createPublicKey, type webcrypto as WebCrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, type webcrypto as WebCrypto } from 'node:crypto';
 import { FurrowError } from '../engine/errors.js';
 import type { KeyType } from './spec.js';
 import { webcrypto, x509 } from './x509.js';
@@ -29,7 +29,10 @@ export function signingAlgorithm(type: KeyType): { name: string; hash: string } 
 }
 
 export async function generateKeyPair(type: KeyType): Promise<KeyPair> {
-  const pair = (await webcrypto.subtle.generateKey(GENERATE[type], true, ['sign', 'verify'])) as WebCrypto.CryptoKeyPair;
+  const pair = (await webcrypto.subtle.generateKey(GENERATE[type], true, [
+    'sign',
+    'verify',
+  ])) as WebCrypto.CryptoKeyPair;
   const der = await webcrypto.subtle.exportKey('pkcs8', pair.privateKey);
   const privatePem = x509.PemConverter.encode(der, 'PRIVATE KEY');
   return { type, privateKey: pair.privateKey, publicKey: pair.publicKey, privatePem };
@@ -37,7 +40,7 @@ export async function generateKeyPair(type: KeyType): Promise<KeyPair> {
 
 /** Loads a PEM private key (PKCS#8, or PKCS#1 / SEC1 as other tools write them); `where` names the file in errors. */
 export async function loadKeyPair(pem: string, where: string): Promise<KeyPair> {
-  let keyObject;
+  let keyObject: KeyObject;
   try {
     keyObject = createPrivateKey(pem);
   } catch (err) {
@@ -73,5 +76,7 @@ export async function publicKeyPem(pair: KeyPair): Promise<string> {
 export function certificateKeyType(cert: InstanceType<typeof x509.X509Certificate>): KeyType | 'other' {
   const name = cert.publicKey.algorithm.name;
   if (name === 'RSASSA-PKCS1-v1_5' || name === 'RSA-PSS' || name === 'RSA-OAEP') return 'rsa';
-  return name === 'ECDSA' && (cert.publicKey.algorithm as { namedCurve?: string }).namedCurve === 'P-256' ? 'ecdsa' : 'other';
+  return name === 'ECDSA' && (cert.publicKey.algorithm as { namedCurve?: string }).namedCurve === 'P-256'
+    ? 'ecdsa'
+    : 'other';
 }

@@ -33,11 +33,27 @@ export function renderKubeconfig(input: KubeconfigInput): string {
   const config = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: input.cluster, cluster: { 'certificate-authority-data': base64(input.caCert), server: input.server } }],
-    contexts: [{ name: context, context: { cluster: input.cluster, user: input.user, ...(input.namespace ? { namespace: input.namespace } : {}) } }],
+    clusters: [
+      { name: input.cluster, cluster: { 'certificate-authority-data': base64(input.caCert), server: input.server } },
+    ],
+    contexts: [
+      {
+        name: context,
+        context: {
+          cluster: input.cluster,
+          user: input.user,
+          ...(input.namespace ? { namespace: input.namespace } : {}),
+        },
+      },
+    ],
     'current-context': context,
     preferences: {},
-    users: [{ name: input.user, user: { 'client-certificate-data': base64(input.clientCert), 'client-key-data': base64(input.clientKey) } }],
+    users: [
+      {
+        name: input.user,
+        user: { 'client-certificate-data': base64(input.clientCert), 'client-key-data': base64(input.clientKey) },
+      },
+    ],
   };
   return YAML.stringify(config, { lineWidth: 0 });
 }
@@ -52,6 +68,18 @@ export async function kubeconfigFromPki(
   const files = [certPath(pkiDir, ca), certPath(pkiDir, leaf), keyPath(pkiDir, leaf)];
   const [caCert, clientCert, clientKey] = await Promise.all(files.map(readIfExists));
   const missing = files.filter((_, i) => [caCert, clientCert, clientKey][i] === undefined);
-  if (missing.length) throw new FurrowError('module', `kubeconfig for ${opts.user}: ${missing.map((f) => path.relative(pkiDir, f)).join(', ')} missing in ${pkiDir}; issue the certificate first`);
-  return renderKubeconfig({ cluster: opts.cluster, server: opts.server, user: opts.user, caCert: caCert!, clientCert: clientCert!, clientKey: clientKey!, ...(opts.namespace ? { namespace: opts.namespace } : {}) });
+  if (missing.length)
+    throw new FurrowError(
+      'module',
+      `kubeconfig for ${opts.user}: ${missing.map((f) => path.relative(pkiDir, f)).join(', ')} missing in ${pkiDir}; issue the certificate first`,
+    );
+  return renderKubeconfig({
+    cluster: opts.cluster,
+    server: opts.server,
+    user: opts.user,
+    caCert: caCert!,
+    clientCert: clientCert!,
+    clientKey: clientKey!,
+    ...(opts.namespace ? { namespace: opts.namespace } : {}),
+  });
 }

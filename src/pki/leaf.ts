@@ -5,7 +5,14 @@
  */
 import { FurrowError, InputError } from '../engine/errors.js';
 import { ensureAuthorityUnlocked, loadAuthority } from './authority.js';
-import { daysLeft, describeCertificate, describeSpec, mismatches, parseCertificate, type CertDescription } from './describe.js';
+import {
+  daysLeft,
+  describeCertificate,
+  describeSpec,
+  mismatches,
+  parseCertificate,
+  type CertDescription,
+} from './describe.js';
 import { issueLeafCertificate, type Authority } from './issue.js';
 import { generateKeyPair, loadKeyPair, publicKeyDer, type KeyPair } from './keys.js';
 import { checkKeyType, normalizeSpec, type KeyType, type LeafSpec, type NormalSpec, type PkiSettings } from './spec.js';
@@ -56,11 +63,20 @@ export async function ensureLeaf(pkiDir: string, spec: LeafSpec, opts: LeafOptio
  * leaves by name. Keys are kept (delete a .key to rotate it). A missing CA is an error here:
  * renewing must never start a new root.
  */
-export async function renewLeaves(pkiDir: string, specs: LeafSpec[], opts: LeafOptions & { only?: string[] } = {}): Promise<LeafResult[]> {
+export async function renewLeaves(
+  pkiDir: string,
+  specs: LeafSpec[],
+  opts: LeafOptions & { only?: string[] } = {},
+): Promise<LeafResult[]> {
   const normal = specs.map(normalizeSpec);
   const known = new Set(normal.map((s) => s.name));
   const unknown = (opts.only ?? []).filter((n) => !known.has(n));
-  if (unknown.length) throw new InputError(undefined, `no certificate named ${unknown.map((n) => `'${n}'`).join(', ')}`, `choose from: ${[...known].sort().join(', ')}`);
+  if (unknown.length)
+    throw new InputError(
+      undefined,
+      `no certificate named ${unknown.map((n) => `'${n}'`).join(', ')}`,
+      `choose from: ${[...known].sort().join(', ')}`,
+    );
   const chosen = opts.only ? normal.filter((s) => opts.only!.includes(s.name)) : normal;
   return withPkiLock(pkiDir, async () => {
     const results: LeafResult[] = [];
@@ -69,38 +85,86 @@ export async function renewLeaves(pkiDir: string, specs: LeafSpec[], opts: LeafO
   });
 }
 
-async function ensureLeafUnlocked(pkiDir: string, spec: NormalSpec, opts: LeafOptions, force: boolean): Promise<LeafResult> {
+async function ensureLeafUnlocked(
+  pkiDir: string,
+  spec: NormalSpec,
+  opts: LeafOptions,
+  force: boolean,
+): Promise<LeafResult> {
   const now = opts.now ?? new Date();
   const keyType = checkKeyType(opts.keyType ?? 'rsa', `certificate '${spec.name}'`);
-  const ca = force ? await requireAuthority(pkiDir, spec) : await ensureAuthorityUnlocked(pkiDir, spec.ca, { ...opts, now });
+  const ca = force
+    ? await requireAuthority(pkiDir, spec)
+    : await ensureAuthorityUnlocked(pkiDir, spec.ca, { ...opts, now });
   const files = { certPath: certPath(pkiDir, spec.name), keyPath: keyPath(pkiDir, spec.name) };
   const authority = ca.authority;
   if (!authority) {
     // Check mode with no CA yet: everything under it would be new.
     const description = describeSpec(spec, `CN=${spec.ca} (would be created)`, now);
-    return { name: spec.name, action: 'would-issue', reason: `CA '${spec.ca}' does not exist yet`, ...files, description, newKey: true };
+    return {
+      name: spec.name,
+      action: 'would-issue',
+      reason: `CA '${spec.ca}' does not exist yet`,
+      ...files,
+      description,
+      newKey: true,
+    };
   }
-  const existing = await inspectLeaf(files, spec, authority, keyType, opts.renewWithinDays ?? DEFAULT_RENEW_WITHIN_DAYS, now);
+  const existing = await inspectLeaf(
+    files,
+    spec,
+    authority,
+    keyType,
+    opts.renewWithinDays ?? DEFAULT_RENEW_WITHIN_DAYS,
+    now,
+  );
   const previous = existing.cert ? describeCertificate(existing.cert) : undefined;
   if (!force && existing.problems.length === 0 && previous) {
-    return { name: spec.name, action: 'kept', reason: `valid until ${previous.notAfter.slice(0, 10)} (${daysLeft(previous.notAfter, now)} days left)`, ...files, description: previous, newKey: false };
+    return {
+      name: spec.name,
+      action: 'kept',
+      reason: `valid until ${previous.notAfter.slice(0, 10)} (${daysLeft(previous.notAfter, now)} days left)`,
+      ...files,
+      description: previous,
+      newKey: false,
+    };
   }
   const reason = force ? 'renewal requested' : existing.problems.join('; ');
   const newKey = !existing.keys;
   if (opts.dryRun) {
     const description = describeSpec(spec, authority.cert.subject, now);
-    return { name: spec.name, action: 'would-issue', reason, ...files, description, ...(previous ? { previous } : {}), newKey };
+    return {
+      name: spec.name,
+      action: 'would-issue',
+      reason,
+      ...files,
+      description,
+      ...(previous ? { previous } : {}),
+      newKey,
+    };
   }
   const keys = existing.keys ?? (await generateKeyPair(keyType));
   const cert = await issueLeafCertificate(spec, keys, authority, now);
   if (newKey) await writeAtomic(files.keyPath, keys.privatePem, KEY_MODE);
-  await writeAtomic(files.certPath, cert.toString('pem') + '\n', CERT_MODE);
-  return { name: spec.name, action: 'issued', reason, ...files, description: describeCertificate(cert), ...(previous ? { previous } : {}), newKey };
+  await writeAtomic(files.certPath, `${cert.toString('pem')}\n`, CERT_MODE);
+  return {
+    name: spec.name,
+    action: 'issued',
+    reason,
+    ...files,
+    description: describeCertificate(cert),
+    ...(previous ? { previous } : {}),
+    newKey,
+  };
 }
 
 async function requireAuthority(pkiDir: string, spec: NormalSpec): Promise<{ authority: Authority }> {
   const authority = await loadAuthority(pkiDir, spec.ca);
-  if (!authority) throw new FurrowError('module', `certificate '${spec.name}': its CA '${spec.ca}' does not exist in ${pkiDir}; deploy first (renew only re-issues leaves of existing CAs)`);
+  if (!authority)
+    throw new FurrowError(
+      'module',
+      `certificate '${spec.name}': its CA '${spec.ca}' does not exist in ${pkiDir}; deploy first (renew only re-issues leaves of existing CAs)`,
+    );
   return { authority };
 }
 
@@ -116,17 +180,22 @@ async function inspectLeaf(
   const [crt, key] = await Promise.all([readIfExists(files.certPath), readIfExists(files.keyPath)]);
   const keys = key === undefined ? undefined : await loadKeyPair(key, files.keyPath);
   const usableKeys = keys && keys.type === keyType ? keys : undefined;
-  if (crt === undefined) return { ...(usableKeys ? { keys: usableKeys } : {}), problems: [`${files.certPath} is missing`] };
+  if (crt === undefined)
+    return { ...(usableKeys ? { keys: usableKeys } : {}), problems: [`${files.certPath} is missing`] };
   const cert = parseCertificate(crt, files.certPath);
   const problems = mismatches(cert, spec, ca.cert, keyType);
   if (!keys) problems.push(`${files.keyPath} is missing`);
-  else if (!Buffer.from(cert.publicKey.rawData).equals(await publicKeyDer(keys))) problems.push(`${files.keyPath} is not the key of this certificate`);
+  else if (!Buffer.from(cert.publicKey.rawData).equals(await publicKeyDer(keys)))
+    problems.push(`${files.keyPath} is not the key of this certificate`);
   if (problems.length === 0 && !(await cert.verify({ publicKey: ca.cert as never, signatureOnly: true }))) {
     problems.push(`not signed by the current CA '${spec.ca}' (the CA was replaced)`);
   }
   const left = daysLeft(cert.notAfter, now);
   if (left < 0) problems.push(`expired on ${cert.notAfter.toISOString().slice(0, 10)}`);
-  else if (left < renewWithinDays) problems.push(`expires on ${cert.notAfter.toISOString().slice(0, 10)}, within the renew window of ${renewWithinDays} days`);
+  else if (left < renewWithinDays)
+    problems.push(
+      `expires on ${cert.notAfter.toISOString().slice(0, 10)}, within the renew window of ${renewWithinDays} days`,
+    );
   // A key that does not match the certificate is still a good key: the new certificate is issued for it.
   return { cert, ...(usableKeys ? { keys: usableKeys } : {}), problems };
 }

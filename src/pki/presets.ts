@@ -16,18 +16,30 @@ export interface Member {
 
 /** etcd member certificates are named after the member: etcd/server-<name>, etcd/peer-<name>. */
 export function etcdServerSpec(member: Member, days?: number): LeafSpec {
-  return withDays({
-    name: `etcd/server-${member.name}`,
-    ca: CA.etcd,
-    commonName: member.name,
-    sans: hostSans(member),
-    // Both usages, as kubeadm: etcd also dials itself with its server certificate (grpc-gateway).
-    usages: ['server', 'client'],
-  }, days);
+  return withDays(
+    {
+      name: `etcd/server-${member.name}`,
+      ca: CA.etcd,
+      commonName: member.name,
+      sans: hostSans(member),
+      // Both usages, as kubeadm: etcd also dials itself with its server certificate (grpc-gateway).
+      usages: ['server', 'client'],
+    },
+    days,
+  );
 }
 
 export function etcdPeerSpec(member: Member, days?: number): LeafSpec {
-  return withDays({ name: `etcd/peer-${member.name}`, ca: CA.etcd, commonName: member.name, sans: hostSans(member), usages: ['peer'] }, days);
+  return withDays(
+    {
+      name: `etcd/peer-${member.name}`,
+      ca: CA.etcd,
+      commonName: member.name,
+      sans: hostSans(member),
+      usages: ['peer'],
+    },
+    days,
+  );
 }
 
 /** Every etcd certificate: per member a server and a peer one, plus the apiserver's and the health check's client certificates. */
@@ -35,8 +47,14 @@ export function etcdCertSpecs(members: Member[], opts: { days?: number } = {}): 
   checkMembers(members, 'etcd');
   return [
     ...members.flatMap((m) => [etcdServerSpec(m, opts.days), etcdPeerSpec(m, opts.days)]),
-    withDays({ name: 'etcd/healthcheck-client', ca: CA.etcd, commonName: 'kube-etcd-healthcheck-client', usages: ['client'] }, opts.days),
-    withDays({ name: 'apiserver-etcd-client', ca: CA.etcd, commonName: 'kube-apiserver-etcd-client', usages: ['client'] }, opts.days),
+    withDays(
+      { name: 'etcd/healthcheck-client', ca: CA.etcd, commonName: 'kube-etcd-healthcheck-client', usages: ['client'] },
+      opts.days,
+    ),
+    withDays(
+      { name: 'apiserver-etcd-client', ca: CA.etcd, commonName: 'kube-apiserver-etcd-client', usages: ['client'] },
+      opts.days,
+    ),
   ];
 }
 
@@ -56,21 +74,35 @@ export function apiserverSpec(k: KubeSettings): LeafSpec {
   const serviceIp = kubernetesServiceIp(k.serviceCidr);
   const domain = k.clusterDnsDomain.replace(/\.$/, '');
   const extra = k.extraSans ?? [];
-  const dns = ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', `kubernetes.default.svc.${domain}`, 'localhost', ...k.masters.map((m) => m.name).filter((n) => !isAddress(n)), ...extra.filter((s) => !isAddress(s))];
+  const dns = [
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    `kubernetes.default.svc.${domain}`,
+    'localhost',
+    ...k.masters.map((m) => m.name).filter((n) => !isAddress(n)),
+    ...extra.filter((s) => !isAddress(s)),
+  ];
   const ips = [serviceIp, '127.0.0.1', ...k.masters.map((m) => m.ip), ...extra.filter(isAddress)];
-  return withDays({ name: 'apiserver', ca: CA.cluster, commonName: 'kube-apiserver', sans: { dns, ips }, usages: ['server'] }, k.days);
+  return withDays(
+    { name: 'apiserver', ca: CA.cluster, commonName: 'kube-apiserver', sans: { dns, ips }, usages: ['server'] },
+    k.days,
+  );
 }
 
 export function kubeletSpec(node: Member, days?: number): LeafSpec {
   // kubeasz's kubelet certificate both logs in to the apiserver and serves the kubelet's port 10250.
-  return withDays({
-    name: `kubelet-${node.name}`,
-    ca: CA.cluster,
-    commonName: `system:node:${node.name}`,
-    organization: 'system:nodes',
-    sans: hostSans(node),
-    usages: ['server', 'client'],
-  }, days);
+  return withDays(
+    {
+      name: `kubelet-${node.name}`,
+      ca: CA.cluster,
+      commonName: `system:node:${node.name}`,
+      organization: 'system:nodes',
+      sans: hostSans(node),
+      usages: ['server', 'client'],
+    },
+    days,
+  );
 }
 
 /** The Kubernetes certificates: apiserver, its clients, the components, admin, and a kubelet per node. */
@@ -103,7 +135,9 @@ export function kubernetesServiceIp(serviceCidr: string): string {
 
 /** A host's own names and addresses, and loopback (kubeasz inventories often name hosts by their IP). */
 function hostSans(host: Member): { dns: string[]; ips: string[] } {
-  return isAddress(host.name) ? { dns: ['localhost'], ips: [host.ip, host.name, '127.0.0.1'] } : { dns: [host.name, 'localhost'], ips: [host.ip, '127.0.0.1'] };
+  return isAddress(host.name)
+    ? { dns: ['localhost'], ips: [host.ip, host.name, '127.0.0.1'] }
+    : { dns: [host.name, 'localhost'], ips: [host.ip, '127.0.0.1'] };
 }
 
 function isAddress(text: string): boolean {
@@ -117,8 +151,14 @@ function withDays(spec: LeafSpec, days: number | undefined): LeafSpec {
 function checkMembers(members: Member[], group: string): void {
   const seen = new Set<string>();
   for (const m of members) {
-    if (!m.name || !m.ip) throw new InputError(undefined, `group ${group}: a host needs a name and an address, got ${JSON.stringify(m)}`, 'set ansible_host (or use the address as the host name) for every host');
-    if (seen.has(m.name)) throw new InputError(undefined, `group ${group}: host '${m.name}' is listed twice`, 'list each host once');
+    if (!m.name || !m.ip)
+      throw new InputError(
+        undefined,
+        `group ${group}: a host needs a name and an address, got ${JSON.stringify(m)}`,
+        'set ansible_host (or use the address as the host name) for every host',
+      );
+    if (seen.has(m.name))
+      throw new InputError(undefined, `group ${group}: host '${m.name}' is listed twice`, 'list each host once');
     seen.add(m.name);
   }
 }

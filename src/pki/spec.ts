@@ -52,7 +52,8 @@ export interface NormalSpec {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
 // Host names and wildcards as they appear in SANs; '*.' only as the first label.
-const DNS_NAME = /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+const DNS_NAME =
+  /^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
 
 /** Checks a spec and brings it to its normal form; every problem names the spec and the fix. */
 export function normalizeSpec(spec: LeafSpec): NormalSpec {
@@ -60,30 +61,43 @@ export function normalizeSpec(spec: LeafSpec): NormalSpec {
   const fail = (problem: string, fix: string): never => {
     throw new InputError(undefined, `${where}: ${problem}`, fix);
   };
-  if (typeof spec.name !== 'string' || !NAME.test(spec.name)) fail(`name ${JSON.stringify(spec.name)} is not a path under pki/`, "use letters, digits, '.', '_', '-' and '/' between parts, e.g. 'etcd/server-etcd1'");
-  if (typeof spec.ca !== 'string' || !NAME.test(spec.ca)) fail(`ca ${JSON.stringify(spec.ca)} is not a CA name`, `use one of ${Object.values(CA).join(', ')}`);
+  if (typeof spec.name !== 'string' || !NAME.test(spec.name))
+    fail(
+      `name ${JSON.stringify(spec.name)} is not a path under pki/`,
+      "use letters, digits, '.', '_', '-' and '/' between parts, e.g. 'etcd/server-etcd1'",
+    );
+  if (typeof spec.ca !== 'string' || !NAME.test(spec.ca))
+    fail(`ca ${JSON.stringify(spec.ca)} is not a CA name`, `use one of ${Object.values(CA).join(', ')}`);
   if (spec.ca === spec.name) fail('a leaf cannot be its own CA', 'give the leaf another name');
-  if (typeof spec.commonName !== 'string' || spec.commonName.trim() === '') fail('commonName is empty', 'give the subject common name, e.g. kube-apiserver');
+  if (typeof spec.commonName !== 'string' || spec.commonName.trim() === '')
+    fail('commonName is empty', 'give the subject common name, e.g. kube-apiserver');
   const usages = uniqueSorted(spec.usages ?? []) as Usage[];
   if (usages.length === 0) fail('usages is empty', `give one or more of ${USAGES.join(', ')}`);
   for (const u of usages) if (!USAGES.includes(u)) fail(`usage '${u}' is unknown`, `use ${USAGES.join(', ')}`);
   const dns = uniqueSorted(spec.sans?.dns ?? []);
-  for (const d of dns) if (!DNS_NAME.test(d)) fail(`'${d}' is not a DNS name`, 'put IP addresses under sans.ips, names under sans.dns');
+  for (const d of dns)
+    if (!DNS_NAME.test(d)) fail(`'${d}' is not a DNS name`, 'put IP addresses under sans.ips, names under sans.dns');
   const ips = uniqueSorted((spec.sans?.ips ?? []).map((ip) => canonicalIp(ip, fail)));
   const days = spec.days ?? DEFAULT_LEAF_DAYS;
-  if (!Number.isInteger(days) || days < 1) fail(`days ${JSON.stringify(spec.days)} is not a positive whole number`, 'give the lifetime in days, e.g. 365');
+  if (!Number.isInteger(days) || days < 1)
+    fail(`days ${JSON.stringify(spec.days)} is not a positive whole number`, 'give the lifetime in days, e.g. 365');
   const organization = uniqueSorted(spec.organization === undefined ? [] : ([] as string[]).concat(spec.organization));
   return { name: spec.name, ca: spec.ca, commonName: spec.commonName, organization, dns, ips, usages, days };
 }
 
 export function checkKeyType(keyType: unknown, where: string): KeyType {
   if (KEY_TYPES.includes(keyType as KeyType)) return keyType as KeyType;
-  throw new InputError(undefined, `${where}: key type ${JSON.stringify(keyType)} is not supported`, `use ${KEY_TYPES.join(' or ')}`);
+  throw new InputError(
+    undefined,
+    `${where}: key type ${JSON.stringify(keyType)} is not supported`,
+    `use ${KEY_TYPES.join(' or ')}`,
+  );
 }
 
 /** IPs compare in one spelling: IPv6 as the library prints it (lower case, compressed). */
 function canonicalIp(ip: string, fail: (problem: string, fix: string) => never): string {
-  if (typeof ip !== 'string' || isIP(ip) === 0) return fail(`${JSON.stringify(ip)} is not an IP address`, 'put names under sans.dns, addresses under sans.ips');
+  if (typeof ip !== 'string' || isIP(ip) === 0)
+    return fail(`${JSON.stringify(ip)} is not an IP address`, 'put names under sans.dns, addresses under sans.ips');
   return isIP(ip) === 6 ? new URL(`http://[${ip}]/`).hostname.slice(1, -1) : ip;
 }
 

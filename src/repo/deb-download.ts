@@ -11,7 +11,15 @@ export interface DebCandidate {
 }
 
 // Only hard dependencies: what `apt-get install --no-install-recommends` on the host will demand.
-const CLOSURE_FLAGS = ['--recurse', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks', '--no-replaces', '--no-enhances'];
+const CLOSURE_FLAGS = [
+  '--recurse',
+  '--no-recommends',
+  '--no-suggests',
+  '--no-conflicts',
+  '--no-breaks',
+  '--no-replaces',
+  '--no-enhances',
+];
 
 /**
  * The named packages and everything they need, from `apt-cache depends --recurse`. Its top-level
@@ -61,7 +69,11 @@ export async function candidateVersions(names: string[]): Promise<DebCandidate[]
 
 function unknownPackages(names: string[], cause?: unknown): InputError {
   const detail = cause instanceof Error ? ` (${cause.message.split('\n').slice(-1)[0]})` : '';
-  return new InputError(undefined, `the controller's apt knows no package named ${names.join(', ')}${detail}`, "check the names; run 'apt-get update' on the controller if its package lists are old or missing");
+  return new InputError(
+    undefined,
+    `the controller's apt knows no package named ${names.join(', ')}${detail}`,
+    "check the names; run 'apt-get update' on the controller if its package lists are old or missing",
+  );
 }
 
 /** The file name `apt-get download` gives a package: the epoch's colon is written %3a. */
@@ -73,14 +85,24 @@ export function debFileName(c: DebCandidate): string {
  * Downloads into `pool` every candidate whose exact file is not there yet (the cache), and removes
  * the pool's other versions of those packages so the index offers one version of each.
  */
-export async function downloadMissing(pool: string, wanted: DebCandidate[], log: RepoLog): Promise<{ downloaded: string[]; cached: string[] }> {
+export async function downloadMissing(
+  pool: string,
+  wanted: DebCandidate[],
+  log: RepoLog,
+): Promise<{ downloaded: string[]; cached: string[] }> {
   const present = new Set(await readdir(pool));
   const missing = wanted.filter((c) => !present.has(debFileName(c)));
   const cached = wanted.filter((c) => present.has(debFileName(c))).map((c) => c.name);
   if (missing.length) {
     log(`downloading ${missing.length} package(s): ${missing.map((c) => c.name).join(' ')}`);
     // Root downloads unsandboxed: the pool need not be readable by the _apt user.
-    await runTool('apt-get', ['download', '-q', '-o', 'APT::Sandbox::User=root', ...missing.map((c) => `${c.name}=${c.version}`)], { cwd: pool });
+    await runTool(
+      'apt-get',
+      ['download', '-q', '-o', 'APT::Sandbox::User=root', ...missing.map((c) => `${c.name}=${c.version}`)],
+      {
+        cwd: pool,
+      },
+    );
   }
   await removeOtherVersions(pool, wanted, log);
   return { downloaded: missing.map((c) => c.name), cached };

@@ -27,7 +27,13 @@ function digest(algorithm: string, data: Buffer): string {
 /** One Packages stanza: the control file as dpkg-deb prints it, then where and what the file is. */
 export function packagesStanza(control: string, filename: string, data: Buffer): string {
   const lines = control.replace(/\s+$/, '').split('\n');
-  lines.push(`Filename: ${filename}`, `Size: ${data.length}`, `MD5sum: ${digest('md5', data)}`, `SHA1: ${digest('sha1', data)}`, `SHA256: ${digest('sha256', data)}`);
+  lines.push(
+    `Filename: ${filename}`,
+    `Size: ${data.length}`,
+    `MD5sum: ${digest('md5', data)}`,
+    `SHA1: ${digest('sha1', data)}`,
+    `SHA256: ${digest('sha256', data)}`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -37,12 +43,19 @@ async function stanzaFor(dir: string, filename: string): Promise<{ stanza: strin
   const field = (key: string) => new RegExp(`^${key}: *(.+)$`, 'm').exec(control)?.[1]?.trim() ?? '';
   return {
     stanza: packagesStanza(control, filename, data),
-    deb: { filename, package: field('Package'), version: field('Version'), size: data.length, sha256: digest('sha256', data) },
+    deb: {
+      filename,
+      package: field('Package'),
+      version: field('Version'),
+      size: data.length,
+      sha256: digest('sha256', data),
+    },
   };
 }
 
 export function releaseFile(files: { name: string; data: Buffer }[], date: Date): string {
-  const list = (algorithm: string) => files.map((f) => ` ${digest(algorithm, f.data)} ${String(f.data.length).padStart(8)} ${f.name}`).join('\n');
+  const list = (algorithm: string) =>
+    files.map((f) => ` ${digest(algorithm, f.data)} ${String(f.data.length).padStart(8)} ${f.name}`).join('\n');
   return [
     'Origin: furrow',
     'Label: furrow',
@@ -77,7 +90,13 @@ export async function writeRepoIndex(dir: string): Promise<{ debs: IndexedDeb[];
   const gz = gzipSync(packages, { level: 9 });
   await writeAtomic(path.join(dir, 'Packages'), packages);
   await writeAtomic(path.join(dir, 'Packages.gz'), gz);
-  const release = releaseFile([{ name: 'Packages', data: packages }, { name: 'Packages.gz', data: gz }], new Date());
+  const release = releaseFile(
+    [
+      { name: 'Packages', data: packages },
+      { name: 'Packages.gz', data: gz },
+    ],
+    new Date(),
+  );
   await writeAtomic(path.join(dir, 'Release'), release);
   return { debs, changed: true };
 }

@@ -42,7 +42,8 @@ export async function buildDebRepo(opts: BuildDebRepoOptions): Promise<DebRepo> 
   if (cached.length) log(`${cached.length} package(s) already in the pool`);
   if (opts.prune) {
     const keep = new Set(wanted.map(debFileName));
-    for (const file of await readdir(pool)) if (file.endsWith('.deb') && !keep.has(file)) await unlink(path.join(pool, file));
+    for (const file of await readdir(pool))
+      if (file.endsWith('.deb') && !keep.has(file)) await unlink(path.join(pool, file));
   }
   const { debs, changed } = await writeRepoIndex(dir);
   log(changed ? `index written: ${debs.length} package(s)` : 'index unchanged');

@@ -58,7 +58,9 @@ async function handle(root: string, req: http.IncomingMessage, res: http.ServerR
     'Last-Modified': info.mtime.toUTCString(),
   });
   if (req.method === 'HEAD') return void res.end();
-  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+  createReadStream(file)
+    .on('error', () => res.destroy())
+    .pipe(res);
 }
 
 /** The URL a repository served on host:port has. */
@@ -73,7 +75,9 @@ export function repoUrl(host: string, port: number): string {
  */
 export async function serveRepo(dir: string, opts: { host: string; port?: number }): Promise<RepoServer> {
   if (!net.isIP(opts.host) || opts.host === '0.0.0.0' || opts.host === '::') {
-    throw new RepoError(`serveRepo: '${opts.host}' is not one address: give the lab bridge's address (e.g. 10.213.7.1) or 127.0.0.1`);
+    throw new RepoError(
+      `serveRepo: '${opts.host}' is not one address: give the lab bridge's address (e.g. 10.213.7.1) or 127.0.0.1`,
+    );
   }
   const root = path.resolve(dir);
   const server = http.createServer((req, res) => {
@@ -83,7 +87,13 @@ export async function serveRepo(dir: string, opts: { host: string; port?: number
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new RepoError(`cannot serve the package repository on ${opts.host}:${opts.port ?? 0}: ${err.message}`, { cause: err })));
+    server.once('error', (err) =>
+      reject(
+        new RepoError(`cannot serve the package repository on ${opts.host}:${opts.port ?? 0}: ${err.message}`, {
+          cause: err,
+        }),
+      ),
+    );
     server.listen(opts.port ?? 0, opts.host, resolve);
   });
   const port = (server.address() as net.AddressInfo).port;

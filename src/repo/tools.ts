@@ -17,12 +17,25 @@ export type RepoLog = (line: string) => void;
  */
 export function runTool(command: string, args: string[], opts: { cwd?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(command, args, { cwd: opts.cwd, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
-      const tail = String(stderr || stdout).trim().split('\n').slice(-20).join('\n');
-      const shown = [command, ...args].join(' ');
-      const short = shown.length > 300 ? `${shown.slice(0, 300)}...` : shown;
-      reject(new RepoError(`${short} failed (${(err as NodeJS.ErrnoException).code ?? 'error'}):\n${tail}`, { cause: err }));
-    });
+    execFile(
+      command,
+      args,
+      { cwd: opts.cwd, maxBuffer: 256 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } },
+      (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        const tail = String(stderr || stdout)
+          .trim()
+          .split('\n')
+          .slice(-20)
+          .join('\n');
+        const shown = [command, ...args].join(' ');
+        const short = shown.length > 300 ? `${shown.slice(0, 300)}...` : shown;
+        reject(
+          new RepoError(`${short} failed (${(err as NodeJS.ErrnoException).code ?? 'error'}):\n${tail}`, {
+            cause: err,
+          }),
+        );
+      },
+    );
   });
 }

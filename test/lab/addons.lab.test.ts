@@ -30,13 +30,24 @@ import { changedCounts, describeLab, expectExit, furrow, LabHosts, labTestName, 
  */
 const NAME = labTestName('t-addons');
 const KUBECTL = '/opt/kube/bin/kubectl --kubeconfig=/root/.kube/config --request-timeout=20s';
-const TEMPLATES = ['coredns.yaml.hbs', 'metrics-server.yaml.hbs', 'metrics-server-apiservice.yaml.hbs', 'dashboard.yaml.hbs', 'ingress-nginx.yaml.hbs'];
+const TEMPLATES = [
+  'coredns.yaml.hbs',
+  'metrics-server.yaml.hbs',
+  'metrics-server-apiservice.yaml.hbs',
+  'dashboard.yaml.hbs',
+  'ingress-nginx.yaml.hbs',
+];
 const SWITCHES = ['dns_install', 'metricsserver_install', 'dashboard_install', 'ingress_install'];
 
 interface KubeObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string>; managedFields?: Array<{ manager: string; operation: string }> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    managedFields?: Array<{ manager: string; operation: string }>;
+  };
   spec?: { template?: { spec?: { containers?: Array<{ image: string }> } }; clusterIP?: string; replicas?: number };
   data?: Record<string, string>;
 }
@@ -59,10 +70,20 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
 
   /** The add-ons' objects as this cluster's deploy renders them (its config.yml, the lab's 1.20.2). */
   function manifestObjects(): Array<{ template: string; object: KubeObject }> {
-    const manifest = YAML.parse(readFileSync(path.resolve('bundle/manifest.yml'), 'utf8')) as { versions: Record<string, string> };
-    const settings = { ...(YAML.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>), versions: { ...manifest.versions, kubernetes: '1.20.2' } };
+    const manifest = YAML.parse(readFileSync(path.resolve('bundle/manifest.yml'), 'utf8')) as {
+      versions: Record<string, string>;
+    };
+    const settings = {
+      ...(YAML.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>),
+      versions: { ...manifest.versions, kubernetes: '1.20.2' },
+    };
     return TEMPLATES.flatMap((template) =>
-      YAML.parseAllDocuments(renderRoleTemplate('addons', template, settings, { name: 'h1', groups: { kube_master: ['h1'], kube_node: ['h1'], all: ['h1'] } }))
+      YAML.parseAllDocuments(
+        renderRoleTemplate('addons', template, settings, {
+          name: 'h1',
+          groups: { kube_master: ['h1'], kube_node: ['h1'], all: ['h1'] },
+        }),
+      )
         .map((d) => d.toJS() as KubeObject | null)
         .filter((o): o is KubeObject => o !== null)
         .map((object) => ({ template, object })),
@@ -73,7 +94,9 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
   async function live(objects: KubeObject[]): Promise<Array<KubeObject | null>> {
     return Promise.all(
       objects.map(async (o) => {
-        const r = await hosts.get('h1').exec(`${KUBECTL} get ${o.metadata.namespace ? `-n ${o.metadata.namespace} ` : ''}${ref(o)} -o json`);
+        const r = await hosts
+          .get('h1')
+          .exec(`${KUBECTL} get ${o.metadata.namespace ? `-n ${o.metadata.namespace} ` : ''}${ref(o)} -o json`);
         if (r.code !== 0 && /NotFound/.test(r.stderr.toString())) return null;
         if (r.code !== 0) throw new Error(`kubectl get ${ref(o)}: ${r.stderr.toString()}`);
         return JSON.parse(r.stdout.toString()) as KubeObject;
@@ -127,25 +150,40 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
     expect(objects.length).toBeGreaterThan(40);
     const found = await live(objects.map((o) => o.object));
     // For the notes: who the apiserver says manages the first object (field managers).
-    process.stdout.write(`addons lab: ${ref(objects[0]!.object)} managedFields: ${JSON.stringify(found[0]?.metadata.managedFields ?? null)}\n`);
+    process.stdout.write(
+      `addons lab: ${ref(objects[0]!.object)} managedFields: ${JSON.stringify(found[0]?.metadata.managedFields ?? null)}\n`,
+    );
     expect(objects.filter((_, i) => found[i] === null).map((o) => `${o.template}: ${ref(o.object)}`)).toEqual([]);
     for (const [i, { template, object }] of objects.entries()) {
       // Applied by Furrow's server-side apply, except the APIService (kubectl's client-side apply,
       // which leaves its last-applied annotation: apiservers before 1.20.6 cannot apply it server-side).
       const byKubectl = template === 'metrics-server-apiservice.yaml.hbs';
       const annotations = found[i]!.metadata.annotations ?? {};
-      expect({ object: ref(object), byKubectl: 'kubectl.kubernetes.io/last-applied-configuration' in annotations }).toEqual({ object: ref(object), byKubectl });
+      expect({
+        object: ref(object),
+        byKubectl: 'kubectl.kubernetes.io/last-applied-configuration' in annotations,
+      }).toEqual({ object: ref(object), byKubectl });
       // The workloads' images, as the apiserver keeps them, are the manifest's: the bundle's.
       const images = (o: KubeObject) => (o.spec?.template?.spec?.containers ?? []).map((c) => c.image);
-      expect({ object: ref(object), images: images(found[i]!) }).toEqual({ object: ref(object), images: images(object) });
+      expect({ object: ref(object), images: images(found[i]!) }).toEqual({
+        object: ref(object),
+        images: images(object),
+      });
     }
     // Six images, each one of the bundle manifest's images at the cluster's versions.
-    const manifest = YAML.parse(readFileSync(path.resolve('bundle/manifest.yml'), 'utf8')) as { versions: Record<string, string>; images: string[] };
-    const bundleImages = manifest.images.map((image) => image.replace(/\{\{\s*versions\.(\w+)\s*\}\}/g, (_, key: string) => String(manifest.versions[key])));
+    const manifest = YAML.parse(readFileSync(path.resolve('bundle/manifest.yml'), 'utf8')) as {
+      versions: Record<string, string>;
+      images: string[];
+    };
+    const bundleImages = manifest.images.map((image) =>
+      image.replace(/\{\{\s*versions\.(\w+)\s*\}\}/g, (_, key: string) => String(manifest.versions[key])),
+    );
     const images = [...new Set(found.flatMap((o) => o!.spec?.template?.spec?.containers?.map((c) => c.image) ?? []))];
     expect(images.length).toBe(6);
     expect(images.filter((image) => !bundleImages.includes(image))).toEqual([]);
-    expect(JSON.parse(await on('h1', `${KUBECTL} -n kube-system get service kube-dns -o json`)).spec.clusterIP).toBe('10.68.0.2');
+    expect(JSON.parse(await on('h1', `${KUBECTL} -n kube-system get service kube-dns -o json`)).spec.clusterIP).toBe(
+      '10.68.0.2',
+    );
 
     // On 1.20 the token controller made the admin's token Secret itself; the printed command reads it.
     const printed = /this prints it: (kubectl .*\| base64 -d)/.exec(r.stdout)?.[1];
@@ -166,14 +204,34 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
   }, 1_600_000);
 
   test('--check --diff with another CoreDNS replica count and cache time shows both and changes neither', async () => {
-    const r = await furrow(['deploy', 'addons', '-i', cluster, '--check', '--diff', '-e', JSON.stringify({ coredns_replicas: 2, coredns_cache: 60 })], { cwd, timeoutMs: 600_000 });
+    const r = await furrow(
+      [
+        'deploy',
+        'addons',
+        '-i',
+        cluster,
+        '--check',
+        '--diff',
+        '-e',
+        JSON.stringify({ coredns_replicas: 2, coredns_cache: 60 }),
+      ],
+      {
+        cwd,
+        timeoutMs: 600_000,
+      },
+    );
     expectExit(r, 0);
     expect(r.stdout).toMatch(/h1 addons \| changed: CoreDNS \(dns_install\)/);
-    for (const line of ['-  replicas: 1', '+  replicas: 2', '-        cache 30', '+        cache 60']) expect(r.stdout.split('\n').map((l) => l.trim())).toContain(line.trim());
+    for (const line of ['-  replicas: 1', '+  replicas: 2', '-        cache 30', '+        cache 60'])
+      expect(r.stdout.split('\n').map((l) => l.trim())).toContain(line.trim());
     expect(recap(r.stdout).h1!.changed).toBe(1);
-    const deployment = JSON.parse(await on('h1', `${KUBECTL} -n kube-system get deployment coredns -o json`)) as KubeObject;
+    const deployment = JSON.parse(
+      await on('h1', `${KUBECTL} -n kube-system get deployment coredns -o json`),
+    ) as KubeObject;
     expect(deployment.spec!.replicas).toBe(1);
-    const corefile = (JSON.parse(await on('h1', `${KUBECTL} -n kube-system get configmap coredns -o json`)) as KubeObject).data!.Corefile!;
+    const corefile = (
+      JSON.parse(await on('h1', `${KUBECTL} -n kube-system get configmap coredns -o json`)) as KubeObject
+    ).data!.Corefile!;
     expect(corefile).toContain('cache 30');
     expect(corefile).not.toContain('cache 60');
   }, 600_000);
@@ -193,7 +251,9 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
       await new Promise((done) => setTimeout(done, 3000));
     }
     expect(left).toEqual([]);
-    expect(await on('h1', 'test -e /etc/kubernetes/metrics-server-apiservice.yaml && echo there || echo gone')).toBe('gone');
+    expect(await on('h1', 'test -e /etc/kubernetes/metrics-server-apiservice.yaml && echo there || echo gone')).toBe(
+      'gone',
+    );
     const again = await timed('deploy addons (all off, re-run)', ['deploy', 'addons', '-i', cluster]);
     expectExit(again, 0);
     expect(changedCounts(again)).toEqual({ h1: 0 });

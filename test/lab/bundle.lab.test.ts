@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -39,7 +49,11 @@ async function fileServer(root: string): Promise<{ url: string; requests: () => 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests: () => count, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => count,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 describeLab('furrow bundle: build, verify, ls and preload on 3 lab hosts', () => {
@@ -90,7 +104,10 @@ packages:
 
   beforeAll(async () => {
     mkdirSync(files);
-    [registry, authRegistry] = await Promise.all([startRegistry(), startRegistry({ auth: { username: 'furrow', password: 'lab-secret' } })]);
+    [registry, authRegistry] = await Promise.all([
+      startRegistry(),
+      startRegistry({ auth: { username: 'furrow', password: 'lab-secret' } }),
+    ]);
     images = await pushTestImages(registry, authRegistry);
     server = await fileServer(files);
     // containerd's release tarball holds bin/containerd, bin/containerd-shim-runc-v2, bin/ctr; runc ships as runc.<arch>.
@@ -100,12 +117,22 @@ packages:
     const pack = async (dir: string, names: string[], file: string) => {
       mkdirSync(path.join(stage, dir), { recursive: true });
       for (const b of names) copyFileSync(path.join(debs!.root, DEBIAN_PATHS[b]!), path.join(stage, dir, b));
-      await tar.c({ gzip: true, cwd: stage, file: path.join(files, file), portable: true }, names.map((b) => `${dir}/${b}`));
+      await tar.c(
+        { gzip: true, cwd: stage, file: path.join(files, file), portable: true },
+        names.map((b) => `${dir}/${b}`),
+      );
     };
     await pack('bin', ['containerd', 'containerd-shim-runc-v2', 'ctr'], 'containerd-1.6.20-linux-amd64.tar.gz');
     await pack('docker', ['dockerd', 'docker', 'docker-proxy', 'docker-init'], 'docker-20.10.24.tgz');
     copyFileSync(path.join(debs.root, DEBIAN_PATHS.runc!), path.join(files, 'runc.amd64'));
-    writeFileSync(manifestFile, manifest(...['containerd-1.6.20-linux-amd64.tar.gz', 'runc.amd64', 'docker-20.10.24.tgz'].map((f) => sha256(path.join(files, f))) as [string, string, string]));
+    writeFileSync(
+      manifestFile,
+      manifest(
+        ...(['containerd-1.6.20-linux-amd64.tar.gz', 'runc.amd64', 'docker-20.10.24.tgz'].map((f) =>
+          sha256(path.join(files, f)),
+        ) as [string, string, string]),
+      ),
+    );
   }, 300_000);
 
   afterAll(async () => {
@@ -116,7 +143,8 @@ packages:
   }, 120_000);
 
   const env = { FURROW_TEST_REGISTRY_PASSWORD: 'lab-secret' };
-  const build = (...extra: string[]) => furrow(['bundle', 'build', '-m', manifestFile, '-o', out, ...extra], { cwd, env });
+  const build = (...extra: string[]) =>
+    furrow(['bundle', 'build', '-m', manifestFile, '-o', out, ...extra], { cwd, env });
 
   test('build fetches every item, verifies it, and writes one tar with bundle.json first', async () => {
     const r = await build();
@@ -127,7 +155,17 @@ packages:
     const names: string[] = [];
     await tar.t({ file: out, onReadEntry: (e) => names.push(e.path) });
     expect(names[0]).toBe('bundle.json');
-    expect(names).toEqual(expect.arrayContaining(['bin/amd64/containerd', 'bin/amd64/containerd-shim-runc-v2', 'bin/amd64/ctr', 'bin/amd64/runc', 'images/index.json', 'images/oci-layout', 'repo/debian/Packages']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'bin/amd64/containerd',
+        'bin/amd64/containerd-shim-runc-v2',
+        'bin/amd64/ctr',
+        'bin/amd64/runc',
+        'images/index.json',
+        'images/oci-layout',
+        'repo/debian/Packages',
+      ]),
+    );
     expect(names.some((n) => /^repo\/debian\/pool\/tree_.*\.deb$/.test(n))).toBe(true);
     // Each blob once, however many images and arches share it.
     expect(new Set(names).size).toBe(names.length);
@@ -190,7 +228,9 @@ packages:
     expect(r.stderr).toContain('binary runc 1.1.5 amd64');
     expect(r.stderr).toContain(`has sha256 ${good}, the manifest says ${'f'.repeat(64)}`);
     expect(existsSync(target)).toBe(false);
-    const leftovers = existsSync(`${target}.parts`) ? readdirSync(path.join(`${target}.parts`, 'bin', 'amd64')).filter((f) => f.startsWith('runc')) : [];
+    const leftovers = existsSync(`${target}.parts`)
+      ? readdirSync(path.join(`${target}.parts`, 'bin', 'amd64')).filter((f) => f.startsWith('runc'))
+      : [];
     expect(leftovers).toEqual([]);
     rmSync(`${target}.parts`, { recursive: true, force: true });
   }, 300_000);
@@ -198,7 +238,10 @@ packages:
   describe('preload on a 3-host lab with no route out', () => {
     beforeAll(async () => {
       labStarted = true;
-      expectExit(await furrow(['lab', 'up', '--name', NAME, '--hosts', String(HOSTS.length)], { cwd, timeoutMs: 600_000 }), 0);
+      expectExit(
+        await furrow(['lab', 'up', '--name', NAME, '--hosts', String(HOSTS.length)], { cwd, timeoutMs: 600_000 }),
+        0,
+      );
       expectExit(await furrow(['new', cluster, '--from-lab', NAME, '--no-bundle'], { cwd }), 0);
       // h1 and h2 run containerd (the default), h3 docker: both import paths are checked.
       mkdirSync(path.join(cluster, 'host_vars'));
@@ -227,7 +270,9 @@ packages:
         // The host has no route out: the package installs from the copy of the bundle's repository.
         expect(await on(h, 'ip route show default')).toBe('');
         await on(h, 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q tree jq >/dev/null');
-        expect(await on(h, "dpkg-query -W -f='${Status}\\n' tree jq")).toBe('install ok installed\ninstall ok installed');
+        expect(await on(h, "dpkg-query -W -f='${Status}\\n' tree jq")).toBe(
+          'install ok installed\ninstall ok installed',
+        );
         expect(await on(h, `echo '{"a":1}' | jq .a`)).toBe('1');
       }
       // No runtime runs yet: its images wait for step 03 (checked below), nothing failed here.
@@ -242,13 +287,24 @@ packages:
       for (const h of ['h1', 'h2']) {
         expect(await on(h, 'systemctl is-active containerd')).toBe('active');
         // REF TYPE DIGEST ...: each image under its name, with the digest the bundle recorded.
-        const listed = new Map((await on(h, '/opt/kube/bin/ctr -n k8s.io images ls')).split('\n').slice(1).map((l) => l.split(/\s+/)).map((f) => [f[0], f[2]] as const));
+        const listed = new Map(
+          (await on(h, '/opt/kube/bin/ctr -n k8s.io images ls'))
+            .split('\n')
+            .slice(1)
+            .map((l) => l.split(/\s+/))
+            .map((f) => [f[0], f[2]] as const),
+        );
         for (const image of index.images) expect(listed.get(image.name)).toBe(image.digest);
       }
       // docker knows an image by its config digest (its ID): the amd64 platform's, from the bundle.
       expect(await on('h3', 'systemctl is-active docker')).toBe('active');
-      const ids = new Map((await on('h3', "/opt/kube/bin/docker images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'")).split('\n').map((l) => l.split(' ') as [string, string]));
-      for (const image of index.images) expect(ids.get(image.name)).toBe(image.platforms.find((p) => p.arch === 'amd64')!.config);
+      const ids = new Map(
+        (await on('h3', "/opt/kube/bin/docker images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'"))
+          .split('\n')
+          .map((l) => l.split(' ') as [string, string]),
+      );
+      for (const image of index.images)
+        expect(ids.get(image.name)).toBe(image.platforms.find((p) => p.arch === 'amd64')!.config);
       for (const ref of images.refs) expect(index.images.find((i) => i.ref === ref)!.digest).toBe(images.digests[ref]);
     }, 600_000);
 

@@ -31,11 +31,30 @@ describeLab('cert module on a real lab host', () => {
     return r.stdout.toString().trim();
   }
 
-  const server = (m: Member): CertParams => ({ spec: etcdServerSpec(m), src_dir: pki, dest: DEST, cert_file: 'server.crt', key_file: 'server.key', ca: true, owner: 'root', group: 'root' });
-  const peer = (m: Member): CertParams => ({ spec: etcdPeerSpec(m), src_dir: pki, dest: DEST, cert_file: 'peer.crt', key_file: 'peer.key' });
+  const server = (m: Member): CertParams => ({
+    spec: etcdServerSpec(m),
+    src_dir: pki,
+    dest: DEST,
+    cert_file: 'server.crt',
+    key_file: 'server.key',
+    ca: true,
+    owner: 'root',
+    group: 'root',
+  });
+  const peer = (m: Member): CertParams => ({
+    spec: etcdPeerSpec(m),
+    src_dir: pki,
+    dest: DEST,
+    cert_file: 'peer.crt',
+    key_file: 'peer.key',
+  });
   const run = (params: CertParams, check = false) => runModule(cert, moduleContext(conn, { check }), params);
   const hostState = () => onHost(`cd ${DEST} && stat -c '%n %a %U' * && sha256sum *`);
-  const controllerState = () => readdirSync(pki, { recursive: true }).map(String).sort().map((f) => (statSync(path.join(pki, f)).isFile() ? `${f} ${sha(path.join(pki, f))}` : f));
+  const controllerState = () =>
+    readdirSync(pki, { recursive: true })
+      .map(String)
+      .sort()
+      .map((f) => (statSync(path.join(pki, f)).isFile() ? `${f} ${sha(path.join(pki, f))}` : f));
 
   beforeAll(async () => {
     expectExit(await furrow(['lab', 'up', '--hosts', '1', '--name', NAME], { cwd }), 0);
@@ -57,8 +76,15 @@ describeLab('cert module on a real lab host', () => {
     const first = await run(server(member));
     expect(first.plan.action).toBe('create');
     expect((await run(peer(member))).plan.action).toBe('create');
-    expect(await onHost(`stat -c '%n %a %U %G' ${DEST}/server.crt ${DEST}/server.key ${DEST}/ca.crt ${DEST}/peer.key`)).toBe(
-      [`${DEST}/server.crt 644 root root`, `${DEST}/server.key 600 root root`, `${DEST}/ca.crt 644 root root`, `${DEST}/peer.key 600 root root`].join('\n'),
+    expect(
+      await onHost(`stat -c '%n %a %U %G' ${DEST}/server.crt ${DEST}/server.key ${DEST}/ca.crt ${DEST}/peer.key`),
+    ).toBe(
+      [
+        `${DEST}/server.crt 644 root root`,
+        `${DEST}/server.key 600 root root`,
+        `${DEST}/ca.crt 644 root root`,
+        `${DEST}/peer.key 600 root root`,
+      ].join('\n'),
     );
     const hostSums = await onHost(`cd ${DEST} && sha256sum server.crt server.key ca.crt peer.crt peer.key`);
     expect(hostSums).toBe(
@@ -71,7 +97,10 @@ describeLab('cert module on a real lab host', () => {
       ].join('\n'),
     );
     const again = await run(server(member));
-    expect(again).toMatchObject({ changed: false, plan: { action: 'none', reason: `server.crt, server.key, ca.crt up to date in ${DEST}` } });
+    expect(again).toMatchObject({
+      changed: false,
+      plan: { action: 'none', reason: `server.crt, server.key, ca.crt up to date in ${DEST}` },
+    });
     expect((await run(peer(member))).changed).toBe(false);
   });
 
@@ -80,7 +109,11 @@ describeLab('cert module on a real lab host', () => {
     const moved = { ...member, ip: '10.255.0.9' };
     const checked = await run(server(moved), true);
     expect(checked.changed).toBe(true);
-    expect(checked.plan.diff?.values).toContainEqual({ key: `${DEST}/server.crt: SANs`, before: `DNS:h1, DNS:localhost, IP:${member.ip}, IP:127.0.0.1`, after: expect.stringContaining('IP:10.255.0.9') });
+    expect(checked.plan.diff?.values).toContainEqual({
+      key: `${DEST}/server.crt: SANs`,
+      before: `DNS:h1, DNS:localhost, IP:${member.ip}, IP:127.0.0.1`,
+      after: expect.stringContaining('IP:10.255.0.9'),
+    });
     expect(JSON.stringify(checked.plan)).not.toContain('PRIVATE KEY');
     expect([await hostState(), controllerState()]).toEqual([hostBefore, controllerBefore]);
   });

@@ -4,7 +4,18 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { ensureAuthorities } from '../../src/pki/authority.js';
 import { expectLines, pageSteps, sh } from './doc-page.js';
-import { type CliResult, describeLab, execOnHost, expectExit, FINGERPRINT_SCRIPT, fingerprintChanges, furrow, labKubernetesBin, labTestName, leftBehind, recap } from './support.js';
+import {
+  type CliResult,
+  describeLab,
+  execOnHost,
+  expectExit,
+  FINGERPRINT_SCRIPT,
+  fingerprintChanges,
+  labKubernetesBin,
+  labTestName,
+  leftBehind,
+  recap,
+} from './support.js';
 
 /**
  * docs/cluster.md, run as written on a lab: its `sh` blocks are the commands, a `text` block after
@@ -33,7 +44,9 @@ function forTest(command: string, prodIsLab: boolean): string {
     .replaceAll('npx furrow ', `"${process.execPath}" "${CLI}" `)
     .replace(/ lab (up|down)( |$)/, ` lab $1 --name ${NAME}$2`)
     .replace(/--from-lab\b/, `--from-lab ${NAME}`);
-  return prodIsLab ? own.replaceAll('clusters/prod/', 'clusters/lab/').replace(/clusters\/prod( |$)/gm, 'clusters/lab$1') : own;
+  return prodIsLab
+    ? own.replaceAll('clusters/prod/', 'clusters/lab/').replace(/clusters\/prod( |$)/gm, 'clusters/lab$1')
+    : own;
 }
 
 /** Times, the lab's /24, node ages, folders, CA fingerprints, etcd's size and leader differ from run to run. */
@@ -63,7 +76,8 @@ describeLab('docs/cluster.md on the lab', () => {
     return r;
   }
 
-  const onHost = (host: string, command: string) => execOnHost(path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml'), host, command, cwd);
+  const onHost = (host: string, command: string) =>
+    execOnHost(path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml'), host, command, cwd);
   /** Each host as the lab made it, before the first deploy: destroy must bring it back to this. */
   const fresh: Record<string, string> = {};
 
@@ -74,15 +88,21 @@ describeLab('docs/cluster.md on the lab', () => {
 
   test('the page has the commands this test knows how to run', () => {
     expect(steps.map((s) => s.commands)).toEqual([
-      ['npx furrow new clusters/prod            # hosts + config.yml from the examples: put your addresses in', 'npx furrow lab up && npx furrow lab kubernetes && npx furrow new clusters/lab --from-lab   # a cluster on the lab\'s hosts'],
+      [
+        'npx furrow new clusters/prod            # hosts + config.yml from the examples: put your addresses in',
+        "npx furrow lab up && npx furrow lab kubernetes && npx furrow new clusters/lab --from-lab   # a cluster on the lab's hosts",
+      ],
       [
         'npx furrow deploy all -i clusters/prod          # every step that exists, as one run',
         'npx furrow deploy 01,02,03 -i clusters/prod      # several steps (names or numbers), in step order, as one run',
         'npx furrow deploy etcd -i clusters/prod         # one step, by name ...',
-        'npx furrow deploy 02 -i clusters/prod           # ... or by kubeasz\'s number',
+        "npx furrow deploy 02 -i clusters/prod           # ... or by kubeasz's number",
         'npx furrow deploy etcd -i clusters/prod --check --diff',
       ],
-      ['kubectl --kubeconfig clusters/prod/kubeconfig get --raw /readyz', 'export KUBECONFIG=$PWD/clusters/prod/kubeconfig'],
+      [
+        'kubectl --kubeconfig clusters/prod/kubeconfig get --raw /readyz',
+        'export KUBECONFIG=$PWD/clusters/prod/kubeconfig',
+      ],
       ['kubectl --kubeconfig clusters/prod/kubeconfig-ex-lb get nodes'],
       ['npx furrow cluster status -i clusters/prod'],
       ['npx furrow cluster destroy -i clusters/prod --yes'],
@@ -113,7 +133,10 @@ describeLab('docs/cluster.md on the lab', () => {
     const inventory = YAML.parse(readFileSync(file, 'utf8'));
     const h1: string = inventory.all.hosts.h1.ansible_host;
     const vip = `${h1.split('.').slice(0, 3).join('.')}.250`;
-    inventory.all.children.ex_lb = { hosts: { h2: { LB_ROLE: 'backup' }, h3: { LB_ROLE: 'master' } }, vars: { EX_APISERVER_VIP: vip } };
+    inventory.all.children.ex_lb = {
+      hosts: { h2: { LB_ROLE: 'backup' }, h3: { LB_ROLE: 'master' } },
+      vars: { EX_APISERVER_VIP: vip },
+    };
     writeFileSync(file, YAML.stringify(inventory));
   }, 2_700_000);
 
@@ -123,7 +146,8 @@ describeLab('docs/cluster.md on the lab', () => {
     for (const h of HOSTS) expect(recap(first.stdout)[h]).toMatchObject({ failed: 0, unreachable: 0 });
     for (const command of rest) {
       const r = await run(command);
-      for (const h of HOSTS) expect({ command, host: h, changed: recap(r.stdout)[h]?.changed }).toEqual({ command, host: h, changed: 0 });
+      for (const h of HOSTS)
+        expect({ command, host: h, changed: recap(r.stdout)[h]?.changed }).toEqual({ command, host: h, changed: 0 });
     }
   }, 1_800_000);
 
@@ -133,7 +157,10 @@ describeLab('docs/cluster.md on the lab', () => {
     try {
       await ensureAuthorities(pki);
       const r = await run('npx furrow deploy etcd -i clusters/prod', 2);
-      const shown = page.match(/^```\n(furrow: \/clusters\/prod\/pki: [\s\S]*?)^```$/m)![1]!.split('\n').filter(Boolean);
+      const shown = page
+        .match(/^```\n(furrow: \/clusters\/prod\/pki: [\s\S]*?)^```$/m)![1]!
+        .split('\n')
+        .filter(Boolean);
       expectLines(r.stderr, shown, normalize(cwd));
       expect(r.stdout).not.toMatch(/TASK|changed:|ok:/);
     } finally {
@@ -161,19 +188,27 @@ describeLab('docs/cluster.md on the lab', () => {
   }, 300_000);
 
   test('cluster status on a cluster in trouble: a stopped etcd member and an edited sysctl file, exit 1, and what fixes them', async () => {
-    const exec = (host: string, command: string) => run(`npx furrow exec ${host} -i .furrow/lab-${NAME}/inventory.yml -- '${command}'`);
+    const exec = (host: string, command: string) =>
+      run(`npx furrow exec ${host} -i .furrow/lab-${NAME}/inventory.yml -- '${command}'`);
     await exec('h3', 'systemctl stop etcd');
-    await exec('h2', "sed -i s/^net.ipv4.conf.all.rp_filter=0/net.ipv4.conf.all.rp_filter=1/ /etc/sysctl.d/95-furrow-k8s.conf");
+    await exec(
+      'h2',
+      'sed -i s/^net.ipv4.conf.all.rp_filter=0/net.ipv4.conf.all.rp_filter=1/ /etc/sysctl.d/95-furrow-k8s.conf',
+    );
     const r = await run('npx furrow cluster status -i clusters/prod', 1);
     expect(r.stdout).toContain('etcd: 2 of 3 members healthy');
     expect(r.stdout).toMatch(/^h3 +UNHEALTHY +\S.*$/m);
     expect(r.stdout).toMatch(/^drift: deploy \S+ --check found work:$/m);
-    expect(r.stdout).toMatch(/^  h2: 1 task\(s\) would change: Set the network sysctls$/m);
-    expect(r.stdout).toMatch(/^  h3: 1 task\(s\) would change: Start etcd now and at boot$/m);
+    expect(r.stdout).toMatch(/^ {2}h2: 1 task\(s\) would change: Set the network sysctls$/m);
+    expect(r.stdout).toMatch(/^ {2}h3: 1 task\(s\) would change: Start etcd now and at boot$/m);
     // As JSON, without the drift check: the same member, and no drift field.
     const json = await run('npx furrow cluster status -i clusters/prod --json --no-drift', 1);
     const s = JSON.parse(json.stdout) as { etcd: Array<{ host: string; healthy: boolean }>; drift?: unknown };
-    expect(s.etcd.map((m) => [m.host, m.healthy])).toEqual([['h1', true], ['h2', true], ['h3', false]]);
+    expect(s.etcd.map((m) => [m.host, m.healthy])).toEqual([
+      ['h1', true],
+      ['h2', true],
+      ['h3', false],
+    ]);
     expect(s.drift).toBeUndefined();
     // What status pointed at puts it right: a deploy of those steps.
     await run('npx furrow deploy 01,02 -i clusters/prod');
@@ -184,20 +219,28 @@ describeLab('docs/cluster.md on the lab', () => {
 
   test('taking it down: destroy refused without --yes, planned by --check, then every host as the lab made it; a second destroy changes nothing', async () => {
     const refused = await run('npx furrow cluster destroy -i clusters/prod', 2);
-    expect(refused.stderr).toContain('cluster destroy asks for confirmation, and there is no terminal to ask on; nothing was touched');
+    expect(refused.stderr).toContain(
+      'cluster destroy asks for confirmation, and there is no terminal to ask on; nothing was touched',
+    );
     const planned = await run('npx furrow cluster destroy -i clusters/prod --check');
     for (const h of HOSTS) expect(recap(planned.stdout)[h]!.changed).toBeGreaterThan(0);
-    expect(await onHost('h1', 'systemctl is-active etcd kube-apiserver kubelet containerd')).toBe('active\nactive\nactive\nactive\n');
+    expect(await onHost('h1', 'systemctl is-active etcd kube-apiserver kubelet containerd')).toBe(
+      'active\nactive\nactive\nactive\n',
+    );
 
     const step = steps[5]!;
     const started = Date.now();
     const r = await run(step.commands[0]!);
     process.stdout.write(`cluster-doc: cluster destroy took ${(Date.now() - started) / 1000} s\n`);
     expectLines(r.stdout, step.expected, normalize(cwd));
-    for (const h of HOSTS) expect(await leftBehind(fingerprintChanges(fresh[h]!, await onHost(h, FINGERPRINT_SCRIPT)), (c) => onHost(h, c))).toEqual([]);
+    for (const h of HOSTS)
+      expect(
+        await leftBehind(fingerprintChanges(fresh[h]!, await onHost(h, FINGERPRINT_SCRIPT)), (c) => onHost(h, c)),
+      ).toEqual([]);
     const again = await run(step.commands[0]!);
     for (const h of HOSTS) expect(recap(again.stdout)[h]!.changed).toBe(0);
     // The folder is kept as it was.
-    for (const f of ['inventory.yml', 'config.yml', 'pki/ca.crt', 'kubeconfig']) expect(existsSync(path.join(cluster, f))).toBe(true);
+    for (const f of ['inventory.yml', 'config.yml', 'pki/ca.crt', 'kubeconfig'])
+      expect(existsSync(path.join(cluster, f))).toBe(true);
   }, 600_000);
 });

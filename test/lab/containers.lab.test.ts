@@ -26,7 +26,11 @@ const CNI_DIR = '/usr/lib/cni';
 const httpGet = (address: string, port: number, urlPath: string) =>
   `bash -c "exec 3<>/dev/tcp/${address}/${port} && printf 'GET ${urlPath} HTTP/1.0\\r\\nHost: ${address}\\r\\n\\r\\n' >&3 && timeout 10 cat <&3"`;
 
-const body = (response: string) => response.split(/\r?\n\r?\n/).slice(1).join('\n\n');
+const body = (response: string) =>
+  response
+    .split(/\r?\n\r?\n/)
+    .slice(1)
+    .join('\n\n');
 
 describeLab('lab hosts run containers and pods', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-containers-lab-'));
@@ -36,14 +40,23 @@ describeLab('lab hosts run containers and pods', () => {
   const on = hosts.on;
 
   beforeAll(async () => {
-    const [up, debs] = await Promise.all([furrow(['lab', 'up', '--hosts', String(HOSTS.length), '--name', NAME], { cwd }), unpackDebs(['containerd', 'runc'])]);
+    const [up, debs] = await Promise.all([
+      furrow(['lab', 'up', '--hosts', String(HOSTS.length), '--name', NAME], { cwd }),
+      unpackDebs(['containerd', 'runc']),
+    ]);
     try {
       expectExit(up, 0);
       expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd }), 0);
       const bin = path.join(cluster, 'bin');
       mkdirSync(bin, { recursive: true });
-      const fromDebian = { containerd: 'usr/bin/containerd', 'containerd-shim-runc-v2': 'usr/bin/containerd-shim-runc-v2', ctr: 'usr/bin/ctr', runc: 'usr/sbin/runc' };
-      for (const [name, file] of Object.entries(fromDebian)) await copyFile(path.join(debs.root, file), path.join(bin, name));
+      const fromDebian = {
+        containerd: 'usr/bin/containerd',
+        'containerd-shim-runc-v2': 'usr/bin/containerd-shim-runc-v2',
+        ctr: 'usr/bin/ctr',
+        runc: 'usr/sbin/runc',
+      };
+      for (const [name, file] of Object.entries(fromDebian))
+        await copyFile(path.join(debs.root, file), path.join(bin, name));
     } finally {
       await debs.done();
     }
@@ -54,7 +67,8 @@ describeLab('lab hosts run containers and pods', () => {
       await hosts.get(h).put('/root/lab-images.tar', { content: imagesTar });
       await on(h, 'mkdir -p /opt/kube/bin /opt/cni/bin');
       await hosts.get(h).put('/opt/kube/bin/kubelet', { path: kubelet() }, { mode: 0o755 });
-      for (const plugin of ['bridge', 'host-local', 'loopback']) await hosts.get(h).put(`/opt/cni/bin/${plugin}`, { path: path.join(CNI_DIR, plugin) }, { mode: 0o755 });
+      for (const plugin of ['bridge', 'host-local', 'loopback'])
+        await hosts.get(h).put(`/opt/cni/bin/${plugin}`, { path: path.join(CNI_DIR, plugin) }, { mode: 0o755 });
     }
   }, 600_000);
 
@@ -68,7 +82,9 @@ describeLab('lab hosts run containers and pods', () => {
     for (const h of HOSTS) {
       expect(await on(h, 'systemctl is-active furrow-lab-containers.service')).toBe('active');
       // Every cgroup v1 controller is mounted read-write (nspawn mounts them read-only).
-      const v1 = (await on(h, "findmnt -rn -t cgroup -o TARGET,OPTIONS | grep -v name=systemd || true")).split('\n').filter(Boolean);
+      const v1 = (await on(h, 'findmnt -rn -t cgroup -o TARGET,OPTIONS | grep -v name=systemd || true'))
+        .split('\n')
+        .filter(Boolean);
       expect(v1.length).toBeGreaterThan(0);
       for (const line of v1) expect(line).toMatch(/ rw,/);
       expect(await on(h, 'readlink /dev/kmsg')).toBe('/dev/console');
@@ -76,7 +92,12 @@ describeLab('lab hosts run containers and pods', () => {
     // A cgroup made on h1 is not seen on h2: each host's tree is its own (one kubelet cannot end
     // another host's pods as orphans).
     await on('h1', 'mkdir -p /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe');
-    expect(await on('h2', 'ls -d /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe 2>/dev/null || echo none')).toBe('none');
+    expect(
+      await on(
+        'h2',
+        'ls -d /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe 2>/dev/null || echo none',
+      ),
+    ).toBe('none');
     await on('h1', 'rmdir /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe');
   });
 
@@ -85,7 +106,10 @@ describeLab('lab hosts run containers and pods', () => {
     expect(config).toMatch(/^CGROUP_DRIVER: cgroupfs$/m);
     expect(config).toMatch(/^containerd_snapshotter: native$/m);
     expect(config).toMatch(/^containerd_restrict_oom_score_adj: true$/m);
-    const r = await furrow(['deploy', 'runtime', '-i', cluster, '-e', `SANDBOX_IMAGE=${LAB_PAUSE_IMAGE}`], { cwd, timeoutMs: 300_000 });
+    const r = await furrow(['deploy', 'runtime', '-i', cluster, '-e', `SANDBOX_IMAGE=${LAB_PAUSE_IMAGE}`], {
+      cwd,
+      timeoutMs: 300_000,
+    });
     expectExit(r, 0);
     for (const h of HOSTS) {
       expect(await on(h, 'systemctl is-active containerd.service')).toBe('active');
@@ -101,7 +125,10 @@ describeLab('lab hosts run containers and pods', () => {
       await on(h, '/opt/kube/bin/ctr -n k8s.io images import /root/lab-images.tar');
       const images = await on(h, '/opt/kube/bin/ctr -n k8s.io images ls -q');
       expect(images.split('\n')).toEqual(expect.arrayContaining([LAB_PAUSE_IMAGE, LAB_WEB_IMAGE]));
-      const out = await on(h, `/opt/kube/bin/ctr -n k8s.io run --rm --snapshotter native ${LAB_WEB_IMAGE} furrow-hello /bin/sh -c 'echo "hello from a container on $(hostname)"; grep -E ":(memory|pids):" /proc/self/cgroup'`);
+      const out = await on(
+        h,
+        `/opt/kube/bin/ctr -n k8s.io run --rm --snapshotter native ${LAB_WEB_IMAGE} furrow-hello /bin/sh -c 'echo "hello from a container on $(hostname)"; grep -E ":(memory|pids):" /proc/self/cgroup'`,
+      );
       expect(out.split('\n')[0]).toBe(`hello from a container on ${h}`);
       expect(out).toMatch(/:memory:\/k8s\.io\/furrow-hello$/m);
       expect(out).toMatch(/:pids:\/k8s\.io\/furrow-hello$/m);
@@ -117,25 +144,30 @@ describeLab('lab hosts run containers and pods', () => {
         content: JSON.stringify({
           cniVersion: '0.4.0',
           name: 'lab-pods',
-          plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: `10.244.${i + 1}.0/24` }]] } }],
+          plugins: [
+            {
+              type: 'bridge',
+              bridge: 'cni0',
+              isGateway: true,
+              ipMasq: false,
+              ipam: { type: 'host-local', ranges: [[{ subnet: `10.244.${i + 1}.0/24` }]] },
+            },
+          ],
         }),
       });
-      await conn.put(
-        '/etc/kubernetes/kubelet.yaml',
-        {
-          content: [
-            'apiVersion: kubelet.config.k8s.io/v1beta1',
-            'kind: KubeletConfiguration',
-            'cgroupDriver: cgroupfs',
-            'staticPodPath: /etc/kubernetes/manifests',
-            'failSwapOn: false',
-            'readOnlyPort: 10255',
-            'authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}',
-            'authorization: {mode: AlwaysAllow}',
-            '',
-          ].join('\n'),
-        },
-      );
+      await conn.put('/etc/kubernetes/kubelet.yaml', {
+        content: [
+          'apiVersion: kubelet.config.k8s.io/v1beta1',
+          'kind: KubeletConfiguration',
+          'cgroupDriver: cgroupfs',
+          'staticPodPath: /etc/kubernetes/manifests',
+          'failSwapOn: false',
+          'readOnlyPort: 10255',
+          'authentication: {anonymous: {enabled: true}, webhook: {enabled: false}}',
+          'authorization: {mode: AlwaysAllow}',
+          '',
+        ].join('\n'),
+      });
       await conn.put('/etc/kubernetes/manifests/web.yaml', {
         content: `apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: default}\nspec:\n  containers:\n  - name: web\n    image: ${LAB_WEB_IMAGE}\n    imagePullPolicy: Never\n`,
       });
@@ -154,7 +186,21 @@ describeLab('lab hosts run containers and pods', () => {
       while (Date.now() < deadline) {
         last = await on(h, `${httpGet('127.0.0.1', 10255, '/pods')} || true`);
         // Before its first pod the kubelet answers `"items": null`.
-        const pods = (JSON.parse(body(last) || '{"items":[]}') as { items: null | { metadata: { name: string }; status: { phase?: string; podIP?: string; containerStatuses?: { restartCount: number; ready: boolean }[] } }[] }).items ?? [];
+        const pods =
+          (
+            JSON.parse(body(last) || '{"items":[]}') as {
+              items:
+                | null
+                | {
+                    metadata: { name: string };
+                    status: {
+                      phase?: string;
+                      podIP?: string;
+                      containerStatuses?: { restartCount: number; ready: boolean }[];
+                    };
+                  }[];
+            }
+          ).items ?? [];
         const pod = pods.find((p) => p.metadata.name === `web-${h}`);
         if (pod?.status.phase === 'Running' && pod.status.podIP && pod.status.containerStatuses?.[0]?.ready) {
           const sandbox = await on(h, "/opt/kube/bin/ctr -n k8s.io containers ls -q | sort | tr '\\n' ' '");
@@ -163,7 +209,9 @@ describeLab('lab hosts run containers and pods', () => {
         await new Promise((r) => setTimeout(r, 2000));
       }
       const journal = await on(h, 'journalctl -u kubelet -n 30 --no-pager || true');
-      throw new Error(`${h}: pod web-${h} not running within 120 s; kubelet's /pods said: ${last.slice(-1500)}\nits journal:\n${journal}`);
+      throw new Error(
+        `${h}: pod web-${h} not running within 120 s; kubelet's /pods said: ${last.slice(-1500)}\nits journal:\n${journal}`,
+      );
     };
 
     const first = Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await runningPod(h)] as const)));

@@ -19,7 +19,11 @@ interface Block {
 }
 
 function blocksOf(markdown: string): Block[] {
-  return [...markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1]!, body: m[2]!, end: m.index! + m[0].length }));
+  return [...markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({
+    lang: m[1]!,
+    body: m[2]!,
+    end: m.index! + m[0].length,
+  }));
 }
 
 /** The page's `sh` blocks, each with the `text` block right after it. */
@@ -29,9 +33,12 @@ export function pageSteps(markdown: string): PageStep[] {
   blocks.forEach((block, i) => {
     if (block.lang !== 'sh') return;
     const next = blocks[i + 1];
-    const between = next ? markdown.slice(block.end, markdown.indexOf('```' + next.lang, block.end)) : '';
+    const between = next ? markdown.slice(block.end, markdown.indexOf(`\`\`\`${next.lang}`, block.end)) : '';
     const follows = next?.lang === 'text' && between.trim() === '' ? next.body : '';
-    steps.push({ commands: block.body.split('\n').filter((l) => l.trim()), expected: follows.split('\n').filter((l) => l.trim()) });
+    steps.push({
+      commands: block.body.split('\n').filter((l) => l.trim()),
+      expected: follows.split('\n').filter((l) => l.trim()),
+    });
   });
   return steps;
 }
@@ -39,13 +46,19 @@ export function pageSteps(markdown: string): PageStep[] {
 /** A `sh -c` command in `cwd`, with its output; `env` adds to the environment. */
 export function sh(command: string, cwd: string, env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const child = spawn('sh', ['-c', command], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) =>
+      resolve({ code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
   });
 }
 
@@ -53,5 +66,6 @@ export function sh(command: string, cwd: string, env: NodeJS.ProcessEnv = {}): P
 export function expectLines(output: string, expected: string[], normalize: (text: string) => string): void {
   const have = new Set(normalize(output).split('\n'));
   const missing = expected.map(normalize).filter((line) => !have.has(line));
-  if (missing.length) throw new Error(`the page shows lines the command did not print:\n${missing.join('\n')}\n--- output\n${output}`);
+  if (missing.length)
+    throw new Error(`the page shows lines the command did not print:\n${missing.join('\n')}\n--- output\n${output}`);
 }

@@ -12,7 +12,13 @@ import { describeLab, expectExit, furrow, labHostConnection, labTestName } from 
 const NAME = labTestName('t-exec');
 
 /** Writes a variant of the lab inventory: same hosts, other connection vars. */
-function variant(cwd: string, base: string, file: string, vars: Record<string, unknown>, hostVarsOverride: Record<string, Record<string, unknown>> = {}): string {
+function variant(
+  cwd: string,
+  base: string,
+  file: string,
+  vars: Record<string, unknown>,
+  hostVarsOverride: Record<string, Record<string, unknown>> = {},
+): string {
   const inv = YAML.parse(readFileSync(base, 'utf8'));
   Object.assign(inv.all.vars, vars);
   for (const [h, v] of Object.entries(hostVarsOverride)) Object.assign(inv.all.hosts[h], v);
@@ -55,7 +61,11 @@ describeLab('furrow exec and SSH connections on the lab', () => {
   test('patterns: a group and a union of a host and a group', async () => {
     const r = await furrow(['exec', 'kube_master:h3', '-i', inventory, '--json', '--', 'hostname'], { cwd });
     expectExit(r, 0);
-    const hosts = r.stdout.trim().split('\n').map((l) => JSON.parse(l).host).sort();
+    const hosts = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).host)
+      .sort();
     expect(hosts).toEqual(['h1', 'h3']);
   });
 
@@ -66,12 +76,20 @@ describeLab('furrow exec and SSH connections on the lab', () => {
     expectExit(nopw, 0);
     expect(nopw.stdout.match(/^h\d \| 0$/gm)).toHaveLength(3);
 
-    const withPw = variant(cwd, inventory, 'pw.yml', { ansible_user: 'furrowpw', ansible_become: true, ansible_become_password: LAB_SUDO_PASSWORD });
+    const withPw = variant(cwd, inventory, 'pw.yml', {
+      ansible_user: 'furrowpw',
+      ansible_become: true,
+      ansible_become_password: LAB_SUDO_PASSWORD,
+    });
     const pw = await furrow(['exec', 'h2', '-i', withPw, '--', 'id -un'], { cwd });
     expectExit(pw, 0);
     expect(pw.stdout).toMatch(/^h2 \| root$/m);
 
-    const badPw = variant(cwd, inventory, 'badpw.yml', { ansible_user: 'furrowpw', ansible_become: true, ansible_become_password: 'wrong' });
+    const badPw = variant(cwd, inventory, 'badpw.yml', {
+      ansible_user: 'furrowpw',
+      ansible_become: true,
+      ansible_become_password: 'wrong',
+    });
     const bad = await furrow(['exec', 'h2', '-i', badPw, '--', 'id -un'], { cwd, timeoutMs: 60_000 });
     expect(bad.code).not.toBe(0);
     expect(bad.stdout).toMatch(/h2.*(sudo|password)/i);
@@ -81,7 +99,17 @@ describeLab('furrow exec and SSH connections on the lab', () => {
     const key = generateSshKeyPair('stranger');
     const keyFile = path.join(cwd, 'stranger_key');
     writeFileSync(keyFile, key.privateKey, { mode: 0o600 });
-    const r = await furrow(['exec', 'h1', '-i', variant(cwd, inventory, 'wrongkey.yml', { ansible_ssh_private_key_file: keyFile }), '--', 'true'], { cwd });
+    const r = await furrow(
+      [
+        'exec',
+        'h1',
+        '-i',
+        variant(cwd, inventory, 'wrongkey.yml', { ansible_ssh_private_key_file: keyFile }),
+        '--',
+        'true',
+      ],
+      { cwd },
+    );
     expect(r.code).not.toBe(0);
     expect(r.stdout).toMatch(/h1: authentication failed for user 'root'/);
   });
@@ -91,7 +119,17 @@ describeLab('furrow exec and SSH connections on the lab', () => {
     const knownHosts = path.join(cwd, 'known_hosts_changed');
     const other = generateSshKeyPair('other').publicKey.split(' ').slice(0, 2).join(' ');
     writeFileSync(knownHosts, `${inv.all.hosts.h1.ansible_host} ${other}\n`);
-    const r = await furrow(['exec', 'h1', '-i', variant(cwd, inventory, 'changed.yml', { furrow_known_hosts_file: knownHosts }), '--', 'true'], { cwd });
+    const r = await furrow(
+      [
+        'exec',
+        'h1',
+        '-i',
+        variant(cwd, inventory, 'changed.yml', { furrow_known_hosts_file: knownHosts }),
+        '--',
+        'true',
+      ],
+      { cwd },
+    );
     expect(r.code).not.toBe(0);
     expect(r.stdout).toMatch(/h1:.*host key/i);
     expect(r.stdout.match(/SHA256:[A-Za-z0-9+/]{43}/g)?.length).toBeGreaterThanOrEqual(2);
@@ -101,13 +139,17 @@ describeLab('furrow exec and SSH connections on the lab', () => {
     conn = await connectTo('h2');
     const data = randomBytes(20 * 1024 * 1024);
     await conn.put('/root/big.bin', { content: data }, { mode: '0640' });
-    const check = await conn.exec('sha256sum /root/big.bin; stat -c %a /root/big.bin; ls -a /root | grep -c furrow || true');
+    const check = await conn.exec(
+      'sha256sum /root/big.bin; stat -c %a /root/big.bin; ls -a /root | grep -c furrow || true',
+    );
     const [sum, mode, temps] = check.stdout.toString().trim().split('\n');
     expect(sum!.split(' ')[0]).toBe(createHash('sha256').update(data).digest('hex'));
     expect(mode).toBe('640');
     expect(temps).toBe('0');
 
-    const big = await conn.exec('head -c 52428800 /dev/urandom > /root/out.bin; sha256sum /root/out.bin >&2; cat /root/out.bin');
+    const big = await conn.exec(
+      'head -c 52428800 /dev/urandom > /root/out.bin; sha256sum /root/out.bin >&2; cat /root/out.bin',
+    );
     expect(big.code).toBe(0);
     expect(big.stdout.length).toBe(52428800);
     expect(big.stderr.toString().split(' ')[0]).toBe(createHash('sha256').update(big.stdout).digest('hex'));

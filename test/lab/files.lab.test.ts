@@ -39,8 +39,16 @@ describeLab('file modules on a real lab host', () => {
     return r.stdout.toString().trim();
   }
 
-  const run = <P>(mod: Module<P, any>, params: P, opts: { check?: boolean; noLog?: boolean; vars?: Record<string, unknown>; c?: Connection } = {}) =>
-    runModule(mod, moduleContext(opts.c ?? conn, { check: !!opts.check, noLog: !!opts.noLog, vars: opts.vars ?? {}, filesDir: cwd }), params);
+  const run = <P>(
+    mod: Module<P, unknown>,
+    params: P,
+    opts: { check?: boolean; noLog?: boolean; vars?: Record<string, unknown>; c?: Connection } = {},
+  ) =>
+    runModule(
+      mod,
+      moduleContext(opts.c ?? conn, { check: !!opts.check, noLog: !!opts.noLog, vars: opts.vars ?? {}, filesDir: cwd }),
+      params,
+    );
 
   beforeAll(async () => {
     expectExit(await furrow(['lab', 'up', '--hosts', '1', '--name', NAME], { cwd }), 0);
@@ -109,7 +117,9 @@ describeLab('file modules on a real lab host', () => {
     expect(await onHost(`sha256sum ${dest} | cut -c1-64`)).toBe(sha('server 10.0.0.1 iburst\n'));
     expect((await run(template, params, { vars: { server: '10.0.0.1' } })).plan.action).toBe('none');
     const checked = await run(template, params, { check: true, vars: { server: '10.0.0.2' } });
-    expect(checked.plan.diff).toEqual({ unified: `--- ${dest}\n+++ ${dest}\n@@ -1,1 +1,1 @@\n-server 10.0.0.1 iburst\n+server 10.0.0.2 iburst\n` });
+    expect(checked.plan.diff).toEqual({
+      unified: `--- ${dest}\n+++ ${dest}\n@@ -1,1 +1,1 @@\n-server 10.0.0.1 iburst\n+server 10.0.0.2 iburst\n`,
+    });
     expect(await onHost(`cat ${dest}`)).toBe('server 10.0.0.1 iburst');
   });
 
@@ -122,7 +132,9 @@ describeLab('file modules on a real lab host', () => {
     expect(await onHost(`stat -c '%a %U' ${f}`)).toBe('600 furrow');
     expect((await run(lineinfile, params)).plan.action).toBe('none');
     const checked = await run(lineinfile, { path: f, line: 'UseDNS no' }, { check: true });
-    expect(checked.plan.diff).toEqual({ unified: `--- ${f}\n+++ ${f}\n@@ -1,2 +1,3 @@\n Port 22\n PermitRootLogin prohibit-password\n+UseDNS no\n` });
+    expect(checked.plan.diff).toEqual({
+      unified: `--- ${f}\n+++ ${f}\n@@ -1,2 +1,3 @@\n Port 22\n PermitRootLogin prohibit-password\n+UseDNS no\n`,
+    });
     expect(await onHost(`cat ${f}`)).toBe('Port 22\nPermitRootLogin prohibit-password');
   });
 
@@ -130,11 +142,15 @@ describeLab('file modules on a real lab host', () => {
     const f = `${ROOT}/hosts`;
     const params = { path: f, block: '10.0.0.1 h1\n10.0.0.2 h2', create: true, mode: '0644' };
     expect((await run(blockinfile, params)).changed).toBe(true);
-    expect(await onHost(`cat ${f}`)).toBe('# BEGIN FURROW MANAGED BLOCK\n10.0.0.1 h1\n10.0.0.2 h2\n# END FURROW MANAGED BLOCK');
+    expect(await onHost(`cat ${f}`)).toBe(
+      '# BEGIN FURROW MANAGED BLOCK\n10.0.0.1 h1\n10.0.0.2 h2\n# END FURROW MANAGED BLOCK',
+    );
     expect(await onHost(`stat -c '%a' ${f}`)).toBe('644');
     expect((await run(blockinfile, params)).plan.action).toBe('none');
     const checked = await run(blockinfile, { ...params, block: '10.0.0.1 h1' }, { check: true });
-    expect(checked.plan.diff).toEqual({ unified: `--- ${f}\n+++ ${f}\n@@ -1,4 +1,3 @@\n # BEGIN FURROW MANAGED BLOCK\n 10.0.0.1 h1\n-10.0.0.2 h2\n # END FURROW MANAGED BLOCK\n` });
+    expect(checked.plan.diff).toEqual({
+      unified: `--- ${f}\n+++ ${f}\n@@ -1,4 +1,3 @@\n # BEGIN FURROW MANAGED BLOCK\n 10.0.0.1 h1\n-10.0.0.2 h2\n # END FURROW MANAGED BLOCK\n`,
+    });
     expect(await onHost(`grep -c h2 ${f}`)).toBe('1');
   });
 

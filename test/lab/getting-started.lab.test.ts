@@ -34,7 +34,8 @@ const normalize = (text: string) =>
     .replace(/10\.213\.(\d+|X)\./g, '10.213.X.');
 const expectLines = (output: string, expected: string[]) => expectPageLines(output, expected, normalize);
 
-const handlerRuns = (output: string) => [...output.matchAll(/^(h\d+) hello \| changed: handler: Restart hello /gm)].map((m) => m[1]).sort();
+const handlerRuns = (output: string) =>
+  [...output.matchAll(/^(h\d+) hello \| changed: handler: Restart hello /gm)].map((m) => m[1]).sort();
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -49,9 +50,12 @@ const inventoryCmd = `npx furrow exec all -i .furrow/lab/inventory.yml --`;
 const run = 'npx furrow run hello/site.yml -i .furrow/lab/inventory.yml';
 
 test('getting-started.md shows exactly the example files', () => {
-  const shown = [...page.matchAll(/^\*\*`hello\/([^`]+)`\*\*\n\n```\w*\n([\s\S]*?)^```$/gm)].map((m) => [m[1]!, m[2]!] as const);
+  const shown = [...page.matchAll(/^\*\*`hello\/([^`]+)`\*\*\n\n```\w*\n([\s\S]*?)^```$/gm)].map(
+    (m) => [m[1]!, m[2]!] as const,
+  );
   expect(shown.map(([file]) => file).sort()).toEqual(filesUnder(EXAMPLE).sort());
-  for (const [file, text] of shown) expect(`${file}:\n${text}`).toBe(`${file}:\n${readFileSync(path.join(EXAMPLE, file), 'utf8')}`);
+  for (const [file, text] of shown)
+    expect(`${file}:\n${text}`).toBe(`${file}:\n${readFileSync(path.join(EXAMPLE, file), 'utf8')}`);
 });
 
 test('getting-started.md has the commands this test knows how to check', () => {
@@ -70,7 +74,16 @@ test('getting-started.md has the commands this test knows how to check', () => {
 describeLab('docs/getting-started.md on the lab', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-getting-started-'));
   const inventory = path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml');
-  const [labUp, copy, first, again, preview, change, look, labDown] = steps as [Step, Step, Step, Step, Step, Step, Step, Step];
+  const [labUp, copy, first, again, preview, change, look, labDown] = steps as [
+    Step,
+    Step,
+    Step,
+    Step,
+    Step,
+    Step,
+    Step,
+    Step,
+  ];
 
   /** Runs one step's commands in order; each must exit 0 and the page's output lines must appear. */
   async function runStep(step: Step): Promise<string> {
@@ -86,7 +99,10 @@ describeLab('docs/getting-started.md on the lab', () => {
   const onHosts = async (command: string) => {
     const r = await furrow(['exec', 'all', '-i', inventory, '--json', '--', command], { cwd });
     expectExit(r, 0);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { host: string; stdout: string });
+    const rows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { host: string; stdout: string });
     return Object.fromEntries(rows.map((row) => [row.host, row.stdout.trim()]));
   };
   const startTimes = () => onHosts('systemctl show -p ActiveEnterTimestampMonotonic --value hello.service');
@@ -107,12 +123,14 @@ describeLab('docs/getting-started.md on the lab', () => {
     await runStep(copy);
 
     const firstOut = await runStep(first);
-    for (const h of HOSTS) expect(recap(firstOut)[h]).toEqual({ ok: 0, changed: 4, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
+    for (const h of HOSTS)
+      expect(recap(firstOut)[h]).toEqual({ ok: 0, changed: 4, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
     expect(await greetings()).toEqual({ h1: 'greeting: Hello', h2: 'greeting: Hello', h3: 'greeting: Hello' });
     const started = await startTimes();
 
     const againOut = await runStep(again);
-    for (const h of HOSTS) expect(recap(againOut)[h]).toEqual({ ok: 3, changed: 0, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
+    for (const h of HOSTS)
+      expect(recap(againOut)[h]).toEqual({ ok: 3, changed: 0, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
     expect(handlerRuns(againOut)).toEqual([]);
     expect(await startTimes()).toEqual(started);
 
@@ -123,7 +141,8 @@ describeLab('docs/getting-started.md on the lab', () => {
 
     const changeOut = await runStep(change);
     expect(handlerRuns(changeOut)).toEqual(HOSTS);
-    for (const h of HOSTS) expect(recap(changeOut)[h]).toEqual({ ok: 2, changed: 2, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
+    for (const h of HOSTS)
+      expect(recap(changeOut)[h]).toEqual({ ok: 2, changed: 2, failed: 0, skipped: 0, unreachable: 0, ignored: 0 });
     const restarted = await startTimes();
     for (const h of HOSTS) expect(restarted[h]).not.toBe(started[h]);
 

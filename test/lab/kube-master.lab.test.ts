@@ -9,7 +9,17 @@ import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { etcdBinariesFromDebian } from '../support/etcd-binaries.js';
 import { runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
-import { changedCounts, describeLab, expectExit, furrow, labAvailable, LabHosts, labKubernetesBin, labTestName, recap } from './support.js';
+import {
+  changedCounts,
+  describeLab,
+  expectExit,
+  furrow,
+  labAvailable,
+  LabHosts,
+  labKubernetesBin,
+  labTestName,
+  recap,
+} from './support.js';
 
 /**
  * Step 04 (kube-lb and the control plane) on real Kubernetes v1.20.2 binaries, on a 3-host lab
@@ -33,7 +43,19 @@ const MASTERS = ['h1', 'h2'];
 /** The lab's v1.20.2 binaries (`furrow lab kubernetes`); read when the lab can run. */
 const K8S_BIN = labAvailable() ? labKubernetesBin() : '';
 const K8S_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
-const PACKAGES = ['chrony', 'ca-certificates', 'conntrack', 'curl', 'ipset', 'ipvsadm', 'jq', 'socat', 'nginx', 'libnginx-mod-stream', 'keepalived'];
+const PACKAGES = [
+  'chrony',
+  'ca-certificates',
+  'conntrack',
+  'curl',
+  'ipset',
+  'ipvsadm',
+  'jq',
+  'socat',
+  'nginx',
+  'libnginx-mod-stream',
+  'keepalived',
+];
 /** ex_lb: h3 starts with the VIP (LB_ROLE=master), h2 is its backup. */
 const EX_LB = ['h2', 'h3'];
 const EX_LB_PORT = 8443;
@@ -61,11 +83,16 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
 
   /** ActiveEnterTimestampMonotonic of each unit on each host: lab hosts share one kernel, so one clock. */
   async function startTimes(): Promise<Record<string, Record<string, number>>> {
-    const entries = await Promise.all(HOSTS.map(async (h) => {
-      const units = UNITS.filter((u) => MASTERS.includes(h) || !u.startsWith('kube-') || u === 'kube-lb');
-      const text = await on(h, units.map((u) => `systemctl show -p ActiveEnterTimestampMonotonic --value ${u}`).join('; '));
-      return [h, Object.fromEntries(text.split('\n').map((v, i) => [units[i]!, Number(v)]))] as const;
-    }));
+    const entries = await Promise.all(
+      HOSTS.map(async (h) => {
+        const units = UNITS.filter((u) => MASTERS.includes(h) || !u.startsWith('kube-') || u === 'kube-lb');
+        const text = await on(
+          h,
+          units.map((u) => `systemctl show -p ActiveEnterTimestampMonotonic --value ${u}`).join('; '),
+        );
+        return [h, Object.fromEntries(text.split('\n').map((v, i) => [units[i]!, Number(v)]))] as const;
+      }),
+    );
     return Object.fromEntries(entries);
   }
 
@@ -91,9 +118,15 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     const inventoryFile = path.join(cluster, 'inventory.yml');
     const inventory = YAML.parse(readFileSync(inventoryFile, 'utf8'));
     inventory.all.children.kube_master.hosts = { h1: null, h2: null };
-    inventory.all.children.ex_lb = { hosts: { h2: { LB_ROLE: 'backup' }, h3: { LB_ROLE: 'master' } }, vars: { EX_APISERVER_VIP: vip, EX_APISERVER_PORT: EX_LB_PORT } };
+    inventory.all.children.ex_lb = {
+      hosts: { h2: { LB_ROLE: 'backup' }, h3: { LB_ROLE: 'master' } },
+      vars: { EX_APISERVER_VIP: vip, EX_APISERVER_PORT: EX_LB_PORT },
+    };
     writeFileSync(inventoryFile, YAML.stringify(inventory));
-    writeFileSync(path.join(cluster, 'config.yml'), `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}\nversions:\n  kubernetes: 1.20.2\n`);
+    writeFileSync(
+      path.join(cluster, 'config.yml'),
+      `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}\nversions:\n  kubernetes: 1.20.2\n`,
+    );
     await hosts.connect(labInventory, HOSTS, cwd);
   }, 900_000);
 
@@ -107,16 +140,28 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
   /** A copy of the cluster folder (without pki/) with one thing changed, for the bad-input cases. */
   function variant(name: string, change: (dir: string) => void): string {
     const dir = path.join(cwd, name);
-    cpSync(cluster, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}pki`) && !src.includes(`${path.sep}repo`) });
+    cpSync(cluster, dir, {
+      recursive: true,
+      filter: (src) => !src.includes(`${path.sep}pki`) && !src.includes(`${path.sep}repo`),
+    });
     change(dir);
     return dir;
   }
 
   test('bad input exits 2 before any host is touched, naming the file and the setting', async () => {
-    const overlapping = variant('overlap', (dir) => writeFileSync(path.join(dir, 'config.yml'), `${readFileSync(path.join(dir, 'config.yml'), 'utf8')}SERVICE_CIDR: 172.20.128.0/20\n`));
+    const overlapping = variant('overlap', (dir) =>
+      writeFileSync(
+        path.join(dir, 'config.yml'),
+        `${readFileSync(path.join(dir, 'config.yml'), 'utf8')}SERVICE_CIDR: 172.20.128.0/20\n`,
+      ),
+    );
     const r1 = await deploy('all', overlapping);
     expectExit(r1, 2);
-    expect(r1.stderr).toMatch(new RegExp(`${overlapping}/config\\.yml:\\d+: SERVICE_CIDR 172\\.20\\.128\\.0/20 overlaps CLUSTER_CIDR 172\\.20\\.0\\.0/16`));
+    expect(r1.stderr).toMatch(
+      new RegExp(
+        `${overlapping}/config\\.yml:\\d+: SERVICE_CIDR 172\\.20\\.128\\.0/20 overlaps CLUSTER_CIDR 172\\.20\\.0\\.0/16`,
+      ),
+    );
 
     const noMasters = variant('no-masters', (dir) => {
       const file = path.join(dir, 'inventory.yml');
@@ -131,28 +176,67 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     // A preloaded bundle that carries Kubernetes 1.20.2, and config.yml asking for 1.29.0.
     const wrongVersion = variant('wrong-version', (dir) => {
       mkdirSync(path.join(dir, 'bundle'), { recursive: true });
-      const binary = (files: string[]) => ({ name: 'kubernetes-server', version: '1.20.2', arch: 'amd64', url: 'file:///x', sha256: '0'.repeat(64), hosts: 'kube_master', files });
-      writeFileSync(path.join(dir, 'bundle', INDEX_NAME), JSON.stringify({ format: 'furrow-bundle/1', name: 'lab', created: '', arches: ['amd64'], binaries: [binary(K8S_BINARIES.map((b) => `bin/amd64/${b}`))], images: [], files: [] }));
-      writeFileSync(path.join(dir, 'config.yml'), readFileSync(path.join(dir, 'config.yml'), 'utf8').replace('kubernetes: 1.20.2', 'kubernetes: 1.29.0'));
+      const binary = (files: string[]) => ({
+        name: 'kubernetes-server',
+        version: '1.20.2',
+        arch: 'amd64',
+        url: 'file:///x',
+        sha256: '0'.repeat(64),
+        hosts: 'kube_master',
+        files,
+      });
+      writeFileSync(
+        path.join(dir, 'bundle', INDEX_NAME),
+        JSON.stringify({
+          format: 'furrow-bundle/1',
+          name: 'lab',
+          created: '',
+          arches: ['amd64'],
+          binaries: [binary(K8S_BINARIES.map((b) => `bin/amd64/${b}`))],
+          images: [],
+          files: [],
+        }),
+      );
+      writeFileSync(
+        path.join(dir, 'config.yml'),
+        readFileSync(path.join(dir, 'config.yml'), 'utf8').replace('kubernetes: 1.20.2', 'kubernetes: 1.29.0'),
+      );
     });
     const r3 = await deploy('all', wrongVersion);
     expectExit(r3, 2);
-    expect(r3.stderr).toMatch(new RegExp(`${wrongVersion}/config\\.yml:\\d+: Kubernetes 1\\.29\\.0: the preloaded bundle has no kube-apiserver, kube-controller-manager, kube-scheduler, kubectl of that version \\(it has Kubernetes 1\\.20\\.2\\)`));
+    expect(r3.stderr).toMatch(
+      new RegExp(
+        `${wrongVersion}/config\\.yml:\\d+: Kubernetes 1\\.29\\.0: the preloaded bundle has no kube-apiserver, kube-controller-manager, kube-scheduler, kubectl of that version \\(it has Kubernetes 1\\.20\\.2\\)`,
+      ),
+    );
 
     // ex_lb hosts whose VIP is a host's own address: keepalived would take h1's address away.
     const vipOfHost = variant('vip-of-host', (dir) => {
       const file = path.join(dir, 'inventory.yml');
-      writeFileSync(file, readFileSync(file, 'utf8').replace(`EX_APISERVER_VIP: ${vip}`, `EX_APISERVER_VIP: ${address.h1}`));
+      writeFileSync(
+        file,
+        readFileSync(file, 'utf8').replace(`EX_APISERVER_VIP: ${vip}`, `EX_APISERVER_VIP: ${address.h1}`),
+      );
     });
     const r4 = await deploy('ex-lb', vipOfHost);
     expectExit(r4, 2);
-    expect(r4.stderr).toMatch(new RegExp(`${vipOfHost}/inventory\\.yml(:\\d+)*: EX_APISERVER_VIP ${address.h1!.replaceAll('.', '\\.')} is the address of host h1`));
+    expect(r4.stderr).toMatch(
+      new RegExp(
+        `${vipOfHost}/inventory\\.yml(:\\d+)*: EX_APISERVER_VIP ${address.h1!.replaceAll('.', '\\.')} is the address of host h1`,
+      ),
+    );
 
     // Nothing reached the hosts: not even the package source of step 01.
-    for (const h of HOSTS) expect(await on(h, 'ls /etc/apt/sources.list.d/furrow.list /etc/kube-lb /etc/kubernetes /etc/ex-lb 2>&1 | grep -c "No such file"')).toBe('4');
+    for (const h of HOSTS)
+      expect(
+        await on(
+          h,
+          'ls /etc/apt/sources.list.d/furrow.list /etc/kube-lb /etc/kubernetes /etc/ex-lb 2>&1 | grep -c "No such file"',
+        ),
+      ).toBe('4');
   }, 120_000);
 
-  test('deploy 01-04: every apiserver ready through every host\'s kube-lb, components healthy, anonymous refused', async () => {
+  test("deploy 01-04: every apiserver ready through every host's kube-lb, components healthy, anonymous refused", async () => {
     // Steps 01-04 only: step 05 (the nodes) is kube-cluster.lab.test's.
     const r = await deploy(UP_TO_MASTER);
     expectExit(r, 0);
@@ -164,16 +248,41 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     const h3 = hosts.get('h3');
     await on('h3', 'mkdir -p /root/.kube /opt/kube/bin');
     await h3.put('/opt/kube/bin/kubectl', { path: path.join(K8S_BIN, 'kubectl') }, { mode: '0755' });
-    await h3.put('/root/.kube/config', { content: readFileSync(path.join(cluster, 'kubeconfig'), 'utf8').replace(/server: https:\/\/[^\s]+/, 'server: https://127.0.0.1:6443') }, { mode: '0600' });
+    await h3.put(
+      '/root/.kube/config',
+      {
+        content: readFileSync(path.join(cluster, 'kubeconfig'), 'utf8').replace(
+          /server: https:\/\/[^\s]+/,
+          'server: https://127.0.0.1:6443',
+        ),
+      },
+      { mode: '0600' },
+    );
     for (const h of HOSTS) {
       expect(await on(h, `${KUBECTL} get --raw /readyz`)).toBe('ok');
       expect(await on(h, "grep -c 'server .*:6443 max_fails' /etc/kube-lb/kube-lb.conf")).toBe('2');
     }
     const cs = await on('h1', `${KUBECTL} get cs --no-headers 2>/dev/null`);
-    expect(cs.split('\n').map((l) => l.split(/\s+/).slice(0, 2).join(' ')).sort()).toEqual(['controller-manager Healthy', 'etcd-0 Healthy', 'etcd-1 Healthy', 'etcd-2 Healthy', 'scheduler Healthy']);
+    expect(
+      cs
+        .split('\n')
+        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
+        .sort(),
+    ).toEqual([
+      'controller-manager Healthy',
+      'etcd-0 Healthy',
+      'etcd-1 Healthy',
+      'etcd-2 Healthy',
+      'scheduler Healthy',
+    ]);
     for (const m of MASTERS) {
       expect(await on('h3', `curl -sk -o /dev/null -w '%{http_code}' https://${address[m]}:6443/api`)).toBe('401');
-      expect(await on('h3', `curl -sk -o /dev/null -w '%{http_code}' --connect-timeout 2 http://${address[m]}:8080/api || true`)).toBe('000');
+      expect(
+        await on(
+          'h3',
+          `curl -sk -o /dev/null -w '%{http_code}' --connect-timeout 2 http://${address[m]}:8080/api || true`,
+        ),
+      ).toBe('000');
     }
     // The controller's kubeconfig is the admin (system:masters) and private.
     expect((statSync(path.join(cluster, 'kubeconfig')).mode & 0o777).toString(8)).toBe('600');
@@ -182,48 +291,96 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
 
   test('only the keys a component needs are on a host; no CA key leaves the controller', async () => {
     for (const m of MASTERS) {
-      const keys = (await on(m, "find /etc/kubernetes /root/.kube -name '*.key' -printf '%m %f\\n'")).split('\n').sort();
-      expect(keys).toEqual(['600 apiserver-etcd-client.key', '600 apiserver-kubelet-client.key', '600 apiserver.key', '600 front-proxy-client.key', '600 healthcheck-client.key', '600 peer.key', '600 sa.key', '600 server.key']);
-      expect(await on(m, 'stat -c %a /root/.kube/config /etc/kubernetes/controller-manager.kubeconfig /etc/kubernetes/scheduler.kubeconfig')).toBe('600\n600\n600');
+      const keys = (await on(m, "find /etc/kubernetes /root/.kube -name '*.key' -printf '%m %f\\n'"))
+        .split('\n')
+        .sort();
+      expect(keys).toEqual([
+        '600 apiserver-etcd-client.key',
+        '600 apiserver-kubelet-client.key',
+        '600 apiserver.key',
+        '600 front-proxy-client.key',
+        '600 healthcheck-client.key',
+        '600 peer.key',
+        '600 sa.key',
+        '600 server.key',
+      ]);
+      expect(
+        await on(
+          m,
+          'stat -c %a /root/.kube/config /etc/kubernetes/controller-manager.kubeconfig /etc/kubernetes/scheduler.kubeconfig',
+        ),
+      ).toBe('600\n600\n600');
     }
-    expect((await on('h3', "find /etc/kubernetes -name '*.key' -printf '%f\\n'")).split('\n').sort()).toEqual(['healthcheck-client.key', 'peer.key', 'server.key']);
+    expect((await on('h3', "find /etc/kubernetes -name '*.key' -printf '%f\\n'")).split('\n').sort()).toEqual([
+      'healthcheck-client.key',
+      'peer.key',
+      'server.key',
+    ]);
   });
 
-  test('h1\'s apiserver stopped: kubectl through kube-lb on h3 still works', async () => {
+  test("h1's apiserver stopped: kubectl through kube-lb on h3 still works", async () => {
     await on('h1', 'systemctl stop kube-apiserver');
     try {
       for (let i = 0; i < 5; i++) expect(await on('h3', `${KUBECTL} get --raw /readyz`)).toBe('ok');
       expect(await on('h3', `${KUBECTL} get ns default -o name`)).toBe('namespace/default');
     } finally {
-      await on('h1', `systemctl start kube-apiserver; for i in $(seq 120); do ${KUBECTL} --server=https://${address.h1}:6443 get --raw /readyz >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1`);
+      await on(
+        'h1',
+        `systemctl start kube-apiserver; for i in $(seq 120); do ${KUBECTL} --server=https://${address.h1}:6443 get --raw /readyz >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1`,
+      );
     }
   }, 300_000);
 
   /** kubectl on the controller with the admin kubeconfig step 10 writes (server https://VIP:8443). */
-  const kubectlViaVip = (args: string[]) => new Promise<{ ok: boolean; out: string }>((resolve) =>
-    execFile(path.join(K8S_BIN, 'kubectl'), ['--kubeconfig', path.join(cluster, 'kubeconfig-ex-lb'), '--request-timeout=10s', ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
-      resolve({ ok: !err, out: `${stdout}${stderr}`.trim() })));
+  const kubectlViaVip = (args: string[]) =>
+    new Promise<{ ok: boolean; out: string }>((resolve) =>
+      execFile(
+        path.join(K8S_BIN, 'kubectl'),
+        ['--kubeconfig', path.join(cluster, 'kubeconfig-ex-lb'), '--request-timeout=10s', ...args],
+        { timeout: 30_000 },
+        (err, stdout, stderr) => resolve({ ok: !err, out: `${stdout}${stderr}`.trim() }),
+      ),
+    );
   /** Which ex_lb hosts hold the VIP now (`ip -o addr`). */
-  const vipHolders = async () => (await Promise.all(EX_LB.map(async (h) => ((await on(h, 'ip -o -4 addr show')).includes(` ${vip}/`) ? h : '')))).filter(Boolean);
+  const vipHolders = async () =>
+    (
+      await Promise.all(EX_LB.map(async (h) => ((await on(h, 'ip -o -4 addr show')).includes(` ${vip}/`) ? h : '')))
+    ).filter(Boolean);
   /** Polls until the VIP is on exactly `host`; the seconds it took. */
   async function vipOn(host: string, seconds = 60): Promise<number> {
     const started = Date.now();
     for (;;) {
       const holders = await vipHolders();
       if (holders.length === 1 && holders[0] === host) return (Date.now() - started) / 1000;
-      if (Date.now() - started > seconds * 1000) throw new Error(`the VIP ${vip} is on [${holders.join(', ')}], not on ${host} after ${seconds} s`);
+      if (Date.now() - started > seconds * 1000)
+        throw new Error(`the VIP ${vip} is on [${holders.join(', ')}], not on ${host} after ${seconds} s`);
       await new Promise((r) => setTimeout(r, 500));
     }
   }
   /** keepalived's and the proxy's main PIDs and activation times on the ex_lb hosts: a reload keeps both. */
-  const exLbUnits = async () => Object.fromEntries(await Promise.all(EX_LB.map(async (h) => [h, await on(h, 'systemctl show -p MainPID -p ActiveEnterTimestampMonotonic --value ex-lb keepalived')] as const)));
+  const exLbUnits = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        EX_LB.map(
+          async (h) =>
+            [
+              h,
+              await on(h, 'systemctl show -p MainPID -p ActiveEnterTimestampMonotonic --value ex-lb keepalived'),
+            ] as const,
+        ),
+      ),
+    );
 
-  test('step 10 ex-lb: kubectl through the VIP; the VIP moves when its holder\'s proxy stops and kubectl still works; a re-run changes nothing', async () => {
+  test("step 10 ex-lb: kubectl through the VIP; the VIP moves when its holder's proxy stops and kubectl still works; a re-run changes nothing", async () => {
     // --check on hosts that have no ex-lb yet: it plans, probes, and changes nothing.
     const check = await deploy('ex-lb', cluster, ['--check']);
     expectExit(check, 0);
     timings.exLbCheckFresh = check.seconds;
-    for (const h of EX_LB) expect([h, await on(h, 'ls /etc/ex-lb /etc/keepalived/keepalived.conf /usr/sbin/keepalived 2>&1 | grep -c "No such file"')]).toEqual([h, '3']);
+    for (const h of EX_LB)
+      expect([
+        h,
+        await on(h, 'ls /etc/ex-lb /etc/keepalived/keepalived.conf /usr/sbin/keepalived 2>&1 | grep -c "No such file"'),
+      ]).toEqual([h, '3']);
 
     const first = await deploy('ex-lb');
     expectExit(first, 0);
@@ -231,9 +388,13 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expect(Object.keys(recap(first.stdout)).sort()).toEqual(EX_LB);
     expect(first.stdout).toContain(`${cluster}/kubeconfig-ex-lb`);
     expect((statSync(path.join(cluster, 'kubeconfig-ex-lb')).mode & 0o777).toString(8)).toBe('600');
-    expect(readFileSync(path.join(cluster, 'kubeconfig-ex-lb'), 'utf8')).toContain(`server: https://${vip}:${EX_LB_PORT}`);
+    expect(readFileSync(path.join(cluster, 'kubeconfig-ex-lb'), 'utf8')).toContain(
+      `server: https://${vip}:${EX_LB_PORT}`,
+    );
     for (const h of EX_LB) {
-      expect(await on(h, "grep -o 'server [0-9.]*:6443' /etc/ex-lb/ex-lb.conf | cut -d' ' -f2")).toBe(`${address.h1}:6443\n${address.h2}:6443`);
+      expect(await on(h, "grep -o 'server [0-9.]*:6443' /etc/ex-lb/ex-lb.conf | cut -d' ' -f2")).toBe(
+        `${address.h1}:6443\n${address.h2}:6443`,
+      );
       expect(await on(h, 'systemctl is-active ex-lb keepalived kube-lb')).toBe('active\nactive\nactive');
     }
     // LB_ROLE=master: h3 holds the VIP. The controller's kubectl checks the apiserver's
@@ -254,7 +415,10 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
         await new Promise((r) => setTimeout(r, 1000));
         answer = await kubectlViaVip(['get', 'ns', 'default', '-o', 'name']);
       }
-      if (tries.length) process.stdout.write(`kubectl through the VIP right after it moved failed ${tries.length} time(s): ${JSON.stringify(tries)}\n`);
+      if (tries.length)
+        process.stdout.write(
+          `kubectl through the VIP right after it moved failed ${tries.length} time(s): ${JSON.stringify(tries)}\n`,
+        );
       expect(answer).toEqual({ ok: true, out: 'namespace/default' });
       expect(await on('h2', `ip -o -4 addr show | grep -c ' ${vip}/'`)).toBe('1');
     } finally {
@@ -288,7 +452,10 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
 
   test('a changed apiserver setting restarts only the apiservers, one at a time, the API answering through kube-lb while each is down', async () => {
     const before = await startTimes();
-    writeFileSync(path.join(cluster, 'config.yml'), `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}kube_apiserver_extra_args:\n  event-ttl: 2h\n`);
+    writeFileSync(
+      path.join(cluster, 'config.yml'),
+      `${readFileSync(path.join(cluster, 'config.yml'), 'utf8')}kube_apiserver_extra_args:\n  event-ttl: 2h\n`,
+    );
     // Poll the API through h3's kube-lb while the step runs, and, in loops of their own, each
     // master directly, so each master's window reaches from its stop until it answers /readyz
     // again. Times are CLOCK_MONOTONIC in µs, the clock systemd's *TimestampMonotonic use (lab
@@ -297,14 +464,15 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     const polls: Poll[] = [];
     const direct: Record<string, Poll[]> = Object.fromEntries(MASTERS.map((m) => [m, []]));
     let running = true;
-    const pollLoop = (command: string, into: Poll[]) => (async () => {
-      while (running) {
-        const at = Number(process.hrtime.bigint() / 1000n);
-        const r = await hosts.get('h3').exec(command);
-        into.push({ at, ok: r.code === 0, what: `${r.stdout}${r.stderr}`.trim().slice(0, 120) });
-        await new Promise((res) => setTimeout(res, 200));
-      }
-    })();
+    const pollLoop = (command: string, into: Poll[]) =>
+      (async () => {
+        while (running) {
+          const at = Number(process.hrtime.bigint() / 1000n);
+          const r = await hosts.get('h3').exec(command);
+          into.push({ at, ok: r.code === 0, what: `${r.stdout}${r.stderr}`.trim().slice(0, 120) });
+          await new Promise((res) => setTimeout(res, 200));
+        }
+      })();
     // Through kube-lb: what a user's kubectl does (a read), not /readyz, which asks whether the
     // one apiserver kube-lb picked is ready, not whether the API answers.
     const pollers = [
@@ -326,7 +494,17 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
       }
     }
     // One at a time: the second apiserver went down only after the first was back.
-    const stopped = Object.fromEntries(await Promise.all(MASTERS.map(async (m) => [m, Number(await on(m, 'systemctl show -p InactiveEnterTimestampMonotonic --value kube-apiserver'))] as const)));
+    const stopped = Object.fromEntries(
+      await Promise.all(
+        MASTERS.map(
+          async (m) =>
+            [
+              m,
+              Number(await on(m, 'systemctl show -p InactiveEnterTimestampMonotonic --value kube-apiserver')),
+            ] as const,
+        ),
+      ),
+    );
     const [first, second] = [...MASTERS].sort((a, b) => stopped[a]! - stopped[b]!);
     expect(stopped[second!]!).toBeGreaterThan(after[first!]!['kube-apiserver']!);
     // Not every request succeeds: nginx's passive checks cannot see an apiserver that accepts connections but is
@@ -335,21 +513,31 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     const failed = polls.filter((p) => !p.ok);
     timings.pollsFailedDuringRestart = failed.length;
     timings.pollsDuringRestart = polls.length;
-    process.stdout.write(`polls through h3's kube-lb during the rolling restart: ${polls.length}, failed ${failed.length}: ${JSON.stringify(failed.map((p) => p.what))}\n`);
+    process.stdout.write(
+      `polls through h3's kube-lb during the rolling restart: ${polls.length}, failed ${failed.length}: ${JSON.stringify(failed.map((p) => p.what))}\n`,
+    );
     // Each master was down, then answered /readyz directly again (the role waits for it before
     // the next master): its window runs from its stop to then.
     const windows = MASTERS.map((m) => {
       const back = direct[m]!.find((p) => p.at > after[m]!['kube-apiserver']! && p.ok)?.at ?? Infinity;
       return { master: m, back, polls: polls.filter((p) => p.at > stopped[m]! && p.at < back) };
     });
-    expect(windows.map((w) => ({ master: w.master, back: Number.isFinite(w.back) }))).toEqual(MASTERS.map((m) => ({ master: m, back: true })));
+    expect(windows.map((w) => ({ master: w.master, back: Number.isFinite(w.back) }))).toEqual(
+      MASTERS.map((m) => ({ master: m, back: true })),
+    );
     // A window no poll fell into (an apiserver back before the next poll through kube-lb, on a
     // busy machine) proves nothing either way; at least one must hold polls.
-    process.stdout.write(`polls through kube-lb while each apiserver was down or starting: ${JSON.stringify(windows.map((w) => [w.master, w.polls.length]))}\n`);
+    process.stdout.write(
+      `polls through kube-lb while each apiserver was down or starting: ${JSON.stringify(windows.map((w) => [w.master, w.polls.length]))}\n`,
+    );
     expect(windows.some((w) => w.polls.length > 0)).toBe(true);
     // While each apiserver was down or starting, the other answered through kube-lb.
     for (const w of windows.filter((w) => w.polls.length > 0)) {
-      expect({ master: w.master, answered: w.polls.some((p) => p.ok), polls: w.polls.length }).toEqual({ master: w.master, answered: true, polls: w.polls.length });
+      expect({ master: w.master, answered: w.polls.some((p) => p.ok), polls: w.polls.length }).toEqual({
+        master: w.master,
+        answered: true,
+        polls: w.polls.length,
+      });
     }
     expect(await on('h1', 'grep -c -- --event-ttl=2h /etc/systemd/system/kube-apiserver.service')).toBe('1');
   }, 900_000);
@@ -358,8 +546,17 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     const inventoryFile = path.join(cluster, 'inventory.yml');
     const original = readFileSync(inventoryFile, 'utf8');
     /** kube-lb's main PID and when it last became active, per host: a reload keeps both. */
-    const kubeLb = async () => Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await on(h, 'systemctl show -p MainPID -p ActiveEnterTimestampMonotonic --value kube-lb')] as const)));
-    const upstreams = async (h: string, conf = '/etc/kube-lb/kube-lb.conf') => (await on(h, `grep -o 'server [0-9.]*:6443' ${conf} | cut -d' ' -f2`)).split('\n');
+    const kubeLb = async () =>
+      Object.fromEntries(
+        await Promise.all(
+          HOSTS.map(
+            async (h) =>
+              [h, await on(h, 'systemctl show -p MainPID -p ActiveEnterTimestampMonotonic --value kube-lb')] as const,
+          ),
+        ),
+      );
+    const upstreams = async (h: string, conf = '/etc/kube-lb/kube-lb.conf') =>
+      (await on(h, `grep -o 'server [0-9.]*:6443' ${conf} | cut -d' ' -f2`)).split('\n');
     const exLbUpstreams = (h: string) => upstreams(h, '/etc/ex-lb/ex-lb.conf');
     const before = await kubeLb();
     const exLbBefore = await exLbUnits();
@@ -372,7 +569,10 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
       expectExit(removed, 0);
       for (const h of HOSTS) expect([h, await upstreams(h)]).toEqual([h, [`${address.h1}:6443`]]);
       for (const h of EX_LB) expect([h, await exLbUpstreams(h)]).toEqual([h, [`${address.h1}:6443`]]);
-      expect(await kubectlViaVip(['get', 'ns', 'default', '-o', 'name'])).toEqual({ ok: true, out: 'namespace/default' });
+      expect(await kubectlViaVip(['get', 'ns', 'default', '-o', 'name'])).toEqual({
+        ok: true,
+        out: 'namespace/default',
+      });
       expect(await on('h3', `${KUBECTL} get ns default -o name`)).toBe('namespace/default');
     } finally {
       writeFileSync(inventoryFile, original);
@@ -380,7 +580,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     const added = await deploy('master,ex-lb');
     expectExit(added, 0);
     for (const h of HOSTS) expect([h, await upstreams(h)]).toEqual([h, [`${address.h1}:6443`, `${address.h2}:6443`]]);
-    for (const h of EX_LB) expect([h, await exLbUpstreams(h)]).toEqual([h, [`${address.h1}:6443`, `${address.h2}:6443`]]);
+    for (const h of EX_LB)
+      expect([h, await exLbUpstreams(h)]).toEqual([h, [`${address.h1}:6443`, `${address.h2}:6443`]]);
     // Reloaded, not restarted: the same nginx master process, active since before (keepalived untouched).
     expect(await kubeLb()).toEqual(before);
     expect(await exLbUnits()).toEqual(exLbBefore);
@@ -389,10 +590,30 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
   test('furrow certs check covers the control plane certificates and kubeconfigs', async () => {
     const r = await furrow(['certs', 'check', '-i', cluster, '--json'], { cwd, timeoutMs: 120_000 });
     expectExit(r, 0);
-    const checks = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; where: string; status: string });
+    const checks = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { name: string; where: string; status: string });
     const names = (where: string) => checks.filter((c) => c.where === where).map((c) => c.name);
-    expect(names('controller')).toEqual(expect.arrayContaining(['apiserver', 'apiserver-etcd-client', 'apiserver-kubelet-client', 'front-proxy-client', 'admin', 'controller-manager', 'scheduler', 'front-proxy-ca']));
-    expect(names('h1')).toEqual(expect.arrayContaining(['/etc/kubernetes/pki/apiserver.crt', '/etc/kubernetes/scheduler.kubeconfig', '/root/.kube/config']));
+    expect(names('controller')).toEqual(
+      expect.arrayContaining([
+        'apiserver',
+        'apiserver-etcd-client',
+        'apiserver-kubelet-client',
+        'front-proxy-client',
+        'admin',
+        'controller-manager',
+        'scheduler',
+        'front-proxy-ca',
+      ]),
+    );
+    expect(names('h1')).toEqual(
+      expect.arrayContaining([
+        '/etc/kubernetes/pki/apiserver.crt',
+        '/etc/kubernetes/scheduler.kubeconfig',
+        '/root/.kube/config',
+      ]),
+    );
     expect(checks.every((c) => c.status === 'ok')).toBe(true);
   }, 180_000);
 });

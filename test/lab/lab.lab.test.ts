@@ -31,7 +31,12 @@ describeLab('furrow lab (real hosts)', () => {
 
     const status = await furrow(['lab', 'status', '--name', NAME], { cwd });
     expectExit(status, 0);
-    expect(status.stdout).toMatch(new RegExp(`^lab '${NAME}': 2 host\\(s\\) on 10\\.213\\.\\d+\\.0/24, made \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ from ${cwd}\\ninventory: ${inventory}$`, 'm'));
+    expect(status.stdout).toMatch(
+      new RegExp(
+        `^lab '${NAME}': 2 host\\(s\\) on 10\\.213\\.\\d+\\.0/24, made \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ from ${cwd}\\ninventory: ${inventory}$`,
+        'm',
+      ),
+    );
     expect(status.stdout).toMatch(/^HOST\s+ADDRESS\s+STATE$/m);
     expect(status.stdout).toMatch(/^h1\s+10\.213\.\d+\.11\s+up$/m);
     expect(status.stdout).toMatch(/^h2\s+10\.213\.\d+\.12\s+up$/m);
@@ -41,15 +46,28 @@ describeLab('furrow lab (real hosts)', () => {
     expectExit(stopped, 0);
     expect(stopped.stdout).toMatch(/^h2\t10\.213\.\d+\.12\tstopped$/m);
     expect(stopped.stderr).toMatch(/h2 is off; its disk and address stay: 'furrow lab start h2 --name /);
-    expect((await furrow(['lab', 'status', '--name', NAME], { cwd })).stdout).toMatch(/^h2\s+10\.213\.\d+\.12\s+stopped$/m);
+    expect((await furrow(['lab', 'status', '--name', NAME], { cwd })).stdout).toMatch(
+      /^h2\s+10\.213\.\d+\.12\s+stopped$/m,
+    );
     const started = await furrow(['lab', 'start', 'h2', '--name', NAME], { cwd });
     expectExit(started, 0);
     expect(started.stdout).toMatch(/^h2\t10\.213\.\d+\.12\tup$/m);
     expect(started.stderr).toMatch(/h2 booted in \d+\.\d s/);
-    const json = JSON.parse((await furrow(['lab', 'status', '--name', NAME, '--json'], { cwd })).stdout) as { up: boolean; owner: string; createdAt: string; hosts: { name: string; state: string }[] };
-    expect([json.up, json.owner, json.hosts.map((h) => `${h.name} ${h.state}`)]).toEqual([true, cwd, ['h1 up', 'h2 up']]);
+    const json = JSON.parse((await furrow(['lab', 'status', '--name', NAME, '--json'], { cwd })).stdout) as {
+      up: boolean;
+      owner: string;
+      createdAt: string;
+      hosts: { name: string; state: string }[];
+    };
+    expect([json.up, json.owner, json.hosts.map((h) => `${h.name} ${h.state}`)]).toEqual([
+      true,
+      cwd,
+      ['h1 up', 'h2 up'],
+    ]);
 
-    const r = await furrow(['exec', 'all', '-i', inventory, '--', 'hostname; systemctl is-system-running; ip route'], { cwd });
+    const r = await furrow(['exec', 'all', '-i', inventory, '--', 'hostname; systemctl is-system-running; ip route'], {
+      cwd,
+    });
     expectExit(r, 0);
     expect(r.stdout).toMatch(/^h1 \| h1$/m);
     expect(r.stdout).toMatch(/^h2 \| h2$/m);
@@ -88,7 +106,11 @@ describeLab('furrow lab (real hosts)', () => {
       expect(refused.stderr).toContain(`furrow lab down --name ${NAME}`);
       expect(refused.stderr).toContain('--replace');
       // Nothing touched: the same processes run, the maker's inventory is there, the other folder got none.
-      expect(before.hosts.every((h: { process: ProcessRecord; leader: ProcessRecord }) => isSameProcess(h.process) && isSameProcess(h.leader))).toBe(true);
+      expect(
+        before.hosts.every(
+          (h: { process: ProcessRecord; leader: ProcessRecord }) => isSameProcess(h.process) && isSameProcess(h.leader),
+        ),
+      ).toBe(true);
       expect(existsSync(inventory)).toBe(true);
       expect(existsSync(path.join(other, '.furrow'))).toBe(false);
       expectExit(await furrow(['exec', 'all', '-i', inventory, '--', 'true'], { cwd }), 0);

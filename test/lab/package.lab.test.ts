@@ -34,7 +34,8 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     return r.stdout.toString().trim();
   }
 
-  const run = <P>(mod: Module<P, any>, params: P, check = false) => runModule(mod, moduleContext(conn!, { check, filesDir: cwd }), params);
+  const run = <P>(mod: Module<P, unknown>, params: P, check = false) =>
+    runModule(mod, moduleContext(conn!, { check, filesDir: cwd }), params);
 
   beforeAll(async () => {
     const [up, built] = await Promise.all([
@@ -60,7 +61,9 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
   const version = (name: string) => repo.debs.find((d) => d.package === name)!.version;
 
   test('install tree and jq: jq pulls libjq1 and libonig5 from the repository; the second run changes nothing', async () => {
-    expect(await onHost('cat /etc/apt/sources.list.d/*; ls /etc/apt/sources.list 2>/dev/null || true')).toBe(aptSourcesLine(server!.url).trim());
+    expect(await onHost('cat /etc/apt/sources.list.d/*; ls /etc/apt/sources.list 2>/dev/null || true')).toBe(
+      aptSourcesLine(server!.url).trim(),
+    );
     const params = { name: ['tree', 'jq'], update_cache: true };
     const first = await run(packageModule, params);
     expect(first.result?.failed).toBeUndefined();
@@ -70,7 +73,9 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     expect(await onHost('tree --version')).toMatch(/^tree v\d/);
     expect(await onHost(`echo '{"a":[1,2]}' | jq -c .a`)).toBe('[1,2]');
     const status = await onHost(`dpkg-query -W -f='\${Package} \${Status} \${Version}\\n' tree jq libjq1 libonig5`);
-    expect(status.split('\n').sort()).toEqual(['jq', 'libjq1', 'libonig5', 'tree'].map((n) => `${n} install ok installed ${version(n)}`));
+    expect(status.split('\n').sort()).toEqual(
+      ['jq', 'libjq1', 'libonig5', 'tree'].map((n) => `${n} install ok installed ${version(n)}`),
+    );
     expect(await onHost('apt-cache policy tree')).toContain(`500 ${server!.url.replace(/\/$/, '')} ./ Packages`);
 
     const started = Date.now();
@@ -81,7 +86,11 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
 
   test('check mode on removal changes nothing; removal shows versions, removes, and then changes nothing', async () => {
     const checked = await run(packageModule, { name: 'tree', state: 'absent' as const }, true);
-    expect([checked.changed, checked.plan.action, checked.plan.diff]).toEqual([true, 'delete', { values: [{ key: 'tree', before: version('tree'), after: 'absent' }] }]);
+    expect([checked.changed, checked.plan.action, checked.plan.diff]).toEqual([
+      true,
+      'delete',
+      { values: [{ key: 'tree', before: version('tree'), after: 'absent' }] },
+    ]);
     expect(await onHost(`dpkg-query -W -f='\${Status}' tree`)).toBe('install ok installed');
 
     const removed = await run(packageModule, { name: 'tree', state: 'absent' as const });
@@ -91,17 +100,31 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
 
     // With the cache known, an install shows which version it will bring.
     const back = await run(packageModule, { name: 'tree', state: 'latest' as const });
-    expect([back.changed, back.plan.diff]).toEqual([true, { values: [{ key: 'tree', before: 'absent', after: version('tree') }] }]);
+    expect([back.changed, back.plan.diff]).toEqual([
+      true,
+      { values: [{ key: 'tree', before: 'absent', after: version('tree') }] },
+    ]);
     expect((await run(packageModule, { name: 'tree', state: 'latest' as const })).changed).toBe(false);
   }, 300_000);
 
   test('get_url over the lab bridge with wget from the repository: download, skip when matching, check mode', async () => {
     expect((await run(packageModule, { name: 'wget' })).changed).toBe(true);
     const packages = readFileSync(path.join(repo.dir, 'Packages'));
-    const params = { url: `${server!.url}Packages`, dest: '/srv/Packages', checksum: `sha256:${sha256(packages)}`, mode: '0640' };
+    const params = {
+      url: `${server!.url}Packages`,
+      dest: '/srv/Packages',
+      checksum: `sha256:${sha256(packages)}`,
+      mode: '0640',
+    };
     const first = await run(getUrl, params);
-    expect([first.changed, first.plan.action, first.result?.output?.checksum_dest]).toEqual([true, 'create', `sha256:${sha256(packages)}`]);
-    expect(await onHost('stat -c %a /srv/Packages && sha256sum /srv/Packages | cut -c1-64')).toBe(`640\n${sha256(packages)}`);
+    expect([first.changed, first.plan.action, first.result?.output?.checksum_dest]).toEqual([
+      true,
+      'create',
+      `sha256:${sha256(packages)}`,
+    ]);
+    expect(await onHost('stat -c %a /srv/Packages && sha256sum /srv/Packages | cut -c1-64')).toBe(
+      `640\n${sha256(packages)}`,
+    );
     expect((await run(getUrl, params)).changed).toBe(false);
     await onHost('echo drift > /srv/Packages');
     const checked = await run(getUrl, params, true);
@@ -123,14 +146,21 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     const v1 = make('1');
     const params = { src: 'app.tar.gz', dest: '/opt/furrow-app' };
     expect((await run(unarchive, params)).changed).toBe(true);
-    expect(await onHost('cat /opt/furrow-app/app/VERSION /opt/furrow-app/.furrow-unarchive-app.tar.gz.sha256')).toBe(`1\n${v1}`);
+    expect(await onHost('cat /opt/furrow-app/app/VERSION /opt/furrow-app/.furrow-unarchive-app.tar.gz.sha256')).toBe(
+      `1\n${v1}`,
+    );
     expect((await run(unarchive, params)).changed).toBe(false);
     const v2 = make('2');
     const checked = await run(unarchive, params, true);
-    expect([checked.changed, checked.plan.diff]).toEqual([true, { values: [{ key: '/opt/furrow-app (app.tar.gz)', before: `sha256:${v1}`, after: `sha256:${v2}` }] }]);
+    expect([checked.changed, checked.plan.diff]).toEqual([
+      true,
+      { values: [{ key: '/opt/furrow-app (app.tar.gz)', before: `sha256:${v1}`, after: `sha256:${v2}` }] },
+    ]);
     expect(await onHost('cat /opt/furrow-app/app/VERSION')).toBe('1');
     expect((await run(unarchive, params)).changed).toBe(true);
-    expect(await onHost('cat /opt/furrow-app/app/VERSION; ls -A /opt/furrow-app')).toBe('2\n.furrow-unarchive-app.tar.gz.sha256\napp');
+    expect(await onHost('cat /opt/furrow-app/app/VERSION; ls -A /opt/furrow-app')).toBe(
+      '2\n.furrow-unarchive-app.tar.gz.sha256\napp',
+    );
     expect((await run(unarchive, params)).changed).toBe(false);
   }, 120_000);
 });

@@ -3,7 +3,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { addToLayoutIndex, MANIFEST_ACCEPT, MEDIA, RegistryClient, RegistryError, type PulledImage, type RegistryConfig } from '../../src/bundle/registry/index.js';
+import {
+  addToLayoutIndex,
+  MANIFEST_ACCEPT,
+  MEDIA,
+  RegistryClient,
+  RegistryError,
+  type PulledImage,
+  type RegistryConfig,
+} from '../../src/bundle/registry/index.js';
 import { busyboxLayer, fileLayer, imageManifest, pushImage, type TestImage } from '../support/images.js';
 import { pushTestImages, startRegistry, type TestImages, type TestRegistry } from '../support/registry.js';
 import { describeLab } from './support.js';
@@ -63,11 +71,18 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
       started.push(r);
       return r;
     };
-    [plain, basic, token, mirror, redirect] = await Promise.all([start(), start({ auth: AUTH }), start({ auth: AUTH, token: true }), start(), start({ auth: AUTH, redirectBlobs: true })]);
+    [plain, basic, token, mirror, redirect] = await Promise.all([
+      start(),
+      start({ auth: AUTH }),
+      start({ auth: AUTH, token: true }),
+      start(),
+      start({ auth: AUTH, redirectBlobs: true }),
+    ]);
     images = await pushTestImages(plain, basic);
     const bb = images.busybox;
     const layer = await busyboxLayer();
-    const busyboxAgain = (r: TestRegistry, repository: string) => pushImage(r, repository, '1', imageManifest('docker', 'amd64', [layer], 'busybox'));
+    const busyboxAgain = (r: TestRegistry, repository: string) =>
+      pushImage(r, repository, '1', imageManifest('docker', 'amd64', [layer], 'busybox'));
     onToken = await busyboxAgain(token, 'furrow-test/busybox');
     onRedirect = await busyboxAgain(redirect, 'furrow-test/busybox');
     // The mirror holds busybox under the same repository path as the registry it mirrors.
@@ -80,19 +95,36 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     rmSync(work, { recursive: true, force: true });
   });
 
-  test('a Docker schema2 image: manifest, config and layer stored under their digests, the digest is the registry\'s', async () => {
+  test("a Docker schema2 image: manifest, config and layer stored under their digests, the digest is the registry's", async () => {
     const dir = blobDir();
     const events: { blob?: string; done?: boolean }[] = [];
-    const pulled = await new RegistryClient().pull(images.busybox.ref, { arches: ['amd64'], blobDir: dir, onProgress: (e) => events.push(e) });
+    const pulled = await new RegistryClient().pull(images.busybox.ref, {
+      arches: ['amd64'],
+      blobDir: dir,
+      onProgress: (e) => events.push(e),
+    });
     const p = images.busybox.platforms[0]!;
     expect(pulled).toEqual({
       ref: images.busybox.ref,
       name: `${plain.host}/furrow-test/busybox:1`,
       digest: images.busybox.digest,
       mediaType: MEDIA.dockerManifest,
-      platforms: [{ os: 'linux', arch: 'amd64', manifest: images.busybox.digest, config: p.config, layers: [images.sharedLayer], size: expect.any(Number) }],
+      platforms: [
+        {
+          os: 'linux',
+          arch: 'amd64',
+          manifest: images.busybox.digest,
+          config: p.config,
+          layers: [images.sharedLayer],
+          size: expect.any(Number),
+        },
+      ],
       missingArches: [],
-      blobs: [images.busybox.digest, p.config, images.sharedLayer].map((digest) => ({ digest, size: expect.any(Number), fetched: true })),
+      blobs: [images.busybox.digest, p.config, images.sharedLayer].map((digest) => ({
+        digest,
+        size: expect.any(Number),
+        fetched: true,
+      })),
     });
     expect(pulled.platforms[0]!.size).toBe(pulled.blobs.reduce((n, b) => n + b.size, 0));
     expect(expectIntact(dir)).toEqual([...images.busybox.blobs].sort());
@@ -109,15 +141,19 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     expect(expectIntact(dir)).toEqual([...images.extra.blobs].sort());
   });
 
-  test('a multi-arch OCI index for amd64 and arm64: the index kept byte for byte under the registry\'s Docker-Content-Digest', async () => {
-    const served = await fetch(`${plain.url}/v2/furrow-test/multi/manifests/1`, { headers: { accept: MANIFEST_ACCEPT } });
+  test("a multi-arch OCI index for amd64 and arm64: the index kept byte for byte under the registry's Docker-Content-Digest", async () => {
+    const served = await fetch(`${plain.url}/v2/furrow-test/multi/manifests/1`, {
+      headers: { accept: MANIFEST_ACCEPT },
+    });
     const servedBytes = Buffer.from(await served.arrayBuffer());
     const dir = blobDir();
     const pulled = await new RegistryClient().pull(images.multi.ref, { arches: ['amd64', 'arm64'], blobDir: dir });
     expect(pulled.digest).toBe(served.headers.get('docker-content-digest'));
     expect([pulled.digest, pulled.mediaType]).toEqual([images.multi.digest, MEDIA.ociIndex]);
     expect(readFileSync(path.join(dir, pulled.digest.slice(7)))).toEqual(servedBytes);
-    expect(pulled.platforms.map((x) => [x.os, x.arch, x.variant, x.manifest, x.layers])).toEqual(images.multi.platforms.map((x) => ['linux', x.arch, x.variant, x.manifest, x.layers]));
+    expect(pulled.platforms.map((x) => [x.os, x.arch, x.variant, x.manifest, x.layers])).toEqual(
+      images.multi.platforms.map((x) => ['linux', x.arch, x.variant, x.manifest, x.layers]),
+    );
     expect(pulled.blobs).toHaveLength(7);
     expect(expectIntact(dir)).toEqual([...images.multi.blobs].sort());
   });
@@ -133,7 +169,10 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
 
   test('a Docker manifest list for arm64 and amd64, and a platform the index lacks is reported, not pulled', async () => {
     const dir = blobDir();
-    const pulled = await new RegistryClient().pull(images.multiDocker.ref, { arches: ['arm64', 'amd64', 's390x'], blobDir: dir });
+    const pulled = await new RegistryClient().pull(images.multiDocker.ref, {
+      arches: ['arm64', 'amd64', 's390x'],
+      blobDir: dir,
+    });
     expect([pulled.digest, pulled.mediaType]).toEqual([images.multiDocker.digest, MEDIA.dockerList]);
     expect(pulled.platforms.map((x) => `${x.arch}/${x.variant ?? ''}`)).toEqual(['arm64/v8', 'amd64/']);
     expect(pulled.missingArches).toEqual(['s390x']);
@@ -144,15 +183,23 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     const client = new RegistryClient();
     const single = await errorOf(client.pull(images.busybox.ref, { arches: ['arm64'], blobDir: blobDir() }));
     expect(single.kind).toBe('platform');
-    expect(single.message).toBe(`${images.busybox.ref}: is a single-platform image for linux/amd64, not for arm64: pull it for amd64, or choose a multi-arch tag`);
+    expect(single.message).toBe(
+      `${images.busybox.ref}: is a single-platform image for linux/amd64, not for arm64: pull it for amd64, or choose a multi-arch tag`,
+    );
     const index = await errorOf(client.pull(images.multi.ref, { arches: ['s390x', 'riscv64'], blobDir: blobDir() }));
-    expect(index.message).toBe(`${images.multi.ref}: has no image for s390x, riscv64; it has linux/amd64, linux/arm64/v8: pull arches it has, or another tag`);
+    expect(index.message).toBe(
+      `${images.multi.ref}: has no image for s390x, riscv64; it has linux/amd64, linux/arm64/v8: pull arches it has, or another tag`,
+    );
   });
 
-  test('a tag that does not exist: 404 with the registry\'s own error code and what to check', async () => {
-    const err = await errorOf(new RegistryClient().pull(`${plain.host}/furrow-test/busybox:nope`, { arches: ['amd64'], blobDir: blobDir() }));
+  test("a tag that does not exist: 404 with the registry's own error code and what to check", async () => {
+    const err = await errorOf(
+      new RegistryClient().pull(`${plain.host}/furrow-test/busybox:nope`, { arches: ['amd64'], blobDir: blobDir() }),
+    );
     expect([err.kind, err.status, err.endpoint]).toEqual(['not-found', 404, plain.url]);
-    expect(err.message).toContain(`GET ${plain.url}/v2/furrow-test/busybox/manifests/nope answered 404 Not Found (MANIFEST_UNKNOWN`);
+    expect(err.message).toContain(
+      `GET ${plain.url}/v2/furrow-test/busybox/manifests/nope answered 404 Not Found (MANIFEST_UNKNOWN`,
+    );
     expect(err.message).toContain('check the image name and tag');
   });
 
@@ -169,9 +216,14 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     // One client pulling both at once into an empty folder fetches the shared layer once.
     const together = blobDir();
     const start = plain.requestCount();
-    const both = await Promise.all([images.busybox.ref, images.extra.ref].map((ref) => client.pull(ref, { arches: ['amd64'], blobDir: together })));
+    const both = await Promise.all(
+      [images.busybox.ref, images.extra.ref].map((ref) => client.pull(ref, { arches: ['amd64'], blobDir: together })),
+    );
     expect(plain.requestCount() - start).toBe(6);
-    expect(both.map((p) => p.blobs.find((b) => b.digest === images.sharedLayer)!.fetched).sort()).toEqual([false, true]);
+    expect(both.map((p) => p.blobs.find((b) => b.digest === images.sharedLayer)!.fetched).sort()).toEqual([
+      false,
+      true,
+    ]);
     expectIntact(together);
   });
 
@@ -190,7 +242,11 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     const again = new RegistryClient();
     for (const [i, earlier] of first.entries()) {
       const arches = i === 0 ? ['amd64', 'arm64'] : ['amd64'];
-      const pulled = await again.pull(earlier.ref, { arches, blobDir: dir, known: { digest: earlier.digest, mediaType: earlier.mediaType } });
+      const pulled = await again.pull(earlier.ref, {
+        arches,
+        blobDir: dir,
+        known: { digest: earlier.digest, mediaType: earlier.mediaType },
+      });
       expect(pulled).toEqual({ ...earlier, blobs: earlier.blobs.map((b) => ({ ...b, fetched: false })) });
     }
     expect(plain.requestCount()).toBe(before);
@@ -207,14 +263,25 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     data[1000] ^= 0xff;
     writeFileSync(file, data);
     const before = plain.requestCount();
-    const again = await new RegistryClient().pull(images.busybox.ref, { arches: ['amd64'], blobDir: dir, known: { digest: first.digest, mediaType: first.mediaType } });
-    expect(again.blobs.map((b) => [b.digest, b.fetched])).toEqual(first.blobs.map((b) => [b.digest, b.digest === images.sharedLayer]));
+    const again = await new RegistryClient().pull(images.busybox.ref, {
+      arches: ['amd64'],
+      blobDir: dir,
+      known: { digest: first.digest, mediaType: first.mediaType },
+    });
+    expect(again.blobs.map((b) => [b.digest, b.fetched])).toEqual(
+      first.blobs.map((b) => [b.digest, b.digest === images.sharedLayer]),
+    );
     expect(plain.requestCount() - before).toBe(1);
     expectIntact(dir);
   });
 
   test('content the registry serves that does not match its digest: an error naming the image and both digests, and no file left', async () => {
-    const damaged = await pushImage(plain, 'furrow-test/damaged', '1', imageManifest('oci', 'amd64', [fileLayer('etc/damaged', 'x'.repeat(4096))], 'damaged'));
+    const damaged = await pushImage(
+      plain,
+      'furrow-test/damaged',
+      '1',
+      imageManifest('oci', 'amd64', [fileLayer('etc/damaged', 'x'.repeat(4096))], 'damaged'),
+    );
     const layer = damaged.platforms[0]!.layers[0]!;
     const stored = readFileSync(plain.blobFile(layer));
     stored[stored.length - 10] ^= 0xff;
@@ -233,18 +300,30 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     const ref = images.authRef;
     const none = await errorOf(new RegistryClient().pull(ref, { arches: ['amd64'], blobDir: blobDir() }));
     expect([none.kind, none.status]).toEqual(['auth', 401]);
-    expect(none.message).toContain(`${ref}: GET ${basic.url}/v2/furrow-test/busybox/manifests/1 answered 401 Unauthorized`);
-    expect(none.message).toContain(`add auth (username, password) for '${basic.host}' in the bundle manifest's registries section`);
-    const wrong = await errorOf(new RegistryClient({ [basic.host]: { auth: { ...AUTH, password: 'wrong' } } }).pull(ref, { arches: ['amd64'], blobDir: blobDir() }));
+    expect(none.message).toContain(
+      `${ref}: GET ${basic.url}/v2/furrow-test/busybox/manifests/1 answered 401 Unauthorized`,
+    );
+    expect(none.message).toContain(
+      `add auth (username, password) for '${basic.host}' in the bundle manifest's registries section`,
+    );
+    const wrong = await errorOf(
+      new RegistryClient({ [basic.host]: { auth: { ...AUTH, password: 'wrong' } } }).pull(ref, {
+        arches: ['amd64'],
+        blobDir: blobDir(),
+      }),
+    );
     expect(wrong.message).toContain(`the registry refused the credentials given for '${basic.host}'`);
     expect(wrong.message).not.toContain('wrong');
     const dir = blobDir();
-    const pulled = await new RegistryClient({ [basic.host]: { auth: AUTH } }).pull(ref, { arches: ['amd64'], blobDir: dir });
+    const pulled = await new RegistryClient({ [basic.host]: { auth: AUTH } }).pull(ref, {
+      arches: ['amd64'],
+      blobDir: dir,
+    });
     expect(pulled.digest).toBe(images.auth.digest);
     expect(expectIntact(dir)).toEqual([...images.auth.blobs].sort());
   });
 
-  test('Bearer token auth against the registry\'s real token verification: one token per repository, reused', async () => {
+  test("Bearer token auth against the registry's real token verification: one token per repository, reused", async () => {
     const config: RegistryConfig = { [token.host]: { auth: AUTH } };
     const client = new RegistryClient(config);
     const tokensBefore = token.tokenRequestCount();
@@ -261,8 +340,17 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     const anonymous = await errorOf(new RegistryClient().pull(onToken.ref, { arches: ['amd64'], blobDir: blobDir() }));
     expect([anonymous.kind, anonymous.status]).toEqual(['auth', 401]);
     expect(anonymous.message).toContain(`add auth (username, password) for '${token.host}'`);
-    const wrong = await errorOf(new RegistryClient({ [token.host]: { auth: { ...AUTH, password: 'nope' } } }).pull(onToken.ref, { arches: ['amd64'], blobDir: blobDir() }));
-    expect(wrong.message).toMatch(new RegExp(`the token server http://127\\.0\\.0\\.1:\\d+/token \\(realm of ${token.url.replace(/\./g, '\\.')}\\) answered 401`));
+    const wrong = await errorOf(
+      new RegistryClient({ [token.host]: { auth: { ...AUTH, password: 'nope' } } }).pull(onToken.ref, {
+        arches: ['amd64'],
+        blobDir: blobDir(),
+      }),
+    );
+    expect(wrong.message).toMatch(
+      new RegExp(
+        `the token server http://127\\.0\\.0\\.1:\\d+/token \\(realm of ${token.url.replace(/\./g, '\\.')}\\) answered 401`,
+      ),
+    );
     expect(wrong.message).toContain(`it refused the credentials given for '${token.host}'`);
   });
 
@@ -283,17 +371,32 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     expect(fallback.digest).toBe(images.extra.digest);
     expect(mirror.requestCount() - m0).toBe(4); // the mirror's 404 for busybox-extra, then the registry served it
 
-    const err = await errorOf(new RegistryClient({ [plain.host]: { mirrors: [down] } }).pull(`${plain.host}/furrow-test/none:1`, { arches: ['amd64'], blobDir: blobDir() }));
-    expect(err.message).toContain(`mirrors tried first: mirror ${down}: GET ${down}/v2/furrow-test/none/manifests/1: connection refused`);
+    const err = await errorOf(
+      new RegistryClient({ [plain.host]: { mirrors: [down] } }).pull(`${plain.host}/furrow-test/none:1`, {
+        arches: ['amd64'],
+        blobDir: blobDir(),
+      }),
+    );
+    expect(err.message).toContain(
+      `mirrors tried first: mirror ${down}: GET ${down}/v2/furrow-test/none/manifests/1: connection refused`,
+    );
   });
 
   test('blob redirects to another origin are followed without the Authorization header', async () => {
     const dir = blobDir();
-    const pulled = await new RegistryClient({ [redirect.host]: { auth: AUTH } }).pull(onRedirect.ref, { arches: ['amd64'], blobDir: dir });
+    const pulled = await new RegistryClient({ [redirect.host]: { auth: AUTH } }).pull(onRedirect.ref, {
+      arches: ['amd64'],
+      blobDir: dir,
+    });
     expect(pulled.digest).toBe(onRedirect.digest);
     expect(expectIntact(dir)).toEqual([...onRedirect.blobs].sort());
     const seen = redirect.storageRequests();
-    expect(seen.map((r) => r.url.replace(/\?.*/, '')).sort()).toEqual(pulled.blobs.slice(1).map((b) => `/blobs/${b.digest.slice(7)}`).sort());
+    expect(seen.map((r) => r.url.replace(/\?.*/, '')).sort()).toEqual(
+      pulled.blobs
+        .slice(1)
+        .map((b) => `/blobs/${b.digest.slice(7)}`)
+        .sort(),
+    );
     expect(seen.filter((r) => r.authorization)).toEqual([]);
   });
 
@@ -301,10 +404,17 @@ describeLab('registry client pulls from real registries into OCI layout blobs', 
     const layout = path.join(work, 'layout');
     const dir = path.join(layout, 'blobs', 'sha256');
     const client = new RegistryClient();
-    const pulled = [await client.pull(images.multi.ref, { arches: ['amd64'], blobDir: dir }), await client.pull(images.busybox.ref, { arches: ['amd64'], blobDir: dir })];
+    const pulled = [
+      await client.pull(images.multi.ref, { arches: ['amd64'], blobDir: dir }),
+      await client.pull(images.busybox.ref, { arches: ['amd64'], blobDir: dir }),
+    ];
     await addToLayoutIndex(layout, pulled);
-    const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: { digest: string; mediaType: string; size: number; annotations: Record<string, string> }[] };
-    expect(index.manifests.map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest, m.mediaType])).toEqual(pulled.map((p) => [p.name, p.digest, p.mediaType]));
+    const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as {
+      manifests: { digest: string; mediaType: string; size: number; annotations: Record<string, string> }[];
+    };
+    expect(
+      index.manifests.map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest, m.mediaType]),
+    ).toEqual(pulled.map((p) => [p.name, p.digest, p.mediaType]));
     for (const m of index.manifests) expect(readFileSync(path.join(dir, m.digest.slice(7))).length).toBe(m.size);
   });
 });

@@ -64,6 +64,9 @@ describeLab('become_user and environment on real hosts', () => {
 
 function writePlaybook(cwd: string): string {
   const file = path.join(cwd, 'owned.yml');
-  writeFileSync(file, `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: /tmp/furrow-run-as-owned, content: "x\\n"}\n      become: true\n      become_user: nobody\n`);
+  writeFileSync(
+    file,
+    `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: /tmp/furrow-run-as-owned, content: "x\\n"}\n      become: true\n      become_user: nobody\n`,
+  );
   return file;
 }

@@ -26,7 +26,7 @@ function background(args: string[], cwd: string): Background {
   const waiters: (() => void)[] = [];
   const onData = (d: Buffer): void => {
     text += d.toString();
-    waiters.forEach((w) => w());
+    for (const w of waiters) w();
   };
   child.stdout!.on('data', onData);
   child.stderr!.on('data', onData);
@@ -37,7 +37,10 @@ function background(args: string[], cwd: string): Background {
     exited,
     sawLine: (pattern, timeoutMs = 120_000) =>
       new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${text}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms:\n${text}`)),
+          timeoutMs,
+        );
         const check = (): void => {
           if (pattern.test(text)) {
             clearTimeout(timer);
@@ -45,10 +48,12 @@ function background(args: string[], cwd: string): Background {
           }
         };
         waiters.push(check);
-        void exited.then(() => setTimeout(() => {
-          check();
-          reject(new Error(`the run ended without a line matching ${pattern}:\n${text}`));
-        }, 50));
+        void exited.then(() =>
+          setTimeout(() => {
+            check();
+            reject(new Error(`the run ended without a line matching ${pattern}:\n${text}`));
+          }, 50),
+        );
         check();
       }),
   };
@@ -103,7 +108,9 @@ describeLab('two runs on one host at once', () => {
     const first = background(['run', slow, '-i', inventory], cwd);
     started.push(first.child);
     await first.sawLine(/h1 changed: Slow run begins/);
-    const holder = new RegExp(`another run holds /run/furrow\\.lock \\(controller ${os.hostname()}, PID ${first.child.pid}, started \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\)`);
+    const holder = new RegExp(
+      `another run holds /run/furrow\\.lock \\(controller ${os.hostname()}, PID ${first.child.pid}, started \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\)`,
+    );
 
     const journals = () => readdirSync(path.join(cwd, '.furrow', 'runs')).filter((f) => f.endsWith('.jsonl')).length;
     const before = journals();
@@ -125,9 +132,16 @@ describeLab('two runs on one host at once', () => {
     expect(second.output()).toMatch(/h1 lock taken after \d+\.\d s of waiting/);
 
     // The quick run began only after the slow one ended, and neither edit was lost.
-    expect((await onHost('cat /root/order.log')).trim().split('\n')).toEqual(['slow begins', 'slow ends', 'quick begins', 'quick ends']);
+    expect((await onHost('cat /root/order.log')).trim().split('\n')).toEqual([
+      'slow begins',
+      'slow ends',
+      'quick begins',
+      'quick ends',
+    ]);
     expect((await onHost('cat /root/shared.conf')).trim().split('\n').sort()).toEqual(['quick=1', 'slow=1']);
-    expect((await onHost('cat /run/furrow.lock')).trim()).toMatch(new RegExp(`^controller=${os.hostname()} pid=${second.child.pid} started=`));
+    expect((await onHost('cat /run/furrow.lock')).trim()).toMatch(
+      new RegExp(`^controller=${os.hostname()} pid=${second.child.pid} started=`),
+    );
     await onHost('rm /root/release'); // the next slow run pauses again
   }, 300_000);
 

@@ -9,7 +9,11 @@ const NAME = labTestName('t-run');
 type Result = Extract<RunEvent, { kind: 'task_result' }>;
 
 function events(stdout: string): RunEvent[] {
-  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RunEvent);
+  return stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as RunEvent);
 }
 const results = (evs: RunEvent[]) => evs.filter((e): e is Result => e.kind === 'task_result');
 
@@ -68,7 +72,11 @@ describeLab('furrow run on real hosts', () => {
 
     const first = await run(file);
     expectExit(first, 0);
-    expect(handlerRuns(events(first.stdout)).map((e) => e.host).sort()).toEqual(['h1', 'h2', 'h3']);
+    expect(
+      handlerRuns(events(first.stdout))
+        .map((e) => e.host)
+        .sort(),
+    ).toEqual(['h1', 'h2', 'h3']);
     const t1 = await started();
 
     const again = await run(file);
@@ -150,7 +158,12 @@ describeLab('furrow run on real hosts', () => {
     expect(await onHost('h2', 'cat /tmp/furrow-resume/done')).toBe('done');
     // The journal of each run is on disk, one JSON event per line.
     const start = events(resumed.stdout).find((e) => e.kind === 'run_start');
-    const journal = path.join(cwd, '.furrow', 'runs', `${start && start.kind === 'run_start' ? start.runId : 'none'}.jsonl`);
+    const journal = path.join(
+      cwd,
+      '.furrow',
+      'runs',
+      `${start && start.kind === 'run_start' ? start.runId : 'none'}.jsonl`,
+    );
     expect(readFileSync(journal, 'utf8').split('\n').filter(Boolean).length).toBeGreaterThan(3);
   });
 });

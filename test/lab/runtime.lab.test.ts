@@ -37,11 +37,14 @@ const TEST_IMAGE = '127.0.0.1:5000/furrow/hello:1';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
-
 // --- CRI over the host's containerd socket: RuntimeService/Status with verbose=true, as `crictl info`.
 
 /** One unary gRPC call over a unix socket (HTTP/2 without TLS): the response message's bytes. */
-function grpcUnary(socketPath: string, method: string, request: Buffer): Promise<{ status: string; message: string; body: Buffer }> {
+function grpcUnary(
+  socketPath: string,
+  method: string,
+  request: Buffer,
+): Promise<{ status: string; message: string; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const client = http2.connect('http://localhost', { createConnection: () => net.connect(socketPath) });
     const timer = setTimeout(() => client.destroy(new Error(`${method}: no answer within 10 s`)), 10_000);
@@ -49,7 +52,12 @@ function grpcUnary(socketPath: string, method: string, request: Buffer): Promise
       clearTimeout(timer);
       reject(err);
     });
-    const req = client.request({ ':method': 'POST', ':path': method, 'content-type': 'application/grpc', te: 'trailers' });
+    const req = client.request({
+      ':method': 'POST',
+      ':path': method,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     const frame = Buffer.alloc(5);
     frame.writeUInt32BE(request.length, 1);
     const chunks: Buffer[] = [];
@@ -67,7 +75,11 @@ function grpcUnary(socketPath: string, method: string, request: Buffer): Promise
       clearTimeout(timer);
       client.close();
       const data = Buffer.concat(chunks);
-      resolve({ status, message, body: data.length >= 5 ? data.subarray(5, 5 + data.readUInt32BE(1)) : Buffer.alloc(0) });
+      resolve({
+        status,
+        message,
+        body: data.length >= 5 ? data.subarray(5, 5 + data.readUInt32BE(1)) : Buffer.alloc(0),
+      });
     });
     req.end(Buffer.concat([frame, request]));
   });
@@ -138,7 +150,11 @@ async function criStatus(socketPath: string): Promise<CriStatus> {
 interface CriConfig {
   sandboxImage: string;
   containerdRootDir: string;
-  containerd: { snapshotter: string; defaultRuntimeName: string; runtimes: Record<string, { runtimeType: string; options: Record<string, unknown> }> };
+  containerd: {
+    snapshotter: string;
+    defaultRuntimeName: string;
+    runtimes: Record<string, { runtimeType: string; options: Record<string, unknown> }>;
+  };
   cni: { binDir: string; confDir: string };
   registry: { configPath: string };
 }
@@ -148,12 +164,30 @@ function makeImageArchive(dir: string, tag: string): string {
   const layerDir = path.join(dir, 'layer');
   mkdirSync(layerDir, { recursive: true });
   writeFileSync(path.join(layerDir, 'hello.txt'), 'hello from furrow\n');
-  execFileSync('tar', ['--sort=name', '--mtime=@0', '--owner=0', '--group=0', '-C', layerDir, '-cf', path.join(dir, 'layer.tar'), 'hello.txt']);
+  execFileSync('tar', [
+    '--sort=name',
+    '--mtime=@0',
+    '--owner=0',
+    '--group=0',
+    '-C',
+    layerDir,
+    '-cf',
+    path.join(dir, 'layer.tar'),
+    'hello.txt',
+  ]);
   const diffId = `sha256:${sha256(readFileSync(path.join(dir, 'layer.tar')))}`;
-  const config = JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/hello.txt'] }, rootfs: { type: 'layers', diff_ids: [diffId] } });
+  const config = JSON.stringify({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Cmd: ['/hello.txt'] },
+    rootfs: { type: 'layers', diff_ids: [diffId] },
+  });
   const configName = `${sha256(config)}.json`;
   writeFileSync(path.join(dir, configName), config);
-  writeFileSync(path.join(dir, 'manifest.json'), JSON.stringify([{ Config: configName, RepoTags: [tag], Layers: ['layer.tar'] }]));
+  writeFileSync(
+    path.join(dir, 'manifest.json'),
+    JSON.stringify([{ Config: configName, RepoTags: [tag], Layers: ['layer.tar'] }]),
+  );
   const archive = path.join(dir, 'image.tar');
   execFileSync('tar', ['-C', dir, '-cf', archive, 'manifest.json', configName, 'layer.tar']);
   return archive;
@@ -168,11 +202,14 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
 
   const on = hosts.on;
 
-  const deploy = (...extra: string[]) => furrow(['deploy', 'runtime', '-i', cluster, ...extra], { cwd, timeoutMs: 300_000 });
+  const deploy = (...extra: string[]) =>
+    furrow(['deploy', 'runtime', '-i', cluster, ...extra], { cwd, timeoutMs: 300_000 });
 
   /** The containerd socket of a lab host, from the controller: through its container's init. */
   function containerdSocket(host: string): string {
-    const state = JSON.parse(readFileSync(path.join(labLayout(NAME).dir, 'state.json'), 'utf8')) as { hosts: Array<{ name: string; leader?: { pid: number } }> };
+    const state = JSON.parse(readFileSync(path.join(labLayout(NAME).dir, 'state.json'), 'utf8')) as {
+      hosts: Array<{ name: string; leader?: { pid: number } }>;
+    };
     const leader = state.hosts.find((h) => h.name === host)?.leader;
     if (!leader) throw new Error(`the lab recorded no container init for ${host}`);
     return `/proc/${leader.pid}/root/run/containerd/containerd.sock`;
@@ -183,26 +220,48 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     return { status, config: JSON.parse(status.info.config!) as CriConfig };
   }
 
-  const dockerInfo = async (host: HostName) => JSON.parse(await on(host, `${SETUP[host].bin}/docker info --format '{{json .}}'`)) as Record<string, any>;
+  /** The fields of `docker info` these tests read. */
+  interface DockerInfo {
+    Driver: string;
+    CgroupDriver: string;
+    DockerRootDir: string;
+    LoggingDriver: string;
+    LiveRestoreEnabled: boolean;
+    RegistryConfig: { Mirrors: string[]; IndexConfigs: Record<string, { Name: string; Secure: boolean }> };
+    ContainerdCommit: { ID: string };
+  }
+  const dockerInfo = async (host: HostName) =>
+    JSON.parse(await on(host, `${SETUP[host].bin}/docker info --format '{{json .}}'`)) as DockerInfo;
 
   /** The daemon's default log settings as a new container gets them (created, never started). */
   async function dockerLogConfig(host: HostName): Promise<unknown> {
     const docker = `${SETUP[host].bin}/docker`;
-    await on(host, `${docker} rm -f furrow-logs >/dev/null 2>&1; ${docker} create --name furrow-logs ${TEST_IMAGE} >/dev/null`);
-    const config = JSON.parse(await on(host, `${docker} inspect --format '{{json .HostConfig.LogConfig}}' furrow-logs`)) as unknown;
+    await on(
+      host,
+      `${docker} rm -f furrow-logs >/dev/null 2>&1; ${docker} create --name furrow-logs ${TEST_IMAGE} >/dev/null`,
+    );
+    const config = JSON.parse(
+      await on(host, `${docker} inspect --format '{{json .HostConfig.LogConfig}}' furrow-logs`),
+    ) as unknown;
     await on(host, `${docker} rm furrow-logs >/dev/null`);
     return config;
   }
 
   /** The command line systemd runs for a unit. */
-  const execStart = (host: string, unit: string) => on(host, `systemctl show -p ExecStart --value ${unit} | sed -n 's/.*argv\\[\\]=\\([^;]*\\) ;.*/\\1/p'`);
+  const execStart = (host: string, unit: string) =>
+    on(host, `systemctl show -p ExecStart --value ${unit} | sed -n 's/.*argv\\[\\]=\\([^;]*\\) ;.*/\\1/p'`);
 
   /** What tells a restart: the unit's start time, its invocation, its restart count, its PID. */
   async function unitState(host: string, unit: string): Promise<string> {
-    return on(host, `systemctl show -p ActiveState -p ActiveEnterTimestampMonotonic -p InvocationID -p NRestarts -p MainPID ${unit}`);
+    return on(
+      host,
+      `systemctl show -p ActiveState -p ActiveEnterTimestampMonotonic -p InvocationID -p NRestarts -p MainPID ${unit}`,
+    );
   }
   async function runtimeStates(): Promise<Record<string, string>> {
-    const units = HOSTS.flatMap((h) => (SETUP[h].runtime === 'containerd' ? [[h, 'containerd.service']] : [[h, 'docker.service']]));
+    const units = HOSTS.flatMap((h) =>
+      SETUP[h].runtime === 'containerd' ? [[h, 'containerd.service']] : [[h, 'docker.service']],
+    );
     units.push(['h4', 'containerd.service']); // the package's containerd, which dockerd uses there
     const states = await Promise.all(units.map(async ([h, u]) => [`${h} ${u}`, await unitState(h!, u!)] as const));
     return Object.fromEntries(states);
@@ -252,14 +311,28 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     for (const counts of Object.values(recap(r.stdout))) expect([counts.failed, counts.unreachable]).toEqual([0, 0]);
     // Each host runs its own runtime only, from where its install mode puts it.
     for (const h of CONTAINERD_HOSTS) {
-      expect(await on(h, 'systemctl is-active containerd.service; systemctl is-enabled containerd.service')).toBe('active\nenabled');
-      expect(await execStart(h, 'containerd.service')).toBe(`${SETUP[h].bin}/containerd --config /etc/containerd/config.toml`);
-      expect(await on(h, 'test -e /usr/bin/dockerd || test -e /opt/kube/bin/dockerd || echo no docker')).toBe('no docker');
-      expect(await on(h, 'cat /etc/crictl.yaml | grep endpoint')).toBe('runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock');
+      expect(await on(h, 'systemctl is-active containerd.service; systemctl is-enabled containerd.service')).toBe(
+        'active\nenabled',
+      );
+      expect(await execStart(h, 'containerd.service')).toBe(
+        `${SETUP[h].bin}/containerd --config /etc/containerd/config.toml`,
+      );
+      expect(await on(h, 'test -e /usr/bin/dockerd || test -e /opt/kube/bin/dockerd || echo no docker')).toBe(
+        'no docker',
+      );
+      expect(await on(h, 'cat /etc/crictl.yaml | grep endpoint')).toBe(
+        'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock',
+      );
     }
     for (const h of DOCKER_HOSTS) {
-      expect(await on(h, 'systemctl is-active docker.service; systemctl is-enabled docker.service')).toBe('active\nenabled');
-      expect(await execStart(h, 'docker.service')).toBe(h === 'h4' ? '/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock' : '/opt/kube/bin/dockerd');
+      expect(await on(h, 'systemctl is-active docker.service; systemctl is-enabled docker.service')).toBe(
+        'active\nenabled',
+      );
+      expect(await execStart(h, 'docker.service')).toBe(
+        h === 'h4'
+          ? '/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock'
+          : '/opt/kube/bin/dockerd',
+      );
     }
     // From bin/: the very files of the cluster folder (crictl is optional and absent here).
     const binaries = { h1: CONTAINERD_BINARIES, h3: DOCKER_BINARIES };
@@ -270,8 +343,12 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       expect(await on(h, 'dpkg-query -W containerd docker.io 2>/dev/null || echo none')).toBe('none');
     }
     // From the package repository the deploy served.
-    expect(await on('h2', "dpkg-query -W -f='${Package} ${Status}\\n' containerd runc")).toBe('containerd install ok installed\nrunc install ok installed');
-    expect(await on('h4', "dpkg-query -W -f='${Package} ${Status}\\n' containerd docker.io")).toBe('containerd install ok installed\ndocker.io install ok installed');
+    expect(await on('h2', "dpkg-query -W -f='${Package} ${Status}\\n' containerd runc")).toBe(
+      'containerd install ok installed\nrunc install ok installed',
+    );
+    expect(await on('h4', "dpkg-query -W -f='${Package} ${Status}\\n' containerd docker.io")).toBe(
+      'containerd install ok installed\ndocker.io install ok installed',
+    );
     expect(await on('h2', 'test -d /opt/kube/bin && ls /opt/kube/bin || echo none')).toBe('none');
   }, 600_000);
 
@@ -286,13 +363,18 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       expect(config.containerd.defaultRuntimeName).toBe('runc');
       expect(config.containerd.runtimes.runc!.runtimeType).toBe('io.containerd.runc.v2');
       // The lab's cluster settings (new --from-lab): cgroupfs, and oom_score_adj capped at containerd's own.
-      expect(config.containerd.runtimes.runc!.options).toEqual({ BinaryName: `${SETUP[h].bin}/runc`, SystemdCgroup: false });
+      expect(config.containerd.runtimes.runc!.options).toEqual({
+        BinaryName: `${SETUP[h].bin}/runc`,
+        SystemdCgroup: false,
+      });
       expect((config as unknown as { restrictOOMScoreAdj: boolean }).restrictOOMScoreAdj).toBe(true);
       expect(config.registry.configPath).toBe('/etc/containerd/certs.d');
       expect(config.cni).toMatchObject({ binDir: '/opt/cni/bin', confDir: '/etc/cni/net.d' });
 
       // One hosts.toml per configured registry, in containerd's format.
-      expect(await on(h, 'cd /etc/containerd/certs.d && ls */hosts.toml | sort')).toBe([`${gateway}:5443/hosts.toml`, '127.0.0.1:5000/hosts.toml', 'docker.io/hosts.toml'].sort().join('\n'));
+      expect(await on(h, 'cd /etc/containerd/certs.d && ls */hosts.toml | sort')).toBe(
+        [`${gateway}:5443/hosts.toml`, '127.0.0.1:5000/hosts.toml', 'docker.io/hosts.toml'].sort().join('\n'),
+      );
       expect(await on(h, "grep -v '^#' /etc/containerd/certs.d/127.0.0.1:5000/hosts.toml")).toBe(
         'server = "http://127.0.0.1:5000"\n\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve", "push"]\n  skip_verify = true',
       );
@@ -317,7 +399,9 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       expect(info.LoggingDriver).toBe('json-file');
       expect(info.LiveRestoreEnabled).toBe(true);
       expect(info.RegistryConfig.Mirrors).toEqual(['http://127.0.0.1:5001/', `https://${gateway}:5443/`]);
-      const insecure = Object.values(info.RegistryConfig.IndexConfigs as Record<string, { Name: string; Secure: boolean }>).filter((c) => !c.Secure).map((c) => c.Name);
+      const insecure = Object.values(info.RegistryConfig.IndexConfigs)
+        .filter((c) => !c.Secure)
+        .map((c) => c.Name);
       expect(insecure.sort()).toEqual(['127.0.0.1:5000', `${gateway}:5443`].sort());
       // From bin/, dockerd runs its own containerd; from the package, the package's containerd.
       expect(info.ContainerdCommit.ID).toMatch(/^1\.6\./);
@@ -341,7 +425,9 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     expectExit(check, 0);
     expect(changedCounts(check)).toEqual({ h1: 0, h2: 0, h3: 0, h4: 0 });
     expect(await runtimeStates()).toEqual(before);
-    expect(Object.values(before).every((s) => s.includes('ActiveState=active') && s.includes('NRestarts=0'))).toBe(true);
+    expect(Object.values(before).every((s) => s.includes('ActiveState=active') && s.includes('NRestarts=0'))).toBe(
+      true,
+    );
   }, 300_000);
 
   test('a changed setting restarts only the runtime it belongs to; registry changes reach containerd without a restart', async () => {
@@ -356,22 +442,30 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
       expect(afterSandbox[`${h} containerd.service`]).not.toEqual(started[`${h} containerd.service`]);
       expect((await criConfig(h)).config.sandboxImage).toBe(newSandbox);
     }
-    for (const key of ['h3 docker.service', 'h4 docker.service', 'h4 containerd.service']) expect(afterSandbox[key]).toEqual(started[key]);
+    for (const key of ['h3 docker.service', 'h4 docker.service', 'h4 containerd.service'])
+      expect(afterSandbox[key]).toEqual(started[key]);
 
     // One insecure registry less: containerd reads certs.d on every pull (no restart); dockerd restarts.
-    const registries = await deploy('-e', `SANDBOX_IMAGE=${newSandbox}`, '-e', 'INSECURE_REG=["http://127.0.0.1:5000"]');
+    const registries = await deploy(
+      '-e',
+      `SANDBOX_IMAGE=${newSandbox}`,
+      '-e',
+      'INSECURE_REG=["http://127.0.0.1:5000"]',
+    );
     expectExit(registries, 0);
     expect(registries.stdout).not.toMatch(/restart containerd/);
     expect(changedCounts(registries)).toEqual({ h1: 2, h2: 2, h3: 2, h4: 2 });
     const afterRegistries = await runtimeStates();
     for (const h of CONTAINERD_HOSTS) {
       expect(afterRegistries[`${h} containerd.service`]).toEqual(afterSandbox[`${h} containerd.service`]);
-      expect(await on(h, 'cd /etc/containerd/certs.d && ls */hosts.toml | sort')).toBe('127.0.0.1:5000/hosts.toml\ndocker.io/hosts.toml');
+      expect(await on(h, 'cd /etc/containerd/certs.d && ls */hosts.toml | sort')).toBe(
+        '127.0.0.1:5000/hosts.toml\ndocker.io/hosts.toml',
+      );
       expect(await on(h, 'grep -c skip_verify /etc/containerd/certs.d/docker.io/hosts.toml || true')).toBe('0');
     }
     for (const h of DOCKER_HOSTS) {
       expect(afterRegistries[`${h} docker.service`]).not.toEqual(afterSandbox[`${h} docker.service`]);
-      const insecure = Object.values((await dockerInfo(h)).RegistryConfig.IndexConfigs as Record<string, { Name: string; Secure: boolean }>).filter((c) => !c.Secure);
+      const insecure = Object.values((await dockerInfo(h)).RegistryConfig.IndexConfigs).filter((c) => !c.Secure);
       expect(insecure.map((c) => c.Name)).toEqual(['127.0.0.1:5000']);
     }
     expect(afterRegistries['h4 containerd.service']).toEqual(started['h4 containerd.service']);

@@ -12,11 +12,13 @@ import { cachedKubernetesBinDir } from '../../src/lab/kubernetes.js';
 export function labAvailable(): boolean {
   const root = typeof process.getuid === 'function' && process.getuid() === 0;
   if (root) return true;
-  if (process.env.FURROW_LAB_REQUIRED === '1') throw new Error('lab tests are required (FURROW_LAB_REQUIRED=1) but need root');
+  if (process.env.FURROW_LAB_REQUIRED === '1')
+    throw new Error('lab tests are required (FURROW_LAB_REQUIRED=1) but need root');
   return false;
 }
 
-export const describeLab = (name: string, fn: () => void) => (labAvailable() ? describe(name, fn) : describe.skip(name, fn));
+export const describeLab = (name: string, fn: () => void) =>
+  labAvailable() ? describe(name, fn) : describe.skip(name, fn);
 
 /**
  * The folder of the lab's Kubernetes v1.20.2 binaries: the per-machine cache `furrow lab
@@ -25,7 +27,10 @@ export const describeLab = (name: string, fn: () => void) => (labAvailable() ? d
  */
 export function labKubernetesBin(): string {
   const dir = process.env.FURROW_K8S_BIN ?? cachedKubernetesBinDir();
-  if (!dir) throw new Error('no Kubernetes binaries for the lab: run `furrow lab kubernetes` first (.ci/run does), or set FURROW_K8S_BIN');
+  if (!dir)
+    throw new Error(
+      'no Kubernetes binaries for the lab: run `furrow lab kubernetes` first (.ci/run does), or set FURROW_K8S_BIN',
+    );
   return dir;
 }
 
@@ -39,9 +44,16 @@ const CLI = path.resolve('dist/cli/furrow.js');
 
 /** Runs the furrow command as a user would, from `cwd` (default: the repository). */
 /** `env` adds variables to the command's environment (jest's own process.env does not reach children). */
-export function furrow(args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function furrow(
+  args: string[],
+  opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd ?? process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -75,19 +87,32 @@ export function recap(stdout: string): Record<string, Record<string, number>> {
 }
 
 /** Per host, how many tasks a run changed: { h1: 0, h2: 3, ... }. */
-export const changedCounts = (r: CliResult) => Object.fromEntries(Object.entries(recap(r.stdout)).map(([h, c]) => [h, c.changed]));
+export const changedCounts = (r: CliResult) =>
+  Object.fromEntries(Object.entries(recap(r.stdout)).map(([h, c]) => [h, c.changed]));
 
 /** Fails the test with the command's whole output when it did not exit as expected. */
 export function expectExit(r: CliResult, code: number): void {
-  if (r.code !== code) throw new Error(`expected exit ${code}, got ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+  if (r.code !== code)
+    throw new Error(`expected exit ${code}, got ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
 }
 
 /**
  * A connection (not yet open) to a lab host as the inventory reaches it, `vars` over its own; host
  * keys are recorded in the test's `cwd`, the way a first contact with new hosts goes.
  */
-export function labHostConnection(inv: Inventory, host: string, cwd: string, vars: Record<string, unknown> = {}): Connection {
-  return openConnection(connectionSpecFromVars(host, { ...hostVars(inv, host), ...vars }, { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false }));
+export function labHostConnection(
+  inv: Inventory,
+  host: string,
+  cwd: string,
+  vars: Record<string, unknown> = {},
+): Connection {
+  return openConnection(
+    connectionSpecFromVars(
+      host,
+      { ...hostVars(inv, host), ...vars },
+      { knownHostsFile: path.join(cwd, 'known_hosts'), strictHostKeys: false },
+    ),
+  );
 }
 
 /**
@@ -115,7 +140,8 @@ export class LabHosts {
   /** A command's trimmed stdout; a non-zero exit fails with the host, the command and its output. */
   readonly on = async (host: string, command: string): Promise<string> => {
     const r = await this.get(host).exec(command);
-    if (r.code !== 0) throw new Error(`${host}: ${command}: exit ${r.code}: ${r.stdout.toString()}${r.stderr.toString()}`);
+    if (r.code !== 0)
+      throw new Error(`${host}: ${command}: exit ${r.code}: ${r.stdout.toString()}${r.stderr.toString()}`);
     return r.stdout.toString().trim();
   };
 
@@ -155,7 +181,8 @@ export const FINGERPRINT_SCRIPT = [
 ].join('\n');
 
 /** An iptables table with no rules, only its built-in chains' default policies: as if never loaded. */
-const EMPTY_IPTABLES_LINE = /^(\*(filter|nat|mangle|raw|security)|:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT\s*|COMMIT)$/;
+const EMPTY_IPTABLES_LINE =
+  /^(\*(filter|nat|mangle|raw|security)|:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) ACCEPT\s*|COMMIT)$/;
 
 /** Per section of two fingerprints, the lines only `after` has and those only `before` has. */
 export function fingerprintChanges(before: string, after: string): { added: string[]; removed: string[] } {
@@ -178,18 +205,37 @@ export function fingerprintChanges(before: string, after: string): { added: stri
  * and running (as kubeasz's clean leaves it). Everything else a cleaned host gained must be owned
  * by a package (`dpkg -S`).
  */
-const MADE_BY_PACKAGES = /^files: (\/etc\/rc[0-6S]\.d\/|\/etc\/ssl\/|\/etc\/chrony|\/run\/chrony|\/var\/lib\/chrony|\/var\/lib\/nginx|\/var\/lib\/ucf|\/etc\/apparmor\.d\/local|\/etc\/ca-certificates\.conf$|\/usr\/local\/share\/ca-certificates$|\/etc\/nginx\/(modules|sites)-enabled\/|\/run\/adduser$|\/etc\/systemd\/system\/chronyd\.service$|\/etc\/systemd\/system\/multi-user\.target\.wants\/chrony\.service$|.*\.(ucf|dpkg)-dist$)/;
+const MADE_BY_PACKAGES =
+  /^files: (\/etc\/rc[0-6S]\.d\/|\/etc\/ssl\/|\/etc\/chrony|\/run\/chrony|\/var\/lib\/chrony|\/var\/lib\/nginx|\/var\/lib\/ucf|\/etc\/apparmor\.d\/local|\/etc\/ca-certificates\.conf$|\/usr\/local\/share\/ca-certificates$|\/etc\/nginx\/(modules|sites)-enabled\/|\/run\/adduser$|\/etc\/systemd\/system\/chronyd\.service$|\/etc\/systemd\/system\/multi-user\.target\.wants\/chrony\.service$|.*\.(ucf|dpkg)-dist$)/;
 
 /**
  * The lines of a cleaned host's fingerprint (`fingerprintChanges(before, after)`) that no package
  * explains: what Furrow left behind. `run` runs a shell command on the host (for `dpkg -S`).
  */
-export async function leftBehind(changes: { added: string[]; removed: string[] }, run: (command: string) => Promise<string>): Promise<string[]> {
+export async function leftBehind(
+  changes: { added: string[]; removed: string[] },
+  run: (command: string) => Promise<string>,
+): Promise<string[]> {
   const candidates = changes.added.filter((l) => !/^(packages|units|active): /.test(l) && !MADE_BY_PACKAGES.test(l));
   const files = candidates.filter((l) => l.startsWith('files: ')).map((l) => l.slice('files: '.length));
   // dpkg records a merged-/usr system's /usr/lib/... files by their /lib/... names.
-  const unowned = files.length ? (await run(`for p in ${files.map((f) => `'${f}'`).join(' ')}; do dpkg -S "$p" >/dev/null 2>&1 || dpkg -S "\${p#/usr}" >/dev/null 2>&1 || echo "$p"; done`)).split('\n').filter(Boolean) : [];
+  const unowned = files.length
+    ? (
+        await run(
+          `for p in ${files.map((f) => `'${f}'`).join(' ')}; do dpkg -S "$p" >/dev/null 2>&1 || dpkg -S "\${p#/usr}" >/dev/null 2>&1 || echo "$p"; done`,
+        )
+      )
+        .split('\n')
+        .filter(Boolean)
+    : [];
   // Units and services the packages brought stay (chrony runs; nginx and ipvsadm as installed); none of Furrow's may.
-  const furrowUnits = changes.added.filter((l) => /^(units|active): /.test(l) && /kube|containerd|furrow|etcd|ex-lb/.test(l));
-  return [...candidates.filter((l) => !l.startsWith('files: ')), ...unowned.map((f) => `files: ${f}`), ...furrowUnits, ...changes.removed.map((l) => `gone: ${l}`)];
+  const furrowUnits = changes.added.filter(
+    (l) => /^(units|active): /.test(l) && /kube|containerd|furrow|etcd|ex-lb/.test(l),
+  );
+  return [
+    ...candidates.filter((l) => !l.startsWith('files: ')),
+    ...unowned.map((f) => `files: ${f}`),
+    ...furrowUnits,
+    ...changes.removed.map((l) => `gone: ${l}`),
+  ];
 }

@@ -17,7 +17,8 @@ import { describeLab, expectExit, furrow, labHostConnection, labTestName } from 
 
 const NAME = labTestName('t-system');
 const UNIT = 'furrow-sleep.service';
-const unitText = (description: string) => `[Unit]\nDescription=${description}\n\n[Service]\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n`;
+const unitText = (description: string) =>
+  `[Unit]\nDescription=${description}\n\n[Service]\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n`;
 
 describeLab('system modules and facts on a real lab host', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-system-lab-'));
@@ -32,7 +33,8 @@ describeLab('system modules and facts on a real lab host', () => {
     return r.stdout.toString().trim();
   }
 
-  const run = <P>(mod: Module<P, any>, params: P, check = false) => runModule(mod, moduleContext(conn, { check }), params);
+  const run = <P>(mod: Module<P, unknown>, params: P, check = false) =>
+    runModule(mod, moduleContext(conn, { check }), params);
   /** Microseconds since boot when the unit last became active: changes on every (re)start. */
   const startedAt = () => onHost(`systemctl show -p ActiveEnterTimestampMonotonic --value ${UNIT}`);
 
@@ -58,13 +60,23 @@ describeLab('system modules and facts on a real lab host', () => {
     expect([f.hostname, f.init, f.package_manager]).toEqual(['h1', 'systemd', 'apt']);
     expect(f.default_ipv4?.address).toBe(address);
     expect((f.ansible_default_ipv4 as { address: string }).address).toBe(address);
-    expect([f.ansible_os_family, f.ansible_distribution, f.ansible_distribution_major_version, f.ansible_hostname]).toEqual(['Debian', 'Debian', '12', 'h1']);
+    expect([
+      f.ansible_os_family,
+      f.ansible_distribution,
+      f.ansible_distribution_major_version,
+      f.ansible_hostname,
+    ]).toEqual(['Debian', 'Debian', '12', 'h1']);
     expect(f.ansible_processor_vcpus).toBe(Number(await onHost('nproc')));
     expect(f.ansible_memtotal_mb).toBeGreaterThan(0);
   });
 
   test('systemd: a unit from content is created, enabled and started; a re-run changes nothing', async () => {
-    const params = { name: 'furrow-sleep', content: unitText('Furrow lab sleeper'), state: 'started' as const, enabled: true };
+    const params = {
+      name: 'furrow-sleep',
+      content: unitText('Furrow lab sleeper'),
+      state: 'started' as const,
+      enabled: true,
+    };
     const first = await run(systemd, params);
     expect(first.plan.action).toBe('create');
     expect(first.result?.failed).toBeUndefined();
@@ -81,12 +93,16 @@ describeLab('system modules and facts on a real lab host', () => {
     const changedParams = { ...params, content: unitText('Furrow lab sleeper, changed') };
     const checked = await run(systemd, changedParams, true);
     expect(checked.plan.action).toBe('update');
-    expect(checked.plan.diff?.unified).toContain('-Description=Furrow lab sleeper\n+Description=Furrow lab sleeper, changed\n');
+    expect(checked.plan.diff?.unified).toContain(
+      '-Description=Furrow lab sleeper\n+Description=Furrow lab sleeper, changed\n',
+    );
     expect(await onHost(`grep Description /etc/systemd/system/${UNIT}`)).toBe('Description=Furrow lab sleeper');
 
     // The change itself: written and daemon-reloaded, but not restarted (that is a handler's job).
     expect((await run(systemd, changedParams)).changed).toBe(true);
-    expect(await onHost(`systemctl show -p Description,NeedDaemonReload ${UNIT}`)).toBe('Description=Furrow lab sleeper, changed\nNeedDaemonReload=no');
+    expect(await onHost(`systemctl show -p Description,NeedDaemonReload ${UNIT}`)).toBe(
+      'Description=Furrow lab sleeper, changed\nNeedDaemonReload=no',
+    );
     expect(await startedAt()).toBe(since);
     expect((await run(systemd, changedParams)).changed).toBe(false);
   });
@@ -106,7 +122,9 @@ describeLab('system modules and facts on a real lab host', () => {
 
     const down = { name: UNIT, state: 'stopped' as const, enabled: false };
     expect((await run(systemd, down)).changed).toBe(true);
-    expect(await onHost(`systemctl is-active ${UNIT} || true; systemctl is-enabled ${UNIT} || true`)).toBe('inactive\ndisabled');
+    expect(await onHost(`systemctl is-active ${UNIT} || true; systemctl is-enabled ${UNIT} || true`)).toBe(
+      'inactive\ndisabled',
+    );
     expect((await run(systemd, down)).changed).toBe(false);
 
     const masked = await run(systemd, { name: 'furrow-sleep-other', masked: true });
@@ -122,8 +140,13 @@ describeLab('system modules and facts on a real lab host', () => {
     await onHost('echo 0 > /proc/sys/net/ipv4/ip_forward');
     const params = { name: 'net.ipv4.ip_forward', value: '1' };
     const first = await run(sysctl, params);
-    expect(first.plan).toMatchObject({ action: 'create', diff: { values: [{ key: 'net.ipv4.ip_forward', before: '0', after: '1' }] } });
-    expect(await onHost('cat /proc/sys/net/ipv4/ip_forward; cat /etc/sysctl.d/99-furrow.conf')).toBe('1\nnet.ipv4.ip_forward=1');
+    expect(first.plan).toMatchObject({
+      action: 'create',
+      diff: { values: [{ key: 'net.ipv4.ip_forward', before: '0', after: '1' }] },
+    });
+    expect(await onHost('cat /proc/sys/net/ipv4/ip_forward; cat /etc/sysctl.d/99-furrow.conf')).toBe(
+      '1\nnet.ipv4.ip_forward=1',
+    );
     expect((await run(sysctl, params)).plan).toEqual({ action: 'none', reason: 'net.ipv4.ip_forward is 1' });
 
     await onHost('echo 0 > /proc/sys/net/ipv4/ip_forward');
@@ -148,7 +171,10 @@ describeLab('system modules and facts on a real lab host', () => {
     expect(overlay.changed).toBe(false);
     expect(overlay.plan.reason).toMatch(/^overlay is (loaded|built into the kernel)$/);
     const persist = { name: 'overlay', persistent: 'present' as const };
-    expect((await run(kmod, persist)).plan).toMatchObject({ action: 'update', reason: '/etc/modules-load.d/overlay.conf does not exist' });
+    expect((await run(kmod, persist)).plan).toMatchObject({
+      action: 'update',
+      reason: '/etc/modules-load.d/overlay.conf does not exist',
+    });
     expect(await onHost('cat /etc/modules-load.d/overlay.conf')).toBe('overlay');
     expect((await run(kmod, persist)).changed).toBe(false);
     expect((await run(kmod, { name: 'overlay', persistent: 'absent' as const })).changed).toBe(true);
@@ -167,8 +193,14 @@ describeLab('system modules and facts on a real lab host', () => {
     await onHost('rm -rf /tmp/furrow-guard && mkdir /tmp/furrow-guard');
     const make = { cmd: 'touch made', chdir: '/tmp/furrow-guard', creates: 'made' };
     expect((await run(command, make)).changed).toBe(true);
-    expect((await run(command, make)).plan).toEqual({ action: 'none', reason: '/tmp/furrow-guard/made exists: not running' });
-    const cleanup = { cmd: 'rm -f /tmp/furrow-guard/made && echo removed | tr a-z A-Z', removes: '/tmp/furrow-guard/made' };
+    expect((await run(command, make)).plan).toEqual({
+      action: 'none',
+      reason: '/tmp/furrow-guard/made exists: not running',
+    });
+    const cleanup = {
+      cmd: 'rm -f /tmp/furrow-guard/made && echo removed | tr a-z A-Z',
+      removes: '/tmp/furrow-guard/made',
+    };
     const removed = await run(shell, cleanup);
     expect(removed.result?.output).toMatchObject({ rc: 0, stdout: 'REMOVED' });
     expect((await run(shell, cleanup)).changed).toBe(false);
@@ -177,11 +209,27 @@ describeLab('system modules and facts on a real lab host', () => {
   });
 
   test('wait_for: sshd on port 22, a path, a timeout, and a TCP try from the host', async () => {
-    expect((await run(wait_for, { port: 22, timeout: 10 })).plan.reason).toMatch(/^waiting is not a change: port 22 on 127\.0\.0\.1 listening \(after [01] s\)$/);
+    expect((await run(wait_for, { port: 22, timeout: 10 })).plan.reason).toMatch(
+      /^waiting is not a change: port 22 on 127\.0\.0\.1 listening \(after [01] s\)$/,
+    );
     expect((await run(wait_for, { port: 22, host: address, timeout: 10 })).changed).toBe(false);
-    expect((await run(wait_for, { path: '/etc/os-release', search_regex: 'bookworm', timeout: 5 })).changed).toBe(false);
-    await expect(run(wait_for, { port: 2, timeout: 1 })).rejects.toThrow('h1: wait_for: timed out after 1 s waiting for port 2 on 127.0.0.1 to be listening');
-    const tcp = await conn.exec(waitScript({ check: { kind: 'tcp', host: '127.0.0.1', port: 22, absent: false, connectTimeout: 2 }, timeout: 5, delay: 0, sleep: 1 }, false));
+    expect((await run(wait_for, { path: '/etc/os-release', search_regex: 'bookworm', timeout: 5 })).changed).toBe(
+      false,
+    );
+    await expect(run(wait_for, { port: 2, timeout: 1 })).rejects.toThrow(
+      'h1: wait_for: timed out after 1 s waiting for port 2 on 127.0.0.1 to be listening',
+    );
+    const tcp = await conn.exec(
+      waitScript(
+        {
+          check: { kind: 'tcp', host: '127.0.0.1', port: 22, absent: false, connectTimeout: 2 },
+          timeout: 5,
+          delay: 0,
+          sleep: 1,
+        },
+        false,
+      ),
+    );
     expect(tcp.stdout.toString()).toMatch(/^@ok [01]\n$/);
   });
 });

@@ -17,6 +17,7 @@ export async function unpackDebs(packages: string[]): Promise<{ root: string; do
   await chmod(work, 0o777);
   await run('apt-get', ['download', '-q', ...packages], { cwd: work });
   const root = path.join(work, 'root');
-  for (const deb of (await readdir(work)).filter((f) => f.endsWith('.deb'))) await run('dpkg-deb', ['-x', path.join(work, deb), root]);
+  for (const deb of (await readdir(work)).filter((f) => f.endsWith('.deb')))
+    await run('dpkg-deb', ['-x', path.join(work, deb), root]);
   return { root, done: () => rm(work, { recursive: true, force: true }) };
 }

@@ -77,7 +77,10 @@ export async function busyboxLayer(): Promise<Layer> {
 
 export function fileLayer(name: string, text: string): Layer {
   const dir = path.posix.dirname(name);
-  return layerOf([...(dir !== '.' ? [{ name: `${dir}/`, type: 'dir' as const }] : []), { name, type: 'file', data: Buffer.from(text) }]);
+  return layerOf([
+    ...(dir !== '.' ? [{ name: `${dir}/`, type: 'dir' as const }] : []),
+    { name, type: 'file', data: Buffer.from(text) },
+  ]);
 }
 
 interface Built {
@@ -108,13 +111,39 @@ export function imageManifest(format: Format, arch: string, layers: Layer[], lab
     JSON.stringify({
       schemaVersion: 2,
       mediaType,
-      config: { mediaType: format === 'docker' ? MEDIA.dockerConfig : MEDIA.ociConfig, digest: sha256(config), size: config.length },
-      layers: layers.map((l) => ({ mediaType: format === 'docker' ? MEDIA.dockerLayer : MEDIA.ociLayer, digest: l.digest, size: l.blob.length })),
+      config: {
+        mediaType: format === 'docker' ? MEDIA.dockerConfig : MEDIA.ociConfig,
+        digest: sha256(config),
+        size: config.length,
+      },
+      layers: layers.map((l) => ({
+        mediaType: format === 'docker' ? MEDIA.dockerLayer : MEDIA.ociLayer,
+        digest: l.digest,
+        size: l.blob.length,
+      })),
     }),
   );
-  const blobs = new Map<string, Buffer>([[sha256(config), config], ...layers.map((l) => [l.digest, l.blob] as [string, Buffer])]);
+  const blobs = new Map<string, Buffer>([
+    [sha256(config), config],
+    ...layers.map((l) => [l.digest, l.blob] as [string, Buffer]),
+  ]);
   const digest = sha256(bytes);
-  return { bytes, digest, mediaType, blobs, children: [], platforms: [{ arch, ...(variant ? { variant } : {}), manifest: digest, config: sha256(config), layers: layers.map((l) => l.digest) }] };
+  return {
+    bytes,
+    digest,
+    mediaType,
+    blobs,
+    children: [],
+    platforms: [
+      {
+        arch,
+        ...(variant ? { variant } : {}),
+        manifest: digest,
+        config: sha256(config),
+        layers: layers.map((l) => l.digest),
+      },
+    ],
+  };
 }
 
 /** An OCI index or Docker manifest list over single-platform manifests. */
@@ -128,16 +157,37 @@ export function imageIndex(format: Format, manifests: Built[]): Built {
         mediaType: m.mediaType,
         digest: m.digest,
         size: m.bytes.length,
-        platform: { architecture: m.platforms[0]!.arch, os: 'linux', ...(m.platforms[0]!.variant ? { variant: m.platforms[0]!.variant } : {}) },
+        platform: {
+          architecture: m.platforms[0]!.arch,
+          os: 'linux',
+          ...(m.platforms[0]!.variant ? { variant: m.platforms[0]!.variant } : {}),
+        },
       })),
     }),
   );
-  return { bytes, digest: sha256(bytes), mediaType, blobs: new Map(), children: manifests, platforms: manifests.flatMap((m) => m.platforms) };
+  return {
+    bytes,
+    digest: sha256(bytes),
+    mediaType,
+    blobs: new Map(),
+    children: manifests,
+    platforms: manifests.flatMap((m) => m.platforms),
+  };
 }
 
-async function call(registry: TestRegistry, repository: string, method: string, url: string, body?: Buffer, contentType?: string): Promise<Response> {
+async function call(
+  registry: TestRegistry,
+  repository: string,
+  method: string,
+  url: string,
+  body?: Buffer,
+  contentType?: string,
+): Promise<Response> {
   const authorization = await registry.authorization(repository, ['pull', 'push']);
-  const headers: Record<string, string> = { ...(authorization ? { authorization } : {}), ...(contentType ? { 'content-type': contentType } : {}) };
+  const headers: Record<string, string> = {
+    ...(authorization ? { authorization } : {}),
+    ...(contentType ? { 'content-type': contentType } : {}),
+  };
   return fetch(new URL(url, registry.url), { method, headers, ...(body ? { body } : {}) });
 }
 
@@ -149,7 +199,11 @@ async function expectStatus(res: Response, status: number, what: string): Promis
 async function pushBlob(registry: TestRegistry, repository: string, digest: string, data: Buffer): Promise<void> {
   const head = await call(registry, repository, 'HEAD', `/v2/${repository}/blobs/${digest}`);
   if (head.status === 200) return;
-  const started = await expectStatus(await call(registry, repository, 'POST', `/v2/${repository}/blobs/uploads/`), 202, `start upload to ${repository}`);
+  const started = await expectStatus(
+    await call(registry, repository, 'POST', `/v2/${repository}/blobs/uploads/`),
+    202,
+    `start upload to ${repository}`,
+  );
   await started.body?.cancel();
   const location = new URL(started.headers.get('location')!, registry.url);
   location.searchParams.set('digest', digest);
@@ -162,10 +216,15 @@ async function pushBlob(registry: TestRegistry, repository: string, digest: stri
 async function pushBuilt(registry: TestRegistry, repository: string, tag: string, built: Built): Promise<string> {
   for (const child of built.children) await pushBuilt(registry, repository, child.digest, child);
   for (const [digest, data] of built.blobs) await pushBlob(registry, repository, digest, data);
-  const put = await expectStatus(await call(registry, repository, 'PUT', `/v2/${repository}/manifests/${tag}`, built.bytes, built.mediaType), 201, `push ${repository}:${tag}`);
+  const put = await expectStatus(
+    await call(registry, repository, 'PUT', `/v2/${repository}/manifests/${tag}`, built.bytes, built.mediaType),
+    201,
+    `push ${repository}:${tag}`,
+  );
   await put.body?.cancel();
   const served = put.headers.get('docker-content-digest');
-  if (served !== built.digest) throw new Error(`push ${repository}:${tag}: the registry says ${served}, the bytes are ${built.digest}`);
+  if (served !== built.digest)
+    throw new Error(`push ${repository}:${tag}: the registry says ${served}, the bytes are ${built.digest}`);
   return built.digest;
 }
 
@@ -186,11 +245,30 @@ export interface TestImage {
 }
 
 /** Builds and pushes one image to `repository:tag`. */
-export async function pushImage(registry: TestRegistry, repository: string, tag: string, built: Built): Promise<TestImage> {
+export async function pushImage(
+  registry: TestRegistry,
+  repository: string,
+  tag: string,
+  built: Built,
+): Promise<TestImage> {
   const digest = await pushBuilt(registry, repository, tag, built);
-  const blobs = [digest, ...built.children.map((c) => c.digest), ...[built, ...built.children].flatMap((b) => [...b.blobs.keys()])];
+  const blobs = [
+    digest,
+    ...built.children.map((c) => c.digest),
+    ...[built, ...built.children].flatMap((b) => [...b.blobs.keys()]),
+  ];
   const ref = `${registry.host}/${repository}:${tag}`;
-  return { ref, name: ref, repository, tag, digest, mediaType: built.mediaType, size: built.bytes.length, platforms: built.platforms, blobs: [...new Set(blobs)] };
+  return {
+    ref,
+    name: ref,
+    repository,
+    tag,
+    digest,
+    mediaType: built.mediaType,
+    size: built.bytes.length,
+    platforms: built.platforms,
+    blobs: [...new Set(blobs)],
+  };
 }
 
 export interface TestImages {
@@ -215,24 +293,46 @@ export interface AuthImages {
 }
 
 export async function pushTestImages(registry: TestRegistry): Promise<TestImages>;
-export async function pushTestImages(registry: TestRegistry, authRegistry: TestRegistry): Promise<TestImages & AuthImages>;
-export async function pushTestImages(registry: TestRegistry, authRegistry?: TestRegistry): Promise<TestImages | (TestImages & AuthImages)> {
+export async function pushTestImages(
+  registry: TestRegistry,
+  authRegistry: TestRegistry,
+): Promise<TestImages & AuthImages>;
+export async function pushTestImages(
+  registry: TestRegistry,
+  authRegistry?: TestRegistry,
+): Promise<TestImages | (TestImages & AuthImages)> {
   const bb = await busyboxLayer();
   const extraLayer = fileLayer('etc/furrow-test', 'extra layer\n');
   const armLayer = fileLayer('etc/furrow-arch', 'arm64\n');
-  const busybox = await pushImage(registry, 'furrow-test/busybox', '1', imageManifest('docker', 'amd64', [bb], 'busybox'));
-  const extra = await pushImage(registry, 'furrow-test/busybox-extra', '1', imageManifest('oci', 'amd64', [bb, extraLayer], 'busybox-extra'));
+  const busybox = await pushImage(
+    registry,
+    'furrow-test/busybox',
+    '1',
+    imageManifest('docker', 'amd64', [bb], 'busybox'),
+  );
+  const extra = await pushImage(
+    registry,
+    'furrow-test/busybox-extra',
+    '1',
+    imageManifest('oci', 'amd64', [bb, extraLayer], 'busybox-extra'),
+  );
   const multi = await pushImage(
     registry,
     'furrow-test/multi',
     '1',
-    imageIndex('oci', [imageManifest('oci', 'amd64', [bb], 'multi'), imageManifest('oci', 'arm64', [armLayer], 'multi', 'v8')]),
+    imageIndex('oci', [
+      imageManifest('oci', 'amd64', [bb], 'multi'),
+      imageManifest('oci', 'arm64', [armLayer], 'multi', 'v8'),
+    ]),
   );
   const multiDocker = await pushImage(
     registry,
     'furrow-test/multi-docker',
     '1',
-    imageIndex('docker', [imageManifest('docker', 'amd64', [bb], 'multi-docker'), imageManifest('docker', 'arm64', [armLayer], 'multi-docker', 'v8')]),
+    imageIndex('docker', [
+      imageManifest('docker', 'amd64', [bb], 'multi-docker'),
+      imageManifest('docker', 'arm64', [armLayer], 'multi-docker', 'v8'),
+    ]),
   );
   const all = [busybox, extra, multi, multiDocker];
   const images: TestImages = {
@@ -247,6 +347,18 @@ export async function pushTestImages(registry: TestRegistry, authRegistry?: Test
     multiArchRef: multi.ref,
   };
   if (!authRegistry) return images;
-  const auth = await pushImage(authRegistry, 'furrow-test/busybox', '1', imageManifest('docker', 'amd64', [bb], 'busybox'));
-  return { ...images, auth, authRef: auth.ref, authRegistryHost: authRegistry.host, digests: { ...images.digests, [auth.ref]: auth.digest }, names: { ...images.names, [auth.ref]: auth.name } };
+  const auth = await pushImage(
+    authRegistry,
+    'furrow-test/busybox',
+    '1',
+    imageManifest('docker', 'amd64', [bb], 'busybox'),
+  );
+  return {
+    ...images,
+    auth,
+    authRef: auth.ref,
+    authRegistryHost: authRegistry.host,
+    digests: { ...images.digests, [auth.ref]: auth.digest },
+    names: { ...images.names, [auth.ref]: auth.name },
+  };
 }

@@ -11,7 +11,15 @@ import { renderTemplate } from '../../src/engine/template.js';
  */
 export function moduleContext(
   conn: Connection,
-  opts: { check?: boolean; noLog?: boolean; vars?: Record<string, unknown>; filesDir?: string; render?: ModuleContext['render']; facts?: Record<string, unknown>; written?: WrittenRecords } = {},
+  opts: {
+    check?: boolean;
+    noLog?: boolean;
+    vars?: Record<string, unknown>;
+    filesDir?: string;
+    render?: ModuleContext['render'];
+    facts?: Record<string, unknown>;
+    written?: WrittenRecords;
+  } = {},
 ): ModuleContext {
   return {
     host: conn.spec.name,
@@ -34,7 +42,7 @@ export interface ModuleRun {
   changed: boolean;
 }
 
-export async function runModule<P>(mod: Module<P, any>, ctx: ModuleContext, params: P): Promise<ModuleRun> {
+export async function runModule<P>(mod: Module<P, unknown>, ctx: ModuleContext, params: P): Promise<ModuleRun> {
   const plan = await mod.plan(ctx, params);
   if (ctx.check) return { plan, changed: plan.action !== 'none' };
   const result = plan.action === 'none' && !mod.local ? undefined : await mod.apply(ctx, plan, params);

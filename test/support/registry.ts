@@ -98,9 +98,20 @@ function closeServer(server: http.Server | undefined): Promise<void> {
 const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
 
 /** A signing key and self-signed certificate for the token server; the registry trusts the certificate. */
-async function tokenIssuer(): Promise<{ certPem: string; mint(subject: string, access: { type: string; name: string; actions: string[] }[]): Promise<string> }> {
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as import('node:crypto').webcrypto.CryptoKeyPair;
+async function tokenIssuer(): Promise<{
+  certPem: string;
+  mint(subject: string, access: { type: string; name: string; actions: string[] }[]): Promise<string>;
+}> {
+  const alg = {
+    name: 'RSASSA-PKCS1-v1_5',
+    hash: 'SHA-256',
+    publicExponent: new Uint8Array([1, 0, 1]),
+    modulusLength: 2048,
+  };
+  const keys = (await webcrypto.subtle.generateKey(alg, true, [
+    'sign',
+    'verify',
+  ])) as import('node:crypto').webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomBytes(8).toString('hex'),
     name: 'CN=furrow test token issuer',
@@ -108,7 +119,10 @@ async function tokenIssuer(): Promise<{ certPem: string; mint(subject: string, a
     notAfter: new Date(Date.now() + 24 * 3600_000),
     signingAlgorithm: alg,
     keys,
-    extensions: [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign, true)],
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign, true),
+    ],
   });
   const x5c = [Buffer.from(cert.rawData).toString('base64')];
   return {
@@ -116,8 +130,23 @@ async function tokenIssuer(): Promise<{ certPem: string; mint(subject: string, a
     async mint(subject, access) {
       const now = Math.floor(Date.now() / 1000);
       const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c }));
-      const claims = b64url(JSON.stringify({ iss: ISSUER, sub: subject, aud: SERVICE, exp: now + 300, nbf: now - 10, iat: now, jti: randomBytes(8).toString('hex'), access }));
-      const signature = await webcrypto.subtle.sign('RSASSA-PKCS1-v1_5', keys.privateKey, Buffer.from(`${header}.${claims}`));
+      const claims = b64url(
+        JSON.stringify({
+          iss: ISSUER,
+          sub: subject,
+          aud: SERVICE,
+          exp: now + 300,
+          nbf: now - 10,
+          iat: now,
+          jti: randomBytes(8).toString('hex'),
+          access,
+        }),
+      );
+      const signature = await webcrypto.subtle.sign(
+        'RSASSA-PKCS1-v1_5',
+        keys.privateKey,
+        Buffer.from(`${header}.${claims}`),
+      );
       return `${header}.${claims}.${b64url(Buffer.from(signature))}`;
     },
   };
@@ -136,12 +165,23 @@ function parseScope(scope: string): { type: string; name: string; actions: strin
   const first = scope.indexOf(':');
   const last = scope.lastIndexOf(':');
   if (first < 0 || last === first) return undefined;
-  return { type: scope.slice(0, first), name: scope.slice(first + 1, last), actions: scope.slice(last + 1).split(',').filter(Boolean) };
+  return {
+    type: scope.slice(0, first),
+    name: scope.slice(first + 1, last),
+    actions: scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
+  };
 }
 
 export async function startRegistry(opts: StartRegistryOptions = {}): Promise<TestRegistry> {
-  if (!existsSync(REGISTRY_BIN)) throw new Error(`${REGISTRY_BIN} is missing: apt-get install docker-registry (the registry tests use Debian's registry)`);
-  if (opts.token && !opts.auth) throw new Error('startRegistry: token auth needs the credentials the token server accepts (auth)');
+  if (!existsSync(REGISTRY_BIN))
+    throw new Error(
+      `${REGISTRY_BIN} is missing: apt-get install docker-registry (the registry tests use Debian's registry)`,
+    );
+  if (opts.token && !opts.auth)
+    throw new Error('startRegistry: token auth needs the credentials the token server accepts (auth)');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-registry-'));
   const storageDir = path.join(dir, 'storage');
   const servers: http.Server[] = [];
@@ -180,12 +220,16 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
         const url = new URL(req.url ?? '/', 'http://x');
         const given = basicOf(req.headers.authorization);
         if (given && (given.username !== opts.auth!.username || given.password !== opts.auth!.password)) {
-          res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ details: 'wrong username or password' }));
+          res
+            .writeHead(401, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ details: 'wrong username or password' }));
           return;
         }
         const access = given ? url.searchParams.getAll('scope').flatMap((s) => parseScope(s) ?? []) : [];
         void issuer!.mint(given?.username ?? '', access).then((token) => {
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() }));
         });
       });
       servers.push(tokenServer);
@@ -202,7 +246,13 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     );
     // setpriv --pdeathsig: the registry ends with this process even if it is killed before stop().
     const setpriv = existsSync('/usr/bin/setpriv');
-    const proc = spawn(setpriv ? '/usr/bin/setpriv' : REGISTRY_BIN, setpriv ? ['--pdeathsig', 'TERM', REGISTRY_BIN, 'serve', config] : ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      setpriv ? '/usr/bin/setpriv' : REGISTRY_BIN,
+      setpriv ? ['--pdeathsig', 'TERM', REGISTRY_BIN, 'serve', config] : ['serve', config],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child = proc;
     const keep = (d: Buffer) => {
       output = (output + d.toString()).slice(-65_536);
@@ -214,7 +264,10 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
     let storageUrl = '';
     if (opts.redirectBlobs) {
       const storage = http.createServer((req, res) => {
-        storageSeen.push({ url: req.url ?? '', ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}) });
+        storageSeen.push({
+          url: req.url ?? '',
+          ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+        });
         const hex = /^\/blobs\/([a-f0-9]{64})/.exec(req.url ?? '')?.[1];
         const file = hex ? blobFile(`sha256:${hex}`) : '';
         if (!hex || !existsSync(file)) return void res.writeHead(404).end();
@@ -227,16 +280,21 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
 
     const proxy = http.createServer((req, res) => {
       requests++;
-      const upstream = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-        const blob = /\/blobs\/sha256:([a-f0-9]{64})$/.exec(req.url ?? '')?.[1];
-        if (storageUrl && req.method === 'GET' && answer.statusCode === 200 && blob) {
-          answer.destroy();
-          res.writeHead(307, { location: `${storageUrl}/blobs/${blob}?X-Signature=${randomBytes(8).toString('hex')}` }).end();
-          return;
-        }
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
+      const upstream = http.request(
+        { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          const blob = /\/blobs\/sha256:([a-f0-9]{64})$/.exec(req.url ?? '')?.[1];
+          if (storageUrl && req.method === 'GET' && answer.statusCode === 200 && blob) {
+            answer.destroy();
+            res
+              .writeHead(307, { location: `${storageUrl}/blobs/${blob}?X-Signature=${randomBytes(8).toString('hex')}` })
+              .end();
+            return;
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
       upstream.on('error', (err) => {
         if (!res.headersSent) res.writeHead(502);
         res.end(String(err));
@@ -278,7 +336,8 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
 async function waitReady(proc: ChildProcess, port: number, output: () => string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`docker-registry exited (${proc.exitCode ?? proc.signalCode}) before it served:\n${output()}`);
+    if (proc.exitCode !== null || proc.signalCode !== null)
+      throw new Error(`docker-registry exited (${proc.exitCode ?? proc.signalCode}) before it served:\n${output()}`);
     const status = await fetch(`http://127.0.0.1:${port}/v2/`).then(
       (r) => r.body?.cancel().then(() => r.status) ?? r.status,
       () => 0,

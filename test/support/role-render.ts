@@ -15,13 +15,24 @@ export interface RenderHost {
  * then the given settings (config.yml and inventory), then the magic variables. For tests that
  * check what the templates produce (flags by Kubernetes version) without a lab.
  */
-export function renderRoleTemplate(role: string, template: string, settings: Record<string, unknown>, host: RenderHost): string {
+export function renderRoleTemplate(
+  role: string,
+  template: string,
+  settings: Record<string, unknown>,
+  host: RenderHost,
+): string {
   const file = path.resolve('roles', role, 'templates', template);
   return renderRoleText(role, readFileSync(file, 'utf8'), file, settings, host);
 }
 
 /** Renders text (a template's, or a task's string) with the role's defaults, as renderRoleTemplate does. */
-export function renderRoleText(role: string, text: string, file: string, settings: Record<string, unknown>, host: RenderHost): string {
+export function renderRoleText(
+  role: string,
+  text: string,
+  file: string,
+  settings: Record<string, unknown>,
+  host: RenderHost,
+): string {
   const roleDir = path.resolve('roles', role);
   const defaults = YAML.parse(readFileSync(path.join(roleDir, 'defaults/main.yml'), 'utf8')) as Record<string, unknown>;
   const scope = new VarScope([
@@ -47,6 +58,8 @@ export function execStartFlags(unit: string): Array<{ name: string; value: strin
     .filter((word) => word.startsWith('--'))
     .map((word) => {
       const eq = word.indexOf('=');
-      return eq < 0 ? { name: word.slice(2), value: undefined } : { name: word.slice(2, eq), value: word.slice(eq + 1) };
+      return eq < 0
+        ? { name: word.slice(2), value: undefined }
+        : { name: word.slice(2, eq), value: word.slice(eq + 1) };
     });
 }

@@ -34,7 +34,8 @@ export async function runtimeBinariesFromDebian(binDir: string): Promise<string[
   const debs = await unpackDebs(['containerd', 'runc', 'docker.io', 'tini']);
   try {
     await mkdir(binDir, { recursive: true });
-    for (const [name, file] of Object.entries(FROM_DEBIAN)) await copyFile(path.join(debs.root, file), path.join(binDir, name));
+    for (const [name, file] of Object.entries(FROM_DEBIAN))
+      await copyFile(path.join(debs.root, file), path.join(binDir, name));
     return Object.keys(FROM_DEBIAN);
   } finally {
     await debs.done();

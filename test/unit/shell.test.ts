@@ -15,7 +15,18 @@ describe('quote', () => {
   });
 
   it('escapes single quotes so sh reads the value back unchanged', () => {
-    const nasty = [`it's`, `$(rm -rf /)`, '`id`', 'a b\tc\nd', '"double"', '\\back', '*', '-n', "''", '$HOME ${x} !x ~'];
+    const nasty = [
+      `it's`,
+      `$(rm -rf /)`,
+      '`id`',
+      'a b\tc\nd',
+      '"double"',
+      '\\back',
+      '*',
+      '-n',
+      "''",
+      '$HOME ${x} !x ~',
+    ];
     for (const value of nasty) expect(wordsOf(quote(value))).toEqual([value]);
   });
 

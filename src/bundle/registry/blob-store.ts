@@ -5,15 +5,21 @@
  * hashing them again (once per store object unless the file changed).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { fileSha256 } from '../download.js';
 
 /** Content that did not match its descriptor; nothing was stored. `actual` is undefined when it was cut off for being too long. */
 export class BlobMismatch extends Error {
-  constructor(readonly expected: string, readonly actual: string | undefined, readonly expectedSize: number | undefined, readonly actualSize: number) {
+  constructor(
+    readonly expected: string,
+    readonly actual: string | undefined,
+    readonly expectedSize: number | undefined,
+    readonly actualSize: number,
+  ) {
     super(
       actual === undefined
         ? `more than the ${expectedSize} bytes its descriptor gives`
@@ -53,11 +59,7 @@ export class BlobStore {
     if (!st?.isFile() || (size !== undefined && st.size !== size)) return false;
     const signature = `${st.size}:${st.mtimeMs}:${st.ino}`;
     if (this.verified.get(digest) === signature) return true;
-    const hash = createHash('sha256');
-    await pipeline(createReadStream(file), async function* (chunks: AsyncIterable<Buffer>) {
-      for await (const chunk of chunks) hash.update(chunk);
-    });
-    const ok = `sha256:${hash.digest('hex')}` === digest;
+    const ok = `sha256:${await fileSha256(file)}` === digest;
     if (ok) this.verified.set(digest, signature);
     else this.verified.delete(digest);
     return ok;
@@ -66,7 +68,8 @@ export class BlobStore {
   /** Stores bytes already in memory (manifests, configs) after checking them. */
   async putBytes(digest: string, bytes: Buffer, size?: number): Promise<void> {
     const actual = sha256Digest(bytes);
-    if (actual !== digest || (size !== undefined && bytes.length !== size)) throw new BlobMismatch(digest, actual, size, bytes.length);
+    if (actual !== digest || (size !== undefined && bytes.length !== size))
+      throw new BlobMismatch(digest, actual, size, bytes.length);
     const tmp = await this.tempFile(digest);
     try {
       await writeFile(tmp, bytes, { flag: 'wx', mode: 0o644 });
@@ -81,11 +84,17 @@ export class BlobStore {
    * Streams a blob to the store, hashing as it goes; never holds more than a chunk in memory. Stops
    * as soon as more than `size` bytes arrive. On any failure the temporary file is removed.
    */
-  async putStream(body: ReadableStream<Uint8Array> | Readable, digest: string, size: number | undefined, onBytes?: (bytes: number) => void): Promise<void> {
+  async putStream(
+    body: ReadableStream<Uint8Array> | Readable,
+    digest: string,
+    size: number | undefined,
+    onBytes?: (bytes: number) => void,
+  ): Promise<void> {
     const tmp = await this.tempFile(digest);
     const hash = createHash('sha256');
     let received = 0;
-    const source = body instanceof Readable ? body : Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>);
+    const source =
+      body instanceof Readable ? body : Readable.fromWeb(body as import('node:stream/web').ReadableStream<Uint8Array>);
     try {
       await pipeline(
         source,
@@ -101,7 +110,8 @@ export class BlobStore {
         createWriteStream(tmp, { flags: 'wx', mode: 0o644 }),
       );
       const actual = `sha256:${hash.digest('hex')}`;
-      if (actual !== digest || (size !== undefined && received !== size)) throw new BlobMismatch(digest, actual, size, received);
+      if (actual !== digest || (size !== undefined && received !== size))
+        throw new BlobMismatch(digest, actual, size, received);
       await this.commit(tmp, digest);
     } catch (err) {
       source.destroy();
@@ -112,7 +122,10 @@ export class BlobStore {
 
   private async tempFile(digest: string): Promise<string> {
     await mkdir(this.dir, { recursive: true });
-    return path.join(this.dir, `.${sha256Hex(digest) ?? 'blob'}.${process.pid}.${randomBytes(4).toString('hex')}.partial`);
+    return path.join(
+      this.dir,
+      `.${sha256Hex(digest) ?? 'blob'}.${process.pid}.${randomBytes(4).toString('hex')}.partial`,
+    );
   }
 
   private async commit(tmp: string, digest: string): Promise<void> {

@@ -10,10 +10,21 @@ import PQueue from 'p-queue';
 import { InputError } from '../../engine/errors.js';
 import { BlobMismatch, BlobStore, sha256Digest, sha256Hex } from './blob-store.js';
 import { RegistryError } from './errors.js';
-import { describePlatform, MANIFEST_ACCEPT, parseManifest, parsePlatformWanted, platformMatches, selectPlatforms, type Descriptor, type Parsed, type Platform } from './media.js';
+import {
+  describePlatform,
+  MANIFEST_ACCEPT,
+  parseManifest,
+  parsePlatformWanted,
+  platformMatches,
+  selectPlatforms,
+  type Descriptor,
+  type Parsed,
+  type Platform,
+} from './media.js';
 import { parseImageRef } from './reference.js';
 import { discard, displayUrl, Transport, type Endpoint } from './transport.js';
 import type { ImageRef, PulledBlob, PulledImage, PulledPlatform, PullOptions, RegistryConfig } from './types.js';
+import { getOrAdd } from '../../engine/get-or-add.js';
 
 /** Manifests and indexes are read into memory; containerd refuses larger ones too. */
 const MAX_MANIFEST = 4 << 20;
@@ -62,10 +73,10 @@ export class RegistryClient {
 
   async pull(ref: string, opts: PullOptions): Promise<PulledImage> {
     const image = parseImageRef(ref);
-    if (!opts.arches.length) throw new InputError(undefined, `${ref}: no architectures to pull`, "name at least one, e.g. arches: ['amd64']");
+    if (!opts.arches.length)
+      throw new InputError(undefined, `${ref}: no architectures to pull`, "name at least one, e.g. arches: ['amd64']");
     const dir = path.resolve(opts.blobDir);
-    let store = this.stores.get(dir);
-    if (!store) this.stores.set(dir, (store = new BlobStore(dir)));
+    const store = getOrAdd(this.stores, dir, () => new BlobStore(dir));
     return new Pull(this.fetcher(), store, image, ref, opts).run();
   }
 
@@ -85,7 +96,12 @@ export class RegistryClient {
    * (`failed`); one that cannot be connected to is skipped for the rest of this client's pulls.
    * The registry's own failure is the error, with the mirrors'.
    */
-  private async viaEndpoints<T>(name: string, registry: string, work: (ep: Endpoint) => Promise<T>, failed: Map<string, string>): Promise<T> {
+  private async viaEndpoints<T>(
+    name: string,
+    registry: string,
+    work: (ep: Endpoint) => Promise<T>,
+    failed: Map<string, string>,
+  ): Promise<T> {
     const passed: string[] = [];
     for (const ep of this.transport.endpoints(registry)) {
       const skip = ep.mirror ? (this.down.get(ep.base) ?? failed.get(ep.base)) : undefined;
@@ -99,7 +115,9 @@ export class RegistryClient {
         if (!(err instanceof RegistryError)) throw err;
         if (!ep.mirror) {
           if (!passed.length) throw err;
-          throw new RegistryError(err.kind, name, `${err.detail}\n  mirrors tried first: ${passed.join('; ')}`, { ...err.extra });
+          throw new RegistryError(err.kind, name, `${err.detail}\n  mirrors tried first: ${passed.join('; ')}`, {
+            ...err.extra,
+          });
         }
         if (err.kind === 'unreachable') this.down.set(ep.base, 'unreachable');
         failed.set(ep.base, `failed earlier in this pull: ${err.status ?? err.kind}`);
@@ -114,7 +132,12 @@ interface Fetcher {
   transport: Transport;
   slots: PQueue;
   inflight: Map<string, Promise<void>>;
-  viaEndpoints<T>(name: string, registry: string, work: (ep: Endpoint) => Promise<T>, failed: Map<string, string>): Promise<T>;
+  viaEndpoints<T>(
+    name: string,
+    registry: string,
+    work: (ep: Endpoint) => Promise<T>,
+    failed: Map<string, string>,
+  ): Promise<T>;
 }
 
 /** One pull: resolves the top-level object, then the wanted platforms' manifests, configs and layers. */
@@ -171,24 +194,53 @@ class Pull {
     const known = this.opts.known && sha256Hex(this.opts.known.digest) ? this.opts.known : undefined;
     const pinned = this.image.digest ?? known?.digest;
     if (this.image.digest && !sha256Hex(this.image.digest)) {
-      throw new RegistryError('unsupported', this.ref, `only sha256 digests are stored in an OCI layout's blobs/sha256; this reference pins ${this.image.digest.split(':')[0]}`);
+      throw new RegistryError(
+        'unsupported',
+        this.ref,
+        `only sha256 digests are stored in an OCI layout's blobs/sha256; this reference pins ${this.image.digest.split(':')[0]}`,
+      );
     }
     if (pinned && (await this.store.has(pinned))) {
       const served = known && known.digest === pinned ? known.mediaType : undefined;
-      return { digest: pinned, bytes: await readFile(this.store.file(pinned)), ...(served ? { served } : {}), fetched: false };
+      return {
+        digest: pinned,
+        bytes: await readFile(this.store.file(pinned)),
+        ...(served ? { served } : {}),
+        fetched: false,
+      };
     }
     const reference = pinned ?? this.image.tag!;
-    return this.fetcher.viaEndpoints(this.ref, this.image.registry, async (ep) => {
-      const res = await this.fetcher.transport.get(this.ref, ep, this.image.repository, `manifests/${reference}`, MANIFEST_ACCEPT);
-      const bytes = await readAll(res, MAX_MANIFEST);
-      const url = displayUrl(res.url);
-      if (!bytes) throw new RegistryError('registry', this.ref, `the manifest at ${url} is larger than ${MAX_MANIFEST} bytes; refusing it`, { endpoint: ep.base });
-      const digest = sha256Digest(bytes);
-      const header = res.headers.get('docker-content-digest');
-      if (pinned && digest !== pinned) throw this.mismatch(ep, pinned, digest, bytes.length);
-      if (header && header !== digest && sha256Hex(header)) throw this.mismatch(ep, header, digest, bytes.length, 'the Docker-Content-Digest it sent');
-      return { digest, bytes, served: res.headers.get('content-type') ?? undefined, fetched: true };
-    }, this.failedMirrors);
+    return this.fetcher.viaEndpoints(
+      this.ref,
+      this.image.registry,
+      async (ep) => {
+        const res = await this.fetcher.transport.get(
+          this.ref,
+          ep,
+          this.image.repository,
+          `manifests/${reference}`,
+          MANIFEST_ACCEPT,
+        );
+        const bytes = await readAll(res, MAX_MANIFEST);
+        const url = displayUrl(res.url);
+        if (!bytes)
+          throw new RegistryError(
+            'registry',
+            this.ref,
+            `the manifest at ${url} is larger than ${MAX_MANIFEST} bytes; refusing it`,
+            {
+              endpoint: ep.base,
+            },
+          );
+        const digest = sha256Digest(bytes);
+        const header = res.headers.get('docker-content-digest');
+        if (pinned && digest !== pinned) throw this.mismatch(ep, pinned, digest, bytes.length);
+        if (header && header !== digest && sha256Hex(header))
+          throw this.mismatch(ep, header, digest, bytes.length, 'the Docker-Content-Digest it sent');
+        return { digest, bytes, served: res.headers.get('content-type') ?? undefined, fetched: true };
+      },
+      this.failedMirrors,
+    );
   }
 
   private check(parsed: Parsed, digest: string): Exclude<Parsed, { kind: 'schema1' } | { kind: 'unknown' }> {
@@ -200,19 +252,38 @@ class Pull {
       );
     }
     if (parsed.kind === 'unknown') {
-      throw new RegistryError('unsupported', this.ref, `${digest} is not an image manifest or index Furrow understands (${parsed.mediaType || 'no media type'}: ${parsed.why})`);
+      throw new RegistryError(
+        'unsupported',
+        this.ref,
+        `${digest} is not an image manifest or index Furrow understands (${parsed.mediaType || 'no media type'}: ${parsed.why})`,
+      );
     }
     return parsed;
   }
 
-  private async singlePlatform(top: Top, manifest: Extract<Parsed, { kind: 'manifest' }>): Promise<{ platform: PulledPlatform; missing: string[] }> {
+  private async singlePlatform(
+    top: Top,
+    manifest: Extract<Parsed, { kind: 'manifest' }>,
+  ): Promise<{ platform: PulledPlatform; missing: string[] }> {
     const config = await this.small(manifest.config, 'blobs', MAX_CONFIG);
     let platform: Platform;
     try {
-      const json = JSON.parse(config.bytes.toString('utf8')) as { os?: unknown; architecture?: unknown; variant?: unknown };
-      platform = { os: String(json.os ?? ''), architecture: String(json.architecture ?? ''), ...(typeof json.variant === 'string' ? { variant: json.variant } : {}) };
+      const json = JSON.parse(config.bytes.toString('utf8')) as {
+        os?: unknown;
+        architecture?: unknown;
+        variant?: unknown;
+      };
+      platform = {
+        os: String(json.os ?? ''),
+        architecture: String(json.architecture ?? ''),
+        ...(typeof json.variant === 'string' ? { variant: json.variant } : {}),
+      };
     } catch {
-      throw new RegistryError('unsupported', this.ref, `its config ${manifest.config.digest} is not JSON: not a container image`);
+      throw new RegistryError(
+        'unsupported',
+        this.ref,
+        `its config ${manifest.config.digest} is not JSON: not a container image`,
+      );
     }
     const missing = this.opts.arches.filter((a) => !platformMatches(platform, parsePlatformWanted(a)));
     if (missing.length === this.opts.arches.length) {
@@ -230,14 +301,24 @@ class Pull {
   private async platformOfIndex(d: Descriptor): Promise<PulledPlatform> {
     const got = await this.small(d, 'manifests', MAX_MANIFEST);
     const parsed = this.check(parseManifest(got.bytes, d.mediaType), d.digest);
-    if (parsed.kind !== 'manifest') throw new RegistryError('unsupported', this.ref, `its index entry ${d.digest} for ${describePlatform(d.platform ?? {})} is itself an index; nested indexes are not pulled`);
+    if (parsed.kind !== 'manifest')
+      throw new RegistryError(
+        'unsupported',
+        this.ref,
+        `its index entry ${d.digest} for ${describePlatform(d.platform ?? {})} is itself an index; nested indexes are not pulled`,
+      );
     const config = await this.small(parsed.config, 'blobs', MAX_CONFIG);
     await this.keep(parsed.config.digest, config.bytes, config.fetched);
     await this.keep(d.digest, got.bytes, got.fetched);
     return this.platformOf(d.digest, d.size, parsed, d.platform!);
   }
 
-  private async platformOf(digest: string, size: number, manifest: Extract<Parsed, { kind: 'manifest' }>, platform: Platform): Promise<PulledPlatform> {
+  private async platformOf(
+    digest: string,
+    size: number,
+    manifest: Extract<Parsed, { kind: 'manifest' }>,
+    platform: Platform,
+  ): Promise<PulledPlatform> {
     await Promise.all(manifest.layers.map((layer) => this.layer(layer)));
     return {
       os: platform.os,
@@ -251,17 +332,39 @@ class Pull {
   }
 
   /** A manifest or config, read into memory: from blobDir when intact, else fetched and checked (stored later by keep). */
-  private async small(d: Descriptor, kind: 'manifests' | 'blobs', max: number): Promise<{ bytes: Buffer; fetched: boolean }> {
+  private async small(
+    d: Descriptor,
+    kind: 'manifests' | 'blobs',
+    max: number,
+  ): Promise<{ bytes: Buffer; fetched: boolean }> {
     this.requireSha256(d);
-    if (d.size > max) throw new RegistryError('unsupported', this.ref, `${d.digest} is ${d.size} bytes; a ${kind === 'blobs' ? 'config' : 'manifest'} larger than ${max} is refused`);
-    if (await this.store.has(d.digest, d.size)) return { bytes: await readFile(this.store.file(d.digest)), fetched: false };
-    const bytes = await this.fetcher.viaEndpoints(this.ref, this.image.registry, async (ep) => {
-      const res = await this.fetcher.transport.get(this.ref, ep, this.image.repository, `${kind}/${d.digest}`, kind === 'manifests' ? MANIFEST_ACCEPT : undefined);
-      const body = await readAll(res, d.size);
-      const digest = body ? sha256Digest(body) : undefined;
-      if (!body || digest !== d.digest || body.length !== d.size) throw this.mismatch(ep, d.digest, digest, body?.length, undefined, d.size);
-      return body;
-    }, this.failedMirrors);
+    if (d.size > max)
+      throw new RegistryError(
+        'unsupported',
+        this.ref,
+        `${d.digest} is ${d.size} bytes; a ${kind === 'blobs' ? 'config' : 'manifest'} larger than ${max} is refused`,
+      );
+    if (await this.store.has(d.digest, d.size))
+      return { bytes: await readFile(this.store.file(d.digest)), fetched: false };
+    const bytes = await this.fetcher.viaEndpoints(
+      this.ref,
+      this.image.registry,
+      async (ep) => {
+        const res = await this.fetcher.transport.get(
+          this.ref,
+          ep,
+          this.image.repository,
+          `${kind}/${d.digest}`,
+          kind === 'manifests' ? MANIFEST_ACCEPT : undefined,
+        );
+        const body = await readAll(res, d.size);
+        const digest = body ? sha256Digest(body) : undefined;
+        if (!body || digest !== d.digest || body.length !== d.size)
+          throw this.mismatch(ep, d.digest, digest, body?.length, undefined, d.size);
+        return body;
+      },
+      this.failedMirrors,
+    );
     return { bytes, fetched: true };
   }
 
@@ -284,7 +387,9 @@ class Pull {
     let fetched = false;
     const work = (async () => {
       if (await this.store.has(d.digest, d.size)) return;
-      await this.fetcher.slots.add(() => this.fetcher.viaEndpoints(this.ref, this.image.registry, (ep) => this.stream(ep, d), this.failedMirrors));
+      await this.fetcher.slots.add(() =>
+        this.fetcher.viaEndpoints(this.ref, this.image.registry, (ep) => this.stream(ep, d), this.failedMirrors),
+      );
       fetched = true;
     })();
     this.fetcher.inflight.set(key, work);
@@ -300,7 +405,14 @@ class Pull {
     const res = await this.fetcher.transport.get(this.ref, ep, this.image.repository, `blobs/${d.digest}`);
     if (!res.body) {
       await discard(res);
-      throw new RegistryError('registry', this.ref, `GET ${displayUrl(res.url)} answered ${res.status} without a body`, { endpoint: ep.base });
+      throw new RegistryError(
+        'registry',
+        this.ref,
+        `GET ${displayUrl(res.url)} answered ${res.status} without a body`,
+        {
+          endpoint: ep.base,
+        },
+      );
     }
     const progress = this.opts.onProgress;
     let reported = 0;
@@ -312,19 +424,44 @@ class Pull {
         }
       });
     } catch (err) {
-      if (err instanceof BlobMismatch) throw this.mismatch(ep, d.digest, err.actual, err.actualSize, undefined, d.size, res.url);
+      if (err instanceof BlobMismatch)
+        throw this.mismatch(ep, d.digest, err.actual, err.actualSize, undefined, d.size, res.url);
       if ((err as NodeJS.ErrnoException).syscall) throw err; // writing blobDir failed: no other endpoint helps
-      throw new RegistryError('unreachable', this.ref, `GET ${displayUrl(res.url)}: the download broke off (${(err as Error).message}); build again to resume`, { endpoint: ep.base, cause: err });
+      throw new RegistryError(
+        'unreachable',
+        this.ref,
+        `GET ${displayUrl(res.url)}: the download broke off (${(err as Error).message}); build again to resume`,
+        {
+          endpoint: ep.base,
+          cause: err,
+        },
+      );
     }
     progress?.({ image: this.ref, blob: d.digest, bytes: d.size, total: d.size, done: true });
   }
 
   private requireSha256(d: Descriptor): void {
-    if (!sha256Hex(d.digest)) throw new RegistryError('unsupported', this.ref, `blob ${d.digest} is not a sha256 digest; an OCI layout here keeps blobs/sha256 only`);
+    if (!sha256Hex(d.digest))
+      throw new RegistryError(
+        'unsupported',
+        this.ref,
+        `blob ${d.digest} is not a sha256 digest; an OCI layout here keeps blobs/sha256 only`,
+      );
   }
 
-  private mismatch(ep: Endpoint, expected: string, actual: string | undefined, actualSize: number | undefined, against?: string, expectedSize?: number, url?: string): RegistryError {
-    const got = actual === undefined ? `more than the ${expectedSize} bytes its descriptor gives` : `${actual}${actualSize !== undefined ? ` (${actualSize} bytes${expectedSize !== undefined && expectedSize !== actualSize ? `, not ${expectedSize}` : ''})` : ''}`;
+  private mismatch(
+    ep: Endpoint,
+    expected: string,
+    actual: string | undefined,
+    actualSize: number | undefined,
+    against?: string,
+    expectedSize?: number,
+    url?: string,
+  ): RegistryError {
+    const got =
+      actual === undefined
+        ? `more than the ${expectedSize} bytes its descriptor gives`
+        : `${actual}${actualSize !== undefined ? ` (${actualSize} bytes${expectedSize !== undefined && expectedSize !== actualSize ? `, not ${expectedSize}` : ''})` : ''}`;
     return new RegistryError(
       'integrity',
       this.ref,

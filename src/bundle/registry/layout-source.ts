@@ -20,21 +20,32 @@ export function layoutPath(location: string): string {
   return location.startsWith('file://') ? fileURLToPath(location) : path.resolve(location);
 }
 
-export async function pullFromLayout(ref: string, location: string, o: { arches: string[]; blobDir: string; place?: SourcePlace }): Promise<PulledImage> {
+export async function pullFromLayout(
+  ref: string,
+  location: string,
+  o: { arches: string[]; blobDir: string; place?: SourcePlace },
+): Promise<PulledImage> {
   const dir = layoutPath(location);
   const image = parseImageRef(ref);
-  const bad = (what: string, fix: string) => new InputError(o.place, `image ${ref} from the layout ${dir}: ${what}`, fix);
-  const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8').catch(() => '{}')) as { manifests?: Descriptor[] };
+  const bad = (what: string, fix: string) =>
+    new InputError(o.place, `image ${ref} from the layout ${dir}: ${what}`, fix);
+  const index = JSON.parse(await readFile(path.join(dir, 'index.json'), 'utf8').catch(() => '{}')) as {
+    manifests?: Descriptor[];
+  };
   const names = (d: Descriptor) => [d.annotations?.[CONTAINERD_NAME], d.annotations?.[REF_NAME]];
   const entry = (index.manifests ?? []).find((d) => names(d).some((n) => n === ref || n === image.name));
   if (!entry) {
     const has = (index.manifests ?? []).map((d) => names(d).find(Boolean) ?? d.digest).join(', ');
-    throw bad(`index.json names no such image (it has: ${has || 'nothing, or no index.json'})`, 'give the layout that holds the image, or its name as the layout names it');
+    throw bad(
+      `index.json names no such image (it has: ${has || 'nothing, or no index.json'})`,
+      'give the layout that holds the image, or its name as the layout names it',
+    );
   }
   const store = new BlobStore(o.blobDir);
   const blobs: PulledBlob[] = [];
   const copy = async (d: { digest: string; size: number }): Promise<Buffer> => {
-    if (!sha256Hex(d.digest)) throw bad(`blob ${d.digest} is not a sha256 digest`, 'only sha256 layouts can be bundled');
+    if (!sha256Hex(d.digest))
+      throw bad(`blob ${d.digest} is not a sha256 digest`, 'only sha256 layouts can be bundled');
     // A blob the bundle holds already (verified) is not read from the layout again.
     if (await store.has(d.digest, d.size)) {
       blobs.push({ digest: d.digest, size: d.size, fetched: false });
@@ -42,16 +53,30 @@ export async function pullFromLayout(ref: string, location: string, o: { arches:
     }
     const bytes = await readFile(path.join(dir, 'blobs', 'sha256', sha256Hex(d.digest)!)).catch(() => undefined);
     if (!bytes) throw bad(`blob ${d.digest} is missing`, 'write the layout again');
-    await store.putBytes(d.digest, bytes, d.size).catch((err: Error) => Promise.reject(bad(`blob ${d.digest}: ${err.message}`, 'write the layout again')));
+    await store
+      .putBytes(d.digest, bytes, d.size)
+      .catch((err: Error) => Promise.reject(bad(`blob ${d.digest}: ${err.message}`, 'write the layout again')));
     blobs.push({ digest: d.digest, size: d.size, fetched: true });
     return bytes;
   };
   const top = await copy(entry);
   const parsed = parseManifest(top, entry.mediaType);
-  if (parsed.kind !== 'manifest') throw bad(`is ${parsed.kind === 'index' ? 'an image index' : `not an image manifest (${parsed.mediaType})`}`, 'a layout image is bundled as one single-platform manifest');
-  const config = JSON.parse((await copy(parsed.config)).toString('utf8')) as { os?: string; architecture?: string; variant?: string };
+  if (parsed.kind !== 'manifest')
+    throw bad(
+      `is ${parsed.kind === 'index' ? 'an image index' : `not an image manifest (${parsed.mediaType})`}`,
+      'a layout image is bundled as one single-platform manifest',
+    );
+  const config = JSON.parse((await copy(parsed.config)).toString('utf8')) as {
+    os?: string;
+    architecture?: string;
+    variant?: string;
+  };
   const arch = config.architecture ?? 'amd64';
-  if (!o.arches.includes(arch)) throw bad(`is for ${arch}, the build asks for ${o.arches.join(', ')}`, `build it for ${o.arches.join(', ')}, or give the image arch: [${arch}]`);
+  if (!o.arches.includes(arch))
+    throw bad(
+      `is for ${arch}, the build asks for ${o.arches.join(', ')}`,
+      `build it for ${o.arches.join(', ')}, or give the image arch: [${arch}]`,
+    );
   for (const layer of parsed.layers) await copy(layer);
   return {
     ref,

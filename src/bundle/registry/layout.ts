@@ -47,8 +47,15 @@ export async function addToLayoutIndex(layoutDir: string, images: PulledImage[])
   for (const image of images) {
     const top = image.blobs.find((b) => b.digest === image.digest);
     if (!top) throw new Error(`${image.name}: its top-level blob ${image.digest} is not among its blobs`);
-    const entry = { mediaType: image.mediaType, digest: image.digest, size: top.size, annotations: { [CONTAINERD_NAME]: image.name, [REF_NAME]: image.name } };
-    const at = index.manifests.findIndex((m) => m.annotations?.[REF_NAME] === image.name || m.annotations?.[CONTAINERD_NAME] === image.name);
+    const entry = {
+      mediaType: image.mediaType,
+      digest: image.digest,
+      size: top.size,
+      annotations: { [CONTAINERD_NAME]: image.name, [REF_NAME]: image.name },
+    };
+    const at = index.manifests.findIndex(
+      (m) => m.annotations?.[REF_NAME] === image.name || m.annotations?.[CONTAINERD_NAME] === image.name,
+    );
     if (at >= 0) index.manifests[at] = entry;
     else index.manifests.push(entry);
   }

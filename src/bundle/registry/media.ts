@@ -47,7 +47,8 @@ export function bareMediaType(contentType: string | null | undefined): string {
 function descriptor(value: unknown): Descriptor | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const d = value as Record<string, unknown>;
-  if (typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) return undefined;
+  if (typeof d.digest !== 'string' || typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0)
+    return undefined;
   return d as unknown as Descriptor;
 }
 
@@ -62,16 +63,23 @@ export function parseManifest(bytes: Buffer, served?: string): Parsed {
   } catch {
     return { kind: 'unknown', mediaType: bareMediaType(served), why: 'not JSON' };
   }
-  if (!json || typeof json !== 'object' || Array.isArray(json)) return { kind: 'unknown', mediaType: bareMediaType(served), why: 'not a JSON object' };
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    return { kind: 'unknown', mediaType: bareMediaType(served), why: 'not a JSON object' };
   const own = typeof json.mediaType === 'string' ? json.mediaType : undefined;
   const known = (t: string | undefined) => !!t && (INDEX_TYPES.has(t) || MANIFEST_TYPES.has(t) || SCHEMA1_TYPES.has(t));
   const servedType = bareMediaType(served);
   let mediaType = known(servedType) ? servedType : known(own) ? own! : undefined;
-  if (json.schemaVersion === 1 || (mediaType && SCHEMA1_TYPES.has(mediaType))) return { kind: 'schema1', mediaType: mediaType ?? MEDIA.dockerSchema1 };
+  if (json.schemaVersion === 1 || (mediaType && SCHEMA1_TYPES.has(mediaType)))
+    return { kind: 'schema1', mediaType: mediaType ?? MEDIA.dockerSchema1 };
   if (!mediaType) {
     if (Array.isArray(json.manifests)) mediaType = MEDIA.ociIndex;
     else if (Array.isArray(json.layers)) mediaType = MEDIA.ociManifest;
-    else return { kind: 'unknown', mediaType: servedType || own || '', why: 'neither an image index nor an image manifest' };
+    else
+      return {
+        kind: 'unknown',
+        mediaType: servedType || own || '',
+        why: 'neither an image index nor an image manifest',
+      };
   }
   if (INDEX_TYPES.has(mediaType)) {
     if (!Array.isArray(json.manifests)) return { kind: 'unknown', mediaType, why: 'an index without a manifests list' };
@@ -95,8 +103,26 @@ export interface PlatformWanted {
   spec: string;
 }
 
-const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', 'x86-64': 'amd64', aarch64: 'arm64', armhf: 'arm', i386: '386', i686: '386' };
-const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'android']);
+const ARCH_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  'x86-64': 'amd64',
+  aarch64: 'arm64',
+  armhf: 'arm',
+  i386: '386',
+  i686: '386',
+};
+const KNOWN_OS = new Set([
+  'linux',
+  'windows',
+  'darwin',
+  'freebsd',
+  'netbsd',
+  'openbsd',
+  'solaris',
+  'illumos',
+  'aix',
+  'android',
+]);
 /** The variant an architecture means when none is named (containerd's platforms.Normalize). */
 const DEFAULT_VARIANT: Record<string, string> = { arm64: 'v8', arm: 'v7' };
 
@@ -158,7 +184,9 @@ export function selectPlatforms(manifests: Descriptor[], wanted: string[]): Plat
     const want = parsePlatformWanted(spec);
     const candidates = entries.filter((d) => platformMatches(d.platform!, want));
     const best =
-      candidates.find((d) => d.platform!.variant === undefined || d.platform!.variant === DEFAULT_VARIANT[want.architecture]) ?? candidates[0];
+      candidates.find(
+        (d) => d.platform!.variant === undefined || d.platform!.variant === DEFAULT_VARIANT[want.architecture],
+      ) ?? candidates[0];
     if (!best) missing.push(spec);
     else if (!selected.some((s) => s.descriptor.digest === best.digest)) selected.push({ want, descriptor: best });
   }

@@ -15,7 +15,11 @@ const DIGEST = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):([a-zA-Z0-9=_-]+)$/;
 const HOST_LABEL = /^[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 const DIGEST_HEX: Record<string, number> = { sha256: 64, sha512: 128 };
 
-function bad(ref: string, problem: string, fix = 'write it as [registry[:port]/]repository[:tag][@sha256:<64 hex>], e.g. docker.io/library/busybox:1.36'): InputError {
+function bad(
+  ref: string,
+  problem: string,
+  fix = 'write it as [registry[:port]/]repository[:tag][@sha256:<64 hex>], e.g. docker.io/library/busybox:1.36',
+): InputError {
   return new InputError(undefined, `image reference '${ref}': ${problem}`, fix);
 }
 
@@ -32,7 +36,8 @@ export function parseDigest(ref: string, digest: string): string {
   if (!m) throw bad(ref, `'${digest}' is not a digest (algorithm:hex)`);
   const hexLength = DIGEST_HEX[m[1]!];
   if (hexLength === undefined) throw bad(ref, `digest algorithm '${m[1]}' is not supported (sha256 or sha512)`);
-  if (!new RegExp(`^[a-f0-9]{${hexLength}}$`).test(m[2]!)) throw bad(ref, `a ${m[1]} digest is ${hexLength} lowercase hex digits, not '${m[2]}'`);
+  if (!new RegExp(`^[a-f0-9]{${hexLength}}$`).test(m[2]!))
+    throw bad(ref, `a ${m[1]} digest is ${hexLength} lowercase hex digits, not '${m[2]}'`);
   return digest;
 }
 
@@ -51,7 +56,8 @@ export function parseImageRef(ref: string): ImageRef {
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw bad(ref, `'${tag}' is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+    if (!TAG.test(tag))
+      throw bad(ref, `'${tag}' is not a valid tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
   }
   if (rest === '') throw bad(ref, 'no repository name');
 
@@ -72,13 +78,23 @@ export function parseImageRef(ref: string): ImageRef {
     if (component !== component.toLowerCase() && COMPONENT.test(component.toLowerCase())) {
       throw bad(ref, `repository names are lowercase ('${component}')`, `write '${component.toLowerCase()}'`);
     }
-    if (!COMPONENT.test(component)) throw bad(ref, `'${component}' is not a valid repository path component (lowercase letters and digits, separated by . _ __ or -)`);
+    if (!COMPONENT.test(component))
+      throw bad(
+        ref,
+        `'${component}' is not a valid repository path component (lowercase letters and digits, separated by . _ __ or -)`,
+      );
   }
   const repoName = `${registry}/${path}`;
   if (repoName.length > 255) throw bad(ref, `the name is ${repoName.length} characters long; at most 255`);
   if (tag === undefined && digest === undefined) tag = 'latest';
   const name = tag !== undefined ? `${repoName}:${tag}` : `${repoName}@${digest}`;
-  return { registry, repository: path, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}), name };
+  return {
+    registry,
+    repository: path,
+    ...(tag !== undefined ? { tag } : {}),
+    ...(digest !== undefined ? { digest } : {}),
+    name,
+  };
 }
 
 /** The host the distribution API of a registry answers on (docker.io's is registry-1.docker.io). */
@@ -88,6 +104,10 @@ export function apiHost(registry: string): string {
 
 /** localhost, 127.0.0.0/8 and ::1, with or without a port: the hosts docker reaches over plain http by default. */
 export function isLoopbackHost(host: string): boolean {
-  const bare = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.split(':').length > 2 ? host : host.replace(/:\d+$/, '');
+  const bare = host.startsWith('[')
+    ? host.slice(1, host.indexOf(']'))
+    : host.split(':').length > 2
+      ? host
+      : host.replace(/:\d+$/, '');
   return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }

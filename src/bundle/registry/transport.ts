@@ -85,9 +85,12 @@ function networkAdvice(err: unknown, ep: Endpoint): string {
   const code = cause?.code ?? '';
   const text = cause?.message ?? (err as Error)?.message ?? String(err);
   const key = `'${ep.registry}'`;
-  if (code === 'ECONNREFUSED') return `connection refused (${code}): nothing listens there; is the ${ep.mirror ? 'mirror' : 'registry'} up and the address right?`;
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `the host name does not resolve (${code}): check the name, and DNS on this machine`;
-  if (/TIMEOUT|ETIMEDOUT/.test(code)) return `no answer in time (${code}): check the address, and that a firewall or proxy lets this machine through`;
+  if (code === 'ECONNREFUSED')
+    return `connection refused (${code}): nothing listens there; is the ${ep.mirror ? 'mirror' : 'registry'} up and the address right?`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+    return `the host name does not resolve (${code}): check the name, and DNS on this machine`;
+  if (/TIMEOUT|ETIMEDOUT/.test(code))
+    return `no answer in time (${code}): check the address, and that a firewall or proxy lets this machine through`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO' || /wrong version number/i.test(text))
     return `the TLS handshake failed (${code || text}): if it serves plain http, set insecure: true for ${key} in the registries section`;
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code))
@@ -122,20 +125,42 @@ export class Transport {
     const host = apiHost(registry);
     const insecure = settings.insecure ?? isLoopbackHost(host);
     const base = `${insecure ? 'http' : 'https'}://${host}`;
-    const self: Endpoint = { base, origin: new URL(base).origin, mirror: false, registry, ...(settings.auth ? { auth: settings.auth } : {}) };
+    const self: Endpoint = {
+      base,
+      origin: new URL(base).origin,
+      mirror: false,
+      registry,
+      ...(settings.auth ? { auth: settings.auth } : {}),
+    };
     return [...(settings.mirrors ?? []).map((m) => this.mirrorEndpoint(registry, m)), self];
   }
 
   private mirrorEndpoint(registry: string, mirror: string): Endpoint {
     let url: URL;
     try {
-      const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(mirror) ? mirror : `${isLoopbackHost(mirror.split('/')[0]!) || this.config[mirror.split('/')[0]!]?.insecure ? 'http' : 'https'}://${mirror}`;
+      const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(mirror)
+        ? mirror
+        : `${isLoopbackHost(mirror.split('/')[0]!) || this.config[mirror.split('/')[0]!]?.insecure ? 'http' : 'https'}://${mirror}`;
       url = new URL(withScheme);
     } catch {
-      throw new InputError(undefined, `registry ${registry}: mirror '${mirror}' is not a URL`, 'write it as http(s)://host[:port][/path], e.g. https://mirror.example');
+      throw new InputError(
+        undefined,
+        `registry ${registry}: mirror '${mirror}' is not a URL`,
+        'write it as http(s)://host[:port][/path], e.g. https://mirror.example',
+      );
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InputError(undefined, `registry ${registry}: mirror '${mirror}' is not http or https`, 'write it as http(s)://host[:port][/path]');
-    if (url.search || url.username) throw new InputError(undefined, `registry ${registry}: mirror '${mirror}' has a query or user info`, 'give credentials in the mirror host\'s own auth settings');
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new InputError(
+        undefined,
+        `registry ${registry}: mirror '${mirror}' is not http or https`,
+        'write it as http(s)://host[:port][/path]',
+      );
+    if (url.search || url.username)
+      throw new InputError(
+        undefined,
+        `registry ${registry}: mirror '${mirror}' has a query or user info`,
+        "give credentials in the mirror host's own auth settings",
+      );
     const base = `${url.origin}${url.pathname.replace(/\/+$/, '').replace(/\/v2$/, '')}`;
     const auth = this.config[url.host]?.auth ?? this.config[registry]?.auth;
     return { base, origin: url.origin, mirror: true, registry, ...(auth ? { auth } : {}) };
@@ -203,13 +228,26 @@ export class Transport {
     try {
       url = new URL(realm ?? '');
     } catch {
-      throw new RegistryError('registry', image, `${ep.base} asked for a Bearer token but named no usable realm ('${realm ?? ''}')`, { endpoint: ep.base, status: 401 });
+      throw new RegistryError(
+        'registry',
+        image,
+        `${ep.base} asked for a Bearer token but named no usable realm ('${realm ?? ''}')`,
+        {
+          endpoint: ep.base,
+          status: 401,
+        },
+      );
     }
     if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
     url.searchParams.append('scope', scope);
     if (ep.auth) url.searchParams.set('account', ep.auth.username);
     const started = Date.now();
-    const res = await this.follow(image, { ...ep, origin: url.origin }, url.href, ep.auth ? { authorization: basicHeader(ep.auth) } : {});
+    const res = await this.follow(
+      image,
+      { ...ep, origin: url.origin },
+      url.href,
+      ep.auth ? { authorization: basicHeader(ep.auth) } : {},
+    );
     if (!res.ok) {
       const body = registryErrors(await readSome(res));
       const what = `the token server ${displayUrl(url.href)} (realm of ${ep.base}) answered ${res.status} ${res.statusText}${body ? ` (${body})` : ''}`;
@@ -225,11 +263,22 @@ export class Transport {
     try {
       body = JSON.parse(await readSome(res, 1 << 20)) as typeof body;
     } catch {
-      throw new RegistryError('registry', image, `the token server ${displayUrl(url.href)} answered something that is not JSON`, { endpoint: ep.base });
+      throw new RegistryError(
+        'registry',
+        image,
+        `the token server ${displayUrl(url.href)} answered something that is not JSON`,
+        {
+          endpoint: ep.base,
+        },
+      );
     }
     const value = body.token ?? body.access_token;
-    if (!value) throw new RegistryError('registry', image, `the token server ${displayUrl(url.href)} answered without a token`, { endpoint: ep.base });
-    const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : TOKEN_DEFAULT_SECONDS;
+    if (!value)
+      throw new RegistryError('registry', image, `the token server ${displayUrl(url.href)} answered without a token`, {
+        endpoint: ep.base,
+      });
+    const seconds =
+      typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : TOKEN_DEFAULT_SECONDS;
     return { value, expires: started + seconds * 1000 - 5000 };
   }
 
@@ -238,7 +287,9 @@ export class Transport {
     let current = url;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const sameOrigin = new URL(current).origin === ep.origin;
-      const sent = sameOrigin ? headers : Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
+      const sent = sameOrigin
+        ? headers
+        : Object.fromEntries(Object.entries(headers).filter(([k]) => k !== 'authorization'));
       let res: Response;
       // Only the wait for the headers is bounded: a layer's body may take as long as it takes.
       const abort = new AbortController();
@@ -246,8 +297,13 @@ export class Transport {
       try {
         res = await fetch(current, { headers: sent, redirect: 'manual', signal: abort.signal });
       } catch (err) {
-        const why = abort.signal.aborted ? `no answer within ${HEADERS_TIMEOUT_MS / 1000} s: is it overloaded, or does a firewall swallow the connection?` : networkAdvice(err, ep);
-        throw new RegistryError('unreachable', image, `GET ${displayUrl(current)}: ${why}`, { endpoint: ep.base, cause: err });
+        const why = abort.signal.aborted
+          ? `no answer within ${HEADERS_TIMEOUT_MS / 1000} s: is it overloaded, or does a firewall swallow the connection?`
+          : networkAdvice(err, ep);
+        throw new RegistryError('unreachable', image, `GET ${displayUrl(current)}: ${why}`, {
+          endpoint: ep.base,
+          cause: err,
+        });
       } finally {
         clearTimeout(timer);
       }
@@ -256,10 +312,19 @@ export class Transport {
       await discard(res);
       current = new URL(location, current).href;
     }
-    throw new RegistryError('registry', image, `GET ${displayUrl(url)}: more than ${MAX_REDIRECTS} redirects`, { endpoint: ep.base });
+    throw new RegistryError('registry', image, `GET ${displayUrl(url)}: more than ${MAX_REDIRECTS} redirects`, {
+      endpoint: ep.base,
+    });
   }
 
-  private async failure(image: string, ep: Endpoint, url: string, res: Response, what: 'manifest' | 'blob', sentAuthorization: string | undefined): Promise<RegistryError> {
+  private async failure(
+    image: string,
+    ep: Endpoint,
+    url: string,
+    res: Response,
+    what: 'manifest' | 'blob',
+    sentAuthorization: string | undefined,
+  ): Promise<RegistryError> {
     const body = registryErrors(await readSome(res));
     const answered = `GET ${displayUrl(res.url || url)} answered ${res.status} ${res.statusText}${body ? ` (${body})` : ''}`;
     const key = `'${ep.registry}'`;
@@ -270,13 +335,17 @@ export class Transport {
       fix = ep.auth
         ? `the registry refused the credentials given for ${key}: check username and password in the bundle manifest's registries section`
         : `the registry wants credentials: add auth (username, password) for ${key} in the bundle manifest's registries section`;
-      if (sentAuthorization?.startsWith('Bearer') && ep.auth) fix = `the token granted no pull access: check that the credentials for ${key} in the registries section may pull this repository`;
+      if (sentAuthorization?.startsWith('Bearer') && ep.auth)
+        fix = `the token granted no pull access: check that the credentials for ${key} in the registries section may pull this repository`;
     } else if (res.status === 403) {
       kind = 'auth';
       fix = `access denied: the ${ep.auth ? `account given for ${key}` : 'anonymous user'} may not pull this repository; check the name, and the credentials in the registries section`;
     } else if (res.status === 404) {
       kind = 'not-found';
-      fix = what === 'manifest' ? 'no such repository, tag or digest there: check the image name and tag' : 'the registry lacks a blob its manifest lists: the image is broken there; push it again';
+      fix =
+        what === 'manifest'
+          ? 'no such repository, tag or digest there: check the image name and tag'
+          : 'the registry lacks a blob its manifest lists: the image is broken there; push it again';
     } else if (res.status === 429) {
       fix = `rate-limited: wait and build again, or give credentials or a mirror for ${key}`;
     } else if (res.status >= 500) {

@@ -31,7 +31,12 @@ export interface RunningCommand {
 /** After a kill, how long to wait for the transport to confirm before giving up on it. */
 const KILL_GRACE_MS = 3000;
 
-export function driveCommand(cmd: RunningCommand, plan: CommandPlan, opts: ExecOptions, host: string): Promise<ExecResult> {
+export function driveCommand(
+  cmd: RunningCommand,
+  plan: CommandPlan,
+  opts: ExecOptions,
+  host: string,
+): Promise<ExecResult> {
   return new Promise<ExecResult>((resolve, reject) => new ExecSession(cmd, plan, opts, host, resolve, reject).start());
 }
 
@@ -63,7 +68,8 @@ class ExecSession {
     // EPIPE and the like when the command exits without reading all of its input: its exit
     // status tells what happened.
     cmd.stdin.on('error', () => undefined);
-    if (opts.stdout) cmd.stdout.pipe(opts.stdout, { end: false }); // pipe: backpressure
+    if (opts.stdout)
+      cmd.stdout.pipe(opts.stdout, { end: false }); // pipe: backpressure
     else cmd.stdout.on('data', (chunk: Buffer) => this.stdoutChunks.push(chunk));
     cmd.stderr.on('data', (chunk: Buffer) => (this.watcher ? this.watcher.push(chunk) : this.stderrChunks.push(chunk)));
     this.countEnd(cmd.stdout);
@@ -88,7 +94,11 @@ class ExecSession {
       answer: (password) => this.cmd.stdin.write(`${password}\n`),
       started: () => this.feedStdin(),
       rejected: () => {
-        this.failure = new AuthError(this.host, sudo.loginUser, `sudo rejected the become password (become user '${sudo.becomeUser}')`);
+        this.failure = new AuthError(
+          this.host,
+          sudo.loginUser,
+          `sudo rejected the become password (become user '${sudo.becomeUser}')`,
+        );
         this.cmd.stdin.end(); // sudo gives up at EOF; the kill is the backstop
         this.cmd.kill();
         // Some transports never confirm a kill (a dead peer): do not hang on them.
@@ -183,7 +193,10 @@ export class SudoPromptWatcher {
   private running = false;
   private done = false;
 
-  constructor(private readonly sudo: SudoPassword, private readonly hooks: WatcherHooks) {}
+  constructor(
+    private readonly sudo: SudoPassword,
+    private readonly hooks: WatcherHooks,
+  ) {}
 
   push(chunk: Buffer): void {
     if (this.running) return this.hooks.output(chunk);
@@ -203,7 +216,10 @@ export class SudoPromptWatcher {
         return;
       }
       if (prompt < 0) return;
-      this.pending = Buffer.concat([this.pending.subarray(0, prompt), this.pending.subarray(prompt + this.sudo.promptMarker.length)]);
+      this.pending = Buffer.concat([
+        this.pending.subarray(0, prompt),
+        this.pending.subarray(prompt + this.sudo.promptMarker.length),
+      ]);
       if (++this.prompts > 1) {
         this.done = true;
         return this.hooks.rejected();

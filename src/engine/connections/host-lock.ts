@@ -27,7 +27,11 @@ const BUSY_STATUS = 75;
 
 /** Another run holds the host (with --no-wait): names it, so the user knows whom to wait for. */
 export class HostBusyError extends FurrowError {
-  constructor(readonly host: string, readonly holder: string, readonly file: string) {
+  constructor(
+    readonly host: string,
+    readonly holder: string,
+    readonly file: string,
+  ) {
     super('busy', `${host}: another run holds ${file} (${holder}); not waiting for it (--no-wait)`);
   }
 }
@@ -54,8 +58,8 @@ export interface LockOptions {
 /** How the holder reads in messages: "controller ctl1, PID 4242, started 2026-12-04T13:00:00Z". */
 export function describeHolder(text: string): string {
   const fields = Object.fromEntries([...text.matchAll(/(\w+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
-  if (!fields['controller']) return 'holder unknown: the lock file is empty';
-  return `controller ${fields['controller']}, PID ${fields['pid'] ?? '?'}, started ${fields['started'] ?? '?'}`;
+  if (!fields.controller) return 'holder unknown: the lock file is empty';
+  return `controller ${fields.controller}, PID ${fields.pid ?? '?'}, started ${fields.started ?? '?'}`;
 }
 
 /**
@@ -114,16 +118,32 @@ export function lockHost(conn: Connection, opts: LockOptions): Promise<HostLock>
       } else if (word === 'held') {
         done(() => resolve({ file: rest[0] ?? lockFile, release }));
       } else if (word === 'none') {
-        done(() => resolve({ warning: `${conn.spec.name}: runs without a lock (other runs may interleave with this one): ${rest.join(' ')}`, release }));
+        done(() =>
+          resolve({
+            warning: `${conn.spec.name}: runs without a lock (other runs may interleave with this one): ${rest.join(' ')}`,
+            release,
+          }),
+        );
       }
     });
     // A channel of its own, never the shared shell: it stays busy for the whole run.
-    exited = conn.exec(lockScript(opts.holder, opts.wait, opts.file), { stdin: input, stdout: lines, ownChannel: true });
+    exited = conn.exec(lockScript(opts.holder, opts.wait, opts.file), {
+      stdin: input,
+      stdout: lines,
+      ownChannel: true,
+    });
     exited.then(
       (result) => {
         if (result.code === BUSY_STATUS) return done(() => reject(new HostBusyError(conn.spec.name, holder, lockFile)));
         const stderr = result.stderr.toString('utf8').trim();
-        done(() => reject(new FurrowError('module', `${conn.spec.name}: could not take the run lock ${lockFile} (exit status ${result.code})${stderr ? `: ${stderr}` : ''}`)));
+        done(() =>
+          reject(
+            new FurrowError(
+              'module',
+              `${conn.spec.name}: could not take the run lock ${lockFile} (exit status ${result.code})${stderr ? `: ${stderr}` : ''}`,
+            ),
+          ),
+        );
       },
       (err: Error) => done(() => reject(err)),
     );

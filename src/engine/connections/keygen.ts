@@ -11,7 +11,10 @@ export function generateSshKeyPair(comment: string): { privateKey: string; publi
   const pair = generateKeyPairSync('ed25519');
   const pub = Buffer.from(pair.publicKey.export({ format: 'jwk' }).x!, 'base64url');
   const seed = Buffer.from(pair.privateKey.export({ format: 'jwk' }).d!, 'base64url');
-  return { privateKey: openSshPrivateKey(seed, pub, comment), publicKey: `ssh-ed25519 ${publicBlob(pub).toString('base64')} ${comment}` };
+  return {
+    privateKey: openSshPrivateKey(seed, pub, comment),
+    publicKey: `ssh-ed25519 ${publicBlob(pub).toString('base64')} ${comment}`,
+  };
 }
 
 function sshString(data: Buffer | string): Buffer {
@@ -34,7 +37,14 @@ function publicBlob(pub: Buffer): Buffer {
 /** An unencrypted `openssh-key-v1` file holding one ed25519 key. */
 function openSshPrivateKey(seed: Buffer, pub: Buffer, comment: string): string {
   const check = randomBytes(4);
-  const parts = [check, check, sshString('ssh-ed25519'), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(comment)];
+  const parts = [
+    check,
+    check,
+    sshString('ssh-ed25519'),
+    sshString(pub),
+    sshString(Buffer.concat([seed, pub])),
+    sshString(comment),
+  ];
   let section = Buffer.concat(parts);
   // Padded with 1, 2, 3, ... to the cipher's block size, which is 8 for "none".
   const pad = (8 - (section.length % 8)) % 8;

@@ -107,8 +107,17 @@ export function judgeHostKey(entries: KnownHostEntry[], name: string, blob: Buff
 /** Host key algorithms to offer, recorded types first (as OpenSSH does), so a known host
  * presents the key we have on record even when it has several. */
 export function hostKeyAlgorithmsFor(recordedKeyTypes: string[]): string[] {
-  const all = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
-  const algorithmsOf = (type: string): string[] => (type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type]);
+  const all = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+    'ssh-rsa',
+  ];
+  const algorithmsOf = (type: string): string[] =>
+    type === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [type];
   const first = recordedKeyTypes.flatMap(algorithmsOf).filter((a) => all.includes(a));
   return [...new Set([...first, ...all])];
 }
@@ -163,7 +172,10 @@ const fileLocks = new Map<string, Promise<unknown>>();
 function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   const previous = fileLocks.get(file) ?? Promise.resolve();
   const next = previous.then(fn, fn);
-  fileLocks.set(file, next.catch(() => undefined));
+  fileLocks.set(
+    file,
+    next.catch(() => undefined),
+  );
   return next;
 }
 
@@ -213,7 +225,7 @@ export function verifyHostKey(check: HostKeyCheck, blob: Buffer): Promise<HostKe
         throw new HostKeyError(check.host, revokedKeyMessage(check.name, check.file, blob, verdict.entry));
       case 'changed':
         throw new HostKeyError(check.host, changedKeyMessage(check.name, check.file, blob, verdict.recorded));
-      case 'unknown':
+      case 'unknown': {
         if (check.strict) throw new HostKeyError(check.host, unknownKeyMessage(check.name, check.file, blob));
         if (await recordsNothing(check.file)) return 'unchecked';
         await mkdir(dirname(check.file), { recursive: true, mode: 0o700 });
@@ -221,6 +233,7 @@ export function verifyHostKey(check: HostKeyCheck, blob: Buffer): Promise<HostKe
         const separator = text === '' || text.endsWith('\n') ? '' : '\n';
         await appendFile(check.file, separator + formatKnownHostLine(check.name, blob), { mode: 0o600 });
         return 'recorded';
+      }
     }
   });
 }

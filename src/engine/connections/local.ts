@@ -9,7 +9,15 @@ import type { Duplex } from 'node:stream';
 import { driveCommand, type ExitInfo, type RunningCommand } from './exec-driver.js';
 import { becomeFor, planCommand } from './remote-commands.js';
 import { getFile, putFile } from './transfer.js';
-import type { Connection, ConnectionSpec, ExecOptions, ExecResult, GetOptions, PutOptions, PutSource } from './types.js';
+import type {
+  Connection,
+  ConnectionSpec,
+  ExecOptions,
+  ExecResult,
+  GetOptions,
+  PutOptions,
+  PutSource,
+} from './types.js';
 
 export class LocalConnection implements Connection {
   /** Who we really are: become compares against this, not the spec's user. */

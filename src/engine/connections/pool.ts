@@ -73,7 +73,9 @@ export class ConnectionPool {
   }
 
   private sshConnection(spec: ConnectionSpec): SshConnection {
-    return spec.jump ? new SshConnection(spec, { jump: this.jumpConnection(spec.jump).connection }) : new SshConnection(spec);
+    return spec.jump
+      ? new SshConnection(spec, { jump: this.jumpConnection(spec.jump).connection })
+      : new SshConnection(spec);
   }
 
   private jumpConnection(spec: ConnectionSpec): { connection: SshConnection; depth: number } {
@@ -91,5 +93,11 @@ export class ConnectionPool {
 
 /** Two specs reach the same jump endpoint the same way: share one connection. */
 function endpointKey(spec: ConnectionSpec): string {
-  return [spec.user, spec.address, spec.port, spec.privateKeyFile ?? '', spec.jump ? `(${endpointKey(spec.jump)})` : ''].join('|');
+  return [
+    spec.user,
+    spec.address,
+    spec.port,
+    spec.privateKeyFile ?? '',
+    spec.jump ? `(${endpointKey(spec.jump)})` : '',
+  ].join('|');
 }

@@ -34,7 +34,12 @@ export interface BecomeSettings {
 }
 
 /** The become settings for one command: the spec's, unless the command overrides them. */
-export function becomeFor(spec: ConnectionSpec, loginUser: string, become: boolean | undefined, becomeUser?: string): BecomeSettings {
+export function becomeFor(
+  spec: ConnectionSpec,
+  loginUser: string,
+  become: boolean | undefined,
+  becomeUser?: string,
+): BecomeSettings {
   return {
     loginUser,
     become: become ?? spec.become,
@@ -95,11 +100,16 @@ export function tempPathFor(dest: string): string {
 export function normaliseMode(mode: string | number | undefined): string {
   if (mode === undefined) return '0644';
   if (typeof mode === 'number') {
-    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) throw new InputError(undefined, `file mode ${mode} is out of range`, 'give an octal string such as \'0644\'');
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)
+      throw new InputError(undefined, `file mode ${mode} is out of range`, "give an octal string such as '0644'");
     return mode.toString(8).padStart(4, '0');
   }
   if (/^[0-7]{3,4}$/.test(mode) || /^[ugoa]*[-+=][rwxXst]*(,[ugoa]*[-+=][rwxXst]*)*$/.test(mode)) return mode;
-  throw new InputError(undefined, `file mode '${mode}' is not valid`, 'give an octal string such as \'0644\' or a symbolic mode such as \'u=rw,go=r\'');
+  throw new InputError(
+    undefined,
+    `file mode '${mode}' is not valid`,
+    "give an octal string such as '0644' or a symbolic mode such as 'u=rw,go=r'",
+  );
 }
 
 /**
@@ -121,7 +131,12 @@ export function putCommand(dest: string, opts: PutOptions & { size?: number }, t
  * bits): one chmod process less per file. Otherwise it starts as 0600 and chmod sets the mode.
  */
 function tempFileLines(tmp: string, mode: string): string[] {
-  return [`umask ${umaskFor(mode) ?? '077'}`, sh`tmp=${tmp}`, `trap 'rm -f "$tmp"' EXIT`, `trap 'exit 143' HUP INT TERM`];
+  return [
+    `umask ${umaskFor(mode) ?? '077'}`,
+    sh`tmp=${tmp}`,
+    `trap 'rm -f "$tmp"' EXIT`,
+    `trap 'exit 143' HUP INT TERM`,
+  ];
 }
 
 /** The umask under which a new file (0666 & ~umask) gets exactly this mode, if there is one. */
@@ -133,12 +148,23 @@ function umaskFor(mode: string): string | undefined {
 
 /** For a stream of unknown length: the first command only receives into the temp file ... */
 export function receiveCommand(tmp: string): string {
-  return ['umask 077', sh`tmp=${tmp}`, `trap 'rm -f "$tmp"; exit 143' HUP INT TERM`, `cat > "$tmp" || { rm -f "$tmp"; exit 1; }`].join('\n');
+  return [
+    'umask 077',
+    sh`tmp=${tmp}`,
+    `trap 'rm -f "$tmp"; exit 143' HUP INT TERM`,
+    `cat > "$tmp" || { rm -f "$tmp"; exit 1; }`,
+  ].join('\n');
 }
 
 /** ... and the second checks the byte count we sent and installs it (or removes it). */
 export function installCommand(dest: string, tmp: string, opts: PutOptions & { size: number }): string {
-  return ['umask 077', sh`tmp=${tmp}`, `trap 'rm -f "$tmp"' EXIT`, sizeCheck(dest, opts.size), ...finishLines(dest, opts, true)].join('\n');
+  return [
+    'umask 077',
+    sh`tmp=${tmp}`,
+    `trap 'rm -f "$tmp"' EXIT`,
+    sizeCheck(dest, opts.size),
+    ...finishLines(dest, opts, true),
+  ].join('\n');
 }
 
 function sizeCheck(dest: string, size: number): string {
@@ -165,8 +191,6 @@ export function getCommand(src: string): string {
   return sh`cat -- ${src}`;
 }
 
-
-
 /**
  * A command with an environment (the `environment` keyword), without the values in its text: the
  * values may be secrets, and a command's text is a command line on the host (world-readable in
@@ -175,11 +199,20 @@ export function getCommand(src: string): string {
  * a time, so the command still gets its own input, untouched, right after them. Set inside the
  * command, so after sudo switched users (sudo would reset them otherwise).
  */
-export function withEnvironment(command: string, env: Record<string, string>, stdin: ExecOptions['stdin']): { command: string; stdin: ExecOptions['stdin'] } {
+export function withEnvironment(
+  command: string,
+  env: Record<string, string>,
+  stdin: ExecOptions['stdin'],
+): { command: string; stdin: ExecOptions['stdin'] } {
   const names = Object.keys(env);
   if (names.length === 0) return { command, stdin };
   const bad = names.find((n) => !/^[A-Za-z_][A-Za-z0-9_]*$/.test(n));
-  if (bad !== undefined) throw new InputError(undefined, `environment: '${bad}' is not a variable name`, 'use letters, digits and _, not starting with a digit');
+  if (bad !== undefined)
+    throw new InputError(
+      undefined,
+      `environment: '${bad}' is not a variable name`,
+      'use letters, digits and _, not starting with a digit',
+    );
   const preamble = names.map((n) => `export ${n}=${quote(env[n]!)}\n`).join('');
   const lines = preamble.split('\n').length - 1;
   const reader = [
@@ -192,7 +225,8 @@ export function withEnvironment(command: string, env: Record<string, string>, st
 
 function prependInput(first: string, rest: ExecOptions['stdin']): ExecOptions['stdin'] {
   if (rest === undefined) return first;
-  if (typeof rest === 'string' || Buffer.isBuffer(rest)) return Buffer.concat([Buffer.from(first, 'utf8'), Buffer.from(rest)]);
+  if (typeof rest === 'string' || Buffer.isBuffer(rest))
+    return Buffer.concat([Buffer.from(first, 'utf8'), Buffer.from(rest)]);
   const joined = new PassThrough();
   rest.once('error', (err) => joined.destroy(err));
   joined.write(first);

@@ -49,7 +49,10 @@ export class ShellSession {
   private pending: Pending | undefined;
   private failure: Error | undefined;
 
-  constructor(private readonly shell: RunningCommand, private readonly host: string) {
+  constructor(
+    private readonly shell: RunningCommand,
+    private readonly host: string,
+  ) {
     shell.stdin.on('error', () => undefined); // the exit below reports it
     shell.stdout.on('data', (chunk: Buffer) => {
       this.stdout.push(chunk);
@@ -59,7 +62,8 @@ export class ShellSession {
       this.stderr.push(chunk);
       this.settle();
     });
-    const ended = (): void => this.fail(new UnreachableError(host, 'the connection was lost while a command was running'));
+    const ended = (): void =>
+      this.fail(new UnreachableError(host, 'the connection was lost while a command was running'));
     shell.exited.then(ended, ended);
   }
 
@@ -89,7 +93,10 @@ export class ShellSession {
       // Input goes through a pipe from this shell's printf builtin: a fork, never an exec, so the
       // text is in no process's argv (the forked child's cmdline stays '/bin/sh').
       const call = input === undefined ? 'furrow_command </dev/null' : sh`printf %s ${input} | furrow_command`;
-      this.shell.stdin.write(sh`command eval ${`furrow_command() ( ${command}\n)`} && ${raw(call)}; printf '\\n%s %d\\n' ${m} "$?"; printf '\\n%s\\n' ${m} >&2` + '\n');
+      this.shell.stdin.write(
+        sh`command eval ${`furrow_command() ( ${command}\n)`} && ${raw(call)}; printf '\\n%s %d\\n' ${m} "$?"; printf '\\n%s\\n' ${m} >&2` +
+          '\n',
+      );
     });
   }
 
@@ -108,7 +115,12 @@ export class ShellSession {
     const codeEnd = stdout.indexOf('\n', out + this.marker.length + 2);
     if (codeEnd < 0) return;
     const code = Number(stdout.subarray(out + this.marker.length + 2, codeEnd).toString());
-    const result: ExecResult = { code, stdout: this.stdout.take(out, codeEnd + 1), stderr: this.stderr.take(err, err + this.marker.length + 2), timedOut: false };
+    const result: ExecResult = {
+      code,
+      stdout: this.stdout.take(out, codeEnd + 1),
+      stderr: this.stderr.take(err, err + this.marker.length + 2),
+      timedOut: false,
+    };
     const { resolve } = this.pending;
     this.pending = undefined;
     resolve(result);

@@ -36,7 +36,11 @@ const MAX_JUMP_DEPTH = 8;
 const LOCAL_NAMES = new Set(['localhost', '127.0.0.1', '::1']);
 const SSH_CONNECTIONS = new Set(['ssh', 'smart', 'paramiko']);
 
-export function connectionSpecFromVars(name: string, vars: Record<string, unknown>, defaults: SpecDefaults): ConnectionSpec {
+export function connectionSpecFromVars(
+  name: string,
+  vars: Record<string, unknown>,
+  defaults: SpecDefaults,
+): ConnectionSpec {
   return buildSpec(name, vars, defaults, 0);
 }
 
@@ -44,28 +48,40 @@ function buildSpec(name: string, vars: Record<string, unknown>, defaults: SpecDe
   const v = new VarReader(name, vars, defaults.source);
   const connection = v.str('furrow_connection', 'ansible_connection');
   if (connection !== undefined && connection !== 'local' && !SSH_CONNECTIONS.has(connection)) {
-    v.fail(`${v.keyOf('furrow_connection', 'ansible_connection')}: connection type '${connection}' is not supported`, "use 'ssh' (the default) or 'local'");
+    v.fail(
+      `${v.keyOf('furrow_connection', 'ansible_connection')}: connection type '${connection}' is not supported`,
+      "use 'ssh' (the default) or 'local'",
+    );
   }
   const explicitHost = v.str('furrow_host', 'ansible_host', 'ansible_ssh_host');
-  const local = connection === 'local' || (connection === undefined && explicitHost === undefined && LOCAL_NAMES.has(name));
+  const local =
+    connection === 'local' || (connection === undefined && explicitHost === undefined && LOCAL_NAMES.has(name));
   const configFile = defaults.sshConfigFile === false ? undefined : (defaults.sshConfigFile ?? defaultSshConfigFile());
   // ssh is given ansible_host when set (that is what Ansible runs), else the inventory name.
   const sshConfig = local ? { identityFiles: [] } : lookupSshConfig(configFile, explicitHost ?? name);
 
   const inventoryKey = v.str('furrow_private_key_file', 'ansible_ssh_private_key_file', 'ansible_private_key_file');
   const configKey = inventoryKey === undefined ? sshConfig.identityFiles.find((f) => existsSync(f)) : undefined;
-  const password = v.str('furrow_password', 'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password') ?? defaults.password;
+  const password =
+    v.str('furrow_password', 'ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password') ?? defaults.password;
   const becomeMethod = v.str('ansible_become_method');
-  if (becomeMethod !== undefined && becomeMethod !== 'sudo') v.fail(`ansible_become_method '${becomeMethod}' is not supported`, "use 'sudo' (the default)");
+  if (becomeMethod !== undefined && becomeMethod !== 'sudo')
+    v.fail(`ansible_become_method '${becomeMethod}' is not supported`, "use 'sudo' (the default)");
   const timeoutS = v.num('furrow_connect_timeout', 'ansible_timeout') ?? DEFAULT_CONNECT_TIMEOUT_S;
-  if (timeoutS <= 0) v.fail(`${v.keyOf('furrow_connect_timeout', 'ansible_timeout')} must be a positive number of seconds`);
+  if (timeoutS <= 0)
+    v.fail(`${v.keyOf('furrow_connect_timeout', 'ansible_timeout')} must be a positive number of seconds`);
 
   const spec: ConnectionSpec = {
     name,
     transport: local ? 'local' : 'ssh',
     address: explicitHost ?? sshConfig.hostName ?? name,
     port: v.port('furrow_port', 'ansible_port', 'ansible_ssh_port') ?? sshConfig.port ?? 22,
-    user: local ? userInfo().username : (v.str('furrow_user', 'ansible_user', 'ansible_ssh_user') ?? defaults.user ?? sshConfig.user ?? userInfo().username),
+    user: local
+      ? userInfo().username
+      : (v.str('furrow_user', 'ansible_user', 'ansible_ssh_user') ??
+        defaults.user ??
+        sshConfig.user ??
+        userInfo().username),
     connectTimeoutMs: timeoutS * 1000,
     keepaliveMs: DEFAULT_KEEPALIVE_MS,
     become: v.bool('furrow_become', 'ansible_become') ?? defaults.become ?? false,
@@ -80,9 +96,10 @@ function buildSpec(name: string, vars: Record<string, unknown>, defaults: SpecDe
   if (password !== undefined) spec.password = password;
   // The agent is the fallback when the inventory names no credential (and stands in for an
   // encrypted IdentityFile from the ssh config, as it does for ssh).
-  const agent = process.env['SSH_AUTH_SOCK'];
+  const agent = process.env.SSH_AUTH_SOCK;
   if (agent && password === undefined && inventoryKey === undefined) spec.agent = agent;
-  const becomePassword = v.str('furrow_become_password', 'ansible_become_password', 'ansible_become_pass') ?? defaults.becomePassword;
+  const becomePassword =
+    v.str('furrow_become_password', 'ansible_become_password', 'ansible_become_pass') ?? defaults.becomePassword;
   if (becomePassword !== undefined) spec.becomePassword = becomePassword;
 
   const jump = local ? undefined : (v.str('furrow_jump') ?? sshConfig.proxyJump);
@@ -92,9 +109,13 @@ function buildSpec(name: string, vars: Record<string, unknown>, defaults: SpecDe
 
 /** `a,b` means: reach b through a, then the host through b. */
 function jumpChain(target: string, jump: string, defaults: SpecDefaults, depth: number, v: VarReader): ConnectionSpec {
-  if (depth >= MAX_JUMP_DEPTH) v.fail(`jump hosts for ${target} nest more than ${MAX_JUMP_DEPTH} deep (a ProxyJump loop in the ssh config?)`);
+  if (depth >= MAX_JUMP_DEPTH)
+    v.fail(`jump hosts for ${target} nest more than ${MAX_JUMP_DEPTH} deep (a ProxyJump loop in the ssh config?)`);
   let previous: ConnectionSpec | undefined;
-  for (const hop of jump.split(',').map((h) => h.trim()).filter(Boolean)) {
+  for (const hop of jump
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean)) {
     const spec = hopSpec(hop, defaults, depth, v);
     previous = previous ? { ...spec, jump: previous } : spec;
   }
@@ -110,8 +131,8 @@ function hopSpec(hop: string, defaults: SpecDefaults, depth: number, v: VarReade
     if (inventoryHost) return { ...inventoryHost, become: false };
   }
   const vars: Record<string, unknown> = { furrow_connection: 'ssh' };
-  if (parsed.user !== undefined) vars['furrow_user'] = parsed.user;
-  if (parsed.port !== undefined) vars['furrow_port'] = parsed.port;
+  if (parsed.user !== undefined) vars.furrow_user = parsed.user;
+  if (parsed.port !== undefined) vars.furrow_port = parsed.port;
   const { user: _user, password: _password, becomePassword: _becomePassword, ...hopDefaults } = defaults;
   return buildSpec(parsed.host, vars, { ...hopDefaults, become: false }, depth + 1);
 }
@@ -133,7 +154,11 @@ function absolutePath(path: string, baseDir: string | undefined): string {
 
 /** Reads typed values from inventory vars (INI gives strings, YAML real types); first key wins. */
 class VarReader {
-  constructor(private readonly host: string, private readonly vars: Record<string, unknown>, private readonly place: SourcePlace | undefined) {}
+  constructor(
+    private readonly host: string,
+    private readonly vars: Record<string, unknown>,
+    private readonly place: SourcePlace | undefined,
+  ) {}
 
   keyOf(...keys: string[]): string {
     return keys.find((k) => this.vars[k] !== undefined && this.vars[k] !== null && this.vars[k] !== '') ?? keys[0]!;
@@ -153,7 +178,9 @@ class VarReader {
     if (!found) return undefined;
     if (typeof found.value === 'string') return found.value;
     if (typeof found.value === 'number' || typeof found.value === 'boolean') return String(found.value);
-    return this.fail(`${found.key} must be a string, got ${Array.isArray(found.value) ? 'a list' : typeof found.value}`);
+    return this.fail(
+      `${found.key} must be a string, got ${Array.isArray(found.value) ? 'a list' : typeof found.value}`,
+    );
   }
 
   num(...keys: string[]): number | undefined {
@@ -166,7 +193,8 @@ class VarReader {
 
   port(...keys: string[]): number | undefined {
     const n = this.num(...keys);
-    if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 65535)) return this.fail(`${this.keyOf(...keys)} must be a port number (1-65535), got '${n}'`);
+    if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 65535))
+      return this.fail(`${this.keyOf(...keys)} must be a port number (1-65535), got '${n}'`);
     return n;
   }
 
@@ -175,6 +203,6 @@ class VarReader {
     if (text === undefined) return undefined;
     if (['true', 'yes', 'on', '1', 'y'].includes(text)) return true;
     if (['false', 'no', 'off', '0', 'n'].includes(text)) return false;
-    return this.fail(`${this.keyOf(...keys)} must be true or false, got '${text}'`, "use true/false or yes/no");
+    return this.fail(`${this.keyOf(...keys)} must be true or false, got '${text}'`, 'use true/false or yes/no');
   }
 }

@@ -33,7 +33,11 @@ export function planAuth(spec: ConnectionSpec): AuthPlan {
   const offers: Offer[] = [];
   const skipped: string[] = [];
   if (spec.privateKeyFile) {
-    const key = loadPrivateKey(spec.privateKeyFile, spec.passphrase, spec.agent !== undefined && agentExists(spec.agent));
+    const key = loadPrivateKey(
+      spec.privateKeyFile,
+      spec.passphrase,
+      spec.agent !== undefined && agentExists(spec.agent),
+    );
     if (key) offers.push({ label: `publickey(${spec.privateKeyFile})`, method: { type: 'publickey', username, key } });
     else skipped.push(`publickey(${spec.privateKeyFile}): encrypted and no passphrase given`);
   } else if (spec.password === undefined) {
@@ -43,7 +47,8 @@ export function planAuth(spec: ConnectionSpec): AuthPlan {
     }
   }
   if (spec.agent !== undefined) {
-    if (agentExists(spec.agent)) offers.push({ label: `agent(${spec.agent})`, method: { type: 'agent', username, agent: spec.agent } });
+    if (agentExists(spec.agent))
+      offers.push({ label: `agent(${spec.agent})`, method: { type: 'agent', username, agent: spec.agent } });
     else skipped.push(`agent(${spec.agent}): no such socket`);
   }
   if (spec.password !== undefined) {
@@ -55,8 +60,13 @@ export function planAuth(spec: ConnectionSpec): AuthPlan {
       method: {
         type: 'keyboard-interactive',
         username,
-        prompt: (_name: string, _instructions: string, _lang: string, prompts: Prompt[], finish: KeyboardInteractiveCallback) =>
-          finish(prompts.map(() => password)),
+        prompt: (
+          _name: string,
+          _instructions: string,
+          _lang: string,
+          prompts: Prompt[],
+          finish: KeyboardInteractiveCallback,
+        ) => finish(prompts.map(() => password)),
       },
     });
   }
@@ -67,7 +77,8 @@ export function planAuth(spec: ConnectionSpec): AuthPlan {
     if (methodsLeft) plan.serverAccepts = [...methodsLeft];
     // Skip what the server already said it will not take: saves round trips and keeps `tried` honest.
     let offer = queue.shift();
-    while (offer && methodsLeft && !(methodsLeft as string[]).includes(wireName(offer.method.type))) offer = queue.shift();
+    while (offer && methodsLeft && !(methodsLeft as string[]).includes(wireName(offer.method.type)))
+      offer = queue.shift();
     // `false` ends authentication (ssh2 supports it; its typings omit it).
     if (!offer) return next(false as unknown as AnyAuthMethod);
     plan.tried.push(offer.label);
@@ -78,7 +89,11 @@ export function planAuth(spec: ConnectionSpec): AuthPlan {
 
 /** The AuthError detail: what we tried, what was unusable, what the server would accept. */
 export function describeAuthFailure(plan: AuthPlan): string {
-  const parts = [plan.tried.length ? `tried ${plan.tried.join(', ')}` : 'no credentials to try (give a private key file, a password, or an ssh-agent via SSH_AUTH_SOCK)'];
+  const parts = [
+    plan.tried.length
+      ? `tried ${plan.tried.join(', ')}`
+      : 'no credentials to try (give a private key file, a password, or an ssh-agent via SSH_AUTH_SOCK)',
+  ];
   if (plan.skipped.length) parts.push(`skipped ${plan.skipped.join(', ')}`);
   if (plan.serverAccepts.length) parts.push(`server accepts ${plan.serverAccepts.join(', ')}`);
   return parts.join('; ');
@@ -101,24 +116,46 @@ function agentExists(socket: string): boolean {
  * input errors naming the file. Encrypted without a passphrase: skipped (undefined) when an agent
  * can stand in (OpenSSH would use the agent's copy), an input error otherwise.
  */
-export function loadPrivateKey(file: string, passphrase: string | undefined, agentAvailable: boolean): ParsedKey | undefined {
+export function loadPrivateKey(
+  file: string,
+  passphrase: string | undefined,
+  agentAvailable: boolean,
+): ParsedKey | undefined {
   let data: Buffer;
   try {
     data = readFileSync(file);
   } catch (err) {
-    throw new InputError({ file }, `cannot read private key: ${(err as Error).message}`, 'fix the path in furrow_private_key_file / ansible_ssh_private_key_file, or the file\'s permissions');
+    throw new InputError(
+      { file },
+      `cannot read private key: ${(err as Error).message}`,
+      "fix the path in furrow_private_key_file / ansible_ssh_private_key_file, or the file's permissions",
+    );
   }
   const parsed = ssh2.utils.parseKey(data, passphrase);
   const key = Array.isArray(parsed) ? (parsed[0] as ParsedKey | Error) : parsed;
   if (key instanceof Error) {
     if (/no passphrase given/i.test(key.message)) {
       if (agentAvailable) return undefined;
-      throw new InputError({ file }, 'private key is encrypted and no passphrase was given', 'set furrow_passphrase for this host, or load the key into ssh-agent (ssh-add) and export SSH_AUTH_SOCK');
+      throw new InputError(
+        { file },
+        'private key is encrypted and no passphrase was given',
+        'set furrow_passphrase for this host, or load the key into ssh-agent (ssh-add) and export SSH_AUTH_SOCK',
+      );
     }
-    if (/passphrase|decrypt/i.test(key.message)) throw new InputError({ file }, `cannot decrypt private key: ${key.message}`, 'check furrow_passphrase');
-    throw new InputError({ file }, `not a usable private key: ${key.message}`, 'give an OpenSSH, PEM or PPK private key');
+    if (/passphrase|decrypt/i.test(key.message))
+      throw new InputError({ file }, `cannot decrypt private key: ${key.message}`, 'check furrow_passphrase');
+    throw new InputError(
+      { file },
+      `not a usable private key: ${key.message}`,
+      'give an OpenSSH, PEM or PPK private key',
+    );
   }
-  if (!key.isPrivateKey()) throw new InputError({ file }, 'this is a public key, not a private key', 'point the setting at the file without .pub');
+  if (!key.isPrivateKey())
+    throw new InputError(
+      { file },
+      'this is a public key, not a private key',
+      'point the setting at the file without .pub',
+    );
   return key;
 }
 

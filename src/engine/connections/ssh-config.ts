@@ -32,7 +32,11 @@ function parsedConfig(file: string): SSHConfig {
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      throw new InputError({ file }, `cannot read ssh config: ${(err as Error).message}`, 'fix the path, or leave sshConfigFile unset to use ~/.ssh/config when it exists');
+      throw new InputError(
+        { file },
+        `cannot read ssh config: ${(err as Error).message}`,
+        'fix the path, or leave sshConfigFile unset to use ~/.ssh/config when it exists',
+      );
     }
     config = SSHConfig.parse(text);
     parsedFiles.set(file, config);
@@ -54,13 +58,18 @@ export function lookupSshConfig(file: string | undefined, host: string): SshConf
   const proxyJump = one('proxyjump');
   const tokens = { host, hostName: hostName ? expandTokens(hostName, { host }) : host, user, port };
   const entry: SshConfigEntry = {
-    identityFiles: [computed['identityfile'] ?? []].flat().map((f) => expandPath(expandTokens(f, tokens))),
+    identityFiles: [computed.identityfile ?? []].flat().map((f) => expandPath(expandTokens(f, tokens))),
   };
   if (hostName) entry.hostName = tokens.hostName;
   if (user) entry.user = user;
   if (port !== undefined) {
     const n = Number(port);
-    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new InputError({ file }, `Port for Host ${host} is not a port number: '${port}'`, 'use a number from 1 to 65535');
+    if (!Number.isInteger(n) || n < 1 || n > 65535)
+      throw new InputError(
+        { file },
+        `Port for Host ${host} is not a port number: '${port}'`,
+        'use a number from 1 to 65535',
+      );
     entry.port = n;
   }
   if (proxyJump && proxyJump.toLowerCase() !== 'none') entry.proxyJump = proxyJump;
@@ -75,7 +84,10 @@ export function expandPath(path: string): string {
 }
 
 /** The ssh_config(5) tokens that make sense without a connection: %h %n %r %p %d %u %%. */
-function expandTokens(text: string, t: { host: string; hostName?: string; user?: string | undefined; port?: string | undefined }): string {
+function expandTokens(
+  text: string,
+  t: { host: string; hostName?: string; user?: string | undefined; port?: string | undefined },
+): string {
   return text.replace(/%([%hnrpdu])/g, (_m, token: string) => {
     switch (token) {
       case 'h':

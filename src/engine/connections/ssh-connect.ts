@@ -6,7 +6,14 @@ import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig, HostVerifier } from 'ssh2';
 import { AuthError, FurrowError, UnreachableError } from '../errors.js';
-import { hostFieldMatches, hostKeyAlgorithmsFor, hostKeyNotice, knownHostName, readKnownHosts, verifyHostKey } from './known-hosts.js';
+import {
+  hostFieldMatches,
+  hostKeyAlgorithmsFor,
+  hostKeyNotice,
+  knownHostName,
+  readKnownHosts,
+  verifyHostKey,
+} from './known-hosts.js';
 import { describeAuthFailure, planAuth } from './ssh-auth.js';
 import type { ConnectionSpec } from './types.js';
 
@@ -27,7 +34,12 @@ const KEEPALIVE_COUNT_MAX = 3;
 export class HandshakeDroppedError extends UnreachableError {}
 
 /** `notice` hears what the user must be told about the host key (hostKeyNotice). */
-export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: string, notice?: (message: string) => void): Promise<SshClient> {
+export async function connectClient(
+  spec: ConnectionSpec,
+  sock?: Duplex,
+  via?: string,
+  notice?: (message: string) => void,
+): Promise<SshClient> {
   const auth = planAuth(spec); // bad key files are input errors, before any network traffic
   const name = knownHostName(spec.address, spec.port);
   const recordedTypes = (await readKnownHosts(spec.knownHostsFile))
@@ -49,14 +61,31 @@ export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: s
     const onError = (err: Error & { level?: string; code?: string }): void => {
       if (err.level === 'agent') return; // a broken agent: ssh2 goes on with the next method
       if (hostKeyFailure) return fail(hostKeyFailure);
-      if (err.level === 'client-authentication') return fail(new AuthError(spec.name, spec.user, describeAuthFailure(auth)));
-      if (err.level === 'client-timeout') return fail(new UnreachableError(spec.name, `no SSH handshake within ${spec.connectTimeoutMs / 1000} s (${where})`, { cause: err }));
-      if (err.code === 'ECONNRESET') return fail(new HandshakeDroppedError(spec.name, `${where}: connection reset during the SSH handshake`, { cause: err }));
+      if (err.level === 'client-authentication')
+        return fail(new AuthError(spec.name, spec.user, describeAuthFailure(auth)));
+      if (err.level === 'client-timeout')
+        return fail(
+          new UnreachableError(spec.name, `no SSH handshake within ${spec.connectTimeoutMs / 1000} s (${where})`, {
+            cause: err,
+          }),
+        );
+      if (err.code === 'ECONNRESET')
+        return fail(
+          new HandshakeDroppedError(spec.name, `${where}: connection reset during the SSH handshake`, { cause: err }),
+        );
       // ssh2's words for a server that hung up before its banner, as sshd's MaxStartups does.
-      if (err.message === 'Connection lost before handshake') return fail(new HandshakeDroppedError(spec.name, `${where}: connection closed before the server's SSH banner`, { cause: err }));
+      if (err.message === 'Connection lost before handshake')
+        return fail(
+          new HandshakeDroppedError(spec.name, `${where}: connection closed before the server's SSH banner`, {
+            cause: err,
+          }),
+        );
       fail(new UnreachableError(spec.name, `${where}: ${err.message}`, { cause: err }));
     };
-    const onClose = (): void => fail(hostKeyFailure ?? new HandshakeDroppedError(spec.name, `${where}: connection closed during the SSH handshake`));
+    const onClose = (): void =>
+      fail(
+        hostKeyFailure ?? new HandshakeDroppedError(spec.name, `${where}: connection closed during the SSH handshake`),
+      );
     client.on('error', onError);
     client.on('close', onClose);
     client.on('ready', () => {
@@ -77,7 +106,10 @@ export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: s
           verify(true);
         },
         (err: unknown) => {
-          hostKeyFailure = err instanceof FurrowError ? err : new UnreachableError(spec.name, `host key check failed: ${(err as Error).message}`);
+          hostKeyFailure =
+            err instanceof FurrowError
+              ? err
+              : new UnreachableError(spec.name, `host key check failed: ${(err as Error).message}`);
           verify(false);
         },
       );
@@ -89,7 +121,9 @@ export async function connectClient(spec: ConnectionSpec, sock?: Duplex, via?: s
       readyTimeout: spec.connectTimeoutMs,
       keepaliveInterval: spec.keepaliveMs,
       keepaliveCountMax: KEEPALIVE_COUNT_MAX,
-      algorithms: { serverHostKey: hostKeyAlgorithmsFor(recordedTypes) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+      algorithms: {
+        serverHostKey: hostKeyAlgorithmsFor(recordedTypes) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'],
+      },
       hostVerifier,
       authHandler: auth.handler,
       ...(sock ? { sock } : {}),

@@ -11,7 +11,15 @@ import { becomeFor, planCommand } from './remote-commands.js';
 import { SESSION_COMMAND, sessionInput, ShellSession } from './shell-session.js';
 import { connectClient, HandshakeDroppedError, tunnel, type SshClient } from './ssh-connect.js';
 import { getFile, putFile } from './transfer.js';
-import type { Connection, ConnectionSpec, ExecOptions, ExecResult, GetOptions, PutOptions, PutSource } from './types.js';
+import type {
+  Connection,
+  ConnectionSpec,
+  ExecOptions,
+  ExecResult,
+  GetOptions,
+  PutOptions,
+  PutSource,
+} from './types.js';
 
 /** Below OpenSSH's default MaxSessions (10), leaving room for a tunnel or an interactive login. */
 export const DEFAULT_MAX_CHANNELS = 8;
@@ -43,7 +51,10 @@ export class SshConnection implements Connection {
   /** What the user must hear about this connection (host keys), until taken. */
   private notices: string[] = [];
 
-  constructor(readonly spec: ConnectionSpec, options: SshConnectionOptions = {}) {
+  constructor(
+    readonly spec: ConnectionSpec,
+    options: SshConnectionOptions = {},
+  ) {
     this.jump = options.jump ?? (spec.jump ? new SshConnection(spec.jump) : undefined);
     this.ownsJump = options.jump === undefined;
     this.channels = new PQueue({ concurrency: spec.maxChannels ?? DEFAULT_MAX_CHANNELS });
@@ -57,8 +68,19 @@ export class SshConnection implements Connection {
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     const watchdog = opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs, when: 'always' as const } : undefined;
     const plan = planCommand(command, becomeFor(this.spec, this.spec.user, opts.become, opts.becomeUser), watchdog);
-    const input = opts.stdin === undefined ? undefined : typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin) ? sessionInput(opts.stdin) : undefined;
-    if (!plan.sudo && !opts.ownChannel && (opts.stdin === undefined || input !== undefined) && !opts.stdout && opts.timeoutMs === undefined) {
+    const input =
+      opts.stdin === undefined
+        ? undefined
+        : typeof opts.stdin === 'string' || Buffer.isBuffer(opts.stdin)
+          ? sessionInput(opts.stdin)
+          : undefined;
+    if (
+      !plan.sudo &&
+      !opts.ownChannel &&
+      (opts.stdin === undefined || input !== undefined) &&
+      !opts.stdout &&
+      opts.timeoutMs === undefined
+    ) {
       const session = this.idleSession();
       if (session) return session.run(plan.command, input);
     }
@@ -117,17 +139,19 @@ export class SshConnection implements Connection {
     if (this.session?.alive || this.sessionOpening || this.sessionRefused || !this.client) return undefined;
     this.sessionOpening = true;
     const client = this.client;
-    this.openChannel(client, SESSION_COMMAND).then(
-      (channel) => {
-        this.session = new ShellSession(channel, this.spec.name);
-        if (this.client !== client) this.session.close(); // reconnected meanwhile: this one is gone
-      },
-      () => {
-        this.sessionRefused = true;
-      },
-    ).finally(() => {
-      this.sessionOpening = false;
-    });
+    this.openChannel(client, SESSION_COMMAND)
+      .then(
+        (channel) => {
+          this.session = new ShellSession(channel, this.spec.name);
+          if (this.client !== client) this.session.close(); // reconnected meanwhile: this one is gone
+        },
+        () => {
+          this.sessionRefused = true;
+        },
+      )
+      .finally(() => {
+        this.sessionOpening = false;
+      });
     return undefined;
   }
 
@@ -159,8 +183,11 @@ export class SshConnection implements Connection {
       } catch (err) {
         if (err instanceof InputError) throw err; // a bad key file for the jump host is bad input
         // A changed key on the way is a security event, not an outage: keep it visible as such.
-        if (err instanceof HostKeyError) throw new HostKeyError(this.spec.name, `via ${this.jump.spec.name}: ${err.message}`);
-        throw new UnreachableError(this.spec.name, `via ${this.jump.spec.name}: ${(err as Error).message}`, { cause: err });
+        if (err instanceof HostKeyError)
+          throw new HostKeyError(this.spec.name, `via ${this.jump.spec.name}: ${err.message}`);
+        throw new UnreachableError(this.spec.name, `via ${this.jump.spec.name}: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     }
     const client = await connectClient(this.spec, sock, this.jump?.spec.name, (message) => this.notices.push(message));
@@ -203,12 +230,19 @@ function wrapChannel(channel: ClientChannel): RunningCommand {
   const exited = new Promise<ExitInfo>((resolve) => {
     channel.once('close', () => {
       if (exit) return resolve(exit);
-      resolve(killed ? { code: null, signal: 'SIGKILL' } : { code: null, lost: 'the connection was lost while a command was running' });
+      resolve(
+        killed
+          ? { code: null, signal: 'SIGKILL' }
+          : { code: null, lost: 'the connection was lost while a command was running' },
+      );
     });
   });
   // ssh2's channel.signal() does nothing once our side sent EOF (stdin ended), yet the command
   // still runs then: send the request through its protocol object while the channel is open.
-  const internals = channel as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, name: string): void } } };
+  const internals = channel as unknown as {
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, name: string): void } };
+  };
   const signal = (name: string): void => {
     const out = internals.outgoing;
     if (!out || (out.state !== 'open' && out.state !== 'eof')) return;

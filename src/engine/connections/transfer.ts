@@ -17,17 +17,31 @@ export type ExecFn = (command: string, opts?: ExecOptions) => Promise<ExecResult
 
 /** A put or get that the host refused: names host, path, exit status and what stderr said. */
 export class TransferError extends FurrowError {
-  constructor(readonly host: string, readonly path: string, readonly operation: 'put' | 'get', readonly result: ExecResult) {
+  constructor(
+    readonly host: string,
+    readonly path: string,
+    readonly operation: 'put' | 'get',
+    readonly result: ExecResult,
+  ) {
     super('module', commandFailure(host, `${operation} ${path}`, result));
   }
 }
 
 /** The become settings a transfer overrides, for its commands. */
 function userOf(opts: PutOptions | GetOptions): ExecOptions {
-  return { ...(opts.become !== undefined ? { become: opts.become } : {}), ...(opts.becomeUser !== undefined ? { becomeUser: opts.becomeUser } : {}) };
+  return {
+    ...(opts.become !== undefined ? { become: opts.become } : {}),
+    ...(opts.becomeUser !== undefined ? { becomeUser: opts.becomeUser } : {}),
+  };
 }
 
-export async function putFile(exec: ExecFn, host: string, dest: string, source: PutSource, opts: PutOptions = {}): Promise<void> {
+export async function putFile(
+  exec: ExecFn,
+  host: string,
+  dest: string,
+  source: PutSource,
+  opts: PutOptions = {},
+): Promise<void> {
   const asUser = userOf(opts);
   const check = (result: ExecResult): void => {
     if (result.code !== 0) throw new TransferError(host, dest, 'put', result);
@@ -49,7 +63,8 @@ export async function putFile(exec: ExecFn, host: string, dest: string, source: 
     }
   }
   const size = source.size;
-  if (size !== undefined) return check(await exec(putCommand(dest, { ...opts, size }), { ...asUser, stdin: source.stream }));
+  if (size !== undefined)
+    return check(await exec(putCommand(dest, { ...opts, size }), { ...asUser, stdin: source.stream }));
   // Unknown length: receive first, then install only if the byte count matches what we sent.
   const tmp = tempPathFor(dest);
   const counter = new ByteCounter();
@@ -67,7 +82,13 @@ class ByteCounter extends Transform {
 }
 
 /** Streams a remote file into a local temp file beside localPath, then renames it into place. */
-export async function getFile(exec: ExecFn, host: string, src: string, localPath: string, opts: GetOptions = {}): Promise<void> {
+export async function getFile(
+  exec: ExecFn,
+  host: string,
+  src: string,
+  localPath: string,
+  opts: GetOptions = {},
+): Promise<void> {
   await mkdir(dirname(localPath), { recursive: true });
   const tmp = join(dirname(localPath), `.${basename(localPath)}.furrow.${randomBytes(6).toString('hex')}`);
   const out = createWriteStream(tmp, { mode: 0o600 });

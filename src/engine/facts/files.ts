@@ -103,33 +103,46 @@ const PROBE_FUNCTIONS = [
  */
 function probeScript(queries: FileQuery[], records?: WrittenRecords): string {
   const lines = [PROBE_FUNCTIONS];
-  queries.forEach((q, i) => lines.push(`${sh`furrow_type ${q.path}`}${q.follow ? ' follow' : ''}; t${i}=$t k${i}=$k s${i}= g${i}=`));
+  lines.push(
+    ...queries.map(
+      (q, i) => `${sh`furrow_type ${q.path}`}${q.follow ? ' follow' : ''}; t${i}=$t k${i}=$k s${i}= g${i}=`,
+    ),
+  );
   // Followed links are stat'ed on their own (stat -L); everything else present in one stat.
   const inStat = (q: FileQuery, i: number) => `[ $t${i} != absent ]${q.follow ? ` && [ $k${i} = 0 ]` : ''}`;
   lines.push('set --');
-  queries.forEach((q, i) => lines.push(`${inStat(q, i)}${sh` && set -- "$@" ${q.path}`}`));
+  lines.push(...queries.map((q, i) => `${inStat(q, i)}${sh` && set -- "$@" ${q.path}`}`));
   lines.push(`S=; if [ $# -gt 0 ]; then S=$(stat -c ${STAT_ARG} -- "$@") || exit 1; fi`);
-  queries.forEach((q, i) => lines.push(`if ${inStat(q, i)}; then furrow_pop_s; s${i}=$l; fi`));
+  lines.push(...queries.map((q, i) => `if ${inStat(q, i)}; then furrow_pop_s; s${i}=$l; fi`));
   lines.push('set --');
-  queries.forEach((q, i) => {
-    if (q.content === 'always') return;
+  for (const [i, q] of queries.entries()) {
+    if (q.content === 'always') continue;
     const hash = sh`[ $t${raw(String(i))} = file ] && set -- "$@" ${q.path}`;
-    if (!records) return void lines.push(hash);
+    if (!records) {
+      lines.push(hash);
+      continue;
+    }
     const record = recordPath(records.dir, q.path);
-    lines.push(`if [ $t${i} = file ] && [ $k${i} = 0 ]${sh` && [ -r ${record} ] && read -r c < ${record}`} && [ "\${c% *}" = "$s${i}" ]; then g${i}=\${c##* }; else ${hash}; fi`);
-  });
+    lines.push(
+      `if [ $t${i} = file ] && [ $k${i} = 0 ]${sh` && [ -r ${record} ] && read -r c < ${record}`} && [ "\${c% *}" = "$s${i}" ]; then g${i}=\${c##* }; else ${hash}; fi`,
+    );
+  }
   lines.push('H=; if [ $# -gt 0 ]; then H=$(sha256sum -- "$@" 2>/dev/null) || H=-; fi');
-  queries.forEach((q, i) => lines.push(queryLines(q, i)));
+  lines.push(...queries.map(queryLines));
   return lines.join('\n');
 }
 
 function queryLines(q: FileQuery, i: number): string {
-  const lines = [`${sh`furrow_emit ${q.path} ${q.follow ? 'follow' : ''}`} $t${i} $k${i} ${q.content === 'always' ? 'content' : "''"} "$s${i}" "$g${i}" || exit 1`];
+  const lines = [
+    `${sh`furrow_emit ${q.path} ${q.follow ? 'follow' : ''}`} $t${i} $k${i} ${q.content === 'always' ? 'content' : "''"} "$s${i}" "$g${i}" || exit 1`,
+  ];
   if (q.content === 'always') {
     lines.push(sh`if [ "$t" = file ]; then furrow_content ${q.path} || exit 1; fi`);
   } else if (q.content === 'if-changed') {
     const max = q.maxContentBytes ?? DEFAULT_MAX_CONTENT;
-    lines.push(sh`if [ "$t" = file ] && [ "$h" != ${q.wantSha256 ?? ''} ] && [ "$z" -le ${max} ]; then furrow_content ${q.path} || exit 1; fi`);
+    lines.push(
+      sh`if [ "$t" = file ] && [ "$h" != ${q.wantSha256 ?? ''} ] && [ "$z" -le ${max} ]; then furrow_content ${q.path} || exit 1; fi`,
+    );
   }
   if (q.recurse) lines.push(recurseCommand(q.path, q.recurse));
   return lines.join('\n');
@@ -180,10 +193,22 @@ function parseHeader(line: string): FileInfo {
   const fields = line.slice(2).split(' ');
   if (fields[0] === 'absent') return { type: 'absent' };
   const [type, mode, uid, gid, size, owner, group] = fields;
-  if (!['file', 'directory', 'link', 'other'].includes(type ?? '') || group === undefined || !/^[0-7]+$/.test(mode ?? '')) {
+  if (
+    !['file', 'directory', 'link', 'other'].includes(type ?? '') ||
+    group === undefined ||
+    !/^[0-7]+$/.test(mode ?? '')
+  ) {
     throw new Error(`file probe: unexpected line '${line}'`);
   }
-  return { type: type as FileType, mode: parseInt(mode!, 8), uid: Number(uid), gid: Number(gid), size: Number(size), owner: owner!, group };
+  return {
+    type: type as FileType,
+    mode: parseInt(mode!, 8),
+    uid: Number(uid),
+    gid: Number(gid),
+    size: Number(size),
+    owner: owner!,
+    group,
+  };
 }
 
 function parseDetail(line: string, file: PresentFile, reader: LineReader): void {
@@ -223,7 +248,8 @@ class LineReader {
   }
 
   bytes(n: number): Buffer {
-    if (!Number.isInteger(n) || n < 0 || this.pos + n > this.buf.length) throw new Error('file probe: truncated output');
+    if (!Number.isInteger(n) || n < 0 || this.pos + n > this.buf.length)
+      throw new Error('file probe: truncated output');
     const out = this.buf.subarray(this.pos, this.pos + n);
     this.pos += n + 1;
     return Buffer.from(out);
@@ -245,7 +271,11 @@ class LineReader {
  * Runs the probe for `queries` in one round trip; a query asked twice is probed once. With
  * `records`, a file Furrow wrote and nobody changed since is not hashed again (written.ts).
  */
-export async function probeFiles(conn: Connection, queries: FileQuery[], records?: WrittenRecords): Promise<FileInfo[]> {
+export async function probeFiles(
+  conn: Connection,
+  queries: FileQuery[],
+  records?: WrittenRecords,
+): Promise<FileInfo[]> {
   if (queries.length === 0) return fileStat.default;
   const keys = queries.map(queryKey);
   const distinct = [...new Map(queries.map((q, i) => [keys[i]!, q])).values()];
@@ -254,10 +284,15 @@ export async function probeFiles(conn: Connection, queries: FileQuery[], records
     throw commandFailed(conn.spec.name, `inspecting ${distinct.map((q) => q.path).join(', ')}`, result);
   }
   const infos = fileStat.parse(result.stdout);
-  if (infos.length !== distinct.length) throw new FurrowError('module', `${conn.spec.name}: file probe returned ${infos.length} results for ${distinct.length} paths`);
+  if (infos.length !== distinct.length)
+    throw new FurrowError(
+      'module',
+      `${conn.spec.name}: file probe returned ${infos.length} results for ${distinct.length} paths`,
+    );
   distinct.forEach((q, i) => {
     const info = infos[i]!;
-    if (q.content === 'always' && info.type === 'file' && info.content && !info.sha256) info.sha256 = createHash('sha256').update(info.content).digest('hex');
+    if (q.content === 'always' && info.type === 'file' && info.content && !info.sha256)
+      info.sha256 = createHash('sha256').update(info.content).digest('hex');
   });
   const byKey = new Map(distinct.map((q, i) => [queryKey(q), infos[i]!]));
   return keys.map((k) => byKey.get(k)!);
@@ -265,5 +300,12 @@ export async function probeFiles(conn: Connection, queries: FileQuery[], records
 
 /** Two queries with the same key ask the same thing of the host. */
 export function queryKey(q: FileQuery): string {
-  return JSON.stringify([q.path, !!q.follow, q.content ?? '', q.wantSha256 ?? '', q.maxContentBytes ?? 0, q.recurse ?? null]);
+  return JSON.stringify([
+    q.path,
+    !!q.follow,
+    q.content ?? '',
+    q.wantSha256 ?? '',
+    q.maxContentBytes ?? 0,
+    q.recurse ?? null,
+  ]);
 }

@@ -83,7 +83,12 @@ export function parseFacts(stdout: string): Facts {
   const os = osFacts(osr);
   const machine = one('machine');
   const hostname = one('nodename').split('.')[0] ?? '';
-  const net = parseNetwork(lines.get('route4') ?? [], lines.get('route6') ?? [], lines.get('addr') ?? [], lines.get('link') ?? []);
+  const net = parseNetwork(
+    lines.get('route4') ?? [],
+    lines.get('route6') ?? [],
+    lines.get('addr') ?? [],
+    lines.get('link') ?? [],
+  );
   const facts: Facts = {
     os,
     machine,
@@ -131,11 +136,33 @@ function osRelease(lines: string[]): Map<string, string> {
 }
 
 const FAMILIES: Record<string, string> = {
-  debian: 'debian', ubuntu: 'debian', raspbian: 'debian', linuxmint: 'debian', pop: 'debian', kali: 'debian', uos: 'debian', deepin: 'debian',
-  rhel: 'redhat', centos: 'redhat', fedora: 'redhat', rocky: 'redhat', almalinux: 'redhat', ol: 'redhat', amzn: 'redhat',
-  openeuler: 'redhat', anolis: 'redhat', kylin: 'redhat', euleros: 'redhat',
-  sles: 'suse', opensuse: 'suse', 'opensuse-leap': 'suse', 'opensuse-tumbleweed': 'suse', suse: 'suse',
-  arch: 'archlinux', manjaro: 'archlinux', alpine: 'alpine',
+  debian: 'debian',
+  ubuntu: 'debian',
+  raspbian: 'debian',
+  linuxmint: 'debian',
+  pop: 'debian',
+  kali: 'debian',
+  uos: 'debian',
+  deepin: 'debian',
+  rhel: 'redhat',
+  centos: 'redhat',
+  fedora: 'redhat',
+  rocky: 'redhat',
+  almalinux: 'redhat',
+  ol: 'redhat',
+  amzn: 'redhat',
+  openeuler: 'redhat',
+  anolis: 'redhat',
+  kylin: 'redhat',
+  euleros: 'redhat',
+  sles: 'suse',
+  opensuse: 'suse',
+  'opensuse-leap': 'suse',
+  'opensuse-tumbleweed': 'suse',
+  suse: 'suse',
+  arch: 'archlinux',
+  manjaro: 'archlinux',
+  alpine: 'alpine',
 };
 
 function osFacts(osr: Map<string, string>): OsFacts {
@@ -153,8 +180,21 @@ function osFacts(osr: Map<string, string>): OsFacts {
 }
 
 const ARCH_NAMES: Record<string, string> = {
-  x86_64: 'amd64', amd64: 'amd64', aarch64: 'arm64', arm64: 'arm64', armv7l: 'arm', armv6l: 'arm', armhf: 'arm',
-  i386: '386', i486: '386', i586: '386', i686: '386', ppc64le: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loongarch64: 'loong64',
+  x86_64: 'amd64',
+  amd64: 'amd64',
+  aarch64: 'arm64',
+  arm64: 'arm64',
+  armv7l: 'arm',
+  armv6l: 'arm',
+  armhf: 'arm',
+  i386: '386',
+  i486: '386',
+  i586: '386',
+  i686: '386',
+  ppc64le: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loongarch64: 'loong64',
 };
 
 export function archName(machine: string): string {
@@ -182,15 +222,39 @@ function toNumber(text: string): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-const ANSIBLE_FAMILIES: Record<string, string> = { debian: 'Debian', redhat: 'RedHat', suse: 'Suse', archlinux: 'Archlinux', alpine: 'Alpine' };
+const ANSIBLE_FAMILIES: Record<string, string> = {
+  debian: 'Debian',
+  redhat: 'RedHat',
+  suse: 'Suse',
+  archlinux: 'Archlinux',
+  alpine: 'Alpine',
+};
 const ANSIBLE_DISTRIBUTIONS: Record<string, string> = {
-  debian: 'Debian', ubuntu: 'Ubuntu', centos: 'CentOS', rhel: 'RedHat', fedora: 'Fedora', rocky: 'Rocky', almalinux: 'AlmaLinux',
-  ol: 'OracleLinux', amzn: 'Amazon', sles: 'SLES', 'opensuse-leap': 'openSUSE Leap', arch: 'Archlinux', alpine: 'Alpine',
-  openeuler: 'openEuler', kylin: 'Kylin', anolis: 'Anolis',
+  debian: 'Debian',
+  ubuntu: 'Ubuntu',
+  centos: 'CentOS',
+  rhel: 'RedHat',
+  fedora: 'Fedora',
+  rocky: 'Rocky',
+  almalinux: 'AlmaLinux',
+  ol: 'OracleLinux',
+  amzn: 'Amazon',
+  sles: 'SLES',
+  'opensuse-leap': 'openSUSE Leap',
+  arch: 'Archlinux',
+  alpine: 'Alpine',
+  openeuler: 'openEuler',
+  kylin: 'Kylin',
+  anolis: 'Anolis',
 };
 
 /** Ansible's names for the same facts, so task lists and templates written for Ansible keep working. */
-function ansibleFacts(f: Facts, system: string, debianVersion: string, osr: Map<string, string>): Record<string, unknown> {
+function ansibleFacts(
+  f: Facts,
+  system: string,
+  debianVersion: string,
+  osr: Map<string, string>,
+): Record<string, unknown> {
   // Ansible reports Debian's point release (12.5) from /etc/debian_version when it is numeric.
   const version = f.os.id === 'debian' && /^\d+(\.\d+)*$/.test(debianVersion) ? debianVersion : f.os.version;
   const short: Record<string, unknown> = {
@@ -239,7 +303,16 @@ function ansibleInterface(i: NetInterface): Record<string, unknown> {
   return {
     device: i.name,
     ...(i.mac ? { macaddress: i.mac } : {}),
-    ...(v4 ? { ipv4: { address: v4.address, prefix: String(v4.prefix), ...(v4.netmask ? { netmask: v4.netmask } : {}), ...(v4.network ? { network: v4.network } : {}) } } : {}),
+    ...(v4
+      ? {
+          ipv4: {
+            address: v4.address,
+            prefix: String(v4.prefix),
+            ...(v4.netmask ? { netmask: v4.netmask } : {}),
+            ...(v4.network ? { network: v4.network } : {}),
+          },
+        }
+      : {}),
     ipv6: i.ipv6.map((a) => ({ address: a.address, prefix: String(a.prefix), scope: a.scope })),
   };
 }

@@ -3,6 +3,7 @@
  * the one the default route leaves by; without a default route (an air-gapped site, the lab) it
  * is the first global address, so `default_ipv4.address` is still the host's own address.
  */
+import { getOrAdd } from '../get-or-add.js';
 
 export interface NetAddress {
   address: string;
@@ -33,7 +34,12 @@ export interface NetworkFacts {
   defaultIpv6?: DefaultAddress;
 }
 
-export function parseNetwork(route4: string[], route6: string[], addrLines: string[], linkLines: string[]): NetworkFacts {
+export function parseNetwork(
+  route4: string[],
+  route6: string[],
+  addrLines: string[],
+  linkLines: string[],
+): NetworkFacts {
   const interfaces = parseInterfaces(addrLines, linkLines);
   const defaultIpv4 = defaultAddress(route4, interfaces, 'ipv4');
   const defaultIpv6 = defaultAddress(route6, interfaces, 'ipv6');
@@ -43,11 +49,7 @@ export function parseNetwork(route4: string[], route6: string[], addrLines: stri
 /** `2: eth0@if8: <...> ... link/ether ba:90:...` and `2: eth0    inet 10.0.0.2/24 brd ... scope global eth0\ ...`. */
 function parseInterfaces(addrLines: string[], linkLines: string[]): NetInterface[] {
   const byName = new Map<string, NetInterface>();
-  const get = (name: string): NetInterface => {
-    let found = byName.get(name);
-    if (!found) byName.set(name, (found = { name, ipv4: [], ipv6: [] }));
-    return found;
-  };
+  const get = (name: string): NetInterface => getOrAdd(byName, name, () => ({ name, ipv4: [], ipv6: [] }));
   for (const line of linkLines) {
     const match = /^\d+:\s+([^:@\s]+)(?:@\S+)?:.*?link\/\S+\s+([0-9a-f:]{17})/.exec(line);
     const name = /^\d+:\s+([^:@\s]+)/.exec(line)?.[1];
@@ -67,11 +69,21 @@ function parseInterfaces(addrLines: string[], linkLines: string[]): NetInterface
   return [...byName.values()];
 }
 
-function defaultAddress(routes: string[], interfaces: NetInterface[], family: 'ipv4' | 'ipv6'): DefaultAddress | undefined {
-  const route = routes.map(parseRoute).filter((r) => r.dev).sort((a, b) => a.metric - b.metric)[0];
+function defaultAddress(
+  routes: string[],
+  interfaces: NetInterface[],
+  family: 'ipv4' | 'ipv6',
+): DefaultAddress | undefined {
+  const route = routes
+    .map(parseRoute)
+    .filter((r) => r.dev)
+    .sort((a, b) => a.metric - b.metric)[0];
   const iface = route ? interfaces.find((i) => i.name === route.dev) : undefined;
   if (iface && route) {
-    const addr = iface[family].find((a) => a.address === route.src) ?? iface[family].find((a) => a.scope === 'global') ?? iface[family][0];
+    const addr =
+      iface[family].find((a) => a.address === route.src) ??
+      iface[family].find((a) => a.scope === 'global') ??
+      iface[family][0];
     if (addr) return withInterface(addr, iface, route.via);
   }
   // No default route: the first global address is how the others reach this host.
@@ -92,7 +104,12 @@ function parseRoute(line: string): { dev?: string; via?: string; src?: string; m
   const dev = word('dev');
   const via = word('via');
   const src = word('src');
-  return { ...(dev ? { dev } : {}), ...(via ? { via } : {}), ...(src ? { src } : {}), metric: Number(word('metric') ?? 0) };
+  return {
+    ...(dev ? { dev } : {}),
+    ...(via ? { via } : {}),
+    ...(src ? { src } : {}),
+    metric: Number(word('metric') ?? 0),
+  };
 }
 
 function ipv4Network(address: string, prefix: number): { netmask?: string; network?: string } {

@@ -50,16 +50,22 @@ export class InventoryBuilder {
   /** Makes `child` a child of `parent`, refusing loops (Ansible refuses them too). */
   addChild(parentName: string, childName: string, place?: SourcePlace): void {
     if (childName === 'all') {
-      throw new InputError(place, `group 'all' cannot be a child of '${parentName}'`,
-        `'all' already contains every group; remove it from the children of '${parentName}'`);
+      throw new InputError(
+        place,
+        `group 'all' cannot be a child of '${parentName}'`,
+        `'all' already contains every group; remove it from the children of '${parentName}'`,
+      );
     }
     const parent = this.ensureGroup(parentName, place);
     const child = this.ensureGroup(childName, place);
     if (parent.children.includes(childName)) return;
     const loop = this.pathDown(childName, parentName);
     if (loop) {
-      throw new InputError(place, `group loop: ${[parentName, ...loop].join(' -> ')}`,
-        `a group cannot contain itself through its children; remove '${childName}' from the children of '${parentName}'`);
+      throw new InputError(
+        place,
+        `group loop: ${[parentName, ...loop].join(' -> ')}`,
+        `a group cannot contain itself through its children; remove '${childName}' from the children of '${parentName}'`,
+      );
     }
     parent.children.push(childName);
     child.parents.push(parentName);

@@ -61,7 +61,12 @@ export function groupsInPrecedenceOrder(inventory: Inventory, names: Iterable<st
     const group = inventory.groups.get(name);
     return group ? [{ group, depth: depthOf(name), priority: priorityOf(group) }] : [];
   });
-  keyed.sort((a, b) => a.depth - b.depth || a.priority - b.priority || (a.group.name < b.group.name ? -1 : a.group.name > b.group.name ? 1 : 0));
+  keyed.sort(
+    (a, b) =>
+      a.depth - b.depth ||
+      a.priority - b.priority ||
+      (a.group.name < b.group.name ? -1 : a.group.name > b.group.name ? 1 : 0),
+  );
   return keyed.map((entry) => entry.group);
 }
 

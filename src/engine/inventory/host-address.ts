@@ -57,14 +57,18 @@ export function expandHostRanges(name: string, place: SourcePlace): string[] {
   if (open < 0 || colon < 0 || close < colon) return [name];
   const head = name.slice(0, open);
   const tail = name.slice(close + 1);
-  return rangeValues(name.slice(open + 1, close), name, place)
-    .flatMap((value) => expandHostRanges(head + value + tail, place));
+  return rangeValues(name.slice(open + 1, close), name, place).flatMap((value) =>
+    expandHostRanges(head + value + tail, place),
+  );
 }
 
 function rangeValues(range: string, name: string, place: SourcePlace): string[] {
   const fail = (problem: string): never => {
-    throw new InputError(place, `bad host range in '${name}': ${problem}`,
-      'write ranges as [start:end] or [start:end:step], e.g. node[01:20], 10.0.0.[1:9] or [a:c]');
+    throw new InputError(
+      place,
+      `bad host range in '${name}': ${problem}`,
+      'write ranges as [start:end] or [start:end:step], e.g. node[01:20], 10.0.0.[1:9] or [a:c]',
+    );
   };
   const bounds = range.split(':');
   if (bounds.length > 3) fail('too many parts');
@@ -87,5 +91,7 @@ function rangeValues(range: string, name: string, place: SourcePlace): string[] 
   const from = Number(start);
   const to = Number(end);
   if (from > to) fail(`${start} is greater than ${end}`);
-  return Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => String(from + i * step).padStart(width, '0'));
+  return Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) =>
+    String(from + i * step).padStart(width, '0'),
+  );
 }

@@ -39,33 +39,49 @@ export function parseIniInventory(text: string, file: string, inventory: Invento
       return;
     }
     if (line.startsWith('[') && line.endsWith(']') && !isIPv6(line.slice(1, -1))) {
-      throw new InputError(place, `invalid section header '${line}'`,
-        "write [name], [name:vars] or [name:children]; group names have no spaces and no ':'");
+      throw new InputError(
+        place,
+        `invalid section header '${line}'`,
+        "write [name], [name:vars] or [name:children]; group names have no spaces and no ':'",
+      );
     }
     if (kind === 'hosts') addHostLine(line, group, place, inventory);
     else if (kind === 'vars') setVarLine(line, group, place, inventory);
     else {
       const child = CHILD_GROUP.exec(line);
       if (!child) {
-        throw new InputError(place, `expected a group name in [${group}:children], got '${line}'`,
-          'list one child group name per line');
+        throw new InputError(
+          place,
+          `expected a group name in [${group}:children], got '${line}'`,
+          'list one child group name per line',
+        );
       }
       inventory.addChild(group, child[1], place);
-      references.push({ group: child[1], place, problem: `[${group}:children] includes undefined group '${child[1]}'` });
+      references.push({
+        group: child[1],
+        place,
+        problem: `[${group}:children] includes undefined group '${child[1]}'`,
+      });
     }
   });
   const undefinedGroup = references.find((ref) => !inventory.isDeclared(ref.group));
   if (undefinedGroup) {
-    throw new InputError(undefinedGroup.place, undefinedGroup.problem,
-      `define it with a [${undefinedGroup.group}] or [${undefinedGroup.group}:children] section (it may come later in the file), or fix the name`);
+    throw new InputError(
+      undefinedGroup.place,
+      undefinedGroup.problem,
+      `define it with a [${undefinedGroup.group}] or [${undefinedGroup.group}:children] section (it may come later in the file), or fix the name`,
+    );
   }
 }
 
 function sectionKind(tag: string | undefined, line: string, place: SourcePlace): SectionKind {
   const kind = tag ?? 'hosts';
   if (!(SECTION_KINDS as readonly string[]).includes(kind)) {
-    throw new InputError(place, `unknown section type '${kind}' in ${line}`,
-      'use [group] for hosts, [group:vars] for variables or [group:children] for child groups');
+    throw new InputError(
+      place,
+      `unknown section type '${kind}' in ${line}`,
+      'use [group] for hosts, [group:vars] for variables or [group:children] for child groups',
+    );
   }
   return kind as SectionKind;
 }
@@ -76,8 +92,11 @@ function addHostLine(line: string, group: string, place: SourcePlace, inventory:
   try {
     words = splitShellWords(line);
   } catch (err) {
-    throw new InputError(place, `cannot read host line: ${(err as Error).message}`,
-      'close every quote; quote values that contain spaces, e.g. key="a b"');
+    throw new InputError(
+      place,
+      `cannot read host line: ${(err as Error).message}`,
+      'close every quote; quote values that contain spaces, e.g. key="a b"',
+    );
   }
   if (words.length === 0) return;
   const [entry, ...assignments] = words;
@@ -86,8 +105,11 @@ function addHostLine(line: string, group: string, place: SourcePlace, inventory:
   for (const assignment of assignments) {
     const eq = assignment.indexOf('=');
     if (eq <= 0) {
-      throw new InputError(place, `expected key=value after host '${entry}', got '${assignment}'`,
-        'host vars are written key=value; quote values that contain spaces, e.g. key="a b"');
+      throw new InputError(
+        place,
+        `expected key=value after host '${entry}', got '${assignment}'`,
+        'host vars are written key=value; quote values that contain spaces, e.g. key="a b"',
+      );
     }
     vars[assignment.slice(0, eq)] = parseIniValue(assignment.slice(eq + 1));
   }
@@ -104,8 +126,11 @@ function setVarLine(line: string, group: string, place: SourcePlace, inventory: 
   const eq = line.indexOf('=');
   const key = line.slice(0, eq).trim();
   if (eq < 0 || key === '') {
-    throw new InputError(place, `expected key=value in [${group}:vars], got '${line}'`,
-      'write one variable per line as key=value');
+    throw new InputError(
+      place,
+      `expected key=value in [${group}:vars], got '${line}'`,
+      'write one variable per line as key=value',
+    );
   }
   inventory.ensureGroup(group).vars[key] = parseIniValue(line.slice(eq + 1).trim());
 }

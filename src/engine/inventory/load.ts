@@ -20,14 +20,21 @@ const YAML_EXTENSIONS = ['.yml', '.yaml', '.json'];
 export async function loadInventory(path: string): Promise<Inventory> {
   const info = await stat(path).catch(() => undefined);
   if (!info) {
-    throw new InputError({ file: path }, `inventory '${path}' does not exist`,
-      'pass an inventory file (INI like kubeasz hosts, or YAML) or a folder of them');
+    throw new InputError(
+      { file: path },
+      `inventory '${path}' does not exist`,
+      'pass an inventory file (INI like kubeasz hosts, or YAML) or a folder of them',
+    );
   }
   const inventory = new InventoryBuilder(path);
   if (info.isDirectory()) {
     const files = await listInventoryFiles(path);
     if (files.length === 0) {
-      throw new InputError({ file: path }, 'no inventory files in this folder', 'add a hosts file (INI) or an inventory .yml file');
+      throw new InputError(
+        { file: path },
+        'no inventory files in this folder',
+        'add a hosts file (INI) or an inventory .yml file',
+      );
     }
     for (const file of files) addInventoryFile(await readFile(file, 'utf8'), file, inventory, { inFolder: true });
     await loadVarsFolders(path, inventory);
@@ -51,10 +58,18 @@ export function parseInventoryText(text: string, source: string): Inventory {
  * In a folder, a YAML file that is not shaped like an inventory (kubeasz's config.yml, say) is
  * skipped, as Ansible skips sources it cannot parse.
  */
-function addInventoryFile(text: string, file: string, inventory: InventoryBuilder, { inFolder }: { inFolder: boolean }): void {
+function addInventoryFile(
+  text: string,
+  file: string,
+  inventory: InventoryBuilder,
+  { inFolder }: { inFolder: boolean },
+): void {
   if (text.startsWith('#!')) {
-    throw new InputError({ file, line: 1 }, 'dynamic inventory scripts are not supported',
-      'save the output of the script as a YAML inventory (ansible-inventory -i script --list --yaml > hosts.yml)');
+    throw new InputError(
+      { file, line: 1 },
+      'dynamic inventory scripts are not supported',
+      'save the output of the script as a YAML inventory (ansible-inventory -i script --list --yaml > hosts.yml)',
+    );
   }
   const ext = extname(file).toLowerCase();
   if (YAML_EXTENSIONS.includes(ext)) {

@@ -17,10 +17,21 @@ export function parseIniValue(raw: string): unknown {
 
 class NotALiteral extends Error {}
 
-const FLOAT = /^(?:(?:(?:\d(?:_?\d)*)?\.\d(?:_?\d)*|\d(?:_?\d)*\.)(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*[eE][+-]?\d(?:_?\d)*)/;
+const FLOAT =
+  /^(?:(?:(?:\d(?:_?\d)*)?\.\d(?:_?\d)*|\d(?:_?\d)*\.)(?:[eE][+-]?\d(?:_?\d)*)?|\d(?:_?\d)*[eE][+-]?\d(?:_?\d)*)/;
 const INT = /^(?:0[xX](?:_?[0-9a-fA-F])+|0[oO](?:_?[0-7])+|0[bB](?:_?[01])+|[1-9](?:_?\d)*|0(?:_?0)*)/;
 const SIMPLE_ESCAPES: Record<string, string> = {
-  '\n': '', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v',
+  '\n': '',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+  v: '\v',
 };
 
 class LiteralReader {
@@ -120,7 +131,7 @@ class LiteralReader {
       this.pos += octal.length - 1;
       return String.fromCodePoint(parseInt(octal, 8));
     }
-    return '\\' + next; // Python keeps unknown escapes as written
+    return `\\${next}`; // Python keeps unknown escapes as written
   }
 
   private sequence(close: string): unknown[] {

@@ -24,7 +24,11 @@ function evaluatePattern(inventory: Inventory, pattern: string, place?: SourcePl
   const terms = splitPattern(pattern);
   if (terms.length === 0) throw new InputError(place, 'empty host pattern', "name a group or host, or 'all'");
   const unions = terms.filter((term) => !term.startsWith('&') && !term.startsWith('!'));
-  const ordered = [...(unions.length > 0 ? unions : ['all']), ...terms.filter((t) => t.startsWith('&')), ...terms.filter((t) => t.startsWith('!'))];
+  const ordered = [
+    ...(unions.length > 0 ? unions : ['all']),
+    ...terms.filter((t) => t.startsWith('&')),
+    ...terms.filter((t) => t.startsWith('!')),
+  ];
   let hosts = new Set<string>();
   for (const term of ordered) {
     const operator = term[0] === '&' || term[0] === '!' ? term[0] : '';
@@ -38,7 +42,11 @@ function evaluatePattern(inventory: Inventory, pattern: string, place?: SourcePl
 
 /** Commas split always; otherwise colons split, except inside brackets and in a bare IPv6 address. */
 export function splitPattern(pattern: string): string[] {
-  if (pattern.includes(',')) return pattern.split(',').map((term) => term.trim()).filter((term) => term !== '');
+  if (pattern.includes(','))
+    return pattern
+      .split(',')
+      .map((term) => term.trim())
+      .filter((term) => term !== '');
   const bare = pattern.trim().replace(/^[&!]/, '');
   if (isIPv6(bare)) return [pattern.trim()];
   return pattern.match(/(?:[^\s:[\]]|\[[^\]]*\])+/g) ?? [];
@@ -55,15 +63,22 @@ function matchTerm(inventory: Inventory, term: string, pattern: string, place?: 
   const { base, subscript } = splitSubscript(term);
   const isRegex = base.startsWith('~');
   const isGlob = !isRegex && /[*?[]/.test(base);
-  const matches = isRegex ? regexMatcher(base.slice(1), pattern, place) : isGlob ? globMatcher(base) : (name: string) => name === base;
+  const matches = isRegex
+    ? regexMatcher(base.slice(1), pattern, place)
+    : isGlob
+      ? globMatcher(base)
+      : (name: string) => name === base;
   const groups = [...inventory.groups.keys()].filter(matches);
   const hosts = groups.flatMap((group) => hostsOfGroup(inventory, group));
   // Like Ansible, globs and regexes look at host names too, plain names only when no group matched.
   if (groups.length === 0 || isRegex || isGlob) hosts.push(...[...inventory.hosts.keys()].filter(matches));
   if (hosts.length === 0 && groups.length === 0 && !isRegex && !isGlob) {
     const known = [...inventory.groups.keys()];
-    throw new InputError(place, `unknown host or group '${base}' in pattern '${pattern}'`,
-      `known groups: ${known.slice(0, 40).join(', ')}${known.length > 40 ? ', ...' : ''}; host names must match the inventory exactly`);
+    throw new InputError(
+      place,
+      `unknown host or group '${base}' in pattern '${pattern}'`,
+      `known groups: ${known.slice(0, 40).join(', ')}${known.length > 40 ? ', ...' : ''}; host names must match the inventory exactly`,
+    );
   }
   const unique = [...new Set(hosts)];
   return subscript ? applySubscript(unique, subscript, base, place) : unique;
@@ -86,8 +101,11 @@ function applySubscript(hosts: string[], subscript: Subscript, base: string, pla
   if (subscript.end === undefined) {
     const index = subscript.start < 0 ? hosts.length + subscript.start : subscript.start;
     if (index < 0 || index >= hosts.length) {
-      throw new InputError(place, `index ${subscript.start} is out of range for '${base}', which has ${hosts.length} host(s)`,
-        `use an index from 0 to ${hosts.length - 1}, or -1 for the last host`);
+      throw new InputError(
+        place,
+        `index ${subscript.start} is out of range for '${base}', which has ${hosts.length} host(s)`,
+        `use an index from 0 to ${hosts.length - 1}, or -1 for the last host`,
+      );
     }
     return [hosts[index]];
   }
@@ -100,8 +118,11 @@ function regexMatcher(source: string, pattern: string, place?: SourcePlace): (na
   try {
     regex = new RegExp(`^(?:${source})`); // Python's re.match: anchored at the start only
   } catch (err) {
-    throw new InputError(place, `invalid regular expression '~${source}' in pattern '${pattern}': ${(err as Error).message}`,
-      "write a JavaScript regular expression after '~', e.g. ~web\\d+");
+    throw new InputError(
+      place,
+      `invalid regular expression '~${source}' in pattern '${pattern}': ${(err as Error).message}`,
+      "write a JavaScript regular expression after '~', e.g. ~web\\d+",
+    );
   }
   return (name) => regex.test(name);
 }

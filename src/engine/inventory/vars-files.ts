@@ -19,7 +19,8 @@ export async function loadVarsFolders(dir: string, inventory: InventoryBuilder):
   const hostVars = join(dir, 'host_vars');
   // Checked once, so a big inventory without these folders costs no stat per host.
   if (await isFolder(groupVars)) {
-    for (const group of inventory.groups.values()) Object.assign(group.fileVars, await readEntityVars(groupVars, group.name));
+    for (const group of inventory.groups.values())
+      Object.assign(group.fileVars, await readEntityVars(groupVars, group.name));
   }
   if (await isFolder(hostVars)) {
     for (const host of inventory.hosts.values()) Object.assign(host.vars, await readEntityVars(hostVars, host.name));
@@ -63,8 +64,11 @@ async function readVarsFile(file: string): Promise<Record<string, unknown>> {
   const root = resolveNode(source, source.doc.contents);
   if (isEmptyNode(root)) return {};
   if (!isMap(root)) {
-    throw new InputError(placeOf(source, root as Node), `a vars file must be a mapping of names to values, found ${describeNode(root)}`,
-      'write one `name: value` per line');
+    throw new InputError(
+      placeOf(source, root as Node),
+      `a vars file must be a mapping of names to values, found ${describeNode(root)}`,
+      'write one `name: value` per line',
+    );
   }
   return toPlain(source, root) as Record<string, unknown>;
 }

@@ -12,8 +12,11 @@ import type { Inventory } from './types.js';
 export function hostVars(inventory: Inventory, hostName: string): Record<string, unknown> {
   const host = inventory.hosts.get(hostName);
   if (!host) {
-    throw new InputError(undefined, `unknown host '${hostName}' in inventory ${inventory.source}`,
-      'use a host name exactly as the inventory writes it');
+    throw new InputError(
+      undefined,
+      `unknown host '${hostName}' in inventory ${inventory.source}`,
+      'use a host name exactly as the inventory writes it',
+    );
   }
   const memberOf = groupsOfHost(inventory, hostName);
   const groups = groupsInPrecedenceOrder(inventory, memberOf);

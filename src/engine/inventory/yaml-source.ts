@@ -22,7 +22,11 @@ export function parseYamlSource(text: string, file: string): YamlSource {
   const tag = doc.warnings.find((warning) => warning.code === 'TAG_RESOLVE_FAILED');
   if (tag) {
     const pos = tag.linePos?.[0];
-    throw new InputError({ file, line: pos?.line, column: pos?.col }, yamlProblem(tag.message), 'tags such as !vault are not supported; write the plain value');
+    throw new InputError(
+      { file, line: pos?.line, column: pos?.col },
+      yamlProblem(tag.message),
+      'tags such as !vault are not supported; write the plain value',
+    );
   }
   return { file, text, doc, lines };
 }

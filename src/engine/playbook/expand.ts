@@ -68,20 +68,37 @@ export class Expander {
         return [this.task(spec, inner, 'wait_for_hosts', {})];
       case 'block': {
         const node = this.task(spec, inner, 'block', {});
-        const child = (key: string, list: unknown[]) => this.taskList(list, { source: spec.at.source, path: [...spec.at.path, key] }, inner);
-        node.block = { tasks: await child(spec.actionKey, action.block), rescue: await child('rescue', action.rescue), always: await child('always', action.always) };
+        const child = (key: string, list: unknown[]) =>
+          this.taskList(list, { source: spec.at.source, path: [...spec.at.path, key] }, inner);
+        node.block = {
+          tasks: await child(spec.actionKey, action.block),
+          rescue: await child('rescue', action.rescue),
+          always: await child('always', action.always),
+        };
         return [node];
       }
       case 'include': {
         const errors: InputError[] = [];
-        const applied = inherit(inner, ownKeywords(action.apply, { source: spec.at.source, path: [...keyPath, 'apply'] }, errors));
+        const applied = inherit(
+          inner,
+          ownKeywords(action.apply, { source: spec.at.source, path: [...keyPath, 'apply'] }, errors),
+        );
         this.ctx.problems.addAll(errors);
         return this.includeFile(action.key, action.file, { source: spec.at.source, path: keyPath }, applied);
       }
       case 'role': {
-        if (isTemplated(action.name)) return this.dynamic(action.key, { source: spec.at.source, path: [...keyPath, 'name'] });
-        const entry: RoleEntry = { name: action.name, params: action.vars, at: { source: spec.at.source, path: [...keyPath, 'name'] } };
-        return this.role(entry, inner, { dedupe: false, tasksFrom: action.tasksFrom, handlersFrom: action.handlersFrom });
+        if (isTemplated(action.name))
+          return this.dynamic(action.key, { source: spec.at.source, path: [...keyPath, 'name'] });
+        const entry: RoleEntry = {
+          name: action.name,
+          params: action.vars,
+          at: { source: spec.at.source, path: [...keyPath, 'name'] },
+        };
+        return this.role(entry, inner, {
+          dedupe: false,
+          tasksFrom: action.tasksFrom,
+          handlersFrom: action.handlersFrom,
+        });
       }
     }
   }
@@ -114,10 +131,21 @@ export class Expander {
     return tasks;
   }
 
-  private async roleSection(entry: RoleEntry, dir: string, section: 'tasks' | 'handlers', from: string | undefined, scope: Scope): Promise<Task[]> {
+  private async roleSection(
+    entry: RoleEntry,
+    dir: string,
+    section: 'tasks' | 'handlers',
+    from: string | undefined,
+    scope: Scope,
+  ): Promise<Task[]> {
     const file = mainFile(dir, section, from ?? 'main');
     if (!file) {
-      if (from !== undefined) this.ctx.report(entry.at.source.place(entry.at.path), `role '${entry.name}' has no ${section}/${from}(.yml|.yaml)`, `looked in ${path.join(dir, section)}`);
+      if (from !== undefined)
+        this.ctx.report(
+          entry.at.source.place(entry.at.path),
+          `role '${entry.name}' has no ${section}/${from}(.yml|.yaml)`,
+          `looked in ${path.join(dir, section)}`,
+        );
       return [];
     }
     const source = await this.ctx.source(file, 'taskList');
@@ -138,7 +166,11 @@ export class Expander {
     const candidates = includeCandidates(file, at.source.file, scope);
     const found = candidates.find((f) => existsSync(f));
     if (!found) {
-      this.ctx.report(at.source.place(at.path), `${key}: task file '${file}' not found`, `looked in: ${candidates.join(', ')}`);
+      this.ctx.report(
+        at.source.place(at.path),
+        `${key}: task file '${file}' not found`,
+        `looked in: ${candidates.join(', ')}`,
+      );
       return [];
     }
     if (scope.chain.includes(found)) return this.cycle(at, [...scope.chain, found]);
@@ -160,12 +192,20 @@ export class Expander {
   }
 
   private dynamic(key: string, at: At): Task[] {
-    this.ctx.report(at.source.place(at.path), `${key} with a templated name: dynamic includes are not supported yet`, 'name the file or role literally (use when: to choose between static includes)');
+    this.ctx.report(
+      at.source.place(at.path),
+      `${key} with a templated name: dynamic includes are not supported yet`,
+      'name the file or role literally (use when: to choose between static includes)',
+    );
     return [];
   }
 
   private cycle(at: At, chain: string[]): Task[] {
-    this.ctx.report(at.source.place(at.path), `include cycle: ${chain.join(' -> ')}`, 'remove the include that leads back');
+    this.ctx.report(
+      at.source.place(at.path),
+      `include cycle: ${chain.join(' -> ')}`,
+      'remove the include that leads back',
+    );
     return [];
   }
 }
@@ -173,7 +213,11 @@ export class Expander {
 /** Where an included task file may be: the role's tasks/, beside the including file, beside the playbook. */
 function includeCandidates(file: string, includingFile: string, scope: Scope): string[] {
   if (path.isAbsolute(file)) return [file];
-  const dirs = [...(scope.role ? [path.join(scope.role.dir, 'tasks')] : []), path.dirname(includingFile), scope.playbookDir];
+  const dirs = [
+    ...(scope.role ? [path.join(scope.role.dir, 'tasks')] : []),
+    path.dirname(includingFile),
+    scope.playbookDir,
+  ];
   return [...new Set(dirs.map((d) => path.join(d, file)))];
 }
 
@@ -185,6 +229,8 @@ function compact<T extends object>(value: T): T {
 /** JSON with sorted keys: equal params give equal text whatever order they were written in. */
 export function stableJson(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
   );
 }

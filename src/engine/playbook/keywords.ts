@@ -48,50 +48,174 @@ interface KeywordDef<R extends object> {
 }
 
 /** Keeps what a definition says (inherit, fallback) in its type, for the types derived below. */
-const keyword = <R extends object, const E extends Pick<KeywordDef<R>, 'inherit' | 'fallback' | 'on'>>(def: KeywordDef<R> & E): KeywordDef<R> & E => def;
+const keyword = <R extends object, const E extends Pick<KeywordDef<R>, 'inherit' | 'fallback' | 'on'>>(
+  def: KeywordDef<R> & E,
+): KeywordDef<R> & E => def;
 const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
 /** Written on a play, a role entry, a block or an include, and handed down to the tasks inside. */
 const EVERYWHERE = ['play', 'role', 'block', 'include'] as const;
 const NESTED = ['block', 'include'] as const;
 
 export const TASK_KEYWORDS = {
-  name: keyword({ schema: { type: 'string' }, read: (v) => ({ name: str(v) }), on: ['block', 'include'], doc: 'the name shown in output' }),
-  when: keyword({ schema: ref('condition'), read: (v, c) => ({ when: checkedConditions(v, 'when', c) }), inherit: 'append', on: ['role', 'block', 'include'], doc: 'conditions that must all hold' }),
-  loop: keyword({ schema: { type: ['array', 'string'] }, read: (v, c) => ({ loop: v ?? c.task.with_items }), doc: 'a list, or a template giving one' }),
+  name: keyword({
+    schema: { type: 'string' },
+    read: (v) => ({ name: str(v) }),
+    on: ['block', 'include'],
+    doc: 'the name shown in output',
+  }),
+  when: keyword({
+    schema: ref('condition'),
+    read: (v, c) => ({ when: checkedConditions(v, 'when', c) }),
+    inherit: 'append',
+    on: ['role', 'block', 'include'],
+    doc: 'conditions that must all hold',
+  }),
+  loop: keyword({
+    schema: { type: ['array', 'string'] },
+    read: (v, c) => ({ loop: v ?? c.task.with_items }),
+    doc: 'a list, or a template giving one',
+  }),
   with_items: keyword({ schema: { type: ['array', 'string'] }, read: () => ({}), doc: "the same as 'loop'" }),
   loop_control: keyword({
-    schema: { type: 'object', properties: { loop_var: ref('identifier'), index_var: ref('identifier'), label: { type: 'string' } }, additionalProperties: false },
+    schema: {
+      type: 'object',
+      properties: { loop_var: ref('identifier'), index_var: ref('identifier'), label: { type: 'string' } },
+      additionalProperties: false,
+    },
     read: (v) => {
       const control = record(v);
-      return { loopVar: str(control.loop_var) ?? 'item', loopIndexVar: str(control.index_var), loopLabel: str(control.label) };
+      return {
+        loopVar: str(control.loop_var) ?? 'item',
+        loopIndexVar: str(control.index_var),
+        loopLabel: str(control.label),
+      };
     },
     doc: '{loop_var, index_var, label}',
   }),
-  register: keyword({ schema: ref('identifier'), read: (v) => ({ register: str(v) }), doc: 'variable name for the result' }),
-  notify: keyword({ schema: ref('stringList'), read: (v) => ({ notify: strings(v) }), doc: 'handlers to run when the task changed something' }),
-  listen: keyword({ schema: ref('stringList'), read: (v) => ({ listen: strings(v) }), doc: '(handlers) extra topics the handler answers to' }),
-  tags: keyword({ schema: ref('tags'), read: (v) => ({ tags: tagList(v) }), inherit: 'union', on: EVERYWHERE, doc: 'tags for --tags/--skip-tags' }),
-  become: keyword({ schema: { type: 'boolean' }, read: (v) => ({ become: bool(v) }), inherit: 'override', on: EVERYWHERE, doc: 'run with privileges' }),
-  become_user: keyword({ schema: { type: 'string', minLength: 1 }, read: (v) => ({ becomeUser: str(v) }), inherit: 'override', on: EVERYWHERE, doc: 'the user to become' }),
-  run_once: keyword({ schema: { type: 'boolean' }, read: (v) => ({ runOnce: bool(v) }), inherit: 'override', on: NESTED, fallback: { runOnce: false }, doc: 'run on the first host of the batch only' }),
-  throttle: keyword({ schema: { type: 'integer', minimum: 1 }, read: (v) => ({ throttle: typeof v === 'number' ? v : undefined }), doc: 'at most this many hosts at once' }),
-  delegate_to: keyword({ schema: { type: 'string' }, read: (v) => ({ delegateTo: str(v) }), inherit: 'override', on: NESTED, doc: 'run on another host' }),
+  register: keyword({
+    schema: ref('identifier'),
+    read: (v) => ({ register: str(v) }),
+    doc: 'variable name for the result',
+  }),
+  notify: keyword({
+    schema: ref('stringList'),
+    read: (v) => ({ notify: strings(v) }),
+    doc: 'handlers to run when the task changed something',
+  }),
+  listen: keyword({
+    schema: ref('stringList'),
+    read: (v) => ({ listen: strings(v) }),
+    doc: '(handlers) extra topics the handler answers to',
+  }),
+  tags: keyword({
+    schema: ref('tags'),
+    read: (v) => ({ tags: tagList(v) }),
+    inherit: 'union',
+    on: EVERYWHERE,
+    doc: 'tags for --tags/--skip-tags',
+  }),
+  become: keyword({
+    schema: { type: 'boolean' },
+    read: (v) => ({ become: bool(v) }),
+    inherit: 'override',
+    on: EVERYWHERE,
+    doc: 'run with privileges',
+  }),
+  become_user: keyword({
+    schema: { type: 'string', minLength: 1 },
+    read: (v) => ({ becomeUser: str(v) }),
+    inherit: 'override',
+    on: EVERYWHERE,
+    doc: 'the user to become',
+  }),
+  run_once: keyword({
+    schema: { type: 'boolean' },
+    read: (v) => ({ runOnce: bool(v) }),
+    inherit: 'override',
+    on: NESTED,
+    fallback: { runOnce: false },
+    doc: 'run on the first host of the batch only',
+  }),
+  throttle: keyword({
+    schema: { type: 'integer', minimum: 1 },
+    read: (v) => ({ throttle: typeof v === 'number' ? v : undefined }),
+    doc: 'at most this many hosts at once',
+  }),
+  delegate_to: keyword({
+    schema: { type: 'string' },
+    read: (v) => ({ delegateTo: str(v) }),
+    inherit: 'override',
+    on: NESTED,
+    doc: 'run on another host',
+  }),
   retries: keyword({
     schema: { type: ['integer', 'string'], minimum: 0 },
     // Ansible's defaults (3 retries, 5 s apart) apply when `until` is written without them.
     read: (v, c) => ({ retries: numberOrTemplate(v) ?? (c.task.until !== undefined ? 3 : undefined) }),
     doc: 'with until: how many retries',
   }),
-  until: keyword({ schema: ref('condition'), read: (v, c) => ({ until: v === undefined ? undefined : checkedConditions(v, 'until', c) }), doc: 'retry until this holds' }),
-  delay: keyword({ schema: { type: ['number', 'string'], minimum: 0 }, read: (v, c) => ({ delay: numberOrTemplate(v) ?? (c.task.until !== undefined ? 5 : undefined) }), doc: 'with until: seconds between tries' }),
-  ignore_errors: keyword({ schema: { type: 'boolean' }, read: (v) => ({ ignoreErrors: bool(v) }), inherit: 'override', on: NESTED, fallback: { ignoreErrors: false }, doc: 'a failure does not stop the host' }),
-  changed_when: keyword({ schema: ref('condition'), read: (v, c) => ({ changedWhen: v === undefined ? undefined : checkedConditions(v, 'changed_when', c) }), doc: "overrides the module's changed" }),
-  failed_when: keyword({ schema: ref('condition'), read: (v, c) => ({ failedWhen: v === undefined ? undefined : checkedConditions(v, 'failed_when', c) }), doc: "overrides the module's failed" }),
-  check_mode: keyword({ schema: { type: 'boolean' }, read: (v) => ({ checkMode: bool(v) }), inherit: 'override', on: NESTED, doc: 'false: run for real also under --check (a probe whose result later tasks read); true: always only plan' }),
-  no_log: keyword({ schema: { type: 'boolean' }, read: (v) => ({ noLog: bool(v) }), inherit: 'override', on: NESTED, fallback: { noLog: false }, doc: 'never print params or results' }),
-  vars: keyword({ schema: ref('vars'), read: (v) => ({ vars: record(v) }), inherit: 'merge', on: NESTED, doc: 'task variables' }),
-  environment: keyword({ schema: ref('environment'), read: (v) => ({ environment: v === undefined ? undefined : record(v) }), inherit: 'merge', on: EVERYWHERE, doc: "environment variables of the module's commands on the host" }),
-  args: keyword({ schema: { type: 'object', description: "extra module params (merged with the module's own)" }, read: () => ({}), doc: "extra module params" }),
+  until: keyword({
+    schema: ref('condition'),
+    read: (v, c) => ({ until: v === undefined ? undefined : checkedConditions(v, 'until', c) }),
+    doc: 'retry until this holds',
+  }),
+  delay: keyword({
+    schema: { type: ['number', 'string'], minimum: 0 },
+    read: (v, c) => ({ delay: numberOrTemplate(v) ?? (c.task.until !== undefined ? 5 : undefined) }),
+    doc: 'with until: seconds between tries',
+  }),
+  ignore_errors: keyword({
+    schema: { type: 'boolean' },
+    read: (v) => ({ ignoreErrors: bool(v) }),
+    inherit: 'override',
+    on: NESTED,
+    fallback: { ignoreErrors: false },
+    doc: 'a failure does not stop the host',
+  }),
+  changed_when: keyword({
+    schema: ref('condition'),
+    read: (v, c) => ({ changedWhen: v === undefined ? undefined : checkedConditions(v, 'changed_when', c) }),
+    doc: "overrides the module's changed",
+  }),
+  failed_when: keyword({
+    schema: ref('condition'),
+    read: (v, c) => ({ failedWhen: v === undefined ? undefined : checkedConditions(v, 'failed_when', c) }),
+    doc: "overrides the module's failed",
+  }),
+  check_mode: keyword({
+    schema: { type: 'boolean' },
+    read: (v) => ({ checkMode: bool(v) }),
+    inherit: 'override',
+    on: NESTED,
+    doc: 'false: run for real also under --check (a probe whose result later tasks read); true: always only plan',
+  }),
+  no_log: keyword({
+    schema: { type: 'boolean' },
+    read: (v) => ({ noLog: bool(v) }),
+    inherit: 'override',
+    on: NESTED,
+    fallback: { noLog: false },
+    doc: 'never print params or results',
+  }),
+  vars: keyword({
+    schema: ref('vars'),
+    read: (v) => ({ vars: record(v) }),
+    inherit: 'merge',
+    on: NESTED,
+    doc: 'task variables',
+  }),
+  environment: keyword({
+    schema: ref('environment'),
+    read: (v) => ({ environment: v === undefined ? undefined : record(v) }),
+    inherit: 'merge',
+    on: EVERYWHERE,
+    doc: "environment variables of the module's commands on the host",
+  }),
+  args: keyword({
+    schema: { type: 'object', description: "extra module params (merged with the module's own)" },
+    read: () => ({}),
+    doc: 'extra module params',
+  }),
   wait_for_hosts: keyword({
     schema: ref('waitForHosts'),
     read: (v, c) => ({ waitFor: waitList(v, [...c.at.path, 'wait_for_hosts'], c.at.source, c.errors) }),
@@ -112,11 +236,28 @@ type Inherited = { [K in keyof Table]: Table[K] extends { inherit: Inheritance }
 type WithFallback = { [K in keyof Table]: Table[K] extends { fallback: object } ? K : never }[keyof Table];
 
 /** The task's own keywords, as read (every field optional: absent means "not said"). */
-export type OwnKeywords = Optional<FieldsOf<keyof Table>> & { when: string[]; tags: string[]; notify: string[]; listen: string[]; waitFor: WaitForHosts[]; vars: Record<string, unknown> };
+export type OwnKeywords = Optional<FieldsOf<keyof Table>> & {
+  when: string[];
+  tags: string[];
+  notify: string[];
+  listen: string[];
+  waitFor: WaitForHosts[];
+  vars: Record<string, unknown>;
+};
 /** What enclosing plays, roles, blocks and includes hand down to their tasks. */
-export type InheritedKeywords = Optional<FieldsOf<Inherited>> & { when: string[]; tags: string[]; vars: Record<string, unknown>; waitFor: WaitForHosts[] };
+export type InheritedKeywords = Optional<FieldsOf<Inherited>> & {
+  when: string[];
+  tags: string[];
+  vars: Record<string, unknown>;
+  waitFor: WaitForHosts[];
+};
 /** The keyword fields of a finished task: its own and the inherited ones, fallbacks filled. */
-export type TaskKeywords = Optional<FieldsOf<keyof Table>> & Defined<FieldsOf<WithFallback>> & { loopVar: string } & Pick<InheritedKeywords, 'when' | 'tags' | 'vars' | 'waitFor'> & Pick<OwnKeywords, 'notify' | 'listen'>;
+export type TaskKeywords = Optional<FieldsOf<keyof Table>> &
+  Defined<FieldsOf<WithFallback>> & { loopVar: string } & Pick<
+    InheritedKeywords,
+    'when' | 'tags' | 'vars' | 'waitFor'
+  > &
+  Pick<OwnKeywords, 'notify' | 'listen'>;
 
 /** Keys that are task keywords (not modules, not actions). */
 export const TASK_KEYWORD_NAMES: ReadonlySet<string> = new Set(Object.keys(TASK_KEYWORDS));
@@ -142,9 +283,20 @@ export function keywordSchemas(place: KeywordPlace | 'task'): Record<string, Rec
 }
 
 /** The keywords written in a mapping (a task, a play, a role entry, an include's apply), read. */
-export function ownKeywords(task: Record<string, unknown>, at: At, errors: InputError[], keys: Iterable<string> = TASK_KEYWORD_NAMES): OwnKeywords {
+export function ownKeywords(
+  task: Record<string, unknown>,
+  at: At,
+  errors: InputError[],
+  keys: Iterable<string> = TASK_KEYWORD_NAMES,
+): OwnKeywords {
   if (task.loop !== undefined && task.with_items !== undefined) {
-    errors.push(new InputError(at.source.place([...at.path, 'with_items'], 'key'), "a task has either 'loop' or 'with_items', not both", "keep 'loop'"));
+    errors.push(
+      new InputError(
+        at.source.place([...at.path, 'with_items'], 'key'),
+        "a task has either 'loop' or 'with_items', not both",
+        "keep 'loop'",
+      ),
+    );
   }
   const c: ReadContext = { task, at, errors };
   const own: Record<string, unknown> = {};
@@ -162,7 +314,11 @@ export function ownKeywords(task: Record<string, unknown>, at: At, errors: Input
 /** The fields an inheritable keyword gives, with how each is handed down. */
 const INHERITED_FIELDS: [string, Inheritance][] = Object.values(TASK_KEYWORDS as Record<string, KeywordDef<object>>)
   .filter((def) => def.inherit)
-  .flatMap((def) => Object.keys(def.read(undefined, { task: {}, at: { path: [] } as unknown as At, errors: [] })).map((f): [string, Inheritance] => [f, def.inherit!]));
+  .flatMap((def) =>
+    Object.keys(def.read(undefined, { task: {}, at: { path: [] } as unknown as At, errors: [] })).map(
+      (f): [string, Inheritance] => [f, def.inherit!],
+    ),
+  );
 
 /** `outer` with `own` written inside it: what the tasks inside see. */
 export function inherit<S extends InheritedKeywords>(outer: S, own: Partial<InheritedKeywords>): S {
@@ -174,8 +330,11 @@ export function inherit<S extends InheritedKeywords>(outer: S, own: Partial<Inhe
     const before = s[field];
     if (how === 'override') out[field] = inner ?? before;
     else if (how === 'append') out[field] = [...((before as unknown[]) ?? []), ...((inner as unknown[]) ?? [])];
-    else if (how === 'union') out[field] = [...new Set([...((before as unknown[]) ?? []), ...((inner as unknown[]) ?? [])])];
-    else out[field] = inner === undefined && before === undefined ? undefined : { ...(before as object), ...(inner as object) };
+    else if (how === 'union')
+      out[field] = [...new Set([...((before as unknown[]) ?? []), ...((inner as unknown[]) ?? [])])];
+    else
+      out[field] =
+        inner === undefined && before === undefined ? undefined : { ...(before as object), ...(inner as object) };
     if (out[field] === undefined) delete out[field];
   }
   return out as S;
@@ -184,9 +343,11 @@ export function inherit<S extends InheritedKeywords>(outer: S, own: Partial<Inhe
 /** The keyword fields of a task: inherited ones from `scope`, its own from `own`, fallbacks filled. */
 export function taskKeywords(scope: InheritedKeywords, own: OwnKeywords): TaskKeywords {
   const out: Record<string, unknown> = { loopVar: 'item' };
-  for (const def of Object.values(TASK_KEYWORDS as Record<string, KeywordDef<object>>)) Object.assign(out, def.fallback);
+  for (const def of Object.values(TASK_KEYWORDS as Record<string, KeywordDef<object>>))
+    Object.assign(out, def.fallback);
   const inherited = new Set(INHERITED_FIELDS.map(([f]) => f));
-  for (const [field, value] of Object.entries(own)) if (!inherited.has(field) && value !== undefined) out[field] = value;
+  for (const [field, value] of Object.entries(own))
+    if (!inherited.has(field) && value !== undefined) out[field] = value;
   for (const field of inherited) {
     const value = (scope as Record<string, unknown>)[field];
     if (value !== undefined) out[field] = value;
@@ -206,9 +367,16 @@ export function waitList(value: unknown, path: YamlPath, source: YamlSource, err
     const tag = str(wait.tag);
     if ((role === undefined) === (tag === undefined)) {
       const where = source.place(Array.isArray(value) ? [...path, i] : path);
-      errors.push(new InputError(where, "wait_for_hosts needs exactly one of 'role' or 'tag'", 'write {group: kube_master, role: kube-master} or {group: etcd, tag: etcd}'));
+      errors.push(
+        new InputError(
+          where,
+          "wait_for_hosts needs exactly one of 'role' or 'tag'",
+          'write {group: kube_master, role: kube-master} or {group: etcd, tag: etcd}',
+        ),
+      );
     }
-    if (group !== undefined) out.push({ group, ...(role !== undefined ? { role } : {}), ...(tag !== undefined ? { tag } : {}) });
+    if (group !== undefined)
+      out.push({ group, ...(role !== undefined ? { role } : {}), ...(tag !== undefined ? { tag } : {}) });
   });
   return out;
 }

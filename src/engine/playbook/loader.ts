@@ -6,7 +6,18 @@ import { isTemplated, LoadContext } from './context.js';
 import { Expander, type PlayState, type Scope } from './expand.js';
 import { didYouMean } from './problems.js';
 import { roleEntry } from './roles.js';
-import { bool, checkedConditions, inherit, keywordsOn, ownKeywords, record, str, tagList, taskKeywords, type At } from './keywords.js';
+import {
+  bool,
+  checkedConditions,
+  inherit,
+  keywordsOn,
+  ownKeywords,
+  record,
+  str,
+  tagList,
+  taskKeywords,
+  type At,
+} from './keywords.js';
 import type { Place, Play, Playbook, SerialBatch, Task, VarsFile } from './types.js';
 
 /**
@@ -42,13 +53,26 @@ async function loadPlays(file: string, ctx: LoadContext, chain: string[]): Promi
   return plays;
 }
 
-async function importPlaybook(entry: Record<string, unknown>, at: At, ctx: LoadContext, chain: string[]): Promise<Play[]> {
+async function importPlaybook(
+  entry: Record<string, unknown>,
+  at: At,
+  ctx: LoadContext,
+  chain: string[],
+): Promise<Play[]> {
   const name = str(entry.import_playbook) ?? '';
   const place = at.source.place([...at.path, 'import_playbook']);
-  if (isTemplated(name)) return report(ctx, place, 'import_playbook with a templated name is not supported', 'name the playbook file literally');
+  if (isTemplated(name))
+    return report(
+      ctx,
+      place,
+      'import_playbook with a templated name is not supported',
+      'name the playbook file literally',
+    );
   const target = path.resolve(path.dirname(at.source.file), name);
-  if (!existsSync(target)) return report(ctx, place, `import_playbook: playbook '${name}' not found`, `looked for ${target}`);
-  if (chain.includes(target)) return report(ctx, place, `import cycle: ${[...chain, target].join(' -> ')}`, 'remove the import that leads back');
+  if (!existsSync(target))
+    return report(ctx, place, `import_playbook: playbook '${name}' not found`, `looked for ${target}`);
+  if (chain.includes(target))
+    return report(ctx, place, `import cycle: ${[...chain, target].join(' -> ')}`, 'remove the import that leads back');
   const plays = await loadPlays(target, ctx, chain);
   const errors: InputError[] = [];
   const when = checkedConditions(entry.when, 'when', { task: entry, at, errors });
@@ -72,7 +96,10 @@ async function loadPlay(play: Record<string, unknown>, at: At, ctx: LoadContext)
   const errors: InputError[] = [];
   const own = ownKeywords(play, at, errors, keywordsOn('play'));
   ctx.problems.addAll(errors);
-  const scope: Scope = inherit({ when: [], tags: [], vars: {}, waitFor: [], playbookDir: path.dirname(at.source.file), chain: [at.source.file] }, own);
+  const scope: Scope = inherit(
+    { when: [], tags: [], vars: {}, waitFor: [], playbookDir: path.dirname(at.source.file), chain: [at.source.file] },
+    own,
+  );
   const state: PlayState = { handlers: [], roles: [], ran: new Set(), handlerFiles: new Set() };
   const { tasks, handlers } = await playTasks(play, at, scope, new Expander(ctx, state), ctx);
   return withoutUndefined({
@@ -96,9 +123,16 @@ async function loadPlay(play: Record<string, unknown>, at: At, ctx: LoadContext)
 }
 
 /** The play's tasks in Ansible's order, and its own handlers (role handlers collect in the expander). */
-async function playTasks(play: Record<string, unknown>, at: At, scope: Scope, expander: Expander, ctx: LoadContext): Promise<{ tasks: Task[]; handlers: Task[] }> {
+async function playTasks(
+  play: Record<string, unknown>,
+  at: At,
+  scope: Scope,
+  expander: Expander,
+  ctx: LoadContext,
+): Promise<{ tasks: Task[]; handlers: Task[] }> {
   const section = (key: string) => expander.taskList(play[key], { source: at.source, path: [...at.path, key] }, scope);
-  const flushAfter = (tasks: Task[], after: string): Task[] => (tasks.length > 0 ? [...tasks, flushTask(ctx, at.source.place(at.path), after, scope.playbookDir)] : []);
+  const flushAfter = (tasks: Task[], after: string): Task[] =>
+    tasks.length > 0 ? [...tasks, flushTask(ctx, at.source.place(at.path), after, scope.playbookDir)] : [];
   const preTasks = await section('pre_tasks');
   const roleTasks: Task[] = [];
   for (const [j, raw] of (Array.isArray(play.roles) ? play.roles : []).entries()) {
@@ -108,7 +142,14 @@ async function playTasks(play: Record<string, unknown>, at: At, scope: Scope, ex
   const mainTasks = [...roleTasks, ...(await section('tasks'))];
   const postTasks = await section('post_tasks');
   const handlers = await section('handlers');
-  return { tasks: [...flushAfter(preTasks, 'pre_tasks'), ...flushAfter(mainTasks, 'tasks'), ...flushAfter(postTasks, 'post_tasks')], handlers };
+  return {
+    tasks: [
+      ...flushAfter(preTasks, 'pre_tasks'),
+      ...flushAfter(mainTasks, 'tasks'),
+      ...flushAfter(postTasks, 'post_tasks'),
+    ],
+    handlers,
+  };
 }
 
 /** A notify that names no handler would be silently lost at run time: report it now. */
@@ -121,8 +162,13 @@ function checkNotifies(play: Play, ctx: LoadContext): Play {
   for (const task of [...allTasks(play.tasks), ...allTasks(play.handlers)]) {
     for (const name of task.notify) {
       if (known.has(name) || isTemplated(name)) continue;
-      const fix = didYouMean(name, known) ?? 'add a handler with that name (or `listen: NAME`) to the play or its roles';
-      ctx.report(task.place, `task '${task.name}' notifies '${name}', but no handler of the play has that name or listens to it`, fix);
+      const fix =
+        didYouMean(name, known) ?? 'add a handler with that name (or `listen: NAME`) to the play or its roles';
+      ctx.report(
+        task.place,
+        `task '${task.name}' notifies '${name}', but no handler of the play has that name or listens to it`,
+        fix,
+      );
     }
   }
   return play;
@@ -131,7 +177,10 @@ function checkNotifies(play: Play, ctx: LoadContext): Play {
 /** The implicit handler flush Ansible runs after each section; tagged `always` so --tags keeps it. */
 function flushTask(ctx: LoadContext, place: Place, after: string, playbookDir: string): Task {
   return {
-    ...taskKeywords({ when: [], tags: ['always'], vars: {}, waitFor: [] }, ownKeywords({}, { source: undefined as never, path: [] }, [])),
+    ...taskKeywords(
+      { when: [], tags: ['always'], vars: {}, waitFor: [] },
+      ownKeywords({}, { source: undefined as never, path: [] }, []),
+    ),
     id: ctx.taskId(place, `:flush_handlers(${after})`),
     name: `flush handlers after ${after}`,
     module: 'meta',
@@ -148,7 +197,11 @@ async function varsFiles(raw: unknown, at: At, ctx: LoadContext): Promise<VarsFi
     const names = (Array.isArray(entry) ? entry : [entry]).map(String);
     const place = at.source.place([...at.path, j]);
     if (names.some(isTemplated)) {
-      ctx.report(place, 'vars_files with a templated name are not supported yet', 'name the file literally, or put the vars in group_vars/');
+      ctx.report(
+        place,
+        'vars_files with a templated name are not supported yet',
+        'name the file literally, or put the vars in group_vars/',
+      );
       continue;
     }
     const candidates = names.map((n) => path.resolve(path.dirname(at.source.file), n));
@@ -161,12 +214,17 @@ async function varsFiles(raw: unknown, at: At, ctx: LoadContext): Promise<VarsFi
 
 function serialBatches(raw: unknown): SerialBatch[] | undefined {
   if (raw === undefined || raw === null) return undefined;
-  return (Array.isArray(raw) ? raw : [raw]).filter((b): b is SerialBatch => typeof b === 'number' || typeof b === 'string');
+  return (Array.isArray(raw) ? raw : [raw]).filter(
+    (b): b is SerialBatch => typeof b === 'number' || typeof b === 'string',
+  );
 }
 
 /** Every task, with the children of blocks, depth first. */
 export function allTasks(tasks: Task[]): Task[] {
-  return tasks.flatMap((t) => [t, ...(t.block ? allTasks([...t.block.tasks, ...t.block.rescue, ...t.block.always]) : [])]);
+  return tasks.flatMap((t) => [
+    t,
+    ...(t.block ? allTasks([...t.block.tasks, ...t.block.rescue, ...t.block.always]) : []),
+  ]);
 }
 
 function report(ctx: LoadContext, place: Place, problem: string, fix: string): Play[] {

@@ -2,7 +2,7 @@ import type { ValidateFunction } from 'ajv';
 import { validatorFor } from '../validators.js';
 import { yamlBoolean } from '../yaml.js';
 import { InputError } from '../errors.js';
-import type { Module } from '../module.js';
+import type { AnyModule } from '../module.js';
 import { ajvErrorsToInput, typeOfValue } from './schema.js';
 import type { YamlPath, YamlSource } from './yaml-source.js';
 
@@ -13,12 +13,12 @@ import type { YamlPath, YamlSource } from './yaml-source.js';
  */
 
 /** Mappings are checked as written; key=value words are text, so their values are coerced. */
-function validatorOf(mod: Module<any, any>, form: 'strict' | 'coercing'): ValidateFunction {
+function validatorOf(mod: AnyModule, form: 'strict' | 'coercing'): ValidateFunction {
   return validatorFor(form === 'strict' ? 'params-strict' : 'params-coercing', mod.name, mod.schema);
 }
 
 export interface ParamsInput {
-  mod: Module<any, any>;
+  mod: AnyModule;
   /** The value under the module key, as written. */
   raw: unknown;
   /** The task's `args:` mapping, if any. */
@@ -35,13 +35,26 @@ export function moduleParams(input: ParamsInput): { params: Record<string, unkno
   if (raw === null || raw === undefined) params = {};
   else if (typeof raw === 'string') {
     const words = parseWords(raw, mod);
-    if ('error' in words) return { params: {}, errors: [new InputError(source.place(path), `${mod.name}: ${words.error}`, `write the params as a mapping (${mod.name}: {key: value})`)] };
+    if ('error' in words)
+      return {
+        params: {},
+        errors: [
+          new InputError(
+            source.place(path),
+            `${mod.name}: ${words.error}`,
+            `write the params as a mapping (${mod.name}: {key: value})`,
+          ),
+        ],
+      };
     params = yesNoBooleans(words.params, mod);
     fromWords = true;
   } else if (typeof raw === 'object' && !Array.isArray(raw)) params = { ...(raw as Record<string, unknown>) };
   else {
     const expected = mod.freeForm ? 'a mapping of params or a command string' : 'a mapping of params';
-    return { params: {}, errors: [new InputError(source.place(path), `${mod.name}: expected ${expected}, not ${typeOfValue(raw)}`)] };
+    return {
+      params: {},
+      errors: [new InputError(source.place(path), `${mod.name}: expected ${expected}, not ${typeOfValue(raw)}`)],
+    };
   }
   params = { ...(input.args ?? {}), ...params };
   const validate = validatorOf(mod, fromWords ? 'coercing' : 'strict');
@@ -68,7 +81,7 @@ function isTemplateString(value: unknown): boolean {
 }
 
 /** Ansible's yes/no/on/off in key=value words, for params the schema says are booleans. */
-function yesNoBooleans(params: Record<string, unknown>, mod: Module<any, any>): Record<string, unknown> {
+function yesNoBooleans(params: Record<string, unknown>, mod: AnyModule): Record<string, unknown> {
   const properties = (mod.schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
   const out = { ...params };
   for (const [key, value] of Object.entries(params)) {
@@ -82,7 +95,7 @@ function yesNoBooleans(params: Record<string, unknown>, mod: Module<any, any>): 
 const WORD_KEY = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s;
 
 /** A free-form string keeps its text; only `key=value` words naming the module's params are taken out. */
-function parseWords(text: string, mod: Module<any, any>): { params: Record<string, unknown> } | { error: string } {
+function parseWords(text: string, mod: AnyModule): { params: Record<string, unknown> } | { error: string } {
   // A multi-line script is taken as it is: cutting words out of it could change what it does.
   if (mod.freeForm && text.includes('\n')) return { params: { [mod.freeForm]: text } };
   const words = splitKeepingQuotes(text);
@@ -95,10 +108,12 @@ function parseWords(text: string, mod: Module<any, any>): { params: Record<strin
     if (match && (!mod.freeForm || (known.has(match[1]) && match[1] !== mod.freeForm))) {
       params[match[1]] = unquote(match[2]);
       taken.push(word);
-    } else if (!mod.freeForm) return { error: `expected key=value words, not '${word.text}' (the module takes no free-form text)` };
+    } else if (!mod.freeForm)
+      return { error: `expected key=value words, not '${word.text}' (the module takes no free-form text)` };
   }
   let rest = text;
-  for (const word of taken.reverse()) rest = `${rest.slice(0, word.start).trimEnd()} ${rest.slice(word.end).trimStart()}`;
+  for (const word of taken.reverse())
+    rest = `${rest.slice(0, word.start).trimEnd()} ${rest.slice(word.end).trimStart()}`;
   if (mod.freeForm) params[mod.freeForm] = taken.length > 0 ? rest.trim() : text;
   return { params };
 }

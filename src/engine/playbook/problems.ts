@@ -8,9 +8,16 @@ export const MAX_PROBLEMS = 20;
  * error per run. It is an InputError (exit 2); `problems` holds each one with its own place.
  */
 export class InputErrors extends InputError {
-  constructor(readonly problems: InputError[], omitted: number, what = 'the playbook') {
+  constructor(
+    readonly problems: InputError[],
+    omitted: number,
+    what = 'the playbook',
+  ) {
     const more = omitted > 0 ? `\n(and ${omitted} more)` : '';
-    super(undefined, `${problems.length + omitted} problems in ${what}:\n${problems.map((p) => p.message).join('\n')}${more}`);
+    super(
+      undefined,
+      `${problems.length + omitted} problems in ${what}:\n${problems.map((p) => p.message).join('\n')}${more}`,
+    );
     this.name = 'InputErrors';
   }
 }

@@ -39,7 +39,11 @@ export function roleEntry(raw: unknown, at: At, ctx: LoadContext): RoleEntry | u
 }
 
 export function roleSearchPaths(playbookDir: string, extra: string[]): string[] {
-  const paths = [path.join(playbookDir, 'roles'), path.join(path.dirname(playbookDir), 'roles'), ...extra.map((p) => path.resolve(p))];
+  const paths = [
+    path.join(playbookDir, 'roles'),
+    path.join(path.dirname(playbookDir), 'roles'),
+    ...extra.map((p) => path.resolve(p)),
+  ];
   return [...new Set(paths)];
 }
 
@@ -47,12 +51,18 @@ export function roleSearchPaths(playbookDir: string, extra: string[]): string[] 
 export function findRoleDir(entry: RoleEntry, playbookDir: string, ctx: LoadContext): string | undefined {
   const looked: string[] = [];
   // A name with a slash is a path to the role, relative to the playbook.
-  const candidates = entry.name.includes('/') ? [path.resolve(playbookDir, entry.name)] : roleSearchPaths(playbookDir, ctx.extraRolePaths).map((p) => path.join(p, entry.name));
+  const candidates = entry.name.includes('/')
+    ? [path.resolve(playbookDir, entry.name)]
+    : roleSearchPaths(playbookDir, ctx.extraRolePaths).map((p) => path.join(p, entry.name));
   for (const dir of candidates) {
     looked.push(dir);
     if (isDirectory(dir)) return dir;
   }
-  ctx.report(entry.at.source.place(entry.at.path), `role '${entry.name}' not found`, `looked in: ${looked.join(', ')}; create the role there or add its folder to the role path`);
+  ctx.report(
+    entry.at.source.place(entry.at.path),
+    `role '${entry.name}' not found`,
+    `looked in: ${looked.join(', ')}; create the role there or add its folder to the role path`,
+  );
   return undefined;
 }
 

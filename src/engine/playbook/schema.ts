@@ -61,22 +61,45 @@ function describe(error: ErrorObject, path: YamlPath): Described {
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
       const known = Object.keys(parent.properties ?? {});
-      return { path: [...path, key], which: 'key', problem: `unknown key '${key}'`, fix: didYouMean(key, known) ?? `expected one of: ${known.join(', ')}` };
+      return {
+        path: [...path, key],
+        which: 'key',
+        problem: `unknown key '${key}'`,
+        fix: didYouMean(key, known) ?? `expected one of: ${known.join(', ')}`,
+      };
     }
     case 'required':
       return { path, which: 'value', problem: `missing key '${String(params.missingProperty)}'` };
     case 'alternatives': {
       const missing = params.missing as string[];
-      if (missing.length > 0) return { path, which: 'value', problem: `needs one of the keys ${missing.map((k) => `'${k}'`).join(', ')}` };
-      return { path, which: 'value', problem: `${name} must be ${(params.expected as string[]).join(' or ')}, not ${typeOfValue(error.data)}` };
+      if (missing.length > 0)
+        return { path, which: 'value', problem: `needs one of the keys ${missing.map((k) => `'${k}'`).join(', ')}` };
+      return {
+        path,
+        which: 'value',
+        problem: `${name} must be ${(params.expected as string[]).join(' or ')}, not ${typeOfValue(error.data)}`,
+      };
     }
     case 'type':
-      return { path, which: 'value', problem: `${name} must be ${typeWords(params.type)}, not ${typeOfValue(error.data)}` };
+      return {
+        path,
+        which: 'value',
+        problem: `${name} must be ${typeWords(params.type)}, not ${typeOfValue(error.data)}`,
+      };
     case 'enum':
-      return { path, which: 'value', problem: `${name} must be one of: ${(params.allowedValues as unknown[]).join(', ')}` };
+      return {
+        path,
+        which: 'value',
+        problem: `${name} must be one of: ${(params.allowedValues as unknown[]).join(', ')}`,
+      };
     case 'pattern': {
       if (error.propertyName !== undefined) {
-        return { path: [...path, error.propertyName], which: 'key', problem: `'${error.propertyName}' is not a valid variable name`, fix: 'use letters, digits and _ (not starting with a digit)' };
+        return {
+          path: [...path, error.propertyName],
+          which: 'key',
+          problem: `'${error.propertyName}' is not a valid variable name`,
+          fix: 'use letters, digits and _ (not starting with a digit)',
+        };
       }
       const expected = parent.description ?? `text matching ${String(params.pattern)}`;
       return { path, which: 'value', problem: `${name} must be ${expected}, not ${JSON.stringify(error.data)}` };
@@ -94,15 +117,24 @@ function describe(error: ErrorObject, path: YamlPath): Described {
  */
 function mergeAlternatives(errors: ErrorObject[]): ErrorObject[] {
   let list = [...errors];
-  const alternatives = list.filter((e) => e.keyword === 'anyOf' || (e.keyword === 'oneOf' && (e.params as { passingSchemas?: unknown }).passingSchemas == null));
+  const alternatives = list.filter(
+    (e) =>
+      e.keyword === 'anyOf' ||
+      (e.keyword === 'oneOf' && (e.params as { passingSchemas?: unknown }).passingSchemas == null),
+  );
   alternatives.sort((a, b) => b.schemaPath.length - a.schemaPath.length);
   for (const alt of alternatives) {
-    const prefix = alt.schemaPath + '/';
+    const prefix = `${alt.schemaPath}/`;
     const branches = list.filter((e) => e.schemaPath.startsWith(prefix));
     const deeper = branches.filter((e) => e.instancePath !== alt.instancePath);
-    list = list.filter((e) => e !== alt && !(e.schemaPath.startsWith(prefix) && (deeper.length === 0 || e.instancePath === alt.instancePath)));
+    list = list.filter(
+      (e) =>
+        e !== alt && !(e.schemaPath.startsWith(prefix) && (deeper.length === 0 || e.instancePath === alt.instancePath)),
+    );
     if (deeper.length > 0) continue;
-    const missing = branches.filter((e) => e.keyword === 'required').map((e) => String((e.params as { missingProperty: unknown }).missingProperty));
+    const missing = branches
+      .filter((e) => e.keyword === 'required')
+      .map((e) => String((e.params as { missingProperty: unknown }).missingProperty));
     const expected = [...new Set(branches.filter((e) => e.keyword !== 'required').flatMap(expectation))];
     list.push({ ...alt, keyword: 'alternatives', params: { missing: expected.length === 0 ? missing : [], expected } });
   }
@@ -130,7 +162,8 @@ function expectation(error: ErrorObject): string[] {
 function nameOf(path: YamlPath): string {
   const last = path[path.length - 1];
   if (last === undefined) return 'the file';
-  if (typeof last === 'number') return path.length > 1 ? `item ${last + 1} of '${String(path[path.length - 2])}'` : `item ${last + 1}`;
+  if (typeof last === 'number')
+    return path.length > 1 ? `item ${last + 1} of '${String(path[path.length - 2])}'` : `item ${last + 1}`;
   return `'${last}'`;
 }
 
@@ -145,7 +178,17 @@ function pointerSegments(pointer: string): (string | number)[] {
 
 function typeWords(type: unknown): string {
   const list = Array.isArray(type) ? type : String(type).split(',');
-  const words = list.map((t) => (t === 'object' ? 'a mapping' : t === 'array' ? 'a list' : t === 'null' ? 'empty' : t === 'integer' ? 'an integer' : `a ${t}`));
+  const words = list.map((t) =>
+    t === 'object'
+      ? 'a mapping'
+      : t === 'array'
+        ? 'a list'
+        : t === 'null'
+          ? 'empty'
+          : t === 'integer'
+            ? 'an integer'
+            : `a ${t}`,
+  );
   return words.length === 1 ? words[0] : `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
 }
 

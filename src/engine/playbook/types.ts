@@ -5,7 +5,7 @@
  * planner never walks up a parent chain. Params stay raw: templates are resolved per host later.
  */
 
-import type { Module } from '../module.js';
+import type { AnyModule } from '../module.js';
 import type { TaskKeywords } from './keywords.js';
 
 /** Where something was written (1-based line and column). */
@@ -93,7 +93,7 @@ export type Task = Omit<TaskKeywords, 'name'> & {
   /** Raw params (templates unresolved); free-form strings are put under the module's freeForm key. */
   params: Record<string, unknown>;
   /** The module the task runs, found once at load (absent for the engine kinds). */
-  impl?: Module<any, any>;
+  impl?: AnyModule;
   /** The role the task came from (absent for playbook tasks). */
   role?: RoleInfo;
   /** Folder of the playbook whose play holds the task: base of file lookup. */

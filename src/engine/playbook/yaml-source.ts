@@ -84,4 +84,3 @@ function childOf(node: unknown, segment: string | number): { key?: unknown; valu
   }
   return undefined;
 }
-

@@ -1,12 +1,19 @@
 import type { Diff } from '../module.js';
 import type { HostRecap, Reporter, RunEvent } from '../events.js';
 
-const MARK: Record<string, string> = { ok: 'ok', changed: 'changed', failed: 'FAILED', skipped: 'skipped', unreachable: 'UNREACHABLE' };
+const MARK: Record<string, string> = {
+  ok: 'ok',
+  changed: 'changed',
+  failed: 'FAILED',
+  skipped: 'skipped',
+  unreachable: 'UNREACHABLE',
+};
 
 export function formatDiff(diff: Diff | undefined): string[] {
   if (!diff) return [];
   const lines: string[] = [];
-  for (const v of diff.values ?? []) lines.push(`    ${v.key}: ${JSON.stringify(v.before)} -> ${JSON.stringify(v.after)}`);
+  for (const v of diff.values ?? [])
+    lines.push(`    ${v.key}: ${JSON.stringify(v.before)} -> ${JSON.stringify(v.after)}`);
   if (diff.unified) for (const l of diff.unified.replace(/\n$/, '').split('\n')) lines.push(`    ${l}`);
   if (diff.hidden) lines.push(`    (${diff.hidden})`);
   return lines;
@@ -50,7 +57,13 @@ const from = (role: string | undefined) => (role ? `${role} | ` : '');
  * The live line under the output: tasks done of all planned, then each busy host with its own
  * done/planned and its running task, the one running longest first, cut to the terminal's width.
  */
-export function statusLine(running: Map<string, RunningTask>, done: Map<string, number>, planned: Record<string, number>, now: number, columns: number): string {
+export function statusLine(
+  running: Map<string, RunningTask>,
+  done: Map<string, number>,
+  planned: Record<string, number>,
+  now: number,
+  columns: number,
+): string {
   // A host past its plan (a rescue ran) counts as done, not more.
   const doneOf = (h: string) => Math.min(done.get(h) ?? 0, planned[h] ?? 0);
   const count = (h: string) => `${doneOf(h)}/${planned[h] ?? 0}`;
@@ -142,18 +155,27 @@ export class ConsoleReporter implements Reporter {
         if (!e.handler && e.taskId !== 'facts') this.done.set(e.host, (this.done.get(e.host) ?? 0) + 1);
         if (e.status === 'skipped' && !this.opts.verbose) return this.live ? this.print([]) : undefined;
         const item = e.item !== undefined ? ` (item=${e.item})` : '';
-        const lines = [`${e.host} ${from(e.role)}${MARK[e.status]}: ${e.handler ? 'handler: ' : ''}${e.task}${item} (${e.durationMs} ms)`];
+        const lines = [
+          `${e.host} ${from(e.role)}${MARK[e.status]}: ${e.handler ? 'handler: ' : ''}${e.task}${item} (${e.durationMs} ms)`,
+        ];
         if (e.print !== undefined) lines.push(...e.print.split('\n').map((l) => `    ${l}`));
-        else if (e.msg && (e.status === 'failed' || e.status === 'unreachable' || this.opts.verbose)) lines.push(...e.msg.split('\n').map((l) => `    ${l}`));
+        else if (e.msg && (e.status === 'failed' || e.status === 'unreachable' || this.opts.verbose))
+          lines.push(...e.msg.split('\n').map((l) => `    ${l}`));
         if (this.opts.diff && (e.status === 'changed' || e.diff)) lines.push(...formatDiff(e.diff));
         return this.print(lines);
       }
       case 'task_retry':
-        return this.print([`${this.who(e.host)}retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ${e.retriesLeft * e.delaySeconds} s left)`]);
+        return this.print([
+          `${this.who(e.host)}retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ${e.retriesLeft * e.delaySeconds} s left)`,
+        ]);
       case 'task_waiting':
-        return this.print([`${this.who(e.host)}still waiting: ${e.task} (${e.elapsedSeconds} s so far): for ${e.waitingFor}; ${e.leftSeconds !== undefined ? `at most ${e.leftSeconds} s left` : 'no time limit known'}`]);
+        return this.print([
+          `${this.who(e.host)}still waiting: ${e.task} (${e.elapsedSeconds} s so far): for ${e.waitingFor}; ${e.leftSeconds !== undefined ? `at most ${e.leftSeconds} s left` : 'no time limit known'}`,
+        ]);
       case 'lock_wait':
-        return this.print([`${e.host} waiting: another run holds ${e.file} (${e.holder}); this run goes on when it ends`]);
+        return this.print([
+          `${e.host} waiting: another run holds ${e.file} (${e.holder}); this run goes on when it ends`,
+        ]);
       case 'lock_acquired':
         return this.print([`${e.host} lock taken after ${(e.waitedMs / 1000).toFixed(1)} s of waiting`]);
       case 'play_end':

@@ -27,7 +27,9 @@ export function playUsesFacts(play: Play, tasks: Task[], otherVars: unknown[]): 
   const texts = [
     JSON.stringify([play.vars, play.varsFiles.map((f) => f.vars), ...otherVars]),
     JSON.stringify([...roles.values()].map((r) => [r.defaults, r.vars, r.params])),
-    ...all.map((t) => JSON.stringify([t.params, t.when, t.loop, t.until, t.changedWhen, t.failedWhen, t.vars, t.delegateTo])),
+    ...all.map((t) =>
+      JSON.stringify([t.params, t.when, t.loop, t.until, t.changedWhen, t.failedWhen, t.vars, t.delegateTo]),
+    ),
     ...all.flatMap((t) => templateTexts(t).map((f) => f.text)),
   ];
   return texts.some((text) => USES_FACTS.test(text));

@@ -41,7 +41,9 @@ export async function lockRunHosts(hosts: string[], opts: LockRunOptions): Promi
   const names = [...new Set(hosts)].sort();
   const holder = thisRun(opts.started);
   // Connect in parallel; only the locking goes in order.
-  const conns = new Map(await Promise.all(names.map(async (n) => [n, await opts.connect(n).catch(() => undefined)] as const)));
+  const conns = new Map(
+    await Promise.all(names.map(async (n) => [n, await opts.connect(n).catch(() => undefined)] as const)),
+  );
   const held: HostLock[] = [];
   const release = async (): Promise<void> => {
     await Promise.all(held.map((l) => l.release()));
@@ -67,14 +69,24 @@ export async function lockRunHosts(hosts: string[], opts: LockRunOptions): Promi
       });
       held.push(lock);
       if (lock.warning) opts.reporter.onEvent({ kind: 'warning', host: name, message: lock.warning });
-      if (waited) opts.reporter.onEvent({ kind: 'lock_acquired', host: name, file: lock.file ?? '', waitedMs: Date.now() - waitedFrom });
+      if (waited)
+        opts.reporter.onEvent({
+          kind: 'lock_acquired',
+          host: name,
+          file: lock.file ?? '',
+          waitedMs: Date.now() - waitedFrom,
+        });
     } catch (err) {
       if (err instanceof HostBusyError) {
         await release();
         throw err;
       }
       // The lock shell failed or the link went: the host's first task meets the same problem and says so.
-      opts.reporter.onEvent({ kind: 'warning', host: name, message: `could not take the run lock: ${(err as Error).message}` });
+      opts.reporter.onEvent({
+        kind: 'warning',
+        host: name,
+        message: `could not take the run lock: ${(err as Error).message}`,
+      });
     }
   }
   return release;

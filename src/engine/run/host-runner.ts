@@ -9,7 +9,12 @@ import { reportPending, runTask } from './task-runner.js';
  */
 type WalkResult = 'ok' | 'failed' | 'unreachable' | 'stopped';
 
-export async function runHostTasks(host: HostState, tasks: Task[], pc: PlayContext, topLevel = true): Promise<WalkResult> {
+export async function runHostTasks(
+  host: HostState,
+  tasks: Task[],
+  pc: PlayContext,
+  topLevel = true,
+): Promise<WalkResult> {
   for (const [index, task] of tasks.entries()) {
     if (pc.aborted) return 'stopped';
     host.ahead = { tasks, from: index + 1 };

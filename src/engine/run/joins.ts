@@ -24,7 +24,7 @@ export function lastIndexByMarker(tasks: Task[]): Map<string, number> {
     for (const tag of t.tags) last.set(`tag:${tag}`, index);
     if (t.block) for (const c of [...t.block.tasks, ...t.block.rescue, ...t.block.always]) visit(c, index);
   };
-  tasks.forEach((t, i) => visit(t, i));
+  for (const [i, t] of tasks.entries()) visit(t, i);
   return last;
 }
 
@@ -51,14 +51,15 @@ export class ProgressBoard {
   }
 
   waitFor(hosts: string[], lastIndex: number | undefined): Promise<void> {
-    const ready = () => lastIndex === undefined || hosts.every((h) => this.ended.has(h) || (this.done.get(h) ?? -1) >= lastIndex);
+    const ready = () =>
+      lastIndex === undefined || hosts.every((h) => this.ended.has(h) || (this.done.get(h) ?? -1) >= lastIndex);
     if (ready()) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push({ ready, resolve }));
   }
 
   private wake(): void {
     const still: typeof this.waiters = [];
-    for (const w of this.waiters) (w.ready() ? w.resolve() : still.push(w));
+    for (const w of this.waiters) w.ready() ? w.resolve() : still.push(w);
     this.waiters = still;
   }
 }

@@ -24,7 +24,11 @@ export interface LayerInputs {
 export function variableLayers(i: LayerInputs): VarLayer[] {
   const { play, task } = i;
   return [
-    { level: 'role_defaults', vars: task.role?.defaults ?? {}, source: task.role ? `${task.role.dir}/defaults/main.yml` : undefined },
+    {
+      level: 'role_defaults',
+      vars: task.role?.defaults ?? {},
+      source: task.role ? `${task.role.dir}/defaults/main.yml` : undefined,
+    },
     // Same level, later in the list: cluster settings override role defaults, the inventory overrides both.
     { level: 'role_defaults', vars: i.clusterVars, source: 'cluster config.yml' },
     { level: 'inventory', vars: i.inventory, source: i.inventorySource },
@@ -41,4 +45,16 @@ export function variableLayers(i: LayerInputs): VarLayer[] {
 }
 
 /** The names of the magic variables the run adds (scope.ts), known to the check before the run. */
-export const MAGIC_NAMES = ['groups', 'hostvars', 'inventory_hostname', 'inventory_hostname_short', 'group_names', 'ansible_play_hosts', 'play_hosts', 'ansible_check_mode', 'role_path', 'role_name', 'facts'];
+export const MAGIC_NAMES = [
+  'groups',
+  'hostvars',
+  'inventory_hostname',
+  'inventory_hostname_short',
+  'group_names',
+  'ansible_play_hosts',
+  'play_hosts',
+  'ansible_check_mode',
+  'role_path',
+  'role_name',
+  'facts',
+];

@@ -26,9 +26,18 @@ export function describeRun(plays: PreparedPlay[], mode: ListMode, cwd: string):
     if (mode === 'syntax') continue;
     out.push('', `  play #${number} (${p.play.hosts}): ${p.play.name}\tTAGS: [${p.play.tags.join(', ')}]`);
     if (mode === 'hosts') {
-      out.push(`    pattern: ['${p.play.hosts}']`, `    hosts (${p.hosts.length}):`, ...p.hosts.map((h) => `      ${h}`));
+      out.push(
+        `    pattern: ['${p.play.hosts}']`,
+        `    hosts (${p.hosts.length}):`,
+        ...p.hosts.map((h) => `      ${h}`),
+      );
     } else if (mode === 'tasks') {
-      out.push('    tasks:', ...leafTasks(p.tasks).map((t) => `      ${t.role ? `${t.role.name} : ` : ''}${t.name}\tTAGS: [${t.tags.join(', ')}]`));
+      out.push(
+        '    tasks:',
+        ...leafTasks(p.tasks).map(
+          (t) => `      ${t.role ? `${t.role.name} : ` : ''}${t.name}\tTAGS: [${t.tags.join(', ')}]`,
+        ),
+      );
     } else {
       out.push(`      TASK TAGS: [${knownTags(p.tasks).join(', ')}]`);
     }
@@ -38,5 +47,7 @@ export function describeRun(plays: PreparedPlay[], mode: ListMode, cwd: string):
 
 /** The tasks that run, as the user wrote them: blocks opened, the engine's own handler flushes left out. */
 function leafTasks(tasks: Task[]): Task[] {
-  return tasks.flatMap((t) => (t.block ? leafTasks([...t.block.tasks, ...t.block.rescue, ...t.block.always]) : t.module === 'meta' ? [] : [t]));
+  return tasks.flatMap((t) =>
+    t.block ? leafTasks([...t.block.tasks, ...t.block.rescue, ...t.block.always]) : t.module === 'meta' ? [] : [t],
+  );
 }

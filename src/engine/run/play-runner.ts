@@ -7,6 +7,7 @@ import { lastIndexByMarker, ProgressBoard, RunOnce } from './joins.js';
 import type { ResumePlan } from './resume.js';
 import { serialBatches, startAtTaskId } from './selection.js';
 import type { TaskOutcome } from './task-runner.js';
+import { getOrAdd } from '../get-or-add.js';
 
 /** A play with its hosts resolved and its tasks selected (tags, start point). */
 export interface PreparedPlay {
@@ -24,7 +25,15 @@ interface PlayShared {
   throttles: Map<string, PQueue>;
 }
 
-function playContext(run: RunContext, prepared: PreparedPlay, index: number, hosts: string[], batchIndex: number, batch: string[], shared: PlayShared): PlayContext {
+function playContext(
+  run: RunContext,
+  prepared: PreparedPlay,
+  index: number,
+  hosts: string[],
+  batchIndex: number,
+  batch: string[],
+  shared: PlayShared,
+): PlayContext {
   const { play } = prepared;
   const failedInBatch = new Set<string>();
   const pc: PlayContext = {
@@ -37,14 +46,16 @@ function playContext(run: RunContext, prepared: PreparedPlay, index: number, hos
     board: new ProgressBoard(),
     lastIndex: shared.lastIndex,
     throttled(task, fn) {
-      let queue = shared.throttles.get(task.id);
-      if (!queue) shared.throttles.set(task.id, (queue = new PQueue({ concurrency: task.throttle ?? 1 })));
-      return queue.add(fn) as Promise<Awaited<ReturnType<typeof fn>>>;
+      const queue = getOrAdd(shared.throttles, task.id, () => new PQueue({ concurrency: task.throttle ?? 1 }));
+      return queue.add(fn, { throwOnTimeout: true });
     },
     onHostFailed(host) {
       failedInBatch.add(host);
       if (play.anyErrorsFatal) pc.aborted = `any_errors_fatal: ${host} failed`;
-      else if (play.maxFailPercentage !== undefined && (failedInBatch.size / batch.length) * 100 > play.maxFailPercentage) {
+      else if (
+        play.maxFailPercentage !== undefined &&
+        (failedInBatch.size / batch.length) * 100 > play.maxFailPercentage
+      ) {
         pc.aborted = `max_fail_percentage ${play.maxFailPercentage}% exceeded: ${[...failedInBatch].join(', ')} failed`;
       }
     },
@@ -52,10 +63,19 @@ function playContext(run: RunContext, prepared: PreparedPlay, index: number, hos
   return pc;
 }
 
-const shareFor = (tasks: Task[]): PlayShared => ({ lastIndex: lastIndexByMarker(tasks), runOnce: new RunOnce<TaskOutcome>(), throttles: new Map() });
+const shareFor = (tasks: Task[]): PlayShared => ({
+  lastIndex: lastIndexByMarker(tasks),
+  runOnce: new RunOnce<TaskOutcome>(),
+  throttles: new Map(),
+});
 
 /** Runs one play, batch after batch; returns true when the play's failure policy stopped the run. */
-export async function runPlay(run: RunContext, prepared: PreparedPlay, index: number, resume: ResumePlan | undefined): Promise<boolean> {
+export async function runPlay(
+  run: RunContext,
+  prepared: PreparedPlay,
+  index: number,
+  resume: ResumePlan | undefined,
+): Promise<boolean> {
   const { play, tasks } = prepared;
   const hosts = prepared.hosts.filter((h) => run.hosts.get(h)!.active);
   run.reporter.onEvent({ kind: 'play_start', play: play.name, index, hosts });
@@ -63,7 +83,11 @@ export async function runPlay(run: RunContext, prepared: PreparedPlay, index: nu
   let abortedBy: string | undefined;
   for (const [batchIndex, batch] of serialBatches(hosts, play.serial, play.place.file).entries()) {
     const pc = playContext(run, prepared, index, hosts, batchIndex, batch, shared);
-    await Promise.all(batch.map((name) => runHost(run.hosts.get(name)!, hostTasks(run.hosts.get(name)!, tasks, resume), pc, prepared.gatherFacts)));
+    await Promise.all(
+      batch.map((name) =>
+        runHost(run.hosts.get(name)!, hostTasks(run.hosts.get(name)!, tasks, resume), pc, prepared.gatherFacts),
+      ),
+    );
     if (pc.aborted) {
       abortedBy = pc.aborted;
       break;
@@ -79,7 +103,11 @@ export async function runPlay(run: RunContext, prepared: PreparedPlay, index: nu
  * where a play needs it (run_once, throttle, wait_for_hosts within a play). Serial batches need a
  * join by definition, so a play with `serial` is rejected here by the caller.
  */
-export async function runFlow(run: RunContext, plays: PreparedPlay[], resume: ResumePlan | undefined): Promise<boolean> {
+export async function runFlow(
+  run: RunContext,
+  plays: PreparedPlay[],
+  resume: ResumePlan | undefined,
+): Promise<boolean> {
   const contexts = plays.map((prepared, index) => {
     const hosts = prepared.hosts.filter((h) => run.hosts.get(h)!.active);
     return playContext(run, prepared, index, hosts, 0, hosts, shareFor(prepared.tasks));
@@ -87,7 +115,8 @@ export async function runFlow(run: RunContext, plays: PreparedPlay[], resume: Re
   const entered = plays.map(() => 0);
   const left = plays.map(() => 0);
   const enter = (i: number) => {
-    if (entered[i]!++ === 0) run.reporter.onEvent({ kind: 'play_start', play: plays[i]!.play.name, index: i, hosts: contexts[i]!.hosts });
+    if (entered[i]!++ === 0)
+      run.reporter.onEvent({ kind: 'play_start', play: plays[i]!.play.name, index: i, hosts: contexts[i]!.hosts });
   };
   const leave = (i: number) => {
     if (++left[i]! === contexts[i]!.hosts.length) {
@@ -103,7 +132,8 @@ export async function runFlow(run: RunContext, plays: PreparedPlay[], resume: Re
         if (!pc.hosts.includes(name)) continue;
         enter(i);
         // A host that failed earlier never arrives: let waits for it end, and close the play for it.
-        if (host.active && !pc.aborted) await runHost(host, hostTasks(host, plays[i]!.tasks, resume), pc, plays[i]!.gatherFacts);
+        if (host.active && !pc.aborted)
+          await runHost(host, hostTasks(host, plays[i]!.tasks, resume), pc, plays[i]!.gatherFacts);
         else pc.board.end(name);
         leave(i);
       }
@@ -114,14 +144,22 @@ export async function runFlow(run: RunContext, plays: PreparedPlay[], resume: Re
 
 /** Tasks that report a result of their own: a block's body and always, not its rescue (run only on failure), nor meta. */
 function reportingTasks(tasks: Task[]): number {
-  return tasks.reduce((n, t) => n + (t.block ? reportingTasks(t.block.tasks) + reportingTasks(t.block.always) : t.module === 'meta' ? 0 : 1), 0);
+  return tasks.reduce(
+    (n, t) =>
+      n + (t.block ? reportingTasks(t.block.tasks) + reportingTasks(t.block.always) : t.module === 'meta' ? 0 : 1),
+    0,
+  );
 }
 
 /**
  * How many tasks each host is to run in these plays (handlers and fact gathering not counted), as
  * `hostTasks` will hand them out: with --resume, from the task a host failed on. For progress only.
  */
-export function plannedTasks(run: RunContext, plays: PreparedPlay[], resume: ResumePlan | undefined): Record<string, number> {
+export function plannedTasks(
+  run: RunContext,
+  plays: PreparedPlay[],
+  resume: ResumePlan | undefined,
+): Record<string, number> {
   const planned: Record<string, number> = {};
   const resumed = new Set<string>();
   for (const { hosts, tasks } of plays) {
@@ -172,14 +210,31 @@ async function gatherStep(host: HostState, pc: PlayContext): Promise<boolean> {
   try {
     await pc.run.limit(() => pc.run.facts(host));
     host.count('ok');
-    reporter.onEvent({ kind: 'task_result', host: host.name, taskId: 'facts', task: 'Gather facts', status: 'ok', handler: false, durationMs: Date.now() - started });
+    reporter.onEvent({
+      kind: 'task_result',
+      host: host.name,
+      taskId: 'facts',
+      task: 'Gather facts',
+      status: 'ok',
+      handler: false,
+      durationMs: Date.now() - started,
+    });
     return true;
   } catch (err) {
     const unreachable = (err as { code?: string }).code === 'unreachable';
     host.status = unreachable ? 'unreachable' : 'failed';
     host.count(unreachable ? 'unreachable' : 'failed');
     if (!unreachable) pc.onHostFailed(host.name);
-    reporter.onEvent({ kind: 'task_result', host: host.name, taskId: 'facts', task: 'Gather facts', status: unreachable ? 'unreachable' : 'failed', handler: false, msg: (err as Error).message, durationMs: Date.now() - started });
+    reporter.onEvent({
+      kind: 'task_result',
+      host: host.name,
+      taskId: 'facts',
+      task: 'Gather facts',
+      status: unreachable ? 'unreachable' : 'failed',
+      handler: false,
+      msg: (err as Error).message,
+      durationMs: Date.now() - started,
+    });
     return false;
   }
 }

@@ -46,8 +46,21 @@ function templateStrings(value: unknown, out: string[] = []): string[] {
 }
 
 /** Names defined for a task on a host before the run: every layer's keys, the loop's variables. */
-function staticNames(inventory: Inventory, host: string, play: Play, task: Task, clusterVars: Record<string, unknown>, extraVars: Record<string, unknown>): Set<string> {
-  const layers = variableLayers({ play, task, inventory: inventory.hosts.has(host) ? hostVars(inventory, host) : {}, clusterVars, extraVars });
+function staticNames(
+  inventory: Inventory,
+  host: string,
+  play: Play,
+  task: Task,
+  clusterVars: Record<string, unknown>,
+  extraVars: Record<string, unknown>,
+): Set<string> {
+  const layers = variableLayers({
+    play,
+    task,
+    inventory: inventory.hosts.has(host) ? hostVars(inventory, host) : {},
+    clusterVars,
+    extraVars,
+  });
   const names = new Set<string>();
   for (const layer of layers) for (const k of Object.keys(layer.vars)) names.add(k);
   names.add(task.loopVar);
@@ -69,22 +82,39 @@ function needsOf(task: Task, problems: Problems): Need[] {
   const needs: Need[] = [];
   // A task guarded by a condition on the name (`when: x is defined`) may legitimately lack it.
   const guarded = (name: string) => task.when.some((w) => new RegExp(`\\b${name}\\b`).test(w));
-  const testedForDefined = (name: string) => task.when.some((w) => new RegExp(`\\b${name}\\b[\\w.\\[\\]'"]*\\s+is\\s+(not\\s+)?(defined|undefined)\\b`).test(w));
+  const testedForDefined = (name: string) =>
+    task.when.some((w) => new RegExp(`\\b${name}\\b[\\w.\\[\\]'"]*\\s+is\\s+(not\\s+)?(defined|undefined)\\b`).test(w));
   const source = { file: task.place.file, line: task.place.line, secret: task.noLog };
   const texts = templateStrings([task.params, task.loop, task.delegateTo, task.becomeUser, task.environment]);
   for (const text of texts) {
-    for (const name of compileTemplate(text, source).required) if (!guarded(name)) needs.push({ name, place: task.place, what: `task '${task.name}' uses`, key: `${task.id} ${name}` });
+    for (const name of compileTemplate(text, source).required)
+      if (!guarded(name))
+        needs.push({ name, place: task.place, what: `task '${task.name}' uses`, key: `${task.id} ${name}` });
   }
   for (const { file, text } of templateTexts(task)) {
     try {
-      for (const name of compileTemplate(text, { file, secret: task.noLog }).required) if (!guarded(name)) needs.push({ name, place: placeIn(file, text, name), what: `template ${file} (task '${task.name}') uses`, key: `${file} ${name}` });
+      for (const name of compileTemplate(text, { file, secret: task.noLog }).required)
+        if (!guarded(name))
+          needs.push({
+            name,
+            place: placeIn(file, text, name),
+            what: `template ${file} (task '${task.name}') uses`,
+            key: `${file} ${name}`,
+          });
     } catch (err) {
       if (err instanceof InputError) problems.add(err);
       else throw err;
     }
   }
   for (const condition of task.when) {
-    for (const name of conditionNames(condition)) if (!testedForDefined(name)) needs.push({ name, place: task.place, what: `the condition '${condition}' of task '${task.name}' reads`, key: `when ${condition} ${name}` });
+    for (const name of conditionNames(condition))
+      if (!testedForDefined(name))
+        needs.push({
+          name,
+          place: task.place,
+          what: `the condition '${condition}' of task '${task.name}' reads`,
+          key: `when ${condition} ${name}`,
+        });
   }
   return needs;
 }
@@ -119,7 +149,12 @@ export function notifiable(tasks: Task[], handlers: Task[]): Task[] {
   return handlers.filter((h) => reached.has(h));
 }
 
-export function precheckTemplates(plays: PrecheckPlay[], inventory: Inventory, clusterVars: Record<string, unknown>, extraVars: Record<string, unknown>): void {
+export function precheckTemplates(
+  plays: PrecheckPlay[],
+  inventory: Inventory,
+  clusterVars: Record<string, unknown>,
+  extraVars: Record<string, unknown>,
+): void {
   const dynamic = runTimeNames(plays);
   const problems = new Problems();
   /** Per place and name, the hosts that lack it: one problem each, however many hosts. */
@@ -140,8 +175,17 @@ export function precheckTemplates(plays: PrecheckPlay[], inventory: Inventory, c
     }
   }
   for (const { need, hosts } of missing.values()) {
-    const who = hosts.length === 1 ? `host ${hosts[0]}` : `hosts ${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ` and ${hosts.length - 5} more` : ''}`;
-    problems.add(new InputError(need.place, `${need.what} the variable '${need.name}', which is not defined for ${who}`, `define ${need.name} in the play's vars, group_vars, host_vars, the role's defaults, or pass -e ${need.name}=...`));
+    const who =
+      hosts.length === 1
+        ? `host ${hosts[0]}`
+        : `hosts ${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ` and ${hosts.length - 5} more` : ''}`;
+    problems.add(
+      new InputError(
+        need.place,
+        `${need.what} the variable '${need.name}', which is not defined for ${who}`,
+        `define ${need.name} in the play's vars, group_vars, host_vars, the role's defaults, or pass -e ${need.name}=...`,
+      ),
+    );
   }
   problems.throwIfAny();
 }

@@ -9,7 +9,7 @@
  * far it reads grows with the tasks in a row that changed nothing here, so a first apply, where
  * every task changes something, reads nothing it does not use.
  */
-import type { Connection, ExecOptions, PutOptions, PutSource } from '../connections/types.js';
+import type { Connection, ExecOptions, GetOptions, PutOptions, PutSource } from '../connections/types.js';
 import { probeFiles, queryKey, type FileInfo, type FileQuery } from '../facts/files.js';
 import type { WrittenRecords } from '../facts/written.js';
 
@@ -33,15 +33,20 @@ export class HostReads {
 
   /** The host's connection, counting everything sent over it. */
   track(conn: Connection): Connection {
-    const count = (): void => void this.operations++;
+    const counted =
+      <A extends unknown[], R>(send: (...args: A) => R) =>
+      (...args: A): R => {
+        this.operations++;
+        return send(...args);
+      };
     return {
       spec: conn.spec,
       open: () => conn.open(),
       close: () => conn.close(),
-      exec: (command: string, opts?: ExecOptions) => (count(), conn.exec(command, opts)),
-      put: (dest: string, source: PutSource, opts?: PutOptions) => (count(), conn.put(dest, source, opts)),
-      get: (src, localPath, opts) => (count(), conn.get(src, localPath, opts)),
-      tunnel: (address, port) => (count(), conn.tunnel(address, port)),
+      exec: counted((command: string, opts?: ExecOptions) => conn.exec(command, opts)),
+      put: counted((dest: string, source: PutSource, opts?: PutOptions) => conn.put(dest, source, opts)),
+      get: counted((src: string, localPath: string, opts?: GetOptions) => conn.get(src, localPath, opts)),
+      tunnel: counted((address: string, port: number) => conn.tunnel(address, port)),
     };
   }
 
@@ -60,7 +65,13 @@ export class HostReads {
    * together with `ahead()`'s queries, which are asked only when the host has been quiet.
    * `records`: what Furrow wrote, trusted instead of hashing (absent with --verify).
    */
-  async probe(conn: Connection, become: string, queries: FileQuery[], ahead: (tasks: number) => Promise<FileQuery[]>, records?: WrittenRecords): Promise<FileInfo[]> {
+  async probe(
+    conn: Connection,
+    become: string,
+    queries: FileQuery[],
+    ahead: (tasks: number) => Promise<FileQuery[]>,
+    records?: WrittenRecords,
+  ): Promise<FileInfo[]> {
     const known = this.answer(become, queries);
     if (known) return known;
     const more = this.quiet > 0 ? await ahead(Math.min(this.quiet, MAX_TASKS_AHEAD)) : [];
@@ -70,7 +81,7 @@ export class HostReads {
     this.entries.clear();
     // Kept only if nothing else reached the host while the probe ran.
     if (more.length && this.operations === before + 1) {
-      all.forEach((q, i) => this.entries.set(`${become} ${queryKey(q)}`, infos[i]!));
+      for (const [i, q] of all.entries()) this.entries.set(`${become} ${queryKey(q)}`, infos[i]!);
       this.stamp = this.operations;
       this.readAt = this.now();
     }

@@ -23,12 +23,15 @@ export interface ResumePlan {
 
 export function planResume(runsDir: string, playbook: string): ResumePlan | undefined {
   if (!existsSync(runsDir)) return undefined;
-  const journals = readdirSync(runsDir).filter((f) => f.endsWith('.jsonl')).sort().reverse();
+  const journals = readdirSync(runsDir)
+    .filter((f) => f.endsWith('.jsonl'))
+    .sort()
+    .reverse();
   for (const name of journals) {
     const file = path.join(runsDir, name);
     const { events, warnings } = readJournal(file);
     const start = events.find((e) => e.kind === 'run_start');
-    if (!start || start.kind !== 'run_start' || start.playbook !== playbook || start.check) continue;
+    if (start?.kind !== 'run_start' || start.playbook !== playbook || start.check) continue;
     const startAt = new Map<string, string>();
     const pending = new Map<string, string[]>();
     const seen = new Set<string>();
@@ -36,12 +39,16 @@ export function planResume(runsDir: string, playbook: string): ResumePlan | unde
       if (e.kind === 'handlers_pending' && !startAt.has(e.host)) pending.set(e.host, e.handlers);
       if (e.kind !== 'task_result') continue;
       seen.add(e.host);
-      if ((e.status === 'failed' || e.status === 'unreachable') && !startAt.has(e.host)) startAt.set(e.host, e.resumeAt ?? e.taskId);
+      if ((e.status === 'failed' || e.status === 'unreachable') && !startAt.has(e.host))
+        startAt.set(e.host, e.resumeAt ?? e.taskId);
     }
     for (const host of pending.keys()) if (!startAt.has(host)) pending.delete(host);
     const end = events.find((e) => e.kind === 'run_end');
     // A resumed run left out the hosts that had finished before: they stay finished.
-    const finished = new Set([...(start.finished ?? []), ...[...seen].filter((h) => !startAt.has(h) && end !== undefined)]);
+    const finished = new Set([
+      ...(start.finished ?? []),
+      ...[...seen].filter((h) => !startAt.has(h) && end !== undefined),
+    ]);
     return { journal: file, startAt, pending, finished, warnings };
   }
   return undefined;
@@ -61,8 +68,15 @@ export function readJournal(file: string): { events: RunEvent[]; warnings: strin
     try {
       events.push(JSON.parse(line) as RunEvent);
     } catch {
-      if (i !== last) throw new InputError({ file, line: i + 1 }, 'the run journal has a broken line', 'move this journal out of .furrow/runs to resume from the one before it');
-      warnings.push(`${file}:${i + 1}: the journal's last line is torn (the run was cut off while writing it): ignored`);
+      if (i !== last)
+        throw new InputError(
+          { file, line: i + 1 },
+          'the run journal has a broken line',
+          'move this journal out of .furrow/runs to resume from the one before it',
+        );
+      warnings.push(
+        `${file}:${i + 1}: the journal's last line is torn (the run was cut off while writing it): ignored`,
+      );
     }
   });
   return { events, warnings };

@@ -23,6 +23,7 @@ import { planResume, type ResumePlan } from './resume.js';
 import { plannedTasks, type PreparedPlay, runFlow, runPlay } from './play-runner.js';
 import { selectTasks, startAtTask, unmatchedTagWarnings, type TagSelection } from './selection.js';
 import { describeRun, type ListMode } from './listing.js';
+import { getOrAdd } from '../get-or-add.js';
 
 export interface RunOptions {
   playbook: string;
@@ -73,14 +74,22 @@ export interface RunSummary {
 const MAX_DEFAULT_FORKS = 100;
 
 /** Everything is loaded and checked before the first connection: bad input touches no host. */
-async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays: PreparedPlay[]; tagWarnings: string[]; resume?: ResumePlan }> {
+async function prepare(
+  opts: RunOptions,
+): Promise<{ inventory: Inventory; plays: PreparedPlay[]; tagWarnings: string[]; resume?: ResumePlan }> {
   const inventory = await loadInventory(opts.inventory);
   const load = { modules: opts.modules, rolesPath: opts.rolesPath ?? [] };
   const playbook = await loadPlaybook(path.resolve(opts.playbook), load);
-  for (const more of opts.morePlaybooks ?? []) playbook.plays.push(...(await loadPlaybook(path.resolve(more), load)).plays);
+  for (const more of opts.morePlaybooks ?? [])
+    playbook.plays.push(...(await loadPlaybook(path.resolve(more), load)).plays);
   const sel: TagSelection = { tags: opts.tags ?? [], skipTags: opts.skipTags ?? [] };
   const resume = opts.resume ? planResume(runsDir(opts), runKey(opts)) : undefined;
-  if (opts.resume && !resume) throw new InputError({ file: runsDir(opts) }, `no earlier run of ${runKey(opts)} to resume`, 'run it once without --resume');
+  if (opts.resume && !resume)
+    throw new InputError(
+      { file: runsDir(opts) },
+      `no earlier run of ${runKey(opts)} to resume`,
+      'run it once without --resume',
+    );
   let started = !opts.startAtTask;
   const plays = playbook.plays.map((play) => {
     let hosts = selectHosts(inventory, play.hosts, opts.limit);
@@ -94,13 +103,26 @@ async function prepare(opts: RunOptions): Promise<{ inventory: Inventory; plays:
     const otherVars = [...hosts.map((h) => hostVars(inventory, h)), opts.clusterVars, opts.extraVars];
     return { play, hosts, tasks, gatherFacts: playUsesFacts(play, tasks, otherVars) };
   });
-  if (!started) throw new InputError({ file: playbook.file }, `--start-at-task: no task is named '${opts.startAtTask}'`, 'give the name exactly as the task has it');
+  if (!started)
+    throw new InputError(
+      { file: playbook.file },
+      `--start-at-task: no task is named '${opts.startAtTask}'`,
+      'give the name exactly as the task has it',
+    );
   if (opts.joinPlays === false) {
     const serial = plays.find((p) => p.play.serial?.length);
-    if (serial) throw new InputError(serial.play.place, `play '${serial.play.name}' has serial batches, which join its hosts`, 'run this step on its own, or drop serial');
+    if (serial)
+      throw new InputError(
+        serial.play.place,
+        `play '${serial.play.name}' has serial batches, which join its hosts`,
+        'run this step on its own, or drop serial',
+      );
   }
   precheckTemplates(plays, inventory, opts.clusterVars ?? {}, opts.extraVars ?? {});
-  const tagWarnings = unmatchedTagWarnings(playbook.plays.flatMap((p) => p.tasks), sel);
+  const tagWarnings = unmatchedTagWarnings(
+    playbook.plays.flatMap((p) => p.tasks),
+    sel,
+  );
   return { inventory, plays, tagWarnings, ...(resume ? { resume } : {}) };
 }
 
@@ -177,16 +199,13 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
       }
       return p;
     },
-    reads(name) {
-      let r = reads.get(name);
-      if (!r) reads.set(name, (r = new HostReads()));
-      return r;
-    },
+    reads: (name) => getOrAdd(reads, name, () => new HostReads()),
     async facts(host) {
       host.facts ??= (await gatherFacts(await run.connect(host.name))) as Record<string, unknown>;
       return host.facts;
     },
-    limit: (fn) => limit.add(fn) as Promise<any>,
+    // No timeout is set on this queue, so a task always settles with its own result.
+    limit: (fn) => limit.add(fn, { throwOnTimeout: true }),
   };
   const started = Date.now();
   let unlock = async (): Promise<void> => undefined;
@@ -205,7 +224,12 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
   let aborted = false;
   try {
     if (!run.check) {
-      unlock = await lockRunHosts([...hosts.keys()], { wait: opts.wait !== false, started: new Date(started), reporter, connect: (name) => run.connect(name) });
+      unlock = await lockRunHosts([...hosts.keys()], {
+        wait: opts.wait !== false,
+        started: new Date(started),
+        reporter,
+        connect: (name) => run.connect(name),
+      });
     }
     if (opts.joinPlays === false) aborted = await runFlow(run, plays, resume);
     else {
@@ -227,6 +251,11 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
   reporter.onEvent({ kind: 'run_end', recap, durationMs: Date.now() - started });
   await reporter.close();
   const states = [...hosts.values()];
-  const exitCode = aborted || states.some((h) => h.status === 'failed') ? EXIT.failed : states.some((h) => h.status === 'unreachable') ? EXIT.unreachable : EXIT.ok;
+  const exitCode =
+    aborted || states.some((h) => h.status === 'failed')
+      ? EXIT.failed
+      : states.some((h) => h.status === 'unreachable')
+        ? EXIT.unreachable
+        : EXIT.ok;
   return { runId, journal: journal.file, recap, exitCode };
 }

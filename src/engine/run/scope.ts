@@ -5,6 +5,7 @@ import { VarScope } from '../vars.js';
 import { variableLayers } from './layers.js';
 import type { PlayContext } from './context.js';
 import type { HostState } from './host-state.js';
+import { getOrAdd } from '../get-or-add.js';
 
 /** The variables one task sees on one host, with the operations the task runner needs. */
 export interface TaskScope {
@@ -32,19 +33,17 @@ function factVars(facts: Record<string, unknown> | undefined): Record<string, un
 const inventoryCache = new WeakMap<object, Map<string, Record<string, unknown>>>();
 
 function inventoryVars(pc: PlayContext, host: string): Record<string, unknown> {
-  let byHost = inventoryCache.get(pc.run.inventory);
-  if (!byHost) inventoryCache.set(pc.run.inventory, (byHost = new Map()));
-  let vars = byHost.get(host);
-  if (!vars) byHost.set(host, (vars = pc.run.inventory.hosts.has(host) ? hostVars(pc.run.inventory, host) : { inventory_hostname: host }));
-  return vars;
+  const { inventory } = pc.run;
+  const byHost = getOrAdd(inventoryCache, inventory, () => new Map<string, Record<string, unknown>>());
+  return getOrAdd(byHost, host, () =>
+    inventory.hosts.has(host) ? hostVars(inventory, host) : { inventory_hostname: host },
+  );
 }
 
 const groupsCache = new WeakMap<object, Record<string, string[]>>();
 
 function groupsOf(pc: PlayContext): Record<string, string[]> {
-  let groups = groupsCache.get(pc.run.inventory);
-  if (!groups) groupsCache.set(pc.run.inventory, (groups = groupsMap(pc.run.inventory)));
-  return groups;
+  return getOrAdd(groupsCache, pc.run.inventory, () => groupsMap(pc.run.inventory));
 }
 
 const hostvarsCache = new WeakMap<object, Record<string, unknown>>();

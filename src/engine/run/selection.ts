@@ -45,7 +45,12 @@ export function unmatchedTagWarnings(tasks: Task[], sel: TagSelection): string[]
   const has = new Set(known);
   const which = known.length ? `the tags here are: ${known.join(', ')}` : 'no task here has a tag';
   return (['tags', 'skipTags'] as const).flatMap((key) =>
-    sel[key].filter((t) => !SPECIAL_TAGS.has(t) && !has.has(t)).map((t) => `--${key === 'tags' ? 'tags' : 'skip-tags'} ${t}: no task has this tag, so it ${key === 'tags' ? 'selects' : 'skips'} nothing; ${which}`),
+    sel[key]
+      .filter((t) => !SPECIAL_TAGS.has(t) && !has.has(t))
+      .map(
+        (t) =>
+          `--${key === 'tags' ? 'tags' : 'skip-tags'} ${t}: no task has this tag, so it ${key === 'tags' ? 'selects' : 'skips'} nothing; ${which}`,
+      ),
   );
 }
 
@@ -74,7 +79,11 @@ export function startAtTask(tasks: Task[], name: string): { tasks: Task[]; found
     if (task.module !== 'block' && task.name === name) return { tasks: tasks.slice(i), found: true };
     if (task.block) {
       const inner = startAtTask(task.block.tasks, name);
-      if (inner.found) return { tasks: [{ ...task, block: { ...task.block, tasks: inner.tasks } }, ...tasks.slice(i + 1)], found: true };
+      if (inner.found)
+        return {
+          tasks: [{ ...task, block: { ...task.block, tasks: inner.tasks } }, ...tasks.slice(i + 1)],
+          found: true,
+        };
     }
   }
   return { tasks: [], found: false };
@@ -116,5 +125,9 @@ function batchSize(s: SerialBatch, total: number, where: string): number {
     if (m) return Math.max(1, Math.floor((Number(m[1]) / 100) * total));
     if (/^\d+$/.test(s.trim()) && Number(s) > 0) return Number(s);
   }
-  throw new InputError({ file: where }, `serial: '${s}' is not a batch size`, 'use a positive number, a percentage such as "30%", or a list of them');
+  throw new InputError(
+    { file: where },
+    `serial: '${s}' is not a batch size`,
+    'use a positive number, a percentage such as "30%", or a list of them',
+  );
 }

@@ -4,7 +4,7 @@ import { FurrowError, UnreachableError } from '../errors.js';
 import type { TaskStatus } from '../events.js';
 import { probeFiles, type FileQuery } from '../facts/files.js';
 import { WRITTEN_DIR } from '../facts/written.js';
-import type { ApplyResult, Diff, Module, ModuleContext, Plan } from '../module.js';
+import type { ApplyResult, Diff, Module, ModuleContext, Plan, AnyModule } from '../module.js';
 import { hostsOfGroup } from '../inventory/index.js';
 import { findFile } from '../playbook/index.js';
 import type { Task } from '../playbook/types.js';
@@ -39,7 +39,13 @@ function errorText(err: unknown): string {
  * Runs one task on one host and reports it; returns its status. For a handler, `flushAt` is the
  * flush_handlers task that ran it: where --resume starts again if it fails.
  */
-export async function runTask(host: HostState, task: Task, pc: PlayContext, handler = false, flushAt?: string): Promise<TaskStatus> {
+export async function runTask(
+  host: HostState,
+  task: Task,
+  pc: PlayContext,
+  handler = false,
+  flushAt?: string,
+): Promise<TaskStatus> {
   const { run } = pc;
   const started = Date.now();
   const role = task.role ? { role: task.role.name } : {};
@@ -58,12 +64,14 @@ export async function runTask(host: HostState, task: Task, pc: PlayContext, hand
       watch.phase('a free slot (--forks)');
       return run.limit(() => decide(host, task, pc, watch));
     };
-    if (task.throttle) watch.phase(`its turn (throttle: ${task.throttle} host${task.throttle === 1 ? '' : 's'} at a time)`);
+    if (task.throttle)
+      watch.phase(`its turn (throttle: ${task.throttle} host${task.throttle === 1 ? '' : 's'} at a time)`);
     outcome = await (task.throttle ? pc.throttled(task, work) : work());
   } catch (err) {
-    outcome = err instanceof UnreachableError
-      ? { status: 'unreachable', result: { unreachable: true, msg: err.message }, msg: err.message }
-      : { status: 'failed', result: { failed: true, msg: errorText(err) }, msg: errorText(err) };
+    outcome =
+      err instanceof UnreachableError
+        ? { status: 'unreachable', result: { unreachable: true, msg: err.message }, msg: err.message }
+        : { status: 'failed', result: { failed: true, msg: errorText(err) }, msg: errorText(err) };
   } finally {
     watch.stop();
   }
@@ -108,27 +116,68 @@ async function decide(host: HostState, task: Task, pc: PlayContext, watch: TaskW
   if (task.loop === undefined && task.when.length && !scope.condition(task.when)) return SKIPPED;
   if (!task.runOnce) return runLooped(host, task, pc, scope, watch);
   watch.phase('the host that runs it once for all (run_once)');
-  const { promise, ranHere } = pc.runOnce.once(`${pc.index}:${pc.batchIndex}:${task.id}`, () => runLooped(host, task, pc, scope, watch));
+  const { promise, ranHere } = pc.runOnce.once(`${pc.index}:${pc.batchIndex}:${task.id}`, () =>
+    runLooped(host, task, pc, scope, watch),
+  );
   const outcome = await promise;
   return ranHere ? outcome : { ...outcome, msg: [outcome.msg, '(result of run_once)'].filter(Boolean).join(' ') };
 }
 
-async function runLooped(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, watch: TaskWatch): Promise<TaskOutcome> {
+async function runLooped(
+  host: HostState,
+  task: Task,
+  pc: PlayContext,
+  scope: TaskScope,
+  watch: TaskWatch,
+): Promise<TaskOutcome> {
   if (task.loop === undefined) return runWithRetries(host, task, pc, scope, watch);
   const items = scope.resolve(task.loop);
-  if (!Array.isArray(items)) throw new FurrowError('module', `${host.name}: loop of '${task.name}' (${task.place.file}:${task.place.line}) is not a list`);
+  if (!Array.isArray(items))
+    throw new FurrowError(
+      'module',
+      `${host.name}: loop of '${task.name}' (${task.place.file}:${task.place.line}) is not a list`,
+    );
   const outcomes: TaskOutcome[] = [];
   for (const [i, item] of items.entries()) {
-    const itemScope = scope.withVars({ [task.loopVar]: item, ...(task.loopIndexVar ? { [task.loopIndexVar]: i } : {}) });
-    outcomes.push(task.when.length && !itemScope.condition(task.when) ? SKIPPED : await itemOutcome(() => runWithRetries(host, task, pc, itemScope, watch)));
+    const itemScope = scope.withVars({
+      [task.loopVar]: item,
+      ...(task.loopIndexVar ? { [task.loopIndexVar]: i } : {}),
+    });
+    outcomes.push(
+      task.when.length && !itemScope.condition(task.when)
+        ? SKIPPED
+        : await itemOutcome(() => runWithRetries(host, task, pc, itemScope, watch)),
+    );
   }
-  const status: TaskStatus = outcomes.some((o) => o.status === 'failed') ? 'failed' : outcomes.some((o) => o.status === 'changed') ? 'changed' : outcomes.every((o) => o.status === 'skipped') && outcomes.length ? 'skipped' : 'ok';
+  const status: TaskStatus = outcomes.some((o) => o.status === 'failed')
+    ? 'failed'
+    : outcomes.some((o) => o.status === 'changed')
+      ? 'changed'
+      : outcomes.every((o) => o.status === 'skipped') && outcomes.length
+        ? 'skipped'
+        : 'ok';
   const units = outcomes.map((o) => o.diff).filter((d): d is Diff => !!d);
   const diff: Diff | undefined = units.length
-    ? { unified: units.map((d) => d.unified).filter(Boolean).join('\n') || undefined, values: units.flatMap((d) => d.values ?? []) }
+    ? {
+        unified:
+          units
+            .map((d) => d.unified)
+            .filter(Boolean)
+            .join('\n') || undefined,
+        values: units.flatMap((d) => d.values ?? []),
+      }
     : undefined;
-  const msg = outcomes.map((o, i) => (o.msg ? `[${i}] ${o.msg}` : '')).filter(Boolean).join('\n') || undefined;
-  return { status, result: { changed: status === 'changed', failed: status === 'failed', results: outcomes.map((o) => o.result) }, ...(msg ? { msg } : {}), ...(diff ? { diff } : {}) };
+  const msg =
+    outcomes
+      .map((o, i) => (o.msg ? `[${i}] ${o.msg}` : ''))
+      .filter(Boolean)
+      .join('\n') || undefined;
+  return {
+    status,
+    result: { changed: status === 'changed', failed: status === 'failed', results: outcomes.map((o) => o.result) },
+    ...(msg ? { msg } : {}),
+    ...(diff ? { diff } : {}),
+  };
 }
 
 /**
@@ -144,7 +193,13 @@ async function itemOutcome(run: () => Promise<TaskOutcome>): Promise<TaskOutcome
   }
 }
 
-async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, watch: TaskWatch): Promise<TaskOutcome> {
+async function runWithRetries(
+  host: HostState,
+  task: Task,
+  pc: PlayContext,
+  scope: TaskScope,
+  watch: TaskWatch,
+): Promise<TaskOutcome> {
   if (!task.until?.length) return runModule(host, task, pc, scope, watch);
   const retries = Number(scope.resolve(task.retries ?? 3));
   const delay = Number(scope.resolve(task.delay ?? 5));
@@ -152,9 +207,22 @@ async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scop
   for (let attempt = 1; ; attempt++) {
     const bound = scope.withVars({ [task.register ?? 'result']: outcome.result });
     if (bound.condition(task.until)) return outcome;
-    if (attempt > retries) return { ...outcome, status: 'failed', msg: `${outcome.msg ?? ''} until condition not met after ${attempt} attempt(s)`.trim() };
+    if (attempt > retries)
+      return {
+        ...outcome,
+        status: 'failed',
+        msg: `${outcome.msg ?? ''} until condition not met after ${attempt} attempt(s)`.trim(),
+      };
     // Long waits say what they wait for and how much is left, as Ansible's "FAILED - RETRYING" does.
-    pc.run.reporter.onEvent({ kind: 'task_retry', host: host.name, taskId: task.id, task: task.name, attempt, retriesLeft: retries - attempt + 1, delaySeconds: delay });
+    pc.run.reporter.onEvent({
+      kind: 'task_retry',
+      host: host.name,
+      taskId: task.id,
+      task: task.name,
+      attempt,
+      retriesLeft: retries - attempt + 1,
+      delaySeconds: delay,
+    });
     watch.phase(`its until condition (attempt ${attempt + 1} of ${retries + 1} next)`, (retries - attempt + 1) * delay);
     await sleep(delay * 1000);
     pc.run.reads(targetOf(host, task, scope)).drop(); // the retry must see the host as it is now
@@ -164,7 +232,14 @@ async function runWithRetries(host: HostState, task: Task, pc: PlayContext, scop
 
 /** plan, then apply unless in check mode or nothing is to be done; then changed_when / failed_when. */
 /** `retrying`: an attempt of an until loop, whose bound (the retries left) the watch keeps. */
-async function runModule(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, watch: TaskWatch, retrying = false): Promise<TaskOutcome> {
+async function runModule(
+  host: HostState,
+  task: Task,
+  pc: PlayContext,
+  scope: TaskScope,
+  watch: TaskWatch,
+  retrying = false,
+): Promise<TaskOutcome> {
   const mod = task.impl as Module<Record<string, unknown>, unknown> | undefined;
   if (!mod) throw new FurrowError('module', `unknown module '${task.module}' (${task.place.file}:${task.place.line})`);
   const params = checkParams(mod, scope.resolve(task.params), task);
@@ -175,14 +250,20 @@ async function runModule(host: HostState, task: Task, pc: PlayContext, scope: Ta
   const check = checkModeOf(task, pc);
   if (mod.local || (!check && plan.action !== 'none')) {
     // What the module does now, in its own words (not under no_log: the reason may quote values).
-    if (!retrying) watch.phase(task.noLog ? `${mod.name} on the host` : `${mod.name}: ${clip(plan.reason)}`, plan.waitsUpTo);
+    if (!retrying)
+      watch.phase(task.noLog ? `${mod.name} on the host` : `${mod.name}: ${clip(plan.reason)}`, plan.waitsUpTo);
     applied = await mod.apply(ctx, plan, params);
   }
   if (!mod.local) pc.run.reads(targetOf(host, task, scope)).settled(applied !== undefined);
   let changed = applied?.changed ?? plan.action !== 'none';
   let failed = !!applied?.failed;
   if (applied?.facts) Object.assign(host.registered, applied.facts);
-  const result: Record<string, unknown> = { changed, failed, ...(applied?.output ?? {}), ...(applied?.msg ? { msg: applied.msg } : {}) };
+  const result: Record<string, unknown> = {
+    changed,
+    failed,
+    ...(applied?.output ?? {}),
+    ...(applied?.msg ? { msg: applied.msg } : {}),
+  };
   if (task.changedWhen || task.failedWhen) {
     const bound = scope.withVars({ [task.register ?? 'result']: result, ...result });
     if (task.changedWhen) changed = bound.condition(task.changedWhen);
@@ -190,9 +271,17 @@ async function runModule(host: HostState, task: Task, pc: PlayContext, scope: Ta
     Object.assign(result, { changed, failed });
   }
   const status: TaskStatus = failed ? 'failed' : changed ? 'changed' : 'ok';
-  const msg = failed ? applied?.msg ?? plan.reason : applied?.msg ?? (plan.action !== 'none' || check ? plan.reason : undefined);
+  const msg = failed
+    ? (applied?.msg ?? plan.reason)
+    : (applied?.msg ?? (plan.action !== 'none' || check ? plan.reason : undefined));
   const print = applied?.show && applied.msg !== undefined ? applied.msg : undefined;
-  return { status, result, ...(msg ? { msg } : {}), ...(print !== undefined ? { print } : {}), ...(plan.diff && plan.action !== 'none' ? { diff: plan.diff } : {}) };
+  return {
+    status,
+    result,
+    ...(msg ? { msg } : {}),
+    ...(print !== undefined ? { print } : {}),
+    ...(plan.diff && plan.action !== 'none' ? { diff: plan.diff } : {}),
+  };
 }
 
 /** Whether this task only plans: the run's --check, unless the task's check_mode says otherwise (Ansible's rule). */
@@ -223,8 +312,18 @@ interface RunAs {
 
 function runAsOf(task: Task, pc: PlayContext, scope: TaskScope): RunAs {
   const variable = ['furrow_become_user', 'ansible_become_user'].find((name) => scope.lookup.has(name));
-  const becomeUser = variable !== undefined ? scope.lookup.get(variable) : task.becomeUser !== undefined ? scope.resolve(task.becomeUser) : undefined;
-  const environment = task.environment === undefined ? undefined : Object.fromEntries(Object.entries(scope.resolve(task.environment) as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  const becomeUser =
+    variable !== undefined
+      ? scope.lookup.get(variable)
+      : task.becomeUser !== undefined
+        ? scope.resolve(task.becomeUser)
+        : undefined;
+  const environment =
+    task.environment === undefined
+      ? undefined
+      : Object.fromEntries(
+          Object.entries(scope.resolve(task.environment) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+        );
   const become = task.become ?? pc.play.become;
   return {
     ...(become !== undefined ? { become } : {}),
@@ -238,7 +337,13 @@ function runAsKey(runAs: RunAs): string {
   return `${String(runAs.become)} ${runAs.becomeUser ?? ''}`;
 }
 
-async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope: TaskScope, mod: Module<any, any>): Promise<ModuleContext> {
+async function moduleContext(
+  host: HostState,
+  task: Task,
+  pc: PlayContext,
+  scope: TaskScope,
+  mod: AnyModule,
+): Promise<ModuleContext> {
   const target = targetOf(host, task, scope);
   const runAs = runAsOf(task, pc, scope);
   const conn = mod.local ? undefined : await pc.run.connect(target);
@@ -253,11 +358,14 @@ async function moduleContext(host: HostState, task: Task, pc: PlayContext, scope
       const trusted = pc.run.verifyFiles ? undefined : WRITTEN;
       // Read ahead only along this host's own task list, for its own connection.
       if (target !== host.name) return probeFiles(ctx.conn, queries, trusted);
-      return pc.run.reads(target).probe(ctx.conn, runAsKey(runAs), queries, (tasks) => queriesAhead(host, pc, tasks, runAsKey(runAs)), trusted);
+      return pc.run
+        .reads(target)
+        .probe(ctx.conn, runAsKey(runAs), queries, (tasks) => queriesAhead(host, pc, tasks, runAsKey(runAs)), trusted);
     },
     written: WRITTEN,
     get vars() {
-      return (vars ??= scope.all());
+      vars ??= scope.all();
+      return vars;
     },
     lookup: scope.lookup,
     check: checkModeOf(task, pc),
@@ -286,7 +394,14 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, run
     const task = list.tasks[i]!;
     const mod = task.impl as Module<Record<string, unknown>, unknown> | undefined;
     if (mod?.local) continue;
-    if (!mod?.fileQueries || task.loop !== undefined || task.delegateTo !== undefined || task.runOnce || task.waitFor.length) break;
+    if (
+      !mod?.fileQueries ||
+      task.loop !== undefined ||
+      task.delegateTo !== undefined ||
+      task.runOnce ||
+      task.waitFor.length
+    )
+      break;
     try {
       const scope = await scopeFor(host, task, pc);
       if (runAsKey(runAsOf(task, pc, scope)) !== runAs) break;
@@ -307,7 +422,10 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, run
  * (see withEnvironment).
  */
 function withRunAs(conn: Connection, runAs: RunAs): Connection {
-  const user = { ...(runAs.become !== undefined ? { become: runAs.become } : {}), ...(runAs.becomeUser !== undefined ? { becomeUser: runAs.becomeUser } : {}) };
+  const user = {
+    ...(runAs.become !== undefined ? { become: runAs.become } : {}),
+    ...(runAs.becomeUser !== undefined ? { becomeUser: runAs.becomeUser } : {}),
+  };
 
   return {
     spec: conn.spec,
@@ -317,8 +435,10 @@ function withRunAs(conn: Connection, runAs: RunAs): Connection {
       const withEnv = withEnvironment(command, runAs.environment ?? {}, opts.stdin);
       return conn.exec(withEnv.command, { ...user, ...withoutUndefined({ ...opts, stdin: withEnv.stdin }) });
     },
-    put: (dest: string, source: PutSource, opts: PutOptions = {}) => conn.put(dest, source, { ...user, ...withoutUndefined(opts) }),
-    get: (src: string, localPath: string, opts: GetOptions = {}) => conn.get(src, localPath, { ...user, ...withoutUndefined(opts) }),
+    put: (dest: string, source: PutSource, opts: PutOptions = {}) =>
+      conn.put(dest, source, { ...user, ...withoutUndefined(opts) }),
+    get: (src: string, localPath: string, opts: GetOptions = {}) =>
+      conn.get(src, localPath, { ...user, ...withoutUndefined(opts) }),
     tunnel: (address: string, port: number) => conn.tunnel(address, port),
   };
 }

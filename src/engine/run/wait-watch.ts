@@ -48,7 +48,8 @@ export class TaskWatch {
   /** What the task waits for from now on; `upToSeconds` bounds it, when something does. */
   phase(waitingFor: string, upToSeconds?: number): void {
     this.waitingFor = waitingFor;
-    this.deadline = upToSeconds !== undefined && Number.isFinite(upToSeconds) ? this.timers.now() + upToSeconds * 1000 : undefined;
+    this.deadline =
+      upToSeconds !== undefined && Number.isFinite(upToSeconds) ? this.timers.now() + upToSeconds * 1000 : undefined;
   }
 
   stop(): void {

@@ -17,14 +17,20 @@ export type VarPath = Array<string | number>;
 const PATH = String.raw`[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[\s*(?:'[^']*'|"[^"]*"|\d+)\s*\])*`;
 const NOT_AFTER = String.raw`(?<![\w.\])'"])`;
 const OPERAND = String.raw`(?:${PATH}|'[^']*'|"[^"]*"|-?\d+(?:\.\d+)?)`;
-const IS_TEST = new RegExp(String.raw`${NOT_AFTER}(${PATH})\s+is\s+(not\s+)?(defined|undefined|none|changed|failed|skipped|succeeded|success)\b`, 'dg');
+const IS_TEST = new RegExp(
+  String.raw`${NOT_AFTER}(${PATH})\s+is\s+(not\s+)?(defined|undefined|none|changed|failed|skipped|succeeded|success)\b`,
+  'dg',
+);
 const NOT_IN = new RegExp(String.raw`${NOT_AFTER}(${OPERAND})\s+not\s+in\s+(${OPERAND})(?![\w.[])`, 'dg');
 const WORD_OPERATOR = /(?<![\w.])(and|or|True|False|None)(?!\w)/dg;
 const CEL_WORDS: Record<string, string> = { and: '&&', or: '||', True: 'true', False: 'false', None: 'null' };
 const NOT = /(?<![\w.])not(?!\w)/;
 
 export class ConditionSyntaxError extends Error {
-  constructor(message: string, readonly fix: string) {
+  constructor(
+    message: string,
+    readonly fix: string,
+  ) {
     super(message);
   }
 }
@@ -61,12 +67,16 @@ function isTest(path: string, test: string, negated: boolean, isDefined: (path: 
 function rejectJinjaLeftovers(masked: string): void {
   const isTestLeft = /(?<![\w.])is\s+(not\s+)?(\w+)/.exec(masked);
   if (isTestLeft) {
-    throw new ConditionSyntaxError(`the Jinja test 'is ${isTestLeft[1] ?? ''}${isTestLeft[2]}' is not supported here`,
-      'use a CEL expression (x == "a", size(x) > 0, has(x.y)); tests read as CEL are: defined, undefined, none, changed, failed, skipped, succeeded, on a variable path');
+    throw new ConditionSyntaxError(
+      `the Jinja test 'is ${isTestLeft[1] ?? ''}${isTestLeft[2]}' is not supported here`,
+      'use a CEL expression (x == "a", size(x) > 0, has(x.y)); tests read as CEL are: defined, undefined, none, changed, failed, skipped, succeeded, on a variable path',
+    );
   }
   if (/(?<!\|)\|(?!\|)/.test(masked)) {
-    throw new ConditionSyntaxError('Jinja filters (|) are not supported in conditions',
-      'use CEL: size(x) for length, int(x) and string(x) to convert, x.contains("y") or "y" in x to search, x.matches("re") for a regex');
+    throw new ConditionSyntaxError(
+      'Jinja filters (|) are not supported in conditions',
+      'use CEL: size(x) for length, int(x) and string(x) to convert, x.contains("y") or "y" in x to search, x.matches("re") for a regex',
+    );
   }
 }
 
@@ -95,7 +105,8 @@ function operandEnd(masked: string, from: number): number {
     else if (')]}'.includes(char)) {
       if (depth === 0) return i;
       depth--;
-    } else if (depth === 0 && (masked.startsWith('&&', i) || masked.startsWith('||', i) || ',?:'.includes(char))) return i;
+    } else if (depth === 0 && (masked.startsWith('&&', i) || masked.startsWith('||', i) || ',?:'.includes(char)))
+      return i;
   }
   return masked.length;
 }

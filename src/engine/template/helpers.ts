@@ -16,7 +16,11 @@ export interface TemplatePosition {
 
 /** A failure inside a template; the template layer turns it into an InputError with the place. */
 export class TemplateFault extends Error {
-  constructor(message: string, readonly position?: TemplatePosition, readonly undefinedName?: string) {
+  constructor(
+    message: string,
+    readonly position?: TemplatePosition,
+    readonly undefinedName?: string,
+  ) {
     super(message);
   }
 }
@@ -30,12 +34,15 @@ export function isTruthy(value: unknown): boolean {
   return Boolean(value);
 }
 
-const compare = (name: string, test: (order: number) => boolean): Helper => (a, b) => {
-  const bothNumbers = typeof a === 'number' && typeof b === 'number';
-  const bothStrings = typeof a === 'string' && typeof b === 'string';
-  if (!bothNumbers && !bothStrings) throw new Error(`${name} compares two numbers or two strings, got ${typeName(a)} and ${typeName(b)}`);
-  return test(a < b ? -1 : a > b ? 1 : 0);
-};
+const compare =
+  (name: string, test: (order: number) => boolean): Helper =>
+  (a, b) => {
+    const bothNumbers = typeof a === 'number' && typeof b === 'number';
+    const bothStrings = typeof a === 'string' && typeof b === 'string';
+    if (!bothNumbers && !bothStrings)
+      throw new Error(`${name} compares two numbers or two strings, got ${typeName(a)} and ${typeName(b)}`);
+    return test(a < b ? -1 : a > b ? 1 : 0);
+  };
 
 export const HELPERS: Record<string, Helper> = {
   eq: (a, b) => isDeepStrictEqual(a, b),
@@ -88,13 +95,21 @@ function wrapHelper(name: string, fn: Helper) {
     } catch (err) {
       if (err instanceof TemplateFault) throw err;
       const message = (err as Error).message;
-      throw new TemplateFault(message.startsWith(`${name} `) || message.startsWith(`${name}:`) ? message : `${name}: ${message}`, options.loc?.start);
+      throw new TemplateFault(
+        message.startsWith(`${name} `) || message.startsWith(`${name}:`) ? message : `${name}: ${message}`,
+        options.loc?.start,
+      );
     }
   };
 }
 
 const VERSION_OPS: Record<string, (order: number) => boolean> = {
-  '<': (o) => o < 0, '<=': (o) => o <= 0, '>': (o) => o > 0, '>=': (o) => o >= 0, '==': (o) => o === 0, '!=': (o) => o !== 0,
+  '<': (o) => o < 0,
+  '<=': (o) => o <= 0,
+  '>': (o) => o > 0,
+  '>=': (o) => o >= 0,
+  '==': (o) => o === 0,
+  '!=': (o) => o !== 0,
 };
 
 /** Ansible's `version` test: dotted release numbers compared part by part ('v1.20.2' < '1.24'; a missing part is 0). */
@@ -119,7 +134,10 @@ function versionParts(value: unknown): number[] {
 function indentLines(width: number, text: string): string {
   const pad = ' '.repeat(width);
   // Blank lines stay empty so the output carries no trailing whitespace.
-  return text.split('\n').map((line) => (line === '' ? line : pad + line)).join('\n');
+  return text
+    .split('\n')
+    .map((line) => (line === '' ? line : pad + line))
+    .join('\n');
 }
 
 function contains(haystack: unknown, needle: unknown): boolean {
@@ -163,7 +181,8 @@ function asString(helper: string, value: unknown): string {
 
 function asInteger(helper: string, value: unknown): number {
   const number = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isInteger(number)) throw new Error(`${helper} expects a whole number, got ${typeName(value)}`);
+  if (typeof number !== 'number' || !Number.isInteger(number))
+    throw new Error(`${helper} expects a whole number, got ${typeName(value)}`);
   return number;
 }
 

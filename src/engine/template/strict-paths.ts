@@ -58,7 +58,15 @@ export function keepSingleValue(program: hbs.AST.Program): boolean {
   } else if (helper === TEXT_HELPER) {
     // params already hold the call as a subexpression
   } else if (helper !== undefined) {
-    mustache.params = [{ type: 'SubExpression', path: mustache.path, params: mustache.params, hash: mustache.hash, loc: mustache.loc } as hbs.AST.SubExpression];
+    mustache.params = [
+      {
+        type: 'SubExpression',
+        path: mustache.path,
+        params: mustache.params,
+        hash: mustache.hash,
+        loc: mustache.loc,
+      } as hbs.AST.SubExpression,
+    ];
   } else {
     mustache.params = [mustache.path];
   }
@@ -106,7 +114,9 @@ class PathGuard {
     if (isCall(node)) {
       this.call(node);
       // With noEscape, Handlebars joins raw values with `+`: {{length a}}{{length b}} would add.
-      node.params = [{ type: 'SubExpression', path, params: node.params, hash: node.hash, loc: node.loc } as hbs.AST.SubExpression];
+      node.params = [
+        { type: 'SubExpression', path, params: node.params, hash: node.hash, loc: node.loc } as hbs.AST.SubExpression,
+      ];
       node.path = pathTo(TEXT_HELPER, node.loc);
       node.hash = emptyHash(node.loc);
       return;
@@ -122,7 +132,9 @@ class PathGuard {
     if (!this.helpers.has(helper)) {
       throw new TemplateFault(`unknown helper '${helper}'`, start(node), undefined);
     }
-    node.params = node.params.map((param, index) => this.argument(param, index === 0 && UNDEFINED_TOLERANT.has(helper)));
+    node.params = node.params.map((param, index) =>
+      this.argument(param, index === 0 && UNDEFINED_TOLERANT.has(helper)),
+    );
     for (const pair of node.hash?.pairs ?? []) pair.value = this.argument(pair.value, false);
   }
 
@@ -136,7 +148,9 @@ class PathGuard {
     this.collect(path, !mayBeUndefined);
     if (path.parts.length === 0) return path; // `this`
     const chain = safeChain(path);
-    return mayBeUndefined ? chain : subExpression(REQUIRED_HELPER, [chain, stringLiteral(path.original, path.loc)], path.loc);
+    return mayBeUndefined
+      ? chain
+      : subExpression(REQUIRED_HELPER, [chain, stringLiteral(path.original, path.loc)], path.loc);
   }
 
   private collect(path: Path, required = false): void {

@@ -74,7 +74,14 @@ export const kmodState = {
       else if (line.startsWith('@moddir ')) state.moduleDir = line.endsWith('1');
       else if (line.startsWith('@modprobe ')) state.modprobe = line.endsWith('1');
       else if (line.startsWith('@module ')) {
-        module = { name: line.slice(8), loaded: false, builtin: false, loadFile: null, optionsFile: null, marks: new Set() };
+        module = {
+          name: line.slice(8),
+          loaded: false,
+          builtin: false,
+          loadFile: null,
+          optionsFile: null,
+          marks: new Set(),
+        };
         state.modules.push(module);
       } else if (module && (line === '@load' || line === '@options')) {
         into = line === '@load' ? 'loadFile' : 'optionsFile';

@@ -45,7 +45,8 @@ export function parseDpkgQuery(output: string, names: string[]): Map<string, Ins
     const installed = status.trim().split(/\s+/)[2] === 'installed';
     const name = qualified.replace(/:[^:]*$/, '');
     for (const key of [name, qualified]) {
-      if (installed || !found.get(key)?.version) found.set(key, installed && version ? { version: version.trim() } : {});
+      if (installed || !found.get(key)?.version)
+        found.set(key, installed && version ? { version: version.trim() } : {});
     }
   }
   return found;
@@ -95,7 +96,11 @@ export function parseRpmUpgrades(output: string): Map<string, AptPolicy> {
 
 /** `date +%s` then the mtimes of the stamp and the lists folder: the newest one is the last update. */
 export function parseCacheAge(output: string): number | undefined {
-  const [now, ...mtimes] = output.trim().split(/\s+/).map(Number).filter((n) => Number.isFinite(n) && n > 0);
+  const [now, ...mtimes] = output
+    .trim()
+    .split(/\s+/)
+    .map(Number)
+    .filter((n) => Number.isFinite(n) && n > 0);
   if (now === undefined || !mtimes.length) return undefined;
   return Math.max(0, now - Math.max(...mtimes));
 }
@@ -120,14 +125,19 @@ function rpmScript(manager: 'dnf' | 'yum', names: string[], upgrades: boolean): 
  * One shell script probing the given names. `upgrades` (state latest on dnf/yum) also asks the
  * repositories which have upgrades, which is slower and so only done when needed.
  */
-export function packageProbeCommand(names: string[], opts: { manager?: PackageManager; upgrades?: boolean } = {}): string {
+export function packageProbeCommand(
+  names: string[],
+  opts: { manager?: PackageManager; upgrades?: boolean } = {},
+): string {
   const branches: [PackageManager, string, string][] = [
     ['apt', 'command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1', aptScript(names)],
     ['dnf', 'command -v dnf >/dev/null 2>&1', rpmScript('dnf', names, !!opts.upgrades)],
     ['yum', 'command -v yum >/dev/null 2>&1', rpmScript('yum', names, !!opts.upgrades)],
   ];
   const chosen = opts.manager ? branches.filter(([m]) => m === opts.manager) : branches;
-  const parts = chosen.map(([m, test, body], i) => `${i === 0 ? 'if' : 'elif'} ${test}; then\necho '### manager ${m}'\n${body}`);
+  const parts = chosen.map(
+    ([m, test, body], i) => `${i === 0 ? 'if' : 'elif'} ${test}; then\necho '### manager ${m}'\n${body}`,
+  );
   return `export LC_ALL=C\n${parts.join('\n')}\nelse echo '### manager none'\nfi`;
 }
 
@@ -157,7 +167,11 @@ export function parsePackageProbe(stdout: string, names: string[]): PackageProbe
     };
   }
   if (manager === 'dnf' || manager === 'yum') {
-    return { manager, installed: parseRpmQuery(parts.get('rpm') ?? '', names), candidates: parseRpmUpgrades(parts.get('upgrades') ?? '') };
+    return {
+      manager,
+      installed: parseRpmQuery(parts.get('rpm') ?? '', names),
+      candidates: parseRpmUpgrades(parts.get('upgrades') ?? ''),
+    };
   }
   return { manager: 'none', installed: new Map(), candidates: new Map() };
 }

@@ -37,11 +37,14 @@ export interface UnitQuery {
 
 const MAX_CONTENT = 256 * 1024;
 
-const PROPERTIES = 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec';
+const PROPERTIES =
+  'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec';
 
 /** `nginx` means `nginx.service`, as systemctl reads it. */
 export function unitName(name: string): string {
-  return /\.(service|socket|timer|mount|automount|swap|target|path|slice|scope|device)$/.test(name) ? name : `${name}.service`;
+  return /\.(service|socket|timer|mount|automount|swap|target|path|slice|scope|device)$/.test(name)
+    ? name
+    : `${name}.service`;
 }
 
 export const systemdStatus = {
@@ -57,7 +60,9 @@ export const systemdStatus = {
       );
       // The old text comes back only when it differs, for the diff: an unchanged unit costs nothing more.
       if (wantSha256 !== undefined) {
-        lines.push(sh`if [ -n "$h" ] && [ "$h" != ${wantSha256} ] && [ "$(wc -c < ${file})" -le ${MAX_CONTENT} ]; then echo @content; base64 < ${file}; echo @end; fi`);
+        lines.push(
+          sh`if [ -n "$h" ] && [ "$h" != ${wantSha256} ] && [ "$(wc -c < ${file})" -le ${MAX_CONTENT} ]; then echo @content; base64 < ${file}; echo @end; fi`,
+        );
       }
     }
     return lines.join('\n');
@@ -115,12 +120,24 @@ function setProperty(status: UnitStatus, line: string): void {
   if (eq < 0) return;
   const value = line.slice(eq + 1);
   switch (line.slice(0, eq)) {
-    case 'LoadState': status.loadState = value; break;
-    case 'ActiveState': status.activeState = value; break;
-    case 'SubState': status.subState = value; break;
-    case 'UnitFileState': status.unitFileState = value; break;
-    case 'NeedDaemonReload': status.needDaemonReload = value === 'yes'; break;
-    case 'ActiveEnterTimestamp': status.activeEnterTimestamp = value; break;
+    case 'LoadState':
+      status.loadState = value;
+      break;
+    case 'ActiveState':
+      status.activeState = value;
+      break;
+    case 'SubState':
+      status.subState = value;
+      break;
+    case 'UnitFileState':
+      status.unitFileState = value;
+      break;
+    case 'NeedDaemonReload':
+      status.needDaemonReload = value === 'yes';
+      break;
+    case 'ActiveEnterTimestamp':
+      status.activeEnterTimestamp = value;
+      break;
     case 'TimeoutStartUSec': {
       const seconds = systemdSpanSeconds(value);
       if (seconds !== undefined) status.startTimeoutSeconds = seconds;
@@ -147,12 +164,17 @@ export function systemdSpanSeconds(text: string): number | undefined {
 export async function probeUnits(conn: Connection, queries: UnitQuery[]): Promise<UnitStatus[]> {
   const units = queries.map((q) => q.unit);
   const r = await conn.exec(systemdStatus.command(queries));
-  if (r.code === 127) throw new FurrowError('module', `${conn.spec.name}: systemctl not found: this host does not run systemd`);
+  if (r.code === 127)
+    throw new FurrowError('module', `${conn.spec.name}: systemctl not found: this host does not run systemd`);
   if (r.code !== 0) {
     throw commandFailed(conn.spec.name, `systemctl show ${units.join(' ')}`, r);
   }
   const found = systemdStatus.parse(r.stdout.toString('utf8'));
-  if (found.length !== units.length) throw new FurrowError('module', `${conn.spec.name}: systemd probe returned ${found.length} results for ${units.length} units`);
+  if (found.length !== units.length)
+    throw new FurrowError(
+      'module',
+      `${conn.spec.name}: systemd probe returned ${found.length} results for ${units.length} units`,
+    );
   return found;
 }
 

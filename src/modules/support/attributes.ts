@@ -13,7 +13,10 @@ export interface WantedAttrs {
   group?: string;
 }
 
-export function wantedAttrs(params: { mode?: string | number; owner?: string | number; group?: string | number }, module: string): WantedAttrs {
+export function wantedAttrs(
+  params: { mode?: string | number; owner?: string | number; group?: string | number },
+  module: string,
+): WantedAttrs {
   return {
     ...(params.mode !== undefined ? { mode: parseMode(params.mode, module) } : {}),
     ...(params.owner !== undefined ? { owner: String(params.owner) } : {}),
@@ -35,8 +38,10 @@ export function attrChanges(file: PresentFile, want: WantedAttrs): ValueChange[]
     const mode = resolveMode(want.mode, file.mode, isDir);
     if (mode !== file.mode) changes.push({ key: 'mode', before: formatMode(file.mode), after: formatMode(mode) });
   }
-  if (want.owner !== undefined && !idMatches(want.owner, file.owner, file.uid)) changes.push({ key: 'owner', before: file.owner, after: want.owner });
-  if (want.group !== undefined && !idMatches(want.group, file.group, file.gid)) changes.push({ key: 'group', before: file.group, after: want.group });
+  if (want.owner !== undefined && !idMatches(want.owner, file.owner, file.uid))
+    changes.push({ key: 'owner', before: file.owner, after: want.owner });
+  if (want.group !== undefined && !idMatches(want.group, file.group, file.gid))
+    changes.push({ key: 'group', before: file.group, after: want.group });
   return changes;
 }
 
@@ -44,7 +49,11 @@ export function attrChanges(file: PresentFile, want: WantedAttrs): ValueChange[]
  * chmod/chown for the given changes. They follow a link to its target, as Ansible's file does
  * by default; `link: true` changes the link itself (chown -h; a link has no mode of its own).
  */
-export function attrCommand(path: string, changes: ValueChange[], opts: { recurse?: boolean; link?: boolean } = {}): string {
+export function attrCommand(
+  path: string,
+  changes: ValueChange[],
+  opts: { recurse?: boolean; link?: boolean } = {},
+): string {
   const get = (key: string) => changes.find((c) => c.key === key)?.after as string | undefined;
   const flags = `${opts.recurse ? '-R ' : ''}${opts.link ? '-h ' : ''}`;
   const lines: string[] = [];
@@ -52,7 +61,8 @@ export function attrCommand(path: string, changes: ValueChange[], opts: { recurs
   if (mode !== undefined && !opts.link) lines.push(`chmod ${opts.recurse ? '-R ' : ''}${sh`${mode} -- ${path}`}`);
   const owner = get('owner');
   const group = get('group');
-  if (owner !== undefined) lines.push(`chown ${flags}${sh`${group !== undefined ? `${owner}:${group}` : owner} -- ${path}`}`);
+  if (owner !== undefined)
+    lines.push(`chown ${flags}${sh`${group !== undefined ? `${owner}:${group}` : owner} -- ${path}`}`);
   else if (group !== undefined) lines.push(`chgrp ${flags}${sh`${group} -- ${path}`}`);
   return lines.join(' && ');
 }

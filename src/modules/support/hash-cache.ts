@@ -19,7 +19,9 @@ import { RECORD_MIN_BYTES } from '../../engine/facts/written.js';
 const SETTLED_MS = 1000;
 
 export function hashCacheFile(): string {
-  const dir = process.env.FURROW_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'furrow');
+  const dir =
+    process.env.FURROW_CACHE_DIR ??
+    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'furrow');
   return path.join(dir, 'file-hashes.json');
 }
 

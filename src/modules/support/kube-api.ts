@@ -26,9 +26,13 @@ export interface KubeObject {
   [key: string]: unknown;
 }
 
+/** A JSON object as the API server sends it, read field by field where the shape is known. */
+// biome-ignore lint/suspicious/noExplicitAny: the API's objects are open-ended; each read checks the field it uses
+export type ApiObject = Record<string, any>;
+
 export interface ApiAnswer {
   status: number;
-  body: Record<string, any>;
+  body: ApiObject;
 }
 
 /** Opens a TCP stream to address:port from wherever the API is reachable (the task host). */
@@ -40,20 +44,41 @@ export function kubeCredentials(file: string): KubeCredentials {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new InputError({ file }, `cannot read the kubeconfig: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'run step 04 (master) first: it writes <cluster>/kubeconfig, or give kubeconfig: PATH');
+    throw new InputError(
+      { file },
+      `cannot read the kubeconfig: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      'run step 04 (master) first: it writes <cluster>/kubeconfig, or give kubeconfig: PATH',
+    );
   }
-  const config = (YAML.parse(text) ?? {}) as Record<string, any>;
-  const named = (list: unknown, name: unknown): Record<string, any> | undefined =>
-    Array.isArray(list) ? (list.find((e) => e?.name === name) ?? (name === undefined ? list[0] : undefined)) : undefined;
+  const config = (YAML.parse(text) ?? {}) as ApiObject;
+  const named = (list: unknown, name: unknown): ApiObject | undefined =>
+    Array.isArray(list)
+      ? (list.find((e) => e?.name === name) ?? (name === undefined ? list[0] : undefined))
+      : undefined;
   const context = named(config.contexts, config['current-context'])?.context ?? {};
   const cluster = named(config.clusters, context.cluster)?.cluster;
   const user = named(config.users, context.user)?.user;
   const data = (value: unknown, what: string): Buffer => {
-    if (typeof value !== 'string' || value === '') throw new InputError({ file }, `the kubeconfig has no ${what}`, 'Furrow reads kubeconfigs with embedded data (certificate-authority-data, client-certificate-data, client-key-data), as furrow deploy writes them');
+    if (typeof value !== 'string' || value === '')
+      throw new InputError(
+        { file },
+        `the kubeconfig has no ${what}`,
+        'Furrow reads kubeconfigs with embedded data (certificate-authority-data, client-certificate-data, client-key-data), as furrow deploy writes them',
+      );
     return Buffer.from(value, 'base64');
   };
-  if (typeof cluster?.server !== 'string') throw new InputError({ file }, 'the kubeconfig names no server for its current context', 'write clusters[].cluster.server');
-  return { server: cluster.server, ca: data(cluster['certificate-authority-data'], 'certificate-authority-data'), cert: data(user?.['client-certificate-data'], 'client-certificate-data'), key: data(user?.['client-key-data'], 'client-key-data') };
+  if (typeof cluster?.server !== 'string')
+    throw new InputError(
+      { file },
+      'the kubeconfig names no server for its current context',
+      'write clusters[].cluster.server',
+    );
+  return {
+    server: cluster.server,
+    ca: data(cluster['certificate-authority-data'], 'certificate-authority-data'),
+    cert: data(user?.['client-certificate-data'], 'client-certificate-data'),
+    key: data(user?.['client-key-data'], 'client-key-data'),
+  };
 }
 
 /** Where a resource lives: its plural name and whether it is namespaced. */
@@ -88,7 +113,8 @@ export class KubeApi {
       host: this.address,
       ...(isIP(this.address) ? {} : { servername: this.address }),
     });
-    const payload = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const payload =
+      body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     return new Promise<ApiAnswer>((resolve, reject) => {
       const req = request(
         {
@@ -97,7 +123,10 @@ export class KubeApi {
           host: this.address,
           port: this.port,
           createConnection: () => tls,
-          headers: { accept: 'application/json', ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}) },
+          headers: {
+            accept: 'application/json',
+            ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}),
+          },
           timeout: 60_000,
         },
         (res) => {
@@ -105,9 +134,9 @@ export class KubeApi {
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: Record<string, any>;
+            let parsed: ApiObject;
             try {
-              parsed = text ? (JSON.parse(text) as Record<string, any>) : {};
+              parsed = text ? (JSON.parse(text) as ApiObject) : {};
             } catch {
               parsed = { message: text.slice(0, 300) };
             }
@@ -116,14 +145,22 @@ export class KubeApi {
           res.on('error', reject);
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer from ${this.credentials.server} within 60 s`)));
+      req.on('timeout', () =>
+        req.destroy(new Error(`${method} ${path}: no answer from ${this.credentials.server} within 60 s`)),
+      );
       req.on('error', (err) => reject(new Error(`${method} ${path} at ${this.credentials.server}: ${err.message}`)));
       req.end(payload);
     });
   }
 
   /** Like call, but an answer outside 2xx (and outside `allowed`) is an error with the API's message. */
-  async ok(method: string, path: string, body?: unknown, contentType?: string, allowed: number[] = []): Promise<ApiAnswer> {
+  async ok(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+    allowed: number[] = [],
+  ): Promise<ApiAnswer> {
     const answer = await this.call(method, path, body, contentType);
     if ((answer.status >= 200 && answer.status < 300) || allowed.includes(answer.status)) return answer;
     throw new KubeApiError(answer, `${method} ${path}`);
@@ -153,7 +190,10 @@ export class KubeApi {
       this.discovered.set(obj.apiVersion, found);
     }
     const resource = (await found).get(obj.kind);
-    if (!resource) throw new Error(`${describe(obj)}: this apiserver has no ${obj.kind} in ${obj.apiVersion} (check the apiVersion against the cluster's Kubernetes version)`);
+    if (!resource)
+      throw new Error(
+        `${describe(obj)}: this apiserver has no ${obj.kind} in ${obj.apiVersion} (check the apiVersion against the cluster's Kubernetes version)`,
+      );
     return resource;
   }
 }
@@ -164,7 +204,12 @@ export class KubeApiError extends Error {
     readonly answer: ApiAnswer,
     what: string,
   ) {
-    super(`${what}: ${answer.status} ${answer.body.reason ?? ''}: ${answer.body.message ?? JSON.stringify(answer.body).slice(0, 300)}`.replace(/ +:/, ':'));
+    super(
+      `${what}: ${answer.status} ${answer.body.reason ?? ''}: ${answer.body.message ?? JSON.stringify(answer.body).slice(0, 300)}`.replace(
+        / +:/,
+        ':',
+      ),
+    );
   }
 }
 

@@ -20,16 +20,23 @@ export function compileRegex(pattern: string, module: string, param: string): Re
   try {
     return new RegExp(js);
   } catch (err) {
-    throw new InputError(undefined, `${module}: ${param} ${JSON.stringify(pattern)} is not a valid regular expression (${(err as Error).message})`, 'fix the pattern (JavaScript regular expression syntax)');
+    throw new InputError(
+      undefined,
+      `${module}: ${param} ${JSON.stringify(pattern)} is not a valid regular expression (${(err as Error).message})`,
+      'fix the pattern (JavaScript regular expression syntax)',
+    );
   }
 }
 
 /** Python's `match.expand(template)`: \1, \g<1>, \g<name>, and \n \t \\ escapes. */
 export function expandMatch(template: string, match: RegExpExecArray): string {
-  return template.replace(/\\(?:g<(\w+)>|(\d{1,2})|([\s\S]))/g, (whole, ref: string | undefined, num: string | undefined, esc: string | undefined) => {
-    if (ref !== undefined) return (/^\d+$/.test(ref) ? match[Number(ref)] : match.groups?.[ref]) ?? '';
-    if (num !== undefined) return match[Number(num)] ?? '';
-    const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\' };
-    return escapes[esc!] ?? whole;
-  });
+  return template.replace(
+    /\\(?:g<(\w+)>|(\d{1,2})|([\s\S]))/g,
+    (whole, ref: string | undefined, num: string | undefined, esc: string | undefined) => {
+      if (ref !== undefined) return (/^\d+$/.test(ref) ? match[Number(ref)] : match.groups?.[ref]) ?? '';
+      if (num !== undefined) return match[Number(num)] ?? '';
+      const escapes: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\' };
+      return escapes[esc!] ?? whole;
+    },
+  );
 }

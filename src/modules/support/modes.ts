@@ -12,14 +12,19 @@ const SYMBOLIC = /^[ugoa]*(?:[-+=][rwxXst]*)+$/;
  */
 export function parseMode(input: string | number, module: string): ModeSpec {
   const fail = (): never => {
-    throw new InputError(undefined, `${module}: mode ${JSON.stringify(input)} is not a file mode`, `give an octal mode such as '0644' or a symbolic one such as 'u=rw,g=r,o=r'`);
+    throw new InputError(
+      undefined,
+      `${module}: mode ${JSON.stringify(input)} is not a file mode`,
+      `give an octal mode such as '0644' or a symbolic one such as 'u=rw,g=r,o=r'`,
+    );
   };
   if (typeof input === 'number') {
     const bits = numericMode(input);
     return bits === undefined ? fail() : { kind: 'octal', bits };
   }
   const text = input.trim();
-  if (/^0?[0-7]{1,4}$/.test(text) || /^0o[0-7]{1,4}$/.test(text)) return { kind: 'octal', bits: parseInt(text.replace(/^0o/, ''), 8) };
+  if (/^0?[0-7]{1,4}$/.test(text) || /^0o[0-7]{1,4}$/.test(text))
+    return { kind: 'octal', bits: parseInt(text.replace(/^0o/, ''), 8) };
   if (text.split(',').every((clause) => SYMBOLIC.test(clause))) return { kind: 'symbolic', text };
   return fail();
 }
@@ -48,7 +53,8 @@ export function resolveMode(spec: ModeSpec, current: number | undefined, isDirec
     const scope = [...who].reduce((m, w) => m | WHO_BITS[w as keyof typeof WHO_BITS], 0);
     for (const [, op, perms] of clause.slice(/^[ugoa]*/.exec(clause)![0].length).matchAll(/([-+=])([rwxXst]*)/g)) {
       let bits = 0;
-      for (const p of perms ?? '') bits |= p === 'X' ? (isDirectory || mode & 0o111 ? 0o111 : 0) : PERM_BITS[p as keyof typeof PERM_BITS];
+      for (const p of perms ?? '')
+        bits |= p === 'X' ? (isDirectory || mode & 0o111 ? 0o111 : 0) : PERM_BITS[p as keyof typeof PERM_BITS];
       bits &= scope;
       if (op === '+') mode |= bits;
       else if (op === '-') mode &= ~bits;

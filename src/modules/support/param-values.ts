@@ -11,21 +11,26 @@ import { YAML_BOOLEAN_WORDS, yamlBoolean } from '../../engine/yaml.js';
  * A yes/no param: a boolean, or a word the playbook's YAML reads as one (`"yes"`, `"On"`, `"False"`:
  * quoted, in `key=value` words, or rendered from a template). One dialect with the YAML reader.
  */
-export const flagSchema = { anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...YAML_BOOLEAN_WORDS.true, ...YAML_BOOLEAN_WORDS.false] }] };
+export const flagSchema = {
+  anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...YAML_BOOLEAN_WORDS.true, ...YAML_BOOLEAN_WORDS.false] }],
+};
 export const intSchema = { type: ['integer', 'string'] };
 export const modeParam = {
   type: ['string', 'integer'],
-  description: "permissions: octal ('0644', quoted) or symbolic ('u+x,go-w'); absent: an existing file keeps its own, a new one gets 0644",
+  description:
+    "permissions: octal ('0644', quoted) or symbolic ('u+x,go-w'); absent: an existing file keeps its own, a new one gets 0644",
   examples: ['0644', 'u+x'],
 };
 export const ownerParam = {
   type: ['string', 'integer'],
-  description: "the owning user, by name or uid; absent: an existing file keeps its owner, a new one is the connection user's",
+  description:
+    "the owning user, by name or uid; absent: an existing file keeps its owner, a new one is the connection user's",
   examples: ['root', 0],
 };
 export const groupParam = {
   type: ['string', 'integer'],
-  description: "the owning group, by name or gid; absent: an existing file keeps its group, a new one gets the connection user's",
+  description:
+    "the owning group, by name or gid; absent: an existing file keeps its group, a new one gets the connection user's",
   examples: ['root', 'etcd'],
 };
 
@@ -36,7 +41,11 @@ export function toFlag(value: unknown, module: string, param: string, fallback?:
   if (value === undefined || value === null) return fallback;
   const flag = typeof value === 'boolean' ? value : typeof value === 'string' ? yamlBoolean(value) : undefined;
   if (flag !== undefined) return flag;
-  throw new InputError(undefined, `${module}: ${param} is ${JSON.stringify(value)}, not a boolean`, `write ${param}: true or ${param}: false (or yes/no, on/off)`);
+  throw new InputError(
+    undefined,
+    `${module}: ${param} is ${JSON.stringify(value)}, not a boolean`,
+    `write ${param}: true or ${param}: false (or yes/no, on/off)`,
+  );
 }
 
 /** A whole number (given as a number or its text); undefined stays undefined. */
@@ -44,7 +53,11 @@ export function toInt(value: unknown, module: string, param: string, min = 0): n
   if (value === undefined || value === null) return undefined;
   const n = typeof value === 'number' ? value : /^\s*-?\d+\s*$/.test(String(value)) ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < min) {
-    throw new InputError(undefined, `${module}: ${param} is ${JSON.stringify(value)}, not a whole number >= ${min}`, `write ${param} as a number, e.g. ${param}: ${Math.max(min, 1)}`);
+    throw new InputError(
+      undefined,
+      `${module}: ${param} is ${JSON.stringify(value)}, not a whole number >= ${min}`,
+      `write ${param} as a number, e.g. ${param}: ${Math.max(min, 1)}`,
+    );
   }
   return n;
 }

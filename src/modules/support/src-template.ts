@@ -7,13 +7,22 @@ import { InputError } from '../../engine/errors.js';
 import type { ModuleContext } from '../../engine/module.js';
 
 /** templateFiles for a module whose `src` names a template (a templated name is found at run time). */
-export const srcTemplateFiles = (params: Record<string, unknown>): string[] => (typeof params.src === 'string' && !params.src.includes('{{') ? [params.src] : []);
+export const srcTemplateFiles = (params: Record<string, unknown>): string[] =>
+  typeof params.src === 'string' && !params.src.includes('{{') ? [params.src] : [];
 
 /** The template `src` found the way Ansible finds it, rendered with the task's variables; its path. */
-export async function renderSrcTemplate(ctx: ModuleContext, module: string, src: string): Promise<{ text: string; file: string }> {
+export async function renderSrcTemplate(
+  ctx: ModuleContext,
+  module: string,
+  src: string,
+): Promise<{ text: string; file: string }> {
   const file = ctx.findFile('templates', src);
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new InputError(undefined, `${module}: src '${src}' could not be read (${file}: ${err.code ?? err.message})`, `put the template in the role's or playbook's templates/ folder`);
+    throw new InputError(
+      undefined,
+      `${module}: src '${src}' could not be read (${file}: ${err.code ?? err.message})`,
+      `put the template in the role's or playbook's templates/ folder`,
+    );
   });
   return { text: ctx.render(text, file), file };
 }

@@ -21,7 +21,8 @@ export interface WaitTimes {
 /** `once`: look a single time, without delay or waiting (check mode). */
 export function waitScript(spec: WaitTimes & { check: WaitCheck }, once: boolean): string {
   const { check } = spec;
-  if (check.kind === 'sleep') return once ? 'echo "@ok 0"' : `sleep ${spec.delay + spec.timeout}; echo "@ok ${spec.delay + spec.timeout}"`;
+  if (check.kind === 'sleep')
+    return once ? 'echo "@ok 0"' : `sleep ${spec.delay + spec.timeout}; echo "@ok ${spec.delay + spec.timeout}"`;
   const timeout = once ? 0 : spec.timeout;
   return [
     ...checkFunction(check),
@@ -33,7 +34,9 @@ export function waitScript(spec: WaitTimes & { check: WaitCheck }, once: boolean
     '  if [ "$(date +%s)" -ge "$end" ]; then echo "@timeout"; exit 0; fi',
     `  sleep ${spec.sleep}`,
     'done',
-  ].filter(Boolean).join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
 /** Defines `furrow_check`, which succeeds when the thing is there (listening, present, answering). */

@@ -53,25 +53,46 @@ export function contentQuery(path: string, sha256: string, secret = false): File
 export function decideWrite(want: WantedContent, file: FileInfo, module: string): Plan<WriteData> {
   const { path } = want;
   if (file.type === 'directory') throw new FurrowError('module', `${module}: ${path} is a directory, not a file`);
-  if (file.type === 'other') throw new FurrowError('module', `${module}: ${path} is a special file (device, fifo or socket): refusing to replace it`);
+  if (file.type === 'other')
+    throw new FurrowError(
+      'module',
+      `${module}: ${path} is a special file (device, fifo or socket): refusing to replace it`,
+    );
   if (file.type === 'file' && want.force === false) {
     return { action: 'none', reason: `${path} exists and force is false: content left alone` };
   }
   if (file.type === 'file' && file.sha256 === want.sha256) {
     const changes = attrChanges(file, want.attrs);
     if (changes.length === 0) return { action: 'none', reason: `${path} is up to date` };
-    return { action: 'update', reason: describeChanges(path, changes), diff: { values: changes }, data: { path, attrs: changes, sha256: want.sha256, size: file.size } };
+    return {
+      action: 'update',
+      reason: describeChanges(path, changes),
+      diff: { values: changes },
+      data: { path, attrs: changes, sha256: want.sha256, size: file.size },
+    };
   }
   const present = file.type === 'file' ? file : undefined;
   const mode = want.attrs.mode ? resolveMode(want.attrs.mode, present?.mode, false) : (present?.mode ?? 0o644);
   const owner = want.attrs.owner ?? (present ? String(present.uid) : undefined);
   const group = want.attrs.group ?? (present ? String(present.gid) : undefined);
-  const write = { source: want.source, mode: formatMode(mode), ...(owner !== undefined ? { owner } : {}), ...(group !== undefined ? { group } : {}), backup: !!want.backup && !!present };
+  const write = {
+    source: want.source,
+    mode: formatMode(mode),
+    ...(owner !== undefined ? { owner } : {}),
+    ...(group !== undefined ? { group } : {}),
+    backup: !!want.backup && !!present,
+  };
   const size = want.source.bytes?.length ?? ('size' in want.source ? want.source.size : undefined);
   const data: WriteData = { path, write, sha256: want.sha256, ...(size !== undefined ? { size } : {}) };
   if (!present) {
-    const what = file.type === 'link' ? `${path} is a link to ${file.target ?? '?'}: it becomes a file` : `${path} does not exist`;
-    return { action: file.type === 'link' ? 'replace' : 'create', reason: what, diff: contentDiff(want, file, mode), data };
+    const what =
+      file.type === 'link' ? `${path} is a link to ${file.target ?? '?'}: it becomes a file` : `${path} does not exist`;
+    return {
+      action: file.type === 'link' ? 'replace' : 'create',
+      reason: what,
+      diff: contentDiff(want, file, mode),
+      data,
+    };
   }
   const reason = `content of ${path} differs (sha256 ${short(present.sha256)} -> ${short(want.sha256)})`;
   return { action: 'update', reason, diff: contentDiff(want, file, mode), data };
@@ -89,7 +110,8 @@ function contentDiff(want: WantedContent, file: FileInfo, newMode: number): Diff
   } else {
     values.push(...attrChanges(file, want.attrs));
   }
-  if (want.secret) return { values: withContent(values, { key: 'content', before: '(secret)', after: '(secret changed)' }) };
+  if (want.secret)
+    return { values: withContent(values, { key: 'content', before: '(secret)', after: '(secret changed)' }) };
   const after = 'bytes' in want.source ? want.source.bytes : undefined;
   const before = file.type === 'file' ? file.content : Buffer.alloc(0);
   if (after && before && isText(after) && isText(before) && after.length <= DIFF_LIMIT) {
@@ -119,14 +141,21 @@ export async function applyWrite(ctx: ModuleContext, plan: Plan<WriteData>): Pro
       await runOrFail(ctx, sh`cp -p -- ${data.path} ${backup}`, `backing up ${data.path}`);
       output.backup_file = backup;
     }
-    const source = 'bytes' in write.source && write.source.bytes ? { content: write.source.bytes } : { path: (write.source as { localPath: string }).localPath };
-    await ctx.conn.put(data.path, source, { mode: write.mode, ...(write.owner !== undefined ? { owner: write.owner } : {}), ...(write.group !== undefined ? { group: write.group } : {}) });
+    const source =
+      'bytes' in write.source && write.source.bytes
+        ? { content: write.source.bytes }
+        : { path: (write.source as { localPath: string }).localPath };
+    await ctx.conn.put(data.path, source, {
+      mode: write.mode,
+      ...(write.owner !== undefined ? { owner: write.owner } : {}),
+      ...(write.group !== undefined ? { group: write.group } : {}),
+    });
   }
   // Best effort: without a record the next probe hashes the file, as it always did.
-  if (ctx.written && (data.size ?? 0) >= RECORD_MIN_BYTES) await ctx.conn.exec(recordCommand(ctx.written, data.path, data.sha256));
+  if (ctx.written && (data.size ?? 0) >= RECORD_MIN_BYTES)
+    await ctx.conn.exec(recordCommand(ctx.written, data.path, data.sha256));
   return { output };
 }
-
 
 /** Ansible's backup name without the pid: <path>.<YYYY-MM-DD@HH:MM:SS>~ (local time). */
 export function backupName(path: string, when: Date): string {
@@ -167,11 +196,19 @@ export async function planTextEdit(ctx: ModuleContext, e: TextEdit): Promise<Pla
   const [file] = await ctx.probeFiles(textEditQueries(e.path));
   if (file!.type === 'absent') {
     if (e.removing) return { action: 'none', reason: `${e.path} does not exist: no ${e.what} to remove` };
-    if (!e.create) throw new FurrowError('module', `${ctx.host}: ${e.module}: ${e.path} does not exist (give create: true to create it)`);
+    if (!e.create)
+      throw new FurrowError(
+        'module',
+        `${ctx.host}: ${e.module}: ${e.path} does not exist (give create: true to create it)`,
+      );
   }
   if (file!.type === 'directory') throw new FurrowError('module', `${ctx.host}: ${e.module}: ${e.path} is a directory`);
   const before = file!.type === 'file' ? (file!.content ?? Buffer.alloc(0)).toString('utf8') : '';
   const bytes = Buffer.from(e.edit(before), 'utf8');
   const target = file!.type === 'file' ? (file!.resolved ?? e.path) : e.path;
-  return decideWrite({ path: target, source: { bytes }, sha256: sha256(bytes), attrs: e.attrs, backup: e.backup }, file!, `${ctx.host}: ${e.module}`);
+  return decideWrite(
+    { path: target, source: { bytes }, sha256: sha256(bytes), attrs: e.attrs, backup: e.backup },
+    file!,
+    `${ctx.host}: ${e.module}`,
+  );
 }

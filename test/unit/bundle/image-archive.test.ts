@@ -37,20 +37,46 @@ describe('an image of a bundle layout as a runtime imports it', () => {
     return { digest: d, size: Buffer.byteLength(data) };
   };
   const layer = blob('shared layer bytes');
-  const configs = { amd64: blob('{"architecture":"amd64","os":"linux"}'), arm64: blob('{"architecture":"arm64","os":"linux"}') };
+  const configs = {
+    amd64: blob('{"architecture":"amd64","os":"linux"}'),
+    arm64: blob('{"architecture":"arm64","os":"linux"}'),
+  };
   const manifests = Object.fromEntries(
     (['amd64', 'arm64'] as const).map((arch) => [
       arch,
-      blob(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configs[arch] }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }] })),
+      blob(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configs[arch] },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+        }),
+      ),
     ]),
   );
   const indexText = JSON.stringify({
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.index.v1+json',
-    manifests: (['amd64', 'arm64'] as const).map((arch) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...manifests[arch], platform: { architecture: arch, os: 'linux' } })),
+    manifests: (['amd64', 'arm64'] as const).map((arch) => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      ...manifests[arch],
+      platform: { architecture: arch, os: 'linux' },
+    })),
   });
   const top = blob(indexText);
-  writeFileSync(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', ...top, annotations: { 'io.containerd.image.name': 'example.test/multi:1' } }] }));
+  writeFileSync(
+    path.join(layout, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          ...top,
+          annotations: { 'io.containerd.image.name': 'example.test/multi:1' },
+        },
+      ],
+    }),
+  );
   writeFileSync(path.join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
 
   test("resolves the host's platform from an index; refuses one the image lacks", async () => {
@@ -58,28 +84,45 @@ describe('an image of a bundle layout as a runtime imports it', () => {
     expect(img.manifest.digest).toBe(manifests.arm64!.digest);
     expect(img.config.digest).toBe(configs.arm64.digest);
     expect(img.layers.map((l) => l.digest)).toEqual([layer.digest]);
-    await expect(imageForPlatform(layout, top.digest, 's390x')).rejects.toThrow(/no linux\/s390x manifest \(it has amd64, arm64\)/);
+    await expect(imageForPlatform(layout, top.digest, 's390x')).rejects.toThrow(
+      /no linux\/s390x manifest \(it has amd64, arm64\)/,
+    );
     await expect(imageForPlatform(layout, digestOf('nothing'), 'amd64')).rejects.toThrow(/has no image/);
   });
 
-  test('for ctr: an OCI layout with the index as it was, named, and only the host platform\'s blobs', async () => {
+  test("for ctr: an OCI layout with the index as it was, named, and only the host platform's blobs", async () => {
     const img = await imageForPlatform(layout, top.digest, 'amd64');
     const { stream, done } = await ociImportTar(layout, img, 'example.test/multi:1');
     const files = await entries(stream);
     await done();
     const index = JSON.parse(files.get('index.json')!);
-    expect(index.manifests).toEqual([{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: top.digest, size: top.size, annotations: { 'io.containerd.image.name': 'example.test/multi:1', 'org.opencontainers.image.ref.name': '1' } }]);
+    expect(index.manifests).toEqual([
+      {
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        digest: top.digest,
+        size: top.size,
+        annotations: { 'io.containerd.image.name': 'example.test/multi:1', 'org.opencontainers.image.ref.name': '1' },
+      },
+    ]);
     expect(files.get(`blobs/sha256/${top.digest.slice(7)}`)).toBe(indexText);
     const blobs = [...files.keys()].filter((k) => k.startsWith('blobs/')).sort();
-    expect(blobs).toEqual([top, manifests.amd64!, configs.amd64, layer].map((b) => `blobs/sha256/${b.digest.slice(7)}`).sort());
+    expect(blobs).toEqual(
+      [top, manifests.amd64!, configs.amd64, layer].map((b) => `blobs/sha256/${b.digest.slice(7)}`).sort(),
+    );
   });
 
-  test("for docker load: manifest.json naming the config and layer files", async () => {
+  test('for docker load: manifest.json naming the config and layer files', async () => {
     const img = await imageForPlatform(layout, top.digest, 'amd64');
     const { stream, done } = await dockerLoadTar(layout, img, 'example.test/multi:1');
     const files = await entries(stream);
     await done();
-    expect(JSON.parse(files.get('manifest.json')!)).toEqual([{ Config: `${configs.amd64.digest.slice(7)}.json`, RepoTags: ['example.test/multi:1'], Layers: [`${layer.digest.slice(7)}/layer.tar`] }]);
+    expect(JSON.parse(files.get('manifest.json')!)).toEqual([
+      {
+        Config: `${configs.amd64.digest.slice(7)}.json`,
+        RepoTags: ['example.test/multi:1'],
+        Layers: [`${layer.digest.slice(7)}/layer.tar`],
+      },
+    ]);
     expect(files.get(`${layer.digest.slice(7)}/layer.tar`)).toBe('shared layer bytes');
   });
 

@@ -19,12 +19,24 @@ describe('bundle images from an OCI image layout', () => {
     const layout = path.join(dir, 'layout');
     await imageLayout(layout, [images.pause, images.web]);
     const blobDir = path.join(dir, 'blobs');
-    const pulled = await pullFromLayout('furrow.lab/pause:1', pathToFileURL(layout).href, { arches: ['amd64'], blobDir });
+    const pulled = await pullFromLayout('furrow.lab/pause:1', pathToFileURL(layout).href, {
+      arches: ['amd64'],
+      blobDir,
+    });
     expect(pulled.digest).toBe(images.pause.digest);
     expect(pulled.name).toBe('furrow.lab/pause:1');
-    expect(pulled.platforms).toEqual([expect.objectContaining({ arch: 'amd64', os: 'linux', manifest: images.pause.digest, config: images.pause.config.digest })]);
+    expect(pulled.platforms).toEqual([
+      expect.objectContaining({
+        arch: 'amd64',
+        os: 'linux',
+        manifest: images.pause.digest,
+        config: images.pause.config.digest,
+      }),
+    ]);
     expect(pulled.blobs.map((b) => b.fetched)).toEqual([true, true, true]);
-    expect(readdirSync(blobDir).sort()).toEqual([images.pause.digest, images.pause.config.digest, images.pause.layers[0]!.digest].map((d) => d.slice(7)).sort());
+    expect(readdirSync(blobDir).sort()).toEqual(
+      [images.pause.digest, images.pause.config.digest, images.pause.layers[0]!.digest].map((d) => d.slice(7)).sort(),
+    );
     // Again: every blob is present.
     const again = await pullFromLayout('furrow.lab/pause:1', layout, { arches: ['amd64'], blobDir });
     expect(again.blobs.every((b) => !b.fetched)).toBe(true);
@@ -34,11 +46,17 @@ describe('bundle images from an OCI image layout', () => {
     const layout = path.join(dir, 'layout');
     await imageLayout(layout, [images.pause]);
     const blobDir = path.join(dir, 'blobs');
-    await expect(pullFromLayout('furrow.lab/web:1', layout, { arches: ['amd64'], blobDir })).rejects.toThrow(/names no such image \(it has: furrow\.lab\/pause:1\)/);
-    await expect(pullFromLayout('furrow.lab/pause:1', layout, { arches: ['arm64'], blobDir })).rejects.toThrow(/is for amd64, the build asks for arm64/);
+    await expect(pullFromLayout('furrow.lab/web:1', layout, { arches: ['amd64'], blobDir })).rejects.toThrow(
+      /names no such image \(it has: furrow\.lab\/pause:1\)/,
+    );
+    await expect(pullFromLayout('furrow.lab/pause:1', layout, { arches: ['arm64'], blobDir })).rejects.toThrow(
+      /is for amd64, the build asks for arm64/,
+    );
     const layer = images.pause.layers[0]!.digest;
     writeFileSync(path.join(layout, 'blobs', 'sha256', layer.slice(7)), 'damaged');
-    await expect(pullFromLayout('furrow.lab/pause:1', layout, { arches: ['amd64'], blobDir })).rejects.toThrow(new RegExp(`blob ${layer}: .*write the layout again|blob ${layer}`));
+    await expect(pullFromLayout('furrow.lab/pause:1', layout, { arches: ['amd64'], blobDir })).rejects.toThrow(
+      new RegExp(`blob ${layer}: .*write the layout again|blob ${layer}`),
+    );
     expect(readdirSync(blobDir)).not.toContain(layer.slice(7));
   });
 });

@@ -63,14 +63,20 @@ packages:
     ]);
     expect(m.binaries[0]!.hosts).toBe('etcd');
     expect(m.binaries[2]!.hosts).toBe('all');
-    expect(m.images.map((i) => `${i.ref} ${i.arches.join(',')}`)).toEqual(['registry.k8s.io/pause:3.10 amd64,arm64', '127.0.0.1:5000/only-amd64:1 amd64', 'furrow.lab/pause:1 amd64,arm64']);
+    expect(m.images.map((i) => `${i.ref} ${i.arches.join(',')}`)).toEqual([
+      'registry.k8s.io/pause:3.10 amd64,arm64',
+      '127.0.0.1:5000/only-amd64:1 amd64',
+      'furrow.lab/pause:1 amd64,arm64',
+    ]);
     // An image made on the build machine comes from its OCI layout, not a registry.
     expect(m.images.map((i) => i.layout)).toEqual([undefined, undefined, 'file:///var/lib/furrow/lab-bundle/images']);
     expect(m.packages).toEqual([{ family: 'debian', names: ['chrony', 'socat'] }]);
   });
 
   test('--arch overrides the manifest; a missing sha256 for a requested arch names the place', async () => {
-    const file = write(`binaries:\n  - name: kubectl\n    version: 1.31.4\n    url: https://example.invalid/{{arch}}/kubectl\n    sha256: {amd64: ${SHA_A}}\n`);
+    const file = write(
+      `binaries:\n  - name: kubectl\n    version: 1.31.4\n    url: https://example.invalid/{{arch}}/kubectl\n    sha256: {amd64: ${SHA_A}}\n`,
+    );
     expect((await loadManifest(file, ['amd64'])).binaries).toHaveLength(1);
     const err = await errorOf(file, ['amd64', 'arm64']);
     expect(err.message).toContain(`${file}:5:13`);
@@ -79,11 +85,17 @@ packages:
 
   test('sha512 instead of sha256 (Kubernetes publishes sha512 for its release tarballs); one of the two is required', async () => {
     const sha512 = 'c'.repeat(128);
-    const file = write(`binaries:\n  - name: kubernetes-server\n    version: 1.31.0\n    url: https://example.invalid/{{arch}}.tar.gz\n    sha512: {amd64: ${sha512}}\n    files: [kubernetes/server/bin/kube-apiserver]\n`);
-    expect((await loadManifest(file, ['amd64'])).binaries.map((b) => b.checksum)).toEqual([{ algorithm: 'sha512', hex: sha512 }]);
+    const file = write(
+      `binaries:\n  - name: kubernetes-server\n    version: 1.31.0\n    url: https://example.invalid/{{arch}}.tar.gz\n    sha512: {amd64: ${sha512}}\n    files: [kubernetes/server/bin/kube-apiserver]\n`,
+    );
+    expect((await loadManifest(file, ['amd64'])).binaries.map((b) => b.checksum)).toEqual([
+      { algorithm: 'sha512', hex: sha512 },
+    ]);
     const neither = write(`binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n`);
     expect((await errorOf(neither)).message).toMatch(/must have required property 'sha256'|sha256/);
-    const short = write(`binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n    sha512: ${'c'.repeat(64)}\n`);
+    const short = write(
+      `binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n    sha512: ${'c'.repeat(64)}\n`,
+    );
     expect((await errorOf(short)).message).toContain('128 lowercase hex digits');
   });
 
@@ -92,13 +104,27 @@ packages:
     const src = write('payload');
     const dest = `${src}.out`;
     const hex = createHash('sha512').update(readFileSync(src)).digest('hex');
-    await expect(downloadVerified(`file://${src}`, { algorithm: 'sha512', hex }, dest, 'binary t', { file: 'm.yml' })).resolves.toBe(readFileSync(src).length);
-    const wrong = await downloadVerified(`file://${src}`, { algorithm: 'sha512', hex: '0'.repeat(128) }, `${dest}2`, 'binary t', { file: 'm.yml' }).catch((e: Error) => e);
-    expect(String(wrong)).toContain(`binary t: the download from file://${src} has sha512 ${hex}, the manifest says ${'0'.repeat(128)}`);
+    await expect(
+      downloadVerified(`file://${src}`, { algorithm: 'sha512', hex }, dest, 'binary t', { file: 'm.yml' }),
+    ).resolves.toBe(readFileSync(src).length);
+    const wrong = await downloadVerified(
+      `file://${src}`,
+      { algorithm: 'sha512', hex: '0'.repeat(128) },
+      `${dest}2`,
+      'binary t',
+      {
+        file: 'm.yml',
+      },
+    ).catch((e: Error) => e);
+    expect(String(wrong)).toContain(
+      `binary t: the download from file://${src} has sha512 ${hex}, the manifest says ${'0'.repeat(128)}`,
+    );
   });
 
   test('schema errors: every problem with file:line:column', async () => {
-    const file = write(`binaries:\n  - name: etcd\n    url: ftp://x/etcd\n    sha256: nothex\nimages: [{ref: a, tags: b}]\npackages: {debian: [Chrony]}\n`);
+    const file = write(
+      `binaries:\n  - name: etcd\n    url: ftp://x/etcd\n    sha256: nothex\nimages: [{ref: a, tags: b}]\npackages: {debian: [Chrony]}\n`,
+    );
     const err = await errorOf(file);
     expect(err.message).toContain('problems in the bundle manifest');
     expect(err.message).toMatch(new RegExp(`${file}:3:10: .*http://, https:// or file://`));
@@ -122,9 +148,15 @@ binaries:
   });
 
   test('registry passwords come from the environment; a missing one is an input error', async () => {
-    const file = write(`registries:\n  127.0.0.1:5000:\n    insecure: true\n    mirrors: [http://127.0.0.1:5001]\n    auth: {username: u, password_env: REG_PW}\n`);
+    const file = write(
+      `registries:\n  127.0.0.1:5000:\n    insecure: true\n    mirrors: [http://127.0.0.1:5001]\n    auth: {username: u, password_env: REG_PW}\n`,
+    );
     expect((await loadManifest(file, undefined, { REG_PW: 's3cret' })).registries).toEqual({
-      '127.0.0.1:5000': { insecure: true, mirrors: ['http://127.0.0.1:5001'], auth: { username: 'u', password: 's3cret' } },
+      '127.0.0.1:5000': {
+        insecure: true,
+        mirrors: ['http://127.0.0.1:5001'],
+        auth: { username: 'u', password: 's3cret' },
+      },
     });
     const err = await errorOf(file);
     expect(err.message).toContain('registry 127.0.0.1:5000: no password');
@@ -137,12 +169,26 @@ binaries:
     expect(existsSync(file)).toBe(true);
     const m = await loadManifest(file, ['amd64', 'arm64']);
     const names = new Set(m.binaries.map((b) => b.name));
-    for (const name of ['etcd', 'containerd', 'runc', 'crictl', 'cni-plugins', 'kubernetes-server', 'kubernetes-node']) expect(names).toContain(name);
+    for (const name of ['etcd', 'containerd', 'runc', 'crictl', 'cni-plugins', 'kubernetes-server', 'kubernetes-node'])
+      expect(names).toContain(name);
     // The Kubernetes set is one version, from the release tarballs, checked by their published sha512.
     const k8s = m.binaries.filter((b) => b.name.startsWith('kubernetes-') && b.arch === 'amd64');
-    expect(k8s.flatMap((b) => b.files!.map((f) => f.to)).sort()).toEqual(['kube-apiserver', 'kube-controller-manager', 'kube-proxy', 'kube-scheduler', 'kubectl', 'kubelet']);
+    expect(k8s.flatMap((b) => b.files!.map((f) => f.to)).sort()).toEqual([
+      'kube-apiserver',
+      'kube-controller-manager',
+      'kube-proxy',
+      'kube-scheduler',
+      'kubectl',
+      'kubelet',
+    ]);
     expect(new Set(k8s.map((b) => `${b.version} ${b.checksum.algorithm}`))).toEqual(new Set(['1.31.0 sha512']));
-    for (const name of names) expect(m.binaries.filter((b) => b.name === name).map((b) => b.arch).sort()).toEqual(['amd64', 'arm64']);
+    for (const name of names)
+      expect(
+        m.binaries
+          .filter((b) => b.name === name)
+          .map((b) => b.arch)
+          .sort(),
+      ).toEqual(['amd64', 'arm64']);
     expect(m.images.length).toBeGreaterThan(0);
   });
 });

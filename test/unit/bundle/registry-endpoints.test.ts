@@ -3,7 +3,8 @@ import { displayUrl, Transport } from '../../../src/bundle/registry/transport.js
 
 const A = { username: 'a', password: 'pa' };
 const M = { username: 'm', password: 'pm' };
-const bases = (t: Transport, registry: string) => t.endpoints(registry).map((e) => [e.base, e.mirror, e.auth?.username]);
+const bases = (t: Transport, registry: string) =>
+  t.endpoints(registry).map((e) => [e.base, e.mirror, e.auth?.username]);
 
 describe('registry endpoints (no requests are made)', () => {
   test('docker.io is reached at https://registry-1.docker.io; loopback hosts over http, others over https', () => {
@@ -22,7 +23,10 @@ describe('registry endpoints (no requests are made)', () => {
 
   test('mirrors first, in order, as containerd hosts: a path prefix is kept, a trailing slash or /v2 is not doubled', () => {
     const t = new Transport({
-      'docker.io': { mirrors: ['https://mirror.example/', 'http://127.0.0.1:5001/v2', 'cache.example:8443/prefix', '127.0.0.1:5002'], auth: A },
+      'docker.io': {
+        mirrors: ['https://mirror.example/', 'http://127.0.0.1:5001/v2', 'cache.example:8443/prefix', '127.0.0.1:5002'],
+        auth: A,
+      },
       'cache.example:8443': { auth: M },
     });
     expect(bases(t, 'docker.io')).toEqual([
@@ -41,6 +45,8 @@ describe('registry endpoints (no requests are made)', () => {
   });
 
   test('URLs in messages lose their query (signed storage URLs) and user info', () => {
-    expect(displayUrl('https://u:p@bucket.example/blobs/x?X-Amz-Signature=secret')).toBe('https://bucket.example/blobs/x');
+    expect(displayUrl('https://u:p@bucket.example/blobs/x?X-Amz-Signature=secret')).toBe(
+      'https://bucket.example/blobs/x',
+    );
   });
 });

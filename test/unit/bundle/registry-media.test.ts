@@ -1,4 +1,11 @@
-import { MANIFEST_ACCEPT, MEDIA, parseManifest, parsePlatformWanted, selectPlatforms, type Descriptor } from '../../../src/bundle/registry/index.js';
+import {
+  MANIFEST_ACCEPT,
+  MEDIA,
+  parseManifest,
+  parsePlatformWanted,
+  selectPlatforms,
+  type Descriptor,
+} from '../../../src/bundle/registry/index.js';
 
 const digest = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;
 let next = 1;
@@ -17,7 +24,9 @@ describe('platform selection from an index', () => {
   const arm64 = entry('linux', 'arm64', 'v8');
   const s390x = entry('linux', 's390x');
   const windows = entry('windows', 'amd64');
-  const attestation = entry('unknown', 'unknown', undefined, { annotations: { 'vnd.docker.reference.type': 'attestation-manifest' } });
+  const attestation = entry('unknown', 'unknown', undefined, {
+    annotations: { 'vnd.docker.reference.type': 'attestation-manifest' },
+  });
   const index = [windows, amd64, armv6, armv7, arm64, s390x, attestation];
 
   test('amd64 and arm64, in the order asked', () => {
@@ -51,7 +60,14 @@ describe('platform selection from an index', () => {
     expect(s.selected.map((x) => x.descriptor)).toEqual([amd64]);
     expect(s.missing).toEqual(['riscv64']);
     expect(s.available).toEqual(['linux/amd64']);
-    expect(selectPlatforms(index, ['ppc64le']).available).toEqual(['windows/amd64', 'linux/amd64', 'linux/arm/v6', 'linux/arm/v7', 'linux/arm64/v8', 'linux/s390x']);
+    expect(selectPlatforms(index, ['ppc64le']).available).toEqual([
+      'windows/amd64',
+      'linux/amd64',
+      'linux/arm/v6',
+      'linux/arm/v7',
+      'linux/arm64/v8',
+      'linux/s390x',
+    ]);
   });
 
   test('one manifest asked for twice is selected once', () => {
@@ -60,7 +76,12 @@ describe('platform selection from an index', () => {
 
   test('wanted platforms as written', () => {
     expect(parsePlatformWanted('amd64')).toEqual({ os: 'linux', architecture: 'amd64', spec: 'amd64' });
-    expect(parsePlatformWanted('linux/arm64/v8')).toEqual({ os: 'linux', architecture: 'arm64', variant: 'v8', spec: 'linux/arm64/v8' });
+    expect(parsePlatformWanted('linux/arm64/v8')).toEqual({
+      os: 'linux',
+      architecture: 'arm64',
+      variant: 'v8',
+      spec: 'linux/arm64/v8',
+    });
     expect(parsePlatformWanted('arm/v7')).toEqual({ os: 'linux', architecture: 'arm', variant: 'v7', spec: 'arm/v7' });
   });
 });
@@ -70,28 +91,54 @@ describe('manifest media types', () => {
   const config = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest(1), size: 2 };
 
   test('the Accept header lists the four types a pull understands', () => {
-    expect(MANIFEST_ACCEPT.split(', ').sort()).toEqual([MEDIA.dockerList, MEDIA.dockerManifest, MEDIA.ociIndex, MEDIA.ociManifest].sort());
+    expect(MANIFEST_ACCEPT.split(', ').sort()).toEqual(
+      [MEDIA.dockerList, MEDIA.dockerManifest, MEDIA.ociIndex, MEDIA.ociManifest].sort(),
+    );
   });
 
   test('the served Content-Type decides; a generic one falls back to the JSON mediaType, then its shape', () => {
     const index = bytes({ schemaVersion: 2, manifests: [] });
-    expect(parseManifest(index, `${MEDIA.dockerList}; charset=utf-8`)).toMatchObject({ kind: 'index', mediaType: MEDIA.dockerList });
+    expect(parseManifest(index, `${MEDIA.dockerList}; charset=utf-8`)).toMatchObject({
+      kind: 'index',
+      mediaType: MEDIA.dockerList,
+    });
     expect(parseManifest(index, 'application/json')).toMatchObject({ kind: 'index', mediaType: MEDIA.ociIndex });
     const manifest = bytes({ schemaVersion: 2, mediaType: MEDIA.dockerManifest, config, layers: [] });
-    expect(parseManifest(manifest, 'text/plain')).toMatchObject({ kind: 'manifest', mediaType: MEDIA.dockerManifest, config, layers: [] });
-    expect(parseManifest(bytes({ schemaVersion: 2, config, layers: [] }))).toMatchObject({ kind: 'manifest', mediaType: MEDIA.ociManifest });
+    expect(parseManifest(manifest, 'text/plain')).toMatchObject({
+      kind: 'manifest',
+      mediaType: MEDIA.dockerManifest,
+      config,
+      layers: [],
+    });
+    expect(parseManifest(bytes({ schemaVersion: 2, config, layers: [] }))).toMatchObject({
+      kind: 'manifest',
+      mediaType: MEDIA.ociManifest,
+    });
   });
 
   test('schema 1 is recognised (to be refused), by type or by schemaVersion', () => {
-    expect(parseManifest(bytes({ schemaVersion: 1, name: 'x', fsLayers: [] }), 'application/json').kind).toBe('schema1');
+    expect(parseManifest(bytes({ schemaVersion: 1, name: 'x', fsLayers: [] }), 'application/json').kind).toBe(
+      'schema1',
+    );
     expect(parseManifest(bytes({}), MEDIA.dockerSchema1Signed).kind).toBe('schema1');
   });
 
   test('broken manifests say why', () => {
     expect(parseManifest(Buffer.from('{'), MEDIA.ociManifest)).toMatchObject({ kind: 'unknown', why: 'not JSON' });
-    expect(parseManifest(bytes({ schemaVersion: 2, layers: [] }), MEDIA.ociManifest)).toMatchObject({ kind: 'unknown', why: 'a manifest without a config descriptor' });
-    expect(parseManifest(bytes({ schemaVersion: 2, config, layers: [{ digest: 'x' }] }), MEDIA.ociManifest)).toMatchObject({ kind: 'unknown' });
-    expect(parseManifest(bytes({ schemaVersion: 2, manifests: [{ size: 1 }] }), MEDIA.ociIndex)).toMatchObject({ kind: 'unknown' });
-    expect(parseManifest(bytes({ schemaVersion: 2, artifactType: 'x' }), 'application/json')).toMatchObject({ kind: 'unknown' });
+    expect(parseManifest(bytes({ schemaVersion: 2, layers: [] }), MEDIA.ociManifest)).toMatchObject({
+      kind: 'unknown',
+      why: 'a manifest without a config descriptor',
+    });
+    expect(
+      parseManifest(bytes({ schemaVersion: 2, config, layers: [{ digest: 'x' }] }), MEDIA.ociManifest),
+    ).toMatchObject({
+      kind: 'unknown',
+    });
+    expect(parseManifest(bytes({ schemaVersion: 2, manifests: [{ size: 1 }] }), MEDIA.ociIndex)).toMatchObject({
+      kind: 'unknown',
+    });
+    expect(parseManifest(bytes({ schemaVersion: 2, artifactType: 'x' }), 'application/json')).toMatchObject({
+      kind: 'unknown',
+    });
   });
 });

@@ -19,16 +19,39 @@ describe("Ansible's flags on run and deploy", () => {
     target = await countingHost();
     const host = target.hostVars;
     inventory = path.join(dir, 'hosts');
-    writeFileSync(inventory, `[etcd]\nh1 ${host}\nh2 ${host}\n\n[web]\nh3 ${host}\n\n[local]\nme ansible_connection=local\n`);
-    writeFileSync(playbook, [
-      '- name: Configure etcd', '  hosts: etcd', '  gather_facts: false', '  tags: [db]', '  tasks:',
-      '    - name: Write the config', '      copy: {content: "x", dest: /tmp/furrow-never}', '      tags: [config]',
-      '    - block:', '        - name: Inside a block', '          command: "true"', '          tags: [inner]',
-      '- name: Configure web', '  hosts: web', '  gather_facts: false', '  tasks:',
-      '    - name: Restart it', '      command: "true"', '',
-    ].join('\n'));
+    writeFileSync(
+      inventory,
+      `[etcd]\nh1 ${host}\nh2 ${host}\n\n[web]\nh3 ${host}\n\n[local]\nme ansible_connection=local\n`,
+    );
+    writeFileSync(
+      playbook,
+      [
+        '- name: Configure etcd',
+        '  hosts: etcd',
+        '  gather_facts: false',
+        '  tags: [db]',
+        '  tasks:',
+        '    - name: Write the config',
+        '      copy: {content: "x", dest: /tmp/furrow-never}',
+        '      tags: [config]',
+        '    - block:',
+        '        - name: Inside a block',
+        '          command: "true"',
+        '          tags: [inner]',
+        '- name: Configure web',
+        '  hosts: web',
+        '  gather_facts: false',
+        '  tasks:',
+        '    - name: Restart it',
+        '      command: "true"',
+        '',
+      ].join('\n'),
+    );
     mkdirSync(path.join(cluster, 'pki'), { recursive: true });
-    writeFileSync(path.join(cluster, 'hosts'), `[etcd]\nh1 ${host}\n\n[kube_master]\nh1 ${host}\n\n[kube_node]\nh1 ${host}\n`);
+    writeFileSync(
+      path.join(cluster, 'hosts'),
+      `[etcd]\nh1 ${host}\n\n[kube_master]\nh1 ${host}\n\n[kube_node]\nh1 ${host}\n`,
+    );
     // A repo/ to serve on an address this machine does not have (a lab that is down): a listing
     // must not try to serve it.
     mkdirSync(path.join(cluster, 'repo'), { recursive: true });
@@ -50,23 +73,39 @@ describe("Ansible's flags on run and deploy", () => {
   test('--list-hosts: each play, its pattern and its hosts after --limit', async () => {
     const r = await run(['run', playbook, '-i', inventory, '--list-hosts', '-l', 'h1:h3']);
     expect([r.code, r.stderr]).toEqual([0, '']);
-    expect(r.stdout).toBe([
-      'playbook: site.yml', '', '  play #1 (etcd): Configure etcd\tTAGS: [db]', "    pattern: ['etcd']", '    hosts (1):', '      h1',
-      '', '  play #2 (web): Configure web\tTAGS: []', "    pattern: ['web']", '    hosts (1):', '      h3', '',
-    ].join('\n'));
+    expect(r.stdout).toBe(
+      [
+        'playbook: site.yml',
+        '',
+        '  play #1 (etcd): Configure etcd\tTAGS: [db]',
+        "    pattern: ['etcd']",
+        '    hosts (1):',
+        '      h1',
+        '',
+        '  play #2 (web): Configure web\tTAGS: []',
+        "    pattern: ['web']",
+        '    hosts (1):',
+        '      h3',
+        '',
+      ].join('\n'),
+    );
     expect(target.connections).toBe(0);
   });
 
   test('--list-tasks and --list-tags: the tasks as they would run, blocks opened, after --tags', async () => {
     const tasks = await run(['run', playbook, '-i', inventory, '--list-tasks']);
     expect(tasks.code).toBe(0);
-    expect(tasks.stdout).toContain('    tasks:\n      Write the config\tTAGS: [db, config]\n      Inside a block\tTAGS: [db, inner]\n');
+    expect(tasks.stdout).toContain(
+      '    tasks:\n      Write the config\tTAGS: [db, config]\n      Inside a block\tTAGS: [db, inner]\n',
+    );
     expect(tasks.stdout).toContain('      Restart it\tTAGS: []');
     const tagged = await run(['run', playbook, '-i', inventory, '--list-tasks', '-t', 'inner']);
     expect(tagged.stdout).not.toContain('Write the config');
     expect(tagged.stdout).toContain('Inside a block');
     const tags = await run(['run', playbook, '-i', inventory, '--list-tags']);
-    expect(tags.stdout).toContain('  play #1 (etcd): Configure etcd\tTAGS: [db]\n      TASK TAGS: [config, db, inner]\n');
+    expect(tags.stdout).toContain(
+      '  play #1 (etcd): Configure etcd\tTAGS: [db]\n      TASK TAGS: [config, db, inner]\n',
+    );
     expect(target.connections).toBe(0);
   });
 
@@ -85,7 +124,9 @@ describe("Ansible's flags on run and deploy", () => {
     const r = await run(['deploy', '01', '-i', cluster, '--list-tasks', '-t', 'sysctl']);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toContain(`playbook: ${path.relative(dir, packagePath('playbooks', '01.prepare.yml'))}`);
-    expect(r.stdout).toContain('      prepare : Set the network sysctls\tTAGS: [sysctl]\n      prepare : Set the kernel sysctls\tTAGS: [sysctl]\n');
+    expect(r.stdout).toContain(
+      '      prepare : Set the network sysctls\tTAGS: [sysctl]\n      prepare : Set the kernel sysctls\tTAGS: [sysctl]\n',
+    );
     expect(r.stdout).not.toContain('Install the base packages');
     expect(target.connections).toBe(0);
   });
@@ -93,7 +134,9 @@ describe("Ansible's flags on run and deploy", () => {
   test('-K with no terminal is bad input naming the way around it; no host is touched', async () => {
     const r = await run(['run', playbook, '-i', inventory, '-K']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/-K\/--ask-become-pass asks for the password on a terminal, and standard input is not one/);
+    expect(r.stderr).toMatch(
+      /-K\/--ask-become-pass asks for the password on a terminal, and standard input is not one/,
+    );
     expect(r.stderr).toMatch(/ansible_become_password/);
     expect(target.connections).toBe(0);
   });
@@ -102,14 +145,18 @@ describe("Ansible's flags on run and deploy", () => {
   // the terminal itself would echo it), and must not come back on it.
   test('-K on a terminal prompts without echo, and the run goes on', async () => {
     const local = path.join(dir, 'local.yml');
-    writeFileSync(local, '- hosts: local\n  gather_facts: false\n  tasks:\n    - name: hello\n      command: echo hello-from-the-run\n');
+    writeFileSync(
+      local,
+      '- hosts: local\n  gather_facts: false\n  tasks:\n    - name: hello\n      command: echo hello-from-the-run\n',
+    );
     const cmd = `${process.execPath} ${packagePath('dist', 'cli', 'furrow.js')} run ${local} -i ${inventory} -K`;
     const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => {
       const before = out;
       out += d.toString();
-      if (!before.includes('BECOME password: ') && out.includes('BECOME password: ')) child.stdin.write('not-echoed-secret\r');
+      if (!before.includes('BECOME password: ') && out.includes('BECOME password: '))
+        child.stdin.write('not-echoed-secret\r');
     });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
     child.stdin.end();

@@ -43,7 +43,11 @@ describe('describeModule', () => {
         count: { type: 'integer', minimum: 1, maximum: 9 },
         url: { type: 'string', pattern: '^https?://' },
         usages: { type: 'array', items: { type: 'string', enum: ['server', 'client'] }, minItems: 2 },
-        spec: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, days: { type: 'integer' } } },
+        spec: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { type: 'string' }, days: { type: 'integer' } },
+        },
         token: { type: 'string' },
       },
       required: ['token'],
@@ -53,17 +57,50 @@ describe('describeModule', () => {
   });
 
   test('every property, in schema order, nested ones dotted after their parent', () => {
-    expect(doc.params.map((p) => p.name)).toEqual(['path', 'dest', 'state', 'force', 'count', 'url', 'usages', 'spec', 'spec.name', 'spec.days', 'token']);
+    expect(doc.params.map((p) => p.name)).toEqual([
+      'path',
+      'dest',
+      'state',
+      'force',
+      'count',
+      'url',
+      'usages',
+      'spec',
+      'spec.name',
+      'spec.days',
+      'token',
+    ]);
   });
 
   test('type, required, default, choices and notes of each', () => {
     const by = Object.fromEntries(doc.params.map((p) => [p.name, p]));
-    expect(by.path).toEqual({ name: 'path', type: 'string', required: false, examples: ['/etc/hosts'], notes: ['Where it goes.'] });
-    expect(by.state).toEqual({ name: 'state', type: 'string', required: false, default: 'present', choices: ['present', 'absent'], examples: [], notes: [] });
+    expect(by.path).toEqual({
+      name: 'path',
+      type: 'string',
+      required: false,
+      examples: ['/etc/hosts'],
+      notes: ['Where it goes.'],
+    });
+    expect(by.state).toEqual({
+      name: 'state',
+      type: 'string',
+      required: false,
+      default: 'present',
+      choices: ['present', 'absent'],
+      examples: [],
+      notes: [],
+    });
     expect(by.force).toEqual({ name: 'force', type: 'boolean', required: false, examples: [], notes: [] });
     expect(by.count!.notes).toEqual(['at least 1', 'at most 9']);
     expect(by.url!.notes).toEqual(['matches `^https?://`']);
-    expect(by.usages).toEqual({ name: 'usages', type: 'list of string', required: false, choices: ['server', 'client'], examples: [], notes: ['at least 2 items'] });
+    expect(by.usages).toEqual({
+      name: 'usages',
+      type: 'list of string',
+      required: false,
+      choices: ['server', 'client'],
+      examples: [],
+      notes: ['at least 2 items'],
+    });
     expect(by['spec.name']!.required).toBe(true);
     expect(by['spec.days']!.required).toBe(false);
     expect(by.token!.required).toBe(true);
@@ -78,12 +115,27 @@ describe('describeModule', () => {
   });
 
   test('a schema that takes any keys (set_fact)', () => {
-    const free = describeModule({ name: 'set_fact', local: true, schema: { type: 'object', minProperties: 1, additionalProperties: true } });
-    expect(free).toEqual({ name: 'set_fact', params: [], oneOfRequired: [], anyKeys: true, minKeys: 1, secret: [], local: true });
+    const free = describeModule({
+      name: 'set_fact',
+      local: true,
+      schema: { type: 'object', minProperties: 1, additionalProperties: true },
+    });
+    expect(free).toEqual({
+      name: 'set_fact',
+      params: [],
+      oneOfRequired: [],
+      anyKeys: true,
+      minKeys: 1,
+      secret: [],
+      local: true,
+    });
   });
 
   test("the schema's own description is the summary when none is given", () => {
-    expect(describeModule({ name: 'x', schema: { type: 'object', description: 'From the schema.', properties: {} } }).summary).toBe('From the schema.');
+    expect(
+      describeModule({ name: 'x', schema: { type: 'object', description: 'From the schema.', properties: {} } })
+        .summary,
+    ).toBe('From the schema.');
   });
 });
 
@@ -103,13 +155,21 @@ describe('rendering', () => {
       required: ['dest'],
     },
   });
-  const command = describeModule({ name: 'command', freeForm: 'cmd', schema: { type: 'object', properties: { cmd: { type: 'string' } }, anyOf: [{ required: ['cmd'] }, { required: ['argv'] }] } });
+  const command = describeModule({
+    name: 'command',
+    freeForm: 'cmd',
+    schema: {
+      type: 'object',
+      properties: { cmd: { type: 'string' } },
+      anyOf: [{ required: ['cmd'] }, { required: ['argv'] }],
+    },
+  });
 
   test('the list: one line per module, summaries aligned', () => {
     expect(renderModuleList([command, copy])).toBe('command\ncopy     Puts content at dest.\n');
   });
 
-  test("one module as ansible-doc shows it", () => {
+  test('one module as ansible-doc shows it', () => {
     expect(renderModuleText(copy)).toBe(
       [
         '> COPY',

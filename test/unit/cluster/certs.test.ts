@@ -2,7 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { clusterRolloutSteps, hostCertsScript, parseHostCerts, renewClusterCerts, rolloutSteps } from '../../../src/cluster/certs.js';
+import {
+  clusterRolloutSteps,
+  hostCertsScript,
+  parseHostCerts,
+  renewClusterCerts,
+  rolloutSteps,
+} from '../../../src/cluster/certs.js';
 import { loadCluster } from '../../../src/cluster/cluster.js';
 import { ensureAuthorities } from '../../../src/pki/index.js';
 
@@ -32,7 +38,10 @@ describe('certs renew: the nodes too (step 05)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test("re-issues kube-proxy's and every kubelet's certificate (named by K8S_NODENAME), and rolls them out with step 05 after 02 and 04", async () => {
-    writeFileSync(path.join(dir, 'hosts'), '[etcd]\nh1 ansible_host=10.0.0.1\n[kube_master]\nh1 ansible_host=10.0.0.1\n[kube_node]\nh1\nh2 ansible_host=10.0.0.2 k8s_nodename=Node_2\n');
+    writeFileSync(
+      path.join(dir, 'hosts'),
+      '[etcd]\nh1 ansible_host=10.0.0.1\n[kube_master]\nh1 ansible_host=10.0.0.1\n[kube_node]\nh1\nh2 ansible_host=10.0.0.2 k8s_nodename=Node_2\n',
+    );
     // ECDSA keys: RSA generation would make the test slow, and the key type does not matter here.
     writeFileSync(path.join(dir, 'config.yml'), 'pki_key_type: ecdsa\n');
     mkdirSync(path.join(dir, 'pki'));
@@ -40,7 +49,9 @@ describe('certs renew: the nodes too (step 05)', () => {
     const renewed = await renewClusterCerts(loadCluster(dir));
     const names = renewed.map((r) => r.name);
     // Named as the kube-node role names them: K8S_NODENAME, from k8s_nodename in lower case with '-'.
-    expect(names).toEqual(expect.arrayContaining(['kube-proxy', 'kubelet-h1', 'kubelet-node-2', 'apiserver', 'etcd/server-h1']));
+    expect(names).toEqual(
+      expect.arrayContaining(['kube-proxy', 'kubelet-h1', 'kubelet-node-2', 'apiserver', 'etcd/server-h1']),
+    );
     expect(rolloutSteps(renewed)).toEqual(['etcd', 'master', 'node']);
     // One node's certificate alone: only step 05 rolls it out.
     const one = await renewClusterCerts(loadCluster(dir), ['kubelet-node-2']);

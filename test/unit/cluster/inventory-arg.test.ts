@@ -17,11 +17,17 @@ describe('what -i names', () => {
     // A host that counts connections: proof that the inventory was read and a host was tried.
     target = await countingHost();
     mkdirSync(path.join(cluster, 'bin'), { recursive: true });
-    writeFileSync(path.join(cluster, 'hosts'), `[etcd]\nh1 ${target.hostVars}\n\n[local]\nme ansible_connection=local\n`);
+    writeFileSync(
+      path.join(cluster, 'hosts'),
+      `[etcd]\nh1 ${target.hostVars}\n\n[local]\nme ansible_connection=local\n`,
+    );
     writeFileSync(path.join(cluster, 'config.yml'), 'GREETING: hello from config.yml\n');
     // What made `exec etcd -i clusters/lab` fail: read as an inventory folder, every file is a source.
     writeFileSync(path.join(cluster, 'bin', 'README'), 'Binaries for the hosts: not an inventory.\n');
-    writeFileSync(path.join(cluster, 'say.yml'), '- hosts: local\n  gather_facts: false\n  tasks:\n    - debug: {msg: "{{ GREETING }}"}\n');
+    writeFileSync(
+      path.join(cluster, 'say.yml'),
+      '- hosts: local\n  gather_facts: false\n  tasks:\n    - debug: {msg: "{{ GREETING }}"}\n',
+    );
     mkdirSync(path.join(ansibleFolder, 'group_vars'), { recursive: true });
     writeFileSync(path.join(ansibleFolder, 'hosts'), '[web]\nw1\n');
     writeFileSync(path.join(ansibleFolder, 'group_vars', 'web.yml'), 'x: 1\n');
@@ -33,10 +39,15 @@ describe('what -i names', () => {
   });
 
   test('a cluster folder and its inventory file are the cluster; an Ansible inventory folder stays one', () => {
-    expect(resolveInventoryArg(cluster)).toEqual({ inventory: path.join(cluster, 'hosts'), cluster: expect.objectContaining({ dir: cluster, config: { GREETING: 'hello from config.yml' } }) });
+    expect(resolveInventoryArg(cluster)).toEqual({
+      inventory: path.join(cluster, 'hosts'),
+      cluster: expect.objectContaining({ dir: cluster, config: { GREETING: 'hello from config.yml' } }),
+    });
     expect(resolveInventoryArg(path.join(cluster, 'hosts')).cluster?.dir).toBe(cluster);
     expect(resolveInventoryArg(ansibleFolder)).toEqual({ inventory: ansibleFolder });
-    expect(resolveInventoryArg(path.join(ansibleFolder, 'hosts'))).toEqual({ inventory: path.join(ansibleFolder, 'hosts') });
+    expect(resolveInventoryArg(path.join(ansibleFolder, 'hosts'))).toEqual({
+      inventory: path.join(ansibleFolder, 'hosts'),
+    });
     expect(loadCluster(path.join(cluster, 'hosts')).dir).toBe(cluster);
   });
 

@@ -7,7 +7,9 @@ import { checkNetworkInput, networkSetting } from '../../../src/cluster/network.
 import { inputErrorOf } from '../../support/errors.js';
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function cluster(config: string) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-network-input-'));
@@ -20,7 +22,10 @@ function cluster(config: string) {
 describe('the pod network settings, checked before any host is touched', () => {
   test('flannel with vxlan is the default; routes and host-gw pass', () => {
     const plain = cluster('');
-    expect([networkSetting(plain, 'CLUSTER_NETWORK'), networkSetting(plain, 'FLANNEL_BACKEND')]).toEqual(['flannel', 'vxlan']);
+    expect([networkSetting(plain, 'CLUSTER_NETWORK'), networkSetting(plain, 'FLANNEL_BACKEND')]).toEqual([
+      'flannel',
+      'vxlan',
+    ]);
     expect(() => checkNetworkInput(plain)).not.toThrow();
     expect(() => checkNetworkInput(cluster('CLUSTER_NETWORK: routes\n'))).not.toThrow();
     expect(() => checkNetworkInput(cluster('FLANNEL_BACKEND: host-gw\n'))).not.toThrow();
@@ -34,7 +39,9 @@ describe('the pod network settings, checked before any host is touched', () => {
   });
 
   test('an unknown FLANNEL_BACKEND is refused too', () => {
-    expect(inputErrorOf(() => checkNetworkInput(cluster('FLANNEL_BACKEND: udp\n'))).problem).toBe('FLANNEL_BACKEND is "udp": the pod network step knows vxlan and host-gw');
+    expect(inputErrorOf(() => checkNetworkInput(cluster('FLANNEL_BACKEND: udp\n'))).problem).toBe(
+      'FLANNEL_BACKEND is "udp": the pod network step knows vxlan and host-gw',
+    );
   });
 
   test('a lab cluster (furrow new --from-lab copies config.lab.yml) uses routes, and says why', () => {

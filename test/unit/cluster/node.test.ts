@@ -38,10 +38,18 @@ describe('node add and remove: checks before anything is touched', () => {
   };
 
   test('names: IPv4, IPv6 and DNS names; nothing else', () => {
-    for (const ok of ['10.0.0.9', 'fd00::9', '2001:db8::1', 'worker-09', 'worker-09.dc1.example.org']) expect([ok, isHostAddress(ok)]).toEqual([ok, true]);
-    for (const bad of ['', '10.0.0', '10.0.0.256', 'worker_09', '-worker', 'a b', '10.0.0.9;rm', 'host:22']) expect([bad, isHostAddress(bad)]).toEqual([bad, false]);
-    expect(problem(() => checkNodeAdd(cluster, inventory, { name: 'bad name' }))).toEqual([cluster.inventory, "'bad name' is not an IPv4 or IPv6 address or a host name"]);
-    expect(problem(() => checkNodeAdd(cluster, inventory, { name: 'w9', address: '10.0.0' }))).toEqual([cluster.inventory, "--address '10.0.0' is not an IPv4 or IPv6 address or a host name"]);
+    for (const ok of ['10.0.0.9', 'fd00::9', '2001:db8::1', 'worker-09', 'worker-09.dc1.example.org'])
+      expect([ok, isHostAddress(ok)]).toEqual([ok, true]);
+    for (const bad of ['', '10.0.0', '10.0.0.256', 'worker_09', '-worker', 'a b', '10.0.0.9;rm', 'host:22'])
+      expect([bad, isHostAddress(bad)]).toEqual([bad, false]);
+    expect(problem(() => checkNodeAdd(cluster, inventory, { name: 'bad name' }))).toEqual([
+      cluster.inventory,
+      "'bad name' is not an IPv4 or IPv6 address or a host name",
+    ]);
+    expect(problem(() => checkNodeAdd(cluster, inventory, { name: 'w9', address: '10.0.0' }))).toEqual([
+      cluster.inventory,
+      "--address '10.0.0' is not an IPv4 or IPv6 address or a host name",
+    ]);
   });
 
   test('a node already in kube_node runs its steps again (it completes an earlier add)', () => {
@@ -51,16 +59,43 @@ describe('node add and remove: checks before anything is touched', () => {
 
   test('remove refuses a master, an etcd member, a host that is not a node, the last node', () => {
     writeFileSync(path.join(dir, 'kubeconfig'), '');
-    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.1'))?.[1]).toMatch(/^10\.0\.0\.1 is a master as well as a node/);
-    expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[etcd]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory), '10.0.0.5'))?.[1]).toBe('10.0.0.5 is an etcd member: cleaning the host would stop that member');
-    expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[ex_lb]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory), '10.0.0.5'))?.[1]).toBe(
+    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.1'))?.[1]).toMatch(
+      /^10\.0\.0\.1 is a master as well as a node/,
+    );
+    expect(
+      problem(() =>
+        checkNodeRemove(
+          cluster,
+          parseInventoryText('[etcd]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory),
+          '10.0.0.5',
+        ),
+      )?.[1],
+    ).toBe('10.0.0.5 is an etcd member: cleaning the host would stop that member');
+    expect(
+      problem(() =>
+        checkNodeRemove(
+          cluster,
+          parseInventoryText('[ex_lb]\n10.0.0.5\n[kube_node]\n10.0.0.5\n10.0.0.6\n', cluster.inventory),
+          '10.0.0.5',
+        ),
+      )?.[1],
+    ).toBe(
       '10.0.0.5 is an external load balancer (ex_lb) as well as a node: cleaning it would take its VIP and proxy away',
     );
-    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.9'))).toEqual([cluster.inventory, '10.0.0.9 is not in kube_node']);
-    expect(problem(() => checkNodeRemove(cluster, parseInventoryText('[kube_node]\n10.0.0.7\n', cluster.inventory), '10.0.0.7'))?.[1]).toBe("10.0.0.7 is the cluster's last node");
+    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.9'))).toEqual([
+      cluster.inventory,
+      '10.0.0.9 is not in kube_node',
+    ]);
+    expect(
+      problem(() =>
+        checkNodeRemove(cluster, parseInventoryText('[kube_node]\n10.0.0.7\n', cluster.inventory), '10.0.0.7'),
+      )?.[1],
+    ).toBe("10.0.0.7 is the cluster's last node");
     expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.3'))).toBeUndefined();
     rmSync(path.join(dir, 'kubeconfig'));
-    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.3'))?.[1]).toBe('no admin kubeconfig: draining needs the API');
+    expect(problem(() => checkNodeRemove(cluster, inventory, '10.0.0.3'))?.[1]).toBe(
+      'no admin kubeconfig: draining needs the API',
+    );
   });
 
   test("the Node's name: k8s_nodename as the kube-node role writes it, else the inventory name", () => {
@@ -69,11 +104,21 @@ describe('node add and remove: checks before anything is touched', () => {
   });
 
   test("the roles' K8S_NODENAME (kube-node, network, prepare) is one rule, the one nodeNameOf follows", () => {
-    const rules = ['kube-node', 'network', 'prepare'].map((role) => (YAML.parse(readFileSync(packagePath('roles', role, 'defaults', 'main.yml'), 'utf8')) as Record<string, string>).K8S_NODENAME);
+    const rules = ['kube-node', 'network', 'prepare'].map(
+      (role) =>
+        (YAML.parse(readFileSync(packagePath('roles', role, 'defaults', 'main.yml'), 'utf8')) as Record<string, string>)
+          .K8S_NODENAME,
+    );
     expect(new Set(rules).size).toBe(1);
     const named = parseInventoryText('[kube_node]\nh1 k8s_nodename=Worker_01\nh2\n', cluster.inventory);
     for (const host of ['h1', 'h2']) {
-      expect(renderTemplate(rules[0]!, { ...hostVars(named, host), inventory_hostname: host }, { file: 'roles/kube-node/defaults/main.yml' })).toBe(nodeNameOf(named, host));
+      expect(
+        renderTemplate(
+          rules[0]!,
+          { ...hostVars(named, host), inventory_hostname: host },
+          { file: 'roles/kube-node/defaults/main.yml' },
+        ),
+      ).toBe(nodeNameOf(named, host));
     }
     expect(nodeNameOf(named, 'h1')).toBe('worker-01');
   });

@@ -8,7 +8,14 @@ import { ensureAuthorities } from '../../../src/pki/index.js';
 
 describe('pre-flight: the CA the hosts trust against the cluster folder', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-preflight-'));
-  const cluster = (pkiDir: string, config: Record<string, unknown> = {}): Cluster => ({ dir, inventory: path.join(dir, 'hosts'), config, pkiDir, binDir: '', repoDir: '' });
+  const cluster = (pkiDir: string, config: Record<string, unknown> = {}): Cluster => ({
+    dir,
+    inventory: path.join(dir, 'hosts'),
+    config,
+    pkiDir,
+    binDir: '',
+    repoDir: '',
+  });
   const folderPki = path.join(dir, 'pki');
   const otherPki = path.join(dir, 'other');
   const pem = (pki: string, name: string) => readFileSync(path.join(pki, `${name}.crt`), 'utf8');
@@ -23,7 +30,13 @@ describe('pre-flight: the CA the hosts trust against the cluster folder', () => 
 
   test("hosts that trust the folder's CAs, or hold none yet, pass", () => {
     const hosts = new Map([
-      ['h1', new Map([[ETCD_CA, pem(folderPki, 'etcd/ca')], ['/etc/kubernetes/pki/ca.crt', pem(folderPki, 'ca')]])],
+      [
+        'h1',
+        new Map([
+          [ETCD_CA, pem(folderPki, 'etcd/ca')],
+          ['/etc/kubernetes/pki/ca.crt', pem(folderPki, 'ca')],
+        ]),
+      ],
       ['h2', new Map<string, string>()],
     ]);
     expect(compareCas(cluster(folderPki), hosts)).toEqual([]);
@@ -38,17 +51,23 @@ describe('pre-flight: the CA the hosts trust against the cluster folder', () => 
     const found = compareCas(cluster(folderPki), hosts);
     expect(found.map((m) => m.label)).toEqual(['etcd CA']);
     const text = describeMismatches(found);
-    expect(text).toBe(`the etcd CA differs: ${path.join(folderPki, 'etcd/ca.crt')} has SHA-256 ${print(pem(folderPki, 'etcd/ca'))}; hosts h1, h2 trust SHA-256 ${print(pem(otherPki, 'etcd/ca'))}`);
+    expect(text).toBe(
+      `the etcd CA differs: ${path.join(folderPki, 'etcd/ca.crt')} has SHA-256 ${print(pem(folderPki, 'etcd/ca'))}; hosts h1, h2 trust SHA-256 ${print(pem(otherPki, 'etcd/ca'))}`,
+    );
     expect(print(pem(folderPki, 'etcd/ca'))).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });
 
   test('a lost pki/: the run would make a new CA, so hosts holding one stop it', () => {
     const hosts = new Map([['h1', new Map([[ETCD_CA, pem(otherPki, 'etcd/ca')]])]]);
-    expect(describeMismatches(compareCas(cluster(path.join(dir, 'nothing')), hosts))).toMatch(/nothing\/etcd\/ca\.crt does not exist \(the run would make a new CA\); hosts h1 trust SHA-256 /);
+    expect(describeMismatches(compareCas(cluster(path.join(dir, 'nothing')), hosts))).toMatch(
+      /nothing\/etcd\/ca\.crt does not exist \(the run would make a new CA\); hosts h1 trust SHA-256 /,
+    );
   });
 
   test("the hosts' paths follow the cluster's settings", () => {
-    expect(trustedCas({ etcd_cert_dir: '/etc/etcd/ssl', ca_dir: '/etc/kubernetes/ssl' }).map((c) => c.hostPath)).toEqual(['/etc/etcd/ssl/ca.crt', '/etc/kubernetes/ssl/ca.crt']);
+    expect(
+      trustedCas({ etcd_cert_dir: '/etc/etcd/ssl', ca_dir: '/etc/kubernetes/ssl' }).map((c) => c.hostPath),
+    ).toEqual(['/etc/etcd/ssl/ca.crt', '/etc/kubernetes/ssl/ca.crt']);
   });
 
   test('the probe output: one block per file present', () => {

@@ -1,6 +1,11 @@
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { AuthError, UnreachableError } from '../../../src/engine/errors.js';
-import { driveCommand, SudoPromptWatcher, type ExitInfo, type RunningCommand } from '../../../src/engine/connections/exec-driver.js';
+import {
+  driveCommand,
+  SudoPromptWatcher,
+  type ExitInfo,
+  type RunningCommand,
+} from '../../../src/engine/connections/exec-driver.js';
 import { planCommand, type SudoPassword } from '../../../src/engine/connections/remote-commands.js';
 
 /** A scripted command: the test plays the remote side. */
@@ -31,7 +36,13 @@ class FakeCommand implements RunningCommand {
   }
 }
 
-const sudo: SudoPassword = { promptMarker: 'PROMPT-x1', okMarker: 'OK-x1', password: 'pw', loginUser: 'deploy', becomeUser: 'root' };
+const sudo: SudoPassword = {
+  promptMarker: 'PROMPT-x1',
+  okMarker: 'OK-x1',
+  password: 'pw',
+  loginUser: 'deploy',
+  becomeUser: 'root',
+};
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('SudoPromptWatcher', () => {
@@ -88,7 +99,12 @@ describe('driveCommand', () => {
     await tick();
     expect(cmd.stdin.writableEnded).toBe(true);
     cmd.exit({ code: 3 });
-    await expect(result).resolves.toEqual({ code: 3, stdout: Buffer.from('out'), stderr: Buffer.from('err'), timedOut: false });
+    await expect(result).resolves.toEqual({
+      code: 3,
+      stdout: Buffer.from('out'),
+      stderr: Buffer.from('err'),
+      timedOut: false,
+    });
   });
 
   it('with a sudo password: writes it at the prompt, feeds stdin only after sudo let the command run', async () => {
@@ -115,13 +131,18 @@ describe('driveCommand', () => {
     await tick();
     cmd.stderr.write('Sorry, try again.\nPROMPT-x1');
     await expect(result).rejects.toThrow(AuthError);
-    await expect(result).rejects.toThrow(/h1: authentication failed for user 'deploy': sudo rejected the become password/);
+    await expect(result).rejects.toThrow(
+      /h1: authentication failed for user 'deploy': sudo rejected the become password/,
+    );
     expect(cmd.killed).toBe(true);
   });
 
   it('times out: kills, answers at once with what arrived, timedOut = true', async () => {
     const cmd = new FakeCommand();
-    cmd.kill = () => (cmd.killed = true) as unknown as void; // a transport that never confirms
+    // a transport that never confirms
+    cmd.kill = () => {
+      cmd.killed = true;
+    };
     const started = Date.now();
     const result = driveCommand(cmd, { command: 'x' }, { timeoutMs: 50 }, 'h1');
     cmd.stdout.write('partial');
@@ -134,7 +155,13 @@ describe('driveCommand', () => {
   it('streams stdout into a Writable with backpressure and leaves it open', async () => {
     const cmd = new FakeCommand();
     let received = 0;
-    const slow = new Writable({ highWaterMark: 16, write: (chunk: Buffer, _e, cb) => { received += chunk.length; setTimeout(cb, 1); } });
+    const slow = new Writable({
+      highWaterMark: 16,
+      write: (chunk: Buffer, _e, cb) => {
+        received += chunk.length;
+        setTimeout(cb, 1);
+      },
+    });
     const result = driveCommand(cmd, { command: 'x' }, { stdout: slow }, 'h1');
     for (let i = 0; i < 50; i++) cmd.stdout.write(Buffer.alloc(1000));
     cmd.exit({ code: 0 });
@@ -174,7 +201,9 @@ describe('planCommand (become)', () => {
 
   it('uses sudo -n without a password, and for root switching to another user', () => {
     expect(planCommand('id', settings).command).toBe(`sudo -n -H -u 'root' -- sh -c 'id'`);
-    expect(planCommand('id', { ...settings, loginUser: 'root', becomeUser: 'etcd', becomePassword: 'x' }).command).toBe(`sudo -n -H -u 'etcd' -- sh -c 'id'`);
+    expect(planCommand('id', { ...settings, loginUser: 'root', becomeUser: 'etcd', becomePassword: 'x' }).command).toBe(
+      `sudo -n -H -u 'etcd' -- sh -c 'id'`,
+    );
   });
 
   it('uses a prompt marker and a success marker with a password, unique per command', () => {
@@ -187,7 +216,9 @@ describe('planCommand (become)', () => {
   });
 
   it('adds the host-side timeout watchdog as asked', () => {
-    expect(planCommand('id', { ...settings, become: false }, { timeoutMs: 1500, when: 'always' }).command).toBe(`timeout -s KILL '3' sh -c 'id'`);
+    expect(planCommand('id', { ...settings, become: false }, { timeoutMs: 1500, when: 'always' }).command).toBe(
+      `timeout -s KILL '3' sh -c 'id'`,
+    );
     expect(planCommand('id', { ...settings, become: false }, { timeoutMs: 1500, when: 'become' }).command).toBe('id');
     expect(planCommand('id', settings, { timeoutMs: 1500, when: 'become' }).command).toContain(`timeout -s KILL`);
   });

@@ -22,7 +22,13 @@ const suite = root ? describe : describe.skip;
 suite('put on a full disk', () => {
   let dir: string;
   let mounted = false;
-  const conn = new LocalConnection(connectionSpecFromVars('localhost', {}, { knownHostsFile: '/nonexistent/kh', strictHostKeys: false, sshConfigFile: false }));
+  const conn = new LocalConnection(
+    connectionSpecFromVars(
+      'localhost',
+      {},
+      { knownHostsFile: '/nonexistent/kh', strictHostKeys: false, sshConfigFile: false },
+    ),
+  );
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'furrow-full-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
@@ -43,14 +49,26 @@ suite('put on a full disk', () => {
   async function putThroughSession(dest: string, content: string): Promise<void> {
     const child = spawn('sh', ['-c', SESSION_COMMAND], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<{ code: number | null }>((resolve) => child.once('exit', (code) => resolve({ code })));
-    const running: RunningCommand = { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, kill: () => child.kill('SIGKILL'), terminate: () => child.kill('SIGTERM') };
+    const running: RunningCommand = {
+      stdin: child.stdin,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      exited,
+      kill: () => child.kill('SIGKILL'),
+      terminate: () => child.kill('SIGTERM'),
+    };
     const session = new ShellSession(running, 'localhost');
     try {
-      await putFile((command, opts) => {
-        const input = sessionInput(opts?.stdin as Buffer);
-        if (input === undefined) throw new Error('test: this content does not fit the session');
-        return session.run(command, input);
-      }, 'localhost', dest, { content });
+      await putFile(
+        (command, opts) => {
+          const input = sessionInput(opts?.stdin as Buffer);
+          if (input === undefined) throw new Error('test: this content does not fit the session');
+          return session.run(command, input);
+        },
+        'localhost',
+        dest,
+        { content },
+      );
     } finally {
       session.close();
     }
@@ -60,13 +78,18 @@ suite('put on a full disk', () => {
     ['small text (a process of its own, as on a local host)', 'new content\n'.repeat(400), false],
     ['small text (through the shared shell, as on SSH)', 'new content\n'.repeat(400), true],
     ['a large file', 'x'.repeat(200_000), false],
-  ])('%s: the error names the path and says No space left on device; the old file is intact', async (_label, content, session) => {
-    const dest = join(dir, 'app.conf');
-    const err = await (session ? putThroughSession(dest, content) : conn.put(dest, { content })).catch((e: Error) => e);
-    expect(err).toBeInstanceOf(Error);
-    expect((err as Error).message).toContain(`put ${dest} failed`);
-    expect((err as Error).message).toContain('No space left on device');
-    expect(readFileSync(dest, 'utf8')).toBe('old content\n');
-    expect(readdirSync(dir).filter((f) => f.includes('.furrow.'))).toEqual([]);
-  });
+  ])(
+    '%s: the error names the path and says No space left on device; the old file is intact',
+    async (_label, content, session) => {
+      const dest = join(dir, 'app.conf');
+      const err = await (session ? putThroughSession(dest, content) : conn.put(dest, { content })).catch(
+        (e: Error) => e,
+      );
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message).toContain(`put ${dest} failed`);
+      expect((err as Error).message).toContain('No space left on device');
+      expect(readFileSync(dest, 'utf8')).toBe('old content\n');
+      expect(readdirSync(dir).filter((f) => f.includes('.furrow.'))).toEqual([]);
+    },
+  );
 });

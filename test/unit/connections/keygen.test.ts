@@ -46,7 +46,9 @@ describe('generateSshKeyPair', () => {
     const pair = make();
     rawPublicKey(pair.publicKey);
     expect(pair.publicKey.split(' ')[2]).toMatch(/^(root|zero)@h1$/);
-    expect(pair.privateKey).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/);
+    expect(pair.privateKey).toMatch(
+      /^-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=\n]+-----END OPENSSH PRIVATE KEY-----\n$/,
+    );
     // ssh-keygen prints the comment stored in the private key too.
     expect(opensshPublicKey(pair.privateKey)).toBe(pair.publicKey);
   });
@@ -62,7 +64,10 @@ describe('generateSshKeyPair', () => {
     const signature = key.sign(data);
     if (signature instanceof Error) throw signature;
     const raw = rawPublicKey(pair.publicKey);
-    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') }, format: 'jwk' });
+    const publicKey = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: raw.toString('base64url') },
+      format: 'jwk',
+    });
     expect(verify(null, data, publicKey, signature)).toBe(true);
   });
 

@@ -48,7 +48,14 @@ describe('known_hosts format', () => {
   });
 
   it('parses lines, skipping comments, blanks and malformed ones, keeping markers and line numbers', () => {
-    const text = ['# comment', '', 'a,b ssh-ed25519 AAAA', 'broken-line', '@revoked * ssh-rsa BBBB', '  [c]:2222 ecdsa-sha2-nistp256 CCCC  # trailing'].join('\n');
+    const text = [
+      '# comment',
+      '',
+      'a,b ssh-ed25519 AAAA',
+      'broken-line',
+      '@revoked * ssh-rsa BBBB',
+      '  [c]:2222 ecdsa-sha2-nistp256 CCCC  # trailing',
+    ].join('\n');
     expect(parseKnownHosts(text)).toEqual([
       { hosts: 'a,b', keyType: 'ssh-ed25519', keyBase64: 'AAAA', line: 3 },
       { marker: '@revoked', hosts: '*', keyType: 'ssh-rsa', keyBase64: 'BBBB', line: 5 },
@@ -88,7 +95,9 @@ describe('judging a presented key', () => {
   it('accepts any of several recorded keys, and refuses revoked ones', () => {
     const lines = file([formatKnownHostLine('h', other), formatKnownHostLine('h', blob)]);
     expect(judgeHostKey(lines, 'h', blob)).toEqual({ kind: 'known' });
-    const revoked = parseKnownHosts(`@revoked * ssh-ed25519 ${blob.toString('base64')}\n${formatKnownHostLine('h', blob)}`);
+    const revoked = parseKnownHosts(
+      `@revoked * ssh-ed25519 ${blob.toString('base64')}\n${formatKnownHostLine('h', blob)}`,
+    );
     expect(judgeHostKey(revoked, 'h', blob).kind).toBe('revoked');
   });
 
@@ -134,16 +143,22 @@ describe('verifyHostKey (file)', () => {
     const blob = ed25519Blob();
     await expect(verifyHostKey({ host: 'web1', name: 'web1', file, strict: true }, blob)).rejects.toThrow(HostKeyError);
     writeFileSync(file, formatKnownHostLine('web1', ed25519Blob()));
-    await expect(verifyHostKey({ host: 'web1', name: 'web1', file, strict: false }, blob)).rejects.toThrow(/web1: host key for web1 has CHANGED/);
+    await expect(verifyHostKey({ host: 'web1', name: 'web1', file, strict: false }, blob)).rejects.toThrow(
+      /web1: host key for web1 has CHANGED/,
+    );
   });
 
   it('records many hosts in parallel without losing or mangling lines, once per host', async () => {
     const file = join(dir, 'known_hosts');
     writeFileSync(file, '# hand-written, no final newline');
     const blobs = Array.from({ length: 40 }, () => ed25519Blob());
-    await Promise.all(blobs.flatMap((blob, i) => [0, 1].map(() => verifyHostKey({ host: `h${i}`, name: `h${i}`, file, strict: false }, blob))));
+    await Promise.all(
+      blobs.flatMap((blob, i) =>
+        [0, 1].map(() => verifyHostKey({ host: `h${i}`, name: `h${i}`, file, strict: false }, blob)),
+      ),
+    );
     const entries = parseKnownHosts(readFileSync(file, 'utf8'));
     expect(entries).toHaveLength(40);
-    blobs.forEach((blob, i) => expect(judgeHostKey(entries, `h${i}`, blob)).toEqual({ kind: 'known' }));
+    for (const [i, blob] of blobs.entries()) expect(judgeHostKey(entries, `h${i}`, blob)).toEqual({ kind: 'known' });
   });
 });

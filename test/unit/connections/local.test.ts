@@ -10,7 +10,13 @@ let dir: string;
 let conn: LocalConnection;
 
 beforeAll(async () => {
-  conn = new LocalConnection(connectionSpecFromVars('localhost', {}, { knownHostsFile: '/nonexistent/kh', strictHostKeys: false, sshConfigFile: false }));
+  conn = new LocalConnection(
+    connectionSpecFromVars(
+      'localhost',
+      {},
+      { knownHostsFile: '/nonexistent/kh', strictHostKeys: false, sshConfigFile: false },
+    ),
+  );
   await conn.open();
 });
 afterAll(() => conn.close());
@@ -61,7 +67,11 @@ describe('LocalConnection.exec', () => {
 describe('LocalConnection.put', () => {
   it('writes content atomically with the mode and owner asked for', async () => {
     const dest = join(dir, 'conf');
-    await conn.put(dest, { content: 'a=1\n' }, { mode: '0640', owner: userInfo().username, group: String(userInfo().gid) });
+    await conn.put(
+      dest,
+      { content: 'a=1\n' },
+      { mode: '0640', owner: userInfo().username, group: String(userInfo().gid) },
+    );
     expect(readFileSync(dest, 'utf8')).toBe('a=1\n');
     expect(statSync(dest).mode & 0o7777).toBe(0o640);
     await conn.put(dest, { content: Buffer.from('b=2\n') }, { mode: 0o600 });
@@ -92,7 +102,11 @@ describe('LocalConnection.put', () => {
     for (const [name, content, mode, bits] of cases) {
       const dest = join(dir, name);
       await rec.put(dest, { content }, { mode });
-      expect([name, readFileSync(dest).equals(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8')), statSync(dest).mode & 0o7777]).toEqual([name, true, bits]);
+      expect([
+        name,
+        readFileSync(dest).equals(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8')),
+        statSync(dest).mode & 0o7777,
+      ]).toEqual([name, true, bits]);
     }
     expect(rec.streamed).toEqual(cases.map(() => true));
     expect(leftovers()).toEqual([]);
@@ -142,7 +156,9 @@ describe('LocalConnection.put', () => {
   });
 
   it('fails naming host and path when the folder is missing or dest is a directory', async () => {
-    await expect(conn.put(join(dir, 'no', 'such', 'file'), { content: 'x' })).rejects.toThrow(/^localhost: put .*no\/such\/file failed \(exit status 1\)/);
+    await expect(conn.put(join(dir, 'no', 'such', 'file'), { content: 'x' })).rejects.toThrow(
+      /^localhost: put .*no\/such\/file failed \(exit status 1\)/,
+    );
     mkdirSync(join(dir, 'adir'));
     await expect(conn.put(join(dir, 'adir'), { content: 'x' })).rejects.toThrow(/is a directory/);
     expect(leftovers()).toEqual([]);

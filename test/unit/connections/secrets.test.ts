@@ -33,15 +33,35 @@ describe('put: content travels on standard input, never in the command', () => {
     ['small text under become', SECRET],
     ['binary', Buffer.from([0, 1, 2, ...Buffer.from(SECRET)])],
   ])('%s', async (label, content) => {
-    await putFile(exec, 'h1', '/etc/secret', { content }, { mode: '0600', ...(label.includes('become') ? { become: true } : {}) });
+    await putFile(
+      exec,
+      'h1',
+      '/etc/secret',
+      { content },
+      { mode: '0600', ...(label.includes('become') ? { become: true } : {}) },
+    );
     expect(calls).toHaveLength(1);
     expect(calls[0]!.command).not.toContain('furrow-test-secret');
-    expect(Buffer.from(calls[0]!.opts.stdin as string | Buffer).toString('latin1')).toContain('furrow-test-secret-0b7e');
+    expect(Buffer.from(calls[0]!.opts.stdin as string | Buffer).toString('latin1')).toContain(
+      'furrow-test-secret-0b7e',
+    );
   });
 });
 
-describe('environment: values on standard input, ahead of the command\'s own input', () => {
-  const conn = new LocalConnection({ name: 'local', transport: 'local', address: 'localhost', port: 22, user: 'root', connectTimeoutMs: 1000, keepaliveMs: 1000, become: false, becomeUser: 'root', knownHostsFile: '/dev/null', strictHostKeys: false });
+describe("environment: values on standard input, ahead of the command's own input", () => {
+  const conn = new LocalConnection({
+    name: 'local',
+    transport: 'local',
+    address: 'localhost',
+    port: 22,
+    user: 'root',
+    connectTimeoutMs: 1000,
+    keepaliveMs: 1000,
+    become: false,
+    becomeUser: 'root',
+    knownHostsFile: '/dev/null',
+    strictHostKeys: false,
+  });
   const env = { TOKEN: SECRET, QUOTED: "it's $HOME `id`" };
 
   test('the command text never holds a value', () => {
@@ -55,7 +75,11 @@ describe('environment: values on standard input, ahead of the command\'s own inp
     ['text input', 'own input\n', 'own input\n'],
     ['a stream', Readable.from([Buffer.from('streamed '), Buffer.from('input')]), 'streamed input'],
   ])('%s: the command sees the values and exactly its own input', async (_label, stdin, own) => {
-    const { command, stdin: input } = withEnvironment('printf "%s|%s|" "$TOKEN" "$QUOTED"; cat', env, stdin as string | Readable | undefined);
+    const { command, stdin: input } = withEnvironment(
+      'printf "%s|%s|" "$TOKEN" "$QUOTED"; cat',
+      env,
+      stdin as string | Readable | undefined,
+    );
     const r = await conn.exec(command, input === undefined ? {} : { stdin: input });
     expect(r.stdout.toString()).toBe(`${SECRET}|it's $HOME \`id\`|${own}`);
   });
@@ -82,7 +106,14 @@ describe('the shell session feeds input with its own printf', () => {
   test('the command reads the input; no process has it on its command line meanwhile', async () => {
     const child = spawn('sh', ['-c', SESSION_COMMAND], { stdio: ['pipe', 'pipe', 'pipe'] });
     const exited = new Promise<{ code: number | null }>((resolve) => child.once('exit', (code) => resolve({ code })));
-    const running: RunningCommand = { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, kill: () => child.kill('SIGKILL'), terminate: () => child.kill('SIGTERM') };
+    const running: RunningCommand = {
+      stdin: child.stdin,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      exited,
+      kill: () => child.kill('SIGKILL'),
+      terminate: () => child.kill('SIGTERM'),
+    };
     const session = new ShellSession(running, 'local');
     try {
       // The command holds its input open (sleep) while we look at every command line.
@@ -117,8 +148,18 @@ suite('put over SSH under become (local sshd)', () => {
   // 30 secrets are put, through the session and (all at once) through channels of their own.
   test('no command line on the host ever holds the content', async () => {
     const conn = new SshConnection({
-      name: 'node1', transport: 'ssh', address: '127.0.0.1', port: sshd.port, user: 'root', privateKeyFile: sshd.clientKeyFile,
-      connectTimeoutMs: 30000, keepaliveMs: 15000, become: true, becomeUser: 'nobody', knownHostsFile: join(work, 'known_hosts'), strictHostKeys: false,
+      name: 'node1',
+      transport: 'ssh',
+      address: '127.0.0.1',
+      port: sshd.port,
+      user: 'root',
+      privateKeyFile: sshd.clientKeyFile,
+      connectTimeoutMs: 30000,
+      keepaliveMs: 15000,
+      become: true,
+      becomeUser: 'nobody',
+      knownHostsFile: join(work, 'known_hosts'),
+      strictHostKeys: false,
     });
     const dir = join(work, 'out');
     mkdirSync(dir, { mode: 0o777 });
@@ -134,7 +175,11 @@ suite('put over SSH under become (local sshd)', () => {
     try {
       await conn.open();
       for (let i = 0; i < 6; i++) await conn.put(join(dir, `s${i}`), { content: `${SECRET} ${i}` }, { mode: '0600' });
-      await Promise.all(Array.from({ length: 6 }, (_, i) => conn.put(join(dir, `p${i}`), { content: `${SECRET} p${i}` }, { mode: '0600' })));
+      await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          conn.put(join(dir, `p${i}`), { content: `${SECRET} p${i}` }, { mode: '0600' }),
+        ),
+      );
     } finally {
       watching = false;
       await watcher;
@@ -161,7 +206,9 @@ describe('host keys: a recording is announced, and checking that is off says so'
     const check = { host: 'web1', name: 'web1', file: join(dir, 'known_hosts'), strict: false };
     const outcome = await verifyHostKey(check, blob());
     expect(outcome).toBe('recorded');
-    expect(hostKeyNotice(outcome, check, blob())).toBe(`first connection: recorded host key ssh-ed25519 ${fingerprint(blob())} for web1 in ${check.file}`);
+    expect(hostKeyNotice(outcome, check, blob())).toBe(
+      `first connection: recorded host key ssh-ed25519 ${fingerprint(blob())} for web1 in ${check.file}`,
+    );
     expect(hostKeyNotice(await verifyHostKey(check, blob()), check, blob())).toBeUndefined();
   });
 
@@ -169,6 +216,8 @@ describe('host keys: a recording is announced, and checking that is off says so'
     const check = { host: 'web1', name: 'web1', file: '/dev/null', strict: false };
     const outcome = await verifyHostKey(check, blob());
     expect(outcome).toBe('unchecked');
-    expect(hostKeyNotice(outcome, check, blob())).toMatch(/^HOST KEY CHECKING IS OFF: known_hosts file \/dev\/null .*any key is accepted/);
+    expect(hostKeyNotice(outcome, check, blob())).toMatch(
+      /^HOST KEY CHECKING IS OFF: known_hosts file \/dev\/null .*any key is accepted/,
+    );
   });
 });

@@ -6,13 +6,27 @@ import { SESSION_COMMAND, ShellSession } from '../../../src/engine/connections/s
 
 /** The session over a local shell, started the way sshd starts it: `$SHELL -c SESSION_COMMAND`. */
 function localSession(): { session: ShellSession; kill: () => void } {
-  const child = spawn('sh', ['-c', SESSION_COMMAND], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, SHELL: '/bin/sh' } });
+  const child = spawn('sh', ['-c', SESSION_COMMAND], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, SHELL: '/bin/sh' },
+  });
   const exited = new Promise<{ code: number | null }>((resolve) => child.once('exit', (code) => resolve({ code })));
-  const running: RunningCommand = { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, kill: () => child.kill('SIGKILL'), terminate: () => child.kill('SIGTERM') };
+  const running: RunningCommand = {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: child.stderr,
+    exited,
+    kill: () => child.kill('SIGKILL'),
+    terminate: () => child.kill('SIGTERM'),
+  };
   return { session: new ShellSession(running, 'local'), kill: () => child.kill('SIGKILL') };
 }
 
-const text = (r: { code: number | null; stdout: Buffer; stderr: Buffer }) => ({ code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() });
+const text = (r: { code: number | null; stdout: Buffer; stderr: Buffer }) => ({
+  code: r.code,
+  stdout: r.stdout.toString(),
+  stderr: r.stderr.toString(),
+});
 
 describe('ShellSession', () => {
   let current: ReturnType<typeof localSession>;
@@ -23,8 +37,16 @@ describe('ShellSession', () => {
 
   test('keeps stdout, stderr and the exit status apart, with or without a last newline', async () => {
     const { session } = current;
-    expect(text(await session.run('echo out; echo err >&2; exit 3'))).toEqual({ code: 3, stdout: 'out\n', stderr: 'err\n' });
-    expect(text(await session.run("printf 'no newline'; printf 'e' >&2"))).toEqual({ code: 0, stdout: 'no newline', stderr: 'e' });
+    expect(text(await session.run('echo out; echo err >&2; exit 3'))).toEqual({
+      code: 3,
+      stdout: 'out\n',
+      stderr: 'err\n',
+    });
+    expect(text(await session.run("printf 'no newline'; printf 'e' >&2"))).toEqual({
+      code: 0,
+      stdout: 'no newline',
+      stderr: 'e',
+    });
     expect(text(await session.run('true'))).toEqual({ code: 0, stdout: '', stderr: '' });
     expect(text(await session.run("printf '\\n\\n'"))).toEqual({ code: 0, stdout: '\n\n', stderr: '' });
   });
@@ -33,19 +55,25 @@ describe('ShellSession', () => {
     const { session } = current;
     const home = (await session.run('pwd')).stdout.toString();
     expect((await session.run('cd /tmp && X=1 && export Y=2; exit 7')).code).toBe(7);
-    expect(text(await session.run('pwd; echo "${X:-unset} ${Y:-unset}"'))).toEqual({ code: 0, stdout: `${home}unset unset\n`, stderr: '' });
+    expect(text(await session.run('pwd; echo "${X:-unset} ${Y:-unset}"'))).toEqual({
+      code: 0,
+      stdout: `${home}unset unset\n`,
+      stderr: '',
+    });
   });
 
   test('multi-line scripts with quotes and dollars arrive as written; input is empty; bytes are kept', async () => {
     const { session } = current;
-    const script = "a='it'\"'\"'s'\nb=\"$a \\$HOME\"\necho \"$b\"";
+    const script = 'a=\'it\'"\'"\'s\'\nb="$a \\$HOME"\necho "$b"';
     expect(text(await session.run(script))).toEqual({ code: 0, stdout: "it's $HOME\n", stderr: '' });
     expect(text(await session.run('cat; echo done'))).toEqual({ code: 0, stdout: 'done\n', stderr: '' });
     expect([...(await session.run("printf '\\000\\001\\377'")).stdout]).toEqual([0, 1, 255]);
   });
 
   test('a 50 MB stdout arrives whole (it was joined and searched whole on every chunk: minutes on a loaded machine)', async () => {
-    const r = await current.session.run('head -c 52428800 /dev/urandom | tee /tmp/furrow-session-big.bin; sha256sum </tmp/furrow-session-big.bin >&2; rm -f /tmp/furrow-session-big.bin');
+    const r = await current.session.run(
+      'head -c 52428800 /dev/urandom | tee /tmp/furrow-session-big.bin; sha256sum </tmp/furrow-session-big.bin >&2; rm -f /tmp/furrow-session-big.bin',
+    );
     expect([r.code, r.stdout.length]).toEqual([0, 52428800]);
     expect(r.stderr.toString().split(' ')[0]).toBe(createHash('sha256').update(r.stdout).digest('hex'));
     expect(text(await current.session.run('echo next'))).toEqual({ code: 0, stdout: 'next\n', stderr: '' });
@@ -53,7 +81,11 @@ describe('ShellSession', () => {
 
   test('output that mentions a marker-like text does not end the command early', async () => {
     const { session } = current;
-    expect(text(await session.run("echo 'FURROW-END-0000 0'; echo after"))).toEqual({ code: 0, stdout: 'FURROW-END-0000 0\nafter\n', stderr: '' });
+    expect(text(await session.run("echo 'FURROW-END-0000 0'; echo after"))).toEqual({
+      code: 0,
+      stdout: 'FURROW-END-0000 0\nafter\n',
+      stderr: '',
+    });
   });
 
   test('a command that does not parse fails with status 2, and the session goes on', async () => {
@@ -63,7 +95,11 @@ describe('ShellSession', () => {
       expect([broken, r.code, r.stdout]).toEqual([broken, 2, '']);
       expect(r.stderr).toMatch(/syntax error/i);
     }
-    expect(text(await session.run('echo still here # a comment at the end'))).toEqual({ code: 0, stdout: 'still here\n', stderr: '' });
+    expect(text(await session.run('echo still here # a comment at the end'))).toEqual({
+      code: 0,
+      stdout: 'still here\n',
+      stderr: '',
+    });
   });
 
   test("a command's last process replaces its subshell instead of being forked from it", async () => {
@@ -86,15 +122,24 @@ describe('ShellSession', () => {
 // The host's side played by hand, to cut the output where it is hardest: one byte at a time, so
 // the end marker is split across chunks, and the next command's output right behind it.
 describe('ShellSession output cut anywhere', () => {
-  test('a marker split over many chunks is found, and what follows it is the next command\'s', async () => {
+  test("a marker split over many chunks is found, and what follows it is the next command's", async () => {
     const stdin = new PassThrough();
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     let written = '';
     stdin.on('data', (d: Buffer) => (written += d.toString()));
-    const running: RunningCommand = { stdin, stdout, stderr, exited: new Promise(() => undefined), kill: () => undefined, terminate: () => undefined };
+    const running: RunningCommand = {
+      stdin,
+      stdout,
+      stderr,
+      exited: new Promise(() => undefined),
+      kill: () => undefined,
+      terminate: () => undefined,
+    };
     const session = new ShellSession(running, 'fake');
-    const bytewise = (stream: PassThrough, data: string) => [...Buffer.from(data)].forEach((b) => stream.write(Buffer.from([b])));
+    const bytewise = (stream: PassThrough, data: string) => {
+      for (const b of Buffer.from(data)) stream.write(Buffer.from([b]));
+    };
     const first = session.run('first');
     await new Promise((r) => setImmediate(r));
     const marker = /FURROW-END-[0-9a-f]{24}/.exec(written)![0];

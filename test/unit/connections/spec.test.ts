@@ -9,7 +9,7 @@ import type { ConnectionSpec } from '../../../src/engine/connections/types.js';
 let dir: string;
 let keys: string;
 let config: string;
-const savedAgent = process.env['SSH_AUTH_SOCK'];
+const savedAgent = process.env.SSH_AUTH_SOCK;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'furrow-spec-'));
@@ -57,23 +57,42 @@ Host *
 
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
-  if (savedAgent === undefined) delete process.env['SSH_AUTH_SOCK'];
-  else process.env['SSH_AUTH_SOCK'] = savedAgent;
+  if (savedAgent === undefined) delete process.env.SSH_AUTH_SOCK;
+  else process.env.SSH_AUTH_SOCK = savedAgent;
 });
 
 beforeEach(() => {
-  delete process.env['SSH_AUTH_SOCK'];
+  delete process.env.SSH_AUTH_SOCK;
   clearSshConfigCache();
 });
 
-const base = (extra: Partial<SpecDefaults> = {}): SpecDefaults => ({ knownHostsFile: '/kh/known_hosts', strictHostKeys: false, sshConfigFile: false, ...extra });
+const base = (extra: Partial<SpecDefaults> = {}): SpecDefaults => ({
+  knownHostsFile: '/kh/known_hosts',
+  strictHostKeys: false,
+  sshConfigFile: false,
+  ...extra,
+});
 
 describe('connectionSpecFromVars: inventory variables', () => {
   it("takes -u, -b, -k and -K as defaults below the inventory's own, as Ansible does", () => {
     const flags = base({ user: 'alice', become: true, password: 'ssh-pw', becomePassword: 'sudo-pw' });
-    expect(connectionSpecFromVars('10.1.1.1', {}, flags)).toMatchObject({ user: 'alice', become: true, password: 'ssh-pw', becomePassword: 'sudo-pw' });
-    expect(connectionSpecFromVars('10.1.1.1', { ansible_user: 'ops', ansible_become: false, ansible_password: 'inv-pw', ansible_become_password: 'inv-sudo' }, flags)).toMatchObject({
-      user: 'ops', become: false, password: 'inv-pw', becomePassword: 'inv-sudo',
+    expect(connectionSpecFromVars('10.1.1.1', {}, flags)).toMatchObject({
+      user: 'alice',
+      become: true,
+      password: 'ssh-pw',
+      becomePassword: 'sudo-pw',
+    });
+    expect(
+      connectionSpecFromVars(
+        '10.1.1.1',
+        { ansible_user: 'ops', ansible_become: false, ansible_password: 'inv-pw', ansible_become_password: 'inv-sudo' },
+        flags,
+      ),
+    ).toMatchObject({
+      user: 'ops',
+      become: false,
+      password: 'inv-pw',
+      becomePassword: 'inv-sudo',
     });
     // A jump hop is another host: the target's -u and passwords are not its.
     const hop = connectionSpecFromVars('10.1.1.1', { furrow_jump: 'bastion' }, flags).jump!;
@@ -122,7 +141,13 @@ describe('connectionSpecFromVars: inventory variables', () => {
       becomeUser: 'etcd',
       becomePassword: 'bpw',
     });
-    expect(connectionSpecFromVars('n', { ansible_port: 2200, ansible_become: true, ansible_password: 123 }, base())).toMatchObject({ port: 2200, become: true, password: '123' });
+    expect(
+      connectionSpecFromVars('n', { ansible_port: 2200, ansible_become: true, ansible_password: 123 }, base()),
+    ).toMatchObject({
+      port: 2200,
+      become: true,
+      password: '123',
+    });
   });
 
   it('lets furrow_* names win over Ansible names', () => {
@@ -143,7 +168,16 @@ describe('connectionSpecFromVars: inventory variables', () => {
       },
       base({ baseDir: '/inv' }),
     );
-    expect(spec).toMatchObject({ address: 'f', user: 'f', port: 2022, become: false, connectTimeoutMs: 3000, passphrase: 'pp', privateKeyFile: join(homedir(), '.ssh', 'id_lab'), knownHostsFile: '/inv/kh' });
+    expect(spec).toMatchObject({
+      address: 'f',
+      user: 'f',
+      port: 2022,
+      become: false,
+      connectTimeoutMs: 3000,
+      passphrase: 'pp',
+      privateKeyFile: join(homedir(), '.ssh', 'id_lab'),
+      knownHostsFile: '/inv/kh',
+    });
   });
 
   it('takes the become default from the caller', () => {
@@ -160,7 +194,7 @@ describe('connectionSpecFromVars: inventory variables', () => {
   });
 
   it('offers the ssh-agent only when no key or password is given', () => {
-    process.env['SSH_AUTH_SOCK'] = '/run/agent.sock';
+    process.env.SSH_AUTH_SOCK = '/run/agent.sock';
     expect(connectionSpecFromVars('n', {}, base()).agent).toBe('/run/agent.sock');
     expect(connectionSpecFromVars('n', { ansible_password: 'x' }, base()).agent).toBeUndefined();
     expect(connectionSpecFromVars('n', { ansible_ssh_private_key_file: '/k' }, base()).agent).toBeUndefined();
@@ -178,7 +212,8 @@ describe('connectionSpecFromVars: inventory variables', () => {
       [{ furrow_jump: 'a b' }, /jump host 'a b' is not/],
     ];
     for (const [vars, message] of bad) {
-      const run = (): ConnectionSpec => connectionSpecFromVars('n', vars, base({ source: { file: 'inventory/hosts' } }));
+      const run = (): ConnectionSpec =>
+        connectionSpecFromVars('n', vars, base({ source: { file: 'inventory/hosts' } }));
       expect(run).toThrow(InputError);
       expect(run).toThrow(message);
       expect(run).toThrow(/^inventory\/hosts: /);
@@ -196,15 +231,31 @@ describe('jump hosts', () => {
   });
 
   it('uses another inventory host by name, with its own settings and without become', () => {
-    const bastion = connectionSpecFromVars('bastion', { ansible_host: '192.0.2.10', ansible_user: 'jump', ansible_become: true }, base());
+    const bastion = connectionSpecFromVars(
+      'bastion',
+      { ansible_host: '192.0.2.10', ansible_user: 'jump', ansible_become: true },
+      base(),
+    );
     const resolveHost = (name: string): ConnectionSpec | undefined => (name === 'bastion' ? bastion : undefined);
     const spec = connectionSpecFromVars('node1', { furrow_jump: 'bastion' }, base({ resolveHost }));
     expect(spec.jump).toEqual({ ...bastion, become: false });
   });
 
   it('builds user@host:port jumps with the same known_hosts and timeouts', () => {
-    const spec = connectionSpecFromVars('node1', { furrow_jump: 'ops@192.0.2.7:2022', furrow_connect_timeout: 4 }, base());
-    expect(spec.jump).toMatchObject({ name: '192.0.2.7', transport: 'ssh', address: '192.0.2.7', user: 'ops', port: 2022, knownHostsFile: '/kh/known_hosts', become: false });
+    const spec = connectionSpecFromVars(
+      'node1',
+      { furrow_jump: 'ops@192.0.2.7:2022', furrow_connect_timeout: 4 },
+      base(),
+    );
+    expect(spec.jump).toMatchObject({
+      name: '192.0.2.7',
+      transport: 'ssh',
+      address: '192.0.2.7',
+      user: 'ops',
+      port: 2022,
+      knownHostsFile: '/kh/known_hosts',
+      become: false,
+    });
   });
 });
 
@@ -230,11 +281,31 @@ describe('~/.ssh/config', () => {
 
   it('is honoured under the inventory: the inventory wins where both speak', () => {
     const fromConfig = connectionSpecFromVars('web1', {}, base({ sshConfigFile: config }));
-    expect(fromConfig).toMatchObject({ address: 'web1.lab.example', user: 'deploy', port: 2222, privateKeyFile: join(keys, 'id_lab') });
-    expect(fromConfig.jump).toMatchObject({ name: 'bastion', address: '192.0.2.1', user: 'jumper', port: 2200, become: false });
+    expect(fromConfig).toMatchObject({
+      address: 'web1.lab.example',
+      user: 'deploy',
+      port: 2222,
+      privateKeyFile: join(keys, 'id_lab'),
+    });
+    expect(fromConfig.jump).toMatchObject({
+      name: 'bastion',
+      address: '192.0.2.1',
+      user: 'jumper',
+      port: 2200,
+      become: false,
+    });
 
-    const overridden = connectionSpecFromVars('web1', { ansible_user: 'root', ansible_port: 22, ansible_ssh_private_key_file: '/keys/k' }, base({ sshConfigFile: config }));
-    expect(overridden).toMatchObject({ address: 'web1.lab.example', user: 'root', port: 22, privateKeyFile: '/keys/k' });
+    const overridden = connectionSpecFromVars(
+      'web1',
+      { ansible_user: 'root', ansible_port: 22, ansible_ssh_private_key_file: '/keys/k' },
+      base({ sshConfigFile: config }),
+    );
+    expect(overridden).toMatchObject({
+      address: 'web1.lab.example',
+      user: 'root',
+      port: 22,
+      privateKeyFile: '/keys/k',
+    });
   });
 
   it('looks up ansible_host when given (that is the name ssh would get)', () => {
@@ -243,7 +314,7 @@ describe('~/.ssh/config', () => {
   });
 
   it('offers the agent as well when the key comes from the ssh config (it may be encrypted)', () => {
-    process.env['SSH_AUTH_SOCK'] = '/run/agent.sock';
+    process.env.SSH_AUTH_SOCK = '/run/agent.sock';
     expect(connectionSpecFromVars('web1', {}, base({ sshConfigFile: config })).agent).toBe('/run/agent.sock');
   });
 
@@ -268,4 +339,3 @@ describe('~/.ssh/config', () => {
     expect(() => connectionSpecFromVars('n', {}, base({ sshConfigFile: join(dir, 'nope') }))).toThrow(InputError);
   });
 });
-

@@ -15,8 +15,8 @@ import type { ConnectionSpec } from '../../../src/engine/connections/types.js';
 import { freePort, sshdAvailable, startSshd, type Sshd } from './sshd-fixture.js';
 
 const suite = sshdAvailable() ? describe : describe.skip;
-const sudoUser = process.env['FURROW_TEST_SUDO_USER'];
-const sudoPassword = process.env['FURROW_TEST_SUDO_PASSWORD'];
+const sudoUser = process.env.FURROW_TEST_SUDO_USER;
+const sudoPassword = process.env.FURROW_TEST_SUDO_PASSWORD;
 
 suite('SshConnection against a local sshd', () => {
   let sshd: Sshd;
@@ -57,7 +57,9 @@ suite('SshConnection against a local sshd', () => {
   });
 
   it('refuses an unknown host key under strict checking, saying how to add it', async () => {
-    const err = await connect({ strictHostKeys: true }).open().catch((e: unknown) => e);
+    const err = await connect({ strictHostKeys: true })
+      .open()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HostKeyError);
     expect((err as Error).message).toMatch(/node1: host key for \[127\.0\.0\.1\]:\d+ is not known/);
     expect(existsSync(spec().knownHostsFile)).toBe(false);
@@ -73,15 +75,23 @@ suite('SshConnection against a local sshd', () => {
   });
 
   it('names host, user and what was tried when authentication fails', async () => {
-    const err = await connect({ privateKeyFile: sshd.strangerKeyFile }).open().catch((e: unknown) => e);
+    const err = await connect({ privateKeyFile: sshd.strangerKeyFile })
+      .open()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
-    expect((err as Error).message).toBe(`node1: authentication failed for user 'root': tried publickey(${sshd.strangerKeyFile}); server accepts publickey, password`);
-    const pw = await connect({ privateKeyFile: sshd.strangerKeyFile, password: 'wrong' }).open().catch((e: unknown) => e);
+    expect((err as Error).message).toBe(
+      `node1: authentication failed for user 'root': tried publickey(${sshd.strangerKeyFile}); server accepts publickey, password`,
+    );
+    const pw = await connect({ privateKeyFile: sshd.strangerKeyFile, password: 'wrong' })
+      .open()
+      .catch((e: unknown) => e);
     expect((pw as Error).message).toContain(`tried publickey(${sshd.strangerKeyFile}), password`);
   });
 
   it('needs the passphrase of an encrypted key, and uses it', async () => {
-    const err = await connect({ privateKeyFile: sshd.encryptedKeyFile }).open().catch((e: unknown) => e);
+    const err = await connect({ privateKeyFile: sshd.encryptedKeyFile })
+      .open()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InputError);
     expect((err as Error).message).toContain(sshd.encryptedKeyFile);
     const c = connect({ privateKeyFile: sshd.encryptedKeyFile, passphrase: sshd.passphrase });
@@ -89,7 +99,9 @@ suite('SshConnection against a local sshd', () => {
   });
 
   it('reports a closed port as unreachable', async () => {
-    const err = await connect({ port: await freePort() }).open().catch((e: unknown) => e);
+    const err = await connect({ port: await freePort() })
+      .open()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnreachableError);
     expect((err as Error).message).toMatch(/^node1: unreachable: 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
   });
@@ -98,7 +110,10 @@ suite('SshConnection against a local sshd', () => {
    * A port in front of sshd that hangs up on the first `drops` connections, at once (before the
    * server's banner, as MaxStartups does) or just after the banner, and passes the rest through.
    */
-  async function droppingFront(drops: number, when: 'at-once' | 'after-banner'): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
+  async function droppingFront(
+    drops: number,
+    when: 'at-once' | 'after-banner',
+  ): Promise<{ port: number; accepted: () => number; close: () => Promise<void> }> {
     let accepted = 0;
     const sockets = new Set<Socket>();
     const track = (sock: Socket): void => {
@@ -144,7 +159,9 @@ suite('SshConnection against a local sshd', () => {
     }
     const always = await droppingFront(Infinity, when);
     try {
-      const err = await connect({ port: always.port }).open().catch((e: unknown) => e);
+      const err = await connect({ port: always.port })
+        .open()
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UnreachableError);
       expect((err as Error).message).toBe(`node1: unreachable: 127.0.0.1:${always.port}: ${message}`);
       expect(always.accepted()).toBe(3);
@@ -158,7 +175,9 @@ suite('SshConnection against a local sshd', () => {
     await Promise.all([c.open(), c.open()]);
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => c.exec(`sleep 0.2; echo $PPID ${i}`)));
     expect(results.map((r) => r.code)).toEqual(Array(30).fill(0));
-    expect(results.map((r) => Number(r.stdout.toString().split(' ')[1]))).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    expect(results.map((r) => Number(r.stdout.toString().split(' ')[1]))).toEqual(
+      Array.from({ length: 30 }, (_, i) => i),
+    );
   });
 
   it('collects a 50 MB stdout whole and puts 20 MB atomically', async () => {
@@ -204,7 +223,9 @@ suite('SshConnection against a local sshd', () => {
     expect((await viaOne.exec('echo via')).stdout.toString()).toBe('via\n');
     const viaTwo = connect({ jump: spec({ name: 'inner', jump: bastion }) });
     expect((await viaTwo.exec('echo chain')).stdout.toString()).toBe('chain\n');
-    const deadJump = await connect({ jump: spec({ name: 'bastion', port: await freePort() }) }).open().catch((e: unknown) => e);
+    const deadJump = await connect({ jump: spec({ name: 'bastion', port: await freePort() }) })
+      .open()
+      .catch((e: unknown) => e);
     expect(deadJump).toBeInstanceOf(UnreachableError);
     expect((deadJump as Error).message).toMatch(/^node1: unreachable: via bastion: bastion: unreachable: /);
   });
@@ -216,26 +237,35 @@ suite('SshConnection against a local sshd', () => {
     const outcomes = await pool.openAll([...specs, spec({ name: 'down', port: await freePort() })]);
     expect(outcomes.filter((o) => o.error).map((o) => o.name)).toEqual(['down']);
     expect(pool.get(specs[0]!)).toBe(outcomes[0]!.connection);
-    const names = await Promise.all(specs.map(async (s) => (await pool.get(s).exec(`echo ${s.name}`)).stdout.toString().trim()));
+    const names = await Promise.all(
+      specs.map(async (s) => (await pool.get(s).exec(`echo ${s.name}`)).stdout.toString().trim()),
+    );
     expect(names).toEqual(specs.map((s) => s.name));
     await pool.closeAll();
     expect(pool.size).toBe(0);
   });
 
-  (sudoUser && sudoPassword ? it : it.skip)('becomes root with a sudo password, and fails clearly on a wrong one', async () => {
-    const base = { user: sudoUser!, password: sudoPassword!, become: true };
-    delete (base as Partial<ConnectionSpec>).privateKeyFile;
-    const good = connect({ ...base, privateKeyFile: undefined, becomePassword: sudoPassword! });
-    const r = await good.exec('id -un; cat; echo done >&2', { stdin: 'piped\n' });
-    expect([r.stdout.toString(), r.stderr.toString()]).toEqual(['root\npiped\n', 'done\n']);
-    const bad = connect({ ...base, privateKeyFile: undefined, becomePassword: 'wrong' });
-    await expect(bad.exec('id -un')).rejects.toThrow(new RegExp(`node1: authentication failed for user '${sudoUser}': sudo rejected`));
-  });
+  (sudoUser && sudoPassword ? it : it.skip)(
+    'becomes root with a sudo password, and fails clearly on a wrong one',
+    async () => {
+      const base = { user: sudoUser!, password: sudoPassword!, become: true };
+      delete (base as Partial<ConnectionSpec>).privateKeyFile;
+      const good = connect({ ...base, privateKeyFile: undefined, becomePassword: sudoPassword! });
+      const r = await good.exec('id -un; cat; echo done >&2', { stdin: 'piped\n' });
+      expect([r.stdout.toString(), r.stderr.toString()]).toEqual(['root\npiped\n', 'done\n']);
+      const bad = connect({ ...base, privateKeyFile: undefined, becomePassword: 'wrong' });
+      await expect(bad.exec('id -un')).rejects.toThrow(
+        new RegExp(`node1: authentication failed for user '${sudoUser}': sudo rejected`),
+      );
+    },
+  );
 
   // Last: it gives the server a new host key.
   it('refuses a changed host key naming both fingerprints and the line to remove', async () => {
     await sshd.regenerateHostKey();
-    const err = await connect().open().catch((e: unknown) => e);
+    const err = await connect()
+      .open()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(HostKeyError);
     const message = (err as Error).message;
     expect(message.match(/SHA256:[A-Za-z0-9+/]{43}/g)).toHaveLength(2);

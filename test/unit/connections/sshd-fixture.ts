@@ -4,7 +4,16 @@
  * PID. Needs the Debian package openssh-server (for /usr/sbin/sshd).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,7 +67,8 @@ function writeKey(dir: string, name: string, passphrase?: string): { file: strin
 function encryptedKeyPair(passphrase: string): { privateKey: string; publicKey: string } {
   for (;;) {
     const pair = ssh2.utils.generateKeyPairSync('ed25519', { passphrase, cipher: 'aes256-ctr', rounds: 4 });
-    if (!(ssh2.utils.parseKey(pair.public) instanceof Error)) return { privateKey: pair.private, publicKey: pair.public };
+    if (!(ssh2.utils.parseKey(pair.public) instanceof Error))
+      return { privateKey: pair.private, publicKey: pair.public };
   }
 }
 
@@ -105,7 +115,7 @@ export async function startSshd(extraConfig: string[] = []): Promise<Sshd> {
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
-      if (process.env['FURROW_SSHD_LOG']) process.stderr.write(d);
+      if (process.env.FURROW_SSHD_LOG) process.stderr.write(d);
     });
     await waitForPort(port, () => (child!.exitCode !== null ? `sshd exited: ${stderr}` : undefined));
   };

@@ -17,21 +17,31 @@ function section(name: string): string {
 /** Rows of the first table after `heading` in `text`: the first cell of each, backticks removed. */
 function firstCells(text: string, heading: string): string[] {
   const from = text.indexOf(heading);
-  const table = text.slice(from).split('\n\n').find((block) => block.startsWith('|'))!;
-  return table.split('\n').slice(2).map((row) => row.split('|')[1]!.trim().replace(/`/g, ''));
+  const table = text
+    .slice(from)
+    .split('\n\n')
+    .find((block) => block.startsWith('|'))!;
+  return table
+    .split('\n')
+    .slice(2)
+    .map((row) => row.split('|')[1]!.trim().replace(/`/g, ''));
 }
 
 async function longOptions(args: string[]): Promise<string[]> {
   const r = await furrow([...args, '--help']);
   expectExit(r, 0);
   const options = r.stdout.slice(r.stdout.indexOf('Options:'));
-  return [...new Set([...options.matchAll(/(?:^|[ ,])(--[a-z][a-z-]*)/gm)].map((m) => m[1]!))].filter((o) => o !== '--help');
+  return [...new Set([...options.matchAll(/(?:^|[ ,])(--[a-z][a-z-]*)/gm)].map((m) => m[1]!))].filter(
+    (o) => o !== '--help',
+  );
 }
 
 /** Commands a help text lists under `Commands:`, without `help`. */
 function commandsIn(help: string): string[] {
   const at = help.indexOf('Commands:');
-  return at < 0 ? [] : [...help.slice(at).matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
+  return at < 0
+    ? []
+    : [...help.slice(at).matchAll(/^ {2}([a-z][a-z-]*)\b/gm)].map((m) => m[1]!).filter((c) => c !== 'help');
 }
 
 describe('docs/cli.md', () => {
@@ -47,7 +57,8 @@ describe('docs/cli.md', () => {
       expectExit(help, 0);
       const invocations = [[command], ...commandsIn(help.stdout).map((sub) => [command, sub])];
       for (const args of invocations) {
-        for (const option of await longOptions(args)) if (!text.includes(option)) missing.push(`furrow ${args.join(' ')} ${option}`);
+        for (const option of await longOptions(args))
+          if (!text.includes(option)) missing.push(`furrow ${args.join(' ')} ${option}`);
       }
     }
     expect(missing).toEqual([]);
@@ -55,7 +66,19 @@ describe('docs/cli.md', () => {
 
   test('furrow run --help has the options this test looks for', async () => {
     expect(await longOptions(['run'])).toEqual(
-      expect.arrayContaining(['--inventory', '--check', '--diff', '--limit', '--tags', '--skip-tags', '--extra-vars', '--forks', '--start-at-task', '--resume', '--json']),
+      expect.arrayContaining([
+        '--inventory',
+        '--check',
+        '--diff',
+        '--limit',
+        '--tags',
+        '--skip-tags',
+        '--extra-vars',
+        '--forks',
+        '--start-at-task',
+        '--resume',
+        '--json',
+      ]),
     );
   });
 

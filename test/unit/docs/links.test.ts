@@ -13,7 +13,7 @@ const sources = [...pages.map((p) => path.join(DOCS, p)), path.resolve('README.m
 const prose = (text: string) => text.replace(/^```[\s\S]*?^```$/gm, '');
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes. */
-export function slug(heading: string): string {
+function slug(heading: string): string {
   return heading
     .trim()
     .toLowerCase()
@@ -36,7 +36,8 @@ test('docs/README.md links every page of docs/', () => {
   const index = readFileSync(path.join(DOCS, 'README.md'), 'utf8');
   const linked = new Set([...index.matchAll(/\]\(([^)#]+\.md)\)/g)].map((m) => m[1]));
   const unlisted = pages.filter((p) => p !== 'README.md' && !linked.has(p));
-  if (unlisted.length) throw new Error(`docs/README.md does not link ${unlisted.join(', ')}: add a row for each to its index`);
+  if (unlisted.length)
+    throw new Error(`docs/README.md does not link ${unlisted.join(', ')}: add a row for each to its index`);
 });
 
 test('every relative link reaches a file, and a #fragment a heading of it', () => {
@@ -49,7 +50,8 @@ test('every relative link reaches a file, and a #fragment a heading of it', () =
       const resolved = file ? path.resolve(path.dirname(source), file) : source;
       const where = `${path.relative(process.cwd(), source)}: ${target}`;
       if (!existsSync(resolved)) broken.push(`${where} (no such file)`);
-      else if (fragment && resolved.endsWith('.md') && !anchors(resolved).has(fragment)) broken.push(`${where} (no such heading)`);
+      else if (fragment && resolved.endsWith('.md') && !anchors(resolved).has(fragment))
+        broken.push(`${where} (no such heading)`);
     }
   }
   expect(broken).toEqual([]);

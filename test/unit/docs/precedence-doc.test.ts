@@ -68,7 +68,11 @@ describe('docs/templates.md variable precedence', () => {
         reporters: [reporter],
       });
       expect(summary.exitCode).toBe(0);
-      const shown = Object.fromEntries(events.flatMap((e) => (e.kind === 'task_result' && e.msg !== undefined && e.task !== 'Set facts' ? [[e.task, e.msg]] : [])));
+      const shown = Object.fromEntries(
+        events.flatMap((e) =>
+          e.kind === 'task_result' && e.msg !== undefined && e.task !== 'Set facts' ? [[e.task, e.msg]] : [],
+        ),
+      );
       const arch = execFileSync('uname', ['-m'], { encoding: 'utf8' }).trim();
       expect(shown).toEqual({
         'In the role': 'role default',

@@ -33,7 +33,6 @@ const scope = new VarScope([
 
 const holds = (condition: string | boolean | Array<string | boolean>) => evaluateCondition(condition, scope, place);
 
-
 describe('conditions', () => {
   test.each([
     ['os == "debian"', true],
@@ -79,7 +78,13 @@ describe('conditions', () => {
   });
 
   test('a variable named like a CEL type is still read as the variable', () => {
-    expect(evaluateCondition('size(list) == 2 && map.k == 1 && "list" in names', { list: [1, 2], map: { k: 1 }, names: ['list'] }, place)).toBe(true);
+    expect(
+      evaluateCondition(
+        'size(list) == 2 && map.k == 1 && "list" in names',
+        { list: [1, 2], map: { k: 1 }, names: ['list'] },
+        place,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -123,8 +128,10 @@ describe('Ansible forms', () => {
 
   test('the rewrite leaves string literals alone and reads the forms as CEL', () => {
     const defined = (path: Array<string | number>) => path[0] === 'x';
-    expect(translateCondition("x is defined and y is not defined", defined)).toBe('true && true');
-    expect(translateCondition("a not in b['c'] or not d == 'not in'", defined)).toBe("!(a in b['c']) || !(d == 'not in')");
+    expect(translateCondition('x is defined and y is not defined', defined)).toBe('true && true');
+    expect(translateCondition("a not in b['c'] or not d == 'not in'", defined)).toBe(
+      "!(a in b['c']) || !(d == 'not in')",
+    );
     expect(translateCondition('r is changed', defined)).toBe('(has(r.changed) && r.changed == true)');
     expect(translateCondition('r is not succeeded', defined)).toBe('!(!(has(r.failed) && r.failed == true))');
     expect(translateCondition('"x is defined" == s', defined)).toBe('"x is defined" == s');
@@ -132,17 +139,25 @@ describe('Ansible forms', () => {
   });
 
   test('helpers of the rewrite', () => {
-    expect(maskStrings(`a == "x y" && b == 'it\\'s' || r"\\" == c`)).toBe(`a == "\0\0\0" && b == '\0\0\0\0\0' || r"\0" == c`);
+    expect(maskStrings(`a == "x y" && b == 'it\\'s' || r"\\" == c`)).toBe(
+      `a == "\0\0\0" && b == '\0\0\0\0\0' || r"\0" == c`,
+    );
     expect(parsePath("groups['kube-master'][0].name")).toEqual(['groups', 'kube-master', 0, 'name']);
-    expect(toCel({ a: 1, b: 1.5, c: [2, 'x', null], d: { e: 3 } })).toEqual({ a: 1n, b: 1.5, c: [2n, 'x', null], d: { e: 3n } });
+    expect(toCel({ a: 1, b: 1.5, c: [2, 'x', null], d: { e: 3 } })).toEqual({
+      a: 1n,
+      b: 1.5,
+      c: [2n, 'x', null],
+      d: { e: 3n },
+    });
   });
 });
 
 describe('errors name the place, the expression and the problem', () => {
   test('an undefined variable', () => {
-    expect(inputErrorOf(() => holds('missing == 1')).message)
-      .toBe("roles/etcd/tasks/main.yml:12:11: condition 'missing == 1' uses undefined variable 'missing'\n"
-        + '  fix: define it in vars, group_vars or defaults, or guard it: missing is defined and ...');
+    expect(inputErrorOf(() => holds('missing == 1')).message).toBe(
+      "roles/etcd/tasks/main.yml:12:11: condition 'missing == 1' uses undefined variable 'missing'\n" +
+        '  fix: define it in vars, group_vars or defaults, or guard it: missing is defined and ...',
+    );
   });
 
   test('a missing key', () => {
@@ -152,45 +167,58 @@ describe('errors name the place, the expression and the problem', () => {
   test('a syntax error shows the place in the expression', () => {
     const err = inputErrorOf(() => holds('count == '));
     expect(err.place).toEqual(place);
-    expect(err.problem).toMatch(/^condition 'count ==': syntax error: Unexpected token: EOF\n>    1 \| count ==\n\s+\^$/);
+    expect(err.problem).toMatch(
+      /^condition 'count ==': syntax error: Unexpected token: EOF\n> {4}1 \| count ==\n\s+\^$/,
+    );
   });
 
   test('a rewritten expression says how it was read', () => {
-    expect(inputErrorOf(() => holds('count is defined and missing == 1')).problem)
-      .toBe("condition 'count is defined and missing == 1' uses undefined variable 'missing' (read as CEL: true && missing == 1)");
+    expect(inputErrorOf(() => holds('count is defined and missing == 1')).problem).toBe(
+      "condition 'count is defined and missing == 1' uses undefined variable 'missing' (read as CEL: true && missing == 1)",
+    );
   });
 
   test('a result that is not a boolean', () => {
-    expect(inputErrorOf(() => holds('os')).message)
-      .toBe("roles/etcd/tasks/main.yml:12:11: condition 'os' gave the string \"debian\", not true or false\n"
-        + '  fix: compare the value: x == "a", size(x) > 0, has(x.y)');
+    expect(inputErrorOf(() => holds('os')).message).toBe(
+      'roles/etcd/tasks/main.yml:12:11: condition \'os\' gave the string "debian", not true or false\n' +
+        '  fix: compare the value: x == "a", size(x) > 0, has(x.y)',
+    );
     expect(inputErrorOf(() => holds('count')).problem).toBe("condition 'count' gave the number 3, not true or false");
     expect(inputErrorOf(() => holds('list')).problem).toBe("condition 'list' gave a list, not true or false");
   });
 
   test('template syntax is rejected', () => {
-    expect(inputErrorOf(() => holds('{{ os }} == "debian"')).message)
-      .toBe("roles/etcd/tasks/main.yml:12:11: condition '{{ os }} == \"debian\"' holds template syntax {{ }}\n"
-        + '  fix: conditions are expressions already: write x == "a", not {{ x }} == "a"');
+    expect(inputErrorOf(() => holds('{{ os }} == "debian"')).message).toBe(
+      'roles/etcd/tasks/main.yml:12:11: condition \'{{ os }} == "debian"\' holds template syntax {{ }}\n' +
+        '  fix: conditions are expressions already: write x == "a", not {{ x }} == "a"',
+    );
   });
 
   test('Jinja filters and other tests say what to write instead', () => {
     const filter = inputErrorOf(() => holds('result.stdout | length > 0'));
-    expect(filter.problem).toBe("condition 'result.stdout | length > 0': Jinja filters (|) are not supported in conditions");
+    expect(filter.problem).toBe(
+      "condition 'result.stdout | length > 0': Jinja filters (|) are not supported in conditions",
+    );
     expect(filter.fix).toMatch(/size\(x\) for length/);
-    expect(inputErrorOf(() => holds('os is string')).problem).toBe("condition 'os is string': the Jinja test 'is string' is not supported here");
-    expect(inputErrorOf(() => holds('size(list) not in [1]')).problem).toBe("condition 'size(list) not in [1]': 'not in' is supported between variables and literals only");
+    expect(inputErrorOf(() => holds('os is string')).problem).toBe(
+      "condition 'os is string': the Jinja test 'is string' is not supported here",
+    );
+    expect(inputErrorOf(() => holds('size(list) not in [1]')).problem).toBe(
+      "condition 'size(list) not in [1]': 'not in' is supported between variables and literals only",
+    );
   });
 
   test('an empty condition, or one of the wrong type', () => {
     expect(inputErrorOf(() => holds('  ')).problem).toBe('the condition is empty');
-    expect(inputErrorOf(() => evaluateCondition(3 as unknown as string, scope, place)).problem)
-      .toBe('a condition must be an expression string or true/false, got 3');
+    expect(inputErrorOf(() => evaluateCondition(3 as unknown as string, scope, place)).problem).toBe(
+      'a condition must be an expression string or true/false, got 3',
+    );
   });
 
   test('an undefined variable inside a variable the condition reads is reported from there', () => {
     const broken = scope.with({ level: 'task', vars: { url: 'http://{{ host }}' }, source: 'play.yml' });
-    expect(inputErrorOf(() => evaluateCondition('url == "x"', broken, place)).message)
-      .toMatch(/^play\.yml: undefined variable 'host' in the value of 'url'\n/);
+    expect(inputErrorOf(() => evaluateCondition('url == "x"', broken, place)).message).toMatch(
+      /^play\.yml: undefined variable 'host' in the value of 'url'\n/,
+    );
   });
 });

@@ -30,7 +30,8 @@ function importsInto(dir: string, forbidden: string[]): string[] {
     for (const spec of importedSpecifiers(readFileSync(file, 'utf8'))) {
       if (!spec.startsWith('.')) continue;
       const target = path.relative(root, path.resolve(path.dirname(file), spec));
-      if (forbidden.some((f) => target === f || target.startsWith(`${f}/`))) bad.push(`${path.relative(root, file)} imports ${spec}`);
+      if (forbidden.some((f) => target === f || target.startsWith(`${f}/`)))
+        bad.push(`${path.relative(root, file)} imports ${spec}`);
     }
   }
   return bad;
@@ -38,7 +39,8 @@ function importsInto(dir: string, forbidden: string[]): string[] {
 
 describe('layers', () => {
   test('the check sees every form of import', () => {
-    const text = "import { a } from '../../modules/index.js';\nexport { b } from \"../x.js\";\nconst c = await import('../../cli/run.js');\nimport type { D } from './d.js';";
+    const text =
+      "import { a } from '../../modules/index.js';\nexport { b } from \"../x.js\";\nconst c = await import('../../cli/run.js');\nimport type { D } from './d.js';";
     expect(importedSpecifiers(text)).toEqual(['../../modules/index.js', '../x.js', '../../cli/run.js', './d.js']);
   });
 

@@ -32,16 +32,22 @@ describe('a misspelt param is bad input at load, for every module', () => {
   async function load(module: string): Promise<unknown> {
     const file = path.join(dir, `${module}.yml`);
     writeFileSync(file, `- hosts: all\n  tasks:\n    - name: misspelt\n      ${module}: {furrow_misspelt: 1}\n`);
-    return loadPlaybook(file, { modules }).then(() => 'loaded', (err: unknown) => err);
+    return loadPlaybook(file, { modules }).then(
+      () => 'loaded',
+      (err: unknown) => err,
+    );
   }
 
-  test.each(moduleNames().filter((n) => !TAKES_ANY_KEY.includes(n)))('%s: exit 2, naming file, line and the param', async (name) => {
-    const error = await load(name);
-    expect(error).toBeInstanceOf(InputError);
-    expect(exitCodeFor(error)).toBe(2);
-    expect((error as Error).message).toContain(`${path.join(dir, `${name}.yml`)}:4:`);
-    expect((error as Error).message).toMatch(new RegExp(`${name}: .*'furrow_misspelt'`));
-  });
+  test.each(moduleNames().filter((n) => !TAKES_ANY_KEY.includes(n)))(
+    '%s: exit 2, naming file, line and the param',
+    async (name) => {
+      const error = await load(name);
+      expect(error).toBeInstanceOf(InputError);
+      expect(exitCodeFor(error)).toBe(2);
+      expect((error as Error).message).toContain(`${path.join(dir, `${name}.yml`)}:4:`);
+      expect((error as Error).message).toMatch(new RegExp(`${name}: .*'furrow_misspelt'`));
+    },
+  );
 
   test.each(TAKES_ANY_KEY)('%s takes any name', async (name) => {
     expect(await load(name)).toBe('loaded');

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { validatorFor } from '../../../src/engine/validators.js';
 import { findModule } from '../../../src/modules/index.js';
 
-const precompiled = (set: string) => createRequire(import.meta.url)(path.resolve('dist/schemas', `${set}.cjs`)) as Record<string, unknown>;
+const precompiled = (set: string) =>
+  createRequire(import.meta.url)(path.resolve('dist/schemas', `${set}.cjs`)) as Record<string, unknown>;
 
 describe('validators compiled ahead of time', () => {
   test("the build's validator is used while the schema is the one it was made from", () => {
@@ -15,7 +16,12 @@ describe('validators compiled ahead of time', () => {
   });
 
   test('a schema that differs from the one compiled at build time is compiled now, and checked by its own rules', () => {
-    const changed = { type: 'object', required: ['only'], properties: { only: { type: 'string' } }, additionalProperties: false };
+    const changed = {
+      type: 'object',
+      required: ['only'],
+      properties: { only: { type: 'string' } },
+      additionalProperties: false,
+    };
     const validate = validatorFor('params-strict', 'copy', changed);
     expect(validate).not.toBe(precompiled('params-strict').copy);
     expect(validate({ only: 'x' })).toBe(true);

@@ -27,7 +27,11 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-yaml-dialect-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Indents every line of `text` by `n` spaces. */
-const indent = (text: string, n: number) => text.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
+const indent = (text: string, n: number) =>
+  text
+    .split('\n')
+    .map((l) => ' '.repeat(n) + l)
+    .join('\n');
 /** The value of the last key of the quirk's text. */
 const lastKey = (text: string) => /(\w+):[^\n]*$/.exec(text)![1]!;
 

@@ -22,23 +22,59 @@ const parseCases: { name: string; stdout: string | Buffer; expected: FileInfo[] 
   {
     name: 'a link whose target has spaces and a newline',
     stdout: '@ link 777 0 0 8 root root\ntarget 8\n/a b\nc/d\n@ absent\n',
-    expected: [{ type: 'link', mode: 0o777, uid: 0, gid: 0, size: 8, owner: 'root', group: 'root', target: '/a b\nc/d' }, { type: 'absent' }],
+    expected: [
+      { type: 'link', mode: 0o777, uid: 0, gid: 0, size: 8, owner: 'root', group: 'root', target: '/a b\nc/d' },
+      { type: 'absent' },
+    ],
   },
   {
     name: 'a link followed: the target file, and the path it resolves to',
     stdout: `@ file 644 0 0 6 root root\nsha256 ${SHA_HELLO}\nresolved 11\n/run/x.conf\n`,
-    expected: [{ type: 'file', mode: 0o644, uid: 0, gid: 0, size: 6, owner: 'root', group: 'root', sha256: SHA_HELLO, resolved: '/run/x.conf' }],
+    expected: [
+      {
+        type: 'file',
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: 6,
+        owner: 'root',
+        group: 'root',
+        sha256: SHA_HELLO,
+        resolved: '/run/x.conf',
+      },
+    ],
   },
   {
     name: 'a directory with setgid and entries below that differ',
     stdout: '@ directory 2775 0 50 4096 root staff\nrecurse 1\n',
-    expected: [{ type: 'directory', mode: 0o2775, uid: 0, gid: 50, size: 4096, owner: 'root', group: 'staff', recurseDiffers: true }],
+    expected: [
+      {
+        type: 'directory',
+        mode: 0o2775,
+        uid: 0,
+        gid: 50,
+        size: 4096,
+        owner: 'root',
+        group: 'staff',
+        recurseDiffers: true,
+      },
+    ],
   },
   {
     name: 'content is base64 up to an empty line, so it may hold newlines, "@ " lines and bytes that are not UTF-8',
     stdout: `@ file 644 0 0 9 root root\nsha256 ${SHA_HELLO}\ncontent\n${Buffer.from('@ absent\n').toString('base64')}\n\n@ other 644 0 0 0 root root\n`,
     expected: [
-      { type: 'file', mode: 0o644, uid: 0, gid: 0, size: 9, owner: 'root', group: 'root', sha256: SHA_HELLO, content: Buffer.from('@ absent\n') },
+      {
+        type: 'file',
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: 9,
+        owner: 'root',
+        group: 'root',
+        sha256: SHA_HELLO,
+        content: Buffer.from('@ absent\n'),
+      },
       { type: 'other', mode: 0o644, uid: 0, gid: 0, size: 0, owner: 'root', group: 'root' },
     ],
   },
@@ -60,7 +96,11 @@ describe('file probe: parse', () => {
     ['a detail before any header', 'sha256 abc\n', "file probe: unexpected line 'sha256 abc'"],
     ['a bad header', '@ file x 0 0 0 root root\n', "file probe: unexpected line '@ file x 0 0 0 root root'"],
     ['truncated content', '@ file 644 0 0 9 root root\ncontent\naGVsbG8K\n', 'file probe: truncated output'],
-    ['content that is not base64', '@ file 644 0 0 9 root root\ncontent\n@ absent\n\n', "file probe: unexpected line '@ absent' in content"],
+    [
+      'content that is not base64',
+      '@ file 644 0 0 9 root root\ncontent\n@ absent\n\n',
+      "file probe: unexpected line '@ absent' in content",
+    ],
   ])('rejects %s', (_name, stdout, message) => {
     expect(() => fileStat.parse(stdout)).toThrow(message);
   });
@@ -108,7 +148,10 @@ describe('file probe: one round trip on a real shell', () => {
 
   test('a query asked twice is probed once, and both get its answer', async () => {
     const canned = cannedConnection('@ absent\n');
-    expect(await probeFiles(canned, [{ path: '/x' }, { path: '/x' }])).toEqual([{ type: 'absent' }, { type: 'absent' }]);
+    expect(await probeFiles(canned, [{ path: '/x' }, { path: '/x' }])).toEqual([
+      { type: 'absent' },
+      { type: 'absent' },
+    ]);
     expect(canned.commands[0]!.match(/furrow_emit/g)).toHaveLength(2); // the function, and one call
   });
 
@@ -152,14 +195,29 @@ describe('file probe: one round trip on a real shell', () => {
     const stable = path.join(tmp.dir, 'stable');
     writeFileSync(busy, '');
     writeFileSync(stable, 'hello\n');
-    const writer = spawn('sh', ['-c', 'while :; do : > "$1"; i=0; while [ $i -lt 300 ]; do echo "line $i of the log" >> "$1"; i=$((i+1)); done; done', 'writer', busy], { stdio: 'ignore' });
+    const writer = spawn(
+      'sh',
+      [
+        '-c',
+        'while :; do : > "$1"; i=0; while [ $i -lt 300 ]; do echo "line $i of the log" >> "$1"; i=$((i+1)); done; done',
+        'writer',
+        busy,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
     try {
       const sizes = new Set<number>();
       const until = Date.now() + 4000;
       let probes = 0;
       while (Date.now() < until || probes < 20) {
         probes++;
-        const [log, other, gone] = await probeFiles(conn, [{ path: busy, content: 'always' }, { path: stable, content: 'always' }, { path: path.join(tmp.dir, 'absent') }]);
+        const [log, other, gone] = await probeFiles(conn, [
+          { path: busy, content: 'always' },
+          { path: stable, content: 'always' },
+          { path: path.join(tmp.dir, 'absent') },
+        ]);
         const text = (log as { content: Buffer }).content.toString('utf8');
         // Only the log's own text. A read that meets a truncation goes on at its offset in the new
         // content, so one line may be spliced from two (the file has no snapshot to read); more
@@ -178,6 +236,8 @@ describe('file probe: one round trip on a real shell', () => {
   }, 20000);
 
   test('a failing probe names the host and the paths', async () => {
-    await expect(probeFiles(cannedConnection('', 1), [{ path: '/x' }])).rejects.toThrow('h1: inspecting /x failed (exit status 1):\n  boom');
+    await expect(probeFiles(cannedConnection('', 1), [{ path: '/x' }])).rejects.toThrow(
+      'h1: inspecting /x failed (exit status 1):\n  boom',
+    );
   });
 });

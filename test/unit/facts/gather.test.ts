@@ -71,11 +71,34 @@ init=systemd
 describe('parseFacts', () => {
   test('a lab host: Debian, no default route, so the first global address is the default', () => {
     const f = parseFacts(LAB_HOST);
-    expect(f.os).toEqual({ id: 'debian', version: '12', codename: 'bookworm', family: 'debian', name: 'Debian GNU/Linux', like: [] });
-    expect([f.machine, f.arch, f.hostname, f.fqdn, f.kernel]).toEqual(['x86_64', 'amd64', 'h1', 'h1', '6.18.44-fc-v669']);
-    expect(f.default_ipv4).toEqual({ address: '10.213.71.11', prefix: 24, scope: 'global', netmask: '255.255.255.0', network: '10.213.71.0', interface: 'eth0', mac: 'ba:90:6b:e3:2a:5f' });
+    expect(f.os).toEqual({
+      id: 'debian',
+      version: '12',
+      codename: 'bookworm',
+      family: 'debian',
+      name: 'Debian GNU/Linux',
+      like: [],
+    });
+    expect([f.machine, f.arch, f.hostname, f.fqdn, f.kernel]).toEqual([
+      'x86_64',
+      'amd64',
+      'h1',
+      'h1',
+      '6.18.44-fc-v669',
+    ]);
+    expect(f.default_ipv4).toEqual({
+      address: '10.213.71.11',
+      prefix: 24,
+      scope: 'global',
+      netmask: '255.255.255.0',
+      network: '10.213.71.0',
+      interface: 'eth0',
+      mac: 'ba:90:6b:e3:2a:5f',
+    });
     expect(f.default_ipv6).toBeUndefined();
-    expect(f.interfaces.map((i) => [i.name, i.mac, i.ipv4.map((a) => a.address), i.ipv6.map((a) => a.address)])).toEqual([
+    expect(
+      f.interfaces.map((i) => [i.name, i.mac, i.ipv4.map((a) => a.address), i.ipv6.map((a) => a.address)]),
+    ).toEqual([
       ['lo', undefined, ['127.0.0.1'], ['::1']],
       ['eth0', 'ba:90:6b:e3:2a:5f', ['10.213.71.11'], ['fe80::b890:6bff:fee3:2a5f']],
     ]);
@@ -91,7 +114,14 @@ describe('parseFacts', () => {
     expect(f.ansible_distribution_release).toBe('bookworm');
     expect(f.ansible_architecture).toBe('x86_64');
     expect(f.ansible_hostname).toBe('h1');
-    expect(f.ansible_default_ipv4).toEqual({ address: '10.213.71.11', interface: 'eth0', prefix: '24', netmask: '255.255.255.0', network: '10.213.71.0', macaddress: 'ba:90:6b:e3:2a:5f' });
+    expect(f.ansible_default_ipv4).toEqual({
+      address: '10.213.71.11',
+      interface: 'eth0',
+      prefix: '24',
+      netmask: '255.255.255.0',
+      network: '10.213.71.0',
+      macaddress: 'ba:90:6b:e3:2a:5f',
+    });
     expect(f.ansible_default_ipv6).toEqual({});
     expect(f.ansible_processor_vcpus).toBe(2);
     expect(f.ansible_memtotal_mb).toBe(24105);
@@ -99,30 +129,87 @@ describe('parseFacts', () => {
     expect(f.ansible_pkg_mgr).toBe('apt');
     expect(f.ansible_all_ipv4_addresses).toEqual(['10.213.71.11']);
     expect(f.ansible_interfaces).toEqual(['lo', 'eth0']);
-    expect(f.ansible_eth0).toEqual({ device: 'eth0', macaddress: 'ba:90:6b:e3:2a:5f', ipv4: { address: '10.213.71.11', prefix: '24', netmask: '255.255.255.0', network: '10.213.71.0' }, ipv6: [{ address: 'fe80::b890:6bff:fee3:2a5f', prefix: '64', scope: 'link' }] });
+    expect(f.ansible_eth0).toEqual({
+      device: 'eth0',
+      macaddress: 'ba:90:6b:e3:2a:5f',
+      ipv4: { address: '10.213.71.11', prefix: '24', netmask: '255.255.255.0', network: '10.213.71.0' },
+      ipv6: [{ address: 'fe80::b890:6bff:fee3:2a5f', prefix: '64', scope: 'link' }],
+    });
     expect((f.ansible_facts as Record<string, unknown>).os_family).toBe('Debian');
   });
 
   test('Ubuntu on arm64: the default route picks interface, source address and gateway', () => {
     const f = parseFacts(UBUNTU_ARM);
-    expect([f.os.id, f.os.family, f.os.version, f.os.codename, f.arch, f.fqdn]).toEqual(['ubuntu', 'debian', '22.04', 'jammy', 'arm64', 'node-7.dc1.example.org']);
-    expect(f.default_ipv4).toEqual({ address: '192.168.10.7', prefix: 24, scope: 'global', netmask: '255.255.255.0', network: '192.168.10.0', interface: 'ens3', gateway: '192.168.10.1', mac: '52:54:00:12:34:56' });
-    expect(f.default_ipv6).toEqual({ address: '2001:db8::7', prefix: 64, scope: 'global', interface: 'ens3', gateway: 'fe80::1', mac: '52:54:00:12:34:56' });
+    expect([f.os.id, f.os.family, f.os.version, f.os.codename, f.arch, f.fqdn]).toEqual([
+      'ubuntu',
+      'debian',
+      '22.04',
+      'jammy',
+      'arm64',
+      'node-7.dc1.example.org',
+    ]);
+    expect(f.default_ipv4).toEqual({
+      address: '192.168.10.7',
+      prefix: 24,
+      scope: 'global',
+      netmask: '255.255.255.0',
+      network: '192.168.10.0',
+      interface: 'ens3',
+      gateway: '192.168.10.1',
+      mac: '52:54:00:12:34:56',
+    });
+    expect(f.default_ipv6).toEqual({
+      address: '2001:db8::7',
+      prefix: 64,
+      scope: 'global',
+      interface: 'ens3',
+      gateway: 'fe80::1',
+      mac: '52:54:00:12:34:56',
+    });
     expect(f.ansible_distribution).toBe('Ubuntu');
     expect(f.ansible_distribution_version).toBe('22.04');
-    expect(f.ansible_default_ipv4).toEqual({ address: '192.168.10.7', interface: 'ens3', prefix: '24', netmask: '255.255.255.0', network: '192.168.10.0', gateway: '192.168.10.1', macaddress: '52:54:00:12:34:56' });
+    expect(f.ansible_default_ipv4).toEqual({
+      address: '192.168.10.7',
+      interface: 'ens3',
+      prefix: '24',
+      netmask: '255.255.255.0',
+      network: '192.168.10.0',
+      gateway: '192.168.10.1',
+      macaddress: '52:54:00:12:34:56',
+    });
   });
 
   test('a Red Hat family host by ID_LIKE, dnf before yum, missing pieces neutral', () => {
     const f = parseFacts(ROCKY);
-    expect([f.os.family, f.os.version, f.hostname, f.fqdn, f.package_manager, f.cpus, f.memory_mb]).toEqual(['redhat', '9.3', 'db1', 'db1.example.com', 'dnf', 0, 0]);
-    expect([f.ansible_os_family, f.ansible_distribution, f.ansible_distribution_major_version]).toEqual(['RedHat', 'Rocky', '9']);
+    expect([f.os.family, f.os.version, f.hostname, f.fqdn, f.package_manager, f.cpus, f.memory_mb]).toEqual([
+      'redhat',
+      '9.3',
+      'db1',
+      'db1.example.com',
+      'dnf',
+      0,
+      0,
+    ]);
+    expect([f.ansible_os_family, f.ansible_distribution, f.ansible_distribution_major_version]).toEqual([
+      'RedHat',
+      'Rocky',
+      '9',
+    ]);
     expect(f.interfaces).toEqual([]);
     expect(f.default_ipv4).toBeUndefined();
   });
 
   test('architecture names as Debian and Kubernetes spell them', () => {
-    expect(['x86_64', 'aarch64', 'armv7l', 'ppc64le', 's390x', 'i686', 'riscv64', 'mips'].map(archName)).toEqual(['amd64', 'arm64', 'arm', 'ppc64le', 's390x', '386', 'riscv64', 'mips']);
+    expect(['x86_64', 'aarch64', 'armv7l', 'ppc64le', 's390x', 'i686', 'riscv64', 'mips'].map(archName)).toEqual([
+      'amd64',
+      'arm64',
+      'arm',
+      'ppc64le',
+      's390x',
+      '386',
+      'riscv64',
+      'mips',
+    ]);
   });
 });
 

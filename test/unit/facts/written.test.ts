@@ -6,7 +6,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, openSync, readFileSync, renameSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+  closeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { probeFiles, type PresentFile } from '../../../src/engine/facts/files.js';
 import { RECORD_MIN_BYTES, recordCommand, recordPath } from '../../../src/engine/facts/written.js';
@@ -27,7 +38,8 @@ const src = path.join(tmp.dir, 'etcd');
 const bytes = randomBytes(RECORD_MIN_BYTES + 4096);
 writeFileSync(src, bytes);
 const ctx = moduleContext(conn, { written: records });
-const probe = async (file: string, trusted = true) => (await probeFiles(conn, [{ path: file }], trusted ? records : undefined))[0] as PresentFile;
+const probe = async (file: string, trusted = true) =>
+  (await probeFiles(conn, [{ path: file }], trusted ? records : undefined))[0] as PresentFile;
 const recordOf = (file: string) => readFileSync(recordPath(records.dir, file), 'utf8');
 
 /** A fresh copy at `name`, written by the copy module (so recorded), and what it recorded. */
@@ -41,7 +53,11 @@ async function written(name: string): Promise<{ dest: string; record: string }> 
 test('a write of a large file is recorded (its stat line and the sha256 written); a re-run changes nothing', async () => {
   const { dest, record } = await written('recorded');
   const st = statSync(dest, { bigint: true });
-  expect(record).toMatch(new RegExp(`^755 \\d+ \\d+ ${bytes.length} \\S+ \\S+ \\d+ ${st.ino} \\d+\\.\\d{9} \\d+\\.\\d{9} ${sha256(bytes)}\\n$`));
+  expect(record).toMatch(
+    new RegExp(
+      `^755 \\d+ \\d+ ${bytes.length} \\S+ \\S+ \\d+ ${st.ino} \\d+\\.\\d{9} \\d+\\.\\d{9} ${sha256(bytes)}\\n$`,
+    ),
+  );
   expect((await runModule(copy, ctx, { src, dest, mode: '0755' })).changed).toBe(false);
 });
 
@@ -54,29 +70,41 @@ test('a record whose stat line holds is believed without hashing (what saves the
 });
 
 const edits: [string, (file: string) => void][] = [
-  ['edited in place, same size', (f) => {
-    const fd = openSync(f, 'r+');
-    writeSync(fd, Buffer.from('X'), 0, 1, 100);
-    closeSync(fd);
-  }],
-  ['replaced by another file', (f) => {
-    writeFileSync(`${f}.new`, Buffer.concat([bytes.subarray(0, 100), Buffer.from('X'), bytes.subarray(101)]));
-    chmodSync(`${f}.new`, 0o755);
-    renameSync(`${f}.new`, f);
-  }],
-  ['edited, then touched back to its old mtime (to the ns)', (f) => {
-    execFileSync('touch', ['-r', f, `${f}.times`]);
-    const before = statSync(f, { bigint: true }).mtimeNs;
-    const fd = openSync(f, 'r+');
-    writeSync(fd, Buffer.from('X'), 0, 1, 100);
-    closeSync(fd);
-    execFileSync('touch', ['-r', `${f}.times`, f]);
-    expect(statSync(f, { bigint: true }).mtimeNs).toBe(before);
-  }],
-  ['truncated and rewritten to the same size', (f) => {
-    truncateSync(f, 0);
-    writeFileSync(f, Buffer.concat([bytes.subarray(0, 100), Buffer.from('X'), bytes.subarray(101)]));
-  }],
+  [
+    'edited in place, same size',
+    (f) => {
+      const fd = openSync(f, 'r+');
+      writeSync(fd, Buffer.from('X'), 0, 1, 100);
+      closeSync(fd);
+    },
+  ],
+  [
+    'replaced by another file',
+    (f) => {
+      writeFileSync(`${f}.new`, Buffer.concat([bytes.subarray(0, 100), Buffer.from('X'), bytes.subarray(101)]));
+      chmodSync(`${f}.new`, 0o755);
+      renameSync(`${f}.new`, f);
+    },
+  ],
+  [
+    'edited, then touched back to its old mtime (to the ns)',
+    (f) => {
+      execFileSync('touch', ['-r', f, `${f}.times`]);
+      const before = statSync(f, { bigint: true }).mtimeNs;
+      const fd = openSync(f, 'r+');
+      writeSync(fd, Buffer.from('X'), 0, 1, 100);
+      closeSync(fd);
+      execFileSync('touch', ['-r', `${f}.times`, f]);
+      expect(statSync(f, { bigint: true }).mtimeNs).toBe(before);
+    },
+  ],
+  [
+    'truncated and rewritten to the same size',
+    (f) => {
+      truncateSync(f, 0);
+      writeFileSync(f, Buffer.concat([bytes.subarray(0, 100), Buffer.from('X'), bytes.subarray(101)]));
+    },
+  ],
 ];
 
 test.each(edits)('%s: seen at once, the file hashed anew and copied again', async (_name, edit) => {
@@ -91,7 +119,7 @@ test.each(edits)('%s: seen at once, the file hashed anew and copied again', asyn
   expect(readFileSync(dest).equals(bytes)).toBe(true);
 });
 
-test("a chmod moves ctime: the file is hashed again, its content found right, only the mode fixed (and recorded anew)", async () => {
+test('a chmod moves ctime: the file is hashed again, its content found right, only the mode fixed (and recorded anew)', async () => {
   const { dest, record } = await written('chmod');
   chmodSync(dest, 0o700);
   const again = await runModule(copy, ctx, { src, dest, mode: '0755' });

@@ -10,7 +10,15 @@ describe('inventory folder', () => {
     const inv = await loadInventory(fixture('folder'));
     expect(inv.source).toBe(fixture('folder'));
     expect([...inv.hosts.keys()]).toEqual(['e1', 'e2', 'm1', 'n1', 'n2']);
-    expect([...inv.groups.keys()]).toEqual(['all', 'ungrouped', 'etcd', 'kube_master', 'kube_node', 'k8s', 'monitoring']);
+    expect([...inv.groups.keys()]).toEqual([
+      'all',
+      'ungrouped',
+      'etcd',
+      'kube_master',
+      'kube_node',
+      'k8s',
+      'monitoring',
+    ]);
     expect(inv.hosts.get('n1')!.groups).toEqual(['kube_node', 'monitoring']);
     expect(groupsMap(inv).k8s).toEqual(['m1', 'n1', 'n2']);
   });
@@ -55,7 +63,9 @@ describe('inventory folder', () => {
 
   test('a broken vars file is reported at its own file:line:column', async () => {
     const file = fixture('bad/vars-file/group_vars/all.yml');
-    await expect(loadInventory(fixture('bad/vars-file/hosts'))).rejects.toThrow(`${file}:2:9: '[' opened here is never closed`);
+    await expect(loadInventory(fixture('bad/vars-file/hosts'))).rejects.toThrow(
+      `${file}:2:9: '[' opened here is never closed`,
+    );
   });
 
   describe('in a scratch folder', () => {
@@ -66,7 +76,9 @@ describe('inventory folder', () => {
     afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
     test('a missing path and an empty folder are input errors', async () => {
-      await expect(loadInventory(path.join(dir, 'nope'))).rejects.toThrow(`inventory '${path.join(dir, 'nope')}' does not exist`);
+      await expect(loadInventory(path.join(dir, 'nope'))).rejects.toThrow(
+        `inventory '${path.join(dir, 'nope')}' does not exist`,
+      );
       await expect(loadInventory(dir)).rejects.toThrow(`${dir}: no inventory files in this folder`);
     });
 
@@ -84,7 +96,9 @@ describe('inventory folder', () => {
 
     test('dynamic inventory scripts are refused with a way out', async () => {
       writeFileSync(path.join(dir, 'inv.py'), '#!/usr/bin/env python3\nprint("{}")\n');
-      await expect(loadInventory(path.join(dir, 'inv.py'))).rejects.toThrow(`${path.join(dir, 'inv.py')}:1: dynamic inventory scripts are not supported`);
+      await expect(loadInventory(path.join(dir, 'inv.py'))).rejects.toThrow(
+        `${path.join(dir, 'inv.py')}:1: dynamic inventory scripts are not supported`,
+      );
     });
   });
 });

@@ -19,7 +19,16 @@ describe('INI inventory: kubeasz hosts file', () => {
   test('groups, hosts and host vars as kubeasz writes them; commented-out hosts are not hosts', async () => {
     const inv = await loadInventory(fixture('kubeasz/hosts'));
     expect([...inv.hosts.keys()]).toEqual(['10.10.0.11', '10.10.0.12', '10.10.0.13', '10.10.0.21', '10.10.0.22']);
-    expect([...inv.groups.keys()]).toEqual(['all', 'ungrouped', 'etcd', 'kube_master', 'kube_node', 'harbor', 'ex_lb', 'chrony']);
+    expect([...inv.groups.keys()]).toEqual([
+      'all',
+      'ungrouped',
+      'etcd',
+      'kube_master',
+      'kube_node',
+      'harbor',
+      'ex_lb',
+      'chrony',
+    ]);
     expect(groupsMap(inv)).toEqual({
       all: ['10.10.0.11', '10.10.0.12', '10.10.0.13', '10.10.0.21', '10.10.0.22'],
       ungrouped: [],
@@ -31,7 +40,10 @@ describe('INI inventory: kubeasz hosts file', () => {
       chrony: [],
     });
     expect(inv.hosts.get('10.10.0.11')).toEqual({
-      name: '10.10.0.11', vars: { k8s_nodename: 'cp-1' }, groups: ['etcd', 'kube_master'], place: { file: fixture('kubeasz/hosts'), line: 4 },
+      name: '10.10.0.11',
+      vars: { k8s_nodename: 'cp-1' },
+      groups: ['etcd', 'kube_master'],
+      place: { file: fixture('kubeasz/hosts'), line: 4 },
     });
     expect(inv.groups.get('etcd')!.parents).toEqual(['all']);
   });
@@ -64,13 +76,30 @@ describe('INI inventory: hosts', () => {
   test('numeric, zero-padded, stepped, letter and multiple ranges', () => {
     const inv = parseInventoryText('[n]\nnode[01:03]\n10.0.0.[8:10]\nw[1:7:3]\n[a:c].lab\nr[1:2]-[x:y]\n', 'hosts');
     expect(inv.groups.get('n')!.hosts).toEqual([
-      'node01', 'node02', 'node03', '10.0.0.8', '10.0.0.9', '10.0.0.10', 'w1', 'w4', 'w7', 'a.lab', 'b.lab', 'c.lab',
-      'r1-x', 'r1-y', 'r2-x', 'r2-y',
+      'node01',
+      'node02',
+      'node03',
+      '10.0.0.8',
+      '10.0.0.9',
+      '10.0.0.10',
+      'w1',
+      'w4',
+      'w7',
+      'a.lab',
+      'b.lab',
+      'c.lab',
+      'r1-x',
+      'r1-y',
+      'r2-x',
+      'r2-y',
     ]);
   });
 
   test('ports become ansible_port; a var on the line wins over the port', () => {
-    const inv = parseInventoryText('[web]\nweb1:2222\nweb[2:3]:22 ansible_user=ops\nweb4:2200 ansible_port=2300\n', 'hosts');
+    const inv = parseInventoryText(
+      '[web]\nweb1:2222\nweb[2:3]:22 ansible_user=ops\nweb4:2200 ansible_port=2300\n',
+      'hosts',
+    );
     expect(inv.hosts.get('web1')!.vars).toEqual({ ansible_port: 2222 });
     expect(inv.hosts.get('web3')!.vars).toEqual({ ansible_port: 22, ansible_user: 'ops' });
     expect(inv.hosts.get('web4')!.vars).toEqual({ ansible_port: 2300 });
@@ -85,9 +114,21 @@ describe('INI inventory: hosts', () => {
 
   test('host-line values: shell quoting first, then Python literals, else text', () => {
     const inv = parseInventoryText(
-      '[g]\nh1 a=1 b="1" c=\'x y\' d=True e=yes f=false g=\'[1, "two"]\' h=1.5 i=10.0.0.1 j=x=y k=None # comment x=2\n', 'hosts');
+      '[g]\nh1 a=1 b="1" c=\'x y\' d=True e=yes f=false g=\'[1, "two"]\' h=1.5 i=10.0.0.1 j=x=y k=None # comment x=2\n',
+      'hosts',
+    );
     expect(inv.hosts.get('h1')!.vars).toEqual({
-      a: 1, b: 1, c: 'x y', d: true, e: 'yes', f: 'false', g: [1, 'two'], h: 1.5, i: '10.0.0.1', j: 'x=y', k: null,
+      a: 1,
+      b: 1,
+      c: 'x y',
+      d: true,
+      e: 'yes',
+      f: 'false',
+      g: [1, 'two'],
+      h: 1.5,
+      i: '10.0.0.1',
+      j: 'x=y',
+      k: null,
     });
   });
 
@@ -106,8 +147,15 @@ describe('INI inventory: hosts', () => {
 
 describe('INI inventory: groups', () => {
   test('a child group may be named before its own section; parents and children are recorded', () => {
-    const inv = parseInventoryText('[k8s:children]\nkube_master\nkube_node\n[kube_master]\nm1\n[kube_node]\nn1\n[k8s:vars]\nx=1\n', 'hosts');
-    expect(inv.groups.get('k8s')).toMatchObject({ children: ['kube_master', 'kube_node'], parents: ['all'], vars: { x: 1 } });
+    const inv = parseInventoryText(
+      '[k8s:children]\nkube_master\nkube_node\n[kube_master]\nm1\n[kube_node]\nn1\n[k8s:vars]\nx=1\n',
+      'hosts',
+    );
+    expect(inv.groups.get('k8s')).toMatchObject({
+      children: ['kube_master', 'kube_node'],
+      parents: ['all'],
+      vars: { x: 1 },
+    });
     expect(inv.groups.get('kube_node')!.parents).toEqual(['k8s']);
     expect(inv.groups.get('all')!.children).toEqual(['ungrouped', 'k8s']);
     expect(groupsMap(inv).k8s).toEqual(['m1', 'n1']);
@@ -133,7 +181,10 @@ describe('INI inventory: errors name the file and line', () => {
     ['[g]\nh1 novalue\n', "hosts:2: expected key=value after host 'h1', got 'novalue'"],
     ['[g]\nh1 a="open\n', 'hosts:2: cannot read host line: no closing quotation'],
     ['[g]\nnode[5:1]\n', "hosts:2: bad host range in 'node[5:1]': 5 is greater than 1"],
-    ['[g]\nnode[01:100]\n', "hosts:2: bad host range in 'node[01:100]': '01' and '100' must have the same width when zero-padded"],
+    [
+      '[g]\nnode[01:100]\n',
+      "hosts:2: bad host range in 'node[01:100]': '01' and '100' must have the same width when zero-padded",
+    ],
     ['[g:children]\ng\n', 'hosts:2: group loop: g -> g'],
     ['[a:children]\nb\n[b:children]\nc\n[c:children]\na\n', 'hosts:6: group loop: c -> a -> b -> c'],
     ['[x:children]\nall\n', "hosts:2: group 'all' cannot be a child of 'x'"],

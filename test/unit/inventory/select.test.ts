@@ -95,13 +95,15 @@ describe('selectHosts', () => {
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).message).toBe(
       "unknown host or group 'kube-node' in pattern 'kube_master:kube-node'\n" +
-        '  fix: known groups: all, ungrouped, etcd, kube_master, kube_node, v6, k8s; host names must match the inventory exactly');
+        '  fix: known groups: all, ungrouped, etcd, kube_master, kube_node, v6, k8s; host names must match the inventory exactly',
+    );
     expect(() => select('all', 'nope')).toThrow("unknown host or group 'nope' in pattern 'nope'");
   });
 
   test('errors carry the place the pattern came from; empty and bad regex patterns are refused', () => {
-    expect(() => selectHosts(inv, 'nope', undefined, { file: 'site.yml', line: 3, column: 10 }))
-      .toThrow("site.yml:3:10: unknown host or group 'nope' in pattern 'nope'");
+    expect(() => selectHosts(inv, 'nope', undefined, { file: 'site.yml', line: 3, column: 10 })).toThrow(
+      "site.yml:3:10: unknown host or group 'nope' in pattern 'nope'",
+    );
     expect(() => select(' , ')).toThrow('empty host pattern');
     expect(() => select('~web(')).toThrow("invalid regular expression '~web(' in pattern '~web('");
   });

@@ -46,7 +46,14 @@ describe('INI values read like Python literal_eval (Ansible)', () => {
 
 describe('host line words (shlex rules)', () => {
   test('quotes group and disappear, backslash escapes, # ends the line', () => {
-    expect(splitShellWords(`h a="x y" b='p q' c=\\# d="q\\"t" e='' # f=1`)).toEqual(['h', 'a=x y', 'b=p q', 'c=#', 'd=q"t', 'e=']);
+    expect(splitShellWords(`h a="x y" b='p q' c=\\# d="q\\"t" e='' # f=1`)).toEqual([
+      'h',
+      'a=x y',
+      'b=p q',
+      'c=#',
+      'd=q"t',
+      'e=',
+    ]);
     // In double quotes only \\ and \" are escapes, as in Python's shlex.
     expect(splitShellWords('h g="\\$x" k=a#b')).toEqual(['h', 'g=\\$x', 'k=a']);
   });
@@ -70,8 +77,14 @@ describe('host addresses', () => {
   });
 
   test('IPv6 detection does not mistake group unions for addresses', () => {
-    expect([isIPv6('fe80::1'), isIPv6('1:2:3:4:5:6:7:8'), isIPv6('::'), isIPv6('a:b:c'), isIPv6('web:db'), isIPv6('1:2:3:4:5:6:7:8:9')])
-      .toEqual([true, true, true, false, false, false]);
+    expect([
+      isIPv6('fe80::1'),
+      isIPv6('1:2:3:4:5:6:7:8'),
+      isIPv6('::'),
+      isIPv6('a:b:c'),
+      isIPv6('web:db'),
+      isIPv6('1:2:3:4:5:6:7:8:9'),
+    ]).toEqual([true, true, true, false, false, false]);
   });
 
   test('ranges expand with padding, steps and letters', () => {

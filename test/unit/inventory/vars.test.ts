@@ -47,7 +47,10 @@ describe('hostVars precedence', () => {
 
   test('depth is the longest path from all: a group that is also a grandchild ranks deeper', () => {
     // c is at depth 3 through a > b > c (2 through z); d is at depth 2. By shortest path d would win on name.
-    const deep = parseInventoryText('[a:children]\nb\n[b:children]\nc\n[z:children]\nc\n[x:children]\nd\n[c]\nh\n[d]\nh\n[c:vars]\nv=c\n[d:vars]\nv=d\n', 'hosts');
+    const deep = parseInventoryText(
+      '[a:children]\nb\n[b:children]\nc\n[z:children]\nc\n[x:children]\nd\n[c]\nh\n[d]\nh\n[c:vars]\nv=c\n[d:vars]\nv=d\n',
+      'hosts',
+    );
     expect(hostVars(deep, 'h').v).toBe('c');
   });
 
@@ -63,7 +66,10 @@ describe('hostVars precedence', () => {
   });
 
   test('values replace whole (no deep merge), and the result is a copy', () => {
-    const nested = parseInventoryText('all:\n  vars:\n    opts: {a: 1, b: 2}\n  hosts:\n    h1:\n      opts: {a: 9}\n', 'inv.yml');
+    const nested = parseInventoryText(
+      'all:\n  vars:\n    opts: {a: 1, b: 2}\n  hosts:\n    h1:\n      opts: {a: 9}\n',
+      'inv.yml',
+    );
     const vars = hostVars(nested, 'h1');
     expect(vars.opts).toEqual({ a: 9 });
     (vars.opts as Record<string, number>).a = 100;
@@ -76,8 +82,11 @@ describe('hostVars precedence', () => {
 });
 
 describe('groupsMap', () => {
-  test('every group lists its own hosts first, then its children\'s, without repeats', () => {
-    const inv = parseInventoryText('[k8s:children]\nkube_master\nkube_node\n[k8s]\nextra\n[kube_master]\nm2\nm1\n[kube_node]\nm1\nn1\nlone2\n', 'hosts');
+  test("every group lists its own hosts first, then its children's, without repeats", () => {
+    const inv = parseInventoryText(
+      '[k8s:children]\nkube_master\nkube_node\n[k8s]\nextra\n[kube_master]\nm2\nm1\n[kube_node]\nm1\nn1\nlone2\n',
+      'hosts',
+    );
     expect(groupsMap(inv)).toEqual({
       all: ['extra', 'm2', 'm1', 'n1', 'lone2'],
       ungrouped: [],

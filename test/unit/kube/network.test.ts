@@ -13,17 +13,40 @@ import { renderRoleTemplate } from '../../support/role-render.js';
  */
 const HOST = { name: 'n1', groups: { kube_master: ['m1'], kube_node: ['m1', 'n1'], all: ['m1', 'n1'] } };
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe('routes: the CNI configuration and the routes script', () => {
   const peers = { rc: 0, stdout_lines: ['172.20.1.0/24 192.0.2.12', '172.20.2.0/24 192.0.2.13'] };
 
-  test('the CNI configuration is a bridge on the node\'s podCIDR without masquerade, and portmap', () => {
-    const conf = JSON.parse(renderRoleTemplate('network', 'furrow-routes.conflist.hbs', { network_pod_cidr: { stdout: '172.20.0.0/24' } }, HOST));
+  test("the CNI configuration is a bridge on the node's podCIDR without masquerade, and portmap", () => {
+    const conf = JSON.parse(
+      renderRoleTemplate(
+        'network',
+        'furrow-routes.conflist.hbs',
+        { network_pod_cidr: { stdout: '172.20.0.0/24' } },
+        HOST,
+      ),
+    );
     expect(conf.plugins.map((p: { type: string }) => p.type)).toEqual(['bridge', 'portmap']);
-    expect(conf.plugins[0]).toMatchObject({ bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '172.20.0.0/24' }]] } });
+    expect(conf.plugins[0]).toMatchObject({
+      bridge: 'cni0',
+      isGateway: true,
+      ipMasq: false,
+      ipam: { type: 'host-local', ranges: [[{ subnet: '172.20.0.0/24' }]] },
+    });
     // kube-node's temporary network's name: pods started on it are released by the same host-local store.
-    expect(conf.name).toBe(JSON.parse(renderRoleTemplate('kube-node', 'cni-bridge.conf.hbs', { kube_node_pod_cidr: { stdout: '172.20.0.0/24' } }, HOST)).name);
+    expect(conf.name).toBe(
+      JSON.parse(
+        renderRoleTemplate(
+          'kube-node',
+          'cni-bridge.conf.hbs',
+          { kube_node_pod_cidr: { stdout: '172.20.0.0/24' } },
+          HOST,
+        ),
+      ).name,
+    );
   });
 
   /** Runs the rendered script with `ip` and `iptables` stand-ins; returns their calls, one a line. */
@@ -31,7 +54,9 @@ describe('routes: the CNI configuration and the routes script', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-routes-'));
     dirs.push(dir);
     const script = path.join(dir, 'furrow-pod-routes');
-    writeFileSync(script, renderRoleTemplate('network', 'furrow-pod-routes.sh.hbs', { network_peers: peers }, HOST), { mode: 0o755 });
+    writeFileSync(script, renderRoleTemplate('network', 'furrow-pod-routes.sh.hbs', { network_peers: peers }, HOST), {
+      mode: 0o755,
+    });
     const log = path.join(dir, 'calls');
     writeFileSync(path.join(dir, 'routes'), routesNow.map((r) => `${r}\n`).join(''));
     const stub = (name: string, body: string) => {
@@ -40,15 +65,22 @@ describe('routes: the CNI configuration and the routes script', () => {
     };
     stub('ip', `case "$*" in "-o route show proto 211") cat ${dir}/routes ;; esac`);
     // -C answers whether the rule is there; -D succeeds once when it is, so a loop of -D ends.
-    stub('iptables', `case "$*" in *" -C "*) exit ${egressRulePresent ? 0 : 1} ;; *" -D "*) [ -e ${dir}/deleted ] && exit 1; touch ${dir}/deleted ;; esac`);
+    stub(
+      'iptables',
+      `case "$*" in *" -C "*) exit ${egressRulePresent ? 0 : 1} ;; *" -D "*) [ -e ${dir}/deleted ] && exit 1; touch ${dir}/deleted ;; esac`,
+    );
     execFileSync('/bin/sh', [script, ...args], { env: { PATH: `${dir}:/usr/bin:/bin` } });
     return readFileSync(log, 'utf8').trim().split('\n');
   }
 
   const egress = '-s 172.20.0.0/16 ! -d 172.20.0.0/16 -m comment --comment furrow-pod-egress -j MASQUERADE';
 
-  test('it routes each other node\'s podCIDR to that node, deletes its own routes to nodes that are gone, and adds the egress rule once', () => {
-    const calls = runScript([], ['172.20.1.0/24 via 192.0.2.12 dev eth0 proto 211', '172.20.9.0/24 via 192.0.2.19 dev eth0 proto 211'], false);
+  test("it routes each other node's podCIDR to that node, deletes its own routes to nodes that are gone, and adds the egress rule once", () => {
+    const calls = runScript(
+      [],
+      ['172.20.1.0/24 via 192.0.2.12 dev eth0 proto 211', '172.20.9.0/24 via 192.0.2.19 dev eth0 proto 211'],
+      false,
+    );
     expect(calls).toEqual([
       'ip route replace 172.20.1.0/24 via 192.0.2.12 proto 211',
       'ip route replace 172.20.2.0/24 via 192.0.2.13 proto 211',
@@ -58,30 +90,53 @@ describe('routes: the CNI configuration and the routes script', () => {
       `iptables -t nat -A POSTROUTING ${egress}`,
     ]);
     // Run again with everything in place: the same routes are replaced in place, nothing deleted or added.
-    const again = runScript([], ['172.20.1.0/24 via 192.0.2.12 dev eth0 proto 211', '172.20.2.0/24 via 192.0.2.13 dev eth0 proto 211'], true);
+    const again = runScript(
+      [],
+      ['172.20.1.0/24 via 192.0.2.12 dev eth0 proto 211', '172.20.2.0/24 via 192.0.2.13 dev eth0 proto 211'],
+      true,
+    );
     expect(again.filter((c) => / del |-A /.test(c))).toEqual([]);
   });
 
   test('stop removes its routes and the egress rule', () => {
-    expect(runScript(['stop'], [], true)).toEqual(['ip route flush proto 211', `iptables -t nat -D POSTROUTING ${egress}`, `iptables -t nat -D POSTROUTING ${egress}`]);
+    expect(runScript(['stop'], [], true)).toEqual([
+      'ip route flush proto 211',
+      `iptables -t nat -D POSTROUTING ${egress}`,
+      `iptables -t nat -D POSTROUTING ${egress}`,
+    ]);
   });
 });
 
-describe('flannel: its objects, for both backends, with the bundle manifest\'s images', () => {
+describe("flannel: its objects, for both backends, with the bundle manifest's images", () => {
   interface K8sObject {
     kind: string;
     metadata: { name: string; namespace?: string };
     data?: Record<string, string>;
-    spec?: { template: { spec: { initContainers: Array<{ name: string; image: string }>; containers: Array<{ name: string; image: string }> } } };
+    spec?: {
+      template: {
+        spec: {
+          initContainers: Array<{ name: string; image: string }>;
+          containers: Array<{ name: string; image: string }>;
+        };
+      };
+    };
   }
   const manifestFile = path.resolve('bundle/manifest.yml');
   const versions = (YAML.parse(readFileSync(manifestFile, 'utf8')) as { versions: Record<string, string> }).versions;
 
   function render(settings: Record<string, unknown>): K8sObject[] {
-    const text = renderRoleTemplate('network', 'kube-flannel.yaml.hbs', { versions, CLUSTER_CIDR: '10.244.0.0/16', ...settings }, HOST);
-    return YAML.parseAllDocuments(text).map((d) => d.toJS() as K8sObject).filter(Boolean);
+    const text = renderRoleTemplate(
+      'network',
+      'kube-flannel.yaml.hbs',
+      { versions, CLUSTER_CIDR: '10.244.0.0/16', ...settings },
+      HOST,
+    );
+    return YAML.parseAllDocuments(text)
+      .map((d) => d.toJS() as K8sObject)
+      .filter(Boolean);
   }
-  const netConf = (objects: K8sObject[]) => JSON.parse(objects.find((o) => o.kind === 'ConfigMap')!.data!['net-conf.json']!);
+  const netConf = (objects: K8sObject[]) =>
+    JSON.parse(objects.find((o) => o.kind === 'ConfigMap')!.data!['net-conf.json']!);
 
   test('the objects, in an order the API accepts: namespace and account before what uses them', () => {
     expect(render({}).map((o) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`)).toEqual([
@@ -95,11 +150,25 @@ describe('flannel: its objects, for both backends, with the bundle manifest\'s i
   });
 
   test('net-conf.json: CLUSTER_CIDR, vxlan by default, DirectRouting when asked, host-gw', () => {
-    expect(netConf(render({}))).toEqual({ Network: '10.244.0.0/16', EnableNFTables: false, Backend: { Type: 'vxlan' } });
-    expect(netConf(render({ FLANNEL_DIRECT_ROUTING: true }))).toEqual({ Network: '10.244.0.0/16', EnableNFTables: false, Backend: { Type: 'vxlan', DirectRouting: true } });
-    expect(netConf(render({ FLANNEL_BACKEND: 'host-gw' }))).toEqual({ Network: '10.244.0.0/16', EnableNFTables: false, Backend: { Type: 'host-gw' } });
+    expect(netConf(render({}))).toEqual({
+      Network: '10.244.0.0/16',
+      EnableNFTables: false,
+      Backend: { Type: 'vxlan' },
+    });
+    expect(netConf(render({ FLANNEL_DIRECT_ROUTING: true }))).toEqual({
+      Network: '10.244.0.0/16',
+      EnableNFTables: false,
+      Backend: { Type: 'vxlan', DirectRouting: true },
+    });
+    expect(netConf(render({ FLANNEL_BACKEND: 'host-gw' }))).toEqual({
+      Network: '10.244.0.0/16',
+      EnableNFTables: false,
+      Backend: { Type: 'host-gw' },
+    });
     // DirectRouting is vxlan's: host-gw routes directly anyway.
-    expect(netConf(render({ FLANNEL_BACKEND: 'host-gw', FLANNEL_DIRECT_ROUTING: true })).Backend).toEqual({ Type: 'host-gw' });
+    expect(netConf(render({ FLANNEL_BACKEND: 'host-gw', FLANNEL_DIRECT_ROUTING: true })).Backend).toEqual({
+      Type: 'host-gw',
+    });
     const cni = JSON.parse(render({}).find((o) => o.kind === 'ConfigMap')!.data!['cni-conf.json']!);
     expect(cni.plugins.map((p: { type: string }) => p.type)).toEqual(['flannel', 'portmap']);
   });

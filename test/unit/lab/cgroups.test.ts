@@ -16,7 +16,7 @@ const MOUNTINFO = [
 const SELF = ['5:cpu,cpuacct:/', '4:memory:/process_api/abc', '3:cpuset:/', '9:name=systemd:/', '0::/', ''].join('\n');
 
 describe('lab host cgroups', () => {
-  test('every cgroup hierarchy is found with this process\'s cgroup in it, joined controllers as one', () => {
+  test("every cgroup hierarchy is found with this process's cgroup in it, joined controllers as one", () => {
     expect(cgroupHierarchies(MOUNTINFO, SELF)).toEqual([
       { mount: '/sys/fs/cgroup/cpu,cpuacct', controllers: ['cpu', 'cpuacct'], own: '/sys/fs/cgroup/cpu,cpuacct' },
       { mount: '/sys/fs/cgroup/memory', controllers: ['memory'], own: '/sys/fs/cgroup/memory/process_api/abc' },
@@ -26,12 +26,14 @@ describe('lab host cgroups', () => {
     ]);
   });
 
-  test('a hierarchy mounted from a sub-cgroup maps this process\'s path below that root', () => {
+  test("a hierarchy mounted from a sub-cgroup maps this process's path below that root", () => {
     const info = '34 30 0:31 /lxc/box /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory';
-    expect(cgroupHierarchies(info, '4:memory:/lxc/box/job\n')).toEqual([{ mount: '/sys/fs/cgroup/memory', controllers: ['memory'], own: '/sys/fs/cgroup/memory/job' }]);
+    expect(cgroupHierarchies(info, '4:memory:/lxc/box/job\n')).toEqual([
+      { mount: '/sys/fs/cgroup/memory', controllers: ['memory'], own: '/sys/fs/cgroup/memory/job' },
+    ]);
   });
 
-  test('a host cgroup is made in each hierarchy; cpuset gets its parent\'s CPUs and memory nodes', () => {
+  test("a host cgroup is made in each hierarchy; cpuset gets its parent's CPUs and memory nodes", () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-cgroups-test-'));
     try {
       for (const d of ['cpuset', 'pids']) mkdirSync(path.join(dir, d));

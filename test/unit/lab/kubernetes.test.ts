@@ -8,7 +8,11 @@ describe('lab kubernetes: Debian source facts', () => {
   });
 
   test('apt-cache showsrc: the first Version (the candidate)', () => {
-    expect(parseShowsrcVersion('Package: kubernetes\nBinary: kubernetes-client\nVersion: 1.20.5+really1.20.2-1.1+deb12u1\nMaintainer: x\n\nPackage: kubernetes\nVersion: 1.20.5+really1.20.2-1.1\n')).toBe('1.20.5+really1.20.2-1.1+deb12u1');
+    expect(
+      parseShowsrcVersion(
+        'Package: kubernetes\nBinary: kubernetes-client\nVersion: 1.20.5+really1.20.2-1.1+deb12u1\nMaintainer: x\n\nPackage: kubernetes\nVersion: 1.20.5+really1.20.2-1.1\n',
+      ),
+    ).toBe('1.20.5+really1.20.2-1.1+deb12u1');
     expect(parseShowsrcVersion('')).toBeUndefined();
   });
 
@@ -26,14 +30,24 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 `;
-    expect(debSrcStanza(sources)).toBe('Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n');
+    expect(debSrcStanza(sources)).toBe(
+      'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
+    );
     // Security first in the file: still the main archive.
-    expect(debSrcStanza(sources.split('\n\n').reverse().join('\n\n'))).toContain('URIs: http://deb.debian.org/debian\n');
-    expect(debSrcStanza('Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n')).toBeUndefined();
+    expect(debSrcStanza(sources.split('\n\n').reverse().join('\n\n'))).toContain(
+      'URIs: http://deb.debian.org/debian\n',
+    );
+    expect(
+      debSrcStanza('Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n'),
+    ).toBeUndefined();
   });
 
   test('a deb-src stanza from one-line sources', () => {
-    expect(debSrcFromList('# x\ndeb http://security.debian.org/debian-security bookworm-security main\ndeb [signed-by=/k.gpg] http://mirror.example/debian bookworm main contrib\n')).toBe(
+    expect(
+      debSrcFromList(
+        '# x\ndeb http://security.debian.org/debian-security bookworm-security main\ndeb [signed-by=/k.gpg] http://mirror.example/debian bookworm main contrib\n',
+      ),
+    ).toBe(
       'Types: deb-src\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\nSigned-By: /k.gpg\n',
     );
     expect(debSrcFromList('')).toBeUndefined();

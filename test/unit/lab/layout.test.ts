@@ -3,7 +3,12 @@ import { freeNet } from '../../../src/lab/network.js';
 
 describe('lab layout', () => {
   test('kubeasz groups: 3 hosts give an etcd of 3, one master, all nodes, first host serves time', () => {
-    expect(labGroups(['h1', 'h2', 'h3'])).toEqual({ etcd: ['h1', 'h2', 'h3'], kube_master: ['h1'], kube_node: ['h1', 'h2', 'h3'], chrony: ['h1'] });
+    expect(labGroups(['h1', 'h2', 'h3'])).toEqual({
+      etcd: ['h1', 'h2', 'h3'],
+      kube_master: ['h1'],
+      kube_node: ['h1', 'h2', 'h3'],
+      chrony: ['h1'],
+    });
   });
 
   test('kubeasz groups: 1 host has an etcd of 1; 4+ hosts have two masters and still an odd etcd', () => {
@@ -37,7 +42,8 @@ describe('lab layout', () => {
   });
 
   test('a lab whose /24 is taken gets the next free one', () => {
-    const routes = 'default via 192.0.2.1 dev eth0\n10.213.55.0/24 dev fwb-x proto kernel scope link src 10.213.55.1\n10.213.56.0/24 dev fwb-y\n';
+    const routes =
+      'default via 192.0.2.1 dev eth0\n10.213.55.0/24 dev fwb-x proto kernel scope link src 10.213.55.1\n10.213.56.0/24 dev fwb-y\n';
     expect(freeNet('10.213.55', routes)).toBe('10.213.57');
     expect(freeNet('10.213.54', routes)).toBe('10.213.54');
     expect(freeNet('10.213.255', '10.213.255.0/24 dev z\n')).toBe('10.213.0');

@@ -19,7 +19,9 @@ describe('lab root filesystem recipe', () => {
   });
 
   test('order and repeats do not matter; packages already in the default add nothing', () => {
-    expect(rootfsHash(rootfsRecipe(['tree', 'python3', 'python3']))).toBe(rootfsHash(rootfsRecipe(['python3', 'tree'])));
+    expect(rootfsHash(rootfsRecipe(['tree', 'python3', 'python3']))).toBe(
+      rootfsHash(rootfsRecipe(['python3', 'tree'])),
+    );
     expect(rootfsRecipe(['sudo', 'kmod'])).toBe(ROOTFS_RECIPE);
   });
 

@@ -12,17 +12,35 @@ const pki = path.join(tmp.dir, 'pki');
 const otherPki = path.join(tmp.dir, 'other-pki');
 afterAll(() => tmp.cleanup());
 
-const spec: LeafSpec = { name: 'etcd/server-etcd1', ca: CA.etcd, commonName: 'etcd1', sans: { dns: ['etcd1'], ips: ['10.0.0.1'] }, usages: ['server'] };
+const spec: LeafSpec = {
+  name: 'etcd/server-etcd1',
+  ca: CA.etcd,
+  commonName: 'etcd1',
+  sans: { dns: ['etcd1'], ips: ['10.0.0.1'] },
+  usages: ['server'],
+};
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const dest = '/etc/etcd/ssl';
-const base: CertParams = { name: 'etcd/server-etcd1', src_dir: pki, dest, cert_file: 'server.crt', key_file: 'server.key', ca: true };
+const base: CertParams = {
+  name: 'etcd/server-etcd1',
+  src_dir: pki,
+  dest,
+  cert_file: 'server.crt',
+  key_file: 'server.key',
+  ca: true,
+};
 
 let want: { crt: string; key: string; ca: string; notAfter: string };
 let old: { pem: string; notAfter: string };
 
 beforeAll(async () => {
   const issued = await ensureLeaf(pki, spec);
-  want = { crt: sha(issued.certPath), key: sha(issued.keyPath), ca: sha(path.join(pki, 'etcd/ca.crt')), notAfter: issued.description.notAfter };
+  want = {
+    crt: sha(issued.certPath),
+    key: sha(issued.keyPath),
+    ca: sha(path.join(pki, 'etcd/ca.crt')),
+    notAfter: issued.description.notAfter,
+  };
   // What an older run left on the host: another CA, one SAN fewer.
   const older = await ensureLeaf(otherPki, { ...spec, sans: { dns: ['etcd1'] } });
   old = { pem: readFileSync(older.certPath, 'utf8'), notAfter: older.description.notAfter };
@@ -36,7 +54,9 @@ describe('cert: plan from canned probe output (one round trip)', () => {
     const conn = cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n');
     const plan = await cert.plan(moduleContext(conn), base);
     expect(plan.action).toBe('create');
-    expect(plan.reason).toBe(`${dest}/server.crt does not exist; ${dest}/server.key does not exist; ${dest}/ca.crt does not exist`);
+    expect(plan.reason).toBe(
+      `${dest}/server.crt does not exist; ${dest}/server.key does not exist; ${dest}/ca.crt does not exist`,
+    );
     expect(plan.diff?.values).toEqual([
       { key: `${dest}/server.crt: state`, before: 'absent', after: 'file' },
       { key: `${dest}/server.crt: subject`, before: null, after: 'CN=etcd1' },
@@ -73,7 +93,10 @@ describe('cert: plan from canned probe output (one round trip)', () => {
     const hostCert = `@ file 644 0 0 ${Buffer.byteLength(old.pem)} root root\nsha256 ${'b'.repeat(64)}\n${probeContent(old.pem)}`;
     const conn = cannedConnection(dir + hostCert + file('600', want.key));
     const plan = await cert.plan(moduleContext(conn), { ...base, ca: false });
-    expect(plan).toMatchObject({ action: 'update', reason: `content of ${dest}/server.crt differs (sha256 bbbbbbbbbbbb -> ${want.crt.slice(0, 12)})` });
+    expect(plan).toMatchObject({
+      action: 'update',
+      reason: `content of ${dest}/server.crt differs (sha256 bbbbbbbbbbbb -> ${want.crt.slice(0, 12)})`,
+    });
     expect(plan.diff?.values).toEqual([
       { key: `${dest}/server.crt: subject`, before: 'CN=etcd1', after: 'CN=etcd1' },
       { key: `${dest}/server.crt: SANs`, before: 'DNS:etcd1', after: 'DNS:etcd1, IP:10.0.0.1' },
@@ -86,27 +109,78 @@ describe('cert: plan from canned probe output (one round trip)', () => {
   });
 
   test('a key that differs: "(secret changed)"; a key with a loose mode: only the mode', async () => {
-    const differs = await cert.plan(moduleContext(cannedConnection(dir + file('644', want.crt) + file('600', 'c'.repeat(64)))), { ...base, ca: false });
-    expect(differs.diff?.values).toEqual([{ key: `${dest}/server.key: content`, before: '(secret)', after: '(secret changed)' }]);
-    expect(differs.reason).toBe(`content of ${dest}/server.key differs (sha256 cccccccccccc -> ${want.key.slice(0, 12)})`);
-    const loose = await cert.plan(moduleContext(cannedConnection(dir + file('644', want.crt) + file('644', want.key))), { ...base, ca: false });
-    expect(loose).toMatchObject({ action: 'update', reason: `mode of ${dest}/server.key is 0644, wants 0600`, diff: { values: [{ key: `${dest}/server.key: mode`, before: '0644', after: '0600' }] } });
-    expect(loose.data).toEqual({ writes: [{ path: `${dest}/server.key`, attrs: [{ key: 'mode', before: '0644', after: '0600' }], sha256: expect.stringMatching(/^[0-9a-f]{64}$/), size: expect.any(Number) }] });
+    const differs = await cert.plan(
+      moduleContext(cannedConnection(dir + file('644', want.crt) + file('600', 'c'.repeat(64)))),
+      {
+        ...base,
+        ca: false,
+      },
+    );
+    expect(differs.diff?.values).toEqual([
+      { key: `${dest}/server.key: content`, before: '(secret)', after: '(secret changed)' },
+    ]);
+    expect(differs.reason).toBe(
+      `content of ${dest}/server.key differs (sha256 cccccccccccc -> ${want.key.slice(0, 12)})`,
+    );
+    const loose = await cert.plan(
+      moduleContext(cannedConnection(dir + file('644', want.crt) + file('644', want.key))),
+      {
+        ...base,
+        ca: false,
+      },
+    );
+    expect(loose).toMatchObject({
+      action: 'update',
+      reason: `mode of ${dest}/server.key is 0644, wants 0600`,
+      diff: { values: [{ key: `${dest}/server.key: mode`, before: '0644', after: '0600' }] },
+    });
+    expect(loose.data).toEqual({
+      writes: [
+        {
+          path: `${dest}/server.key`,
+          attrs: [{ key: 'mode', before: '0644', after: '0600' }],
+          sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+          size: expect.any(Number),
+        },
+      ],
+    });
   });
 
   test('a host certificate that does not parse is named as such', async () => {
     const junk = `@ file 644 0 0 4 root root\nsha256 ${'d'.repeat(64)}\n${probeContent('junk')}`;
     const plan = await cert.plan(moduleContext(cannedConnection(dir + junk)), { ...base, ca: false, key: false });
-    expect(plan.diff?.values?.[0]).toEqual({ key: `${dest}/server.crt: subject`, before: '(not a certificate)', after: 'CN=etcd1' });
+    expect(plan.diff?.values?.[0]).toEqual({
+      key: `${dest}/server.crt: subject`,
+      before: '(not a certificate)',
+      after: 'CN=etcd1',
+    });
   });
 
   test('check mode with a spec and no pki yet: says what would be issued, writes nothing on the controller', async () => {
     const empty = path.join(tmp.dir, 'empty-pki');
-    const plan = await cert.plan(moduleContext(cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n'), { check: true }), { spec, src_dir: empty, dest, ca: true });
+    const plan = await cert.plan(
+      moduleContext(cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n'), { check: true }),
+      {
+        spec,
+        src_dir: empty,
+        dest,
+        ca: true,
+      },
+    );
     expect(plan.action).toBe('create');
-    expect(plan.reason).toBe(`would issue etcd/server-etcd1 on the controller (CA 'etcd/ca' does not exist yet); ${dest}/server-etcd1.crt does not exist; ${dest}/server-etcd1.key does not exist; ${dest}/ca.crt does not exist`);
-    expect(plan.diff?.values).toContainEqual({ key: `${dest}/server-etcd1.crt: SANs`, before: null, after: 'DNS:etcd1, IP:10.0.0.1' });
-    expect(plan.diff?.values).toContainEqual({ key: `${dest}/ca.crt: subject`, before: null, after: "CA 'etcd/ca' (would be created)" });
+    expect(plan.reason).toBe(
+      `would issue etcd/server-etcd1 on the controller (CA 'etcd/ca' does not exist yet); ${dest}/server-etcd1.crt does not exist; ${dest}/server-etcd1.key does not exist; ${dest}/ca.crt does not exist`,
+    );
+    expect(plan.diff?.values).toContainEqual({
+      key: `${dest}/server-etcd1.crt: SANs`,
+      before: null,
+      after: 'DNS:etcd1, IP:10.0.0.1',
+    });
+    expect(plan.diff?.values).toContainEqual({
+      key: `${dest}/ca.crt: subject`,
+      before: null,
+      after: "CA 'etcd/ca' (would be created)",
+    });
     expect(existsSync(empty)).toBe(false);
   });
 
@@ -117,15 +191,27 @@ describe('cert: plan from canned probe output (one round trip)', () => {
     [{ name: 'nope', src_dir: pki, dest }, `certificate 'nope' is not in ${pki}`],
     [{ ...base, key_mode: 'rw' }, 'cert: mode "rw" is not a file mode'],
   ] as [CertParams, string][])('bad params %j', async (params, message) => {
-    await expect(cert.plan(moduleContext(cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n')), params)).rejects.toThrow(message);
+    await expect(
+      cert.plan(moduleContext(cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n')), params),
+    ).rejects.toThrow(message);
   });
 
   test('dest that is a file fails naming the host', async () => {
-    await expect(cert.plan(moduleContext(cannedConnection(file('644', 'a'.repeat(64)) + '@ absent\n@ absent\n@ absent\n')), base)).rejects.toThrow(`h1: cert: ${dest} is a file, not a folder`);
+    await expect(
+      cert.plan(moduleContext(cannedConnection(`${file('644', 'a'.repeat(64))}@ absent\n@ absent\n@ absent\n`)), base),
+    ).rejects.toThrow(`h1: cert: ${dest} is a file, not a folder`);
   });
 
   test('src_dir defaults to the variable pki_dir', async () => {
-    const plan = await cert.plan(moduleContext(cannedConnection(dir + file('644', want.crt)), { vars: { pki_dir: pki } }), { name: 'etcd/server-etcd1', dest, cert_file: 'server.crt', key: false });
+    const plan = await cert.plan(
+      moduleContext(cannedConnection(dir + file('644', want.crt)), { vars: { pki_dir: pki } }),
+      {
+        name: 'etcd/server-etcd1',
+        dest,
+        cert_file: 'server.crt',
+        key: false,
+      },
+    );
     expect(plan.action).toBe('none');
   });
 });
@@ -133,28 +219,52 @@ describe('cert: plan from canned probe output (one round trip)', () => {
 describe('cert: real runs on the controller (LocalConnection)', () => {
   const hostDir = path.join(tmp.dir, 'host', 'etc', 'etcd', 'ssl');
   const localPki = path.join(tmp.dir, 'local-pki');
-  const params = (s: LeafSpec = spec): CertParams => ({ spec: s, src_dir: localPki, dest: hostDir, cert_file: 'server.crt', key_file: 'server.key', ca: true });
+  const params = (s: LeafSpec = spec): CertParams => ({
+    spec: s,
+    src_dir: localPki,
+    dest: hostDir,
+    cert_file: 'server.crt',
+    key_file: 'server.key',
+    ca: true,
+  });
   const run = (p: CertParams, check = false) => runModule(cert, moduleContext(localConnection(), { check }), p);
-  const snapshot = (folder: string) => readdirSync(folder, { recursive: true }).map(String).sort().map((f) => [f, statSync(path.join(folder, f)).isFile() ? sha(path.join(folder, f)) : 'dir']);
+  const snapshot = (folder: string) =>
+    readdirSync(folder, { recursive: true })
+      .map(String)
+      .sort()
+      .map((f) => [f, statSync(path.join(folder, f)).isFile() ? sha(path.join(folder, f)) : 'dir']);
 
   test('first run issues and distributes; second changes nothing; check mode changes nothing anywhere; a SAN change rolls out', async () => {
     const first = await run(params());
     expect(first.changed).toBe(true);
-    expect(first.plan.reason).toMatch(/^issued etcd\/server-etcd1 on the controller \(.*server-etcd1\.crt is missing\); /);
+    expect(first.plan.reason).toMatch(
+      /^issued etcd\/server-etcd1 on the controller \(.*server-etcd1\.crt is missing\); /,
+    );
     expect(sha(path.join(hostDir, 'server.crt'))).toBe(sha(path.join(localPki, 'etcd/server-etcd1.crt')));
     expect(sha(path.join(hostDir, 'server.key'))).toBe(sha(path.join(localPki, 'etcd/server-etcd1.key')));
     expect(sha(path.join(hostDir, 'ca.crt'))).toBe(sha(path.join(localPki, 'etcd/ca.crt')));
-    expect(['server.crt', 'server.key', 'ca.crt'].map((f) => (statSync(path.join(hostDir, f)).mode & 0o777).toString(8))).toEqual(['644', '600', '644']);
+    expect(
+      ['server.crt', 'server.key', 'ca.crt'].map((f) => (statSync(path.join(hostDir, f)).mode & 0o777).toString(8)),
+    ).toEqual(['644', '600', '644']);
 
     const second = await run(params());
-    expect(second).toMatchObject({ changed: false, plan: { action: 'none', reason: `server.crt, server.key, ca.crt up to date in ${hostDir}` } });
+    expect(second).toMatchObject({
+      changed: false,
+      plan: { action: 'none', reason: `server.crt, server.key, ca.crt up to date in ${hostDir}` },
+    });
 
     const moved = { ...spec, sans: { dns: ['etcd1'], ips: ['10.0.0.1', '10.0.0.2'] } };
     const [controllerBefore, hostBefore] = [snapshot(localPki), snapshot(hostDir)];
     const checked = await run(params(moved), true);
     expect(checked.changed).toBe(true);
-    expect(checked.plan.reason).toMatch(/^would issue etcd\/server-etcd1 on the controller \(SANs are \[DNS:etcd1, IP:10\.0\.0\.1\], want \[DNS:etcd1, IP:10\.0\.0\.1, IP:10\.0\.0\.2\]\); /);
-    expect(checked.plan.diff?.values).toContainEqual({ key: `${hostDir}/server.crt: SANs`, before: 'DNS:etcd1, IP:10.0.0.1', after: 'DNS:etcd1, IP:10.0.0.1, IP:10.0.0.2' });
+    expect(checked.plan.reason).toMatch(
+      /^would issue etcd\/server-etcd1 on the controller \(SANs are \[DNS:etcd1, IP:10\.0\.0\.1\], want \[DNS:etcd1, IP:10\.0\.0\.1, IP:10\.0\.0\.2\]\); /,
+    );
+    expect(checked.plan.diff?.values).toContainEqual({
+      key: `${hostDir}/server.crt: SANs`,
+      before: 'DNS:etcd1, IP:10.0.0.1',
+      after: 'DNS:etcd1, IP:10.0.0.1, IP:10.0.0.2',
+    });
     expect([snapshot(localPki), snapshot(hostDir)]).toEqual([controllerBefore, hostBefore]);
 
     const applied = await run(params(moved));
@@ -168,7 +278,9 @@ describe('cert: real runs on the controller (LocalConnection)', () => {
     const moved = { ...spec, sans: { dns: ['etcd1'], ips: ['10.0.0.1', '10.0.0.2'] } };
     writeFileSync(path.join(hostDir, 'server.key'), 'tampered');
     const repaired = await run(params(moved));
-    expect(repaired.plan.diff?.values).toEqual([{ key: `${hostDir}/server.key: content`, before: '(secret)', after: '(secret changed)' }]);
+    expect(repaired.plan.diff?.values).toEqual([
+      { key: `${hostDir}/server.key: content`, before: '(secret)', after: '(secret changed)' },
+    ]);
     expect(sha(path.join(hostDir, 'server.key'))).toBe(sha(path.join(localPki, 'etcd/server-etcd1.key')));
     expect((statSync(path.join(hostDir, 'server.key')).mode & 0o777).toString(8)).toBe('600');
     chmodSync(path.join(hostDir, 'ca.crt'), 0o600);

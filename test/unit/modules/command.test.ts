@@ -18,7 +18,9 @@ describe('splitArgv (shlex, as Ansible splits a command)', () => {
   ])('%s', (text, words) => expect(splitArgv(text)).toEqual(words));
 
   test('an open quote is an input error naming the command', async () => {
-    await expect(command.plan(ctx(), { cmd: "echo 'oops" })).rejects.toThrow(`command: cannot split "echo 'oops" into words: no closing quotation`);
+    await expect(command.plan(ctx(), { cmd: "echo 'oops" })).rejects.toThrow(
+      `command: cannot split "echo 'oops" into words: no closing quotation`,
+    );
   });
 });
 
@@ -35,7 +37,10 @@ describe('guards (pure)', () => {
   });
 
   test('one probe answers both guards', () => {
-    expect(parseGuards('creates 0\nremoves 1\n', '/a', '/b')).toEqual({ creates: { path: '/a', exists: false }, removes: { path: '/b', exists: true } });
+    expect(parseGuards('creates 0\nremoves 1\n', '/a', '/b')).toEqual({
+      creates: { path: '/a', exists: false },
+      removes: { path: '/b', exists: true },
+    });
     expect(guardCommand('/a b', undefined)).toContain(`if furrow_exists '/a b'; then echo 'creates 1'`);
   });
 
@@ -44,7 +49,10 @@ describe('guards (pure)', () => {
     expect((await command.plan(moduleContext(none), { cmd: 'true' })).action).toBe('run');
     expect(none.commands).toEqual([]);
     const one = cannedConnection('creates 1\n');
-    expect(await command.plan(moduleContext(one), { cmd: 'true', creates: 'done', chdir: '/srv' })).toMatchObject({ action: 'none', reason: '/srv/done exists: not running' });
+    expect(await command.plan(moduleContext(one), { cmd: 'true', creates: 'done', chdir: '/srv' })).toMatchObject({
+      action: 'none',
+      reason: '/srv/done exists: not running',
+    });
     expect(one.commands).toHaveLength(1);
   });
 });
@@ -53,18 +61,35 @@ describe('command on the controller', () => {
   test('no shell: variables, globs and operators reach the program as written', async () => {
     const run = await runModule(command, ctx(), { cmd: 'echo $HOME *.txt ; `id` | cat' });
     expect(run.changed).toBe(true);
-    expect(run.result?.output).toMatchObject({ rc: 0, stdout: '$HOME *.txt ; `id` | cat', stdout_lines: ['$HOME *.txt ; `id` | cat'], stderr: '', stderr_lines: [], cmd: ['echo', '$HOME', '*.txt', ';', '`id`', '|', 'cat'] });
+    expect(run.result?.output).toMatchObject({
+      rc: 0,
+      stdout: '$HOME *.txt ; `id` | cat',
+      stdout_lines: ['$HOME *.txt ; `id` | cat'],
+      stderr: '',
+      stderr_lines: [],
+      cmd: ['echo', '$HOME', '*.txt', ';', '`id`', '|', 'cat'],
+    });
     expect(run.result?.failed).toBeUndefined();
   });
 
   test('argv, chdir and stdin', async () => {
     const run = await runModule(command, ctx(), { argv: ['sh', '-c', 'pwd; cat'], chdir: dir, stdin: 'from stdin' });
-    expect(run.result?.output).toMatchObject({ rc: 0, stdout: `${dir}\nfrom stdin`, stdout_lines: [dir, 'from stdin'], cmd: ['sh', '-c', 'pwd; cat'] });
+    expect(run.result?.output).toMatchObject({
+      rc: 0,
+      stdout: `${dir}\nfrom stdin`,
+      stdout_lines: [dir, 'from stdin'],
+      cmd: ['sh', '-c', 'pwd; cat'],
+    });
   });
 
   test('a non-zero exit fails the task with rc, stderr and a message', async () => {
     const run = await runModule(command, ctx(), { argv: ['sh', '-c', 'echo out; echo bad >&2; exit 3'] });
-    expect(run.result).toMatchObject({ failed: true, changed: true, msg: 'non-zero return code (rc 3): bad', output: { rc: 3, stdout: 'out', stderr: 'bad', stderr_lines: ['bad'] } });
+    expect(run.result).toMatchObject({
+      failed: true,
+      changed: true,
+      msg: 'non-zero return code (rc 3): bad',
+      output: { rc: 3, stdout: 'out', stderr: 'bad', stderr_lines: ['bad'] },
+    });
   });
 
   test('a missing program fails, it is not run by a shell', async () => {
@@ -86,8 +111,12 @@ describe('command on the controller', () => {
   test('guards take globs and are relative to chdir', async () => {
     mkdirSync(path.join(dir, 'g'));
     writeFileSync(path.join(dir, 'g', 'a.conf'), '');
-    expect((await command.plan(ctx(), { cmd: 'true', chdir: path.join(dir, 'g'), creates: '*.conf' })).action).toBe('none');
-    expect((await command.plan(ctx(), { cmd: 'true', chdir: path.join(dir, 'g'), creates: '*.yaml' })).action).toBe('run');
+    expect((await command.plan(ctx(), { cmd: 'true', chdir: path.join(dir, 'g'), creates: '*.conf' })).action).toBe(
+      'none',
+    );
+    expect((await command.plan(ctx(), { cmd: 'true', chdir: path.join(dir, 'g'), creates: '*.yaml' })).action).toBe(
+      'run',
+    );
     expect((await command.plan(ctx(), { cmd: 'true', removes: path.join(dir, 'g', '*.yaml') })).action).toBe('none');
     expect((await command.plan(ctx(), { cmd: 'true', removes: path.join(dir, 'g', 'a.conf') })).action).toBe('run');
   });
@@ -103,17 +132,32 @@ describe('command on the controller', () => {
 describe('shell on the controller', () => {
   test('pipes, variables and redirections work; the trailing newline is stripped', async () => {
     const run = await runModule(shell, ctx(), { cmd: 'X=abc; echo "$X" | tr a-c A-C; echo warn >&2', chdir: dir });
-    expect(run.result?.output).toMatchObject({ rc: 0, stdout: 'ABC', stderr: 'warn', cmd: 'X=abc; echo "$X" | tr a-c A-C; echo warn >&2' });
+    expect(run.result?.output).toMatchObject({
+      rc: 0,
+      stdout: 'ABC',
+      stderr: 'warn',
+      cmd: 'X=abc; echo "$X" | tr a-c A-C; echo warn >&2',
+    });
   });
 
   test('removes guard, executable, strip_empty_ends: false, stdin_add_newline: false', async () => {
-    expect(await shell.plan(ctx(), { cmd: 'rm x', removes: path.join(dir, 'nothing-here') })).toMatchObject({ action: 'none' });
-    const run = await runModule(shell, ctx(), { cmd: 'cat; echo; echo "$0"', executable: '/bin/bash', stdin: 'in', stdin_add_newline: false, strip_empty_ends: false });
+    expect(await shell.plan(ctx(), { cmd: 'rm x', removes: path.join(dir, 'nothing-here') })).toMatchObject({
+      action: 'none',
+    });
+    const run = await runModule(shell, ctx(), {
+      cmd: 'cat; echo; echo "$0"',
+      executable: '/bin/bash',
+      stdin: 'in',
+      stdin_add_newline: false,
+      strip_empty_ends: false,
+    });
     expect(run.result?.output).toMatchObject({ stdout: 'in\n/bin/bash\n', stdout_lines: ['in', '/bin/bash'] });
   });
 
   test('an empty command and a bad flag are input errors, found when planning', async () => {
     await expect(shell.plan(ctx(), { cmd: '  ' })).rejects.toThrow('shell: no command given');
-    await expect(shell.plan(ctx(), { cmd: 'cat', stdin: 'x', stdin_add_newline: 'maybe' })).rejects.toThrow('shell: stdin_add_newline is "maybe", not a boolean');
+    await expect(shell.plan(ctx(), { cmd: 'cat', stdin: 'x', stdin_add_newline: 'maybe' })).rejects.toThrow(
+      'shell: stdin_add_newline is "maybe", not a boolean',
+    );
   });
 });

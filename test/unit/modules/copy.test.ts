@@ -28,7 +28,13 @@ const cases: Case[] = [
     expected: {
       action: 'create',
       reason: '/etc/app.conf does not exist',
-      diff: { values: [{ key: 'state', before: 'absent', after: 'file' }, { key: 'content', before: '(secret)', after: '(secret changed)' }, { key: 'mode', before: null, after: '0640' }] },
+      diff: {
+        values: [
+          { key: 'state', before: 'absent', after: 'file' },
+          { key: 'content', before: '(secret)', after: '(secret changed)' },
+          { key: 'mode', before: null, after: '0640' },
+        ],
+      },
     },
   },
   {
@@ -44,8 +50,19 @@ const cases: Case[] = [
     expected: {
       action: 'update',
       reason: 'mode of /etc/app.conf is 0644, wants 0600; owner of /etc/app.conf is root, wants daemon',
-      diff: { values: [{ key: 'mode', before: '0644', after: '0600' }, { key: 'owner', before: 'root', after: 'daemon' }] },
-      data: { path: '/etc/app.conf', attrs: [{ key: 'mode', before: '0644', after: '0600' }, { key: 'owner', before: 'root', after: 'daemon' }] },
+      diff: {
+        values: [
+          { key: 'mode', before: '0644', after: '0600' },
+          { key: 'owner', before: 'root', after: 'daemon' },
+        ],
+      },
+      data: {
+        path: '/etc/app.conf',
+        attrs: [
+          { key: 'mode', before: '0644', after: '0600' },
+          { key: 'owner', before: 'root', after: 'daemon' },
+        ],
+      },
     },
   },
   {
@@ -80,7 +97,12 @@ const cases: Case[] = [
     expected: {
       action: 'replace',
       reason: '/etc/app.conf is a link to /opt/app: it becomes a file',
-      diff: { values: [{ key: 'state', before: 'link', after: 'file' }, { key: 'content', before: '(secret)', after: '(secret changed)' }] },
+      diff: {
+        values: [
+          { key: 'state', before: 'link', after: 'file' },
+          { key: 'content', before: '(secret)', after: '(secret changed)' },
+        ],
+      },
     },
   },
 ];
@@ -102,8 +124,20 @@ describe('copy: plan from canned probe output', () => {
   });
 
   test('a content change keeps the old mode and owner (by id) unless told otherwise', async () => {
-    const plan = await copy.plan(moduleContext(cannedConnection(`@ file 600 1000 1001 3 alice staff\nsha256 ${SHA_OLD}\n`)), { dest: '/x', content: 'hello\n' });
-    expect(plan.data?.write).toEqual({ source: { bytes: Buffer.from('hello\n') }, mode: '0600', owner: '1000', group: '1001', backup: false });
+    const plan = await copy.plan(
+      moduleContext(cannedConnection(`@ file 600 1000 1001 3 alice staff\nsha256 ${SHA_OLD}\n`)),
+      {
+        dest: '/x',
+        content: 'hello\n',
+      },
+    );
+    expect(plan.data?.write).toEqual({
+      source: { bytes: Buffer.from('hello\n') },
+      mode: '0600',
+      owner: '1000',
+      group: '1001',
+      backup: false,
+    });
   });
 
   test.each([
@@ -113,18 +147,23 @@ describe('copy: plan from canned probe output', () => {
     [{ dest: '/x', content: 'a', mode: 'rw-r--r--' }, 'copy: mode "rw-r--r--" is not a file mode'],
     [{ dest: '/x', src: 'nope' }, "copy: src 'nope' was not found"],
   ] as [CopyParams, string][])('bad params: %j', async (params, message) => {
-    await expect(copy.plan(moduleContext(cannedConnection('@ absent\n'), { filesDir: tmp.dir }), params)).rejects.toThrow(message);
+    await expect(
+      copy.plan(moduleContext(cannedConnection('@ absent\n'), { filesDir: tmp.dir }), params),
+    ).rejects.toThrow(message);
   });
 
   test('a dest that is a directory, for content, fails naming the host', async () => {
-    await expect(copy.plan(moduleContext(cannedConnection('@ directory 755 0 0 0 root root\n')), { dest: '/etc', content: 'a' })).rejects.toThrow('h1: copy: /etc is a directory, not a file');
+    await expect(
+      copy.plan(moduleContext(cannedConnection('@ directory 755 0 0 0 root root\n')), { dest: '/etc', content: 'a' }),
+    ).rejects.toThrow('h1: copy: /etc is a directory, not a file');
   });
 });
 
 describe('copy on a real shell (LocalConnection)', () => {
   const tmp = tempDir('copy');
   const conn = localConnection();
-  const run = (params: CopyParams, check = false) => runModule(copy, moduleContext(conn, { check, filesDir: tmp.dir }), params);
+  const run = (params: CopyParams, check = false) =>
+    runModule(copy, moduleContext(conn, { check, filesDir: tmp.dir }), params);
   afterAll(async () => {
     await conn.close();
     tmp.cleanup();
@@ -137,7 +176,9 @@ describe('copy on a real shell (LocalConnection)', () => {
     expect(readFileSync(dest, 'utf8')).toBe('hello\n');
     expect(statSync(dest).mode & 0o7777).toBe(0o640);
     expect(statSync(dest).uid).toBe(1); // daemon
-    expect((await run({ dest, content: 'hello\n', mode: '0640', owner: 'daemon', group: 'daemon' })).plan.action).toBe('none');
+    expect((await run({ dest, content: 'hello\n', mode: '0640', owner: 'daemon', group: 'daemon' })).plan.action).toBe(
+      'none',
+    );
 
     const checked = await run({ dest, content: 'bye\n', mode: '0640', owner: 'daemon', group: 'daemon' }, true);
     expect(checked.plan.action).toBe('update');
@@ -147,7 +188,9 @@ describe('copy on a real shell (LocalConnection)', () => {
     const repaired = await run({ dest, content: 'hello\n', mode: '0640', owner: 'daemon', group: 'daemon' });
     expect(repaired.plan.reason).toBe(`mode of ${dest} is 0777, wants 0640`);
     expect(statSync(dest).mode & 0o7777).toBe(0o640);
-    expect((await run({ dest, content: 'hello\n', mode: '0640', owner: 'daemon', group: 'daemon' })).plan.action).toBe('none');
+    expect((await run({ dest, content: 'hello\n', mode: '0640', owner: 'daemon', group: 'daemon' })).plan.action).toBe(
+      'none',
+    );
   });
 
   test('src from files/ with a diff, backup keeps the old file, mode and owner survive a content change', async () => {
@@ -173,7 +216,11 @@ describe('copy on a real shell (LocalConnection)', () => {
     writeFileSync(path.join(tmp.dir, 'files', 'blob'), big);
     const dest = path.join(tmp.dir, 'blob');
     const first = await run({ dest, src: 'blob', mode: '0755' });
-    expect(first.plan.diff?.values?.[1]).toEqual({ key: 'content', before: null, after: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) });
+    expect(first.plan.diff?.values?.[1]).toEqual({
+      key: 'content',
+      before: null,
+      after: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+    });
     expect(readFileSync(dest).equals(big)).toBe(true);
     expect((await run({ dest, src: 'blob', mode: '0755' })).plan.action).toBe('none');
     expect(existsSync(dest)).toBe(true);

@@ -31,14 +31,28 @@ describe('fetch: plan from canned probe output', () => {
 
   test.each([
     [{ src: '/etc/x', dest: '/tmp/d' }, '@ absent\n', 'h1: fetch: /etc/x does not exist on the host'],
-    [{ src: '/etc', dest: '/tmp/d' }, '@ directory 755 0 0 0 root root\n', 'h1: fetch: /etc is a directory, not a file'],
-    [{ src: '/etc/shadow', dest: '/tmp/d' }, '@ file 640 0 42 9 root shadow\nsha256 \n', 'h1: fetch: /etc/shadow could not be read'],
+    [
+      { src: '/etc', dest: '/tmp/d' },
+      '@ directory 755 0 0 0 root root\n',
+      'h1: fetch: /etc is a directory, not a file',
+    ],
+    [
+      { src: '/etc/shadow', dest: '/tmp/d' },
+      '@ file 640 0 42 9 root shadow\nsha256 \n',
+      'h1: fetch: /etc/shadow could not be read',
+    ],
   ] as [FetchParams, string, string][])('%j fails clearly', async (params, probe, message) => {
     await expect(fetch.plan(moduleContext(cannedConnection(probe)), params)).rejects.toThrow(message);
   });
 
   test('fail_on_missing: false makes a missing src a no-op', async () => {
-    expect(await fetch.plan(moduleContext(cannedConnection('@ absent\n')), { src: '/x', dest: '/tmp/d', fail_on_missing: false })).toEqual({
+    expect(
+      await fetch.plan(moduleContext(cannedConnection('@ absent\n')), {
+        src: '/x',
+        dest: '/tmp/d',
+        fail_on_missing: false,
+      }),
+    ).toEqual({
       action: 'none',
       reason: '/x does not exist on the host (fail_on_missing: false)',
     });

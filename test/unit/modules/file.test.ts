@@ -1,4 +1,13 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { file, type FileParams } from '../../../src/modules/file.js';
 import type { Plan } from '../../../src/engine/module.js';
@@ -8,7 +17,8 @@ import { cannedConnection, localConnection, tempDir } from './support/hosts.js';
 const ABSENT = '@ absent\n';
 const DIR_755 = '@ directory 755 0 0 4096 root root\n';
 const FILE_644 = `@ file 644 0 0 1 root root\nsha256 ${'b'.repeat(64)}\n`;
-const LINK = (target: string) => `@ link 777 0 0 ${target.length} root root\ntarget ${Buffer.byteLength(target)}\n${target}\n`;
+const LINK = (target: string) =>
+  `@ link 777 0 0 ${target.length} root root\ntarget ${Buffer.byteLength(target)}\n${target}\n`;
 
 interface Case {
   name: string;
@@ -26,7 +36,13 @@ const cases: Case[] = [
     expected: {
       action: 'create',
       reason: '/opt/x does not exist',
-      diff: { values: [{ key: 'state', before: 'absent', after: 'directory' }, { key: 'mode', before: null, after: '0750' }, { key: 'owner', before: null, after: 'daemon' }] },
+      diff: {
+        values: [
+          { key: 'state', before: 'absent', after: 'directory' },
+          { key: 'mode', before: null, after: '0750' },
+          { key: 'owner', before: null, after: 'daemon' },
+        ],
+      },
       data: { command: "mkdir -p -m '0750' -- '/opt/x' && chown 'daemon' -- '/opt/x'" },
     },
   },
@@ -49,7 +65,7 @@ const cases: Case[] = [
   {
     name: 'directory with recurse: entries below differ',
     params: { path: '/opt/x', recurse: true, owner: 'root' },
-    probe: DIR_755 + DIR_755 + 'recurse 1\n',
+    probe: `${DIR_755 + DIR_755}recurse 1\n`,
     expected: {
       action: 'update',
       reason: 'entries below /opt/x differ in mode, owner or group',
@@ -60,34 +76,62 @@ const cases: Case[] = [
     name: 'absent: a directory is removed',
     params: { path: '/opt/x', state: 'absent' },
     probe: DIR_755 + DIR_755,
-    expected: { action: 'delete', reason: '/opt/x exists (directory)', diff: { values: [{ key: 'state', before: 'directory', after: 'absent' }] }, data: { command: "rm -rf -- '/opt/x'" } },
+    expected: {
+      action: 'delete',
+      reason: '/opt/x exists (directory)',
+      diff: { values: [{ key: 'state', before: 'directory', after: 'absent' }] },
+      data: { command: "rm -rf -- '/opt/x'" },
+    },
   },
-  { name: 'absent: already', params: { path: '/opt/x', state: 'absent' }, probe: ABSENT + ABSENT, expected: { action: 'none', reason: '/opt/x is absent' } },
+  {
+    name: 'absent: already',
+    params: { path: '/opt/x', state: 'absent' },
+    probe: ABSENT + ABSENT,
+    expected: { action: 'none', reason: '/opt/x is absent' },
+  },
   {
     name: 'touch: a missing file is created',
     params: { path: '/x', state: 'touch', mode: 'u=rw,go=' },
     probe: ABSENT + ABSENT,
     expected: { action: 'create', data: { command: "touch -- '/x' && chmod '0600' -- '/x'" } },
   },
-  { name: 'touch: an existing file keeps its times (re-runs change nothing)', params: { path: '/x', state: 'touch' }, probe: FILE_644 + FILE_644, expected: { action: 'none', reason: '/x is a file as wanted' } },
+  {
+    name: 'touch: an existing file keeps its times (re-runs change nothing)',
+    params: { path: '/x', state: 'touch' },
+    probe: FILE_644 + FILE_644,
+    expected: { action: 'none', reason: '/x is a file as wanted' },
+  },
   {
     name: 'file (through a link): attributes of the target',
     params: { path: '/x', mode: '0600' },
     probe: LINK('/y') + FILE_644,
     expected: { action: 'update', reason: 'mode of /x is 0644, wants 0600', data: { command: "chmod '0600' -- '/x'" } },
   },
-  { name: 'link: already pointing at src', params: { path: '/l', state: 'link', src: '/t' }, probe: LINK('/t') + FILE_644 + FILE_644, expected: { action: 'none', reason: '/l links to /t' } },
+  {
+    name: 'link: already pointing at src',
+    params: { path: '/l', state: 'link', src: '/t' },
+    probe: LINK('/t') + FILE_644 + FILE_644,
+    expected: { action: 'none', reason: '/l links to /t' },
+  },
   {
     name: 'link: created beside and renamed over, so the path is never missing',
     params: { path: '/l', src: '/t', owner: 'daemon' },
     probe: ABSENT + ABSENT + FILE_644,
-    expected: { action: 'create', reason: '/l does not exist', diff: { values: [{ key: 'state', before: 'absent', after: 'link to /t' }] } },
+    expected: {
+      action: 'create',
+      reason: '/l does not exist',
+      diff: { values: [{ key: 'state', before: 'absent', after: 'link to /t' }] },
+    },
   },
   {
     name: 'link: another target is replaced',
     params: { path: '/l', state: 'link', src: '/t' },
     probe: LINK('/old') + ABSENT + FILE_644,
-    expected: { action: 'replace', reason: '/l is link to /old', diff: { values: [{ key: 'state', before: 'link to /old', after: 'link to /t' }] } },
+    expected: {
+      action: 'replace',
+      reason: '/l is link to /old',
+      diff: { values: [{ key: 'state', before: 'link to /old', after: 'link to /t' }] },
+    },
   },
 ];
 
@@ -100,17 +144,33 @@ describe('file: plan from canned probe output', () => {
   });
 
   test('the link command: ln -s to a temp name, mv -T over, chown -h', async () => {
-    const plan = await file.plan(moduleContext(cannedConnection(ABSENT + ABSENT + FILE_644)), { path: '/d/l', src: '/t', owner: 'daemon' });
+    const plan = await file.plan(moduleContext(cannedConnection(ABSENT + ABSENT + FILE_644)), {
+      path: '/d/l',
+      src: '/t',
+      owner: 'daemon',
+    });
     expect(plan.data?.command).toMatch(
       /^ln -s -- '\/t' '\/d\/\.l\.furrow\.[0-9a-f]{12}' && \{ mv -f -T -- '\/d\/\.l\.furrow\.[0-9a-f]{12}' '\/d\/l' \|\| \{ rm -f -- '\/d\/\.l\.furrow\.[0-9a-f]{12}'; exit 1; \}; \} && chown -h 'daemon' -- '\/d\/l'$/,
     );
   });
 
   test.each([
-    [{ path: '/x', state: 'file' }, ABSENT + ABSENT, 'h1: file: /x is absent, cannot continue (state: touch creates a file)'],
+    [
+      { path: '/x', state: 'file' },
+      ABSENT + ABSENT,
+      'h1: file: /x is absent, cannot continue (state: touch creates a file)',
+    ],
     [{ path: '/x', state: 'directory' }, FILE_644 + FILE_644, 'h1: file: /x exists and is a file, not a directory'],
-    [{ path: '/x', state: 'link', src: '/t' }, FILE_644 + FILE_644 + FILE_644, 'h1: file: /x is a file: refusing to replace it with a link (give force: true)'],
-    [{ path: '/x', state: 'link', src: '/t' }, ABSENT + ABSENT + ABSENT, 'h1: file: src /t does not exist (give force: true to link to it anyway)'],
+    [
+      { path: '/x', state: 'link', src: '/t' },
+      FILE_644 + FILE_644 + FILE_644,
+      'h1: file: /x is a file: refusing to replace it with a link (give force: true)',
+    ],
+    [
+      { path: '/x', state: 'link', src: '/t' },
+      ABSENT + ABSENT + ABSENT,
+      'h1: file: src /t does not exist (give force: true to link to it anyway)',
+    ],
     [{ path: '/x', state: 'link' }, ABSENT + ABSENT, 'h1: file: state: link needs src (what /x should point to)'],
   ] as [FileParams, string, string][])('%j fails clearly', async (params, probe, message) => {
     await expect(file.plan(moduleContext(cannedConnection(probe)), params)).rejects.toThrow(message);

@@ -11,7 +11,16 @@ const SHA = sha256('payload\n');
 
 describe('get_url decisions', () => {
   const params: GetUrlParams = { url: 'http://10.213.7.1:8080/tool.tgz', dest: '/opt/tool.tgz' };
-  const file = (sha: string) => ({ type: 'file' as const, mode: 0o644, uid: 0, gid: 0, owner: 'root', group: 'root', size: 8, sha256: sha });
+  const file = (sha: string) => ({
+    type: 'file' as const,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    owner: 'root',
+    group: 'root',
+    size: 8,
+    sha256: sha,
+  });
 
   test('checksum: only sha256:<hex> is accepted', () => {
     expect(parseChecksum(`sha256:${SHA.toUpperCase()}`)).toBe(SHA);
@@ -20,10 +29,20 @@ describe('get_url decisions', () => {
 
   test('absent: create; matching checksum: none; other content: update with old/new hashes', () => {
     const absent = decideGetUrl(params, '/opt/tool.tgz', { type: 'absent' }, SHA);
-    expect([absent.action, absent.reason, absent.data?.download]).toEqual(['create', '/opt/tool.tgz does not exist: download http://10.213.7.1:8080/tool.tgz', { mode: '0644', compare: false }]);
-    expect(decideGetUrl(params, '/opt/tool.tgz', file(SHA), SHA)).toEqual({ action: 'none', reason: `/opt/tool.tgz matches sha256 ${SHA.slice(0, 12)}` });
+    expect([absent.action, absent.reason, absent.data?.download]).toEqual([
+      'create',
+      '/opt/tool.tgz does not exist: download http://10.213.7.1:8080/tool.tgz',
+      { mode: '0644', compare: false },
+    ]);
+    expect(decideGetUrl(params, '/opt/tool.tgz', file(SHA), SHA)).toEqual({
+      action: 'none',
+      reason: `/opt/tool.tgz matches sha256 ${SHA.slice(0, 12)}`,
+    });
     const other = decideGetUrl(params, '/opt/tool.tgz', file('0'.repeat(64)), SHA);
-    expect([other.action, other.diff]).toEqual(['update', { values: [{ key: 'content', before: `sha256:${'0'.repeat(64)}`, after: `sha256:${SHA}` }] }]);
+    expect([other.action, other.diff]).toEqual([
+      'update',
+      { values: [{ key: 'content', before: `sha256:${'0'.repeat(64)}`, after: `sha256:${SHA}` }] },
+    ]);
   });
 
   test('no checksum: an existing file is kept unless force, which downloads and compares', () => {
@@ -34,8 +53,12 @@ describe('get_url decisions', () => {
 
   test('bad URLs are input errors', async () => {
     const ctx = moduleContext(cannedConnection('@ absent\n'));
-    await expect(getUrl.plan(ctx, { url: 'ftp://x/y', dest: '/tmp/y' })).rejects.toThrow("get_url: scheme 'ftp:' is not supported");
-    await expect(getUrl.plan(ctx, { url: 'not a url', dest: '/tmp/y' })).rejects.toThrow("get_url: url 'not a url' is not a URL");
+    await expect(getUrl.plan(ctx, { url: 'ftp://x/y', dest: '/tmp/y' })).rejects.toThrow(
+      "get_url: scheme 'ftp:' is not supported",
+    );
+    await expect(getUrl.plan(ctx, { url: 'not a url', dest: '/tmp/y' })).rejects.toThrow(
+      "get_url: url 'not a url' is not a URL",
+    );
   });
 });
 
@@ -102,7 +125,11 @@ describe('get_url on a real shell (LocalConnection) from a loopback server', () 
     const forced = await run({ url: `${server.url}payload.txt`, dest, force: true });
     expect([forced.plan.action, forced.changed]).toEqual(['update', false]);
     const local = path.join(tmp.dir, 'copied.txt');
-    const viaFile = await run({ url: `file://${path.join(tmp.dir, 'www', 'payload.txt')}`, dest: local, checksum: `sha256:${SHA}` });
+    const viaFile = await run({
+      url: `file://${path.join(tmp.dir, 'www', 'payload.txt')}`,
+      dest: local,
+      checksum: `sha256:${SHA}`,
+    });
     expect([viaFile.changed, readFileSync(local, 'utf8')]).toEqual([true, 'payload\n']);
   });
 });

@@ -16,9 +16,17 @@ const content = new URL('../../../src/modules/support/content.js', import.meta.u
 
 /** A run's view of the file: sha256OfFile in a process of its own. */
 const hashInNewRun = (file: string) =>
-  execFileSync(process.execPath, ['--input-type=module', '-e', `import { sha256OfFile } from ${JSON.stringify(content)}; process.stdout.write(await sha256OfFile(${JSON.stringify(file)}));`], {
-    env: { ...process.env, FURROW_CACHE_DIR: cacheDir },
-  }).toString();
+  execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { sha256OfFile } from ${JSON.stringify(content)}; process.stdout.write(await sha256OfFile(${JSON.stringify(file)}));`,
+    ],
+    {
+      env: { ...process.env, FURROW_CACHE_DIR: cacheDir },
+    },
+  ).toString();
 const kept = (): Record<string, string> => (existsSync(cacheFile) ? JSON.parse(readFileSync(cacheFile, 'utf8')) : {});
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const settle = () => new Promise((r) => setTimeout(r, 1100));
@@ -31,7 +39,10 @@ test('a settled large file is hashed once: the next run takes the kept sha256 (a
   await settle();
   expect(hashInNewRun(file)).toBe(sha(bytes));
   expect(kept()[file]).toMatch(new RegExp(` ${sha(bytes)}$`));
-  writeFileSync(cacheFile, JSON.stringify({ ...kept(), [file]: kept()[file]!.replace(/[0-9a-f]{64}$/, 'f'.repeat(64)) }));
+  writeFileSync(
+    cacheFile,
+    JSON.stringify({ ...kept(), [file]: kept()[file]!.replace(/[0-9a-f]{64}$/, 'f'.repeat(64)) }),
+  );
   expect(hashInNewRun(file)).toBe('f'.repeat(64));
 });
 

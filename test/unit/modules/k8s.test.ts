@@ -16,14 +16,24 @@ describe('k8s: the manifest', () => {
       '# only a comment',
       'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: b, namespace: a}}\n  - {apiVersion: v1, kind: ServiceAccount, metadata: {name: c, namespace: a}}',
     ].join('\n---\n');
-    expect(parseManifest(text, 'm.yaml').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Namespace/a', 'ConfigMap/b', 'ServiceAccount/c']);
+    expect(parseManifest(text, 'm.yaml').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+      'Namespace/a',
+      'ConfigMap/b',
+      'ServiceAccount/c',
+    ]);
   });
 
   test('an object without kind or name is an error naming the document and its line', () => {
     const text = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nmetadata: {}\n';
-    expect(() => parseManifest(text, 'coredns.yaml.hbs')).toThrow('k8s: coredns.yaml.hbs, document 2 (line 5) has no kind, metadata.name');
-    expect(() => parseManifest('- a\n- b\n', 'x.yaml')).toThrow('k8s: x.yaml, document 1 (line 1) is not a Kubernetes object (a mapping)');
-    expect(() => parseManifest('a: [\n', 'bad.yaml')).toThrow(/k8s: bad\.yaml, document 1 \(line 1\) is not valid YAML/);
+    expect(() => parseManifest(text, 'coredns.yaml.hbs')).toThrow(
+      'k8s: coredns.yaml.hbs, document 2 (line 5) has no kind, metadata.name',
+    );
+    expect(() => parseManifest('- a\n- b\n', 'x.yaml')).toThrow(
+      'k8s: x.yaml, document 1 (line 1) is not a Kubernetes object (a mapping)',
+    );
+    expect(() => parseManifest('a: [\n', 'bad.yaml')).toThrow(
+      /k8s: bad\.yaml, document 1 \(line 1\) is not valid YAML/,
+    );
   });
 });
 
@@ -31,20 +41,36 @@ describe('k8s: comparing what is there with what the apply would make', () => {
   const live = {
     apiVersion: 'v1',
     kind: 'ConfigMap',
-    metadata: { name: 'x', namespace: 'a', uid: 'u1', resourceVersion: '7', creationTimestamp: 'then', managedFields: [{ manager: 'furrow' }] },
+    metadata: {
+      name: 'x',
+      namespace: 'a',
+      uid: 'u1',
+      resourceVersion: '7',
+      creationTimestamp: 'then',
+      managedFields: [{ manager: 'furrow' }],
+    },
     data: { k: 'v' },
     status: { whatever: 1 },
   };
 
-  test("what the server keeps for itself does not count: a new resourceVersion is no change", () => {
-    const again = { ...live, metadata: { ...live.metadata, resourceVersion: '8', managedFields: [] }, status: { other: 2 } };
+  test('what the server keeps for itself does not count: a new resourceVersion is no change', () => {
+    const again = {
+      ...live,
+      metadata: { ...live.metadata, resourceVersion: '8', managedFields: [] },
+      status: { other: 2 },
+    };
     expect(shown(again)).toBe(shown(live));
     expect(shown(live)).not.toMatch(/resourceVersion|managedFields|uid|status/);
     expect(shown({ ...live, data: { k: 'w' } })).not.toBe(shown(live));
   });
 
   test('a Secret is compared by its values but never shows them', () => {
-    const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'a', uid: 'u2' }, data: { token: Buffer.from('hunter2').toString('base64') } };
+    const secret = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 's', namespace: 'a', uid: 'u2' },
+      data: { token: Buffer.from('hunter2').toString('base64') },
+    };
     const text = shown(secret);
     expect(text).not.toContain('hunter2');
     expect(text).not.toContain(secret.data.token);
@@ -56,19 +82,40 @@ describe('k8s: comparing what is there with what the apply would make', () => {
 });
 
 describe('k8s: rollout', () => {
-  const deployment = (status: Record<string, number>, generation = 2) => ({ kind: 'Deployment', metadata: { generation }, spec: { replicas: 2 }, status });
+  const deployment = (status: Record<string, number>, generation = 2) => ({
+    kind: 'Deployment',
+    metadata: { generation },
+    spec: { replicas: 2 },
+    status,
+  });
 
   test('a Deployment has rolled out when the controller saw the spec and every replica is updated and available', () => {
-    expect(rolloutPending(deployment({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }))).toBeUndefined();
-    expect(rolloutPending(deployment({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 }))).toBe('the controller has not seen the latest spec');
-    expect(rolloutPending(deployment({ observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 }))).toBe('1 old replicas pending termination');
-    expect(rolloutPending(deployment({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 1 }))).toBe('1 of 2 replicas available');
+    expect(
+      rolloutPending(deployment({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })),
+    ).toBeUndefined();
+    expect(
+      rolloutPending(deployment({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })),
+    ).toBe('the controller has not seen the latest spec');
+    expect(
+      rolloutPending(deployment({ observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })),
+    ).toBe('1 old replicas pending termination');
+    expect(
+      rolloutPending(deployment({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 1 })),
+    ).toBe('1 of 2 replicas available');
   });
 
   test('a DaemonSet has rolled out when every scheduled pod is updated and available', () => {
-    const ds = (status: Record<string, number>) => ({ kind: 'DaemonSet', metadata: { generation: 1 }, status: { observedGeneration: 1, ...status } });
-    expect(rolloutPending(ds({ desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberAvailable: 3 }))).toBeUndefined();
-    expect(rolloutPending(ds({ desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberAvailable: 0 }))).toBe('0 of 3 pods available');
+    const ds = (status: Record<string, number>) => ({
+      kind: 'DaemonSet',
+      metadata: { generation: 1 },
+      status: { observedGeneration: 1, ...status },
+    });
+    expect(
+      rolloutPending(ds({ desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberAvailable: 3 })),
+    ).toBeUndefined();
+    expect(rolloutPending(ds({ desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberAvailable: 0 }))).toBe(
+      '0 of 3 pods available',
+    );
   });
 });
 
@@ -77,22 +124,41 @@ describe('k8s: credentials', () => {
 
   test("the current context's server, CA and client certificate come from the kubeconfig", () => {
     const file = path.join(tmp.dir, 'kubeconfig');
-    writeFileSync(file, YAML.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      'current-context': 'admin@lab',
-      clusters: [{ name: 'other', cluster: { server: 'https://10.0.0.9:6443', 'certificate-authority-data': b64('x') } }, { name: 'lab', cluster: { server: 'https://10.1.1.1:6443', 'certificate-authority-data': b64('CA') } }],
-      users: [{ name: 'admin', user: { 'client-certificate-data': b64('CERT'), 'client-key-data': b64('KEY') } }],
-      contexts: [{ name: 'admin@lab', context: { cluster: 'lab', user: 'admin' } }],
-    }));
+    writeFileSync(
+      file,
+      YAML.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        'current-context': 'admin@lab',
+        clusters: [
+          { name: 'other', cluster: { server: 'https://10.0.0.9:6443', 'certificate-authority-data': b64('x') } },
+          { name: 'lab', cluster: { server: 'https://10.1.1.1:6443', 'certificate-authority-data': b64('CA') } },
+        ],
+        users: [{ name: 'admin', user: { 'client-certificate-data': b64('CERT'), 'client-key-data': b64('KEY') } }],
+        contexts: [{ name: 'admin@lab', context: { cluster: 'lab', user: 'admin' } }],
+      }),
+    );
     const c = kubeCredentials(file);
-    expect([c.server, c.ca.toString(), c.cert.toString(), c.key.toString()]).toEqual(['https://10.1.1.1:6443', 'CA', 'CERT', 'KEY']);
+    expect([c.server, c.ca.toString(), c.cert.toString(), c.key.toString()]).toEqual([
+      'https://10.1.1.1:6443',
+      'CA',
+      'CERT',
+      'KEY',
+    ]);
   });
 
   test('a missing kubeconfig or one without embedded data is an input error naming the file', () => {
     expect(() => kubeCredentials(path.join(tmp.dir, 'none'))).toThrow(/cannot read the kubeconfig: ENOENT/);
     const file = path.join(tmp.dir, 'by-path');
-    writeFileSync(file, YAML.stringify({ clusters: [{ name: 'c', cluster: { server: 'https://h:6443', 'certificate-authority': '/ca.crt' } }], users: [{ name: 'u', user: {} }], contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }], 'current-context': 'x' }));
+    writeFileSync(
+      file,
+      YAML.stringify({
+        clusters: [{ name: 'c', cluster: { server: 'https://h:6443', 'certificate-authority': '/ca.crt' } }],
+        users: [{ name: 'u', user: {} }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
     expect(() => kubeCredentials(file)).toThrow('the kubeconfig has no certificate-authority-data');
   });
 });

@@ -12,19 +12,23 @@ const tmp = tempDir('kubeconfig');
 afterAll(() => tmp.cleanup());
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
-const snapshot = (folder: string) => (existsSync(folder) ? readdirSync(folder, { recursive: true }).map(String).sort() : []);
+const snapshot = (folder: string) =>
+  existsSync(folder) ? readdirSync(folder, { recursive: true }).map(String).sort() : [];
 
 describe('kubeconfig: real runs on the controller (LocalConnection)', () => {
   const pki = path.join(tmp.dir, 'pki');
   const dest = path.join(tmp.dir, 'host', 'etc', 'kubernetes', 'scheduler.kubeconfig');
   const spec: LeafSpec = { name: 'scheduler', ca: CA.cluster, commonName: 'system:kube-scheduler', usages: ['client'] };
   const params: KubeconfigParams = { spec, src_dir: pki, dest, server: 'https://127.0.0.1:6443' };
-  const run = (p: KubeconfigParams, check = false) => runModule(kubeconfig, moduleContext(localConnection(), { check }), p);
+  const run = (p: KubeconfigParams, check = false) =>
+    runModule(kubeconfig, moduleContext(localConnection(), { check }), p);
 
   test('check mode before anything exists writes nothing, on either side', async () => {
     const checked = await run(params, true);
     expect(checked.changed).toBe(true);
-    expect(checked.plan.reason).toMatch(/^would issue scheduler on the controller \(CA 'ca' does not exist yet\); .*scheduler\.kubeconfig does not exist$/);
+    expect(checked.plan.reason).toMatch(
+      /^would issue scheduler on the controller \(CA 'ca' does not exist yet\); .*scheduler\.kubeconfig does not exist$/,
+    );
     expect(snapshot(pki)).toEqual([]);
     expect(existsSync(dest)).toBe(false);
   });
@@ -37,8 +41,12 @@ describe('kubeconfig: real runs on the controller (LocalConnection)', () => {
     expect(doc['current-context']).toBe('system:kube-scheduler@kubernetes');
     expect(doc.clusters[0].cluster.server).toBe('https://127.0.0.1:6443');
     const decode = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
-    expect(decode(doc.clusters[0].cluster['certificate-authority-data'])).toBe(readFileSync(path.join(pki, 'ca.crt'), 'utf8'));
-    expect(decode(doc.users[0].user['client-certificate-data'])).toBe(readFileSync(path.join(pki, 'scheduler.crt'), 'utf8'));
+    expect(decode(doc.clusters[0].cluster['certificate-authority-data'])).toBe(
+      readFileSync(path.join(pki, 'ca.crt'), 'utf8'),
+    );
+    expect(decode(doc.users[0].user['client-certificate-data'])).toBe(
+      readFileSync(path.join(pki, 'scheduler.crt'), 'utf8'),
+    );
     expect(decode(doc.users[0].user['client-key-data'])).toBe(readFileSync(path.join(pki, 'scheduler.key'), 'utf8'));
     expect(JSON.stringify(first.plan.diff)).not.toContain('PRIVATE KEY');
 
@@ -62,7 +70,8 @@ describe('kubeconfig: real runs on the controller (LocalConnection)', () => {
 describe('service_account_key: real runs on the controller (LocalConnection)', () => {
   const pki = path.join(tmp.dir, 'sa-pki');
   const dest = path.join(tmp.dir, 'host', 'etc', 'kubernetes', 'pki');
-  const run = (p: { dest: string; key?: boolean }, check = false) => runModule(serviceAccountKey, moduleContext(localConnection(), { check }), { src_dir: pki, ...p });
+  const run = (p: { dest: string; key?: boolean }, check = false) =>
+    runModule(serviceAccountKey, moduleContext(localConnection(), { check }), { src_dir: pki, ...p });
 
   test('check mode makes nothing; the first run makes the pair on the controller and puts it; a re-run changes nothing', async () => {
     const checked = await run({ dest }, true);

@@ -10,22 +10,87 @@ const editCases: { name: string; before: string; params: LineinfileParams; after
   { name: 'appends a missing line', before: 'a\nb\n', params: { line: 'c' }, after: 'a\nb\nc\n' },
   { name: 'appends after a last line without newline', before: 'a', params: { line: 'c' }, after: 'a\nc\n' },
   { name: 'an existing identical line: no change', before: 'a\nc\nb\n', params: { line: 'c' }, after: 'a\nc\nb\n' },
-  { name: 'regexp replaces the last matching line', before: 'x=1\ny\nx=2\n', params: { line: 'x=3', regexp: '^x=' }, after: 'x=1\ny\nx=3\n' },
-  { name: 'firstmatch replaces the first', before: 'x=1\ny\nx=2\n', params: { line: 'x=3', regexp: '^x=', firstmatch: true }, after: 'x=3\ny\nx=2\n' },
-  { name: 'regexp matching nothing, identical line present: no change', before: 'x = 1\n', params: { line: 'x = 1', regexp: '^x=' }, after: 'x = 1\n' },
+  {
+    name: 'regexp replaces the last matching line',
+    before: 'x=1\ny\nx=2\n',
+    params: { line: 'x=3', regexp: '^x=' },
+    after: 'x=1\ny\nx=3\n',
+  },
+  {
+    name: 'firstmatch replaces the first',
+    before: 'x=1\ny\nx=2\n',
+    params: { line: 'x=3', regexp: '^x=', firstmatch: true },
+    after: 'x=3\ny\nx=2\n',
+  },
+  {
+    name: 'regexp matching nothing, identical line present: no change',
+    before: 'x = 1\n',
+    params: { line: 'x = 1', regexp: '^x=' },
+    after: 'x = 1\n',
+  },
   { name: 'regexp matching nothing: append', before: 'a\n', params: { line: 'x=1', regexp: '^x=' }, after: 'a\nx=1\n' },
-  { name: '$ matches before the line ending, as in Python', before: 'PermitRootLogin yes\n', params: { line: 'PermitRootLogin no', regexp: 'yes$' }, after: 'PermitRootLogin no\n' },
-  { name: 'insertafter a regex: after its last match', before: '[a]\nk=1\n[b]\n', params: { line: 'new=1', insertafter: '^\\[a\\]' }, after: '[a]\nnew=1\nk=1\n[b]\n' },
+  {
+    name: '$ matches before the line ending, as in Python',
+    before: 'PermitRootLogin yes\n',
+    params: { line: 'PermitRootLogin no', regexp: 'yes$' },
+    after: 'PermitRootLogin no\n',
+  },
+  {
+    name: 'insertafter a regex: after its last match',
+    before: '[a]\nk=1\n[b]\n',
+    params: { line: 'new=1', insertafter: '^\\[a\\]' },
+    after: '[a]\nnew=1\nk=1\n[b]\n',
+  },
   { name: 'insertbefore a regex', before: 'a\nb\n', params: { line: 'new', insertbefore: '^b' }, after: 'a\nnew\nb\n' },
-  { name: 'insertbefore BOF', before: 'a\n', params: { line: '#!/bin/sh', insertbefore: 'BOF' }, after: '#!/bin/sh\na\n' },
-  { name: 'insertafter a regex that matches nothing: EOF', before: 'a\n', params: { line: 'new', insertafter: '^zzz' }, after: 'a\nnew\n' },
-  { name: 'insertafter: the line already right there is not added twice', before: 'a\nnew\n', params: { line: 'new', regexp: '^nomatch', insertafter: '^a' }, after: 'a\nnew\n' },
-  { name: 'backrefs expand groups', before: 'GRUB="quiet"\n', params: { line: 'GRUB="\\1 splash"', regexp: '^GRUB="(.*)"$', backrefs: true }, after: 'GRUB="quiet splash"\n' },
-  { name: 'backrefs with a named group (Python syntax)', before: 'port 22\n', params: { line: 'port \\g<n>0', regexp: '^port (?P<n>\\d+)$', backrefs: true }, after: 'port 220\n' },
-  { name: 'backrefs with no match: nothing added', before: 'a\n', params: { line: 'x\\1', regexp: '^(y)', backrefs: true }, after: 'a\n' },
-  { name: 'search_string replaces a literal match', before: 'a.b=1\naxb=2\n', params: { line: 'a.b=9', search_string: 'a.b=' }, after: 'a.b=9\naxb=2\n' },
+  {
+    name: 'insertbefore BOF',
+    before: 'a\n',
+    params: { line: '#!/bin/sh', insertbefore: 'BOF' },
+    after: '#!/bin/sh\na\n',
+  },
+  {
+    name: 'insertafter a regex that matches nothing: EOF',
+    before: 'a\n',
+    params: { line: 'new', insertafter: '^zzz' },
+    after: 'a\nnew\n',
+  },
+  {
+    name: 'insertafter: the line already right there is not added twice',
+    before: 'a\nnew\n',
+    params: { line: 'new', regexp: '^nomatch', insertafter: '^a' },
+    after: 'a\nnew\n',
+  },
+  {
+    name: 'backrefs expand groups',
+    before: 'GRUB="quiet"\n',
+    params: { line: 'GRUB="\\1 splash"', regexp: '^GRUB="(.*)"$', backrefs: true },
+    after: 'GRUB="quiet splash"\n',
+  },
+  {
+    name: 'backrefs with a named group (Python syntax)',
+    before: 'port 22\n',
+    params: { line: 'port \\g<n>0', regexp: '^port (?P<n>\\d+)$', backrefs: true },
+    after: 'port 220\n',
+  },
+  {
+    name: 'backrefs with no match: nothing added',
+    before: 'a\n',
+    params: { line: 'x\\1', regexp: '^(y)', backrefs: true },
+    after: 'a\n',
+  },
+  {
+    name: 'search_string replaces a literal match',
+    before: 'a.b=1\naxb=2\n',
+    params: { line: 'a.b=9', search_string: 'a.b=' },
+    after: 'a.b=9\naxb=2\n',
+  },
   { name: 'an empty file', before: '', params: { line: 'a' }, after: 'a\n' },
-  { name: 'absent by regexp removes every match', before: 'x=1\ny\nx=2\n', params: { regexp: '^x=', state: 'absent' }, after: 'y\n' },
+  {
+    name: 'absent by regexp removes every match',
+    before: 'x=1\ny\nx=2\n',
+    params: { regexp: '^x=', state: 'absent' },
+    after: 'y\n',
+  },
   { name: 'absent by line', before: 'a\nb\na\n', params: { line: 'a', state: 'absent' }, after: 'b\n' },
   { name: 'absent, nothing matches: no change', before: 'a\n', params: { line: 'z', state: 'absent' }, after: 'a\n' },
   { name: 'CRLF lines compare without their ending', before: 'a\r\nb\r\n', params: { line: 'b' }, after: 'a\r\nb\n' },
@@ -55,7 +120,10 @@ describe('lineinfile: plan from canned probe output', () => {
     const conn = cannedConnection(probe);
     const plan = await lineinfile.plan(moduleContext(conn), { path: '/etc/x', regexp: '^a=', line: 'a=2' });
     expect(conn.commands).toHaveLength(1);
-    expect(plan).toMatchObject({ action: 'update', reason: `content of /etc/x differs (sha256 ${sha256(text).slice(0, 12)} -> ${sha256('a=2\n').slice(0, 12)})` });
+    expect(plan).toMatchObject({
+      action: 'update',
+      reason: `content of /etc/x differs (sha256 ${sha256(text).slice(0, 12)} -> ${sha256('a=2\n').slice(0, 12)})`,
+    });
     expect(plan.diff).toEqual({ unified: '--- /etc/x\n+++ /etc/x\n@@ -1,1 +1,1 @@\n-a=1\n+a=2\n' });
   });
 
@@ -65,18 +133,38 @@ describe('lineinfile: plan from canned probe output', () => {
   });
 
   test('a missing file: an error naming host and fix, unless create', async () => {
-    await expect(lineinfile.plan(moduleContext(cannedConnection('@ absent\n')), { path: '/etc/x', line: 'a' })).rejects.toThrow('h1: lineinfile: /etc/x does not exist (give create: true to create it)');
-    const plan = await lineinfile.plan(moduleContext(cannedConnection('@ absent\n')), { path: '/etc/x', line: 'a', create: 'yes', mode: '0600' });
+    await expect(
+      lineinfile.plan(moduleContext(cannedConnection('@ absent\n')), { path: '/etc/x', line: 'a' }),
+    ).rejects.toThrow('h1: lineinfile: /etc/x does not exist (give create: true to create it)');
+    const plan = await lineinfile.plan(moduleContext(cannedConnection('@ absent\n')), {
+      path: '/etc/x',
+      line: 'a',
+      create: 'yes',
+      mode: '0600',
+    });
     expect(plan.action).toBe('create');
-    expect(plan.diff).toEqual({ unified: '--- /etc/x\n+++ /etc/x\n@@ -0,0 +1,1 @@\n+a\n', values: [{ key: 'state', before: 'absent', after: 'file' }, { key: 'mode', before: null, after: '0600' }] });
-    expect(await lineinfile.plan(moduleContext(cannedConnection('@ absent\n')), { path: '/etc/x', line: 'a', state: 'absent' })).toEqual({ action: 'none', reason: '/etc/x does not exist: no line to remove' });
+    expect(plan.diff).toEqual({
+      unified: '--- /etc/x\n+++ /etc/x\n@@ -0,0 +1,1 @@\n+a\n',
+      values: [
+        { key: 'state', before: 'absent', after: 'file' },
+        { key: 'mode', before: null, after: '0600' },
+      ],
+    });
+    expect(
+      await lineinfile.plan(moduleContext(cannedConnection('@ absent\n')), {
+        path: '/etc/x',
+        line: 'a',
+        state: 'absent',
+      }),
+    ).toEqual({ action: 'none', reason: '/etc/x does not exist: no line to remove' });
   });
 });
 
 describe('lineinfile on a real shell (LocalConnection)', () => {
   const tmp = tempDir('lineinfile');
   const conn = localConnection();
-  const run = (params: LineinfileParams, check = false) => runModule(lineinfile, moduleContext(conn, { check }), params);
+  const run = (params: LineinfileParams, check = false) =>
+    runModule(lineinfile, moduleContext(conn, { check }), params);
   afterAll(async () => {
     await conn.close();
     tmp.cleanup();
@@ -91,7 +179,9 @@ describe('lineinfile on a real shell (LocalConnection)', () => {
     expect(readFileSync(f, 'utf8')).toBe('Port 22\nPermitRootLogin yes\n');
     const first = await run(params);
     expect(first.changed).toBe(true);
-    expect(first.plan.diff?.unified).toBe(`--- ${f}\n+++ ${f}\n@@ -1,2 +1,2 @@\n Port 22\n-PermitRootLogin yes\n+PermitRootLogin no\n`);
+    expect(first.plan.diff?.unified).toBe(
+      `--- ${f}\n+++ ${f}\n@@ -1,2 +1,2 @@\n Port 22\n-PermitRootLogin yes\n+PermitRootLogin no\n`,
+    );
     expect(readFileSync(f, 'utf8')).toBe('Port 22\nPermitRootLogin no\n');
     expect(statSync(f).mode & 0o7777).toBe(0o600);
     expect((await run(params)).plan.action).toBe('none');
@@ -106,7 +196,9 @@ describe('lineinfile on a real shell (LocalConnection)', () => {
     writeFileSync(real, 'nameserver 127.0.0.53\n');
     symlinkSync(real, link);
     const first = await run({ path: link, line: 'options edns0' });
-    expect(first.plan.reason).toBe(`content of ${real} differs (sha256 ${sha256('nameserver 127.0.0.53\n').slice(0, 12)} -> ${sha256('nameserver 127.0.0.53\noptions edns0\n').slice(0, 12)})`);
+    expect(first.plan.reason).toBe(
+      `content of ${real} differs (sha256 ${sha256('nameserver 127.0.0.53\n').slice(0, 12)} -> ${sha256('nameserver 127.0.0.53\noptions edns0\n').slice(0, 12)})`,
+    );
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readFileSync(real, 'utf8')).toBe('nameserver 127.0.0.53\noptions edns0\n');
     expect((await run({ path: link, line: 'options edns0' })).plan.action).toBe('none');

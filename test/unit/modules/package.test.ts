@@ -9,7 +9,14 @@ import {
   parseRpmUpgrades,
   type PackageProbe,
 } from '../../../src/modules/probes/packages.js';
-import { decidePackages, dnfModule, packageCommands, packageModule, packageNames, type PackageParams } from '../../../src/modules/package.js';
+import {
+  decidePackages,
+  dnfModule,
+  packageCommands,
+  packageModule,
+  packageNames,
+  type PackageParams,
+} from '../../../src/modules/package.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 
 const DPKG_OUT = [
@@ -43,7 +50,13 @@ debconf-2.0:
 describe('package probes: parsers on canned output', () => {
   test('dpkg-query: installed, missing (error line), config-files only and half-installed', () => {
     const got = parseDpkgQuery(DPKG_OUT, ['tree', 'jq', 'libfoo', 'half', 'libc6:amd64']);
-    expect([got.get('tree'), got.get('jq'), got.get('libfoo'), got.get('half'), got.get('libc6:amd64')]).toEqual([{ version: '2.1.0-1' }, {}, {}, {}, { version: '2.36-9' }]);
+    expect([got.get('tree'), got.get('jq'), got.get('libfoo'), got.get('half'), got.get('libc6:amd64')]).toEqual([
+      { version: '2.1.0-1' },
+      {},
+      {},
+      {},
+      { version: '2.36-9' },
+    ]);
   });
 
   test('apt-cache policy: installed and candidate per package, (none) as undefined', () => {
@@ -63,8 +76,13 @@ describe('package probes: parsers on canned output', () => {
   test('dnf list --upgrades / yum list updates: name without arch, version without epoch, headers ignored', () => {
     const dnf = parseRpmUpgrades('Available Upgrades\ntree.x86_64                1.8.0-11.el9              baseos\n');
     expect(Object.fromEntries(dnf)).toEqual({ tree: { candidate: '1.8.0-11.el9' } });
-    const yum = parseRpmUpgrades('Updated Packages\nopenssl.x86_64   1:1.0.2k-26.el7_9   updates\npython3-libs.noarch 3.6.8-21.el7 updates\n');
-    expect(Object.fromEntries(yum)).toEqual({ openssl: { candidate: '1.0.2k-26.el7_9' }, 'python3-libs': { candidate: '3.6.8-21.el7' } });
+    const yum = parseRpmUpgrades(
+      'Updated Packages\nopenssl.x86_64   1:1.0.2k-26.el7_9   updates\npython3-libs.noarch 3.6.8-21.el7 updates\n',
+    );
+    expect(Object.fromEntries(yum)).toEqual({
+      openssl: { candidate: '1.0.2k-26.el7_9' },
+      'python3-libs': { candidate: '3.6.8-21.el7' },
+    });
   });
 
   test('cache age: now minus the newest of the stamp and the lists folder; unknown without either', () => {
@@ -73,7 +91,17 @@ describe('package probes: parsers on canned output', () => {
   });
 
   test('one probe script: sections per manager parsed back', () => {
-    const out = ['### manager apt', '### dpkg', DPKG_OUT, '### policy', POLICY_OUT, '### cache', '1700000100', '1700000000', ''].join('\n');
+    const out = [
+      '### manager apt',
+      '### dpkg',
+      DPKG_OUT,
+      '### policy',
+      POLICY_OUT,
+      '### cache',
+      '1700000100',
+      '1700000000',
+      '',
+    ].join('\n');
     const probe = parsePackageProbe(out, ['tree', 'jq']);
     expect(probe.manager).toBe('apt');
     expect(probe.installed.get('tree')).toEqual({ version: '2.1.0-1' });
@@ -94,7 +122,11 @@ describe('package probes: parsers on canned output', () => {
   });
 });
 
-function aptProbe(installed: Record<string, string>, candidates: Record<string, string | undefined>, age?: number): PackageProbe & { manager: 'apt' } {
+function aptProbe(
+  installed: Record<string, string>,
+  candidates: Record<string, string | undefined>,
+  age?: number,
+): PackageProbe & { manager: 'apt' } {
   return {
     manager: 'apt',
     installed: new Map(Object.entries(installed).map(([n, v]) => [n, { version: v }])),
@@ -124,16 +156,24 @@ describe('package decisions', () => {
   });
 
   test('update_cache without cache_valid_time: only when a package to install is unknown to apt', () => {
-    expect(decidePackages(params({ update_cache: true }), aptProbe({}, { tree: '2.1.0-1', jq: '1.6' })).updateCache).toBe(false);
+    expect(
+      decidePackages(params({ update_cache: true }), aptProbe({}, { tree: '2.1.0-1', jq: '1.6' })).updateCache,
+    ).toBe(false);
     expect(decidePackages(params({ update_cache: 'yes' }), aptProbe({}, { tree: '2.1.0-1' })).updateCache).toBe(true);
     expect(decidePackages(params({}), aptProbe({}, { tree: '2.1.0-1' })).updateCache).toBe(false);
   });
 
   test('cache_valid_time: refresh when older (or never refreshed), not when fresh', () => {
     const all = { tree: '2.1.0-1', jq: '1.6' };
-    expect(decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all, 7200)).updateCache).toBe(true);
-    expect(decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all, 60)).updateCache).toBe(false);
-    expect(decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all)).updateCache).toBe(true);
+    expect(
+      decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all, 7200)).updateCache,
+    ).toBe(true);
+    expect(
+      decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all, 60)).updateCache,
+    ).toBe(false);
+    expect(decidePackages(params({ update_cache: true, cache_valid_time: 3600 }), aptProbe(all, all)).updateCache).toBe(
+      true,
+    );
   });
 
   test('latest: upgrade when the candidate differs, install when missing', () => {
@@ -147,7 +187,10 @@ describe('package decisions', () => {
   });
 
   test('apt commands: one noninteractive transaction, no recommends, confold; purge on request', () => {
-    const cmds = packageCommands({ manager: 'apt', install: ['jq'], upgrade: ['tree'], remove: ['nano'], updateCache: true }, { name: 'x', purge: true });
+    const cmds = packageCommands(
+      { manager: 'apt', install: ['jq'], upgrade: ['tree'], remove: ['nano'], updateCache: true },
+      { name: 'x', purge: true },
+    );
     expect(cmds).toEqual([
       'export DEBIAN_FRONTEND=noninteractive',
       `apt-get update -q && mkdir -p /var/lib/apt/periodic && touch '/var/lib/apt/periodic/update-success-stamp'`,
@@ -163,14 +206,21 @@ describe('package decisions', () => {
       `dnf upgrade '-y' '--setopt=install_weak_deps=False' 'tree'`,
       `dnf remove -y 'nano'`,
     ]);
-    expect(packageCommands({ ...d, manager: 'yum' }, { name: 'x', update_cache: true, install_recommends: true })[1]).toBe(`yum update '-y' '--refresh' 'tree'`);
+    expect(
+      packageCommands({ ...d, manager: 'yum' }, { name: 'x', update_cache: true, install_recommends: true })[1],
+    ).toBe(`yum update '-y' '--refresh' 'tree'`);
   });
 });
 
 /** A host that answers commands from a script of canned outputs, recording what it was asked. */
 function cannedConnection(answers: ((cmd: string) => string | undefined)[]): Connection & { asked: string[] } {
   const asked: string[] = [];
-  const ok = (stdout: string): ExecResult => ({ code: 0, stdout: Buffer.from(stdout), stderr: Buffer.alloc(0), timedOut: false });
+  const ok = (stdout: string): ExecResult => ({
+    code: 0,
+    stdout: Buffer.from(stdout),
+    stderr: Buffer.alloc(0),
+    timedOut: false,
+  });
   return {
     asked,
     spec: { name: 'canned' } as Connection['spec'],
@@ -195,8 +245,14 @@ function cannedConnection(answers: ((cmd: string) => string | undefined)[]): Con
 describe('package module on canned hosts', () => {
   test('dnf: plan from rpm -q, one transaction, versions reported from the same round trip', async () => {
     const conn = cannedConnection([
-      (c) => (c.includes('dnf install') ? 'Installed: jq\n### manager dnf\n### rpm\ntree\t1.8.0-10.el9\njq\t1.6-15.el9\n' : undefined),
-      (c) => (c.includes('rpm -q') ? '### manager dnf\n### rpm\ntree\t1.8.0-10.el9\npackage jq is not installed\n' : undefined),
+      (c) =>
+        c.includes('dnf install')
+          ? 'Installed: jq\n### manager dnf\n### rpm\ntree\t1.8.0-10.el9\njq\t1.6-15.el9\n'
+          : undefined,
+      (c) =>
+        c.includes('rpm -q')
+          ? '### manager dnf\n### rpm\ntree\t1.8.0-10.el9\npackage jq is not installed\n'
+          : undefined,
     ]);
     const run = await runModule(dnfModule, moduleContext(conn), { name: ['tree', 'jq'] });
     expect(run.changed).toBe(true);
@@ -208,15 +264,32 @@ describe('package module on canned hosts', () => {
   });
 
   test('apt: nothing to do is one round trip with a reason naming the versions', async () => {
-    const conn = cannedConnection([() => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}### cache\n1700000100\n`]);
+    const conn = cannedConnection([
+      () => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}### cache\n1700000100\n`,
+    ]);
     const run = await runModule(packageModule, moduleContext(conn), { name: 'tree', update_cache: true });
-    expect(run).toEqual({ plan: { action: 'none', reason: 'apt: tree 2.1.0-1', data: expect.anything() }, result: undefined, changed: false });
+    expect(run).toEqual({
+      plan: { action: 'none', reason: 'apt: tree 2.1.0-1', data: expect.anything() },
+      result: undefined,
+      changed: false,
+    });
     expect(conn.asked).toHaveLength(1);
   });
 
   test('a failed transaction fails the task with the manager output tail', async () => {
     const conn = cannedConnection([() => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}`]);
-    const fail: Connection = { ...conn, exec: async (c, o) => (c.includes('apt-get install') ? { code: 100, stdout: Buffer.from('E: Unable to locate package jq\n'), stderr: Buffer.alloc(0), timedOut: false } : conn.exec(c, o)) };
+    const fail: Connection = {
+      ...conn,
+      exec: async (c, o) =>
+        c.includes('apt-get install')
+          ? {
+              code: 100,
+              stdout: Buffer.from('E: Unable to locate package jq\n'),
+              stderr: Buffer.alloc(0),
+              timedOut: false,
+            }
+          : conn.exec(c, o),
+    };
     const run = await runModule(packageModule, moduleContext(fail), { name: 'jq' });
     expect(run.result?.failed).toBe(true);
     expect(run.result?.msg).toBe('canned: apt failed (exit status 100):\nE: Unable to locate package jq');
@@ -224,11 +297,15 @@ describe('package module on canned hosts', () => {
 
   test('a probe that printed nothing is an error, not a missing package manager', async () => {
     const conn = cannedConnection([() => '']);
-    await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow('canned: package: probing jq failed (exit status 0)');
+    await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow(
+      'canned: package: probing jq failed (exit status 0)',
+    );
   });
 
   test('no package manager on the host is an error saying which were looked for', async () => {
     const conn = cannedConnection([() => '### manager none\n']);
-    await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow('canned: package: the host has none of apt-get, dnf and yum');
+    await expect(runModule(packageModule, moduleContext(conn), { name: 'jq' })).rejects.toThrow(
+      'canned: package: the host has none of apt-get, dnf and yum',
+    );
   });
 });

@@ -23,27 +23,41 @@ const want = (over: Partial<UnitWanted> = {}): UnitWanted => ({ unit: 'demo.serv
 
 describe('systemd plan decisions (canned probe)', () => {
   test('running and enabled as asked: nothing to do', () => {
-    expect(decideUnit(want({ state: 'started', enabled: true }), status())).toEqual({ action: 'none', reason: 'demo.service is active (running) and enabled' });
+    expect(decideUnit(want({ state: 'started', enabled: true }), status())).toEqual({
+      action: 'none',
+      reason: 'demo.service is active (running) and enabled',
+    });
   });
 
   test('a new unit from content: write, daemon-reload, enable, start', () => {
-    const plan = decideUnit(want({ content: UNIT, state: 'started', enabled: true }), status({ loadState: 'not-found', activeState: 'inactive', subState: 'dead', unitFileState: '' }));
+    const plan = decideUnit(
+      want({ content: UNIT, state: 'started', enabled: true }),
+      status({ loadState: 'not-found', activeState: 'inactive', subState: 'dead', unitFileState: '' }),
+    );
     expect(plan).toEqual({
       action: 'create',
-      reason: '/etc/systemd/system/demo.service does not exist; demo.service is disabled, wants enabled; demo.service is inactive, wants started',
+      reason:
+        '/etc/systemd/system/demo.service does not exist; demo.service is disabled, wants enabled; demo.service is inactive, wants started',
       diff: {
         values: [
           { key: 'enabled', before: 'disabled', after: 'enabled' },
           { key: 'state', before: 'inactive', after: 'active' },
         ],
-        unified: '--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -0,0 +1,4 @@\n+[Unit]\n+Description=demo\n+[Service]\n+ExecStart=/bin/sleep infinity\n',
+        unified:
+          '--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -0,0 +1,4 @@\n+[Unit]\n+Description=demo\n+[Service]\n+ExecStart=/bin/sleep infinity\n',
       },
-      data: { unit: 'demo.service', steps: [['daemon-reload'], ['enable', 'demo.service'], ['start', 'demo.service']], write: { path: '/etc/systemd/system/demo.service', content: UNIT } },
+      data: {
+        unit: 'demo.service',
+        steps: [['daemon-reload'], ['enable', 'demo.service'], ['start', 'demo.service']],
+        write: { path: '/etc/systemd/system/demo.service', content: UNIT },
+      },
     });
   });
 
   test('changed content whose old text did not come back (too large): hashes instead of a diff', () => {
-    expect(decideUnit(want({ content: UNIT }), status({ fileSha256: SHA_OLD })).diff).toEqual({ values: [{ key: 'content', before: `sha256:${SHA_OLD}`, after: `sha256:${SHA_UNIT}` }] });
+    expect(decideUnit(want({ content: UNIT }), status({ fileSha256: SHA_OLD })).diff).toEqual({
+      values: [{ key: 'content', before: `sha256:${SHA_OLD}`, after: `sha256:${SHA_UNIT}` }],
+    });
   });
 
   test('same content (by hash): no write, no daemon-reload', () => {
@@ -51,12 +65,17 @@ describe('systemd plan decisions (canned probe)', () => {
   });
 
   test('changed content: a unified diff, daemon-reload, and no restart (that is for handlers)', () => {
-    const plan = decideUnit(want({ content: UNIT, state: 'started' }), status({ fileSha256: SHA_OLD, content: '[Unit]\nDescription=old\n[Service]\nExecStart=/bin/sleep infinity\n' }));
+    const plan = decideUnit(
+      want({ content: UNIT, state: 'started' }),
+      status({ fileSha256: SHA_OLD, content: '[Unit]\nDescription=old\n[Service]\nExecStart=/bin/sleep infinity\n' }),
+    );
     expect(plan.action).toBe('update');
     expect(plan.reason).toBe('/etc/systemd/system/demo.service differs');
     expect(plan.data?.steps).toEqual([['daemon-reload']]);
     expect(plan.diff?.values).toEqual([]);
-    expect(plan.diff?.unified).toBe('--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -1,4 +1,4 @@\n [Unit]\n-Description=old\n+Description=demo\n [Service]\n ExecStart=/bin/sleep infinity\n');
+    expect(plan.diff?.unified).toBe(
+      '--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -1,4 +1,4 @@\n [Unit]\n-Description=old\n+Description=demo\n [Service]\n ExecStart=/bin/sleep infinity\n',
+    );
   });
 
   test('daemon_reload alone runs only when systemd says the unit needs it', () => {
@@ -97,28 +116,49 @@ describe('systemd plan decisions (canned probe)', () => {
   });
 
   test('masking and unmasking (an unmasked unit is enabled again explicitly)', () => {
-    expect(decideUnit(want({ masked: true, enabled: true }), status({ unitFileState: 'disabled' })).data?.steps).toEqual([['mask', 'demo.service']]);
-    expect(decideUnit(want({ masked: true }), status({ loadState: 'masked', unitFileState: 'masked' })).action).toBe('none');
-    expect(decideUnit(want({ masked: false, enabled: true }), status({ loadState: 'masked', unitFileState: 'masked' })).data?.steps).toEqual([['unmask', 'demo.service'], ['enable', 'demo.service']]);
+    expect(
+      decideUnit(want({ masked: true, enabled: true }), status({ unitFileState: 'disabled' })).data?.steps,
+    ).toEqual([['mask', 'demo.service']]);
+    expect(decideUnit(want({ masked: true }), status({ loadState: 'masked', unitFileState: 'masked' })).action).toBe(
+      'none',
+    );
+    expect(
+      decideUnit(want({ masked: false, enabled: true }), status({ loadState: 'masked', unitFileState: 'masked' })).data
+        ?.steps,
+    ).toEqual([
+      ['unmask', 'demo.service'],
+      ['enable', 'demo.service'],
+    ]);
   });
 
   test('a missing unit: starting it is an error; stopping it is already true', () => {
     const missing = status({ loadState: 'not-found', activeState: 'inactive', unitFileState: '' });
-    expect(() => decideUnit(want({ state: 'started' }), missing)).toThrow('systemd: unit demo.service not found on the host (LoadState=not-found): install the package that provides it, or give its text as content');
-    expect(decideUnit(want({ state: 'stopped', enabled: false }), missing)).toEqual({ action: 'none', reason: 'demo.service is not installed' });
+    expect(() => decideUnit(want({ state: 'started' }), missing)).toThrow(
+      'systemd: unit demo.service not found on the host (LoadState=not-found): install the package that provides it, or give its text as content',
+    );
+    expect(decideUnit(want({ state: 'stopped', enabled: false }), missing)).toEqual({
+      action: 'none',
+      reason: 'demo.service is not installed',
+    });
   });
 
   test('a missing unit in check mode: an earlier task would have made it, so it reports what would happen', () => {
     const missing = status({ loadState: 'not-found', activeState: 'inactive', unitFileState: '' });
     const plan = decideUnit(want({ state: 'restarted' }), missing, true);
     expect(plan.action).toBe('update');
-    expect(plan.reason).toBe('demo.service does not exist yet: assuming an earlier task installs it, it would be restarted');
+    expect(plan.reason).toBe(
+      'demo.service does not exist yet: assuming an earlier task installs it, it would be restarted',
+    );
     expect(plan.diff?.values).toEqual([{ key: 'state', before: 'not-found', after: 'restarted' }]);
   });
 
   test('daemon_reload without a name: only when a loaded unit is stale', () => {
     expect(decideReloadOnly([])).toEqual({ action: 'none', reason: 'no loaded unit needs a daemon-reload' });
-    expect(decideReloadOnly(['a.service'])).toMatchObject({ action: 'update', reason: 'unit files changed on disk: a.service', data: { steps: [['daemon-reload']] } });
+    expect(decideReloadOnly(['a.service'])).toMatchObject({
+      action: 'update',
+      reason: 'unit files changed on disk: a.service',
+      data: { steps: [['daemon-reload']] },
+    });
   });
 });
 
@@ -127,27 +167,52 @@ describe('systemd plan (params and round trips)', () => {
 
   test('one round trip; yes/no strings are booleans; a bare name means .service', async () => {
     const conn = cannedConnection(probe);
-    const plan = await systemd.plan(moduleContext(conn), { name: 'demo', state: 'started', enabled: 'yes', content: UNIT, daemon_reload: 'no' });
+    const plan = await systemd.plan(moduleContext(conn), {
+      name: 'demo',
+      state: 'started',
+      enabled: 'yes',
+      content: UNIT,
+      daemon_reload: 'no',
+    });
     expect(plan).toEqual({ action: 'none', reason: 'demo.service is active (running) and enabled' });
     expect(conn.commands).toHaveLength(1);
     expect(conn.commands[0]).toContain(`-- 'demo.service'`);
   });
 
   test("a start says it may wait up to the unit's TimeoutStartSec (for the run's progress lines)", async () => {
-    const inactive = (timeout: string) => probe.replace('ActiveState=active\nSubState=running', `ActiveState=inactive\nSubState=dead\nTimeoutStartUSec=${timeout}`);
-    const plan = await systemd.plan(moduleContext(cannedConnection(inactive('5min'))), { name: 'demo', state: 'started' });
+    const inactive = (timeout: string) =>
+      probe.replace(
+        'ActiveState=active\nSubState=running',
+        `ActiveState=inactive\nSubState=dead\nTimeoutStartUSec=${timeout}`,
+      );
+    const plan = await systemd.plan(moduleContext(cannedConnection(inactive('5min'))), {
+      name: 'demo',
+      state: 'started',
+    });
     expect(plan).toMatchObject({ action: 'update', reason: 'demo.service is inactive, wants started', waitsUpTo: 300 });
-    const unbounded = await systemd.plan(moduleContext(cannedConnection(inactive('infinity'))), { name: 'demo', state: 'started' });
+    const unbounded = await systemd.plan(moduleContext(cannedConnection(inactive('infinity'))), {
+      name: 'demo',
+      state: 'started',
+    });
     expect(unbounded).not.toHaveProperty('waitsUpTo');
-    const stopping = await systemd.plan(moduleContext(cannedConnection(`${probe}TimeoutStartUSec=5min\n`)), { name: 'demo', state: 'stopped' });
+    const stopping = await systemd.plan(moduleContext(cannedConnection(`${probe}TimeoutStartUSec=5min\n`)), {
+      name: 'demo',
+      state: 'stopped',
+    });
     expect(stopping).not.toHaveProperty('waitsUpTo'); // only starts are bounded by it
   });
 
   test('bad params are input errors', async () => {
     const ctx = moduleContext(cannedConnection(probe));
     await expect(systemd.plan(ctx, { state: 'started' })).rejects.toThrow('systemd: name is required');
-    await expect(systemd.plan(ctx, { name: '../etc/passwd' })).rejects.toThrow('systemd: name "../etc/passwd" is not a unit name');
-    await expect(systemd.plan(ctx, { name: 'a', enabled: 'maybe' })).rejects.toThrow('systemd: enabled is "maybe", not a boolean');
-    await expect(systemd.plan(ctx, { name: 'a', masked: true, content: UNIT })).rejects.toThrow('masked: true and content cannot go together');
+    await expect(systemd.plan(ctx, { name: '../etc/passwd' })).rejects.toThrow(
+      'systemd: name "../etc/passwd" is not a unit name',
+    );
+    await expect(systemd.plan(ctx, { name: 'a', enabled: 'maybe' })).rejects.toThrow(
+      'systemd: enabled is "maybe", not a boolean',
+    );
+    await expect(systemd.plan(ctx, { name: 'a', masked: true, content: UNIT })).rejects.toThrow(
+      'masked: true and content cannot go together',
+    );
   });
 });

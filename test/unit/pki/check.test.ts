@@ -12,7 +12,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 beforeAll(async () => {
   await ensureLeaf(dir, { name: 'etcd/server-etcd1', ca: CA.etcd, commonName: 'etcd1', usages: ['server'], days: 100 });
-  await ensureLeaf(dir, { name: 'admin', ca: CA.cluster, commonName: 'kubernetes-admin', organization: 'system:masters', usages: ['client'], days: 20 });
+  await ensureLeaf(dir, {
+    name: 'admin',
+    ca: CA.cluster,
+    commonName: 'kubernetes-admin',
+    organization: 'system:masters',
+    usages: ['client'],
+    days: 20,
+  });
 });
 
 test('every certificate under pki/, CAs included, sorted by name, with days left and status', async () => {
@@ -56,5 +63,11 @@ test('certificateStatus judges a PEM read from a host the same way', async () =>
   const [, , , server] = await checkCertificates(dir);
   const { readFileSync } = await import('node:fs');
   const pem = readFileSync(server!.path, 'utf8');
-  expect(certificateStatus('h1:/etc/etcd/ssl/server.crt', '/etc/etcd/ssl/server.crt', pem, { renewWithinDays: 120 })).toMatchObject({ name: 'h1:/etc/etcd/ssl/server.crt', status: 'expiring', daysLeft: 99 });
+  expect(
+    certificateStatus('h1:/etc/etcd/ssl/server.crt', '/etc/etcd/ssl/server.crt', pem, { renewWithinDays: 120 }),
+  ).toMatchObject({
+    name: 'h1:/etc/etcd/ssl/server.crt',
+    status: 'expiring',
+    daysLeft: 99,
+  });
 });

@@ -20,8 +20,21 @@ const etcdServer: LeafSpec = {
   sans: { dns: ['localhost', 'etcd1'], ips: ['10.0.0.1', '127.0.0.1'] },
   usages: ['server'],
 };
-const admin: LeafSpec = { name: 'admin', ca: CA.cluster, commonName: 'kubernetes-admin', organization: 'system:masters', usages: ['client'], days: 30 };
-const peer: LeafSpec = { name: 'etcd/peer-etcd1', ca: CA.etcd, commonName: 'etcd1', sans: { ips: ['10.0.0.1'] }, usages: ['peer'] };
+const admin: LeafSpec = {
+  name: 'admin',
+  ca: CA.cluster,
+  commonName: 'kubernetes-admin',
+  organization: 'system:masters',
+  usages: ['client'],
+  days: 30,
+};
+const peer: LeafSpec = {
+  name: 'etcd/peer-etcd1',
+  ca: CA.etcd,
+  commonName: 'etcd1',
+  sans: { ips: ['10.0.0.1'] },
+  usages: ['peer'],
+};
 
 function load(dir: string, name: string) {
   return new x509.X509Certificate(readFileSync(path.join(dir, `${name}.crt`), 'utf8'));
@@ -50,13 +63,22 @@ describe.each(['rsa', 'ecdsa'] as const)('certificates with %s keys', (keyType) 
   });
 
   test('CAs: self-signed, CA:true (critical), keyCertSign and cRLSign, 10 years, kubeadm names', async () => {
-    for (const [name, cn] of [[CA.etcd, 'etcd-ca'], [CA.cluster, 'kubernetes'], [CA.frontProxy, 'front-proxy-ca']]) {
+    for (const [name, cn] of [
+      [CA.etcd, 'etcd-ca'],
+      [CA.cluster, 'kubernetes'],
+      [CA.frontProxy, 'front-proxy-ca'],
+    ]) {
       const ca = load(dir, name!);
       expect(ca.subject).toBe(`CN=${cn}`);
       expect(ca.issuer).toBe(`CN=${cn}`);
       expect(await ca.verify({ publicKey: ca as never })).toBe(true);
       const ext = extensionsOf(ca);
-      expect(ext).toMatchObject({ ca: true, basicCritical: true, keyUsage: digitalSignature | keyCertSign | cRLSign, eku: null });
+      expect(ext).toMatchObject({
+        ca: true,
+        basicCritical: true,
+        keyUsage: digitalSignature | keyCertSign | cRLSign,
+        eku: null,
+      });
       expect(ext.ski).toMatch(/^[0-9a-f]{40}$/);
       const years = (ca.notAfter.getTime() - before) / DAY / 365;
       expect(years).toBeGreaterThan(9.99);
@@ -70,7 +92,12 @@ describe.each(['rsa', 'ecdsa'] as const)('certificates with %s keys', (keyType) 
     expect(cert.subject).toBe('CN=etcd1');
     expect(cert.issuer).toBe('CN=etcd-ca');
     const ext = extensionsOf(cert);
-    expect(ext.sans).toEqual([{ type: 'dns', value: 'etcd1' }, { type: 'dns', value: 'localhost' }, { type: 'ip', value: '10.0.0.1' }, { type: 'ip', value: '127.0.0.1' }]);
+    expect(ext.sans).toEqual([
+      { type: 'dns', value: 'etcd1' },
+      { type: 'dns', value: 'localhost' },
+      { type: 'ip', value: '10.0.0.1' },
+      { type: 'ip', value: '127.0.0.1' },
+    ]);
     expect(ext.eku).toEqual([SERVER]);
     expect(ext.ca).toBe(false);
     expect(ext.keyUsage).toBe(keyType === 'rsa' ? digitalSignature | keyEncipherment : digitalSignature);
@@ -104,7 +131,8 @@ describe.each(['rsa', 'ecdsa'] as const)('certificates with %s keys', (keyType) 
       expect((statSync(path.join(dir, key)).mode & 0o777).toString(8)).toBe('600');
       expect(readFileSync(path.join(dir, key), 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----\n/);
     }
-    for (const crt of ['ca.crt', 'etcd/ca.crt', 'admin.crt', 'sa.pub']) expect((statSync(path.join(dir, crt)).mode & 0o777).toString(8)).toBe('644');
+    for (const crt of ['ca.crt', 'etcd/ca.crt', 'admin.crt', 'sa.pub'])
+      expect((statSync(path.join(dir, crt)).mode & 0o777).toString(8)).toBe('644');
     expect(readFileSync(path.join(dir, 'sa.pub'), 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
   });
 
@@ -112,17 +140,31 @@ describe.each(['rsa', 'ecdsa'] as const)('certificates with %s keys', (keyType) 
   const openssl = spawnSync('openssl', ['version']).status === 0;
   (openssl ? test : test.skip)('openssl agrees: the chain verifies, the extensions read as intended', () => {
     const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    expect(run('verify', '-CAfile', 'etcd/ca.crt', 'etcd/server-etcd1.crt', 'etcd/peer-etcd1.crt')).toBe('etcd/server-etcd1.crt: OK\netcd/peer-etcd1.crt: OK\n');
+    expect(run('verify', '-CAfile', 'etcd/ca.crt', 'etcd/server-etcd1.crt', 'etcd/peer-etcd1.crt')).toBe(
+      'etcd/server-etcd1.crt: OK\netcd/peer-etcd1.crt: OK\n',
+    );
     expect(run('verify', '-CAfile', 'ca.crt', 'admin.crt')).toBe('admin.crt: OK\n');
-    expect(spawnSync('openssl', ['verify', '-CAfile', 'ca.crt', 'etcd/server-etcd1.crt'], { cwd: dir }).status).not.toBe(0);
+    expect(
+      spawnSync('openssl', ['verify', '-CAfile', 'ca.crt', 'etcd/server-etcd1.crt'], { cwd: dir }).status,
+    ).not.toBe(0);
     // -purpose checks key usage and EKU together, the way TLS stacks do.
-    expect(run('verify', '-CAfile', 'etcd/ca.crt', '-purpose', 'sslserver', 'etcd/server-etcd1.crt')).toBe('etcd/server-etcd1.crt: OK\n');
-    expect(spawnSync('openssl', ['verify', '-CAfile', 'ca.crt', '-purpose', 'sslserver', 'admin.crt'], { cwd: dir }).status).not.toBe(0);
+    expect(run('verify', '-CAfile', 'etcd/ca.crt', '-purpose', 'sslserver', 'etcd/server-etcd1.crt')).toBe(
+      'etcd/server-etcd1.crt: OK\n',
+    );
+    expect(
+      spawnSync('openssl', ['verify', '-CAfile', 'ca.crt', '-purpose', 'sslserver', 'admin.crt'], { cwd: dir }).status,
+    ).not.toBe(0);
     const text = run('x509', '-noout', '-text', '-in', 'etcd/server-etcd1.crt');
     expect(text).toContain('DNS:etcd1, DNS:localhost, IP Address:10.0.0.1, IP Address:127.0.0.1');
     expect(text).toMatch(/X509v3 Basic Constraints: critical\n\s+CA:FALSE/);
     expect(text).toMatch(/X509v3 Extended Key Usage: ?\n\s+TLS Web Server Authentication\n/);
-    expect(text).toMatch(keyType === 'rsa' ? /Key Usage: critical\n\s+Digital Signature, Key Encipherment\n/ : /Key Usage: critical\n\s+Digital Signature\n/);
-    expect(run('pkey', '-in', 'etcd/server-etcd1.key', '-pubout')).toBe(run('x509', '-in', 'etcd/server-etcd1.crt', '-noout', '-pubkey'));
+    expect(text).toMatch(
+      keyType === 'rsa'
+        ? /Key Usage: critical\n\s+Digital Signature, Key Encipherment\n/
+        : /Key Usage: critical\n\s+Digital Signature\n/,
+    );
+    expect(run('pkey', '-in', 'etcd/server-etcd1.key', '-pubout')).toBe(
+      run('x509', '-in', 'etcd/server-etcd1.crt', '-noout', '-pubkey'),
+    );
   });
 });

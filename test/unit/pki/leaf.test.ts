@@ -7,7 +7,13 @@ import { CA, type LeafSpec } from '../../../src/pki/spec.js';
 
 /** ensureLeaf keeps a good leaf byte for byte and re-issues exactly when it must, saying why. */
 const DAY = 86_400_000;
-const spec: LeafSpec = { name: 'etcd/server-etcd1', ca: CA.etcd, commonName: 'etcd1', sans: { dns: ['etcd1'], ips: ['10.0.0.1'] }, usages: ['server'] };
+const spec: LeafSpec = {
+  name: 'etcd/server-etcd1',
+  ca: CA.etcd,
+  commonName: 'etcd1',
+  sans: { dns: ['etcd1'], ips: ['10.0.0.1'] },
+  usages: ['server'],
+};
 
 let dir: string;
 const read = (name: string) => readFileSync(path.join(dir, name), 'utf8');
@@ -21,8 +27,21 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 describe('ensureLeaf', () => {
   test('missing: creates the CA and issues; a second call keeps the same bytes', async () => {
     const first = await ensureLeaf(dir, spec);
-    expect(first).toMatchObject({ name: 'etcd/server-etcd1', action: 'issued', reason: `${dir}/etcd/server-etcd1.crt is missing`, newKey: true, certPath: `${dir}/etcd/server-etcd1.crt`, keyPath: `${dir}/etcd/server-etcd1.key` });
-    expect(first.description).toMatchObject({ subject: 'CN=etcd1', issuer: 'CN=etcd-ca', sans: ['DNS:etcd1', 'IP:10.0.0.1'], usages: ['server'], isCa: false });
+    expect(first).toMatchObject({
+      name: 'etcd/server-etcd1',
+      action: 'issued',
+      reason: `${dir}/etcd/server-etcd1.crt is missing`,
+      newKey: true,
+      certPath: `${dir}/etcd/server-etcd1.crt`,
+      keyPath: `${dir}/etcd/server-etcd1.key`,
+    });
+    expect(first.description).toMatchObject({
+      subject: 'CN=etcd1',
+      issuer: 'CN=etcd-ca',
+      sans: ['DNS:etcd1', 'IP:10.0.0.1'],
+      usages: ['server'],
+      isCa: false,
+    });
     expect(JSON.stringify(first)).not.toContain('PRIVATE KEY');
     const [crt, key, ca] = [read('etcd/server-etcd1.crt'), read('etcd/server-etcd1.key'), read('etcd/ca.crt')];
     const second = await ensureLeaf(dir, { ...spec, sans: { ips: ['10.0.0.1'], dns: ['etcd1', 'etcd1'] } });
@@ -30,7 +49,11 @@ describe('ensureLeaf', () => {
     expect(second.reason).toMatch(/^valid until \d{4}-\d\d-\d\d \(364 days left\)$/);
     expect(second.previous).toBeUndefined();
     expect([read('etcd/server-etcd1.crt'), read('etcd/server-etcd1.key'), read('etcd/ca.crt')]).toEqual([crt, key, ca]);
-    expect([mode('etcd/server-etcd1.key'), mode('etcd/ca.key'), mode('etcd/server-etcd1.crt')]).toEqual(['600', '600', '644']);
+    expect([mode('etcd/server-etcd1.key'), mode('etcd/ca.key'), mode('etcd/server-etcd1.crt')]).toEqual([
+      '600',
+      '600',
+      '644',
+    ]);
   });
 
   test('a SAN change re-issues with the same key, and says what changed', async () => {
@@ -68,10 +91,19 @@ describe('ensureLeaf', () => {
     rmSync(path.join(dir, 'etcd/ca.crt'));
     rmSync(path.join(dir, 'etcd/ca.key'));
     const result = await ensureLeaf(dir, spec);
-    expect(result).toMatchObject({ action: 'issued', reason: "not signed by the current CA 'etcd/ca' (the CA was replaced)", newKey: false });
+    expect(result).toMatchObject({
+      action: 'issued',
+      reason: "not signed by the current CA 'etcd/ca' (the CA was replaced)",
+      newKey: false,
+    });
     const ca = await loadAuthority(dir, CA.etcd);
     const { x509 } = await import('../../../src/pki/x509.js');
-    expect(await new x509.X509Certificate(read('etcd/server-etcd1.crt')).verify({ publicKey: ca!.cert as never, signatureOnly: true })).toBe(true);
+    expect(
+      await new x509.X509Certificate(read('etcd/server-etcd1.crt')).verify({
+        publicKey: ca!.cert as never,
+        signatureOnly: true,
+      }),
+    ).toBe(true);
   });
 
   test('expiring within the renew window, or expired: re-issued; outside it: kept', async () => {
@@ -107,12 +139,21 @@ describe('ensureLeaf', () => {
     const pki = path.join(dir, 'pki');
     const result = await ensureLeaf(pki, spec, { dryRun: true });
     expect(result).toMatchObject({ action: 'would-issue', reason: "CA 'etcd/ca' does not exist yet", newKey: true });
-    expect(result.description).toMatchObject({ subject: 'CN=etcd1', sans: ['DNS:etcd1', 'IP:10.0.0.1'], serial: '(new)' });
+    expect(result.description).toMatchObject({
+      subject: 'CN=etcd1',
+      sans: ['DNS:etcd1', 'IP:10.0.0.1'],
+      serial: '(new)',
+    });
     expect(existsSync(pki)).toBe(false);
     await ensureLeaf(pki, spec);
     const before = readdirSync(path.join(pki, 'etcd')).map((f) => [f, read(`pki/etcd/${f}`)]);
     const changed = await ensureLeaf(pki, { ...spec, commonName: 'x' }, { dryRun: true });
-    expect(changed).toMatchObject({ action: 'would-issue', reason: 'subject is CN=etcd1, wants CN=x', newKey: false, previous: { subject: 'CN=etcd1' } });
+    expect(changed).toMatchObject({
+      action: 'would-issue',
+      reason: 'subject is CN=etcd1, wants CN=x',
+      newKey: false,
+      previous: { subject: 'CN=etcd1' },
+    });
     expect(readdirSync(path.join(pki, 'etcd')).map((f) => [f, read(`pki/etcd/${f}`)])).toEqual(before);
   });
 
@@ -129,51 +170,85 @@ describe('ensureLeaf', () => {
     [{ sans: { dns: ['10.0.0.1/8'] } }, "certificate 'etcd/server-etcd1': '10.0.0.1/8' is not a DNS name"],
     [{ days: 0 }, "certificate 'etcd/server-etcd1': days 0 is not a positive whole number"],
     [{ ca: 'etcd/server-etcd1' }, "certificate 'etcd/server-etcd1': a leaf cannot be its own CA"],
-  ] as [Partial<LeafSpec>, string][])('bad spec %j: input error before anything is written', async (change, message) => {
-    await expect(ensureLeaf(dir, { ...spec, ...change })).rejects.toThrow(message);
-    expect(readdirSync(dir)).toEqual([]);
-  });
+  ] as [Partial<LeafSpec>, string][])(
+    'bad spec %j: input error before anything is written',
+    async (change, message) => {
+      await expect(ensureLeaf(dir, { ...spec, ...change })).rejects.toThrow(message);
+      expect(readdirSync(dir)).toEqual([]);
+    },
+  );
 });
 
 describe('CAs are never replaced quietly', () => {
   test('a CA certificate without its key is an error that says what to do', async () => {
     await ensureAuthorities(dir);
     rmSync(path.join(dir, 'ca.key'));
-    await expect(ensureLeaf(dir, { ...spec, ca: CA.cluster })).rejects.toThrow(`CA 'ca': ${dir}/ca.crt exists but ${dir}/ca.key does not; restore it from a backup`);
+    await expect(ensureLeaf(dir, { ...spec, ca: CA.cluster })).rejects.toThrow(
+      `CA 'ca': ${dir}/ca.crt exists but ${dir}/ca.key does not; restore it from a backup`,
+    );
   });
 
-  test('a CA key that is not the certificate\'s', async () => {
+  test("a CA key that is not the certificate's", async () => {
     await ensureAuthorities(dir);
     writeFileSync(path.join(dir, 'ca.key'), read('front-proxy-ca.key'));
-    await expect(loadAuthority(dir, CA.cluster)).rejects.toThrow(`CA 'ca': ${dir}/ca.key is not the key of ${dir}/ca.crt`);
+    await expect(loadAuthority(dir, CA.cluster)).rejects.toThrow(
+      `CA 'ca': ${dir}/ca.key is not the key of ${dir}/ca.crt`,
+    );
   });
 
   test('ensureAuthorities twice: created, then kept; sa.pub rewritten from sa.key when lost', async () => {
-    expect((await ensureAuthorities(dir)).map((r) => `${r.name}:${r.action}`)).toEqual(['etcd/ca:created', 'ca:created', 'front-proxy-ca:created', 'sa:created']);
+    expect((await ensureAuthorities(dir)).map((r) => `${r.name}:${r.action}`)).toEqual([
+      'etcd/ca:created',
+      'ca:created',
+      'front-proxy-ca:created',
+      'sa:created',
+    ]);
     const pub = read('sa.pub');
     rmSync(path.join(dir, 'sa.pub'));
-    expect((await ensureAuthorities(dir)).map((r) => `${r.name}:${r.action}`)).toEqual(['etcd/ca:kept', 'ca:kept', 'front-proxy-ca:kept', 'sa:kept']);
+    expect((await ensureAuthorities(dir)).map((r) => `${r.name}:${r.action}`)).toEqual([
+      'etcd/ca:kept',
+      'ca:kept',
+      'front-proxy-ca:kept',
+      'sa:kept',
+    ]);
     expect(read('sa.pub')).toBe(pub);
   });
 });
 
 describe('renewLeaves', () => {
-  const client: LeafSpec = { name: 'apiserver-etcd-client', ca: CA.etcd, commonName: 'kube-apiserver-etcd-client', usages: ['client'] };
+  const client: LeafSpec = {
+    name: 'apiserver-etcd-client',
+    ca: CA.etcd,
+    commonName: 'kube-apiserver-etcd-client',
+    usages: ['client'],
+  };
 
   test('re-issues the chosen valid leaves with the existing CA and keys', async () => {
     await ensureLeaf(dir, spec);
     await ensureLeaf(dir, client);
-    const [ca, key, clientCrt] = [read('etcd/ca.crt'), read('etcd/server-etcd1.key'), read('apiserver-etcd-client.crt')];
+    const [ca, key, clientCrt] = [
+      read('etcd/ca.crt'),
+      read('etcd/server-etcd1.key'),
+      read('apiserver-etcd-client.crt'),
+    ];
     const results = await renewLeaves(dir, [spec, client], { only: ['etcd/server-etcd1'] });
-    expect(results.map((r) => [r.name, r.action, r.reason, r.newKey])).toEqual([['etcd/server-etcd1', 'issued', 'renewal requested', false]]);
+    expect(results.map((r) => [r.name, r.action, r.reason, r.newKey])).toEqual([
+      ['etcd/server-etcd1', 'issued', 'renewal requested', false],
+    ]);
     expect(results[0]!.previous!.serial).not.toBe(results[0]!.description.serial);
-    expect([read('etcd/ca.crt'), read('etcd/server-etcd1.key'), read('apiserver-etcd-client.crt')]).toEqual([ca, key, clientCrt]);
+    expect([read('etcd/ca.crt'), read('etcd/server-etcd1.key'), read('apiserver-etcd-client.crt')]).toEqual([
+      ca,
+      key,
+      clientCrt,
+    ]);
     expect((await ensureLeaf(dir, spec)).action).toBe('kept');
   });
 
   test('an unknown name, or a missing CA, is an error', async () => {
     await expect(renewLeaves(dir, [spec], { only: ['nope'] })).rejects.toThrow("no certificate named 'nope'");
-    await expect(renewLeaves(dir, [spec])).rejects.toThrow(`certificate 'etcd/server-etcd1': its CA 'etcd/ca' does not exist in ${dir}`);
+    await expect(renewLeaves(dir, [spec])).rejects.toThrow(
+      `certificate 'etcd/server-etcd1': its CA 'etcd/ca' does not exist in ${dir}`,
+    );
     expect(readdirSync(dir)).toEqual([]);
   });
 
@@ -184,6 +259,11 @@ describe('renewLeaves', () => {
     } finally {
       process.umask(old);
     }
-    expect([mode('etcd/server-etcd1.key'), mode('etcd/server-etcd1.crt'), mode('etcd/ca.key'), mode('etcd/ca.crt')]).toEqual(['600', '644', '600', '644']);
+    expect([
+      mode('etcd/server-etcd1.key'),
+      mode('etcd/server-etcd1.crt'),
+      mode('etcd/ca.key'),
+      mode('etcd/ca.crt'),
+    ]).toEqual(['600', '644', '600', '644']);
   });
 });

@@ -9,13 +9,53 @@ const members = [
 
 test('etcd: a server and a peer certificate per member, and two clients', () => {
   expect(etcdCertSpecs(members, { days: 730 })).toEqual([
-    { name: 'etcd/server-etcd1', ca: 'etcd/ca', commonName: 'etcd1', sans: { dns: ['etcd1', 'localhost'], ips: ['192.168.1.1', '127.0.0.1'] }, usages: ['server', 'client'], days: 730 },
-    { name: 'etcd/peer-etcd1', ca: 'etcd/ca', commonName: 'etcd1', sans: { dns: ['etcd1', 'localhost'], ips: ['192.168.1.1', '127.0.0.1'] }, usages: ['peer'], days: 730 },
+    {
+      name: 'etcd/server-etcd1',
+      ca: 'etcd/ca',
+      commonName: 'etcd1',
+      sans: { dns: ['etcd1', 'localhost'], ips: ['192.168.1.1', '127.0.0.1'] },
+      usages: ['server', 'client'],
+      days: 730,
+    },
+    {
+      name: 'etcd/peer-etcd1',
+      ca: 'etcd/ca',
+      commonName: 'etcd1',
+      sans: { dns: ['etcd1', 'localhost'], ips: ['192.168.1.1', '127.0.0.1'] },
+      usages: ['peer'],
+      days: 730,
+    },
     // A host named by its address (kubeasz inventories often are) gets it as an IP SAN, not a DNS one.
-    { name: 'etcd/server-192.168.1.2', ca: 'etcd/ca', commonName: '192.168.1.2', sans: { dns: ['localhost'], ips: ['192.168.1.2', '192.168.1.2', '127.0.0.1'] }, usages: ['server', 'client'], days: 730 },
-    { name: 'etcd/peer-192.168.1.2', ca: 'etcd/ca', commonName: '192.168.1.2', sans: { dns: ['localhost'], ips: ['192.168.1.2', '192.168.1.2', '127.0.0.1'] }, usages: ['peer'], days: 730 },
-    { name: 'etcd/healthcheck-client', ca: 'etcd/ca', commonName: 'kube-etcd-healthcheck-client', usages: ['client'], days: 730 },
-    { name: 'apiserver-etcd-client', ca: 'etcd/ca', commonName: 'kube-apiserver-etcd-client', usages: ['client'], days: 730 },
+    {
+      name: 'etcd/server-192.168.1.2',
+      ca: 'etcd/ca',
+      commonName: '192.168.1.2',
+      sans: { dns: ['localhost'], ips: ['192.168.1.2', '192.168.1.2', '127.0.0.1'] },
+      usages: ['server', 'client'],
+      days: 730,
+    },
+    {
+      name: 'etcd/peer-192.168.1.2',
+      ca: 'etcd/ca',
+      commonName: '192.168.1.2',
+      sans: { dns: ['localhost'], ips: ['192.168.1.2', '192.168.1.2', '127.0.0.1'] },
+      usages: ['peer'],
+      days: 730,
+    },
+    {
+      name: 'etcd/healthcheck-client',
+      ca: 'etcd/ca',
+      commonName: 'kube-etcd-healthcheck-client',
+      usages: ['client'],
+      days: 730,
+    },
+    {
+      name: 'apiserver-etcd-client',
+      ca: 'etcd/ca',
+      commonName: 'kube-apiserver-etcd-client',
+      usages: ['client'],
+      days: 730,
+    },
   ]);
   for (const spec of etcdCertSpecs(members)) expect(() => normalizeSpec(spec)).not.toThrow();
   expect(normalizeSpec(etcdCertSpecs(members)[2]!).ips).toEqual(['127.0.0.1', '192.168.1.2']);
@@ -23,7 +63,10 @@ test('etcd: a server and a peer certificate per member, and two clients', () => 
 
 const kube = {
   masters: [{ name: 'master1', ip: '10.0.0.11' }],
-  nodes: [{ name: 'node1', ip: '10.0.0.21' }, { name: 'master1', ip: '10.0.0.11' }],
+  nodes: [
+    { name: 'node1', ip: '10.0.0.21' },
+    { name: 'master1', ip: '10.0.0.11' },
+  ],
   serviceCidr: '10.68.0.0/16',
   clusterDnsDomain: 'cluster.local.',
   extraSans: ['lb.example.org', '10.0.0.100', 'fd00::1'],
@@ -36,7 +79,15 @@ test('apiserver: the kubernetes service IP (first address of SERVICE_CIDR), serv
     ca: 'ca',
     commonName: 'kube-apiserver',
     organization: [],
-    dns: ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'lb.example.org', 'localhost', 'master1'],
+    dns: [
+      'kubernetes',
+      'kubernetes.default',
+      'kubernetes.default.svc',
+      'kubernetes.default.svc.cluster.local',
+      'lb.example.org',
+      'localhost',
+      'master1',
+    ],
     ips: ['10.0.0.100', '10.0.0.11', '10.68.0.1', '127.0.0.1', 'fd00::1'],
     usages: ['server'],
     days: 365,
@@ -62,6 +113,10 @@ test('kube: clients with kubeadm subjects, and one kubelet certificate per node 
 });
 
 test('bad hosts are input errors naming the group', () => {
-  expect(() => etcdCertSpecs([{ name: 'a', ip: '' }])).toThrow('group etcd: a host needs a name and an address, got {"name":"a","ip":""}');
-  expect(() => kubeCertSpecs({ ...kube, masters: [kube.masters[0]!, kube.masters[0]!] })).toThrow("group kube_master: host 'master1' is listed twice");
+  expect(() => etcdCertSpecs([{ name: 'a', ip: '' }])).toThrow(
+    'group etcd: a host needs a name and an address, got {"name":"a","ip":""}',
+  );
+  expect(() => kubeCertSpecs({ ...kube, masters: [kube.masters[0]!, kube.masters[0]!] })).toThrow(
+    "group kube_master: host 'master1' is listed twice",
+  );
 });

@@ -19,35 +19,43 @@ async function problems(name: string): Promise<string[]> {
 }
 
 describe('load errors name file:line:column, the key and what was expected', () => {
-  test('broken YAML: the parser\'s place', async () => {
-    expect(await problems('broken.yml')).toEqual(['broken.yml:6:1: broken YAML: All mapping items must start at the same column\n  fix: fix the YAML syntax at this place (indentation, quotes, brackets)']);
+  test("broken YAML: the parser's place", async () => {
+    expect(await problems('broken.yml')).toEqual([
+      'broken.yml:6:1: broken YAML: All mapping items must start at the same column\n  fix: fix the YAML syntax at this place (indentation, quotes, brackets)',
+    ]);
   });
 
   test('a playbook file that does not exist', async () => {
-    expect(await problems('no-such-playbook.yml')).toEqual(['no-such-playbook.yml: cannot read the file: no such file']);
+    expect(await problems('no-such-playbook.yml')).toEqual([
+      'no-such-playbook.yml: cannot read the file: no such file',
+    ]);
   });
 
-  test('unknown module: the key\'s place and the closest name', async () => {
+  test("unknown module: the key's place and the closest name", async () => {
     const error = (await loadPlaybook(file('unknown-module.yml'), fakeRegistry).catch((e: unknown) => e)) as InputError;
     expect(error.place).toEqual({ file: file('unknown-module.yml'), line: 4, column: 7 });
     expect(error.problem).toBe("unknown module or task key 'copyy'");
     expect(error.fix).toBe("did you mean 'copy'?");
   });
 
-  test('two module keys: the second one\'s place', async () => {
-    expect(await problems('two-modules.yml')).toEqual(["two-modules.yml:5:7: a task takes one module, this one has 2: 'copy', 'debug'\n  fix: split it into one task per module"]);
+  test("two module keys: the second one's place", async () => {
+    expect(await problems('two-modules.yml')).toEqual([
+      "two-modules.yml:5:7: a task takes one module, this one has 2: 'copy', 'debug'\n  fix: split it into one task per module",
+    ]);
   });
 
-  test('wrong param types and values: the value\'s place, checked with the module\'s schema', async () => {
+  test("wrong param types and values: the value's place, checked with the module's schema", async () => {
     expect(await problems('wrong-type.yml')).toEqual([
       "wrong-type.yml:6:15: copy: 'mode' must be a string or an integer, not a list",
       "wrong-type.yml:8:33: systemd: 'state' must be one of: started, stopped, restarted",
-      "wrong-type.yml:8:49: systemd: 'enabled' must be a boolean, not a string (\"maybe\")",
+      'wrong-type.yml:8:49: systemd: \'enabled\' must be a boolean, not a string ("maybe")',
     ]);
   });
 
   test('unknown play key with a suggestion', async () => {
-    expect(await problems('unknown-play-key.yml')).toEqual(["unknown-play-key.yml:2:3: unknown key 'gather_fact'\n  fix: did you mean 'gather_facts'?"]);
+    expect(await problems('unknown-play-key.yml')).toEqual([
+      "unknown-play-key.yml:2:3: unknown key 'gather_fact'\n  fix: did you mean 'gather_facts'?",
+    ]);
   });
 
   test('missing include files name where they were looked for', async () => {

@@ -29,11 +29,16 @@ describe('blocks', () => {
     expect(outer.block?.tasks.map((t) => t.name)).toEqual(['Inner block', 'Block sibling']);
     expect(outer.block?.rescue).toEqual([]);
     const sibling = outer.block!.tasks[1];
-    expect([sibling.when, sibling.tags, sibling.become, sibling.vars]).toEqual([['outer'], ['outer'], true, { a: 1, b: 1 }]);
+    expect([sibling.when, sibling.tags, sibling.become, sibling.vars]).toEqual([
+      ['outer'],
+      ['outer'],
+      true,
+      { a: 1, b: 1 },
+    ]);
     // What become_user and environment do on a host: test/unit/run/run-as.test.ts.
   });
 
-  test('nested blocks: effective when is the parents\' whens then the own, vars override outward in', async () => {
+  test("nested blocks: effective when is the parents' whens then the own, vars override outward in", async () => {
     const inner = (await play()).tasks[0].block!.tasks[0];
     const deep = inner.block!.tasks[0];
     expect(deep).toMatchObject({
@@ -64,7 +69,7 @@ describe('includes and imports', () => {
     expect(included[0].place).toEqual({ file: path.join(dir, 'tasks/included.yml'), line: 1, column: 3 });
   });
 
-  test('an include inside a role looks in the role\'s tasks/ folder and keeps the role', async () => {
+  test("an include inside a role looks in the role's tasks/ folder and keeps the role", async () => {
     const common = (await play()).tasks.find((t) => t.name === 'Svc common')!;
     expect([common.place.file, common.role?.name]).toEqual([path.join(dir, 'roles/svc/tasks/common.yml'), 'svc']);
   });

@@ -20,13 +20,32 @@ const str = { type: 'string' };
 export const fakeModules: Module[] = [
   fake('command', { cmd: str, chdir: str, creates: str }, { freeForm: 'cmd' }),
   fake('shell', { cmd: str, chdir: str, creates: str }, { freeForm: 'cmd' }),
-  fake('copy', { src: str, dest: str, content: str, mode: { type: ['string', 'integer'] }, force: { type: 'boolean' }, backup: { type: 'boolean' } }),
+  fake('copy', {
+    src: str,
+    dest: str,
+    content: str,
+    mode: { type: ['string', 'integer'] },
+    force: { type: 'boolean' },
+    backup: { type: 'boolean' },
+  }),
   fake('template', { src: str, dest: str }),
   fake('debug', { msg: str }),
-  fake('package', { name: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] }, state: str }),
-  fake('file', { path: str, dest: str, state: str }, {
-    schema: { type: 'object', properties: { path: str, dest: str, state: str }, anyOf: [{ required: ['path'] }, { required: ['dest'] }], additionalProperties: false },
+  fake('package', {
+    name: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+    state: str,
   }),
+  fake(
+    'file',
+    { path: str, dest: str, state: str },
+    {
+      schema: {
+        type: 'object',
+        properties: { path: str, dest: str, state: str },
+        anyOf: [{ required: ['path'] }, { required: ['dest'] }],
+        additionalProperties: false,
+      },
+    },
+  ),
   fake('systemd', { name: str, state: { enum: ['started', 'stopped', 'restarted'] }, enabled: { type: 'boolean' } }),
 ];
 

@@ -7,7 +7,10 @@ const full = path.resolve('test/fixtures/playbook/full');
 
 async function tasks(): Promise<{ roleTask: Task; playTask: Task }> {
   const [play] = (await loadPlaybook(path.join(full, 'site.yml'), fakeRegistry)).plays;
-  return { roleTask: play.tasks.find((t) => t.name === 'Common setup')!, playTask: play.tasks.find((t) => t.name === 'Copy the config')! };
+  return {
+    roleTask: play.tasks.find((t) => t.name === 'Common setup')!,
+    playTask: play.tasks.find((t) => t.name === 'Copy the config')!,
+  };
 }
 
 describe('findFile: the role, then the playbook folder, then beside the playbook', () => {
@@ -18,7 +21,10 @@ describe('findFile: the role, then the playbook folder, then beside the playbook
       path.join(full, 'templates/x.hbs'),
       path.join(full, 'x.hbs'),
     ]);
-    expect(fileCandidates(playTask, 'files', 'a/b.conf')).toEqual([path.join(full, 'files/a/b.conf'), path.join(full, 'a/b.conf')]);
+    expect(fileCandidates(playTask, 'files', 'a/b.conf')).toEqual([
+      path.join(full, 'files/a/b.conf'),
+      path.join(full, 'a/b.conf'),
+    ]);
     expect(fileCandidates(playTask, 'files', '/etc/hosts')).toEqual(['/etc/hosts']);
   });
 
@@ -40,7 +46,11 @@ describe('findFile: the role, then the playbook folder, then beside the playbook
       error = e;
     }
     expect(error).toBeInstanceOf(InputError);
-    expect((error as InputError).place).toEqual({ file: path.join(full, 'roles/common/tasks/setup.yml'), line: 1, column: 3 });
+    expect((error as InputError).place).toEqual({
+      file: path.join(full, 'roles/common/tasks/setup.yml'),
+      line: 1,
+      column: 3,
+    });
     expect((error as InputError).problem).toBe("task 'Common setup': template 'nope.hbs' not found");
     expect((error as InputError).fix).toBe(
       `looked in: ${path.join(full, 'roles/common/templates/nope.hbs')}, ${path.join(full, 'templates/nope.hbs')}, ${path.join(full, 'nope.hbs')}`,

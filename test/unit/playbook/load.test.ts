@@ -66,7 +66,13 @@ describe('loadPlaybook: plays', () => {
     const other = book.plays[1];
     expect([other.name, other.hosts, other.serial, other.tags]).toEqual(['etcd', 'etcd', [2], ['other']]);
     expect(other.vars).toEqual({ from_import: 1, own: 1 });
-    expect(other.tasks[0]).toMatchObject({ id: 'other.yml:5', module: 'debug', params: { msg: 'other' }, when: ['run_other'], tags: ['other'] });
+    expect(other.tasks[0]).toMatchObject({
+      id: 'other.yml:5',
+      module: 'debug',
+      params: { msg: 'other' },
+      when: ['run_other'],
+      tags: ['other'],
+    });
     expect(other.tasks[0].place.file).toBe(path.join(full, 'other.yml'));
     expect(other.gatherFacts).toBeUndefined();
   });
@@ -112,7 +118,17 @@ describe('loadPlaybook: task keys', () => {
   test('defaults: the play become, loop var item, no retries; until alone gets retries 3 and delay 5', async () => {
     const [play] = (await loadPlaybook(fixture('full/site.yml'), fakeRegistry)).plays;
     const hello = byName(play, 'Say hello');
-    expect(hello).toMatchObject({ become: true, becomeUser: 'root', loopVar: 'item', runOnce: false, ignoreErrors: false, noLog: false, when: [], notify: [], vars: {} });
+    expect(hello).toMatchObject({
+      become: true,
+      becomeUser: 'root',
+      loopVar: 'item',
+      runOnce: false,
+      ignoreErrors: false,
+      noLog: false,
+      when: [],
+      notify: [],
+      vars: {},
+    });
     expect(hello.retries).toBeUndefined();
     expect(hello.changedWhen).toBeUndefined();
     const bye = byName(play, 'Say bye');
@@ -122,14 +138,31 @@ describe('loadPlaybook: task keys', () => {
   test('free-form command with key=value params, with_items as loop, notify as a string', async () => {
     const [play] = (await loadPlaybook(fixture('full/site.yml'), fakeRegistry)).plays;
     const list = byName(play, 'List files');
-    expect([list.module, list.params, list.loop, list.notify]).toEqual(['command', { chdir: '/tmp', cmd: 'ls -l' }, '{{ things }}', ['restart site']]);
+    expect([list.module, list.params, list.loop, list.notify]).toEqual([
+      'command',
+      { chdir: '/tmp', cmd: 'ls -l' },
+      '{{ things }}',
+      ['restart site'],
+    ]);
   });
 
   test('meta, wait_for_hosts (alone and beside a module) and handler listen', async () => {
     const [play] = (await loadPlaybook(fixture('full/site.yml'), fakeRegistry)).plays;
     expect(play.tasks[9]).toMatchObject({ module: 'meta', params: { action: 'flush_handlers' } });
-    expect(byName(play, 'Wait for the masters')).toMatchObject({ module: 'wait_for_hosts', params: {}, waitFor: [{ group: 'kube_master', role: 'kube-master' }] });
-    expect(byName(play, 'Check after etcd')).toMatchObject({ module: 'command', params: { cmd: 'true' }, waitFor: [{ group: 'etcd', tag: 'etcd' }] });
-    expect(byName(play, 'restart site')).toMatchObject({ module: 'command', params: { cmd: 'systemctl restart site' }, listen: ['site changed'] });
+    expect(byName(play, 'Wait for the masters')).toMatchObject({
+      module: 'wait_for_hosts',
+      params: {},
+      waitFor: [{ group: 'kube_master', role: 'kube-master' }],
+    });
+    expect(byName(play, 'Check after etcd')).toMatchObject({
+      module: 'command',
+      params: { cmd: 'true' },
+      waitFor: [{ group: 'etcd', tag: 'etcd' }],
+    });
+    expect(byName(play, 'restart site')).toMatchObject({
+      module: 'command',
+      params: { cmd: 'systemctl restart site' },
+      listen: ['site changed'],
+    });
   });
 });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { InputErrors, loadPlaybook } from '../../../src/engine/playbook/index.js';
+import { type InputErrors, loadPlaybook } from '../../../src/engine/playbook/index.js';
 import { fakeRegistry } from './fake-modules.js';
 
 const fixture = (name: string) => path.resolve('test/fixtures/playbook', name);
@@ -18,12 +18,14 @@ describe('module params in the forms Ansible allows', () => {
   });
 
   test('bad words: free-form text for a module without it, a non-boolean, an open quote, a list', async () => {
-    const error = (await loadPlaybook(fixture('errors/words.yml'), fakeRegistry).catch((e: unknown) => e)) as InputErrors;
+    const error = (await loadPlaybook(fixture('errors/words.yml'), fakeRegistry).catch(
+      (e: unknown) => e,
+    )) as InputErrors;
     const file = fixture('errors/words.yml');
     expect(error.problems.map((p) => p.message.split(`${file}:`).join(''))).toEqual([
       "3:14: debug: expected key=value words, not 'hello' (the module takes no free-form text)\n  fix: write the params as a mapping (debug: {key: value})",
-      "4:13: copy: 'force' must be a boolean, not a string (\"perhaps\")",
-      "5:13: copy: no closing \" in 'dest=\"/x'\n  fix: write the params as a mapping (copy: {key: value})",
+      '4:13: copy: \'force\' must be a boolean, not a string ("perhaps")',
+      '5:13: copy: no closing " in \'dest="/x\'\n  fix: write the params as a mapping (copy: {key: value})',
       '6:13: copy: expected a mapping of params, not a list',
     ]);
   });

@@ -37,7 +37,11 @@ describe('roles', () => {
       params: {},
     });
     const base = play.tasks.find((t) => t.name === 'Base task')!;
-    expect([base.role?.dir, base.role?.defaults, base.role?.vars]).toEqual([path.join(full, 'roles/base'), { level: 0 }, {}]);
+    expect([base.role?.dir, base.role?.defaults, base.role?.vars]).toEqual([
+      path.join(full, 'roles/base'),
+      { level: 0 },
+      {},
+    ]);
   });
 
   test("a roles entry's when and tags reach the role's tasks; play tags reach all", async () => {
@@ -49,7 +53,12 @@ describe('roles', () => {
   });
 
   test('search order: roles/ beside the playbook, then the parent folder, then extra paths; a name with a slash is a path', async () => {
-    const [play] = (await loadPlaybook(path.join(search, 'play/site.yml'), { ...fakeRegistry, rolesPath: [path.join(search, 'extra-roles')] })).plays;
+    const [play] = (
+      await loadPlaybook(path.join(search, 'play/site.yml'), {
+        ...fakeRegistry,
+        rolesPath: [path.join(search, 'extra-roles')],
+      })
+    ).plays;
     expect(play.tasks.filter((t) => t.role).map((t) => [t.name, t.role?.dir])).toEqual([
       ['from play/roles/near', path.join(search, 'play/roles/near')],
       ['from roles/parent', path.join(search, 'roles/parent')],
@@ -61,11 +70,18 @@ describe('roles', () => {
     expect(play.tasks.at(-2)?.id).toBe('roles/dupes/tasks/main.yml:1#2');
     const extra = play.tasks.find((t) => t.role?.name === 'extra')!;
     expect([extra.waitFor, extra.tags]).toEqual([[{ group: 'etcd', role: 'etcd' }], ['later']]);
-    expect(roleSearchPaths(path.join(search, 'play'), ['extra'])).toEqual([path.join(search, 'play/roles'), path.join(search, 'roles'), path.resolve('extra')]);
+    expect(roleSearchPaths(path.join(search, 'play'), ['extra'])).toEqual([
+      path.join(search, 'play/roles'),
+      path.join(search, 'roles'),
+      path.resolve('extra'),
+    ]);
   });
 
   test('a missing role names the place and every folder searched', async () => {
-    const error = await loadPlaybook(path.join(search, 'missing.yml'), { ...fakeRegistry, rolesPath: ['/opt/furrow/roles'] }).catch((e: unknown) => e);
+    const error = await loadPlaybook(path.join(search, 'missing.yml'), {
+      ...fakeRegistry,
+      rolesPath: ['/opt/furrow/roles'],
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).place).toEqual({ file: path.join(search, 'missing.yml'), line: 4, column: 7 });
     expect((error as Error).message).toBe(

@@ -8,8 +8,12 @@ import path from 'node:path';
  * cpu-features (ssh2's optional native crypto and CPU detection; both fall back to JavaScript).
  */
 const root = path.resolve('.');
-const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
-const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+  allowScripts?: Record<string, boolean>;
+};
+const lock = JSON.parse(readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { hasInstallScript?: boolean }>;
+};
 
 test("every package with an install script is decided in package.json's allowScripts", () => {
   const withScripts = Object.entries(lock.packages)

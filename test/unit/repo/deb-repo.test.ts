@@ -14,18 +14,23 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
 
 describe('deb repository pieces on canned text', () => {
   test('the dependency closure keeps real packages and drops virtual ones', () => {
-    const out = 'chrony\n  Depends: adduser\n  Depends: <debconf-2.0>\n    debconf\n    cdebconf\nadduser\ndebconf\ncdebconf\n<debconf-2.0>\n<perl:any>\nperl:any\n';
+    const out =
+      'chrony\n  Depends: adduser\n  Depends: <debconf-2.0>\n    debconf\n    cdebconf\nadduser\ndebconf\ncdebconf\n<debconf-2.0>\n<perl:any>\nperl:any\n';
     expect(parseDependsClosure(out)).toEqual(['adduser', 'cdebconf', 'chrony', 'debconf', 'perl']);
   });
 
   test('candidates from apt-cache show, and the file name apt-get download gives (epoch as %3a)', () => {
-    const show = 'Package: libcap2\nVersion: 1:2.66-4+deb12u3+b1\nArchitecture: amd64\nFilename: pool/x.deb\n\nPackage: tzdata\nVersion: 2025b-0+deb12u1\nArchitecture: all\n';
+    const show =
+      'Package: libcap2\nVersion: 1:2.66-4+deb12u3+b1\nArchitecture: amd64\nFilename: pool/x.deb\n\nPackage: tzdata\nVersion: 2025b-0+deb12u1\nArchitecture: all\n';
     const found = parseCandidates(show);
     expect(found).toEqual([
       { name: 'libcap2', version: '1:2.66-4+deb12u3+b1', arch: 'amd64' },
       { name: 'tzdata', version: '2025b-0+deb12u1', arch: 'all' },
     ]);
-    expect(found.map(debFileName)).toEqual(['libcap2_1%3a2.66-4+deb12u3+b1_amd64.deb', 'tzdata_2025b-0+deb12u1_all.deb']);
+    expect(found.map(debFileName)).toEqual([
+      'libcap2_1%3a2.66-4+deb12u3+b1_amd64.deb',
+      'tzdata_2025b-0+deb12u1_all.deb',
+    ]);
   });
 
   test('a Packages stanza is the control file plus Filename, Size and hashes', () => {
@@ -36,7 +41,10 @@ describe('deb repository pieces on canned text', () => {
   });
 
   test('Release lists each index file with size and hashes', () => {
-    const release = releaseFile([{ name: 'Packages', data: Buffer.from('abc') }], new Date(Date.UTC(2025, 0, 2, 3, 4, 5)));
+    const release = releaseFile(
+      [{ name: 'Packages', data: Buffer.from('abc') }],
+      new Date(Date.UTC(2025, 0, 2, 3, 4, 5)),
+    );
     expect(release).toBe(
       `Origin: furrow\nLabel: furrow\nDate: Thu, 02 Jan 2025 03:04:05 UTC\nMD5Sum:\n 900150983cd24fb0d6963f7d28e17f72        3 Packages\nSHA256:\n ${sha256('abc')}        3 Packages\n`,
     );
@@ -49,7 +57,14 @@ function stanzas(text: string): Record<string, string>[] {
   return text
     .trim()
     .split(/\n\n+/)
-    .map((s) => Object.fromEntries(s.split('\n').filter((l) => /^\S+: /.test(l)).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)])));
+    .map((s) =>
+      Object.fromEntries(
+        s
+          .split('\n')
+          .filter((l) => /^\S+: /.test(l))
+          .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
+      ),
+    );
 }
 
 // Downloads from the controller's own Debian mirror: tree and hello are tiny (libc6 comes along).
@@ -77,7 +92,9 @@ describe('buildDebRepo + serveRepo with real packages, on loopback', () => {
     for (const entry of index) {
       const file = readFileSync(path.join(dir, entry.Filename!));
       expect([entry.Filename, Number(entry.Size), entry.SHA256]).toEqual([entry.Filename, file.length, sha256(file)]);
-      expect(entry.Filename).toBe(`pool/${entry.Package}_${entry.Version!.replace(/:/g, '%3a')}_${entry.Architecture}.deb`);
+      expect(entry.Filename).toBe(
+        `pool/${entry.Package}_${entry.Version!.replace(/:/g, '%3a')}_${entry.Architecture}.deb`,
+      );
     }
     expect(gunzipSync(readFileSync(path.join(dir, 'Packages.gz')))).toEqual(readFileSync(path.join(dir, 'Packages')));
     const release = readFileSync(path.join(dir, 'Release'), 'utf8');
@@ -103,11 +120,26 @@ describe('buildDebRepo + serveRepo with real packages, on loopback', () => {
     const apt = path.join(dir, '.apt-client');
     for (const sub of ['lists/partial', 'cache/archives/partial']) mkdirSync(path.join(apt, sub), { recursive: true });
     writeFileSync(path.join(apt, 'sources.list'), aptSourcesLine(server.url));
-    const opts = ['-o', `Dir::Etc::SourceList=${apt}/sources.list`, '-o', 'Dir::Etc::SourceParts=/nonexistent', '-o', `Dir::State::Lists=${apt}/lists`, '-o', `Dir::Cache=${apt}/cache`, '-o', 'APT::Sandbox::User=root'];
+    const opts = [
+      '-o',
+      `Dir::Etc::SourceList=${apt}/sources.list`,
+      '-o',
+      'Dir::Etc::SourceParts=/nonexistent',
+      '-o',
+      `Dir::State::Lists=${apt}/lists`,
+      '-o',
+      `Dir::Cache=${apt}/cache`,
+      '-o',
+      'APT::Sandbox::User=root',
+    ];
     const update = await run('apt-get', [...opts, 'update']);
     expect(update.stderr).not.toMatch(/^(W|E):/m);
     const policy = await run('apt-cache', [...opts, 'policy', 'tree']);
     const tree = repo.debs.find((d) => d.package === 'tree')!;
-    expect(policy.stdout).toMatch(new RegExp(`${tree.version.replace(/[.+]/g, '\\$&')} 500\\n\\s+500 ${server.url.replace(/\/$/, '')} \\./ Packages`));
+    expect(policy.stdout).toMatch(
+      new RegExp(
+        `${tree.version.replace(/[.+]/g, '\\$&')} 500\\n\\s+500 ${server.url.replace(/\/$/, '')} \\./ Packages`,
+      ),
+    );
   }, 60_000);
 });

@@ -5,13 +5,19 @@ import path from 'node:path';
 import { resolveRepoPath, serveRepo, type RepoServer } from '../../../src/repo/serve.js';
 
 /** A raw request, so paths like /../x reach the server as written (fetch would normalise them). */
-function request(url: string, rawPath: string, method = 'GET'): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function request(
+  url: string,
+  rawPath: string,
+  method = 'GET',
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const req = http.request({ host: hostname, port, path: rawPath, method }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -42,13 +48,26 @@ describe('serveRepo: a read-only static server on one address', () => {
     const get = await request(server.url, '/Packages');
     expect([get.status, get.body, get.headers['content-length']]).toEqual([200, 'Package: x\n', '11']);
     const deb = await request(server.url, '/pool/x_1_all.deb');
-    expect([deb.status, deb.headers['content-type'], deb.body.length]).toEqual([200, 'application/vnd.debian.binary-package', 3]);
+    expect([deb.status, deb.headers['content-type'], deb.body.length]).toEqual([
+      200,
+      'application/vnd.debian.binary-package',
+      3,
+    ]);
     const head = await request(server.url, '/pool/x_1_all.deb', 'HEAD');
     expect([head.status, head.headers['content-length'], head.body]).toEqual([200, '3', '']);
   });
 
   test('nothing outside the folder: .., encoded .., symlinks out, directories, other methods', async () => {
-    for (const p of ['/../secret', '/pool/../../secret', '/%2e%2e/secret', '/pool%2f..%2f..%2fsecret', '/escape', '/pool', '/', '/missing']) {
+    for (const p of [
+      '/../secret',
+      '/pool/../../secret',
+      '/%2e%2e/secret',
+      '/pool%2f..%2f..%2fsecret',
+      '/escape',
+      '/pool',
+      '/',
+      '/missing',
+    ]) {
       expect([p, (await request(server.url, p)).status]).toEqual([p, 404]);
     }
     expect((await request(server.url, '/Packages', 'POST')).status).toBe(405);

@@ -42,7 +42,10 @@ describe('furrow run with bad input', () => {
   });
 
   test('unknown module: exit 2, names it and the place', async () => {
-    const r = await run('unknown.yml', '- hosts: all\n  tasks:\n    - name: x\n      copyy: {dest: /tmp/x, content: y}\n');
+    const r = await run(
+      'unknown.yml',
+      '- hosts: all\n  tasks:\n    - name: x\n      copyy: {dest: /tmp/x, content: y}\n',
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${r.file}:4:`);
     expect(r.stderr).toMatch(/copyy/);
@@ -50,7 +53,10 @@ describe('furrow run with bad input', () => {
   });
 
   test('wrong param type: exit 2 at the value', async () => {
-    const r = await run('type.yml', '- hosts: all\n  tasks:\n    - name: x\n      file: {path: [1, 2], state: directory}\n');
+    const r = await run(
+      'type.yml',
+      '- hosts: all\n  tasks:\n    - name: x\n      file: {path: [1, 2], state: directory}\n',
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${r.file}:4:`);
     expect(r.stderr).toMatch(/path/);
@@ -58,7 +64,10 @@ describe('furrow run with bad input', () => {
   });
 
   test('undefined variable: exit 2, names the variable, the task line and the host', async () => {
-    const r = await run('undefined.yml', '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Write it\n      copy: {dest: "/tmp/{{ nowhere }}", content: x}\n');
+    const r = await run(
+      'undefined.yml',
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Write it\n      copy: {dest: "/tmp/{{ nowhere }}", content: x}\n',
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${r.file}:4:`);
     expect(r.stderr).toMatch(/'nowhere'.*web1/);
@@ -84,13 +93,22 @@ describe('furrow run with bad input', () => {
   });
 
   test('the control: a good playbook does connect (so the zero counts above mean something)', async () => {
-    const r = await run('good.yml', '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: x\n      command: "true"\n');
+    const r = await run(
+      'good.yml',
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: x\n      command: "true"\n',
+    );
     expect(r.code).not.toBe(2);
     expect(target.connections).toBeGreaterThan(0);
   });
 
   test('a --tags value no task has is a warning naming the tags there are, not a silent run of nothing', async () => {
-    const r = await run('tagged.yml', '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: x\n      command: "true"\n      tags: [config]\n', ['--tags', 'confg']);
-    expect(`${r.stdout}${r.stderr}`).toMatch(/--tags confg: no task has this tag, so it selects nothing; the tags here are: config/);
+    const r = await run(
+      'tagged.yml',
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: x\n      command: "true"\n      tags: [config]\n',
+      ['--tags', 'confg'],
+    );
+    expect(`${r.stdout}${r.stderr}`).toMatch(
+      /--tags confg: no task has this tag, so it selects nothing; the tags here are: config/,
+    );
   });
 });

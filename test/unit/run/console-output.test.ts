@@ -8,16 +8,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
-import { ConsoleReporter, statusLine, type RunningTask, type StatusClock } from '../../../src/engine/reporters/console.js';
+import {
+  ConsoleReporter,
+  statusLine,
+  type RunningTask,
+  type StatusClock,
+} from '../../../src/engine/reporters/console.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
 import { modules } from '../../../src/modules/index.js';
-
-/** A terminal (or not) that keeps what was written. */
-function screen(isTTY: boolean, columns = 120): { out: NodeJS.WriteStream; text: () => string } {
-  let text = '';
-  const out = { isTTY, columns, write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
-  return { out, text: () => text };
-}
+import { screen } from '../../support/screen.js';
 
 /** What a terminal shows: each \r\x1b[2K wipes the line being drawn. */
 const shown = (raw: string) => raw.split('\n').map((line) => line.split('\r\x1b[2K').pop()!);
@@ -42,7 +41,11 @@ describe('statusLine', () => {
     ['h2', { task: 'Wait until this member is healthy', role: 'etcd', since: 2_000 }],
     ['h3', { task: 'Gather facts', since: 9_500 }],
   ]);
-  const done = new Map([['h1', 12], ['h2', 9], ['h3', 0]]);
+  const done = new Map([
+    ['h1', 12],
+    ['h2', 9],
+    ['h3', 0],
+  ]);
   const planned = { h1: 30, h2: 14, h3: 30 };
 
   test('tasks done of planned, then each busy host, the one running longest first', () => {
@@ -65,8 +68,23 @@ describe('statusLine', () => {
 });
 
 describe('ConsoleReporter', () => {
-  const start: RunEvent = { kind: 'run_start', runId: 'r', playbook: 'playbooks/02.etcd.yml', inventory: '/c/hosts', check: false, at: '', planned: { h1: 2, h2: 2 } };
-  const begin = (host: string, task: string, role?: string): RunEvent => ({ kind: 'task_start', host, taskId: `${role}:${task}`, task, handler: false, ...(role ? { role } : {}) });
+  const start: RunEvent = {
+    kind: 'run_start',
+    runId: 'r',
+    playbook: 'playbooks/02.etcd.yml',
+    inventory: '/c/hosts',
+    check: false,
+    at: '',
+    planned: { h1: 2, h2: 2 },
+  };
+  const begin = (host: string, task: string, role?: string): RunEvent => ({
+    kind: 'task_start',
+    host,
+    taskId: `${role}:${task}`,
+    task,
+    handler: false,
+    ...(role ? { role } : {}),
+  });
   const result = (host: string, task: string, role?: string, handler = false): RunEvent => ({
     kind: 'task_result',
     host,
@@ -94,7 +112,10 @@ describe('ConsoleReporter', () => {
     clock.advance(2000);
     expect(shown(s.text()).pop()).toBe('[0/4] h1 0/2 etcd | Write the etcd unit 3s h2 0/2 Check the kernel 2s');
     console.onEvent(result('h1', 'Write the etcd unit', 'etcd'));
-    expect(shown(s.text()).slice(-2)).toEqual(['h1 etcd | changed: Write the etcd unit (63 ms)', '[1/4] h2 0/2 Check the kernel 2s']);
+    expect(shown(s.text()).slice(-2)).toEqual([
+      'h1 etcd | changed: Write the etcd unit (63 ms)',
+      '[1/4] h2 0/2 Check the kernel 2s',
+    ]);
     console.onEvent(result('h2', 'Check the kernel'));
     console.onEvent(result('h1', 'restart etcd', 'etcd', true)); // a handler is on top of the plan
     console.onEvent({ kind: 'run_end', recap: {}, durationMs: 3000 });
@@ -110,7 +131,14 @@ describe('ConsoleReporter', () => {
     console.onEvent(start);
     console.onEvent(begin('h1', 'Write the etcd unit', 'etcd'));
     clock.advance(5000);
-    console.onEvent({ kind: 'task_waiting', host: 'h1', taskId: 't', task: 'Write the etcd unit', waitingFor: 'a command', elapsedSeconds: 10 });
+    console.onEvent({
+      kind: 'task_waiting',
+      host: 'h1',
+      taskId: 't',
+      task: 'Write the etcd unit',
+      waitingFor: 'a command',
+      elapsedSeconds: 10,
+    });
     console.onEvent(result('h1', 'Write the etcd unit', 'etcd'));
     expect(s.text()).toBe(
       'furrow run playbooks/02.etcd.yml\n' +
@@ -137,13 +165,19 @@ describe('a real run on local hosts, plays side by side as in deploy all', () =>
       mkdirSync(path.join(dir, 'roles', name, 'tasks'), { recursive: true });
       writeFileSync(path.join(dir, 'roles', name, 'tasks', 'main.yml'), tasks);
     };
-    role('first', `- name: Mark the first role\n  command: "true"\n  changed_when: true\n- block:\n    - name: Inside a block\n      command: "true"\n  always:\n    - name: Always after it\n      command: "true"\n`);
+    role(
+      'first',
+      `- name: Mark the first role\n  command: "true"\n  changed_when: true\n- block:\n    - name: Inside a block\n      command: "true"\n  always:\n    - name: Always after it\n      command: "true"\n`,
+    );
     role('second', `- name: Mark the second role\n  command: "true"\n  when: inventory_hostname == "b"\n`);
     const inventory = path.join(dir, 'hosts.yml');
     writeFileSync(inventory, 'all:\n  vars: {ansible_connection: local}\n  hosts: {a: {}, b: {}}\n');
     const one = path.join(dir, 'one.yml');
     const two = path.join(dir, 'two.yml');
-    writeFileSync(one, `- hosts: all\n  gather_facts: false\n  roles: [first]\n  tasks:\n    - name: A task of the playbook's own\n      command: "true"\n`);
+    writeFileSync(
+      one,
+      `- hosts: all\n  gather_facts: false\n  roles: [first]\n  tasks:\n    - name: A task of the playbook's own\n      command: "true"\n`,
+    );
     writeFileSync(two, `- hosts: b\n  gather_facts: false\n  roles: [second]\n`);
     const s = screen(false);
     const events = new Collect();
@@ -158,14 +192,25 @@ describe('a real run on local hosts, plays side by side as in deploy all', () =>
       reporters: [new ConsoleReporter({ diff: false }, s.out), events],
     });
     expect(summary.exitCode).toBe(0);
-    const lines = s.text().split('\n').map((l) => l.replace(/ \(\d+ ms\)$/, ''));
+    const lines = s
+      .text()
+      .split('\n')
+      .map((l) => l.replace(/ \(\d+ ms\)$/, ''));
     for (const h of ['a', 'b']) {
-      expect(lines).toEqual(expect.arrayContaining([`${h} first | changed: Mark the first role`, `${h} first | changed: Inside a block`, `${h} changed: A task of the playbook's own`]));
+      expect(lines).toEqual(
+        expect.arrayContaining([
+          `${h} first | changed: Mark the first role`,
+          `${h} first | changed: Inside a block`,
+          `${h} changed: A task of the playbook's own`,
+        ]),
+      );
     }
     expect(lines).toContain('b second | changed: Mark the second role');
     expect(lines.filter((l) => l.includes('second |'))).toEqual(['b second | changed: Mark the second role']);
     const head = events.events.find((e) => e.kind === 'run_start');
-    const reported = (h: string) => events.events.filter((e) => e.kind === 'task_result' && e.host === h && !e.handler && e.taskId !== 'facts').length;
+    const reported = (h: string) =>
+      events.events.filter((e) => e.kind === 'task_result' && e.host === h && !e.handler && e.taskId !== 'facts')
+        .length;
     expect(head?.kind === 'run_start' && head.planned).toEqual({ a: 4, b: 5 });
     expect({ a: reported('a'), b: reported('b') }).toEqual({ a: 4, b: 5 });
   }, 60_000);

@@ -30,7 +30,11 @@ function countingHost(): { conn: Connection; commands: string[]; arrived: (comma
 /** An `ahead` that answers these queries and remembers how many tasks it was asked for. */
 function aheadOf(...queries: FileQuery[]): ((tasks: number) => Promise<FileQuery[]>) & { asked: number[] } {
   const asked: number[] = [];
-  return Object.assign(async (tasks: number) => (asked.push(tasks), queries), { asked });
+  const ask = async (tasks: number) => {
+    asked.push(tasks);
+    return queries;
+  };
+  return Object.assign(ask, { asked });
 }
 
 describe('read-ahead of file probes', () => {
@@ -56,8 +60,13 @@ describe('read-ahead of file probes', () => {
     const ahead = aheadOf(at('b'), at('c'));
     expect(await reads.probe(conn, 'undefined', [at('a')], ahead)).toEqual([{ type: 'absent' }]);
     expect(ahead.asked).toEqual([3]);
-    expect(await reads.probe(conn, 'undefined', [at('b')], nothingAhead)).toEqual([expect.objectContaining({ type: 'file', size: 2 })]);
-    expect(await reads.probe(conn, 'undefined', [at('c'), at('a')], nothingAhead)).toEqual([{ type: 'absent' }, { type: 'absent' }]);
+    expect(await reads.probe(conn, 'undefined', [at('b')], nothingAhead)).toEqual([
+      expect.objectContaining({ type: 'file', size: 2 }),
+    ]);
+    expect(await reads.probe(conn, 'undefined', [at('c'), at('a')], nothingAhead)).toEqual([
+      { type: 'absent' },
+      { type: 'absent' },
+    ]);
     expect(host.commands).toHaveLength(1);
   });
 
@@ -82,19 +91,27 @@ describe('read-ahead of file probes', () => {
     reads.quiet = 1;
     await reads.probe(conn, 'undefined', [at('a')], async () => [at('d')]);
     await conn.exec(`touch ${path.join(tmp.dir, 'd')}`);
-    expect(await reads.probe(conn, 'undefined', [at('d')], nothingAhead)).toEqual([expect.objectContaining({ type: 'file' })]);
+    expect(await reads.probe(conn, 'undefined', [at('d')], nothingAhead)).toEqual([
+      expect.objectContaining({ type: 'file' }),
+    ]);
     expect(host.commands).toHaveLength(3);
   });
 
   test('a command that reaches the host while the read-ahead probe runs keeps its answers from being used', async () => {
     reads.quiet = 1;
     let other: Promise<unknown> | undefined;
-    host.arrived = (command) => void (command !== 'true' && (other ??= conn.exec('true')));
+    host.arrived = (command) => {
+      if (command !== 'true') other ??= conn.exec('true');
+    };
     await reads.probe(conn, 'undefined', [at('a')], async () => [at('e')]);
     await other;
     host.arrived = () => undefined;
     await reads.probe(conn, 'undefined', [at('e')], nothingAhead);
-    expect(host.commands).toEqual([expect.stringContaining('furrow_type'), 'true', expect.stringContaining('furrow_type')]);
+    expect(host.commands).toEqual([
+      expect.stringContaining('furrow_type'),
+      'true',
+      expect.stringContaining('furrow_type'),
+    ]);
   });
 
   test('a probe with another become, a retry, or one after two seconds reads the host again', async () => {

@@ -44,7 +44,15 @@ describe('--resume and handlers (local hosts)', () => {
     const file = path.join(dir, 'site.yml');
     writeFileSync(file, yaml);
     const reporter = new Collect();
-    const summary = await runPlaybook({ modules, playbook: file, inventory, runsDir: runs, knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], resume });
+    const summary = await runPlaybook({
+      modules,
+      playbook: file,
+      inventory,
+      runsDir: runs,
+      knownHostsFile: path.join(dir, 'kh'),
+      reporters: [reporter],
+      resume,
+    });
     return { summary, r: reporter };
   }
   const log = () => (existsSync(path.join(work, 'log')) ? readFileSync(path.join(work, 'log'), 'utf8') : '');
@@ -122,7 +130,9 @@ describe('--resume and handlers (local hosts)', () => {
     const again = await run(yaml, true);
     expect(again.summary.exitCode).toBe(0);
     expect(again.r.results).toEqual([]);
-    expect(again.r.warnings).toEqual([expect.stringMatching(/^nothing to resume: the last run of .*site\.yml finished on every host/)]);
+    expect(again.r.warnings).toEqual([
+      expect.stringMatching(/^nothing to resume: the last run of .*site\.yml finished on every host/),
+    ]);
     expect(log()).toBe('step\n');
   });
 

@@ -23,7 +23,10 @@ class Collect implements Reporter {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-run-as-'));
   const work = path.join(dir, 'work');
   const inventory = path.join(dir, 'hosts.yml');
-  writeFileSync(inventory, `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}, b: {ansible_become_user: daemon}}\n`);
+  writeFileSync(
+    inventory,
+    `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}, b: {ansible_become_user: daemon}}\n`,
+  );
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   async function run(yaml: string) {
@@ -32,14 +35,22 @@ class Collect implements Reporter {
     const file = path.join(dir, 'site.yml');
     writeFileSync(file, yaml);
     const reporter = new Collect();
-    const summary = await runPlaybook({ modules, playbook: file, inventory, runsDir: path.join(dir, 'runs'), knownHostsFile: path.join(dir, 'kh'), reporters: [reporter] });
+    const summary = await runPlaybook({
+      modules,
+      playbook: file,
+      inventory,
+      runsDir: path.join(dir, 'runs'),
+      knownHostsFile: path.join(dir, 'kh'),
+      reporters: [reporter],
+    });
     return { summary, events: reporter.events };
   }
   /** What a task registered as `out`, written by a root task to work/<name>-<host>. */
   const saved = (name: string, host: string) => readFileSync(path.join(work, `${name}-${host}`), 'utf8');
-  const save = (name: string) => `    - copy: {dest: "{{ work }}/${name}-{{ inventory_hostname }}", content: "{{ out.stdout }}"}\n      become: false\n`;
+  const save = (name: string) =>
+    `    - copy: {dest: "{{ work }}/${name}-{{ inventory_hostname }}", content: "{{ out.stdout }}"}\n      become: false\n`;
 
-  test('become_user: the task\'s, else its block\'s, else the play\'s; an ansible_become_user variable wins (Ansible\'s rule)', async () => {
+  test("become_user: the task's, else its block's, else the play's; an ansible_become_user variable wins (Ansible's rule)", async () => {
     const { summary } = await run(`- hosts: all
   gather_facts: false
   become: true
@@ -68,7 +79,7 @@ ${save('plain')}`);
     expect(saved('plain', 'a')).toBe(os.userInfo().username);
   });
 
-  test('environment: the play\'s, merged with the task\'s (the task\'s keys win), templated per host, and seen under become_user too', async () => {
+  test("environment: the play's, merged with the task's (the task's keys win), templated per host, and seen under become_user too", async () => {
     const { summary } = await run(`- hosts: all
   gather_facts: false
   environment: {FOO: play, BAR: "bar of {{ inventory_hostname }}"}

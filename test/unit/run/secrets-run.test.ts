@@ -3,13 +3,14 @@
  * --diff never shows a private key or a no_log task's change, and a template error in a no_log
  * task never quotes its text.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
 import { ConsoleReporter } from '../../../src/engine/reporters/console.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
 import { modules } from '../../../src/modules/index.js';
+import { screen } from '../../support/screen.js';
 
 class Collect implements Reporter {
   readonly events: RunEvent[] = [];
@@ -20,14 +21,14 @@ class Collect implements Reporter {
 
 /** What the console prints with --diff, as a user sees it. */
 function consoleText(events: RunEvent[]): string {
-  let text = '';
-  const out = { write: (s: string) => ((text += s), true), isTTY: false } as unknown as NodeJS.WriteStream;
+  const { out, text } = screen();
   const reporter = new ConsoleReporter({ diff: true }, out);
-  events.forEach((e) => reporter.onEvent(e));
-  return text;
+  for (const e of events) reporter.onEvent(e);
+  return text();
 }
 
-const KEY = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFurrowTestKeyMaterialxxxxxxxxxxxxxxxxxxxxx\n-----END PRIVATE KEY-----\n';
+const KEY =
+  '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFurrowTestKeyMaterialxxxxxxxxxxxxxxxxxxxxx\n-----END PRIVATE KEY-----\n';
 
 describe('secrets in a run', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-secrets-run-'));
@@ -46,14 +47,23 @@ describe('secrets in a run', () => {
     const file = path.join(dir, 'site.yml');
     writeFileSync(file, yaml);
     const reporter = new Collect();
-    const summary = await runPlaybook({ modules, playbook: file, inventory, runsDir: runs, knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], ...opts });
+    const summary = await runPlaybook({
+      modules,
+      playbook: file,
+      inventory,
+      runsDir: runs,
+      knownHostsFile: path.join(dir, 'kh'),
+      reporters: [reporter],
+      ...opts,
+    });
     return { summary, events: reporter.events };
   }
 
   test('the journal holds no file content or diff, and is 0600 in a 0700 .furrow/runs', async () => {
     mkdirSync(runs, { recursive: true, mode: 0o755 });
     writeFileSync(path.join(runs, 'old.jsonl'), '');
-    const { summary } = await play(`- hosts: all
+    const { summary } = await play(
+      `- hosts: all
   gather_facts: false
   tasks:
     - name: Copy a key
@@ -62,7 +72,9 @@ describe('secrets in a run', () => {
       copy: {dest: "{{ work }}/app.conf", content: "token=furrow-config-text\\n"}
     - name: Say it
       debug: {msg: "furrow-printed-text"}
-`, { diff: true });
+`,
+      { diff: true },
+    );
     expect(summary.exitCode).toBe(0);
     const journal = readFileSync(summary.journal, 'utf8');
     expect(journal).not.toContain('PRIVATE KEY');
@@ -76,7 +88,8 @@ describe('secrets in a run', () => {
   });
 
   test('--diff of a private key, or of anything in a no_log task, shows a placeholder', async () => {
-    const { events } = await play(`- hosts: all
+    const { events } = await play(
+      `- hosts: all
   gather_facts: false
   tasks:
     - name: Copy a key
@@ -86,7 +99,9 @@ describe('secrets in a run', () => {
       copy: {dest: "{{ work }}/hidden.conf", src: "${path.join(dir, 'hidden-src')}"}
     - name: Plain config
       copy: {dest: "{{ work }}/plain.conf", content: "plain=furrow-visible\\n"}
-`, { diff: true });
+`,
+      { diff: true },
+    );
     const shown = consoleText(events);
     expect(shown).not.toContain('PRIVATE KEY');
     expect(shown).not.toContain('furrow-hidden-text');

@@ -4,12 +4,33 @@ import path from 'node:path';
 import type { Task } from '../../../src/engine/playbook/types.js';
 import { ProgressBoard, RunOnce } from '../../../src/engine/run/joins.js';
 import { planResume } from '../../../src/engine/run/resume.js';
-import { selectTasks, serialBatches, startAtTask, startAtTaskId, taskSelected } from '../../../src/engine/run/selection.js';
+import {
+  selectTasks,
+  serialBatches,
+  startAtTask,
+  startAtTaskId,
+  taskSelected,
+} from '../../../src/engine/run/selection.js';
 
 function task(name: string, tags: string[] = [], extra: Partial<Task> = {}): Task {
   return {
-    id: `site.yml:${name}`, name, module: 'command', params: {}, when: [], loopVar: 'item', notify: [], listen: [], tags, runOnce: false,
-    ignoreErrors: false, noLog: false, vars: {}, waitFor: [], playbookDir: '/p', place: { file: '/p/site.yml', line: 1, column: 1 }, ...extra,
+    id: `site.yml:${name}`,
+    name,
+    module: 'command',
+    params: {},
+    when: [],
+    loopVar: 'item',
+    notify: [],
+    listen: [],
+    tags,
+    runOnce: false,
+    ignoreErrors: false,
+    noLog: false,
+    vars: {},
+    waitFor: [],
+    playbookDir: '/p',
+    place: { file: '/p/site.yml', line: 1, column: 1 },
+    ...extra,
   };
 }
 
@@ -31,7 +52,10 @@ describe('tags', () => {
     expect(taskSelected(task('a', ['always']), sel(['x'], ['always']))).toBe(false);
   });
   test('a block keeps only its selected tasks and disappears when none is left', () => {
-    const block = task('b', [], { module: 'block', block: { tasks: [task('in', ['x']), task('out', ['y'])], rescue: [], always: [] } });
+    const block = task('b', [], {
+      module: 'block',
+      block: { tasks: [task('in', ['x']), task('out', ['y'])], rescue: [], always: [] },
+    });
     const kept = selectTasks([block, task('z', ['y'])], sel(['x']));
     expect(kept).toHaveLength(1);
     expect(kept[0]!.block!.tasks.map((t) => t.name)).toEqual(['in']);
@@ -39,7 +63,11 @@ describe('tags', () => {
 });
 
 describe('--start-at-task and resume points', () => {
-  const tasks = [task('one'), task('b', [], { module: 'block', block: { tasks: [task('two'), task('three')], rescue: [], always: [] } }), task('four')];
+  const tasks = [
+    task('one'),
+    task('b', [], { module: 'block', block: { tasks: [task('two'), task('three')], rescue: [], always: [] } }),
+    task('four'),
+  ];
   test('starts at a named task, also inside a block', () => {
     expect(startAtTask(tasks, 'four').tasks.map((t) => t.name)).toEqual(['four']);
     const inBlock = startAtTask(tasks, 'three');
@@ -58,9 +86,12 @@ describe('serial batches', () => {
   const hosts = ['h1', 'h2', 'h3', 'h4', 'h5'];
   test('none: one batch of all', () => expect(serialBatches(hosts, undefined, 'x')).toEqual([hosts]));
   test('a number', () => expect(serialBatches(hosts, [2], 'x')).toEqual([['h1', 'h2'], ['h3', 'h4'], ['h5']]));
-  test('a percentage, at least one host', () => expect(serialBatches(hosts, ['40%'], 'x')).toEqual([['h1', 'h2'], ['h3', 'h4'], ['h5']]));
-  test('a list grows, the last size repeats', () => expect(serialBatches(hosts, [1, 2], 'x')).toEqual([['h1'], ['h2', 'h3'], ['h4', 'h5']]));
-  test('a bad size is bad input naming the file', () => expect(() => serialBatches(hosts, ['lots'], '/p/site.yml')).toThrow(/\/p\/site.yml: serial: 'lots'/));
+  test('a percentage, at least one host', () =>
+    expect(serialBatches(hosts, ['40%'], 'x')).toEqual([['h1', 'h2'], ['h3', 'h4'], ['h5']]));
+  test('a list grows, the last size repeats', () =>
+    expect(serialBatches(hosts, [1, 2], 'x')).toEqual([['h1'], ['h2', 'h3'], ['h4', 'h5']]));
+  test('a bad size is bad input naming the file', () =>
+    expect(() => serialBatches(hosts, ['lots'], '/p/site.yml')).toThrow(/\/p\/site.yml: serial: 'lots'/));
 });
 
 describe('joins', () => {
@@ -96,11 +127,22 @@ describe('--resume', () => {
         ev({ kind: 'run_start', runId: 'a', playbook: '/p/site.yml', inventory: '/p/hosts', check: false, at: '' }),
         ev({ kind: 'task_result', host: 'h1', taskId: 't1', task: 'one', status: 'ok', handler: false, durationMs: 1 }),
         ev({ kind: 'task_result', host: 'h2', taskId: 't1', task: 'one', status: 'ok', handler: false, durationMs: 1 }),
-        ev({ kind: 'task_result', host: 'h2', taskId: 't2', task: 'two', status: 'failed', handler: false, durationMs: 1 }),
+        ev({
+          kind: 'task_result',
+          host: 'h2',
+          taskId: 't2',
+          task: 'two',
+          status: 'failed',
+          handler: false,
+          durationMs: 1,
+        }),
         ev({ kind: 'run_end', recap: {}, durationMs: 3 }),
       ].join('\n'),
     );
-    writeFileSync(path.join(dir, '2026-01-02T00-00-00-bbbbbb.jsonl'), ev({ kind: 'run_start', runId: 'b', playbook: '/p/other.yml', inventory: '', check: false, at: '' }));
+    writeFileSync(
+      path.join(dir, '2026-01-02T00-00-00-bbbbbb.jsonl'),
+      ev({ kind: 'run_start', runId: 'b', playbook: '/p/other.yml', inventory: '', check: false, at: '' }),
+    );
     const plan = planResume(dir, '/p/site.yml')!;
     expect([...plan.startAt]).toEqual([['h2', 't2']]);
     expect([...plan.finished]).toEqual(['h1']);
@@ -109,8 +151,24 @@ describe('--resume', () => {
     writeFileSync(
       path.join(dir, '2026-01-03T00-00-00-cccccc.jsonl'),
       [
-        ev({ kind: 'run_start', runId: 'c', playbook: '/p/site.yml', inventory: '/p/hosts', check: false, at: '', finished: ['h1'] }),
-        ev({ kind: 'task_result', host: 'h2', taskId: 't2', task: 'two', status: 'failed', handler: false, durationMs: 1 }),
+        ev({
+          kind: 'run_start',
+          runId: 'c',
+          playbook: '/p/site.yml',
+          inventory: '/p/hosts',
+          check: false,
+          at: '',
+          finished: ['h1'],
+        }),
+        ev({
+          kind: 'task_result',
+          host: 'h2',
+          taskId: 't2',
+          task: 'two',
+          status: 'failed',
+          handler: false,
+          durationMs: 1,
+        }),
         ev({ kind: 'run_end', recap: {}, durationMs: 3 }),
       ].join('\n'),
     );

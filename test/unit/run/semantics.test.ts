@@ -28,7 +28,10 @@ describe('engine semantics (local hosts)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-semantics-'));
   const work = path.join(dir, 'work');
   const inventory = path.join(dir, 'hosts.yml');
-  writeFileSync(inventory, `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}, b: {}, c: {}}\n`);
+  writeFileSync(
+    inventory,
+    `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}, b: {}, c: {}}\n`,
+  );
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   beforeEach(() => {
     rmSync(work, { recursive: true, force: true });
@@ -39,10 +42,19 @@ describe('engine semantics (local hosts)', () => {
     const file = path.join(dir, 'site.yml');
     writeFileSync(file, yaml);
     const reporter = new Collect();
-    const summary = await runPlaybook({ modules, playbook: file, inventory, runsDir: path.join(dir, 'runs'), knownHostsFile: path.join(dir, 'kh'), reporters: [reporter], ...opts });
+    const summary = await runPlaybook({
+      modules,
+      playbook: file,
+      inventory,
+      runsDir: path.join(dir, 'runs'),
+      knownHostsFile: path.join(dir, 'kh'),
+      reporters: [reporter],
+      ...opts,
+    });
     return { summary, r: reporter };
   }
-  const count = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+  const count = (file: string) =>
+    existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
 
   test('loop, register, and a when on the registered result', async () => {
     const { summary, r } = await play(`- hosts: all
@@ -106,7 +118,11 @@ describe('engine semantics (local hosts)', () => {
     expect(summary.exitCode).toBe(0);
     expect(count(path.join(work, 'tries'))).toBe(3);
     // Each attempt that is not there yet is reported, with the attempts still left.
-    expect(r.events.filter((e) => e.kind === 'task_retry').map((e) => e.kind === 'task_retry' && [e.host, e.task, e.attempt, e.retriesLeft])).toEqual([
+    expect(
+      r.events
+        .filter((e) => e.kind === 'task_retry')
+        .map((e) => e.kind === 'task_retry' && [e.host, e.task, e.attempt, e.retriesLeft]),
+    ).toEqual([
       ['a', 'Third time lucky', 1, 5],
       ['a', 'Third time lucky', 2, 4],
     ]);
@@ -133,7 +149,11 @@ describe('engine semantics (local hosts)', () => {
     expect(summary.exitCode).toBe(0);
     expect(count(path.join(work, 'once'))).toBe(1);
     expect(['a', 'b', 'c'].map((h) => r.status(h, 'Everyone saw it'))).toEqual(['ok', 'ok', 'ok']);
-    expect(readFileSync(path.join(work, 'delegated'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(['a', 'b', 'c']);
+    expect(readFileSync(path.join(work, 'delegated'), 'utf8').split('\n').filter(Boolean).sort()).toEqual([
+      'a',
+      'b',
+      'c',
+    ]);
   });
 
   test('serial: the second batch starts after the first has finished', async () => {
@@ -182,7 +202,9 @@ describe('engine semantics (local hosts)', () => {
     - {name: Slow, command: "sleep 0.3"}
     - {name: Next, command: "true"}
 `);
-    expect(pct.r.events.find((e) => e.kind === 'play_end')).toMatchObject({ aborted: expect.stringMatching(/max_fail_percentage 30% exceeded/) });
+    expect(pct.r.events.find((e) => e.kind === 'play_end')).toMatchObject({
+      aborted: expect.stringMatching(/max_fail_percentage 30% exceeded/),
+    });
   });
 
   test('tags, skip-tags and start-at-task pick the tasks that run', async () => {
@@ -202,7 +224,7 @@ describe('engine semantics (local hosts)', () => {
     expect(await names({ startAtTask: 'Configure' })).toEqual(['Configure', 'Always']);
   });
 
-  test("check_mode: false runs a probe for real under --check, so later tasks can read its result; check_mode: true only plans", async () => {
+  test('check_mode: false runs a probe for real under --check, so later tasks can read its result; check_mode: true only plans', async () => {
     const yaml = `- hosts: a
   gather_facts: false
   tasks:
@@ -291,15 +313,21 @@ ${throttle}`;
 
   test('wait_for_hosts waits for the hosts of the group and of its child groups (inventory group tree)', async () => {
     const nested = path.join(dir, 'nested.yml');
-    writeFileSync(nested, `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}}\n  children:\n    masters:\n      children:\n        first: {hosts: {b: {}}}\n`);
-    const { summary } = await play(`- hosts: all
+    writeFileSync(
+      nested,
+      `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}}\n  children:\n    masters:\n      children:\n        first: {hosts: {b: {}}}\n`,
+    );
+    const { summary } = await play(
+      `- hosts: all
   gather_facts: false
   tasks:
     - {name: Slow on b, shell: "sleep 1 && echo b >> {{ work }}/log", when: inventory_hostname == "b", tags: [slow]}
     - name: After the masters
       shell: "echo {{ inventory_hostname }} >> {{ work }}/log"
       wait_for_hosts: {group: masters, tag: slow}
-`, { inventory: nested });
+`,
+      { inventory: nested },
+    );
     expect(summary.exitCode).toBe(0);
     // a is in no group but all: it still waits for b, which is in masters only through the child group.
     expect(readFileSync(path.join(work, 'log'), 'utf8').split('\n')[0]).toBe('b');
@@ -321,7 +349,8 @@ ${throttle}`;
   });
 
   test('with a loop, when is judged per item, and the loop variable wins over everything else', async () => {
-    const { summary, r } = await play(`- hosts: a
+    const { summary, r } = await play(
+      `- hosts: a
   gather_facts: false
   vars: {item: from-play}
   tasks:
@@ -329,7 +358,9 @@ ${throttle}`;
       shell: "echo {{ item }} >> {{ work }}/items"
       loop: [1, 2, 3]
       when: item != 2
-`, { extraVars: { item: 'from-extra' } });
+`,
+      { extraVars: { item: 'from-extra' } },
+    );
     expect(summary.exitCode).toBe(0);
     expect(readFileSync(path.join(work, 'items'), 'utf8')).toBe('1\n3\n');
     expect(r.status('a', 'Only odd ones')).toBe('changed');
@@ -339,15 +370,21 @@ ${throttle}`;
     const gathered = (r: Collect) => r.results.filter((e) => e.task === 'Gather facts').length;
     const none = await play(`- hosts: a\n  tasks:\n    - {name: Plain, command: "true"}\n`);
     expect(gathered(none.r)).toBe(0);
-    const used = await play(`- hosts: a\n  tasks:\n    - name: Uses a fact\n      copy: {dest: "{{ work }}/arch", content: "{{ ansible_architecture }}"}\n`);
+    const used = await play(
+      `- hosts: a\n  tasks:\n    - name: Uses a fact\n      copy: {dest: "{{ work }}/arch", content: "{{ ansible_architecture }}"}\n`,
+    );
     expect(gathered(used.r)).toBe(1);
-    expect(readFileSync(path.join(work, 'arch'), 'utf8')).toBe(os.arch() === 'x64' ? 'x86_64' : readFileSync(path.join(work, 'arch'), 'utf8'));
+    expect(readFileSync(path.join(work, 'arch'), 'utf8')).toBe(
+      os.arch() === 'x64' ? 'x86_64' : readFileSync(path.join(work, 'arch'), 'utf8'),
+    );
     const asked = await play(`- hosts: a\n  gather_facts: true\n  tasks:\n    - {name: Plain, command: "true"}\n`);
     expect(gathered(asked.r)).toBe(1);
   });
 
   test('read-ahead: a task sees what the tasks before it wrote, though its probe was read ahead of them', async () => {
-    const dirs = [1, 2, 3, 4, 5, 6].map((i) => `    - {name: Dir ${i}, file: {path: "{{ work }}/ra", state: directory}}`).join('\n');
+    const dirs = [1, 2, 3, 4, 5, 6]
+      .map((i) => `    - {name: Dir ${i}, file: {path: "{{ work }}/ra", state: directory}}`)
+      .join('\n');
     const yaml = `- hosts: a
   gather_facts: false
   tasks:
@@ -363,8 +400,18 @@ ${dirs}
     expect(first.summary.exitCode).toBe(0);
     const statuses = (r: Collect) => Object.fromEntries(r.results.map((e) => [e.task, e.status]));
     expect(statuses(first.r)).toEqual({
-      'Dir 1': 'changed', 'Dir 2': 'ok', 'Dir 3': 'ok', 'Dir 4': 'ok', 'Dir 5': 'ok', 'Dir 6': 'ok',
-      'Write f': 'changed', 'f is a file now': 'changed', 'A fact between': 'ok', 'Line in f': 'changed', 'Outside change': 'ok', 'Line three is there': 'ok',
+      'Dir 1': 'changed',
+      'Dir 2': 'ok',
+      'Dir 3': 'ok',
+      'Dir 4': 'ok',
+      'Dir 5': 'ok',
+      'Dir 6': 'ok',
+      'Write f': 'changed',
+      'f is a file now': 'changed',
+      'A fact between': 'ok',
+      'Line in f': 'changed',
+      'Outside change': 'ok',
+      'Line three is there': 'ok',
     });
     const f = path.join(work, 'ra', 'f');
     expect(readFileSync(f, 'utf8')).toBe('one\ntwo\nthree\n');

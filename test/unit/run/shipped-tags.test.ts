@@ -11,14 +11,19 @@ async function stepTasks(playbook: string): Promise<Task[]> {
 }
 
 function names(tasks: Task[]): string[] {
-  return tasks.flatMap((t) => (t.block ? names([...t.block.tasks, ...t.block.rescue, ...t.block.always]) : t.module === 'meta' ? [] : [t.name]));
+  return tasks.flatMap((t) =>
+    t.block ? names([...t.block.tasks, ...t.block.rescue, ...t.block.always]) : t.module === 'meta' ? [] : [t.name],
+  );
 }
 
 const only = (tags: string[]) => ({ tags, skipTags: [] });
 
 describe('tags in the shipped roles', () => {
   test('deploy 01 -t sysctl runs the two sysctl tasks and nothing else', async () => {
-    expect(names(selectTasks(await stepTasks('01.prepare.yml'), only(['sysctl'])))).toEqual(['Set the network sysctls', 'Set the kernel sysctls']);
+    expect(names(selectTasks(await stepTasks('01.prepare.yml'), only(['sysctl'])))).toEqual([
+      'Set the network sysctls',
+      'Set the kernel sysctls',
+    ]);
   });
 
   test('deploy 01 -t modprobe runs the kernel module tasks, its probe included', async () => {
@@ -40,20 +45,38 @@ describe('tags in the shipped roles', () => {
   // "was it running" probes are tagged always so they run too.
   test.each([
     ['04.master.yml', ['See whether the apiserver is running already', 'Install the apiserver', 'Install kubectl']],
-    ['05.node.yml', ['See whether kubelet and kube-proxy are running already', 'Install the kubelet', 'Install kube-proxy']],
+    [
+      '05.node.yml',
+      ['See whether kubelet and kube-proxy are running already', 'Install the kubelet', 'Install kube-proxy'],
+    ],
     ['02.etcd.yml', ['See whether etcd is running already', 'Install etcd', 'Install etcdctl']],
-  ])('%s: -t upgrade_k8s / upgrade_etcd installs the binaries and keeps the probes the restarts need', async (playbook, expected) => {
-    const tag = playbook.startsWith('02') ? 'upgrade_etcd' : 'upgrade_k8s';
-    const picked = names(selectTasks(await stepTasks(playbook), only([tag])));
-    expect(picked).toEqual(expect.arrayContaining(expected));
-    expect(picked.some((n) => /certificate|unit|kubeconfig/i.test(n))).toBe(false);
-  });
+  ])(
+    '%s: -t upgrade_k8s / upgrade_etcd installs the binaries and keeps the probes the restarts need',
+    async (playbook, expected) => {
+      const tag = playbook.startsWith('02') ? 'upgrade_etcd' : 'upgrade_k8s';
+      const picked = names(selectTasks(await stepTasks(playbook), only([tag])));
+      expect(picked).toEqual(expect.arrayContaining(expected));
+      expect(picked.some((n) => /certificate|unit|kubeconfig/i.test(n))).toBe(false);
+    },
+  );
 
   test('a tag no task has is a warning naming the tags there are', async () => {
     const tasks = await stepTasks('01.prepare.yml');
-    expect(knownTags(tasks)).toEqual(['chrony', 'hostname', 'journald', 'limits', 'modprobe', 'packages', 'set_hosts', 'swap', 'sysctl']);
+    expect(knownTags(tasks)).toEqual([
+      'chrony',
+      'hostname',
+      'journald',
+      'limits',
+      'modprobe',
+      'packages',
+      'set_hosts',
+      'swap',
+      'sysctl',
+    ]);
     const [warning, ...more] = unmatchedTagWarnings(tasks, { tags: ['sysctls', 'sysctl'], skipTags: ['chrnoy'] });
-    expect(warning).toMatch(/^--tags sysctls: no task has this tag, so it selects nothing; the tags here are: chrony, hostname, .*sysctl$/);
+    expect(warning).toMatch(
+      /^--tags sysctls: no task has this tag, so it selects nothing; the tags here are: chrony, hostname, .*sysctl$/,
+    );
     expect(more).toEqual([expect.stringMatching(/^--skip-tags chrnoy: no task has this tag, so it skips nothing/)]);
     expect(unmatchedTagWarnings(tasks, { tags: ['all', 'always', 'sysctl'], skipTags: ['never'] })).toEqual([]);
   });

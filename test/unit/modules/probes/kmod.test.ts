@@ -17,14 +17,32 @@ describe('kmod probe', () => {
 
   test('loaded (initstate or /proc/modules), built in by modules.builtin, and the boot files', () => {
     const out = [
-      '@kernel 6.1.0-18-amd64', '@moddir 1', '@modprobe 1',
-      '@module br_netfilter', 'sysfs', 'initstate', 'proc', '@load', '|br_netfilter', '@options', '|options br_netfilter x=1',
-      '@module ext4', 'builtin',
-      '@module nf-conntrack', 'proc', '@load',
+      '@kernel 6.1.0-18-amd64',
+      '@moddir 1',
+      '@modprobe 1',
+      '@module br_netfilter',
+      'sysfs',
+      'initstate',
+      'proc',
+      '@load',
+      '|br_netfilter',
+      '@options',
+      '|options br_netfilter x=1',
+      '@module ext4',
+      'builtin',
+      '@module nf-conntrack',
+      'proc',
+      '@load',
       '',
     ].join('\n');
     expect(kmodState.parse(out).modules).toEqual([
-      { name: 'br_netfilter', loaded: true, builtin: false, loadFile: 'br_netfilter\n', optionsFile: 'options br_netfilter x=1\n' },
+      {
+        name: 'br_netfilter',
+        loaded: true,
+        builtin: false,
+        loadFile: 'br_netfilter\n',
+        optionsFile: 'options br_netfilter x=1\n',
+      },
       { name: 'ext4', loaded: false, builtin: true, loadFile: null, optionsFile: null },
       { name: 'nf-conntrack', loaded: true, builtin: false, loadFile: '', optionsFile: null },
     ]);

@@ -3,7 +3,8 @@ import { cannedConnection } from '../support/hosts.js';
 
 describe('sysctl probe', () => {
   test('live values, a missing key, and the file text', () => {
-    const out = 'live net.ipv4.ip_forward\t0 \nlive net.ipv4.tcp_rmem\t4096 131072 33554432 \nmissing net.nope\n@file\n|# ours\n|net.ipv4.ip_forward = 1\n|\n';
+    const out =
+      'live net.ipv4.ip_forward\t0 \nlive net.ipv4.tcp_rmem\t4096 131072 33554432 \nmissing net.nope\n@file\n|# ours\n|net.ipv4.ip_forward = 1\n|\n';
     const state = sysctlState.parse(out);
     expect([...state.live]).toEqual([
       ['net.ipv4.ip_forward', '0'],
@@ -15,7 +16,10 @@ describe('sysctl probe', () => {
 
   test('no file, and a file line that looks like a marker', () => {
     expect(sysctlState.parse('live a.b\t1\n@nofile\n').file).toBeNull();
-    expect(sysctlState.parse('@file\n|live x\t2\n|@nofile\n')).toEqual({ live: new Map(), file: 'live x\t2\n@nofile\n' });
+    expect(sysctlState.parse('@file\n|live x\t2\n|@nofile\n')).toEqual({
+      live: new Map(),
+      file: 'live x\t2\n@nofile\n',
+    });
   });
 
   test('keys map to /proc/sys paths; slashes are taken as written', () => {
@@ -28,7 +32,9 @@ describe('sysctl probe', () => {
     const state = await probeSysctl(conn, ['net.core.somaxconn'], "/etc/sysctl.d/9 'x'.conf");
     expect(state.live.get('net.core.somaxconn')).toBe('4096');
     expect(conn.commands).toHaveLength(1);
-    expect(conn.commands[0]).toContain(`if [ -r '/proc/sys/net/core/somaxconn' ] && v=$(tr '\\n\\t' '  ' < '/proc/sys/net/core/somaxconn')`);
+    expect(conn.commands[0]).toContain(
+      `if [ -r '/proc/sys/net/core/somaxconn' ] && v=$(tr '\\n\\t' '  ' < '/proc/sys/net/core/somaxconn')`,
+    );
     expect(conn.commands[0]).toContain(`sed 's/^/|/' '/etc/sysctl.d/9 '\\''x'\\''.conf'`);
   });
 });

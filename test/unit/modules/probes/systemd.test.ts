@@ -1,4 +1,10 @@
-import { probeUnits, staleUnits, systemdSpanSeconds, systemdStatus, unitName } from '../../../../src/modules/probes/systemd.js';
+import {
+  probeUnits,
+  staleUnits,
+  systemdSpanSeconds,
+  systemdStatus,
+  unitName,
+} from '../../../../src/modules/probes/systemd.js';
 import { cannedConnection } from '../support/hosts.js';
 
 const SHA = 'b'.repeat(64);
@@ -25,8 +31,26 @@ NeedDaemonReload=no
 describe('systemd probe', () => {
   test('parses one status per unit, in order', () => {
     expect(systemdStatus.parse(TWO_UNITS)).toEqual([
-      { unit: 'ssh.service', loadState: 'loaded', activeState: 'active', subState: 'running', unitFileState: 'enabled', needDaemonReload: false, activeEnterTimestamp: 'Sun 2026-11-22 01:57:03 UTC', fileSha256: null },
-      { unit: 'nope.service', loadState: 'not-found', activeState: 'inactive', subState: 'dead', unitFileState: '', needDaemonReload: false, activeEnterTimestamp: '', fileSha256: null },
+      {
+        unit: 'ssh.service',
+        loadState: 'loaded',
+        activeState: 'active',
+        subState: 'running',
+        unitFileState: 'enabled',
+        needDaemonReload: false,
+        activeEnterTimestamp: 'Sun 2026-11-22 01:57:03 UTC',
+        fileSha256: null,
+      },
+      {
+        unit: 'nope.service',
+        loadState: 'not-found',
+        activeState: 'inactive',
+        subState: 'dead',
+        unitFileState: '',
+        needDaemonReload: false,
+        activeEnterTimestamp: '',
+        fileSha256: null,
+      },
     ]);
   });
 
@@ -34,21 +58,41 @@ describe('systemd probe', () => {
     const old = Buffer.from('[Service]\nExecStart=/bin/true\n').toString('base64');
     const out = `@unit app.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nUnitFileState=disabled\nNeedDaemonReload=yes\nActiveEnterTimestamp=\n@sha256 ${SHA}\n@content\n${old}\n@end\n`;
     expect(systemdStatus.parse(out)).toEqual([
-      { unit: 'app.service', loadState: 'loaded', activeState: 'failed', subState: 'failed', unitFileState: 'disabled', needDaemonReload: true, activeEnterTimestamp: '', fileSha256: SHA, content: '[Service]\nExecStart=/bin/true\n' },
+      {
+        unit: 'app.service',
+        loadState: 'loaded',
+        activeState: 'failed',
+        subState: 'failed',
+        unitFileState: 'disabled',
+        needDaemonReload: true,
+        activeEnterTimestamp: '',
+        fileSha256: SHA,
+        content: '[Service]\nExecStart=/bin/true\n',
+      },
     ]);
   });
 
   test('the command: one systemctl show and one hash per unit, names quoted', () => {
     const cmd = systemdStatus.command([{ unit: "it's.service" }, { unit: 'b.service', wantSha256: SHA }]);
-    expect(cmd).toContain(`systemctl show -p 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec' -- 'it'\\''s.service' || exit 1`);
-    expect(cmd).toContain(`if [ -f '/etc/systemd/system/b.service' ]; then h=$(sha256sum < '/etc/systemd/system/b.service'`);
+    expect(cmd).toContain(
+      `systemctl show -p 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec' -- 'it'\\''s.service' || exit 1`,
+    );
+    expect(cmd).toContain(
+      `if [ -f '/etc/systemd/system/b.service' ]; then h=$(sha256sum < '/etc/systemd/system/b.service'`,
+    );
     expect(cmd).toContain(`[ "$h" != '${SHA}' ]`);
     expect(cmd.match(/systemctl show/g)).toHaveLength(2);
     expect(cmd.match(/base64/g)).toHaveLength(1);
   });
 
   test('unit names default to .service', () => {
-    expect(['nginx', 'kubelet.service', 'docker.socket', 'fstrim.timer', 'getty@tty1'].map(unitName)).toEqual(['nginx.service', 'kubelet.service', 'docker.socket', 'fstrim.timer', 'getty@tty1.service']);
+    expect(['nginx', 'kubelet.service', 'docker.socket', 'fstrim.timer', 'getty@tty1'].map(unitName)).toEqual([
+      'nginx.service',
+      'kubelet.service',
+      'docker.socket',
+      'fstrim.timer',
+      'getty@tty1.service',
+    ]);
   });
 
   test('probeUnits: one round trip; a host without systemctl gets a clear error', async () => {
@@ -56,16 +100,21 @@ describe('systemd probe', () => {
     const found = await probeUnits(conn, [{ unit: 'ssh.service' }, { unit: 'nope.service' }]);
     expect(found.map((u) => u.activeState)).toEqual(['active', 'inactive']);
     expect(conn.commands).toHaveLength(1);
-    await expect(probeUnits(cannedConnection('', 127), [{ unit: 'a.service' }])).rejects.toThrow('h1: systemctl not found: this host does not run systemd');
+    await expect(probeUnits(cannedConnection('', 127), [{ unit: 'a.service' }])).rejects.toThrow(
+      'h1: systemctl not found: this host does not run systemd',
+    );
   });
 
   test('stale units: those whose files changed since the last daemon-reload', () => {
-    const out = 'Id=a.service\nNeedDaemonReload=no\n\nId=b.mount\nNeedDaemonReload=yes\n\nId=c.service\nNeedDaemonReload=yes\n';
+    const out =
+      'Id=a.service\nNeedDaemonReload=no\n\nId=b.mount\nNeedDaemonReload=yes\n\nId=c.service\nNeedDaemonReload=yes\n';
     expect(staleUnits.parse(out)).toEqual(['b.mount', 'c.service']);
     expect(staleUnits.parse('')).toEqual(staleUnits.default);
   });
 });
 
 test("systemd's time spans in seconds (TimeoutStartUSec); infinity is no bound", () => {
-  expect(['5min', '1min 30s', '300ms', '1h 2min', '90s', '2d', 'infinity', '', 'soon'].map(systemdSpanSeconds)).toEqual([300, 90, 1, 3720, 90, 172800, undefined, undefined, undefined]);
+  expect(['5min', '1min 30s', '300ms', '1h 2min', '90s', '2d', 'infinity', '', 'soon'].map(systemdSpanSeconds)).toEqual(
+    [300, 90, 1, 3720, 90, 172800, undefined, undefined, undefined],
+  );
 });

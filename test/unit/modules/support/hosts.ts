@@ -9,7 +9,12 @@ import type { Connection, ExecResult } from '../../../../src/engine/connections/
  * output (for pure plan decisions, and to count round trips), and the controller itself through
  * LocalConnection, working in a temp folder.
  */
-const spec = () => connectionSpecFromVars('localhost', { ansible_connection: 'local' }, { knownHostsFile: '/dev/null', strictHostKeys: false, sshConfigFile: false });
+const spec = () =>
+  connectionSpecFromVars(
+    'localhost',
+    { ansible_connection: 'local' },
+    { knownHostsFile: '/dev/null', strictHostKeys: false, sshConfigFile: false },
+  );
 
 export interface CannedConnection extends Connection {
   commands: string[];
@@ -33,7 +38,12 @@ export function cannedConnection(stdout: string | Buffer, code = 0): CannedConne
     close: async () => undefined,
     exec: async (command: string): Promise<ExecResult> => {
       commands.push(command);
-      return { code, stdout: Buffer.isBuffer(stdout) ? stdout : Buffer.from(stdout), stderr: Buffer.from(code ? 'boom\n' : ''), timedOut: false };
+      return {
+        code,
+        stdout: Buffer.isBuffer(stdout) ? stdout : Buffer.from(stdout),
+        stderr: Buffer.from(code ? 'boom\n' : ''),
+        timedOut: false,
+      };
     },
     put: fail,
     get: fail,
