@@ -32,7 +32,8 @@ export async function setupAnsible(workDir: string, knownHosts: string): Promise
       '[ssh_connection]',
       'pipelining = True',
       // The lab's own known_hosts, checked strictly, as Furrow checks it.
-      `ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes`,
+      `ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o ` +
+        `UserKnownHostsFile=${knownHosts} -o StrictHostKeyChecking=yes`,
       `control_path_dir = ${controlDir}`,
       '',
     ].join('\n'),

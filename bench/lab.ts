@@ -45,7 +45,8 @@ async function execOn(lab: Lab, hosts: string[], command: string): Promise<Map<s
   const bad = lines.filter((l) => l.status !== 'ok');
   if (r.code !== 0 || bad.length || lines.length !== hosts.length) {
     throw new Error(
-      `'${command}' failed on ${bad.map((l) => `${l.host}: ${l.stderr.trim()}`).join('; ') || `exit ${r.code}: ${r.stderr.trim()}`}`,
+      `'${command}' failed on ` +
+        `${bad.map((l) => `${l.host}: ${l.stderr.trim()}`).join('; ') || `exit ${r.code}: ${r.stderr.trim()}`}`,
     );
   }
   return new Map(lines.map((l) => [l.host, l.stdout]));

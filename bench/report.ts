@@ -51,14 +51,17 @@ function phaseOf(results: WorkloadResult[], id: number, phase: Phase): PhaseResu
 
 function resultsTable(results: WorkloadResult[]): string[] {
   const rows = [
-    '| # | Workload | Phase | Ansible (s) | Furrow (s) | Furrow/Ansible | Furrow faster by | Ansible CPU (s) | Furrow CPU (s) | Same end state |',
+    '| # | Workload | Phase | Ansible (s) | Furrow (s) | Furrow/Ansible | Furrow faster by | Ansible CPU (s) | ' +
+      'Furrow CPU (s) | Same end state |',
     '|---|---|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   for (const r of results) {
     for (const p of r.phases) {
       const [a, f] = TOOLS.map((t) => med(p, t)) as [number, number];
       rows.push(
-        `| ${r.workload.id} | ${r.workload.title} | ${p.phase} | ${s2(a)} | ${s2(f)} | ${(f / a).toFixed(3)} | ${(a / f).toFixed(1)}x | ${s2(med(p, 'ansible', 'cpuS'))} | ${s2(med(p, 'furrow', 'cpuS'))} | ${r.sameState ? 'yes' : '**NO**'} |`,
+        `| ${r.workload.id} | ${r.workload.title} | ${p.phase} | ${s2(a)} | ${s2(f)} | ${(f / a).toFixed(3)} | ` +
+          `${(a / f).toFixed(1)}x | ${s2(med(p, 'ansible', 'cpuS'))} | ${s2(med(p, 'furrow', 'cpuS'))} | ` +
+          `${r.sameState ? 'yes' : '**NO**'} |`,
       );
     }
   }
@@ -70,7 +73,8 @@ function allRuns(results: WorkloadResult[]): string[] {
   for (const r of results) {
     for (const p of r.phases)
       rows.push(
-        `| ${r.workload.id} | ${p.phase} | ${p.runs.ansible.map((m) => s2(m.wallS)).join(', ')} | ${p.runs.furrow.map((m) => s2(m.wallS)).join(', ')} |`,
+        `| ${r.workload.id} | ${p.phase} | ${p.runs.ansible.map((m) => s2(m.wallS)).join(', ')} | ` +
+          `${p.runs.furrow.map((m) => s2(m.wallS)).join(', ')} |`,
       );
   }
   return rows;
@@ -84,27 +88,36 @@ function targets(results: WorkloadResult[]): string[] {
   const rerun1 = phaseOf(results, 1, 'no-change re-run');
   if (rerun1)
     lines.push(
-      `- Workload 1, no-change re-run, at least 20x faster (about 1 s or less): ${speedup(rerun1).toFixed(1)}x, ${s2(med(rerun1, 'furrow'))} s: ${verdict(speedup(rerun1) >= 20)}.`,
+      `- Workload 1, no-change re-run, at least 20x faster ` +
+        `(about 1 s or less): ${speedup(rerun1).toFixed(1)}x, ${s2(med(rerun1, 'furrow'))} s: ` +
+        `${verdict(speedup(rerun1) >= 20)}.`,
     );
   const first1 = phaseOf(results, 1, 'first apply');
   if (first1)
     lines.push(
-      `- Workload 1, first apply, at least 10x faster: ${speedup(first1).toFixed(1)}x, ${s2(med(first1, 'furrow'))} s: ${verdict(speedup(first1) >= 10)}.`,
+      `- Workload 1, first apply, at ` +
+        `least 10x faster: ${speedup(first1).toFixed(1)}x, ${s2(med(first1, 'furrow'))} s: ` +
+        `${verdict(speedup(first1) >= 10)}.`,
     );
   for (const phase of ['first apply', 'no-change re-run'] as const) {
     const [at5, at20] = [phaseOf(results, 1, phase), phaseOf(results, 2, phase)];
     if (!at5 || !at20) continue;
     const growth = (tool: Tool, key: keyof Measurement = 'wallS'): number => med(at20, tool, key) / med(at5, tool, key);
     lines.push(
-      `- Workload 2 (${phase}), Furrow grows far less than linearly from 5 to 20 hosts (4x the hosts; judged here as under 2x the time): ` +
-        `Furrow took ${growth('furrow').toFixed(2)}x as long, Ansible ${growth('ansible').toFixed(2)}x: ${verdict(growth('furrow') < 2)}. ` +
-        `Furrow's own CPU grew ${growth('furrow', 'cpuS').toFixed(2)}x, the whole machine's (Furrow and the hosts) ${growth('furrow', 'machineCpuS').toFixed(2)}x (see "Where the CPU goes").`,
+      `- Workload 2 (${phase}), Furrow grows far less than linearly from 5 to 20 hosts (4x the hosts; judged here as ` +
+        `under 2x the time): ` +
+        `Furrow took ${growth('furrow').toFixed(2)}x as long, Ansible ${growth('ansible').toFixed(2)}x: ` +
+        `${verdict(growth('furrow') < 2)}. ` +
+        `Furrow's own CPU grew ${growth('furrow', 'cpuS').toFixed(2)}x, the whole machine's (Furrow ` +
+        `and the hosts) ${growth('furrow', 'machineCpuS').toFixed(2)}x (see "Where the CPU goes").`,
     );
   }
   const slow = phaseOf(results, 3, 'run');
   if (slow)
     lines.push(
-      `- Workload 3, within 3 s of one slow chain (2 s), where linear Ansible needs about 20 s: Furrow ${s2(med(slow, 'furrow'))} s, Ansible ${s2(med(slow, 'ansible'))} s: ${verdict(med(slow, 'furrow') <= 5)}.`,
+      `- Workload 3, within 3 s of one slow chain (2 s), where linear Ansible needs ` +
+        `about 20 s: Furrow ${s2(med(slow, 'furrow'))} s, Ansible ${s2(med(slow, 'ansible'))} s: ` +
+        `${verdict(med(slow, 'furrow') <= 5)}.`,
     );
   lines.push(...perTask(results, verdict));
   return lines;
@@ -117,9 +130,12 @@ function perTask(results: WorkloadResult[], verdict: (ok: boolean) => string): s
   const ms = (tool: Tool, key: keyof Measurement) => ((med(full, tool, key) - med(twin, tool, key)) / 99) * 1000;
   const whole = (tool: Tool) => (med(full, tool, 'cpuS') / 100) * 1000;
   return [
-    `- Workload 4, under 5 ms of controller time per no-op task: Furrow ${ms('furrow', 'cpuS').toFixed(2)} ms CPU per extra task ` +
-      `(the 100-task run's CPU less the 1-task run's, over 99; ${whole('furrow').toFixed(1)} ms if start-up is spread over the 100), ` +
-      `${ms('furrow', 'wallS').toFixed(1)} ms wall per extra task; Ansible ${ms('ansible', 'cpuS').toFixed(1)} ms CPU and ${ms('ansible', 'wallS').toFixed(1)} ms wall per extra task: ${verdict(ms('furrow', 'cpuS') < 5)}.`,
+    `- Workload 4, under 5 ms of controller time per ` +
+      `no-op task: Furrow ${ms('furrow', 'cpuS').toFixed(2)} ms CPU per extra task ` +
+      `(the 100-task run's CPU less the 1-task ` +
+      `run's, over 99; ${whole('furrow').toFixed(1)} ms if start-up is spread over the 100), ` +
+      `${ms('furrow', 'wallS').toFixed(1)} ms wall per extra task; Ansible ${ms('ansible', 'cpuS').toFixed(1)} ms ` +
+      `CPU and ${ms('ansible', 'wallS').toFixed(1)} ms wall per extra task: ${verdict(ms('furrow', 'cpuS') < 5)}.`,
   ];
 }
 
@@ -129,7 +145,8 @@ function perTask(results: WorkloadResult[], verdict: (ok: boolean) => string): s
  */
 function cpuTable(results: WorkloadResult[], cores: number): string[] {
   const rows = [
-    '| Hosts | Phase | Tool | Wall (s) | Tool CPU (s) | Machine CPU (s) | Machine less tool, per host (ms) | Cores busy |',
+    '| Hosts | Phase | Tool | Wall (s) | Tool CPU (s) | Machine CPU (s) | Machine less tool, per host ' +
+      '(ms) | Cores busy |',
     '|---:|---|---|---:|---:|---:|---:|---:|',
   ];
   for (const r of results.filter((w) => w.workload.id === 1 || w.workload.id === 2)) {
@@ -138,7 +155,8 @@ function cpuTable(results: WorkloadResult[], cores: number): string[] {
         const [wall, own, machine] = [med(p, tool), med(p, tool, 'cpuS'), med(p, tool, 'machineCpuS')];
         const perHost = ((machine - own) / r.workload.hosts.length) * 1000;
         rows.push(
-          `| ${r.workload.hosts.length} | ${p.phase} | ${tool} | ${s2(wall)} | ${s2(own)} | ${s2(machine)} | ${perHost.toFixed(0)} | ${(machine / wall).toFixed(2)} of ${cores} |`,
+          `| ${r.workload.hosts.length} | ${p.phase} | ${tool} | ${s2(wall)} | ${s2(own)} | ${s2(machine)} | ` +
+            `${perHost.toFixed(0)} | ${(machine / wall).toFixed(2)} of ${cores} |`,
         );
       }
     }
@@ -161,10 +179,17 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
   return [
     '# Benchmarks: Furrow against Ansible',
     '',
-    `Written by \`${info.command}\` (bench/run.ts) on ${info.date}; the whole run took ${info.durationMin.toFixed(1)} min. It is not part of the tests or CI: timings are measured here, never asserted.`,
-    'Both tools run the same workload against the same lab hosts (`furrow lab up --packages python3`: Ansible needs python3 on its targets),',
-    `alternating Ansible, Furrow, Ansible, Furrow, ${info.runs} runs each; the figures are medians of wall time as the controller sees it, process start to exit.`,
-    'Before every timed first apply the hosts are reset (`rm -rf /bench`); after every run each host\'s /bench (paths, types, modes, sizes, owners, content hashes) is compared with the first run\'s: "same end state" means every run of both tools left every host identical.',
+    `Written by \`${info.command}\` (bench/run.ts) on ${info.date}; the whole run took ` +
+      `${info.durationMin.toFixed(1)} min. It is not part of the tests or CI: timings are measured here, ` +
+      `never asserted.`,
+    'Both tools run the same workload against the same lab hosts (`furrow lab up --packages python3`: Ansible needs ' +
+      'python3 on its targets),',
+    `alternating Ansible, Furrow, ` +
+      `Ansible, Furrow, ${info.runs} runs each; the figures are medians of wall time as the controller sees it, ` +
+      `process start to exit.`,
+    "Before every timed first apply the hosts are reset (`rm -rf /bench`); after every run each host's /bench " +
+      '(paths, types, modes, sizes, owners, content hashes) is compared with the first run\'s: "same end state" ' +
+      'means every run of both tools left every host identical.',
     '',
     '| Run | |',
     '|---|---|',
@@ -179,7 +204,9 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
     '',
     ...resultsTable(results),
     '',
-    'CPU is user + system time of the tool and every child process it waited for, on the controller (GNU time). For Ansible this leaves out the ssh ControlPersist masters (they detach) and, for both tools, everything the hosts do: the lab hosts share the same two cores.',
+    'CPU is user + system time of the tool and every child process it waited for, on the controller (GNU time). For ' +
+      'Ansible this leaves out the ssh ControlPersist masters (they detach) and, for both tools, everything the ' +
+      'hosts do: the lab hosts share the same two cores.',
     '',
     '## Targets (from the issue)',
     '',
@@ -189,13 +216,18 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
     '',
     ...cpuTable(results, info.cores),
     '',
-    'Machine CPU is what the whole machine spent during the run (/proc/stat: user, nice, system, irq, softirq), medians like the rest. Less the tool\'s own CPU it is mostly the lab hosts: their sshd (every run starts with a handshake per host), the shells and the commands the tool runs there, which share the controller\'s cores. For Ansible it also holds its detached ssh ControlPersist masters. "Cores busy" is machine CPU over wall time.',
+    'Machine CPU is what the whole machine spent during the run (/proc/stat: user, nice, system, irq, softirq), ' +
+      "medians like the rest. Less the tool's own CPU it is mostly the lab hosts: their sshd (every run starts with " +
+      "a handshake per host), the shells and the commands the tool runs there, which share the controller's cores. " +
+      'For Ansible it also holds its detached ssh ControlPersist masters. "Cores busy" is machine CPU over wall time.',
     '',
     '## Controller memory at 20 hosts (workload 2)',
     '',
     ...memory(results),
     '',
-    'Peak RSS is GNU time\'s "Maximum resident set size": the largest single process of the run. Furrow is one process. Ansible forks a worker per host (forks = 20) plus an ssh client each; that figure is one of them or the parent, not their sum.',
+    'Peak RSS is GNU time\'s "Maximum resident set size": the largest single process of the run. Furrow is one ' +
+      'process. Ansible forks a worker per host (forks = 20) plus an ssh client each; that figure is one of them or ' +
+      'the parent, not their sum.',
     '',
     '## Every run (wall seconds, in order)',
     '',
@@ -203,22 +235,31 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
     '',
     '## Settings',
     '',
-    "Ansible, tuned: pipelining on, ControlPersist (masters stay up between runs, so Ansible's later runs skip the SSH handshake, which Furrow does every run), forks = the workload's hosts (`--forks N`), `gather_facts: false`, a fixed `interpreter_python` (no discovery), the lab's known_hosts checked strictly, the lab's key from its inventory (`ansible_ssh_private_key_file`). `ansible-config dump --only-changed -t all` (connection plugin settings included):",
+    "Ansible, tuned: pipelining on, ControlPersist (masters stay up between runs, so Ansible's later runs skip the " +
+      "SSH handshake, which Furrow does every run), forks = the workload's hosts (`--forks N`), `gather_facts: " +
+      "false`, a fixed `interpreter_python` (no discovery), the lab's known_hosts checked strictly, the lab's key " +
+      'from its inventory (`ansible_ssh_private_key_file`). `ansible-config dump --only-changed -t all` (connection ' +
+      'plugin settings included):',
     '',
     '```',
     info.ansibleSettings,
     '```',
     '',
-    'Furrow: `furrow run PLAYBOOK -i INVENTORY --limit HOSTS` with its defaults (forks = every host of the play, one SSH connection per host, journal written).',
+    'Furrow: `furrow run PLAYBOOK -i INVENTORY --limit HOSTS` with its defaults (forks = every host of the play, one ' +
+      'SSH connection per host, journal written).',
     '',
     '## Workloads',
     '',
-    "Each is written once as an Ansible playbook and once as a Furrow playbook in bench/workloads.ts; the host set is chosen with `--limit` on the lab's inventory, which both tools read as it is.",
+    'Each is written once as an Ansible playbook and once as a Furrow playbook in bench/workloads.ts; the host set ' +
+      "is chosen with `--limit` on the lab's inventory, which both tools read as it is.",
     '',
-    '1. 30 tasks per host: 10 directories (`file`), 10 small files with content (`copy`), 10 lines in one file (`lineinfile`), on 5 hosts: the first apply on reset hosts, then the no-change re-run.',
+    '1. 30 tasks per host: 10 directories (`file`), 10 small files with content (`copy`), 10 lines in one file ' +
+      '(`lineinfile`), on 5 hosts: the first apply on reset hosts, then the no-change re-run.',
     '2. The same on 20 hosts.',
-    "3. 10 hosts x 10 `shell` tasks: on task i only host hi runs (sleeps 2 s, writes a marker), the others skip it. Ansible's linear strategy waits for the slowest host on every task; Furrow's hosts do not wait for each other.",
-    '4. One host, 100 `file: state=directory` tasks on a directory that is already as asked (a real probe, no change), and its 1-task twin to separate the per-task cost from start-up.',
+    '3. 10 hosts x 10 `shell` tasks: on task i only host hi runs (sleeps 2 s, writes a marker), the others skip it. ' +
+      "Ansible's linear strategy waits for the slowest host on every task; Furrow's hosts do not wait for each other.",
+    '4. One host, 100 `file: state=directory` tasks on a directory that is already as asked (a real probe, no ' +
+      'change), and its 1-task twin to separate the per-task cost from start-up.',
     '',
   ].join('\n');
 }

@@ -96,7 +96,8 @@ async function runWorkload(ctx: Context, w: Workload): Promise<WorkloadResult> {
         );
         results[i]!.runs[tool].push(m);
         log(
-          `workload ${w.id} round ${round}/${ctx.runs} ${tool.padEnd(7)} ${p.phase.padEnd(16)} ${m.wallS.toFixed(2)} s (cpu ${m.cpuS.toFixed(2)} s, rss ${m.maxRssMb.toFixed(0)} MB)`,
+          `workload ${w.id} round ${round}/${ctx.runs} ${tool.padEnd(7)} ${p.phase.padEnd(16)} ${m.wallS.toFixed(2)} ` +
+            `s (cpu ${m.cpuS.toFixed(2)} s, rss ${m.maxRssMb.toFixed(0)} MB)`,
         );
         const states = await hostStates(ctx.lab, w.hosts);
         reference ??= states;
@@ -104,7 +105,8 @@ async function runWorkload(ctx: Context, w: Workload): Promise<WorkloadResult> {
         if (differs.length) {
           sameState = false;
           log(
-            `workload ${w.id}: after ${tool} ${p.phase} hosts ${differs.join(', ')} differ from the first run's end state`,
+            `workload ${w.id}: after ${tool} ${p.phase} hosts ${differs.join(', ')} differ from the first ` +
+              `run's end state`,
           );
         }
       }

@@ -98,7 +98,8 @@ export async function verifyBundle(file: string): Promise<VerifyResult> {
     if (!got) problems.push(`${want.item}: ${p} is missing`);
     else if (got.sha256 !== want.sha256 || got.size !== want.size) {
       problems.push(
-        `${want.item}: ${p} has sha256 ${got.sha256} (${got.size} bytes), bundle.json says ${want.sha256} (${want.size} bytes)`,
+        `${want.item}: ${p} has sha256 ${got.sha256} (${got.size} bytes), bundle.json says ${want.sha256} ` +
+          `(${want.size} bytes)`,
       );
     }
   }
@@ -118,20 +119,23 @@ export function describeBundle(
   for (const b of index.binaries) {
     const size = b.files.reduce((n, f) => n + (sizes.get(f) ?? 0), 0);
     lines.push(
-      `  ${b.name} ${b.version} ${b.arch}  ${b.files.map((f) => path.basename(f)).join(' ')}  ${mb(size)}  hosts: ${b.hosts}`,
+      `  ${b.name} ${b.version} ${b.arch}  ${b.files.map((f) => path.basename(f)).join(' ')}  ${mb(size)}  ` +
+        `hosts: ${b.hosts}`,
     );
   }
   if (index.images.length) lines.push('images:');
   for (const i of index.images) {
     const size = i.platforms.reduce((n, p) => n + p.size, 0);
     lines.push(
-      `  ${i.name}  ${i.digest}  ${i.platforms.map((p) => p.arch + (p.variant ? `/${p.variant}` : '')).join(',')}  ${mb(size)}`,
+      `  ${i.name}  ${i.digest}  ` +
+        `${i.platforms.map((p) => p.arch + (p.variant ? `/${p.variant}` : '')).join(',')}  ${mb(size)}`,
     );
   }
   if (index.packages) {
     const p = index.packages;
     lines.push(
-      `packages (${p.family}, ${p.distribution.id} ${p.distribution.versionId} ${p.distribution.codename}, ${p.arch}): ${p.packages.length} with dependencies`,
+      `packages (${p.family}, ${p.distribution.id} ${p.distribution.versionId} ${p.distribution.codename}, ` +
+        `${p.arch}): ${p.packages.length} with dependencies`,
     );
     lines.push(`  requested: ${p.requested.join(' ')}`);
   }

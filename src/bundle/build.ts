@@ -118,7 +118,8 @@ function checkPackagesBuildable(manifest: Manifest): void {
   if (others.length) {
     throw new InputError(
       { file: manifest.file },
-      `OS packages are downloaded with this machine's apt, which is ${native}; the build asks for ${others.join(', ')} too`,
+      `OS packages are downloaded with this ` +
+        `machine's apt, which is ${native}; the build asks for ${others.join(', ')} too`,
       `build with --arch ${native}, or build the ${others.join(', ')} bundle on a machine of that architecture`,
     );
   }
@@ -222,7 +223,8 @@ async function extractFiles(archive: string, item: BinaryItem, work: string, lab
   } catch (err) {
     throw new InputError(
       item.place,
-      `${label}: the download is not a tar archive (${(err as Error).message}), but the manifest lists files to take out of it`,
+      `${label}: the download is not a tar archive (${(err as Error).message}), but the manifest lists files ` +
+        `to take out of it`,
       'leave files: out when the download is the binary itself',
     );
   }
@@ -284,13 +286,15 @@ async function gatherImages(
     const pulled = results[i]!;
     if (pulled.missingArches.length)
       log(
-        `image ${pulled.name}: has no ${pulled.missingArches.join(', ')}; the bundle carries ${pulled.platforms.map((p) => p.arch).join(', ')}`,
+        `image ${pulled.name}: has no ${pulled.missingArches.join(', ')}; the bundle carries ` +
+          `${pulled.platforms.map((p) => p.arch).join(', ')}`,
       );
     const newBlobs = pulled.blobs.filter((b) => b.fetched);
     fetched.blobs += newBlobs.length;
     const bytes = newBlobs.reduce((n, b) => n + b.size, 0);
     log(
-      `image ${pulled.name}: ${pulled.digest.slice(0, 19)} ${item.arches.join(',')}, ${newBlobs.length ? `fetched ${newBlobs.length} blob(s), ${(bytes / 1e6).toFixed(1)} MB` : 'present'}`,
+      `image ${pulled.name}: ${pulled.digest.slice(0, 19)} ${item.arches.join(',')}, ` +
+        `${newBlobs.length ? `fetched ${newBlobs.length} blob(s), ${(bytes / 1e6).toFixed(1)} MB` : 'present'}`,
     );
     // What this build fetched is not part of the bundle: a rebuild must compare equal.
     pulledAll.push(pulled);

@@ -52,7 +52,8 @@ export async function imageForPlatform(layout: string, digest: string, arch: str
     );
     if (!found)
       throw new Error(
-        `image ${digest} has no linux/${arch} manifest (it has ${list.manifests.map((m) => m.platform?.architecture).join(', ')})`,
+        `image ${digest} has no linux/${arch} manifest (it has ` +
+          `${list.manifests.map((m) => m.platform?.architecture).join(', ')})`,
       );
     manifest = found;
   }
@@ -65,7 +66,9 @@ export async function imageForPlatform(layout: string, digest: string, arch: str
   return { top, manifest, config: m.config, layers: m.layers };
 }
 
-/** A tar stream of `files` (archive name -> file on the controller), built in a temp folder of links; `done` removes it. */
+/**
+ * A tar stream of `files` (archive name -> file on the controller), built in a temp folder of links; `done` removes it.
+ */
 async function linkedTar(
   files: Map<string, string>,
   texts: Map<string, string>,

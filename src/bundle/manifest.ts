@@ -27,7 +27,10 @@ export interface BinaryItem {
   url: string;
   /** The download's published digest: sha256 (most projects) or sha512 (Kubernetes' release tarballs). */
   checksum: Checksum;
-  /** Files taken out of the archive: path inside it, and the name under bin/<arch>/. Undefined: the download is the file. */
+  /**
+   * Files taken out of the archive: path inside it, and the name under bin/<arch>/. Undefined: the download is the
+   * file.
+   */
   files?: { from: string; to: string }[];
   hosts: string;
   /** Where it is written in the manifest (for errors). */

@@ -25,7 +25,8 @@ export async function unpackIntoCluster(
   const checked = await verifyBundle(file);
   if (checked.problems.length) {
     throw new BundleError(
-      `${file} is damaged; nothing was unpacked or copied:\n  ${checked.problems.slice(0, 20).join('\n  ')}${checked.problems.length > 20 ? `\n  (and ${checked.problems.length - 20} more)` : ''}`,
+      `${file} is damaged; nothing was unpacked or copied:\n  ${checked.problems.slice(0, 20).join('\n  ')}` +
+        (checked.problems.length > 20 ? `\n  (and ${checked.problems.length - 20} more)` : ''),
     );
   }
   const tmp = `${dir}.new-${process.pid}`;

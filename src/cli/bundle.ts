@@ -35,7 +35,8 @@ export function registerBundle(program: Command): void {
     .option('--arch <list>', "architectures, comma separated (default: the manifest's arch:)", arches)
     .addHelpText(
       'after',
-      '\nExamples:\n  furrow bundle build -o furrow-k8s.tar\n  furrow bundle build -m site-bundle.yml -o site.tar --arch amd64,arm64\n',
+      '\nExamples:\n  furrow bundle build -o furrow-k8s.tar\n  furrow bundle build -m site-bundle.yml -o site.tar ' +
+        '--arch amd64,arm64\n',
     )
     .action(async (o: { manifest?: string; output: string; arch?: string[] }) => {
       const [{ loadManifest }, { buildBundle }] = await Promise.all([
@@ -74,14 +75,16 @@ export function registerBundle(program: Command): void {
     bundle
       .command('preload')
       .description(
-        'unpack a bundle into a cluster folder and put on each host what it lacks: binaries, the OS package repository, images',
+        'unpack a bundle into a cluster folder and put on each host what it lacks: binaries, the OS package ' +
+          'repository, images',
       )
       .argument('<file>', 'the bundle file'),
     'the cluster folder (hosts or inventory.yml, config.yml)',
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  furrow bundle preload furrow-k8s.tar -i clusters/prod\n  furrow bundle preload furrow-k8s.tar -i clusters/prod --check\n',
+      '\nExamples:\n  furrow bundle preload furrow-k8s.tar -i clusters/prod\n  furrow bundle preload furrow-k8s.tar ' +
+        '-i clusters/prod --check\n',
     )
     .action(async (file: string, o: RunFlags) => {
       const [{ preloadCluster }, run] = await Promise.all([import('../cluster/preload.js'), runOptionsFromFlags(o)]);

@@ -21,7 +21,8 @@ export function registerCerts(program: Command): void {
     .option('--json', 'one JSON object per certificate per line')
     .addHelpText(
       'after',
-      '\nExit status: 0 when every certificate is valid beyond the renew window (cert_renew_within_days,\ndefault 30), 1 when any is expired, expiring or unreadable.\n',
+      '\nExit status: 0 when every certificate is valid beyond the renew window (cert_renew_within_days,\ndefault ' +
+        '30), 1 when any is expired, expiring or unreadable.\n',
     )
     .action(async (o: { inventory: string; json?: boolean }) => {
       const [{ loadCluster }, { checkClusterCerts }, { needsAttention }] = await Promise.all([
@@ -46,7 +47,8 @@ export function registerCerts(program: Command): void {
     certs
       .command('renew')
       .description(
-        're-issue leaf certificates with the existing CAs and roll them out (etcd members, then apiservers, restart one at a time)',
+        're-issue leaf certificates with the existing CAs and roll them out (etcd members, then apiservers, ' +
+          'restart one at a time)',
       )
       .option('--only <names>', "only these (comma separated, as pki/ names them: 'etcd/server-h1')", list),
     'the cluster folder',

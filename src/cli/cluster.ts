@@ -66,7 +66,8 @@ export function formatStatus(s: ClusterStatus, cwd = process.cwd()): string {
   lines.push(`certificates: ${c.total}, ${c.attention.length ? `${c.attention.length} need attention` : 'all ok'}`);
   if (c.soonest)
     lines.push(
-      `  first to expire: ${c.soonest.name} (${c.soonest.where}) on ${c.soonest.notAfter.slice(0, 10)}, ${c.soonest.daysLeft} days left`,
+      `  first to expire: ${c.soonest.name} (${c.soonest.where}) on ${c.soonest.notAfter.slice(0, 10)}, ` +
+        `${c.soonest.daysLeft} days left`,
     );
   for (const a of c.attention) lines.push(`  ${a.status}: ${a.name} (${a.where}), ${a.daysLeft} days left`);
   lines.push('');
@@ -74,7 +75,8 @@ export function formatStatus(s: ClusterStatus, cwd = process.cwd()): string {
   const d = s.lastDeploy;
   if (!d)
     lines.push(
-      `last deploy: none recorded in ${path.relative(cwd, path.join(cwd, '.furrow', 'runs')) || '.'} (journals are kept where furrow deploy ran)`,
+      `last deploy: none recorded in ${path.relative(cwd, path.join(cwd, '.furrow', 'runs')) || '.'} (journals are ` +
+        `kept where furrow deploy ran)`,
     );
   else {
     const outcome = !d.finished
@@ -96,7 +98,8 @@ export function formatStatus(s: ClusterStatus, cwd = process.cwd()): string {
     );
     for (const [host, tasks] of hosts)
       lines.push(
-        `  ${host}: ${tasks.length} task(s) would change: ${tasks.slice(0, 3).join('; ')}${tasks.length > 3 ? '; ...' : ''}`,
+        `  ${host}: ${tasks.length} task(s) would change: ` +
+          `${tasks.slice(0, 3).join('; ')}${tasks.length > 3 ? '; ...' : ''}`,
       );
     for (const host of s.drift.unreachable) lines.push(`  ${host}: unreachable`);
     for (const host of s.drift.failed)
@@ -112,13 +115,15 @@ export function registerCluster(program: Command): void {
     cluster
       .command('status')
       .description(
-        'the cluster at a glance: the API and its nodes, etcd members and health, certificate expiry, the last deploy, and whether the hosts drifted from it (a deploy in check mode)',
+        'the cluster at a glance: the API and its nodes, etcd members and health, certificate expiry, the last ' +
+          'deploy, and whether the hosts drifted from it (a deploy in check mode)',
       )
       .option('--no-drift', 'skip the drift check (the deploy in check mode, the slow part)'),
   )
     .addHelpText(
       'after',
-      '\nExit status: 0 when everything is healthy and nothing drifted, 1 when something needs attention.\n\nExample:\n  furrow cluster status -i clusters/prod\n',
+      '\nExit status: 0 when everything is healthy and nothing drifted, 1 when something needs ' +
+        'attention.\n\nExample:\n  furrow cluster status -i clusters/prod\n',
     )
     .action(async (o: ClusterFlags & { drift?: boolean }) => {
       const [{ clusterStatus, needsAttention }, run] = await Promise.all([
@@ -134,7 +139,8 @@ export function registerCluster(program: Command): void {
     cluster
       .command('destroy')
       .description(
-        "kubeasz's 99.clean: stop and take away every unit, binary, configuration, data folder, CNI interface and iptables/IPVS rule Furrow made on the cluster's hosts (etcd's data too); the cluster folder stays",
+        "kubeasz's 99.clean: stop and take away every unit, binary, configuration, data folder, CNI interface and " +
+          "iptables/IPVS rule Furrow made on the cluster's hosts (etcd's data too); the cluster folder stays",
       )
       .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
       .option('-C, --check', 'show what would be taken away, change nothing')
@@ -143,7 +149,8 @@ export function registerCluster(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  furrow cluster destroy -i clusters/prod --check\n  furrow cluster destroy -i clusters/prod --yes\n\nWhat stays on the hosts (Debian packages, chrony, ...): docs/cli.md#furrow-node.\n',
+      '\nExamples:\n  furrow cluster destroy -i clusters/prod --check\n  furrow cluster destroy -i clusters/prod ' +
+        '--yes\n\nWhat stays on the hosts (Debian packages, chrony, ...): docs/cli.md#furrow-node.\n',
     )
     .action(async (o: ClusterFlags & { yes?: boolean; check?: boolean; verbose?: boolean; wait?: boolean }) => {
       const [{ destroyCluster }, { loadClusterWithHosts }] = await Promise.all([
@@ -163,7 +170,8 @@ export function registerCluster(program: Command): void {
         !o.check &&
         !o.yes &&
         !(await confirmed(
-          `Every Kubernetes service on ${hosts.join(', ')} stops and is taken away, with etcd's data (the cluster's whole state). Type 'yes' to destroy the cluster: `,
+          `Every Kubernetes service on ${hosts.join(', ')} stops and is taken away, with etcd's data (the cluster's ` +
+            `whole state). Type 'yes' to destroy the cluster: `,
         ))
       ) {
         process.stderr.write('cluster destroy: not confirmed; nothing was touched\n');
@@ -174,7 +182,8 @@ export function registerCluster(program: Command): void {
       const out = o.json ? process.stderr : process.stdout;
       if (code === 0 && !o.check)
         out.write(
-          `cluster destroy: done; ${cluster.dir} is kept (inventory, config.yml, pki/, backup/): \`furrow deploy all\` from it makes the cluster again, empty\n`,
+          `cluster destroy: done; ${cluster.dir} is kept (inventory, config.yml, pki/, backup/): \`furrow deploy ` +
+            `all\` from it makes the cluster again, empty\n`,
         );
       process.exitCode = code;
     });

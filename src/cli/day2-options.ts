@@ -1,7 +1,10 @@
 import { type Command, Option } from 'commander';
 import { parseCount } from './lab.js';
 
-/** The flags of a day-2 operation on a cluster (etcd backup/restore, node add/remove): the folder, and how to report and lock. */
+/**
+ * The flags of a day-2 operation on a cluster (etcd backup/restore, node add/remove): the folder, and how to report and
+ * lock.
+ */
 export interface Day2Flags {
   inventory: string;
   json?: boolean;

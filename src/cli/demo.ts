@@ -55,7 +55,8 @@ async function runDemo(name: string, dir: string): Promise<number> {
   log(
     kube.cachedKubernetesBinDir()
       ? '2/5 Kubernetes v1.20.2 binaries: cached on this machine'
-      : "2/5 Kubernetes v1.20.2 binaries: not built on this machine yet; building them once from Debian's source package takes about 5 minutes on 2 idle cores (more under load) and ~5 GB free; later runs take the cache",
+      : "2/5 Kubernetes v1.20.2 binaries: not built on this machine yet; building them once from Debian's source " +
+          'package takes about 5 minutes on 2 idle cores (more under load) and ~5 GB free; later runs take the cache',
   );
   const k = await kube.labKubernetes({ log });
   await buildLabBundle({ kubernetes: k, log });
@@ -75,7 +76,8 @@ async function runDemo(name: string, dir: string): Promise<number> {
   }
   const run = await runOptionsFromFlags({ inventory: dir });
   log(
-    `the hosts get binaries, OS packages and images from the bundle, as an offline site's do: furrow bundle preload ${labBundleFile()} -i ${dir}`,
+    `the hosts get binaries, OS packages and images from the bundle, as an offline site's do: furrow ` +
+      `bundle preload ${labBundleFile()} -i ${dir}`,
   );
   const preloaded = await preloadCluster(labBundleFile(), dir, run, (line) => log(line));
   if (preloaded !== 0) return preloaded;
@@ -84,7 +86,8 @@ async function runDemo(name: string, dir: string): Promise<number> {
   const deployed = await deployCluster(dir, 'all', run);
   if (deployed !== 0) {
     log(
-      `deploy all failed (exit ${deployed}); the lines above name the host and task. Re-run 'npm run demo' after a fix: it picks up where it is.`,
+      `deploy all failed (exit ${deployed}); the lines above name the host and task. Re-run 'npm run demo' after a ` +
+        `fix: it picks up where it is.`,
     );
     return deployed;
   }
@@ -95,16 +98,23 @@ async function runDemo(name: string, dir: string): Promise<number> {
     inventory: path.join(dir, 'inventory.yml'),
     pattern: 'kube_master[0]',
     command:
-      'kubectl() { /opt/kube/bin/kubectl --kubeconfig=/root/.kube/config "$@"; }; echo "$ kubectl get nodes -o wide"; kubectl get nodes -o wide 2>&1 && echo && echo "$ kubectl get pods -A -o wide" && kubectl get pods -A -o wide 2>&1',
+      'kubectl() { /opt/kube/bin/kubectl --kubeconfig=/root/.kube/config "$@"; }; echo "$ kubectl get nodes -o ' +
+      'wide"; kubectl get nodes -o wide 2>&1 && echo && echo "$ kubectl get pods -A -o wide" && kubectl get pods ' +
+      '-A -o wide 2>&1',
     onResult: (r) => process.stdout.write(`${r.stdout}${r.status === 'ok' ? '' : r.stderr || r.error || ''}`),
   });
-  process.stdout.write(`
+  process.stdout.write(
+    `
 Use it:
-  npx furrow exec 'kube_master[0]' -i ${dir}/inventory.yml -- /opt/kube/bin/kubectl get pods -A   (kubectl on the first master)
-  KUBECONFIG=${dir}/kubeconfig kubectl get nodes   (from here, with your own kubectl; the admin kubeconfig: keep it secret)
+  npx furrow exec 'kube_master[0]' -i ${dir}/inventory.yml -- /opt/kube/bin/kubectl get pods -A   (kubectl on the \
+first master)
+  KUBECONFIG=${dir}/kubeconfig kubectl get nodes   (from here, with your own kubectl; the admin kubeconfig: keep it \
+secret)
   npx furrow deploy all -i ${dir}   (again: changes nothing)
 Take it down:
-  npx furrow lab down${name === 'default' ? '' : ` --name ${name}`}   (every process, mount and link the lab made; ${dir} stays)
-`);
+  npx furrow lab down${name === 'default' ? '' : ` --name ${name}`}   (every process, mount and ` +
+      `link the lab made; ${dir} stays)
+`,
+  );
   return adhocExitCode(results);
 }

@@ -31,7 +31,8 @@ export function registerDeploy(program: Command): void {
     .addHelpText(
       'after',
       () =>
-        `\nSteps:\n${indent(stepTable(PACKAGE_PLAYBOOKS))}\nExamples:\n  furrow deploy all -i clusters/prod\n  furrow deploy etcd -i clusters/prod --check --diff\n  furrow deploy 01 -i clusters/prod -l h3\n`,
+        `\nSteps:\n${indent(stepTable(PACKAGE_PLAYBOOKS))}\nExamples:\n  furrow deploy all -i clusters/prod\n  ` +
+        `furrow deploy etcd -i clusters/prod --check --diff\n  furrow deploy 01 -i clusters/prod -l h3\n`,
     )
     .action(async (stepArg: string | undefined, o: Partial<RunFlags> & { list?: boolean }) => {
       if (o.list) {
@@ -59,7 +60,8 @@ export function registerDeploy(program: Command): void {
     .argument('<dir>', 'the folder to create')
     .option(
       '--from-lab [name]',
-      "use a lab's inventory (default lab: 'default') and lab settings, and preload the lab's bundle (furrow lab kubernetes) when it is built",
+      "use a lab's inventory (default lab: 'default') and lab settings, and preload the lab's bundle (furrow lab " +
+        'kubernetes) when it is built',
     )
     .option('--no-bundle', 'with --from-lab: do not preload the lab bundle (bring your own bin/, repo/ or bundle)')
     .action(async (dir: string, o: { fromLab?: string | boolean; bundle: boolean }) => {
@@ -76,7 +78,9 @@ export function registerDeploy(program: Command): void {
         const file = labBundleFile();
         if (!existsSync(file)) {
           process.stdout.write(
-            `created ${dir}; the lab bundle (Kubernetes binaries, etcd, containerd, images, OS packages) is not built yet:\n  furrow lab kubernetes && furrow bundle preload ${file} -i ${dir}\nthen: furrow deploy all -i ${dir}\n`,
+            `created ${dir}; the lab bundle (Kubernetes binaries, etcd, containerd, images, OS packages) is not ` +
+              `built yet:\n  furrow lab kubernetes && furrow ` +
+              `bundle preload ${file} -i ${dir}\nthen: furrow deploy all -i ${dir}\n`,
           );
           return;
         }

@@ -21,7 +21,8 @@ export function registerEtcd(program: Command): void {
     etcd
       .command('backup')
       .description(
-        'a snapshot from the first healthy etcd member into <cluster>/backup/snapshot-<UTC time>.db, with its .sha256 (mode 0600: it holds every Secret)',
+        'a snapshot from the first healthy etcd member into <cluster>/backup/snapshot-<UTC time>.db, with its ' +
+          '.sha256 (mode 0600: it holds every Secret)',
       ),
   )
     .addHelpText('after', '\nExample:\n  furrow etcd backup -i clusters/prod\n')
@@ -31,7 +32,8 @@ export function registerEtcd(program: Command): void {
       const out = o.json ? process.stderr : process.stdout;
       if (r.file) {
         out.write(
-          `etcd backup: ${r.file}\n  size: ${r.size} bytes\n  sha256: ${r.sha256} (in ${r.file}.sha256)\n  member: ${r.member ?? '(unknown)'}\n  it holds every Secret of the cluster: keep it as safe as pki/ (mode 0600)\n`,
+          `etcd backup: ${r.file}\n  size: ${r.size} bytes\n  sha256: ${r.sha256} (in ${r.file}.sha256)\n  member: ` +
+            `${r.member ?? '(unknown)'}\n  it holds every Secret of the cluster: keep it as safe as pki/ (mode 0600)\n`,
         );
       } else {
         process.stderr.write(`etcd backup: no snapshot was taken (exit ${r.code}); see the failed task above\n`);
@@ -43,14 +45,16 @@ export function registerEtcd(program: Command): void {
     etcd
       .command('restore')
       .description(
-        "restore every etcd member from a snapshot: checks its sha256 first, then stops the apiservers and etcd, restores, starts etcd and the apiservers (the members' old data is kept)",
+        'restore every etcd member from a snapshot: checks its sha256 first, then stops the apiservers and etcd, ' +
+          "restores, starts etcd and the apiservers (the members' old data is kept)",
       )
       .argument('<snapshot>', 'a snapshot file, or the name of one in <cluster>/backup/ (with or without .db)')
       .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)'),
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  furrow etcd restore snapshot-20261204T211500Z -i clusters/prod\n  furrow etcd restore /safe/place/snapshot-20261204T211500Z.db -i clusters/prod --yes\n',
+      '\nExamples:\n  furrow etcd restore snapshot-20261204T211500Z -i clusters/prod\n  furrow etcd restore ' +
+        '/safe/place/snapshot-20261204T211500Z.db -i clusters/prod --yes\n',
     )
     .action(async (snapshotArg: string, o: Day2Flags & { yes?: boolean }) => {
       const { prepareRestore, checkRestoreHosts, restoreEtcd } = await import('../cluster/etcd-restore.js');
@@ -81,7 +85,8 @@ export function registerEtcd(program: Command): void {
       if (r.code === 0) out.write('etcd restore: done: etcd is healthy and every apiserver answers\n');
       else
         process.stderr.write(
-          `etcd restore: stopped (exit ${r.code}) at the failed task above; members restored so far keep their data from before beside ETCD_DATA_DIR (<dir>.before-restore-<time>)\n`,
+          `etcd restore: stopped (exit ${r.code}) at the failed task above; members restored so far keep their data ` +
+            `from before beside ETCD_DATA_DIR (<dir>.before-restore-<time>)\n`,
         );
       process.exitCode = r.code;
     });

@@ -45,7 +45,8 @@ export function registerExec(program: Command): void {
     .option('--json', 'one JSON object per host per line')
     .addHelpText(
       'after',
-      '\nExamples:\n  furrow exec all -i .furrow/lab/inventory.yml -- hostname\n  furrow exec etcd:kube_master -i hosts -u furrow --become -- id -u\n',
+      '\nExamples:\n  furrow exec all -i .furrow/lab/inventory.yml -- hostname\n  furrow exec etcd:kube_master -i ' +
+        'hosts -u furrow --become -- id -u\n',
     )
     .action(
       async (

@@ -53,7 +53,8 @@ export function registerLab(program: Command): void {
         process.stdout.write(`${h.name}\t${h.address}\t${h.state}${failed}\n`);
       }
       log(
-        `${r.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} s${r.rootfsBuilt ? ' (root filesystem built)' : ''}; inventory: ${r.inventory}`,
+        `${r.hosts.length} host(s) up in ${((Date.now() - started) / 1000).toFixed(1)} ` +
+          `s${r.rootfsBuilt ? ' (root filesystem built)' : ''}; inventory: ${r.inventory}`,
       );
     });
 
@@ -80,7 +81,8 @@ export function registerLab(program: Command): void {
       if (!status) return void process.stdout.write(`lab '${o.name}' is not up\n`);
       const made = status.createdAt ? `, made ${status.createdAt.replace(/\.\d+Z$/, 'Z')}` : '';
       process.stdout.write(
-        `lab '${status.name}': ${status.hosts.length} host(s) on ${status.net}.0/24${made} from ${status.owner}\ninventory: ${status.inventory}\n`,
+        `lab '${status.name}': ${status.hosts.length} host(s) on ${status.net}.0/24${made} from ` +
+          `${status.owner}\ninventory: ${status.inventory}\n`,
       );
       process.stdout.write(
         textTable([['HOST', 'ADDRESS', 'STATE'], ...status.hosts.map((h) => [h.name, h.address, h.state])]),
@@ -90,12 +92,14 @@ export function registerLab(program: Command): void {
   labCommand
     .command('kubernetes')
     .description(
-      "Kubernetes server binaries for the lab, built once per machine from Debian's source package (cached), and the lab's offline bundle",
+      "Kubernetes server binaries for the lab, built once per machine from Debian's source package (cached), and the " +
+        "lab's offline bundle",
     )
     .option('--rebuild', 'build again even when the cache has the binaries')
     .addHelpText(
       'after',
-      `\nThe first run builds for about 5 minutes on 2 idle cores; later runs take the cache at once.\nCache: /var/lib/furrow/kubernetes/<source version>/bin (see docs/lab.md).\n`,
+      `\nThe first run builds for about 5 minutes on 2 idle cores; later runs take the cache at once.\nCache: ` +
+        `/var/lib/furrow/kubernetes/<source version>/bin (see docs/lab.md).\n`,
     )
     .action(async (o: { rebuild?: boolean }) => {
       const started = Date.now();
@@ -108,7 +112,8 @@ export function registerLab(program: Command): void {
       const b = await buildLabBundle({ kubernetes: k, log, ...(o.rebuild ? { rebuild: true } : {}) });
       process.stdout.write(`${b.file}\n`);
       log(
-        `lab bundle: ${b.file}${b.built ? '' : ' (up to date)'}, manifest ${b.manifest}; ${((Date.now() - started) / 1000).toFixed(1)} s in all`,
+        `lab bundle: ${b.file}${b.built ? '' : ' (up to date)'}, manifest ${b.manifest}; ` +
+          `${((Date.now() - started) / 1000).toFixed(1)} s in all`,
       );
     });
 
@@ -120,7 +125,8 @@ export function registerLab(program: Command): void {
       const h = await (await lab()).labStopHost({ name: o.name, host, cwd: process.cwd(), log });
       process.stdout.write(`${h.name}\t${h.address}\t${h.state}\n`);
       log(
-        `${h.name} is off; its disk and address stay: 'furrow lab start ${h.name}${o.name === 'default' ? '' : ` --name ${o.name}`}' boots it again`,
+        `${h.name} is off; its disk and address stay: ` +
+          `'furrow lab start ${h.name}${o.name === 'default' ? '' : ` --name ${o.name}`}' boots it again`,
       );
     });
 

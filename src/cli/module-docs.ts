@@ -245,7 +245,8 @@ export function renderModulesMarkdown(docs: ModuleDoc[]): string {
   const lines = [
     '# Module reference',
     '',
-    "<!-- Generated from the modules' schemas by `node dist/cli/furrow.js modules --markdown > docs/modules.md`. Do not edit by hand. -->",
+    "<!-- Generated from the modules' schemas by `node dist/cli/furrow.js modules --markdown > docs/modules.md`. Do " +
+      'not edit by hand. -->',
     '',
     'Every module Furrow has, with the parameters its schema accepts. Params are checked against these',
     'schemas when the playbook loads, before any host is touched. `boolean` params also take, as text',

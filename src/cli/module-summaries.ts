@@ -18,7 +18,9 @@ export const MODULE_SUMMARIES: Readonly<Record<string, string>> = {
   get_url: 'The host downloads a URL to dest; skipped when dest matches the checksum.',
   image:
     "A container image from an OCI layout (an offline bundle's) present in containerd or docker, compared by digest.",
-  k8s: 'Kubernetes objects applied with server-side apply through the host (changed only when an object changed; check mode is a server dry run), or deleted.',
+  k8s:
+    'Kubernetes objects applied with server-side apply through the host (changed only when an object changed; ' +
+    'check mode is a server dry run), or deleted.',
   kmod: 'A kernel module loaded now and, when persistent, at every boot.',
   kubeconfig:
     "A kubeconfig (mode 0600) built from a client certificate of the cluster's pki/, issuing it first from a spec.",

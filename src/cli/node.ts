@@ -9,14 +9,16 @@ export function registerNode(program: Command): void {
   const node = program
     .command('node')
     .description(
-      "add a worker node to a running cluster, or take one out (the cluster folder's inventory is edited, comments kept)",
+      "add a worker node to a running cluster, or take one out (the cluster folder's inventory is " +
+        'edited, comments kept)',
     );
 
   addDay2Options(
     node
       .command('add')
       .description(
-        'put a host into kube_node in the inventory, run the steps a node needs on it alone, then tell the other hosts (/etc/hosts, pod network routes)',
+        'put a host into kube_node in the inventory, run the steps a node needs on it alone, then tell the other ' +
+          'hosts (/etc/hosts, pod network routes)',
       )
       .argument(
         '<host>',
@@ -26,7 +28,9 @@ export function registerNode(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  furrow node add 192.168.1.14 -i clusters/prod\n  furrow node add worker-04 --address 192.168.1.14 -i clusters/prod\n\nA run that stops halfway leaves the host in the inventory: the same command again completes it.\n',
+      '\nExamples:\n  furrow node add 192.168.1.14 -i clusters/prod\n  furrow node add worker-04 --address ' +
+        '192.168.1.14 -i clusters/prod\n\nA run that stops halfway leaves the host in the inventory: the same ' +
+        'command again completes it.\n',
     )
     .action(async (host: string, o: Day2Flags & { address?: string }) => {
       const [{ addNode }, run] = await Promise.all([import('../cluster/node-add.js'), runOptionsFromFlags(o)]);
@@ -37,7 +41,8 @@ export function registerNode(program: Command): void {
       if (r.code === 0) out.write(`node add: ${host} is a node of the cluster\n`);
       else
         process.stderr.write(
-          `node add: stopped (exit ${r.code}). Done so far:\n${r.done.map((d) => `  ${d}\n`).join('')}${host} stays in the inventory: run the same command again to complete the add, once the cause is fixed\n`,
+          `node add: stopped (exit ${r.code}). Done so far:\n${r.done.map((d) => `  ${d}\n`).join('')}${host} stays ` +
+            `in the inventory: run the same command again to complete the add, once the cause is fixed\n`,
         );
       process.exitCode = r.code;
     });
@@ -46,7 +51,8 @@ export function registerNode(program: Command): void {
     node
       .command('remove')
       .description(
-        'drain a node (DaemonSet and static pods stay; emptyDir data goes), stop and clean the host, delete the Node, take it out of the inventory, tell the other hosts',
+        'drain a node (DaemonSet and static pods stay; emptyDir data goes), stop and clean the host, delete the ' +
+          'Node, take it out of the inventory, tell the other hosts',
       )
       .argument('<host>', "the node's inventory name")
       .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
@@ -55,7 +61,8 @@ export function registerNode(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nExample:\n  furrow node remove 192.168.1.14 -i clusters/prod\n\nRefused, before anything is touched: a host that is also a master or an etcd member, or the last node.\n',
+      '\nExample:\n  furrow node remove 192.168.1.14 -i clusters/prod\n\nRefused, before anything is touched: a host ' +
+        'that is also a master or an etcd member, or the last node.\n',
     )
     .action(async (host: string, o: Day2Flags & { yes?: boolean; force?: boolean; drainTimeout?: number }) => {
       const [{ removeNode, checkNodeRemove }, { loadClusterWithHosts }, run] = await Promise.all([
@@ -77,7 +84,8 @@ export function registerNode(program: Command): void {
       if (
         !o.yes &&
         !(await confirmed(
-          `The node ${host} is drained, its host stopped and cleaned, and it leaves ${cluster.inventory}. Type 'yes' to remove it: `,
+          `The node ${host} is drained, its host stopped and ` +
+            `cleaned, and it leaves ${cluster.inventory}. Type 'yes' to remove it: `,
         ))
       ) {
         process.stderr.write('node remove: not confirmed; nothing was touched\n');
@@ -93,7 +101,8 @@ export function registerNode(program: Command): void {
       if (r.code === 0) out.write(`node remove: ${host} is no longer part of the cluster\n`);
       else
         process.stderr.write(
-          `node remove: stopped (exit ${r.code}). Done so far:\n${r.done.map((d) => `  ${d}\n`).join('') || '  nothing\n'}`,
+          `node remove: stopped (exit ${r.code}). Done so ` +
+            `far:\n${r.done.map((d) => `  ${d}\n`).join('') || '  nothing\n'}`,
         );
       process.exitCode = r.code;
     });

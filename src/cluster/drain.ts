@@ -68,7 +68,9 @@ export async function drainNode(access: ApiAccess, node: string, o: DrainOptions
   const unmanaged = pods.filter((p) => podKind(p) === 'unmanaged').map(refOf);
   if (unmanaged.length && !o.force) {
     throw new Error(
-      `${node} runs pods that no controller would re-create elsewhere: ${unmanaged.map(named).join(', ')}; delete them yourself, or give --force to evict them too (they are gone for good)`,
+      `${node} runs pods that no controller would ` +
+        `re-create elsewhere: ${unmanaged.map(named).join(', ')}; delete them yourself, or give --force to evict ` +
+        `them too (they are gone for good)`,
     );
   }
   const toEvict = pods.filter((p) => ['managed', 'unmanaged', 'finished'].includes(podKind(p))).map(refOf);

@@ -89,7 +89,8 @@ export async function checkRestoreHosts(
   if (problems.unreachable.length) {
     throw new FurrowError(
       'unreachable',
-      `etcd restore: every etcd member and master must be reachable; nothing was stopped:\n  ${problems.unreachable.join('\n  ')}`,
+      `etcd restore: every etcd member and master must be reachable; nothing ` +
+        `was stopped:\n  ${problems.unreachable.join('\n  ')}`,
     );
   }
   if (problems.missing.length) {

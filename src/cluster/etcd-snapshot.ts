@@ -109,8 +109,10 @@ export async function verifySnapshot(snapshot: string): Promise<string> {
   if (!existsSync(sumFile)) {
     throw new InputError(
       { file: snapshot },
-      `has no ${path.basename(sumFile)} beside it: its integrity cannot be checked, so it is not restored; nothing was stopped`,
-      `put the .sha256 file 'furrow etcd backup' wrote beside the snapshot (sha256sum's format: '<sha256>  ${path.basename(snapshot)}')`,
+      `has no ${path.basename(sumFile)} beside it: its integrity cannot be checked, so it is not restored; ` +
+        `nothing was stopped`,
+      `put the .sha256 file 'furrow etcd backup' wrote beside the snapshot (sha256sum's ` +
+        `format: '<sha256>  ${path.basename(snapshot)}')`,
     );
   }
   const expected = expectedSha256(readFileSync(sumFile, 'utf8'), snapshot);
@@ -125,7 +127,8 @@ export async function verifySnapshot(snapshot: string): Promise<string> {
   if (actual !== expected) {
     throw new InputError(
       { file: snapshot },
-      `sha256 does not match: the file has ${actual}, ${path.basename(sumFile)} says ${expected}; the snapshot is damaged or not the one backed up, so it is not restored; nothing was stopped`,
+      `sha256 does not match: the file has ${actual}, ${path.basename(sumFile)} says ${expected}; the snapshot is ` +
+        `damaged or not the one backed up, so it is not restored; nothing was stopped`,
       'restore another snapshot (furrow etcd restore NAME), or copy this one again from where it was kept',
     );
   }

@@ -93,12 +93,14 @@ export function checkExLbInput(cluster: Cluster, inventory: Inventory): void {
   if (!inventory.groups.has('kube_master') || selectHosts(inventory, 'kube_master').length === 0) {
     throw new InputError(
       inventory.groups.get('ex_lb')?.place ?? { file: cluster.inventory },
-      `group ex_lb has hosts (${hosts.join(', ')}) but kube_master has none: the proxy forwards to the masters' apiservers`,
+      `group ex_lb has hosts (${hosts.join(', ')}) but kube_master has none: the proxy forwards to the ` +
+        `masters' apiservers`,
       'list the masters under [kube_master]',
     );
   }
   const fixVip =
-    "set EX_APISERVER_VIP to a free IPv4 address on the ex_lb hosts' network, on each ex_lb host line or in config.yml (kubeasz: 192.168.1.250)";
+    "set EX_APISERVER_VIP to a free IPv4 address on the ex_lb hosts' network, on each ex_lb host line or in " +
+    'config.yml (kubeasz: 192.168.1.250)';
   const addresses = hostAddresses(inventory);
   const first = (key: string) => hostSetting(cluster, inventory, hosts[0]!, key);
   for (const key of ['EX_APISERVER_VIP', 'EX_APISERVER_PORT', 'ROUTER_ID']) {
@@ -108,7 +110,8 @@ export function checkExLbInput(cluster: Cluster, inventory: Inventory): void {
       if (String(got.value) !== String(want.value)) {
         throw new InputError(
           got.place,
-          `${key} is ${JSON.stringify(got.value)} on ex_lb host ${host} but ${JSON.stringify(want.value)} on ${hosts[0]}: the ex_lb hosts share one VIP, port and VRRP router id`,
+          `${key} is ${JSON.stringify(got.value)} on ex_lb host ${host} but ${JSON.stringify(want.value)} on ` +
+            `${hosts[0]}: the ex_lb hosts share one VIP, port and VRRP router id`,
           `give ${key} one value for every ex_lb host (in config.yml, or the same on each host line)`,
         );
       }
@@ -118,7 +121,8 @@ export function checkExLbInput(cluster: Cluster, inventory: Inventory): void {
   if (vip.value === undefined || vip.value === null || vip.value === '') {
     throw new InputError(
       vip.place,
-      `group ex_lb has hosts (${hosts.join(', ')}) but no EX_APISERVER_VIP: keepalived needs the virtual address to hold`,
+      `group ex_lb has hosts (${hosts.join(', ')}) but no EX_APISERVER_VIP: keepalived needs the virtual ` +
+        `address to hold`,
       fixVip,
     );
   }
@@ -130,7 +134,8 @@ export function checkExLbInput(cluster: Cluster, inventory: Inventory): void {
     if (owner !== undefined) {
       throw new InputError(
         vip.place,
-        `EX_APISERVER_VIP ${vip.value} is the address of host ${owner}: the VIP must be an address no host has, which keepalived moves between the ex_lb hosts`,
+        `EX_APISERVER_VIP ${vip.value} is the address of host ${owner}: the VIP must be an address no host has, ` +
+          `which keepalived moves between the ex_lb hosts`,
         fixVip,
       );
     }
@@ -152,7 +157,8 @@ export function checkExLbInput(cluster: Cluster, inventory: Inventory): void {
       if (apiHost && n === secure) {
         throw new InputError(
           port.place,
-          `EX_APISERVER_PORT ${n} on ex_lb host ${host}: that host is also a master or node, where kube-lb and the apiserver hold port ${secure}`,
+          `EX_APISERVER_PORT ${n} on ex_lb host ${host}: that host is also a master or node, where kube-lb and the ` +
+            `apiserver hold port ${secure}`,
           "pick another EX_APISERVER_PORT, e.g. 8443 (kubeasz's)",
         );
       }

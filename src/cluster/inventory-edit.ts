@@ -87,7 +87,9 @@ function hostLine(entry: HostEntry): string {
 /** The first token of a host line: its entry, maybe with a port or a range. */
 const entryOf = (line: string) => splitHostPort(line.trim().split(/\s+/)[0]!).name;
 
-/** A line for the host after the last host line of each group's section (a new section at the end when there is none). */
+/**
+ * A line for the host after the last host line of each group's section (a new section at the end when there is none).
+ */
 function addIniHost(text: string, entry: HostEntry): string {
   const lines = text.split('\n');
   for (const group of entry.groups) {

@@ -146,7 +146,8 @@ export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bun
       const offered = [...new Set(have.map((b) => b.version))].join(', ') || 'none';
       throw new InputError(
         settingPlace(config, 'versions', 'kubernetes'),
-        `Kubernetes ${version}: the preloaded bundle has no ${missing.join(', ')} of that version (it has Kubernetes ${offered})`,
+        `Kubernetes ${version}: the preloaded bundle has no ${missing.join(', ')} of that version (it has ` +
+          `Kubernetes ${offered})`,
         `set versions: {kubernetes: ${offered.split(', ')[0]}} or preload a bundle built for ${version}`,
       );
     }

@@ -12,7 +12,9 @@ import type { ClusterRunOptions } from './run.js';
 const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
-/** An IPv4 or IPv6 address or a DNS name; digits and dots only must be an IPv4 address (`10.0.0` is a typo, not a name). */
+/**
+ * An IPv4 or IPv6 address or a DNS name; digits and dots only must be an IPv4 address (`10.0.0` is a typo, not a name).
+ */
 export const isHostAddress = (text: string) =>
   /^[\d.]+$/.test(text) ? isIPv4(text) : isIPv6(text) || HOSTNAME.test(text);
 

@@ -36,7 +36,10 @@ export function fingerprint(pem: string): string {
 
 /** Each CA file on the host after a `==> path` line (certificates only; no key is read). */
 export function hostCasScript(paths: string[]): string {
-  return sh`for f in ${paths}; do if [ -f "$f" ]; then echo "==> $f"; sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' "$f"; fi; done`;
+  return (
+    sh`for f in ${paths}; do if [ -f "$f" ]; then echo "==> $f"; sed -n '/BEGIN CERTIFICATE/,/END ` +
+    sh`CERTIFICATE/p' "$f"; fi; done`
+  );
 }
 
 export function parseHostCas(stdout: string): Map<string, string> {
@@ -116,7 +119,8 @@ export async function checkHostsTrustFolderCas(
   if (!mismatches.length) return;
   throw new InputError(
     { file: cluster.pkiDir },
-    `the hosts trust another CA than this cluster folder's pki/; nothing was changed on any host:\n  ${describeMismatches(mismatches)}`,
+    `the hosts trust another CA than this cluster folder's pki/; nothing was changed ` +
+      `on any host:\n  ${describeMismatches(mismatches)}`,
     "restore the cluster's pki/ from its backup (the one the hosts were deployed with), or rotate the CA on purpose",
   );
 }

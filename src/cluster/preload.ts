@@ -26,7 +26,8 @@ export async function preloadCluster(
   // cluster folder holds, which may be an older bundle, or none.
   if (run.check && !(index && sameContent(index, await readBundleIndex(file)))) {
     log(
-      `check mode: ${file} is not unpacked into ${cluster.dir}/bundle yet${index ? '; comparing the hosts with the bundle there now' : ''}`,
+      `check mode: ${file} is not unpacked into ${cluster.dir}/bundle ` +
+        `yet${index ? '; comparing the hosts with the bundle there now' : ''}`,
     );
     if (!index) return 0;
   }

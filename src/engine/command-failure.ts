@@ -21,7 +21,10 @@ export function stderrTail(result: ExecResult, lines = 20): string {
 
 /** "<host>: <what> failed (exit status 1):\n  <stderr>", then the command when given. */
 export function commandFailure(host: string, what: string, result: ExecResult, command?: string): string {
-  return `${host}: ${what} failed (${howItEnded(result)})${stderrTail(result)}${command === undefined ? '' : `\n  command: ${command}`}`;
+  return (
+    `${host}: ${what} failed ` +
+    `(${howItEnded(result)})${stderrTail(result)}${command === undefined ? '' : `\n  command: ${command}`}`
+  );
 }
 
 /** The same, as the error that fails the task. */

@@ -92,7 +92,10 @@ export class LabError extends FurrowError {
 
 /** Exit statuses, documented in docs/cli.md. */
 /** busy: another run holds a host's lock and the run was told not to wait (--no-wait); nothing was touched. */
-/** fetch: a download or image pull could not be fetched (no connection, an HTTP error): a network problem, not a failed host. */
+/**
+ * fetch: a download or image pull could not be fetched (no connection, an HTTP error): a network problem, not a failed
+ * host.
+ */
 export const EXIT = { ok: 0, failed: 1, input: 2, unreachable: 3, busy: 4, fetch: 5, internal: 70 } as const;
 
 export function exitCodeFor(err: unknown): number {

@@ -81,7 +81,10 @@ export interface ModuleContext {
   noLog: boolean;
   /** Finds a controller file the way Ansible does: the role's files/ or templates/, then beside the playbook. */
   findFile(kind: 'files' | 'templates', name: string): string;
-  /** Renders a template with the task's variables (plus `extra`); strict: an undefined variable is an error naming file and line. */
+  /**
+   * Renders a template with the task's variables (plus `extra`); strict: an undefined variable is an error naming file
+   * and line.
+   */
   render(text: string, file: string, extra?: Record<string, unknown>): string;
 }
 
@@ -89,7 +92,7 @@ export interface ModuleContext {
  * A module of any params and data, as the registry and the engine hold them: each module checks its
  * own params against its schema, so the engine needs no more than the contract.
  */
-// biome-ignore lint/suspicious/noExplicitAny: an existential type; unknown would reject every concrete module (params are contravariant)
+// biome-ignore lint/suspicious/noExplicitAny: existential; unknown rejects every module (params are contravariant)
 export type AnyModule = Module<any, any>;
 
 /** Where the engine finds modules: the real registry (src/modules/index.ts) or, in tests, fakes. */

@@ -71,8 +71,12 @@ export function yamlSyntaxProblems(text: string, doc: Document.Parsed): YamlSynt
         const map = t.start.source === '{';
         unclosed.push({
           offset: t.start.offset,
-          message: `'${t.start.source}' opened here is never closed: the ${map ? 'mapping' : 'list'} needs a '${map ? '}' : ']'}'`,
-          fix: `close it with '${map ? '}' : ']'}' (on this line, or on a later line indented more than its key), or write the ${map ? 'mapping' : 'list'} in block style`,
+          message:
+            `'${t.start.source}' opened here is never closed: the ${map ? 'mapping' : 'list'} needs a ` +
+            `'${map ? '}' : ']'}'`,
+          fix:
+            `close it with '${map ? '}' : ']'}' (on this line, or on a later line indented more than its ` +
+            `key), or write the ${map ? 'mapping' : 'list'} in block style`,
         });
       } else if (
         (t.type === 'double-quoted-scalar' || t.type === 'single-quoted-scalar') &&

@@ -151,7 +151,8 @@ done
 [ -e /dev/kmsg ] || ln -s /dev/console /dev/kmsg
 `;
 
-const SUPPORT_UNIT_TEXT = `# Written by 'furrow lab up'. The lab host is a systemd-nspawn container: this makes it able to run
+const SUPPORT_UNIT_TEXT = `# Written by 'furrow lab up'. The lab host is a systemd-nspawn container: this makes it \
+able to run
 # containers (writable cgroup v1 controllers, /dev/kmsg); see ${`/${SUPPORT_SCRIPT}`}.
 [Unit]
 Description=Furrow lab: let this host run containers

@@ -105,7 +105,9 @@ export function isStaticElf(bin: Buffer): boolean {
 /** Debian's busybox-static installs its one binary here. */
 export const BUSYBOX_PATH = '/bin/busybox';
 
-/** The machine's static busybox (Debian's busybox-static); a dynamic one or none is an error that says what to install. */
+/**
+ * The machine's static busybox (Debian's busybox-static); a dynamic one or none is an error that says what to install.
+ */
 export function staticBusybox(file = BUSYBOX_PATH): Buffer {
   if (!existsSync(file))
     throw new LabError(
@@ -114,7 +116,8 @@ export function staticBusybox(file = BUSYBOX_PATH): Buffer {
   const bin = readFileSync(file);
   if (!isStaticElf(bin))
     throw new LabError(
-      `${file} is not a static 64-bit binary (the 'busybox' package?); the lab's images need Debian's busybox-static: apt-get install busybox-static`,
+      `${file} is not a static 64-bit binary (the 'busybox' package?); the lab's images need Debian's ` +
+        `busybox-static: apt-get install busybox-static`,
     );
   return bin;
 }
@@ -204,7 +207,8 @@ export function ociImage(ref: string, arch: string, layers: Layer[], c: ImageCon
 
 /** The page the web image serves: the hostname, which in a pod is the pod's name. */
 const WEB_SCRIPT =
-  'mkdir -p /tmp/www && echo "furrow lab web: $(hostname)" > /tmp/www/index.html && exec httpd -f -p "${PORT:-80}" -h /tmp/www';
+  'mkdir -p /tmp/www && echo "furrow lab web: $(hostname)" > /tmp/www/index.html && exec httpd -f -p ' +
+  '"${PORT:-80}" -h /tmp/www';
 
 /** The sandbox and web images, from this machine's busybox-static (or the busybox binary given). */
 export function labImages(busybox: Buffer = staticBusybox(), arch = ociArch()): { pause: LabImage; web: LabImage } {

@@ -169,7 +169,8 @@ async function ensureSourceKnown(log: (line: string) => void): Promise<string> {
       (existsSync('/etc/apt/sources.list') ? debSrcFromList(readFileSync('/etc/apt/sources.list', 'utf8')) : undefined);
     if (!stanza)
       throw new LabError(
-        `no Debian archive in ${DEBIAN_SOURCES} or /etc/apt/sources.list to take source packages from: write a deb-src source for Debian's main archive to ${DEB_SRC_FILE}`,
+        `no Debian archive in ${DEBIAN_SOURCES} or /etc/apt/sources.list to take source packages from: write a ` +
+          `deb-src source for Debian's main archive to ${DEB_SRC_FILE}`,
       );
     await writeFile(
       DEB_SRC_FILE,
@@ -182,7 +183,8 @@ async function ensureSourceKnown(log: (line: string) => void): Promise<string> {
   const version = await sourceVersion();
   if (!version)
     throw new LabError(
-      `apt knows no source package '${SOURCE_PACKAGE}' after apt-get update: check ${DEB_SRC_FILE} (Types: deb-src, Debian 12's main archive)`,
+      `apt knows no source package '${SOURCE_PACKAGE}' after apt-get update: check ${DEB_SRC_FILE} (Types: deb-src, ` +
+        `Debian 12's main archive)`,
     );
   return version;
 }
@@ -272,7 +274,8 @@ function step(
     const timer = setInterval(
       () =>
         o.log(
-          `${name}: ${Math.round((Date.now() - started) / 1000)} s, ${last ? `last line: ${last.slice(0, 120)}` : 'no output yet'}`,
+          `${name}: ${Math.round((Date.now() - started) / 1000)} s, ` +
+            `${last ? `last line: ${last.slice(0, 120)}` : 'no output yet'}`,
         ),
       60_000,
     );
@@ -378,7 +381,8 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
   const goCache = path.join(root, 'go-cache');
   const home = path.join(root, 'home');
   log(
-    `building Kubernetes ${version} from Debian's source package ${SOURCE_PACKAGE} ${srcVersion} (once per machine; about 5 minutes on 2 idle cores with a cold Go cache)`,
+    `building Kubernetes ${version} from Debian's source package ${SOURCE_PACKAGE} ${srcVersion} (once per machine; ` +
+      `about 5 minutes on 2 idle cores with a cold Go cache)`,
   );
   // Whatever an interrupted build left is removed: every build starts from the source.
   await rm(work, { recursive: true, force: true });
@@ -407,7 +411,8 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
   const orig = readdirSync(download).find((f) => /\.orig\.tar\.(gz|xz|bz2)$/.test(f));
   if (!orig)
     throw new LabError(
-      `building Kubernetes failed at step 'download the source': no .orig.tar.* among ${readdirSync(download).join(', ')}; its log: ${logFile}`,
+      `building Kubernetes failed at step 'download the source': no ` +
+        `.orig.tar.* among ${readdirSync(download).join(', ')}; its log: ${logFile}`,
     );
 
   const src = path.join(work, 'src');
@@ -425,7 +430,8 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
     log(`vendor/${r.importPath}: ${r.version} from ${r.from}`);
     if (!existsSync(r.from))
       throw new LabError(
-        `building Kubernetes failed at step 'replace vendored packages': ${r.from} is missing (package golang-github-modern-go-reflect2-dev)`,
+        `building Kubernetes failed at step 'replace ` +
+          `vendored packages': ${r.from} is missing (package golang-github-modern-go-reflect2-dev)`,
       );
     await rm(vendored, { recursive: true, force: true });
     await cp(r.from, vendored, { recursive: true });
@@ -467,7 +473,9 @@ async function build(root: string, srcVersion: string, log: (line: string) => vo
     const reported = await run(file, name === 'kubectl' ? ['version', '--client', '--short'] : ['--version']);
     if (!reported.stdout.includes(`v${version}`))
       throw new LabError(
-        `building Kubernetes failed at step 'check versions': ${name} --version says '${reported.stdout.trim() || reported.stderr.trim()}', expected v${version}; its log: ${logFile}`,
+        `building Kubernetes failed at step ` +
+          `'check versions': ${name} --version says '${reported.stdout.trim() || reported.stderr.trim()}', expected ` +
+          `v${version}; its log: ${logFile}`,
       );
     await rename(file, path.join(staged, name));
     binaries[name] = {

@@ -193,8 +193,10 @@ export async function writeLabBundleManifest(o: {
   };
   const header = [
     "# The lab's offline bundle, written by `furrow lab kubernetes` (do not edit: it is written again).",
-    `# Kubernetes ${o.kubernetes.version} built from Debian's source ${o.kubernetes.sourceVersion}; etcd, containerd, runc`,
-    "# and the CNI plugins from Debian's packages; images built from busybox-static; OS packages from this machine's apt.",
+    `# Kubernetes ${o.kubernetes.version} built from Debian's source ${o.kubernetes.sourceVersion}; etcd, ` +
+      `containerd, runc`,
+    "# and the CNI plugins from Debian's packages; images built from busybox-static; OS packages from " +
+      "this machine's apt.",
   ].join('\n');
   const file = path.join(dir, 'manifest.yml');
   await writeFile(file, `${header}\n${YAML.stringify(manifest, { lineWidth: 0 })}`);

@@ -201,9 +201,12 @@ async function waitReady(
       : '(no console log)';
     // Each host's systemd takes several inotify instances; many hosts at once can run out of them.
     const inotify = readFileSync('/proc/sys/fs/inotify/max_user_instances', 'utf8').trim();
-    const hint = `\nif many lab hosts run at once, fs.inotify.max_user_instances (now ${inotify}) may be too low: each host needs about 6`;
+    const hint =
+      `\nif many lab hosts run at once, ` +
+      `fs.inotify.max_user_instances (now ${inotify}) may be too low: each host needs about 6`;
     throw new LabError(
-      `${host.name}: ${err.message}; last lines of its console:\n${consoleTail}\nssh.service in its journal:\n${await sshJournal(nspawn)}${hint}`,
+      `${host.name}: ${err.message}; last lines of its console:\n${consoleTail}\nssh.service in its ` +
+        `journal:\n${await sshJournal(nspawn)}${hint}`,
     );
   });
   const conn = openConnection({ ...labSpec(clientDir, host.address), name: host.name });
@@ -251,7 +254,10 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
       children,
     },
   };
-  return `# Written by 'furrow lab up --name ${lab.name}'. Users: root and furrow (key login; furrow has\n# password-less sudo), furrowpw (key login; sudo password '${LAB_SUDO_PASSWORD}').\n${YAML.stringify(doc)}`;
+  return (
+    `# Written by 'furrow lab up --name ${lab.name}'. Users: root and furrow (key login; furrow has\n# ` +
+    `password-less sudo), furrowpw (key login; sudo password '${LAB_SUDO_PASSWORD}').\n${YAML.stringify(doc)}`
+  );
 }
 
 /**
@@ -269,8 +275,11 @@ function refuseForeignLab(lab: LabLayout, cwd: string, replace: boolean): void {
   const flag = lab.name === 'default' ? '' : ` --name ${lab.name}`;
   throw new InputError(
     undefined,
-    `lab '${lab.name}' is running, made from ${folder} (its inventory: ${path.join(state.clientDir, 'inventory.yml')}); 'lab up' here would remove it`,
-    `take it down first with 'furrow lab down${flag}' (from any folder), use another name (--name), or replace it on purpose with 'furrow lab up${flag} --replace'`,
+    `lab '${lab.name}' is running, made from ${folder} (its inventory: ` +
+      `${path.join(state.clientDir, 'inventory.yml')}); 'lab up' here would remove it`,
+    `take it down first with ` +
+      `'furrow lab down${flag}' (from any folder), use another name (--name), or replace it on purpose ` +
+      `with 'furrow lab up${flag} --replace'`,
   );
 }
 
@@ -359,7 +368,10 @@ export interface LabHostStatus {
   state: 'up' | 'booting' | 'stopped';
 }
 
-/** A lab as `lab status` shows it: its network, the folder whose .furrow/lab holds its inventory and key, when it was made, its hosts. */
+/**
+ * A lab as `lab status` shows it: its network, the folder whose .furrow/lab holds its inventory and key, when it was
+ * made, its hosts.
+ */
 export interface LabStatus {
   name: string;
   net: string;

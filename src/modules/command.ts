@@ -69,7 +69,8 @@ export const command: Module<CommandParams, RunData> = {
       cmd: {
         type: 'string',
         description:
-          'The command line, split into words as a shell would but run without one (no pipes, redirections or variables); or give it as the free form.',
+          'The command line, split into words as a shell would but run without one (no pipes, redirections or ' +
+          'variables); or give it as the free form.',
         examples: ['/opt/kube/bin/etcdctl endpoint health'],
       },
       argv: {
@@ -261,7 +262,10 @@ function lines(text: string): string[] {
 
 function stamp(d: Date): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`;
+  return (
+    `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ` +
+    `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}000`
+  );
 }
 
 function delta(ms: number): string {

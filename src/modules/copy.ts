@@ -40,7 +40,8 @@ export const copy: Module<CopyParams, WriteData> = {
         type: 'string',
         minLength: 1,
         description:
-          'Where the file goes on the host; ending in / (or an existing folder), a src lands inside it under its own name.',
+          'Where the file goes on the host; ending in / (or an existing folder), a src lands inside it ' +
+          'under its own name.',
         examples: ['/opt/kube/bin/etcd', '/etc/containerd/'],
       },
       content: {

@@ -121,7 +121,8 @@ export const fetch: Module<FetchParams, FetchData> = {
     if (data.validate && got !== data.sha256) {
       throw new FurrowError(
         'module',
-        `${ctx.host}: fetch: ${data.src} changed while it was fetched (sha256 ${got}, expected ${data.sha256}); run again`,
+        `${ctx.host}: fetch: ${data.src} changed while it was fetched (sha256 ${got}, expected ` +
+          `${data.sha256}); run again`,
       );
     }
     return { output: { dest: data.localPath, checksum: got } };

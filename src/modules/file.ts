@@ -68,7 +68,9 @@ export const file: Module<FileParams, FileData> = {
       state: {
         enum: ['file', 'directory', 'link', 'absent', 'touch'],
         description:
-          'What path must be: file (exists already), directory (made with its parents), link (to src), absent (removed, folders with their content), touch (created empty when missing; an existing one keeps its times). Absent: directory with recurse, link with src, else what is there (file when missing).',
+          'What path must be: file (exists already), directory (made with its parents), link (to src), absent ' +
+          '(removed, folders with their content), touch (created empty when missing; an existing one keeps its ' +
+          'times). Absent: directory with recurse, link with src, else what is there (file when missing).',
         examples: ['directory', 'absent'],
       },
       mode: modeParam,
@@ -89,7 +91,8 @@ export const file: Module<FileParams, FileData> = {
       force: {
         ...flagSchema,
         description:
-          'With state link: link to a src that does not exist, or replace a file or an empty folder in the way (another link is replaced without it).',
+          'With state link: link to a src that does not exist, or replace a file or an empty folder in the way ' +
+          '(another link is replaced without it).',
         examples: [true],
         default: false,
       },

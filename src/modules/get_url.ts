@@ -139,8 +139,10 @@ export function downloadScript(
   const fetch = params.url.startsWith('file:')
     ? sh`cp -- ${decodeURIComponent(new URL(params.url).pathname)} "$tmp"`
     : [
-        sh`if command -v curl >/dev/null 2>&1; then curl -fsSL${raw(insecure)} --max-time ${timeout} -o "$tmp" ${params.url}`,
-        sh`elif command -v wget >/dev/null 2>&1; then wget -q${raw(insecure ? ' --no-check-certificate' : '')} -T ${timeout} -O "$tmp" ${params.url}`,
+        sh`if command -v curl >/dev/null 2>&1; ` +
+          sh`then curl -fsSL${raw(insecure)} --max-time ${timeout} -o "$tmp" ${params.url}`,
+        sh`elif command -v wget >/dev/null ` +
+          sh`2>&1; then wget -q${raw(insecure ? ' --no-check-certificate' : '')} -T ${timeout} -O "$tmp" ${params.url}`,
         `else echo 'neither curl nor wget is installed on the host' >&2; exit 127; fi`,
       ].join('\n');
   const lines = [
@@ -151,7 +153,8 @@ export function downloadScript(
   ];
   if (wantSha)
     lines.push(
-      sh`if [ "$sum" != ${wantSha} ]; then echo "checksum mismatch: downloaded sha256 $sum, expected ${raw(wantSha)}" >&2; exit 65; fi`,
+      sh`if [ "$sum" != ${wantSha} ]; then echo "checksum mismatch: downloaded sha256 ` +
+        sh`$sum, expected ${raw(wantSha)}" >&2; exit 65; fi`,
     );
   if (download.compare)
     lines.push(sh`if [ "$(sha256sum < ${path} | cut -c1-64)" = "$sum" ]; then echo unchanged; exit 0; fi`);

@@ -116,7 +116,9 @@ export const image: Module<ImageParams, ImageData> = {
       runtime === 'docker'
         ? sh`docker image inspect --format '{{.Id}}' ${params.name} 2>&1 || true`
         : // Without its socket ctr would wait out its dial timeout (10 s) on every image.
-          sh`[ -S ${params.address ?? DEFAULT_ADDRESS} ] || { echo ${NO_RUNTIME} not-running; exit 0; }; ctr --address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images ls 2>&1 || echo ${NO_RUNTIME} not-running`;
+          sh`[ -S ${params.address ?? DEFAULT_ADDRESS} ] || { echo ${NO_RUNTIME} not-running; exit 0; }; ctr ` +
+          sh`--address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images ls 2>&1 || ` +
+          sh`echo ${NO_RUNTIME} not-running`;
     const script = [
       params.path ? sh`PATH=${params.path}:$PATH; export PATH` : ':',
       'uname -m',
@@ -132,13 +134,15 @@ export const image: Module<ImageParams, ImageData> = {
       out.includes(NO_RUNTIME) ||
       /Cannot connect to the Docker daemon|connection refused|no such file or directory/i.test(out);
     if (noRuntime) {
-      const why = `${runtime} is not ${out.includes('not-running') || !out.includes(NO_RUNTIME) ? 'running' : 'installed'} on this host`;
+      const installed = out.includes('not-running') || !out.includes(NO_RUNTIME);
+      const why = `${runtime} is not ${installed ? 'running' : 'installed'} on this host`;
       // In check mode an earlier task may be the one that would install and start it.
       if (params.if_no_runtime === 'skip' || ctx.check)
         return { action: 'none', reason: `${why}: ${params.name} is imported once it runs` };
       throw new FurrowError(
         'module',
-        `${ctx.host}: image ${params.name}: ${why}${out.trim() ? ` (${out.trim().split('\n').pop()})` : ''}; deploy step 03 runtime first`,
+        `${ctx.host}: image ${params.name}: ${why}${out.trim() ? ` (${out.trim().split('\n').pop()})` : ''}; deploy ` +
+          `step 03 runtime first`,
       );
     }
     let img: ImagePlatform;
@@ -176,12 +180,14 @@ export const image: Module<ImageParams, ImageData> = {
       const command =
         runtime === 'docker'
           ? 'docker load'
-          : sh`ctr --address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images import --platform ${`linux/${plan.data.arch}`} ${params.snapshotter ? ['--snapshotter', params.snapshotter] : []} -`;
+          : sh`ctr --address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images import ` +
+            sh`--platform ${`linux/${plan.data.arch}`} ` +
+            sh`${params.snapshotter ? ['--snapshotter', params.snapshotter] : []} -`;
       const r = await ctx.conn.exec(prefix + command, { stdin: stream, timeoutMs: 30 * 60_000 });
       if (r.code !== 0)
         return {
           failed: true,
-          msg: `${commandFailure(ctx.host, `importing ${params.name} into ${runtime}`, r)}${r.stdout.toString().trim() ? `\n  ${r.stdout.toString().trim().split('\n').slice(-5).join('\n  ')}` : ''}`,
+          msg: commandFailure(ctx.host, `importing ${params.name} into ${runtime}`, r) + lastLines(r.stdout.toString()),
         };
       return {};
     } finally {
@@ -204,4 +210,10 @@ export function haveContainerd(listing: string, name: string): string | undefine
 /** `docker image inspect --format {{.Id}}`: the image ID (its config digest), or undefined when there is none. */
 export function haveDocker(output: string): string | undefined {
   return /^(sha256:[0-9a-f]{64})$/m.exec(output)?.[1];
+}
+
+/** The last 5 lines of what a command printed, indented under its failure; empty when it printed nothing. */
+function lastLines(out: string): string {
+  const text = out.trim();
+  return text ? `\n  ${text.split('\n').slice(-5).join('\n  ')}` : '';
 }

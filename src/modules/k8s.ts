@@ -320,7 +320,10 @@ function summary(objects: ObjectPlan[], check: boolean): string {
     .map((a) => `${count(a)} ${words[a]}`);
   const changed = objects.filter((o) => o.action !== 'none').map((o) => `${o.action} ${describe(o.obj)}`);
   const unvalidated = objects.filter((o) => o.unvalidated).length;
-  return `${objects.length} object${objects.length === 1 ? '' : 's'}: ${parts.join(', ') || 'none'}${changed.length ? ` (${changed.slice(0, 8).join('; ')}${changed.length > 8 ? '; ...' : ''})` : ''}${unvalidated ? `; ${unvalidated} not validated by the dry run (their namespace is new)` : ''}`;
+  const listed = changed.length ? ` (${changed.slice(0, 8).join('; ')}${changed.length > 8 ? '; ...' : ''})` : '';
+  const notValidated = unvalidated ? `; ${unvalidated} not validated by the dry run (their namespace is new)` : '';
+  const counted = `${objects.length} object${objects.length === 1 ? '' : 's'}`;
+  return `${counted}: ${parts.join(', ') || 'none'}${listed}${notValidated}`;
 }
 
 function outputOf(p: ObjectPlan): Record<string, unknown> {

@@ -53,7 +53,8 @@ export const kmod: Module<KmodParams, KmodData> = {
         type: 'string',
         enum: ['present', 'absent', 'disabled'],
         description:
-          'present: also load it at every boot (/etc/modules-load.d/<name>.conf); absent: remove those files; disabled: leave boot-time files alone.',
+          'present: also load it at every boot (/etc/modules-load.d/<name>.conf); absent: remove those files; ' +
+          'disabled: leave boot-time files alone.',
         examples: ['present'],
         default: 'disabled',
       },
@@ -168,7 +169,10 @@ function persistChanges(params: KmodParams, info: KmodInfo, present: boolean, ar
 function loadProblem(state: KmodState): string | undefined {
   if (!state.modprobe) return 'modprobe is not installed on this host (package kmod)';
   if (!state.moduleDir) {
-    return `/lib/modules/${state.kernel} does not exist on this host, so no module can be loaded here (a container shares the machine's kernel: load the module on the machine itself)`;
+    return (
+      `/lib/modules/${state.kernel} does not exist on this host, so no module can be loaded here (a container ` +
+      `shares the machine's kernel: load the module on the machine itself)`
+    );
   }
   return undefined;
 }

@@ -65,7 +65,8 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
       regexp: {
         type: 'string',
         description:
-          'A regex: the last line it matches is replaced by line (state present) or every matching line removed (absent).',
+          'A regex: the last line it matches is replaced by line (state present) or every matching line ' +
+          'removed (absent).',
         examples: ['^net\\.ipv4\\.ip_forward'],
       },
       search_string: { type: 'string', description: 'Like regexp, but a plain substring.', examples: ['ip_forward'] },

@@ -60,7 +60,8 @@ export const packageSchema = {
     update_cache: {
       ...flagSchema,
       description:
-        'Refresh the package index first: apt-get update when the index is older than cache_valid_time or, without it, when a package to install is unknown; dnf/yum --refresh.',
+        'Refresh the package index first: apt-get update when the index is older than cache_valid_time or, without ' +
+        'it, when a package to install is unknown; dnf/yum --refresh.',
       examples: [true],
       default: false,
     },
@@ -198,7 +199,8 @@ export function packageCommands(d: PackageDecision, params: PackageParams): stri
     if (add.length) cmds.push(sh`apt-get install ${APT_OPTS} ${recommends} ${add}`);
     if (d.remove.length)
       cmds.push(
-        sh`apt-get ${raw(toFlag(params.purge, 'package', 'purge', false) ? 'purge' : 'remove')} ${APT_OPTS} ${d.remove}`,
+        sh`apt-get ${raw(toFlag(params.purge, 'package', 'purge', false) ? 'purge' : 'remove')} ` +
+          sh`${APT_OPTS} ${d.remove}`,
       );
     return cmds;
   }
@@ -274,7 +276,9 @@ function makePackageModule(alias: 'package' | PackageManager): Module<PackagePar
       const { decision, names } = plan.data!;
       // The transaction, then (only if it worked) the probe again for the versions now installed.
       const check = packageProbeCommand(names, { manager: decision.manager });
-      const script = `{\n${packageCommands(decision, params).join(' &&\n')}\n} 2>&1\nrc=$?\n[ $rc -ne 0 ] && exit $rc\n${check}\nexit 0`;
+      const script =
+        `{\n${packageCommands(decision, params).join(' &&\n')}\n} 2>&1\nrc=$?\n[ $rc -ne 0 ` +
+        `] && exit $rc\n${check}\nexit 0`;
       const r = await ctx.conn.exec(script, { timeoutMs: 30 * 60_000 });
       const output = r.stdout.toString();
       if (r.code !== 0) {

@@ -22,7 +22,8 @@ export const shell: Module<ShellParams, RunData> = {
       cmd: {
         type: 'string',
         description:
-          'The script, run by /bin/sh (or executable): pipes, redirections and variables work; or give it as the free form.',
+          'The script, run by /bin/sh (or executable): pipes, redirections and variables work; or give it ' +
+          'as the free form.',
         examples: ['systemctl is-active etcd || journalctl -u etcd -n 20'],
       },
       executable: { type: 'string', minLength: 1, description: 'The shell that runs it.', examples: ['/bin/bash'] },

@@ -181,7 +181,8 @@ export function decideSysctl(want: SysctlWanted, state: SysctlState): Plan<Sysct
   if (want.setLive && live === null && !want.ignoreErrors) {
     throw new FurrowError(
       'module',
-      `sysctl: ${name} does not exist on this host (no ${procPath(name)}): check the name, load the module that provides it first (e.g. br_netfilter for net.bridge.*), or set ignoreerrors: true`,
+      `sysctl: ${name} does not exist on this host (no ${procPath(name)}): check the name, load the module that ` +
+        `provides it first (e.g. br_netfilter for net.bridge.*), or set ignoreerrors: true`,
     );
   }
   const liveChanges = want.setLive && live !== null && normalizeValue(live) !== value;

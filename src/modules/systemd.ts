@@ -146,7 +146,8 @@ function wanted(params: SystemdParams, daemonReload: boolean): UnitWanted {
   if (masked === true && params.content !== undefined) {
     throw new InputError(
       undefined,
-      `systemd: ${name}: masked: true and content cannot go together (masking replaces the unit file with a link to /dev/null)`,
+      `systemd: ${name}: masked: true and content cannot go together (masking replaces the unit file with a ` +
+        `link to /dev/null)`,
       'drop one of them',
     );
   }
@@ -238,7 +239,8 @@ export function decideUnit(want: UnitWanted, status: UnitStatus, check = false):
     }
     throw new FurrowError(
       'module',
-      `systemd: unit ${unit} not found on the host (LoadState=not-found): install the package that provides it, or give its text as content`,
+      `systemd: unit ${unit} not found on the host (LoadState=not-found): install the package that provides it, or ` +
+        `give its text as content`,
     );
   }
   const unmasking = planMask(want, status, changes);
@@ -336,5 +338,7 @@ function decideState(state: UnitState | undefined, status: UnitStatus): StateSte
 
 function describeUnit(unit: string, status: UnitStatus, found: boolean): string {
   if (!found) return `${unit} is not installed`;
-  return `${unit} is ${status.activeState} (${status.subState}) and ${status.unitFileState || 'has no unit file state'}`;
+  return (
+    `${unit} is ${status.activeState} (${status.subState}) and ` + `${status.unitFileState || 'has no unit file state'}`
+  );
 }

@@ -67,7 +67,8 @@ export interface UnarchiveProbe {
 
 function probeCommand(params: UnarchiveParams, marker: string): string {
   const lines = [
-    sh`if [ -d ${params.dest} ]; then echo 'dest dir'; elif [ -e ${params.dest} ]; then echo 'dest other'; else echo 'dest absent'; fi`,
+    sh`if [ -d ${params.dest} ]; then echo 'dest dir'; elif [ -e ${params.dest} ]; then echo 'dest other'; else echo ` +
+      sh`'dest absent'; fi`,
     sh`m=$(cat ${marker} 2>/dev/null) && echo "marker $m"`,
   ];
   if (params.creates) lines.unshift(sh`[ -e ${params.creates} ] && echo 'creates yes'`);
@@ -154,7 +155,8 @@ export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
         type: 'string',
         minLength: 1,
         description:
-          'The archive (.tar, .tar.gz, .tar.xz, .tar.bz2): a controller file from files/, or with remote_src a file on the host.',
+          'The archive (.tar, .tar.gz, .tar.xz, .tar.bz2): a controller file from files/, or with remote_src a ' +
+          'file on the host.',
         examples: ['cni-plugins-linux-amd64-v0.9.1.tgz'],
       },
       dest: {

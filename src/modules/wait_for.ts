@@ -149,10 +149,8 @@ export const wait_for: Module<WaitForParams, WaitResult> = {
     if (!/^@timeout$/m.test(out)) {
       throw commandFailed(ctx.host, 'wait_for: the wait script', r);
     }
-    throw new FurrowError(
-      'module',
-      `${ctx.host}: ${params.msg ?? `wait_for: timed out after ${wait.timeout} s waiting for ${wait.what} to be ${wait.goal}`}`,
-    );
+    const timedOut = `wait_for: timed out after ${wait.timeout} s waiting for ${wait.what} to be ${wait.goal}`;
+    throw new FurrowError('module', `${ctx.host}: ${params.msg ?? timedOut}`);
   },
 
   /** The wait happened in plan; this only hands its result over, for engines that apply 'none' plans. */

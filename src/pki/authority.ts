@@ -39,7 +39,8 @@ export async function loadAuthority(pkiDir: string, name: string): Promise<Autho
     const [have, missing] = crt === undefined ? [keyFile, crtFile] : [crtFile, keyFile];
     throw new FurrowError(
       'module',
-      `CA '${name}': ${have} exists but ${missing} does not; restore it from a backup (a new CA would invalidate every certificate it signed), or remove both to start a new CA`,
+      `CA '${name}': ${have} exists but ${missing} does not; restore it from a backup (a new CA would invalidate ` +
+        `every certificate it signed), or remove both to start a new CA`,
     );
   }
   const cert = parseCertificate(crt, crtFile);

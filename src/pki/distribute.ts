@@ -45,7 +45,8 @@ export async function distributionSources(pkiDir: string, req: SourceRequest): P
     const bytes = await readFile(crtFile).catch(() => {
       throw new FurrowError(
         'module',
-        `certificate '${req.name}' is not in ${pkiDir} (no ${crtFile}); give the task a spec so it is issued, or issue it first`,
+        `certificate '${req.name}' is not in ${pkiDir} (no ${crtFile}); give the task a spec so it is issued, ` +
+          `or issue it first`,
       );
     });
     cert = parseCertificate(bytes.toString('utf8'), crtFile);
@@ -67,7 +68,8 @@ async function caSource(pkiDir: string, req: SourceRequest, cert: Certificate | 
   if (!caName)
     throw new FurrowError(
       'module',
-      `certificate '${req.name}': none of the CAs in ${pkiDir} (${Object.values(CA).join(', ')}) signed it; give the task its spec (which names the CA)`,
+      `certificate '${req.name}': none of the CAs in ${pkiDir} (${Object.values(CA).join(', ')}) signed it; give the ` +
+        `task its spec (which names the CA)`,
     );
   const localPath = certPath(pkiDir, caName);
   const text = await readIfExists(localPath);

@@ -71,7 +71,8 @@ export async function kubeconfigFromPki(
   if (missing.length)
     throw new FurrowError(
       'module',
-      `kubeconfig for ${opts.user}: ${missing.map((f) => path.relative(pkiDir, f)).join(', ')} missing in ${pkiDir}; issue the certificate first`,
+      `kubeconfig for ${opts.user}: ${missing.map((f) => path.relative(pkiDir, f)).join(', ')} missing in ${pkiDir}; ` +
+        `issue the certificate first`,
     );
   return renderKubeconfig({
     cluster: opts.cluster,

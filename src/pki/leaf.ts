@@ -163,7 +163,8 @@ async function requireAuthority(pkiDir: string, spec: NormalSpec): Promise<{ aut
   if (!authority)
     throw new FurrowError(
       'module',
-      `certificate '${spec.name}': its CA '${spec.ca}' does not exist in ${pkiDir}; deploy first (renew only re-issues leaves of existing CAs)`,
+      `certificate '${spec.name}': its CA '${spec.ca}' does not exist in ${pkiDir}; deploy first (renew only ` +
+        `re-issues leaves of existing CAs)`,
     );
   return { authority };
 }

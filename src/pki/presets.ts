@@ -42,7 +42,10 @@ export function etcdPeerSpec(member: Member, days?: number): LeafSpec {
   );
 }
 
-/** Every etcd certificate: per member a server and a peer one, plus the apiserver's and the health check's client certificates. */
+/**
+ * Every etcd certificate: per member a server and a peer one, plus the apiserver's and the health check's client
+ * certificates.
+ */
 export function etcdCertSpecs(members: Member[], opts: { days?: number } = {}): LeafSpec[] {
   checkMembers(members, 'etcd');
   return [

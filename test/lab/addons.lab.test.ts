@@ -143,7 +143,8 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
     expect(recap(check.stdout).h1!.skipped).toBeGreaterThanOrEqual(5);
   }, 2_700_000);
 
-  test('deploy all: every object of every add-on accepted by the apiserver, with the bundle images; the token command works and the token is never printed', async () => {
+  test('deploy all: every object of every add-on accepted by the apiserver, with the bundle images; the token ' +
+    'command works and the token is never printed', async () => {
     const r = await timed('deploy all (first)', ['deploy', 'all', '-i', cluster]);
     expectExit(r, 0);
     const objects = manifestObjects();
@@ -151,7 +152,8 @@ describeLab('step 07, the add-ons, on the lab apiserver (v1.20.2; 1 lab host)', 
     const found = await live(objects.map((o) => o.object));
     // For the notes: who the apiserver says manages the first object (field managers).
     process.stdout.write(
-      `addons lab: ${ref(objects[0]!.object)} managedFields: ${JSON.stringify(found[0]?.metadata.managedFields ?? null)}\n`,
+      `addons lab: ${ref(objects[0]!.object)} managedFields: ` +
+        `${JSON.stringify(found[0]?.metadata.managedFields ?? null)}\n`,
     );
     expect(objects.filter((_, i) => found[i] === null).map((o) => `${o.template}: ${ref(o.object)}`)).toEqual([]);
     for (const [i, { template, object }] of objects.entries()) {

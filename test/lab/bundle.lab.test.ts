@@ -96,7 +96,9 @@ binaries:
     files: [docker/dockerd, docker/docker, docker/docker-proxy, docker/docker-init]
     hosts: h3
 images:
-${images.refs.map((r) => (r === images.multiArchRef ? `  - {ref: "${r}", arch: [amd64, arm64]}` : `  - ${r}`)).join('\n')}
+${images.refs
+  .map((r) => (r === images.multiArchRef ? `  - {ref: "${r}", arch: [amd64, arm64]}` : `  - ${r}`))
+  .join('\n')}
   - ${images.authRef.replace(images.authRegistryHost, authRegistry.host)}
 packages:
   debian: [tree, jq]
@@ -110,7 +112,8 @@ packages:
     ]);
     images = await pushTestImages(registry, authRegistry);
     server = await fileServer(files);
-    // containerd's release tarball holds bin/containerd, bin/containerd-shim-runc-v2, bin/ctr; runc ships as runc.<arch>.
+    // containerd's release tarball holds bin/containerd, bin/containerd-shim-runc-v2, bin/ctr; runc ships as
+    // runc.<arch>.
     // docker's static tarball holds docker/dockerd, docker/docker, ...
     debs = await unpackDebs(['containerd', 'runc', 'docker.io', 'tini']);
     const stage = path.join(cwd, 'stage');
@@ -217,7 +220,8 @@ packages:
     expect(v.stderr).toContain(`bundle.json says ${target.sha256}`);
   });
 
-  test('a wrong sha256 in the manifest fails the build naming the item and both digests; nothing half-written', async () => {
+  test('a wrong sha256 in the manifest fails the build naming the item and both digests; ' +
+    'nothing half-written', async () => {
     const wrong = path.join(cwd, 'wrong.yml');
     const good = sha256(path.join(files, 'runc.amd64'));
     writeFileSync(wrong, readFileSync(manifestFile, 'utf8').replace(`sha256: ${good}`, `sha256: ${'f'.repeat(64)}`));
@@ -258,7 +262,8 @@ packages:
       expect(await on('h1', 'ls /opt/kube/bin 2>/dev/null | wc -l')).toBe('0');
     });
 
-    test('preload unpacks into the cluster, installs binaries and the package repository; images wait for the runtime', async () => {
+    test('preload unpacks into the cluster, installs binaries and the package repository; images wait ' +
+      'for the runtime', async () => {
       const r = await furrow(['bundle', 'preload', out, '-i', cluster], { cwd, timeoutMs: 600_000 });
       expectExit(r, 0);
       const index = JSON.parse(readFileSync(path.join(cluster, 'bundle', 'bundle.json'), 'utf8')) as BundleIndex;
@@ -279,7 +284,8 @@ packages:
       expect(r.stdout).toMatch(/h1 bundle \| ok: Import the bundle's images into the container runtime/);
     }, 600_000);
 
-    test('step 03 runtime runs containerd (h1, h2) and docker (h3) from the bundle and imports its images with the bundle digests', async () => {
+    test('step 03 runtime runs containerd (h1, h2) and docker (h3) from the bundle and imports its images with ' +
+      'the bundle digests', async () => {
       const r = await furrow(['deploy', 'runtime', '-i', cluster], { cwd, timeoutMs: 600_000 });
       expectExit(r, 0);
       const index = JSON.parse(readFileSync(path.join(cluster, 'bundle', 'bundle.json'), 'utf8')) as BundleIndex;

@@ -90,11 +90,13 @@ describeLab('docs/cluster.md on the lab', () => {
     expect(steps.map((s) => s.commands)).toEqual([
       [
         'npx furrow new clusters/prod            # hosts + config.yml from the examples: put your addresses in',
-        "npx furrow lab up && npx furrow lab kubernetes && npx furrow new clusters/lab --from-lab   # a cluster on the lab's hosts",
+        'npx furrow lab up && npx furrow lab kubernetes && npx furrow new clusters/lab --from-lab   # a cluster on ' +
+          "the lab's hosts",
       ],
       [
         'npx furrow deploy all -i clusters/prod          # every step that exists, as one run',
-        'npx furrow deploy 01,02,03 -i clusters/prod      # several steps (names or numbers), in step order, as one run',
+        'npx furrow deploy 01,02,03 -i clusters/prod      # several steps (names or numbers), in step ' +
+          'order, as one run',
         'npx furrow deploy etcd -i clusters/prod         # one step, by name ...',
         "npx furrow deploy 02 -i clusters/prod           # ... or by kubeasz's number",
         'npx furrow deploy etcd -i clusters/prod --check --diff',
@@ -109,7 +111,8 @@ describeLab('docs/cluster.md on the lab', () => {
     ]);
   });
 
-  test('making one: `new` writes an example folder that deploy refuses (no hosts yet); the lab line makes a folder with hosts', async () => {
+  test('making one: `new` writes an example folder that deploy refuses (no hosts yet); the lab line makes a ' +
+    'folder with hosts', async () => {
     const [making] = steps;
     const [example, fromLab] = making!.commands as [string, string];
     await run(example, 0, false);
@@ -151,7 +154,8 @@ describeLab('docs/cluster.md on the lab', () => {
     }
   }, 1_800_000);
 
-  test("the CA check: a folder whose pki/ was made again stops the deploy with the page's message, and no task runs", async () => {
+  test("the CA check: a folder whose pki/ was made again stops the deploy with the page's message, " +
+    'and no task runs', async () => {
     const pki = path.join(cluster, 'pki');
     renameSync(pki, `${pki}.kept`);
     try {
@@ -187,7 +191,8 @@ describeLab('docs/cluster.md on the lab', () => {
     expectLines(r.stdout, step.expected, normalize(cwd));
   }, 300_000);
 
-  test('cluster status on a cluster in trouble: a stopped etcd member and an edited sysctl file, exit 1, and what fixes them', async () => {
+  test('cluster status on a cluster in trouble: a stopped etcd member and an edited sysctl file, exit 1, and ' +
+    'what fixes them', async () => {
     const exec = (host: string, command: string) =>
       run(`npx furrow exec ${host} -i .furrow/lab-${NAME}/inventory.yml -- '${command}'`);
     await exec('h3', 'systemctl stop etcd');
@@ -217,7 +222,8 @@ describeLab('docs/cluster.md on the lab', () => {
     expect(after.stdout).toContain('etcd: 3 of 3 members healthy');
   }, 600_000);
 
-  test('taking it down: destroy refused without --yes, planned by --check, then every host as the lab made it; a second destroy changes nothing', async () => {
+  test('taking it down: destroy refused without --yes, planned by --check, then every host as the lab made it; a ' +
+    'second destroy changes nothing', async () => {
     const refused = await run('npx furrow cluster destroy -i clusters/prod', 2);
     expect(refused.stderr).toContain(
       'cluster destroy asks for confirmation, and there is no terminal to ask on; nothing was touched',

@@ -22,9 +22,13 @@ const kubelet = () => path.join(labKubernetesBin(), 'kubelet');
 /** Debian's containernetworking-plugins on the controller. */
 const CNI_DIR = '/usr/lib/cni';
 
-/** An HTTP GET with bash's /dev/tcp (lab hosts have no curl; sh is dash, which has no /dev/tcp): the whole response, headers and body. */
+/**
+ * An HTTP GET with bash's /dev/tcp (lab hosts have no curl; sh is dash, which has no /dev/tcp): the whole response,
+ * headers and body.
+ */
 const httpGet = (address: string, port: number, urlPath: string) =>
-  `bash -c "exec 3<>/dev/tcp/${address}/${port} && printf 'GET ${urlPath} HTTP/1.0\\r\\nHost: ${address}\\r\\n\\r\\n' >&3 && timeout 10 cat <&3"`;
+  `bash -c "exec 3<>/dev/tcp/${address}/${port} && printf 'GET ${urlPath} HTTP/1.0\\r\\nHost: ` +
+  `${address}\\r\\n\\r\\n' >&3 && timeout 10 cat <&3"`;
 
 const body = (response: string) =>
   response
@@ -78,30 +82,35 @@ describeLab('lab hosts run containers and pods', () => {
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
 
-  test('each host has writable cgroup controllers of its own and /dev/kmsg (the keyring calls runc needs: ctr run below)', async () => {
-    for (const h of HOSTS) {
-      expect(await on(h, 'systemctl is-active furrow-lab-containers.service')).toBe('active');
-      // Every cgroup v1 controller is mounted read-write (nspawn mounts them read-only).
-      const v1 = (await on(h, 'findmnt -rn -t cgroup -o TARGET,OPTIONS | grep -v name=systemd || true'))
-        .split('\n')
-        .filter(Boolean);
-      expect(v1.length).toBeGreaterThan(0);
-      for (const line of v1) expect(line).toMatch(/ rw,/);
-      expect(await on(h, 'readlink /dev/kmsg')).toBe('/dev/console');
-    }
-    // A cgroup made on h1 is not seen on h2: each host's tree is its own (one kubelet cannot end
-    // another host's pods as orphans).
-    await on('h1', 'mkdir -p /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe');
-    expect(
-      await on(
-        'h2',
-        'ls -d /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe 2>/dev/null || echo none',
-      ),
-    ).toBe('none');
-    await on('h1', 'rmdir /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe');
-  });
+  test(
+    'each host has writable cgroup controllers of its own and /dev/kmsg (the keyring calls runc ' +
+      'needs: ctr run below)',
+    async () => {
+      for (const h of HOSTS) {
+        expect(await on(h, 'systemctl is-active furrow-lab-containers.service')).toBe('active');
+        // Every cgroup v1 controller is mounted read-write (nspawn mounts them read-only).
+        const v1 = (await on(h, 'findmnt -rn -t cgroup -o TARGET,OPTIONS | grep -v name=systemd || true'))
+          .split('\n')
+          .filter(Boolean);
+        expect(v1.length).toBeGreaterThan(0);
+        for (const line of v1) expect(line).toMatch(/ rw,/);
+        expect(await on(h, 'readlink /dev/kmsg')).toBe('/dev/console');
+      }
+      // A cgroup made on h1 is not seen on h2: each host's tree is its own (one kubelet cannot end
+      // another host's pods as orphans).
+      await on('h1', 'mkdir -p /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe');
+      expect(
+        await on(
+          'h2',
+          'ls -d /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe 2>/dev/null || echo none',
+        ),
+      ).toBe('none');
+      await on('h1', 'rmdir /sys/fs/cgroup/memory/furrow-probe /sys/fs/cgroup/pids/furrow-probe');
+    },
+  );
 
-  test('deploy runtime with the lab settings from new --from-lab: cgroupfs, native snapshotter, restricted oom_score_adj', async () => {
+  test('deploy runtime with the lab settings from new --from-lab: cgroupfs, native snapshotter, ' +
+    'restricted oom_score_adj', async () => {
     const config = readFileSync(path.join(cluster, 'config.yml'), 'utf8');
     expect(config).toMatch(/^CGROUP_DRIVER: cgroupfs$/m);
     expect(config).toMatch(/^containerd_snapshotter: native$/m);
@@ -127,7 +136,9 @@ describeLab('lab hosts run containers and pods', () => {
       expect(images.split('\n')).toEqual(expect.arrayContaining([LAB_PAUSE_IMAGE, LAB_WEB_IMAGE]));
       const out = await on(
         h,
-        `/opt/kube/bin/ctr -n k8s.io run --rm --snapshotter native ${LAB_WEB_IMAGE} furrow-hello /bin/sh -c 'echo "hello from a container on $(hostname)"; grep -E ":(memory|pids):" /proc/self/cgroup'`,
+        `/opt/kube/bin/ctr -n k8s.io run --rm ` +
+          `--snapshotter native ${LAB_WEB_IMAGE} furrow-hello /bin/sh -c 'echo "hello from a container on ` +
+          `$(hostname)"; grep -E ":(memory|pids):" /proc/self/cgroup'`,
       );
       expect(out.split('\n')[0]).toBe(`hello from a container on ${h}`);
       expect(out).toMatch(/:memory:\/k8s\.io\/furrow-hello$/m);
@@ -169,12 +180,16 @@ describeLab('lab hosts run containers and pods', () => {
         ].join('\n'),
       });
       await conn.put('/etc/kubernetes/manifests/web.yaml', {
-        content: `apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: default}\nspec:\n  containers:\n  - name: web\n    image: ${LAB_WEB_IMAGE}\n    imagePullPolicy: Never\n`,
+        content:
+          `apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: default}\nspec:\n  containers:\n  - ` +
+          `name: web\n    image: ${LAB_WEB_IMAGE}\n    imagePullPolicy: Never\n`,
       });
       await on(
         h,
-        'systemd-run --unit=kubelet /opt/kube/bin/kubelet --config=/etc/kubernetes/kubelet.yaml --container-runtime=remote ' +
-          '--container-runtime-endpoint=unix:///run/containerd/containerd.sock --network-plugin=cni --cni-bin-dir=/opt/cni/bin ' +
+        'systemd-run --unit=kubelet /opt/kube/bin/kubelet --config=/etc/kubernetes/kubelet.yaml ' +
+          '--container-runtime=remote ' +
+          '--container-runtime-endpoint=unix:///run/containerd/containerd.sock --network-plugin=cni ' +
+          '--cni-bin-dir=/opt/cni/bin ' +
           `--cni-conf-dir=/etc/cni/net.d --pod-infra-container-image=${LAB_PAUSE_IMAGE} --hostname-override=${h}`,
       );
     }
@@ -210,7 +225,8 @@ describeLab('lab hosts run containers and pods', () => {
       }
       const journal = await on(h, 'journalctl -u kubelet -n 30 --no-pager || true');
       throw new Error(
-        `${h}: pod web-${h} not running within 120 s; kubelet's /pods said: ${last.slice(-1500)}\nits journal:\n${journal}`,
+        `${h}: pod web-${h} not running within 120 s; ` +
+          `kubelet's /pods said: ${last.slice(-1500)}\nits journal:\n${journal}`,
       );
     };
 

@@ -27,7 +27,9 @@ const NAME = labTestName('t-deploy');
 const FIRST_STEPS = '01,02,03';
 const HOSTS = ['h1', 'h2', 'h3'];
 const CERTS = '/etc/kubernetes/pki/etcd';
-const ETCDCTL = `/opt/kube/bin/etcdctl --cacert=${CERTS}/ca.crt --cert=${CERTS}/healthcheck-client.crt --key=${CERTS}/healthcheck-client.key --dial-timeout=3s --command-timeout=5s`;
+const ETCDCTL =
+  `/opt/kube/bin/etcdctl --cacert=${CERTS}/ca.crt --cert=${CERTS}/healthcheck-client.crt ` +
+  `--key=${CERTS}/healthcheck-client.key --dial-timeout=3s --command-timeout=5s`;
 const BASE_PACKAGES = ['ca-certificates', 'conntrack', 'curl', 'ipset', 'ipvsadm', 'jq', 'socat'];
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
@@ -119,7 +121,8 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
 
-  test('deploy 01,02,03: etcd reports 3 healthy members over mutual TLS; prepare left its marks on every host', async () => {
+  test('deploy 01,02,03: etcd reports 3 healthy members over mutual TLS; prepare left its ' +
+    'marks on every host', async () => {
     // The machine-wide sysctls the lab switches off (prepare_kernel_sysctls: []) must stay the machine's.
     const machineSysctls = [
       'vm/overcommit_memory',
@@ -176,23 +179,27 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
       expect(
         await on(
           h,
-          'cd /proc/sys/net && cat ipv4/ip_forward core/somaxconn ipv4/tcp_tw_reuse ipv4/tcp_fin_timeout ipv4/tcp_max_syn_backlog ipv4/tcp_rmem ipv4/tcp_wmem; grep -c . /etc/sysctl.d/95-furrow-k8s.conf',
+          'cd /proc/sys/net && cat ipv4/ip_forward core/somaxconn ipv4/tcp_tw_reuse ipv4/tcp_fin_timeout ' +
+            'ipv4/tcp_max_syn_backlog ipv4/tcp_rmem ipv4/tcp_wmem; grep -c . /etc/sysctl.d/95-furrow-k8s.conf',
         ),
       ).toBe('1\n65535\n2\n30\n65536\n4096\t12582912\t16777216\n4096\t12582912\t16777216\n16');
       expect(
         await on(
           h,
-          "grep -c -E '^(vm|kernel|fs)\\.|nf_conntrack_max|netdev_max_backlog' /etc/sysctl.d/95-furrow-k8s.conf || true",
+          "grep -c -E '^(vm|kernel|fs)\\.|nf_conntrack_max|netdev_max_backlog' " +
+            '/etc/sysctl.d/95-furrow-k8s.conf || true',
         ),
       ).toBe('0');
       expect(
         await on(
           h,
-          'cat /etc/modprobe.d/sctp.conf /etc/modules-load.d/dm_thin_pool.conf /etc/systemd/system.conf.d/30-furrow-limits.conf',
+          'cat /etc/modprobe.d/sctp.conf /etc/modules-load.d/dm_thin_pool.conf ' +
+            '/etc/systemd/system.conf.d/30-furrow-limits.conf',
         ),
       ).toBe(
         '# Written by Furrow (role prepare).\ninstall sctp /bin/true\ndm_thin_pool\n' +
-          "# Written by Furrow (role prepare): systemd's default limits for every service.\n[Manager]\nDefaultLimitCORE=infinity\nDefaultLimitNOFILE=100000\nDefaultLimitNPROC=100000",
+          "# Written by Furrow (role prepare): systemd's default limits for every " +
+          'service.\n[Manager]\nDefaultLimitCORE=infinity\nDefaultLimitNOFILE=100000\nDefaultLimitNPROC=100000',
       );
       // systemd took the new defaults (the handler's daemon-reload): services started from now on get them.
       expect(await on(h, 'systemctl show -p DefaultLimitCORE -p DefaultLimitNOFILE -p DefaultLimitNPROC | sort')).toBe(
@@ -214,7 +221,8 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
       expect(
         await on(
           h,
-          'cat /etc/modules-load.d/br_netfilter.conf /etc/modules-load.d/ip_vs.conf; grep -h Max /etc/systemd/journald.conf.d/95-furrow.conf; grep -c nofile /etc/security/limits.d/95-furrow-k8s.conf',
+          'cat /etc/modules-load.d/br_netfilter.conf /etc/modules-load.d/ip_vs.conf; grep -h Max ' +
+            '/etc/systemd/journald.conf.d/95-furrow.conf; grep -c nofile /etc/security/limits.d/95-furrow-k8s.conf',
         ),
       ).toBe('br_netfilter\nip_vs\nSystemMaxUse=2G\nSystemMaxFileSize=200M\nMaxRetentionSec=2week\n4');
     }
@@ -234,7 +242,8 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     const url = `--endpoints=https://${address.h1}:2379`;
     const tried = async (flags: string) =>
       conn.exec(
-        `/opt/kube/bin/etcdctl --cacert=${CERTS}/ca.crt ${flags} ${url} --dial-timeout=2s --command-timeout=3s endpoint health`,
+        `/opt/kube/bin/etcdctl --cacert=${CERTS}/ca.crt ${flags} ${url} --dial-timeout=2s --command-timeout=3s ` +
+          `endpoint health`,
       );
 
     const foreign = await tried('--cert=/root/intruder.crt --key=/root/intruder.key');
@@ -254,7 +263,8 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     expect((await tried(`--cert=${CERTS}/healthcheck-client.crt --key=${CERTS}/healthcheck-client.key`)).code).toBe(0);
   }, 60_000);
 
-  test('server certificates verify against the etcd CA with the right SANs and usages, by node:tls and by openssl on a host', async () => {
+  test('server certificates verify against the etcd CA with the right SANs and usages, by node:tls and by ' +
+    'openssl on a host', async () => {
     const ca = readFileSync(path.join(pki, 'etcd/ca.crt'));
     const cert = readFileSync(path.join(pki, 'etcd/healthcheck-client.crt'));
     const key = readFileSync(path.join(pki, 'etcd/healthcheck-client.key'));
@@ -282,7 +292,8 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
       hosts
         .get('h1')
         .exec(
-          `cd ${CERTS} && openssl s_client -connect ${target}:2379 -CAfile ca.crt -cert healthcheck-client.crt -key healthcheck-client.key -verify_return_error -verify_ip ${ip} -brief </dev/null`,
+          `cd ${CERTS} && openssl s_client -connect ${target}:2379 -CAfile ca.crt -cert healthcheck-client.crt -key ` +
+            `healthcheck-client.key -verify_return_error -verify_ip ${ip} -brief </dev/null`,
         );
     for (const h of HOSTS) {
       const ok = await sClient(address[h]!, address[h]!);
@@ -294,7 +305,8 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     expect(
       await on(
         'h1',
-        `cd ${CERTS} && openssl verify -CAfile ca.crt -purpose sslserver server.crt && openssl verify -CAfile ca.crt -purpose sslclient peer.crt && openssl verify -CAfile ca.crt -purpose sslserver peer.crt`,
+        `cd ${CERTS} && openssl verify -CAfile ca.crt -purpose sslserver server.crt && openssl verify -CAfile ca.crt ` +
+          `-purpose sslclient peer.crt && openssl verify -CAfile ca.crt -purpose sslserver peer.crt`,
       ),
     ).toBe('server.crt: OK\npeer.crt: OK\npeer.crt: OK');
   }, 120_000);
@@ -346,7 +358,8 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     expect(
       await on(
         'h1',
-        `${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster -w json | jq -c '[.[].health] | unique'`,
+        `${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster -w json | jq -c ` +
+          `'[.[].health] | unique'`,
       ),
     ).toBe('[true]');
   }, 300_000);
@@ -376,7 +389,8 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     expect(changedCounts(await deploy('etcd'))).toEqual({ h1: 0, h2: 0, h3: 0 });
   }, 300_000);
 
-  test('certs check flags a certificate that expires within the window; the next deploy renews it and restarts only that member', async () => {
+  test('certs check flags a certificate that expires within the window; the next deploy renews it and restarts ' +
+    'only that member', async () => {
     expectExit(await furrow(['certs', 'check', '-i', cluster], { cwd }), 0);
     // Make h2's server certificate one that runs out in 10 days (inside the 30-day window).
     const inv = await loadInventory(path.join(cluster, 'inventory.yml'));
@@ -419,12 +433,14 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     expect(
       await on(
         'h3',
-        `${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster -w json | jq -c '[.[].health] | unique'`,
+        `${ETCDCTL} --endpoints=https://127.0.0.1:2379 endpoint health --cluster -w json | jq -c ` +
+          `'[.[].health] | unique'`,
       ),
     ).toBe('[true]');
   }, 300_000);
 
-  test('a lost or re-created pki/ (no CA, or another CA) stops the deploy with exit 2 and both fingerprints; no host is touched', async () => {
+  test('a lost or re-created pki/ (no CA, or another CA) stops the deploy with exit 2 and both fingerprints; no ' +
+    'host is touched', async () => {
     const fingerprintOf = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
     const trusted = fingerprintOf(path.join(pki, 'etcd/ca.crt'));
     const onHosts = () => Promise.all(HOSTS.map((h) => on(h, `sha256sum ${CERTS}/*.crt ${CERTS}/*.key`)));
@@ -467,9 +483,11 @@ describeLab('furrow deploy 01,02,03: chrony, prepare, etcd with mutual TLS and c
     const hostsFile = path.join(cwd, 'kubeasz-hosts');
     let text = example;
     for (const [i, from] of lab.entries()) text = text.replaceAll(from, to[i]!);
+    const labDir = path.dirname(labInventory);
     writeFileSync(
       hostsFile,
-      `${text}\n[all:vars]\nansible_ssh_private_key_file=${path.join(path.dirname(labInventory), 'id_ed25519')}\nfurrow_known_hosts_file=${path.join(path.dirname(labInventory), 'known_hosts')}\n`,
+      `${text}\n[all:vars]\nansible_ssh_private_key_file=${path.join(labDir, 'id_ed25519')}\n` +
+        `furrow_known_hosts_file=${path.join(labDir, 'known_hosts')}\n`,
     );
     const r = await furrow(['exec', 'etcd:kube_master', '-i', hostsFile, '--json', '--', 'hostname'], { cwd });
     expectExit(r, 0);

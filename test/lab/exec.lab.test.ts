@@ -153,7 +153,9 @@ describeLab('furrow exec and SSH connections on the lab', () => {
     expect(big.code).toBe(0);
     expect(big.stdout.length).toBe(52428800);
     expect(big.stderr.toString().split(' ')[0]).toBe(createHash('sha256').update(big.stdout).digest('hex'));
-  }, 300_000); // the 50 MB stdout comes through the host's shell session: 200 s at load 8 while it was joined and searched whole per chunk, 3 s since
+    // The 50 MB stdout comes through the host's shell session: 200 s at load 8 while the session joined the output and
+    // searched it whole per chunk, 3 s since it stopped doing so.
+  }, 300_000);
 
   test('ProxyJump: h2 is reached through h1 while the controller cannot reach it directly', async () => {
     const inv = YAML.parse(readFileSync(inventory, 'utf8'));

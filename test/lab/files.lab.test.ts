@@ -149,7 +149,9 @@ describeLab('file modules on a real lab host', () => {
     expect((await run(blockinfile, params)).plan.action).toBe('none');
     const checked = await run(blockinfile, { ...params, block: '10.0.0.1 h1' }, { check: true });
     expect(checked.plan.diff).toEqual({
-      unified: `--- ${f}\n+++ ${f}\n@@ -1,4 +1,3 @@\n # BEGIN FURROW MANAGED BLOCK\n 10.0.0.1 h1\n-10.0.0.2 h2\n # END FURROW MANAGED BLOCK\n`,
+      unified:
+        `--- ${f}\n+++ ${f}\n@@ -1,4 +1,3 @@\n # BEGIN FURROW MANAGED BLOCK\n 10.0.0.1 h1\n-10.0.0.2 h2\n # ` +
+        `END FURROW MANAGED BLOCK\n`,
     });
     expect(await onHost(`grep -c h2 ${f}`)).toBe('1');
   });

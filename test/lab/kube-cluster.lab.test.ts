@@ -42,7 +42,8 @@ import {
  *
  * Not proven here: flannel's pods running. Its image cannot be fetched in the lab, so for
  * CLUSTER_NETWORK flannel only what the apiserver accepts is proven (`deploy network --check`:
- * a server-side dry run of every object, with the cluster's network and the bundle's images). Step 04's rolling restart, kube-lb failover and the
+ * a server-side dry run of every object, with the cluster's network and the bundle's images). Step 04's rolling
+ * restart, kube-lb failover and the
  * apiserver's refusals are kube-master.lab.test's. The binaries are v1.20.2 only: the flags
  * chosen for newer versions are checked by test/unit/kube/flags.test.ts alone.
  */
@@ -174,7 +175,8 @@ describeLab(
           HOSTS.map((h) =>
             on(
               h,
-              'ls /etc/kubernetes /etc/systemd/system/kubelet.service /etc/etcd 2>&1; systemctl is-active etcd kubelet containerd 2>&1; true',
+              'ls /etc/kubernetes /etc/systemd/system/kubelet.service /etc/etcd 2>&1; systemctl is-active etcd ' +
+                'kubelet containerd 2>&1; true',
             ),
           ),
         );
@@ -187,7 +189,8 @@ describeLab(
       expect(before.every((text) => text.includes('No such file or directory'))).toBe(true);
     }, 900_000);
 
-    test('npm run demo (furrow demo) on this lab and folder: deploy all; 3 nodes Ready, labelled with their roles, each on its own podCIDR; the hosts run the built binaries', async () => {
+    test('npm run demo (furrow demo) on this lab and folder: deploy all; 3 nodes Ready, labelled with their roles, ' +
+      'each on its own podCIDR; the hosts run the built binaries', async () => {
       // The README's first command, on the lab and folder made above: it keeps both (a user's own
       // demo boots them itself, the one difference), preloads the bundle, runs deploy all and shows
       // the nodes and pods as kubectl on the first master sees them.
@@ -274,7 +277,8 @@ describeLab(
       }
     }, 1_600_000);
 
-    test("a Deployment of the bundle's web image, one pod per node: ClusterIP and NodePort answer from every node; a pod on h1 reaches h3's pod", async () => {
+    test("a Deployment of the bundle's web image, one pod per node: ClusterIP and NodePort answer from every node; a " +
+      "pod on h1 reaches h3's pod", async () => {
       // The image is on every node already: the bundle's preload imported it (no registry is reachable).
       for (const h of HOSTS)
         expect((await on(h, '/opt/kube/bin/ctr -n k8s.io images ls -q')).split('\n')).toContain(LAB_WEB_IMAGE);
@@ -383,7 +387,8 @@ describeLab(
       expect(await canI('delete namespaces/default')).toBe('no');
     }, 60_000);
 
-    test('routes: a node added and removed changes the routes on the others on a re-run; the routes unit is reloaded, nothing restarts', async () => {
+    test('routes: a node added and removed changes the routes on the others on a re-run; the routes unit is ' +
+      'reloaded, nothing restarts', async () => {
       // A Node object with a podCIDR and an address (an unused one on the lab's network), as a
       // kubelet would register it: the routes network routes to it like to any node.
       const h1Address = (await on('h1', 'ip -o -4 addr show dev eth0')).split(/\s+/)[3]!.split('/')[0]!;
@@ -423,7 +428,8 @@ describeLab(
       expect(await startTimes()).toEqual(before);
     }, 900_000);
 
-    test('flannel: the real apiserver accepts every flannel object (deploy network --check: a server-side dry run); its pods cannot run in the lab', async () => {
+    test('flannel: the real apiserver accepts every flannel object (deploy network --check: a server-side dry run); ' +
+      'its pods cannot run in the lab', async () => {
       // flannel's images (docker.io/flannel/...) cannot be fetched in the lab, so its DaemonSet's
       // pods could never start here and step 06 in flannel mode would wait for them in vain. What
       // the lab proves is that the apiserver takes every object as the role renders it, with the
@@ -507,7 +513,8 @@ describeLab(
       expect(await startTimes()).toEqual(before);
     }, 900_000);
 
-    test("certs renew of one node's kubelet certificate re-issues it and restarts only that node's kubelet", async () => {
+    test("certs renew of one node's kubelet certificate re-issues it and restarts only " +
+      "that node's kubelet", async () => {
       const before = await startTimes();
       const issued = () =>
         createHash('sha256')
@@ -533,7 +540,9 @@ describeLab(
       expect(
         await on(
           'h1',
-          `for i in $(seq 60); do s=$(${KUBECTL} get node h3 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}'); [ "$s" = True ] && echo True && exit 0; sleep 2; done; echo "$s"`,
+          `for i in $(seq 60); do s=$(${KUBECTL} get node h3 -o ` +
+            `jsonpath='{.status.conditions[?(@.type=="Ready")].status}'); [ "$s" = True ] && echo True && exit 0; ` +
+            `sleep 2; done; echo "$s"`,
         ),
       ).toBe('True');
     }, 900_000);
@@ -565,7 +574,8 @@ describeLab(
         await on('h1', `${KUBECTL} uncordon h2`);
       }
     }, 900_000);
-    test('node add h4, cut off halfway (h4 powered off) and completed by running it again; its pods run; node remove h4 drains it and leaves the host as it was', async () => {
+    test('node add h4, cut off halfway (h4 powered off) and completed by running it again; its pods run; node remove ' +
+      'h4 drains it and leaves the host as it was', async () => {
       const inventoryFile = path.join(cluster, 'inventory.yml');
       const h4Address = (await onH4('ip -o -4 addr show dev eth0')).split(/\s+/)[3]!.split('/')[0]!;
       const started = Date.now();
@@ -625,7 +635,8 @@ describeLab(
       // A pod runs there: the web Deployment, one pod per node, grows to four.
       await on(
         'h1',
-        `${KUBECTL} scale deployment/web --replicas=4 >/dev/null && ${KUBECTL} rollout status deployment/web --timeout=180s >/dev/null`,
+        `${KUBECTL} scale deployment/web ` +
+          `--replicas=4 >/dev/null && ${KUBECTL} rollout status deployment/web --timeout=180s >/dev/null`,
       );
       const webOn = async () =>
         (
@@ -673,11 +684,13 @@ describeLab(
       // h4 as it was before, but for what the Debian packages prepare installed leave (support.ts).
       expect(await leftBehind(fingerprintChanges(h4Fresh, await onH4(FINGERPRINT_SCRIPT)), onH4)).toEqual([]);
       process.stdout.write(
-        `kube-cluster: node add cut off ${timings['node add, cut off']} s, completed ${timings['node add, completed']} s, node remove ${timings['node remove']} s\n`,
+        `kube-cluster: node add cut off ${timings['node add, cut off']} s, completed ` +
+          `${timings['node add, completed']} s, node remove ${timings['node remove']} s\n`,
       );
     }, 2_400_000);
 
-    test('etcd backup and restore: a ConfigMap deleted after the backup is back, one created after it is gone; a snapshot whose sha256 does not match is refused before anything stops', async () => {
+    test('etcd backup and restore: a ConfigMap deleted after the backup is back, one created after it is gone; a ' +
+      'snapshot whose sha256 does not match is refused before anything stops', async () => {
       const configMap = async (name: string) => on('h1', `${KUBECTL} get configmap ${name} --ignore-not-found -o name`);
       await on('h1', `${KUBECTL} create configmap etcd-backup-before --from-literal=at=before >/dev/null`);
 
@@ -700,7 +713,9 @@ describeLab(
       // After the backup: one ConfigMap deleted, another created.
       await on(
         'h1',
-        `${KUBECTL} delete configmap etcd-backup-before >/dev/null && ${KUBECTL} create configmap etcd-backup-after --from-literal=at=after >/dev/null`,
+        `${KUBECTL} delete configmap ` +
+          `etcd-backup-before >/dev/null && ${KUBECTL} create configmap etcd-backup-after ` +
+          `--from-literal=at=after >/dev/null`,
       );
       expect([await configMap('etcd-backup-before'), await configMap('etcd-backup-after')]).toEqual([
         '',
@@ -720,7 +735,8 @@ describeLab(
       });
       expectExit(refused, 2);
       expect(refused.stderr).toContain(
-        `sha256 does not match: the file has ${createHash('sha256').update(bytes).digest('hex')}, snapshot-20000101T000000Z.db.sha256 says ${digest}`,
+        `sha256 does not match: the file has ${createHash('sha256').update(bytes).digest('hex')}, ` +
+          `snapshot-20000101T000000Z.db.sha256 says ${digest}`,
       );
       expect(refused.stderr).toContain('nothing was stopped');
       expect(refused.stdout).not.toContain('PLAY');
@@ -756,7 +772,9 @@ describeLab(
       }
       const members = await on(
         'h1',
-        '/opt/kube/bin/etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt --key=/etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints=https://127.0.0.1:2379 member list',
+        '/opt/kube/bin/etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt ' +
+          '--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt ' +
+          '--key=/etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints=https://127.0.0.1:2379 member list',
       );
       expect(
         members

@@ -159,7 +159,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expectExit(r1, 2);
     expect(r1.stderr).toMatch(
       new RegExp(
-        `${overlapping}/config\\.yml:\\d+: SERVICE_CIDR 172\\.20\\.128\\.0/20 overlaps CLUSTER_CIDR 172\\.20\\.0\\.0/16`,
+        `${overlapping}/config\\.yml:\\d+: SERVICE_CIDR 172\\.20\\.128\\.0/20 overlaps CLUSTER_CIDR ` +
+          `172\\.20\\.0\\.0/16`,
       ),
     );
 
@@ -206,7 +207,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expectExit(r3, 2);
     expect(r3.stderr).toMatch(
       new RegExp(
-        `${wrongVersion}/config\\.yml:\\d+: Kubernetes 1\\.29\\.0: the preloaded bundle has no kube-apiserver, kube-controller-manager, kube-scheduler, kubectl of that version \\(it has Kubernetes 1\\.20\\.2\\)`,
+        `${wrongVersion}/config\\.yml:\\d+: Kubernetes 1\\.29\\.0: the preloaded bundle has no kube-apiserver, ` +
+          `kube-controller-manager, kube-scheduler, kubectl of that version \\(it has Kubernetes 1\\.20\\.2\\)`,
       ),
     );
 
@@ -222,7 +224,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expectExit(r4, 2);
     expect(r4.stderr).toMatch(
       new RegExp(
-        `${vipOfHost}/inventory\\.yml(:\\d+)*: EX_APISERVER_VIP ${address.h1!.replaceAll('.', '\\.')} is the address of host h1`,
+        `${vipOfHost}/inventory\\.yml(:\\d+)*: ` +
+          `EX_APISERVER_VIP ${address.h1!.replaceAll('.', '\\.')} is the address of host h1`,
       ),
     );
 
@@ -231,12 +234,14 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
       expect(
         await on(
           h,
-          'ls /etc/apt/sources.list.d/furrow.list /etc/kube-lb /etc/kubernetes /etc/ex-lb 2>&1 | grep -c "No such file"',
+          'ls /etc/apt/sources.list.d/furrow.list /etc/kube-lb /etc/kubernetes /etc/ex-lb 2>&1 | grep ' +
+            '-c "No such file"',
         ),
       ).toBe('4');
   }, 120_000);
 
-  test("deploy 01-04: every apiserver ready through every host's kube-lb, components healthy, anonymous refused", async () => {
+  test("deploy 01-04: every apiserver ready through every host's kube-lb, components healthy, " +
+    'anonymous refused', async () => {
     // Steps 01-04 only: step 05 (the nodes) is kube-cluster.lab.test's.
     const r = await deploy(UP_TO_MASTER);
     expectExit(r, 0);
@@ -307,7 +312,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
       expect(
         await on(
           m,
-          'stat -c %a /root/.kube/config /etc/kubernetes/controller-manager.kubeconfig /etc/kubernetes/scheduler.kubeconfig',
+          'stat -c %a /root/.kube/config /etc/kubernetes/controller-manager.kubeconfig ' +
+            '/etc/kubernetes/scheduler.kubeconfig',
         ),
       ).toBe('600\n600\n600');
     }
@@ -326,7 +332,9 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     } finally {
       await on(
         'h1',
-        `systemctl start kube-apiserver; for i in $(seq 120); do ${KUBECTL} --server=https://${address.h1}:6443 get --raw /readyz >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1`,
+        `systemctl start kube-apiserver; for i in ` +
+          `$(seq 120); do ${KUBECTL} --server=https://${address.h1}:6443 get --raw /readyz >/dev/null 2>&1 && exit ` +
+          `0; sleep 1; done; exit 1`,
       );
     }
   }, 300_000);
@@ -371,7 +379,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
       ),
     );
 
-  test("step 10 ex-lb: kubectl through the VIP; the VIP moves when its holder's proxy stops and kubectl still works; a re-run changes nothing", async () => {
+  test("step 10 ex-lb: kubectl through the VIP; the VIP moves when its holder's proxy stops and kubectl still works; " +
+    'a re-run changes nothing', async () => {
     // --check on hosts that have no ex-lb yet: it plans, probes, and changes nothing.
     const check = await deploy('ex-lb', cluster, ['--check']);
     expectExit(check, 0);
@@ -450,7 +459,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expect(await startTimes()).toEqual(before);
   }, 900_000);
 
-  test('a changed apiserver setting restarts only the apiservers, one at a time, the API answering through kube-lb while each is down', async () => {
+  test('a changed apiserver setting restarts only the apiservers, one at a time, the API answering through kube-lb ' +
+    'while each is down', async () => {
     const before = await startTimes();
     writeFileSync(
       path.join(cluster, 'config.yml'),
@@ -514,7 +524,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     timings.pollsFailedDuringRestart = failed.length;
     timings.pollsDuringRestart = polls.length;
     process.stdout.write(
-      `polls through h3's kube-lb during the rolling restart: ${polls.length}, failed ${failed.length}: ${JSON.stringify(failed.map((p) => p.what))}\n`,
+      `polls through h3's kube-lb during the ` +
+        `rolling restart: ${polls.length}, failed ${failed.length}: ${JSON.stringify(failed.map((p) => p.what))}\n`,
     );
     // Each master was down, then answered /readyz directly again (the role waits for it before
     // the next master): its window runs from its stop to then.
@@ -528,7 +539,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     // A window no poll fell into (an apiserver back before the next poll through kube-lb, on a
     // busy machine) proves nothing either way; at least one must hold polls.
     process.stdout.write(
-      `polls through kube-lb while each apiserver was down or starting: ${JSON.stringify(windows.map((w) => [w.master, w.polls.length]))}\n`,
+      `polls through kube-lb while each apiserver was ` +
+        `down or starting: ${JSON.stringify(windows.map((w) => [w.master, w.polls.length]))}\n`,
     );
     expect(windows.some((w) => w.polls.length > 0)).toBe(true);
     // While each apiserver was down or starting, the other answered through kube-lb.
@@ -542,7 +554,8 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expect(await on('h1', 'grep -c -- --event-ttl=2h /etc/systemd/system/kube-apiserver.service')).toBe('1');
   }, 900_000);
 
-  test("removing a master and adding it back rewrites every host's kube-lb and ex-lb upstream lists and reloads them, never restarts them", async () => {
+  test("removing a master and adding it back rewrites every host's kube-lb and ex-lb upstream lists and reloads " +
+    'them, never restarts them', async () => {
     const inventoryFile = path.join(cluster, 'inventory.yml');
     const original = readFileSync(inventoryFile, 'utf8');
     /** kube-lb's main PID and when it last became active, per host: a reload keeps both. */

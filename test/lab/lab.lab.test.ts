@@ -33,7 +33,8 @@ describeLab('furrow lab (real hosts)', () => {
     expectExit(status, 0);
     expect(status.stdout).toMatch(
       new RegExp(
-        `^lab '${NAME}': 2 host\\(s\\) on 10\\.213\\.\\d+\\.0/24, made \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ from ${cwd}\\ninventory: ${inventory}$`,
+        `^lab '${NAME}': 2 host\\(s\\) on 10\\.213\\.\\d+\\.0/24, made ` +
+          `\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ from ${cwd}\\ninventory: ${inventory}$`,
         'm',
       ),
     );
@@ -95,7 +96,8 @@ describeLab('furrow lab (real hosts)', () => {
     expect(leaders.filter((l) => isSameProcess(l))).toEqual([]);
   }, 300_000);
 
-  test('up from another folder refuses to take a running lab (exit 2, nothing touched); --replace does it on purpose', async () => {
+  test('up from another folder refuses to take a running lab (exit 2, nothing touched); --replace ' +
+    'does it on purpose', async () => {
     const other = mkdtempSync(path.join(os.tmpdir(), 'furrow-lab-test-other-'));
     const otherInventory = path.join(other, '.furrow', `lab-${NAME}`, 'inventory.yml');
     try {

@@ -60,7 +60,8 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
 
   const version = (name: string) => repo.debs.find((d) => d.package === name)!.version;
 
-  test('install tree and jq: jq pulls libjq1 and libonig5 from the repository; the second run changes nothing', async () => {
+  test('install tree and jq: jq pulls libjq1 and libonig5 from the repository; the second run ' +
+    'changes nothing', async () => {
     expect(await onHost('cat /etc/apt/sources.list.d/*; ls /etc/apt/sources.list 2>/dev/null || true')).toBe(
       aptSourcesLine(server!.url).trim(),
     );
@@ -107,7 +108,8 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     expect((await run(packageModule, { name: 'tree', state: 'latest' as const })).changed).toBe(false);
   }, 300_000);
 
-  test('get_url over the lab bridge with wget from the repository: download, skip when matching, check mode', async () => {
+  test('get_url over the lab bridge with wget from the repository: download, skip when ' +
+    'matching, check mode', async () => {
     expect((await run(packageModule, { name: 'wget' })).changed).toBe(true);
     const packages = readFileSync(path.join(repo.dir, 'Packages'));
     const params = {
@@ -134,7 +136,8 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     expect((await run(getUrl, params)).changed).toBe(false);
   }, 300_000);
 
-  test('unarchive a controller archive: extract, re-run nothing, check mode on a new archive, then extract it', async () => {
+  test('unarchive a controller archive: extract, re-run nothing, check mode on a new archive, ' +
+    'then extract it', async () => {
     const make = (v: string) => {
       const src = path.join(cwd, `app-${v}`);
       mkdirSync(path.join(src, 'app'), { recursive: true });

@@ -66,7 +66,8 @@ function writePlaybook(cwd: string): string {
   const file = path.join(cwd, 'owned.yml');
   writeFileSync(
     file,
-    `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: /tmp/furrow-run-as-owned, content: "x\\n"}\n      become: true\n      become_user: nobody\n`,
+    `- hosts: all\n  gather_facts: false\n  tasks:\n    - copy: {dest: /tmp/furrow-run-as-owned, content: "x\\n"}\n  ` +
+      `    become: true\n      become_user: nobody\n`,
   );
   return file;
 }

@@ -109,7 +109,9 @@ describeLab('two runs on one host at once', () => {
     started.push(first.child);
     await first.sawLine(/h1 changed: Slow run begins/);
     const holder = new RegExp(
-      `another run holds /run/furrow\\.lock \\(controller ${os.hostname()}, PID ${first.child.pid}, started \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\)`,
+      `another run holds ` +
+        `/run/furrow\\.lock \\(controller ${os.hostname()}, PID ${first.child.pid}, started ` +
+        `\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\)`,
     );
 
     const journals = () => readdirSync(path.join(cwd, '.furrow', 'runs')).filter((f) => f.endsWith('.jsonl')).length;

@@ -304,7 +304,8 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     rmSync(cwd, { recursive: true, force: true });
   }, 120_000);
 
-  test('deploy runtime: containerd on h1 (bin/) and h2 (package), docker on h3 (bin/) and h4 (package), all active', async () => {
+  test('deploy runtime: containerd on h1 (bin/) and h2 (package), docker on h3 (bin/) and h4 ' +
+    '(package), all active', async () => {
     const r = await deploy();
     expectExit(r, 0);
     expect(Object.keys(recap(r.stdout)).sort()).toEqual([...HOSTS]);
@@ -321,7 +322,8 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
         'no docker',
       );
       expect(await on(h, 'cat /etc/crictl.yaml | grep endpoint')).toBe(
-        'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: unix:///run/containerd/containerd.sock',
+        'runtime-endpoint: unix:///run/containerd/containerd.sock\nimage-endpoint: ' +
+          'unix:///run/containerd/containerd.sock',
       );
     }
     for (const h of DOCKER_HOSTS) {
@@ -352,7 +354,8 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     expect(await on('h2', 'test -d /opt/kube/bin && ls /opt/kube/bin || echo none')).toBe('none');
   }, 600_000);
 
-  test('containerd: the CRI plugin runs with the configured settings (CRI Status, as crictl info), and images import', async () => {
+  test('containerd: the CRI plugin runs with the configured settings (CRI Status, as crictl info), ' +
+    'and images import', async () => {
     for (const h of CONTAINERD_HOSTS) {
       const { status, config } = await criConfig(h);
       expect(status.api).toBe('runtime.v1');
@@ -376,10 +379,12 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
         [`${gateway}:5443/hosts.toml`, '127.0.0.1:5000/hosts.toml', 'docker.io/hosts.toml'].sort().join('\n'),
       );
       expect(await on(h, "grep -v '^#' /etc/containerd/certs.d/127.0.0.1:5000/hosts.toml")).toBe(
-        'server = "http://127.0.0.1:5000"\n\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve", "push"]\n  skip_verify = true',
+        'server = "http://127.0.0.1:5000"\n\n[host."http://127.0.0.1:5000"]\n  capabilities = ["pull", "resolve", ' +
+          '"push"]\n  skip_verify = true',
       );
       expect(await on(h, "grep -v '^#' /etc/containerd/certs.d/docker.io/hosts.toml | grep .")).toBe(
-        `[host."http://127.0.0.1:5001"]\n  capabilities = ["pull", "resolve"]\n[host."https://${gateway}:5443"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true`,
+        `[host."http://127.0.0.1:5001"]\n  capabilities = ["pull", ` +
+          `"resolve"]\n[host."https://${gateway}:5443"]\n  capabilities = ["pull", "resolve"]\n  skip_verify = true`,
       );
 
       // An image goes in (unpacked by the native snapshotter) and is listed in the CRI's namespace.
@@ -390,7 +395,8 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     }
   }, 120_000);
 
-  test('docker: docker info shows the cgroup driver, storage driver, mirrors and insecure registries; new containers get the log limits', async () => {
+  test('docker: docker info shows the cgroup driver, storage driver, mirrors and insecure registries; new containers ' +
+    'get the log limits', async () => {
     for (const h of DOCKER_HOSTS) {
       const info = await dockerInfo(h);
       expect(info.CgroupDriver).toBe('cgroupfs');
@@ -430,7 +436,8 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     );
   }, 300_000);
 
-  test('a changed setting restarts only the runtime it belongs to; registry changes reach containerd without a restart', async () => {
+  test('a changed setting restarts only the runtime it belongs to; registry changes reach containerd ' +
+    'without a restart', async () => {
     const started = await runtimeStates();
     const newSandbox = '127.0.0.1:5000/furrow/pause:3.10';
     const sandbox = await deploy('-e', `SANDBOX_IMAGE=${newSandbox}`);

@@ -169,9 +169,14 @@ export function labTestName(base: string): string {
  * and the installed packages. Compare two with `fingerprintChanges`.
  */
 export const FINGERPRINT_SCRIPT = [
-  'echo "## units"; systemctl list-unit-files --no-legend --type=service,socket,timer,mount | awk \'{print $1" "$2}\' | sort',
+  'echo "## units"; systemctl list-unit-files --no-legend --type=service,socket,timer,mount | awk \'{print ' +
+    '$1" "$2}\' | sort',
   'echo "## active"; systemctl list-units --no-legend --state=active --type=service | awk \'{print $1}\' | sort',
-  'echo "## files"; find /etc /opt /var/lib /usr/local /usr/lib/systemd/system /root /run -xdev \\( -path /var/lib/apt -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path /var/log -o -path /etc/ssh -o -path /root/.ssh -o -path /var/lib/dhcp -o -path /run/systemd -o -path /run/user -o -path /run/udev -o -path /etc/ld.so.cache -o -path /var/cache -o -path /run/furrow.lock -o -path /run/sshd -o -path /run/utmp -o -path /run/agetty.reload \\) -prune -o -print 2>/dev/null | sort',
+  'echo "## files"; find /etc /opt /var/lib /usr/local /usr/lib/systemd/system /root /run -xdev \\( -path ' +
+    '/var/lib/apt -o -path /var/lib/dpkg -o -path /var/lib/systemd -o -path /var/log -o -path /etc/ssh -o -path ' +
+    '/root/.ssh -o -path /var/lib/dhcp -o -path /run/systemd -o -path /run/user -o -path /run/udev -o -path ' +
+    '/etc/ld.so.cache -o -path /var/cache -o -path /run/furrow.lock -o -path /run/sshd -o -path /run/utmp -o -path ' +
+    '/run/agetty.reload \\) -prune -o -print 2>/dev/null | sort',
   'echo "## links"; ip -o link show | awk -F": " \'{print $2}\' | sed "s/@.*//" | sort',
   'echo "## iptables"; iptables-save 2>/dev/null | grep -v "^#" | sed "s/\\[[0-9]*:[0-9]*\\]//"',
   'echo "## ipvs"; ipvsadm -Sn 2>/dev/null',
@@ -205,8 +210,22 @@ export function fingerprintChanges(before: string, after: string): { added: stri
  * and running (as kubeasz's clean leaves it). Everything else a cleaned host gained must be owned
  * by a package (`dpkg -S`).
  */
-const MADE_BY_PACKAGES =
-  /^files: (\/etc\/rc[0-6S]\.d\/|\/etc\/ssl\/|\/etc\/chrony|\/run\/chrony|\/var\/lib\/chrony|\/var\/lib\/nginx|\/var\/lib\/ucf|\/etc\/apparmor\.d\/local|\/etc\/ca-certificates\.conf$|\/usr\/local\/share\/ca-certificates$|\/etc\/nginx\/(modules|sites)-enabled\/|\/run\/adduser$|\/etc\/systemd\/system\/chronyd\.service$|\/etc\/systemd\/system\/multi-user\.target\.wants\/chrony\.service$|.*\.(ucf|dpkg)-dist$)/;
+const MADE_BY_PACKAGES = new RegExp(
+  `^files: (${[
+    /\/etc\/rc[0-6S]\.d\//,
+    /\/etc\/ssl\//,
+    /\/etc\/chrony|\/run\/chrony|\/var\/lib\/chrony/,
+    /\/var\/lib\/nginx|\/var\/lib\/ucf/,
+    /\/etc\/apparmor\.d\/local/,
+    /\/etc\/ca-certificates\.conf$|\/usr\/local\/share\/ca-certificates$/,
+    /\/etc\/nginx\/(modules|sites)-enabled\//,
+    /\/run\/adduser$/,
+    /\/etc\/systemd\/system\/chronyd\.service$|\/etc\/systemd\/system\/multi-user\.target\.wants\/chrony\.service$/,
+    /.*\.(ucf|dpkg)-dist$/,
+  ]
+    .map((r) => r.source)
+    .join('|')})`,
+);
 
 /**
  * The lines of a cleaned host's fingerprint (`fingerprintChanges(before, after)`) that no package
@@ -222,7 +241,8 @@ export async function leftBehind(
   const unowned = files.length
     ? (
         await run(
-          `for p in ${files.map((f) => `'${f}'`).join(' ')}; do dpkg -S "$p" >/dev/null 2>&1 || dpkg -S "\${p#/usr}" >/dev/null 2>&1 || echo "$p"; done`,
+          `for p in ${files.map((f) => `'${f}'`).join(' ')}; do dpkg -S "$p" >/dev/null 2>&1 || dpkg -S "\${p#/usr}" ` +
+            `>/dev/null 2>&1 || echo "$p"; done`,
         )
       )
         .split('\n')

@@ -18,7 +18,8 @@ import { describeLab, expectExit, furrow, labHostConnection, labTestName } from 
 const NAME = labTestName('t-system');
 const UNIT = 'furrow-sleep.service';
 const unitText = (description: string) =>
-  `[Unit]\nDescription=${description}\n\n[Service]\nExecStart=/bin/sleep infinity\n\n[Install]\nWantedBy=multi-user.target\n`;
+  `[Unit]\nDescription=${description}\n\n[Service]\nExecStart=/bin/sleep ` +
+  `infinity\n\n[Install]\nWantedBy=multi-user.target\n`;
 
 describeLab('system modules and facts on a real lab host', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-system-lab-'));
@@ -135,59 +136,65 @@ describeLab('system modules and facts on a real lab host', () => {
     expect((await run(systemd, { name: 'furrow-sleep-other', masked: false })).changed).toBe(false);
   });
 
-  test('sysctl: a per-host net key in the drop-in and live; re-run, drift, check mode; the machine is untouched', async () => {
-    const machineBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
-    await onHost('echo 0 > /proc/sys/net/ipv4/ip_forward');
-    const params = { name: 'net.ipv4.ip_forward', value: '1' };
-    const first = await run(sysctl, params);
-    expect(first.plan).toMatchObject({
-      action: 'create',
-      diff: { values: [{ key: 'net.ipv4.ip_forward', before: '0', after: '1' }] },
-    });
-    expect(await onHost('cat /proc/sys/net/ipv4/ip_forward; cat /etc/sysctl.d/99-furrow.conf')).toBe(
-      '1\nnet.ipv4.ip_forward=1',
-    );
-    expect((await run(sysctl, params)).plan).toEqual({ action: 'none', reason: 'net.ipv4.ip_forward is 1' });
+  test(
+    'sysctl: a per-host net key in the drop-in and live; re-run, drift, check mode; the ' + 'machine is untouched',
+    async () => {
+      const machineBefore = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
+      await onHost('echo 0 > /proc/sys/net/ipv4/ip_forward');
+      const params = { name: 'net.ipv4.ip_forward', value: '1' };
+      const first = await run(sysctl, params);
+      expect(first.plan).toMatchObject({
+        action: 'create',
+        diff: { values: [{ key: 'net.ipv4.ip_forward', before: '0', after: '1' }] },
+      });
+      expect(await onHost('cat /proc/sys/net/ipv4/ip_forward; cat /etc/sysctl.d/99-furrow.conf')).toBe(
+        '1\nnet.ipv4.ip_forward=1',
+      );
+      expect((await run(sysctl, params)).plan).toEqual({ action: 'none', reason: 'net.ipv4.ip_forward is 1' });
 
-    await onHost('echo 0 > /proc/sys/net/ipv4/ip_forward');
-    const checked = await run(sysctl, params, true);
-    expect(checked.plan).toMatchObject({ action: 'update', reason: 'net.ipv4.ip_forward is 0, wants 1' });
-    expect(await onHost('cat /proc/sys/net/ipv4/ip_forward')).toBe('0');
-    expect((await run(sysctl, params)).changed).toBe(true);
-    expect(await onHost('cat /proc/sys/net/ipv4/ip_forward')).toBe('1');
+      await onHost('echo 0 > /proc/sys/net/ipv4/ip_forward');
+      const checked = await run(sysctl, params, true);
+      expect(checked.plan).toMatchObject({ action: 'update', reason: 'net.ipv4.ip_forward is 0, wants 1' });
+      expect(await onHost('cat /proc/sys/net/ipv4/ip_forward')).toBe('0');
+      expect((await run(sysctl, params)).changed).toBe(true);
+      expect(await onHost('cat /proc/sys/net/ipv4/ip_forward')).toBe('1');
 
-    const somaxconn = { name: 'net.core.somaxconn', value: 1024 };
-    expect((await run(sysctl, somaxconn)).changed).toBe(true);
-    expect((await run(sysctl, somaxconn)).changed).toBe(false);
-    expect(await onHost('cat /etc/sysctl.d/99-furrow.conf')).toBe('net.ipv4.ip_forward=1\nnet.core.somaxconn=1024');
-    expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(machineBefore);
+      const somaxconn = { name: 'net.core.somaxconn', value: 1024 };
+      expect((await run(sysctl, somaxconn)).changed).toBe(true);
+      expect((await run(sysctl, somaxconn)).changed).toBe(false);
+      expect(await onHost('cat /etc/sysctl.d/99-furrow.conf')).toBe('net.ipv4.ip_forward=1\nnet.core.somaxconn=1024');
+      expect(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8')).toBe(machineBefore);
 
-    expect((await run(sysctl, { name: 'net.ipv4.ip_forward', state: 'absent' as const })).changed).toBe(true);
-    expect(await onHost('cat /etc/sysctl.d/99-furrow.conf')).toBe('net.core.somaxconn=1024');
-  });
+      expect((await run(sysctl, { name: 'net.ipv4.ip_forward', state: 'absent' as const })).changed).toBe(true);
+      expect(await onHost('cat /etc/sysctl.d/99-furrow.conf')).toBe('net.core.somaxconn=1024');
+    },
+  );
 
-  test('kmod: a module built in or already loaded is fine; the boot file is managed; an impossible load says why', async () => {
-    const overlay = await run(kmod, { name: 'overlay' });
-    expect(overlay.changed).toBe(false);
-    expect(overlay.plan.reason).toMatch(/^overlay is (loaded|built into the kernel)$/);
-    const persist = { name: 'overlay', persistent: 'present' as const };
-    expect((await run(kmod, persist)).plan).toMatchObject({
-      action: 'update',
-      reason: '/etc/modules-load.d/overlay.conf does not exist',
-    });
-    expect(await onHost('cat /etc/modules-load.d/overlay.conf')).toBe('overlay');
-    expect((await run(kmod, persist)).changed).toBe(false);
-    expect((await run(kmod, { name: 'overlay', persistent: 'absent' as const })).changed).toBe(true);
-    expect(await onHost('test -e /etc/modules-load.d/overlay.conf && echo yes || echo no')).toBe('no');
+  test(
+    'kmod: a module built in or already loaded is fine; the boot file is managed; an ' + 'impossible load says why',
+    async () => {
+      const overlay = await run(kmod, { name: 'overlay' });
+      expect(overlay.changed).toBe(false);
+      expect(overlay.plan.reason).toMatch(/^overlay is (loaded|built into the kernel)$/);
+      const persist = { name: 'overlay', persistent: 'present' as const };
+      expect((await run(kmod, persist)).plan).toMatchObject({
+        action: 'update',
+        reason: '/etc/modules-load.d/overlay.conf does not exist',
+      });
+      expect(await onHost('cat /etc/modules-load.d/overlay.conf')).toBe('overlay');
+      expect((await run(kmod, persist)).changed).toBe(false);
+      expect((await run(kmod, { name: 'overlay', persistent: 'absent' as const })).changed).toBe(true);
+      expect(await onHost('test -e /etc/modules-load.d/overlay.conf && echo yes || echo no')).toBe('no');
 
-    const missing = await run(kmod, { name: 'furrow_no_such_module' });
-    expect(missing.result?.failed).toBe(true);
-    expect(missing.result?.msg).toContain('h1: loading kernel module furrow_no_such_module failed (exit status 1)');
-    if ((await onHost('test -d /lib/modules/$(uname -r) && echo yes || echo no')) === 'no') {
-      expect(missing.result?.msg).toContain('/lib/modules/');
-      expect(missing.result?.msg).toContain('does not exist on this host, so no module can be loaded here');
-    }
-  });
+      const missing = await run(kmod, { name: 'furrow_no_such_module' });
+      expect(missing.result?.failed).toBe(true);
+      expect(missing.result?.msg).toContain('h1: loading kernel module furrow_no_such_module failed (exit status 1)');
+      if ((await onHost('test -d /lib/modules/$(uname -r) && echo yes || echo no')) === 'no') {
+        expect(missing.result?.msg).toContain('/lib/modules/');
+        expect(missing.result?.msg).toContain('does not exist on this host, so no module can be loaded here');
+      }
+    },
+  );
 
   test('command and shell: creates/removes guards on the host', async () => {
     await onHost('rm -rf /tmp/furrow-guard && mkdir /tmp/furrow-guard');

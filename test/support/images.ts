@@ -212,7 +212,10 @@ async function pushBlob(registry: TestRegistry, repository: string, digest: stri
   await put.body?.cancel();
 }
 
-/** Pushes an image (its blobs, child manifests by digest, then the top under `tag`); returns the digest the registry names. */
+/**
+ * Pushes an image (its blobs, child manifests by digest, then the top under `tag`); returns the digest the registry
+ * names.
+ */
 async function pushBuilt(registry: TestRegistry, repository: string, tag: string, built: Built): Promise<string> {
   for (const child of built.children) await pushBuilt(registry, repository, child.digest, child);
   for (const [digest, data] of built.blobs) await pushBlob(registry, repository, digest, data);

@@ -234,14 +234,17 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
       });
       servers.push(tokenServer);
       tokenUrl = `http://127.0.0.1:${await listen(tokenServer)}/token`;
-      authYaml = `auth:\n  token:\n    realm: ${tokenUrl}\n    service: ${SERVICE}\n    issuer: ${ISSUER}\n    rootcertbundle: ${path.join(dir, 'token-ca.pem')}\n`;
+      authYaml =
+        `auth:\n  token:\n    realm: ${tokenUrl}\n    service: ${SERVICE}\n    issuer: ${ISSUER}\n    ` +
+        `rootcertbundle: ${path.join(dir, 'token-ca.pem')}\n`;
     }
 
     const port = await freePort();
     const config = path.join(dir, 'config.yml');
     writeFileSync(
       config,
-      `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storageDir}\n  delete:\n    enabled: true\n` +
+      `version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    ` +
+        `rootdirectory: ${storageDir}\n  delete:\n    enabled: true\n` +
         `http:\n  addr: 127.0.0.1:${port}\n  secret: ${randomBytes(16).toString('hex')}\n${authYaml}`,
     );
     // setpriv --pdeathsig: the registry ends with this process even if it is killed before stop().

@@ -12,7 +12,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileSha256 } from '../download.js';
 
-/** Content that did not match its descriptor; nothing was stored. `actual` is undefined when it was cut off for being too long. */
+/**
+ * Content that did not match its descriptor; nothing was stored. `actual` is undefined when it was cut off for being
+ * too long.
+ */
 export class BlobMismatch extends Error {
   constructor(
     readonly expected: string,

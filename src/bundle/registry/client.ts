@@ -165,7 +165,8 @@ class Pull {
         throw new RegistryError(
           'platform',
           this.ref,
-          `has no image for ${this.opts.arches.join(', ')}; it has ${selection.available.join(', ') || 'no image platforms'}: pull arches it has, or another tag`,
+          `has no image for ${this.opts.arches.join(', ')}; it has ` +
+            `${selection.available.join(', ') || 'no image platforms'}: pull arches it has, or another tag`,
         );
       }
       missing = selection.missing;
@@ -189,7 +190,9 @@ class Pull {
     };
   }
 
-  /** The top-level manifest or index: from blobDir when its digest is known and it is intact, else from the registry. */
+  /**
+   * The top-level manifest or index: from blobDir when its digest is known and it is intact, else from the registry.
+   */
   private async resolveTop(): Promise<Top> {
     const known = this.opts.known && sha256Hex(this.opts.known.digest) ? this.opts.known : undefined;
     const pinned = this.image.digest ?? known?.digest;
@@ -197,7 +200,8 @@ class Pull {
       throw new RegistryError(
         'unsupported',
         this.ref,
-        `only sha256 digests are stored in an OCI layout's blobs/sha256; this reference pins ${this.image.digest.split(':')[0]}`,
+        `only sha256 digests are stored in an OCI layout's blobs/sha256; this ` +
+          `reference pins ${this.image.digest.split(':')[0]}`,
       );
     }
     if (pinned && (await this.store.has(pinned))) {
@@ -248,14 +252,17 @@ class Pull {
       throw new RegistryError(
         'unsupported',
         this.ref,
-        `${digest} is a Docker schema 1 manifest (${parsed.mediaType}), which Furrow does not pull (deprecated since 2017, it has no content-addressed config): push the image again with a current tool, which writes schema 2 or OCI`,
+        `${digest} is a Docker schema 1 manifest (${parsed.mediaType}), which Furrow does not pull (deprecated since ` +
+          `2017, it has no content-addressed config): push the image again with a current tool, which writes ` +
+          `schema 2 or OCI`,
       );
     }
     if (parsed.kind === 'unknown') {
       throw new RegistryError(
         'unsupported',
         this.ref,
-        `${digest} is not an image manifest or index Furrow understands (${parsed.mediaType || 'no media type'}: ${parsed.why})`,
+        `${digest} is not an image manifest or index ` +
+          `Furrow understands (${parsed.mediaType || 'no media type'}: ${parsed.why})`,
       );
     }
     return parsed;
@@ -290,7 +297,8 @@ class Pull {
       throw new RegistryError(
         'platform',
         this.ref,
-        `is a single-platform image for ${describePlatform(platform)}, not for ${this.opts.arches.join(', ')}: pull it for ${platform.architecture || 'its architecture'}, or choose a multi-arch tag`,
+        `is a single-platform image for ${describePlatform(platform)}, not for ${this.opts.arches.join(', ')}: pull ` +
+          `it for ${platform.architecture || 'its architecture'}, or choose a multi-arch tag`,
       );
     }
     await this.keep(manifest.config.digest, config.bytes, config.fetched);
@@ -305,7 +313,8 @@ class Pull {
       throw new RegistryError(
         'unsupported',
         this.ref,
-        `its index entry ${d.digest} for ${describePlatform(d.platform ?? {})} is itself an index; nested indexes are not pulled`,
+        `its index entry ${d.digest} for ${describePlatform(d.platform ?? {})} is itself an index; nested ` +
+          `indexes are not pulled`,
       );
     const config = await this.small(parsed.config, 'blobs', MAX_CONFIG);
     await this.keep(parsed.config.digest, config.bytes, config.fetched);
@@ -331,7 +340,9 @@ class Pull {
     };
   }
 
-  /** A manifest or config, read into memory: from blobDir when intact, else fetched and checked (stored later by keep). */
+  /**
+   * A manifest or config, read into memory: from blobDir when intact, else fetched and checked (stored later by keep).
+   */
   private async small(
     d: Descriptor,
     kind: 'manifests' | 'blobs',
@@ -458,14 +469,14 @@ class Pull {
     expectedSize?: number,
     url?: string,
   ): RegistryError {
-    const got =
-      actual === undefined
-        ? `more than the ${expectedSize} bytes its descriptor gives`
-        : `${actual}${actualSize !== undefined ? ` (${actualSize} bytes${expectedSize !== undefined && expectedSize !== actualSize ? `, not ${expectedSize}` : ''})` : ''}`;
+    const notSize = expectedSize !== undefined && expectedSize !== actualSize ? `, not ${expectedSize}` : '';
+    const size = actualSize !== undefined ? ` (${actualSize} bytes${notSize})` : '';
+    const got = actual === undefined ? `more than the ${expectedSize} bytes its descriptor gives` : `${actual}${size}`;
     return new RegistryError(
       'integrity',
       this.ref,
-      `content from ${displayUrl(url ?? ep.base)} does not match ${against ?? 'its digest'}: expected ${expected}, got ${got}; nothing was stored. The copy there is damaged: push the image again, or use another mirror`,
+      `content from ${displayUrl(url ?? ep.base)} does not match ${against ?? 'its digest'}: expected ${expected}, ` +
+        `got ${got}; nothing was stored. The copy there is damaged: push the image again, or use another mirror`,
       { endpoint: ep.base },
     );
   }

@@ -81,7 +81,8 @@ export function parseImageRef(ref: string): ImageRef {
     if (!COMPONENT.test(component))
       throw bad(
         ref,
-        `'${component}' is not a valid repository path component (lowercase letters and digits, separated by . _ __ or -)`,
+        `'${component}' is not a valid repository path component (lowercase letters and digits, separated ` +
+          `by . _ __ or -)`,
       );
   }
   const repoName = `${registry}/${path}`;

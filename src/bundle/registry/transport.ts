@@ -86,15 +86,24 @@ function networkAdvice(err: unknown, ep: Endpoint): string {
   const text = cause?.message ?? (err as Error)?.message ?? String(err);
   const key = `'${ep.registry}'`;
   if (code === 'ECONNREFUSED')
-    return `connection refused (${code}): nothing listens there; is the ${ep.mirror ? 'mirror' : 'registry'} up and the address right?`;
+    return (
+      `connection refused (${code}): nothing listens there; is the ${ep.mirror ? 'mirror' : 'registry'} up and ` +
+      `the address right?`
+    );
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
     return `the host name does not resolve (${code}): check the name, and DNS on this machine`;
   if (/TIMEOUT|ETIMEDOUT/.test(code))
     return `no answer in time (${code}): check the address, and that a firewall or proxy lets this machine through`;
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'EPROTO' || /wrong version number/i.test(text))
-    return `the TLS handshake failed (${code || text}): if it serves plain http, set insecure: true for ${key} in the registries section`;
+    return (
+      `the TLS handshake failed (${code || text}): if it serves plain http, set ` +
+      `insecure: true for ${key} in the registries section`
+    );
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code))
-    return `its TLS certificate is not trusted (${code}): give Node its CA (NODE_EXTRA_CA_CERTS=/path/ca.pem), or use a name the certificate is for`;
+    return (
+      `its TLS certificate is not trusted (${code}): give Node its CA (NODE_EXTRA_CA_CERTS=/path/ca.pem), or ` +
+      `use a name the certificate is for`
+    );
   return `the connection failed (${[code, text].filter(Boolean).join(': ')})`;
 }
 
@@ -138,9 +147,9 @@ export class Transport {
   private mirrorEndpoint(registry: string, mirror: string): Endpoint {
     let url: URL;
     try {
-      const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(mirror)
-        ? mirror
-        : `${isLoopbackHost(mirror.split('/')[0]!) || this.config[mirror.split('/')[0]!]?.insecure ? 'http' : 'https'}://${mirror}`;
+      const host = mirror.split('/')[0]!;
+      const scheme = isLoopbackHost(host) || this.config[host]?.insecure ? 'http' : 'https';
+      const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(mirror) ? mirror : `${scheme}://${mirror}`;
       url = new URL(withScheme);
     } catch {
       throw new InputError(
@@ -250,11 +259,15 @@ export class Transport {
     );
     if (!res.ok) {
       const body = registryErrors(await readSome(res));
-      const what = `the token server ${displayUrl(url.href)} (realm of ${ep.base}) answered ${res.status} ${res.statusText}${body ? ` (${body})` : ''}`;
+      const what =
+        `the token server ${displayUrl(url.href)} (realm of ${ep.base}) answered ${res.status} ` +
+        `${res.statusText}${body ? ` (${body})` : ''}`;
       if (res.status === 401 || res.status === 403) {
         const fix = ep.auth
-          ? `it refused the credentials given for '${ep.registry}': check username and password in the bundle manifest's registries section`
-          : `it wants credentials: add auth (username, password) for '${ep.registry}' in the bundle manifest's registries section`;
+          ? `it refused the credentials given for '${ep.registry}': check username and password in the bundle ` +
+            `manifest's registries section`
+          : `it wants credentials: add auth (username, ` +
+            `password) for '${ep.registry}' in the bundle manifest's registries section`;
         throw new RegistryError('auth', image, `${what}; ${fix}`, { endpoint: ep.base, status: res.status });
       }
       throw new RegistryError('registry', image, `${what}; try again later`, { endpoint: ep.base, status: res.status });
@@ -298,7 +311,8 @@ export class Transport {
         res = await fetch(current, { headers: sent, redirect: 'manual', signal: abort.signal });
       } catch (err) {
         const why = abort.signal.aborted
-          ? `no answer within ${HEADERS_TIMEOUT_MS / 1000} s: is it overloaded, or does a firewall swallow the connection?`
+          ? `no answer within ${HEADERS_TIMEOUT_MS / 1000} s: is it overloaded, or does a firewall swallow ` +
+            `the connection?`
           : networkAdvice(err, ep);
         throw new RegistryError('unreachable', image, `GET ${displayUrl(current)}: ${why}`, {
           endpoint: ep.base,
@@ -326,20 +340,27 @@ export class Transport {
     sentAuthorization: string | undefined,
   ): Promise<RegistryError> {
     const body = registryErrors(await readSome(res));
-    const answered = `GET ${displayUrl(res.url || url)} answered ${res.status} ${res.statusText}${body ? ` (${body})` : ''}`;
+    const answered =
+      `GET ${displayUrl(res.url || url)} answered ${res.status} ` + `${res.statusText}${body ? ` (${body})` : ''}`;
     const key = `'${ep.registry}'`;
     let kind: RegistryErrorKind = 'registry';
     let fix: string;
     if (res.status === 401) {
       kind = 'auth';
       fix = ep.auth
-        ? `the registry refused the credentials given for ${key}: check username and password in the bundle manifest's registries section`
-        : `the registry wants credentials: add auth (username, password) for ${key} in the bundle manifest's registries section`;
+        ? `the registry refused the ` +
+          `credentials given for ${key}: check username and password in the bundle manifest's registries section`
+        : `the registry wants credentials: add auth ` +
+          `(username, password) for ${key} in the bundle manifest's registries section`;
       if (sentAuthorization?.startsWith('Bearer') && ep.auth)
-        fix = `the token granted no pull access: check that the credentials for ${key} in the registries section may pull this repository`;
+        fix =
+          `the token granted no pull access: check that the ` +
+          `credentials for ${key} in the registries section may pull this repository`;
     } else if (res.status === 403) {
       kind = 'auth';
-      fix = `access denied: the ${ep.auth ? `account given for ${key}` : 'anonymous user'} may not pull this repository; check the name, and the credentials in the registries section`;
+      fix =
+        `access denied: the ${ep.auth ? `account given for ${key}` : 'anonymous user'} may not pull this ` +
+        `repository; check the name, and the credentials in the registries section`;
     } else if (res.status === 404) {
       kind = 'not-found';
       fix =

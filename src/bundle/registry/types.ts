@@ -28,7 +28,10 @@ export interface ImageRef {
   repository: string;
   tag?: string;
   digest?: string;
-  /** Normalised full name: repository with its tag (docker.io/library/busybox:1.36), or @digest when given by digest only. */
+  /**
+   * Normalised full name: repository with its tag (docker.io/library/busybox:1.36), or @digest when given by digest
+   * only.
+   */
   name: string;
 }
 

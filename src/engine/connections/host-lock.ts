@@ -77,7 +77,9 @@ export function lockScript(holder: LockHolder, wait: boolean, file = HOST_LOCK_F
   return [
     sh`f=${file}`,
     // dirname is an exec; ${f%/*} is not.
-    `if ! [ -w "\${f%/*}" ]; then if [ -n "\${XDG_RUNTIME_DIR:-}" ] && [ -w "$XDG_RUNTIME_DIR" ]; then f="$XDG_RUNTIME_DIR/furrow.lock"; else echo "none no folder for a lock: \${f%/*} is not writable and XDG_RUNTIME_DIR is not set (become root to lock)"; exit 0; fi; fi`,
+    `if ! [ -w "\${f%/*}" ]; then if [ -n "\${XDG_RUNTIME_DIR:-}" ] && [ -w "$XDG_RUNTIME_DIR" ]; then ` +
+      `f="$XDG_RUNTIME_DIR/furrow.lock"; else echo "none no folder for a lock: \${f%/*} is not writable and ` +
+      `XDG_RUNTIME_DIR is not set (become root to lock)"; exit 0; fi; fi`,
     `command -v flock >/dev/null 2>&1 || { echo "none flock is not installed (util-linux)"; exit 0; }`,
     `exec 9>>"$f" || exit 1`,
     `if ! flock -n 9; then`,
@@ -120,7 +122,9 @@ export function lockHost(conn: Connection, opts: LockOptions): Promise<HostLock>
       } else if (word === 'none') {
         done(() =>
           resolve({
-            warning: `${conn.spec.name}: runs without a lock (other runs may interleave with this one): ${rest.join(' ')}`,
+            warning:
+              `${conn.spec.name}: runs without a lock (other runs may interleave ` +
+              `with this one): ${rest.join(' ')}`,
             release,
           }),
         );
@@ -140,7 +144,8 @@ export function lockHost(conn: Connection, opts: LockOptions): Promise<HostLock>
           reject(
             new FurrowError(
               'module',
-              `${conn.spec.name}: could not take the run lock ${lockFile} (exit status ${result.code})${stderr ? `: ${stderr}` : ''}`,
+              `${conn.spec.name}: could not take the run lock ${lockFile} (exit status ` +
+                `${result.code})${stderr ? `: ${stderr}` : ''}`,
             ),
           ),
         );

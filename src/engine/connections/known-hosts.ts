@@ -129,7 +129,8 @@ export function changedKeyMessage(name: string, file: string, blob: Buffer, reco
     `host key for ${name} has CHANGED: someone may be intercepting the connection, or the host was reinstalled.`,
     `  presented: ${keyTypeOf(blob)} ${fingerprint(blob)}`,
     `  recorded:  ${old}`,
-    `  fix: if the change is expected, remove line ${lines} from ${file} (or run: ssh-keygen -R '${name}' -f ${file}) and connect again`,
+    `  fix: if the change is ` +
+      `expected, remove line ${lines} from ${file} (or run: ssh-keygen -R '${name}' -f ${file}) and connect again`,
   ].join('\n');
 }
 
@@ -137,13 +138,17 @@ export function unknownKeyMessage(name: string, file: string, blob: Buffer): str
   return [
     `host key for ${name} is not known and strict host key checking is on.`,
     `  presented: ${keyTypeOf(blob)} ${fingerprint(blob)}`,
-    `  fix: after checking the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), add this line to ${file}:`,
+    `  fix: after checking the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub), ` +
+      `add this line to ${file}:`,
     `  ${formatKnownHostLine(name, blob).trimEnd()}`,
   ].join('\n');
 }
 
 export function revokedKeyMessage(name: string, file: string, blob: Buffer, entry: KnownHostEntry): string {
-  return `host key ${keyTypeOf(blob)} ${fingerprint(blob)} presented by ${name} is marked @revoked in ${file}:${entry.line}`;
+  return (
+    `host key ${keyTypeOf(blob)} ${fingerprint(blob)} presented by ${name} is marked @revoked in ` +
+    `${file}:${entry.line}`
+  );
 }
 
 function fingerprintOfBase64(keyBase64: string): string {
@@ -196,7 +201,11 @@ export function hostKeyNotice(outcome: HostKeyOutcome, check: HostKeyCheck, blob
   const key = `${keyTypeOf(blob)} ${fingerprint(blob)}`;
   if (outcome === 'recorded') return `first connection: recorded host key ${key} for ${check.name} in ${check.file}`;
   if (outcome === 'unchecked') {
-    return `HOST KEY CHECKING IS OFF: known_hosts file ${check.file} cannot record keys, so any key is accepted and a man in the middle would go unnoticed (accepted ${key} for ${check.name}); set furrow_known_hosts_file to a real file`;
+    return (
+      `HOST KEY CHECKING IS OFF: ` +
+      `known_hosts file ${check.file} cannot record keys, so any key is accepted and a man in the middle would go ` +
+      `unnoticed (accepted ${key} for ${check.name}); set furrow_known_hosts_file to a real file`
+    );
   }
   return undefined;
 }

@@ -168,7 +168,10 @@ export function installCommand(dest: string, tmp: string, opts: PutOptions & { s
 }
 
 function sizeCheck(dest: string, size: number): string {
-  return sh`n=$(wc -c < "$tmp") && [ "$n" -eq ${size} ] || { echo "furrow: put "${dest}": received $n of "${size}" bytes" >&2; exit 1; }`;
+  return (
+    sh`n=$(wc -c < "$tmp") && [ "$n" -eq ${size} ] || { echo "furrow: put "${dest}": received $n of "${size}" ` +
+    sh`bytes" >&2; exit 1; }`
+  );
 }
 
 function finishLines(dest: string, opts: PutOptions, chmod: boolean): string[] {
@@ -217,7 +220,8 @@ export function withEnvironment(
   const lines = preamble.split('\n').length - 1;
   const reader = [
     `furrow_env=; furrow_n=0`,
-    `while [ "$furrow_n" -lt ${lines} ] && IFS= read -r furrow_line; do furrow_env="$furrow_env$furrow_line\n"; furrow_n=$((furrow_n + 1)); done`,
+    `while [ "$furrow_n" -lt ${lines} ] && IFS= read -r furrow_line; do furrow_env="$furrow_env$furrow_line\n"; ` +
+      `furrow_n=$((furrow_n + 1)); done`,
     `eval "$furrow_env"; unset furrow_env furrow_n furrow_line`,
   ].join('\n');
   return { command: `${reader}\n${command}`, stdin: prependInput(preamble, stdin) };

@@ -94,7 +94,8 @@ export class ShellSession {
       // text is in no process's argv (the forked child's cmdline stays '/bin/sh').
       const call = input === undefined ? 'furrow_command </dev/null' : sh`printf %s ${input} | furrow_command`;
       this.shell.stdin.write(
-        sh`command eval ${`furrow_command() ( ${command}\n)`} && ${raw(call)}; printf '\\n%s %d\\n' ${m} "$?"; printf '\\n%s\\n' ${m} >&2` +
+        sh`command eval ${`furrow_command() ( ${command}\n)`} && ${raw(call)}; printf '\\n%s %d\\n' ${m} "$?"; ` +
+          sh`printf '\\n%s\\n' ${m} >&2` +
           '\n',
       );
     });

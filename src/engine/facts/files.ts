@@ -71,7 +71,8 @@ const PROBE_FUNCTIONS = [
   // t: the type (through links with follow); k: 1 when the path itself is a link.
   'furrow_type() {',
   '  k=0; if [ -L "$1" ]; then k=1; fi',
-  '  if [ $k = 1 ] && [ "$2" != follow ]; then t=link; elif [ -d "$1" ]; then t=directory; elif [ -f "$1" ]; then t=file;',
+  '  if [ $k = 1 ] && [ "$2" != follow ]; then t=link; elif [ -d "$1" ]; then t=directory; elif [ -f "$1" ' +
+    ']; then t=file;',
   '  elif [ -e "$1" ]; then t=other; else t=absent; fi',
   '}',
   // Takes the first line of $S (or $H) into l: the batched stat and hash output, in query order.
@@ -87,9 +88,11 @@ const PROBE_FUNCTIONS = [
   // z: the size, for deciding whether content is worth sending (furrow_content counts its own).
   '  echo "@ $t $s"; z=${s#* * * }; z=${z%% *}',
   // An unreadable file made the batched sha256sum fail: hash each on its own (no hash if unreadable).
-  '  if [ $t = file ] && [ "$5" != content ]; then if [ -n "$7" ]; then h=$7; elif [ "$H" = - ]; then h=$(sha256sum < "$1" 2>/dev/null); else furrow_pop_h; h=${l#\\\\}; fi; h=${h%% *}; echo "sha256 $h"; fi',
+  '  if [ $t = file ] && [ "$5" != content ]; then if [ -n "$7" ]; then h=$7; elif [ "$H" = - ]; then h=$(sha256sum ' +
+    '< "$1" 2>/dev/null); else furrow_pop_h; h=${l#\\\\}; fi; h=${h%% *}; echo "sha256 $h"; fi',
   '  if [ $t = link ]; then l=$(readlink -- "$1"); echo "target $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
-  '  if [ "$2" = follow ] && [ $4 = 1 ]; then l=$(readlink -f -- "$1"); echo "resolved $(printf %s "$l" | wc -c)"; printf "%s\\n" "$l"; fi',
+  '  if [ "$2" = follow ] && [ $4 = 1 ]; then l=$(readlink -f -- "$1"); echo "resolved $(printf %s "$l" | wc -c)"; ' +
+    'printf "%s\\n" "$l"; fi',
   '}',
   'furrow_content() {',
   '  echo content; base64 -- "$1" || return 1; echo',
@@ -124,7 +127,8 @@ function probeScript(queries: FileQuery[], records?: WrittenRecords): string {
     }
     const record = recordPath(records.dir, q.path);
     lines.push(
-      `if [ $t${i} = file ] && [ $k${i} = 0 ]${sh` && [ -r ${record} ] && read -r c < ${record}`} && [ "\${c% *}" = "$s${i}" ]; then g${i}=\${c##* }; else ${hash}; fi`,
+      `if [ $t${i} = file ] && [ $k${i} = 0 ]${sh` && [ -r ${record} ] && read -r c < ${record}`} && [ "\${c% *}" = ` +
+        `"$s${i}" ]; then g${i}=\${c##* }; else ${hash}; fi`,
     );
   }
   lines.push('H=; if [ $# -gt 0 ]; then H=$(sha256sum -- "$@" 2>/dev/null) || H=-; fi');
@@ -134,14 +138,16 @@ function probeScript(queries: FileQuery[], records?: WrittenRecords): string {
 
 function queryLines(q: FileQuery, i: number): string {
   const lines = [
-    `${sh`furrow_emit ${q.path} ${q.follow ? 'follow' : ''}`} $t${i} $k${i} ${q.content === 'always' ? 'content' : "''"} "$s${i}" "$g${i}" || exit 1`,
+    `${sh`furrow_emit ${q.path} ${q.follow ? 'follow' : ''}`} $t${i} $k${i} ` +
+      `${q.content === 'always' ? 'content' : "''"} "$s${i}" "$g${i}" || exit 1`,
   ];
   if (q.content === 'always') {
     lines.push(sh`if [ "$t" = file ]; then furrow_content ${q.path} || exit 1; fi`);
   } else if (q.content === 'if-changed') {
     const max = q.maxContentBytes ?? DEFAULT_MAX_CONTENT;
     lines.push(
-      sh`if [ "$t" = file ] && [ "$h" != ${q.wantSha256 ?? ''} ] && [ "$z" -le ${max} ]; then furrow_content ${q.path} || exit 1; fi`,
+      sh`if [ "$t" = file ] && [ "$h" != ${q.wantSha256 ?? ''} ] && [ "$z" -le ${max} ]; then furrow_content ` +
+        sh`${q.path} || exit 1; fi`,
     );
   }
   if (q.recurse) lines.push(recurseCommand(q.path, q.recurse));

@@ -64,7 +64,8 @@ export class InventoryBuilder {
       throw new InputError(
         place,
         `group loop: ${[parentName, ...loop].join(' -> ')}`,
-        `a group cannot contain itself through its children; remove '${childName}' from the children of '${parentName}'`,
+        `a group cannot contain itself through its ` +
+          `children; remove '${childName}' from the children of '${parentName}'`,
       );
     }
     parent.children.push(childName);

@@ -69,7 +69,8 @@ export function parseIniInventory(text: string, file: string, inventory: Invento
     throw new InputError(
       undefinedGroup.place,
       undefinedGroup.problem,
-      `define it with a [${undefinedGroup.group}] or [${undefinedGroup.group}:children] section (it may come later in the file), or fix the name`,
+      `define it with a [${undefinedGroup.group}] or [${undefinedGroup.group}:children] section (it may come later ` +
+        `in the file), or fix the name`,
     );
   }
 }

@@ -77,7 +77,8 @@ function matchTerm(inventory: Inventory, term: string, pattern: string, place?: 
     throw new InputError(
       place,
       `unknown host or group '${base}' in pattern '${pattern}'`,
-      `known groups: ${known.slice(0, 40).join(', ')}${known.length > 40 ? ', ...' : ''}; host names must match the inventory exactly`,
+      `known groups: ${known.slice(0, 40).join(', ')}${known.length > 40 ? ', ...' : ''}; host names must match the ` +
+        `inventory exactly`,
     );
   }
   const unique = [...new Set(hosts)];

@@ -315,7 +315,8 @@ const HEAD = {
   $id: 'https://furrow.dev/schemas/playbook.schema.json',
   title: 'Furrow playbook',
   description:
-    "A playbook: a list of plays (Ansible-compatible). Task files validate against #/definitions/taskList, role meta files against #/definitions/roleMeta. Module params are checked by Furrow against each module's own schema.",
+    'A playbook: a list of plays (Ansible-compatible). Task files validate against #/definitions/taskList, role meta ' +
+    "files against #/definitions/roleMeta. Module params are checked by Furrow against each module's own schema.",
   type: 'array',
   items: {
     $ref: '#/definitions/playEntry',

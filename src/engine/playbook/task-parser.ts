@@ -65,7 +65,8 @@ function findAction(
   const actions = candidates.filter((k) => ACTION_KEYS.has(shortName(k)) || modules.findModule(shortName(k)));
   for (const key of candidates.filter((k) => !actions.includes(k))) errors.push(unknownKey(key, at, modules));
   if (actions.length > 1) {
-    const problem = `a task takes one module, this one has ${actions.length}: ${actions.map((a) => `'${a}'`).join(', ')}`;
+    const problem =
+      `a task takes one module, this one has ${actions.length}: ` + `${actions.map((a) => `'${a}'`).join(', ')}`;
     errors.push(
       new InputError(at.source.place([...at.path, actions[1]], 'key'), problem, 'split it into one task per module'),
     );

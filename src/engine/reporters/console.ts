@@ -23,7 +23,8 @@ export function formatRecap(recap: Record<string, HostRecap>): string[] {
   const width = Math.max(8, ...Object.keys(recap).map((h) => h.length));
   return Object.entries(recap).map(
     ([host, r]) =>
-      `${host.padEnd(width)}  ok=${r.ok} changed=${r.changed} failed=${r.failed} skipped=${r.skipped} unreachable=${r.unreachable} ignored=${r.ignored}  ${(r.durationMs / 1000).toFixed(2)} s`,
+      `${host.padEnd(width)}  ok=${r.ok} changed=${r.changed} failed=${r.failed} skipped=${r.skipped} ` +
+      `unreachable=${r.unreachable} ignored=${r.ignored}  ${(r.durationMs / 1000).toFixed(2)} s`,
   );
 }
 
@@ -118,7 +119,8 @@ export class ConsoleReporter implements Reporter {
   }
 
   private drawStatus(): void {
-    this.out.write(statusLine(this.running, this.done, this.planned, this.clock.now(), this.out.columns || 100)); // 0: a terminal of unknown width
+    // 0: a terminal of unknown width
+    this.out.write(statusLine(this.running, this.done, this.planned, this.clock.now(), this.out.columns || 100));
     this.statusShown = true;
   }
 
@@ -156,7 +158,8 @@ export class ConsoleReporter implements Reporter {
         if (e.status === 'skipped' && !this.opts.verbose) return this.live ? this.print([]) : undefined;
         const item = e.item !== undefined ? ` (item=${e.item})` : '';
         const lines = [
-          `${e.host} ${from(e.role)}${MARK[e.status]}: ${e.handler ? 'handler: ' : ''}${e.task}${item} (${e.durationMs} ms)`,
+          `${e.host} ${from(e.role)}${MARK[e.status]}: ${e.handler ? 'handler: ' : ''}${e.task}${item} ` +
+            `(${e.durationMs} ms)`,
         ];
         if (e.print !== undefined) lines.push(...e.print.split('\n').map((l) => `    ${l}`));
         else if (e.msg && (e.status === 'failed' || e.status === 'unreachable' || this.opts.verbose))
@@ -166,11 +169,13 @@ export class ConsoleReporter implements Reporter {
       }
       case 'task_retry':
         return this.print([
-          `${this.who(e.host)}retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ${e.retriesLeft * e.delaySeconds} s left)`,
+          `${this.who(e.host)}retrying: ${e.task} (attempt ${e.attempt} not there yet; ${e.retriesLeft} more, about ` +
+            `${e.retriesLeft * e.delaySeconds} s left)`,
         ]);
       case 'task_waiting':
         return this.print([
-          `${this.who(e.host)}still waiting: ${e.task} (${e.elapsedSeconds} s so far): for ${e.waitingFor}; ${e.leftSeconds !== undefined ? `at most ${e.leftSeconds} s left` : 'no time limit known'}`,
+          `${this.who(e.host)}still waiting: ${e.task} (${e.elapsedSeconds} s so far): for ${e.waitingFor}; ` +
+            `${e.leftSeconds !== undefined ? `at most ${e.leftSeconds} s left` : 'no time limit known'}`,
         ]);
       case 'lock_wait':
         return this.print([

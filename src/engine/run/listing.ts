@@ -3,7 +3,9 @@ import type { Task } from '../playbook/types.js';
 import type { PreparedPlay } from './play-runner.js';
 import { knownTags } from './selection.js';
 
-/** ansible-playbook's --list-hosts, --list-tasks, --list-tags and --syntax-check: what a run would do, touching no host. */
+/**
+ * ansible-playbook's --list-hosts, --list-tasks, --list-tags and --syntax-check: what a run would do, touching no host.
+ */
 export type ListMode = 'hosts' | 'tasks' | 'tags' | 'syntax';
 
 /**

@@ -142,7 +142,9 @@ export async function runFlow(
   return contexts.some((pc) => pc.aborted !== undefined);
 }
 
-/** Tasks that report a result of their own: a block's body and always, not its rescue (run only on failure), nor meta. */
+/**
+ * Tasks that report a result of their own: a block's body and always, not its rescue (run only on failure), nor meta.
+ */
 function reportingTasks(tasks: Task[]): number {
   return tasks.reduce(
     (n, t) =>

@@ -183,7 +183,8 @@ export function precheckTemplates(
       new InputError(
         need.place,
         `${need.what} the variable '${need.name}', which is not defined for ${who}`,
-        `define ${need.name} in the play's vars, group_vars, host_vars, the role's defaults, or pass -e ${need.name}=...`,
+        `define ${need.name} in the play's vars, group_vars, host_vars, the role's ` +
+          `defaults, or pass -e ${need.name}=...`,
       ),
     );
   }

@@ -49,7 +49,8 @@ export function unmatchedTagWarnings(tasks: Task[], sel: TagSelection): string[]
       .filter((t) => !SPECIAL_TAGS.has(t) && !has.has(t))
       .map(
         (t) =>
-          `--${key === 'tags' ? 'tags' : 'skip-tags'} ${t}: no task has this tag, so it ${key === 'tags' ? 'selects' : 'skips'} nothing; ${which}`,
+          `--${key === 'tags' ? 'tags' : 'skip-tags'} ${t}: no task has this tag, so it ` +
+          `${key === 'tags' ? 'selects' : 'skips'} nothing; ${which}`,
       ),
   );
 }

@@ -69,13 +69,15 @@ function rejectJinjaLeftovers(masked: string): void {
   if (isTestLeft) {
     throw new ConditionSyntaxError(
       `the Jinja test 'is ${isTestLeft[1] ?? ''}${isTestLeft[2]}' is not supported here`,
-      'use a CEL expression (x == "a", size(x) > 0, has(x.y)); tests read as CEL are: defined, undefined, none, changed, failed, skipped, succeeded, on a variable path',
+      'use a CEL expression (x == "a", size(x) > 0, has(x.y)); tests read as CEL are: defined, undefined, none, ' +
+        'changed, failed, skipped, succeeded, on a variable path',
     );
   }
   if (/(?<!\|)\|(?!\|)/.test(masked)) {
     throw new ConditionSyntaxError(
       'Jinja filters (|) are not supported in conditions',
-      'use CEL: size(x) for length, int(x) and string(x) to convert, x.contains("y") or "y" in x to search, x.matches("re") for a regex',
+      'use CEL: size(x) for length, int(x) and string(x) to convert, x.contains("y") or "y" in x to search, ' +
+        'x.matches("re") for a regex',
     );
   }
 }

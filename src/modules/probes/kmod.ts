@@ -49,7 +49,8 @@ function moduleLines(name: string): string[] {
     sh`echo ${`@module ${name}`}`,
     sh`if [ -e ${sys} ]; then echo sysfs; fi; if [ -e ${`${sys}/initstate`} ]; then echo initstate; fi`,
     sh`if grep -q ${`^${k} `} /proc/modules 2>/dev/null; then echo proc; fi`,
-    sh`if [ -f "/lib/modules/$k/modules.builtin" ] && sed -e 's#.*/##' -e 's#\\.ko.*$##' -e 's#-#_#g' "/lib/modules/$k/modules.builtin" | grep -qxF ${k}; then echo builtin; fi`,
+    sh`if [ -f "/lib/modules/$k/modules.builtin" ] && sed -e 's#.*/##' -e 's#\\.ko.*$##' -e 's#-#_#g' ` +
+      sh`"/lib/modules/$k/modules.builtin" | grep -qxF ${k}; then echo builtin; fi`,
     file('@load', loadFilePath(name)),
     file('@options', optionsFilePath(name)),
   ];

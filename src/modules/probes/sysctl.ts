@@ -24,7 +24,10 @@ export const sysctlState = {
   command(keys: string[], file: string): string {
     const lines = keys.map((key) => {
       const p = procPath(key);
-      return sh`if [ -r ${p} ] && v=$(tr '\\n\\t' '  ' < ${p}); then printf 'live %s\\t%s\\n' ${key} "$v"; else printf 'missing %s\\n' ${key}; fi`;
+      return (
+        sh`if [ -r ${p} ] && v=$(tr '\\n\\t' '  ' < ${p}); then printf 'live %s\\t%s\\n' ${key} "$v"; else ` +
+        sh`printf 'missing %s\\n' ${key}; fi`
+      );
     });
     lines.push(sh`if [ -f ${file} ]; then echo @file; sed 's/^/|/' ${file}; else echo @nofile; fi`);
     return lines.join('\n');

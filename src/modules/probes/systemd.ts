@@ -56,12 +56,14 @@ export const systemdStatus = {
       lines.push(
         sh`echo ${`@unit ${unit}`}`,
         sh`systemctl show -p ${PROPERTIES} -- ${unit} || exit 1`,
-        sh`if [ -f ${file} ]; then h=$(sha256sum < ${file}); h=\${h%% *}; echo "@sha256 $h"; else h=; echo "@sha256 -"; fi`,
+        sh`if [ -f ${file} ]; then h=$(sha256sum < ${file}); h=\${h%% *}; echo "@sha256 $h"; else h=; echo ` +
+          sh`"@sha256 -"; fi`,
       );
       // The old text comes back only when it differs, for the diff: an unchanged unit costs nothing more.
       if (wantSha256 !== undefined) {
         lines.push(
-          sh`if [ -n "$h" ] && [ "$h" != ${wantSha256} ] && [ "$(wc -c < ${file})" -le ${MAX_CONTENT} ]; then echo @content; base64 < ${file}; echo @end; fi`,
+          sh`if [ -n "$h" ] && [ "$h" != ${wantSha256} ] && [ "$(wc -c < ${file})" -le ${MAX_CONTENT} ]; then echo ` +
+            sh`@content; base64 < ${file}; echo @end; fi`,
         );
       }
     }
@@ -148,7 +150,10 @@ function setProperty(status: UnitStatus, line: string): void {
 
 const SPAN_UNITS: Record<string, number> = { us: 1e-6, ms: 1e-3, s: 1, min: 60, h: 3600, d: 86400 };
 
-/** systemd's time span as `systemctl show` prints it ("1min 30s", "300ms"), in seconds; undefined for "infinity" or what does not parse. */
+/**
+ * systemd's time span as `systemctl show` prints it ("1min 30s", "300ms"), in seconds; undefined for "infinity" or what
+ * does not parse.
+ */
 export function systemdSpanSeconds(text: string): number | undefined {
   const parts = text.trim().split(/\s+/);
   let total = 0;

@@ -63,7 +63,8 @@ export function kubeCredentials(file: string): KubeCredentials {
       throw new InputError(
         { file },
         `the kubeconfig has no ${what}`,
-        'Furrow reads kubeconfigs with embedded data (certificate-authority-data, client-certificate-data, client-key-data), as furrow deploy writes them',
+        'Furrow reads kubeconfigs with embedded data (certificate-authority-data, client-certificate-data, ' +
+          'client-key-data), as furrow deploy writes them',
       );
     return Buffer.from(value, 'base64');
   };
@@ -192,7 +193,8 @@ export class KubeApi {
     const resource = (await found).get(obj.kind);
     if (!resource)
       throw new Error(
-        `${describe(obj)}: this apiserver has no ${obj.kind} in ${obj.apiVersion} (check the apiVersion against the cluster's Kubernetes version)`,
+        `${describe(obj)}: this apiserver has no ${obj.kind} in ${obj.apiVersion} (check the apiVersion against the ` +
+          `cluster's Kubernetes version)`,
       );
     return resource;
   }
@@ -205,10 +207,10 @@ export class KubeApiError extends Error {
     what: string,
   ) {
     super(
-      `${what}: ${answer.status} ${answer.body.reason ?? ''}: ${answer.body.message ?? JSON.stringify(answer.body).slice(0, 300)}`.replace(
-        / +:/,
-        ':',
-      ),
+      (
+        `${what}: ${answer.status} ${answer.body.reason ?? ''}: ` +
+        `${answer.body.message ?? JSON.stringify(answer.body).slice(0, 300)}`
+      ).replace(/ +:/, ':'),
     );
   }
 }

@@ -18,7 +18,8 @@ export const intSchema = { type: ['integer', 'string'] };
 export const modeParam = {
   type: ['string', 'integer'],
   description:
-    "permissions: octal ('0644', quoted) or symbolic ('u+x,go-w'); absent: an existing file keeps its own, a new one gets 0644",
+    "permissions: octal ('0644', quoted) or symbolic ('u+x,go-w'); absent: an existing file keeps its own, a " +
+    'new one gets 0644',
   examples: ['0644', 'u+x'],
 };
 export const ownerParam = {

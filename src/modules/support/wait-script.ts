@@ -70,7 +70,8 @@ function tcpCheck(host: string, port: number, connectTimeout: number): string[] 
     sh`  furrow_check() { nc -z -w ${connectTimeout} ${host} ${port} >/dev/null 2>&1; }`,
     'elif command -v bash >/dev/null 2>&1 && command -v timeout >/dev/null 2>&1; then',
     // bash, not sh, knows /dev/tcp; host and port reach it as $0 and $1, never as code.
-    sh`  furrow_check() { timeout ${connectTimeout} bash -c 'exec 3<>"/dev/tcp/$0/$1"' ${host} ${port} >/dev/null 2>&1; }`,
+    sh`  furrow_check() { timeout ${connectTimeout} bash -c 'exec 3<>"/dev/tcp/$0/$1"' ${host} ${port} ` +
+      sh`>/dev/null 2>&1; }`,
     'else echo "@notool"; exit 0; fi',
   ];
 }
@@ -81,10 +82,13 @@ function httpCheck(url: string, codes: number[], validateCerts: boolean, connect
   const insecureWget = validateCerts ? '' : ' --no-check-certificate';
   return [
     'if command -v curl >/dev/null 2>&1; then',
-    `  furrow_status() { curl -s -o /dev/null -w '%{http_code}'${insecureCurl} ${sh`--max-time ${connectTimeout} -- ${url}`}; }`,
+    `  furrow_status() { curl -s -o /dev/null ` +
+      `-w '%{http_code}'${insecureCurl} ${sh`--max-time ${connectTimeout} -- ${url}`}; }`,
     'elif command -v wget >/dev/null 2>&1; then',
     // wget prints the response headers on stderr with -S; the last status line is the final one.
-    `  furrow_status() { wget -S -O /dev/null -t 1${insecureWget} ${sh`-T ${connectTimeout} -- ${url}`} 2>&1 | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | tail -n 1; }`,
+    `  furrow_status() { wget -S ` +
+      `-O /dev/null -t 1${insecureWget} ${sh`-T ${connectTimeout} -- ${url}`} 2>&1 | sed -n 's/^ *HTTP\\/[0-9.]* ` +
+      `\\([0-9][0-9][0-9]\\).*/\\1/p' | tail -n 1; }`,
     'else echo "@notool"; exit 0; fi',
     sh`furrow_check() { s=$(furrow_status); case ${wanted} in *" $s "*) [ -n "$s" ];; *) return 1;; esac; }`,
   ];

@@ -160,7 +160,8 @@ export async function applyWrite(ctx: ModuleContext, plan: Plan<WriteData>): Pro
 /** Ansible's backup name without the pid: <path>.<YYYY-MM-DD@HH:MM:SS>~ (local time). */
 export function backupName(path: string, when: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  const stamp = `${when.getFullYear()}-${p(when.getMonth() + 1)}-${p(when.getDate())}@${p(when.getHours())}:${p(when.getMinutes())}:${p(when.getSeconds())}`;
+  const day = `${when.getFullYear()}-${p(when.getMonth() + 1)}-${p(when.getDate())}`;
+  const stamp = `${day}@${p(when.getHours())}:${p(when.getMinutes())}:${p(when.getSeconds())}`;
   return `${path}.${stamp}~`;
 }
 

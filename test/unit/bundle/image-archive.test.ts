@@ -128,7 +128,8 @@ describe('an image of a bundle layout as a runtime imports it', () => {
 
   test('reads what ctr and docker list', () => {
     const listing = [
-      'REF                            TYPE                                    DIGEST                                                                  SIZE    PLATFORMS   LABELS',
+      'REF                            TYPE                                    DIGEST                                 ' +
+        '                                 SIZE    PLATFORMS   LABELS',
       `example.test/multi:1           application/vnd.oci.image.index.v1+json ${top.digest} 1.1 MiB linux/amd64 -`,
       `example.test/multi:10          application/vnd.oci.image.index.v1+json ${layer.digest} 1.1 MiB linux/amd64 -`,
     ].join('\n');

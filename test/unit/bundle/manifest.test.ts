@@ -75,7 +75,8 @@ packages:
 
   test('--arch overrides the manifest; a missing sha256 for a requested arch names the place', async () => {
     const file = write(
-      `binaries:\n  - name: kubectl\n    version: 1.31.4\n    url: https://example.invalid/{{arch}}/kubectl\n    sha256: {amd64: ${SHA_A}}\n`,
+      `binaries:\n  - name: kubectl\n    version: 1.31.4\n    url: https://example.invalid/{{arch}}/kubectl\n    ` +
+        `sha256: {amd64: ${SHA_A}}\n`,
     );
     expect((await loadManifest(file, ['amd64'])).binaries).toHaveLength(1);
     const err = await errorOf(file, ['amd64', 'arm64']);
@@ -83,21 +84,26 @@ packages:
     expect(err.message).toContain("binary 'kubectl' has no sha256 for arm64");
   });
 
-  test('sha512 instead of sha256 (Kubernetes publishes sha512 for its release tarballs); one of the two is required', async () => {
-    const sha512 = 'c'.repeat(128);
-    const file = write(
-      `binaries:\n  - name: kubernetes-server\n    version: 1.31.0\n    url: https://example.invalid/{{arch}}.tar.gz\n    sha512: {amd64: ${sha512}}\n    files: [kubernetes/server/bin/kube-apiserver]\n`,
-    );
-    expect((await loadManifest(file, ['amd64'])).binaries.map((b) => b.checksum)).toEqual([
-      { algorithm: 'sha512', hex: sha512 },
-    ]);
-    const neither = write(`binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n`);
-    expect((await errorOf(neither)).message).toMatch(/must have required property 'sha256'|sha256/);
-    const short = write(
-      `binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n    sha512: ${'c'.repeat(64)}\n`,
-    );
-    expect((await errorOf(short)).message).toContain('128 lowercase hex digits');
-  });
+  test(
+    'sha512 instead of sha256 (Kubernetes publishes sha512 for its release tarballs); one of the ' + 'two is required',
+    async () => {
+      const sha512 = 'c'.repeat(128);
+      const file = write(
+        `binaries:\n  - name: kubernetes-server\n    version: 1.31.0\n    url: ` +
+          `https://example.invalid/{{arch}}.tar.gz\n    ` +
+          `sha512: {amd64: ${sha512}}\n    files: [kubernetes/server/bin/kube-apiserver]\n`,
+      );
+      expect((await loadManifest(file, ['amd64'])).binaries.map((b) => b.checksum)).toEqual([
+        { algorithm: 'sha512', hex: sha512 },
+      ]);
+      const neither = write(`binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n`);
+      expect((await errorOf(neither)).message).toMatch(/must have required property 'sha256'|sha256/);
+      const short = write(
+        `binaries:\n  - name: x\n    version: 1\n    url: https://example.invalid/x\n    sha512: ${'c'.repeat(64)}\n`,
+      );
+      expect((await errorOf(short)).message).toContain('128 lowercase hex digits');
+    },
+  );
 
   test('a download is checked against its sha512', async () => {
     const { downloadVerified } = await import('../../../src/bundle/download.js');
@@ -123,7 +129,8 @@ packages:
 
   test('schema errors: every problem with file:line:column', async () => {
     const file = write(
-      `binaries:\n  - name: etcd\n    url: ftp://x/etcd\n    sha256: nothex\nimages: [{ref: a, tags: b}]\npackages: {debian: [Chrony]}\n`,
+      `binaries:\n  - name: etcd\n    url: ftp://x/etcd\n    sha256: nothex\nimages: [{ref: a, tags: b}]\npackages: ` +
+        `{debian: [Chrony]}\n`,
     );
     const err = await errorOf(file);
     expect(err.message).toContain('problems in the bundle manifest');
@@ -149,7 +156,8 @@ binaries:
 
   test('registry passwords come from the environment; a missing one is an input error', async () => {
     const file = write(
-      `registries:\n  127.0.0.1:5000:\n    insecure: true\n    mirrors: [http://127.0.0.1:5001]\n    auth: {username: u, password_env: REG_PW}\n`,
+      `registries:\n  127.0.0.1:5000:\n    insecure: true\n    mirrors: [http://127.0.0.1:5001]\n    auth: ` +
+        `{username: u, password_env: REG_PW}\n`,
     );
     expect((await loadManifest(file, undefined, { REG_PW: 's3cret' })).registries).toEqual({
       '127.0.0.1:5000': {

@@ -2,8 +2,11 @@ import { parseChallenges } from '../../../src/bundle/registry/index.js';
 
 describe('WWW-Authenticate challenges', () => {
   test('Bearer with realm, service and a scope that holds commas (docker hub, distribution)', () => {
-    const h =
-      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull,push"';
+    const h = [
+      'Bearer realm="https://auth.docker.io/token"',
+      'service="registry.docker.io"',
+      'scope="repository:library/busybox:pull,push"',
+    ].join(',');
     expect(parseChallenges(h)).toEqual([
       {
         scheme: 'bearer',
@@ -18,7 +21,8 @@ describe('WWW-Authenticate challenges', () => {
 
   test('Bearer with an error and spaces around the separators', () => {
     const h =
-      'Bearer realm="http://127.0.0.1:4000/token" , service="reg", scope="repository:a/b:pull", error="insufficient_scope"';
+      'Bearer realm="http://127.0.0.1:4000/token" , service="reg", scope="repository:a/b:pull", ' +
+      'error="insufficient_scope"';
     expect(parseChallenges(h)[0]!.params).toEqual({
       realm: 'http://127.0.0.1:4000/token',
       service: 'reg',

@@ -21,22 +21,30 @@ describe('registry endpoints (no requests are made)', () => {
     expect(bases(t, 'localhost:5000')).toEqual([['https://localhost:5000', false, undefined]]);
   });
 
-  test('mirrors first, in order, as containerd hosts: a path prefix is kept, a trailing slash or /v2 is not doubled', () => {
-    const t = new Transport({
-      'docker.io': {
-        mirrors: ['https://mirror.example/', 'http://127.0.0.1:5001/v2', 'cache.example:8443/prefix', '127.0.0.1:5002'],
-        auth: A,
-      },
-      'cache.example:8443': { auth: M },
-    });
-    expect(bases(t, 'docker.io')).toEqual([
-      ['https://mirror.example', true, 'a'],
-      ['http://127.0.0.1:5001', true, 'a'],
-      ['https://cache.example:8443/prefix', true, 'm'],
-      ['http://127.0.0.1:5002', true, 'a'],
-      ['https://registry-1.docker.io', false, 'a'],
-    ]);
-  });
+  test(
+    'mirrors first, in order, as containerd hosts: a path prefix is kept, a trailing slash or ' + '/v2 is not doubled',
+    () => {
+      const t = new Transport({
+        'docker.io': {
+          mirrors: [
+            'https://mirror.example/',
+            'http://127.0.0.1:5001/v2',
+            'cache.example:8443/prefix',
+            '127.0.0.1:5002',
+          ],
+          auth: A,
+        },
+        'cache.example:8443': { auth: M },
+      });
+      expect(bases(t, 'docker.io')).toEqual([
+        ['https://mirror.example', true, 'a'],
+        ['http://127.0.0.1:5001', true, 'a'],
+        ['https://cache.example:8443/prefix', true, 'm'],
+        ['http://127.0.0.1:5002', true, 'a'],
+        ['https://registry-1.docker.io', false, 'a'],
+      ]);
+    },
+  );
 
   test('a mirror that is not an http(s) URL is bad input, found when the client is made', () => {
     expect(() => new Transport({ 'docker.io': { mirrors: ['ftp://mirror.example'] } })).toThrow(InputError);

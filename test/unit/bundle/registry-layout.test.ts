@@ -21,28 +21,31 @@ describe('blob store', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('a streamed blob is stored under its hex once verified; a present one checks out; a flipped byte does not', async () => {
-    const data = Buffer.alloc(3 << 20, 7);
-    const store = new BlobStore(dir);
-    const seen: number[] = [];
-    await store.putStream(
-      Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)]),
-      sha256Digest(data),
-      data.length,
-      (n) => seen.push(n),
-    );
-    expect(readdirSync(dir)).toEqual([hex(data)]);
-    expect(seen.at(-1)).toBe(data.length);
-    expect(await store.has(sha256Digest(data), data.length)).toBe(true);
-    expect(await store.has(sha256Digest(data), data.length + 1)).toBe(false);
+  test(
+    'a streamed blob is stored under its hex once verified; a present one checks out; a ' + 'flipped byte does not',
+    async () => {
+      const data = Buffer.alloc(3 << 20, 7);
+      const store = new BlobStore(dir);
+      const seen: number[] = [];
+      await store.putStream(
+        Readable.from([data.subarray(0, 1 << 20), data.subarray(1 << 20)]),
+        sha256Digest(data),
+        data.length,
+        (n) => seen.push(n),
+      );
+      expect(readdirSync(dir)).toEqual([hex(data)]);
+      expect(seen.at(-1)).toBe(data.length);
+      expect(await store.has(sha256Digest(data), data.length)).toBe(true);
+      expect(await store.has(sha256Digest(data), data.length + 1)).toBe(false);
 
-    const file = path.join(dir, hex(data));
-    const flipped = Buffer.from(data);
-    flipped[12345] ^= 1;
-    writeFileSync(file, flipped);
-    expect(await new BlobStore(dir).has(sha256Digest(data))).toBe(false);
-    expect(await store.has(sha256Digest(data))).toBe(false); // the file changed, so it is hashed again
-  });
+      const file = path.join(dir, hex(data));
+      const flipped = Buffer.from(data);
+      flipped[12345] ^= 1;
+      writeFileSync(file, flipped);
+      expect(await new BlobStore(dir).has(sha256Digest(data))).toBe(false);
+      expect(await store.has(sha256Digest(data))).toBe(false); // the file changed, so it is hashed again
+    },
+  );
 
   test('content that does not match its digest or size leaves no file behind', async () => {
     const store = new BlobStore(dir);
@@ -61,51 +64,54 @@ describe('blob store', () => {
 });
 
 describe('OCI layout index', () => {
-  test('entries carry the full name for ctr and OCI tools; a second add replaces the entry of the same name', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-layout-'));
-    try {
-      const image = (name: string, digest: string, mediaType: string): PulledImage => ({
-        ref: name,
-        name,
-        digest,
-        mediaType,
-        platforms: [],
-        missingArches: [],
-        blobs: [{ digest, size: 321, fetched: true }],
-      });
-      const a = sha256Digest('a');
-      const b = sha256Digest('b');
-      await addToLayoutIndex(dir, [
-        image('docker.io/library/busybox:1.36', a, MEDIA.dockerList),
-        image('127.0.0.1:5000/x:1', b, MEDIA.ociManifest),
-      ]);
-      await addToLayoutIndex(dir, [image('docker.io/library/busybox:1.36', b, MEDIA.ociIndex)]);
-      expect(JSON.parse(readFileSync(path.join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
-      const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
-      expect(index).toEqual({
-        schemaVersion: 2,
-        mediaType: MEDIA.ociIndex,
-        manifests: [
-          {
-            mediaType: MEDIA.ociIndex,
-            digest: b,
-            size: 321,
-            annotations: {
-              [CONTAINERD_NAME]: 'docker.io/library/busybox:1.36',
-              [REF_NAME]: 'docker.io/library/busybox:1.36',
+  test(
+    'entries carry the full name for ctr and OCI tools; a second add replaces the entry ' + 'of the same name',
+    async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-layout-'));
+      try {
+        const image = (name: string, digest: string, mediaType: string): PulledImage => ({
+          ref: name,
+          name,
+          digest,
+          mediaType,
+          platforms: [],
+          missingArches: [],
+          blobs: [{ digest, size: 321, fetched: true }],
+        });
+        const a = sha256Digest('a');
+        const b = sha256Digest('b');
+        await addToLayoutIndex(dir, [
+          image('docker.io/library/busybox:1.36', a, MEDIA.dockerList),
+          image('127.0.0.1:5000/x:1', b, MEDIA.ociManifest),
+        ]);
+        await addToLayoutIndex(dir, [image('docker.io/library/busybox:1.36', b, MEDIA.ociIndex)]);
+        expect(JSON.parse(readFileSync(path.join(dir, 'oci-layout'), 'utf8'))).toEqual({ imageLayoutVersion: '1.0.0' });
+        const index = JSON.parse(readFileSync(path.join(dir, 'index.json'), 'utf8'));
+        expect(index).toEqual({
+          schemaVersion: 2,
+          mediaType: MEDIA.ociIndex,
+          manifests: [
+            {
+              mediaType: MEDIA.ociIndex,
+              digest: b,
+              size: 321,
+              annotations: {
+                [CONTAINERD_NAME]: 'docker.io/library/busybox:1.36',
+                [REF_NAME]: 'docker.io/library/busybox:1.36',
+              },
             },
-          },
-          {
-            mediaType: MEDIA.ociManifest,
-            digest: b,
-            size: 321,
-            annotations: { [CONTAINERD_NAME]: '127.0.0.1:5000/x:1', [REF_NAME]: '127.0.0.1:5000/x:1' },
-          },
-        ],
-      });
-      expect(readdirSync(dir).sort()).toEqual(['index.json', 'oci-layout']);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+            {
+              mediaType: MEDIA.ociManifest,
+              digest: b,
+              size: 321,
+              annotations: { [CONTAINERD_NAME]: '127.0.0.1:5000/x:1', [REF_NAME]: '127.0.0.1:5000/x:1' },
+            },
+          ],
+        });
+        expect(readdirSync(dir).sort()).toEqual(['index.json', 'oci-layout']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -120,16 +120,21 @@ describe("Ansible's flags on run and deploy", () => {
     expect(target.connections).toBe(0);
   });
 
-  test("deploy 01 --list-tasks -t sysctl: the shipped step's tasks, by role, asking no host and serving no repository", async () => {
-    const r = await run(['deploy', '01', '-i', cluster, '--list-tasks', '-t', 'sysctl']);
-    expect([r.code, r.stderr]).toEqual([0, '']);
-    expect(r.stdout).toContain(`playbook: ${path.relative(dir, packagePath('playbooks', '01.prepare.yml'))}`);
-    expect(r.stdout).toContain(
-      '      prepare : Set the network sysctls\tTAGS: [sysctl]\n      prepare : Set the kernel sysctls\tTAGS: [sysctl]\n',
-    );
-    expect(r.stdout).not.toContain('Install the base packages');
-    expect(target.connections).toBe(0);
-  });
+  test(
+    "deploy 01 --list-tasks -t sysctl: the shipped step's tasks, by role, asking no host and " +
+      'serving no repository',
+    async () => {
+      const r = await run(['deploy', '01', '-i', cluster, '--list-tasks', '-t', 'sysctl']);
+      expect([r.code, r.stderr]).toEqual([0, '']);
+      expect(r.stdout).toContain(`playbook: ${path.relative(dir, packagePath('playbooks', '01.prepare.yml'))}`);
+      expect(r.stdout).toContain(
+        '      prepare : Set the network sysctls\tTAGS: [sysctl]\n      prepare : Set the kernel ' +
+          'sysctls\tTAGS: [sysctl]\n',
+      );
+      expect(r.stdout).not.toContain('Install the base packages');
+      expect(target.connections).toBe(0);
+    },
+  );
 
   test('-K with no terminal is bad input naming the way around it; no host is touched', async () => {
     const r = await run(['run', playbook, '-i', inventory, '-K']);

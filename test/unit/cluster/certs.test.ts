@@ -37,30 +37,35 @@ describe('certs renew: the nodes too (step 05)', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-renew-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  test("re-issues kube-proxy's and every kubelet's certificate (named by K8S_NODENAME), and rolls them out with step 05 after 02 and 04", async () => {
-    writeFileSync(
-      path.join(dir, 'hosts'),
-      '[etcd]\nh1 ansible_host=10.0.0.1\n[kube_master]\nh1 ansible_host=10.0.0.1\n[kube_node]\nh1\nh2 ansible_host=10.0.0.2 k8s_nodename=Node_2\n',
-    );
-    // ECDSA keys: RSA generation would make the test slow, and the key type does not matter here.
-    writeFileSync(path.join(dir, 'config.yml'), 'pki_key_type: ecdsa\n');
-    mkdirSync(path.join(dir, 'pki'));
-    await ensureAuthorities(path.join(dir, 'pki'), { keyType: 'ecdsa' });
-    const renewed = await renewClusterCerts(loadCluster(dir));
-    const names = renewed.map((r) => r.name);
-    // Named as the kube-node role names them: K8S_NODENAME, from k8s_nodename in lower case with '-'.
-    expect(names).toEqual(
-      expect.arrayContaining(['kube-proxy', 'kubelet-h1', 'kubelet-node-2', 'apiserver', 'etcd/server-h1']),
-    );
-    expect(rolloutSteps(renewed)).toEqual(['etcd', 'master', 'node']);
-    // One node's certificate alone: only step 05 rolls it out.
-    const one = await renewClusterCerts(loadCluster(dir), ['kubelet-node-2']);
-    expect(one.map((r) => r.name)).toEqual(['kubelet-node-2']);
-    expect(rolloutSteps(one)).toEqual(['node']);
-    // Step 10's kubeconfig-ex-lb holds the admin certificate too: step 10 rolls a renewed one out.
-    expect(clusterRolloutSteps(loadCluster(dir), renewed)).toEqual(['etcd', 'master', 'node']);
-    writeFileSync(path.join(dir, 'kubeconfig-ex-lb'), '');
-    expect(clusterRolloutSteps(loadCluster(dir), renewed)).toEqual(['etcd', 'master', 'node', 'ex-lb']);
-    expect(clusterRolloutSteps(loadCluster(dir), one)).toEqual(['node']);
-  });
+  test(
+    "re-issues kube-proxy's and every kubelet's certificate (named by K8S_NODENAME), and rolls them out with step " +
+      '05 after 02 and 04',
+    async () => {
+      writeFileSync(
+        path.join(dir, 'hosts'),
+        '[etcd]\nh1 ansible_host=10.0.0.1\n[kube_master]\nh1 ansible_host=10.0.0.1\n[kube_node]\nh1\nh2 ' +
+          'ansible_host=10.0.0.2 k8s_nodename=Node_2\n',
+      );
+      // ECDSA keys: RSA generation would make the test slow, and the key type does not matter here.
+      writeFileSync(path.join(dir, 'config.yml'), 'pki_key_type: ecdsa\n');
+      mkdirSync(path.join(dir, 'pki'));
+      await ensureAuthorities(path.join(dir, 'pki'), { keyType: 'ecdsa' });
+      const renewed = await renewClusterCerts(loadCluster(dir));
+      const names = renewed.map((r) => r.name);
+      // Named as the kube-node role names them: K8S_NODENAME, from k8s_nodename in lower case with '-'.
+      expect(names).toEqual(
+        expect.arrayContaining(['kube-proxy', 'kubelet-h1', 'kubelet-node-2', 'apiserver', 'etcd/server-h1']),
+      );
+      expect(rolloutSteps(renewed)).toEqual(['etcd', 'master', 'node']);
+      // One node's certificate alone: only step 05 rolls it out.
+      const one = await renewClusterCerts(loadCluster(dir), ['kubelet-node-2']);
+      expect(one.map((r) => r.name)).toEqual(['kubelet-node-2']);
+      expect(rolloutSteps(one)).toEqual(['node']);
+      // Step 10's kubeconfig-ex-lb holds the admin certificate too: step 10 rolls a renewed one out.
+      expect(clusterRolloutSteps(loadCluster(dir), renewed)).toEqual(['etcd', 'master', 'node']);
+      writeFileSync(path.join(dir, 'kubeconfig-ex-lb'), '');
+      expect(clusterRolloutSteps(loadCluster(dir), renewed)).toEqual(['etcd', 'master', 'node', 'ex-lb']);
+      expect(clusterRolloutSteps(loadCluster(dir), one)).toEqual(['node']);
+    },
+  );
 });

@@ -32,7 +32,9 @@ async function cluster(hosts: string, config = '') {
 
 const BASE = '[etcd]\n10.0.0.1\n[kube_master]\n10.0.0.1\n10.0.0.2\n[kube_node]\n10.0.0.3\n';
 /** kubeasz's own example lines (example/hosts.multi-node), with addresses of this test. */
-const KUBEASZ_EX_LB = `${BASE}[ex_lb]\n10.0.0.6 LB_ROLE=backup EX_APISERVER_VIP=10.0.0.250 EX_APISERVER_PORT=8443\n10.0.0.7 LB_ROLE=master EX_APISERVER_VIP=10.0.0.250 EX_APISERVER_PORT=8443\n`;
+const KUBEASZ_EX_LB =
+  `${BASE}[ex_lb]\n10.0.0.6 LB_ROLE=backup EX_APISERVER_VIP=10.0.0.250 ` +
+  `EX_APISERVER_PORT=8443\n10.0.0.7 LB_ROLE=master EX_APISERVER_VIP=10.0.0.250 EX_APISERVER_PORT=8443\n`;
 
 describe('ex-lb: checks before any host is touched', () => {
   test("kubeasz's ex_lb lines pass, and the VIP goes into the apiserver certificate", async () => {
@@ -50,25 +52,29 @@ describe('ex-lb: checks before any host is touched', () => {
     }
   });
 
-  test('the VIP may be set once in config.yml; a host line overrides it, as the inventory ranks above config.yml', async () => {
-    const { cluster: c, inventory } = await cluster(
-      `${BASE}[ex_lb]\n10.0.0.6\n10.0.0.7\n`,
-      'EX_APISERVER_VIP: 10.0.0.250\n',
-    );
-    expect(() => checkExLbInput(c, inventory)).not.toThrow();
-    expect(exLbVip(c, inventory)).toBe('10.0.0.250');
-    const both = await cluster(
-      `${BASE}[ex_lb]\n10.0.0.6 EX_APISERVER_VIP=10.0.0.251\n`,
-      'EX_APISERVER_VIP: 10.0.0.250\n',
-    );
-    expect(exLbVip(both.cluster, both.inventory)).toBe('10.0.0.251');
-  });
+  test(
+    'the VIP may be set once in config.yml; a host line overrides it, as the inventory ranks ' + 'above config.yml',
+    async () => {
+      const { cluster: c, inventory } = await cluster(
+        `${BASE}[ex_lb]\n10.0.0.6\n10.0.0.7\n`,
+        'EX_APISERVER_VIP: 10.0.0.250\n',
+      );
+      expect(() => checkExLbInput(c, inventory)).not.toThrow();
+      expect(exLbVip(c, inventory)).toBe('10.0.0.250');
+      const both = await cluster(
+        `${BASE}[ex_lb]\n10.0.0.6 EX_APISERVER_VIP=10.0.0.251\n`,
+        'EX_APISERVER_VIP: 10.0.0.250\n',
+      );
+      expect(exLbVip(both.cluster, both.inventory)).toBe('10.0.0.251');
+    },
+  );
 
   test('ex_lb hosts without a VIP name the role default and say what to set', async () => {
     const { cluster: c, inventory } = await cluster(`${BASE}[ex_lb]\n10.0.0.6\n10.0.0.7\n`);
     const err = inputErrorOf(() => checkExLbInput(c, inventory));
     expect(err.problem).toBe(
-      'group ex_lb has hosts (10.0.0.6, 10.0.0.7) but no EX_APISERVER_VIP: keepalived needs the virtual address to hold',
+      'group ex_lb has hosts (10.0.0.6, 10.0.0.7) but no EX_APISERVER_VIP: keepalived needs the virtual ' +
+        'address to hold',
     );
     expect(err.fix).toMatch(/set EX_APISERVER_VIP to a free IPv4 address/);
   });
@@ -119,7 +125,8 @@ describe('ex-lb: checks before any host is touched', () => {
     const err = inputErrorOf(() => checkExLbInput(vips.cluster, vips.inventory));
     expect(err.place).toEqual({ file: vips.hostsFile, line: 10 });
     expect(err.problem).toBe(
-      'EX_APISERVER_VIP is "10.0.0.251" on ex_lb host 10.0.0.7 but "10.0.0.250" on 10.0.0.6: the ex_lb hosts share one VIP, port and VRRP router id',
+      'EX_APISERVER_VIP is "10.0.0.251" on ex_lb host 10.0.0.7 but "10.0.0.250" on 10.0.0.6: the ex_lb hosts share ' +
+        'one VIP, port and VRRP router id',
     );
     const ports = await cluster(
       `${BASE}[ex_lb]\n10.0.0.6 EX_APISERVER_PORT=8443\n10.0.0.7\n`,
@@ -130,29 +137,36 @@ describe('ex-lb: checks before any host is touched', () => {
     );
   });
 
-  test("EX_APISERVER_PORT must be a port, and not the apiservers' port on an ex_lb host that is a master or node", async () => {
-    for (const port of ['0', '65536', 'https', '84.43']) {
-      const { cluster: c, inventory } = await cluster(
+  test(
+    "EX_APISERVER_PORT must be a port, and not the apiservers' port on an ex_lb host that is " + 'a master or node',
+    async () => {
+      for (const port of ['0', '65536', 'https', '84.43']) {
+        const { cluster: c, inventory } = await cluster(
+          `${BASE}[ex_lb]\n10.0.0.6\n`,
+          `EX_APISERVER_VIP: 10.0.0.250\nEX_APISERVER_PORT: "${port}"\n`,
+        );
+        expect(inputErrorOf(() => checkExLbInput(c, inventory)).problem).toBe(
+          `EX_APISERVER_PORT "${port}" is not a TCP port (1-65535)`,
+        );
+      }
+      // 6443 on a host of its own is fine; on a master (kube-lb and the apiserver are there) it is not.
+      const own = await cluster(
         `${BASE}[ex_lb]\n10.0.0.6\n`,
-        `EX_APISERVER_VIP: 10.0.0.250\nEX_APISERVER_PORT: "${port}"\n`,
+        'EX_APISERVER_VIP: 10.0.0.250\nEX_APISERVER_PORT: 6443\n',
       );
-      expect(inputErrorOf(() => checkExLbInput(c, inventory)).problem).toBe(
-        `EX_APISERVER_PORT "${port}" is not a TCP port (1-65535)`,
+      expect(() => checkExLbInput(own.cluster, own.inventory)).not.toThrow();
+      const shared = await cluster(
+        `${BASE}[ex_lb]\n10.0.0.6\n10.0.0.3\n`,
+        'EX_APISERVER_VIP: 10.0.0.250\nEX_APISERVER_PORT: 6443\n',
       );
-    }
-    // 6443 on a host of its own is fine; on a master (kube-lb and the apiserver are there) it is not.
-    const own = await cluster(`${BASE}[ex_lb]\n10.0.0.6\n`, 'EX_APISERVER_VIP: 10.0.0.250\nEX_APISERVER_PORT: 6443\n');
-    expect(() => checkExLbInput(own.cluster, own.inventory)).not.toThrow();
-    const shared = await cluster(
-      `${BASE}[ex_lb]\n10.0.0.6\n10.0.0.3\n`,
-      'EX_APISERVER_VIP: 10.0.0.250\nEX_APISERVER_PORT: 6443\n',
-    );
-    const err = inputErrorOf(() => checkExLbInput(shared.cluster, shared.inventory));
-    expect(err.place).toEqual({ file: shared.configFile, line: 2 });
-    expect(err.problem).toBe(
-      'EX_APISERVER_PORT 6443 on ex_lb host 10.0.0.3: that host is also a master or node, where kube-lb and the apiserver hold port 6443',
-    );
-  });
+      const err = inputErrorOf(() => checkExLbInput(shared.cluster, shared.inventory));
+      expect(err.place).toEqual({ file: shared.configFile, line: 2 });
+      expect(err.problem).toBe(
+        'EX_APISERVER_PORT 6443 on ex_lb host 10.0.0.3: that host is also a master or node, where kube-lb and the ' +
+          'apiserver hold port 6443',
+      );
+    },
+  );
 
   test('ex_lb hosts with no masters to forward to name the ex_lb group', async () => {
     const {
@@ -236,29 +250,33 @@ describe('ex-lb: templates', () => {
   const peers = (conf: string) => /unicast_peer \{\n([^}]*)\}/.exec(conf)![1]!.trim().split(/\s+/);
   const field = (conf: string, name: string) => new RegExp(`^\\s*${name} (.+)$`, 'm').exec(conf)?.[1];
 
-  test('keepalived: unicast from this host to every other ex_lb host; LB_ROLE=master starts as MASTER with the higher priority', () => {
-    const lb2 = keepalived('lb2');
-    expect([
-      field(lb2, 'state'),
-      field(lb2, 'priority'),
-      field(lb2, 'unicast_src_ip'),
-      field(lb2, 'interface'),
-      field(lb2, 'virtual_router_id'),
-      peers(lb2),
-    ]).toEqual(['MASTER', '150', '10.0.0.7', 'eth0', '222', ['10.0.0.6', '10.0.0.8']]);
-    expect(lb2).toContain('10.0.0.250/32 dev eth0');
-    expect(lb2).toMatch(/track_script \{\s*ex_lb_proxy\s*\}/);
-    expect(lb2).toMatch(/vrrp_script ex_lb_proxy \{\s*script "\/etc\/ex-lb\/check-ex-lb\.sh"/);
-    for (const host of ['lb1', 'lb3']) {
-      const conf = keepalived(host);
-      expect([host, field(conf, 'state'), field(conf, 'priority'), peers(conf).length]).toEqual([
-        host,
-        'BACKUP',
-        '100',
-        2,
-      ]);
-    }
-  });
+  test(
+    'keepalived: unicast from this host to every other ex_lb host; LB_ROLE=master starts as MASTER with the ' +
+      'higher priority',
+    () => {
+      const lb2 = keepalived('lb2');
+      expect([
+        field(lb2, 'state'),
+        field(lb2, 'priority'),
+        field(lb2, 'unicast_src_ip'),
+        field(lb2, 'interface'),
+        field(lb2, 'virtual_router_id'),
+        peers(lb2),
+      ]).toEqual(['MASTER', '150', '10.0.0.7', 'eth0', '222', ['10.0.0.6', '10.0.0.8']]);
+      expect(lb2).toContain('10.0.0.250/32 dev eth0');
+      expect(lb2).toMatch(/track_script \{\s*ex_lb_proxy\s*\}/);
+      expect(lb2).toMatch(/vrrp_script ex_lb_proxy \{\s*script "\/etc\/ex-lb\/check-ex-lb\.sh"/);
+      for (const host of ['lb1', 'lb3']) {
+        const conf = keepalived(host);
+        expect([host, field(conf, 'state'), field(conf, 'priority'), peers(conf).length]).toEqual([
+          host,
+          'BACKUP',
+          '100',
+          2,
+        ]);
+      }
+    },
+  );
 
   test('keepalived: without LB_ROLE the first ex_lb host is MASTER; ROUTER_ID and priorities are settings', () => {
     const plain = { lb1: { ansible_host: '10.0.0.6' }, lb2: { ansible_host: '10.0.0.7' } };
@@ -275,23 +293,27 @@ describe('ex-lb: templates', () => {
     expect([field(tuned, 'virtual_router_id'), field(tuned, 'priority')]).toEqual(['51', '120']);
   });
 
-  test('the proxy listens on EX_APISERVER_PORT and forwards to every master on SECURE_PORT; the check probes that port', () => {
-    const conf = renderRoleTemplate('ex-lb', 'ex-lb.conf.hbs', settings('lb1', { EX_APISERVER_PORT: 9443 }), {
-      name: 'lb1',
-      groups,
-      hostvars,
-    });
-    expect(conf.match(/^\s*server \S+:\d+ .*$/gm)!.map((l) => l.trim())).toEqual([
-      'server 10.0.0.1:6443 max_fails=2 fail_timeout=10s;',
-      'server 10.0.0.2:6443 max_fails=2 fail_timeout=10s;',
-    ]);
-    expect(conf).toMatch(/^\s*listen 9443;$/m);
-    expect(conf).toContain('pid /run/ex-lb.pid;');
-    const check = renderRoleTemplate('ex-lb', 'check-ex-lb.sh.hbs', settings('lb1', { EX_APISERVER_PORT: 9443 }), {
-      name: 'lb1',
-      groups,
-      hostvars,
-    });
-    expect(check).toContain("/dev/tcp/127.0.0.1/9443'");
-  });
+  test(
+    'the proxy listens on EX_APISERVER_PORT and forwards to every master on SECURE_PORT; the check ' +
+      'probes that port',
+    () => {
+      const conf = renderRoleTemplate('ex-lb', 'ex-lb.conf.hbs', settings('lb1', { EX_APISERVER_PORT: 9443 }), {
+        name: 'lb1',
+        groups,
+        hostvars,
+      });
+      expect(conf.match(/^\s*server \S+:\d+ .*$/gm)!.map((l) => l.trim())).toEqual([
+        'server 10.0.0.1:6443 max_fails=2 fail_timeout=10s;',
+        'server 10.0.0.2:6443 max_fails=2 fail_timeout=10s;',
+      ]);
+      expect(conf).toMatch(/^\s*listen 9443;$/m);
+      expect(conf).toContain('pid /run/ex-lb.pid;');
+      const check = renderRoleTemplate('ex-lb', 'check-ex-lb.sh.hbs', settings('lb1', { EX_APISERVER_PORT: 9443 }), {
+        name: 'lb1',
+        groups,
+        hostvars,
+      });
+      expect(check).toContain("/dev/tcp/127.0.0.1/9443'");
+    },
+  );
 });

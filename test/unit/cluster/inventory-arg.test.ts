@@ -51,14 +51,17 @@ describe('what -i names', () => {
     expect(loadCluster(path.join(cluster, 'hosts')).dir).toBe(cluster);
   });
 
-  test('exec -i <cluster folder> reads its inventory file (bin/README is no inventory) and tries the host', async () => {
-    target.reset();
-    const r = await furrow(['exec', 'etcd', '-i', cluster, '--', 'hostname'], { cwd: dir, timeoutMs: 60_000 });
-    expect(r.stderr).not.toMatch(/README/);
-    expect(r.code).toBe(3);
-    expect(r.stdout).toMatch(/h1\s+unreachable/);
-    expect(target.connections).toBeGreaterThan(0);
-  });
+  test(
+    'exec -i <cluster folder> reads its inventory file (bin/README is no inventory) ' + 'and tries the host',
+    async () => {
+      target.reset();
+      const r = await furrow(['exec', 'etcd', '-i', cluster, '--', 'hostname'], { cwd: dir, timeoutMs: 60_000 });
+      expect(r.stderr).not.toMatch(/README/);
+      expect(r.code).toBe(3);
+      expect(r.stdout).toMatch(/h1\s+unreachable/);
+      expect(target.connections).toBeGreaterThan(0);
+    },
+  );
 
   test("run -i <cluster folder> sees the cluster's config.yml settings", async () => {
     const r = await furrow(['run', path.join(cluster, 'say.yml'), '-i', cluster], { cwd: dir, timeoutMs: 60_000 });

@@ -34,19 +34,25 @@ const flags = (unit: string) => [...unit.matchAll(/^\s+(--[a-z0-9-]+)(=\S*)?/gm)
 const version = (kubernetes: string) => ({ versions: { kubernetes } });
 
 describe('kube-master unit templates', () => {
-  test("1.20: no --insecure-port (insecure serving is gone from 1.20: the flag has no effect), the components' insecure ports on loopback only", () => {
-    const apiserver = render('kube-master', 'kube-apiserver.service.hbs', version('1.20.2'));
-    expect(flags(apiserver)).not.toContain('--insecure-port');
-    expect(apiserver).toContain('--etcd-servers=https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379 \\');
-    expect(apiserver).toContain('--bind-address=10.0.0.1 \\');
-    expect(apiserver).toContain('--anonymous-auth=false \\');
-    expect(apiserver).toContain('--authorization-mode=Node,RBAC \\');
-    expect(apiserver).toContain('--service-cluster-ip-range=10.68.0.0/16 \\');
-    expect(apiserver).toContain('--service-account-issuer=https://kubernetes.default.svc.cluster.local \\');
-    expect(apiserver).not.toContain('audit');
-    for (const unit of ['kube-controller-manager', 'kube-scheduler'])
-      expect(render('kube-master', `${unit}.service.hbs`, version('1.20.2'))).toContain('--address=127.0.0.1 \\');
-  });
+  test(
+    "1.20: no --insecure-port (insecure serving is gone from 1.20: the flag has no effect), the components' " +
+      'insecure ports on loopback only',
+    () => {
+      const apiserver = render('kube-master', 'kube-apiserver.service.hbs', version('1.20.2'));
+      expect(flags(apiserver)).not.toContain('--insecure-port');
+      expect(apiserver).toContain(
+        '--etcd-servers=https://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379 \\',
+      );
+      expect(apiserver).toContain('--bind-address=10.0.0.1 \\');
+      expect(apiserver).toContain('--anonymous-auth=false \\');
+      expect(apiserver).toContain('--authorization-mode=Node,RBAC \\');
+      expect(apiserver).toContain('--service-cluster-ip-range=10.68.0.0/16 \\');
+      expect(apiserver).toContain('--service-account-issuer=https://kubernetes.default.svc.cluster.local \\');
+      expect(apiserver).not.toContain('audit');
+      for (const unit of ['kube-controller-manager', 'kube-scheduler'])
+        expect(render('kube-master', `${unit}.service.hbs`, version('1.20.2'))).toContain('--address=127.0.0.1 \\');
+    },
+  );
 
   test("1.31 (the bundle's default): none of the flags removed since", () => {
     const apiserver = render('kube-master', 'kube-apiserver.service.hbs', version('1.31.13'));

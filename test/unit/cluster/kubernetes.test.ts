@@ -12,7 +12,9 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** A cluster folder with an INI inventory and config.yml; bin/ holds the control plane binaries unless told otherwise. */
+/**
+ * A cluster folder with an INI inventory and config.yml; bin/ holds the control plane binaries unless told otherwise.
+ */
 async function cluster(
   hosts: string,
   config = '',
@@ -29,7 +31,8 @@ async function cluster(
 }
 
 const HOSTS =
-  '[etcd]\nh1 ansible_host=10.0.0.1\n[kube_master]\nh1 ansible_host=10.0.0.1\n10.0.0.2\n[kube_node]\nh3 ansible_host=10.0.0.3\n';
+  '[etcd]\nh1 ansible_host=10.0.0.1\n[kube_master]\nh1 ansible_host=10.0.0.1\n10.0.0.2\n[kube_node]\nh3 ' +
+  'ansible_host=10.0.0.3\n';
 const bundle = (version: string): BundleIndex => ({
   format: 'furrow-bundle/1',
   name: 'b',
@@ -87,7 +90,8 @@ describe('checks before any host is touched', () => {
     const err = inputErrorOf(() => checkKubernetesInput(c, inventory, bundle('1.31.0')));
     expect(err.place).toEqual({ file: path.join(c.dir, 'config.yml'), line: 2 });
     expect(err.problem).toBe(
-      'Kubernetes 1.29.0: the preloaded bundle has no kube-apiserver, kube-controller-manager, kube-scheduler, kubectl of that version (it has Kubernetes 1.31.0)',
+      'Kubernetes 1.29.0: the preloaded bundle has no kube-apiserver, kube-controller-manager, kube-scheduler, ' +
+        'kubectl of that version (it has Kubernetes 1.31.0)',
     );
     expect(() => checkKubernetesInput(c, inventory, bundle('1.29.0'))).not.toThrow();
   });
@@ -109,21 +113,25 @@ describe('what a deploy passes to the roles', () => {
     expect(clusterVersions(pinned, bundle('1.30.1'))).toMatchObject({ kubernetes: '1.20.2', etcd: expect.any(String) });
   });
 
-  test('the apiserver SANs: masters by name and address, the service IP, MASTER_CERT_HOSTS and the ex-lb VIP', async () => {
-    const { cluster: c, inventory } = await cluster(
-      `${HOSTS}[ex_lb]\nlb1 EX_APISERVER_VIP=10.0.0.250\n`,
-      'SERVICE_CIDR: 10.96.0.0/12\nMASTER_CERT_HOSTS: [k8s.example.com, 192.168.9.9]\nCLUSTER_DNS_DOMAIN: corp.local.\n',
-    );
-    const sans = kubernetesVars(c, inventory).kube_apiserver_cert_sans as { dns: string[]; ips: string[] };
-    expect(sans.dns.sort()).toEqual([
-      'h1',
-      'k8s.example.com',
-      'kubernetes',
-      'kubernetes.default',
-      'kubernetes.default.svc',
-      'kubernetes.default.svc.corp.local',
-      'localhost',
-    ]);
-    expect(sans.ips.sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.250', '10.96.0.1', '127.0.0.1', '192.168.9.9']);
-  });
+  test(
+    'the apiserver SANs: masters by name and address, the service IP, MASTER_CERT_HOSTS ' + 'and the ex-lb VIP',
+    async () => {
+      const { cluster: c, inventory } = await cluster(
+        `${HOSTS}[ex_lb]\nlb1 EX_APISERVER_VIP=10.0.0.250\n`,
+        'SERVICE_CIDR: 10.96.0.0/12\nMASTER_CERT_HOSTS: [k8s.example.com, ' +
+          '192.168.9.9]\nCLUSTER_DNS_DOMAIN: corp.local.\n',
+      );
+      const sans = kubernetesVars(c, inventory).kube_apiserver_cert_sans as { dns: string[]; ips: string[] };
+      expect(sans.dns.sort()).toEqual([
+        'h1',
+        'k8s.example.com',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.corp.local',
+        'localhost',
+      ]);
+      expect(sans.ips.sort()).toEqual(['10.0.0.1', '10.0.0.2', '10.0.0.250', '10.96.0.1', '127.0.0.1', '192.168.9.9']);
+    },
+  );
 });

@@ -52,7 +52,8 @@ describe('pre-flight: the CA the hosts trust against the cluster folder', () => 
     expect(found.map((m) => m.label)).toEqual(['etcd CA']);
     const text = describeMismatches(found);
     expect(text).toBe(
-      `the etcd CA differs: ${path.join(folderPki, 'etcd/ca.crt')} has SHA-256 ${print(pem(folderPki, 'etcd/ca'))}; hosts h1, h2 trust SHA-256 ${print(pem(otherPki, 'etcd/ca'))}`,
+      `the etcd CA differs: ${path.join(folderPki, 'etcd/ca.crt')} has SHA-256 ${print(pem(folderPki, 'etcd/ca'))}; ` +
+        `hosts h1, h2 trust SHA-256 ${print(pem(otherPki, 'etcd/ca'))}`,
     );
     expect(print(pem(folderPki, 'etcd/ca'))).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
   });

@@ -62,7 +62,8 @@ describe('per-host run lock', () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(err).toBeInstanceOf(HostBusyError);
     expect((err as Error).message).toBe(
-      `h1: another run holds ${file} (controller ctl-one, PID 1111, started 2026-12-04T13:00:00Z); not waiting for it (--no-wait)`,
+      `h1: another run holds ${file} (controller ctl-one, PID 1111, started 2026-12-04T13:00:00Z); not waiting ` +
+        `for it (--no-wait)`,
     );
     expect(exitCodeFor(err)).toBe(EXIT.busy);
     expect(readFileSync(file, 'utf8')).toContain('ctl-one'); // the loser did not overwrite the holder's line
@@ -88,7 +89,9 @@ describe('per-host run lock', () => {
   test('a killed controller lets go of the lock: the shell holding it ends with its input', async () => {
     // A stand-in controller: a process that runs the lock shell with its input on a pipe, as the
     // run does, and is then killed hard (no release, no exit handler).
-    const code = `const c = require('node:child_process').spawn('sh', ['-c', process.argv[1]], { stdio: ['pipe', 'inherit', 'inherit'] }); setInterval(() => {}, 1000);`;
+    const code =
+      `const c = require('node:child_process').spawn('sh', ['-c', process.argv[1]], { stdio: ['pipe', ` +
+      `'inherit', 'inherit'] }); setInterval(() => {}, 1000);`;
     const controller = spawn(process.execPath, ['-e', code, lockScript(first, true, file)], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });
@@ -121,7 +124,9 @@ describe('per-host run lock', () => {
       held.push(lock);
       expect(lock.file).toBeUndefined();
       expect(lock.warning).toBe(
-        `h1: runs without a lock (other runs may interleave with this one): no folder for a lock: ${join(dir, 'missing')} is not writable and XDG_RUNTIME_DIR is not set (become root to lock)`,
+        `h1: runs without a lock (other runs may interleave with this one): no ` +
+          `folder for a lock: ${join(dir, 'missing')} is not writable and XDG_RUNTIME_DIR is not set ` +
+          `(become root to lock)`,
       );
     } finally {
       if (runtime !== undefined) process.env.XDG_RUNTIME_DIR = runtime;

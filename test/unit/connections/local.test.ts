@@ -80,37 +80,40 @@ describe('LocalConnection.put', () => {
     expect(leftovers()).toEqual([]);
   });
 
-  it('content always goes on standard input, never in the command; it lands byte for byte with the exact mode', async () => {
-    class Recording extends LocalConnection {
-      readonly streamed: boolean[] = [];
-      override exec(command: string, opts: Parameters<LocalConnection['exec']>[1] = {}) {
-        this.streamed.push(opts.stdin !== undefined && !command.includes('line 2') && !command.includes('mark'));
-        return super.exec(command, opts);
+  it(
+    'content always goes on standard input, never in the command; it lands byte for byte ' + 'with the exact mode',
+    async () => {
+      class Recording extends LocalConnection {
+        readonly streamed: boolean[] = [];
+        override exec(command: string, opts: Parameters<LocalConnection['exec']>[1] = {}) {
+          this.streamed.push(opts.stdin !== undefined && !command.includes('line 2') && !command.includes('mark'));
+          return super.exec(command, opts);
+        }
       }
-    }
-    const rec = new Recording(conn.spec);
-    const cases: Array<[string, string | Buffer, string | number, number, boolean]> = [
-      ['quotes', `it's "x" \\n %s $(id) \`id\`\n\tline 2\nno newline at the end`, '0640', 0o640, false],
-      ['bom', '\ufeffwith a byte order mark\n', '0600', 0o600, false],
-      ['exec', '#!/bin/sh\necho hi\n', '0755', 0o755, false],
-      ['symbolic', 'a\n', 'u=rw,go=r', 0o644, false],
-      ['read-only', 'r\n', 0o444, 0o444, false],
-      ['nul', Buffer.from([0x61, 0, 0x62]), '0644', 0o644, true],
-      ['latin1', Buffer.from([0x63, 0xe9, 0x0a]), '0644', 0o644, true],
-      ['large', 'y'.repeat(20_000), '0644', 0o644, true],
-    ];
-    for (const [name, content, mode, bits] of cases) {
-      const dest = join(dir, name);
-      await rec.put(dest, { content }, { mode });
-      expect([
-        name,
-        readFileSync(dest).equals(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8')),
-        statSync(dest).mode & 0o7777,
-      ]).toEqual([name, true, bits]);
-    }
-    expect(rec.streamed).toEqual(cases.map(() => true));
-    expect(leftovers()).toEqual([]);
-  });
+      const rec = new Recording(conn.spec);
+      const cases: Array<[string, string | Buffer, string | number, number, boolean]> = [
+        ['quotes', `it's "x" \\n %s $(id) \`id\`\n\tline 2\nno newline at the end`, '0640', 0o640, false],
+        ['bom', '\ufeffwith a byte order mark\n', '0600', 0o600, false],
+        ['exec', '#!/bin/sh\necho hi\n', '0755', 0o755, false],
+        ['symbolic', 'a\n', 'u=rw,go=r', 0o644, false],
+        ['read-only', 'r\n', 0o444, 0o444, false],
+        ['nul', Buffer.from([0x61, 0, 0x62]), '0644', 0o644, true],
+        ['latin1', Buffer.from([0x63, 0xe9, 0x0a]), '0644', 0o644, true],
+        ['large', 'y'.repeat(20_000), '0644', 0o644, true],
+      ];
+      for (const [name, content, mode, bits] of cases) {
+        const dest = join(dir, name);
+        await rec.put(dest, { content }, { mode });
+        expect([
+          name,
+          readFileSync(dest).equals(Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8')),
+          statSync(dest).mode & 0o7777,
+        ]).toEqual([name, true, bits]);
+      }
+      expect(rec.streamed).toEqual(cases.map(() => true));
+      expect(leftovers()).toEqual([]);
+    },
+  );
 
   it('defaults to 0644 and handles names that need quoting', async () => {
     const dest = join(dir, `it's a "file" $(x)`);

@@ -70,14 +70,19 @@ describe('ShellSession', () => {
     expect([...(await session.run("printf '\\000\\001\\377'")).stdout]).toEqual([0, 1, 255]);
   });
 
-  test('a 50 MB stdout arrives whole (it was joined and searched whole on every chunk: minutes on a loaded machine)', async () => {
-    const r = await current.session.run(
-      'head -c 52428800 /dev/urandom | tee /tmp/furrow-session-big.bin; sha256sum </tmp/furrow-session-big.bin >&2; rm -f /tmp/furrow-session-big.bin',
-    );
-    expect([r.code, r.stdout.length]).toEqual([0, 52428800]);
-    expect(r.stderr.toString().split(' ')[0]).toBe(createHash('sha256').update(r.stdout).digest('hex'));
-    expect(text(await current.session.run('echo next'))).toEqual({ code: 0, stdout: 'next\n', stderr: '' });
-  });
+  test(
+    'a 50 MB stdout arrives whole (it was joined and searched whole on every chunk: minutes on a ' + 'loaded machine)',
+    async () => {
+      const r = await current.session.run(
+        'head -c 52428800 /dev/urandom | tee /tmp/furrow-session-big.bin; sha256sum ' +
+          '</tmp/furrow-session-big.bin >&2; ' +
+          'rm -f /tmp/furrow-session-big.bin',
+      );
+      expect([r.code, r.stdout.length]).toEqual([0, 52428800]);
+      expect(r.stderr.toString().split(' ')[0]).toBe(createHash('sha256').update(r.stdout).digest('hex'));
+      expect(text(await current.session.run('echo next'))).toEqual({ code: 0, stdout: 'next\n', stderr: '' });
+    },
+  );
 
   test('output that mentions a marker-like text does not end the command early', async () => {
     const { session } = current;

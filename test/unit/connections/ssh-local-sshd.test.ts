@@ -80,7 +80,8 @@ suite('SshConnection against a local sshd', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AuthError);
     expect((err as Error).message).toBe(
-      `node1: authentication failed for user 'root': tried publickey(${sshd.strangerKeyFile}); server accepts publickey, password`,
+      `node1: authentication failed for user 'root': ` +
+        `tried publickey(${sshd.strangerKeyFile}); server accepts publickey, password`,
     );
     const pw = await connect({ privateKeyFile: sshd.strangerKeyFile, password: 'wrong' })
       .open()

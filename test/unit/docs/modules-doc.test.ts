@@ -15,7 +15,9 @@ describe('docs/modules.md', () => {
       const b = generated.split('\n');
       const line = a.findIndex((l, i) => l !== b[i]);
       throw new Error(
-        `docs/modules.md is out of date (first difference at line ${line + 1}:\n  committed: ${a[line] ?? '(end of file)'}\n  generated: ${b[line] ?? '(end of file)'})\n` +
+        `docs/modules.md is out of date (first ` +
+          `difference at line ${line + 1}:\n  committed: ${a[line] ?? '(end of file)'}\n  generated: ` +
+          `${b[line] ?? '(end of file)'})\n` +
           'run `node dist/cli/furrow.js modules --markdown > docs/modules.md` and commit it',
       );
     }

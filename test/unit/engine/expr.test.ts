@@ -174,7 +174,8 @@ describe('errors name the place, the expression and the problem', () => {
 
   test('a rewritten expression says how it was read', () => {
     expect(inputErrorOf(() => holds('count is defined and missing == 1')).problem).toBe(
-      "condition 'count is defined and missing == 1' uses undefined variable 'missing' (read as CEL: true && missing == 1)",
+      "condition 'count is defined and missing == 1' uses undefined variable 'missing' (read as CEL: true " +
+        '&& missing == 1)',
     );
   });
 

@@ -40,7 +40,8 @@ function importsInto(dir: string, forbidden: string[]): string[] {
 describe('layers', () => {
   test('the check sees every form of import', () => {
     const text =
-      "import { a } from '../../modules/index.js';\nexport { b } from \"../x.js\";\nconst c = await import('../../cli/run.js');\nimport type { D } from './d.js';";
+      'import { a } from \'../../modules/index.js\';\nexport { b } from "../x.js";\nconst c = await ' +
+      "import('../../cli/run.js');\nimport type { D } from './d.js';";
     expect(importedSpecifiers(text)).toEqual(['../../modules/index.js', '../x.js', '../../cli/run.js', './d.js']);
   });
 

@@ -15,17 +15,20 @@ describe('validators compiled ahead of time', () => {
     expect(validate({ dest: 3 })).toBe(false);
   });
 
-  test('a schema that differs from the one compiled at build time is compiled now, and checked by its own rules', () => {
-    const changed = {
-      type: 'object',
-      required: ['only'],
-      properties: { only: { type: 'string' } },
-      additionalProperties: false,
-    };
-    const validate = validatorFor('params-strict', 'copy', changed);
-    expect(validate).not.toBe(precompiled('params-strict').copy);
-    expect(validate({ only: 'x' })).toBe(true);
-    expect(validate({ dest: '/x' })).toBe(false);
-    expect(validate.errors?.map((e) => e.keyword).sort()).toEqual(['additionalProperties', 'required']);
-  });
+  test(
+    'a schema that differs from the one compiled at build time is compiled now, and checked ' + 'by its own rules',
+    () => {
+      const changed = {
+        type: 'object',
+        required: ['only'],
+        properties: { only: { type: 'string' } },
+        additionalProperties: false,
+      };
+      const validate = validatorFor('params-strict', 'copy', changed);
+      expect(validate).not.toBe(precompiled('params-strict').copy);
+      expect(validate({ only: 'x' })).toBe(true);
+      expect(validate({ dest: '/x' })).toBe(false);
+      expect(validate.errors?.map((e) => e.keyword).sort()).toEqual(['additionalProperties', 'required']);
+    },
+  );
 });

@@ -136,7 +136,8 @@ describe('lazy resolution', () => {
     ]);
     const err = inputErrorOf(() => scope.get('a'));
     expect(err.message).toBe(
-      'play.yml: variable cycle: a -> b -> c -> a\n  fix: give one of these variables a value that does not refer back to the others',
+      'play.yml: variable cycle: a -> b -> c -> a\n  fix: give one of these variables a value that does not refer ' +
+        'back to the others',
     );
     expect(inputErrorOf(() => scope.get('b')).problem).toBe('variable cycle: b -> c -> a -> b');
     expect(inputErrorOf(() => scope.get('self')).problem).toBe('variable cycle: self -> self');
@@ -241,7 +242,8 @@ describe('extra vars', () => {
 
   test('bad input is an input error saying what to write', () => {
     expect(inputErrorOf(() => parseExtraVars(['novalue'], dir)).message).toBe(
-      "-e 'novalue': 'novalue' is not key=value with a variable name as key\n  fix: write -e name=value, -e @vars.yml or -e '{\"name\": \"value\"}'",
+      "-e 'novalue': 'novalue' is not key=value with a variable name as key\n  fix: write -e name=value, -e " +
+        '@vars.yml or -e \'{"name": "value"}\'',
     );
     expect(inputErrorOf(() => parseExtraVars(['1x=2'], dir)).problem).toBe(
       "-e '1x=2': '1x=2' is not key=value with a variable name as key",

@@ -62,7 +62,9 @@ const parseCases: { name: string; stdout: string | Buffer; expected: FileInfo[] 
   },
   {
     name: 'content is base64 up to an empty line, so it may hold newlines, "@ " lines and bytes that are not UTF-8',
-    stdout: `@ file 644 0 0 9 root root\nsha256 ${SHA_HELLO}\ncontent\n${Buffer.from('@ absent\n').toString('base64')}\n\n@ other 644 0 0 0 root root\n`,
+    stdout:
+      `@ file 644 0 0 9 root root\nsha256 ` +
+      `${SHA_HELLO}\ncontent\n${Buffer.from('@ absent\n').toString('base64')}\n\n@ other 644 0 0 0 root root\n`,
     expected: [
       {
         type: 'file',

@@ -25,8 +25,10 @@ addr=1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred
 addr=1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever
 addr=2: eth0    inet 10.213.71.11/24 scope global eth0\\       valid_lft forever preferred_lft forever
 addr=2: eth0    inet6 fe80::b890:6bff:fee3:2a5f/64 scope link \\       valid_lft forever preferred_lft forever
-link=1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
-link=2: eth0@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000\\    link/ether ba:90:6b:e3:2a:5f brd ff:ff:ff:ff:ff:ff link-netnsid 0
+link=1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    \
+link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+link=2: eth0@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen \
+1000\\    link/ether ba:90:6b:e3:2a:5f brd ff:ff:ff:ff:ff:ff link-netnsid 0
 `;
 
 /** An Ubuntu arm64 server with default routes for both families, two addresses on the uplink. */
@@ -49,12 +51,17 @@ pkg=apt-get
 route4=default via 192.168.10.1 dev ens3 proto dhcp src 192.168.10.7 metric 100
 route6=default via fe80::1 dev ens3 proto ra metric 100 pref medium
 addr=1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
-addr=2: docker0    inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0\\       valid_lft forever preferred_lft forever
-addr=3: ens3    inet 192.168.10.99/24 brd 192.168.10.255 scope global secondary ens3\\       valid_lft forever preferred_lft forever
-addr=3: ens3    inet 192.168.10.7/24 brd 192.168.10.255 scope global dynamic ens3\\       valid_lft 3500sec preferred_lft 3500sec
+addr=2: docker0    inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0\\       valid_lft forever preferred_lft \
+forever
+addr=3: ens3    inet 192.168.10.99/24 brd 192.168.10.255 scope global secondary ens3\\       valid_lft forever \
+preferred_lft forever
+addr=3: ens3    inet 192.168.10.7/24 brd 192.168.10.255 scope global dynamic ens3\\       valid_lft 3500sec \
+preferred_lft 3500sec
 addr=3: ens3    inet6 2001:db8::7/64 scope global dynamic mngtmpaddr \\       valid_lft forever preferred_lft forever
-link=2: docker0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state DOWN mode DEFAULT group default\\    link/ether 02:42:ac:11:00:01 brd ff:ff:ff:ff:ff:ff
-link=3: ens3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP mode DEFAULT group default qlen 1000\\    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff
+link=2: docker0: <NO-CARRIER,BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue state DOWN mode DEFAULT group default\\    \
+link/ether 02:42:ac:11:00:01 brd ff:ff:ff:ff:ff:ff
+link=3: ens3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc fq_codel state UP mode DEFAULT group default qlen \
+1000\\    link/ether 52:54:00:12:34:56 brd ff:ff:ff:ff:ff:ff
 `;
 
 const ROCKY = `machine=x86_64

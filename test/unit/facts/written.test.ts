@@ -50,24 +50,31 @@ async function written(name: string): Promise<{ dest: string; record: string }> 
   return { dest, record: recordOf(dest) };
 }
 
-test('a write of a large file is recorded (its stat line and the sha256 written); a re-run changes nothing', async () => {
-  const { dest, record } = await written('recorded');
-  const st = statSync(dest, { bigint: true });
-  expect(record).toMatch(
-    new RegExp(
-      `^755 \\d+ \\d+ ${bytes.length} \\S+ \\S+ \\d+ ${st.ino} \\d+\\.\\d{9} \\d+\\.\\d{9} ${sha256(bytes)}\\n$`,
-    ),
-  );
-  expect((await runModule(copy, ctx, { src, dest, mode: '0755' })).changed).toBe(false);
-});
+test(
+  'a write of a large file is recorded (its stat line and the sha256 written); a re-run ' + 'changes nothing',
+  async () => {
+    const { dest, record } = await written('recorded');
+    const st = statSync(dest, { bigint: true });
+    expect(record).toMatch(
+      new RegExp(
+        `^755 \\d+ \\d+ ${bytes.length} \\S+ \\S+ \\d+ ${st.ino} \\d+\\.\\d{9} \\d+\\.\\d{9} ${sha256(bytes)}\\n$`,
+      ),
+    );
+    expect((await runModule(copy, ctx, { src, dest, mode: '0755' })).changed).toBe(false);
+  },
+);
 
-test('a record whose stat line holds is believed without hashing (what saves the time); without records (--verify) the file is hashed', async () => {
-  const { dest, record } = await written('believed');
-  // A record that lies about the content proves the probe did not hash: it reports the lie.
-  writeFileSync(recordPath(records.dir, dest), record.replace(/ [0-9a-f]{64}\n$/, ` ${'0'.repeat(64)}\n`));
-  expect((await probe(dest)).sha256).toBe('0'.repeat(64));
-  expect((await probe(dest, false)).sha256).toBe(sha256(bytes));
-});
+test(
+  'a record whose stat line holds is believed without hashing (what saves the time); without records (--verify) ' +
+    'the file is hashed',
+  async () => {
+    const { dest, record } = await written('believed');
+    // A record that lies about the content proves the probe did not hash: it reports the lie.
+    writeFileSync(recordPath(records.dir, dest), record.replace(/ [0-9a-f]{64}\n$/, ` ${'0'.repeat(64)}\n`));
+    expect((await probe(dest)).sha256).toBe('0'.repeat(64));
+    expect((await probe(dest, false)).sha256).toBe(sha256(bytes));
+  },
+);
 
 const edits: [string, (file: string) => void][] = [
   [
@@ -119,14 +126,18 @@ test.each(edits)('%s: seen at once, the file hashed anew and copied again', asyn
   expect(readFileSync(dest).equals(bytes)).toBe(true);
 });
 
-test('a chmod moves ctime: the file is hashed again, its content found right, only the mode fixed (and recorded anew)', async () => {
-  const { dest, record } = await written('chmod');
-  chmodSync(dest, 0o700);
-  const again = await runModule(copy, ctx, { src, dest, mode: '0755' });
-  expect(again.plan).toMatchObject({ action: 'update', reason: expect.stringMatching(/mode/) });
-  expect(recordOf(dest)).not.toBe(record);
-  expect((await runModule(copy, ctx, { src, dest, mode: '0755' })).changed).toBe(false);
-});
+test(
+  'a chmod moves ctime: the file is hashed again, its content found right, only the mode fixed ' +
+    '(and recorded anew)',
+  async () => {
+    const { dest, record } = await written('chmod');
+    chmodSync(dest, 0o700);
+    const again = await runModule(copy, ctx, { src, dest, mode: '0755' });
+    expect(again.plan).toMatchObject({ action: 'update', reason: expect.stringMatching(/mode/) });
+    expect(recordOf(dest)).not.toBe(record);
+    expect((await runModule(copy, ctx, { src, dest, mode: '0755' })).changed).toBe(false);
+  },
+);
 
 test('no record for content Furrow did not write, nor for small files', async () => {
   const other = path.join(tmp.dir, 'not-ours');

@@ -6,31 +6,37 @@ import { groupsMap, hostVars, loadInventory } from '../../../src/engine/inventor
 const fixture = (name: string) => path.resolve('test/fixtures/inventory', name);
 
 describe('inventory folder', () => {
-  test('reads every inventory file in name order; skips README.md and a YAML file that is not an inventory', async () => {
-    const inv = await loadInventory(fixture('folder'));
-    expect(inv.source).toBe(fixture('folder'));
-    expect([...inv.hosts.keys()]).toEqual(['e1', 'e2', 'm1', 'n1', 'n2']);
-    expect([...inv.groups.keys()]).toEqual([
-      'all',
-      'ungrouped',
-      'etcd',
-      'kube_master',
-      'kube_node',
-      'k8s',
-      'monitoring',
-    ]);
-    expect(inv.hosts.get('n1')!.groups).toEqual(['kube_node', 'monitoring']);
-    expect(groupsMap(inv).k8s).toEqual(['m1', 'n1', 'n2']);
-  });
+  test(
+    'reads every inventory file in name order; skips README.md and a YAML file that is ' + 'not an inventory',
+    async () => {
+      const inv = await loadInventory(fixture('folder'));
+      expect(inv.source).toBe(fixture('folder'));
+      expect([...inv.hosts.keys()]).toEqual(['e1', 'e2', 'm1', 'n1', 'n2']);
+      expect([...inv.groups.keys()]).toEqual([
+        'all',
+        'ungrouped',
+        'etcd',
+        'kube_master',
+        'kube_node',
+        'k8s',
+        'monitoring',
+      ]);
+      expect(inv.hosts.get('n1')!.groups).toEqual(['kube_node', 'monitoring']);
+      expect(groupsMap(inv).k8s).toEqual(['m1', 'n1', 'n2']);
+    },
+  );
 
-  test('group_vars: a folder of files merges in name order; no extension wins over .yml; unknown names are ignored', async () => {
-    const inv = await loadInventory(fixture('folder'));
-    expect(inv.groups.get('kube_node')!.fileVars).toEqual({ kubelet_root: '/var/lib/kubelet', node_only: 'file-20' });
-    expect(inv.groups.get('kube_node')!.vars).toEqual({ level: 'kube_node-inline', node_only: 'inline' });
-    expect(inv.groups.get('etcd')!.fileVars).toEqual({ etcd_data_dir: '/var/lib/etcd' });
-    expect(inv.groups.get('all')!.fileVars).toEqual({ level: 'all-file', ntp_server: '10.10.0.1' });
-    expect(inv.groups.has('no_such_group')).toBe(false);
-  });
+  test(
+    'group_vars: a folder of files merges in name order; no extension wins over .yml; unknown ' + 'names are ignored',
+    async () => {
+      const inv = await loadInventory(fixture('folder'));
+      expect(inv.groups.get('kube_node')!.fileVars).toEqual({ kubelet_root: '/var/lib/kubelet', node_only: 'file-20' });
+      expect(inv.groups.get('kube_node')!.vars).toEqual({ level: 'kube_node-inline', node_only: 'inline' });
+      expect(inv.groups.get('etcd')!.fileVars).toEqual({ etcd_data_dir: '/var/lib/etcd' });
+      expect(inv.groups.get('all')!.fileVars).toEqual({ level: 'all-file', ntp_server: '10.10.0.1' });
+      expect(inv.groups.has('no_such_group')).toBe(false);
+    },
+  );
 
   test('host_vars: file and folder forms land in the host vars, over the inventory line', async () => {
     const inv = await loadInventory(fixture('folder'));

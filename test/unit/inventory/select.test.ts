@@ -95,7 +95,8 @@ describe('selectHosts', () => {
     expect(error).toBeInstanceOf(InputError);
     expect((error as InputError).message).toBe(
       "unknown host or group 'kube-node' in pattern 'kube_master:kube-node'\n" +
-        '  fix: known groups: all, ungrouped, etcd, kube_master, kube_node, v6, k8s; host names must match the inventory exactly',
+        '  fix: known groups: all, ungrouped, etcd, kube_master, kube_node, v6, k8s; host names must match the ' +
+        'inventory exactly',
     );
     expect(() => select('all', 'nope')).toThrow("unknown host or group 'nope' in pattern 'nope'");
   });

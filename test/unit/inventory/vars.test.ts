@@ -48,7 +48,8 @@ describe('hostVars precedence', () => {
   test('depth is the longest path from all: a group that is also a grandchild ranks deeper', () => {
     // c is at depth 3 through a > b > c (2 through z); d is at depth 2. By shortest path d would win on name.
     const deep = parseInventoryText(
-      '[a:children]\nb\n[b:children]\nc\n[z:children]\nc\n[x:children]\nd\n[c]\nh\n[d]\nh\n[c:vars]\nv=c\n[d:vars]\nv=d\n',
+      '[a:children]\nb\n[b:children]\nc\n[z:children]\nc\n[x:children]\nd\n' +
+        '[c]\nh\n[d]\nh\n[c:vars]\nv=c\n[d:vars]\nv=d\n',
       'hosts',
     );
     expect(hostVars(deep, 'h').v).toBe('c');

@@ -106,15 +106,19 @@ const ALL_ON = {
 describe.each(VERSIONS)('Kubernetes %s', (version) => {
   const minor = Number(version.split('.')[1]);
 
-  test("the role's manifests: one per add-on, and metrics-server's APIService apart (applied by kubectl before 1.20.6)", () => {
-    expect(TEMPLATES).toEqual([
-      'coredns.yaml.hbs',
-      'dashboard.yaml.hbs',
-      'ingress-nginx.yaml.hbs',
-      'metrics-server-apiservice.yaml.hbs',
-      'metrics-server.yaml.hbs',
-    ]);
-  });
+  test(
+    "the role's manifests: one per add-on, and metrics-server's APIService apart (applied by " +
+      'kubectl before 1.20.6)',
+    () => {
+      expect(TEMPLATES).toEqual([
+        'coredns.yaml.hbs',
+        'dashboard.yaml.hbs',
+        'ingress-nginx.yaml.hbs',
+        'metrics-server-apiservice.yaml.hbs',
+        'metrics-server.yaml.hbs',
+      ]);
+    },
+  );
 
   test.each(TEMPLATES)(
     '%s: every document parses, names its apiVersion, kind, name and namespace, in an API this version serves',
@@ -220,103 +224,117 @@ describe.each(VERSIONS)('Kubernetes %s', (version) => {
     expect(changedCorefile).toContain('forward . 192.0.2.53 {');
   });
 
-  test('metrics-server: the aggregated API, its readers, kubelets asked at their InternalIP and verified unless told not to', () => {
-    const objects = render('metrics-server.yaml.hbs', version);
-    const api = find(render('metrics-server-apiservice.yaml.hbs', version), 'APIService', 'v1beta1.metrics.k8s.io')
-      .spec as {
-      group: string;
-      version: string;
-      service: { name: string; namespace: string };
-    };
-    expect(api).toMatchObject({
-      group: 'metrics.k8s.io',
-      version: 'v1beta1',
-      service: { name: 'metrics-server', namespace: 'kube-system' },
-    });
-    expect(find(objects, 'ClusterRole', 'system:aggregated-metrics-reader').metadata).toMatchObject({
-      name: 'system:aggregated-metrics-reader',
-    });
-    const args = containers(find(objects, 'Deployment', 'metrics-server'))[0]!.args!;
-    expect(args).toContain('--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname');
-    expect(args).not.toContain('--kubelet-insecure-tls');
-    expect(
-      containers(
-        find(
-          render('metrics-server.yaml.hbs', version, { metrics_server_kubelet_insecure_tls: true }),
-          'Deployment',
-          'metrics-server',
-        ),
-      )[0]!.args,
-    ).toContain('--kubelet-insecure-tls');
-  });
+  test(
+    'metrics-server: the aggregated API, its readers, kubelets asked at their InternalIP and verified ' +
+      'unless told not to',
+    () => {
+      const objects = render('metrics-server.yaml.hbs', version);
+      const api = find(render('metrics-server-apiservice.yaml.hbs', version), 'APIService', 'v1beta1.metrics.k8s.io')
+        .spec as {
+        group: string;
+        version: string;
+        service: { name: string; namespace: string };
+      };
+      expect(api).toMatchObject({
+        group: 'metrics.k8s.io',
+        version: 'v1beta1',
+        service: { name: 'metrics-server', namespace: 'kube-system' },
+      });
+      expect(find(objects, 'ClusterRole', 'system:aggregated-metrics-reader').metadata).toMatchObject({
+        name: 'system:aggregated-metrics-reader',
+      });
+      const args = containers(find(objects, 'Deployment', 'metrics-server'))[0]!.args!;
+      expect(args).toContain('--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname');
+      expect(args).not.toContain('--kubelet-insecure-tls');
+      expect(
+        containers(
+          find(
+            render('metrics-server.yaml.hbs', version, { metrics_server_kubelet_insecure_tls: true }),
+            'Deployment',
+            'metrics-server',
+          ),
+        )[0]!.args,
+      ).toContain('--kubelet-insecure-tls');
+    },
+  );
 
-  test('dashboard: its namespace, an admin ServiceAccount bound to cluster-admin, a token Secret asked for from 1.24 on only', () => {
-    const objects = render('dashboard.yaml.hbs', version);
-    expect(objects[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'kubernetes-dashboard' } });
-    expect(
-      objects
-        .filter((o) => o.kind !== 'Namespace' && !CLUSTER_SCOPED.has(o.kind))
-        .every((o) => o.metadata.namespace === 'kubernetes-dashboard'),
-    ).toBe(true);
-    expect(find(objects, 'ServiceAccount', 'admin-user').metadata.namespace).toBe('kubernetes-dashboard');
-    expect(find(objects, 'ClusterRoleBinding', 'kubernetes-dashboard-admin-user')).toMatchObject({
-      roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ kind: 'ServiceAccount', name: 'admin-user', namespace: 'kubernetes-dashboard' }],
-    });
-    const tokenSecrets = objects.filter((o) => o.kind === 'Secret' && o.type === 'kubernetes.io/service-account-token');
-    if (minor >= 24) {
-      expect(tokenSecrets).toEqual([
-        expect.objectContaining({
-          metadata: expect.objectContaining({
-            name: 'admin-user',
-            annotations: { 'kubernetes.io/service-account.name': 'admin-user' },
+  test(
+    'dashboard: its namespace, an admin ServiceAccount bound to cluster-admin, a token Secret asked for ' +
+      'from 1.24 on only',
+    () => {
+      const objects = render('dashboard.yaml.hbs', version);
+      expect(objects[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'kubernetes-dashboard' } });
+      expect(
+        objects
+          .filter((o) => o.kind !== 'Namespace' && !CLUSTER_SCOPED.has(o.kind))
+          .every((o) => o.metadata.namespace === 'kubernetes-dashboard'),
+      ).toBe(true);
+      expect(find(objects, 'ServiceAccount', 'admin-user').metadata.namespace).toBe('kubernetes-dashboard');
+      expect(find(objects, 'ClusterRoleBinding', 'kubernetes-dashboard-admin-user')).toMatchObject({
+        roleRef: { kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'ServiceAccount', name: 'admin-user', namespace: 'kubernetes-dashboard' }],
+      });
+      const tokenSecrets = objects.filter(
+        (o) => o.kind === 'Secret' && o.type === 'kubernetes.io/service-account-token',
+      );
+      if (minor >= 24) {
+        expect(tokenSecrets).toEqual([
+          expect.objectContaining({
+            metadata: expect.objectContaining({
+              name: 'admin-user',
+              annotations: { 'kubernetes.io/service-account.name': 'admin-user' },
+            }),
           }),
-        }),
-      ]);
-    } else {
-      expect(tokenSecrets).toEqual([]);
-    }
-    // The Secrets the dashboard writes itself carry no data here, so a re-run never resets them.
-    for (const name of ['kubernetes-dashboard-certs', 'kubernetes-dashboard-csrf', 'kubernetes-dashboard-key-holder'])
-      expect(find(objects, 'Secret', name).data).toBeUndefined();
-    expect((find(objects, 'Service', 'kubernetes-dashboard').spec as { type: string }).type).toBe('NodePort');
-  });
+        ]);
+      } else {
+        expect(tokenSecrets).toEqual([]);
+      }
+      // The Secrets the dashboard writes itself carry no data here, so a re-run never resets them.
+      for (const name of ['kubernetes-dashboard-certs', 'kubernetes-dashboard-csrf', 'kubernetes-dashboard-key-holder'])
+        expect(find(objects, 'Secret', name).data).toBeUndefined();
+      expect((find(objects, 'Service', 'kubernetes-dashboard').spec as { type: string }).type).toBe('NodePort');
+    },
+  );
 
-  test('ingress-nginx: a controller per labelled node on the host network, its IngressClass, the webhook only when asked for', () => {
-    const objects = render('ingress-nginx.yaml.hbs', version);
-    const controller = find(objects, 'DaemonSet', 'ingress-nginx-controller');
-    const pod = (
-      controller.spec as { template: { spec: { hostNetwork: boolean; nodeSelector: Record<string, string> } } }
-    ).template.spec;
-    expect(pod.hostNetwork).toBe(true);
-    expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'ingress-controller/provider': 'ingress-nginx' });
-    expect(find(objects, 'IngressClass', 'nginx')).toMatchObject({ spec: { controller: 'k8s.io/ingress-nginx' } });
-    expect(find(objects, 'IngressClass', 'nginx').metadata.annotations).toBeUndefined();
-    expect(find(objects, 'ValidatingWebhookConfiguration', 'ingress-nginx-admission')).toBeDefined();
-    expect(containers(controller)[0]!.args).toContain('--validating-webhook=:8443');
-    expect(containers(controller)[0]!.args).toContain('--ingress-class=nginx');
+  test(
+    'ingress-nginx: a controller per labelled node on the host network, its IngressClass, the webhook ' +
+      'only when asked for',
+    () => {
+      const objects = render('ingress-nginx.yaml.hbs', version);
+      const controller = find(objects, 'DaemonSet', 'ingress-nginx-controller');
+      const pod = (
+        controller.spec as { template: { spec: { hostNetwork: boolean; nodeSelector: Record<string, string> } } }
+      ).template.spec;
+      expect(pod.hostNetwork).toBe(true);
+      expect(pod.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'ingress-controller/provider': 'ingress-nginx' });
+      expect(find(objects, 'IngressClass', 'nginx')).toMatchObject({ spec: { controller: 'k8s.io/ingress-nginx' } });
+      expect(find(objects, 'IngressClass', 'nginx').metadata.annotations).toBeUndefined();
+      expect(find(objects, 'ValidatingWebhookConfiguration', 'ingress-nginx-admission')).toBeDefined();
+      expect(containers(controller)[0]!.args).toContain('--validating-webhook=:8443');
+      expect(containers(controller)[0]!.args).toContain('--ingress-class=nginx');
 
-    const plain = render('ingress-nginx.yaml.hbs', version, {
-      ingress_nginx_admission_webhook: false,
-      ingress_nginx_default_class: true,
-      ingress_nginx_node_label: { 'node-role/ingress': 'yes' },
-    });
-    expect(plain.filter((o) => /admission/.test(o.metadata.name)).map((o) => o.kind)).toEqual([]);
-    expect(plain.filter((o) => o.kind === 'Job')).toEqual([]);
-    const plainController = find(plain, 'DaemonSet', 'ingress-nginx-controller');
-    expect(containers(plainController)[0]!.args!.filter((a) => a.startsWith('--validating-webhook'))).toEqual([]);
-    expect(
-      (plainController.spec as { template: { spec: { volumes?: unknown } } }).template.spec.volumes,
-    ).toBeUndefined();
-    expect(
-      (plainController.spec as { template: { spec: { nodeSelector: Record<string, string> } } }).template.spec
-        .nodeSelector,
-    ).toEqual({
-      'kubernetes.io/os': 'linux',
-      'node-role/ingress': 'yes',
-    });
-    expect(find(plain, 'IngressClass', 'nginx').metadata.annotations).toEqual({
-      'ingressclass.kubernetes.io/is-default-class': 'true',
-    });
-  });
+      const plain = render('ingress-nginx.yaml.hbs', version, {
+        ingress_nginx_admission_webhook: false,
+        ingress_nginx_default_class: true,
+        ingress_nginx_node_label: { 'node-role/ingress': 'yes' },
+      });
+      expect(plain.filter((o) => /admission/.test(o.metadata.name)).map((o) => o.kind)).toEqual([]);
+      expect(plain.filter((o) => o.kind === 'Job')).toEqual([]);
+      const plainController = find(plain, 'DaemonSet', 'ingress-nginx-controller');
+      expect(containers(plainController)[0]!.args!.filter((a) => a.startsWith('--validating-webhook'))).toEqual([]);
+      expect(
+        (plainController.spec as { template: { spec: { volumes?: unknown } } }).template.spec.volumes,
+      ).toBeUndefined();
+      expect(
+        (plainController.spec as { template: { spec: { nodeSelector: Record<string, string> } } }).template.spec
+          .nodeSelector,
+      ).toEqual({
+        'kubernetes.io/os': 'linux',
+        'node-role/ingress': 'yes',
+      });
+      expect(find(plain, 'IngressClass', 'nginx').metadata.annotations).toEqual({
+        'ingressclass.kubernetes.io/is-default-class': 'true',
+      });
+    },
+  );
 });

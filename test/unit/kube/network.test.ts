@@ -67,7 +67,8 @@ describe('routes: the CNI configuration and the routes script', () => {
     // -C answers whether the rule is there; -D succeeds once when it is, so a loop of -D ends.
     stub(
       'iptables',
-      `case "$*" in *" -C "*) exit ${egressRulePresent ? 0 : 1} ;; *" -D "*) [ -e ${dir}/deleted ] && exit 1; touch ${dir}/deleted ;; esac`,
+      `case "$*" in *" -C "*) exit ${egressRulePresent ? 0 : 1} ;; *" -D "*) [ -e ${dir}/deleted ] && exit 1; touch ` +
+        `${dir}/deleted ;; esac`,
     );
     execFileSync('/bin/sh', [script, ...args], { env: { PATH: `${dir}:/usr/bin:/bin` } });
     return readFileSync(log, 'utf8').trim().split('\n');
@@ -75,28 +76,32 @@ describe('routes: the CNI configuration and the routes script', () => {
 
   const egress = '-s 172.20.0.0/16 ! -d 172.20.0.0/16 -m comment --comment furrow-pod-egress -j MASQUERADE';
 
-  test("it routes each other node's podCIDR to that node, deletes its own routes to nodes that are gone, and adds the egress rule once", () => {
-    const calls = runScript(
-      [],
-      ['172.20.1.0/24 via 192.0.2.12 dev eth0 proto 211', '172.20.9.0/24 via 192.0.2.19 dev eth0 proto 211'],
-      false,
-    );
-    expect(calls).toEqual([
-      'ip route replace 172.20.1.0/24 via 192.0.2.12 proto 211',
-      'ip route replace 172.20.2.0/24 via 192.0.2.13 proto 211',
-      'ip -o route show proto 211',
-      'ip route del 172.20.9.0/24 proto 211',
-      `iptables -t nat -C POSTROUTING ${egress}`,
-      `iptables -t nat -A POSTROUTING ${egress}`,
-    ]);
-    // Run again with everything in place: the same routes are replaced in place, nothing deleted or added.
-    const again = runScript(
-      [],
-      ['172.20.1.0/24 via 192.0.2.12 dev eth0 proto 211', '172.20.2.0/24 via 192.0.2.13 dev eth0 proto 211'],
-      true,
-    );
-    expect(again.filter((c) => / del |-A /.test(c))).toEqual([]);
-  });
+  test(
+    "it routes each other node's podCIDR to that node, deletes its own routes to nodes that are gone, and adds " +
+      'the egress rule once',
+    () => {
+      const calls = runScript(
+        [],
+        ['172.20.1.0/24 via 192.0.2.12 dev eth0 proto 211', '172.20.9.0/24 via 192.0.2.19 dev eth0 proto 211'],
+        false,
+      );
+      expect(calls).toEqual([
+        'ip route replace 172.20.1.0/24 via 192.0.2.12 proto 211',
+        'ip route replace 172.20.2.0/24 via 192.0.2.13 proto 211',
+        'ip -o route show proto 211',
+        'ip route del 172.20.9.0/24 proto 211',
+        `iptables -t nat -C POSTROUTING ${egress}`,
+        `iptables -t nat -A POSTROUTING ${egress}`,
+      ]);
+      // Run again with everything in place: the same routes are replaced in place, nothing deleted or added.
+      const again = runScript(
+        [],
+        ['172.20.1.0/24 via 192.0.2.12 dev eth0 proto 211', '172.20.2.0/24 via 192.0.2.13 dev eth0 proto 211'],
+        true,
+      );
+      expect(again.filter((c) => / del |-A /.test(c))).toEqual([]);
+    },
+  );
 
   test('stop removes its routes and the egress rule', () => {
     expect(runScript(['stop'], [], true)).toEqual([

@@ -10,7 +10,8 @@ describe('lab kubernetes: Debian source facts', () => {
   test('apt-cache showsrc: the first Version (the candidate)', () => {
     expect(
       parseShowsrcVersion(
-        'Package: kubernetes\nBinary: kubernetes-client\nVersion: 1.20.5+really1.20.2-1.1+deb12u1\nMaintainer: x\n\nPackage: kubernetes\nVersion: 1.20.5+really1.20.2-1.1\n',
+        'Package: kubernetes\nBinary: kubernetes-client\nVersion: 1.20.5+really1.20.2-1.1+deb12u1\nMaintainer: ' +
+          'x\n\nPackage: kubernetes\nVersion: 1.20.5+really1.20.2-1.1\n',
       ),
     ).toBe('1.20.5+really1.20.2-1.1+deb12u1');
     expect(parseShowsrcVersion('')).toBeUndefined();
@@ -31,7 +32,8 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 `;
     expect(debSrcStanza(sources)).toBe(
-      'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n',
+      'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: ' +
+        '/usr/share/keyrings/debian-archive-keyring.gpg\n',
     );
     // Security first in the file: still the main archive.
     expect(debSrcStanza(sources.split('\n\n').reverse().join('\n\n'))).toContain(
@@ -45,7 +47,8 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
   test('a deb-src stanza from one-line sources', () => {
     expect(
       debSrcFromList(
-        '# x\ndeb http://security.debian.org/debian-security bookworm-security main\ndeb [signed-by=/k.gpg] http://mirror.example/debian bookworm main contrib\n',
+        '# x\ndeb http://security.debian.org/debian-security bookworm-security main\ndeb [signed-by=/k.gpg] ' +
+          'http://mirror.example/debian bookworm main contrib\n',
       ),
     ).toBe(
       'Types: deb-src\nURIs: http://mirror.example/debian\nSuites: bookworm\nComponents: main\nSigned-By: /k.gpg\n',

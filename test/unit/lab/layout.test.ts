@@ -43,7 +43,8 @@ describe('lab layout', () => {
 
   test('a lab whose /24 is taken gets the next free one', () => {
     const routes =
-      'default via 192.0.2.1 dev eth0\n10.213.55.0/24 dev fwb-x proto kernel scope link src 10.213.55.1\n10.213.56.0/24 dev fwb-y\n';
+      'default via 192.0.2.1 dev eth0\n10.213.55.0/24 dev fwb-x proto kernel scope link src ' +
+      '10.213.55.1\n10.213.56.0/24 dev fwb-y\n';
     expect(freeNet('10.213.55', routes)).toBe('10.213.57');
     expect(freeNet('10.213.54', routes)).toBe('10.213.54');
     expect(freeNet('10.213.255', '10.213.255.0/24 dev z\n')).toBe('10.213.0');

@@ -106,25 +106,29 @@ describe('blockinfile on a real shell (LocalConnection)', () => {
     tmp.cleanup();
   });
 
-  test('insert, re-run does nothing, check mode changes nothing, an edited block is repaired, then removed', async () => {
-    const f = path.join(tmp.dir, 'hosts');
-    writeFileSync(f, '127.0.0.1 localhost\n');
-    chmodSync(f, 0o604);
-    const params = { path: f, block: '10.0.0.1 h1\n10.0.0.2 h2\n' };
-    expect((await run(params, true)).plan.action).toBe('update');
-    expect(readFileSync(f, 'utf8')).toBe('127.0.0.1 localhost\n');
-    expect((await run(params)).changed).toBe(true);
-    expect(readFileSync(f, 'utf8')).toBe(`127.0.0.1 localhost\n${B}10.0.0.1 h1\n10.0.0.2 h2\n${E}`);
-    expect(statSync(f).mode & 0o7777).toBe(0o604);
-    expect((await run(params)).plan.action).toBe('none');
-    writeFileSync(f, `127.0.0.1 localhost\n${B}10.0.0.9 evil\n${E}`);
-    const repaired = await run(params);
-    expect(repaired.plan.diff?.unified).toBe(
-      `--- ${f}\n+++ ${f}\n@@ -1,4 +1,5 @@\n 127.0.0.1 localhost\n ${B}-10.0.0.9 evil\n+10.0.0.1 h1\n+10.0.0.2 h2\n ${E}`,
-    );
-    expect(readFileSync(f, 'utf8')).toBe(`127.0.0.1 localhost\n${B}10.0.0.1 h1\n10.0.0.2 h2\n${E}`);
-    expect((await run({ path: f, state: 'absent' })).changed).toBe(true);
-    expect(readFileSync(f, 'utf8')).toBe('127.0.0.1 localhost\n');
-    expect((await run({ path: f, state: 'absent' })).plan.action).toBe('none');
-  });
+  test(
+    'insert, re-run does nothing, check mode changes nothing, an edited block is ' + 'repaired, then removed',
+    async () => {
+      const f = path.join(tmp.dir, 'hosts');
+      writeFileSync(f, '127.0.0.1 localhost\n');
+      chmodSync(f, 0o604);
+      const params = { path: f, block: '10.0.0.1 h1\n10.0.0.2 h2\n' };
+      expect((await run(params, true)).plan.action).toBe('update');
+      expect(readFileSync(f, 'utf8')).toBe('127.0.0.1 localhost\n');
+      expect((await run(params)).changed).toBe(true);
+      expect(readFileSync(f, 'utf8')).toBe(`127.0.0.1 localhost\n${B}10.0.0.1 h1\n10.0.0.2 h2\n${E}`);
+      expect(statSync(f).mode & 0o7777).toBe(0o604);
+      expect((await run(params)).plan.action).toBe('none');
+      writeFileSync(f, `127.0.0.1 localhost\n${B}10.0.0.9 evil\n${E}`);
+      const repaired = await run(params);
+      expect(repaired.plan.diff?.unified).toBe(
+        `--- ${f}\n+++ ${f}\n@@ -1,4 +1,5 @@\n ` +
+          `127.0.0.1 localhost\n ${B}-10.0.0.9 evil\n+10.0.0.1 h1\n+10.0.0.2 h2\n ${E}`,
+      );
+      expect(readFileSync(f, 'utf8')).toBe(`127.0.0.1 localhost\n${B}10.0.0.1 h1\n10.0.0.2 h2\n${E}`);
+      expect((await run({ path: f, state: 'absent' })).changed).toBe(true);
+      expect(readFileSync(f, 'utf8')).toBe('127.0.0.1 localhost\n');
+      expect((await run({ path: f, state: 'absent' })).plan.action).toBe('none');
+    },
+  );
 });

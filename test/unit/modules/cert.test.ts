@@ -90,7 +90,8 @@ describe('cert: plan from canned probe output (one round trip)', () => {
   });
 
   test('another certificate on the host: subject, SANs and expiry of both; the key is never read back', async () => {
-    const hostCert = `@ file 644 0 0 ${Buffer.byteLength(old.pem)} root root\nsha256 ${'b'.repeat(64)}\n${probeContent(old.pem)}`;
+    const hostCert =
+      `@ file 644 0 0 ${Buffer.byteLength(old.pem)} root root\nsha256 ` + `${'b'.repeat(64)}\n${probeContent(old.pem)}`;
     const conn = cannedConnection(dir + hostCert + file('600', want.key));
     const plan = await cert.plan(moduleContext(conn), { ...base, ca: false });
     expect(plan).toMatchObject({
@@ -156,33 +157,38 @@ describe('cert: plan from canned probe output (one round trip)', () => {
     });
   });
 
-  test('check mode with a spec and no pki yet: says what would be issued, writes nothing on the controller', async () => {
-    const empty = path.join(tmp.dir, 'empty-pki');
-    const plan = await cert.plan(
-      moduleContext(cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n'), { check: true }),
-      {
-        spec,
-        src_dir: empty,
-        dest,
-        ca: true,
-      },
-    );
-    expect(plan.action).toBe('create');
-    expect(plan.reason).toBe(
-      `would issue etcd/server-etcd1 on the controller (CA 'etcd/ca' does not exist yet); ${dest}/server-etcd1.crt does not exist; ${dest}/server-etcd1.key does not exist; ${dest}/ca.crt does not exist`,
-    );
-    expect(plan.diff?.values).toContainEqual({
-      key: `${dest}/server-etcd1.crt: SANs`,
-      before: null,
-      after: 'DNS:etcd1, IP:10.0.0.1',
-    });
-    expect(plan.diff?.values).toContainEqual({
-      key: `${dest}/ca.crt: subject`,
-      before: null,
-      after: "CA 'etcd/ca' (would be created)",
-    });
-    expect(existsSync(empty)).toBe(false);
-  });
+  test(
+    'check mode with a spec and no pki yet: says what would be issued, writes nothing ' + 'on the controller',
+    async () => {
+      const empty = path.join(tmp.dir, 'empty-pki');
+      const plan = await cert.plan(
+        moduleContext(cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n'), { check: true }),
+        {
+          spec,
+          src_dir: empty,
+          dest,
+          ca: true,
+        },
+      );
+      expect(plan.action).toBe('create');
+      expect(plan.reason).toBe(
+        `would issue etcd/server-etcd1 on the controller (CA 'etcd/ca' does ` +
+          `not exist yet); ${dest}/server-etcd1.crt does not exist; ${dest}/server-etcd1.key does not exist; ` +
+          `${dest}/ca.crt does not exist`,
+      );
+      expect(plan.diff?.values).toContainEqual({
+        key: `${dest}/server-etcd1.crt: SANs`,
+        before: null,
+        after: 'DNS:etcd1, IP:10.0.0.1',
+      });
+      expect(plan.diff?.values).toContainEqual({
+        key: `${dest}/ca.crt: subject`,
+        before: null,
+        after: "CA 'etcd/ca' (would be created)",
+      });
+      expect(existsSync(empty)).toBe(false);
+    },
+  );
 
   test.each([
     [{ dest }, 'cert: name or spec is required'],
@@ -234,45 +240,50 @@ describe('cert: real runs on the controller (LocalConnection)', () => {
       .sort()
       .map((f) => [f, statSync(path.join(folder, f)).isFile() ? sha(path.join(folder, f)) : 'dir']);
 
-  test('first run issues and distributes; second changes nothing; check mode changes nothing anywhere; a SAN change rolls out', async () => {
-    const first = await run(params());
-    expect(first.changed).toBe(true);
-    expect(first.plan.reason).toMatch(
-      /^issued etcd\/server-etcd1 on the controller \(.*server-etcd1\.crt is missing\); /,
-    );
-    expect(sha(path.join(hostDir, 'server.crt'))).toBe(sha(path.join(localPki, 'etcd/server-etcd1.crt')));
-    expect(sha(path.join(hostDir, 'server.key'))).toBe(sha(path.join(localPki, 'etcd/server-etcd1.key')));
-    expect(sha(path.join(hostDir, 'ca.crt'))).toBe(sha(path.join(localPki, 'etcd/ca.crt')));
-    expect(
-      ['server.crt', 'server.key', 'ca.crt'].map((f) => (statSync(path.join(hostDir, f)).mode & 0o777).toString(8)),
-    ).toEqual(['644', '600', '644']);
+  test(
+    'first run issues and distributes; second changes nothing; check mode changes nothing anywhere; a SAN ' +
+      'change rolls out',
+    async () => {
+      const first = await run(params());
+      expect(first.changed).toBe(true);
+      expect(first.plan.reason).toMatch(
+        /^issued etcd\/server-etcd1 on the controller \(.*server-etcd1\.crt is missing\); /,
+      );
+      expect(sha(path.join(hostDir, 'server.crt'))).toBe(sha(path.join(localPki, 'etcd/server-etcd1.crt')));
+      expect(sha(path.join(hostDir, 'server.key'))).toBe(sha(path.join(localPki, 'etcd/server-etcd1.key')));
+      expect(sha(path.join(hostDir, 'ca.crt'))).toBe(sha(path.join(localPki, 'etcd/ca.crt')));
+      expect(
+        ['server.crt', 'server.key', 'ca.crt'].map((f) => (statSync(path.join(hostDir, f)).mode & 0o777).toString(8)),
+      ).toEqual(['644', '600', '644']);
 
-    const second = await run(params());
-    expect(second).toMatchObject({
-      changed: false,
-      plan: { action: 'none', reason: `server.crt, server.key, ca.crt up to date in ${hostDir}` },
-    });
+      const second = await run(params());
+      expect(second).toMatchObject({
+        changed: false,
+        plan: { action: 'none', reason: `server.crt, server.key, ca.crt up to date in ${hostDir}` },
+      });
 
-    const moved = { ...spec, sans: { dns: ['etcd1'], ips: ['10.0.0.1', '10.0.0.2'] } };
-    const [controllerBefore, hostBefore] = [snapshot(localPki), snapshot(hostDir)];
-    const checked = await run(params(moved), true);
-    expect(checked.changed).toBe(true);
-    expect(checked.plan.reason).toMatch(
-      /^would issue etcd\/server-etcd1 on the controller \(SANs are \[DNS:etcd1, IP:10\.0\.0\.1\], want \[DNS:etcd1, IP:10\.0\.0\.1, IP:10\.0\.0\.2\]\); /,
-    );
-    expect(checked.plan.diff?.values).toContainEqual({
-      key: `${hostDir}/server.crt: SANs`,
-      before: 'DNS:etcd1, IP:10.0.0.1',
-      after: 'DNS:etcd1, IP:10.0.0.1, IP:10.0.0.2',
-    });
-    expect([snapshot(localPki), snapshot(hostDir)]).toEqual([controllerBefore, hostBefore]);
+      const moved = { ...spec, sans: { dns: ['etcd1'], ips: ['10.0.0.1', '10.0.0.2'] } };
+      const [controllerBefore, hostBefore] = [snapshot(localPki), snapshot(hostDir)];
+      const checked = await run(params(moved), true);
+      expect(checked.changed).toBe(true);
+      expect(checked.plan.reason).toMatch(
+        /^would issue etcd\/server-etcd1 on the controller \(SANs are \[DNS:etcd1, IP:10\.0\.0\.1\], want /,
+      );
+      expect(checked.plan.reason).toContain('want [DNS:etcd1, IP:10.0.0.1, IP:10.0.0.2]); ');
+      expect(checked.plan.diff?.values).toContainEqual({
+        key: `${hostDir}/server.crt: SANs`,
+        before: 'DNS:etcd1, IP:10.0.0.1',
+        after: 'DNS:etcd1, IP:10.0.0.1, IP:10.0.0.2',
+      });
+      expect([snapshot(localPki), snapshot(hostDir)]).toEqual([controllerBefore, hostBefore]);
 
-    const applied = await run(params(moved));
-    expect(applied.plan.action).toBe('update');
-    // Same key, same CA: only the certificate moves.
-    expect((applied.plan.data as CertData).writes.map((w) => path.basename(w.path))).toEqual(['server.crt']);
-    expect((await run(params(moved))).changed).toBe(false);
-  });
+      const applied = await run(params(moved));
+      expect(applied.plan.action).toBe('update');
+      // Same key, same CA: only the certificate moves.
+      expect((applied.plan.data as CertData).writes.map((w) => path.basename(w.path))).toEqual(['server.crt']);
+      expect((await run(params(moved))).changed).toBe(false);
+    },
+  );
 
   test('drift on the host is repaired: a changed key is put back, a changed mode is reset', async () => {
     const moved = { ...spec, sans: { dns: ['etcd1'], ips: ['10.0.0.1', '10.0.0.2'] } };

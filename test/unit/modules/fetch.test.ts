@@ -68,20 +68,23 @@ describe('fetch on a real shell (LocalConnection)', () => {
     tmp.cleanup();
   });
 
-  test('first run fetches to dest/<host>/<src>, re-run does nothing, check mode fetches nothing, a change is a diff', async () => {
-    const src = path.join(tmp.dir, 'remote.conf');
-    writeFileSync(src, 'a\n');
-    const dest = path.join(tmp.dir, 'fetched');
-    const local = path.join(dest, 'localhost', src);
-    expect((await run({ src, dest }, true)).plan.action).toBe('create');
-    expect(existsSync(local)).toBe(false);
-    const first = await run({ src, dest });
-    expect(first.result?.output).toEqual({ dest: local, checksum: sha256('a\n') });
-    expect(readFileSync(local, 'utf8')).toBe('a\n');
-    expect((await run({ src, dest })).plan.action).toBe('none');
-    writeFileSync(src, 'a\nb\n');
-    const changed = await run({ src, dest });
-    expect(changed.plan.diff).toEqual({ unified: `--- ${local}\n+++ ${local}\n@@ -1,1 +1,2 @@\n a\n+b\n` });
-    expect(readFileSync(local, 'utf8')).toBe('a\nb\n');
-  });
+  test(
+    'first run fetches to dest/<host>/<src>, re-run does nothing, check mode fetches nothing, a ' + 'change is a diff',
+    async () => {
+      const src = path.join(tmp.dir, 'remote.conf');
+      writeFileSync(src, 'a\n');
+      const dest = path.join(tmp.dir, 'fetched');
+      const local = path.join(dest, 'localhost', src);
+      expect((await run({ src, dest }, true)).plan.action).toBe('create');
+      expect(existsSync(local)).toBe(false);
+      const first = await run({ src, dest });
+      expect(first.result?.output).toEqual({ dest: local, checksum: sha256('a\n') });
+      expect(readFileSync(local, 'utf8')).toBe('a\n');
+      expect((await run({ src, dest })).plan.action).toBe('none');
+      writeFileSync(src, 'a\nb\n');
+      const changed = await run({ src, dest });
+      expect(changed.plan.diff).toEqual({ unified: `--- ${local}\n+++ ${local}\n@@ -1,1 +1,2 @@\n a\n+b\n` });
+      expect(readFileSync(local, 'utf8')).toBe('a\nb\n');
+    },
+  );
 });

@@ -21,7 +21,8 @@ describe('modes as Ansible users write them', () => {
 
   test.each(['rw-r--r--', '0999', '', 'u=rw;g=r'])('%p is refused with the fix', (input) => {
     expect(() => parseMode(input, 'copy')).toThrow(
-      `copy: mode ${JSON.stringify(input)} is not a file mode\n  fix: give an octal mode such as '0644' or a symbolic one such as 'u=rw,g=r,o=r'`,
+      `copy: mode ${JSON.stringify(input)} is not a file mode\n  fix: give an octal mode such as '0644' or a ` +
+        `symbolic one such as 'u=rw,g=r,o=r'`,
     );
   });
 

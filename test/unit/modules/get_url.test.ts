@@ -80,25 +80,31 @@ describe('get_url on a real shell (LocalConnection) from a loopback server', () 
     tmp.cleanup();
   });
 
-  test('download with checksum and mode; re-run does nothing; check mode changes nothing; drift is repaired', async () => {
-    const dest = path.join(tmp.dir, 'payload.txt');
-    const params = { url: `${server.url}payload.txt`, dest, checksum: `sha256:${SHA}`, mode: '0600' };
-    const first = await run(params);
-    expect([first.changed, first.result?.output]).toEqual([true, { dest, checksum_dest: `sha256:${SHA}` }]);
-    expect(readFileSync(dest, 'utf8')).toBe('payload\n');
-    expect(statSync(dest).mode & 0o7777).toBe(0o600);
-    expect((await run(params)).plan).toEqual({ action: 'none', reason: `${dest} matches sha256 ${SHA.slice(0, 12)}` });
+  test(
+    'download with checksum and mode; re-run does nothing; check mode changes nothing; ' + 'drift is repaired',
+    async () => {
+      const dest = path.join(tmp.dir, 'payload.txt');
+      const params = { url: `${server.url}payload.txt`, dest, checksum: `sha256:${SHA}`, mode: '0600' };
+      const first = await run(params);
+      expect([first.changed, first.result?.output]).toEqual([true, { dest, checksum_dest: `sha256:${SHA}` }]);
+      expect(readFileSync(dest, 'utf8')).toBe('payload\n');
+      expect(statSync(dest).mode & 0o7777).toBe(0o600);
+      expect((await run(params)).plan).toEqual({
+        action: 'none',
+        reason: `${dest} matches sha256 ${SHA.slice(0, 12)}`,
+      });
 
-    writeFileSync(dest, 'tampered\n');
-    const checked = await run(params, true);
-    expect([checked.changed, readFileSync(dest, 'utf8')]).toEqual([true, 'tampered\n']);
-    expect((await run(params)).changed).toBe(true);
-    expect(readFileSync(dest, 'utf8')).toBe('payload\n');
+      writeFileSync(dest, 'tampered\n');
+      const checked = await run(params, true);
+      expect([checked.changed, readFileSync(dest, 'utf8')]).toEqual([true, 'tampered\n']);
+      expect((await run(params)).changed).toBe(true);
+      expect(readFileSync(dest, 'utf8')).toBe('payload\n');
 
-    chmodSync(dest, 0o644);
-    expect((await run(params)).plan.reason).toBe(`mode of ${dest} is 0644, wants 0600`);
-    expect(statSync(dest).mode & 0o7777).toBe(0o600);
-  });
+      chmodSync(dest, 0o644);
+      expect((await run(params)).plan.reason).toBe(`mode of ${dest} is 0644, wants 0600`);
+      expect(statSync(dest).mode & 0o7777).toBe(0o600);
+    },
+  );
 
   test('a wrong checksum fails, names both hashes, and leaves no file behind', async () => {
     const dest = path.join(tmp.dir, 'bad.txt');
@@ -118,18 +124,21 @@ describe('get_url on a real shell (LocalConnection) from a loopback server', () 
     expect(readFileSync(path.join(tmp.dir, 'into', 'payload.txt'), 'utf8')).toBe('payload\n');
   });
 
-  test('force without checksum downloads and reports unchanged when the content is the same; file:// URLs', async () => {
-    const dest = path.join(tmp.dir, 'forced.txt');
-    expect((await run({ url: `${server.url}payload.txt`, dest })).changed).toBe(true);
-    expect((await run({ url: `${server.url}payload.txt`, dest })).plan.action).toBe('none');
-    const forced = await run({ url: `${server.url}payload.txt`, dest, force: true });
-    expect([forced.plan.action, forced.changed]).toEqual(['update', false]);
-    const local = path.join(tmp.dir, 'copied.txt');
-    const viaFile = await run({
-      url: `file://${path.join(tmp.dir, 'www', 'payload.txt')}`,
-      dest: local,
-      checksum: `sha256:${SHA}`,
-    });
-    expect([viaFile.changed, readFileSync(local, 'utf8')]).toEqual([true, 'payload\n']);
-  });
+  test(
+    'force without checksum downloads and reports unchanged when the content is the ' + 'same; file:// URLs',
+    async () => {
+      const dest = path.join(tmp.dir, 'forced.txt');
+      expect((await run({ url: `${server.url}payload.txt`, dest })).changed).toBe(true);
+      expect((await run({ url: `${server.url}payload.txt`, dest })).plan.action).toBe('none');
+      const forced = await run({ url: `${server.url}payload.txt`, dest, force: true });
+      expect([forced.plan.action, forced.changed]).toEqual(['update', false]);
+      const local = path.join(tmp.dir, 'copied.txt');
+      const viaFile = await run({
+        url: `file://${path.join(tmp.dir, 'www', 'payload.txt')}`,
+        dest: local,
+        checksum: `sha256:${SHA}`,
+      });
+      expect([viaFile.changed, readFileSync(local, 'utf8')]).toEqual([true, 'payload\n']);
+    },
+  );
 });

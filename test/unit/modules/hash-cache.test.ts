@@ -21,7 +21,8 @@ const hashInNewRun = (file: string) =>
     [
       '--input-type=module',
       '-e',
-      `import { sha256OfFile } from ${JSON.stringify(content)}; process.stdout.write(await sha256OfFile(${JSON.stringify(file)}));`,
+      `import { sha256OfFile } from ${JSON.stringify(content)}; process.stdout.write(await ` +
+        `sha256OfFile(${JSON.stringify(file)}));`,
     ],
     {
       env: { ...process.env, FURROW_CACHE_DIR: cacheDir },
@@ -33,18 +34,22 @@ const settle = () => new Promise((r) => setTimeout(r, 1100));
 
 const bytes = randomBytes(2 * 1024 * 1024);
 
-test('a settled large file is hashed once: the next run takes the kept sha256 (a planted one proves it is not hashed)', async () => {
-  const file = path.join(tmp.dir, 'containerd');
-  writeFileSync(file, bytes);
-  await settle();
-  expect(hashInNewRun(file)).toBe(sha(bytes));
-  expect(kept()[file]).toMatch(new RegExp(` ${sha(bytes)}$`));
-  writeFileSync(
-    cacheFile,
-    JSON.stringify({ ...kept(), [file]: kept()[file]!.replace(/[0-9a-f]{64}$/, 'f'.repeat(64)) }),
-  );
-  expect(hashInNewRun(file)).toBe('f'.repeat(64));
-});
+test(
+  'a settled large file is hashed once: the next run takes the kept sha256 (a planted one proves ' +
+    'it is not hashed)',
+  async () => {
+    const file = path.join(tmp.dir, 'containerd');
+    writeFileSync(file, bytes);
+    await settle();
+    expect(hashInNewRun(file)).toBe(sha(bytes));
+    expect(kept()[file]).toMatch(new RegExp(` ${sha(bytes)}$`));
+    writeFileSync(
+      cacheFile,
+      JSON.stringify({ ...kept(), [file]: kept()[file]!.replace(/[0-9a-f]{64}$/, 'f'.repeat(64)) }),
+    );
+    expect(hashInNewRun(file)).toBe('f'.repeat(64));
+  },
+);
 
 test('an edit touched back to the old mtime is seen: hashed anew', async () => {
   const file = path.join(tmp.dir, 'etcd');

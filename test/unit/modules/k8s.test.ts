@@ -14,7 +14,8 @@ describe('k8s: the manifest', () => {
       'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}',
       '',
       '# only a comment',
-      'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: b, namespace: a}}\n  - {apiVersion: v1, kind: ServiceAccount, metadata: {name: c, namespace: a}}',
+      'apiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: b, namespace: ' +
+        'a}}\n  - {apiVersion: v1, kind: ServiceAccount, metadata: {name: c, namespace: a}}',
     ].join('\n---\n');
     expect(parseManifest(text, 'm.yaml').map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       'Namespace/a',
@@ -89,20 +90,23 @@ describe('k8s: rollout', () => {
     status,
   });
 
-  test('a Deployment has rolled out when the controller saw the spec and every replica is updated and available', () => {
-    expect(
-      rolloutPending(deployment({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })),
-    ).toBeUndefined();
-    expect(
-      rolloutPending(deployment({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })),
-    ).toBe('the controller has not seen the latest spec');
-    expect(
-      rolloutPending(deployment({ observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })),
-    ).toBe('1 old replicas pending termination');
-    expect(
-      rolloutPending(deployment({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 1 })),
-    ).toBe('1 of 2 replicas available');
-  });
+  test(
+    'a Deployment has rolled out when the controller saw the spec and every replica is ' + 'updated and available',
+    () => {
+      expect(
+        rolloutPending(deployment({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })),
+      ).toBeUndefined();
+      expect(
+        rolloutPending(deployment({ observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 })),
+      ).toBe('the controller has not seen the latest spec');
+      expect(
+        rolloutPending(deployment({ observedGeneration: 2, replicas: 3, updatedReplicas: 2, availableReplicas: 2 })),
+      ).toBe('1 old replicas pending termination');
+      expect(
+        rolloutPending(deployment({ observedGeneration: 2, replicas: 2, updatedReplicas: 2, availableReplicas: 1 })),
+      ).toBe('1 of 2 replicas available');
+    },
+  );
 
   test('a DaemonSet has rolled out when every scheduled pod is updated and available', () => {
     const ds = (status: Record<string, number>) => ({

@@ -45,7 +45,8 @@ describe('kmod plan decisions (canned probe)', () => {
         values: [{ key: 'loaded', before: false, after: true }],
         unified:
           '--- /etc/modules-load.d/dummy.conf\n+++ /etc/modules-load.d/dummy.conf\n@@ -0,0 +1,1 @@\n+dummy\n' +
-          '--- /etc/modprobe.d/dummy.conf\n+++ /etc/modprobe.d/dummy.conf\n@@ -0,0 +1,1 @@\n+options dummy numdummies=2 x=y\n',
+          '--- /etc/modprobe.d/dummy.conf\n+++ /etc/modprobe.d/dummy.conf\n@@ -0,0 +1,1 @@\n+options dummy ' +
+          'numdummies=2 x=y\n',
       },
       data: {
         name: 'dummy',
@@ -65,7 +66,8 @@ describe('kmod plan decisions (canned probe)', () => {
       host(info({ name: 'dummy' }), { moduleDir: false, kernel: '6.18.44' }),
     );
     expect(plan.data?.loadProblem).toBe(
-      "/lib/modules/6.18.44 does not exist on this host, so no module can be loaded here (a container shares the machine's kernel: load the module on the machine itself)",
+      '/lib/modules/6.18.44 does not exist on this host, so no module can be loaded here (a container shares the ' +
+        "machine's kernel: load the module on the machine itself)",
     );
     expect(plan.data?.writes).toEqual([{ path: '/etc/modules-load.d/dummy.conf', content: 'dummy\n' }]);
   });

@@ -197,7 +197,8 @@ describe('lineinfile on a real shell (LocalConnection)', () => {
     symlinkSync(real, link);
     const first = await run({ path: link, line: 'options edns0' });
     expect(first.plan.reason).toBe(
-      `content of ${real} differs (sha256 ${sha256('nameserver 127.0.0.53\n').slice(0, 12)} -> ${sha256('nameserver 127.0.0.53\noptions edns0\n').slice(0, 12)})`,
+      `content of ${real} differs (sha256 ${sha256('nameserver 127.0.0.53\n').slice(0, 12)} -> ` +
+        `${sha256('nameserver 127.0.0.53\noptions edns0\n').slice(0, 12)})`,
     );
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     expect(readFileSync(real, 'utf8')).toBe('nameserver 127.0.0.53\noptions edns0\n');

@@ -194,8 +194,10 @@ describe('package decisions', () => {
     expect(cmds).toEqual([
       'export DEBIAN_FRONTEND=noninteractive',
       `apt-get update -q && mkdir -p /var/lib/apt/periodic && touch '/var/lib/apt/periodic/update-success-stamp'`,
-      `apt-get install '-y' '-q' '-o' 'Dpkg::Options::=--force-confdef' '-o' 'Dpkg::Options::=--force-confold' '-o' 'DPkg::Lock::Timeout=120' '--no-install-recommends' 'jq' 'tree'`,
-      `apt-get purge '-y' '-q' '-o' 'Dpkg::Options::=--force-confdef' '-o' 'Dpkg::Options::=--force-confold' '-o' 'DPkg::Lock::Timeout=120' 'nano'`,
+      `apt-get install '-y' '-q' '-o' 'Dpkg::Options::=--force-confdef' '-o' 'Dpkg::Options::=--force-confold' '-o' ` +
+        `'DPkg::Lock::Timeout=120' '--no-install-recommends' 'jq' 'tree'`,
+      `apt-get purge '-y' '-q' '-o' 'Dpkg::Options::=--force-confdef' '-o' 'Dpkg::Options::=--force-confold' '-o' ` +
+        `'DPkg::Lock::Timeout=120' 'nano'`,
     ]);
   });
 

@@ -37,14 +37,16 @@ describe('systemd plan decisions (canned probe)', () => {
     expect(plan).toEqual({
       action: 'create',
       reason:
-        '/etc/systemd/system/demo.service does not exist; demo.service is disabled, wants enabled; demo.service is inactive, wants started',
+        '/etc/systemd/system/demo.service does not exist; demo.service is disabled, wants enabled; demo.service is ' +
+        'inactive, wants started',
       diff: {
         values: [
           { key: 'enabled', before: 'disabled', after: 'enabled' },
           { key: 'state', before: 'inactive', after: 'active' },
         ],
         unified:
-          '--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -0,0 +1,4 @@\n+[Unit]\n+Description=demo\n+[Service]\n+ExecStart=/bin/sleep infinity\n',
+          '--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -0,0 +1,4 ' +
+          '@@\n+[Unit]\n+Description=demo\n+[Service]\n+ExecStart=/bin/sleep infinity\n',
       },
       data: {
         unit: 'demo.service',
@@ -74,7 +76,8 @@ describe('systemd plan decisions (canned probe)', () => {
     expect(plan.data?.steps).toEqual([['daemon-reload']]);
     expect(plan.diff?.values).toEqual([]);
     expect(plan.diff?.unified).toBe(
-      '--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -1,4 +1,4 @@\n [Unit]\n-Description=old\n+Description=demo\n [Service]\n ExecStart=/bin/sleep infinity\n',
+      '--- /etc/systemd/system/demo.service\n+++ /etc/systemd/system/demo.service\n@@ -1,4 +1,4 @@\n ' +
+        '[Unit]\n-Description=old\n+Description=demo\n [Service]\n ExecStart=/bin/sleep infinity\n',
     );
   });
 
@@ -134,7 +137,8 @@ describe('systemd plan decisions (canned probe)', () => {
   test('a missing unit: starting it is an error; stopping it is already true', () => {
     const missing = status({ loadState: 'not-found', activeState: 'inactive', unitFileState: '' });
     expect(() => decideUnit(want({ state: 'started' }), missing)).toThrow(
-      'systemd: unit demo.service not found on the host (LoadState=not-found): install the package that provides it, or give its text as content',
+      'systemd: unit demo.service not found on the host (LoadState=not-found): install the package that provides it, ' +
+        'or give its text as content',
     );
     expect(decideUnit(want({ state: 'stopped', enabled: false }), missing)).toEqual({
       action: 'none',
@@ -163,7 +167,9 @@ describe('systemd plan decisions (canned probe)', () => {
 });
 
 describe('systemd plan (params and round trips)', () => {
-  const probe = `@unit demo.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\nNeedDaemonReload=no\nActiveEnterTimestamp=x\n@sha256 ${SHA_UNIT}\n`;
+  const probe =
+    '@unit demo.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n' +
+    `NeedDaemonReload=no\nActiveEnterTimestamp=x\n@sha256 ${SHA_UNIT}\n`;
 
   test('one round trip; yes/no strings are booleans; a bare name means .service', async () => {
     const conn = cannedConnection(probe);

@@ -35,27 +35,30 @@ describe('template', () => {
     );
   });
 
-  test('first run writes, re-run does nothing, check mode changes nothing, diff shows the change, drift is repaired', async () => {
-    const dest = path.join(tmp.dir, 'app.conf');
-    const params: TemplateParams = { src: 'app.conf.hbs', dest, mode: '0640' };
-    const first = await runModule(template, ctx({ port: 80, host: 'h1' }), params);
-    expect(first.plan.action).toBe('create');
-    expect(readFileSync(dest, 'utf8')).toBe('port=80\nhost=h1\n');
-    expect(statSync(dest).mode & 0o7777).toBe(0o640);
-    expect((await runModule(template, ctx({ port: 80, host: 'h1' }), params)).plan.action).toBe('none');
+  test(
+    'first run writes, re-run does nothing, check mode changes nothing, diff shows the change, ' + 'drift is repaired',
+    async () => {
+      const dest = path.join(tmp.dir, 'app.conf');
+      const params: TemplateParams = { src: 'app.conf.hbs', dest, mode: '0640' };
+      const first = await runModule(template, ctx({ port: 80, host: 'h1' }), params);
+      expect(first.plan.action).toBe('create');
+      expect(readFileSync(dest, 'utf8')).toBe('port=80\nhost=h1\n');
+      expect(statSync(dest).mode & 0o7777).toBe(0o640);
+      expect((await runModule(template, ctx({ port: 80, host: 'h1' }), params)).plan.action).toBe('none');
 
-    const checked = await runModule(template, ctx({ port: 8080, host: 'h1' }, true), params);
-    expect(checked.plan.action).toBe('update');
-    expect(checked.plan.diff).toEqual({
-      unified: `--- ${dest}\n+++ ${dest}\n@@ -1,2 +1,2 @@\n-port=80\n+port=8080\n host=h1\n`,
-    });
-    expect(readFileSync(dest, 'utf8')).toBe('port=80\nhost=h1\n');
+      const checked = await runModule(template, ctx({ port: 8080, host: 'h1' }, true), params);
+      expect(checked.plan.action).toBe('update');
+      expect(checked.plan.diff).toEqual({
+        unified: `--- ${dest}\n+++ ${dest}\n@@ -1,2 +1,2 @@\n-port=80\n+port=8080\n host=h1\n`,
+      });
+      expect(readFileSync(dest, 'utf8')).toBe('port=80\nhost=h1\n');
 
-    writeFileSync(dest, 'edited by hand\n');
-    chmodSync(dest, 0o666);
-    const repaired = await runModule(template, ctx({ port: 80, host: 'h1' }), params);
-    expect(repaired.plan.diff?.values).toEqual([{ key: 'mode', before: '0666', after: '0640' }]);
-    expect(readFileSync(dest, 'utf8')).toBe('port=80\nhost=h1\n');
-    expect(statSync(dest).mode & 0o7777).toBe(0o640);
-  });
+      writeFileSync(dest, 'edited by hand\n');
+      chmodSync(dest, 0o666);
+      const repaired = await runModule(template, ctx({ port: 80, host: 'h1' }), params);
+      expect(repaired.plan.diff?.values).toEqual([{ key: 'mode', before: '0666', after: '0640' }]);
+      expect(readFileSync(dest, 'utf8')).toBe('port=80\nhost=h1\n');
+      expect(statSync(dest).mode & 0o7777).toBe(0o640);
+    },
+  );
 });

@@ -110,24 +110,28 @@ describe('unarchive on a real shell (LocalConnection)', () => {
     tmp.cleanup();
   });
 
-  test('extract, re-run does nothing, check mode with a new archive changes nothing, the new archive is extracted once', async () => {
-    const dest = path.join(tmp.dir, 'opt');
-    const v1 = makeArchive('app.tar.gz', '1.0', '-z');
-    const first = await run({ src: 'app.tar.gz', dest });
-    expect(first.changed).toBe(true);
-    expect(readFileSync(path.join(dest, 'app', 'VERSION'), 'utf8')).toBe('1.0\n');
-    expect(readFileSync(markerPath(dest, 'app.tar.gz'), 'utf8')).toBe(`${sha256(v1)}\n`);
-    expect(readdirSync(dest).sort()).toEqual(['.furrow-unarchive-app.tar.gz.sha256', 'app']);
-    expect((await run({ src: 'app.tar.gz', dest })).plan.action).toBe('none');
+  test(
+    'extract, re-run does nothing, check mode with a new archive changes nothing, the new archive ' +
+      'is extracted once',
+    async () => {
+      const dest = path.join(tmp.dir, 'opt');
+      const v1 = makeArchive('app.tar.gz', '1.0', '-z');
+      const first = await run({ src: 'app.tar.gz', dest });
+      expect(first.changed).toBe(true);
+      expect(readFileSync(path.join(dest, 'app', 'VERSION'), 'utf8')).toBe('1.0\n');
+      expect(readFileSync(markerPath(dest, 'app.tar.gz'), 'utf8')).toBe(`${sha256(v1)}\n`);
+      expect(readdirSync(dest).sort()).toEqual(['.furrow-unarchive-app.tar.gz.sha256', 'app']);
+      expect((await run({ src: 'app.tar.gz', dest })).plan.action).toBe('none');
 
-    const v2 = makeArchive('app.tar.gz', '2.0', '-z');
-    const checked = await run({ src: 'app.tar.gz', dest }, true);
-    expect([checked.changed, checked.plan.diff?.values?.[0]?.after]).toEqual([true, `sha256:${sha256(v2)}`]);
-    expect(readFileSync(path.join(dest, 'app', 'VERSION'), 'utf8')).toBe('1.0\n');
-    expect((await run({ src: 'app.tar.gz', dest })).plan.action).toBe('update');
-    expect(readFileSync(path.join(dest, 'app', 'VERSION'), 'utf8')).toBe('2.0\n');
-    expect((await run({ src: 'app.tar.gz', dest })).changed).toBe(false);
-  });
+      const v2 = makeArchive('app.tar.gz', '2.0', '-z');
+      const checked = await run({ src: 'app.tar.gz', dest }, true);
+      expect([checked.changed, checked.plan.diff?.values?.[0]?.after]).toEqual([true, `sha256:${sha256(v2)}`]);
+      expect(readFileSync(path.join(dest, 'app', 'VERSION'), 'utf8')).toBe('1.0\n');
+      expect((await run({ src: 'app.tar.gz', dest })).plan.action).toBe('update');
+      expect(readFileSync(path.join(dest, 'app', 'VERSION'), 'utf8')).toBe('2.0\n');
+      expect((await run({ src: 'app.tar.gz', dest })).changed).toBe(false);
+    },
+  );
 
   test('remote_src .tar.xz with extra_opts; creates guard', async () => {
     makeArchive('tool.tar.xz', '3.0', '-J');

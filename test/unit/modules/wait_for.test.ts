@@ -94,7 +94,8 @@ describe('wait_for on the controller', () => {
     await close(server);
     expect(r.stdout.toString()).toMatch(/^@ok [01]\n$/);
     expect(listenCheck(22)).toBe(
-      `furrow_check() { grep -Eq '^ *[0-9]+: [0-9A-F]+:0016 [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp /proc/net/tcp6 2>/dev/null; }`,
+      `furrow_check() { grep -Eq '^ *[0-9]+: [0-9A-F]+:0016 [0-9A-F]+:[0-9A-F]+ 0A ' /proc/net/tcp ` +
+        `/proc/net/tcp6 2>/dev/null; }`,
     );
   });
 

@@ -86,25 +86,28 @@ describe.each(['rsa', 'ecdsa'] as const)('certificates with %s keys', (keyType) 
     }
   });
 
-  test('the etcd server certificate: subject, SANs, serverAuth only, CA:false, key usage, AKI = the CA key id', async () => {
-    const cert = load(dir, 'etcd/server-etcd1');
-    const ca = load(dir, 'etcd/ca');
-    expect(cert.subject).toBe('CN=etcd1');
-    expect(cert.issuer).toBe('CN=etcd-ca');
-    const ext = extensionsOf(cert);
-    expect(ext.sans).toEqual([
-      { type: 'dns', value: 'etcd1' },
-      { type: 'dns', value: 'localhost' },
-      { type: 'ip', value: '10.0.0.1' },
-      { type: 'ip', value: '127.0.0.1' },
-    ]);
-    expect(ext.eku).toEqual([SERVER]);
-    expect(ext.ca).toBe(false);
-    expect(ext.keyUsage).toBe(keyType === 'rsa' ? digitalSignature | keyEncipherment : digitalSignature);
-    expect(ext.aki).toBe(extensionsOf(ca).ski);
-    expect(ext.ski).not.toBe(ext.aki);
-    expect(cert.publicKey.algorithm.name).toBe(keyType === 'rsa' ? 'RSASSA-PKCS1-v1_5' : 'ECDSA');
-  });
+  test(
+    'the etcd server certificate: subject, SANs, serverAuth only, CA:false, key usage, AKI ' + '= the CA key id',
+    async () => {
+      const cert = load(dir, 'etcd/server-etcd1');
+      const ca = load(dir, 'etcd/ca');
+      expect(cert.subject).toBe('CN=etcd1');
+      expect(cert.issuer).toBe('CN=etcd-ca');
+      const ext = extensionsOf(cert);
+      expect(ext.sans).toEqual([
+        { type: 'dns', value: 'etcd1' },
+        { type: 'dns', value: 'localhost' },
+        { type: 'ip', value: '10.0.0.1' },
+        { type: 'ip', value: '127.0.0.1' },
+      ]);
+      expect(ext.eku).toEqual([SERVER]);
+      expect(ext.ca).toBe(false);
+      expect(ext.keyUsage).toBe(keyType === 'rsa' ? digitalSignature | keyEncipherment : digitalSignature);
+      expect(ext.aki).toBe(extensionsOf(ca).ski);
+      expect(ext.ski).not.toBe(ext.aki);
+      expect(cert.publicKey.algorithm.name).toBe(keyType === 'rsa' ? 'RSASSA-PKCS1-v1_5' : 'ECDSA');
+    },
+  );
 
   test('each leaf verifies against its own CA only', async () => {
     const etcdCa = load(dir, 'etcd/ca');

@@ -96,21 +96,24 @@ test('apiserver: the kubernetes service IP (first address of SERVICE_CIDR), serv
   expect(() => kubernetesServiceIp('10.68.0.0')).toThrow("SERVICE_CIDR: '10.68.0.0' is not a CIDR");
 });
 
-test('kube: clients with kubeadm subjects, and one kubelet certificate per node (a master that is also a node once)', () => {
-  const specs = kubeCertSpecs(kube);
-  expect(specs.map((s) => [s.name, s.ca, s.commonName, s.organization ?? null, s.usages.join('+')])).toEqual([
-    ['apiserver', 'ca', 'kube-apiserver', null, 'server'],
-    ['apiserver-kubelet-client', 'ca', 'kube-apiserver-kubelet-client', 'system:masters', 'client'],
-    ['front-proxy-client', 'front-proxy-ca', 'front-proxy-client', null, 'client'],
-    ['admin', 'ca', 'kubernetes-admin', 'system:masters', 'client'],
-    ['controller-manager', 'ca', 'system:kube-controller-manager', null, 'client'],
-    ['scheduler', 'ca', 'system:kube-scheduler', null, 'client'],
-    ['kube-proxy', 'ca', 'system:kube-proxy', null, 'client'],
-    ['kubelet-master1', 'ca', 'system:node:master1', 'system:nodes', 'server+client'],
-    ['kubelet-node1', 'ca', 'system:node:node1', 'system:nodes', 'server+client'],
-  ]);
-  expect(specs[8]!.sans).toEqual({ dns: ['node1', 'localhost'], ips: ['10.0.0.21', '127.0.0.1'] });
-});
+test(
+  'kube: clients with kubeadm subjects, and one kubelet certificate per node (a master that is ' + 'also a node once)',
+  () => {
+    const specs = kubeCertSpecs(kube);
+    expect(specs.map((s) => [s.name, s.ca, s.commonName, s.organization ?? null, s.usages.join('+')])).toEqual([
+      ['apiserver', 'ca', 'kube-apiserver', null, 'server'],
+      ['apiserver-kubelet-client', 'ca', 'kube-apiserver-kubelet-client', 'system:masters', 'client'],
+      ['front-proxy-client', 'front-proxy-ca', 'front-proxy-client', null, 'client'],
+      ['admin', 'ca', 'kubernetes-admin', 'system:masters', 'client'],
+      ['controller-manager', 'ca', 'system:kube-controller-manager', null, 'client'],
+      ['scheduler', 'ca', 'system:kube-scheduler', null, 'client'],
+      ['kube-proxy', 'ca', 'system:kube-proxy', null, 'client'],
+      ['kubelet-master1', 'ca', 'system:node:master1', 'system:nodes', 'server+client'],
+      ['kubelet-node1', 'ca', 'system:node:node1', 'system:nodes', 'server+client'],
+    ]);
+    expect(specs[8]!.sans).toEqual({ dns: ['node1', 'localhost'], ips: ['10.0.0.21', '127.0.0.1'] });
+  },
+);
 
 test('bad hosts are input errors naming the group', () => {
   expect(() => etcdCertSpecs([{ name: 'a', ip: '' }])).toThrow(

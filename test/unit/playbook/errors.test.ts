@@ -21,7 +21,8 @@ async function problems(name: string): Promise<string[]> {
 describe('load errors name file:line:column, the key and what was expected', () => {
   test("broken YAML: the parser's place", async () => {
     expect(await problems('broken.yml')).toEqual([
-      'broken.yml:6:1: broken YAML: All mapping items must start at the same column\n  fix: fix the YAML syntax at this place (indentation, quotes, brackets)',
+      'broken.yml:6:1: broken YAML: All mapping items must start at the same column\n  fix: fix the YAML syntax at ' +
+        'this place (indentation, quotes, brackets)',
     ]);
   });
 
@@ -40,7 +41,8 @@ describe('load errors name file:line:column, the key and what was expected', () 
 
   test("two module keys: the second one's place", async () => {
     expect(await problems('two-modules.yml')).toEqual([
-      "two-modules.yml:5:7: a task takes one module, this one has 2: 'copy', 'debug'\n  fix: split it into one task per module",
+      "two-modules.yml:5:7: a task takes one module, this one has 2: 'copy', 'debug'\n  fix: split it into one " +
+        'task per module',
     ]);
   });
 
@@ -94,10 +96,12 @@ describe('load errors name file:line:column, the key and what was expected', () 
 
   test('include cycles, unknown handlers, bad waits and empty files', async () => {
     expect(await problems('cycle.yml')).toEqual([
-      'tasks/loop-b.yml:1:17: include cycle: cycle.yml -> tasks/loop-a.yml -> tasks/loop-b.yml -> tasks/loop-a.yml\n  fix: remove the include that leads back',
+      'tasks/loop-b.yml:1:17: include cycle: cycle.yml -> tasks/loop-a.yml -> tasks/loop-b.yml -> tasks/loop-a.yml\n ' +
+        ' fix: remove the include that leads back',
     ]);
     expect(await problems('notify.yml')).toEqual([
-      "notify.yml:3:7: task 'Change it' notifies 'restart web', but no handler of the play has that name or listens to it\n  fix: did you mean 'restart webs'?",
+      "notify.yml:3:7: task 'Change it' notifies 'restart web', but no handler of the play has that name or listens " +
+        "to it\n  fix: did you mean 'restart webs'?",
     ]);
     expect((await problems('bad-wait.yml')).map((p) => p.split('\n')[0])).toEqual([
       "bad-wait.yml:4:23: wait_for_hosts needs exactly one of 'role' or 'tag'",
@@ -108,11 +112,14 @@ describe('load errors name file:line:column, the key and what was expected', () 
 });
 
 describe("anyOf/oneOf in a module's schema", () => {
-  test('one message per value: the alternatives, the inner error when a branch was chosen, or the keys needed', async () => {
-    expect(await problems('alternatives.yml')).toEqual([
-      "alternatives.yml:3:23: package: 'name' must be a string or a list, not a number (5)",
-      "alternatives.yml:4:30: package: item 2 of 'name' must be a string, not a number (7)",
-      "alternatives.yml:5:13: file: needs one of the keys 'path', 'dest'",
-    ]);
-  });
+  test(
+    'one message per value: the alternatives, the inner error when a branch was chosen, or ' + 'the keys needed',
+    async () => {
+      expect(await problems('alternatives.yml')).toEqual([
+        "alternatives.yml:3:23: package: 'name' must be a string or a list, not a number (5)",
+        "alternatives.yml:4:30: package: item 2 of 'name' must be a string, not a number (7)",
+        "alternatives.yml:5:13: file: needs one of the keys 'path', 'dest'",
+      ]);
+    },
+  );
 });

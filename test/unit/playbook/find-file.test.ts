@@ -53,7 +53,8 @@ describe('findFile: the role, then the playbook folder, then beside the playbook
     });
     expect((error as InputError).problem).toBe("task 'Common setup': template 'nope.hbs' not found");
     expect((error as InputError).fix).toBe(
-      `looked in: ${path.join(full, 'roles/common/templates/nope.hbs')}, ${path.join(full, 'templates/nope.hbs')}, ${path.join(full, 'nope.hbs')}`,
+      `looked in: ${path.join(full, 'roles/common/templates/nope.hbs')}, ${path.join(full, 'templates/nope.hbs')}, ` +
+        `${path.join(full, 'nope.hbs')}`,
     );
   });
 });

@@ -33,32 +33,36 @@ describe('loadPlaybook: plays', () => {
     expect(play.place).toEqual({ file: path.join(full, 'site.yml'), line: 1, column: 3 });
   });
 
-  test('tasks run as Ansible orders them: pre_tasks, flush, roles (dependencies first), tasks, flush, post_tasks, flush', async () => {
-    const [play] = (await loadPlaybook(fixture('full/site.yml'), fakeRegistry)).plays;
-    expect(play.tasks.map((t) => [t.id, t.name])).toEqual([
-      ['site.yml:19', 'Say hello'],
-      ['site.yml:1:flush_handlers(pre_tasks)', 'flush handlers after pre_tasks'],
-      ['roles/logging/tasks/main.yml:1', 'Logging task'],
-      ['roles/base/tasks/main.yml:1', 'Base task'],
-      ['roles/common/tasks/main.yml:1', 'Common first'],
-      ['roles/common/tasks/setup.yml:1', 'Common setup'],
-      ['roles/base/tasks/main.yml:1#2', 'Base task'],
-      ['site.yml:23', 'Copy the config'],
-      ['site.yml:52', 'List files'],
-      ['site.yml:56', 'flush_handlers'],
-      ['site.yml:57', 'Wait for the masters'],
-      ['site.yml:59', 'Check after etcd'],
-      ['site.yml:1:flush_handlers(tasks)', 'flush handlers after tasks'],
-      ['site.yml:64', 'Say bye'],
-      ['site.yml:1:flush_handlers(post_tasks)', 'flush handlers after post_tasks'],
-    ]);
-    const flush = play.tasks[1];
-    expect([flush.module, flush.params, flush.tags]).toEqual(['meta', { action: 'flush_handlers' }, ['always']]);
-    expect(play.handlers.map((h) => [h.id, h.name, h.role?.name])).toEqual([
-      ['roles/common/handlers/main.yml:1', 'common changed', 'common'],
-      ['site.yml:68', 'restart site', undefined],
-    ]);
-  });
+  test(
+    'tasks run as Ansible orders them: pre_tasks, flush, roles (dependencies first), tasks, flush, ' +
+      'post_tasks, flush',
+    async () => {
+      const [play] = (await loadPlaybook(fixture('full/site.yml'), fakeRegistry)).plays;
+      expect(play.tasks.map((t) => [t.id, t.name])).toEqual([
+        ['site.yml:19', 'Say hello'],
+        ['site.yml:1:flush_handlers(pre_tasks)', 'flush handlers after pre_tasks'],
+        ['roles/logging/tasks/main.yml:1', 'Logging task'],
+        ['roles/base/tasks/main.yml:1', 'Base task'],
+        ['roles/common/tasks/main.yml:1', 'Common first'],
+        ['roles/common/tasks/setup.yml:1', 'Common setup'],
+        ['roles/base/tasks/main.yml:1#2', 'Base task'],
+        ['site.yml:23', 'Copy the config'],
+        ['site.yml:52', 'List files'],
+        ['site.yml:56', 'flush_handlers'],
+        ['site.yml:57', 'Wait for the masters'],
+        ['site.yml:59', 'Check after etcd'],
+        ['site.yml:1:flush_handlers(tasks)', 'flush handlers after tasks'],
+        ['site.yml:64', 'Say bye'],
+        ['site.yml:1:flush_handlers(post_tasks)', 'flush handlers after post_tasks'],
+      ]);
+      const flush = play.tasks[1];
+      expect([flush.module, flush.params, flush.tags]).toEqual(['meta', { action: 'flush_handlers' }, ['always']]);
+      expect(play.handlers.map((h) => [h.id, h.name, h.role?.name])).toEqual([
+        ['roles/common/handlers/main.yml:1', 'common changed', 'common'],
+        ['site.yml:68', 'restart site', undefined],
+      ]);
+    },
+  );
 
   test('import_playbook brings in the other plays with its tags, when and vars', async () => {
     const book = await loadPlaybook(fixture('full/site.yml'), fakeRegistry);

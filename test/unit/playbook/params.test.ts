@@ -23,7 +23,8 @@ describe('module params in the forms Ansible allows', () => {
     )) as InputErrors;
     const file = fixture('errors/words.yml');
     expect(error.problems.map((p) => p.message.split(`${file}:`).join(''))).toEqual([
-      "3:14: debug: expected key=value words, not 'hello' (the module takes no free-form text)\n  fix: write the params as a mapping (debug: {key: value})",
+      "3:14: debug: expected key=value words, not 'hello' (the module takes no free-form text)\n  fix: write the " +
+        'params as a mapping (debug: {key: value})',
       '4:13: copy: \'force\' must be a boolean, not a string ("perhaps")',
       '5:13: copy: no closing " in \'dest="/x\'\n  fix: write the params as a mapping (copy: {key: value})',
       '6:13: copy: expected a mapping of params, not a list',

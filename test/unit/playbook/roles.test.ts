@@ -52,30 +52,34 @@ describe('roles', () => {
     expect([first.when, first.tags]).toEqual([[], ['prepare']]);
   });
 
-  test('search order: roles/ beside the playbook, then the parent folder, then extra paths; a name with a slash is a path', async () => {
-    const [play] = (
-      await loadPlaybook(path.join(search, 'play/site.yml'), {
-        ...fakeRegistry,
-        rolesPath: [path.join(search, 'extra-roles')],
-      })
-    ).plays;
-    expect(play.tasks.filter((t) => t.role).map((t) => [t.name, t.role?.dir])).toEqual([
-      ['from play/roles/near', path.join(search, 'play/roles/near')],
-      ['from roles/parent', path.join(search, 'roles/parent')],
-      ['from extra-roles/extra', path.join(search, 'extra-roles/extra')],
-      ['from local/byPath', path.join(search, 'local/byPath')],
-      ['from play/roles/dupes', path.join(search, 'play/roles/dupes')],
-      ['from play/roles/dupes', path.join(search, 'play/roles/dupes')],
-    ]);
-    expect(play.tasks.at(-2)?.id).toBe('roles/dupes/tasks/main.yml:1#2');
-    const extra = play.tasks.find((t) => t.role?.name === 'extra')!;
-    expect([extra.waitFor, extra.tags]).toEqual([[{ group: 'etcd', role: 'etcd' }], ['later']]);
-    expect(roleSearchPaths(path.join(search, 'play'), ['extra'])).toEqual([
-      path.join(search, 'play/roles'),
-      path.join(search, 'roles'),
-      path.resolve('extra'),
-    ]);
-  });
+  test(
+    'search order: roles/ beside the playbook, then the parent folder, then extra paths; a name with a ' +
+      'slash is a path',
+    async () => {
+      const [play] = (
+        await loadPlaybook(path.join(search, 'play/site.yml'), {
+          ...fakeRegistry,
+          rolesPath: [path.join(search, 'extra-roles')],
+        })
+      ).plays;
+      expect(play.tasks.filter((t) => t.role).map((t) => [t.name, t.role?.dir])).toEqual([
+        ['from play/roles/near', path.join(search, 'play/roles/near')],
+        ['from roles/parent', path.join(search, 'roles/parent')],
+        ['from extra-roles/extra', path.join(search, 'extra-roles/extra')],
+        ['from local/byPath', path.join(search, 'local/byPath')],
+        ['from play/roles/dupes', path.join(search, 'play/roles/dupes')],
+        ['from play/roles/dupes', path.join(search, 'play/roles/dupes')],
+      ]);
+      expect(play.tasks.at(-2)?.id).toBe('roles/dupes/tasks/main.yml:1#2');
+      const extra = play.tasks.find((t) => t.role?.name === 'extra')!;
+      expect([extra.waitFor, extra.tags]).toEqual([[{ group: 'etcd', role: 'etcd' }], ['later']]);
+      expect(roleSearchPaths(path.join(search, 'play'), ['extra'])).toEqual([
+        path.join(search, 'play/roles'),
+        path.join(search, 'roles'),
+        path.resolve('extra'),
+      ]);
+    },
+  );
 
   test('a missing role names the place and every folder searched', async () => {
     const error = await loadPlaybook(path.join(search, 'missing.yml'), {

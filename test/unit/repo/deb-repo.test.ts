@@ -15,13 +15,15 @@ const sha256 = (data: Buffer | string) => createHash('sha256').update(data).dige
 describe('deb repository pieces on canned text', () => {
   test('the dependency closure keeps real packages and drops virtual ones', () => {
     const out =
-      'chrony\n  Depends: adduser\n  Depends: <debconf-2.0>\n    debconf\n    cdebconf\nadduser\ndebconf\ncdebconf\n<debconf-2.0>\n<perl:any>\nperl:any\n';
+      'chrony\n  Depends: adduser\n  Depends: <debconf-2.0>\n    debconf\n    ' +
+      'cdebconf\nadduser\ndebconf\ncdebconf\n<debconf-2.0>\n<perl:any>\nperl:any\n';
     expect(parseDependsClosure(out)).toEqual(['adduser', 'cdebconf', 'chrony', 'debconf', 'perl']);
   });
 
   test('candidates from apt-cache show, and the file name apt-get download gives (epoch as %3a)', () => {
     const show =
-      'Package: libcap2\nVersion: 1:2.66-4+deb12u3+b1\nArchitecture: amd64\nFilename: pool/x.deb\n\nPackage: tzdata\nVersion: 2025b-0+deb12u1\nArchitecture: all\n';
+      'Package: libcap2\nVersion: 1:2.66-4+deb12u3+b1\nArchitecture: amd64\nFilename: pool/x.deb\n\nPackage: ' +
+      'tzdata\nVersion: 2025b-0+deb12u1\nArchitecture: all\n';
     const found = parseCandidates(show);
     expect(found).toEqual([
       { name: 'libcap2', version: '1:2.66-4+deb12u3+b1', arch: 'amd64' },
@@ -36,7 +38,9 @@ describe('deb repository pieces on canned text', () => {
   test('a Packages stanza is the control file plus Filename, Size and hashes', () => {
     const data = Buffer.from('not really a deb');
     expect(packagesStanza('Package: x\nVersion: 1\nDescription: d\n more\n', 'pool/x_1_all.deb', data)).toBe(
-      `Package: x\nVersion: 1\nDescription: d\n more\nFilename: pool/x_1_all.deb\nSize: 16\nMD5sum: ${createHash('md5').update(data).digest('hex')}\nSHA1: ${createHash('sha1').update(data).digest('hex')}\nSHA256: ${sha256(data)}\n`,
+      `Package: x\nVersion: 1\nDescription: d\n more\nFilename: ` +
+        `pool/x_1_all.deb\nSize: 16\nMD5sum: ${createHash('md5').update(data).digest('hex')}\nSHA1: ` +
+        `${createHash('sha1').update(data).digest('hex')}\nSHA256: ${sha256(data)}\n`,
     );
   });
 
@@ -46,7 +50,8 @@ describe('deb repository pieces on canned text', () => {
       new Date(Date.UTC(2025, 0, 2, 3, 4, 5)),
     );
     expect(release).toBe(
-      `Origin: furrow\nLabel: furrow\nDate: Thu, 02 Jan 2025 03:04:05 UTC\nMD5Sum:\n 900150983cd24fb0d6963f7d28e17f72        3 Packages\nSHA256:\n ${sha256('abc')}        3 Packages\n`,
+      `Origin: furrow\nLabel: furrow\nDate: Thu, 02 Jan 2025 03:04:05 UTC\nMD5Sum:\n ` +
+        `900150983cd24fb0d6963f7d28e17f72        3 Packages\nSHA256:\n ${sha256('abc')}        3 Packages\n`,
     );
     expect(aptSourcesLine('http://10.213.7.1:8080')).toBe('deb [trusted=yes] http://10.213.7.1:8080/ ./\n');
   });

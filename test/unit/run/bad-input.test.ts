@@ -66,7 +66,8 @@ describe('furrow run with bad input', () => {
   test('undefined variable: exit 2, names the variable, the task line and the host', async () => {
     const r = await run(
       'undefined.yml',
-      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Write it\n      copy: {dest: "/tmp/{{ nowhere }}", content: x}\n',
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Write it\n      copy: {dest: "/tmp/{{ nowhere ' +
+        '}}", content: x}\n',
     );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${r.file}:4:`);
@@ -77,7 +78,8 @@ describe('furrow run with bad input', () => {
   test('a variable guarded by its when, or behind default, is not an error before the run', async () => {
     const r = await run(
       'guarded.yml',
-      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Maybe\n      debug: {msg: "{{ opt }}"}\n      when: opt is defined\n    - name: Fallback\n      debug: {msg: \'{{ default opt "none" }}\'}\n',
+      '- hosts: all\n  gather_facts: false\n  tasks:\n    - name: Maybe\n      debug: {msg: "{{ opt }}"}\n      ' +
+        'when: opt is defined\n    - name: Fallback\n      debug: {msg: \'{{ default opt "none" }}\'}\n',
     );
     // Both tasks run on the controller (debug needs no connection): the run goes through.
     expect(r.code).toBe(0);

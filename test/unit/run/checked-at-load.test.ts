@@ -68,7 +68,8 @@ describe('checked at load, before any host', () => {
     expect(r.code).toBe(2);
     const file = path.join(dir, 'templates', 'app.conf.hbs');
     expect(r.stderr).toContain(
-      `${file}:1:9: template ${file} (task 'template') uses the variable 'app_port', which is not defined for hosts web1, web2`,
+      `${file}:1:9: template ${file} (task 'template') uses the variable 'app_port', which is not defined for ` +
+        `hosts web1, web2`,
     );
     expect(r.stderr).toContain(`${file}:2:9: template ${file} (task 'template') uses the variable 'app_name'`);
     expect(count(r.stderr, "'app_port'")).toBe(1);
@@ -89,17 +90,21 @@ describe('checked at load, before any host', () => {
     );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(
-      "the condition 'want_it' of task 'Guarded' reads the variable 'want_it', which is not defined for hosts web1, web2",
+      "the condition 'want_it' of task 'Guarded' reads the variable 'want_it', which is not defined for " +
+        'hosts web1, web2',
     );
     expect(count(r.stderr, "'want_it', which")).toBe(1);
     expect(r.stderr).not.toContain("'maybe'");
     expect(r.stderr).not.toContain("'first'");
   });
 
-  test('handlers: one that a task notifies (also through another handler) is checked; one nothing notifies never runs and is not', async () => {
-    const r = await run(
-      'handlers.yml',
-      `${FIRST}    - name: Notifies
+  test(
+    'handlers: one that a task notifies (also through another handler) is checked; one nothing notifies never ' +
+      'runs and is not',
+    async () => {
+      const r = await run(
+        'handlers.yml',
+        `${FIRST}    - name: Notifies
       command: "true"
       notify: first
   handlers:
@@ -111,12 +116,13 @@ describe('checked at load, before any host', () => {
     - name: never notified
       command: "echo {{ unused_missing }}"
 `,
-    );
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("uses the variable 'first_missing'");
-    expect(r.stderr).toContain("uses the variable 'second_missing'");
-    expect(r.stderr).not.toContain('unused_missing');
-  });
+      );
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("uses the variable 'first_missing'");
+      expect(r.stderr).toContain("uses the variable 'second_missing'");
+      expect(r.stderr).not.toContain('unused_missing');
+    },
+  );
 
   test('an undefined variable in params is named once, not once per host', async () => {
     const r = await run('param-undefined.yml', `${FIRST}    - copy: {dest: /tmp/y, content: "{{ nowhere }}"}\n`);

@@ -50,7 +50,8 @@ describe('statusLine', () => {
 
   test('tasks done of planned, then each busy host, the one running longest first', () => {
     expect(statusLine(running, done, planned, 16_400, 200)).toBe(
-      '[21/74] h2 9/14 etcd | Wait until this member is healthy 14s h1 12/30 kube-lb | Write the kube-lb config 7s h3 0/30 Gather facts 6s',
+      '[21/74] h2 9/14 etcd | Wait until this member is healthy 14s h1 12/30 kube-lb | Write the kube-lb config 7s ' +
+        'h3 0/30 Gather facts 6s',
     );
   });
 
@@ -167,7 +168,8 @@ describe('a real run on local hosts, plays side by side as in deploy all', () =>
     };
     role(
       'first',
-      `- name: Mark the first role\n  command: "true"\n  changed_when: true\n- block:\n    - name: Inside a block\n      command: "true"\n  always:\n    - name: Always after it\n      command: "true"\n`,
+      `- name: Mark the first role\n  command: "true"\n  changed_when: true\n- block:\n    - name: Inside a block\n  ` +
+        `    command: "true"\n  always:\n    - name: Always after it\n      command: "true"\n`,
     );
     role('second', `- name: Mark the second role\n  command: "true"\n  when: inventory_hostname == "b"\n`);
     const inventory = path.join(dir, 'hosts.yml');
@@ -176,7 +178,8 @@ describe('a real run on local hosts, plays side by side as in deploy all', () =>
     const two = path.join(dir, 'two.yml');
     writeFileSync(
       one,
-      `- hosts: all\n  gather_facts: false\n  roles: [first]\n  tasks:\n    - name: A task of the playbook's own\n      command: "true"\n`,
+      `- hosts: all\n  gather_facts: false\n  roles: [first]\n  tasks:\n    - name: A task of the playbook's own\n   ` +
+        `   command: "true"\n`,
     );
     writeFileSync(two, `- hosts: b\n  gather_facts: false\n  roles: [second]\n`);
     const s = screen(false);

@@ -97,22 +97,25 @@ describe('read-ahead of file probes', () => {
     expect(host.commands).toHaveLength(3);
   });
 
-  test('a command that reaches the host while the read-ahead probe runs keeps its answers from being used', async () => {
-    reads.quiet = 1;
-    let other: Promise<unknown> | undefined;
-    host.arrived = (command) => {
-      if (command !== 'true') other ??= conn.exec('true');
-    };
-    await reads.probe(conn, 'undefined', [at('a')], async () => [at('e')]);
-    await other;
-    host.arrived = () => undefined;
-    await reads.probe(conn, 'undefined', [at('e')], nothingAhead);
-    expect(host.commands).toEqual([
-      expect.stringContaining('furrow_type'),
-      'true',
-      expect.stringContaining('furrow_type'),
-    ]);
-  });
+  test(
+    'a command that reaches the host while the read-ahead probe runs keeps its answers ' + 'from being used',
+    async () => {
+      reads.quiet = 1;
+      let other: Promise<unknown> | undefined;
+      host.arrived = (command) => {
+        if (command !== 'true') other ??= conn.exec('true');
+      };
+      await reads.probe(conn, 'undefined', [at('a')], async () => [at('e')]);
+      await other;
+      host.arrived = () => undefined;
+      await reads.probe(conn, 'undefined', [at('e')], nothingAhead);
+      expect(host.commands).toEqual([
+        expect.stringContaining('furrow_type'),
+        'true',
+        expect.stringContaining('furrow_type'),
+      ]);
+    },
+  );
 
   test('a probe with another become, a retry, or one after two seconds reads the host again', async () => {
     reads.quiet = 1;

@@ -105,7 +105,8 @@ describe('--resume and handlers (local hosts)', () => {
     writeFileSync(path.join(work, 'go'), '');
     const resumed = await run(yaml, true);
     expect(resumed.summary.exitCode).toBe(0);
-    expect(resumed.r.ran('Change the config')).toEqual([]); // unchanged now: without the journal the restart would be lost
+    // unchanged now: without the journal the restart would be lost
+    expect(resumed.r.ran('Change the config')).toEqual([]);
     expect(log()).toBe('last\nrestarted\n');
   });
 

@@ -48,10 +48,14 @@ class Collect implements Reporter {
   /** What a task registered as `out`, written by a root task to work/<name>-<host>. */
   const saved = (name: string, host: string) => readFileSync(path.join(work, `${name}-${host}`), 'utf8');
   const save = (name: string) =>
-    `    - copy: {dest: "{{ work }}/${name}-{{ inventory_hostname }}", content: "{{ out.stdout }}"}\n      become: false\n`;
+    `    - copy: {dest: "{{ work }}/${name}-{{ inventory_hostname }}", content: "{{ out.stdout }}"}\n      ` +
+    `become: false\n`;
 
-  test("become_user: the task's, else its block's, else the play's; an ansible_become_user variable wins (Ansible's rule)", async () => {
-    const { summary } = await run(`- hosts: all
+  test(
+    "become_user: the task's, else its block's, else the play's; an ansible_become_user variable wins " +
+      "(Ansible's rule)",
+    async () => {
+      const { summary } = await run(`- hosts: all
   gather_facts: false
   become: true
   become_user: nobody
@@ -63,11 +67,17 @@ ${save('task')}    - block:
       become_user: sys
 ${save('block')}    - {command: id -un, register: out, become_user: bin, vars: {ansible_become_user: games}}
 ${save('var')}`);
-    expect(summary.exitCode).toBe(0);
-    expect(['play', 'task', 'block', 'var'].map((n) => saved(n, 'a'))).toEqual(['nobody', 'bin', 'sys', 'games']);
-    // Host b's inventory says ansible_become_user: daemon, which wins over every keyword.
-    expect(['play', 'task', 'block', 'var'].map((n) => saved(n, 'b'))).toEqual(['daemon', 'daemon', 'daemon', 'games']);
-  });
+      expect(summary.exitCode).toBe(0);
+      expect(['play', 'task', 'block', 'var'].map((n) => saved(n, 'a'))).toEqual(['nobody', 'bin', 'sys', 'games']);
+      // Host b's inventory says ansible_become_user: daemon, which wins over every keyword.
+      expect(['play', 'task', 'block', 'var'].map((n) => saved(n, 'b'))).toEqual([
+        'daemon',
+        'daemon',
+        'daemon',
+        'games',
+      ]);
+    },
+  );
 
   test('become_user without become changes nothing: the login user runs the task', async () => {
     const { summary } = await run(`- hosts: a
@@ -79,21 +89,26 @@ ${save('plain')}`);
     expect(saved('plain', 'a')).toBe(os.userInfo().username);
   });
 
-  test("environment: the play's, merged with the task's (the task's keys win), templated per host, and seen under become_user too", async () => {
-    const { summary } = await run(`- hosts: all
+  test(
+    "environment: the play's, merged with the task's (the task's keys win), templated per host, and seen under " +
+      'become_user too',
+    async () => {
+      const { summary } = await run(`- hosts: all
   gather_facts: false
   environment: {FOO: play, BAR: "bar of {{ inventory_hostname }}"}
   tasks:
     - {shell: 'echo "$FOO|$BAR"', register: out}
 ${save('play')}    - {shell: 'echo "$FOO|$BAR"', register: out, environment: {FOO: "it's the task's"}}
-${save('task')}    - {shell: 'echo "$FOO|$(id -un)"', register: out, become: true, become_user: nobody, environment: {FOO: "x y"}}
+${save('task')}    - {shell: 'echo "$FOO|$(id -un)"', register: out, become: true, become_user: nobody, environment: \
+{FOO: "x y"}}
 ${save('become')}    - {shell: 'echo "[$FOO]"', register: out, environment: {}}
 ${save('empty')}`);
-    expect(summary.exitCode).toBe(0);
-    expect(saved('play', 'a')).toBe('play|bar of a');
-    expect(saved('play', 'b')).toBe('play|bar of b');
-    expect(saved('task', 'a')).toBe("it's the task's|bar of a");
-    expect(saved('become', 'a')).toBe('x y|nobody');
-    expect(saved('empty', 'a')).toBe('[play]');
-  });
+      expect(summary.exitCode).toBe(0);
+      expect(saved('play', 'a')).toBe('play|bar of a');
+      expect(saved('play', 'b')).toBe('play|bar of b');
+      expect(saved('task', 'a')).toBe("it's the task's|bar of a");
+      expect(saved('become', 'a')).toBe('x y|nobody');
+      expect(saved('empty', 'a')).toBe('[play]');
+    },
+  );
 });

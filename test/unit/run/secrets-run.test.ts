@@ -28,7 +28,8 @@ function consoleText(events: RunEvent[]): string {
 }
 
 const KEY =
-  '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFurrowTestKeyMaterialxxxxxxxxxxxxxxxxxxxxx\n-----END PRIVATE KEY-----\n';
+  '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIFurrowTestKeyMaterialxxxxxxxxxxxxxxxxxxxxx\n-----END ' +
+  'PRIVATE KEY-----\n';
 
 describe('secrets in a run', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-secrets-run-'));

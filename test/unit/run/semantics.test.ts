@@ -224,8 +224,11 @@ describe('engine semantics (local hosts)', () => {
     expect(await names({ startAtTask: 'Configure' })).toEqual(['Configure', 'Always']);
   });
 
-  test('check_mode: false runs a probe for real under --check, so later tasks can read its result; check_mode: true only plans', async () => {
-    const yaml = `- hosts: a
+  test(
+    'check_mode: false runs a probe for real under --check, so later tasks can read its result; check_mode: ' +
+      'true only plans',
+    async () => {
+      const yaml = `- hosts: a
   gather_facts: false
   tasks:
     - name: Probe
@@ -240,20 +243,21 @@ describe('engine semantics (local hosts)', () => {
       shell: "echo x > {{ work }}/planned"
       check_mode: true
 `;
-    const checked = await play(yaml, { check: true });
-    expect(checked.summary.exitCode).toBe(0);
-    expect(checked.r.results.find((e) => e.task === 'Probe')?.status).toBe('ok');
-    // Planned for both lines the probe printed, and nothing written.
-    expect(checked.r.results.find((e) => e.task === 'Use each line')?.status).toBe('changed');
-    expect(existsSync(path.join(work, 'used'))).toBe(false);
-    const real = await play(yaml);
-    expect(real.summary.exitCode).toBe(0);
-    expect(readFileSync(path.join(work, 'used'), 'utf8')).toBe('one\ntwo\n');
-    expect(existsSync(path.join(work, 'planned'))).toBe(false);
-    // Without check_mode: false the registered result of a command under --check has no stdout.
-    const without = await play(yaml.replace('      check_mode: false\n', ''), { check: true });
-    expect(without.summary.exitCode).toBe(1);
-  });
+      const checked = await play(yaml, { check: true });
+      expect(checked.summary.exitCode).toBe(0);
+      expect(checked.r.results.find((e) => e.task === 'Probe')?.status).toBe('ok');
+      // Planned for both lines the probe printed, and nothing written.
+      expect(checked.r.results.find((e) => e.task === 'Use each line')?.status).toBe('changed');
+      expect(existsSync(path.join(work, 'used'))).toBe(false);
+      const real = await play(yaml);
+      expect(real.summary.exitCode).toBe(0);
+      expect(readFileSync(path.join(work, 'used'), 'utf8')).toBe('one\ntwo\n');
+      expect(existsSync(path.join(work, 'planned'))).toBe(false);
+      // Without check_mode: false the registered result of a command under --check has no stdout.
+      const without = await play(yaml.replace('      check_mode: false\n', ''), { check: true });
+      expect(without.summary.exitCode).toBe(1);
+    },
+  );
 
   test('set_fact values are seen by later tasks; check mode changes nothing', async () => {
     const yaml = `- hosts: a
@@ -290,8 +294,10 @@ ${throttle}`;
     expect(readFileSync(path.join(work, 'log'), 'utf8')).not.toBe('start\nend\n'.repeat(3));
   });
 
-  test('plays without joins (deploy all): a host starts its next play while another still works on the first', async () => {
-    const yaml = `- name: Step one
+  test(
+    'plays without joins (deploy all): a host starts its next play while another still ' + 'works on the first',
+    async () => {
+      const yaml = `- name: Step one
   hosts: all
   gather_facts: false
   tasks:
@@ -302,20 +308,22 @@ ${throttle}`;
   tasks:
     - {name: Next step, command: "true"}
 `;
-    const idx = (r: Collect, h: string, t: string) => r.results.findIndex((e) => e.host === h && e.task === t);
-    const flow = (await play(yaml, { joinPlays: false })).r;
-    expect(idx(flow, 'a', 'Next step')).toBeGreaterThan(-1);
-    expect(idx(flow, 'a', 'Next step')).toBeLessThan(idx(flow, 'b', 'Slow on b'));
-    expect(idx(flow, 'b', 'Next step')).toBeGreaterThan(idx(flow, 'b', 'Slow on b'));
-    const joined = (await play(yaml)).r;
-    expect(idx(joined, 'a', 'Next step')).toBeGreaterThan(idx(joined, 'b', 'Slow on b'));
-  });
+      const idx = (r: Collect, h: string, t: string) => r.results.findIndex((e) => e.host === h && e.task === t);
+      const flow = (await play(yaml, { joinPlays: false })).r;
+      expect(idx(flow, 'a', 'Next step')).toBeGreaterThan(-1);
+      expect(idx(flow, 'a', 'Next step')).toBeLessThan(idx(flow, 'b', 'Slow on b'));
+      expect(idx(flow, 'b', 'Next step')).toBeGreaterThan(idx(flow, 'b', 'Slow on b'));
+      const joined = (await play(yaml)).r;
+      expect(idx(joined, 'a', 'Next step')).toBeGreaterThan(idx(joined, 'b', 'Slow on b'));
+    },
+  );
 
   test('wait_for_hosts waits for the hosts of the group and of its child groups (inventory group tree)', async () => {
     const nested = path.join(dir, 'nested.yml');
     writeFileSync(
       nested,
-      `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}}\n  children:\n    masters:\n      children:\n        first: {hosts: {b: {}}}\n`,
+      `all:\n  vars: {ansible_connection: local, work: ${work}}\n  hosts: {a: {}}\n  children:\n    masters:\n      ` +
+        `children:\n        first: {hosts: {b: {}}}\n`,
     );
     const { summary } = await play(
       `- hosts: all
@@ -371,7 +379,8 @@ ${throttle}`;
     const none = await play(`- hosts: a\n  tasks:\n    - {name: Plain, command: "true"}\n`);
     expect(gathered(none.r)).toBe(0);
     const used = await play(
-      `- hosts: a\n  tasks:\n    - name: Uses a fact\n      copy: {dest: "{{ work }}/arch", content: "{{ ansible_architecture }}"}\n`,
+      `- hosts: a\n  tasks:\n    - name: Uses a fact\n      copy: {dest: "{{ work }}/arch", content: "{{ ` +
+        `ansible_architecture }}"}\n`,
     );
     expect(gathered(used.r)).toBe(1);
     expect(readFileSync(path.join(work, 'arch'), 'utf8')).toBe(

@@ -116,7 +116,8 @@ describe('TaskWatch', () => {
       elapsedSeconds: 10,
     });
     expect(written()).toBe(
-      'h1 still waiting: Wait until this member is healthy (40 s so far): for its until condition (attempt 12 of 301 next); at most 260 s left\n' +
+      'h1 still waiting: Wait until this member is healthy (40 s so far): for its until condition (attempt 12 of 301 ' +
+        'next); at most 260 s left\n' +
         'h2 still waiting: restart etcd (10 s so far): for shell: the command runs; no time limit known\n',
     );
   });

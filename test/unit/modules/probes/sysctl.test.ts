@@ -4,7 +4,8 @@ import { cannedConnection } from '../support/hosts.js';
 describe('sysctl probe', () => {
   test('live values, a missing key, and the file text', () => {
     const out =
-      'live net.ipv4.ip_forward\t0 \nlive net.ipv4.tcp_rmem\t4096 131072 33554432 \nmissing net.nope\n@file\n|# ours\n|net.ipv4.ip_forward = 1\n|\n';
+      'live net.ipv4.ip_forward\t0 \nlive net.ipv4.tcp_rmem\t4096 131072 33554432 \nmissing net.nope\n@file\n|# ' +
+      'ours\n|net.ipv4.ip_forward = 1\n|\n';
     const state = sysctlState.parse(out);
     expect([...state.live]).toEqual([
       ['net.ipv4.ip_forward', '0'],

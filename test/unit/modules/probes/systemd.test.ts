@@ -56,7 +56,9 @@ describe('systemd probe', () => {
 
   test('a managed unit file: its hash, NeedDaemonReload, and the old text when it differs', () => {
     const old = Buffer.from('[Service]\nExecStart=/bin/true\n').toString('base64');
-    const out = `@unit app.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nUnitFileState=disabled\nNeedDaemonReload=yes\nActiveEnterTimestamp=\n@sha256 ${SHA}\n@content\n${old}\n@end\n`;
+    const out =
+      '@unit app.service\nLoadState=loaded\nActiveState=failed\nSubState=failed\nUnitFileState=disabled\n' +
+      `NeedDaemonReload=yes\nActiveEnterTimestamp=\n@sha256 ${SHA}\n@content\n${old}\n@end\n`;
     expect(systemdStatus.parse(out)).toEqual([
       {
         unit: 'app.service',
@@ -75,7 +77,9 @@ describe('systemd probe', () => {
   test('the command: one systemctl show and one hash per unit, names quoted', () => {
     const cmd = systemdStatus.command([{ unit: "it's.service" }, { unit: 'b.service', wantSha256: SHA }]);
     expect(cmd).toContain(
-      `systemctl show -p 'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec' -- 'it'\\''s.service' || exit 1`,
+      `systemctl show -p ` +
+        `'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec' -- ` +
+        `'it'\\''s.service' || exit 1`,
     );
     expect(cmd).toContain(
       `if [ -f '/etc/systemd/system/b.service' ]; then h=$(sha256sum < '/etc/systemd/system/b.service'`,
