@@ -109,7 +109,7 @@ export function ensureServiceAccountKey(
   pkiDir: string,
   settings: PkiSettings & { dryRun?: boolean } = {},
 ): Promise<RootResult> {
-  return withPkiLock(pkiDir, () => ensureServiceAccountKeyUnlocked(pkiDir, settings));
+  return withPkiLock(pkiDir, () => ensureServiceAccountKeyUnlocked(pkiDir, settings), ['sa']);
 }
 
 /** Every root of a cluster: the three CAs and the service-account pair, created where missing. */

@@ -55,7 +55,11 @@ interface Existing {
 /** Makes sure the leaf of `spec` exists and is good; see the file comment for when it is re-issued. */
 export async function ensureLeaf(pkiDir: string, spec: LeafSpec, opts: LeafOptions = {}): Promise<LeafResult> {
   const normal = normalizeSpec(spec);
-  return withPkiLock(pkiDir, () => ensureLeafUnlocked(pkiDir, normal, opts, false));
+  const now = opts.now ?? new Date();
+  // The CA first, alone under its own name (the first leaf makes it); then the leaf under its name,
+  // beside the other hosts' leaves.
+  const ca = await withPkiLock(pkiDir, () => ensureAuthorityUnlocked(pkiDir, normal.ca, { ...opts, now }), [normal.ca]);
+  return withPkiLock(pkiDir, () => ensureLeafUnlocked(pkiDir, normal, { ...opts, now }, ca, false), [normal.name]);
 }
 
 /**
@@ -80,7 +84,8 @@ export async function renewLeaves(
   const chosen = opts.only ? normal.filter((s) => opts.only!.includes(s.name)) : normal;
   return withPkiLock(pkiDir, async () => {
     const results: LeafResult[] = [];
-    for (const spec of chosen) results.push(await ensureLeafUnlocked(pkiDir, spec, opts, true));
+    for (const spec of chosen)
+      results.push(await ensureLeafUnlocked(pkiDir, spec, opts, await requireAuthority(pkiDir, spec), true));
     return results;
   });
 }
@@ -89,13 +94,11 @@ async function ensureLeafUnlocked(
   pkiDir: string,
   spec: NormalSpec,
   opts: LeafOptions,
+  ca: { authority?: Authority },
   force: boolean,
 ): Promise<LeafResult> {
   const now = opts.now ?? new Date();
   const keyType = checkKeyType(opts.keyType ?? 'rsa', `certificate '${spec.name}'`);
-  const ca = force
-    ? await requireAuthority(pkiDir, spec)
-    : await ensureAuthorityUnlocked(pkiDir, spec.ca, { ...opts, now });
   const files = { certPath: certPath(pkiDir, spec.name), keyPath: keyPath(pkiDir, spec.name) };
   const authority = ca.authority;
   if (!authority) {

@@ -1,7 +1,7 @@
 /**
  * The cluster's pki/ folder on the controller: where each certificate and key lives, atomic
- * writes (temp file in the same folder, then rename) with keys 0600 and certificates 0644, and a
- * lock so hosts planned in parallel never issue the same certificate twice.
+ * writes (temp file in the same folder, then rename) with keys 0600 and certificates 0644, and
+ * locks so hosts planned in parallel never issue the same certificate twice.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -45,17 +45,39 @@ export async function writeAtomic(file: string, content: string, mode: number): 
   }
 }
 
-const locks = new Map<string, Promise<unknown>>();
+/** What runs, or waits to run, in one pki folder: the last whole-folder operation and, per entry, the last one. */
+interface FolderLocks {
+  whole: Promise<unknown>;
+  entries: Map<string, Promise<unknown>>;
+  /** Operations not yet settled; the folder's record goes when none is left. */
+  pending: number;
+}
 
-/** Runs `fn` alone for this pki folder within this process (hosts plan in parallel). */
-export function withPkiLock<T>(pkiDir: string, fn: () => Promise<T>): Promise<T> {
+const folders = new Map<string, FolderLocks>();
+
+/**
+ * Runs `fn` within this process (hosts plan in parallel) alone for the entries named (a CA, a
+ * leaf, 'sa'), or, with no entries, alone for the whole pki folder. Operations on different
+ * entries run side by side, so the hosts' leaves are issued (their keys generated) in parallel.
+ * Each waits only for what was asked before it, and none may take another lock inside: no cycle.
+ */
+export function withPkiLock<T>(pkiDir: string, fn: () => Promise<T>, entries: string[] = []): Promise<T> {
   const key = path.resolve(pkiDir);
-  const previous = locks.get(key) ?? Promise.resolve();
-  const run = previous.then(fn, fn);
+  let folder = folders.get(key);
+  if (!folder) {
+    folder = { whole: Promise.resolve(), entries: new Map(), pending: 0 };
+    folders.set(key, folder);
+  }
+  const before = entries.length
+    ? [folder.whole, ...entries.map((e) => folder.entries.get(e))]
+    : [folder.whole, ...folder.entries.values()];
+  const run = Promise.all(before).then(fn);
   const settled = run.catch(() => undefined);
-  locks.set(key, settled);
+  if (entries.length) for (const e of entries) folder.entries.set(e, settled);
+  else folder.whole = settled;
+  folder.pending++;
   void settled.then(() => {
-    if (locks.get(key) === settled) locks.delete(key);
+    if (--folder.pending === 0) folders.delete(key);
   });
   return run;
 }

@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureAuthorities, loadAuthority } from '../../../src/pki/authority.js';
@@ -161,6 +162,22 @@ describe('ensureLeaf', () => {
     const results = await Promise.all([1, 2, 3, 4].map(() => ensureLeaf(dir, spec)));
     expect(results.map((r) => r.action).sort()).toEqual(['issued', 'kept', 'kept', 'kept']);
     expect(new Set(results.map((r) => r.description.serial)).size).toBe(1);
+  });
+
+  test('leaves of different hosts issued in parallel under a new CA: one CA, each leaf signed by it', async () => {
+    const specs = ['etcd1', 'etcd2', 'etcd3'].flatMap((h, i) =>
+      (['server', 'peer'] as const).map((kind) => ({
+        ...spec,
+        name: `etcd/${kind}-${h}`,
+        commonName: h,
+        sans: { dns: [h], ips: [`10.0.0.${i + 1}`] },
+      })),
+    );
+    const results = await Promise.all(specs.map((s) => ensureLeaf(dir, s)));
+    expect(results.map((r) => r.action)).toEqual(specs.map(() => 'issued'));
+    const ca = new X509Certificate(readFileSync(path.join(dir, 'etcd/ca.crt')));
+    for (const r of results) expect(new X509Certificate(readFileSync(r.certPath)).verify(ca.publicKey)).toBe(true);
+    expect(readdirSync(path.join(dir, 'etcd')).filter((f) => f.startsWith('ca.'))).toEqual(['ca.crt', 'ca.key']);
   });
 
   test.each([
