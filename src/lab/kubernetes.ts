@@ -30,6 +30,7 @@ import path from 'node:path';
 import { LabError } from '../engine/errors.js';
 import { LAB_STATE_ROOT } from './rootfs.js';
 import { must, run, sha256File } from './system.js';
+import { ensureKubeletKernelSettings } from './kernel.js';
 
 /** What make builds: the control plane, the node's two and kubectl. */
 export const KUBE_BINARIES = [
@@ -356,6 +357,8 @@ function isAlive(pid: number): boolean {
  */
 export async function labKubernetes(o: KubernetesOptions = {}): Promise<KubernetesBuild> {
   const log = o.log ?? (() => undefined);
+  // The binaries are for the lab's kubelets: the machine's kernel must pass their check.
+  for (const change of ensureKubeletKernelSettings()) log(`kernel setting for the lab's kubelets: ${change}`);
   const root = kubernetesRoot(o.root);
   await mkdir(root, { recursive: true });
   const srcVersion = await ensureSourceKnown(log);
