@@ -187,4 +187,64 @@ export function registerCluster(program: Command): void {
         );
       process.exitCode = code;
     });
+
+  addClusterOptions(
+    cluster
+      .command('stop')
+      .description(
+        "kubeasz's 92.stop: stop every Kubernetes service on the cluster's hosts and keep it down at boot, from " +
+          'kubelet down to etcd (the pods stop with the container runtime); nothing is taken away',
+      )
+      .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+      .option('-C, --check', 'show what would stop, change nothing')
+      .option('-v, --verbose', 'also show skipped tasks and every message')
+      .option('--no-wait', 'when another run holds a host, fail at once (exit 4) instead of waiting for it'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  furrow cluster stop -i clusters/prod --yes\n  furrow cluster start -i clusters/prod\n',
+    )
+    .action(async (o: ClusterFlags & { yes?: boolean; check?: boolean; verbose?: boolean; wait?: boolean }) => {
+      const [{ startStopCluster }, { loadClusterWithHosts }] = await Promise.all([
+        import('../cluster/start-stop.js'),
+        import('../cluster/cluster.js'),
+      ]);
+      const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
+      if (!o.check && !o.yes && !process.stdin.isTTY) {
+        throw new InputError(
+          { file: cluster.inventory },
+          'cluster stop asks for confirmation, and there is no terminal to ask on; nothing was touched',
+          'give --yes to stop without asking (or --check to see what it would stop)',
+        );
+      }
+      const hosts = [...inventory.hosts.keys()].join(', ');
+      if (
+        !o.check &&
+        !o.yes &&
+        !(await confirmed(
+          `Every Kubernetes service on ${hosts} stops, with every pod, until \`furrow cluster start\`. ` +
+            `Type 'yes' to stop the cluster: `,
+        ))
+      ) {
+        process.stderr.write('cluster stop: not confirmed; nothing was touched\n');
+        process.exitCode = EXIT.failed;
+        return;
+      }
+      process.exitCode = await startStopCluster(o.inventory, 'stop', await runOptionsFromFlags(o));
+    });
+
+  addClusterOptions(
+    cluster
+      .command('start')
+      .description(
+        "kubeasz's 91.start: start every Kubernetes service on the cluster's hosts and enable it at boot, from etcd " +
+          'up, each layer ready before the next (etcd healthy, apiservers ready, nodes Ready)',
+      )
+      .option('-C, --check', 'show what would start, change nothing')
+      .option('-v, --verbose', 'also show skipped tasks and every message')
+      .option('--no-wait', 'when another run holds a host, fail at once (exit 4) instead of waiting for it'),
+  ).action(async (o: ClusterFlags & { check?: boolean; verbose?: boolean; wait?: boolean }) => {
+    const { startStopCluster } = await import('../cluster/start-stop.js');
+    process.exitCode = await startStopCluster(o.inventory, 'start', await runOptionsFromFlags(o));
+  });
 }

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { bundleVars, readClusterBundle } from '../bundle/cluster.js';
+import { readClusterBundle } from '../bundle/cluster.js';
 import { loadInventory } from '../engine/inventory/index.js';
-import { type Cluster, clusterVars, loadClusterWithHosts } from './cluster.js';
-import { kubernetesVars } from './kubernetes.js';
+import { type Cluster, loadClusterWithHosts } from './cluster.js';
+import { roleVars } from './role-vars.js';
 import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
 
 /** What takes Furrow's parts off hosts: each role's tasks/clean.yml, in reverse deploy order. */
@@ -15,17 +15,8 @@ export const CLEAN_PLAYBOOK = path.join(PACKAGE_PLAYBOOKS, 'clean.yml');
  */
 export async function cleanHosts(cluster: Cluster, run: ClusterRunOptions, limit?: string): Promise<number> {
   const inventory = await loadInventory(cluster.inventory);
-  const bundle = readClusterBundle(cluster.dir);
-  return runOnCluster(
-    cluster,
-    [CLEAN_PLAYBOOK],
-    { ...run, ...(limit ? { limit } : {}) },
-    {
-      ...clusterVars(cluster),
-      ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}),
-      ...kubernetesVars(cluster, inventory, bundle),
-    },
-  );
+  const vars = roleVars(cluster, inventory, readClusterBundle(cluster.dir));
+  return runOnCluster(cluster, [CLEAN_PLAYBOOK], { ...run, ...(limit ? { limit } : {}) }, vars);
 }
 
 /**

@@ -1,11 +1,12 @@
-import { bundleVars, readClusterBundle } from '../bundle/cluster.js';
-import { clusterVars, loadClusterWithHosts } from './cluster.js';
+import { readClusterBundle } from '../bundle/cluster.js';
+import { loadClusterWithHosts } from './cluster.js';
 import { checkExLbInput } from './ex-lb.js';
-import { checkKubernetesInput, kubernetesVars } from './kubernetes.js';
+import { checkKubernetesInput } from './kubernetes.js';
 import { checkNetworkInput } from './network.js';
 import { checkHostsTrustFolderCas } from './preflight.js';
 import { withClusterRepo } from './repo-serve.js';
 import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions, type ListRequest } from './run.js';
+import { roleVars } from './role-vars.js';
 import { resolveSteps } from './steps.js';
 
 /**
@@ -38,11 +39,7 @@ export async function deployCluster(
         steps.map((s) => s.playbook),
         run,
         // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
-        {
-          ...clusterVars(cluster, repo),
-          ...(bundle ? bundleVars(cluster.dir, bundle, inventory) : {}),
-          ...kubernetesVars(cluster, inventory, bundle),
-        },
+        roleVars(cluster, inventory, bundle, repo),
         list,
       ),
     { serve: !list },

@@ -107,6 +107,10 @@ describeLab('docs/cluster.md on the lab', () => {
       ],
       ['kubectl --kubeconfig clusters/prod/kubeconfig-ex-lb get nodes'],
       ['npx furrow cluster status -i clusters/prod'],
+      [
+        'npx furrow cluster stop -i clusters/prod --yes    # every service down, and kept down at boot',
+        'npx furrow cluster start -i clusters/prod         # back up, layer by layer, until every node is Ready',
+      ],
       ['npx furrow cluster destroy -i clusters/prod --yes'],
     ]);
   });
@@ -222,6 +226,63 @@ describeLab('docs/cluster.md on the lab', () => {
     expect(after.stdout).toContain('etcd: 3 of 3 members healthy');
   }, 600_000);
 
+  test('stopping and starting: stop refused without --yes, planned by --check; then every unit down and disabled ' +
+    'on every host, the API gone; start brings each back, the data kept; a second stop or start changes ' +
+    'nothing', async () => {
+    const [stop, start] = steps[5]!.commands as [string, string];
+    const kubectl = (args: string, code = 0) =>
+      run(`kubectl --kubeconfig clusters/prod/kubeconfig --request-timeout=10s ${args}`, code);
+    await kubectl('create configmap furrow-stop-start --from-literal=kept=yes');
+    // Every unit of the cluster a host has: its state now and at boot.
+    const units = (h: string) =>
+      onHost(
+        h,
+        'for u in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-lb ' +
+          'furrow-service-route furrow-pod-routes containerd ex-lb keepalived; do systemctl cat "$u" >/dev/null 2>&1 || continue; ' +
+          'echo "$u $(systemctl is-active "$u") $(systemctl is-enabled "$u")"; done',
+      );
+    const stateOf = async () =>
+      Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, (await units(h)).trim().split('\n')])));
+    const before = await stateOf();
+    // h1 runs every layer (etcd, control plane, node, kube-lb, containerd); h2 and h3 keepalived too.
+    expect(before.h1).toEqual(
+      expect.arrayContaining(['etcd active enabled', 'kube-apiserver active enabled', 'kubelet active enabled']),
+    );
+    expect(before.h3).toEqual(expect.arrayContaining(['keepalived active enabled', 'ex-lb active enabled']));
+    for (const h of HOSTS) for (const line of before[h]) expect(line).toMatch(/ active enabled$/);
+
+    const refused = await run(stop.replace(' --yes', ''), 2);
+    expect(refused.stderr).toContain('cluster stop asks for confirmation, and there is no terminal to ask on');
+    const planned = await run(stop.replace(' --yes', ' --check'));
+    for (const h of HOSTS) expect(recap(planned.stdout)[h]!.changed).toBeGreaterThan(0);
+    expect(await stateOf()).toEqual(before);
+
+    let t = Date.now();
+    const stopped = await run(stop);
+    const stopS = (Date.now() - t) / 1000;
+    for (const h of HOSTS) expect(recap(stopped.stdout)[h]).toMatchObject({ failed: 0, unreachable: 0 });
+    const down = await stateOf();
+    for (const h of HOSTS) {
+      expect(down[h].map((l: string) => l.split(' ')[0])).toEqual(before[h].map((l: string) => l.split(' ')[0]));
+      for (const line of down[h]) expect(line).toMatch(/ inactive disabled$/);
+    }
+    await kubectl('get --raw /readyz', 1);
+    const stopAgain = await run(stop);
+    for (const h of HOSTS) expect(recap(stopAgain.stdout)[h]!.changed).toBe(0);
+
+    t = Date.now();
+    const started = await run(start);
+    const startS = (Date.now() - t) / 1000;
+    for (const h of HOSTS) expect(recap(started.stdout)[h]).toMatchObject({ failed: 0, unreachable: 0 });
+    expect(await stateOf()).toEqual(before);
+    expect((await kubectl('get configmap furrow-stop-start -o jsonpath={.data.kept}')).stdout).toBe('yes');
+    const nodes = (await kubectl('get nodes --no-headers')).stdout.trim().split('\n');
+    expect(nodes.map((l) => l.split(/\s+/).slice(0, 2).join(' ')).sort()).toEqual(HOSTS.map((h) => `${h} Ready`));
+    const startAgain = await run(start);
+    for (const h of HOSTS) expect(recap(startAgain.stdout)[h]!.changed).toBe(0);
+    process.stdout.write(`cluster-doc: cluster stop took ${stopS} s, cluster start ${startS} s\n`);
+  }, 900_000);
+
   test('taking it down: destroy refused without --yes, planned by --check, then every host as the lab made it; a ' +
     'second destroy changes nothing', async () => {
     const refused = await run('npx furrow cluster destroy -i clusters/prod', 2);
@@ -234,7 +295,7 @@ describeLab('docs/cluster.md on the lab', () => {
       'active\nactive\nactive\nactive\n',
     );
 
-    const step = steps[5]!;
+    const step = steps[6]!;
     const started = Date.now();
     const r = await run(step.commands[0]!);
     process.stdout.write(`cluster-doc: cluster destroy took ${(Date.now() - started) / 1000} s\n`);
