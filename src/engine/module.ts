@@ -1,4 +1,4 @@
-import type { JSONSchemaType } from 'ajv';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import type { Connection } from './connections/types.js';
 import type { FileInfo, FileQuery } from './facts/files.js';
 import type { WrittenRecords } from './facts/written.js';
@@ -95,6 +95,16 @@ export interface ModuleContext {
 // biome-ignore lint/suspicious/noExplicitAny: existential; unknown rejects every module (params are contravariant)
 export type AnyModule = Module<any, any>;
 
+/**
+ * A module's params type, derived from its JSON Schema (one declaration): what ajv accepts is what
+ * the code gets. Defaulted params stay optional in the type, as a module called directly (tests)
+ * may leave them out; the run's validator fills them in.
+ */
+/** A module's params schema: an object schema (not JSON Schema's `true` or `false`). */
+export type ParamsSchema = Exclude<JSONSchema, boolean>;
+
+export type ParamsOf<S extends JSONSchema> = FromSchema<S, { keepDefaultedPropertiesOptional: true }>;
+
 /** Where the engine finds modules: the real registry (src/modules/index.ts) or, in tests, fakes. */
 export interface ModuleRegistry {
   findModule(name: string): AnyModule | undefined;
@@ -104,8 +114,11 @@ export interface ModuleRegistry {
 export interface Module<P = Record<string, unknown>, D = unknown> {
   /** One lowercase word, as in a task: `file: {...}`. */
   name: string;
-  /** JSON Schema of the params (ajv); validated before any host is touched. */
-  schema: JSONSchemaType<P> | Record<string, unknown>;
+  /**
+   * JSON Schema of the params (ajv), validated before any host is touched; a module's params type
+   * is derived from it (ParamsOf), so the two cannot disagree.
+   */
+  schema: ParamsSchema;
   /** When the task's params may be given as one string (`command: ls -l`), the key it goes to. */
   freeForm?: string;
   /** Params never printed (passwords, keys). */

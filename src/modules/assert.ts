@@ -3,53 +3,49 @@
  * (CEL, plus Ansible's common forms, see src/engine/expr.ts), read against the task's variables.
  * Runs on the controller; it is evaluated in check mode too.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { evaluateCondition } from '../engine/expr.js';
-import type { Module } from '../engine/module.js';
+import type { Module, ParamsOf } from '../engine/module.js';
 import { flagSchema, toFlag } from './support/param-values.js';
 
-export interface AssertParams {
-  that: string | boolean | (string | boolean)[];
-  fail_msg?: string;
-  /** Ansible's older name for fail_msg. */
-  msg?: string;
-  success_msg?: string;
-  quiet?: boolean | string;
-}
+export type AssertParams = ParamsOf<typeof schema>;
 
-const condition = { type: ['string', 'boolean'] };
+const condition = { type: ['string', 'boolean'] } as const;
+
+const schema = {
+  type: 'object',
+  required: ['that'],
+  properties: {
+    that: {
+      anyOf: [condition, { type: 'array', items: condition, minItems: 1 }],
+      description: 'Conditions (expressions, as in `when`) that must all be true; one or a list.',
+      examples: ['etcd_members | length >= 1', ['bin_dir != ""', 'CLUSTER_NETWORK in ["flannel", "none"]']],
+    },
+    fail_msg: {
+      type: 'string',
+      description: "The message when a condition is false, followed by the condition; default: 'Assertion failed'.",
+      examples: ['CLUSTER_NETWORK must be flannel or none'],
+    },
+    msg: { type: 'string', description: 'Another name for fail_msg, as in Ansible.', examples: ['bad settings'] },
+    success_msg: {
+      type: 'string',
+      description: 'The message when every condition holds.',
+      examples: ['settings are fine'],
+    },
+    quiet: {
+      ...flagSchema,
+      description: 'Say nothing when every condition holds.',
+      examples: [true],
+      default: false,
+    },
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
 
 export const assert: Module<AssertParams, undefined> = {
   name: 'assert',
   local: true,
-  schema: {
-    type: 'object',
-    required: ['that'],
-    properties: {
-      that: {
-        anyOf: [condition, { type: 'array', items: condition, minItems: 1 }],
-        description: 'Conditions (expressions, as in `when`) that must all be true; one or a list.',
-        examples: ['etcd_members | length >= 1', ['bin_dir != ""', 'CLUSTER_NETWORK in ["flannel", "none"]']],
-      },
-      fail_msg: {
-        type: 'string',
-        description: "The message when a condition is false, followed by the condition; default: 'Assertion failed'.",
-        examples: ['CLUSTER_NETWORK must be flannel or none'],
-      },
-      msg: { type: 'string', description: 'Another name for fail_msg, as in Ansible.', examples: ['bad settings'] },
-      success_msg: {
-        type: 'string',
-        description: 'The message when every condition holds.',
-        examples: ['settings are fine'],
-      },
-      quiet: {
-        ...flagSchema,
-        description: 'Say nothing when every condition holds.',
-        examples: [true],
-        default: false,
-      },
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   async plan() {
     return { action: 'none', reason: 'checking is not a change' };

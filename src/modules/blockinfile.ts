@@ -2,8 +2,9 @@
  * blockinfile: keep a block of lines between two marker lines in a file (or remove it). The file
  * is read in the same round trip as its stat; the pure `editBlock` computes the new text.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { InputError } from '../engine/errors.js';
-import type { Module } from '../engine/module.js';
+import type { Module, ParamsOf } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { bareLine, compileRegex, splitLines } from './support/lines.js';
 import {
@@ -20,23 +21,7 @@ import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './sup
 
 export const DEFAULT_MARKER = '# {mark} FURROW MANAGED BLOCK';
 
-export interface BlockinfileParams {
-  path?: string;
-  dest?: string;
-  name?: string;
-  block?: string;
-  marker?: string;
-  marker_begin?: string;
-  marker_end?: string;
-  insertafter?: string;
-  insertbefore?: string;
-  state?: 'present' | 'absent';
-  create?: boolean | string;
-  backup?: boolean | string;
-  mode?: string | number;
-  owner?: string | number;
-  group?: string | number;
-}
+export type BlockinfileParams = ParamsOf<typeof schema>;
 
 export interface BlockEdit {
   begin: string;
@@ -47,72 +32,74 @@ export interface BlockEdit {
   insertBefore?: RegExp | 'BOF';
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    ...pathProperties,
+    block: {
+      type: 'string',
+      description: 'The lines to keep between the markers; empty removes the block.',
+      examples: ['10.0.0.11 h1\n10.0.0.12 h2\n'],
+    },
+    marker: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'The marker line template; {mark} becomes marker_begin or marker_end. Keep it unique per block in a file.',
+      examples: ['# {mark} FURROW CLUSTER HOSTS'],
+      default: DEFAULT_MARKER,
+    },
+    marker_begin: {
+      type: 'string',
+      description: 'What {mark} becomes in the first marker line.',
+      examples: ['BEGIN'],
+      default: 'BEGIN',
+    },
+    marker_end: {
+      type: 'string',
+      description: 'What {mark} becomes in the last marker line.',
+      examples: ['END'],
+      default: 'END',
+    },
+    insertafter: {
+      type: 'string',
+      description: 'Where a new block goes: after the last line matching this regex, or EOF (the default).',
+      examples: ['^127\\.0\\.0\\.1', 'EOF'],
+    },
+    insertbefore: {
+      type: 'string',
+      description: 'Where a new block goes: before the last line matching this regex, or BOF.',
+      examples: ['BOF'],
+    },
+    state: {
+      enum: ['present', 'absent'],
+      description: 'present keeps the block in the file; absent removes it with its markers.',
+      examples: ['absent'],
+      default: 'present',
+    },
+    create: {
+      ...flagSchema,
+      description: 'Create the file when it is missing (otherwise a missing file fails the task).',
+      examples: [true],
+      default: false,
+    },
+    backup: {
+      ...flagSchema,
+      description: 'Keep the old file as <path>.<date>~ when it changes.',
+      examples: [true],
+      default: false,
+    },
+    mode: modeParam,
+    owner: ownerParam,
+    group: groupParam,
+  },
+  anyOf: pathRequired,
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const blockinfile: Module<BlockinfileParams, WriteData> = {
   name: 'blockinfile',
-  schema: {
-    type: 'object',
-    properties: {
-      ...pathProperties,
-      block: {
-        type: 'string',
-        description: 'The lines to keep between the markers; empty removes the block.',
-        examples: ['10.0.0.11 h1\n10.0.0.12 h2\n'],
-      },
-      marker: {
-        type: 'string',
-        minLength: 1,
-        description:
-          'The marker line template; {mark} becomes marker_begin or marker_end. Keep it unique per block in a file.',
-        examples: ['# {mark} FURROW CLUSTER HOSTS'],
-        default: DEFAULT_MARKER,
-      },
-      marker_begin: {
-        type: 'string',
-        description: 'What {mark} becomes in the first marker line.',
-        examples: ['BEGIN'],
-        default: 'BEGIN',
-      },
-      marker_end: {
-        type: 'string',
-        description: 'What {mark} becomes in the last marker line.',
-        examples: ['END'],
-        default: 'END',
-      },
-      insertafter: {
-        type: 'string',
-        description: 'Where a new block goes: after the last line matching this regex, or EOF (the default).',
-        examples: ['^127\\.0\\.0\\.1', 'EOF'],
-      },
-      insertbefore: {
-        type: 'string',
-        description: 'Where a new block goes: before the last line matching this regex, or BOF.',
-        examples: ['BOF'],
-      },
-      state: {
-        enum: ['present', 'absent'],
-        description: 'present keeps the block in the file; absent removes it with its markers.',
-        examples: ['absent'],
-        default: 'present',
-      },
-      create: {
-        ...flagSchema,
-        description: 'Create the file when it is missing (otherwise a missing file fails the task).',
-        examples: [true],
-        default: false,
-      },
-      backup: {
-        ...flagSchema,
-        description: 'Keep the old file as <path>.<date>~ when it changes.',
-        examples: [true],
-        default: false,
-      },
-      mode: modeParam,
-      owner: ownerParam,
-      group: groupParam,
-    },
-    anyOf: pathRequired,
-    additionalProperties: false,
-  },
+  schema,
 
   fileQueries: async (_ctx, params) => textEditQueries(pathParam(params, 'blockinfile')),
 
@@ -133,7 +120,10 @@ export const blockinfile: Module<BlockinfileParams, WriteData> = {
   apply: (ctx, plan) => applyWrite(ctx, plan),
 };
 
-export function blockEdit(params: BlockinfileParams): BlockEdit {
+/** The params an edit of the text needs: all but the file's path. */
+export type BlockEditParams = Omit<BlockinfileParams, 'path' | 'dest' | 'name'>;
+
+export function blockEdit(params: BlockEditParams): BlockEdit {
   if (params.insertafter !== undefined && params.insertbefore !== undefined) {
     throw new InputError(undefined, 'blockinfile: insertafter and insertbefore exclude each other', 'give one of them');
   }

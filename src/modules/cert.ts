@@ -5,41 +5,23 @@
  * one probe round trip; the diff shows subject, SANs and expiry, of the certificate to be
  * written and of the one on the host, and a key only as "(secret changed)".
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { posix } from 'node:path';
 import { FurrowError, InputError } from '../engine/errors.js';
 import type { FileInfo, FileQuery } from '../engine/facts/files.js';
-import type { ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
+import type { ModuleContext, Plan, PlanAction, ValueChange, ParamsOf } from '../engine/module.js';
 import type { Module } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import type { CertDescription } from '../pki/describe.js';
 import type { SourceFile } from '../pki/distribute.js';
 import type { LeafResult } from '../pki/leaf.js';
-import { USAGES, type LeafSpec } from '../pki/spec.js';
+import { USAGES } from '../pki/spec.js';
 import { wantedAttrs } from './support/attributes.js';
 import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
-export interface CertParams {
-  /** The certificate under src_dir, without extension ('etcd/server-etcd1'); defaults to spec.name. */
-  name?: string;
-  spec?: LeafSpec;
-  /** The cluster's pki/ folder on the controller; defaults to the variable pki_dir. */
-  src_dir?: string;
-  /** Folder on the host. */
-  dest: string;
-  cert_file?: string;
-  key_file?: string;
-  ca_file?: string;
-  key?: boolean | string;
-  ca?: boolean | string;
-  owner?: string | number;
-  group?: string | number;
-  cert_mode?: string | number;
-  key_mode?: string | number;
-  renew_within_days?: number;
-  key_type?: 'rsa' | 'ecdsa';
-}
+export type CertParams = ParamsOf<typeof schema>;
 
 export interface CertData {
   /** The destination folder does not exist yet. */
@@ -47,7 +29,7 @@ export interface CertData {
   writes: WriteData[];
 }
 
-const names = { type: 'array', items: { type: 'string' } };
+const names = { type: 'array', items: { type: 'string' } } as const;
 export const specSchema = {
   type: 'object',
   description: 'issue the certificate on the controller when missing, different or expiring (see docs/pki.md)',
@@ -110,94 +92,96 @@ export const specSchema = {
   },
   required: ['name', 'ca', 'commonName', 'usages'],
   additionalProperties: false,
-};
+} as const;
 
 // A certificate is a few kilobytes: fetching a differing one to describe it costs nothing extra.
 const MAX_CERT_BYTES = 64 * 1024;
 
+const schema = {
+  type: 'object',
+  properties: {
+    name: {
+      type: 'string',
+      minLength: 1,
+      description: "the certificate under src_dir, without extension ('etcd/server-etcd1'); default: spec.name",
+      examples: ['etcd/server-h1'],
+    },
+    spec: {
+      ...specSchema,
+      examples: [
+        {
+          name: 'etcd/server-h1',
+          ca: 'etcd/ca',
+          commonName: 'etcd',
+          usages: ['server', 'client'],
+          sans: { ips: ['10.0.0.11', '127.0.0.1'] },
+        },
+      ],
+    },
+    src_dir: {
+      type: 'string',
+      minLength: 1,
+      description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
+      examples: ['{{ furrow_pki_dir }}'],
+    },
+    dest: {
+      type: 'string',
+      minLength: 1,
+      description: 'folder on the host (created when missing)',
+      examples: ['/etc/kubernetes/pki/etcd'],
+    },
+    cert_file: {
+      type: 'string',
+      minLength: 1,
+      description: 'file name in dest; default: the last part of name + .crt',
+      examples: ['server.crt'],
+    },
+    key_file: {
+      type: 'string',
+      minLength: 1,
+      description: 'file name in dest; default: the last part of name + .key',
+      examples: ['server.key'],
+    },
+    ca_file: {
+      type: 'string',
+      minLength: 1,
+      default: 'ca.crt',
+      description: 'file name of the CA certificate in dest',
+      examples: ['ca.crt'],
+    },
+    key: { ...flagSchema, default: true, description: 'also put the private key', examples: [false] },
+    ca: {
+      ...flagSchema,
+      default: false,
+      description: 'also put the certificate of the CA that signed it',
+      examples: [true],
+    },
+    owner: ownerParam,
+    group: groupParam,
+    cert_mode: { ...modeParam, default: '0644', description: 'mode of the certificate files', examples: ['0640'] },
+    key_mode: { ...modeParam, default: '0600', description: 'mode of the private key', examples: ['0400'] },
+    renew_within_days: {
+      type: 'integer',
+      minimum: 0,
+      default: 30,
+      description: 're-issue (with spec) when it expires within this many days',
+      examples: [60],
+    },
+    key_type: {
+      type: 'string',
+      enum: ['rsa', 'ecdsa'],
+      default: 'rsa',
+      description: 'key type of a newly issued certificate (and of a new CA)',
+      examples: ['ecdsa'],
+    },
+  },
+  required: ['dest'],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const cert: Module<CertParams, CertData> = {
   name: 'cert',
-  schema: {
-    type: 'object',
-    properties: {
-      name: {
-        type: 'string',
-        minLength: 1,
-        description: "the certificate under src_dir, without extension ('etcd/server-etcd1'); default: spec.name",
-        examples: ['etcd/server-h1'],
-      },
-      spec: {
-        ...specSchema,
-        examples: [
-          {
-            name: 'etcd/server-h1',
-            ca: 'etcd/ca',
-            commonName: 'etcd',
-            usages: ['server', 'client'],
-            sans: { ips: ['10.0.0.11', '127.0.0.1'] },
-          },
-        ],
-      },
-      src_dir: {
-        type: 'string',
-        minLength: 1,
-        description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
-        examples: ['{{ furrow_pki_dir }}'],
-      },
-      dest: {
-        type: 'string',
-        minLength: 1,
-        description: 'folder on the host (created when missing)',
-        examples: ['/etc/kubernetes/pki/etcd'],
-      },
-      cert_file: {
-        type: 'string',
-        minLength: 1,
-        description: 'file name in dest; default: the last part of name + .crt',
-        examples: ['server.crt'],
-      },
-      key_file: {
-        type: 'string',
-        minLength: 1,
-        description: 'file name in dest; default: the last part of name + .key',
-        examples: ['server.key'],
-      },
-      ca_file: {
-        type: 'string',
-        minLength: 1,
-        default: 'ca.crt',
-        description: 'file name of the CA certificate in dest',
-        examples: ['ca.crt'],
-      },
-      key: { ...flagSchema, default: true, description: 'also put the private key', examples: [false] },
-      ca: {
-        ...flagSchema,
-        default: false,
-        description: 'also put the certificate of the CA that signed it',
-        examples: [true],
-      },
-      owner: ownerParam,
-      group: groupParam,
-      cert_mode: { ...modeParam, default: '0644', description: 'mode of the certificate files', examples: ['0640'] },
-      key_mode: { ...modeParam, default: '0600', description: 'mode of the private key', examples: ['0400'] },
-      renew_within_days: {
-        type: 'integer',
-        minimum: 0,
-        default: 30,
-        description: 're-issue (with spec) when it expires within this many days',
-        examples: [60],
-      },
-      key_type: {
-        type: 'string',
-        enum: ['rsa', 'ecdsa'],
-        default: 'rsa',
-        description: 'key type of a newly issued certificate (and of a new CA)',
-        examples: ['ecdsa'],
-      },
-    },
-    required: ['dest'],
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     const { name, srcDir } = resolveNames(ctx, params);

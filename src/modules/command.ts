@@ -4,27 +4,19 @@
  * `creates` / `removes` guard says there is nothing to do (one round trip to look, none without
  * guards). The guards and the run itself are shared with `shell`.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
 import type { ExecResult } from '../engine/connections/types.js';
-import type { ApplyResult, Module, ModuleContext, Plan } from '../engine/module.js';
+import type { ApplyResult, Module, ModuleContext, Plan, ParamsOf } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { flagSchema, toFlag } from './support/param-values.js';
 import { commandFailed } from '../engine/command-failure.js';
 
-export interface RunParams {
-  chdir?: string;
-  creates?: string;
-  removes?: string;
-  stdin?: string;
-  stdin_add_newline?: boolean | string;
-  strip_empty_ends?: boolean | string;
-}
+/** The run options command and shell share (chdir, creates, removes, stdin, ...). */
+export type RunParams = ParamsOf<{ type: 'object'; properties: typeof runSchemaProperties }>;
 
-export interface CommandParams extends RunParams {
-  cmd?: string;
-  argv?: string[];
-}
+export type CommandParams = ParamsOf<typeof schema>;
 
 /** What apply runs: the whole sh text, and the command as the result reports it. */
 export interface RunData {
@@ -58,32 +50,34 @@ export const runSchemaProperties = {
     description: "drop stdout's and stderr's trailing newlines",
     examples: [false],
   },
-};
+} as const;
+
+const schema = {
+  type: 'object',
+  properties: {
+    cmd: {
+      type: 'string',
+      description:
+        'The command line, split into words as a shell would but run without one (no pipes, redirections or ' +
+        'variables); or give it as the free form.',
+      examples: ['/opt/kube/bin/etcdctl endpoint health'],
+    },
+    argv: {
+      type: 'array',
+      items: { type: 'string' },
+      minItems: 1,
+      description: 'The command as a list of words, none of them split again.',
+      examples: [['/opt/kube/bin/kubectl', 'get', 'nodes', '-o', 'name']],
+    },
+    ...runSchemaProperties,
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
 
 export const command: Module<CommandParams, RunData> = {
   name: 'command',
   freeForm: 'cmd',
-  schema: {
-    type: 'object',
-    properties: {
-      cmd: {
-        type: 'string',
-        description:
-          'The command line, split into words as a shell would but run without one (no pipes, redirections or ' +
-          'variables); or give it as the free form.',
-        examples: ['/opt/kube/bin/etcdctl endpoint health'],
-      },
-      argv: {
-        type: 'array',
-        items: { type: 'string' },
-        minItems: 1,
-        description: 'The command as a list of words, none of them split again.',
-        examples: [['/opt/kube/bin/kubectl', 'get', 'nodes', '-o', 'name']],
-      },
-      ...runSchemaProperties,
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     const argv = commandArgv(params);

@@ -3,11 +3,12 @@
  * and group. Compared by sha256 in the one probe round trip; written atomically; an unchanged file
  * is never transferred.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { InputError } from '../engine/errors.js';
 import type { FileQuery } from '../engine/facts/files.js';
-import type { Module, ModuleContext } from '../engine/module.js';
+import type { Module, ModuleContext, ParamsOf } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { sha256, sha256OfFile } from './support/content.js';
 import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
@@ -20,60 +21,53 @@ import {
   type WriteData,
 } from './support/write-file.js';
 
-export interface CopyParams {
-  dest: string;
-  content?: string;
-  src?: string;
-  mode?: string | number;
-  owner?: string | number;
-  group?: string | number;
-  backup?: boolean | string;
-  force?: boolean | string;
-}
+export type CopyParams = ParamsOf<typeof schema>;
+
+const schema = {
+  type: 'object',
+  properties: {
+    dest: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'Where the file goes on the host; ending in / (or an existing folder), a src lands inside it ' +
+        'under its own name.',
+      examples: ['/opt/kube/bin/etcd', '/etc/containerd/'],
+    },
+    content: {
+      type: 'string',
+      description: "The file's content, given inline (instead of src).",
+      examples: ['net.ipv4.ip_forward = 1\n'],
+    },
+    src: {
+      type: 'string',
+      minLength: 1,
+      description: "A controller file: a path, or a name looked up in the role's files/ then beside the playbook.",
+      examples: ['{{ furrow_bin_dir }}/etcd', 'chrony.conf'],
+    },
+    mode: modeParam,
+    owner: ownerParam,
+    group: groupParam,
+    backup: {
+      ...flagSchema,
+      description: 'Keep the old file as <dest>.<date>~ when it changes.',
+      examples: [true],
+      default: false,
+    },
+    force: {
+      ...flagSchema,
+      description: 'Replace a file whose content differs; false only creates a missing file.',
+      examples: [false],
+      default: true,
+    },
+  },
+  required: ['dest'],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
 
 export const copy: Module<CopyParams, WriteData> = {
   name: 'copy',
-  schema: {
-    type: 'object',
-    properties: {
-      dest: {
-        type: 'string',
-        minLength: 1,
-        description:
-          'Where the file goes on the host; ending in / (or an existing folder), a src lands inside it ' +
-          'under its own name.',
-        examples: ['/opt/kube/bin/etcd', '/etc/containerd/'],
-      },
-      content: {
-        type: 'string',
-        description: "The file's content, given inline (instead of src).",
-        examples: ['net.ipv4.ip_forward = 1\n'],
-      },
-      src: {
-        type: 'string',
-        minLength: 1,
-        description: "A controller file: a path, or a name looked up in the role's files/ then beside the playbook.",
-        examples: ['{{ furrow_bin_dir }}/etcd', 'chrony.conf'],
-      },
-      mode: modeParam,
-      owner: ownerParam,
-      group: groupParam,
-      backup: {
-        ...flagSchema,
-        description: 'Keep the old file as <dest>.<date>~ when it changes.',
-        examples: [true],
-        default: false,
-      },
-      force: {
-        ...flagSchema,
-        description: 'Replace a file whose content differs; false only creates a missing file.',
-        examples: [false],
-        default: true,
-      },
-    },
-    required: ['dest'],
-    additionalProperties: false,
-  },
+  schema,
   secret: ['content'],
 
   async fileQueries(ctx, params) {

@@ -3,41 +3,40 @@
  * `var` takes a variable name or a path into it (`result.stdout_lines[0]`, `hostvars['h1'].x`);
  * an undefined one shows as Ansible shows it. `verbosity` is accepted and ignored.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { InputError } from '../engine/errors.js';
-import type { Module } from '../engine/module.js';
+import type { Module, ParamsOf } from '../engine/module.js';
 
-export interface DebugParams {
-  msg?: unknown;
-  var?: string;
-  verbosity?: number | string;
-}
+export type DebugParams = ParamsOf<typeof schema>;
 
 export const NOT_DEFINED = 'VARIABLE IS NOT DEFINED!';
+
+const schema = {
+  type: 'object',
+  properties: {
+    msg: {
+      description: 'What to print: any value (a template is rendered first).',
+      examples: ['etcd is at {{ etcd_endpoints }}'],
+    },
+    var: {
+      type: 'string',
+      minLength: 1,
+      description: 'A variable, or a path into one, to print with its name.',
+      examples: ['result.stdout_lines[0]'],
+    },
+    verbosity: {
+      type: ['integer', 'string'],
+      description: 'Accepted for Ansible playbooks and ignored: debug always prints.',
+      examples: [1],
+    },
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
 
 export const debug: Module<DebugParams, undefined> = {
   name: 'debug',
   local: true,
-  schema: {
-    type: 'object',
-    properties: {
-      msg: {
-        description: 'What to print: any value (a template is rendered first).',
-        examples: ['etcd is at {{ etcd_endpoints }}'],
-      },
-      var: {
-        type: 'string',
-        minLength: 1,
-        description: 'A variable, or a path into one, to print with its name.',
-        examples: ['result.stdout_lines[0]'],
-      },
-      verbosity: {
-        type: ['integer', 'string'],
-        description: 'Accepted for Ansible playbooks and ignored: debug always prints.',
-        examples: [1],
-      },
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(_ctx, params) {
     if (params.msg !== undefined && params.var !== undefined)

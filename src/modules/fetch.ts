@@ -3,21 +3,16 @@
  * flat: true). The local copy's sha256 goes into the probe, so the host compares and the file
  * travels only when it differs.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FurrowError } from '../engine/errors.js';
-import type { Module, Plan } from '../engine/module.js';
+import type { Module, Plan, ParamsOf } from '../engine/module.js';
 import { isText, sha256, sha256OfFile, unifiedDiff } from './support/content.js';
 import { flagSchema, toFlag } from './support/param-values.js';
 import { DIFF_LIMIT } from './support/write-file.js';
 
-export interface FetchParams {
-  src: string;
-  dest: string;
-  flat?: boolean | string;
-  fail_on_missing?: boolean | string;
-  validate_checksum?: boolean | string;
-}
+export type FetchParams = ParamsOf<typeof schema>;
 
 export interface FetchData {
   src: string;
@@ -26,45 +21,47 @@ export interface FetchData {
   validate: boolean;
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    src: {
+      type: 'string',
+      minLength: 1,
+      description: 'The file on the host.',
+      examples: ['/etc/kubernetes/admin.conf'],
+    },
+    dest: {
+      type: 'string',
+      minLength: 1,
+      description: 'The controller folder it goes under, as dest/<host>/<src>; with flat, the file itself.',
+      examples: ['fetched/', 'clusters/prod/kubeconfig'],
+    },
+    flat: {
+      ...flagSchema,
+      description: 'Put the file at dest itself, not under dest/<host>/.',
+      examples: [true],
+      default: false,
+    },
+    fail_on_missing: {
+      ...flagSchema,
+      description: 'Fail when src does not exist on the host (false: skip it with a note).',
+      examples: [false],
+      default: true,
+    },
+    validate_checksum: {
+      ...flagSchema,
+      description: "Check the copy's sha256 against the host's after the transfer.",
+      examples: [false],
+      default: true,
+    },
+  },
+  required: ['src', 'dest'],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const fetch: Module<FetchParams, FetchData> = {
   name: 'fetch',
-  schema: {
-    type: 'object',
-    properties: {
-      src: {
-        type: 'string',
-        minLength: 1,
-        description: 'The file on the host.',
-        examples: ['/etc/kubernetes/admin.conf'],
-      },
-      dest: {
-        type: 'string',
-        minLength: 1,
-        description: 'The controller folder it goes under, as dest/<host>/<src>; with flat, the file itself.',
-        examples: ['fetched/', 'clusters/prod/kubeconfig'],
-      },
-      flat: {
-        ...flagSchema,
-        description: 'Put the file at dest itself, not under dest/<host>/.',
-        examples: [true],
-        default: false,
-      },
-      fail_on_missing: {
-        ...flagSchema,
-        description: 'Fail when src does not exist on the host (false: skip it with a note).',
-        examples: [false],
-        default: true,
-      },
-      validate_checksum: {
-        ...flagSchema,
-        description: "Check the copy's sha256 against the host's after the transfer.",
-        examples: [false],
-        default: true,
-      },
-    },
-    required: ['src', 'dest'],
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     const localPath = fetchPath(ctx.host, params.src, params.dest, toFlag(params.flat, 'fetch', 'flat', false));

@@ -3,11 +3,12 @@
  * file module. One probe round trip (the path as it is, the path through links, and a link's
  * src); the pure `decideFile` turns that into one shell command that apply runs.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import { FurrowError, InputError } from '../engine/errors.js';
 import type { FileInfo, FileQuery } from '../engine/facts/files.js';
-import type { Module, Plan, ValueChange } from '../engine/module.js';
+import type { Module, Plan, ValueChange, ParamsOf } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { attrChanges, attrCommand, describeChanges, wantedAttrs, type WantedAttrs } from './support/attributes.js';
 import { formatMode, resolveMode } from './support/modes.js';
@@ -25,18 +26,7 @@ import { runOrFail } from './support/run.js';
 
 export type FileState = 'file' | 'directory' | 'link' | 'absent' | 'touch';
 
-export interface FileParams {
-  path?: string;
-  dest?: string;
-  name?: string;
-  state?: FileState;
-  mode?: string | number;
-  owner?: string | number;
-  group?: string | number;
-  recurse?: boolean | string;
-  src?: string;
-  force?: boolean | string;
-}
+export type FileParams = ParamsOf<typeof schema>;
 
 /** The params after checks: what `decideFile` needs. */
 export interface FileWant {
@@ -59,47 +49,49 @@ export interface FileData {
   command: string;
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    ...pathProperties,
+    state: {
+      enum: ['file', 'directory', 'link', 'absent', 'touch'],
+      description:
+        'What path must be: file (exists already), directory (made with its parents), link (to src), absent ' +
+        '(removed, folders with their content), touch (created empty when missing; an existing one keeps its ' +
+        'times). Absent: directory with recurse, link with src, else what is there (file when missing).',
+      examples: ['directory', 'absent'],
+    },
+    mode: modeParam,
+    owner: ownerParam,
+    group: groupParam,
+    recurse: {
+      ...flagSchema,
+      description: 'With state directory: mode, owner and group also for everything below.',
+      examples: [true],
+      default: false,
+    },
+    src: {
+      type: 'string',
+      minLength: 1,
+      description: 'With state link: what the link points to.',
+      examples: ['/opt/kube/bin/kubectl'],
+    },
+    force: {
+      ...flagSchema,
+      description:
+        'With state link: link to a src that does not exist, or replace a file or an empty folder in the way ' +
+        '(another link is replaced without it).',
+      examples: [true],
+      default: false,
+    },
+  },
+  anyOf: pathRequired,
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const file: Module<FileParams, FileData> = {
   name: 'file',
-  schema: {
-    type: 'object',
-    properties: {
-      ...pathProperties,
-      state: {
-        enum: ['file', 'directory', 'link', 'absent', 'touch'],
-        description:
-          'What path must be: file (exists already), directory (made with its parents), link (to src), absent ' +
-          '(removed, folders with their content), touch (created empty when missing; an existing one keeps its ' +
-          'times). Absent: directory with recurse, link with src, else what is there (file when missing).',
-        examples: ['directory', 'absent'],
-      },
-      mode: modeParam,
-      owner: ownerParam,
-      group: groupParam,
-      recurse: {
-        ...flagSchema,
-        description: 'With state directory: mode, owner and group also for everything below.',
-        examples: [true],
-        default: false,
-      },
-      src: {
-        type: 'string',
-        minLength: 1,
-        description: 'With state link: what the link points to.',
-        examples: ['/opt/kube/bin/kubectl'],
-      },
-      force: {
-        ...flagSchema,
-        description:
-          'With state link: link to a src that does not exist, or replace a file or an empty folder in the way ' +
-          '(another link is replaced without it).',
-        examples: [true],
-        default: false,
-      },
-    },
-    anyOf: pathRequired,
-    additionalProperties: false,
-  },
+  schema,
 
   fileQueries: async (_ctx, params) => queriesFor(fileWant(params)),
 

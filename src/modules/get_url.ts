@@ -3,10 +3,11 @@
  * Skipped when dest exists and matches `checksum`, or exists and force is false with no checksum.
  * The download lands in a temp file beside dest, is checked, then renamed: never half a file.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { posix } from 'node:path';
 import { FurrowError, InputError } from '../engine/errors.js';
 import type { FileInfo } from '../engine/facts/files.js';
-import type { Module, Plan, ValueChange } from '../engine/module.js';
+import type { Module, Plan, ValueChange, ParamsOf } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
 import { attrChanges, attrCommand, describeChanges, wantedAttrs } from './support/attributes.js';
 import { formatMode, resolveMode } from './support/modes.js';
@@ -14,19 +15,7 @@ import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support
 import { runOrFail } from './support/run.js';
 import { commandFailure } from '../engine/command-failure.js';
 
-export interface GetUrlParams {
-  url: string;
-  dest: string;
-  /** 'sha256:<64 hex digits>'. */
-  checksum?: string;
-  mode?: string | number;
-  owner?: string | number;
-  group?: string | number;
-  force?: boolean | string;
-  /** Seconds for the whole transfer (default 30). */
-  timeout?: number;
-  validate_certs?: boolean | string;
-}
+export type GetUrlParams = ParamsOf<typeof schema>;
 
 export interface GetUrlData {
   path: string;
@@ -165,49 +154,51 @@ export function downloadScript(
   return lines.join('\n');
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    url: {
+      type: 'string',
+      minLength: 1,
+      description: 'What to download (http, https or file URL); the host fetches it with curl or wget.',
+      examples: ['http://10.0.0.1:8080/bin/etcd', 'file:///srv/bundle/bin/etcd'],
+    },
+    dest: {
+      type: 'string',
+      minLength: 1,
+      description: 'The file on the host the download lands in (atomically, through a temp file beside it).',
+      examples: ['/opt/kube/bin/etcd'],
+    },
+    checksum: {
+      type: 'string',
+      description:
+        "'sha256:<64 hex digits>' the download must match; an existing dest that matches is not fetched again.",
+      examples: ['sha256:0b1d9b1e8e4f4c1f7d2b1c9d5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b'],
+    },
+    mode: modeParam,
+    owner: ownerParam,
+    group: groupParam,
+    force: {
+      ...flagSchema,
+      description: 'Without a checksum, fetch again even when dest exists.',
+      examples: [true],
+      default: false,
+    },
+    timeout: { type: 'integer', minimum: 1, description: 'Seconds the download may take.', examples: [60] },
+    validate_certs: {
+      ...flagSchema,
+      description: "Check the server's TLS certificate (false: curl -k).",
+      examples: [false],
+      default: true,
+    },
+  },
+  required: ['url', 'dest'],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const getUrl: Module<GetUrlParams, GetUrlData> = {
   name: 'get_url',
-  schema: {
-    type: 'object',
-    properties: {
-      url: {
-        type: 'string',
-        minLength: 1,
-        description: 'What to download (http, https or file URL); the host fetches it with curl or wget.',
-        examples: ['http://10.0.0.1:8080/bin/etcd', 'file:///srv/bundle/bin/etcd'],
-      },
-      dest: {
-        type: 'string',
-        minLength: 1,
-        description: 'The file on the host the download lands in (atomically, through a temp file beside it).',
-        examples: ['/opt/kube/bin/etcd'],
-      },
-      checksum: {
-        type: 'string',
-        description:
-          "'sha256:<64 hex digits>' the download must match; an existing dest that matches is not fetched again.",
-        examples: ['sha256:0b1d9b1e8e4f4c1f7d2b1c9d5e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b'],
-      },
-      mode: modeParam,
-      owner: ownerParam,
-      group: groupParam,
-      force: {
-        ...flagSchema,
-        description: 'Without a checksum, fetch again even when dest exists.',
-        examples: [true],
-        default: false,
-      },
-      timeout: { type: 'integer', minimum: 1, description: 'Seconds the download may take.', examples: [60] },
-      validate_certs: {
-        ...flagSchema,
-        description: "Check the server's TLS certificate (false: curl -k).",
-        examples: [false],
-        default: true,
-      },
-    },
-    required: ['url', 'dest'],
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     checkUrl(params.url);

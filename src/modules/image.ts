@@ -6,32 +6,15 @@
  * different image is imported from a tar streamed over the connection (only the host's platform),
  * with nothing written to the host's disk on the way.
  */
-import type { Module } from '../engine/module.js';
+import type { JSONSchema } from 'json-schema-to-ts';
+import type { Module, ParamsOf } from '../engine/module.js';
 import { FurrowError, InputError } from '../engine/errors.js';
 import { sh } from '../engine/shell.js';
 import { archName } from '../engine/facts/gather.js';
 import { dockerLoadTar, imageForPlatform, ociImportTar, type ImagePlatform } from '../bundle/image-archive.js';
 import { commandFailed, commandFailure } from '../engine/command-failure.js';
 
-export interface ImageParams {
-  /** The name the runtime lists it under: docker.io/library/busybox:1.36. */
-  name: string;
-  /** Digest of the image's index or manifest in the layout (the one the registry served). */
-  digest: string;
-  /** The OCI image layout on the controller. */
-  layout: string;
-  runtime?: 'containerd' | 'docker';
-  /** containerd namespace. */
-  namespace?: string;
-  /** containerd snapshotter to unpack into (ctr's own default is overlayfs, whatever containerd's CRI uses). */
-  snapshotter?: string;
-  /** containerd's socket. */
-  address?: string;
-  /** Folders searched for ctr / docker before PATH (bin_dir). */
-  path?: string;
-  /** What to do when the runtime is not installed or not running: fail (default), or skip with a note. */
-  if_no_runtime?: 'fail' | 'skip';
-}
+export type ImageParams = ParamsOf<typeof schema>;
 
 interface ImageData {
   image: ImagePlatform;
@@ -41,73 +24,75 @@ interface ImageData {
 const NO_RUNTIME = 'furrow-no-runtime';
 const DEFAULT_ADDRESS = '/run/containerd/containerd.sock';
 
+const schema = {
+  type: 'object',
+  required: ['name', 'digest', 'layout'],
+  properties: {
+    name: {
+      type: 'string',
+      minLength: 1,
+      description: 'The name the runtime lists the image under.',
+      examples: ['registry.k8s.io/pause:3.2'],
+    },
+    digest: {
+      type: 'string',
+      pattern: '^sha256:[0-9a-f]{64}$',
+      description: 'sha256:<64 hex digits>',
+      examples: ['sha256:abababababababababababababababababababababababababababababababab'],
+    },
+    layout: {
+      type: 'string',
+      minLength: 1,
+      description: "The OCI image layout on the controller holding it (an offline bundle's images/).",
+      examples: ['{{ furrow_cluster_dir }}/bundle/images'],
+    },
+    runtime: {
+      type: 'string',
+      enum: ['containerd', 'docker'],
+      description: 'Which container runtime gets the image.',
+      examples: ['docker'],
+      default: 'containerd',
+    },
+    namespace: {
+      type: 'string',
+      minLength: 1,
+      description: "containerd's namespace (k8s.io is where the kubelet looks).",
+      examples: ['k8s.io'],
+      default: 'k8s.io',
+    },
+    snapshotter: {
+      type: 'string',
+      minLength: 1,
+      description: "containerd snapshotter to unpack into (default: ctr's own, overlayfs).",
+      examples: ['native'],
+    },
+    address: {
+      type: 'string',
+      minLength: 1,
+      description: "containerd's socket.",
+      examples: ['/run/containerd/containerd.sock'],
+      default: DEFAULT_ADDRESS,
+    },
+    path: {
+      type: 'string',
+      description: 'Folders searched for ctr or docker before PATH.',
+      examples: ['/opt/kube/bin'],
+    },
+    if_no_runtime: {
+      type: 'string',
+      enum: ['fail', 'skip'],
+      description:
+        'When the runtime is not installed or not running: fail, or skip with a note (it is imported once it runs).',
+      examples: ['skip'],
+      default: 'fail',
+    },
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const image: Module<ImageParams, ImageData> = {
   name: 'image',
-  schema: {
-    type: 'object',
-    required: ['name', 'digest', 'layout'],
-    properties: {
-      name: {
-        type: 'string',
-        minLength: 1,
-        description: 'The name the runtime lists the image under.',
-        examples: ['registry.k8s.io/pause:3.2'],
-      },
-      digest: {
-        type: 'string',
-        pattern: '^sha256:[0-9a-f]{64}$',
-        description: 'sha256:<64 hex digits>',
-        examples: ['sha256:abababababababababababababababababababababababababababababababab'],
-      },
-      layout: {
-        type: 'string',
-        minLength: 1,
-        description: "The OCI image layout on the controller holding it (an offline bundle's images/).",
-        examples: ['{{ furrow_cluster_dir }}/bundle/images'],
-      },
-      runtime: {
-        type: 'string',
-        enum: ['containerd', 'docker'],
-        description: 'Which container runtime gets the image.',
-        examples: ['docker'],
-        default: 'containerd',
-      },
-      namespace: {
-        type: 'string',
-        minLength: 1,
-        description: "containerd's namespace (k8s.io is where the kubelet looks).",
-        examples: ['k8s.io'],
-        default: 'k8s.io',
-      },
-      snapshotter: {
-        type: 'string',
-        minLength: 1,
-        description: "containerd snapshotter to unpack into (default: ctr's own, overlayfs).",
-        examples: ['native'],
-      },
-      address: {
-        type: 'string',
-        minLength: 1,
-        description: "containerd's socket.",
-        examples: ['/run/containerd/containerd.sock'],
-        default: DEFAULT_ADDRESS,
-      },
-      path: {
-        type: 'string',
-        description: 'Folders searched for ctr or docker before PATH.',
-        examples: ['/opt/kube/bin'],
-      },
-      if_no_runtime: {
-        type: 'string',
-        enum: ['fail', 'skip'],
-        description:
-          'When the runtime is not installed or not running: fail, or skip with a note (it is imported once it runs).',
-        examples: ['skip'],
-        default: 'fail',
-      },
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     const runtime = params.runtime ?? 'containerd';

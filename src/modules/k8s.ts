@@ -6,11 +6,12 @@
  * changed; check mode is that dry run (the apiserver validates every object, nothing changes).
  * state: absent deletes each object of the manifest that exists.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
 import { InputError } from '../engine/errors.js';
-import type { ApplyResult, Module, ModuleContext, Plan } from '../engine/module.js';
+import type { ApplyResult, Module, ModuleContext, Plan, ParamsOf } from '../engine/module.js';
 import { unifiedDiff } from './support/content.js';
 import { renderSrcTemplate, srcTemplateFiles } from './support/src-template.js';
 import {
@@ -23,20 +24,7 @@ import {
 } from './support/kube-api.js';
 import { flagSchema, intSchema, toFlag, toInt } from './support/param-values.js';
 
-export interface K8sParams {
-  /** A template in the role's templates/ (rendered with the task's variables): YAML documents. */
-  src?: string;
-  /** Objects inline: one mapping or a list. */
-  definition?: Record<string, unknown> | Record<string, unknown>[];
-  state?: 'present' | 'absent';
-  /** The kubeconfig on the controller; default: <cluster>/kubeconfig (the admin's). */
-  kubeconfig?: string;
-  /** https://host:port of the apiserver as the task host reaches it; default: the kubeconfig's. */
-  api_server?: string;
-  field_manager?: string;
-  wait?: boolean | string;
-  wait_timeout?: number | string;
-}
+export type K8sParams = ParamsOf<typeof schema>;
 
 type ObjectAction = 'create' | 'update' | 'delete' | 'none';
 
@@ -56,60 +44,62 @@ export interface K8sData {
 /** Kinds whose rollout `wait` watches. */
 const ROLLOUT_KINDS = new Set(['Deployment', 'DaemonSet', 'StatefulSet']);
 
+const schema = {
+  type: 'object',
+  properties: {
+    src: {
+      type: 'string',
+      minLength: 1,
+      description: "a template in the role's templates/ holding the objects (YAML documents separated by ---)",
+      examples: ['coredns.yaml.hbs'],
+    },
+    definition: {
+      anyOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }],
+      description: 'the objects inline: one mapping or a list',
+      examples: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ingress-nginx' } }],
+    },
+    state: {
+      type: 'string',
+      enum: ['present', 'absent'],
+      default: 'present',
+      description: 'present: server-side apply; absent: delete every object of the manifest that exists',
+      examples: ['absent'],
+    },
+    kubeconfig: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'the kubeconfig on the controller; default: <cluster>/kubeconfig, the admin kubeconfig step 04 writes',
+      examples: ['{{ furrow_cluster_dir }}/kubeconfig'],
+    },
+    api_server: {
+      type: 'string',
+      pattern: '^https://\\S+$',
+      description: "https://host:port of the apiserver as the task host reaches it; default: the kubeconfig's server",
+      examples: ['https://10.0.0.11:6443'],
+    },
+    field_manager: {
+      type: 'string',
+      minLength: 1,
+      default: 'furrow',
+      description: 'the field manager of the server-side apply',
+      examples: ['furrow'],
+    },
+    wait: {
+      ...flagSchema,
+      description:
+        'after applying, wait until every Deployment, DaemonSet and StatefulSet of the manifest has rolled out',
+      examples: [true],
+    },
+    wait_timeout: { ...intSchema, description: 'seconds wait may take (default 300)', examples: [600] },
+  },
+  oneOf: [{ required: ['src'] }, { required: ['definition'] }],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const k8s: Module<K8sParams, K8sData> = {
   name: 'k8s',
-  schema: {
-    type: 'object',
-    properties: {
-      src: {
-        type: 'string',
-        minLength: 1,
-        description: "a template in the role's templates/ holding the objects (YAML documents separated by ---)",
-        examples: ['coredns.yaml.hbs'],
-      },
-      definition: {
-        anyOf: [{ type: 'object' }, { type: 'array', items: { type: 'object' } }],
-        description: 'the objects inline: one mapping or a list',
-        examples: [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ingress-nginx' } }],
-      },
-      state: {
-        type: 'string',
-        enum: ['present', 'absent'],
-        default: 'present',
-        description: 'present: server-side apply; absent: delete every object of the manifest that exists',
-        examples: ['absent'],
-      },
-      kubeconfig: {
-        type: 'string',
-        minLength: 1,
-        description:
-          'the kubeconfig on the controller; default: <cluster>/kubeconfig, the admin kubeconfig step 04 writes',
-        examples: ['{{ furrow_cluster_dir }}/kubeconfig'],
-      },
-      api_server: {
-        type: 'string',
-        pattern: '^https://\\S+$',
-        description: "https://host:port of the apiserver as the task host reaches it; default: the kubeconfig's server",
-        examples: ['https://10.0.0.11:6443'],
-      },
-      field_manager: {
-        type: 'string',
-        minLength: 1,
-        default: 'furrow',
-        description: 'the field manager of the server-side apply',
-        examples: ['furrow'],
-      },
-      wait: {
-        ...flagSchema,
-        description:
-          'after applying, wait until every Deployment, DaemonSet and StatefulSet of the manifest has rolled out',
-        examples: [true],
-      },
-      wait_timeout: { ...intSchema, description: 'seconds wait may take (default 300)', examples: [600] },
-    },
-    oneOf: [{ required: ['src'] }, { required: ['definition'] }],
-    additionalProperties: false,
-  },
+  schema,
 
   templateFiles: srcTemplateFiles,
 

@@ -5,20 +5,15 @@
  * is fine as it is. Where /lib/modules is missing (containers share the machine's kernel) a module
  * that is not loaded cannot be loaded: apply says so; the boot-time files are still managed.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { FurrowError, InputError } from '../engine/errors.js';
 import { kernelName, loadFilePath, optionsFilePath, probeKmods, type KmodInfo, type KmodState } from './probes/kmod.js';
-import type { Module, Plan, ValueChange } from '../engine/module.js';
+import type { Module, Plan, ValueChange, ParamsOf } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { unifiedDiff } from './support/content.js';
 import { commandFailure } from '../engine/command-failure.js';
 
-export interface KmodParams {
-  name: string;
-  state?: 'present' | 'absent';
-  /** Module parameters, as on the modprobe command line: 'numdummies=2 foo=bar'. */
-  params?: string;
-  persistent?: 'present' | 'absent' | 'disabled';
-}
+export type KmodParams = ParamsOf<typeof schema>;
 
 export interface KmodData {
   name: string;
@@ -30,37 +25,39 @@ export interface KmodData {
   loadProblem?: string;
 }
 
+const schema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: { type: 'string', minLength: 1, description: 'The kernel module.', examples: ['br_netfilter'] },
+    state: {
+      type: 'string',
+      enum: ['present', 'absent'],
+      description: 'present loads it (modprobe), absent unloads it.',
+      examples: ['absent'],
+      default: 'present',
+    },
+    params: {
+      type: 'string',
+      description: 'Module parameters, space separated, for loading now and (with persistent) at boot.',
+      examples: ['hashsize=131072'],
+    },
+    persistent: {
+      type: 'string',
+      enum: ['present', 'absent', 'disabled'],
+      description:
+        'present: also load it at every boot (/etc/modules-load.d/<name>.conf); absent: remove those files; ' +
+        'disabled: leave boot-time files alone.',
+      examples: ['present'],
+      default: 'disabled',
+    },
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const kmod: Module<KmodParams, KmodData> = {
   name: 'kmod',
-  schema: {
-    type: 'object',
-    required: ['name'],
-    properties: {
-      name: { type: 'string', minLength: 1, description: 'The kernel module.', examples: ['br_netfilter'] },
-      state: {
-        type: 'string',
-        enum: ['present', 'absent'],
-        description: 'present loads it (modprobe), absent unloads it.',
-        examples: ['absent'],
-        default: 'present',
-      },
-      params: {
-        type: 'string',
-        description: 'Module parameters, space separated, for loading now and (with persistent) at boot.',
-        examples: ['hashsize=131072'],
-      },
-      persistent: {
-        type: 'string',
-        enum: ['present', 'absent', 'disabled'],
-        description:
-          'present: also load it at every boot (/etc/modules-load.d/<name>.conf); absent: remove those files; ' +
-          'disabled: leave boot-time files alone.',
-        examples: ['present'],
-        default: 'disabled',
-      },
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     if (!/^[A-Za-z0-9_-]+$/.test(params.name)) {

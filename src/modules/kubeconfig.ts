@@ -4,12 +4,12 @@
  * first issued or kept on the controller, as the cert module does. The file holds a private key:
  * it is compared by sha256 and its diff never shows content. A missing folder is created.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
 import { InputError } from '../engine/errors.js';
 import type { FileQuery } from '../engine/facts/files.js';
-import type { Module, ModuleContext } from '../engine/module.js';
-import type { LeafSpec } from '../pki/spec.js';
+import type { Module, ModuleContext, ParamsOf } from '../engine/module.js';
 import { specSchema } from './cert.js';
 import { sh } from '../engine/shell.js';
 import { wantedAttrs } from './support/attributes.js';
@@ -17,111 +17,92 @@ import { groupParam, ownerParam, modeParam } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
-export interface KubeconfigParams {
-  /** The client certificate under src_dir ('admin', 'scheduler'); default: spec.name. */
-  name?: string;
-  spec?: LeafSpec;
-  src_dir?: string;
-  /** The file on the host. */
-  dest: string;
-  /** https://host:port of the apiserver or of the local load balancer. */
-  server: string;
-  cluster?: string;
-  /** The user name in the file; default: the certificate's common name (spec) or its name. */
-  user?: string;
-  /** The CA the apiserver's certificate is checked against (default 'ca'). */
-  ca?: string;
-  mode?: string | number;
-  owner?: string | number;
-  group?: string | number;
-  renew_within_days?: number;
-  key_type?: 'rsa' | 'ecdsa';
-}
+export type KubeconfigParams = ParamsOf<typeof schema>;
 
 /** The write, and the file's folder when it does not exist yet. */
 export type KubeconfigData = WriteData & { mkdir?: string };
 
+const schema = {
+  type: 'object',
+  properties: {
+    name: {
+      type: 'string',
+      minLength: 1,
+      description: "the client certificate under src_dir ('admin'); default: spec.name",
+      examples: ['admin'],
+    },
+    spec: {
+      ...specSchema,
+      examples: [{ name: 'admin', ca: 'ca', commonName: 'admin', organization: 'system:masters', usages: ['client'] }],
+    },
+    src_dir: {
+      type: 'string',
+      minLength: 1,
+      description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
+      examples: ['{{ furrow_pki_dir }}'],
+    },
+    dest: {
+      type: 'string',
+      minLength: 1,
+      description: 'the kubeconfig file on the host',
+      examples: ['/etc/kubernetes/kubelet.kubeconfig'],
+    },
+    server: {
+      type: 'string',
+      pattern: '^https://\\S+$',
+      description: 'https://host:port of the apiserver (or the local load balancer)',
+      examples: ['https://127.0.0.1:6443'],
+    },
+    cluster: {
+      type: 'string',
+      minLength: 1,
+      default: 'kubernetes',
+      description: 'cluster name in the file',
+      examples: ['kubernetes'],
+    },
+    user: {
+      type: 'string',
+      minLength: 1,
+      description: 'user name in the file; default: spec.commonName, else name',
+      examples: ['admin'],
+    },
+    ca: {
+      type: 'string',
+      minLength: 1,
+      default: 'ca',
+      description: "the CA that signed the apiserver's certificate",
+      examples: ['ca'],
+    },
+    mode: {
+      ...modeParam,
+      default: '0600',
+      description: 'mode of the kubeconfig (it holds a private key)',
+      examples: ['0640'],
+    },
+    owner: ownerParam,
+    group: groupParam,
+    renew_within_days: {
+      type: 'integer',
+      minimum: 0,
+      default: 30,
+      description: 're-issue (with spec) when it expires within this many days',
+      examples: [30],
+    },
+    key_type: {
+      type: 'string',
+      enum: ['rsa', 'ecdsa'],
+      default: 'rsa',
+      description: 'key type of a newly issued certificate',
+      examples: ['ecdsa'],
+    },
+  },
+  required: ['dest', 'server'],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const kubeconfig: Module<KubeconfigParams, KubeconfigData> = {
   name: 'kubeconfig',
-  schema: {
-    type: 'object',
-    properties: {
-      name: {
-        type: 'string',
-        minLength: 1,
-        description: "the client certificate under src_dir ('admin'); default: spec.name",
-        examples: ['admin'],
-      },
-      spec: {
-        ...specSchema,
-        examples: [
-          { name: 'admin', ca: 'ca', commonName: 'admin', organization: 'system:masters', usages: ['client'] },
-        ],
-      },
-      src_dir: {
-        type: 'string',
-        minLength: 1,
-        description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
-        examples: ['{{ furrow_pki_dir }}'],
-      },
-      dest: {
-        type: 'string',
-        minLength: 1,
-        description: 'the kubeconfig file on the host',
-        examples: ['/etc/kubernetes/kubelet.kubeconfig'],
-      },
-      server: {
-        type: 'string',
-        pattern: '^https://\\S+$',
-        description: 'https://host:port of the apiserver (or the local load balancer)',
-        examples: ['https://127.0.0.1:6443'],
-      },
-      cluster: {
-        type: 'string',
-        minLength: 1,
-        default: 'kubernetes',
-        description: 'cluster name in the file',
-        examples: ['kubernetes'],
-      },
-      user: {
-        type: 'string',
-        minLength: 1,
-        description: 'user name in the file; default: spec.commonName, else name',
-        examples: ['admin'],
-      },
-      ca: {
-        type: 'string',
-        minLength: 1,
-        default: 'ca',
-        description: "the CA that signed the apiserver's certificate",
-        examples: ['ca'],
-      },
-      mode: {
-        ...modeParam,
-        default: '0600',
-        description: 'mode of the kubeconfig (it holds a private key)',
-        examples: ['0640'],
-      },
-      owner: ownerParam,
-      group: groupParam,
-      renew_within_days: {
-        type: 'integer',
-        minimum: 0,
-        default: 30,
-        description: 're-issue (with spec) when it expires within this many days',
-        examples: [30],
-      },
-      key_type: {
-        type: 'string',
-        enum: ['rsa', 'ecdsa'],
-        default: 'rsa',
-        description: 'key type of a newly issued certificate',
-        examples: ['ecdsa'],
-      },
-    },
-    required: ['dest', 'server'],
-    additionalProperties: false,
-  },
+  schema,
 
   async fileQueries(_ctx, params): Promise<FileQuery[]> {
     return [{ path: params.dest }, { path: posix.dirname(params.dest) }];

@@ -3,8 +3,9 @@
  * line matches. The file is read in the same round trip as its stat; the edit is computed on the
  * controller by the pure `editLines`, then written whole and atomically.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { InputError } from '../engine/errors.js';
-import type { Module } from '../engine/module.js';
+import type { Module, ParamsOf } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { bareLine, compileRegex, expandMatch, splitLines } from './support/lines.js';
 import {
@@ -19,24 +20,7 @@ import {
 } from './support/param-values.js';
 import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
-export interface LineinfileParams {
-  path?: string;
-  dest?: string;
-  name?: string;
-  line?: string;
-  regexp?: string;
-  search_string?: string;
-  state?: 'present' | 'absent';
-  insertafter?: string;
-  insertbefore?: string;
-  create?: boolean | string;
-  backrefs?: boolean | string;
-  firstmatch?: boolean | string;
-  backup?: boolean | string;
-  mode?: string | number;
-  owner?: string | number;
-  group?: string | number;
-}
+export type LineinfileParams = ParamsOf<typeof schema>;
 
 /** What `editLines` needs, with regexes compiled and yes/no resolved. */
 export interface LineEdit {
@@ -49,75 +33,76 @@ export interface LineEdit {
   firstmatch: boolean;
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    ...pathProperties,
+    // A newline would make the line two lines, never found again as one: changed on every run.
+    line: {
+      type: 'string',
+      pattern: '^[^\\n]*$',
+      description: 'one line of text (no newline; use blockinfile for several lines)',
+      examples: ['net.ipv4.ip_forward = 1'],
+    },
+    regexp: {
+      type: 'string',
+      description:
+        'A regex: the last line it matches is replaced by line (state present) or every matching line ' +
+        'removed (absent).',
+      examples: ['^net\\.ipv4\\.ip_forward'],
+    },
+    search_string: { type: 'string', description: 'Like regexp, but a plain substring.', examples: ['ip_forward'] },
+    state: {
+      enum: ['present', 'absent'],
+      description: 'present makes sure the line is there; absent removes matching lines.',
+      examples: ['absent'],
+      default: 'present',
+    },
+    insertafter: {
+      type: 'string',
+      description: 'Where a new line goes: after the last line matching this regex, or EOF (the default).',
+      examples: ['^# Furrow', 'EOF'],
+    },
+    insertbefore: {
+      type: 'string',
+      description: 'Where a new line goes: before the last line matching this regex, or BOF.',
+      examples: ['BOF'],
+    },
+    create: {
+      ...flagSchema,
+      description: 'Create the file when it is missing (otherwise a missing file fails the task).',
+      examples: [true],
+      default: false,
+    },
+    backrefs: {
+      ...flagSchema,
+      description: 'With regexp: line may use its groups (\\1); a file without a match is left alone.',
+      examples: [true],
+      default: false,
+    },
+    firstmatch: {
+      ...flagSchema,
+      description: 'regexp (or search_string), insertafter and insertbefore use the first matching line, not the last.',
+      examples: [true],
+      default: false,
+    },
+    backup: {
+      ...flagSchema,
+      description: 'Keep the old file as <path>.<date>~ when it changes.',
+      examples: [true],
+      default: false,
+    },
+    mode: modeParam,
+    owner: ownerParam,
+    group: groupParam,
+  },
+  anyOf: pathRequired,
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const lineinfile: Module<LineinfileParams, WriteData> = {
   name: 'lineinfile',
-  schema: {
-    type: 'object',
-    properties: {
-      ...pathProperties,
-      // A newline would make the line two lines, never found again as one: changed on every run.
-      line: {
-        type: 'string',
-        pattern: '^[^\\n]*$',
-        description: 'one line of text (no newline; use blockinfile for several lines)',
-        examples: ['net.ipv4.ip_forward = 1'],
-      },
-      regexp: {
-        type: 'string',
-        description:
-          'A regex: the last line it matches is replaced by line (state present) or every matching line ' +
-          'removed (absent).',
-        examples: ['^net\\.ipv4\\.ip_forward'],
-      },
-      search_string: { type: 'string', description: 'Like regexp, but a plain substring.', examples: ['ip_forward'] },
-      state: {
-        enum: ['present', 'absent'],
-        description: 'present makes sure the line is there; absent removes matching lines.',
-        examples: ['absent'],
-        default: 'present',
-      },
-      insertafter: {
-        type: 'string',
-        description: 'Where a new line goes: after the last line matching this regex, or EOF (the default).',
-        examples: ['^# Furrow', 'EOF'],
-      },
-      insertbefore: {
-        type: 'string',
-        description: 'Where a new line goes: before the last line matching this regex, or BOF.',
-        examples: ['BOF'],
-      },
-      create: {
-        ...flagSchema,
-        description: 'Create the file when it is missing (otherwise a missing file fails the task).',
-        examples: [true],
-        default: false,
-      },
-      backrefs: {
-        ...flagSchema,
-        description: 'With regexp: line may use its groups (\\1); a file without a match is left alone.',
-        examples: [true],
-        default: false,
-      },
-      firstmatch: {
-        ...flagSchema,
-        description:
-          'regexp (or search_string), insertafter and insertbefore use the first matching line, not the last.',
-        examples: [true],
-        default: false,
-      },
-      backup: {
-        ...flagSchema,
-        description: 'Keep the old file as <path>.<date>~ when it changes.',
-        examples: [true],
-        default: false,
-      },
-      mode: modeParam,
-      owner: ownerParam,
-      group: groupParam,
-    },
-    anyOf: pathRequired,
-    additionalProperties: false,
-  },
+  schema,
 
   fileQueries: async (_ctx, params) => textEditQueries(pathParam(params, 'lineinfile')),
 
@@ -139,7 +124,10 @@ export const lineinfile: Module<LineinfileParams, WriteData> = {
 };
 
 /** Checks the params as Ansible does and compiles the patterns. */
-export function lineEdit(params: LineinfileParams): LineEdit {
+/** The params an edit of the text needs: all but the file's path. */
+export type LineEditParams = Omit<LineinfileParams, 'path' | 'dest' | 'name'>;
+
+export function lineEdit(params: LineEditParams): LineEdit {
   const state = params.state ?? 'present';
   const fail = (problem: string, fix: string): never => {
     throw new InputError(undefined, `lineinfile: ${problem}`, fix);

@@ -6,7 +6,8 @@ import {
   type PackageProbe,
 } from './probes/packages.js';
 import { FurrowError, InputError } from '../engine/errors.js';
-import type { ApplyResult, Module, ModuleContext, Plan, PlanAction, ValueChange } from '../engine/module.js';
+import type { ApplyResult, Module, ModuleContext, ParamsOf, Plan, PlanAction, ValueChange } from '../engine/module.js';
+import type { JSONSchema } from 'json-schema-to-ts';
 import { raw, sh } from '../engine/shell.js';
 import { flagSchema, toFlag } from './support/param-values.js';
 import { commandFailed, howItEnded } from '../engine/command-failure.js';
@@ -17,17 +18,7 @@ import { commandFailed, howItEnded } from '../engine/command-failure.js';
  * is refreshed only when needed, so a re-run is one round trip and changes nothing.
  */
 
-export interface PackageParams {
-  name: string | string[];
-  state?: 'present' | 'absent' | 'latest';
-  update_cache?: boolean | string;
-  /** Refresh apt's cache when older than this many seconds; without it, only when a package is unknown. */
-  cache_valid_time?: number;
-  install_recommends?: boolean | string;
-  /** absent: also remove configuration files (apt purge). */
-  purge?: boolean | string;
-  use?: 'auto' | PackageManager;
-}
+export type PackageParams = ParamsOf<typeof packageSchema>;
 
 export interface PackageDecision {
   manager: PackageManager;
@@ -92,7 +83,7 @@ export const packageSchema = {
   },
   required: ['name'],
   additionalProperties: false,
-};
+} as const satisfies JSONSchema;
 
 /** The names, in order, without repeats; as in Ansible a string may list several, comma-separated. */
 export function packageNames(params: PackageParams): string[] {

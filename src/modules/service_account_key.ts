@@ -4,81 +4,73 @@
  * service-account tokens with it, the controller-manager signs them. The private key is mode
  * 0600 and never shown in a diff.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { InputError } from '../engine/errors.js';
 import type { FileQuery } from '../engine/facts/files.js';
-import type { Module, Plan, PlanAction } from '../engine/module.js';
+import type { Module, Plan, PlanAction, ParamsOf } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { wantedAttrs } from './support/attributes.js';
 import { flagSchema, groupParam, ownerParam, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
 
-export interface ServiceAccountKeyParams {
-  src_dir?: string;
-  /** Folder on the host. */
-  dest: string;
-  key_file?: string;
-  pub_file?: string;
-  /** Also put the private key (the apiserver and controller-manager sign with it). */
-  key?: boolean | string;
-  owner?: string | number;
-  group?: string | number;
-  key_type?: 'rsa' | 'ecdsa';
-}
+export type ServiceAccountKeyParams = ParamsOf<typeof schema>;
 
 interface KeyData {
   mkdir?: string;
   writes: WriteData[];
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    src_dir: {
+      type: 'string',
+      minLength: 1,
+      description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
+      examples: ['{{ furrow_pki_dir }}'],
+    },
+    dest: {
+      type: 'string',
+      minLength: 1,
+      description: 'folder on the host (created when missing)',
+      examples: ['/etc/kubernetes/pki'],
+    },
+    key_file: {
+      type: 'string',
+      minLength: 1,
+      default: 'sa.key',
+      description: 'file name of the private key in dest (mode 0600)',
+      examples: ['sa.key'],
+    },
+    pub_file: {
+      type: 'string',
+      minLength: 1,
+      default: 'sa.pub',
+      description: 'file name of the public key in dest (mode 0644)',
+      examples: ['sa.pub'],
+    },
+    key: { ...flagSchema, default: true, description: 'also put the private key', examples: [false] },
+    owner: ownerParam,
+    group: groupParam,
+    key_type: {
+      type: 'string',
+      enum: ['rsa', 'ecdsa'],
+      default: 'rsa',
+      description: 'key type when the pair is first made',
+      examples: ['ecdsa'],
+    },
+  },
+  required: ['dest'],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
   name: 'service_account_key',
-  schema: {
-    type: 'object',
-    properties: {
-      src_dir: {
-        type: 'string',
-        minLength: 1,
-        description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
-        examples: ['{{ furrow_pki_dir }}'],
-      },
-      dest: {
-        type: 'string',
-        minLength: 1,
-        description: 'folder on the host (created when missing)',
-        examples: ['/etc/kubernetes/pki'],
-      },
-      key_file: {
-        type: 'string',
-        minLength: 1,
-        default: 'sa.key',
-        description: 'file name of the private key in dest (mode 0600)',
-        examples: ['sa.key'],
-      },
-      pub_file: {
-        type: 'string',
-        minLength: 1,
-        default: 'sa.pub',
-        description: 'file name of the public key in dest (mode 0644)',
-        examples: ['sa.pub'],
-      },
-      key: { ...flagSchema, default: true, description: 'also put the private key', examples: [false] },
-      owner: ownerParam,
-      group: groupParam,
-      key_type: {
-        type: 'string',
-        enum: ['rsa', 'ecdsa'],
-        default: 'rsa',
-        description: 'key type when the pair is first made',
-        examples: ['ecdsa'],
-      },
-    },
-    required: ['dest'],
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);

@@ -3,34 +3,33 @@
  * variables and globs work. Same guards, result and verdict as `command`.
  */
 import { InputError } from '../engine/errors.js';
-import type { Module } from '../engine/module.js';
+import type { JSONSchema } from 'json-schema-to-ts';
+import type { Module, ParamsOf } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
-import { applyRun, planRun, runSchemaProperties, withChdir, type RunData, type RunParams } from './command.js';
+import { applyRun, planRun, runSchemaProperties, withChdir, type RunData } from './command.js';
 
-export interface ShellParams extends RunParams {
-  cmd?: string;
-  /** The shell that reads cmd (absolute path); default /bin/sh. */
-  executable?: string;
-}
+const schema = {
+  type: 'object',
+  properties: {
+    cmd: {
+      type: 'string',
+      description:
+        'The script, run by /bin/sh (or executable): pipes, redirections and variables work; or give it ' +
+        'as the free form.',
+      examples: ['systemctl is-active etcd || journalctl -u etcd -n 20'],
+    },
+    executable: { type: 'string', minLength: 1, description: 'The shell that runs it.', examples: ['/bin/bash'] },
+    ...runSchemaProperties,
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
+export type ShellParams = ParamsOf<typeof schema>;
 
 export const shell: Module<ShellParams, RunData> = {
   name: 'shell',
   freeForm: 'cmd',
-  schema: {
-    type: 'object',
-    properties: {
-      cmd: {
-        type: 'string',
-        description:
-          'The script, run by /bin/sh (or executable): pipes, redirections and variables work; or give it ' +
-          'as the free form.',
-        examples: ['systemctl is-active etcd || journalctl -u etcd -n 20'],
-      },
-      executable: { type: 'string', minLength: 1, description: 'The shell that runs it.', examples: ['/bin/bash'] },
-      ...runSchemaProperties,
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     const cmd = params.cmd ?? '';

@@ -8,9 +8,10 @@
  * The live value is read from and written to /proc/sys directly (no procps needed); `reload`
  * makes sure the live value is the wanted one whether or not the file changed.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { FurrowError, InputError } from '../engine/errors.js';
 import { probeSysctl, procPath, type SysctlState } from './probes/sysctl.js';
-import type { Module, Plan, ValueChange } from '../engine/module.js';
+import type { Module, Plan, ValueChange, ParamsOf } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { unifiedDiff } from './support/content.js';
 import { flagSchema, toFlag } from './support/param-values.js';
@@ -18,16 +19,7 @@ import { commandFailure } from '../engine/command-failure.js';
 
 export const DEFAULT_SYSCTL_FILE = '/etc/sysctl.d/99-furrow.conf';
 
-export interface SysctlParams {
-  name: string;
-  value?: string | number | boolean;
-  state?: 'present' | 'absent';
-  sysctl_file?: string;
-  reload?: boolean | string;
-  /** Ansible's name for also setting the live value. */
-  sysctl_set?: boolean | string;
-  ignoreerrors?: boolean | string;
-}
+export type SysctlParams = ParamsOf<typeof schema>;
 
 export interface SysctlWanted {
   name: string;
@@ -45,58 +37,60 @@ export interface SysctlData {
   ignoreErrors: boolean;
 }
 
+const schema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: {
+      type: 'string',
+      minLength: 1,
+      description: 'The kernel parameter, dotted.',
+      examples: ['net.ipv4.ip_forward'],
+    },
+    value: {
+      type: ['string', 'number', 'boolean'],
+      description: 'Its wanted value (required with state present).',
+      examples: ['1', 0],
+    },
+    state: {
+      type: 'string',
+      enum: ['present', 'absent'],
+      description: 'present writes name = value in sysctl_file; absent removes the line (the live value stays).',
+      examples: ['absent'],
+      default: 'present',
+    },
+    sysctl_file: {
+      type: 'string',
+      minLength: 1,
+      description: 'The file the setting is kept in, read at boot.',
+      examples: ['/etc/sysctl.d/95-k8s.conf'],
+      default: DEFAULT_SYSCTL_FILE,
+    },
+    reload: {
+      ...flagSchema,
+      description: 'Also make the live value (/proc/sys) the wanted one.',
+      examples: [false],
+      default: true,
+    },
+    sysctl_set: {
+      ...flagSchema,
+      description: 'Accepted for Ansible playbooks: reload already sets the live value.',
+      examples: [true],
+      default: false,
+    },
+    ignoreerrors: {
+      ...flagSchema,
+      description: 'A parameter the kernel does not have is a note, not a failure.',
+      examples: [true],
+      default: false,
+    },
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const sysctl: Module<SysctlParams, SysctlData> = {
   name: 'sysctl',
-  schema: {
-    type: 'object',
-    required: ['name'],
-    properties: {
-      name: {
-        type: 'string',
-        minLength: 1,
-        description: 'The kernel parameter, dotted.',
-        examples: ['net.ipv4.ip_forward'],
-      },
-      value: {
-        type: ['string', 'number', 'boolean'],
-        description: 'Its wanted value (required with state present).',
-        examples: ['1', 0],
-      },
-      state: {
-        type: 'string',
-        enum: ['present', 'absent'],
-        description: 'present writes name = value in sysctl_file; absent removes the line (the live value stays).',
-        examples: ['absent'],
-        default: 'present',
-      },
-      sysctl_file: {
-        type: 'string',
-        minLength: 1,
-        description: 'The file the setting is kept in, read at boot.',
-        examples: ['/etc/sysctl.d/95-k8s.conf'],
-        default: DEFAULT_SYSCTL_FILE,
-      },
-      reload: {
-        ...flagSchema,
-        description: 'Also make the live value (/proc/sys) the wanted one.',
-        examples: [false],
-        default: true,
-      },
-      sysctl_set: {
-        ...flagSchema,
-        description: 'Accepted for Ansible playbooks: reload already sets the live value.',
-        examples: [true],
-        default: false,
-      },
-      ignoreerrors: {
-        ...flagSchema,
-        description: 'A parameter the kernel does not have is a note, not a failure.',
-        examples: [true],
-        default: false,
-      },
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     const want = wanted(params);

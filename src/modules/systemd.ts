@@ -9,9 +9,10 @@
  * a name, daemon_reload looks at every loaded unit. `restarted` and `reloaded` always act: restarts
  * on change are the handlers' job.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { FurrowError, InputError } from '../engine/errors.js';
 import { probeUnits, staleUnits, unitName, UNIT_DIR, type UnitStatus } from './probes/systemd.js';
-import type { ApplyResult, Module, Plan, ValueChange } from '../engine/module.js';
+import type { ApplyResult, Module, Plan, ValueChange, ParamsOf } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
 import { sha256, unifiedDiff } from './support/content.js';
 import { flagSchema, toFlag } from './support/param-values.js';
@@ -19,15 +20,7 @@ import { commandFailed, commandFailure } from '../engine/command-failure.js';
 
 export type UnitState = 'started' | 'stopped' | 'restarted' | 'reloaded';
 
-export interface SystemdParams {
-  name?: string;
-  state?: UnitState;
-  enabled?: boolean | string;
-  masked?: boolean | string;
-  daemon_reload?: boolean | string;
-  /** The unit file's text, written to /etc/systemd/system/<name>. */
-  content?: string;
-}
+export type SystemdParams = ParamsOf<typeof schema>;
 
 export interface SystemdData {
   unit?: string;
@@ -47,44 +40,45 @@ export interface UnitWanted {
   content?: string;
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    name: {
+      type: 'string',
+      minLength: 1,
+      description: 'The unit (.service when no suffix is given); without it only daemon_reload may be given.',
+      examples: ['etcd', 'containerd.service'],
+    },
+    state: {
+      type: 'string',
+      enum: ['started', 'stopped', 'restarted', 'reloaded'],
+      description: 'started or stopped only when needed; restarted and reloaded always act (use them in handlers).',
+      examples: ['started', 'restarted'],
+    },
+    enabled: { ...flagSchema, description: 'Start at boot; absent: left as it is.', examples: [true] },
+    masked: {
+      ...flagSchema,
+      description: 'Masked (can not be started at all); absent: left as it is.',
+      examples: [false],
+    },
+    daemon_reload: {
+      ...flagSchema,
+      description: "Run systemctl daemon-reload when systemd says the unit's files changed (or this task wrote them).",
+      examples: [true],
+      default: false,
+    },
+    content: {
+      type: 'string',
+      description: "The unit file's text, written to /etc/systemd/system/<name> (daemon-reload follows).",
+      examples: ['[Unit]\nDescription=etcd\n\n[Service]\nExecStart=/opt/kube/bin/etcd\n'],
+    },
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const systemd: Module<SystemdParams, SystemdData> = {
   name: 'systemd',
-  schema: {
-    type: 'object',
-    properties: {
-      name: {
-        type: 'string',
-        minLength: 1,
-        description: 'The unit (.service when no suffix is given); without it only daemon_reload may be given.',
-        examples: ['etcd', 'containerd.service'],
-      },
-      state: {
-        type: 'string',
-        enum: ['started', 'stopped', 'restarted', 'reloaded'],
-        description: 'started or stopped only when needed; restarted and reloaded always act (use them in handlers).',
-        examples: ['started', 'restarted'],
-      },
-      enabled: { ...flagSchema, description: 'Start at boot; absent: left as it is.', examples: [true] },
-      masked: {
-        ...flagSchema,
-        description: 'Masked (can not be started at all); absent: left as it is.',
-        examples: [false],
-      },
-      daemon_reload: {
-        ...flagSchema,
-        description:
-          "Run systemctl daemon-reload when systemd says the unit's files changed (or this task wrote them).",
-        examples: [true],
-        default: false,
-      },
-      content: {
-        type: 'string',
-        description: "The unit file's text, written to /etc/systemd/system/<name> (daemon-reload follows).",
-        examples: ['[Unit]\nDescription=etcd\n\n[Service]\nExecStart=/opt/kube/bin/etcd\n'],
-      },
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     const daemonReload = toFlag(params.daemon_reload, 'systemd', 'daemon_reload', false);

@@ -2,60 +2,55 @@
  * template: render a template from templates/ on the controller with the task's variables and
  * put the result at dest. Same compare-by-sha256, diff and atomic write as copy.
  */
-import type { Module, ModuleContext } from '../engine/module.js';
+import type { JSONSchema } from 'json-schema-to-ts';
+import type { Module, ModuleContext, ParamsOf } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { sha256 } from './support/content.js';
 import { renderSrcTemplate, srcTemplateFiles } from './support/src-template.js';
 import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
 import { applyWrite, contentQuery, decideWrite, type WriteData } from './support/write-file.js';
 
-export interface TemplateParams {
-  src: string;
-  dest: string;
-  mode?: string | number;
-  owner?: string | number;
-  group?: string | number;
-  backup?: boolean | string;
-  force?: boolean | string;
-}
+export type TemplateParams = ParamsOf<typeof schema>;
+
+const schema = {
+  type: 'object',
+  properties: {
+    src: {
+      type: 'string',
+      minLength: 1,
+      description:
+        "A Handlebars template: a path, or a name looked up in the role's templates/ then beside the playbook.",
+      examples: ['etcd.service.hbs'],
+    },
+    dest: {
+      type: 'string',
+      minLength: 1,
+      description: 'The rendered file on the host.',
+      examples: ['/etc/systemd/system/etcd.service'],
+    },
+    mode: modeParam,
+    owner: ownerParam,
+    group: groupParam,
+    backup: {
+      ...flagSchema,
+      description: 'Keep the old file as <dest>.<date>~ when it changes.',
+      examples: [true],
+      default: false,
+    },
+    force: {
+      ...flagSchema,
+      description: 'Replace a file whose content differs; false only creates a missing file.',
+      examples: [false],
+      default: true,
+    },
+  },
+  required: ['src', 'dest'],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
 
 export const template: Module<TemplateParams, WriteData> = {
   name: 'template',
-  schema: {
-    type: 'object',
-    properties: {
-      src: {
-        type: 'string',
-        minLength: 1,
-        description:
-          "A Handlebars template: a path, or a name looked up in the role's templates/ then beside the playbook.",
-        examples: ['etcd.service.hbs'],
-      },
-      dest: {
-        type: 'string',
-        minLength: 1,
-        description: 'The rendered file on the host.',
-        examples: ['/etc/systemd/system/etcd.service'],
-      },
-      mode: modeParam,
-      owner: ownerParam,
-      group: groupParam,
-      backup: {
-        ...flagSchema,
-        description: 'Keep the old file as <dest>.<date>~ when it changes.',
-        examples: [true],
-        default: false,
-      },
-      force: {
-        ...flagSchema,
-        description: 'Replace a file whose content differs; false only creates a missing file.',
-        examples: [false],
-        default: true,
-      },
-    },
-    required: ['src', 'dest'],
-    additionalProperties: false,
-  },
+  schema,
 
   templateFiles: srcTemplateFiles,
 

@@ -5,24 +5,17 @@
  * archive's sha256 is compared with the marker dest/.furrow-unarchive-<archive name>.sha256 that
  * the last extraction wrote, so the same archive is extracted once and a new one again.
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { stat } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { FurrowError, InputError } from '../engine/errors.js';
-import type { Module, ModuleContext, Plan } from '../engine/module.js';
+import type { Module, ModuleContext, Plan, ParamsOf } from '../engine/module.js';
 import { raw, sh } from '../engine/shell.js';
 import { sha256OfFile } from './support/content.js';
 import { flagSchema, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 
-export interface UnarchiveParams {
-  src: string;
-  dest: string;
-  remote_src?: boolean | string;
-  /** A path on the host: when it exists, nothing is extracted. */
-  creates?: string;
-  /** More tar arguments, one word each (e.g. ['--strip-components=1']). */
-  extra_opts?: string[] | string;
-}
+export type UnarchiveParams = ParamsOf<typeof schema>;
 
 export interface UnarchiveData {
   /** The archive on the controller (copied over at apply), or on the host with remote_src. */
@@ -146,41 +139,43 @@ function extraOpts(params: UnarchiveParams): string[] {
       : [params.extra_opts];
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    src: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'The archive (.tar, .tar.gz, .tar.xz, .tar.bz2): a controller file from files/, or with remote_src a ' +
+        'file on the host.',
+      examples: ['cni-plugins-linux-amd64-v0.9.1.tgz'],
+    },
+    dest: {
+      type: 'string',
+      minLength: 1,
+      description: 'The folder on the host it is extracted into (created when missing).',
+      examples: ['/opt/cni/bin'],
+    },
+    remote_src: { ...flagSchema, description: 'src is already on the host.', examples: [true], default: false },
+    creates: {
+      type: 'string',
+      minLength: 1,
+      description: 'A path on the host: when it exists, nothing is extracted.',
+      examples: ['/opt/cni/bin/bridge'],
+    },
+    extra_opts: {
+      anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+      description: 'More options for tar.',
+      examples: [['--strip-components=1']],
+    },
+  },
+  required: ['src', 'dest'],
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const unarchive: Module<UnarchiveParams, UnarchiveData> = {
   name: 'unarchive',
-  schema: {
-    type: 'object',
-    properties: {
-      src: {
-        type: 'string',
-        minLength: 1,
-        description:
-          'The archive (.tar, .tar.gz, .tar.xz, .tar.bz2): a controller file from files/, or with remote_src a ' +
-          'file on the host.',
-        examples: ['cni-plugins-linux-amd64-v0.9.1.tgz'],
-      },
-      dest: {
-        type: 'string',
-        minLength: 1,
-        description: 'The folder on the host it is extracted into (created when missing).',
-        examples: ['/opt/cni/bin'],
-      },
-      remote_src: { ...flagSchema, description: 'src is already on the host.', examples: [true], default: false },
-      creates: {
-        type: 'string',
-        minLength: 1,
-        description: 'A path on the host: when it exists, nothing is extracted.',
-        examples: ['/opt/cni/bin/bridge'],
-      },
-      extra_opts: {
-        anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
-        description: 'More options for tar.',
-        examples: [['--strip-components=1']],
-      },
-    },
-    required: ['src', 'dest'],
-    additionalProperties: false,
-  },
+  schema,
 
   async plan(ctx, params) {
     tarFlag(params.src);

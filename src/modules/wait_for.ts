@@ -10,29 +10,16 @@
  * tool is needed; other hosts' ports are tried with nc, else bash's /dev/tcp under `timeout`.
  * URLs need curl or wget on the host. search_regex is a POSIX extended regex (grep -E).
  */
+import type { JSONSchema } from 'json-schema-to-ts';
 import { FurrowError, InputError } from '../engine/errors.js';
-import type { Module, ModuleContext, Plan } from '../engine/module.js';
+import type { Module, ModuleContext, Plan, ParamsOf } from '../engine/module.js';
 import { intSchema, toFlag, toInt, flagSchema } from './support/param-values.js';
 import { waitScript, type WaitCheck } from './support/wait-script.js';
 import { commandFailed } from '../engine/command-failure.js';
 
 export type WaitState = 'started' | 'stopped' | 'present' | 'absent';
 
-export interface WaitForParams {
-  host?: string;
-  port?: number | string;
-  path?: string;
-  search_regex?: string;
-  url?: string;
-  status_code?: number | string | (number | string)[];
-  validate_certs?: boolean | string;
-  state?: WaitState;
-  timeout?: number | string;
-  delay?: number | string;
-  sleep?: number | string;
-  connect_timeout?: number | string;
-  msg?: string;
-}
+export type WaitForParams = ParamsOf<typeof schema>;
 
 export interface WaitResult {
   elapsed: number;
@@ -42,75 +29,77 @@ export interface WaitResult {
   url?: string;
 }
 
+const schema = {
+  type: 'object',
+  properties: {
+    host: {
+      type: 'string',
+      minLength: 1,
+      description: 'Whose port to wait for.',
+      examples: ['10.0.0.11'],
+      default: '127.0.0.1',
+    },
+    port: {
+      ...intSchema,
+      description: 'A TCP port: wait until it listens (started) or no longer does (stopped).',
+      examples: [2379],
+    },
+    path: {
+      type: 'string',
+      minLength: 1,
+      description: 'A path: wait until it exists (present), holds a line matching search_regex, or is gone (absent).',
+      examples: ['/run/containerd/containerd.sock'],
+    },
+    search_regex: {
+      type: 'string',
+      description: 'With path: a POSIX extended regex a line of the file must match.',
+      examples: ['^ready$'],
+    },
+    url: {
+      type: 'string',
+      pattern: '^https?://',
+      description: 'Wait until this URL answers with status_code (needs curl or wget on the host).',
+      examples: ['https://127.0.0.1:6443/readyz'],
+    },
+    status_code: {
+      anyOf: [intSchema, { type: 'array', items: intSchema, minItems: 1 }],
+      description: 'With url: the status (or statuses) that count as up.',
+      examples: [200, [200, 401]],
+      default: 200,
+    },
+    validate_certs: {
+      ...flagSchema,
+      description: "With url: check the server's TLS certificate.",
+      examples: [false],
+      default: true,
+    },
+    state: {
+      type: 'string',
+      enum: ['started', 'stopped', 'present', 'absent'],
+      description: 'started/present: wait for it to be there; stopped/absent: wait for it to be gone.',
+      examples: ['stopped'],
+    },
+    timeout: { ...intSchema, description: 'Seconds to wait before failing.', examples: [60], default: 300 },
+    delay: { ...intSchema, description: 'Seconds to wait before the first look.', examples: [5], default: 0 },
+    sleep: { ...intSchema, description: 'Seconds between looks.', examples: [2], default: 1 },
+    connect_timeout: {
+      ...intSchema,
+      description: 'Seconds one connection attempt may take.',
+      examples: [3],
+      default: 5,
+    },
+    msg: {
+      type: 'string',
+      description: 'The message when the wait times out.',
+      examples: ['etcd did not start listening'],
+    },
+  },
+  additionalProperties: false,
+} as const satisfies JSONSchema;
+
 export const wait_for: Module<WaitForParams, WaitResult> = {
   name: 'wait_for',
-  schema: {
-    type: 'object',
-    properties: {
-      host: {
-        type: 'string',
-        minLength: 1,
-        description: 'Whose port to wait for.',
-        examples: ['10.0.0.11'],
-        default: '127.0.0.1',
-      },
-      port: {
-        ...intSchema,
-        description: 'A TCP port: wait until it listens (started) or no longer does (stopped).',
-        examples: [2379],
-      },
-      path: {
-        type: 'string',
-        minLength: 1,
-        description: 'A path: wait until it exists (present), holds a line matching search_regex, or is gone (absent).',
-        examples: ['/run/containerd/containerd.sock'],
-      },
-      search_regex: {
-        type: 'string',
-        description: 'With path: a POSIX extended regex a line of the file must match.',
-        examples: ['^ready$'],
-      },
-      url: {
-        type: 'string',
-        pattern: '^https?://',
-        description: 'Wait until this URL answers with status_code (needs curl or wget on the host).',
-        examples: ['https://127.0.0.1:6443/readyz'],
-      },
-      status_code: {
-        anyOf: [intSchema, { type: 'array', items: intSchema, minItems: 1 }],
-        description: 'With url: the status (or statuses) that count as up.',
-        examples: [200, [200, 401]],
-        default: 200,
-      },
-      validate_certs: {
-        ...flagSchema,
-        description: "With url: check the server's TLS certificate.",
-        examples: [false],
-        default: true,
-      },
-      state: {
-        type: 'string',
-        enum: ['started', 'stopped', 'present', 'absent'],
-        description: 'started/present: wait for it to be there; stopped/absent: wait for it to be gone.',
-        examples: ['stopped'],
-      },
-      timeout: { ...intSchema, description: 'Seconds to wait before failing.', examples: [60], default: 300 },
-      delay: { ...intSchema, description: 'Seconds to wait before the first look.', examples: [5], default: 0 },
-      sleep: { ...intSchema, description: 'Seconds between looks.', examples: [2], default: 1 },
-      connect_timeout: {
-        ...intSchema,
-        description: 'Seconds one connection attempt may take.',
-        examples: [3],
-        default: 5,
-      },
-      msg: {
-        type: 'string',
-        description: 'The message when the wait times out.',
-        examples: ['etcd did not start listening'],
-      },
-    },
-    additionalProperties: false,
-  },
+  schema,
 
   /** The longest the wait can last: its delay, its timeout and a last connection attempt. */
   waitsUpTo(params) {

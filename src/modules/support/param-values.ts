@@ -13,27 +13,27 @@ import { YAML_BOOLEAN_WORDS, yamlBoolean } from '../../engine/yaml.js';
  */
 export const flagSchema = {
   anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...YAML_BOOLEAN_WORDS.true, ...YAML_BOOLEAN_WORDS.false] }],
-};
-export const intSchema = { type: ['integer', 'string'] };
+} as const;
+export const intSchema = { type: ['integer', 'string'] } as const;
 export const modeParam = {
   type: ['string', 'integer'],
   description:
     "permissions: octal ('0644', quoted) or symbolic ('u+x,go-w'); absent: an existing file keeps its own, a " +
     'new one gets 0644',
   examples: ['0644', 'u+x'],
-};
+} as const;
 export const ownerParam = {
   type: ['string', 'integer'],
   description:
     "the owning user, by name or uid; absent: an existing file keeps its owner, a new one is the connection user's",
   examples: ['root', 0],
-};
+} as const;
 export const groupParam = {
   type: ['string', 'integer'],
   description:
     "the owning group, by name or gid; absent: an existing file keeps its group, a new one gets the connection user's",
   examples: ['root', 'etcd'],
-};
+} as const;
 
 /** A yes/no param's value (see flagSchema); when not given, `fallback`; anything else is an error. */
 export function toFlag(value: unknown, module: string, param: string): boolean | undefined;
@@ -71,7 +71,7 @@ export const pathProperties = {
 } as const;
 
 /** Schema rule that one of the spellings of `path` is given. */
-export const pathRequired = [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }];
+export const pathRequired = [{ required: ['path'] }, { required: ['dest'] }, { required: ['name'] }] as const;
 
 export function pathParam(params: { path?: string; dest?: string; name?: string }, module: string): string {
   const path = params.path ?? params.dest ?? params.name;

@@ -1,6 +1,12 @@
 import { readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import path from 'node:path';
-import { blockEdit, blockinfile, editBlock, type BlockinfileParams } from '../../../src/modules/blockinfile.js';
+import {
+  blockEdit,
+  blockinfile,
+  editBlock,
+  type BlockEditParams,
+  type BlockinfileParams,
+} from '../../../src/modules/blockinfile.js';
 import { sha256 } from '../../../src/modules/support/content.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 import { cannedConnection, localConnection, probeContent, tempDir } from './support/hosts.js';
@@ -9,7 +15,7 @@ const B = '# BEGIN FURROW MANAGED BLOCK\n';
 const E = '# END FURROW MANAGED BLOCK\n';
 
 /** Ansible's blockinfile rules: text before + params -> text after. */
-const editCases: { name: string; before: string; params: BlockinfileParams; after: string }[] = [
+const editCases: { name: string; before: string; params: BlockEditParams; after: string }[] = [
   { name: 'appends a new block at EOF', before: 'a\n', params: { block: 'x\ny' }, after: `a\n${B}x\ny\n${E}` },
   { name: 'a last line without newline gets one first', before: 'a', params: { block: 'x' }, after: `a\n${B}x\n${E}` },
   { name: 'an empty file', before: '', params: { block: 'x\n' }, after: `${B}x\n${E}` },

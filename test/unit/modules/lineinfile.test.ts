@@ -1,12 +1,18 @@
 import { chmodSync, existsSync, lstatSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { editLines, lineEdit, lineinfile, type LineinfileParams } from '../../../src/modules/lineinfile.js';
+import {
+  editLines,
+  lineEdit,
+  lineinfile,
+  type LineEditParams,
+  type LineinfileParams,
+} from '../../../src/modules/lineinfile.js';
 import { sha256 } from '../../../src/modules/support/content.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 import { cannedConnection, localConnection, probeContent, tempDir } from './support/hosts.js';
 
 /** Ansible's lineinfile rules: text before + params -> text after. */
-const editCases: { name: string; before: string; params: LineinfileParams; after: string }[] = [
+const editCases: { name: string; before: string; params: LineEditParams; after: string }[] = [
   { name: 'appends a missing line', before: 'a\nb\n', params: { line: 'c' }, after: 'a\nb\nc\n' },
   { name: 'appends after a last line without newline', before: 'a', params: { line: 'c' }, after: 'a\nc\n' },
   { name: 'an existing identical line: no change', before: 'a\nc\nb\n', params: { line: 'c' }, after: 'a\nc\nb\n' },

@@ -1,11 +1,11 @@
-import type { Module } from '../../../src/engine/module.js';
+import type { Module, ParamsSchema } from '../../../src/engine/module.js';
 import type { LoadOptions } from '../../../src/engine/playbook/index.js';
 
 /**
  * Small stand-ins for real modules, so loader tests do not depend on which modules exist yet:
  * only name, schema and freeForm matter to the loader.
  */
-function fake(name: string, properties: Record<string, unknown>, extra: Partial<Module> = {}): Module {
+function fake(name: string, properties: Record<string, ParamsSchema>, extra: Partial<Module> = {}): Module {
   return {
     name,
     schema: { type: 'object', properties, additionalProperties: false },
@@ -15,7 +15,7 @@ function fake(name: string, properties: Record<string, unknown>, extra: Partial<
   };
 }
 
-const str = { type: 'string' };
+const str = { type: 'string' } as const;
 
 export const fakeModules: Module[] = [
   fake('command', { cmd: str, chdir: str, creates: str }, { freeForm: 'cmd' }),
