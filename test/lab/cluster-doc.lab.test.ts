@@ -238,7 +238,8 @@ describeLab('docs/cluster.md on the lab', () => {
       onHost(
         h,
         'for u in etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kube-lb ' +
-          'furrow-service-route furrow-pod-routes containerd ex-lb keepalived; do systemctl cat "$u" >/dev/null 2>&1 || continue; ' +
+          'furrow-service-route furrow-pod-routes containerd ex-lb keepalived; do ' +
+          'systemctl cat "$u" >/dev/null 2>&1 || continue; ' +
           'echo "$u $(systemctl is-active "$u") $(systemctl is-enabled "$u")"; done',
       );
     const stateOf = async () =>
