@@ -9,7 +9,18 @@ import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import { labLayout } from '../../src/lab/layout.js';
 import { buildDebRepo } from '../../src/repo/index.js';
 import { CONTAINERD_BINARIES, DOCKER_BINARIES, runtimeBinariesFromDebian } from '../support/runtime-binaries.js';
-import { changedCounts, describeLab, expectExit, furrow, LabHosts, recap, labTestName } from './support.js';
+import {
+  changedCounts,
+  describeLab,
+  expectExit,
+  FINGERPRINT_SCRIPT,
+  fingerprintChanges,
+  furrow,
+  LabHosts,
+  labTestName,
+  leftBehind,
+  recap,
+} from './support.js';
 
 /**
  * Step 03 on a 4-host lab through `furrow deploy runtime`, as an operator runs it, with both
@@ -201,6 +212,7 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
   let gateway = '';
 
   const on = hosts.on;
+  const fresh: Partial<Record<HostName, string>> = {};
 
   const deploy = (...extra: string[]) =>
     furrow(['deploy', 'runtime', '-i', cluster, ...extra], { cwd, timeoutMs: 300_000 });
@@ -296,6 +308,8 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     const archive = makeImageArchive(path.join(cwd, 'image'), TEST_IMAGE);
     await hosts.connect(labInventory, HOSTS, cwd);
     for (const h of HOSTS) await hosts.get(h).put('/root/hello-image.tar', { path: archive });
+    // Each host before the first deploy: `cluster destroy` must bring it back to this.
+    for (const h of HOSTS) fresh[h] = await on(h, FINGERPRINT_SCRIPT);
   }, 900_000);
 
   afterAll(async () => {
@@ -491,4 +505,15 @@ describeLab('furrow deploy runtime: containerd and docker, from bin/ and from pa
     expect(changedCounts(r)).toEqual({ h1: 0, h2: 0, h3: 0, h4: 0 });
     expect(await runtimeStates()).toEqual(before);
   }, 120_000);
+
+  test('cluster destroy takes both runtimes away, from bin/ and from the package: every host as the lab made it ' +
+    '(but for what the packages bring); a second destroy changes nothing', async () => {
+    const destroy = () => furrow(['cluster', 'destroy', '-i', cluster, '--yes'], { cwd, timeoutMs: 300_000 });
+    expectExit(await destroy(), 0);
+    for (const h of HOSTS) {
+      const changes = fingerprintChanges(fresh[h]!, await on(h, FINGERPRINT_SCRIPT));
+      expect({ h, left: await leftBehind(changes, (c) => on(h, c)) }).toEqual({ h, left: [] });
+    }
+    expect(changedCounts(await destroy())).toEqual({ h1: 0, h2: 0, h3: 0, h4: 0 });
+  }, 600_000);
 });

@@ -248,9 +248,11 @@ export async function leftBehind(
         .split('\n')
         .filter(Boolean)
     : [];
-  // Units and services the packages brought stay (chrony runs; nginx and ipvsadm as installed); none of Furrow's may.
+  // Units and services the packages brought stay (chrony runs; nginx and ipvsadm as installed); none of Furrow's may
+  // run or be enabled. (A package's unit file left disabled is the package's; Furrow's own unit files are files
+  // no package owns, found above.)
   const furrowUnits = changes.added.filter(
-    (l) => /^(units|active): /.test(l) && /kube|containerd|furrow|etcd|ex-lb/.test(l),
+    (l) => (/^active: /.test(l) || /^units: .* enabled$/.test(l)) && /kube|containerd|docker|furrow|etcd|ex-lb/.test(l),
   );
   return [
     ...candidates.filter((l) => !l.startsWith('files: ')),
