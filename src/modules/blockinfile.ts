@@ -8,7 +8,6 @@ import type { Module, ParamsOf } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { bareLine, compileRegex, splitLines } from './support/lines.js';
 import {
-  flagSchema,
   groupParam,
   ownerParam,
   modeParam,
@@ -16,6 +15,8 @@ import {
   pathProperties,
   pathRequired,
   toFlag,
+  backupParam,
+  createParam,
 } from './support/param-values.js';
 import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
@@ -77,18 +78,8 @@ const schema = {
       examples: ['absent'],
       default: 'present',
     },
-    create: {
-      ...flagSchema,
-      description: 'Create the file when it is missing (otherwise a missing file fails the task).',
-      examples: [true],
-      default: false,
-    },
-    backup: {
-      ...flagSchema,
-      description: 'Keep the old file as <path>.<date>~ when it changes.',
-      examples: [true],
-      default: false,
-    },
+    create: createParam,
+    backup: backupParam('path'),
     mode: modeParam,
     owner: ownerParam,
     group: groupParam,

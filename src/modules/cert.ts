@@ -7,7 +7,7 @@
  */
 import type { JSONSchema } from 'json-schema-to-ts';
 import { posix } from 'node:path';
-import { FurrowError, InputError } from '../engine/errors.js';
+import { FurrowError } from '../engine/errors.js';
 import type { FileInfo, FileQuery } from '../engine/facts/files.js';
 import type { ModuleContext, Plan, PlanAction, ValueChange, ParamsOf } from '../engine/module.js';
 import type { Module } from '../engine/module.js';
@@ -20,6 +20,7 @@ import { wantedAttrs } from './support/attributes.js';
 import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+import { certificateName, pkiSourceDir, renewWithinDaysParam, srcDirParam } from './support/pki-params.js';
 
 export type CertParams = ParamsOf<typeof schema>;
 
@@ -118,12 +119,7 @@ const schema = {
         },
       ],
     },
-    src_dir: {
-      type: 'string',
-      minLength: 1,
-      description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
-      examples: ['{{ furrow_pki_dir }}'],
-    },
+    src_dir: srcDirParam,
     dest: {
       type: 'string',
       minLength: 1,
@@ -160,13 +156,7 @@ const schema = {
     group: groupParam,
     cert_mode: { ...modeParam, default: '0644', description: 'mode of the certificate files', examples: ['0640'] },
     key_mode: { ...modeParam, default: '0600', description: 'mode of the private key', examples: ['0400'] },
-    renew_within_days: {
-      type: 'integer',
-      minimum: 0,
-      default: 30,
-      description: 're-issue (with spec) when it expires within this many days',
-      examples: [60],
-    },
+    renew_within_days: renewWithinDaysParam,
     key_type: {
       type: 'string',
       enum: ['rsa', 'ecdsa'],
@@ -234,28 +224,8 @@ async function importPki() {
 }
 
 function resolveNames(ctx: ModuleContext, params: CertParams): { name: string; srcDir: string } {
-  if (params.spec && params.name && params.name !== params.spec.name) {
-    throw new InputError(
-      undefined,
-      `cert: name '${params.name}' and spec.name '${params.spec.name}' differ`,
-      'leave out name when giving a spec',
-    );
-  }
-  const name = params.name ?? params.spec?.name;
-  if (!name)
-    throw new InputError(
-      undefined,
-      'cert: name or spec is required',
-      "add name: <certificate under pki/> (e.g. 'etcd/server-etcd1') or spec: {...}",
-    );
-  const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
-  if (!srcDir)
-    throw new InputError(
-      undefined,
-      'cert: src_dir is not given and the variable pki_dir is not set',
-      'add src_dir: <cluster folder>/pki',
-    );
-  return { name, srcDir };
+  const name = certificateName('cert', params, "<certificate under pki/> (e.g. 'etcd/server-etcd1')");
+  return { name, srcDir: pkiSourceDir(ctx, 'cert', params.src_dir) };
 }
 
 function leafOptions(ctx: ModuleContext, params: CertParams) {

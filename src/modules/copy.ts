@@ -11,7 +11,7 @@ import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, ModuleContext, ParamsOf } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { sha256, sha256OfFile } from './support/content.js';
-import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, modeParam, toFlag, backupParam } from './support/param-values.js';
 import {
   applyWrite,
   contentQuery,
@@ -48,12 +48,7 @@ const schema = {
     mode: modeParam,
     owner: ownerParam,
     group: groupParam,
-    backup: {
-      ...flagSchema,
-      description: 'Keep the old file as <dest>.<date>~ when it changes.',
-      examples: [true],
-      default: false,
-    },
+    backup: backupParam('dest'),
     force: {
       ...flagSchema,
       description: 'Replace a file whose content differs; false only creates a missing file.',

@@ -7,7 +7,6 @@
 import type { JSONSchema } from 'json-schema-to-ts';
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import { InputError } from '../engine/errors.js';
 import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, ModuleContext, ParamsOf } from '../engine/module.js';
 import { specSchema } from './cert.js';
@@ -16,6 +15,7 @@ import { wantedAttrs } from './support/attributes.js';
 import { groupParam, ownerParam, modeParam } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+import { certificateName, pkiSourceDir, renewWithinDaysParam, srcDirParam } from './support/pki-params.js';
 
 export type KubeconfigParams = ParamsOf<typeof schema>;
 
@@ -35,12 +35,7 @@ const schema = {
       ...specSchema,
       examples: [{ name: 'admin', ca: 'ca', commonName: 'admin', organization: 'system:masters', usages: ['client'] }],
     },
-    src_dir: {
-      type: 'string',
-      minLength: 1,
-      description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
-      examples: ['{{ furrow_pki_dir }}'],
-    },
+    src_dir: srcDirParam,
     dest: {
       type: 'string',
       minLength: 1,
@@ -81,13 +76,7 @@ const schema = {
     },
     owner: ownerParam,
     group: groupParam,
-    renew_within_days: {
-      type: 'integer',
-      minimum: 0,
-      default: 30,
-      description: 're-issue (with spec) when it expires within this many days',
-      examples: [30],
-    },
+    renew_within_days: renewWithinDaysParam,
     key_type: {
       type: 'string',
       enum: ['rsa', 'ecdsa'],
@@ -168,26 +157,6 @@ export const kubeconfig: Module<KubeconfigParams, KubeconfigData> = {
 };
 
 function resolveNames(ctx: ModuleContext, params: KubeconfigParams): { name: string; srcDir: string } {
-  if (params.spec && params.name && params.name !== params.spec.name) {
-    throw new InputError(
-      undefined,
-      `kubeconfig: name '${params.name}' and spec.name '${params.spec.name}' differ`,
-      'leave out name when giving a spec',
-    );
-  }
-  const name = params.name ?? params.spec?.name;
-  if (!name)
-    throw new InputError(
-      undefined,
-      'kubeconfig: name or spec is required',
-      "add name: <client certificate under pki/> (e.g. 'admin') or spec: {...}",
-    );
-  const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
-  if (!srcDir)
-    throw new InputError(
-      undefined,
-      'kubeconfig: src_dir is not given and the variable pki_dir is not set',
-      'add src_dir: <cluster folder>/pki',
-    );
-  return { name, srcDir };
+  const name = certificateName('kubeconfig', params, "<client certificate under pki/> (e.g. 'admin')");
+  return { name, srcDir: pkiSourceDir(ctx, 'kubeconfig', params.src_dir) };
 }

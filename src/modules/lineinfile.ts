@@ -17,6 +17,8 @@ import {
   pathProperties,
   pathRequired,
   toFlag,
+  backupParam,
+  createParam,
 } from './support/param-values.js';
 import { applyWrite, planTextEdit, textEditQueries, type WriteData } from './support/write-file.js';
 
@@ -68,12 +70,7 @@ const schema = {
       description: 'Where a new line goes: before the last line matching this regex, or BOF.',
       examples: ['BOF'],
     },
-    create: {
-      ...flagSchema,
-      description: 'Create the file when it is missing (otherwise a missing file fails the task).',
-      examples: [true],
-      default: false,
-    },
+    create: createParam,
     backrefs: {
       ...flagSchema,
       description: 'With regexp: line may use its groups (\\1); a file without a match is left alone.',
@@ -86,12 +83,7 @@ const schema = {
       examples: [true],
       default: false,
     },
-    backup: {
-      ...flagSchema,
-      description: 'Keep the old file as <path>.<date>~ when it changes.',
-      examples: [true],
-      default: false,
-    },
+    backup: backupParam('path'),
     mode: modeParam,
     owner: ownerParam,
     group: groupParam,

@@ -8,7 +8,6 @@ import type { JSONSchema } from 'json-schema-to-ts';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
-import { InputError } from '../engine/errors.js';
 import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, Plan, PlanAction, ParamsOf } from '../engine/module.js';
 import { sh } from '../engine/shell.js';
@@ -16,6 +15,7 @@ import { wantedAttrs } from './support/attributes.js';
 import { flagSchema, groupParam, ownerParam, toFlag } from './support/param-values.js';
 import { runOrFail } from './support/run.js';
 import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+import { pkiSourceDir, srcDirParam } from './support/pki-params.js';
 
 export type ServiceAccountKeyParams = ParamsOf<typeof schema>;
 
@@ -27,12 +27,7 @@ interface KeyData {
 const schema = {
   type: 'object',
   properties: {
-    src_dir: {
-      type: 'string',
-      minLength: 1,
-      description: "the cluster's pki/ folder on the controller; default: the variable pki_dir",
-      examples: ['{{ furrow_pki_dir }}'],
-    },
+    src_dir: srcDirParam,
     dest: {
       type: 'string',
       minLength: 1,
@@ -73,13 +68,7 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
   schema,
 
   async plan(ctx, params) {
-    const srcDir = params.src_dir ?? (ctx.lookup.has('pki_dir') ? String(ctx.lookup.get('pki_dir')) : undefined);
-    if (!srcDir)
-      throw new InputError(
-        undefined,
-        'service_account_key: src_dir is not given and the variable pki_dir is not set',
-        'add src_dir: <cluster folder>/pki',
-      );
+    const srcDir = pkiSourceDir(ctx, 'service_account_key', params.src_dir);
     const { ensureServiceAccountKey } = await import('../pki/authority.js');
     const root = await ensureServiceAccountKey(srcDir, {
       dryRun: ctx.check,

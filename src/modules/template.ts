@@ -7,7 +7,7 @@ import type { Module, ModuleContext, ParamsOf } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { sha256 } from './support/content.js';
 import { renderSrcTemplate, srcTemplateFiles } from './support/src-template.js';
-import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
+import { flagSchema, groupParam, ownerParam, modeParam, toFlag, backupParam } from './support/param-values.js';
 import { applyWrite, contentQuery, decideWrite, type WriteData } from './support/write-file.js';
 
 export type TemplateParams = ParamsOf<typeof schema>;
@@ -31,12 +31,7 @@ const schema = {
     mode: modeParam,
     owner: ownerParam,
     group: groupParam,
-    backup: {
-      ...flagSchema,
-      description: 'Keep the old file as <dest>.<date>~ when it changes.',
-      examples: [true],
-      default: false,
-    },
+    backup: backupParam('dest'),
     force: {
       ...flagSchema,
       description: 'Replace a file whose content differs; false only creates a missing file.',

@@ -14,6 +14,23 @@ import { YAML_BOOLEAN_WORDS, yamlBoolean } from '../../engine/yaml.js';
 export const flagSchema = {
   anyOf: [{ type: 'boolean' }, { type: 'string', enum: [...YAML_BOOLEAN_WORDS.true, ...YAML_BOOLEAN_WORDS.false] }],
 } as const;
+/** backup (copy, template, lineinfile, blockinfile): keep the old file; `file` names the param that holds its path. */
+export const backupParam = <F extends 'dest' | 'path'>(file: F) =>
+  ({
+    ...flagSchema,
+    description: `Keep the old file as <${file}>.<date>~ when it changes.`,
+    examples: [true],
+    default: false,
+  }) as const;
+
+/** create (lineinfile, blockinfile): a missing file is made, instead of failing the task. */
+export const createParam = {
+  ...flagSchema,
+  description: 'Create the file when it is missing (otherwise a missing file fails the task).',
+  examples: [true],
+  default: false,
+} as const;
+
 export const intSchema = { type: ['integer', 'string'] } as const;
 export const modeParam = {
   type: ['string', 'integer'],
