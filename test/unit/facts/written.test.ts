@@ -38,6 +38,8 @@ const src = path.join(tmp.dir, 'etcd');
 const bytes = randomBytes(RECORD_MIN_BYTES + 4096);
 writeFileSync(src, bytes);
 const ctx = moduleContext(conn, { written: records });
+// The edits below change byte 100 to one it cannot already be (random bytes hold 'X' there 1 time in 256).
+const changed = Buffer.from([(bytes[100] as number) ^ 0xff]);
 const probe = async (file: string, trusted = true) =>
   (await probeFiles(conn, [{ path: file }], trusted ? records : undefined))[0] as PresentFile;
 const recordOf = (file: string) => readFileSync(recordPath(records.dir, file), 'utf8');
@@ -81,14 +83,14 @@ const edits: [string, (file: string) => void][] = [
     'edited in place, same size',
     (f) => {
       const fd = openSync(f, 'r+');
-      writeSync(fd, Buffer.from('X'), 0, 1, 100);
+      writeSync(fd, changed, 0, 1, 100);
       closeSync(fd);
     },
   ],
   [
     'replaced by another file',
     (f) => {
-      writeFileSync(`${f}.new`, Buffer.concat([bytes.subarray(0, 100), Buffer.from('X'), bytes.subarray(101)]));
+      writeFileSync(`${f}.new`, Buffer.concat([bytes.subarray(0, 100), changed, bytes.subarray(101)]));
       chmodSync(`${f}.new`, 0o755);
       renameSync(`${f}.new`, f);
     },
@@ -99,7 +101,7 @@ const edits: [string, (file: string) => void][] = [
       execFileSync('touch', ['-r', f, `${f}.times`]);
       const before = statSync(f, { bigint: true }).mtimeNs;
       const fd = openSync(f, 'r+');
-      writeSync(fd, Buffer.from('X'), 0, 1, 100);
+      writeSync(fd, changed, 0, 1, 100);
       closeSync(fd);
       execFileSync('touch', ['-r', `${f}.times`, f]);
       expect(statSync(f, { bigint: true }).mtimeNs).toBe(before);
@@ -109,7 +111,7 @@ const edits: [string, (file: string) => void][] = [
     'truncated and rewritten to the same size',
     (f) => {
       truncateSync(f, 0);
-      writeFileSync(f, Buffer.concat([bytes.subarray(0, 100), Buffer.from('X'), bytes.subarray(101)]));
+      writeFileSync(f, Buffer.concat([bytes.subarray(0, 100), changed, bytes.subarray(101)]));
     },
   ],
 ];
