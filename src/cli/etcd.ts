@@ -15,7 +15,9 @@ export function describePlan(plan: RestoreStep[]): string {
 export function registerEtcd(program: Command): void {
   const etcd = program
     .command('etcd')
-    .description("back up and restore a cluster's etcd (snapshots in <cluster>/backup/)");
+    .description(
+      "back up and restore a cluster's etcd (snapshots in <cluster>/backup/), and add and remove its members",
+    );
 
   addDay2Options(
     etcd
@@ -87,6 +89,92 @@ export function registerEtcd(program: Command): void {
         process.stderr.write(
           `etcd restore: stopped (exit ${r.code}) at the failed task above; members restored so far keep their data ` +
             `from before beside ETCD_DATA_DIR (<dir>.before-restore-<time>)\n`,
+        );
+      process.exitCode = r.code;
+    });
+
+  addDay2Options(
+    etcd
+      .command('add')
+      .description(
+        'put a host into group etcd in the inventory and make it a member: it joins the running cluster as a ' +
+          "learner, is promoted once it has caught up, then the other members' and the apiservers' member lists " +
+          'roll, one host at a time',
+      )
+      .argument('<host>', "the member's inventory name: an IPv4 address or a host name")
+      .option('--address <address>', 'how to reach it (ansible_host), when <host> is a name and not its address'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  furrow etcd add 192.168.1.4 -i clusters/prod\n  furrow etcd add etcd-04 --address ' +
+        '192.168.1.4 -i ' +
+        'clusters/prod\n\nRefused, before anything changes: a member that is not healthy (take it out first). A run ' +
+        'that stops halfway leaves the host in the inventory: the same command again completes it.\n',
+    )
+    .action(async (host: string, o: Day2Flags & { address?: string }) => {
+      const [{ addEtcdMember }, run] = await Promise.all([import('../cluster/etcd-member.js'), runOptionsFromFlags(o)]);
+      const out = o.json ? process.stderr : process.stdout;
+      const r = await addEtcdMember(
+        o.inventory,
+        { name: host, ...(o.address ? { address: o.address } : {}) },
+        run,
+        (l) => out.write(`etcd add: ${l}\n`),
+      );
+      if (r.code === 0) out.write(`etcd add: ${host} is a member of etcd\n`);
+      else
+        process.stderr.write(
+          `etcd add: stopped (exit ${r.code}). Done so far:\n${r.done.map((d) => `  ${d}\n`).join('')}${host} stays ` +
+            'in group etcd: run the same command again to complete the add, once the cause is fixed\n',
+        );
+      process.exitCode = r.code;
+    });
+
+  addDay2Options(
+    etcd
+      .command('remove')
+      .description(
+        'take a member out of etcd through a healthy one, stop and clean etcd on its host (the whole host when it ' +
+          "was only a member), take it out of the inventory, then roll the other members' and the apiservers' " +
+          'member lists',
+      )
+      .argument('<host>', "the member's inventory name")
+      .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)'),
+  )
+    .addHelpText(
+      'after',
+      '\nExample:\n  furrow etcd remove 192.168.1.3 -i clusters/prod --yes\n\nRefused, before anything changes: the ' +
+        "last member, or a removal that would leave the members without a quorum of healthy ones (etcd's own rule).\n",
+    )
+    .action(async (host: string, o: Day2Flags & { yes?: boolean }) => {
+      const [{ prepareEtcdRemove, removeEtcdMember }, run] = await Promise.all([
+        import('../cluster/etcd-member.js'),
+        runOptionsFromFlags(o),
+      ]);
+      // Every check (the members' health included) before the question, the question before any change.
+      const prepared = await prepareEtcdRemove(o.inventory, host, run);
+      if (!o.yes && !process.stdin.isTTY)
+        throw new InputError(
+          { file: prepared.cluster.inventory },
+          'etcd remove asks for confirmation, and there is no terminal to ask on; nothing was touched',
+          'give --yes to remove without asking',
+        );
+      if (
+        !o.yes &&
+        !(await confirmed(
+          `etcd-${host} leaves etcd and etcd is taken off ${host} (with its data). Type 'yes' to remove it: `,
+        ))
+      ) {
+        process.stderr.write('etcd remove: not confirmed; nothing was touched\n');
+        process.exitCode = EXIT.failed;
+        return;
+      }
+      const out = o.json ? process.stderr : process.stdout;
+      const r = await removeEtcdMember(prepared, run, (l) => out.write(`etcd remove: ${l}\n`));
+      if (r.code === 0) out.write(`etcd remove: ${host} is no longer a member of etcd\n`);
+      else
+        process.stderr.write(
+          `etcd remove: stopped (exit ${r.code}). Done so ` +
+            `far:\n${r.done.map((d) => `  ${d}\n`).join('') || '  nothing\n'}`,
         );
       process.exitCode = r.code;
     });

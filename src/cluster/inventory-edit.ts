@@ -24,8 +24,15 @@ export function addHost(text: string, format: InventoryFormat, entry: HostEntry,
   return format === 'yaml' ? addYamlHost(text, entry, file) : addIniHost(text, entry);
 }
 
-export function removeHost(text: string, format: InventoryFormat, name: string, file: string): string {
-  return format === 'yaml' ? removeYamlHost(text, name, file) : removeIniHost(text, name, file);
+/** Takes the host out of every group (and the file), or, with `groups`, out of those groups alone. */
+export function removeHost(
+  text: string,
+  format: InventoryFormat,
+  name: string,
+  file: string,
+  groups?: readonly string[],
+): string {
+  return format === 'yaml' ? removeYamlHost(text, name, file, groups) : removeIniHost(text, name, file, groups);
 }
 
 function parseYaml(text: string, file: string): Document {
@@ -56,11 +63,14 @@ function setMapEntry(doc: Document, path: string[], key: string, value: unknown)
   else throw new InputError(undefined, `${path.join('.')} is not a map of hosts`, 'fix the inventory first');
 }
 
-/** Takes the host out of `all.hosts` and of every group's `hosts`, at any depth of `children`. */
-function removeYamlHost(text: string, name: string, file: string): string {
+/**
+ * Takes the host out of `all.hosts` and of every group's `hosts`, at any depth of `children`; with `groups`, out of
+ * those groups' `hosts` alone.
+ */
+function removeYamlHost(text: string, name: string, file: string, groups?: readonly string[]): string {
   const doc = parseYaml(text, file);
   const walk = (path: string[]) => {
-    doc.deleteIn([...path, 'hosts', name]);
+    if (!groups || groups.includes(path.at(-1)!)) doc.deleteIn([...path, 'hosts', name]);
     const hosts = doc.getIn([...path, 'hosts'], true);
     // A group left with no hosts keeps an empty map, not a dangling `hosts:`.
     if (isMap(hosts) && hosts.items.length === 0) hosts.flow = true;
@@ -119,14 +129,17 @@ function addIniHost(text: string, entry: HostEntry): string {
   return lines.join('\n');
 }
 
-/** Drops the host's line from every host section; a host inside a range (`node[1:3]`) is refused with its line. */
-function removeIniHost(text: string, name: string, file: string): string {
+/**
+ * Drops the host's line from every host section (with `groups`, from those sections alone); a host inside a range
+ * (`node[1:3]`) is refused with its line.
+ */
+function removeIniHost(text: string, name: string, file: string, groups?: readonly string[]): string {
   let section: string | undefined;
   const kept: string[] = [];
   text.split('\n').forEach((line, i) => {
     const h = HEADER.exec(line);
     if (h) section = h[1]!.trim();
-    else if (isHostSection(section) && isContent(line)) {
+    else if (isHostSection(section) && (!groups || groups.includes(section!)) && isContent(line)) {
       const entry = entryOf(line);
       if (entry === name) return;
       if (entry.includes('[') && expandHostRanges(entry, { file, line: i + 1 }).includes(name)) {

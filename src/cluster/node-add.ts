@@ -48,6 +48,19 @@ export interface NodeAddRequest {
 
 /** The request, checked before anything is touched: bad names are exit 2 naming the inventory. */
 export function checkNodeAdd(cluster: Cluster, inventory: Inventory, req: NodeAddRequest): { already: boolean } {
+  return checkHostAdd(cluster, inventory, req, 'kube_node');
+}
+
+/**
+ * A host to add to `group`: its name and address must be an address or a DNS name, and an address given must be the
+ * one the inventory has for it already. `already`: it is in the group (an earlier add that stopped halfway).
+ */
+export function checkHostAdd(
+  cluster: Cluster,
+  inventory: Inventory,
+  req: NodeAddRequest,
+  group: string,
+): { already: boolean } {
   if (!isHostAddress(req.name))
     throw new InputError(
       { file: cluster.inventory },
@@ -60,7 +73,7 @@ export function checkNodeAdd(cluster: Cluster, inventory: Inventory, req: NodeAd
       `--address '${req.address}' is not an IPv4 or IPv6 address or a host name`,
       'give the address the controller reaches it at',
     );
-  const already = inGroup(inventory, 'kube_node', req.name);
+  const already = inGroup(inventory, group, req.name);
   const known = inventory.hosts.has(req.name) ? hostVars(inventory, req.name).ansible_host : undefined;
   if (req.address !== undefined && known !== undefined && known !== req.address) {
     throw new InputError(
@@ -98,16 +111,7 @@ export async function addNode(
   if (already) {
     done.push(`${req.name} is in kube_node in ${file} already: its steps run again`);
   } else {
-    const text = readFileSync(file, 'utf8');
-    writeInventory(
-      file,
-      addHost(
-        text,
-        inventoryFormatOf(file),
-        { name: req.name, vars: req.address ? { ansible_host: req.address } : {}, groups: ['kube_node'] },
-        file,
-      ),
-    );
+    addToInventory(cluster, req, 'kube_node');
     done.push(`added ${req.name}${req.address ? ` (ansible_host ${req.address})` : ''} to kube_node in ${file}`);
   }
   say(done[done.length - 1]!);
@@ -126,8 +130,19 @@ export async function addNode(
   return { code: 0, done };
 }
 
-/** Takes the host out of the cluster's inventory file (every group), keeping the rest as it was. */
-export function removeFromInventory(cluster: Cluster, name: string): void {
+/** Puts the host into `group` in the cluster's inventory file (with its address, if given), keeping the rest. */
+export function addToInventory(cluster: Cluster, req: NodeAddRequest, group: string): void {
   const file = cluster.inventory;
-  writeInventory(file, removeHost(readFileSync(file, 'utf8'), inventoryFormatOf(file), name, file));
+  const vars: Record<string, string> = req.address ? { ansible_host: req.address } : {};
+  const entry = { name: req.name, vars, groups: [group] };
+  writeInventory(file, addHost(readFileSync(file, 'utf8'), inventoryFormatOf(file), entry, file));
+}
+
+/**
+ * Takes the host out of the cluster's inventory file (every group; with `groups`, those alone), keeping the rest as it
+ * was.
+ */
+export function removeFromInventory(cluster: Cluster, name: string, groups?: readonly string[]): void {
+  const file = cluster.inventory;
+  writeInventory(file, removeHost(readFileSync(file, 'utf8'), inventoryFormatOf(file), name, file, groups));
 }

@@ -30,7 +30,7 @@ export function checkNodeRemove(cluster: Cluster, inventory: Inventory, host: st
     throw new InputError(
       { file },
       `${host} is an etcd member: cleaning the host would stop that member`,
-      'removing etcd members is not supported yet',
+      'take it out of etcd first (furrow etcd remove), then remove the node',
     );
   // Its keepalived peers would keep it in their configuration, and the VIP may be on it right now.
   if (inGroup(inventory, 'ex_lb', host))

@@ -197,7 +197,7 @@ export function memberState(host: string, status: string | undefined, health: st
  * Runs roles/etcd/tasks/status.yml on every member, quietly, and reads what each printed. In check
  * mode, which takes no host lock: a status is wanted most while something else is at work.
  */
-async function askEtcd(cluster: Cluster, members: string[], run: ClusterRunOptions): Promise<EtcdMemberState[]> {
+export async function askEtcd(cluster: Cluster, members: string[], run: ClusterRunOptions): Promise<EtcdMemberState[]> {
   const status = new TaskResults(MEMBER_STATUS_TASK);
   const health = new TaskResults(MEMBER_HEALTH_TASK);
   await runOnCluster(

@@ -36,9 +36,12 @@ import {
  * A fourth lab host, h4, stays out of the cluster until `node add` brings it in: the first add is
  * cut off halfway by powering h4 off, and running it again completes it; `node remove` drains it
  * and leaves h4 as it was before (Debian packages aside).
- * Last (it rolls the cluster's data back): `etcd backup` and `etcd restore` bring back a ConfigMap
+ * Then (it rolls the cluster's data back): `etcd backup` and `etcd restore` bring back a ConfigMap
  * deleted after the backup and drop one created after it; a snapshot whose sha256 does not match
  * is refused before anything stops.
+ * Last, etcd's members: `etcd add h4` (a learner, promoted), `etcd remove h4` (h4 as it was); with
+ * h3's etcd stopped, removing a healthy member (quorum) and adding one are refused before anything
+ * changes; the failed h3 is removed (it stays a node) and added back.
  *
  * Not proven here: flannel's pods running. Its image cannot be fetched in the lab, so for
  * CLUSTER_NETWORK flannel only what the apiserver accepts is proven (`deploy network --check`:
@@ -787,5 +790,108 @@ describeLab(
         `kube-cluster: etcd backup ${timings['etcd backup']} s, restore ${timings['etcd restore']} s\n`,
       );
     }, 1_200_000);
+
+    test('etcd add h4 (a learner, promoted), remove it (h4 as it was); with h3 down a healthy member is refused ' +
+      '(quorum) and so is an add; h3, the failed member, is removed and added back', async () => {
+      const inventoryFile = path.join(cluster, 'inventory.yml');
+      const etcdctl =
+        '/opt/kube/bin/etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt ' +
+        '--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt ' +
+        '--key=/etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints=https://127.0.0.1:2379';
+      /** etcd's members as h1 lists them: name, status, learner or not. */
+      const memberList = async () =>
+        (await on('h1', `${etcdctl} member list`))
+          .split('\n')
+          .map((l) => l.split(', '))
+          .map((f) => `${f[2]} ${f[1]}${f[5] === 'true' ? ' learner' : ''}`)
+          .sort();
+      const ipv4 = (ipAddr: string) => ipAddr.split(/\s+/)[3]!.split('/')[0]!;
+      const h4Address = ipv4(await onH4('ip -o -4 addr show dev eth0'));
+      const etcdServers = async (m: string) =>
+        /--etcd-servers=(\S+)/.exec(await on(m, 'cat /etc/systemd/system/kube-apiserver.service'))?.[1] ?? '';
+      const apiWorks = async (name: string) => {
+        expect(await on('h1', `${KUBECTL} get --raw /readyz`)).toBe('ok');
+        await on('h1', `${KUBECTL} create configmap ${name} >/dev/null`);
+      };
+      const time = async (label: string, args: string[]) => {
+        const started = Date.now();
+        const r = await furrow(args, { cwd, timeoutMs: 900_000 });
+        timings[label] = (Date.now() - started) / 1000;
+        return r;
+      };
+
+      // Add h4: it joins as a learner, is promoted, and the others' lists roll.
+      const added = await time('etcd add', ['etcd', 'add', 'h4', '--address', h4Address, '-i', cluster]);
+      expectExit(added, 0);
+      expect(added.stdout).toContain(`etcd add: added h4 (ansible_host ${h4Address}) to etcd in ${inventoryFile}`);
+      expect(added.stdout).toMatch(/^h4 etcd \| changed: Add this member to the running cluster as a learner/m);
+      expect(added.stdout).toMatch(/^h4 etcd \| changed: Promote this member from learner to voting member/m);
+      expect(added.stdout).toContain('etcd add: h4 is a member of etcd');
+      expect(await memberList()).toEqual(['etcd-h1 started', 'etcd-h2 started', 'etcd-h3 started', 'etcd-h4 started']);
+      expect(await onH4('systemctl is-active etcd')).toBe('active');
+      for (const m of MASTERS) expect(await etcdServers(m)).toContain(`https://${h4Address}:2379`);
+      for (const h of HOSTS) expect(await on(h, 'systemctl cat etcd')).toContain(`etcd-h4=https://${h4Address}:2380`);
+      await apiWorks('etcd-added-h4');
+      // Nothing left to do: the new member's unit is the same as the others' (state new, ignored with data).
+      const again = await furrow(['deploy', '02,04', '-i', cluster], { cwd, timeoutMs: 600_000 });
+      expectExit(again, 0);
+      expect(again.stdout.split('\n').filter((l) => / changed: /.test(l))).toEqual([]);
+
+      // Remove h4: only a member, so the whole host is cleaned and leaves the inventory.
+      const removed = await time('etcd remove', ['etcd', 'remove', 'h4', '-i', cluster, '--yes']);
+      expectExit(removed, 0);
+      expect(removed.stdout).toMatch(/^etcd remove: took etcd-h4 out of etcd's members, through h\d$/m);
+      expect(removed.stdout).toContain('etcd remove: h4 is no longer a member of etcd');
+      expect(await memberList()).toEqual(['etcd-h1 started', 'etcd-h2 started', 'etcd-h3 started']);
+      expect(readFileSync(inventoryFile, 'utf8')).not.toMatch(/\bh4\b/);
+      for (const m of MASTERS) expect(await etcdServers(m)).not.toContain(h4Address);
+      expect(await leftBehind(fingerprintChanges(h4Fresh, await onH4(FINGERPRINT_SCRIPT)), onH4)).toEqual([]);
+      await apiWorks('etcd-removed-h4');
+
+      // h3's etcd fails. Removing a healthy member would leave etcd-h1 alone of two: refused. An add, too.
+      await on('h3', 'systemctl stop etcd');
+      const inventoryBefore = readFileSync(inventoryFile, 'utf8');
+      const quorum = await furrow(['etcd', 'remove', 'h2', '-i', cluster, '--yes'], { cwd, timeoutMs: 300_000 });
+      expectExit(quorum, 2);
+      expect(quorum.stderr).toMatch(
+        new RegExp(
+          "removing h2 would break etcd's quorum: the 2 members left need 2 healthy, and 1 is " +
+            '\\(not healthy: h3 \\(.+\\)\\); nothing was changed',
+        ),
+      );
+      const beside = await furrow(['etcd', 'add', 'h4', '--address', h4Address, '-i', cluster], {
+        cwd,
+        timeoutMs: 300_000,
+      });
+      expectExit(beside, 2);
+      expect(beside.stderr).toMatch(/every etcd member must be healthy to add one, and these are not: h3 \(/);
+      expect(readFileSync(inventoryFile, 'utf8')).toBe(inventoryBefore);
+      expect(await on('h2', 'systemctl is-active etcd')).toBe('active');
+      expect(quorum.stdout).not.toContain('PLAY');
+
+      // The failed member is taken out (the two left are healthy); h3 stays a node, etcd alone goes from it.
+      const out = await time('etcd remove (failed member)', ['etcd', 'remove', 'h3', '-i', cluster, '--yes']);
+      expectExit(out, 0);
+      expect(out.stdout).toContain('etcd remove: stopped and cleaned etcd on h3 (it stays in its other groups)');
+      expect(await memberList()).toEqual(['etcd-h1 started', 'etcd-h2 started']);
+      expect(await on('h3', 'systemctl is-enabled etcd 2>&1; ls /var/lib/etcd 2>&1 || true')).toMatch(
+        /No such file or directory/,
+      );
+      expect(await on('h3', 'systemctl is-active kubelet')).toBe('active');
+      const h3Address = ipv4(await on('h3', 'ip -o -4 addr show dev eth0'));
+      for (const m of MASTERS) expect(await etcdServers(m)).not.toContain(h3Address);
+      await apiWorks('etcd-removed-h3');
+
+      // And added back: three members again, every list rolled.
+      const back = await time('etcd add (back)', ['etcd', 'add', 'h3', '-i', cluster]);
+      expectExit(back, 0);
+      expect(await memberList()).toEqual(['etcd-h1 started', 'etcd-h2 started', 'etcd-h3 started']);
+      for (const m of MASTERS) expect(await etcdServers(m)).toContain(`https://${h3Address}:2379`);
+      await apiWorks('etcd-back-h3');
+      process.stdout.write(
+        `kube-cluster: etcd add ${timings['etcd add']} s, remove ${timings['etcd remove']} s, remove a failed ` +
+          `member ${timings['etcd remove (failed member)']} s, add it back ${timings['etcd add (back)']} s\n`,
+      );
+    }, 1_800_000);
   },
 );

@@ -104,6 +104,13 @@ describe("kubeasz's INI hosts", () => {
     expect(removeHost(KUBEASZ_HOSTS, 'ini', '192.168.1.4', 'hosts')).toContain('# the second worker');
   });
 
+  test('out of one group alone (an etcd member leaving a host that stays a master): its other lines stay', () => {
+    const out = removeHost(KUBEASZ_HOSTS, 'ini', '192.168.1.1', 'hosts', ['etcd']);
+    expect(out).toBe(KUBEASZ_HOSTS.replace('[etcd]\n192.168.1.1\n', '[etcd]\n'));
+    const inv = parseInventoryText(out, 'hosts');
+    expect(groupsOf(inv, '192.168.1.1')).toEqual(['kube_master']);
+  });
+
   test('a host inside a range is refused with the line', () => {
     let err: unknown;
     try {
@@ -162,5 +169,13 @@ describe("Furrow's inventory.yml", () => {
     const gone = removeHost(out, 'yaml', 'h1', 'inventory.yml');
     expect(parseInventoryText(gone, 'inventory.yml').hosts.size).toBe(0);
     expect(gone).toContain("# Written by 'furrow lab up'.\n");
+  });
+
+  test('out of one group alone: all.hosts keeps it with its address, the other groups keep it', () => {
+    const out = removeHost(LAB_YAML, 'yaml', 'h1', 'inventory.yml', ['etcd']);
+    expect(out).toBe(LAB_YAML.replace('    etcd:\n      hosts:\n        h1: null\n', '    etcd:\n      hosts: {}\n'));
+    const inv = parseInventoryText(out, 'inventory.yml');
+    expect(groupsOf(inv, 'h1')).toEqual(['kube_master', 'kube_node']);
+    expect(hostVars(inv, 'h1').ansible_host).toBe('10.213.4.11');
   });
 });

@@ -1,0 +1,57 @@
+/**
+ * `furrow etcd add` and `remove` refuse, before anything changes, what would break etcd: a removal that leaves the
+ * members without a quorum of healthy ones (etcd's own rule), the last member, and an add beside a member that is not
+ * healthy. The lab proves the flows (kube-cluster.lab); these are the rules, case by case.
+ */
+import { addProblem, quorumOf, removeProblem, type MemberHealth } from '../../../src/cluster/etcd-member.js';
+
+const up = (host: string): MemberHealth => ({ host, healthy: true });
+const down = (host: string, problem = 'connection refused'): MemberHealth => ({ host, healthy: false, problem });
+
+test("quorum: a majority of the cluster's members", () => {
+  expect([1, 2, 3, 4, 5, 6, 7].map(quorumOf)).toEqual([1, 2, 2, 3, 3, 4, 4]);
+});
+
+describe('remove', () => {
+  test('all healthy: any member may go, down to one', () => {
+    expect(removeProblem([up('a'), up('b'), up('c')], 'b')).toBeUndefined();
+    expect(removeProblem([up('a'), up('b')], 'a')).toBeUndefined();
+  });
+
+  test('one of three down: the failed member may go (the two left are healthy), a healthy one may not', () => {
+    const members = [up('a'), up('b'), down('c')];
+    expect(removeProblem(members, 'c')).toBeUndefined();
+    expect(removeProblem(members, 'b')).toBe(
+      "removing b would break etcd's quorum: the 2 members left need 2 healthy, and 1 is (not healthy: c " +
+        '(connection refused))',
+    );
+  });
+
+  test('one of four down: a healthy member may go (two of the three left are a quorum); two of five down: none may', () => {
+    expect(removeProblem([up('a'), up('b'), up('c'), down('d')], 'a')).toBeUndefined();
+    const five = [up('a'), up('b'), up('c'), down('d'), down('e', 'context deadline exceeded')];
+    expect(removeProblem(five, 'a')).toBe(
+      "removing a would break etcd's quorum: the 4 members left need 3 healthy, and 2 are (not healthy: d " +
+        '(connection refused), e (context deadline exceeded))',
+    );
+    expect(removeProblem(five, 'd')).toBeUndefined();
+  });
+
+  test('the last member is refused, healthy or not', () => {
+    expect(removeProblem([up('a')], 'a')).toBe("a is etcd's last member: removing it would end the cluster's data");
+    expect(removeProblem([down('a')], 'a')).toMatch(/last member/);
+  });
+});
+
+describe('add', () => {
+  test('every member healthy: yes; one not: refused, naming it and why', () => {
+    expect(addProblem([up('a'), up('b'), up('c')])).toBeUndefined();
+    expect(addProblem([up('a'), down('b', 'not reached'), up('c')])).toBe(
+      'every etcd member must be healthy to add one, and these are not: b (not reached)',
+    );
+  });
+
+  test('no member at all: nothing to join', () => {
+    expect(addProblem([])).toBe('the cluster has no etcd member to join');
+  });
+});
