@@ -9,7 +9,7 @@ import { registerDeploy } from './deploy.js';
 import { registerCerts } from './certs.js';
 import { registerCluster } from './cluster.js';
 import { registerEtcd } from './etcd.js';
-import { registerNode } from './node.js';
+import { registerMaster, registerNode } from './node.js';
 import { registerModules } from './modules.js';
 import { registerBundle } from './bundle.js';
 
@@ -42,6 +42,7 @@ registerCerts(program);
 registerEtcd(program);
 registerCluster(program);
 registerNode(program);
+registerMaster(program);
 registerBundle(program);
 registerModules(program);
 registerDemo(program);

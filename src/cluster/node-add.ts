@@ -23,14 +23,14 @@ export const inGroup = (inventory: Inventory, group: string, host: string) =>
 
 /** The steps a new node needs, on it alone; then what the others need to know of it, on all. */
 export const NEW_NODE_STEPS = 'prepare,runtime,master,node,network';
-export const NODE_NEIGHBOUR_RUNS = [
+export const NODE_NEIGHBOUR_RUNS: readonly NeighbourRun[] = [
   { steps: 'prepare', tags: ['set_hosts'], why: "every host's /etc/hosts lists the cluster's hosts" },
   {
     steps: 'network',
     tags: undefined,
     why: 'the pod network on every node (with CLUSTER_NETWORK=routes, a route to the new pod range)',
   },
-] as const;
+];
 
 /** Writes the inventory file in one step (a new file renamed over the old): a crash leaves one or the other. */
 export function writeInventory(file: string, text: string): void {
@@ -91,6 +91,13 @@ export interface NodeAddResult {
   done: string[];
 }
 
+/** A run on every host after a host came or went: the steps, tags, and why. */
+export interface NeighbourRun {
+  steps: string;
+  tags?: readonly string[] | undefined;
+  why: string;
+}
+
 /**
  * `furrow node add`: the host goes into `kube_node` in the cluster's inventory file (comments and
  * order kept), then the steps a node needs run on it alone (prepare, runtime, kube-lb, kubelet and
@@ -106,13 +113,29 @@ export async function addNode(
 ): Promise<NodeAddResult> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const { already } = checkNodeAdd(cluster, inventory, req);
+  return addClusterHost(cluster, req, 'kube_node', already, NODE_NEIGHBOUR_RUNS, run, say);
+}
+
+/**
+ * The add itself, once checked: the host into `group` (unless `already`), the steps a node needs on it alone, then
+ * `neighbourRuns` on every host. Stops at the first run that fails, saying what was done.
+ */
+export async function addClusterHost(
+  cluster: Cluster,
+  req: NodeAddRequest,
+  group: string,
+  already: boolean,
+  neighbourRuns: readonly NeighbourRun[],
+  run: ClusterRunOptions,
+  say: (line: string) => void,
+): Promise<NodeAddResult> {
   const done: string[] = [];
   const file = cluster.inventory;
   if (already) {
-    done.push(`${req.name} is in kube_node in ${file} already: its steps run again`);
+    done.push(`${req.name} is in ${group} in ${file} already: its steps run again`);
   } else {
-    addToInventory(cluster, req, 'kube_node');
-    done.push(`added ${req.name}${req.address ? ` (ansible_host ${req.address})` : ''} to kube_node in ${file}`);
+    addToInventory(cluster, req, group);
+    done.push(`added ${req.name}${req.address ? ` (ansible_host ${req.address})` : ''} to ${group} in ${file}`);
   }
   say(done[done.length - 1]!);
 
@@ -120,11 +143,22 @@ export async function addNode(
   const own = await deployCluster(cluster.dir, NEW_NODE_STEPS, { ...run, limit: req.name });
   done.push(`deploy ${NEW_NODE_STEPS} -l ${req.name}: exit ${own}`);
   if (own !== 0) return { code: own, done };
+  return runNeighbours(cluster, neighbourRuns, run, say, done);
+}
 
-  for (const r of NODE_NEIGHBOUR_RUNS) {
-    say(`deploy ${r.steps}${r.tags ? ` -t ${r.tags.join(',')}` : ''} on every host: ${r.why}`);
+/** Each run on every host in turn, told to the user; stops at the first that fails. */
+export async function runNeighbours(
+  cluster: Cluster,
+  runs: readonly NeighbourRun[],
+  run: ClusterRunOptions,
+  say: (line: string) => void,
+  done: string[],
+): Promise<NodeAddResult> {
+  for (const r of runs) {
+    const what = `deploy ${r.steps}${r.tags ? ` -t ${r.tags.join(',')}` : ''}`;
+    say(`${what} on every host: ${r.why}`);
     const code = await deployCluster(cluster.dir, r.steps, { ...run, ...(r.tags ? { tags: [...r.tags] } : {}) });
-    done.push(`deploy ${r.steps}${r.tags ? ` -t ${r.tags.join(',')}` : ''}: exit ${code}`);
+    done.push(`${what}: exit ${code}`);
     if (code !== 0) return { code, done };
   }
   return { code: 0, done };

@@ -4,11 +4,10 @@ import { InputError } from '../engine/errors.js';
 import { selectHosts, type Inventory } from '../engine/inventory/index.js';
 import { cleanHosts } from './clean.js';
 import { type Cluster, loadClusterWithHosts } from './cluster.js';
-import { deployCluster } from './deploy.js';
 import { deleteNode, drainNode } from './drain.js';
 import { readKubeconfig } from './kube-api.js';
 import { nodeNameOf } from './kubernetes.js';
-import { inGroup, NODE_NEIGHBOUR_RUNS, removeFromInventory } from './node-add.js';
+import { inGroup, NODE_NEIGHBOUR_RUNS, removeFromInventory, runNeighbours } from './node-add.js';
 import type { ClusterRunOptions } from './run.js';
 
 /** Refuses, before anything is touched, a host that is not a plain node, or the last node. */
@@ -24,7 +23,7 @@ export function checkNodeRemove(cluster: Cluster, inventory: Inventory, host: st
     throw new InputError(
       { file },
       `${host} is a master as well as a node: removing it would take a control-plane member away`,
-      'removing masters is not supported yet: take it out of kube_node by hand to stop it taking pods',
+      'remove the master with `furrow master remove`',
     );
   if (inGroup(inventory, 'etcd', host))
     throw new InputError(
@@ -100,10 +99,5 @@ export async function removeNode(clusterDir: string, host: string, o: NodeRemove
   removeFromInventory(cluster, host);
   step(`took ${host} out of ${cluster.inventory}`);
 
-  for (const r of NODE_NEIGHBOUR_RUNS) {
-    const code = await deployCluster(cluster.dir, r.steps, { ...o.run, ...(r.tags ? { tags: [...r.tags] } : {}) });
-    done.push(`deploy ${r.steps}${r.tags ? ` -t ${r.tags.join(',')}` : ''}: exit ${code}`);
-    if (code !== 0) return { code, done };
-  }
-  return { code: 0, done };
+  return runNeighbours(cluster, NODE_NEIGHBOUR_RUNS, o.run, o.say, done);
 }

@@ -41,7 +41,8 @@ import {
  * is refused before anything stops.
  * Last, etcd's members: `etcd add h4` (a learner, promoted), `etcd remove h4` (h4 as it was); with
  * h3's etcd stopped, removing a healthy member (quorum) and adding one are refused before anything
- * changes; the failed h3 is removed (it stays a node) and added back.
+ * changes; the failed h3 is removed (it stays a node) and added back. Then `master add h4` and
+ * `master remove h4`: every kube-lb gets the new apiserver by a reload, and h4 ends as it was.
  *
  * Not proven here: flannel's pods running. Its image cannot be fetched in the lab, so for
  * CLUSTER_NETWORK flannel only what the apiserver accepts is proven (`deploy network --check`:
@@ -828,7 +829,7 @@ describeLab(
       expect(added.stdout).toMatch(/^h4 etcd \| changed: Promote this member from learner to voting member/m);
       expect(added.stdout).toContain('etcd add: h4 is a member of etcd');
       expect(await memberList()).toEqual(['etcd-h1 started', 'etcd-h2 started', 'etcd-h3 started', 'etcd-h4 started']);
-      expect(await onH4('systemctl is-active etcd')).toBe('active');
+      expect((await onH4('systemctl is-active etcd')).trim()).toBe('active');
       for (const m of MASTERS) expect(await etcdServers(m)).toContain(`https://${h4Address}:2379`);
       for (const h of HOSTS) expect(await on(h, 'systemctl cat etcd')).toContain(`etcd-h4=https://${h4Address}:2380`);
       await apiWorks('etcd-added-h4');
@@ -891,6 +892,66 @@ describeLab(
       process.stdout.write(
         `kube-cluster: etcd add ${timings['etcd add']} s, remove ${timings['etcd remove']} s, remove a failed ` +
           `member ${timings['etcd remove (failed member)']} s, add it back ${timings['etcd add (back)']} s\n`,
+      );
+    }, 1_800_000);
+
+    test('master add h4: its control plane answers, every kube-lb reloaded with it (no restart), its node cordoned; ' +
+      'master remove h4 leaves the host as it was; the last master and an etcd member are refused', async () => {
+      const inventoryFile = path.join(cluster, 'inventory.yml');
+      const h4Address = (await onH4('ip -o -4 addr show dev eth0')).split(/\s+/)[3]!.split('/')[0]!;
+      const kubeLbConf = async (h: string) => on(h, 'cat /etc/kube-lb/kube-lb.conf');
+      const kubeLbPid = async (h: string) => on(h, 'systemctl show -p MainPID --value kube-lb');
+      const pids = Object.fromEntries(await Promise.all(HOSTS.map(async (h) => [h, await kubeLbPid(h)] as const)));
+
+      // Refused before anything is touched: a master that is an etcd member.
+      const member = await furrow(['master', 'remove', 'h1', '-i', cluster, '--yes'], { cwd });
+      expectExit(member, 2);
+      expect(member.stderr).toContain('h1 is an etcd member: cleaning the host would take that member away');
+
+      let started = Date.now();
+      const added = await furrow(['master', 'add', 'h4', '--address', h4Address, '-i', cluster], {
+        cwd,
+        timeoutMs: 900_000,
+      });
+      timings['master add'] = (Date.now() - started) / 1000;
+      expectExit(added, 0);
+      expect(added.stdout).toContain(
+        `master add: added h4 (ansible_host ${h4Address}) to kube_master in ${inventoryFile}`,
+      );
+      expect(added.stdout).toContain('master add: h4 is a master of the cluster');
+      // Its own apiserver answers, with its own serving certificate.
+      expect((await onH4(`${KUBECTL} --server=https://${h4Address}:6443 get --raw /readyz`)).trim()).toBe('ok');
+      for (const u of ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubelet'])
+        expect((await onH4(`systemctl is-active ${u}`)).trim()).toBe('active');
+      // Every kube-lb forwards to it too, reloaded: the same nginx master process.
+      for (const h of HOSTS) {
+        expect(await kubeLbConf(h)).toContain(`server ${h4Address}:6443`);
+        expect(await kubeLbPid(h)).toBe(pids[h]);
+      }
+      // A master not in kube_node takes no pods (kubeasz): its node is Ready and cordoned.
+      const h4Node = await kubectlJson<{
+        spec: { unschedulable?: boolean };
+        status: { conditions: Array<{ type: string; status: string }> };
+      }>('get node h4');
+      expect(h4Node.spec.unschedulable).toBe(true);
+      expect(h4Node.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('True');
+
+      started = Date.now();
+      const removed = await furrow(['master', 'remove', 'h4', '-i', cluster, '--yes'], { cwd, timeoutMs: 900_000 });
+      timings['master remove'] = (Date.now() - started) / 1000;
+      expectExit(removed, 0);
+      expect(removed.stdout).toContain('master remove: deleted the Node h4');
+      expect(removed.stdout).toContain('master remove: h4 is no longer part of the cluster');
+      expect(readFileSync(inventoryFile, 'utf8')).not.toMatch(/\bh4\b/);
+      for (const h of HOSTS) {
+        expect(await kubeLbConf(h)).not.toContain(h4Address);
+        expect(await kubeLbPid(h)).toBe(pids[h]);
+      }
+      expect(await on('h1', `${KUBECTL} get node h4 --ignore-not-found -o name`)).toBe('');
+      expect(await on('h1', `${KUBECTL} get --raw /readyz`)).toBe('ok');
+      expect(await leftBehind(fingerprintChanges(h4Fresh, await onH4(FINGERPRINT_SCRIPT)), onH4)).toEqual([]);
+      process.stdout.write(
+        `kube-cluster: master add ${timings['master add']} s, master remove ${timings['master remove']} s\n`,
       );
     }, 1_800_000);
   },

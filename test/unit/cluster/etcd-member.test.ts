@@ -27,15 +27,18 @@ describe('remove', () => {
     );
   });
 
-  test('one of four down: a healthy member may go (two of the three left are a quorum); two of five down: none may', () => {
-    expect(removeProblem([up('a'), up('b'), up('c'), down('d')], 'a')).toBeUndefined();
-    const five = [up('a'), up('b'), up('c'), down('d'), down('e', 'context deadline exceeded')];
-    expect(removeProblem(five, 'a')).toBe(
-      "removing a would break etcd's quorum: the 4 members left need 3 healthy, and 2 are (not healthy: d " +
-        '(connection refused), e (context deadline exceeded))',
-    );
-    expect(removeProblem(five, 'd')).toBeUndefined();
-  });
+  test(
+    'one of four down: a healthy member may go (two of the three left are a quorum); two of five down: ' + 'none may',
+    () => {
+      expect(removeProblem([up('a'), up('b'), up('c'), down('d')], 'a')).toBeUndefined();
+      const five = [up('a'), up('b'), up('c'), down('d'), down('e', 'context deadline exceeded')];
+      expect(removeProblem(five, 'a')).toBe(
+        "removing a would break etcd's quorum: the 4 members left need 3 healthy, and 2 are (not healthy: d " +
+          '(connection refused), e (context deadline exceeded))',
+      );
+      expect(removeProblem(five, 'd')).toBeUndefined();
+    },
+  );
 
   test('the last member is refused, healthy or not', () => {
     expect(removeProblem([up('a')], 'a')).toBe("a is etcd's last member: removing it would end the cluster's data");

@@ -6,6 +6,8 @@ import { podKind } from '../../../src/cluster/drain.js';
 import { checkNodeAdd, isHostAddress } from '../../../src/cluster/node-add.js';
 import { nodeNameOf } from '../../../src/cluster/kubernetes.js';
 import { checkNodeRemove } from '../../../src/cluster/node-remove.js';
+import { checkMasterRemove } from '../../../src/cluster/master-remove.js';
+import { checkRunningControlPlane, masterNeighbourRuns } from '../../../src/cluster/master-add.js';
 import { InputError } from '../../../src/engine/errors.js';
 import { hostVars, parseInventoryText } from '../../../src/engine/inventory/index.js';
 import { renderTemplate } from '../../../src/engine/template.js';
@@ -97,6 +99,44 @@ describe('node add and remove: checks before anything is touched', () => {
       'no admin kubeconfig: draining needs the API',
     );
   });
+
+  test('master remove refuses the last master, an etcd member, an ex_lb host, a host that is not a master', () => {
+    writeFileSync(path.join(dir, 'kubeconfig'), '');
+    const two = (extra = '') =>
+      parseInventoryText(`[etcd]\n10.0.0.1\n[kube_master]\n10.0.0.1\n10.0.0.5\n${extra}`, cluster.inventory);
+    expect(problem(() => checkMasterRemove(cluster, two(), '10.0.0.5'))).toBeUndefined();
+    expect(problem(() => checkMasterRemove(cluster, two(), '10.0.0.1'))?.[1]).toBe(
+      '10.0.0.1 is an etcd member: cleaning the host would take that member away',
+    );
+    expect(problem(() => checkMasterRemove(cluster, two('[ex_lb]\n10.0.0.5\n'), '10.0.0.5'))?.[1]).toMatch(
+      /^10\.0\.0\.5 is an external load balancer \(ex_lb\) as well as a master/,
+    );
+    expect(problem(() => checkMasterRemove(cluster, inventory, '10.0.0.1'))?.[1]).toBe(
+      "10.0.0.1 is the cluster's last master",
+    );
+    expect(problem(() => checkMasterRemove(cluster, two(), '10.0.0.3'))).toEqual([
+      cluster.inventory,
+      '10.0.0.3 is not in kube_master',
+    ]);
+    rmSync(path.join(dir, 'kubeconfig'));
+    expect(problem(() => checkMasterRemove(cluster, two(), '10.0.0.5'))?.[1]).toBe(
+      'no admin kubeconfig: the cluster has no control plane yet',
+    );
+    expect(problem(() => checkRunningControlPlane(cluster))?.[0]).toBe(path.join(dir, 'kubeconfig'));
+  });
+
+  test(
+    'after a master came or went: every kube-lb (step 04), the ex-lb when there is one, then what a node ' + 'needs',
+    () => {
+      expect(masterNeighbourRuns(inventory).map((r) => `${r.steps}${r.tags ? ` -t ${r.tags}` : ''}`)).toEqual([
+        'master',
+        'prepare -t set_hosts',
+        'network',
+      ]);
+      const withLb = parseInventoryText(`${HOSTS}[ex_lb]\n10.0.0.3\n`, cluster.inventory);
+      expect(masterNeighbourRuns(withLb).map((r) => r.steps)).toEqual(['master', 'ex-lb', 'prepare', 'network']);
+    },
+  );
 
   test("the Node's name: k8s_nodename as the kube-node role writes it, else the inventory name", () => {
     expect(nodeNameOf(inventory, '10.0.0.2')).toBe('worker-02');
