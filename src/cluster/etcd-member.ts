@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { isIPv6 } from 'node:net';
 import path from 'node:path';
 import { EXIT, InputError } from '../engine/errors.js';
 import { hostVars, selectHosts, type Inventory } from '../engine/inventory/index.js';
@@ -7,7 +6,15 @@ import { cleanHosts } from './clean.js';
 import { type Cluster, clusterVars, loadClusterWithHosts } from './cluster.js';
 import { deployCluster } from './deploy.js';
 import { etcdHosts } from './etcd-backup.js';
-import { addToInventory, checkHostAdd, inGroup, type NodeAddRequest, removeFromInventory } from './node-add.js';
+import {
+  addToInventory,
+  checkHostAdd,
+  inGroup,
+  type NodeAddRequest,
+  refuseIpv6,
+  removeFromInventory,
+} from './node-add.js';
+import { stepper } from './node-remove.js';
 import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
 import { askEtcd } from './status.js';
 
@@ -105,14 +112,7 @@ export async function checkEtcdAdd(
 ): Promise<{ cluster: Cluster; inventory: Inventory; already: boolean }> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const { already } = checkHostAdd(cluster, inventory, req, 'etcd');
-  const address = req.address ?? (inventory.hosts.has(req.name) ? addressOf(inventory, req.name) : req.name);
-  if (isIPv6(address))
-    throw new InputError(
-      { file: cluster.inventory },
-      `${req.name}: etcd members on IPv6 addresses are not supported yet (the etcd role writes its URLs without ` +
-        'brackets)',
-      'give the member an IPv4 address or a DNS name',
-    );
+  refuseIpv6(cluster, inventory, req, 'etcd members', 'the etcd role writes its URLs without brackets');
   const others = etcdHosts(cluster, inventory).filter((h) => h !== req.name);
   const health = (await askEtcd(cluster, others, run)).filter((m) => others.includes(m.host));
   const problem = addProblem(health);
@@ -141,10 +141,7 @@ export async function addEtcdMember(
 ): Promise<MemberChangeResult> {
   const { cluster, inventory, already } = await checkEtcdAdd(clusterDir, req, run);
   const done: string[] = [];
-  const step = (line: string) => {
-    done.push(line);
-    say(line);
-  };
+  const step = stepper(done, say);
   if (already) step(`${req.name} is in group etcd in ${cluster.inventory} already: its steps run again`);
   else {
     addToInventory(cluster, req, 'etcd');
@@ -221,10 +218,7 @@ export async function removeEtcdMember(
 ): Promise<MemberChangeResult> {
   const { cluster, inventory, host, via, staysInCluster } = prepared;
   const done: string[] = [];
-  const step = (line: string) => {
-    done.push(line);
-    say(line);
-  };
+  const step = stepper(done, say);
   const removed = await runOnCluster(
     cluster,
     [MEMBER_REMOVE_PLAYBOOK],

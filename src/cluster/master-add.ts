@@ -10,6 +10,7 @@ import {
   NODE_NEIGHBOUR_RUNS,
   type NodeAddRequest,
   type NodeAddResult,
+  refuseIpv6,
 } from './node-add.js';
 import type { ClusterRunOptions } from './run.js';
 
@@ -52,6 +53,7 @@ export async function addMaster(
 ): Promise<NodeAddResult> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const { already } = checkHostAdd(cluster, inventory, req, 'kube_master');
+  refuseIpv6(cluster, inventory, req, 'masters', "kube-lb's and ex-lb's upstreams are written without brackets");
   checkRunningControlPlane(cluster);
   return addClusterHost(cluster, req, 'kube_master', already, masterNeighbourRuns(inventory), run, say);
 }

@@ -1,14 +1,13 @@
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
 import { selectHosts, type Inventory } from '../engine/inventory/index.js';
-import { cleanHosts } from './clean.js';
 import { type Cluster, loadClusterWithHosts } from './cluster.js';
-import { deleteNode, drainNode } from './drain.js';
+import { deleteNode } from './drain.js';
 import { readKubeconfig } from './kube-api.js';
 import { nodeNameOf } from './kubernetes.js';
 import { checkRunningControlPlane, masterNeighbourRuns } from './master-add.js';
 import { inGroup, removeFromInventory, runNeighbours } from './node-add.js';
-import type { NodeRemoveOptions, NodeRemoveResult } from './node-remove.js';
+import { drainAndClean, type NodeRemoveOptions, type NodeRemoveResult, stepper } from './node-remove.js';
 
 /** Refuses, before anything is touched: not a master, the last master, an etcd member or an ex-lb host. */
 export function checkMasterRemove(cluster: Cluster, inventory: Inventory, host: string): void {
@@ -53,29 +52,9 @@ export async function removeMaster(clusterDir: string, host: string, o: NodeRemo
   const node = nodeNameOf(inventory, host);
   const kubeconfig = path.join(cluster.dir, 'kubeconfig');
   const done: string[] = [];
-  const step = (line: string) => {
-    done.push(line);
-    o.say(line);
-  };
-
-  try {
-    const evicted = await drainNode(readKubeconfig(kubeconfig), node, {
-      say: o.say,
-      ...(o.force ? { force: true } : {}),
-      ...(o.drainTimeoutMs ? { timeoutMs: o.drainTimeoutMs } : {}),
-    });
-    step(`drained ${node}: ${evicted.length} pod(s) evicted`);
-  } catch (err) {
-    o.say(`drain: ${(err as Error).message}`);
-    return { code: 1, done };
-  }
-
-  const cleaned = await cleanHosts(cluster, o.run, host);
-  if (cleaned !== 0) {
-    done.push(`cleaning ${host}: exit ${cleaned}`);
-    return { code: cleaned, done };
-  }
-  step(`stopped and cleaned ${host}`);
+  const code = await drainAndClean(cluster, host, node, readKubeconfig(kubeconfig), o, done);
+  if (code !== 0) return { code, done };
+  const step = stepper(done, o.say);
   removeFromInventory(cluster, host);
   step(`took ${host} out of ${cluster.inventory}`);
 

@@ -5,7 +5,7 @@ import { selectHosts, type Inventory } from '../engine/inventory/index.js';
 import { cleanHosts } from './clean.js';
 import { type Cluster, loadClusterWithHosts } from './cluster.js';
 import { deleteNode, drainNode } from './drain.js';
-import { readKubeconfig } from './kube-api.js';
+import { type ApiAccess, readKubeconfig } from './kube-api.js';
 import { nodeNameOf } from './kubernetes.js';
 import { inGroup, NODE_NEIGHBOUR_RUNS, removeFromInventory, runNeighbours } from './node-add.js';
 import type { ClusterRunOptions } from './run.js';
@@ -71,11 +71,35 @@ export async function removeNode(clusterDir: string, host: string, o: NodeRemove
   const access = readKubeconfig(path.join(cluster.dir, 'kubeconfig'));
   const node = nodeNameOf(inventory, host);
   const done: string[] = [];
-  const step = (line: string) => {
-    done.push(line);
-    o.say(line);
-  };
+  const code = await drainAndClean(cluster, host, node, access, o, done);
+  if (code !== 0) return { code, done };
+  const step = stepper(done, o.say);
+  step((await deleteNode(access, node)) ? `deleted the Node ${node}` : `the Node ${node} was gone already`);
+  removeFromInventory(cluster, host);
+  step(`took ${host} out of ${cluster.inventory}`);
 
+  return runNeighbours(cluster, NODE_NEIGHBOUR_RUNS, o.run, o.say, done);
+}
+
+/** A step done: told to the user and kept for the summary. */
+export const stepper = (done: string[], say: (line: string) => void) => (line: string) => {
+  done.push(line);
+  say(line);
+};
+
+/**
+ * The first half of taking a host out (a node or a master): drain its node, then stop and clean the host. 0 when both
+ * went well, else the exit code; what was done is added to `done`.
+ */
+export async function drainAndClean(
+  cluster: Cluster,
+  host: string,
+  node: string,
+  access: ApiAccess,
+  o: NodeRemoveOptions,
+  done: string[],
+): Promise<number> {
+  const step = stepper(done, o.say);
   try {
     const evicted = await drainNode(access, node, {
       say: o.say,
@@ -85,19 +109,13 @@ export async function removeNode(clusterDir: string, host: string, o: NodeRemove
     step(`drained ${node}: ${evicted.length} pod(s) evicted`);
   } catch (err) {
     o.say(`drain: ${(err as Error).message}`);
-    return { code: 1, done };
+    return 1;
   }
-
   const cleaned = await cleanHosts(cluster, o.run, host);
   if (cleaned !== 0) {
     done.push(`cleaning ${host}: exit ${cleaned}`);
-    return { code: cleaned, done };
+    return cleaned;
   }
   step(`stopped and cleaned ${host}`);
-
-  step((await deleteNode(access, node)) ? `deleted the Node ${node}` : `the Node ${node} was gone already`);
-  removeFromInventory(cluster, host);
-  step(`took ${host} out of ${cluster.inventory}`);
-
-  return runNeighbours(cluster, NODE_NEIGHBOUR_RUNS, o.run, o.say, done);
+  return 0;
 }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Cluster } from '../../../src/cluster/cluster.js';
 import { podKind } from '../../../src/cluster/drain.js';
-import { checkNodeAdd, isHostAddress } from '../../../src/cluster/node-add.js';
+import { checkNodeAdd, isHostAddress, refuseIpv6 } from '../../../src/cluster/node-add.js';
 import { nodeNameOf } from '../../../src/cluster/kubernetes.js';
 import { checkNodeRemove } from '../../../src/cluster/node-remove.js';
 import { checkMasterRemove } from '../../../src/cluster/master-remove.js';
@@ -53,6 +53,19 @@ describe('node add and remove: checks before anything is touched', () => {
       "--address '10.0.0' is not an IPv4 or IPv6 address or a host name",
     ]);
   });
+
+  test(
+    'a master or an etcd member on IPv6 is refused (its roles write host:port without brackets); a node ' + 'is not',
+    () => {
+      const refuse = (name: string, address?: string) =>
+        problem(() => refuseIpv6(cluster, inventory, { name, ...(address ? { address } : {}) }, 'masters', 'why'))?.[1];
+      expect(refuse('fd00::9')).toBe('fd00::9: masters on IPv6 addresses are not supported yet (why)');
+      expect(refuse('master-09', 'fd00::9')).toBe('master-09: masters on IPv6 addresses are not supported yet (why)');
+      expect(refuse('master-09', '10.0.0.9')).toBeUndefined();
+      expect(refuse('master-09')).toBeUndefined();
+      expect(checkNodeAdd(cluster, inventory, { name: 'fd00::9' })).toEqual({ already: false });
+    },
+  );
 
   test('a node already in kube_node runs its steps again (it completes an earlier add)', () => {
     expect(checkNodeAdd(cluster, inventory, { name: '10.0.0.3' })).toEqual({ already: true });
