@@ -178,10 +178,20 @@ const APT_OPTS = [
   'DPkg::Lock::Timeout=120',
 ];
 
+/**
+ * A host that went down during an install (a power cut, a node add cut off) leaves dpkg interrupted: apt then refuses
+ * every command ("dpkg was interrupted, you must manually run 'dpkg --configure -a'"). apt's own test is a file in
+ * dpkg's updates folder; `dpkg --audit` also lists packages left unpacked or half-configured. Either way dpkg finishes
+ * its work first, keeping the configuration files as they are, so that a re-run completes what was cut off.
+ */
+export const DPKG_RECOVER =
+  'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then ' +
+  'dpkg --force-confdef --force-confold --configure -a; fi';
+
 /** The shell script that carries out a decision, all names in one transaction per verb. */
 export function packageCommands(d: PackageDecision, params: PackageParams): string[] {
   if (d.manager === 'apt') {
-    const cmds = ['export DEBIAN_FRONTEND=noninteractive'];
+    const cmds = ['export DEBIAN_FRONTEND=noninteractive', DPKG_RECOVER];
     if (d.updateCache) cmds.push(sh`apt-get update -q && mkdir -p /var/lib/apt/periodic && touch ${APT_UPDATE_STAMP}`);
     const recommends = toFlag(params.install_recommends, 'package', 'install_recommends', false)
       ? '--install-recommends'

@@ -108,6 +108,27 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     expect((await run(packageModule, { name: 'tree', state: 'latest' as const })).changed).toBe(false);
   }, 300_000);
 
+  test('a host cut off during an install leaves dpkg interrupted: apt refuses, the next install finishes ' +
+    "dpkg's work first, then installs", async () => {
+    expect((await run(packageModule, { name: 'tree', state: 'absent' as const })).result?.failed).toBeUndefined();
+    // What dpkg leaves when the host goes down mid-install: its journal in the updates folder (here a
+    // status entry of a package that is installed, so finishing it changes nothing else).
+    await onHost(
+      "awk -v RS= '/^Package: jq\\n/' /var/lib/dpkg/status > /var/lib/dpkg/updates/0000 && " +
+        'test -s /var/lib/dpkg/updates/0000',
+    );
+    const refused = await conn!.exec('DEBIAN_FRONTEND=noninteractive apt-get install -y -q tree 2>&1');
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout.toString()).toContain("dpkg was interrupted, you must manually run 'dpkg --configure -a'");
+
+    const installed = await run(packageModule, { name: 'tree' });
+    expect(installed.result?.failed).toBeUndefined();
+    expect(installed.changed).toBe(true);
+    expect(await onHost('ls -A /var/lib/dpkg/updates | wc -l')).toBe('0');
+    expect(await onHost(`dpkg-query -W -f='\${Status}' tree jq`)).toBe('install ok installedinstall ok installed');
+    expect((await run(packageModule, { name: 'tree' })).changed).toBe(false);
+  }, 300_000);
+
   test('get_url over the lab bridge with wget from the repository: download, skip when ' +
     'matching, check mode', async () => {
     expect((await run(packageModule, { name: 'wget' })).changed).toBe(true);

@@ -12,6 +12,7 @@ import {
 import {
   decidePackages,
   dnfModule,
+  DPKG_RECOVER,
   packageCommands,
   packageModule,
   packageNames,
@@ -193,6 +194,7 @@ describe('package decisions', () => {
     );
     expect(cmds).toEqual([
       'export DEBIAN_FRONTEND=noninteractive',
+      DPKG_RECOVER,
       `apt-get update -q && mkdir -p /var/lib/apt/periodic && touch '/var/lib/apt/periodic/update-success-stamp'`,
       `apt-get install '-y' '-q' '-o' 'Dpkg::Options::=--force-confdef' '-o' 'Dpkg::Options::=--force-confold' '-o' ` +
         `'DPkg::Lock::Timeout=120' '--no-install-recommends' 'jq' 'tree'`,
