@@ -69,9 +69,18 @@ export function addProblem(all: MemberHealth[]): string | undefined {
 /** The host's address as the etcd role names it in URLs: ansible_host, else the inventory name. */
 const addressOf = (inventory: Inventory, host: string) => String(hostVars(inventory, host).ansible_host ?? host);
 
-/** The cluster has apiservers to tell of a change in etcd's members: masters, and step 04 deployed (its kubeconfig). */
-const hasApiservers = (cluster: Cluster, inventory: Inventory) =>
-  selectHosts(inventory, 'kube_master').length > 0 && existsSync(path.join(cluster.dir, 'kubeconfig'));
+/**
+ * The steps that roll the member lists after a member came or went: step 02 on every member, then step 04 when the
+ * cluster has apiservers to tell (masters, and step 04 deployed: its admin kubeconfig exists).
+ */
+export function memberListRolls(cluster: Cluster, inventory: Inventory): Array<{ step: string; what: string }> {
+  const masters = inventory.groups.has('kube_master') ? selectHosts(inventory, 'kube_master') : [];
+  const apiservers = masters.length > 0 && existsSync(path.join(cluster.dir, 'kubeconfig'));
+  return [
+    { step: 'etcd', what: "every member's list of members" },
+    ...(apiservers ? [{ step: 'master', what: "every apiserver's --etcd-servers" }] : []),
+  ];
+}
 
 export interface MemberChangeResult {
   code: number;
@@ -91,9 +100,7 @@ async function rollMemberLists(
   step: (line: string) => void,
   done: string[],
 ): Promise<number> {
-  const rolls = [{ step: 'etcd', what: "every member's list of members" }];
-  if (hasApiservers(cluster, inventory)) rolls.push({ step: 'master', what: "every apiserver's --etcd-servers" });
-  for (const r of rolls) {
+  for (const r of memberListRolls(cluster, inventory)) {
     const code = await deployCluster(cluster.dir, r.step, run);
     if (code !== 0) {
       done.push(`deploy ${r.step} (${r.what}): exit ${code}`);

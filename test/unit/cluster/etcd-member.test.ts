@@ -3,7 +3,18 @@
  * members without a quorum of healthy ones (etcd's own rule), the last member, and an add beside a member that is not
  * healthy. The lab proves the flows (kube-cluster.lab); these are the rules, case by case.
  */
-import { addProblem, quorumOf, removeProblem, type MemberHealth } from '../../../src/cluster/etcd-member.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Cluster } from '../../../src/cluster/cluster.js';
+import {
+  addProblem,
+  memberListRolls,
+  quorumOf,
+  removeProblem,
+  type MemberHealth,
+} from '../../../src/cluster/etcd-member.js';
+import { parseInventoryText } from '../../../src/engine/inventory/index.js';
 
 const up = (host: string): MemberHealth => ({ host, healthy: true });
 const down = (host: string, problem = 'connection refused'): MemberHealth => ({ host, healthy: false, problem });
@@ -57,4 +68,21 @@ describe('add', () => {
   test('no member at all: nothing to join', () => {
     expect(addProblem([])).toBe('the cluster has no etcd member to join');
   });
+});
+
+test('after a member change: step 02 on every member, then step 04 when there are apiservers to tell', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-etcd-member-'));
+  try {
+    const cluster = { dir, inventory: path.join(dir, 'hosts') } as Cluster;
+    const rolls = (text: string) =>
+      memberListRolls(cluster, parseInventoryText(text, cluster.inventory)).map((r) => r.step);
+    // An etcd-only cluster (no kube_master group at all), and masters not deployed yet: step 02 alone.
+    expect(rolls('[etcd]\n10.0.0.1\n10.0.0.2\n')).toEqual(['etcd']);
+    expect(rolls('[etcd]\n10.0.0.1\n[kube_master]\n10.0.0.1\n')).toEqual(['etcd']);
+    writeFileSync(path.join(dir, 'kubeconfig'), '');
+    expect(rolls('[etcd]\n10.0.0.1\n[kube_master]\n10.0.0.1\n')).toEqual(['etcd', 'master']);
+    expect(rolls('[etcd]\n10.0.0.1\n[kube_master]\n')).toEqual(['etcd']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
