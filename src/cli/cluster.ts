@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { ClusterStatus } from '../cluster/status.js';
-import { EXIT, InputError } from '../engine/errors.js';
+import { EXIT } from '../engine/errors.js';
 import { textTable } from '../engine/text-table.js';
 import { parseCount } from './lab.js';
-import { confirmed } from './prompt.js';
+import { confirmedOrRefused, requireConfirmable } from './prompt.js';
 import { runOptionsFromFlags } from './run.js';
 
 /** The flags every `furrow cluster` command takes: the cluster folder, and how to reach the hosts. */
@@ -159,25 +159,22 @@ export function registerCluster(program: Command): void {
       ]);
       const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
       const hosts = [...inventory.hosts.keys()];
-      if (!o.check && !o.yes && !process.stdin.isTTY) {
-        throw new InputError(
-          { file: cluster.inventory },
-          'cluster destroy asks for confirmation, and there is no terminal to ask on; nothing was touched',
-          'give --yes to destroy without asking (or --check to see what it would take away)',
-        );
-      }
+      const noQuestion = !!(o.check || o.yes);
+      requireConfirmable(
+        'cluster destroy',
+        noQuestion,
+        cluster.inventory,
+        'give --yes to destroy without asking (or --check to see what it would take away)',
+      );
       if (
-        !o.check &&
-        !o.yes &&
-        !(await confirmed(
+        !(await confirmedOrRefused(
+          'cluster destroy',
+          noQuestion,
           `Every Kubernetes service on ${hosts.join(', ')} stops and is taken away, with etcd's data (the cluster's ` +
             `whole state). Type 'yes' to destroy the cluster: `,
         ))
-      ) {
-        process.stderr.write('cluster destroy: not confirmed; nothing was touched\n');
-        process.exitCode = EXIT.failed;
+      )
         return;
-      }
       const code = await destroyCluster(o.inventory, await runOptionsFromFlags(o));
       const out = o.json ? process.stderr : process.stdout;
       if (code === 0 && !o.check)
@@ -210,26 +207,23 @@ export function registerCluster(program: Command): void {
         import('../cluster/cluster.js'),
       ]);
       const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
-      if (!o.check && !o.yes && !process.stdin.isTTY) {
-        throw new InputError(
-          { file: cluster.inventory },
-          'cluster stop asks for confirmation, and there is no terminal to ask on; nothing was touched',
-          'give --yes to stop without asking (or --check to see what it would stop)',
-        );
-      }
+      const noQuestion = !!(o.check || o.yes);
+      requireConfirmable(
+        'cluster stop',
+        noQuestion,
+        cluster.inventory,
+        'give --yes to stop without asking (or --check to see what it would stop)',
+      );
       const hosts = [...inventory.hosts.keys()].join(', ');
       if (
-        !o.check &&
-        !o.yes &&
-        !(await confirmed(
+        !(await confirmedOrRefused(
+          'cluster stop',
+          noQuestion,
           `Every Kubernetes service on ${hosts} stops, with every pod, until \`furrow cluster start\`. ` +
             `Type 'yes' to stop the cluster: `,
         ))
-      ) {
-        process.stderr.write('cluster stop: not confirmed; nothing was touched\n');
-        process.exitCode = EXIT.failed;
+      )
         return;
-      }
       process.exitCode = await startStopCluster(o.inventory, 'stop', await runOptionsFromFlags(o));
     });
 

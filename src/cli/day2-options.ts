@@ -26,3 +26,7 @@ export function addDay2Options(cmd: Command): Command {
     .option('-v, --verbose', 'also show skipped tasks and every message')
     .option('--strict-host-keys', 'refuse hosts whose key is not yet recorded');
 }
+
+/** What a day-2 operation that stopped halfway prints: its exit status and each step it had done. */
+export const stoppedReport = (label: string, r: { code: number; done: string[] }) =>
+  `${label}: stopped (exit ${r.code}). Done so far:\n${r.done.map((d) => `  ${d}\n`).join('') || '  nothing\n'}`;

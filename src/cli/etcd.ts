@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
-import { EXIT, InputError } from '../engine/errors.js';
 import type { RestoreStep } from '../cluster/etcd-restore.js';
-import { confirmed } from './prompt.js';
-import { addDay2Options, type Day2Flags } from './day2-options.js';
+import { confirmedOrRefused, requireConfirmable } from './prompt.js';
+import { addDay2Options, type Day2Flags, stoppedReport } from './day2-options.js';
 import { runOptionsFromFlags } from './run.js';
 
 /** The steps of a restore as the user confirms them. */
@@ -63,13 +62,7 @@ export function registerEtcd(program: Command): void {
       // Every check before anything is stopped: the input first (the snapshot's sha256; whether
       // anyone can confirm), then the hosts; the question comes last.
       const prepared = await prepareRestore(o.inventory, snapshotArg);
-      if (!o.yes && !process.stdin.isTTY) {
-        throw new InputError(
-          { file: prepared.snapshot },
-          'etcd restore asks for confirmation, and there is no terminal to ask on; nothing was touched',
-          'give --yes to restore without asking',
-        );
-      }
+      requireConfirmable('etcd restore', !!o.yes, prepared.snapshot, 'give --yes to restore without asking');
       await checkRestoreHosts(prepared.cluster, prepared.inventory, o);
       const out = o.json ? process.stderr : process.stdout;
       out.write(
@@ -77,11 +70,7 @@ export function registerEtcd(program: Command): void {
           `Every etcd member's data is replaced by the snapshot: whatever was written after it was taken is lost.\n` +
           `The API is down from step 1 until step 4 ends:\n${describePlan(prepared.plan)}`,
       );
-      if (!o.yes && !(await confirmed("Type 'yes' to restore: "))) {
-        process.stderr.write('etcd restore: not confirmed; nothing was touched\n');
-        process.exitCode = EXIT.failed;
-        return;
-      }
+      if (!(await confirmedOrRefused('etcd restore', !!o.yes, "Type 'yes' to restore: "))) return;
       const r = await restoreEtcd(prepared, await runOptionsFromFlags(o));
       for (const [host, line] of r.kept) out.write(`  ${host}: ${line}\n`);
       if (r.code === 0) out.write('etcd restore: done: etcd is healthy and every apiserver answers\n');
@@ -123,8 +112,8 @@ export function registerEtcd(program: Command): void {
       if (r.code === 0) out.write(`etcd add: ${host} is a member of etcd\n`);
       else
         process.stderr.write(
-          `etcd add: stopped (exit ${r.code}). Done so far:\n${r.done.map((d) => `  ${d}\n`).join('')}${host} stays ` +
-            'in group etcd: run the same command again to complete the add, once the cause is fixed\n',
+          `${stoppedReport('etcd add', r)}${host} stays in group etcd: run the same command again to complete the ` +
+            'add, once the cause is fixed\n',
         );
       process.exitCode = r.code;
     });
@@ -152,30 +141,14 @@ export function registerEtcd(program: Command): void {
       ]);
       // Every check (the members' health included) before the question, the question before any change.
       const prepared = await prepareEtcdRemove(o.inventory, host, run);
-      if (!o.yes && !process.stdin.isTTY)
-        throw new InputError(
-          { file: prepared.cluster.inventory },
-          'etcd remove asks for confirmation, and there is no terminal to ask on; nothing was touched',
-          'give --yes to remove without asking',
-        );
-      if (
-        !o.yes &&
-        !(await confirmed(
-          `etcd-${host} leaves etcd and etcd is taken off ${host} (with its data). Type 'yes' to remove it: `,
-        ))
-      ) {
-        process.stderr.write('etcd remove: not confirmed; nothing was touched\n');
-        process.exitCode = EXIT.failed;
-        return;
-      }
+      requireConfirmable('etcd remove', !!o.yes, prepared.cluster.inventory, 'give --yes to remove without asking');
+      const what = `etcd-${host} leaves etcd and etcd is taken off ${host} (with its data).`;
+      const question = `${what} Type 'yes' to remove it: `;
+      if (!(await confirmedOrRefused('etcd remove', !!o.yes, question))) return;
       const out = o.json ? process.stderr : process.stdout;
       const r = await removeEtcdMember(prepared, run, (l) => out.write(`etcd remove: ${l}\n`));
       if (r.code === 0) out.write(`etcd remove: ${host} is no longer a member of etcd\n`);
-      else
-        process.stderr.write(
-          `etcd remove: stopped (exit ${r.code}). Done so ` +
-            `far:\n${r.done.map((d) => `  ${d}\n`).join('') || '  nothing\n'}`,
-        );
+      else process.stderr.write(stoppedReport('etcd remove', r));
       process.exitCode = r.code;
     });
 }

@@ -3,11 +3,10 @@ import type { Cluster } from '../cluster/cluster.js';
 import type { NodeAddRequest, NodeAddResult } from '../cluster/node-add.js';
 import type { NodeRemoveOptions, NodeRemoveResult } from '../cluster/node-remove.js';
 import type { ClusterRunOptions } from '../cluster/run.js';
-import { EXIT, InputError } from '../engine/errors.js';
 import type { Inventory } from '../engine/inventory/index.js';
 import { parseCount } from './lab.js';
-import { confirmed } from './prompt.js';
-import { addDay2Options, type Day2Flags } from './day2-options.js';
+import { confirmedOrRefused, requireConfirmable } from './prompt.js';
+import { addDay2Options, type Day2Flags, stoppedReport } from './day2-options.js';
 import { runOptionsFromFlags } from './run.js';
 
 /** `furrow node` and `furrow master`: the same two commands, each with its own words and its own operations. */
@@ -57,8 +56,8 @@ function registerHostCommands(program: Command, spec: HostCommands): void {
       if (r.code === 0) out.write(`${label('add')}: ${host} is ${spec.add.what}\n`);
       else
         process.stderr.write(
-          `${label('add')}: stopped (exit ${r.code}). Done so far:\n${r.done.map((d) => `  ${d}\n`).join('')}${host} ` +
-            `stays in the inventory: run the same command again to complete the add, once the cause is fixed\n`,
+          `${stoppedReport(label('add'), r)}${host} stays in the inventory: run the same command again to complete ` +
+            'the add, once the cause is fixed\n',
         );
       process.exitCode = r.code;
     });
@@ -81,25 +80,12 @@ function registerHostCommands(program: Command, spec: HostCommands): void {
       // Every check before the question, and the question before anything is touched.
       const { cluster, inventory } = await loadClusterWithHosts(o.inventory);
       await spec.checkRemove(cluster, inventory, host);
-      if (!o.yes && !process.stdin.isTTY) {
-        throw new InputError(
-          { file: cluster.inventory },
-          `${label('remove')} asks for confirmation, and there is no terminal to ask on; nothing was touched`,
-          'give --yes to remove without asking',
-        );
-      }
+      requireConfirmable(label('remove'), !!o.yes, cluster.inventory, 'give --yes to remove without asking');
       const out = o.json ? process.stderr : process.stdout;
-      if (
-        !o.yes &&
-        !(await confirmed(
-          `The ${spec.name} ${host} is drained, its host stopped and cleaned, and it leaves ${cluster.inventory}. ` +
-            `Type 'yes' to remove it: `,
-        ))
-      ) {
-        process.stderr.write(`${label('remove')}: not confirmed; nothing was touched\n`);
-        process.exitCode = EXIT.failed;
-        return;
-      }
+      const question =
+        `The ${spec.name} ${host} is drained, its host stopped and cleaned, and it leaves ${cluster.inventory}. ` +
+        `Type 'yes' to remove it: `;
+      if (!(await confirmedOrRefused(label('remove'), !!o.yes, question))) return;
       const r = await spec.removeHost(o.inventory, host, {
         run,
         say: (line) => out.write(`${label('remove')}: ${line}\n`),
@@ -107,11 +93,7 @@ function registerHostCommands(program: Command, spec: HostCommands): void {
         ...(o.drainTimeout ? { drainTimeoutMs: o.drainTimeout * 1000 } : {}),
       });
       if (r.code === 0) out.write(`${label('remove')}: ${host} is ${spec.remove.what}\n`);
-      else
-        process.stderr.write(
-          `${label('remove')}: stopped (exit ${r.code}). Done so ` +
-            `far:\n${r.done.map((d) => `  ${d}\n`).join('') || '  nothing\n'}`,
-        );
+      else process.stderr.write(stoppedReport(label('remove'), r));
       process.exitCode = r.code;
     });
 }

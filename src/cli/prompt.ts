@@ -1,4 +1,4 @@
-import { InputError } from '../engine/errors.js';
+import { EXIT, InputError } from '../engine/errors.js';
 
 /**
  * Reads a secret from the terminal without echoing it (Ansible's -k and -K). Standard input must
@@ -53,4 +53,29 @@ export async function confirmed(question: string): Promise<boolean> {
   } finally {
     rl.close();
   }
+}
+
+/**
+ * A command that asks before it changes anything (`command`: its name, as its messages start) must be able to ask:
+ * without `--yes` and without a terminal it is bad input, before anything is touched. `file` is what the message
+ * names; `fix` says how to go on without asking.
+ */
+export function requireConfirmable(command: string, yes: boolean, file: string, fix: string): void {
+  if (!yes && !process.stdin.isTTY)
+    throw new InputError(
+      { file },
+      `${command} asks for confirmation, and there is no terminal to ask on; nothing was touched`,
+      fix,
+    );
+}
+
+/**
+ * True when the command may go on: `yes`, or 'yes' typed to `question`. Anything else says so and sets exit
+ * status 1, with nothing touched.
+ */
+export async function confirmedOrRefused(command: string, yes: boolean, question: string): Promise<boolean> {
+  if (yes || (await confirmed(question))) return true;
+  process.stderr.write(`${command}: not confirmed; nothing was touched\n`);
+  process.exitCode = EXIT.failed;
+  return false;
 }
