@@ -490,6 +490,11 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
       ...MASTERS.map((m) => pollLoop(`${KUBECTL} --server=https://${address[m]}:6443 get --raw /readyz`, direct[m]!)),
     ];
     const r = await deploy('master');
+    // The run ends the moment the last master answers /readyz: the direct pollers go on until each has
+    // seen its master answer after the run (bounded), so that they do not stop between two polls.
+    const ended = Number(process.hrtime.bigint() / 1000n);
+    for (let i = 0; i < 150 && !MASTERS.every((m) => direct[m]!.some((p) => p.at > ended && p.ok)); i++)
+      await new Promise((res) => setTimeout(res, 200));
     running = false;
     await Promise.all(pollers);
     expectExit(r, 0);
