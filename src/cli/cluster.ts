@@ -5,6 +5,7 @@ import { EXIT } from '../engine/errors.js';
 import { textTable } from '../engine/text-table.js';
 import { parseCount } from './lab.js';
 import { confirmedOrRefused, requireConfirmable } from './prompt.js';
+import { stoppedReport } from './day2-options.js';
 import { runOptionsFromFlags } from './run.js';
 
 /** The flags every `furrow cluster` command takes: the cluster folder, and how to reach the hosts. */
@@ -241,4 +242,64 @@ export function registerCluster(program: Command): void {
     const { startStopCluster } = await import('../cluster/start-stop.js');
     process.exitCode = await startStopCluster(o.inventory, 'start', await runOptionsFromFlags(o));
   });
+
+  addClusterOptions(
+    cluster
+      .command('upgrade')
+      .description(
+        "kubeasz's upgrade: move the cluster to the Kubernetes version a newer bundle carries, each master's control " +
+          'plane in turn, then each kubelet host in turn (drained, new kubelet and kube-proxy, Ready, uncordoned)',
+      )
+      .argument('<bundle>', 'the bundle file of the version to go to (furrow bundle build)')
+      .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+      .option('-C, --check', 'check that the upgrade can be made and show the plan, change nothing')
+      .option('--force', 'also evict pods that no controller manages while draining (they are gone for good)')
+      .option('--drain-timeout <seconds>', 'how long to wait for the evicted pods to go (default 120)', parseCount)
+      .option('-v, --verbose', 'also show skipped tasks and every message')
+      .option('--no-wait', 'when another run holds a host, fail at once (exit 4) instead of waiting for it'),
+  )
+    .addHelpText(
+      'after',
+      '\nRefused, before anything is touched: a downgrade, a skipped minor version, a bundle without every ' +
+        'Kubernetes binary of its version, config.yml pinning another version, an apiserver that does not answer or ' +
+        'a Node that is not Ready. A run that stops halfway goes on from there when run again.\n\nExamples:\n' +
+        '  furrow cluster upgrade k8s-1.21.14.tar -i clusters/prod --check\n' +
+        '  furrow cluster upgrade k8s-1.21.14.tar -i clusters/prod --yes\n',
+    )
+    .action(
+      async (
+        bundle: string,
+        o: ClusterFlags & {
+          yes?: boolean;
+          check?: boolean;
+          verbose?: boolean;
+          wait?: boolean;
+          force?: boolean;
+          drainTimeout?: number;
+        },
+      ) => {
+        const [{ planUpgrade, describeUpgrade, applyUpgrade }, run] = await Promise.all([
+          import('../cluster/upgrade.js'),
+          runOptionsFromFlags(o),
+        ]);
+        const out = o.json ? process.stderr : process.stdout;
+        const say = (line: string) => out.write(`cluster upgrade: ${line}\n`);
+        // Every check before the question, and the question before anything is touched.
+        const plan = await planUpgrade(o.inventory, bundle);
+        for (const line of describeUpgrade(plan)) say(line);
+        if (o.check) return;
+        requireConfirmable('cluster upgrade', !!o.yes, plan.cluster.inventory, 'give --yes to upgrade without asking');
+        const question = `Every node is drained in turn and every Kubernetes service restarts. Type 'yes' to upgrade to ${plan.target}: `;
+        if (!(await confirmedOrRefused('cluster upgrade', !!o.yes, question))) return;
+        const r = await applyUpgrade(plan, {
+          run,
+          say,
+          ...(o.force ? { force: true } : {}),
+          ...(o.drainTimeout ? { drainTimeoutMs: o.drainTimeout * 1000 } : {}),
+        });
+        if (r.code === 0) say(`the cluster runs Kubernetes ${plan.target}`);
+        else process.stderr.write(`${stoppedReport('cluster upgrade', r)}run the same command again to go on\n`);
+        process.exitCode = r.code;
+      },
+    );
 }

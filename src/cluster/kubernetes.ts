@@ -40,11 +40,15 @@ export function clusterVersions(cluster: Cluster, bundle?: BundleIndex): Record<
   );
 }
 
-/** A bundle's Kubernetes version is that of its kube-apiserver (else its kubelet). */
-function bundleVersions(bundle: BundleIndex): Record<string, string> {
+/** A bundle's Kubernetes version is that of its kube-apiserver (else its kubelet); undefined when it has neither. */
+export function bundleKubernetesVersion(bundle: BundleIndex): string | undefined {
   const carrying = (file: string) => bundle.binaries.find((b) => b.files.some((f) => path.basename(f) === file));
-  const k8s = carrying('kube-apiserver') ?? carrying('kubelet');
-  return k8s ? { kubernetes: k8s.version } : {};
+  return (carrying('kube-apiserver') ?? carrying('kubelet'))?.version;
+}
+
+function bundleVersions(bundle: BundleIndex): Record<string, string> {
+  const version = bundleKubernetesVersion(bundle);
+  return version ? { kubernetes: version } : {};
 }
 
 /** The masters as the kube-master role names them: the host and its address (ansible_host, else its name). */

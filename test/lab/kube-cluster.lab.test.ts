@@ -3,7 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { readBundleIndex } from '../../src/bundle/archive.js';
 import { LAB_WEB_IMAGE } from '../../src/lab/images.js';
+import { relabelledKubernetesBundle } from './relabelled-bundle.js';
 import {
   changedCounts,
   describeLab,
@@ -43,6 +45,9 @@ import {
  * h3's etcd stopped, removing a healthy member (quorum) and adding one are refused before anything
  * changes; the failed h3 is removed (it stays a node) and added back. Then `master add h4` and
  * `master remove h4`: every kube-lb gets the new apiserver by a reload, and h4 ends as it was.
+ * Last, `cluster upgrade` to a "v1.20.3" that is v1.20.2's code with its stamped version rewritten (the lab has
+ * one Kubernetes): each master's control plane, then each kubelet (drained), in turn, while a client writes through
+ * kube-lb without a failure; a second run and a deploy all change nothing; going back to v1.20.2 is refused.
  *
  * Not proven here: flannel's pods running. Its image cannot be fetched in the lab, so for
  * CLUSTER_NETWORK flannel only what the apiserver accepts is proven (`deploy network --check`:
@@ -143,6 +148,8 @@ describeLab(
     /** A command on h4 (powered off and on in this test, so no connection is kept). */
     const onH4 = (command: string) => execOnHost(labInventory, 'h4', command, cwd);
     let h4Fresh = '';
+    /** The lab's bundle file (`lab kubernetes` prints it). */
+    let labBundle = '';
 
     test('lab up, lab kubernetes (from the cache), new --from-lab preloads the lab bundle', async () => {
       labStarted = true;
@@ -154,6 +161,7 @@ describeLab(
       expect(k.stderr).toMatch(/Kubernetes v1\.20\.2 \(1\.20\.5\+really1\.20\.2-[^)]*\): (cached|built in \d+ s)/);
       // stdout: the bundle file, for scripts.
       expect(k.stdout.trim()).toMatch(/\/lab-bundle\/lab-bundle\.tar$/);
+      labBundle = k.stdout.trim();
       // A second call is the cache's: no build, no bundle written.
       const again = await furrow(['lab', 'kubernetes'], { cwd, timeoutMs: 120_000 });
       expectExit(again, 0);
@@ -953,6 +961,125 @@ describeLab(
       process.stdout.write(
         `kube-cluster: master add ${timings['master add']} s, master remove ${timings['master remove']} s\n`,
       );
+    }, 1_800_000);
+
+    test('cluster upgrade to a "v1.20.3" (the same code, its version string rewritten): each master in turn, then ' +
+      'each kubelet in turn, writes through kube-lb never fail; a second run and deploy all change nothing; going ' +
+      'back is refused', async () => {
+      // The lab has one Kubernetes: v1.20.3 here is v1.20.2's binaries with the version the build stamped into them
+      // rewritten (relabelled-bundle.ts). What is proven is the upgrade's flow on real hosts, not a new release.
+      const bundle = await relabelledKubernetesBundle(labBundle, '1.20.2', '1.20.3', path.join(cwd, 'k8s-1.20.3.tar'));
+      const index = await readBundleIndex(bundle);
+      const shaOf = (name: string) => index.binaries.find((b) => b.name === name)!.sha256!;
+      const bundleJson = path.join(cluster, 'bundle', 'bundle.json');
+      const indexBefore = readFileSync(bundleJson, 'utf8');
+
+      const checked = await furrow(['cluster', 'upgrade', bundle, '-i', cluster, '--check'], { cwd });
+      expectExit(checked, 0);
+      expect(checked.stdout).toContain('cluster upgrade: to v1.20.3, from k8s-1.20.3.tar; running now: v1.20.2');
+      expect(checked.stdout).toContain('one master at a time, each apiserver ready at v1.20.3 before the next: h1, h2');
+      // Without a terminal it needs --yes; neither touches the folder or a host.
+      const asked = await furrow(['cluster', 'upgrade', bundle, '-i', cluster], { cwd });
+      expectExit(asked, 2);
+      expect(asked.stderr).toContain('cluster upgrade asks for confirmation, and there is no terminal to ask on');
+      expect(readFileSync(bundleJson, 'utf8')).toBe(indexBefore);
+
+      type NodeList = { items: Array<{ metadata: { name: string }; spec: { unschedulable?: boolean } }> };
+      const cordoned = async () =>
+        (await kubectlJson<NodeList>('get nodes')).items.map((n) => [n.metadata.name, !!n.spec.unschedulable]);
+      const cordonedBefore = await cordoned();
+      const webReady = () =>
+        on('h1', `${KUBECTL} get deployment web -o jsonpath='{.status.readyReplicas}/{.spec.replicas}'`);
+      const webBefore = await webReady();
+      const before = await startTimes();
+      // A client that writes through h1's kube-lb the whole time: one ConfigMap each half second.
+      const writer = 'furrow-upgrade-writer';
+      await on(
+        'h1',
+        `systemd-run --unit ${writer} bash -c 'i=0; while true; do i=$((i+1)); if ${KUBECTL} create configmap ` +
+          `upgrade-write-$i --from-literal=i=$i >/dev/null 2>/tmp/${writer}.err; then echo "ok $i"; else echo ` +
+          `"fail $i $(tail -1 /tmp/${writer}.err)"; fi >> /root/${writer}.log; sleep 0.5; done'`,
+      );
+      let started = Date.now();
+      const r = await furrow(['cluster', 'upgrade', bundle, '-i', cluster, '--yes'], { cwd, timeoutMs: 1_500_000 });
+      timings['cluster upgrade'] = (Date.now() - started) / 1000;
+      const writes = (await on('h1', `systemctl stop ${writer}; cat /root/${writer}.log`)).trim().split('\n');
+      expectExit(r, 0);
+      expect(writes.filter((w) => !w.startsWith('ok '))).toEqual([]);
+      expect(writes.length).toBeGreaterThan(20);
+      expect(r.stdout).toContain('cluster upgrade: the cluster runs Kubernetes v1.20.3');
+
+      // In turn: each master's control plane, then each kubelet, masters first (the output's order) ...
+      const said = r.stdout.split('\n');
+      const at = (text: string) => said.findIndex((l) => l.startsWith(`cluster upgrade: ${text}`));
+      const order = [
+        'master h1: control plane',
+        'master h2: control plane',
+        'h1: kubelet',
+        'h2: kubelet',
+        'h3: kubelet',
+      ];
+      expect(order.map(at).every((i, n, all) => i >= 0 && (n === 0 || i > all[n - 1]!))).toBe(true);
+      for (const h of HOSTS) expect(r.stdout).toContain(`cluster upgrade: ${h}: drained`);
+      // ... and on the hosts: when each restarted unit came up (the hosts' clocks are the lab's one clock).
+      const upAt = async (h: string, unit: string) =>
+        Number(await on(h, `date -d "$(systemctl show -p ActiveEnterTimestamp --value ${unit})" +%s`));
+      const ups = [
+        await upAt('h1', 'kube-apiserver'),
+        await upAt('h2', 'kube-apiserver'),
+        ...(await Promise.all(HOSTS.map((h) => upAt(h, 'kubelet')))),
+      ];
+      expect(ups.every((t, n) => n === 0 || t >= ups[n - 1]!)).toBe(true);
+      // Only the Kubernetes units restarted: etcd, containerd and kube-lb did not.
+      const after = await startTimes();
+      for (const h of HOSTS) {
+        for (const unit of ['etcd', 'containerd', 'kube-lb'])
+          expect([h, unit, after[h]![unit]]).toEqual([h, unit, before[h]![unit]]);
+        for (const unit of ['kubelet', 'kube-proxy', ...(MASTERS.includes(h) ? ['kube-apiserver'] : [])])
+          expect([h, unit, after[h]![unit] !== before[h]![unit]]).toEqual([h, unit, true]);
+      }
+
+      // The API and every kubelet say v1.20.3; the hosts run the bundle's binaries; cordons as they were.
+      for (const h of MASTERS) {
+        const self = `https://$(hostname -I | cut -d' ' -f1):6443`;
+        expect(JSON.parse(await on(h, `${KUBECTL} --server=${self} get --raw /version`)).gitVersion).toBe('v1.20.3');
+        expect((await on(h, 'sha256sum /opt/kube/bin/kube-apiserver')).split(' ')[0]).toBe(shaOf('kube-apiserver'));
+      }
+      type Nodes = { items: Array<{ status: { nodeInfo: { kubeletVersion: string } } }> };
+      expect((await kubectlJson<Nodes>('get nodes')).items.map((n) => n.status.nodeInfo.kubeletVersion)).toEqual(
+        HOSTS.map(() => 'v1.20.3'),
+      );
+      for (const h of HOSTS) {
+        expect((await on(h, '/opt/kube/bin/kubelet --version')).trim()).toBe('Kubernetes v1.20.3');
+        expect((await on(h, 'sha256sum /opt/kube/bin/kube-proxy')).split(' ')[0]).toBe(shaOf('kube-proxy'));
+      }
+      expect(await cordoned()).toEqual(cordonedBefore);
+      // The web Deployment's pods, evicted node by node, all run again.
+      await on('h1', `${KUBECTL} rollout status deployment/web --timeout=180s >/dev/null`);
+      expect(await webReady()).toBe(webBefore);
+      expect(await on('h1', `${KUBECTL} wait node --all --for=condition=Ready --timeout=60s -o name`)).toContain(
+        'node/h3',
+      );
+
+      // Again: nothing to drain, nothing restarts; nor does a deploy all.
+      started = Date.now();
+      const again = await furrow(['cluster', 'upgrade', bundle, '-i', cluster, '--yes'], { cwd, timeoutMs: 600_000 });
+      timings['cluster upgrade, again'] = (Date.now() - started) / 1000;
+      expectExit(again, 0);
+      expect(again.stdout).toContain('cluster upgrade: everything runs v1.20.3');
+      expect(again.stdout).not.toMatch(/cluster upgrade: h\d: drained/);
+      const same = await deployAll('after the upgrade');
+      expectExit(same, 0);
+      expect(changedCounts(same)).toEqual({ h1: 0, h2: 0, h3: 0 });
+      expect(await startTimes()).toEqual(after);
+
+      // Back to v1.20.2 is a downgrade: refused before anything is touched.
+      const back = await furrow(['cluster', 'upgrade', labBundle, '-i', cluster, '--yes'], { cwd });
+      expectExit(back, 2);
+      expect(back.stderr).toContain('the apiserver on h1 runs v1.20.3');
+      expect(back.stderr).toContain('newer than v1.20.2');
+      expect(JSON.parse(readFileSync(bundleJson, 'utf8')).name).toBe(index.name);
+      process.stdout.write(`kube-cluster: cluster upgrade ${timings['cluster upgrade']} s\n`);
     }, 1_800_000);
   },
 );
