@@ -85,6 +85,7 @@ async function runWorkload(ctx: Context, w: Workload): Promise<WorkloadResult> {
   let sameState = true;
   for (let round = 1; round <= ctx.runs; round++) {
     for (const tool of ['ansible', 'furrow'] as const) {
+      if (tool === 'ansible' && round > (w.ansibleRuns ?? ctx.runs)) continue;
       for (const [i, p] of phases.entries()) {
         if (p.reset) await resetHosts(ctx.lab, w.hosts, w.reset);
         const logFile = path.join(dir, `${tool}-${p.file}-${round}-${i}.log`);
@@ -142,6 +143,8 @@ async function runInfo(ansible: AnsibleSetup, runs: number, startedAt: number, a
     ansibleSettings: ansible.settings,
     furrow: `${JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')).version}, commit ${commit}${dirty}`,
     runs,
+    // The soft limit the tools ran under (they are this process's children): one file descriptor per SSH host.
+    openFiles: /^Max open files\s+(\S+)/m.exec(await readFile('/proc/self/limits', 'utf8'))?.[1] ?? 'unknown',
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
     durationMin: (Date.now() - startedAt) / 60_000,
   };
@@ -151,7 +154,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const opts = parseOptions(argv);
   const chosen = workloads().filter((w) => !opts.only || opts.only.includes(w.id));
-  if (!chosen.length) throw new Error(`--only ${opts.only?.join(',')}: no such workload (1 to 4)`);
+  if (!chosen.length) throw new Error(`--only ${opts.only?.join(',')}: no such workload (1 to ${workloads().length})`);
   const startedAt = Date.now();
   await ensureControllerTools(log);
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'furrow-bench-'));
