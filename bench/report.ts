@@ -290,6 +290,11 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
       'cores here (on real hosts it is spread over them). "CPU per host" is controller CPU over hosts.',
     ...scaling(results),
     '',
+    "Here the wall time follows the whole machine's CPU (cores busy near 2 of 2 at 100 hosts): the lab hosts' work " +
+      "shares the controller's two cores, so the wall slope above is mostly theirs. On real hosts that work runs on " +
+      'the hosts, and what grows on the controller is its own CPU per host (the CPU slope), spent mostly on one ' +
+      "thread (Node's event loop: the SSH sessions' crypto and the engine).",
+    '',
     'What bounds it at 1,000 hosts, by design rather than by measurement: one SSH connection per host, opened at ' +
       'the start of the run (forks default to every host), so the controller holds one TCP socket, one file ' +
       "descriptor, per host: 1,000 hosts need a `ulimit -n` above about 1,050 (many systems' default soft limit is " +

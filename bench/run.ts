@@ -121,6 +121,12 @@ async function writeAt(file: string, text: string): Promise<void> {
   await writeFile(file, text);
 }
 
+/** The load average before anything of the benchmark ran (the report is written at the end). */
+const loadAverage = os
+  .loadavg()
+  .map((l) => l.toFixed(2))
+  .join(', ');
+
 async function runInfo(ansible: AnsibleSetup, runs: number, startedAt: number, argv: string[]): Promise<RunInfo> {
   const commit = (await runProcess('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO })).stdout.trim();
   const dirty = (
@@ -134,10 +140,7 @@ async function runInfo(ansible: AnsibleSetup, runs: number, startedAt: number, a
     machine: `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory`,
     cores: os.cpus().length,
     kernel: `${os.type()} ${os.release()}`,
-    loadAverage: os
-      .loadavg()
-      .map((l) => l.toFixed(2))
-      .join(', '),
+    loadAverage,
     node: process.version,
     ansible: ansible.version,
     ansibleSettings: ansible.settings,
