@@ -6,7 +6,7 @@ import { deleteNode } from './drain.js';
 import { readKubeconfig } from './kube-api.js';
 import { nodeNameOf } from './kubernetes.js';
 import { checkRunningControlPlane, masterNeighbourRuns } from './master-add.js';
-import { inGroup, removeFromInventory, runNeighbours } from './node-add.js';
+import { inGroup, type NeighbourRun, removeFromInventory, runNeighbours } from './node-add.js';
 import { drainAndClean, type NodeRemoveOptions, type NodeRemoveResult, stepper } from './node-remove.js';
 
 /** Refuses, before anything is touched: not a master, the last master, an etcd member or an ex-lb host. */
@@ -42,9 +42,9 @@ export function checkMasterRemove(cluster: Cluster, inventory: Inventory, host: 
 
 /**
  * `furrow master remove` (kubeasz's del-master): drain its node, stop and clean the host, take it out of the inventory
- * (every group: the host leaves the cluster), tell every kube-lb and the ex-lb (reloaded) and every host; then delete
- * its Node, through the admin kubeconfig step 04 has just rewritten (it named the first master, which may be the one
- * that went). Stops at the first step that fails, saying what was done.
+ * (every group: the host leaves the cluster), tell every kube-lb and the ex-lb (reloaded); delete its Node, through the
+ * admin kubeconfig step 04 has just rewritten (it named the first master, which may be the one that went); then tell
+ * every host (/etc/hosts, the pod network). Stops at the first step that fails, saying what was done.
  */
 export async function removeMaster(clusterDir: string, host: string, o: NodeRemoveOptions): Promise<NodeRemoveResult> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
@@ -59,8 +59,26 @@ export async function removeMaster(clusterDir: string, host: string, o: NodeRemo
   step(`took ${host} out of ${cluster.inventory}`);
 
   const { inventory: now } = await loadClusterWithHosts(cluster.dir);
-  const told = await runNeighbours(cluster, masterNeighbourRuns(now), o.run, o.say, done);
+  const runs = masterRemoveRuns(now);
+  const told = await runNeighbours(cluster, runs.beforeNodeDelete, o.run, o.say, done);
   if (told.code !== 0) return told;
   step((await deleteNode(readKubeconfig(kubeconfig), node)) ? `deleted the Node ${node}` : `the Node ${node} was gone`);
-  return { code: 0, done };
+  return runNeighbours(cluster, runs.afterNodeDelete, o.run, o.say, done);
+}
+
+/**
+ * The runs on every host after a master left, split around deleting its Node: the Node goes once step 04 (and the
+ * ex-lb) have run, which rewrite the admin kubeconfig the deletion uses, and before the pod network's run, which
+ * reads the Nodes: run before, it kept every host's route to the gone master's pod range.
+ */
+export function masterRemoveRuns(inventory: Inventory): {
+  beforeNodeDelete: NeighbourRun[];
+  afterNodeDelete: NeighbourRun[];
+} {
+  const runs = masterNeighbourRuns(inventory);
+  const rewritesKubeconfig = (r: NeighbourRun) => r.steps === 'master' || r.steps === 'ex-lb';
+  return {
+    beforeNodeDelete: runs.filter(rewritesKubeconfig),
+    afterNodeDelete: runs.filter((r) => !rewritesKubeconfig(r)),
+  };
 }

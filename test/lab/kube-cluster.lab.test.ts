@@ -938,7 +938,7 @@ describeLab(
       }
       // A master not in kube_node takes no pods (kubeasz): its node is Ready and cordoned.
       const h4Node = await kubectlJson<{
-        spec: { unschedulable?: boolean };
+        spec: { unschedulable?: boolean; podCIDR: string };
         status: { conditions: Array<{ type: string; status: string }> };
       }>('get node h4');
       expect(h4Node.spec.unschedulable).toBe(true);
@@ -956,6 +956,12 @@ describeLab(
         expect(await kubeLbPid(h)).toBe(pids[h]);
       }
       expect(await on('h1', `${KUBECTL} get node h4 --ignore-not-found -o name`)).toBe('');
+      // No host routes h4's pod range any more (the pod network ran after its Node was deleted).
+      for (const h of HOSTS)
+        expect([h, await on(h, `ip route show proto ${ROUTES_PROTO}`)]).not.toEqual([
+          h,
+          expect.stringContaining(h4Node.spec.podCIDR),
+        ]);
       expect(await on('h1', `${KUBECTL} get --raw /readyz`)).toBe('ok');
       expect(await leftBehind(fingerprintChanges(h4Fresh, await onH4(FINGERPRINT_SCRIPT)), onH4)).toEqual([]);
       process.stdout.write(
@@ -1070,6 +1076,7 @@ describeLab(
       expect(again.stdout).not.toMatch(/cluster upgrade: h\d: drained/);
       const same = await deployAll('after the upgrade');
       expectExit(same, 0);
+      expect(same.stdout.split('\n').filter((l) => / changed: /.test(l))).toEqual([]);
       expect(changedCounts(same)).toEqual({ h1: 0, h2: 0, h3: 0 });
       expect(await startTimes()).toEqual(after);
 

@@ -6,7 +6,7 @@ import { podKind } from '../../../src/cluster/drain.js';
 import { checkNodeAdd, isHostAddress, refuseIpv6 } from '../../../src/cluster/node-add.js';
 import { nodeNameOf } from '../../../src/cluster/kubernetes.js';
 import { checkNodeRemove } from '../../../src/cluster/node-remove.js';
-import { checkMasterRemove } from '../../../src/cluster/master-remove.js';
+import { checkMasterRemove, masterRemoveRuns } from '../../../src/cluster/master-remove.js';
 import { checkRunningControlPlane, masterNeighbourRuns } from '../../../src/cluster/master-add.js';
 import { InputError } from '../../../src/engine/errors.js';
 import { hostVars, parseInventoryText } from '../../../src/engine/inventory/index.js';
@@ -148,6 +148,13 @@ describe('node add and remove: checks before anything is touched', () => {
       ]);
       const withLb = parseInventoryText(`${HOSTS}[ex_lb]\n10.0.0.3\n`, cluster.inventory);
       expect(masterNeighbourRuns(withLb).map((r) => r.steps)).toEqual(['master', 'ex-lb', 'prepare', 'network']);
+      // After a master went, its Node is deleted between the two: after the runs that rewrite the admin kubeconfig,
+      // before the pod network's, which reads the Nodes (run before, every host kept a route to its pods).
+      const split = masterRemoveRuns(withLb);
+      expect([split.beforeNodeDelete.map((r) => r.steps), split.afterNodeDelete.map((r) => r.steps)]).toEqual([
+        ['master', 'ex-lb'],
+        ['prepare', 'network'],
+      ]);
     },
   );
 
