@@ -289,7 +289,9 @@ export function registerCluster(program: Command): void {
         for (const line of describeUpgrade(plan)) say(line);
         if (o.check) return;
         requireConfirmable('cluster upgrade', !!o.yes, plan.cluster.inventory, 'give --yes to upgrade without asking');
-        const question = `Every node is drained in turn and every Kubernetes service restarts. Type 'yes' to upgrade to ${plan.target}: `;
+        const question =
+          'Every node is drained in turn and every Kubernetes service restarts. ' +
+          `Type 'yes' to upgrade to ${plan.target}: `;
         if (!(await confirmedOrRefused('cluster upgrade', !!o.yes, question))) return;
         const r = await applyUpgrade(plan, {
           run,

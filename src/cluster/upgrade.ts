@@ -215,7 +215,8 @@ export async function planUpgrade(clusterDir: string, bundleFile: string): Promi
   if (unhealthy.length)
     throw new InputError(
       { file: cluster.inventory },
-      `an upgrade starts from a healthy cluster, and ${unhealthy.join(', ')} ${unhealthy.length === 1 ? 'is' : 'are'} not`,
+      `an upgrade starts from a healthy cluster, and ${unhealthy.join(', ')} ` +
+        `${unhealthy.length === 1 ? 'is' : 'are'} not`,
       'bring it back (furrow cluster status shows the cluster), or take a dead node out (furrow node remove)',
     );
   const problem = upgradeProblem(running, target);

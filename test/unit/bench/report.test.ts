@@ -50,7 +50,7 @@ describe('bench report', () => {
     expect([w5.hosts.length, w5.tasksPerHost, w5.ansibleRuns, w5.rerun]).toEqual([100, 30, 1, true]);
   });
 
-  test("100 hosts: the issue's targets judged, and the growth carried on to 1,000 hosts from the 20-to-100 slope", () => {
+  test("100 hosts: the issue's targets judged, and the growth carried on to 1,000 hosts from 20 to 100's slope", () => {
     const text = renderReport(info, fileResults());
     // 100 hosts: wall 0.2 + 1 = 1.20 s, RSS 60 + 50 = 110 MB.
     expect(text).toContain('- Workload 5 (100 hosts), no-change re-run at most 4 s: 1.20 s (Ansible 500.00 s): met.');
