@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ApiAccess, apiMessage, apiRequest } from './kube-api.js';
 
 /**
@@ -42,7 +43,6 @@ export interface DrainOptions {
   pollMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const podPath = (p: PodRef) =>
   `/api/v1/namespaces/${encodeURIComponent(p.namespace)}/pods/${encodeURIComponent(p.name)}`;
 const refOf = (pod: Pod): PodRef => ({ namespace: pod.metadata.namespace, name: pod.metadata.name });

@@ -76,13 +76,23 @@ export function nodeNameOf(inventory: Inventory, host: string): string {
  * (ansible_host, else the name), so the certificates `certs renew` issues are the ones step 05 keeps.
  */
 export function nodeMembers(inventory: Inventory): Member[] {
-  const hosts = new Set(
-    ['kube_master', 'kube_node'].flatMap((g) => (inventory.groups.has(g) ? selectHosts(inventory, g) : [])),
-  );
-  return [...hosts].map((host) => {
+  return kubeletHosts(inventory).map((host) => {
     const name = nodeNameOf(inventory, host);
     return { name, ip: literal(hostVars(inventory, host).ansible_host) ?? name };
   });
+}
+
+/** The hosts that run a kubelet: the masters, then the nodes, each once, in inventory order. */
+export function kubeletHosts(inventory: Inventory): string[] {
+  const group = (name: string) => (inventory.groups.has(name) ? selectHosts(inventory, name) : []);
+  return [...new Set([...group('kube_master'), ...group('kube_node')])];
+}
+
+/** Which of these binaries the bundle lacks at this version. */
+export function bundleLacks(bundle: BundleIndex, version: string, names: readonly string[]): string[] {
+  return names.filter(
+    (name) => !bundle.binaries.some((b) => b.version === version && b.files.some((f) => path.basename(f) === name)),
+  );
 }
 
 /** The settings the apiserver's certificate is made from, as the role and `furrow certs` both read them. */
@@ -143,9 +153,7 @@ export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bun
   const version = clusterVersions(cluster, bundle).kubernetes;
   if (bundle) {
     const have = bundle.binaries.filter((b) => b.files.some((f) => CONTROL_PLANE_BINARIES.includes(path.basename(f))));
-    const missing = CONTROL_PLANE_BINARIES.filter(
-      (name) => !have.some((b) => b.version === version && b.files.some((f) => path.basename(f) === name)),
-    );
+    const missing = bundleLacks(bundle, version, CONTROL_PLANE_BINARIES);
     if (missing.length) {
       const offered = [...new Set(have.map((b) => b.version))].join(', ') || 'none';
       throw new InputError(

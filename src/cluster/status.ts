@@ -91,14 +91,20 @@ export function needsAttention(s: ClusterStatus): boolean {
   );
 }
 
-interface KubeNode {
-  metadata: { name: string; labels?: Record<string, string> };
+/** A Node as the API returns it, the fields Furrow reads. */
+export interface KubeNode {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { unschedulable?: boolean };
   status: {
     conditions?: Array<{ type: string; status: string }>;
     nodeInfo?: { kubeletVersion?: string };
     addresses?: Array<{ type: string; address: string }>;
   };
 }
+
+/** Its Ready condition is True. */
+export const isReady = (node: KubeNode): boolean =>
+  node.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 /** A Node as `kubectl get nodes` shows it: its roles from kubeasz's label and node-role.kubernetes.io/* labels. */
 export function nodeRow(node: KubeNode): NodeRow {
@@ -111,7 +117,7 @@ export function nodeRow(node: KubeNode): NodeRow {
   if (labels['kubernetes.io/role']) roles.add(labels['kubernetes.io/role']);
   return {
     name: node.metadata.name,
-    ready: node.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+    ready: isReady(node),
     roles: [...roles].sort().join(',') || '<none>',
     version: node.status.nodeInfo?.kubeletVersion ?? '',
     address: node.status.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '',

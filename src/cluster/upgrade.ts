@@ -5,9 +5,9 @@
  * version, uncordoned). Everything that would refuse it is checked before anything is touched.
  */
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { readBundleIndex } from '../bundle/archive.js';
-import type { Progress } from '../bundle/download.js';
 import type { BundleIndex } from '../bundle/format.js';
 import { InputError } from '../engine/errors.js';
 import { selectHosts, type Inventory } from '../engine/inventory/index.js';
@@ -15,11 +15,20 @@ import { type Cluster, loadClusterWithHosts } from './cluster.js';
 import { deployCluster } from './deploy.js';
 import { drainNode } from './drain.js';
 import { type ApiAccess, apiGet, apiMessage, apiRequest, readKubeconfig } from './kube-api.js';
-import { bundleKubernetesVersion, checkKubernetesInput, kubeSetting, masterMembers, nodeNameOf } from './kubernetes.js';
+import {
+  bundleKubernetesVersion,
+  bundleLacks,
+  checkKubernetesInput,
+  kubeletHosts,
+  kubeSetting,
+  masterMembers,
+  nodeNameOf,
+} from './kubernetes.js';
 import { stepper } from './node-remove.js';
 import { preloadCluster } from './preload.js';
 import type { ClusterRunOptions } from './run.js';
 import { settingPlace } from './settings.js';
+import { isReady, type KubeNode } from './status.js';
 
 export interface KubeVersion {
   major: number;
@@ -93,9 +102,8 @@ export function upgradeProblem(
 
 /** Who goes when: the masters' control planes in inventory order, then every kubelet host, masters first. */
 export function upgradeOrder(inventory: Inventory): { masters: string[]; kubelets: string[] } {
-  const group = (name: string) => (inventory.groups.has(name) ? selectHosts(inventory, name) : []);
-  const masters = group('kube_master');
-  return { masters, kubelets: [...new Set([...masters, ...group('kube_node')])] };
+  const masters = inventory.groups.has('kube_master') ? selectHosts(inventory, 'kube_master') : [];
+  return { masters, kubelets: kubeletHosts(inventory) };
 }
 
 /** What an upgrade would do, found before anything is touched. */
@@ -110,13 +118,6 @@ export interface UpgradePlan {
   kubelets: Array<{ host: string; node: string }>;
 }
 
-interface KubeNode {
-  metadata: { name: string; annotations?: Record<string, string> };
-  spec?: { unschedulable?: boolean };
-  status: { conditions?: Array<{ type: string; status: string }>; nodeInfo?: { kubeletVersion?: string } };
-}
-
-const isReady = (n: KubeNode) => n.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 /** Set on a node the upgrade cordoned, so a run that stopped halfway still knows to uncordon it when run again. */
 export const CORDONED_BY_UPGRADE = 'furrow.dev/cordoned-by-upgrade';
 /** The Kubernetes binaries every upgrade replaces, by the group whose hosts run them. */
@@ -233,9 +234,7 @@ export async function planUpgrade(clusterDir: string, bundleFile: string): Promi
 }
 
 function checkBundleCarries(bundleFile: string, index: BundleIndex, version: string): void {
-  const missing = UPGRADED_BINARIES.filter(
-    (name) => !index.binaries.some((b) => b.version === version && b.files.some((f) => path.basename(f) === name)),
-  );
+  const missing = bundleLacks(index, version, UPGRADED_BINARIES);
   if (missing.length)
     throw new InputError(
       { file: bundleFile },
@@ -271,8 +270,6 @@ export interface UpgradeOptions {
   readyTimeoutMs?: number;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * Carries out a plan. Stops at the first step that fails, with what was done; the same command again goes on from
  * there (the bundle is not unpacked twice, a master already upgraded changes nothing, a kubelet already at the target
@@ -286,8 +283,7 @@ export async function applyUpgrade(plan: UpgradePlan, o: UpgradeOptions): Promis
     done.push(`${what}: exit ${code}`);
     return { code, done };
   };
-  const preloaded = await preloadCluster(plan.bundleFile, cluster.dir, o.run, ((line: string) =>
-    o.say(line)) as Progress);
+  const preloaded = await preloadCluster(plan.bundleFile, cluster.dir, o.run, o.say);
   if (preloaded !== 0) return failed(preloaded, 'preloading the bundle');
   step(`the bundle of Kubernetes ${target} is in ${path.join(cluster.dir, 'bundle')} and on the hosts`);
 
