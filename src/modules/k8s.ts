@@ -108,83 +108,119 @@ export const k8s: Module<K8sParams, K8sData> = {
   async plan(ctx, params) {
     const objects = await manifestObjects(ctx, params);
     const api = apiFor(ctx, params);
-    const state = params.state ?? 'present';
-    const fieldManager = params.field_manager ?? 'furrow';
-    const creating = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
-    const planned: ObjectPlan[] = [];
-    const diffs: string[] = [];
-    for (const obj of objects) {
-      const where = await api.objectPath(obj);
-      const current = await api.ok('GET', where, undefined, undefined, [404]);
-      const exists = current.status !== 404;
-      if (state === 'absent') {
-        // One being deleted already (a namespace while its content goes) needs nothing more.
-        const deleting = exists && Boolean(current.body.metadata?.deletionTimestamp);
-        planned.push({ obj, path: where, action: exists && !deleting ? 'delete' : 'none' });
-        if (exists && !deleting) diffs.push(unifiedDiff(describe(obj), shown(current.body), ''));
-        continue;
-      }
-      // The server's own answer to "what would this apply make of it": defaults, other
-      // managers' fields and all, so comparing it with what is there is exact.
-      const dryRun = await serverSideApply(api, where, obj, fieldManager, true);
-      if (dryRun.status >= 300) {
-        // Its namespace comes with this manifest and does not exist yet: it cannot be validated now.
-        if (
-          !exists &&
-          dryRun.status === 404 &&
-          obj.metadata.namespace &&
-          creating.has(obj.metadata.namespace) &&
-          (dryRun.body.details?.kind === 'namespaces' || /namespaces? .*not found/.test(String(dryRun.body.message)))
-        ) {
-          planned.push({ obj, path: where, action: 'create', unvalidated: true });
-          diffs.push(unifiedDiff(describe(obj), '', shown(obj)));
-          continue;
-        }
-        throw new Error(
-          `${describe(obj)}: the apiserver refused it: ${new KubeApiError(dryRun, 'dry-run apply').message}`,
-        );
-      }
-      const before = exists ? shown(current.body) : '';
-      const after = shown(dryRun.body);
-      const action: ObjectAction = !exists ? 'create' : before === after ? 'none' : 'update';
-      planned.push({ obj, path: where, action });
-      if (action !== 'none') diffs.push(unifiedDiff(describe(obj), before, after));
+    try {
+      const state = params.state ?? 'present';
+      const fieldManager = params.field_manager ?? 'furrow';
+      const creating = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
+      // Every object asked at once (the API client bounds the requests in flight), answers kept in manifest order.
+      const planned = await Promise.all(
+        objects.map((obj) =>
+          state === 'absent' ? planDelete(api, obj) : planApply(api, obj, fieldManager, creating.has.bind(creating)),
+        ),
+      );
+      const diffs = planned.flatMap((p) => (p.diff ? [p.diff] : []));
+      const plans = planned.map((p) => p.plan);
+      return {
+        action: overallAction(plans),
+        reason: summary(plans, ctx.check),
+        ...(diffs.length ? { diff: { unified: diffs.join('') } } : {}),
+        data: { objects: plans },
+      };
+    } finally {
+      api.close();
     }
-    return {
-      action: overallAction(planned),
-      reason: summary(planned, ctx.check),
-      ...(diffs.length ? { diff: { unified: diffs.join('') } } : {}),
-      data: { objects: planned },
-    };
   },
 
   async apply(ctx, plan, params) {
     const api = apiFor(ctx, params);
-    const fieldManager = params.field_manager ?? 'furrow';
-    const objects = plan.data!.objects;
-    // Deleted in reverse order: what a manifest creates first (its namespace) goes last.
-    for (const p of [...objects].reverse().filter((o) => o.action === 'delete')) {
-      await api.ok(
-        'DELETE',
-        p.path,
-        { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
-        undefined,
-        [404],
-      );
+    try {
+      return await applyPlanned(api, plan.data!.objects, params);
+    } finally {
+      api.close();
     }
-    for (const p of objects.filter((o) => o.action === 'create' || o.action === 'update')) {
-      const answer = await serverSideApply(api, p.path, p.obj, fieldManager, false);
-      if (answer.status >= 300)
-        throw new Error(`${describe(p.obj)}: the apiserver refused it: ${new KubeApiError(answer, 'apply').message}`);
-    }
-    const result: ApplyResult = { output: { objects: objects.map(outputOf) }, msg: summary(objects, false) };
-    if ((params.state ?? 'present') === 'present' && toFlag(params.wait, 'k8s', 'wait', false)) {
-      const waited = await waitForRollouts(api, objects, waitTimeout(params));
-      if (waited) return { ...result, failed: true, msg: waited };
-    }
-    return result;
   },
 };
+
+/** What one object of the manifest needs, and its diff when it changes. */
+interface PlannedObject {
+  plan: ObjectPlan;
+  diff?: string;
+}
+
+async function planDelete(api: KubeApi, obj: KubeObject): Promise<PlannedObject> {
+  const where = await api.objectPath(obj);
+  const current = await api.ok('GET', where, undefined, undefined, [404]);
+  // One being deleted already (a namespace while its content goes) needs nothing more.
+  const doomed = current.status !== 404 && !current.body.metadata?.deletionTimestamp;
+  return {
+    plan: { obj, path: where, action: doomed ? 'delete' : 'none' },
+    ...(doomed ? { diff: unifiedDiff(describe(obj), shown(current.body), '') } : {}),
+  };
+}
+
+async function planApply(
+  api: KubeApi,
+  obj: KubeObject,
+  fieldManager: string,
+  namespaceComes: (name: string) => boolean,
+): Promise<PlannedObject> {
+  const where = await api.objectPath(obj);
+  // The server's own answer to "what would this apply make of it": defaults, other managers'
+  // fields and all, so comparing it with what is there is exact.
+  const [current, dryRun] = await Promise.all([
+    api.ok('GET', where, undefined, undefined, [404]),
+    serverSideApply(api, where, obj, fieldManager, true),
+  ]);
+  const exists = current.status !== 404;
+  if (dryRun.status >= 300) {
+    // Its namespace comes with this manifest and does not exist yet: it cannot be validated now.
+    if (
+      !exists &&
+      dryRun.status === 404 &&
+      obj.metadata.namespace &&
+      namespaceComes(obj.metadata.namespace) &&
+      (dryRun.body.details?.kind === 'namespaces' || /namespaces? .*not found/.test(String(dryRun.body.message)))
+    )
+      return {
+        plan: { obj, path: where, action: 'create', unvalidated: true },
+        diff: unifiedDiff(describe(obj), '', shown(obj)),
+      };
+    throw new Error(`${describe(obj)}: the apiserver refused it: ${new KubeApiError(dryRun, 'dry-run apply').message}`);
+  }
+  const before = exists ? shown(current.body) : '';
+  const after = shown(dryRun.body);
+  const action: ObjectAction = !exists ? 'create' : before === after ? 'none' : 'update';
+  return {
+    plan: { obj, path: where, action },
+    ...(action !== 'none' ? { diff: unifiedDiff(describe(obj), before, after) } : {}),
+  };
+}
+
+/** Deletes, then applies, in manifest order (a namespace before what lives in it), then waits when asked. */
+async function applyPlanned(api: KubeApi, objects: ObjectPlan[], params: K8sParams): Promise<ApplyResult> {
+  const fieldManager = params.field_manager ?? 'furrow';
+  // Deleted in reverse order: what a manifest creates first (its namespace) goes last.
+  for (const p of [...objects].reverse().filter((o) => o.action === 'delete')) {
+    await api.ok(
+      'DELETE',
+      p.path,
+      { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+      undefined,
+      [404],
+    );
+  }
+  for (const p of objects.filter((o) => o.action === 'create' || o.action === 'update')) {
+    const answer = await serverSideApply(api, p.path, p.obj, fieldManager, false);
+    if (answer.status >= 300)
+      throw new Error(`${describe(p.obj)}: the apiserver refused it: ${new KubeApiError(answer, 'apply').message}`);
+  }
+  const result: ApplyResult = { output: { objects: objects.map(outputOf) }, msg: summary(objects, false) };
+  if ((params.state ?? 'present') === 'present' && toFlag(params.wait, 'k8s', 'wait', false)) {
+    const waited = await waitForRollouts(api, objects, waitTimeout(params));
+    if (waited) return { ...result, failed: true, msg: waited };
+  }
+  return result;
+}
 
 /** The objects of src (rendered) or definition, each with apiVersion, kind and metadata.name. */
 async function manifestObjects(ctx: ModuleContext, params: K8sParams): Promise<KubeObject[]> {

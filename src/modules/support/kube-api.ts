@@ -4,10 +4,12 @@
  * API discovery (kind -> resource, namespaced or not), and the paths of objects.
  */
 import { readFileSync } from 'node:fs';
-import { request } from 'node:https';
+// Plain HTTP's request and agent: the agent's connections are TLS already (TunnelAgent).
+import { Agent, type AgentOptions, request } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
+import PQueue from 'p-queue';
 import YAML from 'yaml';
 import { InputError } from '../../engine/errors.js';
 
@@ -88,32 +90,75 @@ interface Resource {
   namespaced: boolean;
 }
 
+/** Requests to one apiserver in flight at once (the rest wait for a connection). */
+const MAX_CONNECTIONS = 6;
+
+/** An HTTP agent whose connections are TLS over a tunnel the task host opens. */
+class TunnelAgent extends Agent {
+  constructor(
+    options: AgentOptions,
+    private readonly open: () => Promise<Duplex>,
+  ) {
+    super(options);
+  }
+
+  // Node's agent takes the socket from this callback when the method returns nothing.
+  override createConnection(_options: unknown, done: (err: Error | null, socket?: Duplex) => void): undefined {
+    this.open().then(
+      (socket) => done(null, socket),
+      (err: Error) => done(err),
+    );
+    return undefined;
+  }
+}
+
 export class KubeApi {
   private readonly address: string;
   private readonly port: number;
   private readonly discovered = new Map<string, Promise<Map<string, Resource>>>();
 
+  /**
+   * Keeps up to MAX_CONNECTIONS tunnels with their TLS sessions open between requests: a manifest's
+   * objects are planned at once, and a tunnel and a handshake per request cost more than the request.
+   */
+  private readonly agent: Agent;
+  /**
+   * The agent's own bound (maxSockets) does not hold here: it counts a connection once it is
+   * made, and a tunnel is made asynchronously, so requests made together would each open one.
+   */
+  private readonly inFlight = new PQueue({ concurrency: MAX_CONNECTIONS });
+
   constructor(
     private readonly credentials: KubeCredentials,
-    private readonly tunnel: Tunnel,
+    tunnel: Tunnel,
   ) {
     const url = new URL(credentials.server);
     if (url.protocol !== 'https:') throw new Error(`the apiserver address ${credentials.server} is not https://`);
     this.address = url.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(url.port || 443);
+    this.agent = new TunnelAgent({ keepAlive: true, maxSockets: MAX_CONNECTIONS }, async () =>
+      tlsConnect({
+        socket: await tunnel(this.address, this.port),
+        ca: credentials.ca,
+        cert: credentials.cert,
+        key: credentials.key,
+        host: this.address,
+        ...(isIP(this.address) ? {} : { servername: this.address }),
+      }),
+    );
+  }
+
+  /** Closes the connections kept open between requests; a call after it opens new ones. */
+  close(): void {
+    this.agent.destroy();
   }
 
   /** One request; the body is JSON unless contentType says otherwise. Never throws on an HTTP status. */
-  async call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ApiAnswer> {
-    const socket = await this.tunnel(this.address, this.port);
-    const tls = tlsConnect({
-      socket,
-      ca: this.credentials.ca,
-      cert: this.credentials.cert,
-      key: this.credentials.key,
-      host: this.address,
-      ...(isIP(this.address) ? {} : { servername: this.address }),
-    });
+  call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<ApiAnswer> {
+    return this.inFlight.add(() => this.request(method, path, body, contentType), { throwOnTimeout: true });
+  }
+
+  private request(method: string, path: string, body: unknown, contentType: string): Promise<ApiAnswer> {
     const payload =
       body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
     return new Promise<ApiAnswer>((resolve, reject) => {
@@ -123,7 +168,7 @@ export class KubeApi {
           path,
           host: this.address,
           port: this.port,
-          createConnection: () => tls,
+          agent: this.agent,
           headers: {
             accept: 'application/json',
             ...(payload ? { 'content-type': contentType, 'content-length': payload.length } : {}),
