@@ -244,6 +244,8 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
     "Before every timed first apply the hosts are reset (`rm -rf /bench`); after every run each host's /bench " +
       '(paths, types, modes, sizes, owners, content hashes) is compared with the first run\'s: "same end state" ' +
       'means every run of both tools left every host identical.',
+    "Workload 6, Furrow's `deploy all` on the lab cluster, writes its own report: " +
+      '[benchmarks-cluster.md](benchmarks-cluster.md).',
     '',
     '| Run | |',
     '|---|---|',
@@ -338,6 +340,8 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
       'change), and its 1-task twin to separate the per-task cost from start-up.',
     '5. Workload 1 on 100 hosts. Ansible runs once here (a run of it takes minutes at 100 hosts), Furrow as ' +
       'often as elsewhere.',
+    "6. Furrow's `deploy all` on the lab cluster, first and no-change runs with each step's time, Furrow only: " +
+      'bench/cluster.ts, reported in [benchmarks-cluster.md](benchmarks-cluster.md).',
     '',
   ].join('\n');
 }

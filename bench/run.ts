@@ -2,21 +2,24 @@
  * `npm run bench`: Furrow against Ansible on the same lab hosts. Boots the bench lab (with python3
  * for Ansible), runs each workload with both tools alternately, checks both left the hosts the
  * same, writes docs/benchmarks.md, and always takes the lab down again.
- * Options: --runs N (default 3), --only 1,3 (workload ids), --write-docs (also for a partial run).
+ * Then workload 6, Furrow's deploy all on the lab cluster (bench/cluster.ts: docs/benchmarks-cluster.md).
+ * Options: --runs N (default 3), --only 1,3 (workload ids), --write-docs (also for a partial run of 1 to 5).
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ansibleCommand, setupAnsible, type AnsibleSetup } from './ansible.js';
+import { CLUSTER_WORKLOAD, runClusterBench } from './cluster.js';
 import { bootLab, hostStates, type Lab, raiseInotifyLimit, resetHosts, shutLab } from './lab.js';
 import { renderReport, type Phase, type PhaseResult, type RunInfo, type WorkloadResult } from './report.js';
 import {
+  describeMachine,
   ensureControllerTools,
   furrowCommand,
+  type MachineInfo,
   measure,
   type Measurement,
   REPO,
-  runProcess,
   stopControlMasters,
   type ToolCommand,
 } from './tools.js';
@@ -121,30 +124,19 @@ async function writeAt(file: string, text: string): Promise<void> {
   await writeFile(file, text);
 }
 
-/** The load average before anything of the benchmark ran (the report is written at the end). */
-const loadAverage = os
-  .loadavg()
-  .map((l) => l.toFixed(2))
-  .join(', ');
-
-async function runInfo(ansible: AnsibleSetup, runs: number, startedAt: number, argv: string[]): Promise<RunInfo> {
-  const commit = (await runProcess('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO })).stdout.trim();
-  const dirty = (
-    await runProcess('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO })
-  ).stdout.trim()
-    ? ' (working tree has uncommitted changes)'
-    : '';
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+async function runInfo(
+  machine: MachineInfo,
+  ansible: AnsibleSetup,
+  runs: number,
+  startedAt: number,
+  argv: string[],
+): Promise<RunInfo> {
   return {
+    ...machine,
+    // The date the report is written, at the end of the run.
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    machine: `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory`,
-    cores: os.cpus().length,
-    kernel: `${os.type()} ${os.release()}`,
-    loadAverage,
-    node: process.version,
     ansible: ansible.version,
     ansibleSettings: ansible.settings,
-    furrow: `${JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')).version}, commit ${commit}${dirty}`,
     runs,
     // The soft limit the tools ran under (they are this process's children): one file descriptor per SSH host.
     openFiles: /^Max open files\s+(\S+)/m.exec(await readFile('/proc/self/limits', 'utf8'))?.[1] ?? 'unknown',
@@ -153,13 +145,11 @@ async function runInfo(ansible: AnsibleSetup, runs: number, startedAt: number, a
   };
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const opts = parseOptions(argv);
-  const chosen = workloads().filter((w) => !opts.only || opts.only.includes(w.id));
-  if (!chosen.length) throw new Error(`--only ${opts.only?.join(',')}: no such workload (1 to ${workloads().length})`);
+/** Workloads 1 to 5 against Ansible on one bench lab; docs/benchmarks.md when all of them ran (or --write-docs). */
+async function runFileWorkloads(chosen: Workload[], opts: Options, argv: string[]): Promise<void> {
+  // Before anything of the benchmark runs: the load average in it is the one at the start.
+  const machine = await describeMachine();
   const startedAt = Date.now();
-  await ensureControllerTools(log);
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'furrow-bench-'));
   const restoreInotify = await raiseInotifyLimit(log);
   let ansible: AnsibleSetup | undefined;
@@ -169,7 +159,7 @@ async function main(): Promise<void> {
     const ctx: Context = { lab, ansible, workDir, runs: opts.runs };
     const results: WorkloadResult[] = [];
     for (const w of chosen) results.push(await runWorkload(ctx, w));
-    const report = renderReport(await runInfo(ansible, opts.runs, startedAt, argv), results);
+    const report = renderReport(await runInfo(machine, ansible, opts.runs, startedAt, argv), results);
     process.stdout.write(`${report}\n`);
     if (chosen.length === workloads().length || opts.writeDocs) {
       await writeFile(path.join(REPO, 'docs', 'benchmarks.md'), report);
@@ -182,6 +172,19 @@ async function main(): Promise<void> {
     await restoreInotify();
     await rm(workDir, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const opts = parseOptions(argv);
+  const wanted = (id: number) => !opts.only || opts.only.includes(id);
+  const chosen = workloads().filter((w) => wanted(w.id));
+  const cluster = wanted(CLUSTER_WORKLOAD);
+  if (!chosen.length && !cluster)
+    throw new Error(`--only ${opts.only?.join(',')}: no such workload (1 to ${CLUSTER_WORKLOAD})`);
+  await ensureControllerTools(log);
+  if (chosen.length) await runFileWorkloads(chosen, opts, argv);
+  if (cluster) await runClusterBench(opts.runs, log);
 }
 
 main().catch((err: unknown) => {

@@ -5,13 +5,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Tool } from './workloads.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const FURROW_CLI = path.join(REPO, 'dist', 'cli', 'furrow.js');
-const GNU_TIME = '/usr/bin/time';
+export const FURROW_CLI = path.join(REPO, 'dist', 'cli', 'furrow.js');
+export const GNU_TIME = '/usr/bin/time';
 
 export interface Output {
   code: number | null;
@@ -71,7 +72,7 @@ export interface Measurement {
 }
 
 /** Busy CPU seconds of the whole machine since boot, from /proc/stat's first line. */
-async function machineBusyS(): Promise<number> {
+export async function machineBusyS(): Promise<number> {
   const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq] = fields;
   return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS;
@@ -169,4 +170,38 @@ export async function stopControlMasters(controlDir: string): Promise<void> {
       runProcess('ssh', ['-o', `ControlPath=${path.join(controlDir, s)}`, '-O', 'exit', 'bench-control-master']),
     ),
   );
+}
+
+/** The machine and the Furrow a run measures, for a report's header. */
+export interface MachineInfo {
+  date: string;
+  machine: string;
+  cores: number;
+  kernel: string;
+  /** Taken when this is called: call it before the benchmark starts. */
+  loadAverage: string;
+  node: string;
+  furrow: string;
+}
+
+export async function describeMachine(): Promise<MachineInfo> {
+  const commit = (await runProcess('git', ['rev-parse', '--short', 'HEAD'], { cwd: REPO })).stdout.trim();
+  const dirty = (
+    await runProcess('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: REPO })
+  ).stdout.trim()
+    ? ' (working tree has uncommitted changes)'
+    : '';
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    machine: `${os.cpus().length} cores (${cpu}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory`,
+    cores: os.cpus().length,
+    kernel: `${os.type()} ${os.release()}`,
+    loadAverage: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(', '),
+    node: process.version,
+    furrow: `${JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')).version}, commit ${commit}${dirty}`,
+  };
 }

@@ -1,0 +1,127 @@
+/**
+ * Turns the cluster benchmark's runs into docs/benchmarks-cluster.md: medians of each phase, each
+ * step's time within it, and every run.
+ */
+import { median } from './report.js';
+import type { MachineInfo } from './tools.js';
+
+export type ClusterPhase = 'first deploy all' | 'no-change deploy all';
+export const CLUSTER_PHASES: ClusterPhase[] = ['first deploy all', 'no-change deploy all'];
+
+export interface ClusterRun {
+  phase: ClusterPhase;
+  wallS: number;
+  cpuS: number;
+  maxRssMb: number;
+  machineCpuS: number;
+  changed: number;
+  /** Seconds from the step's first play's start to its last play's end ("01 prepare": 3.1). */
+  steps: Record<string, number>;
+}
+
+export interface ClusterInfo extends MachineInfo {
+  runs: number;
+  hosts: number;
+  durationMin: number;
+}
+
+const s2 = (n: number): string => n.toFixed(2);
+
+/** Every step seen in any run, in step order (their names start with the step's number). */
+function stepNames(runs: ClusterRun[]): string[] {
+  return [...new Set(runs.flatMap((r) => Object.keys(r.steps)))].sort();
+}
+
+function phaseTable(runs: ClusterRun[]): string[] {
+  const rows = [
+    '| Phase | Wall (s) | Furrow CPU (s) | Machine CPU (s) | Peak RSS (MB) | Tasks changed |',
+    '|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const phase of CLUSTER_PHASES) {
+    const of = runs.filter((r) => r.phase === phase);
+    if (!of.length) continue;
+    const med = (key: 'wallS' | 'cpuS' | 'machineCpuS' | 'maxRssMb' | 'changed') => median(of.map((r) => r[key]));
+    rows.push(
+      `| ${phase} | ${s2(med('wallS'))} | ${s2(med('cpuS'))} | ${s2(med('machineCpuS'))} | ` +
+        `${med('maxRssMb').toFixed(0)} | ${med('changed')} |`,
+    );
+  }
+  return rows;
+}
+
+function stepTable(runs: ClusterRun[]): string[] {
+  const phases = CLUSTER_PHASES.filter((p) => runs.some((r) => r.phase === p));
+  const rows = [
+    `| Step | ${phases.map((p) => `${p} (s)`).join(' | ')} |`,
+    `|---|${phases.map(() => '---:').join('|')}|`,
+  ];
+  for (const step of stepNames(runs)) {
+    const cells = phases.map((phase) => {
+      const times = runs.filter((r) => r.phase === phase && r.steps[step] !== undefined).map((r) => r.steps[step]!);
+      return times.length ? s2(median(times)) : '';
+    });
+    rows.push(`| ${step} | ${cells.join(' | ')} |`);
+  }
+  return rows;
+}
+
+function everyRun(runs: ClusterRun[]): string[] {
+  const steps = stepNames(runs);
+  return [
+    `| Phase | Wall (s) | ${steps.join(' | ')} |`,
+    `|---|---:|${steps.map(() => '---:').join('|')}|`,
+    ...runs.map(
+      (r) =>
+        `| ${r.phase} | ${s2(r.wallS)} | ${steps.map((s) => (r.steps[s] === undefined ? '' : s2(r.steps[s]!))).join(' | ')} |`,
+    ),
+  ];
+}
+
+export function renderClusterReport(info: ClusterInfo, runs: ClusterRun[]): string {
+  return [
+    "# Benchmark: Furrow's deploy all on the lab cluster",
+    '',
+    `Written by workload 6 of \`npm run bench\` (alone: \`npm run bench:cluster\`; bench/cluster.ts) on ` +
+      `${info.date}; the whole run took ${info.durationMin.toFixed(1)} min. Timings are measured here, never ` +
+      'asserted in a test. Furrow only: Ansible is measured against Furrow on the file workloads of ' +
+      "[benchmarks.md](benchmarks.md), and kubeasz's own steps are not run by the benchmark.",
+    '',
+    `Each of the ${info.runs} rounds boots ${info.hosts} fresh lab hosts, makes the cluster folder as ` +
+      '[lab.md](lab.md) does (`furrow new DIR --from-lab NAME`: the lab bundle preloaded, untimed), then times ' +
+      '`furrow deploy all -i DIR --json` twice: the first run, from hosts that never had Kubernetes, to a cluster ' +
+      'whose nodes are Ready with its add-ons applied, and a run right after it, which must change nothing. The ' +
+      "cluster is the lab's: one master, every host a node and an etcd member, containerd, the routes network, " +
+      "the add-ons' manifests (their images cannot be fetched in the lab, so their pods never run).",
+    '',
+    '| Run | |',
+    '|---|---|',
+    `| Machine | ${info.machine} |`,
+    `| Kernel | ${info.kernel} |`,
+    `| Load average at start | ${info.loadAverage} |`,
+    `| Node | ${info.node} |`,
+    `| Furrow | ${info.furrow} |`,
+    '',
+    '## Medians',
+    '',
+    ...phaseTable(runs),
+    '',
+    'Wall is process start to exit as the controller sees it. Furrow CPU is user + system time of the furrow ' +
+      'process (GNU time); machine CPU is what the whole machine spent meanwhile (/proc/stat), mostly the lab ' +
+      "hosts' own work (etcd, the apiserver, kubelets, their sshd and commands), which shares the controller's " +
+      `${info.cores} cores here.`,
+    '',
+    '## Steps (medians)',
+    '',
+    'A step is one playbook of `deploy all`. `deploy all` runs its steps as one graph, so a host goes on to the ' +
+      "next step's tasks while others finish theirs: steps overlap, and their times add up to more than the " +
+      "wall time. A step's time runs from its first play's start to its last play's end, as the controller " +
+      'receives the events.',
+    '',
+    ...stepTable(runs),
+    '',
+    '## Every run (wall and step seconds, in order)',
+    '',
+    ...everyRun(runs),
+    '',
+  ].join('\n');
+}

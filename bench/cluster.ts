@@ -1,0 +1,143 @@
+/**
+ * Workload 6 of `npm run bench` (alone: `npm run bench:cluster`): Furrow's `deploy all` on the lab
+ * cluster (3 hosts: one master, three nodes, etcd on all three), a first run on fresh hosts and then a
+ * no-change run, with each step's time. Every round boots its own lab, so each first run starts from
+ * hosts that never saw Kubernetes. Writes docs/benchmarks-cluster.md; the lab always goes down again.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { CLUSTER_PHASES, type ClusterPhase, type ClusterRun, renderClusterReport } from './cluster-report.js';
+import { describeMachine, furrow, FURROW_CLI, GNU_TIME, machineBusyS, REPO } from './tools.js';
+
+const LAB = 'bench-k8s';
+const HOSTS = 3;
+
+export const CLUSTER_WORKLOAD = 6;
+
+async function must(args: string[], cwd: string): Promise<void> {
+  const r = await furrow(args, cwd);
+  if (r.code !== 0) throw new Error(`furrow ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
+}
+
+/** A fresh lab and its cluster folder (bundle preloaded), as docs/lab.md's four commands make them. */
+async function freshCluster(cwd: string): Promise<string> {
+  // The same name from the same folder: lab up takes down the previous round's hosts first.
+  await must(['lab', 'up', '--hosts', String(HOSTS), '--name', LAB], cwd);
+  await must(['lab', 'kubernetes'], cwd);
+  const dir = path.join(cwd, 'cluster');
+  await rm(dir, { recursive: true, force: true });
+  await must(['new', dir, '--from-lab', LAB], cwd);
+  return dir;
+}
+
+/** The step (playbook) of every play index of a run, from the playbooks run_start names, in order. */
+async function stepsOfPlays(playbooks: string[]): Promise<string[]> {
+  const steps: string[] = [];
+  for (const file of playbooks) {
+    const plays = YAML.parse(await readFile(file, 'utf8')) as unknown[];
+    const step = path.basename(file, '.yml').replace('.', ' ');
+    for (let i = 0; i < plays.length; i++) steps.push(step);
+  }
+  return steps;
+}
+
+interface Event {
+  kind: string;
+  index?: number;
+  playbook?: string;
+  recap?: Record<string, { changed: number; failed: number; unreachable: number }>;
+}
+
+/**
+ * One timed `deploy all --json` under GNU time. Each event line is stamped as it arrives; a step's
+ * time is from its first play's start to its last play's end (steps overlap: deploy all is one graph).
+ */
+async function timedDeploy(clusterDir: string, cwd: string, phase: ClusterPhase, logFile: string): Promise<ClusterRun> {
+  const timeFile = `${logFile}.time`;
+  const busyBefore = await machineBusyS();
+  const started = performance.now();
+  const stamped: Array<{ at: number; event: Event }> = [];
+  let rest = '';
+  const stderr: Buffer[] = [];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(
+      GNU_TIME,
+      ['-f', '%U %S %M', '-o', timeFile, process.execPath, FURROW_CLI, 'deploy', 'all', '-i', clusterDir, '--json'],
+      { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout.on('data', (chunk: Buffer) => {
+      const at = (performance.now() - started) / 1000;
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) stamped.push({ at, event: JSON.parse(line) as Event });
+    });
+    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  const wallS = (performance.now() - started) / 1000;
+  const machineCpuS = (await machineBusyS()) - busyBefore;
+  await writeFile(logFile, `${stamped.map((s) => JSON.stringify(s)).join('\n')}\n--- stderr\n${Buffer.concat(stderr)}`);
+  const end = stamped.find((s) => s.event.kind === 'run_end')?.event;
+  const hosts = Object.values(end?.recap ?? {});
+  const bad = hosts.reduce((n, h) => n + h.failed + h.unreachable, 0);
+  const changed = hosts.reduce((n, h) => n + h.changed, 0);
+  if (code !== 0 || !end || bad > 0)
+    throw new Error(`${phase} failed (exit ${code}, ${bad} failed/unreachable); its events: ${logFile}`);
+  if (phase === 'no-change deploy all' && changed !== 0) throw new Error(`${phase} changed ${changed} task(s)`);
+  const runStart = stamped.find((s) => s.event.kind === 'run_start')!.event;
+  const stepOf = await stepsOfPlays(String(runStart.playbook).split(','));
+  const spans = new Map<string, { from: number; to: number }>();
+  for (const { at, event } of stamped) {
+    if ((event.kind !== 'play_start' && event.kind !== 'play_end') || event.index === undefined) continue;
+    const step = stepOf[event.index]!;
+    const span = spans.get(step) ?? { from: at, to: at };
+    spans.set(step, { from: Math.min(span.from, at), to: Math.max(span.to, at) });
+  }
+  const [user, sys, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
+  return {
+    phase,
+    wallS,
+    cpuS: user! + sys!,
+    maxRssMb: rssKb! / 1024,
+    machineCpuS,
+    changed,
+    steps: Object.fromEntries([...spans].map(([step, s]) => [step, s.to - s.from])),
+  };
+}
+
+export async function runClusterBench(runs: number, log: (line: string) => void): Promise<void> {
+  const machine = await describeMachine();
+  const startedAt = Date.now();
+  const cwd = await mkdtemp(path.join(os.tmpdir(), 'furrow-bench-cluster-'));
+  const results: ClusterRun[] = [];
+  try {
+    for (let round = 1; round <= runs; round++) {
+      log(`workload 6 round ${round}/${runs}: ${HOSTS} fresh lab hosts (lab '${LAB}'), the bundle preloaded`);
+      const dir = await freshCluster(cwd);
+      for (const phase of CLUSTER_PHASES) {
+        const logFile = path.join(cwd, `round${round}-${phase.replaceAll(' ', '-')}.log`);
+        const run = await timedDeploy(dir, cwd, phase, logFile);
+        results.push(run);
+        log(
+          `workload 6 round ${round}/${runs} ${phase.padEnd(20)} ${run.wallS.toFixed(2)} s ` +
+            `(cpu ${run.cpuS.toFixed(2)} s, rss ${run.maxRssMb.toFixed(0)} MB, ${run.changed} changed)`,
+        );
+      }
+    }
+    const report = renderClusterReport(
+      { ...machine, runs, hosts: HOSTS, durationMin: (Date.now() - startedAt) / 60_000 },
+      results,
+    );
+    process.stdout.write(`${report}\n`);
+    await writeFile(path.join(REPO, 'docs', 'benchmarks-cluster.md'), report);
+    log('results written to docs/benchmarks-cluster.md');
+  } finally {
+    const down = await furrow(['lab', 'down', '--name', LAB], cwd);
+    log(down.code === 0 ? `lab '${LAB}' is down` : `furrow lab down failed (exit ${down.code}): ${down.stderr.trim()}`);
+    await rm(cwd, { recursive: true, force: true });
+  }
+}

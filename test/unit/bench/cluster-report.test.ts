@@ -1,0 +1,48 @@
+import { type ClusterInfo, type ClusterRun, renderClusterReport } from '../../../bench/cluster-report.js';
+
+const info: ClusterInfo = {
+  date: '2026-12-05T23:00:00Z',
+  machine: '2 cores',
+  cores: 2,
+  kernel: 'Linux',
+  loadAverage: '0.1',
+  node: 'v20',
+  furrow: '0.1.0',
+  runs: 3,
+  hosts: 3,
+  durationMin: 5,
+};
+
+const run = (phase: ClusterRun['phase'], wallS: number, steps: Record<string, number>): ClusterRun => ({
+  phase,
+  wallS,
+  cpuS: wallS / 10,
+  maxRssMb: 120,
+  machineCpuS: wallS,
+  changed: phase === 'first deploy all' ? 196 : 0,
+  steps,
+});
+
+describe('cluster bench report', () => {
+  test('medians per phase and per step, steps in their order, a step missing from a run left out of its median', () => {
+    const runs = [
+      run('first deploy all', 60, { '02 etcd': 2, '01 prepare': 8, '10 ex-lb': 1 }),
+      run('no-change deploy all', 4, { '01 prepare': 0.7, '02 etcd': 0.4 }),
+      run('first deploy all', 50, { '01 prepare': 6, '02 etcd': 3 }),
+      run('no-change deploy all', 3, { '01 prepare': 0.5, '02 etcd': 0.2 }),
+      run('first deploy all', 70, { '01 prepare': 7, '02 etcd': 4, '10 ex-lb': 3 }),
+      run('no-change deploy all', 5, { '01 prepare': 0.6, '02 etcd': 0.3 }),
+    ];
+    const text = renderClusterReport(info, runs);
+    expect(text).toContain('| first deploy all | 60.00 | 6.00 | 60.00 | 120 | 196 |');
+    expect(text).toContain('| no-change deploy all | 4.00 | 0.40 | 4.00 | 120 | 0 |');
+    const steps = text.slice(text.indexOf('## Steps (medians)'), text.indexOf('## Every run'));
+    expect(steps.split('\n').filter((l) => /^\| \d\d /.test(l))).toEqual([
+      '| 01 prepare | 7.00 | 0.60 |',
+      '| 02 etcd | 3.00 | 0.30 |',
+      '| 10 ex-lb | 2.00 |  |',
+    ]);
+    expect(text).toContain('| first deploy all | 60.00 | 8.00 | 2.00 | 1.00 |');
+    expect(text).toContain('Each of the 3 rounds boots 3 fresh lab hosts');
+  });
+});
