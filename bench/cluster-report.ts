@@ -70,10 +70,10 @@ function everyRun(runs: ClusterRun[]): string[] {
   return [
     `| Phase | Wall (s) | ${steps.join(' | ')} |`,
     `|---|---:|${steps.map(() => '---:').join('|')}|`,
-    ...runs.map(
-      (r) =>
-        `| ${r.phase} | ${s2(r.wallS)} | ${steps.map((s) => (r.steps[s] === undefined ? '' : s2(r.steps[s]!))).join(' | ')} |`,
-    ),
+    ...runs.map((r) => {
+      const cells = steps.map((s) => (r.steps[s] === undefined ? '' : s2(r.steps[s]!)));
+      return `| ${r.phase} | ${s2(r.wallS)} | ${cells.join(' | ')} |`;
+    }),
   ];
 }
 
