@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { type Command, Option } from 'commander';
 import type { ClusterStatus } from '../cluster/status.js';
+import { clusterRunsDir } from '../cluster/run.js';
 import { EXIT } from '../engine/errors.js';
 import { textTable } from '../engine/text-table.js';
 import { parseCount } from './lab.js';
@@ -76,8 +77,8 @@ export function formatStatus(s: ClusterStatus, cwd = process.cwd()): string {
   const d = s.lastDeploy;
   if (!d)
     lines.push(
-      `last deploy: none recorded in ${path.relative(cwd, path.join(cwd, '.furrow', 'runs')) || '.'} (journals are ` +
-        `kept where furrow deploy ran)`,
+      `last deploy: none recorded in ${path.relative(cwd, clusterRunsDir(s.cluster)) || '.'} (where the cluster's ` +
+        'deploys keep their journals)',
     );
   else {
     const outcome = !d.finished

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { ListMode } from '../engine/run/listing.js';
 import type { RunOptions } from '../engine/run/runner.js';
 import { packagePath } from '../package-root.js';
@@ -14,6 +15,12 @@ export type ClusterRunOptions = Omit<
   RunOptions,
   'playbook' | 'morePlaybooks' | 'inventory' | 'clusterVars' | 'joinPlays' | 'modules'
 >;
+
+/**
+ * Where the runs on a cluster keep their journals: in the cluster's folder, so `cluster status` and
+ * `--resume` find them whatever folder the command ran from.
+ */
+export const clusterRunsDir = (clusterDir: string): string => path.join(clusterDir, '.furrow', 'runs');
 
 /** --list-hosts, --list-tasks, --list-tags, --syntax-check: describe the run instead of running it. */
 export interface ListRequest {
@@ -41,6 +48,7 @@ export async function runOnCluster(
     morePlaybooks: playbooks.slice(1),
     inventory: cluster.inventory,
     clusterVars,
+    runsDir: run.runsDir ?? clusterRunsDir(cluster.dir),
     // Several steps run as one graph: a host that finished one step starts the next at once.
     ...(playbooks.length > 1 ? { joinPlays: false } : {}),
   };

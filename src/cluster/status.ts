@@ -7,7 +7,7 @@ import { clusterVars, loadClusterWithHosts, type Cluster } from './cluster.js';
 import { deployCluster } from './deploy.js';
 import { etcdHosts, TaskResults } from './etcd-backup.js';
 import { apiGet, readKubeconfig } from './kube-api.js';
-import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
+import { clusterRunsDir, PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
 import { availableSteps } from './steps.js';
 
 /** The playbook of `furrow cluster status`, and the tasks of roles/etcd/tasks/status.yml whose output it reads. */
@@ -304,7 +304,10 @@ export interface StatusOptions {
   run: ClusterRunOptions;
   /** Run the deploy in check mode to see whether the hosts drifted (default true). */
   drift?: boolean;
-  /** Where the journals are: `.furrow/runs` under the current folder by default. */
+  /**
+   * Where the journals are. Default: the cluster's `.furrow/runs`, and `.furrow/runs` under the
+   * current folder, where deploys kept them before they went into the cluster's folder.
+   */
   runsDir?: string;
 }
 
@@ -318,7 +321,12 @@ export async function clusterStatus(clusterDir: string, o: StatusOptions): Promi
   const members = etcdHosts(cluster, inventory);
   const steps = availableSteps(PACKAGE_PLAYBOOKS);
   const stepOf = new Map(steps.map((s) => [path.resolve(s.playbook), s.name]));
-  const deploys = clusterDeploys(o.runsDir ?? path.resolve('.furrow', 'runs'), path.resolve(cluster.inventory), stepOf);
+  const folders = o.runsDir
+    ? [o.runsDir]
+    : [...new Set([clusterRunsDir(cluster.dir), path.resolve('.furrow', 'runs')])];
+  const deploys = folders
+    .flatMap((folder) => clusterDeploys(folder, path.resolve(cluster.inventory), stepOf))
+    .sort((a, b) => b.at.localeCompare(a.at));
 
   const [{ api, nodes }, etcd, certs] = await Promise.all([
     askApi(cluster),

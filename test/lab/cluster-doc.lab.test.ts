@@ -54,6 +54,7 @@ const normalize = (cwd: string) => (text: string) =>
   text
     .replaceAll(`${cwd}/clusters/lab`, '/clusters/prod')
     .replaceAll('cluster clusters/lab', 'cluster clusters/prod')
+    .replaceAll('clusters/lab/', 'clusters/prod/')
     .replace(/\d{4}-\d\d-\d\dT\d\d[-:]\d\d[-:]\d\d[.-]\d{3}Z(-[0-9a-f]{6})?/g, 'TIME')
     .replace(/ on \d{4}-\d\d-\d\d, \d+ days left$/gm, ' on DATE, N days left')
     .replace(/ \d+\.\d+ s$/gm, ' N s')
@@ -224,6 +225,18 @@ describeLab('docs/cluster.md on the lab', () => {
     // (No drift check here: the page's block above showed a clean one.)
     const after = await run('npx furrow cluster status -i clusters/prod --no-drift', 0);
     expect(after.stdout).toContain('etcd: 3 of 3 members healthy');
+    expect(after.stdout).toMatch(/^last deploy: \S+, steps prepare,etcd, no host failed in /m);
+    // From another folder, the same: a deploy's journal is kept in the cluster's folder.
+    const elsewhere = await sh(
+      `"${process.execPath}" "${CLI}" cluster status -i ${cluster} --no-drift`,
+      os.tmpdir(),
+      env,
+    );
+    expectExit(elsewhere, 0);
+    expect(elsewhere.stdout).toMatch(/^last deploy: \S+, steps prepare,etcd, no host failed in /m);
+    expect(elsewhere.stdout).toContain(
+      `journal: ${path.relative(os.tmpdir(), path.join(cluster, '.furrow', 'runs'))}/`,
+    );
   }, 600_000);
 
   test('stopping and starting: stop refused without --yes, planned by --check; then every unit down and disabled ' +

@@ -83,7 +83,7 @@ describeLab(
       const started = Date.now();
       const r = await furrow(args, { cwd, timeoutMs: 1_500_000 });
       timings[`${label}: deploy all`] = (Date.now() - started) / 1000;
-      const runs = path.join(cwd, '.furrow', 'runs');
+      const runs = path.join(cluster, '.furrow', 'runs');
       const journal = readdirSync(runs)
         .filter((f) => f.endsWith('.jsonl'))
         .sort()
