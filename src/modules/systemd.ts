@@ -17,6 +17,7 @@ import { sh } from '../engine/shell.js';
 import { sha256, unifiedDiff } from './support/content.js';
 import { flagSchema, toFlag } from './support/param-values.js';
 import { commandFailed, commandFailure } from '../engine/command-failure.js';
+import type { ExecResult } from '../engine/connections/types.js';
 
 export type UnitState = 'started' | 'stopped' | 'restarted' | 'reloaded';
 
@@ -112,19 +113,20 @@ export const systemd: Module<SystemdParams, SystemdData> = {
     if (!data) return {};
     if (data.write) await ctx.conn.put(data.write.path, { content: data.write.content }, { mode: '0644' });
     if (data.steps.length === 0) return { output: { name: data.unit } };
-    const r = await ctx.conn.exec(stepsScript(data.steps));
+    const r = await ctx.conn.exec(stepsScript(data.steps, data.unit));
     if (r.code === 0) return { output: { name: data.unit } };
-    const step =
-      /^furrow-step-failed: (.*)$/m.exec(r.stderr.toString('utf8'))?.[1] ??
-      data.steps.map((s) => `systemctl ${s.join(' ')}`).join(' && ');
-    const hint = data.unit ? `\n  see: journalctl -u ${data.unit} -n 50` : '';
     return {
       failed: true,
       output: { name: data.unit, rc: r.code },
-      msg: `${commandFailure(ctx.host, step, r).replace(/\n\s*furrow-step-failed:.*$/m, '')}${hint}`,
+      msg: stepsFailure(ctx.host, data.steps, data.unit, r),
     } satisfies ApplyResult;
   },
 };
+
+/** Steps after whose failure the unit's own journal says why (a bind error, a bad flag, ...). */
+const STARTING = new Set(['start', 'restart', 'reload']);
+const JOURNAL_MARK = 'furrow-journal:';
+const JOURNAL_LINES = 15;
 
 function wanted(params: SystemdParams, daemonReload: boolean): UnitWanted {
   const name = params.name!;
@@ -155,13 +157,42 @@ function wanted(params: SystemdParams, daemonReload: boolean): UnitWanted {
   };
 }
 
-/** Each step reports itself when it fails, so the message names the command that did. */
-function stepsScript(steps: string[][]): string {
-  return steps
-    .map(
-      (s) => `${sh`systemctl ${s}`} || { ${sh`echo ${`furrow-step-failed: systemctl ${s.join(' ')}`}`} >&2; exit 1; }`,
-    )
-    .join('\n');
+/**
+ * Each step reports itself when it fails, so the message names the command that did; a start that
+ * fails adds the unit's journal lines since the attempt began.
+ */
+function stepsScript(steps: string[][], unit: string | undefined): string {
+  const script = steps.map((s) => {
+    const failed = `${sh`echo ${`furrow-step-failed: systemctl ${s.join(' ')}`}`} >&2`;
+    const journal =
+      unit && STARTING.has(s[0]!)
+        ? `; ${sh`echo ${JOURNAL_MARK}`} >&2; ` +
+          `${sh`journalctl -u ${unit} -n ${String(JOURNAL_LINES)} --no-pager -o cat`} --since "@$since" >&2 2>&1`
+        : '';
+    return `${sh`systemctl ${s}`} || { ${failed}${journal}; exit 1; }`;
+  });
+  // A second early: journald's timestamps and this clock may round apart.
+  return ['since=$(($(date +%s) - 1))', ...script].join('\n');
+}
+
+/** The failed step, systemctl's own words, then the unit's journal lines of the attempt when there are any. */
+export function stepsFailure(host: string, steps: string[][], unit: string | undefined, r: ExecResult): string {
+  const stderr = r.stderr.toString('utf8');
+  const step =
+    /^furrow-step-failed: (.*)$/m.exec(stderr)?.[1] ?? steps.map((s) => `systemctl ${s.join(' ')}`).join(' && ');
+  const mark = stderr.indexOf(`${JOURNAL_MARK}\n`);
+  const own = (mark < 0 ? stderr : stderr.slice(0, mark)).replace(/^furrow-step-failed:.*\n?/m, '');
+  const journal =
+    mark < 0
+      ? []
+      : stderr
+          .slice(mark + JOURNAL_MARK.length + 1)
+          .trim()
+          .split('\n')
+          .filter(Boolean);
+  const said = commandFailure(host, step, { ...r, stderr: Buffer.from(own) });
+  const lines = journal.length ? `\n  ${unit}'s journal since the attempt:\n    ${journal.join('\n    ')}` : '';
+  return `${said}${lines}${unit ? `\n  see: journalctl -u ${unit} -n 50` : ''}`;
 }
 
 export function decideReloadOnly(stale: string[]): Plan<SystemdData> {

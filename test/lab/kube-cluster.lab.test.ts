@@ -895,18 +895,23 @@ describeLab(
       // Added back, cut off halfway: another socket holds h3's peer address, so its etcd cannot start once
       // it has been added as a learner. The cluster works on, with the unstarted learner listed; the same
       // command again (the address free) completes the add.
+      // (A service that never accepts: one that exits would be started by each peer's dial until systemd's
+      // start limit fails the socket, and the address would be free again.)
       const hold = 'furrow-test-hold-etcd-peer';
-      await on('h3', `systemd-run --unit=${hold} --socket-property=ListenStream=${h3Address}:2380 /bin/true`);
+      await on('h3', `systemd-run --unit=${hold} --socket-property=ListenStream=${h3Address}:2380 /bin/sleep infinity`);
       const cut = await time('etcd add (cut off)', ['etcd', 'add', 'h3', '-i', cluster]);
       expectExit(cut, 1);
       expect(cut.stdout).toMatch(/^h3 etcd \| changed: Add this member to the running cluster as a learner/m);
       expect(cut.stdout).toMatch(/^h3 etcd \| FAILED: Start etcd now and at boot/m);
+      // The failure shows why, from etcd's journal: its peer address is taken.
+      expect(cut.stdout).toContain("etcd.service's journal since the attempt:");
+      expect(cut.stdout).toMatch(/listen tcp \S+:2380: bind: address already in use/);
       expect(cut.stderr).toContain(`added h3 to etcd in ${inventoryFile}`);
       expect(cut.stderr).toContain('h3 stays in group etcd: run the same command again to complete the add');
       expect(await memberList()).toEqual([' unstarted learner', 'etcd-h1 started', 'etcd-h2 started']);
       for (const m of MASTERS) expect(await etcdServers(m)).not.toContain(h3Address);
       await apiWorks('etcd-cut-off-h3');
-      await on('h3', `systemctl stop ${hold}.socket`);
+      await on('h3', `systemctl stop ${hold}.socket ${hold}.service`);
 
       // And added back: three members again, every list rolled.
       const back = await time('etcd add (back)', ['etcd', 'add', 'h3', '-i', cluster]);

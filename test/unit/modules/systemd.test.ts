@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { UnitStatus } from '../../../src/modules/probes/systemd.js';
-import { decideReloadOnly, decideUnit, systemd, type UnitWanted } from '../../../src/modules/systemd.js';
+import { decideReloadOnly, decideUnit, stepsFailure, systemd, type UnitWanted } from '../../../src/modules/systemd.js';
 import { moduleContext } from '../../support/modules.js';
 import { cannedConnection } from './support/hosts.js';
 
@@ -219,6 +219,39 @@ describe('systemd plan (params and round trips)', () => {
     );
     await expect(systemd.plan(ctx, { name: 'a', masked: true, content: UNIT })).rejects.toThrow(
       'masked: true and content cannot go together',
+    );
+  });
+});
+
+describe('systemd: a failed start tells why', () => {
+  const result = (stderr: string) => ({
+    code: 1,
+    stdout: Buffer.from(''),
+    stderr: Buffer.from(stderr),
+    timedOut: false,
+  });
+
+  test("systemctl's words, then the unit's journal lines of the attempt, then where to read more", () => {
+    const stderr =
+      'Job for etcd.service failed because the control process exited with error code.\n' +
+      'furrow-step-failed: systemctl start etcd.service\n' +
+      'furrow-journal:\n' +
+      'listen tcp 10.0.0.3:2380: bind: address already in use\n' +
+      'etcd.service: Main process exited, code=exited, status=1/FAILURE\n';
+    expect(stepsFailure('h3', [['start', 'etcd.service']], 'etcd.service', result(stderr))).toBe(
+      'h3: systemctl start etcd.service failed (exit status 1):\n' +
+        '  Job for etcd.service failed because the control process exited with error code.\n' +
+        "  etcd.service's journal since the attempt:\n" +
+        '    listen tcp 10.0.0.3:2380: bind: address already in use\n' +
+        '    etcd.service: Main process exited, code=exited, status=1/FAILURE\n' +
+        '  see: journalctl -u etcd.service -n 50',
+    );
+  });
+
+  test('a step with no journal (daemon-reload) says only what failed', () => {
+    const stderr = 'Failed to reload daemon: Access denied\nfurrow-step-failed: systemctl daemon-reload\n';
+    expect(stepsFailure('h1', [['daemon-reload']], undefined, result(stderr))).toBe(
+      'h1: systemctl daemon-reload failed (exit status 1):\n  Failed to reload daemon: Access denied',
     );
   });
 });
