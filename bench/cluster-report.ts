@@ -2,7 +2,7 @@
  * Turns the cluster benchmark's runs into docs/benchmarks-cluster.md: medians of each phase, each
  * step's time within it, and every run.
  */
-import { median } from './report.js';
+import { median, runTable } from './report.js';
 import type { MachineInfo } from './tools.js';
 
 export type ClusterPhase = 'first deploy all' | 'no-change deploy all';
@@ -93,13 +93,7 @@ export function renderClusterReport(info: ClusterInfo, runs: ClusterRun[]): stri
       "cluster is the lab's: one master, every host a node and an etcd member, containerd, the routes network, " +
       "the add-ons' manifests (their images cannot be fetched in the lab, so their pods never run).",
     '',
-    '| Run | |',
-    '|---|---|',
-    `| Machine | ${info.machine} |`,
-    `| Kernel | ${info.kernel} |`,
-    `| Load average at start | ${info.loadAverage} |`,
-    `| Node | ${info.node} |`,
-    `| Furrow | ${info.furrow} |`,
+    ...runTable(info),
     '',
     '## Medians',
     '',

@@ -2,7 +2,7 @@
  * Turns the measurements into docs/benchmarks.md: medians, ratios, the issue's targets with what was
  * measured against each, memory at 20 hosts, the machine and Ansible's settings.
  */
-import type { Measurement } from './tools.js';
+import type { MachineInfo, Measurement } from './tools.js';
 import type { Tool, Workload } from './workloads.js';
 
 export type Phase = 'first apply' | 'no-change re-run' | 'run' | '1-task twin';
@@ -19,16 +19,9 @@ export interface WorkloadResult {
   sameState: boolean;
 }
 
-export interface RunInfo {
-  date: string;
-  machine: string;
-  cores: number;
-  kernel: string;
-  loadAverage: string;
-  node: string;
+export interface RunInfo extends MachineInfo {
   ansible: string;
   ansibleSettings: string;
-  furrow: string;
   runs: number;
   /** The soft limit on open files the tools ran under. */
   openFiles: string;
@@ -229,6 +222,20 @@ function scaling(results: WorkloadResult[]): string[] {
   return lines;
 }
 
+/** A report's first table: the machine, its load at the start, Node, the other `tools` (name, version), Furrow. */
+export function runTable(info: MachineInfo, tools: Array<[string, string]> = [], loadNote?: string): string[] {
+  return [
+    '| Run | |',
+    '|---|---|',
+    `| Machine | ${info.machine} |`,
+    `| Kernel | ${info.kernel} |`,
+    `| Load average at start | ${info.loadAverage}${loadNote ? ` (${loadNote})` : ''} |`,
+    `| Node | ${info.node} |`,
+    ...tools.map(([name, version]) => `| ${name} | ${version} |`),
+    `| Furrow | ${info.furrow} |`,
+  ];
+}
+
 export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
   return [
     '# Benchmarks: Furrow against Ansible',
@@ -247,14 +254,11 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
     "Workload 6, Furrow's `deploy all` on the lab cluster, writes its own report: " +
       '[benchmarks-cluster.md](benchmarks-cluster.md).',
     '',
-    '| Run | |',
-    '|---|---|',
-    `| Machine | ${info.machine} |`,
-    `| Kernel | ${info.kernel} |`,
-    `| Load average at start | ${info.loadAverage} (the machine is shared: other work may run beside the benchmark) |`,
-    `| Node | ${info.node} |`,
-    `| Ansible | ${info.ansible} (Debian's package) |`,
-    `| Furrow | ${info.furrow} |`,
+    ...runTable(
+      info,
+      [['Ansible', `${info.ansible} (Debian's package)`]],
+      'the machine is shared: other work may run beside the benchmark',
+    ),
     '',
     '## Results (medians)',
     '',
