@@ -4,13 +4,12 @@
  * no-change run, with each step's time. Every round boots its own lab, so each first run starts from
  * hosts that never saw Kubernetes. Writes docs/benchmarks-cluster.md; the lab always goes down again.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { CLUSTER_PHASES, type ClusterPhase, type ClusterRun, renderClusterReport } from './cluster-report.js';
-import { describeMachine, furrow, FURROW_CLI, GNU_TIME, machineBusyS, REPO } from './tools.js';
+import { describeMachine, furrow, FURROW_CLI, outputTail, REPO, timedRun } from './tools.js';
 
 const LAB = 'bench-k8s';
 const HOSTS = 3;
@@ -56,37 +55,28 @@ interface Event {
  * time is from its first play's start to its last play's end (steps overlap: deploy all is one graph).
  */
 async function timedDeploy(clusterDir: string, cwd: string, phase: ClusterPhase, logFile: string): Promise<ClusterRun> {
-  const timeFile = `${logFile}.time`;
-  const busyBefore = await machineBusyS();
   const started = performance.now();
   const stamped: Array<{ at: number; event: Event }> = [];
   let rest = '';
-  const stderr: Buffer[] = [];
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(
-      GNU_TIME,
-      ['-f', '%U %S %M', '-o', timeFile, process.execPath, FURROW_CLI, 'deploy', 'all', '-i', clusterDir, '--json'],
-      { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stdout.on('data', (chunk: Buffer) => {
-      const at = (performance.now() - started) / 1000;
-      const lines = (rest + chunk.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) if (line.trim()) stamped.push({ at, event: JSON.parse(line) as Event });
-    });
-    child.stderr.on('data', (c: Buffer) => stderr.push(c));
-    child.on('error', reject);
-    child.on('close', resolve);
+  const command = {
+    cmd: process.execPath,
+    args: [FURROW_CLI, 'deploy', 'all', '-i', clusterDir, '--json'],
+    cwd,
+    env: process.env,
+  };
+  const { output, ...cost } = await timedRun(command, logFile, (chunk) => {
+    const at = (performance.now() - started) / 1000;
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) stamped.push({ at, event: JSON.parse(line) as Event });
   });
-  const wallS = (performance.now() - started) / 1000;
-  const machineCpuS = (await machineBusyS()) - busyBefore;
-  await writeFile(logFile, `${stamped.map((s) => JSON.stringify(s)).join('\n')}\n--- stderr\n${Buffer.concat(stderr)}`);
+  const code = output.code;
   const end = stamped.find((s) => s.event.kind === 'run_end')?.event;
   const hosts = Object.values(end?.recap ?? {});
   const bad = hosts.reduce((n, h) => n + h.failed + h.unreachable, 0);
   const changed = hosts.reduce((n, h) => n + h.changed, 0);
   if (code !== 0 || !end || bad > 0)
-    throw new Error(`${phase} failed (exit ${code}, ${bad} failed/unreachable); its events: ${logFile}`);
+    throw new Error(`${phase} failed (exit ${code}, ${bad} failed/unreachable):${outputTail(output)}`);
   if (phase === 'no-change deploy all' && changed !== 0) throw new Error(`${phase} changed ${changed} task(s)`);
   const runStart = stamped.find((s) => s.event.kind === 'run_start')!.event;
   const stepOf = await stepsOfPlays(String(runStart.playbook).split(','));
@@ -97,13 +87,9 @@ async function timedDeploy(clusterDir: string, cwd: string, phase: ClusterPhase,
     const span = spans.get(step) ?? { from: at, to: at };
     spans.set(step, { from: Math.min(span.from, at), to: Math.max(span.to, at) });
   }
-  const [user, sys, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
   return {
     phase,
-    wallS,
-    cpuS: user! + sys!,
-    maxRssMb: rssKb! / 1024,
-    machineCpuS,
+    ...cost,
     changed,
     steps: Object.fromEntries([...spans].map(([step, s]) => [step, s.to - s.from])),
   };

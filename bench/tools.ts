@@ -12,7 +12,7 @@ import type { Tool } from './workloads.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FURROW_CLI = path.join(REPO, 'dist', 'cli', 'furrow.js');
-export const GNU_TIME = '/usr/bin/time';
+const GNU_TIME = '/usr/bin/time';
 
 export interface Output {
   code: number | null;
@@ -23,13 +23,16 @@ export interface Output {
 export function runProcess(
   cmd: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; onStdout?: (chunk: Buffer) => void } = {},
 ): Promise<Output> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stdout.on('data', (c: Buffer) => {
+      out.push(c);
+      opts.onStdout?.(c);
+    });
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
     child.on('close', (code) =>
@@ -72,7 +75,7 @@ export interface Measurement {
 }
 
 /** Busy CPU seconds of the whole machine since boot, from /proc/stat's first line. */
-export async function machineBusyS(): Promise<number> {
+async function machineBusyS(): Promise<number> {
   const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const [user, nice, system, , , irq, softirq] = fields;
   return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS;
@@ -98,6 +101,39 @@ export function furrowCommand(playbook: string, inventory: string, hosts: string
   };
 }
 
+/** A command run under GNU time: its output, and what it cost (Measurement's fields but changed). */
+export interface TimedRun extends Omit<Measurement, 'changed'> {
+  output: Output;
+}
+
+/**
+ * Runs a command under GNU time (its figures go to `${logFile}.time`) and writes its output to
+ * logFile; onStdout sees each chunk as it comes.
+ */
+export async function timedRun(
+  command: ToolCommand,
+  logFile: string,
+  onStdout?: (chunk: Buffer) => void,
+): Promise<TimedRun> {
+  const timeFile = `${logFile}.time`;
+  const busyBefore = await machineBusyS();
+  const started = performance.now();
+  const output = await runProcess(GNU_TIME, ['-f', '%U %S %M', '-o', timeFile, command.cmd, ...command.args], {
+    cwd: command.cwd,
+    env: command.env,
+    ...(onStdout ? { onStdout } : {}),
+  });
+  const wallS = (performance.now() - started) / 1000;
+  const machineCpuS = (await machineBusyS()) - busyBefore;
+  await writeFile(logFile, `${output.stdout}\n--- stderr\n${output.stderr}`);
+  const [user, sys, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
+  return { output, wallS, cpuS: user! + sys!, maxRssMb: rssKb! / 1024, machineCpuS };
+}
+
+/** The last lines of a run's output, for a message: the work folder with its log goes away at the end. */
+export const outputTail = (r: Output): string =>
+  `\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-25).join('\n')}`;
+
 /** Runs under GNU time; fails loudly unless every host came out ok with the expected changes. */
 export async function measure(
   tool: Tool,
@@ -105,25 +141,13 @@ export async function measure(
   logFile: string,
   expectChanged: number,
 ): Promise<Measurement> {
-  const timeFile = `${logFile}.time`;
-  const busyBefore = await machineBusyS();
-  const started = performance.now();
-  const r = await runProcess(GNU_TIME, ['-f', '%U %S %M', '-o', timeFile, command.cmd, ...command.args], {
-    cwd: command.cwd,
-    env: command.env,
-  });
-  const wallS = (performance.now() - started) / 1000;
-  const machineCpuS = (await machineBusyS()) - busyBefore;
-  await writeFile(logFile, `${r.stdout}\n--- stderr\n${r.stderr}`);
+  const { output: r, ...cost } = await timedRun(command, logFile);
   const recap = readRecap(tool, r.stdout);
-  // The work folder goes away at the end: the failing run's last lines go into the message.
-  const tail = (): string => `\n${`${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-25).join('\n')}`;
   if (r.code !== 0 || recap.bad > 0)
-    throw new Error(`${tool} run failed (exit ${r.code}, ${recap.bad} failed/unreachable):${tail()}`);
+    throw new Error(`${tool} run failed (exit ${r.code}, ${recap.bad} failed/unreachable):${outputTail(r)}`);
   if (recap.changed !== expectChanged)
-    throw new Error(`${tool} changed ${recap.changed} task(s), expected ${expectChanged}:${tail()}`);
-  const [user, sys, rssKb] = (await readFile(timeFile, 'utf8')).trim().split('\n').pop()!.split(' ').map(Number);
-  return { wallS, cpuS: user! + sys!, maxRssMb: rssKb! / 1024, machineCpuS, changed: recap.changed };
+    throw new Error(`${tool} changed ${recap.changed} task(s), expected ${expectChanged}:${outputTail(r)}`);
+  return { ...cost, changed: recap.changed };
 }
 
 /** Sums the per-host recap lines of either tool. */
