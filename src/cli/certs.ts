@@ -69,4 +69,29 @@ export function registerCerts(program: Command): void {
     }
     process.exitCode = code;
   });
+
+  addRunOptions(
+    certs
+      .command('rotate-ca')
+      .description(
+        'replace CAs without an outage: trust old and new everywhere, re-issue every leaf with new keys and roll ' +
+          'it out host by host, then drop the old CA (a cut-off rotation resumes when run again)',
+      )
+      .option(
+        '--ca <names>',
+        'only these CAs (comma separated): etcd, cluster, front-proxy (default: all three)',
+        list,
+      ),
+    'the cluster folder',
+  )
+    .addHelpText(
+      'after',
+      '\nEach phase ends with a deploy of every step (and 10 ex-lb when the cluster has it); restarts are one host ' +
+        'at a time.\nAfter the trust phase of the cluster CA, every Deployment, DaemonSet and StatefulSet is ' +
+        "restarted so its pods\nread the new CA. See docs/pki.md, 'Rotating the CAs'.\n",
+    )
+    .action(async (o: RunFlags & { ca?: string[] }) => {
+      const { rotateClusterCas } = await import('../cluster/rotate-ca.js');
+      process.exitCode = await rotateClusterCas(o, (step) => deploy(step, o));
+    });
 }

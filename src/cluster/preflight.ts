@@ -1,9 +1,9 @@
-import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { runAdhoc, type AdhocOptions } from '../engine/adhoc.js';
 import { InputError } from '../engine/errors.js';
 import { sh } from '../engine/shell.js';
 import { CA, certPath } from '../pki/index.js';
+import { fingerprints, trustPath } from '../pki/trust.js';
 import type { Cluster } from './cluster.js';
 
 /**
@@ -27,11 +27,6 @@ export function trustedCas(config: Record<string, unknown>): TrustedCa[] {
     { label: 'etcd CA', name: CA.etcd, hostPath: `${etcdDir}/ca.crt` },
     { label: 'cluster CA', name: CA.cluster, hostPath: `${caDir}/ca.crt` },
   ];
-}
-
-/** SHA-256 of the certificate's DER, as `openssl x509 -fingerprint -sha256` prints it. */
-export function fingerprint(pem: string): string {
-  return new X509Certificate(pem).fingerprint256;
 }
 
 /** Each CA file on the host after a `==> path` line (certificates only; no key is read). */
@@ -60,25 +55,39 @@ export interface CaMismatch {
   hosts: Map<string, string[]>;
 }
 
-/** Compares what each host trusts (host -> path -> PEM) with the folder's CAs. */
+/**
+ * Compares what each host trusts (host -> path -> PEM) with the folder's CAs. While a CA is
+ * rotated, the folder trusts two and the hosts one or both: a host passes when it trusts any of
+ * the folder's (a lost or re-created folder shares none with the hosts).
+ */
 export function compareCas(cluster: Cluster, onHosts: Map<string, Map<string, string>>): CaMismatch[] {
   const mismatches: CaMismatch[] = [];
   for (const ca of trustedCas(cluster.config)) {
     const folderFile = certPath(cluster.pkiDir, ca.name);
-    const folder = existsSync(folderFile) ? fingerprint(readFileSync(folderFile, 'utf8')) : undefined;
+    const bundleFile = trustPath(cluster.pkiDir, ca.name);
+    const trusted = [bundleFile, folderFile].find((f) => existsSync(f));
+    const folderPrints = trusted ? fingerprints(readFileSync(trusted, 'utf8')) : [];
     const hosts = new Map<string, string[]>();
     for (const [host, files] of onHosts) {
       const pem = files.get(ca.hostPath);
       if (!pem) continue;
-      let print: string;
+      let prints: string[];
       try {
-        print = fingerprint(pem);
+        prints = fingerprints(pem);
       } catch {
-        print = `(unreadable certificate in ${ca.hostPath})`;
+        prints = [];
       }
-      if (print !== folder) hosts.set(print, [...(hosts.get(print) ?? []), host]);
+      if (prints.some((p) => folderPrints.includes(p))) continue;
+      const print = prints.length ? prints.join(' + ') : `(unreadable certificate in ${ca.hostPath})`;
+      hosts.set(print, [...(hosts.get(print) ?? []), host]);
     }
-    if (hosts.size) mismatches.push({ label: ca.label, folderFile, ...(folder ? { folder } : {}), hosts });
+    if (hosts.size)
+      mismatches.push({
+        label: ca.label,
+        folderFile: trusted ?? folderFile,
+        ...(folderPrints.length ? { folder: folderPrints.join(' + ') } : {}),
+        hosts,
+      });
   }
   return mismatches;
 }

@@ -10,6 +10,7 @@ import { describeCertificate, parseCertificate, type CertDescription, type Certi
 import type { LeafResult } from './leaf.js';
 import { CA } from './spec.js';
 import { certPath, keyPath, readIfExists } from './store.js';
+import { pemBlocks, trustPath } from './trust.js';
 
 export type SourceKind = 'cert' | 'key' | 'ca';
 
@@ -71,8 +72,11 @@ async function caSource(pkiDir: string, req: SourceRequest, cert: Certificate | 
       `certificate '${req.name}': none of the CAs in ${pkiDir} (${Object.values(CA).join(', ')}) signed it; give the ` +
         `task its spec (which names the CA)`,
     );
-  const localPath = certPath(pkiDir, caName);
-  const text = await readIfExists(localPath);
+  // While the CA is rotated the hosts get its trust bundle (both CAs) in place of the CA alone.
+  const bundleFile = trustPath(pkiDir, caName);
+  const trust = await readIfExists(bundleFile);
+  const localPath = trust === undefined ? certPath(pkiDir, caName) : bundleFile;
+  const text = trust ?? (await readIfExists(localPath));
   // Check mode before the CA exists: it would be created along with the leaf.
   if (text === undefined) {
     const subject = `CA '${caName}' (would be created)`;
@@ -91,12 +95,10 @@ async function caSource(pkiDir: string, req: SourceRequest, cert: Certificate | 
       },
     };
   }
-  return {
-    kind: 'ca',
-    localPath,
-    sha256: sha256(Buffer.from(text, 'utf8')),
-    description: describeCertificate(parseCertificate(text, localPath)),
-  };
+  const [first, ...more] = pemBlocks(text);
+  const description = describeCertificate(parseCertificate(first ?? text, localPath));
+  if (more.length) description.subject += ` (and ${more.length} more CA in the trust bundle)`;
+  return { kind: 'ca', localPath, sha256: sha256(Buffer.from(text, 'utf8')), description };
 }
 
 /** The cluster CA that signed `cert` (by subject, then signature), or the certificate itself when it is a CA. */

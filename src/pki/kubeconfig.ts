@@ -7,6 +7,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { FurrowError } from '../engine/errors.js';
 import { certPath, keyPath, readIfExists } from './store.js';
+import { trustedPem } from './trust.js';
 
 export interface KubeconfigInput {
   /** Cluster name, e.g. 'kubernetes' (kubeadm's) or the cluster folder's name. */
@@ -66,7 +67,11 @@ export async function kubeconfigFromPki(
 ): Promise<string> {
   const ca = opts.ca ?? 'ca';
   const files = [certPath(pkiDir, ca), certPath(pkiDir, leaf), keyPath(pkiDir, leaf)];
-  const [caCert, clientCert, clientKey] = await Promise.all(files.map(readIfExists));
+  // The CA data is what the hosts trust: both CAs while one is rotated.
+  const [caCert, clientCert, clientKey] = await Promise.all([
+    trustedPem(pkiDir, ca),
+    ...files.slice(1).map(readIfExists),
+  ]);
   const missing = files.filter((_, i) => [caCert, clientCert, clientKey][i] === undefined);
   if (missing.length)
     throw new FurrowError(

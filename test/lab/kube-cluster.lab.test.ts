@@ -559,6 +559,139 @@ describeLab(
       ).toBe('True');
     }, 900_000);
 
+    test('certs rotate-ca: the hosts trust old and new CAs, every leaf is issued again with a new key and rolled out ' +
+      'host by host, then the old CAs are dropped; writes to the API through kube-lb and to etcd never fail; a ' +
+      'pod that uses the API is restarted and still gets in', async () => {
+      const pki = path.join(cluster, 'pki');
+      const prints = (pem: string) =>
+        (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+          (b) => new X509Certificate(b).fingerprint256,
+        );
+      const caPrints = () =>
+        ['etcd/ca', 'ca', 'front-proxy-ca'].flatMap((n) => prints(readFileSync(path.join(pki, `${n}.crt`), 'utf8')));
+      const oldCas = caPrints();
+      const adminKey = readFileSync(path.join(pki, 'admin.key'), 'utf8');
+      // A pod that asks the API for /readyz every 2 s with its service account's token and CA (kubectl from h1's
+      // /opt/kube/bin, since the lab's images have none): it must be restarted with the new CA, and still get in.
+      const client = {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'api-client', namespace: 'default' },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: { app: 'api-client' } },
+          template: {
+            metadata: { labels: { app: 'api-client' } },
+            spec: {
+              nodeSelector: { 'kubernetes.io/hostname': 'h1' },
+              containers: [
+                {
+                  name: 'client',
+                  image: LAB_WEB_IMAGE,
+                  imagePullPolicy: 'Never',
+                  command: [
+                    '/bin/sh',
+                    '-c',
+                    'while true; do if /kube/kubectl get --raw /readyz >/dev/null 2>/tmp/err; then echo ok; ' +
+                      'else echo "fail $(tail -c 200 /tmp/err)"; fi; sleep 2; done',
+                  ],
+                  volumeMounts: [{ name: 'kube', mountPath: '/kube', readOnly: true }],
+                },
+              ],
+              volumes: [{ name: 'kube', hostPath: { path: '/opt/kube/bin' } }],
+            },
+          },
+        },
+      };
+      const manifest = Buffer.from(JSON.stringify(client)).toString('base64');
+      await on('h1', `echo ${manifest} | base64 -d | ${KUBECTL} apply -f - >/dev/null`);
+      await on('h1', `${KUBECTL} rollout status deployment/api-client --timeout=120s >/dev/null`);
+      const clientPod = async () =>
+        (await kubectlJson<{ items: Array<{ metadata: { name: string } }> }>('get pods -l app=api-client')).items.map(
+          (p) => p.metadata.name,
+        );
+      const podBefore = await clientPod();
+
+      // Two clients that write the whole time: ConfigMaps through h1's kube-lb, keys to etcd with every member listed.
+      const endpoints = (await Promise.all(HOSTS.map((h) => on(h, "hostname -I | cut -d' ' -f1"))))
+        .map((a) => `https://${a.trim()}:2379`)
+        .join(',');
+      const etcdctl =
+        '/opt/kube/bin/etcdctl --cacert=/etc/kubernetes/pki/etcd/ca.crt ' +
+        '--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt ' +
+        `--key=/etc/kubernetes/pki/etcd/healthcheck-client.key --endpoints=${endpoints} --command-timeout=10s`;
+      const writer = (unit: string, write: string) =>
+        `systemd-run --unit ${unit} bash -c 'i=0; while true; do i=$((i+1)); if ${write} >/dev/null ` +
+        `2>/tmp/${unit}.err; then echo "ok $i"; else echo "fail $i $(tail -1 /tmp/${unit}.err)"; fi >> ` +
+        `/root/${unit}.log; sleep 0.5; done'`;
+      await on('h1', writer('furrow-rotate-api', `${KUBECTL} create configmap rotate-write-$i --from-literal=i=$i`));
+      await on('h3', writer('furrow-rotate-etcd', `${etcdctl} put /furrow-rotate-write $i`));
+
+      const started = Date.now();
+      const r = await furrow(['certs', 'rotate-ca', '-i', cluster], { cwd, timeoutMs: 1_500_000 });
+      timings['certs rotate-ca'] = (Date.now() - started) / 1000;
+      const apiWrites = (await on('h1', 'systemctl stop furrow-rotate-api; cat /root/furrow-rotate-api.log')).split(
+        '\n',
+      );
+      const etcdWrites = (await on('h3', 'systemctl stop furrow-rotate-etcd; cat /root/furrow-rotate-etcd.log')).split(
+        '\n',
+      );
+      expectExit(r, 0);
+      for (const phase of ['trust', 'reissue', 'drop']) expect(r.stderr).toContain(`rotate-ca: phase ${phase}: `);
+      expect(r.stderr).toContain('rotate-ca: restarted Deployment default/api-client: rolled out');
+      expect(r.stderr).toContain('rotate-ca: done: etcd/ca, ca, front-proxy-ca rotated');
+      expect(apiWrites.filter((w) => !w.startsWith('ok '))).toEqual([]);
+      expect(etcdWrites.filter((w) => !w.startsWith('ok '))).toEqual([]);
+      expect(apiWrites.length).toBeGreaterThan(20);
+      expect(etcdWrites.length).toBeGreaterThan(20);
+
+      // pki/: three new CAs, nothing of the rotation left, and new keys.
+      const newCas = caPrints();
+      expect(newCas).toHaveLength(3);
+      expect(newCas.filter((p) => oldCas.includes(p))).toEqual([]);
+      expect(
+        readdirSync(pki, { recursive: true, encoding: 'utf8' }).filter((f) => /trust|next|rotation/.test(f)),
+      ).toEqual([]);
+      expect(readFileSync(path.join(pki, 'admin.key'), 'utf8')).not.toBe(adminKey);
+      // Every host: each CA file and each kubeconfig's CA data holds a new CA and nothing else ...
+      for (const h of HOSTS) {
+        const files = await on(
+          h,
+          "for f in $(find /etc/kubernetes/pki -name '*ca.crt'); do cat $f; done; " +
+            'for f in /etc/kubernetes/*.kubeconfig /root/.kube/config; do if [ -f $f ]; then ' +
+            "sed -n 's/^ *certificate-authority-data: *//p' $f | base64 -d; fi; done",
+        );
+        const found = prints(files);
+        expect(found.length).toBeGreaterThan(2);
+        expect([h, found.filter((p) => !newCas.includes(p))]).toEqual([h, []]);
+      }
+      // ... and every certificate, on the controller and on the hosts, was signed by a new one.
+      const checked = await furrow(['certs', 'check', '-i', cluster, '--json'], { cwd });
+      expectExit(checked, 0);
+      const issuers = checked.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { where: string; name: string; issuer: string });
+      expect(issuers.length).toBeGreaterThan(40);
+      expect(issuers.filter((c) => !/-\d{4}-\d\d-\d\d-\d{4}$/.test(c.issuer))).toEqual([]);
+
+      // The pod was restarted (with the bundle, before the apiservers changed CA) and still gets in.
+      expect(await clientPod()).not.toEqual(podBefore);
+      const logs = (await on('h1', `${KUBECTL} logs deployment/api-client --tail=3`)).split('\n');
+      expect(logs).toEqual(['ok', 'ok', 'ok']);
+      await on('h1', `${KUBECTL} delete deployment api-client >/dev/null`);
+      // Nodes Ready, and a deploy all changes nothing more.
+      expect(await on('h1', `${KUBECTL} wait node --all --for=condition=Ready --timeout=120s -o name`)).toContain(
+        'node/h3',
+      );
+      const before = await startTimes();
+      const again = await deployAll('after the CA rotation');
+      expectExit(again, 0);
+      expect(changedCounts(again)).toEqual({ h1: 0, h2: 0, h3: 0 });
+      expect(await startTimes()).toEqual(before);
+      process.stdout.write(`kube-cluster: certs rotate-ca ${timings['certs rotate-ca']} s\n`);
+    }, 1_800_000);
+
     test('a master that is not also in kube_node is cordoned by step 05 (kubeasz: masters take no pods)', async () => {
       const inventoryFile = path.join(cluster, 'inventory.yml');
       const original = readFileSync(inventoryFile, 'utf8');

@@ -1,10 +1,11 @@
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Cluster } from '../../../src/cluster/cluster.js';
 import { compareCas, describeMismatches, parseHostCas, trustedCas } from '../../../src/cluster/preflight.js';
-import { ensureAuthorities } from '../../../src/pki/index.js';
+import { CA, ensureAuthorities } from '../../../src/pki/index.js';
+import { beginRotation } from '../../../src/pki/rotation.js';
 
 describe('pre-flight: the CA the hosts trust against the cluster folder', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-preflight-'));
@@ -62,6 +63,24 @@ describe('pre-flight: the CA the hosts trust against the cluster folder', () => 
     const hosts = new Map([['h1', new Map([[ETCD_CA, pem(otherPki, 'etcd/ca')]])]]);
     expect(describeMismatches(compareCas(cluster(path.join(dir, 'nothing')), hosts))).toMatch(
       /nothing\/etcd\/ca\.crt does not exist \(the run would make a new CA\); hosts h1 trust SHA-256 /,
+    );
+  });
+
+  test('during a CA rotation: hosts that trust the old CA, the new one or both pass; a third CA does not', async () => {
+    const rotating = path.join(dir, 'rotating');
+    cpSync(folderPki, rotating, { recursive: true });
+    await beginRotation(rotating, [CA.etcd]);
+    const [oldCa, newCa] = [pem(rotating, 'etcd/ca'), pem(rotating, 'etcd/ca.next')];
+    const hosts = new Map([
+      ['h1', new Map([[ETCD_CA, oldCa]])],
+      ['h2', new Map([[ETCD_CA, `${oldCa}${newCa}`]])],
+      ['h3', new Map([[ETCD_CA, newCa]])],
+    ]);
+    expect(compareCas(cluster(rotating), hosts)).toEqual([]);
+    hosts.set('h4', new Map([[ETCD_CA, pem(otherPki, 'etcd/ca')]]));
+    expect(describeMismatches(compareCas(cluster(rotating), hosts))).toBe(
+      `the etcd CA differs: ${path.join(rotating, 'etcd/ca.trust.crt')} has SHA-256 ${print(oldCa)} + ` +
+        `${print(newCa)}; hosts h4 trust SHA-256 ${print(pem(otherPki, 'etcd/ca'))}`,
     );
   });
 
