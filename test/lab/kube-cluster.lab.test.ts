@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -675,15 +676,15 @@ describeLab(
       expect(issuers.length).toBeGreaterThan(40);
       expect(issuers.filter((c) => !/-\d{4}-\d\d-\d\d-\d{4}$/.test(c.issuer))).toEqual([]);
 
-      // The pod was restarted (with the bundle, before the apiservers changed CA) and still gets in.
+      // Every node Ready; the pod was restarted (with the bundle, before the apiservers changed CA) and still gets in.
+      expect(await on('h1', `${KUBECTL} wait node --all --for=condition=Ready --timeout=120s -o name`)).toContain(
+        'node/h3',
+      );
       expect(await clientPod()).not.toEqual(podBefore);
       const logs = (await on('h1', `${KUBECTL} logs deployment/api-client --tail=3`)).split('\n');
       expect(logs).toEqual(['ok', 'ok', 'ok']);
       await on('h1', `${KUBECTL} delete deployment api-client >/dev/null`);
-      // Nodes Ready, and a deploy all changes nothing more.
-      expect(await on('h1', `${KUBECTL} wait node --all --for=condition=Ready --timeout=120s -o name`)).toContain(
-        'node/h3',
-      );
+      // A deploy all changes nothing more.
       const before = await startTimes();
       const again = await deployAll('after the CA rotation');
       expectExit(again, 0);
@@ -933,7 +934,8 @@ describeLab(
       );
     }, 1_200_000);
 
-    test('etcd add h4 (a learner, promoted), remove it (h4 as it was); with h3 down a healthy member is refused ' +
+    test('etcd add h4 by its IPv6 address (a learner, promoted), remove it (h4 as it was); with h3 down a healthy ' +
+      'member is refused ' +
       '(quorum) and so is an add; h3, the failed member, is removed, and added back: cut off after it joined, ' +
       'completed by the same command', async () => {
       const inventoryFile = path.join(cluster, 'inventory.yml');
@@ -949,7 +951,19 @@ describeLab(
           .map((f) => `${f[2]} ${f[1]}${f[5] === 'true' ? ' learner' : ''}`)
           .sort();
       const ipv4 = (ipAddr: string) => ipAddr.split(/\s+/)[3]!.split('/')[0]!;
-      const h4Address = ipv4(await onH4('ip -o -4 addr show dev eth0'));
+      // IPv6 on the lab's link, for h4 to join etcd by (kubeasz takes IPv4 only): a ULA of this lab's own on every
+      // host and on the lab's bridge on this machine, so the controller reaches h4 by it too. They go with the lab.
+      const gateway = String(YAML.parse(readFileSync(labInventory, 'utf8')).all.vars.furrow_lab_gateway);
+      const v6 = (ipv4Address: string) =>
+        `fd46:7572:${Number(gateway.split('.')[2]).toString(16)}::${ipv4Address.split('.')[3]}`;
+      const bridge = execFileSync('ip', ['-o', '-4', 'addr', 'show', 'to', gateway], { encoding: 'utf8' }).split(
+        /\s+/,
+      )[1]!;
+      execFileSync('ip', ['-6', 'addr', 'replace', `${v6(gateway)}/64`, 'dev', bridge, 'nodad']);
+      for (const h of HOSTS)
+        await on(h, `ip -6 addr replace ${v6(ipv4(await on(h, 'ip -o -4 addr show dev eth0')))}/64 dev eth0 nodad`);
+      const h4Address = v6(ipv4(await onH4('ip -o -4 addr show dev eth0')));
+      await onH4(`ip -6 addr replace ${h4Address}/64 dev eth0 nodad`);
       const etcdServers = async (m: string) =>
         /--etcd-servers=(\S+)/.exec(await on(m, 'cat /etc/systemd/system/kube-apiserver.service'))?.[1] ?? '';
       const apiWorks = async (name: string) => {
@@ -972,8 +986,9 @@ describeLab(
       expect(added.stdout).toContain('etcd add: h4 is a member of etcd');
       expect(await memberList()).toEqual(['etcd-h1 started', 'etcd-h2 started', 'etcd-h3 started', 'etcd-h4 started']);
       expect((await onH4('systemctl is-active etcd')).trim()).toBe('active');
-      for (const m of MASTERS) expect(await etcdServers(m)).toContain(`https://${h4Address}:2379`);
-      for (const h of HOSTS) expect(await on(h, 'systemctl cat etcd')).toContain(`etcd-h4=https://${h4Address}:2380`);
+      for (const m of MASTERS) expect(await etcdServers(m)).toContain(`https://[${h4Address}]:2379`);
+      for (const h of HOSTS) expect(await on(h, 'systemctl cat etcd')).toContain(`etcd-h4=https://[${h4Address}]:2380`);
+      expect(await on('h1', `${etcdctl} member list`)).toContain(`etcd-h4, https://[${h4Address}]:2380`);
       await apiWorks('etcd-added-h4');
       // Nothing left to do: the new member's unit is the same as the others' (state new, ignored with data).
       const again = await furrow(['deploy', '02,04', '-i', cluster], { cwd, timeoutMs: 600_000 });
