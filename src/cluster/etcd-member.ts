@@ -6,14 +6,7 @@ import { cleanHosts } from './clean.js';
 import { type Cluster, clusterVars, loadClusterWithHosts } from './cluster.js';
 import { deployCluster } from './deploy.js';
 import { etcdHosts } from './etcd-backup.js';
-import {
-  addToInventory,
-  checkHostAdd,
-  inGroup,
-  type NodeAddRequest,
-  refuseIpv6,
-  removeFromInventory,
-} from './node-add.js';
+import { addToInventory, checkHostAdd, inGroup, type NodeAddRequest, removeFromInventory } from './node-add.js';
 import { stepper } from './node-remove.js';
 import { PACKAGE_PLAYBOOKS, runOnCluster, type ClusterRunOptions } from './run.js';
 import { askEtcd } from './status.js';
@@ -119,7 +112,6 @@ export async function checkEtcdAdd(
 ): Promise<{ cluster: Cluster; inventory: Inventory; already: boolean }> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const { already } = checkHostAdd(cluster, inventory, req, 'etcd');
-  refuseIpv6(cluster, inventory, req, 'etcd members', 'the etcd role writes its URLs without brackets');
   const others = etcdHosts(cluster, inventory).filter((h) => h !== req.name);
   const health = (await askEtcd(cluster, others, run)).filter((m) => others.includes(m.host));
   const problem = addProblem(health);

@@ -5,6 +5,7 @@
  * renew` uses too), and the checks that stop a deploy on bad input, naming the file and setting.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import YAML from 'yaml';
 import { InputError } from '../engine/errors.js';
@@ -150,6 +151,12 @@ export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bun
       'pick two networks that share no address (kubeasz: SERVICE_CIDR 10.68.0.0/16, CLUSTER_CIDR 172.20.0.0/16)',
     );
   }
+  for (const master of selectHosts(inventory, 'kube_master')) {
+    const address = String(hostVars(inventory, master).ansible_host ?? master);
+    const problem = masterFamilyProblem(master, address, service);
+    if (problem)
+      throw new InputError({ file: cluster.inventory }, problem, 'give the master an address of that family');
+  }
   const version = clusterVersions(cluster, bundle).kubernetes;
   if (bundle) {
     const have = bundle.binaries.filter((b) => b.files.some((f) => CONTROL_PLANE_BINARIES.includes(path.basename(f))));
@@ -173,6 +180,21 @@ export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bun
       `preload a bundle (furrow bundle preload) or put the ${version} binaries in ${cluster.binDir}`,
     );
   }
+}
+
+/**
+ * Why a master cannot have this address, or undefined: the `kubernetes` Service is single-stack, of
+ * SERVICE_CIDR's family, and its endpoints are the masters' addresses (the apiserver advertises its
+ * own), so an address of the other family breaks it for every pod. A name cannot be told.
+ */
+export function masterFamilyProblem(master: string, address: string, serviceCidr: string): string | undefined {
+  const family = isIP(address);
+  const serviceFamily = serviceCidr.includes(':') ? 6 : 4;
+  if (family === 0 || family === serviceFamily) return undefined;
+  return (
+    `master ${master}: its address ${address} is IPv${family} and SERVICE_CIDR ${serviceCidr} is ` +
+    `IPv${serviceFamily}; the kubernetes Service's endpoints are the masters' addresses and must be of its family`
+  );
 }
 
 function readYaml(file: string): Record<string, unknown> {

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
-import { selectHosts, type Inventory } from '../engine/inventory/index.js';
+import { hostVars, selectHosts, type Inventory } from '../engine/inventory/index.js';
 import { type Cluster, loadClusterWithHosts } from './cluster.js';
+import { kubeSetting, masterFamilyProblem } from './kubernetes.js';
 import {
   addClusterHost,
   checkHostAdd,
@@ -10,7 +11,6 @@ import {
   NODE_NEIGHBOUR_RUNS,
   type NodeAddRequest,
   type NodeAddResult,
-  refuseIpv6,
 } from './node-add.js';
 import type { ClusterRunOptions } from './run.js';
 
@@ -53,7 +53,13 @@ export async function addMaster(
 ): Promise<NodeAddResult> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const { already } = checkHostAdd(cluster, inventory, req, 'kube_master');
-  refuseIpv6(cluster, inventory, req, 'masters', "kube-lb's and ex-lb's upstreams are written without brackets");
+  const known = inventory.hosts.has(req.name) ? hostVars(inventory, req.name).ansible_host : undefined;
+  const family = masterFamilyProblem(
+    req.name,
+    String(req.address ?? known ?? req.name),
+    String(kubeSetting(cluster, 'SERVICE_CIDR')),
+  );
+  if (family) throw new InputError({ file: cluster.inventory }, family, 'give the master an address of that family');
   checkRunningControlPlane(cluster);
   return addClusterHost(cluster, req, 'kube_master', already, masterNeighbourRuns(inventory), run, say);
 }

@@ -85,21 +85,6 @@ export function checkHostAdd(
   return { already };
 }
 
-/**
- * Refuses a host whose address is IPv6 for a role whose files write `host:port` or URLs without brackets (`why`):
- * the address it is reached at (`--address`, else its ansible_host, else its name).
- */
-export function refuseIpv6(cluster: Cluster, inventory: Inventory, req: NodeAddRequest, what: string, why: string) {
-  const known = inventory.hosts.has(req.name) ? hostVars(inventory, req.name).ansible_host : undefined;
-  const address = String(req.address ?? known ?? req.name);
-  if (isIPv6(address))
-    throw new InputError(
-      { file: cluster.inventory },
-      `${req.name}: ${what} on IPv6 addresses are not supported yet (${why})`,
-      'give it an IPv4 address or a DNS name',
-    );
-}
-
 export interface NodeAddResult {
   code: number;
   /** What was done, in order, for the user: the inventory edit and each run with its exit code. */

@@ -4,6 +4,7 @@
  * TemplateFault that carries the helper's line and column.
  */
 import { Buffer } from 'node:buffer';
+import { isIPv6 } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
 import { cidrHost, cidrNetmask, cidrPrefix } from './cidr.js';
@@ -74,6 +75,11 @@ export const HELPERS: Record<string, Helper> = {
   cidrhost: (cidr, hostNumber) => cidrHost(cidr as string, asInteger('cidrhost', hostNumber)),
   cidrnetmask: (cidr) => cidrNetmask(cidr as string),
   cidrprefix: (cidr) => cidrPrefix(cidr as string),
+  // Ansible's ipwrap: an IPv6 address in brackets, as URLs and host:port need it; names and IPv4 as they are.
+  ipwrap: (address) => {
+    const text = asString('ipwrap', address);
+    return isIPv6(text) ? `[${text}]` : text;
+  },
   version: (a, op, b) => versionTest(a, asString('version', op), b),
 };
 HELPERS.includes = HELPERS.contains;

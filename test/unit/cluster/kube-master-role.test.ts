@@ -19,11 +19,17 @@ const hostvars = {
 };
 const groups = { kube_master: ['h1', 'h2'], kube_node: ['h1', 'h2', 'h3'], etcd: ['h1', 'h2', 'h3'] };
 
-function render(role: string, template: string, vars: Record<string, unknown>, host = 'h1'): string {
+function render(
+  role: string,
+  template: string,
+  vars: Record<string, unknown>,
+  host = 'h1',
+  hosts: Record<string, Record<string, unknown>> = hostvars,
+): string {
   const scope = new VarScope([
     { level: 'role_defaults', vars: roleDefaults(role), source: `roles/${role}/defaults/main.yml` },
-    { level: 'inventory', vars: { ...hostvars[host as keyof typeof hostvars], ...vars } },
-    { level: 'extra', vars: { inventory_hostname: host, groups, hostvars } },
+    { level: 'inventory', vars: { ...hosts[host], ...vars } },
+    { level: 'extra', vars: { inventory_hostname: host, groups, hostvars: hosts } },
   ]);
   return scope.render(readFileSync(path.resolve('roles', role, 'templates', template), 'utf8'), {
     file: `roles/${role}/templates/${template}`,
@@ -103,4 +109,18 @@ test("kube-lb: loopback 6443 to every master's secure port, with passive health 
     '        server 10.0.0.1:6443 max_fails=2 fail_timeout=10s;',
     '        server 10.0.0.2:6443 max_fails=2 fail_timeout=10s;',
   ]);
+});
+
+test('IPv6 addresses are bracketed wherever a URL or host:port is written: etcd, the apiserver, kube-lb, ex-lb', () => {
+  const v6 = { ...hostvars, h2: { ansible_host: 'fd00::2' } };
+  const apiserver = render('kube-master', 'kube-apiserver.service.hbs', version('1.20.2'), 'h2', v6);
+  expect(apiserver).toContain('--etcd-servers=https://10.0.0.1:2379,https://[fd00::2]:2379,https://10.0.0.3:2379 \\');
+  expect(apiserver).toContain('--advertise-address=fd00::2 \\');
+  expect(render('kube-lb', 'kube-lb.conf.hbs', {}, 'h3', v6)).toContain('server [fd00::2]:6443 max_fails=2');
+  expect(render('ex-lb', 'ex-lb.conf.hbs', {}, 'h3', v6)).toContain('server [fd00::2]:6443 max_fails=');
+  const etcd = render('etcd', 'etcd.service.hbs', {}, 'h2', v6);
+  expect(etcd).toContain('--listen-client-urls=https://[fd00::2]:2379,https://127.0.0.1:2379 \\');
+  expect(etcd).toContain('--listen-peer-urls=https://[fd00::2]:2380 \\');
+  expect(etcd).toContain('--initial-advertise-peer-urls=https://[fd00::2]:2380 \\');
+  expect(etcd).toContain('etcd-h2=https://[fd00::2]:2380,');
 });

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Cluster } from '../../../src/cluster/cluster.js';
 import { podKind } from '../../../src/cluster/drain.js';
-import { checkNodeAdd, isHostAddress, refuseIpv6 } from '../../../src/cluster/node-add.js';
+import { masterFamilyProblem } from '../../../src/cluster/kubernetes.js';
+import { checkNodeAdd, isHostAddress } from '../../../src/cluster/node-add.js';
 import { nodeNameOf } from '../../../src/cluster/kubernetes.js';
 import { checkNodeRemove } from '../../../src/cluster/node-remove.js';
 import { checkMasterRemove, masterRemoveRuns } from '../../../src/cluster/master-remove.js';
@@ -55,14 +56,17 @@ describe('node add and remove: checks before anything is touched', () => {
   });
 
   test(
-    'a master or an etcd member on IPv6 is refused (its roles write host:port without brackets); a node ' + 'is not',
+    'a master of the other family than SERVICE_CIDR is refused (the kubernetes Service is single-stack); a ' +
+      'node or a name is not',
     () => {
-      const refuse = (name: string, address?: string) =>
-        problem(() => refuseIpv6(cluster, inventory, { name, ...(address ? { address } : {}) }, 'masters', 'why'))?.[1];
-      expect(refuse('fd00::9')).toBe('fd00::9: masters on IPv6 addresses are not supported yet (why)');
-      expect(refuse('master-09', 'fd00::9')).toBe('master-09: masters on IPv6 addresses are not supported yet (why)');
-      expect(refuse('master-09', '10.0.0.9')).toBeUndefined();
-      expect(refuse('master-09')).toBeUndefined();
+      expect(masterFamilyProblem('m9', 'fd00::9', '10.68.0.0/16')).toBe(
+        'master m9: its address fd00::9 is IPv6 and SERVICE_CIDR 10.68.0.0/16 is IPv4; ' +
+          "the kubernetes Service's endpoints are the masters' addresses and must be of its family",
+      );
+      expect(masterFamilyProblem('m9', '10.0.0.9', 'fd00:68::/112')).toContain('is IPv4 and SERVICE_CIDR');
+      expect(masterFamilyProblem('m9', 'fd00::9', 'fd00:68::/112')).toBeUndefined();
+      expect(masterFamilyProblem('m9', '10.0.0.9', '10.68.0.0/16')).toBeUndefined();
+      expect(masterFamilyProblem('m9', 'master-09', '10.68.0.0/16')).toBeUndefined();
       expect(checkNodeAdd(cluster, inventory, { name: 'fd00::9' })).toEqual({ already: false });
     },
   );

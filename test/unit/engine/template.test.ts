@@ -181,6 +181,11 @@ describe('helpers', () => {
     ],
     ['{{cidrprefix "10.68.0.0/16"}} {{cidrprefix "fd00::/48"}}', {}, '16 48'],
     [
+      'https://{{ipwrap a}}:2379 {{ipwrap "10.0.0.1"}}:6443 {{ipwrap "h1.example"}}:6443 {{ipwrap "::ffff:10.0.0.1"}}',
+      { a: 'fd00::11' },
+      'https://[fd00::11]:2379 10.0.0.1:6443 h1.example:6443 [::ffff:10.0.0.1]',
+    ],
+    [
       '{{version v "<" "1.24"}} {{version v ">=" "1.20"}} {{version "1.31.13" ">" "1.31.2"}} {{version "1.24" "==" ' +
         '"1.24.0"}} {{version "1.9" "<" "1.10"}} {{version 1.2 "!=" "1.2"}}',
       { v: 'v1.20.2' },
