@@ -53,7 +53,9 @@ const schema = {
     state: {
       type: 'string',
       enum: ['started', 'stopped', 'restarted', 'reloaded'],
-      description: 'started or stopped only when needed; restarted and reloaded always act (use them in handlers).',
+      description:
+        'started or stopped only when needed; restarted and reloaded always act (use them in handlers). A start, ' +
+        "restart or reload that fails shows the unit's journal lines since the attempt.",
       examples: ['started', 'restarted'],
     },
     enabled: { ...flagSchema, description: 'Start at boot; absent: left as it is.', examples: [true] },
