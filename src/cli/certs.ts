@@ -87,8 +87,8 @@ export function registerCerts(program: Command): void {
     .addHelpText(
       'after',
       '\nEach phase ends with a deploy of every step (and 10 ex-lb when the cluster has it); restarts are one host ' +
-        'at a time.\nAfter the trust phase of the cluster CA, every Deployment, DaemonSet and StatefulSet is ' +
-        "restarted so its pods\nread the new CA. See docs/pki.md, 'Rotating the CAs'.\n",
+        'at a time.\nAfter the trust phase of the cluster CA, the pods of every ReplicaSet, DaemonSet and ' +
+        "StatefulSet are replaced\n(evicted one at a time) so they read the new CA. See docs/cli.md, 'furrow certs'.\n",
     )
     .action(async (o: RunFlags & { ca?: string[] }) => {
       const { rotateClusterCas } = await import('../cluster/rotate-ca.js');

@@ -35,46 +35,59 @@ export function chooseCas(names: string[] | undefined): string[] {
     .map(([, ca]) => ca);
 }
 
-/** The apps/v1 workloads whose pods are restarted, with their API collection. */
-const WORKLOADS = [
-  { kind: 'Deployment', collection: 'deployments' },
-  { kind: 'DaemonSet', collection: 'daemonsets' },
-  { kind: 'StatefulSet', collection: 'statefulsets' },
-] as const;
-type WorkloadKind = (typeof WORKLOADS)[number]['kind'];
-
-export interface Workload {
-  metadata: { name: string; namespace: string; generation?: number };
-  spec?: { replicas?: number };
-  status?: {
-    observedGeneration?: number;
-    replicas?: number;
-    updatedReplicas?: number;
-    availableReplicas?: number;
-    readyReplicas?: number;
-    currentRevision?: string;
-    updateRevision?: string;
-    desiredNumberScheduled?: number;
-    updatedNumberScheduled?: number;
-    numberAvailable?: number;
+/** A pod as listed: enough to know its owner, whether it is ready, and its UID. */
+export interface ListedPod {
+  metadata: {
+    name: string;
+    namespace: string;
+    uid: string;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ kind: string; name: string; uid: string; controller?: boolean }>;
   };
+  status?: { phase?: string; conditions?: Array<{ type: string; status: string }> };
 }
 
-/** Whether every pod of the workload runs its current template and is available (kubectl rollout status). */
-export function rolledOut(kind: WorkloadKind, w: Workload): boolean {
-  const s = w.status ?? {};
-  if ((s.observedGeneration ?? 0) < (w.metadata.generation ?? 0)) return false;
-  if (kind === 'DaemonSet') {
-    const desired = s.desiredNumberScheduled ?? 0;
-    return (s.updatedNumberScheduled ?? 0) >= desired && (s.numberAvailable ?? 0) >= desired;
+/** Controllers that put an evicted pod back; a Job's pod is left to finish, a bare pod cannot come back. */
+const REPLACING_OWNERS = ['ReplicaSet', 'DaemonSet', 'StatefulSet'];
+
+const podName = (p: ListedPod) => `${p.metadata.namespace}/${p.metadata.name}`;
+const isReadyPod = (p: ListedPod) =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+
+export interface PodGroup {
+  /** 'ReplicaSet default/web-6d4cf56db6' */
+  owner: string;
+  ownerUid: string;
+  namespace: string;
+  pods: ListedPod[];
+}
+
+/**
+ * The pods to replace, by the controller that puts them back; and the pods nothing would put back
+ * (bare pods and Jobs' pods: named for the operator). Static pods and finished pods are left alone.
+ */
+export function replaceablePods(pods: ListedPod[]): { groups: PodGroup[]; left: string[] } {
+  const groups = new Map<string, PodGroup>();
+  const left: string[] = [];
+  for (const pod of pods) {
+    const kind = podKind(pod);
+    if (kind === 'mirror' || kind === 'finished') continue;
+    const owner = pod.metadata.ownerReferences?.find((o) => o.controller);
+    if (!owner || !REPLACING_OWNERS.includes(owner.kind)) {
+      left.push(podName(pod));
+      continue;
+    }
+    const group = groups.get(owner.uid) ?? {
+      owner: `${owner.kind} ${pod.metadata.namespace}/${owner.name}`,
+      ownerUid: owner.uid,
+      namespace: pod.metadata.namespace,
+      pods: [],
+    };
+    group.pods.push(pod);
+    groups.set(owner.uid, group);
   }
-  const want = w.spec?.replicas ?? 1;
-  if (kind === 'StatefulSet')
-    return (s.readyReplicas ?? 0) >= want && (s.updatedReplicas ?? 0) >= want && s.currentRevision === s.updateRevision;
-  return (s.updatedReplicas ?? 0) >= want && (s.availableReplicas ?? 0) >= want && (s.replicas ?? 0) <= want;
+  return { groups: [...groups.values()], left };
 }
-
-const named = (w: Workload, kind: string) => `${kind} ${w.metadata.namespace}/${w.metadata.name}`;
 
 async function getJson<T>(access: ApiAccess, url: string): Promise<T> {
   const r = await apiRequest(access, url);
@@ -83,13 +96,15 @@ async function getJson<T>(access: ApiAccess, url: string): Promise<T> {
 }
 
 /**
- * After the trust phase of the cluster CA: pods read their service-account ca.crt once, at start,
- * so each must start again with the bundle before the apiservers serve with the new CA. Waits
- * until the controller-manager has put the new CA into every token secret, restarts every
- * Deployment, DaemonSet and StatefulSet (as `kubectl rollout restart`), and waits for those that
- * were available before. Pods no controller owns cannot be restarted: they are named.
+ * After the trust phase of the cluster CA: a pod reads its service-account ca.crt once, at start,
+ * so each must start again with the bundle before the apiservers serve with the new CA. Waits until
+ * the controller-manager has put the new CA into every token secret, then replaces every pod a
+ * ReplicaSet, DaemonSet or StatefulSet owns: evicted (PodDisruptionBudgets are honoured), one pod
+ * per owner at a time, the next only once the owner has as many ready pods as before. Owners go
+ * side by side. Eviction, not `rollout restart`: a rollout that must surge can stick (a pod per
+ * node by required anti-affinity), and then old pods would keep the old CA.
  */
-export async function restartWorkloads(
+export async function replacePods(
   cluster: Cluster,
   newCaPem: string,
   say: (line: string) => void,
@@ -98,10 +113,11 @@ export async function restartWorkloads(
   const access = readKubeconfig(path.join(cluster.dir, 'kubeconfig'));
   const [newCa] = fingerprints(newCaPem);
   const pollMs = o.pollMs ?? 1000;
-  const deadline = Date.now() + (o.timeoutMs ?? 300_000);
+  const timeoutMs = o.timeoutMs ?? 300_000;
+  const deadline = Date.now() + timeoutMs;
   const tokens = '/api/v1/secrets?fieldSelector=type%3Dkubernetes.io%2Fservice-account-token';
   for (;;) {
-    const secrets = await getJson<{ items: Array<{ metadata: Workload['metadata']; data?: Record<string, string> }> }>(
+    const secrets = await getJson<{ items: Array<{ metadata: ListedPod['metadata']; data?: Record<string, string> }> }>(
       access,
       tokens,
     );
@@ -120,41 +136,51 @@ export async function restartWorkloads(
       );
     await sleep(pollMs);
   }
-  const restartedAt = new Date().toISOString();
-  const waitFor: Array<{ kind: WorkloadKind; url: string; name: string }> = [];
-  for (const { kind, collection } of WORKLOADS) {
-    const list = await getJson<{ items: Workload[] }>(access, `/apis/apps/v1/${collection}`);
-    for (const w of list.items) {
-      const url = `/apis/apps/v1/namespaces/${w.metadata.namespace}/${collection}/${w.metadata.name}`;
-      const wasAvailable = rolledOut(kind, w);
-      const patch = {
-        spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': restartedAt } } } },
-      };
-      const r = await apiRequest(access, url, { method: 'PATCH', body: patch });
-      if (r.status !== 200) throw new Error(`restarting ${named(w, kind)}: ${apiMessage(r)}`);
-      if (wasAvailable) waitFor.push({ kind, url, name: named(w, kind) });
-      else say(`restarted ${named(w, kind)} (it was not available before: not waited for)`);
-    }
-  }
-  const pods = await getJson<{ items: Parameters<typeof podKind>[0][] }>(access, '/api/v1/pods');
-  const bare = pods.items.filter((p) => podKind(p) === 'unmanaged');
-  if (bare.length)
-    say(
-      `pods no controller owns keep the old CA until they are restarted by hand: ` +
-        bare.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', '),
-    );
-  let pending = waitFor;
-  while (pending.length) {
-    const states = await Promise.all(
-      pending.map(async (w) => rolledOut(w.kind, await getJson<Workload>(access, w.url))),
-    );
-    for (const w of pending.filter((_, i) => states[i])) say(`restarted ${w.name}: rolled out`);
-    pending = pending.filter((_, i) => !states[i]);
-    if (!pending.length) break;
-    if (Date.now() > deadline)
-      throw new Error(
-        `not rolled out ${(o.timeoutMs ?? 300_000) / 1000} s on: ${pending.map((w) => w.name).join(', ')}`,
-      );
+  const { groups, left } = replaceablePods((await getJson<{ items: ListedPod[] }>(access, '/api/v1/pods')).items);
+  if (left.length)
+    say(`pods no controller puts back keep the old CA until they are restarted by hand: ${left.join(', ')}`);
+  await Promise.all(
+    groups.map(async (group) => {
+      for (const pod of group.pods) {
+        const wasReady = isReadyPod(pod);
+        const readyBefore = await readyPodsOf(access, group, new Set());
+        await evict(access, pod, deadline, pollMs);
+        if (!wasReady) continue;
+        // Ready again: as many ready pods as before, not counting the one evicted (a StatefulSet's comes back by
+        // the same name, so pods are told apart by UID).
+        for (;;) {
+          if ((await readyPodsOf(access, group, new Set([pod.metadata.uid]))) >= readyBefore) break;
+          if (Date.now() > deadline)
+            throw new Error(
+              `${group.owner}: no pod ready in place of ${podName(pod)} ${timeoutMs / 1000} s after it was evicted`,
+            );
+          await sleep(pollMs);
+        }
+      }
+      say(`replaced the pods of ${group.owner} (${group.pods.length}), one at a time`);
+    }),
+  );
+}
+
+async function readyPodsOf(access: ApiAccess, group: PodGroup, not: Set<string>): Promise<number> {
+  const pods = (await getJson<{ items: ListedPod[] }>(access, `/api/v1/namespaces/${group.namespace}/pods`)).items;
+  return pods.filter(
+    (p) =>
+      p.metadata.ownerReferences?.some((o) => o.uid === group.ownerUid) && !not.has(p.metadata.uid) && isReadyPod(p),
+  ).length;
+}
+
+/** Evicts a pod, again while a PodDisruptionBudget refuses (429), until the deadline. */
+async function evict(access: ApiAccess, pod: ListedPod, deadline: number, pollMs: number): Promise<void> {
+  const { namespace, name } = pod.metadata;
+  for (;;) {
+    const r = await apiRequest(access, `/api/v1/namespaces/${namespace}/pods/${name}/eviction`, {
+      method: 'POST',
+      body: { apiVersion: 'policy/v1beta1', kind: 'Eviction', metadata: { namespace, name } },
+    });
+    if (r.status === 200 || r.status === 201 || r.status === 404) return;
+    if (r.status !== 429) throw new Error(`evicting ${podName(pod)}: ${apiMessage(r)}`);
+    if (Date.now() > deadline) throw new Error(`a PodDisruptionBudget keeps ${podName(pod)} from being replaced`);
     await sleep(pollMs);
   }
 }
@@ -226,7 +252,7 @@ export async function rotateClusterCas(
       const kubeconfig = path.join(cluster.dir, 'kubeconfig');
       if (state.phase === 'trust' && state.cas.includes(CA.cluster) && existsSync(kubeconfig)) {
         const next = await readFile(path.join(cluster.pkiDir, `${CA.cluster}.next.crt`), 'utf8');
-        await restartWorkloads(cluster, next, say);
+        await replacePods(cluster, next, say);
       }
       state = { ...state, rolledOut: true };
       await writeRotation(cluster.pkiDir, state);

@@ -48,7 +48,10 @@ import {
  * `master remove h4`: every kube-lb gets the new apiserver by a reload, and h4 ends as it was.
  * Last, `cluster upgrade` to a "v1.20.3" that is v1.20.2's code with its stamped version rewritten (the lab has
  * one Kubernetes): each master's control plane, then each kubelet (drained), in turn, while a client writes through
- * kube-lb without a failure; a second run and a deploy all change nothing; going back to v1.20.2 is refused.
+ * kube-lb without a failure; h3's kubelet is made unable to start, so the first run stops there, saying what was
+ * done, and the same command completes it; a second run and a deploy all change nothing; going back to v1.20.2 is
+ * refused. Before that, `certs rotate-ca` replaces all three CAs while clients write to the API and to etcd, and
+ * `etcd add` takes h4 by an IPv6 address (a ULA the test puts on the lab's link).
  *
  * Not proven here: flannel's pods running. Its image cannot be fetched in the lab, so for
  * CLUSTER_NETWORK flannel only what the apiserver accepts is proven (`deploy network --check`:
@@ -639,7 +642,10 @@ describeLab(
       );
       expectExit(r, 0);
       for (const phase of ['trust', 'reissue', 'drop']) expect(r.stderr).toContain(`rotate-ca: phase ${phase}: `);
-      expect(r.stderr).toContain('rotate-ca: restarted Deployment default/api-client: rolled out');
+      expect(r.stderr).toMatch(
+        /rotate-ca: replaced the pods of ReplicaSet default\/api-client-\w+ \(1\), one at a time/,
+      );
+      expect(r.stderr).toMatch(/rotate-ca: replaced the pods of ReplicaSet default\/web-\w+ \(3\), one at a time/);
       expect(r.stderr).toContain('rotate-ca: done: etcd/ca, ca, front-proxy-ca rotated');
       expect(apiWrites.filter((w) => !w.startsWith('ok '))).toEqual([]);
       expect(etcdWrites.filter((w) => !w.startsWith('ok '))).toEqual([]);
@@ -1089,6 +1095,12 @@ describeLab(
       const member = await furrow(['master', 'remove', 'h1', '-i', cluster, '--yes'], { cwd });
       expectExit(member, 2);
       expect(member.stderr).toContain('h1 is an etcd member: cleaning the host would take that member away');
+      // And a master of the other family than SERVICE_CIDR (10.68.0.0/16 here): the kubernetes Service is single-stack.
+      const inventoryBefore = readFileSync(inventoryFile, 'utf8');
+      const family = await furrow(['master', 'add', 'h4', '--address', 'fd46:7572::14', '-i', cluster], { cwd });
+      expectExit(family, 2);
+      expect(family.stderr).toContain('master h4: its address fd46:7572::14 is IPv6 and SERVICE_CIDR');
+      expect(readFileSync(inventoryFile, 'utf8')).toBe(inventoryBefore);
 
       let started = Date.now();
       const added = await furrow(['master', 'add', 'h4', '--address', h4Address, '-i', cluster], {
@@ -1144,8 +1156,9 @@ describeLab(
     }, 1_800_000);
 
     test('cluster upgrade to a "v1.20.3" (the same code, its version string rewritten): each master in turn, then ' +
-      'each kubelet in turn, writes through kube-lb never fail; a second run and deploy all change nothing; going ' +
-      'back is refused', async () => {
+      'each kubelet in turn; cut off at h3 (its kubelet will not start), it says what was done and the same command ' +
+      'completes it; writes through kube-lb never fail; a second run and deploy all change nothing; going back is ' +
+      'refused', async () => {
       // The lab has one Kubernetes: v1.20.3 here is v1.20.2's binaries with the version the build stamped into them
       // rewritten (relabelled-bundle.ts). What is proven is the upgrade's flow on real hosts, not a new release.
       const bundle = await relabelledKubernetesBundle(labBundle, '1.20.2', '1.20.3', path.join(cwd, 'k8s-1.20.3.tar'));
@@ -1180,17 +1193,47 @@ describeLab(
           `upgrade-write-$i --from-literal=i=$i >/dev/null 2>/tmp/${writer}.err; then echo "ok $i"; else echo ` +
           `"fail $i $(tail -1 /tmp/${writer}.err)"; fi >> /root/${writer}.log; sleep 0.5; done'`,
       );
+      // h3's kubelet will not start (a drop-in whose ExecStartPre fails): the upgrade is cut off at h3, the last
+      // kubelet, after h3 was drained and its new binaries put in place.
+      const cutDropIn = '/etc/systemd/system/kubelet.service.d/zz-furrow-test-cut.conf';
+      await on(
+        'h3',
+        `mkdir -p ${path.dirname(cutDropIn)} && printf '[Service]\\nExecStartPre=/bin/false\\n' > ${cutDropIn} && ` +
+          'systemctl daemon-reload',
+      );
       let started = Date.now();
+      const cut = await furrow(['cluster', 'upgrade', bundle, '-i', cluster, '--yes'], { cwd, timeoutMs: 1_500_000 });
+      timings['cluster upgrade (cut off at h3)'] = (Date.now() - started) / 1000;
+      expectExit(cut, 1);
+      // It says what was done, and h3 stays cordoned as the upgrade's own: the next run knows to uncordon it.
+      expect(cut.stderr).toContain(
+        '  h2: kubelet and kube-proxy at v1.20.3, the Node h2 Ready\n  deploy node on h3: exit 1\n' +
+          'run the same command again to go on',
+      );
+      expect(cut.stdout).toContain('cluster upgrade: h3: drained');
+      type CutNode = { spec: { unschedulable?: boolean }; metadata: { annotations?: Record<string, string> } };
+      const h3Cut = await kubectlJson<CutNode>('get node h3');
+      expect([h3Cut.spec.unschedulable, h3Cut.metadata.annotations?.['furrow.dev/cordoned-by-upgrade']]).toEqual([
+        true,
+        'true',
+      ]);
+      // The failure shows the kubelet's own reason.
+      expect(cut.stdout).toMatch(/kubelet\.service: Control process exited, code=exited, status=1\/FAILURE/);
+      await on('h3', `rm ${cutDropIn} && systemctl daemon-reload`);
+      // The same command again completes it: nothing left to do on the masters, h1 and h2; h3 up, Ready, uncordoned.
+      started = Date.now();
       const r = await furrow(['cluster', 'upgrade', bundle, '-i', cluster, '--yes'], { cwd, timeoutMs: 1_500_000 });
-      timings['cluster upgrade'] = (Date.now() - started) / 1000;
+      timings['cluster upgrade (completed)'] = (Date.now() - started) / 1000;
       const writes = (await on('h1', `systemctl stop ${writer}; cat /root/${writer}.log`)).trim().split('\n');
       expectExit(r, 0);
       expect(writes.filter((w) => !w.startsWith('ok '))).toEqual([]);
       expect(writes.length).toBeGreaterThan(20);
       expect(r.stdout).toContain('cluster upgrade: the cluster runs Kubernetes v1.20.3');
+      expect(r.stdout).not.toMatch(/cluster upgrade: h[12]: drained/);
+      expect(r.stdout).toContain('cluster upgrade: h3: uncordoned');
 
       // In turn: each master's control plane, then each kubelet, masters first (the output's order) ...
-      const said = r.stdout.split('\n');
+      const said = `${cut.stdout}${r.stdout}`.split('\n');
       const at = (text: string) => said.findIndex((l) => l.startsWith(`cluster upgrade: ${text}`));
       const order = [
         'master h1: control plane',
@@ -1200,7 +1243,7 @@ describeLab(
         'h3: kubelet',
       ];
       expect(order.map(at).every((i, n, all) => i >= 0 && (n === 0 || i > all[n - 1]!))).toBe(true);
-      for (const h of HOSTS) expect(r.stdout).toContain(`cluster upgrade: ${h}: drained`);
+      for (const h of HOSTS) expect(cut.stdout).toContain(`cluster upgrade: ${h}: drained`);
       // ... and on the hosts: when each restarted unit came up (the hosts' clocks are the lab's one clock).
       const upAt = async (h: string, unit: string) =>
         Number(await on(h, `date -d "$(systemctl show -p ActiveEnterTimestamp --value ${unit})" +%s`));
@@ -1260,7 +1303,10 @@ describeLab(
       expect(back.stderr).toContain('the apiserver on h1 runs v1.20.3');
       expect(back.stderr).toContain('newer than v1.20.2');
       expect(JSON.parse(readFileSync(bundleJson, 'utf8')).name).toBe(index.name);
-      process.stdout.write(`kube-cluster: cluster upgrade ${timings['cluster upgrade']} s\n`);
+      process.stdout.write(
+        `kube-cluster: cluster upgrade cut off ${timings['cluster upgrade (cut off at h3)']} s, completed ` +
+          `${timings['cluster upgrade (completed)']} s\n`,
+      );
     }, 1_800_000);
   },
 );

@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chooseCas, rolledOut, rotateClusterCas } from '../../../src/cluster/rotate-ca.js';
+import { chooseCas, type ListedPod, replaceablePods, rotateClusterCas } from '../../../src/cluster/rotate-ca.js';
 import { ensureAuthorities } from '../../../src/pki/index.js';
 
 describe('certs rotate-ca', () => {
@@ -11,35 +11,45 @@ describe('certs rotate-ca', () => {
     expect(() => chooseCas(['kubelet'])).toThrow("--ca: no CA named 'kubelet'");
   });
 
-  test('a workload is rolled out when every pod runs its current template and is available', () => {
-    const meta = { name: 'w', namespace: 'n', generation: 2 };
-    const done = { observedGeneration: 2, replicas: 3, updatedReplicas: 3, availableReplicas: 3 };
-    expect(rolledOut('Deployment', { metadata: meta, spec: { replicas: 3 }, status: done })).toBe(true);
-    // Not yet seen by the controller, old pods still there, or new ones not available.
-    expect(
-      rolledOut('Deployment', { metadata: meta, spec: { replicas: 3 }, status: { ...done, observedGeneration: 1 } }),
-    ).toBe(false);
-    expect(rolledOut('Deployment', { metadata: meta, spec: { replicas: 3 }, status: { ...done, replicas: 4 } })).toBe(
-      false,
-    );
-    expect(
-      rolledOut('Deployment', { metadata: meta, spec: { replicas: 3 }, status: { ...done, availableReplicas: 2 } }),
-    ).toBe(false);
-    const ds = { observedGeneration: 2, desiredNumberScheduled: 3, updatedNumberScheduled: 3, numberAvailable: 3 };
-    expect(rolledOut('DaemonSet', { metadata: meta, status: ds })).toBe(true);
-    expect(rolledOut('DaemonSet', { metadata: meta, status: { ...ds, updatedNumberScheduled: 2 } })).toBe(false);
-    const sts = {
-      observedGeneration: 2,
-      readyReplicas: 1,
-      updatedReplicas: 1,
-      currentRevision: 'a',
-      updateRevision: 'a',
-    };
-    expect(rolledOut('StatefulSet', { metadata: meta, spec: { replicas: 1 }, status: sts })).toBe(true);
-    expect(
-      rolledOut('StatefulSet', { metadata: meta, spec: { replicas: 1 }, status: { ...sts, updateRevision: 'b' } }),
-    ).toBe(false);
-  });
+  test(
+    "the pods replaced are grouped by the controller that puts them back; bare pods and Jobs' pods are named, " +
+      'static and finished pods left alone',
+    () => {
+      const pod = (
+        name: string,
+        owner?: { kind: string; name: string; uid: string },
+        extra: object = {},
+      ): ListedPod => ({
+        metadata: {
+          name,
+          namespace: 'ns',
+          uid: `uid-${name}`,
+          ...(owner ? { ownerReferences: [{ ...owner, controller: true }] } : {}),
+        },
+        status: { phase: 'Running' },
+        ...extra,
+      });
+      const rs = { kind: 'ReplicaSet', name: 'web-1', uid: 'rs1' };
+      const ds = { kind: 'DaemonSet', name: 'proxy', uid: 'ds1' };
+      const { groups, left } = replaceablePods([
+        pod('web-a', rs),
+        pod('proxy-a', ds),
+        pod('web-b', rs),
+        pod('bare'),
+        pod('job-a', { kind: 'Job', name: 'once', uid: 'j1' }),
+        pod('done', rs, { status: { phase: 'Succeeded' } }),
+        {
+          ...pod('static', { kind: 'Node', name: 'h1', uid: 'n1' }),
+          metadata: { ...pod('static').metadata, annotations: { 'kubernetes.io/config.mirror': 'x' } },
+        },
+      ]);
+      expect(groups.map((g) => [g.owner, g.pods.map((p) => p.metadata.name)])).toEqual([
+        ['ReplicaSet ns/web-1', ['web-a', 'web-b']],
+        ['DaemonSet ns/proxy', ['proxy-a']],
+      ]);
+      expect(left).toEqual(['ns/bare', 'ns/job-a']);
+    },
+  );
 
   describe('on a cluster folder', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-rotate-ca-'));
