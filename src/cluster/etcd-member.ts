@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { EXIT, InputError } from '../engine/errors.js';
 import { hostVars, selectHosts, type Inventory } from '../engine/inventory/index.js';
@@ -104,6 +105,28 @@ async function rollMemberLists(
   return 0;
 }
 
+const mixedFix = 'address every member in one family (ansible_host), or name them by DNS names that resolve to both';
+
+/**
+ * Why a member at `address` cannot join members addressed in the other IP family, or undefined. etcd checks a peer's
+ * source address against the peer's certificate, and a member dials an IPv6 peer from its own IPv6 address, which its
+ * certificate (made for the address it is known by) does not name: the new member would refuse every peer (seen in
+ * the lab: "tls: ... does not match any of DNSNames"). Names cannot be told apart; they pass.
+ */
+export function familyProblem(
+  host: string,
+  address: string,
+  members: Array<{ host: string; address: string }>,
+): string | undefined {
+  const family = isIP(address);
+  const other = members.find((m) => family !== 0 && isIP(m.address) !== 0 && isIP(m.address) !== family);
+  if (!other) return undefined;
+  return (
+    `${host}: its address ${address} is IPv${family} and member ${other.host} is at ${other.address}; members of ` +
+    `both families would refuse each other (each dials from an address its certificate does not name)`
+  );
+}
+
 /** The request checked, and the members' health asked (read only): any refusal is exit 2 with nothing changed. */
 export async function checkEtcdAdd(
   clusterDir: string,
@@ -113,6 +136,13 @@ export async function checkEtcdAdd(
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
   const { already } = checkHostAdd(cluster, inventory, req, 'etcd');
   const others = etcdHosts(cluster, inventory).filter((h) => h !== req.name);
+  const known = inventory.hosts.has(req.name) ? hostVars(inventory, req.name).ansible_host : undefined;
+  const mixed = familyProblem(
+    req.name,
+    String(req.address ?? known ?? req.name),
+    others.map((h) => ({ host: h, address: addressOf(inventory, h) })),
+  );
+  if (mixed) throw new InputError({ file: cluster.inventory }, `${mixed}; nothing was changed`, mixedFix);
   const health = (await askEtcd(cluster, others, run)).filter((m) => others.includes(m.host));
   const problem = addProblem(health);
   if (problem)

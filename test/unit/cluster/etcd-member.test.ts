@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { Cluster } from '../../../src/cluster/cluster.js';
 import {
   addProblem,
+  familyProblem,
   memberListRolls,
   quorumOf,
   removeProblem,
@@ -85,4 +86,18 @@ test('after a member change: step 02 on every member, then step 04 when there ar
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a member of the other IP family than the members is refused with the reason; names pass', () => {
+  const members = [
+    { host: 'h1', address: '10.0.0.1' },
+    { host: 'h2', address: 'etcd2.example' },
+  ];
+  expect(familyProblem('h4', 'fd00::14', members)).toBe(
+    'h4: its address fd00::14 is IPv6 and member h1 is at 10.0.0.1; members of both families would refuse each ' +
+      'other (each dials from an address its certificate does not name)',
+  );
+  expect(familyProblem('h4', '10.0.0.4', members)).toBeUndefined();
+  expect(familyProblem('h4', 'etcd4.example', members)).toBeUndefined();
+  expect(familyProblem('h4', 'fd00::14', [{ host: 'h1', address: 'fd00::11' }])).toBeUndefined();
 });
