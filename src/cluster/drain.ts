@@ -78,16 +78,7 @@ export async function drainNode(access: ApiAccess, node: string, o: DrainOptions
   let pending = toEvict;
   while (pending.length) {
     const still: PodRef[] = [];
-    for (const pod of pending) {
-      const r = await apiRequest(access, `${podPath(pod)}/eviction`, {
-        method: 'POST',
-        body: { apiVersion: 'policy/v1beta1', kind: 'Eviction', metadata: pod },
-      });
-      // 429: a PodDisruptionBudget does not allow it yet; try again until the deadline.
-      if (r.status === 429) still.push(pod);
-      else if (r.status !== 201 && r.status !== 200 && r.status !== 404)
-        throw new Error(`evicting ${named(pod)}: ${apiMessage(r)}`);
-    }
+    for (const pod of pending) if ((await evictPod(access, pod)) === 'blocked') still.push(pod);
     if (!still.length) break;
     if (Date.now() > deadline) throw new Error(`a PodDisruptionBudget keeps ${still.map(named).join(', ')} on ${node}`);
     await sleep(o.pollMs ?? 5_000);
@@ -105,6 +96,20 @@ export async function drainNode(access: ApiAccess, node: string, o: DrainOptions
       );
     await sleep(o.pollMs ?? 2_000);
   }
+}
+
+/**
+ * Asks the Eviction API to take a pod away: 'evicted' (or gone already), or 'blocked' while a PodDisruptionBudget
+ * does not allow it yet (429: ask again later). Any other answer is an error.
+ */
+export async function evictPod(access: ApiAccess, pod: PodRef): Promise<'evicted' | 'blocked'> {
+  const r = await apiRequest(access, `${podPath(pod)}/eviction`, {
+    method: 'POST',
+    body: { apiVersion: 'policy/v1beta1', kind: 'Eviction', metadata: { namespace: pod.namespace, name: pod.name } },
+  });
+  if (r.status === 429) return 'blocked';
+  if (r.status === 200 || r.status === 201 || r.status === 404) return 'evicted';
+  throw new Error(`evicting ${named(pod)}: ${apiMessage(r)}`);
 }
 
 /** Deletes the Node object (the kubelet is stopped first, or it registers the node again). */

@@ -13,7 +13,7 @@ import {
   writeRotation,
 } from '../pki/rotation.js';
 import { fingerprints } from '../pki/trust.js';
-import { podKind } from './drain.js';
+import { evictPod, podKind } from './drain.js';
 import { type ApiAccess, apiMessage, apiRequest, readKubeconfig } from './kube-api.js';
 import type { Cluster } from './cluster.js';
 
@@ -170,16 +170,9 @@ async function readyPodsOf(access: ApiAccess, group: PodGroup, not: Set<string>)
   ).length;
 }
 
-/** Evicts a pod, again while a PodDisruptionBudget refuses (429), until the deadline. */
+/** Evicts a pod, again while a PodDisruptionBudget refuses it, until the deadline. */
 async function evict(access: ApiAccess, pod: ListedPod, deadline: number, pollMs: number): Promise<void> {
-  const { namespace, name } = pod.metadata;
-  for (;;) {
-    const r = await apiRequest(access, `/api/v1/namespaces/${namespace}/pods/${name}/eviction`, {
-      method: 'POST',
-      body: { apiVersion: 'policy/v1beta1', kind: 'Eviction', metadata: { namespace, name } },
-    });
-    if (r.status === 200 || r.status === 201 || r.status === 404) return;
-    if (r.status !== 429) throw new Error(`evicting ${podName(pod)}: ${apiMessage(r)}`);
+  while ((await evictPod(access, pod.metadata)) === 'blocked') {
     if (Date.now() > deadline) throw new Error(`a PodDisruptionBudget keeps ${podName(pod)} from being replaced`);
     await sleep(pollMs);
   }
