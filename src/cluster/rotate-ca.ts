@@ -1,3 +1,8 @@
+/**
+ * `furrow certs rotate-ca`: the cluster side of a CA rotation. pki/rotation.ts moves pki/ from one
+ * phase to the next; here each phase is rolled out (deploy all, whose handlers restart one host at
+ * a time) and, after the cluster CA's trust phase, every pod is replaced so it reads the new CA.
+ */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
