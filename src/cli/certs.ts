@@ -86,7 +86,7 @@ export function registerCerts(program: Command): void {
   )
     .addHelpText(
       'after',
-      '\nEach phase ends with a deploy of every step (and 10 ex-lb when the cluster has it); restarts are one host ' +
+      '\nEach phase ends with deploy etcd,master,node (and ex-lb when the cluster has it); restarts are one host ' +
         'at a time.\nAfter the trust phase of the cluster CA, the pods of every ReplicaSet, DaemonSet and ' +
         "StatefulSet are replaced\n(evicted one at a time) so they read the new CA. See docs/cli.md, 'furrow certs'.\n",
     )

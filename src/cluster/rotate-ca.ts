@@ -1,7 +1,7 @@
 /**
  * `furrow certs rotate-ca`: the cluster side of a CA rotation. pki/rotation.ts moves pki/ from one
- * phase to the next; here each phase is rolled out (deploy all, whose handlers restart one host at
- * a time) and, after the cluster CA's trust phase, every pod is replaced so it reads the new CA.
+ * phase to the next; here each phase is rolled out (deploy etcd,master,node, whose handlers restart
+ * one host at a time) and, after the cluster CA's trust phase, every pod is replaced so it reads the new CA.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -195,7 +195,8 @@ const PARTIAL_FLAGS = ['limit', 'tags', 'skipTags', 'startAtTask', 'resume'] as 
 
 /**
  * `furrow certs rotate-ca`: runs the phases from where pki/rotation.json says the last run stopped,
- * each ending with a rollout (`deployStep`: deploy all, then ex-lb when the cluster has one).
+ * each ending with a rollout (`deployStep`): the steps that put CA files, leaves and kubeconfigs on the hosts,
+ * as `certs renew` rolls them out.
  */
 export async function rotateClusterCas(
   o: { inventory: string; ca?: string[]; check?: boolean } & Partial<Record<(typeof PARTIAL_FLAGS)[number], unknown>>,
@@ -222,13 +223,20 @@ export async function rotateClusterCas(
       'run certs rotate-ca again without --ca to finish it',
     );
   const phases = state ? ROTATION_PHASES.slice(ROTATION_PHASES.indexOf(state.phase)) : ROTATION_PHASES;
+  // etcd's members, then (once step 04 made the admin kubeconfig) the control plane and the nodes, then the ex-lb's
+  // kubeconfig when step 10 made one.
+  const kubernetes = existsSync(path.join(cluster.dir, 'kubeconfig'));
+  const rollout = [
+    kubernetes ? 'etcd,master,node' : 'etcd',
+    ...(existsSync(path.join(cluster.dir, 'kubeconfig-ex-lb')) ? ['ex-lb'] : []),
+  ];
   if (o.check) {
     say(
       state
         ? `resuming the rotation of ${state.cas.join(', ')} (started ${state.started})`
         : `would rotate ${cas.join(', ')}`,
     );
-    for (const p of phases) say(`would run phase ${p}: ${PHASE_TEXT[p]}; then deploy all`);
+    for (const p of phases) say(`would run phase ${p}: ${PHASE_TEXT[p]}; then deploy ${rollout.join(', then ')}`);
     return 0;
   }
   const keyType = cluster.config.pki_key_type === 'ecdsa' ? 'ecdsa' : 'rsa';
@@ -236,11 +244,10 @@ export async function rotateClusterCas(
     state = await beginRotation(cluster.pkiDir, cas, { keyType });
     say(`started: new ${cas.join(', ')} beside the old in ${cluster.pkiDir}`);
   } else say(`resuming the rotation of ${state.cas.join(', ')}, phase ${state.phase} (started ${state.started})`);
-  const exLb = existsSync(path.join(cluster.dir, 'kubeconfig-ex-lb'));
   while (state) {
     if (!state.rolledOut) {
       say(`phase ${state.phase}: ${PHASE_TEXT[state.phase]}`);
-      for (const step of exLb ? ['all', 'ex-lb'] : ['all']) {
+      for (const step of rollout) {
         const code = await deployStep(step);
         if (code !== 0) {
           say(`phase ${state.phase}: deploy ${step} failed; run certs rotate-ca again to resume from this phase`);

@@ -316,6 +316,8 @@ describeLab(
               metadata: { labels: { app: 'web' } },
               spec: {
                 affinity: spread,
+                // busybox's httpd, PID 1, ignores SIGTERM: each eviction would wait the default 30 s.
+                terminationGracePeriodSeconds: 2,
                 containers: [
                   { name: 'web', image: LAB_WEB_IMAGE, imagePullPolicy: 'Never', ports: [{ containerPort: 80 }] },
                 ],
@@ -586,6 +588,7 @@ describeLab(
             metadata: { labels: { app: 'api-client' } },
             spec: {
               nodeSelector: { 'kubernetes.io/hostname': 'h1' },
+              terminationGracePeriodSeconds: 1,
               containers: [
                 {
                   name: 'client',

@@ -83,10 +83,10 @@ describe('certs rotate-ca', () => {
       expect(code).toBe(0);
       expect(said).toEqual([
         'would rotate etcd/ca',
-        'would run phase trust: every host trusts the old and the new CA; then deploy all',
+        'would run phase trust: every host trusts the old and the new CA; then deploy etcd',
         'would run phase reissue: the new CA signs: every leaf re-issued with a new key and rolled out host by host; ' +
-          'then deploy all',
-        'would run phase drop: the old CA is dropped: the hosts trust the new one alone; then deploy all',
+          'then deploy etcd',
+        'would run phase drop: the old CA is dropped: the hosts trust the new one alone; then deploy etcd',
       ]);
       expect(pkiFiles()).toEqual(before);
       expect(deploys).toEqual([]);
@@ -100,7 +100,7 @@ describe('certs rotate-ca', () => {
         return fail ? 1 : 0;
       };
       expect(await rotateClusterCas({ inventory: dir, ca: ['etcd'] }, flaky, (l) => said.push(l))).toBe(1);
-      expect(said.at(-1)).toBe('phase trust: deploy all failed; run certs rotate-ca again to resume from this phase');
+      expect(said.at(-1)).toBe('phase trust: deploy etcd failed; run certs rotate-ca again to resume from this phase');
       expect(pkiFiles()).toContain(path.join('etcd', 'ca.trust.crt'));
       // Another CA cannot start while this one is under way.
       await expect(rotateClusterCas({ inventory: dir, ca: ['cluster'] }, flaky)).rejects.toThrow(
@@ -110,7 +110,7 @@ describe('certs rotate-ca', () => {
       deploys.length = 0;
       expect(await rotateClusterCas({ inventory: dir }, flaky, (l) => said.push(l))).toBe(0);
       expect(said.some((l) => l.startsWith('resuming the rotation of etcd/ca, phase trust (started '))).toBe(true);
-      expect(deploys).toEqual(['all', 'all', 'all']);
+      expect(deploys).toEqual(['etcd', 'etcd', 'etcd']);
       expect(pkiFiles().filter((f) => /trust|next|rotation/.test(f))).toEqual([]);
     });
   });
