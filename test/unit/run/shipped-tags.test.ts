@@ -47,7 +47,11 @@ describe('tags in the shipped roles', () => {
     ['04.master.yml', ['See whether the apiserver is running already', 'Install the apiserver', 'Install kubectl']],
     [
       '05.node.yml',
-      ['See whether kubelet and kube-proxy are running already', 'Install the kubelet', 'Install kube-proxy'],
+      [
+        'See whether kubelet and kube-proxy are running already, and on which binary',
+        'Install the kubelet',
+        'Install kube-proxy',
+      ],
     ],
     ['02.etcd.yml', ['See whether etcd is running already', 'Install etcd', 'Install etcdctl']],
   ])(
