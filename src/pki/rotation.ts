@@ -121,11 +121,12 @@ async function swapAuthority(pkiDir: string, ca: string): Promise<void> {
     readIfExists(keyPath(pkiDir, nextName(ca))),
   ]);
   if (nextCrt === undefined || nextKey === undefined) return; // swapped already
-  const trust = await readIfExists(trustPath(pkiDir, ca));
-  const oldPem = pemBlocks(trust ?? '')[0];
+  // The old CA is the bundle's other certificate: first until the bundle is rewritten, second after (a repeat).
+  const newPem = pemBlocks(nextCrt)[0];
+  const trusted = pemBlocks((await readIfExists(trustPath(pkiDir, ca))) ?? '');
+  const oldPem = trusted.find((block) => block !== newPem);
   if (!oldPem) throw new FurrowError('input', `${trustPath(pkiDir, ca)} is missing: the trust phase did not end`);
-  if (pemBlocks(trust!)[0] !== pemBlocks(nextCrt)[0])
-    await writeAtomic(trustPath(pkiDir, ca), bundle([nextCrt, oldPem]), CERT_MODE);
+  if (trusted[0] !== newPem) await writeAtomic(trustPath(pkiDir, ca), bundle([nextCrt, oldPem]), CERT_MODE);
   await removeLeavesOf(pkiDir, ca, oldPem);
   await writeAtomic(keyPath(pkiDir, ca), nextKey, KEY_MODE);
   await writeAtomic(certPath(pkiDir, ca), nextCrt, CERT_MODE);

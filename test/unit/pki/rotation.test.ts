@@ -8,7 +8,7 @@ import { kubeconfigFromPki } from '../../../src/pki/kubeconfig.js';
 import { ensureLeaf } from '../../../src/pki/leaf.js';
 import { advanceRotation, beginRotation, readRotation, type RotationState } from '../../../src/pki/rotation.js';
 import { CA, type LeafSpec } from '../../../src/pki/spec.js';
-import { fingerprints } from '../../../src/pki/trust.js';
+import { bundle, fingerprints } from '../../../src/pki/trust.js';
 
 /**
  * A CA rotation on a real pki/ folder, phase by phase: what the hosts would be given (CA files
@@ -114,6 +114,14 @@ describe('CA rotation on pki/', () => {
       expect(await readRotation(dir)).toBeUndefined();
     },
   );
+
+  test("a swap cut off after the bundle was rewritten (new CA first) still takes the old CA's leaves out", async () => {
+    const state = await beginRotation(dir, [CA.etcd]);
+    writeFileSync(path.join(dir, 'etcd/ca.trust.crt'), bundle([read('etcd/ca.next.crt'), read('etcd/ca.crt')]));
+    await advanceRotation(dir, { ...state, rolledOut: true });
+    expect(existsSync(path.join(dir, 'etcd/server-h1.crt'))).toBe(false);
+    expect(existsSync(path.join(dir, 'etcd/server-h1.key'))).toBe(false);
+  });
 
   test('only the CAs named move; the others and their leaves stay', async () => {
     const before = { ca: read('ca.crt'), admin: read('admin.crt') };
