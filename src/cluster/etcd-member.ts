@@ -134,12 +134,11 @@ export async function checkEtcdAdd(
   run: ClusterRunOptions,
 ): Promise<{ cluster: Cluster; inventory: Inventory; already: boolean }> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
-  const { already } = checkHostAdd(cluster, inventory, req, 'etcd');
+  const { already, address } = checkHostAdd(cluster, inventory, req, 'etcd');
   const others = etcdHosts(cluster, inventory).filter((h) => h !== req.name);
-  const known = inventory.hosts.has(req.name) ? hostVars(inventory, req.name).ansible_host : undefined;
   const mixed = familyProblem(
     req.name,
-    String(req.address ?? known ?? req.name),
+    address,
     others.map((h) => ({ host: h, address: addressOf(inventory, h) })),
   );
   if (mixed) throw new InputError({ file: cluster.inventory }, `${mixed}; nothing was changed`, mixedFix);

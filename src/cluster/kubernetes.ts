@@ -151,9 +151,8 @@ export function checkKubernetesInput(cluster: Cluster, inventory: Inventory, bun
       'pick two networks that share no address (kubeasz: SERVICE_CIDR 10.68.0.0/16, CLUSTER_CIDR 172.20.0.0/16)',
     );
   }
-  for (const master of selectHosts(inventory, 'kube_master')) {
-    const address = String(hostVars(inventory, master).ansible_host ?? master);
-    const problem = masterFamilyProblem(master, address, service);
+  for (const master of masterMembers(inventory)) {
+    const problem = masterFamilyProblem(master.name, master.ip, service);
     if (problem)
       throw new InputError({ file: cluster.inventory }, problem, 'give the master an address of that family');
   }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
-import { hostVars, selectHosts, type Inventory } from '../engine/inventory/index.js';
+import { selectHosts, type Inventory } from '../engine/inventory/index.js';
 import { type Cluster, loadClusterWithHosts } from './cluster.js';
 import { kubeSetting, masterFamilyProblem } from './kubernetes.js';
 import {
@@ -52,13 +52,8 @@ export async function addMaster(
   say: (line: string) => void,
 ): Promise<NodeAddResult> {
   const { cluster, inventory } = await loadClusterWithHosts(clusterDir);
-  const { already } = checkHostAdd(cluster, inventory, req, 'kube_master');
-  const known = inventory.hosts.has(req.name) ? hostVars(inventory, req.name).ansible_host : undefined;
-  const family = masterFamilyProblem(
-    req.name,
-    String(req.address ?? known ?? req.name),
-    String(kubeSetting(cluster, 'SERVICE_CIDR')),
-  );
+  const { already, address } = checkHostAdd(cluster, inventory, req, 'kube_master');
+  const family = masterFamilyProblem(req.name, address, String(kubeSetting(cluster, 'SERVICE_CIDR')));
   if (family) throw new InputError({ file: cluster.inventory }, family, 'give the master an address of that family');
   checkRunningControlPlane(cluster);
   return addClusterHost(cluster, req, 'kube_master', already, masterNeighbourRuns(inventory), run, say);

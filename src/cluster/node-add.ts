@@ -48,19 +48,21 @@ export interface NodeAddRequest {
 
 /** The request, checked before anything is touched: bad names are exit 2 naming the inventory. */
 export function checkNodeAdd(cluster: Cluster, inventory: Inventory, req: NodeAddRequest): { already: boolean } {
-  return checkHostAdd(cluster, inventory, req, 'kube_node');
+  const { already } = checkHostAdd(cluster, inventory, req, 'kube_node');
+  return { already };
 }
 
 /**
  * A host to add to `group`: its name and address must be an address or a DNS name, and an address given must be the
- * one the inventory has for it already. `already`: it is in the group (an earlier add that stopped halfway).
+ * one the inventory has for it already. `already`: it is in the group (an earlier add that stopped halfway);
+ * `address`: where it is reached (--address, else the inventory's ansible_host, else its name).
  */
 export function checkHostAdd(
   cluster: Cluster,
   inventory: Inventory,
   req: NodeAddRequest,
   group: string,
-): { already: boolean } {
+): { already: boolean; address: string } {
   if (!isHostAddress(req.name))
     throw new InputError(
       { file: cluster.inventory },
@@ -82,7 +84,7 @@ export function checkHostAdd(
       'give the same address, or edit the inventory by hand first',
     );
   }
-  return { already };
+  return { already, address: String(req.address ?? known ?? req.name) };
 }
 
 export interface NodeAddResult {

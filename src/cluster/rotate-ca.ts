@@ -254,8 +254,7 @@ export async function rotateClusterCas(
           return code;
         }
       }
-      const kubeconfig = path.join(cluster.dir, 'kubeconfig');
-      if (state.phase === 'trust' && state.cas.includes(CA.cluster) && existsSync(kubeconfig)) {
+      if (state.phase === 'trust' && state.cas.includes(CA.cluster) && kubernetes) {
         const next = await readFile(path.join(cluster.pkiDir, `${CA.cluster}.next.crt`), 'utf8');
         await replacePods(cluster, next, say);
       }
