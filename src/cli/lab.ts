@@ -38,7 +38,8 @@ export function registerLab(program: Command): void {
       '--replace',
       "replace a running lab of this name that another folder made (its hosts and that folder's inventory go)",
     )
-    .action(async (o: { hosts: number; name: string; packages?: string[]; replace?: boolean }) => {
+    .option('--ipv6', "give the hosts IPv6 addresses too (the lab's fd46:7572:N::/64), and reach them by those")
+    .action(async (o: { hosts: number; name: string; packages?: string[]; replace?: boolean; ipv6?: boolean }) => {
       const started = Date.now();
       const r = await (await lab()).labUp({
         name: o.name,
@@ -46,6 +47,7 @@ export function registerLab(program: Command): void {
         cwd: process.cwd(),
         log,
         replace: !!o.replace,
+        ipv6: !!o.ipv6,
         ...(o.packages ? { packages: o.packages } : {}),
       });
       for (const h of r.hosts) {

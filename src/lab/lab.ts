@@ -22,6 +22,7 @@ import {
 } from './host.js';
 import {
   hostLayout,
+  ipv6Prefix,
   labClientDir,
   labGroups,
   labLayout,
@@ -189,12 +190,13 @@ async function sshJournal(nspawn: ProcessRecord | undefined): Promise<string> {
 /** Waits until the host answers over SSH and systemd has finished booting; names failed units. */
 async function waitReady(
   host: LabHostLayout,
+  address: string,
   clientDir: string,
   timeoutMs: number,
   nspawn?: ProcessRecord,
 ): Promise<{ state: string; failedUnits: string[] }> {
   const deadline = Date.now() + timeoutMs;
-  await waitForPort(host.address, 22, deadline).catch(async (err: Error) => {
+  await waitForPort(address, 22, deadline).catch(async (err: Error) => {
     // The console is removed with the lab: keep its last lines in the error for whoever debugs.
     const consoleTail = existsSync(path.join(host.dir, 'console.log'))
       ? readFileSync(path.join(host.dir, 'console.log'), 'utf8').split('\n').slice(-15).join('\n')
@@ -209,7 +211,7 @@ async function waitReady(
         `journal:\n${await sshJournal(nspawn)}${hint}`,
     );
   });
-  const conn = openConnection({ ...labSpec(clientDir, host.address), name: host.name });
+  const conn = openConnection({ ...labSpec(clientDir, address), name: host.name });
   try {
     await conn.open();
     const r = await conn.exec(
@@ -232,7 +234,7 @@ async function waitReady(
   }
 }
 
-function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]): string {
+function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[], ipv6: boolean): string {
   const names = hosts.map((h) => h.name);
   const children = Object.fromEntries(
     Object.entries(labGroups(names)).map(([g, members]) => [
@@ -250,7 +252,7 @@ function inventoryYaml(lab: LabLayout, clientDir: string, hosts: LabHostLayout[]
         // The controller's address on the lab bridge: where it serves packages to the hosts.
         furrow_lab_gateway: lab.gateway,
       },
-      hosts: Object.fromEntries(hosts.map((h) => [h.name, { ansible_host: h.address }])),
+      hosts: Object.fromEntries(hosts.map((h) => [h.name, { ansible_host: ipv6 ? h.address6 : h.address }])),
       children,
     },
   };
@@ -286,9 +288,11 @@ function refuseForeignLab(lab: LabLayout, cwd: string, replace: boolean): void {
 /**
  * `packages`: extra Debian packages in the hosts' root filesystem (a separate cached tree).
  * `replace`: take down a running lab of this name even when another folder made it.
+ * `ipv6`: every host also gets an address in the lab's IPv6 /64 (see ipv6Prefix), and the inventory reaches the hosts
+ * by it; their IPv4 addresses stay, so the lab's package server on the IPv4 gateway still serves them.
  */
 export async function labUp(
-  opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[]; replace?: boolean },
+  opts: LabOptions & { hosts: number; bootTimeoutMs?: number; packages?: string[]; replace?: boolean; ipv6?: boolean },
 ): Promise<LabUpResult> {
   requireRoot();
   const named = labLayout(opts.name);
@@ -312,10 +316,18 @@ export async function labUp(
 
   const hosts = Array.from({ length: opts.hosts }, (_, i) => hostLayout(lab, i + 1));
   const hostKeys = hosts.map((h) => generateSshKeyPair(`root@${h.name}`));
+  const ipv6 = opts.ipv6 ?? false;
+  const reachedAt = (h: LabHostLayout) => (ipv6 ? h.address6 : h.address);
   // The lab knows its hosts' keys, so connections to it can check them strictly from the start.
   await writeFile(
     path.join(clientDir, 'known_hosts'),
-    hosts.map((h, i) => `${h.address} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`).join(''),
+    hosts
+      .flatMap((h, i) =>
+        (ipv6 ? [h.address, h.address6] : [h.address]).map(
+          (a) => `${a} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`,
+        ),
+      )
+      .join(''),
     { mode: 0o600 },
   );
 
@@ -324,15 +336,17 @@ export async function labUp(
     net: lab.net,
     clientDir,
     createdAt: new Date().toISOString(),
-    hosts: hosts.map((h) => ({ name: h.name, address: h.address })),
+    hosts: hosts.map((h) => ({ name: h.name, address: reachedAt(h) })),
   };
   saveState(lab, state);
-  opts.log(`booting ${hosts.length} host(s) on ${lab.bridge} (${lab.net}.0/24)`);
-  await createBridge(lab);
-  const hostsLines = hosts.map((h) => `${h.address}\t${h.name}`);
+  opts.log(
+    `booting ${hosts.length} host(s) on ${lab.bridge} (${lab.net}.0/24${ipv6 ? ` and ${ipv6Prefix(lab.net)}/64` : ''})`,
+  );
+  await createBridge(lab, ipv6);
+  const hostsLines = hosts.flatMap((h) => [`${h.address}\t${h.name}`, ...(ipv6 ? [`${h.address6}\t${h.name}`] : [])]);
   await Promise.all(
     hosts.map(async (h, i) => {
-      await createHostNetwork(lab, h);
+      await createHostNetwork(lab, h, ipv6);
       await mountOverlay(h, rootfs.dir);
       await writeIdentity(h, { hostKey: hostKeys[i]!, authorizedKey: clientKey.publicKey, hostsLines });
       await writeContainerSupport(h);
@@ -343,17 +357,17 @@ export async function labUp(
     }),
   );
   const ready = await Promise.all(
-    hosts.map((h, i) => waitReady(h, clientDir, opts.bootTimeoutMs ?? 120_000, state.hosts[i]!.process)),
+    hosts.map((h, i) => waitReady(h, reachedAt(h), clientDir, opts.bootTimeoutMs ?? 120_000, state.hosts[i]!.process)),
   );
   for (const h of state.hosts) h.leader = h.process && containerLeader(h.process);
   saveState(lab, state);
   const inventory = path.join(clientDir, 'inventory.yml');
-  await writeFile(inventory, inventoryYaml(lab, clientDir, hosts));
+  await writeFile(inventory, inventoryYaml(lab, clientDir, hosts, ipv6));
   return {
     inventory,
     rootfsBuilt: rootfs.built,
     recovered,
-    hosts: hosts.map((h, i) => ({ name: h.name, address: h.address, ...ready[i]! })),
+    hosts: hosts.map((h, i) => ({ name: h.name, address: reachedAt(h), ...ready[i]! })),
   };
 }
 
@@ -444,7 +458,7 @@ export async function labStartHost(opts: LabOptions & { host: string }): Promise
   saveState(lab, state);
   rec.process = bootContainer(h, lab.name, rec.cgroups);
   saveState(lab, state);
-  await waitReady(h, state.clientDir, 120_000, rec.process);
+  await waitReady(h, rec.address, state.clientDir, 120_000, rec.process);
   rec.leader = containerLeader(rec.process);
   saveState(lab, state);
   return { ...(await hostStatus(rec)), wasUp: false };

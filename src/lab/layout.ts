@@ -48,10 +48,25 @@ export function withNet(lab: LabLayout, net: string): LabLayout {
   return { ...lab, net, gateway: `${net}.1` };
 }
 
+/**
+ * The lab's IPv6 /64 (for `lab up --ipv6`): a unique local prefix that mirrors its /24, the third octet's digits as
+ * the third group (10.213.61.0/24 → fd46:7572:61::/64), so a host's two addresses end alike (10.213.61.11 and
+ * fd46:7572:61::11).
+ */
+export function ipv6Prefix(net: string): string {
+  return `fd46:7572:${net.split('.')[2]}::`;
+}
+
+export function ipv6Gateway(net: string): string {
+  return `${ipv6Prefix(net)}1`;
+}
+
 export interface LabHostLayout {
   name: string;
   index: number;
   address: string;
+  /** Its address in the lab's IPv6 /64, used when the lab is up with --ipv6. */
+  address6: string;
   netns: string;
   veth: string;
   dir: string;
@@ -65,6 +80,7 @@ export function hostLayout(lab: LabLayout, index: number): LabHostLayout {
     name,
     index,
     address: `${lab.net}.${10 + index}`,
+    address6: `${ipv6Prefix(lab.net)}${10 + index}`,
     netns: `${lab.netnsPrefix}${name}`,
     veth: `${lab.vethPrefix}${index}`,
     dir: path.join(lab.dir, 'hosts', name),

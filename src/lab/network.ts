@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { type LabHostLayout, type LabLayout, withNet } from './layout.js';
+import { ipv6Gateway, ipv6Prefix, type LabHostLayout, type LabLayout, withNet } from './layout.js';
 import { LabError } from '../engine/errors.js';
 import { must, run } from './system.js';
 
@@ -24,7 +24,9 @@ export function freeNet(net: string, routes: string): string {
   throw new LabError('every /24 of 10.213.0.0/16 is in use on this machine: take some labs down');
 }
 
-export async function createBridge(lab: LabLayout): Promise<void> {
+/** `ipv6`: the bridge also holds the gateway of the lab's IPv6 /64 (no duplicate address detection: nobody else
+ * is on it, and DAD would hold the address back for a second or two). */
+export async function createBridge(lab: LabLayout, ipv6 = false): Promise<void> {
   const routed = (await run('ip', ['-4', 'route', 'show', `${lab.net}.0/24`])).stdout.trim();
   if (routed) {
     throw new LabError(
@@ -33,15 +35,24 @@ export async function createBridge(lab: LabLayout): Promise<void> {
   }
   await must('ip', ['link', 'add', lab.bridge, 'type', 'bridge'], `creating bridge ${lab.bridge}`);
   await must('ip', ['addr', 'add', `${lab.gateway}/24`, 'dev', lab.bridge], `addressing bridge ${lab.bridge}`);
+  if (ipv6) {
+    await must(
+      'ip',
+      ['-6', 'addr', 'add', `${ipv6Gateway(lab.net)}/64`, 'dev', lab.bridge, 'nodad'],
+      `addressing bridge ${lab.bridge} (IPv6 ${ipv6Prefix(lab.net)}/64)`,
+    );
+  }
   await must('ip', ['link', 'set', lab.bridge, 'up'], `raising bridge ${lab.bridge}`);
 }
 
-export async function createHostNetwork(lab: LabLayout, host: LabHostLayout): Promise<void> {
+export async function createHostNetwork(lab: LabLayout, host: LabHostLayout, ipv6 = false): Promise<void> {
   const what = `network of ${host.name}`;
   await must('ip', ['netns', 'add', host.netns], what);
   await must('ip', ['link', 'add', host.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns], what);
   await must('ip', ['link', 'set', host.veth, 'master', lab.bridge, 'up'], what);
   await must('ip', ['-n', host.netns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0'], what);
+  if (ipv6)
+    await must('ip', ['-n', host.netns, '-6', 'addr', 'add', `${host.address6}/64`, 'dev', 'eth0', 'nodad'], what);
   await must('ip', ['-n', host.netns, 'link', 'set', 'eth0', 'up'], what);
   await must('ip', ['-n', host.netns, 'link', 'set', 'lo', 'up'], what);
 }

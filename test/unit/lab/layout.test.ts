@@ -1,4 +1,12 @@
-import { hostLayout, labClientDir, labGroups, labLayout } from '../../../src/lab/layout.js';
+import {
+  hostLayout,
+  ipv6Gateway,
+  ipv6Prefix,
+  labClientDir,
+  labGroups,
+  labLayout,
+  withNet,
+} from '../../../src/lab/layout.js';
 import { freeNet } from '../../../src/lab/network.js';
 
 describe('lab layout', () => {
@@ -30,6 +38,14 @@ describe('lab layout', () => {
     expect(hostLayout(a, 2).address).toBe(`${a.net}.12`);
     expect(a.gateway).toBe(`${a.net}.1`);
     expect(a.net).toMatch(/^10\.213\.\d{1,3}$/);
+  });
+
+  test("a host's IPv6 address (lab up --ipv6) ends as its IPv4 one, in a /64 that mirrors the lab's /24", () => {
+    expect(ipv6Prefix('10.213.61')).toBe('fd46:7572:61::');
+    expect(ipv6Gateway('10.213.255')).toBe('fd46:7572:255::1');
+    const lab = withNet(labLayout('default'), '10.213.7');
+    expect(hostLayout(lab, 1)).toMatchObject({ address: '10.213.7.11', address6: 'fd46:7572:7::11' });
+    expect(hostLayout(lab, 200).address6).toBe('fd46:7572:7::210');
   });
 
   test('a bad lab name is an input error saying what is allowed', () => {
