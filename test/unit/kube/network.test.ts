@@ -50,26 +50,31 @@ describe('routes: the CNI configuration and the routes script', () => {
   });
 
   /** Runs the rendered script with `ip` and `iptables` stand-ins; returns their calls, one a line. */
-  function runScript(args: string[], routesNow: string[], egressRulePresent: boolean): string[] {
+  function runScript(
+    args: string[],
+    routesNow: string[],
+    egressRulePresent: boolean,
+    vars: Record<string, unknown> = { network_peers: peers },
+  ): string[] {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-routes-'));
     dirs.push(dir);
     const script = path.join(dir, 'furrow-pod-routes');
-    writeFileSync(script, renderRoleTemplate('network', 'furrow-pod-routes.sh.hbs', { network_peers: peers }, HOST), {
-      mode: 0o755,
-    });
+    writeFileSync(script, renderRoleTemplate('network', 'furrow-pod-routes.sh.hbs', vars, HOST), { mode: 0o755 });
     const log = path.join(dir, 'calls');
     writeFileSync(path.join(dir, 'routes'), routesNow.map((r) => `${r}\n`).join(''));
     const stub = (name: string, body: string) => {
       writeFileSync(path.join(dir, name), `#!/bin/sh\necho "${name} $*" >> ${log}\n${body}\n`);
       chmodSync(path.join(dir, name), 0o755);
     };
-    stub('ip', `case "$*" in "-o route show proto 211") cat ${dir}/routes ;; esac`);
+    stub('ip', `case "$*" in "-o route show proto 211"|"-6 -o route show proto 211") cat ${dir}/routes ;; esac`);
     // -C answers whether the rule is there; -D succeeds once when it is, so a loop of -D ends.
-    stub(
-      'iptables',
-      `case "$*" in *" -C "*) exit ${egressRulePresent ? 0 : 1} ;; *" -D "*) [ -e ${dir}/deleted ] && exit 1; touch ` +
-        `${dir}/deleted ;; esac`,
-    );
+    for (const iptables of ['iptables', 'ip6tables']) {
+      stub(
+        iptables,
+        `case "$*" in *" -C "*) exit ${egressRulePresent ? 0 : 1} ;; *" -D "*) [ -e ${dir}/deleted ] && exit 1; ` +
+          `touch ${dir}/deleted ;; esac`,
+      );
+    }
     execFileSync('/bin/sh', [script, ...args], { env: { PATH: `${dir}:/usr/bin:/bin` } });
     return readFileSync(log, 'utf8').trim().split('\n');
   }
@@ -108,6 +113,33 @@ describe('routes: the CNI configuration and the routes script', () => {
       'ip route flush proto 211',
       `iptables -t nat -D POSTROUTING ${egress}`,
       `iptables -t nat -D POSTROUTING ${egress}`,
+    ]);
+  });
+
+  test('an IPv6 pod network: ip -6 and ip6tables, for its routes, the routes gone and the egress rule', () => {
+    const v6 = {
+      CLUSTER_CIDR: 'fd00:10:244::/56',
+      network_peers: { rc: 0, stdout_lines: ['fd00:10:244:1::/64 fd46::12'] },
+    };
+    const egress6 = egress.replaceAll('172.20.0.0/16', 'fd00:10:244::/56');
+    expect(
+      runScript(
+        [],
+        ['fd00:10:244:1::/64 via fd46::12 dev eth0 proto 211', 'fd00:10:244:9::/64 via fd46::19'],
+        false,
+        v6,
+      ),
+    ).toEqual([
+      'ip -6 route replace fd00:10:244:1::/64 via fd46::12 proto 211',
+      'ip -6 -o route show proto 211',
+      'ip -6 route del fd00:10:244:9::/64 proto 211',
+      `ip6tables -t nat -C POSTROUTING ${egress6}`,
+      `ip6tables -t nat -A POSTROUTING ${egress6}`,
+    ]);
+    expect(runScript(['stop'], [], true, v6)).toEqual([
+      'ip -6 route flush proto 211',
+      `ip6tables -t nat -D POSTROUTING ${egress6}`,
+      `ip6tables -t nat -D POSTROUTING ${egress6}`,
     ]);
   });
 });
