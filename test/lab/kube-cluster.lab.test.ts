@@ -19,6 +19,7 @@ import {
   leftBehind,
   recap,
 } from './support.js';
+import { type WebPods, webAppManifest } from './web-app.js';
 
 /**
  * The lab's whole way to a Kubernetes cluster, as a user on a fresh machine takes it, with nothing
@@ -296,54 +297,13 @@ describeLab(
       // The image is on every node already: the bundle's preload imported it (no registry is reachable).
       for (const h of HOSTS)
         expect((await on(h, '/opt/kube/bin/ctr -n k8s.io images ls -q')).split('\n')).toContain(LAB_WEB_IMAGE);
-      // Three replicas, never two on one node (required anti-affinity): each node holds one.
-      const spread = {
-        podAntiAffinity: {
-          requiredDuringSchedulingIgnoredDuringExecution: [
-            { labelSelector: { matchLabels: { app: 'web' } }, topologyKey: 'kubernetes.io/hostname' },
-          ],
-        },
-      };
-      const manifest = [
-        {
-          apiVersion: 'apps/v1',
-          kind: 'Deployment',
-          metadata: { name: 'web', namespace: 'default' },
-          spec: {
-            replicas: 3,
-            selector: { matchLabels: { app: 'web' } },
-            template: {
-              metadata: { labels: { app: 'web' } },
-              spec: {
-                affinity: spread,
-                // busybox's httpd, PID 1, ignores SIGTERM: each eviction would wait the default 30 s.
-                terminationGracePeriodSeconds: 2,
-                containers: [
-                  { name: 'web', image: LAB_WEB_IMAGE, imagePullPolicy: 'Never', ports: [{ containerPort: 80 }] },
-                ],
-              },
-            },
-          },
-        },
-        {
-          apiVersion: 'v1',
-          kind: 'Service',
-          metadata: { name: 'web', namespace: 'default' },
-          spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80, targetPort: 80 }] },
-        },
-      ];
+      const manifest = webAppManifest(3);
       await hosts.get('h1').put('/root/web.yaml', { content: manifest.map((m) => YAML.stringify(m)).join('---\n') });
       await on(
         'h1',
         `${KUBECTL} apply -f /root/web.yaml >/dev/null && ${KUBECTL} rollout status deployment/web --timeout=180s`,
       );
-      const pods = await kubectlJson<{
-        items: Array<{
-          metadata: { name: string };
-          spec: { nodeName: string };
-          status: { phase: string; podIP: string };
-        }>;
-      }>('get pods -l app=web');
+      const pods = await kubectlJson<WebPods>('get pods -l app=web');
       expect(pods.items.map((p) => p.status.phase)).toEqual(['Running', 'Running', 'Running']);
       expect(pods.items.map((p) => p.spec.nodeName).sort()).toEqual(HOSTS);
       const podOn = (h: string) => pods.items.find((p) => p.spec.nodeName === h)!;
