@@ -459,6 +459,42 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     expect(await startTimes()).toEqual(before);
   }, 900_000);
 
+  test('a component still running a binary replaced since it started (a run cut off between the install and the ' +
+    'restart) is restarted by the next run, and nothing else', async () => {
+    const before = await startTimes();
+    // The same binary under a new inode, as an install cut off before its restart leaves it: the running process's
+    // executable reads "(deleted)", and no file differs from what the deploy would write.
+    const replace = (file: string) => `cp -p ${file} ${file}.new && mv ${file}.new ${file}`;
+    await on('h1', replace('/opt/kube/bin/kube-scheduler'));
+    await on('h2', replace('/opt/kube/bin/etcd'));
+    const r = await deploy('etcd,master');
+    expectExit(r, 0);
+    expect(r.stdout).toContain(
+      'h1 kube-master | changed: Restart the scheduler, which still runs the binary it started',
+    );
+    expect(r.stdout).toContain('h2 etcd | changed: Restart etcd, which still runs the binary it started with');
+    const after = await startTimes();
+    const restarted = HOSTS.flatMap((h) =>
+      Object.keys(after[h]!)
+        .filter((u) => after[h]![u] !== before[h]![u])
+        .map((u) => `${h} ${u}`),
+    );
+    expect(restarted).toEqual(['h1 kube-scheduler', 'h2 etcd']);
+    for (const [h, unit] of [
+      ['h1', 'kube-scheduler'],
+      ['h2', 'etcd'],
+    ] as const) {
+      expect(await on(h, `readlink /proc/$(systemctl show -p MainPID --value ${unit})/exe`)).toBe(
+        `/opt/kube/bin/${unit}`,
+      );
+    }
+    // Owed restarts done: the next run has none.
+    const again = await deploy('etcd,master');
+    expectExit(again, 0);
+    expect(changedCounts(again)).toEqual(Object.fromEntries(HOSTS.map((h) => [h, 0])));
+    expect(await startTimes()).toEqual(after);
+  }, 900_000);
+
   test('a changed apiserver setting restarts only the apiservers, one at a time, the API answering through kube-lb ' +
     'while each is down', async () => {
     const before = await startTimes();

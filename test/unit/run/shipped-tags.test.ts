@@ -44,7 +44,14 @@ describe('tags in the shipped roles', () => {
   // kubeasz's upgrade tag: new binaries, and the handlers' one-at-a-time restarts, whose
   // "was it running" probes are tagged always so they run too.
   test.each([
-    ['04.master.yml', ['See whether the apiserver is running already', 'Install the apiserver', 'Install kubectl']],
+    [
+      '04.master.yml',
+      [
+        'See whether the control plane is running already, and on which binaries',
+        'Install the apiserver',
+        'Install kubectl',
+      ],
+    ],
     [
       '05.node.yml',
       [
@@ -53,7 +60,7 @@ describe('tags in the shipped roles', () => {
         'Install kube-proxy',
       ],
     ],
-    ['02.etcd.yml', ['See whether etcd is running already', 'Install etcd', 'Install etcdctl']],
+    ['02.etcd.yml', ['See whether etcd is running already, and on which binary', 'Install etcd', 'Install etcdctl']],
   ])(
     '%s: -t upgrade_k8s / upgrade_etcd installs the binaries and keeps the probes the restarts need',
     async (playbook, expected) => {
