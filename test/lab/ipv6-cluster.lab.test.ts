@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -16,9 +16,10 @@ import { type WebPods, webAppManifest } from './web-app.js';
  * addresses; the kubernetes Service is at SERVICE_CIDR's first address with h1's IPv6 address behind it; the nodes
  * are Ready at their IPv6 addresses on /64 podCIDRs; the web app's pods get IPv6 addresses, its Service answers on
  * its IPv6 ClusterIP and NodePort from every node, a pod reaches another node's pod, and `kubectl exec` (the
- * apiserver to a kubelet) works; `cluster status` and `etcd backup` work; a second deploy all changes nothing.
+ * apiserver to a kubelet) works; `cluster status` and `etcd backup` work; `node add h4` by its IPv6 address (a fourth
+ * lab host, kept out of the cluster until then) and `node remove h4`; a second deploy all changes nothing.
  * Not proven here: flannel on IPv6 (its image cannot be fetched in the lab), dual stack, IPv6 VIPs for ex-lb, the
- * add-ons' pods (no images), and day-2 operations on IPv6 hosts (kube-cluster.lab.test runs those on IPv4).
+ * add-ons' pods (no images), and the other day-2 operations on IPv6 hosts (kube-cluster.lab.test runs them on IPv4).
  */
 const NAME = labTestName('t-ipv6');
 const HOSTS = ['h1', 'h2', 'h3'];
@@ -35,7 +36,7 @@ function sanIpv6(address: string): string {
   return `IP Address:${groups.map((g) => g.replace(/^0+(?=.)/, '').toUpperCase()).join(':')}`;
 }
 
-describeLab('an IPv6 Kubernetes cluster on v1.20.2 (3 lab hosts reached by IPv6: 1 master, 3 nodes)', () => {
+describeLab('an IPv6 Kubernetes cluster on v1.20.2 (lab hosts reached by IPv6: 1 master, 3 nodes, h4 added)', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-ipv6-lab-'));
   const cluster = path.join(cwd, 'clusters', 'v6');
   const labInventory = path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml');
@@ -58,15 +59,22 @@ describeLab('an IPv6 Kubernetes cluster on v1.20.2 (3 lab hosts reached by IPv6:
 
   test('lab up --ipv6, new --from-lab with IPv6 SERVICE_CIDR and CLUSTER_CIDR, deploy all', async () => {
     labStarted = true;
-    const up = await furrow(['lab', 'up', '--hosts', '3', '--name', NAME, '--ipv6'], { cwd, timeoutMs: 600_000 });
+    const up = await furrow(['lab', 'up', '--hosts', '4', '--name', NAME, '--ipv6'], { cwd, timeoutMs: 600_000 });
     expectExit(up, 0);
-    const inventory = YAML.parse(readFileSync(labInventory, 'utf8'));
-    address = Object.fromEntries(HOSTS.map((h) => [h, inventory.all.hosts[h].ansible_host as string]));
-    for (const h of HOSTS) expect(address[h]).toMatch(/^fd46:7572:\d+::1[1-3]$/);
+    const labHosts = YAML.parse(readFileSync(labInventory, 'utf8')).all.hosts;
+    address = Object.fromEntries([...HOSTS, 'h4'].map((h) => [h, labHosts[h].ansible_host as string]));
+    for (const h of [...HOSTS, 'h4']) expect(address[h]).toMatch(/^fd46:7572:\d+::1[1-4]$/);
     gateway = address.h1!.replace(/::11$/, '::1');
     // The lab's bundle (built once per machine; cached for every later test).
     expectExit(await furrow(['lab', 'kubernetes'], { cwd, timeoutMs: 1_800_000 }), 0);
     expectExit(await furrow(['new', cluster, '--from-lab', NAME], { cwd, timeoutMs: 900_000 }), 0);
+    // One master, and h4 kept out (node add brings it in later).
+    const inventoryFile = path.join(cluster, 'inventory.yml');
+    const inventory = YAML.parse(readFileSync(inventoryFile, 'utf8'));
+    inventory.all.children.kube_master.hosts = { h1: null };
+    delete inventory.all.hosts.h4;
+    delete inventory.all.children.kube_node.hosts.h4;
+    writeFileSync(inventoryFile, YAML.stringify(inventory));
     appendFileSync(
       path.join(cluster, 'config.yml'),
       `# An IPv6 cluster: Services and pods on IPv6 networks (/64 per node).\nSERVICE_CIDR: ${SERVICE_CIDR}\n` +
@@ -199,6 +207,41 @@ describeLab('an IPv6 Kubernetes cluster on v1.20.2 (3 lab hosts reached by IPv6:
     // Straight to h3: h1 routes h3's podCIDR to h3's IPv6 address.
     expect(await on('h1', `ip -6 route get ${to.status.podIP}`)).toContain(`via ${address.h3}`);
   }, 400_000);
+
+  test('node add h4 by its IPv6 address: Ready at it, every node routes its /64 podCIDR to it; node remove h4: ' +
+    'drained, gone from the cluster, the inventory and the routes', async () => {
+    const nodeCidr = async () =>
+      (
+        await kubectlJson<{ items: Array<{ metadata: { name: string }; spec: { podCIDR?: string } }> }>('get nodes')
+      ).items.find((n) => n.metadata.name === 'h4')?.spec.podCIDR;
+    let started = Date.now();
+    const added = await furrow(['node', 'add', 'h4', '--address', address.h4!, '-i', cluster], {
+      cwd,
+      timeoutMs: 900_000,
+    });
+    timings['node add'] = (Date.now() - started) / 1000;
+    expectExit(added, 0);
+    expect(added.stdout).toContain('node add: h4 is a node of the cluster');
+    expect(
+      await on('h1', `${KUBECTL} get node h4 -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}'`),
+    ).toBe(address.h4);
+    const cidr = await nodeCidr();
+    expect(cidr).toMatch(/^fd00:10:244:.*\/64$/);
+    for (const h of HOSTS)
+      expect([h, await on(h, 'ip -6 route show proto 211')]).toEqual([
+        h,
+        expect.stringContaining(`${cidr} via ${address.h4}`),
+      ]);
+    started = Date.now();
+    const removed = await furrow(['node', 'remove', 'h4', '-i', cluster, '--yes'], { cwd, timeoutMs: 900_000 });
+    timings['node remove'] = (Date.now() - started) / 1000;
+    expectExit(removed, 0);
+    expect(removed.stdout).toContain('node remove: h4 is no longer part of the cluster');
+    expect(await nodeCidr()).toBeUndefined();
+    expect(readFileSync(path.join(cluster, 'inventory.yml'), 'utf8')).not.toMatch(/\bh4\b/);
+    for (const h of HOSTS)
+      expect([h, await on(h, 'ip -6 route show proto 211')]).toEqual([h, expect.not.stringContaining(cidr!)]);
+  }, 900_000);
 
   test('a second deploy all changes nothing on any host', async () => {
     const started = Date.now();
