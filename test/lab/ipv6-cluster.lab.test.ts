@@ -17,9 +17,11 @@ import { type WebPods, webAppManifest } from './web-app.js';
  * are Ready at their IPv6 addresses on /64 podCIDRs; the web app's pods get IPv6 addresses, its Service answers on
  * its IPv6 ClusterIP and NodePort from every node, a pod reaches another node's pod, and `kubectl exec` (the
  * apiserver to a kubelet) works; `cluster status` and `etcd backup` work; `node add h4` by its IPv6 address (a fourth
- * lab host, kept out of the cluster until then) and `node remove h4`; a second deploy all changes nothing.
+ * lab host, kept out of the cluster until then) and `node remove h4`; then `etcd add h4` and `master add h4` by its
+ * IPv6 address; a second deploy all changes nothing.
  * Not proven here: flannel on IPv6 (its image cannot be fetched in the lab), dual stack, IPv6 VIPs for ex-lb, the
- * add-ons' pods (no images), and the other day-2 operations on IPv6 hosts (kube-cluster.lab.test runs them on IPv4).
+ * add-ons' pods (no images), and the other day-2 operations (removals of etcd members and masters, etcd restore,
+ * upgrade, CA rotation) on IPv6 hosts: kube-cluster.lab.test runs them on IPv4.
  */
 const NAME = labTestName('t-ipv6');
 const HOSTS = ['h1', 'h2', 'h3'];
@@ -36,7 +38,7 @@ function sanIpv6(address: string): string {
   return `IP Address:${groups.map((g) => g.replace(/^0+(?=.)/, '').toUpperCase()).join(':')}`;
 }
 
-describeLab('an IPv6 Kubernetes cluster on v1.20.2 (lab hosts reached by IPv6: 1 master, 3 nodes, h4 added)', () => {
+describeLab('an IPv6 Kubernetes cluster on v1.20.2 (lab hosts reached by IPv6: 1 master, 3 nodes; h4 added)', () => {
   const cwd = mkdtempSync(path.join(os.tmpdir(), 'furrow-ipv6-lab-'));
   const cluster = path.join(cwd, 'clusters', 'v6');
   const labInventory = path.join(cwd, '.furrow', `lab-${NAME}`, 'inventory.yml');
@@ -243,11 +245,39 @@ describeLab('an IPv6 Kubernetes cluster on v1.20.2 (lab hosts reached by IPv6: 1
       expect([h, await on(h, 'ip -6 route show proto 211')]).toEqual([h, expect.not.stringContaining(cidr!)]);
   }, 900_000);
 
+  test('etcd add h4 by its IPv6 address (a learner, promoted; every list carries its bracketed URL), then master add ' +
+    'h4: its apiserver answers at its IPv6 address and every kube-lb forwards to it', async () => {
+    const h4 = address.h4!;
+    let started = Date.now();
+    const etcd = await furrow(['etcd', 'add', 'h4', '--address', h4, '-i', cluster], { cwd, timeoutMs: 900_000 });
+    timings['etcd add'] = (Date.now() - started) / 1000;
+    expectExit(etcd, 0);
+    expect(etcd.stdout).toMatch(/^h4 etcd \| changed: Promote this member from learner to voting member/m);
+    expect(etcd.stdout).toContain('etcd add: h4 is a member of etcd');
+    for (const h of HOSTS) expect(await on(h, 'systemctl cat etcd')).toContain(`etcd-h4=https://[${h4}]:2380`);
+    expect(await on('h1', 'systemctl cat kube-apiserver')).toContain(`https://[${h4}]:2379`);
+    started = Date.now();
+    const master = await furrow(['master', 'add', 'h4', '--address', h4, '-i', cluster], { cwd, timeoutMs: 900_000 });
+    timings['master add'] = (Date.now() - started) / 1000;
+    expectExit(master, 0);
+    expect(master.stdout).toContain('master add: h4 is a master of the cluster');
+    expect(await on('h1', `${KUBECTL} --server=https://[${h4}]:6443 get --raw /readyz`)).toBe('ok');
+    for (const h of HOSTS)
+      expect([h, await on(h, 'cat /etc/kube-lb/kube-lb.conf')]).toEqual([
+        h,
+        expect.stringContaining(`server [${h4}]:6443`),
+      ]);
+    const endpoints = await kubectlJson<{ subsets: Array<{ addresses: Array<{ ip: string }> }> }>(
+      'get endpoints kubernetes',
+    );
+    expect(endpoints.subsets.flatMap((s) => s.addresses.map((a) => a.ip)).sort()).toEqual([address.h1, h4].sort());
+  }, 900_000);
+
   test('a second deploy all changes nothing on any host', async () => {
     const started = Date.now();
     const r = await furrow(['deploy', 'all', '-i', cluster], { cwd, timeoutMs: 900_000 });
     timings['re-run: deploy all'] = (Date.now() - started) / 1000;
     expectExit(r, 0);
-    expect(changedCounts(r)).toEqual({ h1: 0, h2: 0, h3: 0 });
+    expect(changedCounts(r)).toEqual({ h1: 0, h2: 0, h3: 0, h4: 0 });
   }, 900_000);
 });
