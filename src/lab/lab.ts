@@ -318,15 +318,12 @@ export async function labUp(
   const hostKeys = hosts.map((h) => generateSshKeyPair(`root@${h.name}`));
   const ipv6 = opts.ipv6 ?? false;
   const reachedAt = (h: LabHostLayout) => (ipv6 ? h.address6 : h.address);
+  const addressesOf = (h: LabHostLayout) => (ipv6 ? [h.address, h.address6] : [h.address]);
   // The lab knows its hosts' keys, so connections to it can check them strictly from the start.
   await writeFile(
     path.join(clientDir, 'known_hosts'),
     hosts
-      .flatMap((h, i) =>
-        (ipv6 ? [h.address, h.address6] : [h.address]).map(
-          (a) => `${a} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`,
-        ),
-      )
+      .flatMap((h, i) => addressesOf(h).map((a) => `${a} ${hostKeys[i]!.publicKey.split(' ').slice(0, 2).join(' ')}\n`))
       .join(''),
     { mode: 0o600 },
   );
@@ -343,7 +340,7 @@ export async function labUp(
     `booting ${hosts.length} host(s) on ${lab.bridge} (${lab.net}.0/24${ipv6 ? ` and ${ipv6Prefix(lab.net)}/64` : ''})`,
   );
   await createBridge(lab, ipv6);
-  const hostsLines = hosts.flatMap((h) => [`${h.address}\t${h.name}`, ...(ipv6 ? [`${h.address6}\t${h.name}`] : [])]);
+  const hostsLines = hosts.flatMap((h) => addressesOf(h).map((a) => `${a}\t${h.name}`));
   await Promise.all(
     hosts.map(async (h, i) => {
       await createHostNetwork(lab, h, ipv6);
