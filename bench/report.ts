@@ -252,7 +252,8 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
       '(paths, types, modes, sizes, owners, content hashes) is compared with the first run\'s: "same end state" ' +
       'means every run of both tools left every host identical.',
     "Workload 6, Furrow's `deploy all` on the lab cluster, writes its own report: " +
-      '[benchmarks-cluster.md](benchmarks-cluster.md).',
+      "[benchmarks-cluster.md](benchmarks-cluster.md); so does workload 7, kubeasz's steps 01 and 02 against " +
+      "Furrow's: [benchmarks-kubeasz.md](benchmarks-kubeasz.md).",
     '',
     ...runTable(
       info,
@@ -346,6 +347,9 @@ export function renderReport(info: RunInfo, results: WorkloadResult[]): string {
       'often as elsewhere.',
     "6. Furrow's `deploy all` on the lab cluster, first and no-change runs with each step's time, Furrow only: " +
       'bench/cluster.ts, reported in [benchmarks-cluster.md](benchmarks-cluster.md).',
+    "7. kubeasz's own steps 01 (prepare) and 02 (etcd), run offline from a kubeasz checkout (`--kubeasz DIR`), " +
+      "against Furrow's `deploy 01` and `deploy 02` on identical fresh hosts: bench/kubeasz.ts, reported in " +
+      '[benchmarks-kubeasz.md](benchmarks-kubeasz.md).',
     '',
   ].join('\n');
 }

@@ -2,14 +2,18 @@
  * `npm run bench`: Furrow against Ansible on the same lab hosts. Boots the bench lab (with python3
  * for Ansible), runs each workload with both tools alternately, checks both left the hosts the
  * same, writes docs/benchmarks.md, and always takes the lab down again.
- * Then workload 6, Furrow's deploy all on the lab cluster (bench/cluster.ts: docs/benchmarks-cluster.md).
- * Options: --runs N (default 3), --only 1,3 (workload ids), --write-docs (also for a partial run of 1 to 5).
+ * Then workload 6, Furrow's deploy all on the lab cluster (bench/cluster.ts: docs/benchmarks-cluster.md),
+ * and workload 7, kubeasz's steps 01 and 02 against Furrow's (bench/kubeasz.ts), when --kubeasz names a
+ * kubeasz checkout (docs/benchmarks-kubeasz.md).
+ * Options: --runs N (default 3), --only 1,3 (workload ids), --write-docs (also for a partial run of 1 to 5),
+ * --kubeasz DIR.
  */
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ansibleCommand, setupAnsible, type AnsibleSetup } from './ansible.js';
 import { CLUSTER_WORKLOAD, runClusterBench } from './cluster.js';
+import { KUBEASZ_WORKLOAD, runKubeaszBench } from './kubeasz.js';
 import { bootLab, hostStates, type Lab, raiseInotifyLimit, resetHosts, shutLab } from './lab.js';
 import { renderReport, type Phase, type PhaseResult, type RunInfo, type WorkloadResult } from './report.js';
 import {
@@ -31,16 +35,19 @@ interface Options {
   runs: number;
   only: number[] | undefined;
   writeDocs: boolean;
+  /** A kubeasz checkout, for workload 7. */
+  kubeasz: string | undefined;
 }
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { runs: 3, only: undefined, writeDocs: false };
+  const opts: Options = { runs: 3, only: undefined, writeDocs: false, kubeasz: undefined };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--runs') opts.runs = Number(argv[++i]);
     else if (arg === '--only') opts.only = (argv[++i] ?? '').split(',').map(Number);
     else if (arg === '--write-docs') opts.writeDocs = true;
-    else throw new Error(`unknown option '${arg}' (known: --runs N, --only 1,3, --write-docs)`);
+    else if (arg === '--kubeasz') opts.kubeasz = argv[++i];
+    else throw new Error(`unknown option '${arg}' (known: --runs N, --only 1,3, --write-docs, --kubeasz DIR)`);
   }
   if (!Number.isInteger(opts.runs) || opts.runs < 1) throw new Error('--runs takes a whole number of at least 1');
   return opts;
@@ -180,11 +187,18 @@ async function main(): Promise<void> {
   const wanted = (id: number) => !opts.only || opts.only.includes(id);
   const chosen = workloads().filter((w) => wanted(w.id));
   const cluster = wanted(CLUSTER_WORKLOAD);
-  if (!chosen.length && !cluster)
-    throw new Error(`--only ${opts.only?.join(',')}: no such workload (1 to ${CLUSTER_WORKLOAD})`);
+  const kubeasz = wanted(KUBEASZ_WORKLOAD);
+  if (!chosen.length && !cluster && !kubeasz)
+    throw new Error(`--only ${opts.only?.join(',')}: no such workload (1 to ${KUBEASZ_WORKLOAD})`);
+  if (kubeasz && opts.only && !opts.kubeasz)
+    throw new Error(
+      `workload ${KUBEASZ_WORKLOAD} needs --kubeasz DIR, a checkout of kubeasz (docs/benchmarks-kubeasz.md)`,
+    );
   await ensureControllerTools(log);
   if (chosen.length) await runFileWorkloads(chosen, opts, argv);
   if (cluster) await runClusterBench(opts.runs, log);
+  if (kubeasz && opts.kubeasz) await runKubeaszBench(opts.runs, opts.kubeasz, log);
+  else if (kubeasz) log(`workload ${KUBEASZ_WORKLOAD} (kubeasz) left out: --kubeasz DIR names a kubeasz checkout`);
 }
 
 main().catch((err: unknown) => {
