@@ -24,12 +24,26 @@ export interface CertDescription {
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Certificates parsed in this process, by their PEM text. A run reads the same CA and leaves for
+ * many tasks and hosts, and parsing is most of what a kept certificate costs the controller.
+ */
+const parsed = new Map<string, Certificate>();
+/** Past this many, the memo starts over (a run of a large cluster reads many leaves once each). */
+const PARSED_MEMO_MAX = 4096;
+
 export function parseCertificate(pem: string, where: string): Certificate {
+  const known = parsed.get(pem);
+  if (known) return known;
+  let cert: Certificate;
   try {
-    return new x509.X509Certificate(pem);
+    cert = new x509.X509Certificate(pem);
   } catch (err) {
     throw new FurrowError('module', `${where} is not a readable PEM certificate (${(err as Error).message})`);
   }
+  if (parsed.size >= PARSED_MEMO_MAX) parsed.clear();
+  parsed.set(pem, cert);
+  return cert;
 }
 
 /** Subjects as the library prints them: 'O=system:masters, CN=kubernetes-admin'. */

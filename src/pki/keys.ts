@@ -38,8 +38,25 @@ export async function generateKeyPair(type: KeyType): Promise<KeyPair> {
   return { type, privateKey: pair.privateKey, publicKey: pair.publicKey, privatePem };
 }
 
+/**
+ * Keys loaded in this process, by their PEM text: a run loads each CA's key for every leaf it
+ * checks. Only loads that worked are kept, so a bad key's error always names the file it came from.
+ */
+const loaded = new Map<string, Promise<KeyPair>>();
+const LOADED_MEMO_MAX = 4096;
+
 /** Loads a PEM private key (PKCS#8, or PKCS#1 / SEC1 as other tools write them); `where` names the file in errors. */
-export async function loadKeyPair(pem: string, where: string): Promise<KeyPair> {
+export function loadKeyPair(pem: string, where: string): Promise<KeyPair> {
+  const known = loaded.get(pem);
+  if (known) return known;
+  if (loaded.size >= LOADED_MEMO_MAX) loaded.clear();
+  const loading = readKeyPair(pem, where);
+  loaded.set(pem, loading);
+  loading.catch(() => loaded.delete(pem));
+  return loading;
+}
+
+async function readKeyPair(pem: string, where: string): Promise<KeyPair> {
   let keyObject: KeyObject;
   try {
     keyObject = createPrivateKey(pem);
