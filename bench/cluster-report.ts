@@ -14,6 +14,10 @@ export interface ClusterRun {
   cpuS: number;
   maxRssMb: number;
   machineCpuS: number;
+  /** CPU the lab hosts spent during the run (their cgroups): services, sshd sessions, commands. */
+  hostsCpuS: number;
+  /** The hosts' CPU over as long as the run, right after it, with no tool running (no-change runs). */
+  idleHostsCpuS?: number;
   changed: number;
   /** Seconds from the step's first play's start to its last play's end ("01 prepare": 3.1). */
   steps: Record<string, number>;
@@ -47,6 +51,40 @@ function phaseTable(runs: ClusterRun[]): string[] {
     );
   }
   return rows;
+}
+
+/**
+ * Where the no-change run's CPU went, and how busy that kept the machine: when the machine is busy
+ * all the run long, the run's wall time is its CPU divided by the cores, whoever spends it.
+ */
+function cpuBudget(runs: ClusterRun[], cores: number): string[] {
+  const of = runs.filter((r) => r.phase === 'no-change deploy all' && r.idleHostsCpuS !== undefined);
+  if (!of.length) return [];
+  const med = (f: (r: ClusterRun) => number) => median(of.map(f));
+  const wall = med((r) => r.wallS);
+  const furrowCpu = med((r) => r.cpuS);
+  const hosts = med((r) => r.hostsCpuS);
+  const idle = med((r) => r.idleHostsCpuS!);
+  const machine = med((r) => r.machineCpuS);
+  const busy = med((r) => r.machineCpuS / (r.wallS * cores));
+  return [
+    "## Where a no-change deploy all's CPU goes (medians)",
+    '',
+    '| | CPU (s) |',
+    '|---|---:|',
+    `| Furrow, the controller | ${s2(furrowCpu)} |`,
+    `| the lab hosts (their cgroups): services, sshd sessions, commands | ${s2(hosts)} |`,
+    `| of that, the hosts' own background: the same hosts as long right after, no tool running | ${s2(idle)} |`,
+    `| the whole machine (/proc/stat) | ${s2(machine)} |`,
+    `| the machine's capacity: wall x ${cores} cores | ${s2(wall * cores)} |`,
+    '',
+    `The machine was busy ${(busy * 100).toFixed(0)}% of the run (median of the runs). The controller and the ` +
+      `lab's hosts share its ${cores} cores, so the run is bound by CPU: the work the run causes, ` +
+      `${s2(machine - idle)} s of CPU, takes at least ${s2((machine - idle) / cores)} s on ${cores} cores, ` +
+      'however it is scheduled. A faster no-change run here has to cause less work: fewer processes on the ' +
+      'hosts, less CPU in the controller.',
+    '',
+  ];
 }
 
 function stepTable(runs: ClusterRun[]): string[] {
@@ -84,7 +122,8 @@ export function renderClusterReport(info: ClusterInfo, runs: ClusterRun[]): stri
     `Written by workload 6 of \`npm run bench\` (alone: \`npm run bench:cluster\`; bench/cluster.ts) on ` +
       `${info.date}; the whole run took ${info.durationMin.toFixed(1)} min. Timings are measured here, never ` +
       'asserted in a test. Furrow only: Ansible is measured against Furrow on the file workloads of ' +
-      "[benchmarks.md](benchmarks.md), and kubeasz's own steps are not run by the benchmark.",
+      "[benchmarks.md](benchmarks.md), and kubeasz's steps 01 and 02 on " +
+      '[benchmarks-kubeasz.md](benchmarks-kubeasz.md); kubeasz is not run here.',
     '',
     `Each of the ${info.runs} rounds boots ${info.hosts} fresh lab hosts, makes the cluster folder as ` +
       '[lab.md](lab.md) does (`furrow new DIR --from-lab NAME`: the lab bundle preloaded, untimed), then times ' +
@@ -104,6 +143,7 @@ export function renderClusterReport(info: ClusterInfo, runs: ClusterRun[]): stri
       "hosts' own work (etcd, the apiserver, kubelets, their sshd and commands), which shares the controller's " +
       `${info.cores} cores here.`,
     '',
+    ...cpuBudget(runs, info.cores),
     '## Steps (medians)',
     '',
     'A step is one playbook of `deploy all`. `deploy all` runs its steps as one graph, so a host goes on to the ' +

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { CLUSTER_PHASES, type ClusterPhase, type ClusterRun, renderClusterReport } from './cluster-report.js';
+import { hostsCpuSince, labHostsCpuS } from './lab.js';
 import { describeMachine, furrow, FURROW_CLI, outputTail, REPO, timedRun } from './tools.js';
 
 const LAB = 'bench-k8s';
@@ -55,6 +56,7 @@ interface Event {
  * time is from its first play's start to its last play's end (steps overlap: deploy all is one graph).
  */
 async function timedDeploy(clusterDir: string, cwd: string, phase: ClusterPhase, logFile: string): Promise<ClusterRun> {
+  const hostsBefore = await labHostsCpuS(LAB);
   const started = performance.now();
   const stamped: Array<{ at: number; event: Event }> = [];
   let rest = '';
@@ -70,6 +72,7 @@ async function timedDeploy(clusterDir: string, cwd: string, phase: ClusterPhase,
     rest = lines.pop() ?? '';
     for (const line of lines) if (line.trim()) stamped.push({ at, event: JSON.parse(line) as Event });
   });
+  const hostsCpuS = hostsCpuSince(hostsBefore, await labHostsCpuS(LAB));
   const code = output.code;
   const end = stamped.find((s) => s.event.kind === 'run_end')?.event;
   const hosts = Object.values(end?.recap ?? {});
@@ -90,9 +93,17 @@ async function timedDeploy(clusterDir: string, cwd: string, phase: ClusterPhase,
   return {
     phase,
     ...cost,
+    hostsCpuS,
     changed,
     steps: Object.fromEntries([...spans].map(([step, s]) => [step, s.to - s.from])),
   };
+}
+
+/** The hosts' CPU over `seconds` while no tool runs: the cluster's own background. */
+async function idleHostsCpuS(seconds: number): Promise<number> {
+  const before = await labHostsCpuS(LAB);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  return hostsCpuSince(before, await labHostsCpuS(LAB));
 }
 
 export async function runClusterBench(runs: number, log: (line: string) => void): Promise<void> {
@@ -107,6 +118,8 @@ export async function runClusterBench(runs: number, log: (line: string) => void)
       for (const phase of CLUSTER_PHASES) {
         const logFile = path.join(cwd, `round${round}-${phase.replaceAll(' ', '-')}.log`);
         const run = await timedDeploy(dir, cwd, phase, logFile);
+        // What the hosts spend on their own (etcd, the apiserver, kubelets) over as long, right after.
+        if (phase === 'no-change deploy all') run.idleHostsCpuS = await idleHostsCpuS(run.wallS);
         results.push(run);
         log(
           `workload 6 round ${round}/${runs} ${phase.padEnd(20)} ${run.wallS.toFixed(2)} s ` +

@@ -4,6 +4,7 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { labLayout } from '../src/lab/layout.js';
 import { furrow } from './tools.js';
 import { STATE_LISTING } from './workloads.js';
 
@@ -76,4 +77,38 @@ export async function raiseInotifyLimit(log: (line: string) => void): Promise<()
   log(`raising fs.inotify.max_user_instances from ${before} to ${WANTED_INSTANCES} for the run`);
   await writeFile(INOTIFY_INSTANCES, String(WANTED_INSTANCES));
   return async () => writeFile(INOTIFY_INSTANCES, String(before));
+}
+
+/**
+ * CPU seconds each host of a running lab has spent since it booted: every process in it, its
+ * services and the sshd sessions and commands a tool runs there. Read from the host's own cgroup,
+ * which `lab up` records in the lab's state.json (cgroup v1 cpuacct.usage in ns, or v2 cpu.stat).
+ */
+export async function labHostsCpuS(labName: string): Promise<Map<string, number>> {
+  const state = JSON.parse(await readFile(path.join(labLayout(labName).dir, 'state.json'), 'utf8')) as {
+    hosts: Array<{ name: string; cgroups?: string[] }>;
+  };
+  const used = new Map<string, number>();
+  for (const host of state.hosts) used.set(host.name, await cgroupCpuS(host.cgroups ?? [], host.name));
+  return used;
+}
+
+async function cgroupCpuS(dirs: string[], host: string): Promise<number> {
+  for (const dir of dirs) {
+    const v1 = await readFile(path.join(dir, 'cpuacct.usage'), 'utf8').catch(() => undefined);
+    if (v1 !== undefined) return Number(v1.trim()) / 1e9;
+  }
+  for (const dir of dirs) {
+    const v2 = await readFile(path.join(dir, 'cpu.stat'), 'utf8').catch(() => undefined);
+    const usec = v2 && /^usage_usec (\d+)$/m.exec(v2)?.[1];
+    if (usec) return Number(usec) / 1e6;
+  }
+  throw new Error(`lab host ${host}: no cgroup with cpuacct.usage or cpu.stat among ${dirs.join(', ')}`);
+}
+
+/** The CPU seconds spent between two readings of labHostsCpuS, summed over the hosts. */
+export function hostsCpuSince(before: Map<string, number>, after: Map<string, number>): number {
+  let sum = 0;
+  for (const [host, s] of after) sum += s - (before.get(host) ?? s);
+  return sum;
 }

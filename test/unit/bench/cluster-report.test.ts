@@ -19,6 +19,8 @@ const run = (phase: ClusterRun['phase'], wallS: number, steps: Record<string, nu
   cpuS: wallS / 10,
   maxRssMb: 120,
   machineCpuS: wallS,
+  hostsCpuS: wallS / 2,
+  ...(phase === 'no-change deploy all' ? { idleHostsCpuS: wallS / 20 } : {}),
   changed: phase === 'first deploy all' ? 196 : 0,
   steps,
 });
@@ -44,5 +46,21 @@ describe('cluster bench report', () => {
     ]);
     expect(text).toContain('| first deploy all | 60.00 | 8.00 | 2.00 | 1.00 |');
     expect(text).toContain('Each of the 3 rounds boots 3 fresh lab hosts');
+    const budget = text.slice(text.indexOf("## Where a no-change deploy all's CPU goes"), text.indexOf('## Steps'));
+    expect(budget.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| |'))).toEqual([
+      '| Furrow, the controller | 0.40 |',
+      '| the lab hosts (their cgroups): services, sshd sessions, commands | 2.00 |',
+      "| of that, the hosts' own background: the same hosts as long right after, no tool running | 0.20 |",
+      '| the whole machine (/proc/stat) | 4.00 |',
+      "| the machine's capacity: wall x 2 cores | 8.00 |",
+    ]);
+    expect(budget).toContain('busy 50% of the run');
+    expect(budget).toContain('3.80 s of CPU, takes at least 1.90 s on 2 cores');
+  });
+
+  test('no CPU budget section without an idle reading (a report from runs before it was measured)', () => {
+    const runs = [run('no-change deploy all', 4, {})];
+    delete runs[0]!.idleHostsCpuS;
+    expect(renderClusterReport(info, runs)).not.toContain("## Where a no-change deploy all's CPU goes");
   });
 });
