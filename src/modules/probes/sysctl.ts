@@ -20,7 +20,10 @@ export function procPath(key: string): string {
 
 export const sysctlState = {
   // Output: one `live <key>\t<value>` or `missing <key>` line per key, then `@file` and the
-  // file's lines each prefixed with '|' (so any text parses), or `@nofile`.
+  // file's lines each prefixed with '|' (so any text parses), or `@nofile`. The file is read by
+  // the shell's own `read` (it was sed: a no-change run probes once per sysctl task, and each
+  // process counts). /proc/sys is not: many of its files answer only a read from offset 0, and
+  // sh's `read` takes one byte at a time, so `tr` reads them whole.
   command(keys: string[], file: string): string {
     const lines = keys.map((key) => {
       const p = procPath(key);
@@ -29,7 +32,10 @@ export const sysctlState = {
         sh`printf 'missing %s\\n' ${key}; fi`
       );
     });
-    lines.push(sh`if [ -f ${file} ]; then echo @file; sed 's/^/|/' ${file}; else echo @nofile; fi`);
+    lines.push(
+      sh`if [ -f ${file} ]; then echo @file; ` +
+        sh`while IFS= read -r l || [ -n "$l" ]; do printf '|%s\\n' "$l"; done < ${file}; else echo @nofile; fi`,
+    );
     return lines.join('\n');
   },
 

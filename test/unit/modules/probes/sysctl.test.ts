@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { procPath, probeSysctl, sysctlState } from '../../../../src/modules/probes/sysctl.js';
 import { cannedConnection } from '../support/hosts.js';
 
@@ -36,6 +40,27 @@ describe('sysctl probe', () => {
     expect(conn.commands[0]).toContain(
       `if [ -r '/proc/sys/net/core/somaxconn' ] && v=$(tr '\\n\\t' '  ' < '/proc/sys/net/core/somaxconn')`,
     );
-    expect(conn.commands[0]).toContain(`sed 's/^/|/' '/etc/sysctl.d/9 '\\''x'\\''.conf'`);
+    expect(conn.commands[0]).toContain(`done < '/etc/sysctl.d/9 '\\''x'\\''.conf'`);
+  });
+
+  test('the script, run by sh: a value whole with its tabs as spaces, the file back as it is', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-sysctl-probe-'));
+    try {
+      const file = path.join(dir, "9 'x'.conf");
+      // Backslashes, leading blanks and a last line without its newline come back unchanged.
+      const text = '# ours\n  net.ipv4.ip_forward = 1\n\nkernel.x = a\\tb\nlast = 2';
+      writeFileSync(file, text);
+      const run = (keys: string[], f: string) =>
+        sysctlState.parse(execFileSync('/bin/sh', ['-c', sysctlState.command(keys, f)], { encoding: 'utf8' }));
+      const state = run(['net.ipv4.tcp_rmem', 'kernel/ostype', 'net.nope.missing'], file);
+      // The kernel prints tcp_rmem with tabs between its three numbers.
+      expect(state.live.get('net.ipv4.tcp_rmem')).toMatch(/^\d+ \d+ \d+$/);
+      expect(state.live.get('kernel/ostype')).toBe('Linux');
+      expect(state.live.get('net.nope.missing')).toBeNull();
+      expect(state.file).toBe(`${text}\n`);
+      expect(run([], path.join(dir, 'absent.conf')).file).toBeNull();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
