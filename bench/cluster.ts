@@ -9,27 +9,22 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { CLUSTER_PHASES, type ClusterPhase, type ClusterRun, renderClusterReport } from './cluster-report.js';
-import { hostsCpuSince, labHostsCpuS } from './lab.js';
-import { describeMachine, furrow, FURROW_CLI, outputTail, REPO, timedRun } from './tools.js';
+import { hostsCpuSince, labHostsCpuS, shutLab } from './lab.js';
+import { describeMachine, FURROW_CLI, mustFurrow, outputTail, REPO, timedRun } from './tools.js';
 
 const LAB = 'bench-k8s';
 const HOSTS = 3;
 
 export const CLUSTER_WORKLOAD = 6;
 
-async function must(args: string[], cwd: string): Promise<void> {
-  const r = await furrow(args, cwd);
-  if (r.code !== 0) throw new Error(`furrow ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
-}
-
 /** A fresh lab and its cluster folder (bundle preloaded), as docs/lab.md's four commands make them. */
 async function freshCluster(cwd: string): Promise<string> {
   // The same name from the same folder: lab up takes down the previous round's hosts first.
-  await must(['lab', 'up', '--hosts', String(HOSTS), '--name', LAB], cwd);
-  await must(['lab', 'kubernetes'], cwd);
+  await mustFurrow(['lab', 'up', '--hosts', String(HOSTS), '--name', LAB], cwd);
+  await mustFurrow(['lab', 'kubernetes'], cwd);
   const dir = path.join(cwd, 'cluster');
   await rm(dir, { recursive: true, force: true });
-  await must(['new', dir, '--from-lab', LAB], cwd);
+  await mustFurrow(['new', dir, '--from-lab', LAB], cwd);
   return dir;
 }
 
@@ -135,8 +130,7 @@ export async function runClusterBench(runs: number, log: (line: string) => void)
     await writeFile(path.join(REPO, 'docs', 'benchmarks-cluster.md'), report);
     log('results written to docs/benchmarks-cluster.md');
   } finally {
-    const down = await furrow(['lab', 'down', '--name', LAB], cwd);
-    log(down.code === 0 ? `lab '${LAB}' is down` : `furrow lab down failed (exit ${down.code}): ${down.stderr.trim()}`);
+    await shutLab(cwd, log, LAB);
     await rm(cwd, { recursive: true, force: true });
   }
 }

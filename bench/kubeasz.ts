@@ -15,10 +15,13 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { type KubeaszInfo, type KubeaszRun, KUBEASZ_PHASES, renderKubeaszReport } from './kubeasz-report.js';
 import { kubeaszConfig, kubeaszHosts, kubeaszVersion, machineWideSysctls } from './kubeasz-files.js';
+import { shutLab } from './lab.js';
 import {
+  aptInstall,
   describeMachine,
   furrow,
   FURROW_CLI,
+  mustFurrow,
   mustRun,
   outputTail,
   readRecap,
@@ -80,20 +83,9 @@ type Tool = 'kubeasz' | 'furrow';
 
 const log0 = (log: (line: string) => void) => (line: string) => log(`workload ${KUBEASZ_WORKLOAD}: ${line}`);
 
-async function must(args: string[], cwd: string): Promise<string> {
-  const r = await furrow(args, cwd);
-  if (r.code !== 0) throw new Error(`furrow ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
-  return r.stdout;
-}
-
-async function ensureKubeaszTools(log: (line: string) => void): Promise<void> {
+function ensureKubeaszTools(log: (line: string) => void): Promise<void> {
   const missing = [...new Set(CONTROLLER_NEEDS.filter((n) => !existsSync(n.file)).map((n) => n.pkg))];
-  if (!missing.length) return;
-  log(`installing ${missing.join(', ')} from Debian's packages (kubeasz needs them on the controller)`);
-  await mustRun('apt-get', ['update', '-qq'], 'apt-get update');
-  await mustRun('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing], 'installing', {
-    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
-  });
+  return aptInstall(missing, "from Debian's packages (kubeasz needs them on the controller)", log);
 }
 
 interface LabHosts {
@@ -109,13 +101,13 @@ interface LabHosts {
 /** Fresh hosts and their cluster folder, made the same way for both tools (untimed). */
 async function freshHosts(cwd: string): Promise<LabHosts> {
   // The same name from the same folder: lab up takes down the previous hosts first.
-  await must(
+  await mustFurrow(
     ['lab', 'up', '--hosts', String(HOSTS), '--name', LAB, '--packages', KUBEASZ_HOST_PACKAGES.join(',')],
     cwd,
   );
   const clusterDir = path.join(cwd, 'cluster');
   await rm(clusterDir, { recursive: true, force: true });
-  await must(['new', clusterDir, '--from-lab', LAB], cwd);
+  await mustFurrow(['new', clusterDir, '--from-lab', LAB], cwd);
   const labDir = path.join(cwd, '.furrow', `lab-${LAB}`);
   const inventory = path.join(labDir, 'inventory.yml');
   const doc = YAML.parse(await readFile(inventory, 'utf8')) as {
@@ -330,7 +322,8 @@ async function checkoutInfo(checkout: string): Promise<{ version: string; sysctl
 
 export async function runKubeaszBench(runs: number, checkout: string, log: (line: string) => void): Promise<void> {
   const say = log0(log);
-  const { version, sysctls } = await checkoutInfo(path.resolve(checkout));
+  const dir = path.resolve(checkout);
+  const { version, sysctls } = await checkoutInfo(dir);
   await ensureKubeaszTools(say);
   const machine = await describeMachine();
   const startedAt = Date.now();
@@ -338,12 +331,12 @@ export async function runKubeaszBench(runs: number, checkout: string, log: (line
   const results: KubeaszRun[] = [];
   const machineChanges = new Set<string>();
   try {
-    await must(['lab', 'kubernetes'], work);
+    await mustFurrow(['lab', 'kubernetes'], work);
     for (let round = 1; round <= runs; round++) {
       const order: Tool[] = round % 2 ? ['kubeasz', 'furrow'] : ['furrow', 'kubeasz'];
       for (const tool of order) {
         say(`round ${round}/${runs}: ${tool} on ${HOSTS} fresh lab hosts (lab '${LAB}')`);
-        const turnResult = await turn(tool, round, { checkout: path.resolve(checkout), work, sysctls, log: say });
+        const turnResult = await turn(tool, round, { checkout: dir, work, sysctls, log: say });
         results.push(...turnResult.runs);
         for (const c of turnResult.machineChanges) machineChanges.add(c.replace(/ .*/, ''));
       }
@@ -366,8 +359,7 @@ export async function runKubeaszBench(runs: number, checkout: string, log: (line
     await writeFile(path.join(REPO, 'docs', 'benchmarks-kubeasz.md'), report);
     say('results written to docs/benchmarks-kubeasz.md');
   } finally {
-    const down = await furrow(['lab', 'down', '--name', LAB], work);
-    say(down.code === 0 ? `lab '${LAB}' is down` : `furrow lab down failed (exit ${down.code}): ${down.stderr.trim()}`);
+    await shutLab(work, say, LAB);
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { labLayout } from '../src/lab/layout.js';
-import { furrow } from './tools.js';
+import { furrow, mustFurrow } from './tools.js';
 import { STATE_LISTING } from './workloads.js';
 
 export const LAB_NAME = 'bench';
@@ -18,15 +18,15 @@ export interface Lab {
 
 export async function bootLab(cwd: string, hosts: number, log: (line: string) => void): Promise<Lab> {
   log(`booting ${hosts} lab host(s) (lab '${LAB_NAME}', with python3)`);
-  const r = await furrow(['lab', 'up', '--hosts', String(hosts), '--name', LAB_NAME, '--packages', 'python3'], cwd);
-  if (r.code !== 0) throw new Error(`furrow lab up failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
+  await mustFurrow(['lab', 'up', '--hosts', String(hosts), '--name', LAB_NAME, '--packages', 'python3'], cwd);
   const dir = path.join(cwd, '.furrow', `lab-${LAB_NAME}`);
   return { cwd, inventory: path.join(dir, 'inventory.yml'), knownHosts: path.join(dir, 'known_hosts') };
 }
 
-export async function shutLab(cwd: string, log: (line: string) => void): Promise<void> {
-  const r = await furrow(['lab', 'down', '--name', LAB_NAME], cwd);
-  log(r.code === 0 ? `lab '${LAB_NAME}' is down` : `furrow lab down failed (exit ${r.code}): ${r.stderr.trim()}`);
+/** Takes a bench lab down; a failure is logged, not thrown (it runs in finally blocks). */
+export async function shutLab(cwd: string, log: (line: string) => void, name = LAB_NAME): Promise<void> {
+  const r = await furrow(['lab', 'down', '--name', name], cwd);
+  log(r.code === 0 ? `lab '${name}' is down` : `furrow lab down failed (exit ${r.code}): ${r.stderr.trim()}`);
 }
 
 interface ExecLine {

@@ -59,6 +59,13 @@ export function furrow(args: string[], cwd: string): Promise<Output> {
   return runProcess(process.execPath, [FURROW_CLI, ...args], { cwd });
 }
 
+/** furrow with these arguments, which must exit 0: the harness's own steps (lab up, new, ...). */
+export async function mustFurrow(args: string[], cwd: string): Promise<Output> {
+  const r = await furrow(args, cwd);
+  if (r.code !== 0) throw new Error(`furrow ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.slice(-3000)}`);
+  return r;
+}
+
 /** One timed run of a tool as the controller sees it. */
 export interface Measurement {
   wallS: number;
@@ -169,16 +176,21 @@ export function readRecap(tool: Tool, stdout: string): { hosts: number; changed:
 
 /** Installs what the harness needs on the controller from Debian's packages, if missing. */
 export async function ensureControllerTools(log: (line: string) => void): Promise<void> {
-  const missing = [
-    ...(existsSync('/usr/bin/ansible-playbook') ? [] : ['ansible-core']),
-    ...(existsSync(GNU_TIME) ? [] : ['time']),
-  ];
-  if (!missing.length) return;
-  log(`installing ${missing.join(', ')} from Debian's packages`);
+  await aptInstall(
+    [...(existsSync('/usr/bin/ansible-playbook') ? [] : ['ansible-core']), ...(existsSync(GNU_TIME) ? [] : ['time'])],
+    "from Debian's packages",
+    log,
+  );
+}
+
+/** Installs these Debian packages on the controller (none: nothing to do); `why` ends the log line. */
+export async function aptInstall(packages: string[], why: string, log: (line: string) => void): Promise<void> {
+  if (!packages.length) return;
+  log(`installing ${packages.join(', ')} ${why}`);
   await mustRun('apt-get', ['update', '-qq'], 'apt-get update');
   await mustRun(
     'apt-get',
-    ['install', '-y', '-qq', '--no-install-recommends', ...missing],
+    ['install', '-y', '-qq', '--no-install-recommends', ...packages],
     'installing controller tools',
     {
       env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },

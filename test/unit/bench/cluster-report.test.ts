@@ -1,13 +1,8 @@
 import { type ClusterInfo, type ClusterRun, renderClusterReport } from '../../../bench/cluster-report.js';
+import { MACHINE } from './machine.js';
 
 const info: ClusterInfo = {
-  date: '2026-12-05T23:00:00Z',
-  machine: '2 cores',
-  cores: 2,
-  kernel: 'Linux',
-  loadAverage: '0.1',
-  node: 'v20',
-  furrow: '0.1.0',
+  ...MACHINE,
   runs: 3,
   hosts: 3,
   durationMin: 5,

@@ -1,5 +1,6 @@
 import { kubeaszConfig, kubeaszHosts, kubeaszVersion, machineWideSysctls } from '../../../bench/kubeasz-files.js';
 import { type KubeaszInfo, type KubeaszRun, renderKubeaszReport } from '../../../bench/kubeasz-report.js';
+import { MACHINE } from './machine.js';
 
 /** The shape of kubeasz 3.7.0's example/hosts.multi-node, shortened. */
 const EXAMPLE_HOSTS = `# 'etcd' cluster should have odd member(s) (1,3,5,...)
@@ -92,13 +93,7 @@ describe('kubeasz files', () => {
 });
 
 const info: KubeaszInfo = {
-  date: '2026-12-06T10:00:00Z',
-  machine: '2 cores',
-  cores: 2,
-  kernel: 'Linux',
-  loadAverage: '0.1',
-  node: 'v20',
-  furrow: '0.1.0',
+  ...MACHINE,
   runs: 3,
   hosts: 3,
   kubeasz: '3.7.0',

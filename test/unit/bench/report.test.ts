@@ -1,17 +1,12 @@
 import { renderReport, type RunInfo, type WorkloadResult } from '../../../bench/report.js';
 import type { Measurement } from '../../../bench/tools.js';
 import { workloads } from '../../../bench/workloads.js';
+import { MACHINE } from './machine.js';
 
 const info: RunInfo = {
-  date: '2026-12-05T20:00:00Z',
-  machine: '2 cores',
-  cores: 2,
-  kernel: 'Linux',
-  loadAverage: '0.1',
-  node: 'v20',
+  ...MACHINE,
   ansible: 'ansible-playbook [core 2.14.18]',
   ansibleSettings: '',
-  furrow: '0.1.0',
   runs: 3,
   openFiles: '20000',
   command: 'npm run bench',
