@@ -28,8 +28,11 @@ export async function deployCluster(
   if (steps.some((s) => s.name === 'network')) checkNetworkInput(cluster);
   // The VIP goes into the apiserver certificate (04) as well as into keepalived (10).
   if (steps.some((s) => s.name === 'master' || s.name === 'ex-lb')) checkExLbInput(cluster, inventory);
-  // A listing touches no host, so it does not ask the hosts either.
-  if (!list) await checkHostsTrustFolderCas(cluster, run);
+  // A listing touches no host, so it does not ask the hosts either. The check runs on the run's
+  // own connections (one per host), before its first task.
+  const options: ClusterRunOptions = list
+    ? run
+    : { ...run, beforeTasks: (hosts) => checkHostsTrustFolderCas(cluster, hosts) };
   return withClusterRepo(
     cluster,
     inventory,
@@ -37,7 +40,7 @@ export async function deployCluster(
       runOnCluster(
         cluster,
         steps.map((s) => s.playbook),
-        run,
+        options,
         // A preloaded bundle (<cluster>/bundle/) supplies the binaries and the images.
         roleVars(cluster, inventory, bundle, repo),
         list,

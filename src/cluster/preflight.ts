@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { runAdhoc, type AdhocOptions } from '../engine/adhoc.js';
 import { InputError } from '../engine/errors.js';
+import type { ReachedHost } from '../engine/run/runner.js';
 import { sh } from '../engine/shell.js';
 import { CA, certPath } from '../pki/index.js';
 import { fingerprints, trustPath } from '../pki/trust.js';
@@ -106,25 +106,19 @@ export function describeMismatches(mismatches: CaMismatch[]): string {
 
 /**
  * A cluster folder whose pki/ is not the one the hosts trust (a lost or re-created folder) would put
- * certificates from another CA on running members and split them. Stops the deploy before it
- * touches a host. Hosts that cannot be reached are left to the run, which reports them.
+ * certificates from another CA on running members and split them. Run as the run's `beforeTasks`:
+ * on its own connections, before any task, so the deploy stops before it touches a host. Hosts
+ * that cannot be reached, or cannot be read, are left to the run, which reports them.
  */
-export async function checkHostsTrustFolderCas(
-  cluster: Cluster,
-  o: { limit?: string; strictHostKeys?: boolean; connection?: AdhocOptions['connection'] },
-): Promise<void> {
-  const cas = trustedCas(cluster.config);
-  const results = await runAdhoc({
-    inventory: cluster.inventory,
-    // --limit is a host pattern itself: only the hosts the run may touch are asked.
-    pattern: o.limit ?? 'all',
-    command: hostCasScript(cas.map((c) => c.hostPath)),
-    become: true,
-    ...(o.strictHostKeys ? { strictHostKeys: true } : {}),
-    ...(o.connection ? { connection: o.connection } : {}),
-  });
-  const onHosts = new Map(results.filter((r) => r.status === 'ok').map((r) => [r.host, parseHostCas(r.stdout)]));
-  const mismatches = compareCas(cluster, onHosts);
+export async function checkHostsTrustFolderCas(cluster: Cluster, hosts: ReachedHost[]): Promise<void> {
+  const script = hostCasScript(trustedCas(cluster.config).map((c) => c.hostPath));
+  const read = await Promise.all(
+    hosts.map(async ({ name, conn }) => {
+      const r = await conn.exec(script, { become: true }).catch(() => undefined);
+      return r?.code === 0 ? ([[name, parseHostCas(r.stdout.toString())]] as const) : [];
+    }),
+  );
+  const mismatches = compareCas(cluster, new Map(read.flat()));
   if (!mismatches.length) return;
   throw new InputError(
     { file: cluster.pkiDir },

@@ -3,7 +3,6 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import { ConnectionPool, connectionSpecFromVars, DEFAULT_KNOWN_HOSTS } from '../connections/index.js';
-import { HostBusyError } from '../connections/host-lock.js';
 import type { Connection, ConnectionSpec } from '../connections/types.js';
 import type { SpecDefaults } from '../connections/index.js';
 import { InputError, EXIT } from '../errors.js';
@@ -60,7 +59,19 @@ export interface RunOptions {
   rolesPath?: string[];
   /** Below the inventory's own (Ansible's -u, -b, -k, -K): login user, become, SSH and become passwords. */
   connection?: Pick<SpecDefaults, 'user' | 'become' | 'password' | 'becomePassword'>;
+  /**
+   * Read-only checks on the run's hosts, over the run's own connections, once they are open (and
+   * locked) and before any task: a throw (an InputError: exit 2) ends the run with no host changed.
+   * Hosts that cannot be reached are left out; the run reports them where their first task is.
+   */
+  beforeTasks?: (hosts: ReachedHost[]) => Promise<void>;
   reporters: Reporter[];
+}
+
+/** A host of the run and its open connection. */
+export interface ReachedHost {
+  name: string;
+  conn: Connection;
 }
 
 export interface RunSummary {
@@ -222,6 +233,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
   });
   for (const message of resume?.warnings ?? []) reporter.onEvent({ kind: 'warning', message });
   let aborted = false;
+  let tasksBegan = false;
   try {
     if (!run.check) {
       unlock = await lockRunHosts([...hosts.keys()], {
@@ -231,6 +243,8 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
         connect: (name) => run.connect(name),
       });
     }
+    if (opts.beforeTasks) await opts.beforeTasks(await reachedHosts(run, [...hosts.keys()]));
+    tasksBegan = true;
     if (opts.joinPlays === false) aborted = await runFlow(run, plays, resume);
     else {
       for (const [index, prepared] of plays.entries()) {
@@ -241,7 +255,7 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
   } catch (err) {
     await reporter.close(); // the journal's file, kept open for the run
     // Nothing ran: the journal must not become the "last run" that --resume starts from.
-    if (err instanceof HostBusyError) rmSync(journal.file, { force: true });
+    if (!tasksBegan) rmSync(journal.file, { force: true });
     throw err;
   } finally {
     await unlock();
@@ -258,4 +272,10 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
         ? EXIT.unreachable
         : EXIT.ok;
   return { runId, journal: journal.file, recap, exitCode };
+}
+
+/** The hosts whose connection opens; the others are left to the run, which reports them. */
+async function reachedHosts(run: RunContext, names: string[]): Promise<ReachedHost[]> {
+  const reached = await Promise.all(names.map((name) => run.connect(name).then((conn) => ({ name, conn }), () => null)));
+  return reached.filter((h): h is ReachedHost => h !== null);
 }

@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { InputError } from '../../../src/engine/errors.js';
 import type { Reporter, RunEvent } from '../../../src/engine/events.js';
 import { runPlaybook } from '../../../src/engine/run/runner.js';
 import { modules } from '../../../src/modules/index.js';
@@ -431,4 +432,38 @@ ${dirs}
     expect(statuses(again.r)).toEqual({ ...statuses(first.r), 'Dir 1': 'ok', 'f is a file now': 'ok' });
     expect(readFileSync(f, 'utf8')).toBe('one\ntwo\nthree\n');
   });
+
+  test('beforeTasks gets every host on its open connection before any task; its throw ends the run there', async () => {
+    const yaml = `- hosts: all
+  tasks:
+    - name: Touch
+      file: {path: "{{ work }}/{{ inventory_hostname }}", state: touch}
+`;
+    const seen: string[] = [];
+    const ok = await play(yaml, {
+      beforeTasks: async (hosts) => {
+        for (const { name, conn } of hosts) {
+          const r = await conn.exec(`ls ${work}`);
+          seen.push(`${name}:${r.stdout.toString().trim()}`);
+        }
+      },
+    });
+    expect(ok.summary.exitCode).toBe(0);
+    // Asked before the first task: no host had touched its file yet.
+    expect(seen.sort()).toEqual(['a:', 'b:', 'c:']);
+    rmSync(work, { recursive: true, force: true });
+    mkdirSync(work, { recursive: true });
+    const runs = path.join(dir, 'runs');
+    const journals = readdirSync(runs).length;
+    const refused = play(yaml, {
+      beforeTasks: async () => {
+        throw new InputError({ file: inventory }, 'the hosts are not the ones this folder knows');
+      },
+    });
+    await expect(refused).rejects.toThrow(/not the ones this folder knows/);
+    expect(readdirSync(work)).toEqual([]);
+    // Nothing ran, so the journal is gone: --resume never starts from this run.
+    expect(readdirSync(runs).length).toBe(journals);
+  });
 });
+
