@@ -1,5 +1,6 @@
 import type { HostRecap } from '../events.js';
 import type { Task } from '../playbook/types.js';
+import type { TaskScope } from './scope.js';
 
 /** Everything the run knows about one host: its facts, results and counts (connections: RunContext.connect). */
 export class HostState {
@@ -13,6 +14,8 @@ export class HostState {
   rescued = 0;
   /** The tasks after the one running, in the list the host walks: what a read-ahead may look at. */
   ahead?: { tasks: Task[]; from: number };
+  /** While a loop runs: its task and the scopes of the items after the running one, read ahead first. */
+  loopRest?: { task: Task; scopes: TaskScope[] };
   private firstAt?: number;
 
   constructor(readonly name: string) {}

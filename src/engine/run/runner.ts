@@ -276,6 +276,13 @@ export async function runPlaybook(opts: RunOptions): Promise<RunSummary> {
 
 /** The hosts whose connection opens; the others are left to the run, which reports them. */
 async function reachedHosts(run: RunContext, names: string[]): Promise<ReachedHost[]> {
-  const reached = await Promise.all(names.map((name) => run.connect(name).then((conn) => ({ name, conn }), () => null)));
+  const reached = await Promise.all(
+    names.map((name) =>
+      run.connect(name).then(
+        (conn) => ({ name, conn }),
+        () => null,
+      ),
+    ),
+  );
   return reached.filter((h): h is ReachedHost => h !== null);
 }

@@ -138,16 +138,24 @@ async function runLooped(
       `${host.name}: loop of '${task.name}' (${task.place.file}:${task.place.line}) is not a list`,
     );
   const outcomes: TaskOutcome[] = [];
-  for (const [i, item] of items.entries()) {
-    const itemScope = scope.withVars({
+  const scopes = items.map((item, i) =>
+    scope.withVars({
       [task.loopVar]: item,
       ...(task.loopIndexVar ? { [task.loopIndexVar]: i } : {}),
-    });
-    outcomes.push(
-      task.when.length && !itemScope.condition(task.when)
-        ? SKIPPED
-        : await itemOutcome(() => runWithRetries(host, task, pc, itemScope, watch)),
-    );
+    }),
+  );
+  try {
+    for (const [i, itemScope] of scopes.entries()) {
+      // The items after this one are what its probe reads ahead first (queriesAhead).
+      host.loopRest = { task, scopes: scopes.slice(i + 1) };
+      outcomes.push(
+        task.when.length && !itemScope.condition(task.when)
+          ? SKIPPED
+          : await itemOutcome(() => runWithRetries(host, task, pc, itemScope, watch)),
+      );
+    }
+  } finally {
+    host.loopRest = undefined;
   }
   const status: TaskStatus = outcomes.some((o) => o.status === 'failed')
     ? 'failed'
@@ -378,40 +386,43 @@ async function moduleContext(
 }
 
 /**
- * The file queries of this host's next tasks (up to `tasks` of them) for a read-ahead: tasks that
- * declare them from their params, on this host, with the same become. It stops at the first task
- * that will run something else on the host (which would drop the reads anyway), or that depends
- * on more than its params (loops, waits, run_once, blocks). Local tasks (set_fact, debug) are passed
- * over, and so are tasks whose `when` is false now. Anything that fails here ends the read-ahead:
- * the task tells its own story when it runs.
+ * The file queries of this host's next tasks (up to `tasks` of them) for a read-ahead: first the
+ * rest of the loop that is running (each item counts as a task), then the tasks after it, as long
+ * as they declare their queries from their params, run on this host, with the same become. It
+ * stops at the first task that will run something else on the host (which would drop the reads
+ * anyway), or that depends on more than its params (loops, waits, run_once, blocks). Local tasks
+ * (set_fact, debug) are passed over, and so are tasks and items whose `when` is false now. Anything
+ * that fails here ends the read-ahead: the task tells its own story when it runs.
  */
 async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, runAs: string): Promise<FileQuery[]> {
   const queries: FileQuery[] = [];
-  const list = host.ahead;
-  if (!list) return queries;
   let taken = 0;
-  for (let i = list.from; i < list.tasks.length && taken < tasks; i++) {
-    const task = list.tasks[i]!;
+  const read = async (task: Task, scopeOf: () => TaskScope | Promise<TaskScope>): Promise<'next' | 'stop'> => {
     const mod = task.impl as Module<Record<string, unknown>, unknown> | undefined;
-    if (mod?.local) continue;
-    if (
-      !mod?.fileQueries ||
-      task.loop !== undefined ||
-      task.delegateTo !== undefined ||
-      task.runOnce ||
-      task.waitFor.length
-    )
-      break;
+    if (!mod?.fileQueries || task.delegateTo !== undefined || task.runOnce || task.waitFor.length) return 'stop';
     try {
-      const scope = await scopeFor(host, task, pc);
-      if (runAsKey(runAsOf(task, pc, scope)) !== runAs) break;
-      if (task.when.length && !scope.condition(task.when)) continue;
+      const scope = await scopeOf();
+      if (runAsKey(runAsOf(task, pc, scope)) !== runAs) return 'stop';
+      if (task.when.length && !scope.condition(task.when)) return 'next';
       const params = checkParams(mod, scope.resolve(task.params), task);
       queries.push(...(await mod.fileQueries(await moduleContext(host, task, pc, scope, mod), params)));
       taken++;
+      return 'next';
     } catch {
-      break;
+      return 'stop';
     }
+  };
+  const loop = host.loopRest;
+  for (const scope of loop?.scopes ?? []) {
+    if (taken >= tasks || (await read(loop!.task, () => scope)) === 'stop') return queries;
+  }
+  const list = host.ahead;
+  if (!list) return queries;
+  for (let i = list.from; i < list.tasks.length && taken < tasks; i++) {
+    const task = list.tasks[i]!;
+    if ((task.impl as AnyModule | undefined)?.local) continue;
+    if (task.loop !== undefined) break;
+    if ((await read(task, () => scopeFor(host, task, pc))) === 'stop') break;
   }
   return queries;
 }

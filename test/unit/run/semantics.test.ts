@@ -1,4 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { InputError } from '../../../src/engine/errors.js';
@@ -465,5 +474,48 @@ ${dirs}
     // Nothing ran, so the journal is gone: --resume never starts from this run.
     expect(readdirSync(runs).length).toBe(journals);
   });
-});
 
+  test('a loop reads its items ahead, and an item still sees what the item before it wrote', async () => {
+    // Every file probe runs one stat (facts/files.ts): a stat first on PATH that logs itself counts them.
+    const bin = path.join(dir, 'bin');
+    const log = path.join(dir, 'stat.log');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'stat'), `#!/bin/sh\necho >> ${log}\nexec /usr/bin/stat "$@"\n`, { mode: 0o755 });
+    const yaml = `- hosts: a
+  gather_facts: false
+  environment: {PATH: "${bin}:/usr/bin:/bin"}
+  tasks:
+    - {name: Base, file: {path: "{{ work }}/lp", state: directory}}
+    - name: Dirs
+      file: {path: "{{ work }}/lp/{{ item }}", state: directory}
+      loop: [d1, d2, d3, d4, d5]
+`;
+    expect((await play(yaml)).summary.exitCode).toBe(0);
+    const probes = async (): Promise<number> => {
+      rmSync(log, { force: true });
+      const { summary, r } = await play(yaml);
+      expect(summary.exitCode).toBe(0);
+      expect(r.results.map((e) => e.status)).toEqual(['ok', 'ok']);
+      return readFileSync(log, 'utf8').length;
+    };
+    // How far a probe reads grows with the quiet tasks before it: Base alone (nothing was quiet
+    // yet), d1 with d2 (one quiet task), then d3 with d4 and d5. Item by item it would take six.
+    expect(await probes()).toBe(3);
+    const same = `- hosts: a
+  gather_facts: false
+  tasks:
+    - {name: Base, file: {path: "{{ work }}/lp", state: directory}}
+    - {name: Dir, file: {path: "{{ work }}/lp", state: directory}}
+    - name: One file, twice
+      copy: {dest: "{{ work }}/lp/f", content: "{{ item }}\\n"}
+      loop: [one, two]
+      register: twice
+    - assert: {that: ["twice.results[0].changed", "twice.results[1].changed"]}
+`;
+    expect((await play(same)).summary.exitCode).toBe(0);
+    // Again: item one puts back "one" though its probe read item two's file ahead; two then sees it.
+    const again = await play(same);
+    expect(again.summary.exitCode).toBe(0);
+    expect(readFileSync(path.join(work, 'lp', 'f'), 'utf8')).toBe('two\n');
+  });
+});
