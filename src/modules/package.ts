@@ -237,7 +237,9 @@ async function probe(
   params: PackageParams,
   manager?: PackageManager,
 ): Promise<PackageProbe> {
-  const cmd = packageProbeCommand(names, { ...(manager ? { manager } : {}), upgrades: params.state === 'latest' });
+  const upgrades = params.state === 'latest';
+  const apt = upgrades || params.cache_valid_time !== undefined ? 'always' : 'if-missing';
+  const cmd = packageProbeCommand(names, { ...(manager ? { manager } : {}), upgrades, apt });
   const r = await ctx.conn.exec(cmd);
   const stdout = r.stdout.toString();
   if (!stdout.includes('### manager')) {
@@ -276,7 +278,7 @@ function makePackageModule(alias: 'package' | PackageManager): Module<PackagePar
     async apply(ctx, plan, params): Promise<ApplyResult> {
       const { decision, names } = plan.data!;
       // The transaction, then (only if it worked) the probe again for the versions now installed.
-      const check = packageProbeCommand(names, { manager: decision.manager });
+      const check = packageProbeCommand(names, { manager: decision.manager, apt: 'if-missing' });
       const script =
         `{\n${packageCommands(decision, params).join(' &&\n')}\n} 2>&1\nrc=$?\n[ $rc -ne 0 ` +
         `] && exit $rc\n${check}\nexit 0`;

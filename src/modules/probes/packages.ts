@@ -105,12 +105,21 @@ export function parseCacheAge(output: string): number | undefined {
   return Math.max(0, now - Math.max(...mtimes));
 }
 
-function aptScript(names: string[]): string {
-  return [
-    sh`echo '### dpkg'; dpkg-query -W -f=${DPKG_FORMAT} ${names} 2>&1`,
+function aptScript(names: string[], needs: AptNeeds): string {
+  const lines = [
     sh`echo '### policy'; apt-cache policy ${names} 2>/dev/null`,
     // The lists folder changes only when an update fetched something; the stamp on every update we run.
     sh`echo '### cache'; date +%s; stat -c %Y ${APT_UPDATE_STAMP} /var/lib/apt/lists 2>/dev/null`,
+  ];
+  if (needs === 'always')
+    return [sh`echo '### dpkg'; dpkg-query -W -f=${DPKG_FORMAT} ${names} 2>&1`, ...lines].join('\n');
+  // apt-cache (which starts dpkg twice itself) and the cache's age only when a name is not
+  // installed: dpkg-query's lines each end their status in " installed" (a tab follows) then, and
+  // a name dpkg does not know gives a line that does not. Judged by the shell: no process more.
+  return [
+    sh`echo '### dpkg'; q=$(dpkg-query -W -f=${DPKG_FORMAT} ${names} 2>&1); printf '%s\n' "$q"`,
+    `m=0; set -f; IFS='\n'; for l in $q; do case $l in *' installed\t'*) ;; *) m=1 ;; esac; done; unset IFS; set +f`,
+    `if [ $m = 1 ]; then\n${lines.join('\n')}\nfi`,
   ].join('\n');
 }
 
@@ -122,15 +131,23 @@ function rpmScript(manager: 'dnf' | 'yum', names: string[], upgrades: boolean): 
 }
 
 /**
+ * What an apt probe reads besides the installed versions: apt's candidates and the cache's age
+ * 'always', or only 'if-missing' (some name is not installed): a task that installs nothing needs
+ * neither unless it upgrades (state latest) or keeps the cache fresh (cache_valid_time).
+ */
+export type AptNeeds = 'always' | 'if-missing';
+
+/**
  * One shell script probing the given names. `upgrades` (state latest on dnf/yum) also asks the
  * repositories which have upgrades, which is slower and so only done when needed.
  */
 export function packageProbeCommand(
   names: string[],
-  opts: { manager?: PackageManager; upgrades?: boolean } = {},
+  opts: { manager?: PackageManager; upgrades?: boolean; apt?: AptNeeds } = {},
 ): string {
+  const apt = aptScript(names, opts.apt ?? 'always');
   const branches: [PackageManager, string, string][] = [
-    ['apt', 'command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1', aptScript(names)],
+    ['apt', 'command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1', apt],
     ['dnf', 'command -v dnf >/dev/null 2>&1', rpmScript('dnf', names, !!opts.upgrades)],
     ['yum', 'command -v yum >/dev/null 2>&1', rpmScript('yum', names, !!opts.upgrades)],
   ];

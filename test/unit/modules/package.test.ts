@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Connection, ExecResult } from '../../../src/engine/connections/types.js';
 import {
   packageProbeCommand,
@@ -120,6 +124,39 @@ describe('package probes: parsers on canned output', () => {
     const auto = packageProbeCommand(['tree']);
     expect(auto).toContain(`dpkg-query -W -f='\${Package}:\${Architecture}\\t\${Status}\\t\${Version}\\n' 'tree' 2>&1`);
     expect(auto.indexOf('apt-get')).toBeLessThan(auto.indexOf('command -v dnf'));
+  });
+
+  test("'if-missing' asks apt-cache and the cache's age only when a name is not installed (run by sh)", () => {
+    // A fake dpkg-query answers from DPKG_LINES; a fake apt-cache logs that it ran.
+    const bin = mkdtempSync(path.join(os.tmpdir(), 'furrow-apt-'));
+    const script = (name: string, body: string) =>
+      writeFileSync(path.join(bin, name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    script('dpkg-query', 'printf "%b" "$DPKG_LINES"; [ -z "$DPKG_MISSING" ] || { echo "$DPKG_MISSING" >&2; exit 1; }');
+    script('apt-cache', 'echo "$@" >> "$APT_LOG"; printf "%s:\\n  Candidate: 9\\n" "$2"');
+    script('apt-get', 'exit 0');
+    const probe = (lines: string[], missing = '') => {
+      const log = path.join(bin, 'apt.log');
+      rmSync(log, { force: true });
+      const r = spawnSync('sh', ['-c', packageProbeCommand(['a', 'b'], { apt: 'if-missing' })], {
+        env: { PATH: `${bin}:/usr/bin:/bin`, DPKG_LINES: lines.join(''), DPKG_MISSING: missing, APT_LOG: log },
+      });
+      return { out: parsePackageProbe(r.stdout.toString(), ['a', 'b']), apt: existsSync(log) };
+    };
+    try {
+      const installed = ['a:amd64\\tinstall ok installed\\t1\\n', 'b:amd64\\thold ok installed\\t2\\n'];
+      const all = probe(installed);
+      expect(all.apt).toBe(false);
+      expect(all.out.installed.get('b')).toEqual({ version: '2' });
+      expect(all.out.cacheAgeSeconds).toBeUndefined();
+      const removed = probe([installed[0]!, 'b:amd64\\tdeinstall ok config-files\\t2\\n']);
+      expect(removed.apt).toBe(true);
+      expect(removed.out.candidates.get('a')?.candidate).toBe('9');
+      const unknown = probe([installed[0]!], 'dpkg-query: no packages found matching b');
+      expect(unknown.apt).toBe(true);
+      expect(unknown.out.installed.get('b')).toEqual({});
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
 
