@@ -412,8 +412,11 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, run
       return 'stop';
     }
   };
+  // A loop whose module declares no queries (a cert item probing files itself) reads past its
+  // items, as before loops were read ahead.
   const loop = host.loopRest;
-  for (const scope of loop?.scopes ?? []) {
+  const items = (loop?.task.impl as AnyModule | undefined)?.fileQueries ? loop!.scopes : [];
+  for (const scope of items) {
     if (taken >= tasks || (await read(loop!.task, () => scope)) === 'stop') return queries;
   }
   const list = host.ahead;
