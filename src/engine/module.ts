@@ -68,6 +68,17 @@ export interface ModuleContext {
    * this task, while nothing else has run on the host since; otherwise probes now.
    */
   probeFiles(queries: FileQuery[]): Promise<FileInfo[]>;
+  /**
+   * A probe of the module's own that a loop's items share: `read` gets this item's keys (`own`)
+   * and, on a quiet host, the keys of the loop's later items (`keysOf` their params), in one round
+   * trip. A later item whose keys were read plans without one, while nothing else reached the host
+   * since (the file read-ahead's rules). Outside a loop it is `read(own)`.
+   */
+  probeShared<T>(
+    own: string[],
+    keysOf: (params: Record<string, unknown>) => string[],
+    read: (keys: string[]) => Promise<Map<string, T>>,
+  ): Promise<Map<string, T>>;
   /** Facts gathered once per host per run, on first use. */
   facts(): Promise<Record<string, unknown>>;
   /** Every variable of the task, resolved (costly: prefer `lookup`, which resolves only what is read). */

@@ -94,8 +94,22 @@ export const sysctl: Module<SysctlParams, SysctlData> = {
 
   async plan(ctx, params) {
     const want = wanted(params);
-    const state = await probeSysctl(ctx.conn, [want.name], want.file);
-    return decideSysctl(want, state);
+    // A loop of sysctls in one file reads them all in one round trip (the loop's later items too).
+    const keyOf = (w: SysctlWanted) => `${w.file}\n${w.name}`;
+    const read = await ctx.probeShared<SharedSysctl>(
+      [keyOf(want)],
+      (later) => {
+        const w = wantedOrUndefined(later as SysctlParams);
+        return w && w.file === want.file ? [keyOf(w)] : [];
+      },
+      async (keys) => {
+        const names = keys.map((k) => k.slice(k.indexOf('\n') + 1));
+        const state = await probeSysctl(ctx.conn, names, want.file);
+        return new Map(keys.map((k, i) => [k, { live: state.live.get(names[i]!) ?? null, file: state.file }]));
+      },
+    );
+    const mine = read.get(keyOf(want))!;
+    return decideSysctl(want, { live: new Map([[want.name, mine.live]]), file: mine.file });
   },
 
   async apply(ctx, plan) {
@@ -109,6 +123,20 @@ export const sysctl: Module<SysctlParams, SysctlData> = {
     return data.ignoreErrors ? { msg: `${msg} (ignored: ignoreerrors)` } : { failed: true, msg };
   },
 };
+
+/** One key's live value and its file's text, as a shared probe keeps them. */
+interface SharedSysctl {
+  live: string | null;
+  file: string | null;
+}
+
+function wantedOrUndefined(params: SysctlParams): SysctlWanted | undefined {
+  try {
+    return wanted(params);
+  } catch {
+    return undefined;
+  }
+}
 
 export function wanted(params: SysctlParams): SysctlWanted {
   const { name } = params;

@@ -166,4 +166,59 @@ describeLab('furrow run on real hosts', () => {
     );
     expect(readFileSync(journal, 'utf8').split('\n').filter(Boolean).length).toBeGreaterThan(3);
   });
+
+  test(
+    'a loop of sysctls is read in one round trip, and each item still sees the file as the items before it left ' +
+      'it',
+    async () => {
+      const conf = '/etc/sysctl.d/98-furrow-loop.conf';
+      const file = playbook(
+        'sysctl-loop.yml',
+        `- hosts: h1
+  gather_facts: false
+  tasks:
+    - {name: Something quiet first, file: {path: /etc/sysctl.d, state: directory}}
+    - name: Keepalive settings
+      sysctl: {name: "{{ item.name }}", value: "{{ item.value }}", sysctl_file: ${conf}}
+      loop:
+        - {name: net.ipv4.tcp_keepalive_time, value: 601}
+        - {name: net.ipv4.tcp_keepalive_intvl, value: 31}
+        - {name: net.ipv4.tcp_keepalive_probes, value: 8}
+`,
+      );
+      const status = async () => {
+        const r = await run(file);
+        expectExit(r, 0);
+        return results(events(r.stdout)).find((e) => e.task === 'Keepalive settings')?.status;
+      };
+      const state = () =>
+        onHost(
+          'h1',
+          `cat ${conf}; cat /proc/sys/net/ipv4/tcp_keepalive_time /proc/sys/net/ipv4/tcp_keepalive_intvl ` +
+            '/proc/sys/net/ipv4/tcp_keepalive_probes',
+        );
+      const settled = [
+        'net.ipv4.tcp_keepalive_time=601',
+        'net.ipv4.tcp_keepalive_intvl=31',
+        'net.ipv4.tcp_keepalive_probes=8',
+        '601',
+        '31',
+        '8',
+      ].join('\n');
+      try {
+        expect(await status()).toBe('changed');
+        expect(await state()).toBe(settled);
+        expect(await status()).toBe('ok');
+        // The second and third lines gone: the first item's read takes all three keys and the file,
+        // the second puts its line back, and the third must add its own to that file, not to the one
+        // read before the second wrote (which would lose the second's line again).
+        await onHost('h1', `sed -i '2,3d' ${conf}; echo 42 > /proc/sys/net/ipv4/tcp_keepalive_intvl`);
+        expect(await status()).toBe('changed');
+        expect(await state()).toBe(settled);
+        expect(await status()).toBe('ok');
+      } finally {
+        await onHost('h1', `rm -f ${conf}`);
+      }
+    },
+  );
 });

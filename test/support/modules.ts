@@ -25,6 +25,7 @@ export function moduleContext(
     host: conn.spec.name,
     conn,
     probeFiles: (queries) => probeFiles(conn, queries, opts.written),
+    probeShared: (own, _keysOf, read) => read(own),
     ...(opts.written ? { written: opts.written } : {}),
     check: !!opts.check,
     noLog: !!opts.noLog,

@@ -26,6 +26,8 @@ export class HostReads {
   private stamp = -1;
   private readAt = 0;
   private entries = new Map<string, FileInfo>();
+  /** What a module's shared probe read ahead, by become and key (probeShared). */
+  private shared = new Map<string, unknown>();
   /** Tasks in a row on this host that changed nothing: how many the next probe reads ahead for. */
   quiet = 0;
 
@@ -50,14 +52,46 @@ export class HostReads {
     };
   }
 
-  /** A task ran on the host: one that applied something ends the quiet stretch. */
-  settled(applied: boolean): void {
-    this.quiet = applied ? 0 : this.quiet + 1;
+  /** A task ran on the host: one that changed something (its changed_when decides) ends the quiet stretch. */
+  settled(changed: boolean): void {
+    this.quiet = changed ? 0 : this.quiet + 1;
   }
 
-  /** Forget what was read (a retried task must see the host anew). */
+  /**
+   * Forget what was read (a retried task must see the host anew; a new probe replaces both kinds,
+   * as they share one stamp).
+   */
   drop(): void {
     this.entries.clear();
+    this.shared.clear();
+  }
+
+  /**
+   * A module's own probe (ModuleContext.probeShared): answers `own` from what an earlier item's
+   * probe read, or reads `own` now together with the keys of as many items ahead as the host has
+   * been quiet for (up to 32). Kept by the same rules as the file reads.
+   */
+  async probeShared<T>(
+    become: string,
+    own: string[],
+    ahead: (items: number) => Promise<string[]>,
+    read: (keys: string[]) => Promise<Map<string, T>>,
+  ): Promise<Map<string, T>> {
+    const fresh = this.stamp === this.operations && this.now() - this.readAt <= MAX_AGE_MS;
+    if (fresh && own.every((k) => this.shared.has(`${become} ${k}`))) {
+      return new Map(own.map((k) => [k, this.shared.get(`${become} ${k}`) as T]));
+    }
+    const more = this.quiet > 0 ? await ahead(Math.min(this.quiet, MAX_TASKS_AHEAD)) : [];
+    const keys = [...new Set([...own, ...more])];
+    const before = this.operations;
+    const found = await read(keys);
+    this.drop();
+    if (keys.length > own.length && this.operations === before + 1) {
+      for (const [k, v] of found) this.shared.set(`${become} ${k}`, v);
+      this.stamp = this.operations;
+      this.readAt = this.now();
+    }
+    return found;
   }
 
   /**
@@ -78,7 +112,7 @@ export class HostReads {
     const all = [...queries, ...more];
     const before = this.operations;
     const infos = await probeFiles(conn, all, records);
-    this.entries.clear();
+    this.drop();
     // Kept only if nothing else reached the host while the probe ran.
     if (more.length && this.operations === before + 1) {
       for (const [i, q] of all.entries()) this.entries.set(`${become} ${queryKey(q)}`, infos[i]!);

@@ -262,7 +262,6 @@ async function runModule(
       watch.phase(task.noLog ? `${mod.name} on the host` : `${mod.name}: ${clip(plan.reason)}`, plan.waitsUpTo);
     applied = await mod.apply(ctx, plan, params);
   }
-  if (!mod.local) pc.run.reads(targetOf(host, task, scope)).settled(applied !== undefined);
   let changed = applied?.changed ?? plan.action !== 'none';
   let failed = !!applied?.failed;
   if (applied?.facts) Object.assign(host.registered, applied.facts);
@@ -278,6 +277,9 @@ async function runModule(
     if (task.failedWhen) failed = bound.condition(task.failedWhen);
     Object.assign(result, { changed, failed });
   }
+  // A command that changed nothing by its changed_when keeps the host quiet: its run already
+  // dropped what was read, and how far the next probe reads ahead is all this sets.
+  if (!mod.local) pc.run.reads(targetOf(host, task, scope)).settled(changed);
   const status: TaskStatus = failed ? 'failed' : changed ? 'changed' : 'ok';
   const msg = failed
     ? (applied?.msg ?? plan.reason)
@@ -370,6 +372,12 @@ async function moduleContext(
         .reads(target)
         .probe(ctx.conn, runAsKey(runAs), queries, (tasks) => queriesAhead(host, pc, tasks, runAsKey(runAs)), trusted);
     },
+    probeShared(own, keysOf, read) {
+      if (target !== host.name) return read(own);
+      const become = runAsKey(runAs);
+      const ahead = (items: number) => sharedKeysAhead(host, task, pc, keysOf, become, items);
+      return pc.run.reads(target).probeShared(become, own, ahead, read);
+    },
     written: WRITTEN,
     get vars() {
       vars ??= scope.all();
@@ -428,6 +436,35 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, run
     if ((await read(task, () => scopeFor(host, task, pc))) === 'stop') break;
   }
   return queries;
+}
+
+/**
+ * The keys the next `items` items of the running loop of `task` will ask a shared probe for
+ * (ModuleContext.probeShared): items whose `when` is false now are passed over; another become,
+ * or params that cannot be known yet, end it.
+ */
+async function sharedKeysAhead(
+  host: HostState,
+  task: Task,
+  pc: PlayContext,
+  keysOf: (params: Record<string, unknown>) => string[],
+  runAs: string,
+  items: number,
+): Promise<string[]> {
+  const loop = host.loopRest;
+  if (loop?.task !== task) return [];
+  const mod = task.impl as AnyModule;
+  const keys: string[] = [];
+  for (const scope of loop.scopes.slice(0, items)) {
+    try {
+      if (runAsKey(runAsOf(task, pc, scope)) !== runAs) break;
+      if (task.when.length && !scope.condition(task.when)) continue;
+      keys.push(...keysOf(checkParams(mod, scope.resolve(task.params), task)));
+    } catch {
+      break;
+    }
+  }
+  return keys;
 }
 
 /**

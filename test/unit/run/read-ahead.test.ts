@@ -79,7 +79,7 @@ describe('read-ahead of file probes', () => {
     expect(host.commands).toHaveLength(2);
   });
 
-  test('quiet counts the tasks in a row that applied nothing', () => {
+  test('quiet counts the tasks in a row that changed nothing', () => {
     reads.settled(false);
     reads.settled(false);
     expect(reads.quiet).toBe(2);
@@ -132,5 +132,60 @@ describe('read-ahead of file probes', () => {
     clock += 2500;
     await reads.probe(conn, 'undefined', [at('h')], nothingAhead);
     expect(host.commands).toHaveLength(6);
+  });
+
+  describe("a module's shared probe (a loop's items)", () => {
+    /** A read of keys through the connection: one command each time, answering key -> 'v:key'. */
+    const readKeys = async (keys: string[]) => {
+      await conn.exec(`echo ${keys.join(' ')}`);
+      return new Map(keys.map((k) => [k, `v:${k}`]));
+    };
+    const later =
+      (...keys: string[]) =>
+      async (items: number) =>
+        keys.slice(0, items);
+
+    test("a quiet host's read also takes the later items' keys, which then plan without a round trip", async () => {
+      reads.quiet = 5;
+      expect(await reads.probeShared('undefined', ['a'], later('b', 'c'), readKeys)).toEqual(
+        new Map([
+          ['a', 'v:a'],
+          ['b', 'v:b'],
+          ['c', 'v:c'],
+        ]),
+      );
+      expect(await reads.probeShared('undefined', ['c'], later(), readKeys)).toEqual(new Map([['c', 'v:c']]));
+      expect(await reads.probeShared('undefined', ['b'], later(), readKeys)).toEqual(new Map([['b', 'v:b']]));
+      expect(host.commands).toEqual(['echo a b c']);
+    });
+
+    test('it reads as many items ahead as the host has been quiet for, and none after a change', async () => {
+      reads.quiet = 1;
+      await reads.probeShared('undefined', ['a'], later('b', 'c'), readKeys);
+      reads.settled(true);
+      await reads.probeShared('undefined', ['c'], later('d'), readKeys);
+      expect(host.commands).toEqual(['echo a b', 'echo c']);
+    });
+
+    test('anything sent to the host in between, a file probe, another become or a retry reads again', async () => {
+      reads.quiet = 5;
+      await reads.probeShared('undefined', ['a'], later('b', 'c', 'd', 'e'), readKeys);
+      await conn.exec('true');
+      await reads.probeShared('undefined', ['b'], later('c', 'd', 'e'), readKeys);
+      await reads.probe(conn, 'undefined', [at('a')], nothingAhead);
+      await reads.probeShared('undefined', ['c'], later('d', 'e'), readKeys);
+      await reads.probeShared('true', ['d'], later(), readKeys);
+      reads.drop();
+      await reads.probeShared('undefined', ['e'], later(), readKeys);
+      expect(host.commands).toEqual([
+        'echo a b c d e',
+        'true',
+        'echo b c d e',
+        expect.stringContaining('furrow_type'),
+        'echo c d e',
+        'echo d',
+        'echo e',
+      ]);
+    });
   });
 });
