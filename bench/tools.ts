@@ -216,8 +216,30 @@ export interface MachineInfo {
   kernel: string;
   /** Taken when this is called: call it before the benchmark starts. */
   loadAverage: string;
+  /**
+   * How fast this machine is at what a run spends its time on, so that reports from two machines
+   * (or one machine on two days) can be told apart: a process start, and plain JavaScript.
+   */
+  speed: string;
   node: string;
   furrow: string;
+}
+
+/** 200 fork+execs of /bin/true by one sh, and 10^8 additions in a JavaScript loop, timed here. */
+async function measureSpeed(): Promise<string> {
+  const execs = 200;
+  let started = performance.now();
+  await runProcess('sh', ['-c', `i=0; while [ $i -lt ${execs} ]; do /bin/true; i=$((i + 1)); done`]);
+  const perExec = (performance.now() - started) / execs;
+  started = performance.now();
+  let sum = 0;
+  for (let i = 0; i < 1e8; i++) sum += i;
+  const loop = performance.now() - started;
+  if (sum < 0) throw new Error('unreachable'); // keeps the loop from being optimised away
+  return (
+    `${perExec.toFixed(2)} ms a process (fork+exec of /bin/true), ` +
+    `${loop.toFixed(0)} ms for 10^8 additions in JavaScript`
+  );
 }
 
 export async function describeMachine(): Promise<MachineInfo> {
@@ -237,6 +259,7 @@ export async function describeMachine(): Promise<MachineInfo> {
       .loadavg()
       .map((l) => l.toFixed(2))
       .join(', '),
+    speed: await measureSpeed(),
     node: process.version,
     furrow: `${JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')).version}, commit ${commit}${dirty}`,
   };

@@ -41,6 +41,8 @@ describe('cluster bench report', () => {
     ]);
     expect(text).toContain('| first deploy all | 60.00 | 8.00 | 2.00 | 1.00 |');
     expect(text).toContain('Each of the 3 rounds boots 3 fresh lab hosts');
+    // The machine's speed, so that reports from two machines are not read as one against the other.
+    expect(text).toContain('| Speed at start | 1.00 ms a process |');
     const budget = text.slice(text.indexOf("## Where a no-change deploy all's CPU goes"), text.indexOf('## Steps'));
     expect(budget.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| |'))).toEqual([
       '| Furrow, the controller | 0.40 |',

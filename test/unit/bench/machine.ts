@@ -7,6 +7,7 @@ export const MACHINE: MachineInfo = {
   cores: 2,
   kernel: 'Linux',
   loadAverage: '0.1',
+  speed: '1.00 ms a process',
   node: 'v20',
   furrow: '0.1.0',
 };
