@@ -410,9 +410,9 @@ async function queriesAhead(host: HostState, pc: PlayContext, tasks: number, run
     if (!mod?.fileQueries || task.delegateTo !== undefined || task.runOnce || task.waitFor.length) return 'stop';
     try {
       const scope = await scopeOf();
-      if (runAsKey(runAsOf(task, pc, scope)) !== runAs) return 'stop';
-      if (task.when.length && !scope.condition(task.when)) return 'next';
-      const params = checkParams(mod, scope.resolve(task.params), task);
+      const params = paramsAhead(task, pc, scope, runAs);
+      if (params === 'stop') return 'stop';
+      if (params === 'pass') return 'next';
       queries.push(...(await mod.fileQueries(await moduleContext(host, task, pc, scope, mod), params)));
       taken++;
       return 'next';
@@ -453,18 +453,38 @@ async function sharedKeysAhead(
 ): Promise<string[]> {
   const loop = host.loopRest;
   if (loop?.task !== task) return [];
-  const mod = task.impl as AnyModule;
   const keys: string[] = [];
   for (const scope of loop.scopes.slice(0, items)) {
+    const params = paramsAhead(task, pc, scope, runAs);
+    if (params === 'stop') break;
+    if (params === 'pass') continue;
     try {
-      if (runAsKey(runAsOf(task, pc, scope)) !== runAs) break;
-      if (task.when.length && !scope.condition(task.when)) continue;
-      keys.push(...keysOf(checkParams(mod, scope.resolve(task.params), task)));
+      keys.push(...keysOf(params));
     } catch {
       break;
     }
   }
   return keys;
+}
+
+/**
+ * A later task's (or loop item's) checked params, for a read ahead: 'pass' when its `when` is
+ * false now, so it will not run; 'stop' when it runs with another become, or its params cannot be
+ * known yet (the task tells its own story when it runs).
+ */
+function paramsAhead(
+  task: Task,
+  pc: PlayContext,
+  scope: TaskScope,
+  runAs: string,
+): Record<string, unknown> | 'pass' | 'stop' {
+  try {
+    if (runAsKey(runAsOf(task, pc, scope)) !== runAs) return 'stop';
+    if (task.when.length && !scope.condition(task.when)) return 'pass';
+    return checkParams(task.impl as AnyModule, scope.resolve(task.params), task);
+  } catch {
+    return 'stop';
+  }
 }
 
 /**
