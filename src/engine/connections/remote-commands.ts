@@ -118,9 +118,14 @@ export function normaliseMode(mode: string | number | undefined): string {
  * Any failure (or SIGTERM/HUP) removes the temp file; dest is never half-written.
  * `size` guards against a truncated stream (a dropped connection gives cat an early EOF).
  */
-export function putCommand(dest: string, opts: PutOptions & { size?: number }, tmp = tempPathFor(dest)): string {
+export function putCommand(
+  dest: string,
+  opts: PutOptions & { size?: number; base64?: boolean },
+  tmp = tempPathFor(dest),
+): string {
   const mode = normaliseMode(opts.mode);
-  const lines = [...tempFileLines(tmp, mode), 'cat > "$tmp" || exit 1'];
+  const receive = opts.base64 ? 'base64 -d > "$tmp" || exit 1' : 'cat > "$tmp" || exit 1';
+  const lines = [...tempFileLines(tmp, mode), receive];
   if (opts.size !== undefined) lines.push(sizeCheck(dest, opts.size));
   lines.push(...finishLines(dest, opts, umaskFor(mode) === undefined));
   return lines.join('\n');

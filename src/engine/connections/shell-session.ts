@@ -19,9 +19,11 @@ export const SESSION_COMMAND = 'exec /bin/sh';
 /**
  * Input up to this size (UTF-8 text without NUL) may go through the session: the session's shell
  * pipes it into the command with its own `printf` builtin, so it travels in the session's input
- * stream and is never any process's argument list (/proc/PID/cmdline is world-readable).
+ * stream and is never any process's argument list (/proc/PID/cmdline is world-readable). Sized so
+ * that a file small enough to diff (256 KiB), as base64, fits: a put that needs no channel of its
+ * own saves the host sshd's fork and a login shell (about 15 ms a file on the lab).
  */
-export const SESSION_INPUT_MAX = 16 * 1024;
+export const SESSION_INPUT_MAX = 384 * 1024;
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

@@ -11,7 +11,11 @@ import { once } from 'node:events';
 import { commandFailure } from '../command-failure.js';
 import { FurrowError } from '../errors.js';
 import { getCommand, installCommand, putCommand, receiveCommand, tempPathFor } from './remote-commands.js';
+import { SESSION_INPUT_MAX, sessionInput } from './shell-session.js';
 import type { ExecOptions, ExecResult, GetOptions, PutOptions, PutSource } from './types.js';
+
+/** The most bytes whose base64 the shared shell carries (SESSION_INPUT_MAX). */
+const SESSION_BINARY_MAX = (SESSION_INPUT_MAX / 4) * 3;
 
 export type ExecFn = (command: string, opts?: ExecOptions) => Promise<ExecResult>;
 
@@ -48,9 +52,17 @@ export async function putFile(
   };
   if ('content' in source) {
     // Always on standard input, never inside the command: a command line is world-readable on the
-    // host (/proc/PID/cmdline), the input stream is not. Small text still takes the connection's
+    // host (/proc/PID/cmdline), the input stream is not. Small input still takes the connection's
     // shared shell (see SESSION_INPUT_MAX).
     const bytes = typeof source.content === 'string' ? Buffer.from(source.content, 'utf8') : source.content;
+    // Small bytes that are not text (a .deb, a DER key) go as base64, which the shared shell can carry:
+    // no channel of its own for each (the byte count checked is the decoded one).
+    if (bytes.length <= SESSION_BINARY_MAX && sessionInput(bytes) === undefined) {
+      const size = bytes.length;
+      return check(
+        await exec(putCommand(dest, { ...opts, size, base64: true }), { ...asUser, stdin: bytes.toString('base64') }),
+      );
+    }
     return check(await exec(putCommand(dest, { ...opts, size: bytes.length }), { ...asUser, stdin: bytes }));
   }
   if ('path' in source) {

@@ -42,9 +42,12 @@ describe('put: content travels on standard input, never in the command', () => {
     );
     expect(calls).toHaveLength(1);
     expect(calls[0]!.command).not.toContain('furrow-test-secret');
-    expect(Buffer.from(calls[0]!.opts.stdin as string | Buffer).toString('latin1')).toContain(
-      'furrow-test-secret-0b7e',
-    );
+    // Binary content goes as base64 (so the shared shell can carry it), decoded on the host.
+    const base64 = calls[0]!.command.includes('base64 -d');
+    expect(base64).toBe(label === 'binary');
+    const stdin = calls[0]!.opts.stdin as string | Buffer;
+    const sent = base64 ? Buffer.from(stdin as string, 'base64') : Buffer.from(stdin);
+    expect(sent.toString('latin1')).toContain('furrow-test-secret-0b7e');
   });
 });
 

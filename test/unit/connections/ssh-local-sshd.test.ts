@@ -3,8 +3,8 @@
  * sshd-fixture.ts; needs root and the Debian package openssh-server, skipped otherwise).
  * become with a sudo password needs a sudoer: set FURROW_TEST_SUDO_USER/_PASSWORD to run it.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { connect as netConnect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -192,6 +192,33 @@ suite('SshConnection against a local sshd', () => {
     expect(sum.stdout.toString()).toBe(`${createHash('sha256').update(content).digest('hex')}\n600\n`);
     await c.get(dest, join(work, 'fetched', 'copy'));
     expect(readFileSync(join(work, 'fetched', 'copy')).equals(content)).toBe(true);
+  });
+
+  it('puts small binary files through the shared shell as base64, larger ones on a channel of their own', async () => {
+    const c = connect();
+    const own = c as unknown as {
+      openChannel: (client: unknown, command: string) => Promise<unknown>;
+      session?: { idle: boolean };
+    };
+    // The shared shell opens in the background after the first command.
+    for (let i = 0; i < 100 && !own.session?.idle; i++) await c.exec('true');
+    expect(own.session?.idle).toBe(true);
+    const channels: string[] = [];
+    const openChannel = own.openChannel.bind(c);
+    own.openChannel = (client, command) => {
+      channels.push(command);
+      return openChannel(client, command);
+    };
+    // Random bytes (NUL bytes and invalid UTF-8 among them): not text the shell could carry as it is.
+    const small = randomBytes(200_000);
+    const large = randomBytes(300_000);
+    await c.put(join(work, 'small.bin'), { content: small }, { mode: '0640' });
+    expect(channels).toEqual([]);
+    await c.put(join(work, 'large.bin'), { content: large });
+    expect(channels).toHaveLength(1);
+    expect(readFileSync(join(work, 'small.bin')).equals(small)).toBe(true);
+    expect((statSync(join(work, 'small.bin')).mode & 0o777).toString(8)).toBe('640');
+    expect(readFileSync(join(work, 'large.bin')).equals(large)).toBe(true);
   });
 
   it('feeds stdin and times out promptly, killing what the command started', async () => {
