@@ -57,13 +57,9 @@ export async function putFile(
     const bytes = typeof source.content === 'string' ? Buffer.from(source.content, 'utf8') : source.content;
     // Small bytes that are not text (a .deb, a DER key) go as base64, which the shared shell can carry:
     // no channel of its own for each (the byte count checked is the decoded one).
-    if (bytes.length <= SESSION_BINARY_MAX && sessionInput(bytes) === undefined) {
-      const size = bytes.length;
-      return check(
-        await exec(putCommand(dest, { ...opts, size, base64: true }), { ...asUser, stdin: bytes.toString('base64') }),
-      );
-    }
-    return check(await exec(putCommand(dest, { ...opts, size: bytes.length }), { ...asUser, stdin: bytes }));
+    const base64 = bytes.length <= SESSION_BINARY_MAX && sessionInput(bytes) === undefined;
+    const stdin = base64 ? bytes.toString('base64') : bytes;
+    return check(await exec(putCommand(dest, { ...opts, size: bytes.length, base64 }), { ...asUser, stdin }));
   }
   if ('path' in source) {
     const { size } = await stat(source.path); // a missing local file fails here, before the host is touched
