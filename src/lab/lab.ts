@@ -32,7 +32,7 @@ import {
   withNet,
 } from './layout.js';
 import { chooseNet, createBridge, createHostNetwork, labLinks, labNamespaces, removeNetwork } from './network.js';
-import { ensureRootfs, LAB_SUDO_PASSWORD, rootfsRecipe } from './rootfs.js';
+import { ensureRootfs, LAB_SUDO_PASSWORD, rootfsRecipe, withLabLock } from './rootfs.js';
 import { ensureTools, requireRoot, run } from './system.js';
 
 /** What a lab records about itself on the machine, so `down` and a later `up` can undo it. */
@@ -304,8 +304,15 @@ export async function labUp(
   await ensureTools(opts.log);
   const recovered = await teardown(named);
   if (recovered.length) opts.log(`removed what an earlier lab '${named.name}' left: ${recovered.join(', ')}`);
-  const lab = await chooseNet(named);
   const rootfs = await ensureRootfs(opts.log, recipe);
+  const ipv6 = opts.ipv6 ?? false;
+  // A free /24 is only free until a bridge claims it: another lab up must not choose in between.
+  // (Teardown finds the bridge by the lab's name, so a run that dies after this leaves nothing.)
+  const lab = await withLabLock(opts.log, async () => {
+    const chosen = await chooseNet(named);
+    await createBridge(chosen, ipv6);
+    return chosen;
+  });
 
   const clientDir = labClientDir(opts.cwd, lab.name);
   await mkdir(clientDir, { recursive: true });
@@ -316,7 +323,6 @@ export async function labUp(
 
   const hosts = Array.from({ length: opts.hosts }, (_, i) => hostLayout(lab, i + 1));
   const hostKeys = hosts.map((h) => generateSshKeyPair(`root@${h.name}`));
-  const ipv6 = opts.ipv6 ?? false;
   const reachedAt = (h: LabHostLayout) => (ipv6 ? h.address6 : h.address);
   const addressesOf = (h: LabHostLayout) => (ipv6 ? [h.address, h.address6] : [h.address]);
   // The lab knows its hosts' keys, so connections to it can check them strictly from the start.
@@ -339,7 +345,6 @@ export async function labUp(
   opts.log(
     `booting ${hosts.length} host(s) on ${lab.bridge} (${lab.net}.0/24${ipv6 ? ` and ${ipv6Prefix(lab.net)}/64` : ''})`,
   );
-  await createBridge(lab, ipv6);
   const hostsLines = hosts.flatMap((h) => addressesOf(h).map((a) => `${a}\t${h.name}`));
   await Promise.all(
     hosts.map(async (h, i) => {

@@ -30,7 +30,7 @@ export async function createBridge(lab: LabLayout, ipv6 = false): Promise<void> 
   const routed = (await run('ip', ['-4', 'route', 'show', `${lab.net}.0/24`])).stdout.trim();
   if (routed) {
     throw new LabError(
-      `the lab network ${lab.net}.0/24 of lab '${lab.name}' was taken while it booted (${routed}); run lab up again`,
+      `the lab network ${lab.net}.0/24 of lab '${lab.name}' is taken already (${routed}); run lab up again`,
     );
   }
   await must('ip', ['link', 'add', lab.bridge, 'type', 'bridge'], `creating bridge ${lab.bridge}`);

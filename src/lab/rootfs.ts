@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { InputError } from '../engine/errors.js';
+import { withMachineLock } from './machine-lock.js';
 import { must } from './system.js';
 
 /** The sudo password of the lab's `furrowpw` user (a user that needs one, to test become passwords). */
@@ -32,6 +33,15 @@ export const ROOTFS_RECIPE = {
 };
 
 export const LAB_STATE_ROOT = process.env.FURROW_LAB_ROOT ?? '/var/lib/furrow';
+
+/**
+ * Runs `fn` holding the machine's lab lock: for building the shared root filesystem, and for
+ * choosing a lab's /24 and claiming it with a bridge, which two `lab up`s must not do at once.
+ */
+export function withLabLock<T>(log: (line: string) => void, fn: () => Promise<T>): Promise<T> {
+  const file = path.join(LAB_STATE_ROOT, 'lab.lock');
+  return withMachineLock(file, fn, () => log(`waiting for another lab up on this machine (it holds ${file})`));
+}
 
 export type RootfsRecipe = typeof ROOTFS_RECIPE;
 
@@ -81,7 +91,18 @@ export async function ensureRootfs(
   recipe: RootfsRecipe = ROOTFS_RECIPE,
 ): Promise<{ dir: string; built: boolean }> {
   const dir = rootfsDir(recipe);
-  if (existsSync(path.join(dir, 'etc', 'os-release'))) return { dir, built: false };
+  const whole = () => existsSync(path.join(dir, 'etc', 'os-release'));
+  if (whole()) return { dir, built: false };
+  // Under the lock, a second lab up waits for the first one's build instead of building its own
+  // and replacing the tree the first one may already have mounted.
+  return withLabLock(log, async () => {
+    if (whole()) return { dir, built: false };
+    await buildRootfs(log, recipe, dir);
+    return { dir, built: true };
+  });
+}
+
+async function buildRootfs(log: (line: string) => void, recipe: RootfsRecipe, dir: string): Promise<void> {
   await mkdir(path.dirname(dir), { recursive: true });
   const tmp = `${dir}.building-${process.pid}`;
   await rm(tmp, { recursive: true, force: true });
@@ -100,8 +121,8 @@ export async function ensureRootfs(
     'building the lab root filesystem',
     { timeoutMs: 15 * 60_000 },
   );
-  // A rename makes the cache entry appear whole or not at all, even if this run is killed.
+  // A rename makes the cache entry appear whole or not at all, even if this run is killed; what
+  // is removed first is a tree no lab uses (one without os-release is never mounted).
   await rm(dir, { recursive: true, force: true });
   await rename(tmp, dir);
-  return { dir, built: true };
 }
