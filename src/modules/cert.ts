@@ -202,10 +202,27 @@ export const cert: Module<CertParams, CertData> = {
     const data = plan.data;
     if (!data) return {};
     if (data.mkdir) await runOrFail(ctx, sh`mkdir -p -- ${data.mkdir}`, `creating ${data.mkdir}`);
-    for (const write of data.writes) await applyWrite(ctx, { action: 'update', reason: '', data: write });
+    // A certificate and its key that both change are put under staging names first, then renamed
+    // into place by one command: a client that reads the pair meanwhile (etcdctl, a health check)
+    // would otherwise find the new certificate with the old key for as long as a round trip takes.
+    const contents = data.writes.filter((w) => w.write);
+    const staged = contents.length > 1 ? contents : [];
+    for (const write of data.writes) {
+      const at = staged.includes(write) ? stagingPath(write.path) : write.path;
+      await applyWrite(ctx, { action: 'update', reason: '', data: { ...write, path: at } });
+    }
+    if (staged.length) {
+      const renames = staged.map((w) => sh`mv -f -- ${stagingPath(w.path)} ${w.path}`).join(' && ');
+      await runOrFail(ctx, renames, `putting ${staged.map((w) => w.path).join(', ')} in place`);
+    }
     return { output: { dest: data.writes.map((w) => w.path) } };
   },
 };
+
+/** Where a file of a changing pair waits until both are there: hidden, beside its final name. */
+function stagingPath(file: string): string {
+  return posix.join(posix.dirname(file), `.${posix.basename(file)}.furrow-new`);
+}
 
 /**
  * The certificate code and its X.509 library (about 0.1 s of start-up CPU) load only when a cert

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, createPublicKey, X509Certificate } from 'node:crypto';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cert, type CertData, type CertParams } from '../../../src/modules/cert.js';
 import { ensureLeaf } from '../../../src/pki/leaf.js';
@@ -299,5 +299,43 @@ describe('cert: real runs on the controller (LocalConnection)', () => {
     expect(reset.plan.diff?.values).toEqual([{ key: `${hostDir}/ca.crt: mode`, before: '0600', after: '0644' }]);
     expect((statSync(path.join(hostDir, 'ca.crt')).mode & 0o777).toString(8)).toBe('644');
     expect((await run(params(moved))).changed).toBe(false);
+  });
+
+  test('a new key and certificate reach the host as a pair: after every command, the two there belong together', async () => {
+    await run(params());
+    const [crt, key] = [path.join(hostDir, 'server.crt'), path.join(hostDir, 'server.key')];
+    const publicKeyOf = (pem: Buffer) => createPublicKey(pem).export({ type: 'spki', format: 'der' });
+    const together = () =>
+      publicKeyOf(readFileSync(key)).equals(
+        new X509Certificate(readFileSync(crt)).publicKey.export({ type: 'spki', format: 'der' }),
+      );
+    expect(together()).toBe(true);
+    const keyBefore = sha(key);
+    // Issued again with a new key: both files change on the host.
+    for (const f of ['server-etcd1.crt', 'server-etcd1.key']) rmSync(path.join(localPki, 'etcd', f));
+    const real = localConnection();
+    const seen: boolean[] = [];
+    const watched = new Proxy(real, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop) as unknown;
+        if (typeof value !== 'function') return value;
+        if (prop !== 'exec' && prop !== 'put') return value.bind(target);
+        return async (...args: unknown[]) => {
+          const result = await value.apply(target, args);
+          seen.push(together());
+          return result;
+        };
+      },
+    });
+    const renewed = await runModule(cert, moduleContext(watched), params());
+    expect((renewed.plan.data as CertData).writes.map((w) => path.basename(w.path))).toEqual([
+      'server.crt',
+      'server.key',
+    ]);
+    expect(sha(key)).not.toBe(keyBefore);
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every(Boolean)).toBe(true);
+    // Nothing of the staging is left beside them.
+    expect(readdirSync(hostDir).sort()).toEqual(['ca.crt', 'server.crt', 'server.key']);
   });
 });
