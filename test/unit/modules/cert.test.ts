@@ -301,7 +301,7 @@ describe('cert: real runs on the controller (LocalConnection)', () => {
     expect((await run(params(moved))).changed).toBe(false);
   });
 
-  test('a new key and certificate reach the host as a pair: after every command, the two there belong together', async () => {
+  test('a new certificate and key reach the host as a pair: after every command, the two there match', async () => {
     await run(params());
     const [crt, key] = [path.join(hostDir, 'server.crt'), path.join(hostDir, 'server.key')];
     const publicKeyOf = (pem: Buffer) => createPublicKey(pem).export({ type: 'spki', format: 'der' });
