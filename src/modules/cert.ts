@@ -11,15 +11,13 @@ import { FurrowError } from '../engine/errors.js';
 import type { FileInfo, FileQuery } from '../engine/facts/files.js';
 import type { ModuleContext, Plan, PlanAction, ValueChange, ParamsOf } from '../engine/module.js';
 import type { Module } from '../engine/module.js';
-import { sh } from '../engine/shell.js';
 import type { CertDescription } from '../pki/describe.js';
 import type { SourceFile } from '../pki/distribute.js';
 import type { LeafResult } from '../pki/leaf.js';
 import { USAGES } from '../pki/spec.js';
 import { wantedAttrs } from './support/attributes.js';
 import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
-import { runOrFail } from './support/run.js';
-import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+import { applyWriteSet, decideWrite, type WriteData } from './support/write-file.js';
 import { certificateName, pkiSourceDir, renewWithinDaysParam, srcDirParam } from './support/pki-params.js';
 
 export type CertParams = ParamsOf<typeof schema>;
@@ -198,31 +196,8 @@ export const cert: Module<CertParams, CertData> = {
     return combine(decisions, leaf, dir!.type === 'absent' ? params.dest : undefined);
   },
 
-  async apply(ctx, plan) {
-    const data = plan.data;
-    if (!data) return {};
-    if (data.mkdir) await runOrFail(ctx, sh`mkdir -p -- ${data.mkdir}`, `creating ${data.mkdir}`);
-    // A certificate and its key that both change are put under staging names first, then renamed
-    // into place by one command: a client that reads the pair meanwhile (etcdctl, a health check)
-    // would otherwise find the new certificate with the old key for as long as a round trip takes.
-    const contents = data.writes.filter((w) => w.write);
-    const staged = contents.length > 1 ? contents : [];
-    for (const write of data.writes) {
-      const at = staged.includes(write) ? stagingPath(write.path) : write.path;
-      await applyWrite(ctx, { action: 'update', reason: '', data: { ...write, path: at } });
-    }
-    if (staged.length) {
-      const renames = staged.map((w) => sh`mv -f -- ${stagingPath(w.path)} ${w.path}`).join(' && ');
-      await runOrFail(ctx, renames, `putting ${staged.map((w) => w.path).join(', ')} in place`);
-    }
-    return { output: { dest: data.writes.map((w) => w.path) } };
-  },
+  apply: (ctx, plan) => (plan.data ? applyWriteSet(ctx, plan.data.writes, plan.data.mkdir) : Promise.resolve({})),
 };
-
-/** Where a file of a changing pair waits until both are there: hidden, beside its final name. */
-function stagingPath(file: string): string {
-  return posix.join(posix.dirname(file), `.${posix.basename(file)}.furrow-new`);
-}
 
 /**
  * The certificate code and its X.509 library (about 0.1 s of start-up CPU) load only when a cert

@@ -10,11 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, Plan, PlanAction, ParamsOf } from '../engine/module.js';
-import { sh } from '../engine/shell.js';
 import { wantedAttrs } from './support/attributes.js';
 import { flagSchema, groupParam, ownerParam, toFlag } from './support/param-values.js';
-import { runOrFail } from './support/run.js';
-import { applyWrite, decideWrite, type WriteData } from './support/write-file.js';
+import { applyWriteSet, decideWrite, type WriteData } from './support/write-file.js';
 import { pkiSourceDir, srcDirParam } from './support/pki-params.js';
 
 export type ServiceAccountKeyParams = ParamsOf<typeof schema>;
@@ -125,13 +123,7 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
     );
   },
 
-  async apply(ctx, plan) {
-    const data = plan.data;
-    if (!data) return {};
-    if (data.mkdir) await runOrFail(ctx, sh`mkdir -p -- ${data.mkdir}`, `creating ${data.mkdir}`);
-    for (const write of data.writes) await applyWrite(ctx, { action: 'update', reason: '', data: write });
-    return { output: { dest: data.writes.map((w) => w.path) } };
-  },
+  apply: (ctx, plan) => (plan.data ? applyWriteSet(ctx, plan.data.writes, plan.data.mkdir) : Promise.resolve({})),
 };
 
 function combine(plans: Plan<WriteData>[], made: string | undefined, mkdir: string | undefined): Plan<KeyData> {

@@ -4,6 +4,7 @@
  * carries it out atomically through conn.put, keeping a backup when asked.
  */
 import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
 import { FurrowError } from '../../engine/errors.js';
 import type { FileInfo, FileQuery } from '../../engine/facts/files.js';
 import { RECORD_MIN_BYTES, recordCommand } from '../../engine/facts/written.js';
@@ -155,6 +156,37 @@ export async function applyWrite(ctx: ModuleContext, plan: Plan<WriteData>): Pro
   if (ctx.written && (data.size ?? 0) >= RECORD_MIN_BYTES)
     await ctx.conn.exec(recordCommand(ctx.written, data.path, data.sha256));
   return { output };
+}
+
+/**
+ * The files of one task that belong together (a certificate, its key and CA; a key pair), in
+ * `mkdir` when it is missing. When more than one file's content changes, each is put under a
+ * staging name beside its final one, then one command renames them all into place: a client that
+ * reads the set meanwhile (etcdctl, a health check) would otherwise find a new certificate with the
+ * old key for as long as a round trip takes.
+ */
+export async function applyWriteSet(
+  ctx: ModuleContext,
+  writes: WriteData[],
+  mkdir: string | undefined,
+): Promise<ApplyResult> {
+  if (mkdir) await runOrFail(ctx, sh`mkdir -p -- ${mkdir}`, `creating ${mkdir}`);
+  const contents = writes.filter((w) => w.write);
+  const staged = contents.length > 1 ? contents : [];
+  for (const write of writes) {
+    const at = staged.includes(write) ? stagingPath(write.path) : write.path;
+    await applyWrite(ctx, { action: 'update', reason: '', data: { ...write, path: at } });
+  }
+  if (staged.length) {
+    const renames = staged.map((w) => sh`mv -f -- ${stagingPath(w.path)} ${w.path}`).join(' && ');
+    await runOrFail(ctx, renames, `putting ${staged.map((w) => w.path).join(', ')} in place`);
+  }
+  return { output: { dest: writes.map((w) => w.path) } };
+}
+
+/** Where a file of a changing set waits until all are there: hidden, beside its final name. */
+function stagingPath(file: string): string {
+  return posix.join(posix.dirname(file), `.${posix.basename(file)}.furrow-new`);
 }
 
 /** Ansible's backup name without the pid: <path>.<YYYY-MM-DD@HH:MM:SS>~ (local time). */
