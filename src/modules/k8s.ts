@@ -4,6 +4,8 @@
  * apiserver: no kubectl and no route to the API needed on the controller. Plan asks the server
  * for a dry run of each apply and compares it with what is there, so changed means the object
  * changed; check mode is that dry run (the apiserver validates every object, nothing changes).
+ * `apply: merge` writes a JSON merge patch instead (a create when the object is missing), for
+ * kinds an apiserver cannot server-side apply; its dry run is compared the same way.
  * state: absent deletes each object of the manifest that exists.
  */
 import type { JSONSchema } from 'json-schema-to-ts';
@@ -15,6 +17,7 @@ import type { ApplyResult, Module, ModuleContext, Plan, ParamsOf } from '../engi
 import { unifiedDiff } from './support/content.js';
 import { renderSrcTemplate, srcTemplateFiles } from './support/src-template.js';
 import {
+  type ApiAnswer,
   describe,
   KubeApi,
   KubeApiError,
@@ -82,8 +85,18 @@ const schema = {
       type: 'string',
       minLength: 1,
       default: 'furrow',
-      description: 'the field manager of the server-side apply',
+      description: 'the field manager of the server-side apply (or of the merge patch)',
       examples: ['furrow'],
+    },
+    apply: {
+      type: 'string',
+      enum: ['server', 'merge'],
+      default: 'server',
+      description:
+        "how present writes: 'server', a server-side apply; 'merge', a JSON merge patch of the fields the " +
+        'manifest gives (a create when missing): fields dropped from the manifest stay, as nothing records ' +
+        'them; for kinds an apiserver cannot server-side apply (an APIService before Kubernetes 1.20.6)',
+      examples: ['merge'],
     },
     wait: {
       ...flagSchema,
@@ -110,12 +123,12 @@ export const k8s: Module<K8sParams, K8sData> = {
     const api = apiFor(ctx, params);
     try {
       const state = params.state ?? 'present';
-      const fieldManager = params.field_manager ?? 'furrow';
+      const how = writeHow(params);
       const creating = new Set(objects.filter((o) => o.kind === 'Namespace').map((o) => o.metadata.name));
       // Every object asked at once (the API client bounds the requests in flight), answers kept in manifest order.
       const planned = await Promise.all(
         objects.map((obj) =>
-          state === 'absent' ? planDelete(api, obj) : planApply(api, obj, fieldManager, creating.has.bind(creating)),
+          state === 'absent' ? planDelete(api, obj) : planApply(api, obj, how, creating.has.bind(creating)),
         ),
       );
       const diffs = planned.flatMap((p) => (p.diff ? [p.diff] : []));
@@ -161,15 +174,19 @@ async function planDelete(api: KubeApi, obj: KubeObject): Promise<PlannedObject>
 async function planApply(
   api: KubeApi,
   obj: KubeObject,
-  fieldManager: string,
+  how: WriteHow,
   namespaceComes: (name: string) => boolean,
 ): Promise<PlannedObject> {
   const where = await api.objectPath(obj);
   // The server's own answer to "what would this apply make of it": defaults, other managers'
-  // fields and all, so comparing it with what is there is exact.
+  // fields and all, so comparing it with what is there is exact. A server-side apply's dry run
+  // is asked at once; a merge patch's waits to know whether the object is there to patch.
+  const asked = api.ok('GET', where, undefined, undefined, [404]);
   const [current, dryRun] = await Promise.all([
-    api.ok('GET', where, undefined, undefined, [404]),
-    serverSideApply(api, where, obj, fieldManager, true),
+    asked,
+    how.apply === 'server'
+      ? writeObject(api, where, obj, how, true, true)
+      : asked.then((c) => writeObject(api, where, obj, how, c.status !== 404, true)),
   ]);
   const exists = current.status !== 404;
   if (dryRun.status >= 300) {
@@ -185,7 +202,8 @@ async function planApply(
         plan: { obj, path: where, action: 'create', unvalidated: true },
         diff: unifiedDiff(describe(obj), '', shown(obj)),
       };
-    throw new Error(`${describe(obj)}: the apiserver refused it: ${new KubeApiError(dryRun, 'dry-run apply').message}`);
+    const asking = `dry-run ${how.apply === 'server' ? 'apply' : 'merge patch'}`;
+    throw new Error(`${describe(obj)}: the apiserver refused it: ${new KubeApiError(dryRun, asking).message}`);
   }
   const before = exists ? shown(current.body) : '';
   const after = shown(dryRun.body);
@@ -198,7 +216,7 @@ async function planApply(
 
 /** Deletes, then applies, in manifest order (a namespace before what lives in it), then waits when asked. */
 async function applyPlanned(api: KubeApi, objects: ObjectPlan[], params: K8sParams): Promise<ApplyResult> {
-  const fieldManager = params.field_manager ?? 'furrow';
+  const how = writeHow(params);
   // Deleted in reverse order: what a manifest creates first (its namespace) goes last.
   for (const p of [...objects].reverse().filter((o) => o.action === 'delete')) {
     await api.ok(
@@ -210,7 +228,7 @@ async function applyPlanned(api: KubeApi, objects: ObjectPlan[], params: K8sPara
     );
   }
   for (const p of objects.filter((o) => o.action === 'create' || o.action === 'update')) {
-    const answer = await serverSideApply(api, p.path, p.obj, fieldManager, false);
+    const answer = await writeObject(api, p.path, p.obj, how, p.action === 'update', false);
     if (answer.status >= 300)
       throw new Error(`${describe(p.obj)}: the apiserver refused it: ${new KubeApiError(answer, 'apply').message}`);
   }
@@ -284,14 +302,34 @@ function apiFor(ctx: ModuleContext, params: K8sParams): KubeApi {
   );
 }
 
-/** The server-side apply of one object at its path (forcing ownership of the fields it names), or its dry run. */
-function serverSideApply(api: KubeApi, where: string, obj: KubeObject, fieldManager: string, dryRun: boolean) {
-  return api.call(
-    'PATCH',
-    `${where}?fieldManager=${encodeURIComponent(fieldManager)}&force=true${dryRun ? '&dryRun=All' : ''}`,
-    obj,
-    'application/apply-patch+yaml',
-  );
+/** How present writes an object, from the params. */
+interface WriteHow {
+  apply: 'server' | 'merge';
+  fieldManager: string;
+}
+
+const writeHow = (params: K8sParams): WriteHow => ({
+  apply: params.apply ?? 'server',
+  fieldManager: params.field_manager ?? 'furrow',
+});
+
+/**
+ * One object written at its path, or the dry run of that write: a server-side apply (forcing
+ * ownership of the fields it names), or a JSON merge patch of it, or its create when it `exists` not.
+ */
+export function writeObject(
+  api: Pick<KubeApi, 'call'>,
+  where: string,
+  obj: KubeObject,
+  how: WriteHow,
+  exists: boolean,
+  dryRun: boolean,
+): Promise<ApiAnswer> {
+  const query = `?fieldManager=${encodeURIComponent(how.fieldManager)}${dryRun ? '&dryRun=All' : ''}`;
+  if (how.apply === 'server')
+    return api.call('PATCH', `${where}${query}&force=true`, obj, 'application/apply-patch+yaml');
+  if (exists) return api.call('PATCH', `${where}${query}`, obj, 'application/merge-patch+json');
+  return api.call('POST', `${where.slice(0, where.lastIndexOf('/'))}${query}`, obj);
 }
 
 /** What the object is, as YAML, without what the server keeps for itself; Secret values hidden. */

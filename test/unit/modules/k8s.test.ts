@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { parseManifest, rolloutPending, shown } from '../../../src/modules/k8s.js';
+import { parseManifest, rolloutPending, shown, writeObject } from '../../../src/modules/k8s.js';
 import { kubeCredentials } from '../../../src/modules/support/kube-api.js';
 import { tempDir } from './support/hosts.js';
 
@@ -164,5 +164,43 @@ describe('k8s: credentials', () => {
       }),
     );
     expect(() => kubeCredentials(file)).toThrow('the kubeconfig has no certificate-authority-data');
+  });
+});
+
+describe('k8s: how present writes an object', () => {
+  const obj = { apiVersion: 'apiregistration.k8s.io/v1', kind: 'APIService', metadata: { name: 'v1beta1.m.k8s.io' } };
+  const where = '/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.m.k8s.io';
+  const requests = (apply: 'server' | 'merge', exists: boolean, dryRun: boolean) => {
+    const asked: string[] = [];
+    const api = {
+      call: async (method: string, path: string, body?: unknown, type = 'application/json') => {
+        asked.push(`${method} ${path} ${type} ${JSON.stringify(body)}`);
+        return { status: 200, body: {} };
+      },
+    };
+    void writeObject(api, where, obj, { apply, fieldManager: 'furrow' }, exists, dryRun);
+    return asked;
+  };
+  const body = JSON.stringify(obj);
+
+  test('server: a server-side apply that takes the fields over, whether or not the object is there', () => {
+    const apply = `PATCH ${where}?fieldManager=furrow&force=true application/apply-patch+yaml ${body}`;
+    expect(requests('server', false, false)).toEqual([apply]);
+    expect(requests('server', true, false)).toEqual([apply]);
+    expect(requests('server', true, true)).toEqual([
+      `PATCH ${where}?fieldManager=furrow&dryRun=All&force=true application/apply-patch+yaml ${body}`,
+    ]);
+  });
+
+  test('merge: a JSON merge patch of the object when it is there, else its create in the collection', () => {
+    expect(requests('merge', true, false)).toEqual([
+      `PATCH ${where}?fieldManager=furrow application/merge-patch+json ${body}`,
+    ]);
+    expect(requests('merge', true, true)).toEqual([
+      `PATCH ${where}?fieldManager=furrow&dryRun=All application/merge-patch+json ${body}`,
+    ]);
+    expect(requests('merge', false, true)).toEqual([
+      `POST /apis/apiregistration.k8s.io/v1/apiservices?fieldManager=furrow&dryRun=All application/json ${body}`,
+    ]);
   });
 });
