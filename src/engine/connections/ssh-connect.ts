@@ -2,6 +2,7 @@
  * One SSH handshake: host key check against our known_hosts, authentication, and the mapping of
  * ssh2's low-level errors onto Furrow's error tree (unreachable, auth, host key).
  */
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import ssh2 from 'ssh2';
 import type { Client as ClientType, ConnectConfig, HostVerifier } from 'ssh2';
@@ -133,6 +134,7 @@ export async function connectClient(
       // Every task is a few small request/reply packets: with Nagle's algorithm on, each exchange
       // waits out the peer's delayed ACK (40 ms on Linux), which made a no-op exec cost ~47 ms.
       client.setNoDelay(true);
+      coalesceWrites((client as unknown as { _sock?: Socket })._sock);
     } catch (err) {
       fail(new UnreachableError(spec.name, `${where}: ${(err as Error).message}`, { cause: err }));
     }
@@ -147,4 +149,27 @@ export function tunnel(client: SshClient, address: string, port: number): Promis
       else resolve(stream);
     });
   });
+}
+
+/**
+ * Everything written to the socket in one turn of the event loop (the probes of several tasks,
+ * a channel's data with its window adjust) leaves in one writev. Each write costs the controller
+ * a pass through the network stack (about 0.5 ms into a lab host), whatever its size, and a
+ * no-change deploy all wrote about 1,080 times, 325 of them in the turn of an earlier write.
+ */
+export function coalesceWrites(sock: Socket | undefined): void {
+  if (!sock) return;
+  const write = sock.write.bind(sock) as (...args: unknown[]) => boolean;
+  let corked = false;
+  sock.write = ((...args: unknown[]) => {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      setImmediate(() => {
+        corked = false;
+        sock.uncork();
+      });
+    }
+    return write(...args);
+  }) as Socket['write'];
 }
