@@ -3,10 +3,9 @@ import { type ApiAccess, apiMessage, apiRequest } from './kube-api.js';
 
 /**
  * `kubectl drain --ignore-daemonsets --delete-emptydir-data` through the API: cordon the node, evict
- * its pods (the Eviction API, so PodDisruptionBudgets are honoured), wait until they are gone or, unlike
- * kubectl, until nothing of them runs (`nothingRuns`). Pods of a DaemonSet stay (their controller would put
- * them back) and static pods (mirror pods) too. Pods that no controller would re-create are refused unless
- * `force`, as kubectl does.
+ * its pods (the Eviction API, so PodDisruptionBudgets are honoured), wait until they are gone. Pods
+ * of a DaemonSet stay (their controller would put them back) and static pods (mirror pods) too.
+ * Pods that no controller would re-create are refused unless `force`, as kubectl does.
  */
 export interface PodRef {
   namespace: string;
@@ -19,18 +18,8 @@ interface Pod {
     namespace: string;
     annotations?: Record<string, string>;
     ownerReferences?: Array<{ kind: string; controller?: boolean }>;
-    deletionTimestamp?: string;
   };
-  status?: {
-    phase?: string;
-    containerStatuses?: ContainerStatus[];
-    initContainerStatuses?: ContainerStatus[];
-    ephemeralContainerStatuses?: ContainerStatus[];
-  };
-}
-
-interface ContainerStatus {
-  state?: { running?: object; waiting?: object; terminated?: object };
+  status?: { phase?: string };
 }
 
 export type PodKind = 'daemonset' | 'mirror' | 'finished' | 'unmanaged' | 'managed';
@@ -63,20 +52,6 @@ async function podsOn(access: ApiAccess, node: string): Promise<Pod[]> {
   const r = await apiRequest(access, `/api/v1/pods?fieldSelector=${encodeURIComponent(`spec.nodeName=${node}`)}`);
   if (r.status !== 200) throw new Error(`listing the pods on ${node}: ${apiMessage(r)}`);
   return (JSON.parse(r.body) as { items: Pod[] }).items;
-}
-
-/**
- * An evicted pod is done with once it is gone, or once it is being deleted and nothing of it runs: the kubelet
- * reported each of its containers stopped or never started (ImagePullBackOff, CrashLoopBackOff). Nothing is
- * left to stop gracefully, yet the object stays until the kubelet's status sync deletes it, up to the grace
- * period and beyond: 12 to 67 s a node in the lab, whose add-on images never arrive. The kubelet, this one or
- * the next to start, still cleans it up. A pod the kubelet has not reported on yet is waited for.
- */
-export function nothingRuns(pod: Pod): boolean {
-  const s = pod.status;
-  if (!pod.metadata.deletionTimestamp || !s?.containerStatuses?.length) return false;
-  const all = [...(s.initContainerStatuses ?? []), ...s.containerStatuses, ...(s.ephemeralContainerStatuses ?? [])];
-  return all.every((c) => c.state !== undefined && c.state.running === undefined);
 }
 
 /** Cordons `node` and evicts its pods; the pods it evicted. Throws with the reason when it cannot finish. */
@@ -113,12 +88,11 @@ export async function drainNode(access: ApiAccess, node: string, o: DrainOptions
 
   const wanted = new Set(toEvict.map(named));
   for (;;) {
-    const left = (await podsOn(access, node)).filter((p) => wanted.has(named(refOf(p))) && !nothingRuns(p));
+    const left = (await podsOn(access, node)).map(refOf).filter((p) => wanted.has(named(p)));
     if (!left.length) return toEvict;
     if (Date.now() > deadline)
       throw new Error(
-        `evicted pods still on ${node} after ${(o.timeoutMs ?? 120_000) / 1000} s: ` +
-          left.map((p) => named(refOf(p))).join(', '),
+        `evicted pods still on ${node} after ${(o.timeoutMs ?? 120_000) / 1000} s: ${left.map(named).join(', ')}`,
       );
     await sleep(o.pollMs ?? 2_000);
   }

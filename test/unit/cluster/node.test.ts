@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Cluster } from '../../../src/cluster/cluster.js';
-import { nothingRuns, podKind } from '../../../src/cluster/drain.js';
+import { podKind } from '../../../src/cluster/drain.js';
 import { masterFamilyProblem } from '../../../src/cluster/kubernetes.js';
 import { checkNodeAdd, isHostAddress } from '../../../src/cluster/node-add.js';
 import { nodeNameOf } from '../../../src/cluster/kubernetes.js';
@@ -195,24 +195,4 @@ test('drain: which pods stay, which are evicted, which need --force', () => {
   expect(podKind(pod({ ownerReferences: [{ kind: 'ReplicaSet', controller: true }] }))).toBe('managed');
   expect(podKind(pod({}))).toBe('unmanaged');
   expect(podKind({ metadata: { name: 'p', namespace: 'n' }, status: { phase: 'Succeeded' } })).toBe('finished');
-});
-
-test('drain: an evicted pod is waited for while any container of it runs, or before the kubelet reported it', () => {
-  const deleting = { name: 'p', namespace: 'n', deletionTimestamp: '2026-12-06T23:33:02Z' };
-  const running = { state: { running: { startedAt: '2026-12-06T23:30:00Z' } } };
-  const pulling = { state: { waiting: { reason: 'ImagePullBackOff' } } };
-  const exited = { state: { terminated: { exitCode: 0 } } };
-  const pod = (status: object, metadata: object = deleting) => nothingRuns({ metadata, status } as never);
-  // Nothing runs: every container never started, crash-looped or exited.
-  expect(pod({ phase: 'Pending', containerStatuses: [pulling, pulling] })).toBe(true);
-  expect(pod({ phase: 'Running', containerStatuses: [exited, pulling] })).toBe(true);
-  // Still stopping: a container, an init container or an ephemeral one runs.
-  expect(pod({ phase: 'Running', containerStatuses: [pulling, running] })).toBe(false);
-  expect(pod({ phase: 'Pending', initContainerStatuses: [running], containerStatuses: [pulling] })).toBe(false);
-  expect(pod({ phase: 'Running', containerStatuses: [exited], ephemeralContainerStatuses: [running] })).toBe(false);
-  // Not known: no report yet, or a state the kubelet left out.
-  expect(pod({ phase: 'Pending' })).toBe(false);
-  expect(pod({ phase: 'Pending', containerStatuses: [{}] })).toBe(false);
-  // Not being deleted (the eviction has not taken): waited for, whatever runs.
-  expect(pod({ phase: 'Pending', containerStatuses: [pulling] }, { name: 'p', namespace: 'n' })).toBe(false);
 });
