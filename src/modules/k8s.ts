@@ -202,7 +202,7 @@ async function planApply(
         plan: { obj, path: where, action: 'create', unvalidated: true },
         diff: unifiedDiff(describe(obj), '', shown(obj)),
       };
-    const asking = `dry-run ${how.apply === 'server' ? 'apply' : 'merge patch'}`;
+    const asking = `dry-run ${writeName(how)}`;
     throw new Error(`${describe(obj)}: the apiserver refused it: ${new KubeApiError(dryRun, asking).message}`);
   }
   const before = exists ? shown(current.body) : '';
@@ -230,7 +230,9 @@ async function applyPlanned(api: KubeApi, objects: ObjectPlan[], params: K8sPara
   for (const p of objects.filter((o) => o.action === 'create' || o.action === 'update')) {
     const answer = await writeObject(api, p.path, p.obj, how, p.action === 'update', false);
     if (answer.status >= 300)
-      throw new Error(`${describe(p.obj)}: the apiserver refused it: ${new KubeApiError(answer, 'apply').message}`);
+      throw new Error(
+        `${describe(p.obj)}: the apiserver refused it: ${new KubeApiError(answer, writeName(how)).message}`,
+      );
   }
   const result: ApplyResult = { output: { objects: objects.map(outputOf) }, msg: summary(objects, false) };
   if ((params.state ?? 'present') === 'present' && toFlag(params.wait, 'k8s', 'wait', false)) {
@@ -312,6 +314,9 @@ const writeHow = (params: K8sParams): WriteHow => ({
   apply: params.apply ?? 'server',
   fieldManager: params.field_manager ?? 'furrow',
 });
+
+/** The write's name in an error: what the apiserver refused. */
+const writeName = (how: WriteHow): string => (how.apply === 'server' ? 'apply' : 'merge patch');
 
 /**
  * One object written at its path, or the dry run of that write: a server-side apply (forcing
