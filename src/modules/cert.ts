@@ -17,16 +17,19 @@ import type { LeafResult } from '../pki/leaf.js';
 import { USAGES } from '../pki/spec.js';
 import { wantedAttrs } from './support/attributes.js';
 import { flagSchema, groupParam, ownerParam, modeParam, toFlag } from './support/param-values.js';
-import { applyWriteSet, decideWrite, type WriteData } from './support/write-file.js';
+import {
+  applyWriteSet,
+  decideWrite,
+  removingLeftovers,
+  stagingQueries,
+  type WriteData,
+  type WriteSetData,
+} from './support/write-file.js';
 import { certificateName, pkiSourceDir, renewWithinDaysParam, srcDirParam } from './support/pki-params.js';
 
 export type CertParams = ParamsOf<typeof schema>;
 
-export interface CertData {
-  /** The destination folder does not exist yet. */
-  mkdir?: string;
-  writes: WriteData[];
-}
+export type CertData = WriteSetData;
 
 const names = { type: 'array', items: { type: 'string' } } as const;
 export const specSchema = {
@@ -186,17 +189,23 @@ export const cert: Module<CertParams, CertData> = {
       source,
       path: posix.join(params.dest, fileName(source, name, params)),
     }));
-    const queries: FileQuery[] = [{ path: params.dest }, ...targets.map(({ source, path }) => queryFor(source, path))];
-    const [dir, ...files] = await ctx.probeFiles(queries);
+    const paths = targets.map((t) => t.path);
+    const queries: FileQuery[] = [
+      { path: params.dest },
+      ...targets.map(({ source, path }) => queryFor(source, path)),
+      ...stagingQueries(paths),
+    ];
+    const [dir, ...found] = await ctx.probeFiles(queries);
     if (dir!.type !== 'absent' && dir!.type !== 'directory')
       throw new FurrowError('module', `${ctx.host}: cert: ${params.dest} is a ${dir!.type}, not a folder`);
     const decisions = targets.map((t, i) =>
-      decideFile(ctx, params, t.source, t.path, files[i]!, describeHostCertificate),
+      decideFile(ctx, params, t.source, t.path, found[i]!, describeHostCertificate),
     );
-    return combine(decisions, leaf, dir!.type === 'absent' ? params.dest : undefined);
+    const plan = combine(decisions, leaf, dir!.type === 'absent' ? params.dest : undefined);
+    return removingLeftovers(plan, paths, found.slice(targets.length));
   },
 
-  apply: (ctx, plan) => (plan.data ? applyWriteSet(ctx, plan.data.writes, plan.data.mkdir) : Promise.resolve({})),
+  apply: (ctx, plan) => (plan.data ? applyWriteSet(ctx, plan.data) : Promise.resolve({})),
 };
 
 /**

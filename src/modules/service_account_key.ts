@@ -12,15 +12,19 @@ import type { FileQuery } from '../engine/facts/files.js';
 import type { Module, Plan, PlanAction, ParamsOf } from '../engine/module.js';
 import { wantedAttrs } from './support/attributes.js';
 import { flagSchema, groupParam, ownerParam, toFlag } from './support/param-values.js';
-import { applyWriteSet, decideWrite, type WriteData } from './support/write-file.js';
+import {
+  applyWriteSet,
+  decideWrite,
+  removingLeftovers,
+  stagingQueries,
+  type WriteData,
+  type WriteSetData,
+} from './support/write-file.js';
 import { pkiSourceDir, srcDirParam } from './support/pki-params.js';
 
 export type ServiceAccountKeyParams = ParamsOf<typeof schema>;
 
-interface KeyData {
-  mkdir?: string;
-  writes: WriteData[];
-}
+type KeyData = WriteSetData;
 
 const schema = {
   type: 'object',
@@ -88,10 +92,8 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
               .digest('hex'),
       ),
     );
-    const queries: FileQuery[] = [
-      { path: params.dest },
-      ...files.map((f) => ({ path: posix.join(params.dest, f.name) })),
-    ];
+    const paths = files.map((f) => posix.join(params.dest, f.name));
+    const queries: FileQuery[] = [{ path: params.dest }, ...paths.map((path) => ({ path })), ...stagingQueries(paths)];
     const [dir, ...found] = await ctx.probeFiles(queries);
     const plans = files.map((f, i) => {
       const attrs = wantedAttrs(
@@ -114,16 +116,17 @@ export const serviceAccountKey: Module<ServiceAccountKeyParams, KeyData> = {
         `${ctx.host}: service_account_key`,
       );
     });
-    return combine(
+    const plan = combine(
       plans,
       root.action === 'kept'
         ? undefined
         : `${root.action === 'created' ? 'made' : 'would make'} the service-account key pair in ${srcDir}`,
       dir!.type === 'absent' ? params.dest : undefined,
     );
+    return removingLeftovers(plan, paths, found.slice(files.length));
   },
 
-  apply: (ctx, plan) => (plan.data ? applyWriteSet(ctx, plan.data.writes, plan.data.mkdir) : Promise.resolve({})),
+  apply: (ctx, plan) => (plan.data ? applyWriteSet(ctx, plan.data) : Promise.resolve({})),
 };
 
 function combine(plans: Plan<WriteData>[], made: string | undefined, mkdir: string | undefined): Plan<KeyData> {

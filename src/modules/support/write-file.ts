@@ -165,12 +165,10 @@ export async function applyWrite(ctx: ModuleContext, plan: Plan<WriteData>): Pro
  * reads the set meanwhile (etcdctl, a health check) would otherwise find a new certificate with the
  * old key for as long as a round trip takes.
  */
-export async function applyWriteSet(
-  ctx: ModuleContext,
-  writes: WriteData[],
-  mkdir: string | undefined,
-): Promise<ApplyResult> {
+export async function applyWriteSet(ctx: ModuleContext, set: WriteSetData): Promise<ApplyResult> {
+  const { writes, mkdir, leftover = [] } = set;
   if (mkdir) await runOrFail(ctx, sh`mkdir -p -- ${mkdir}`, `creating ${mkdir}`);
+  if (leftover.length) await runOrFail(ctx, sh`rm -f -- ${leftover}`, `removing ${leftover.join(', ')}`);
   const contents = writes.filter((w) => w.write);
   const staged = contents.length > 1 ? contents : [];
   for (const write of writes) {
@@ -187,6 +185,34 @@ export async function applyWriteSet(
 /** Where a file of a changing set waits until all are there: hidden, beside its final name. */
 function stagingPath(file: string): string {
   return posix.join(posix.dirname(file), `.${posix.basename(file)}.furrow-new`);
+}
+
+/** What a task that writes a set of files applies (applyWriteSet). */
+export interface WriteSetData {
+  /** The destination folder does not exist yet. */
+  mkdir?: string;
+  writes: WriteData[];
+  /** Staging files a run cut off between its puts and its rename left behind: removed first. */
+  leftover?: string[];
+}
+
+/** Asks, in the set's own probe, whether any of its files has a staging file left beside it. */
+export function stagingQueries(files: string[]): FileQuery[] {
+  return files.map((f) => ({ path: stagingPath(f) }));
+}
+
+/**
+ * A set's plan, with the staging files `found` (stagingQueries' answers) says are there removed
+ * too. A run cut off between a set's puts and its rename leaves them (a key among them, mode
+ * 0600); left alone, they would stay until the set next changes.
+ */
+export function removingLeftovers(plan: Plan<WriteSetData>, files: string[], found: FileInfo[]): Plan<WriteSetData> {
+  const leftover = files.map(stagingPath).filter((_, i) => found[i]!.type !== 'absent');
+  if (!leftover.length) return plan;
+  const removes = `removes ${leftover.map((f) => posix.basename(f)).join(', ')}, left by a run cut off mid-write`;
+  const data = { ...(plan.data ?? { writes: [] }), leftover };
+  const action = plan.action === 'none' ? 'update' : plan.action;
+  return { ...plan, action, reason: `${plan.reason}; ${removes}`, data };
 }
 
 /** Ansible's backup name without the pid: <path>.<YYYY-MM-DD@HH:MM:SS>~ (local time). */

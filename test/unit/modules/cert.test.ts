@@ -48,10 +48,12 @@ beforeAll(async () => {
 
 const file = (mode: string, hash: string) => `@ file ${mode} 0 0 1200 root root\nsha256 ${hash}\n`;
 const dir = '@ directory 755 0 0 4096 root root\n';
+/** The probe's answers for the staging names beside n files: none left by a cut-off run. */
+const noStaging = (n: number) => '@ absent\n'.repeat(n);
 
 describe('cert: plan from canned probe output (one round trip)', () => {
   test('nothing on the host: create the folder and all three files; the key shows as a secret', async () => {
-    const conn = cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n');
+    const conn = cannedConnection(`@ absent\n@ absent\n@ absent\n@ absent\n${noStaging(3)}`);
     const plan = await cert.plan(moduleContext(conn), base);
     expect(plan.action).toBe('create');
     expect(plan.reason).toBe(
@@ -83,7 +85,9 @@ describe('cert: plan from canned probe output (one round trip)', () => {
   });
 
   test('all three in place with the right hashes and modes: nothing to do', async () => {
-    const conn = cannedConnection(dir + file('644', want.crt) + file('600', want.key) + file('644', want.ca));
+    const conn = cannedConnection(
+      dir + file('644', want.crt) + file('600', want.key) + file('644', want.ca) + noStaging(3),
+    );
     const plan = await cert.plan(moduleContext(conn), { ...base, owner: 'root', group: 0 });
     expect(plan).toEqual({ action: 'none', reason: `server.crt, server.key, ca.crt up to date in ${dest}` });
     expect(conn.commands).toHaveLength(1);
@@ -92,7 +96,7 @@ describe('cert: plan from canned probe output (one round trip)', () => {
   test('another certificate on the host: subject, SANs and expiry of both; the key is never read back', async () => {
     const hostCert =
       `@ file 644 0 0 ${Buffer.byteLength(old.pem)} root root\nsha256 ` + `${'b'.repeat(64)}\n${probeContent(old.pem)}`;
-    const conn = cannedConnection(dir + hostCert + file('600', want.key));
+    const conn = cannedConnection(dir + hostCert + file('600', want.key) + noStaging(2));
     const plan = await cert.plan(moduleContext(conn), { ...base, ca: false });
     expect(plan).toMatchObject({
       action: 'update',
@@ -111,7 +115,7 @@ describe('cert: plan from canned probe output (one round trip)', () => {
 
   test('a key that differs: "(secret changed)"; a key with a loose mode: only the mode', async () => {
     const differs = await cert.plan(
-      moduleContext(cannedConnection(dir + file('644', want.crt) + file('600', 'c'.repeat(64)))),
+      moduleContext(cannedConnection(dir + file('644', want.crt) + file('600', 'c'.repeat(64)) + noStaging(2))),
       {
         ...base,
         ca: false,
@@ -124,7 +128,7 @@ describe('cert: plan from canned probe output (one round trip)', () => {
       `content of ${dest}/server.key differs (sha256 cccccccccccc -> ${want.key.slice(0, 12)})`,
     );
     const loose = await cert.plan(
-      moduleContext(cannedConnection(dir + file('644', want.crt) + file('644', want.key))),
+      moduleContext(cannedConnection(dir + file('644', want.crt) + file('644', want.key) + noStaging(2))),
       {
         ...base,
         ca: false,
@@ -149,7 +153,11 @@ describe('cert: plan from canned probe output (one round trip)', () => {
 
   test('a host certificate that does not parse is named as such', async () => {
     const junk = `@ file 644 0 0 4 root root\nsha256 ${'d'.repeat(64)}\n${probeContent('junk')}`;
-    const plan = await cert.plan(moduleContext(cannedConnection(dir + junk)), { ...base, ca: false, key: false });
+    const plan = await cert.plan(moduleContext(cannedConnection(dir + junk + noStaging(1))), {
+      ...base,
+      ca: false,
+      key: false,
+    });
     expect(plan.diff?.values?.[0]).toEqual({
       key: `${dest}/server.crt: subject`,
       before: '(not a certificate)',
@@ -162,7 +170,7 @@ describe('cert: plan from canned probe output (one round trip)', () => {
     async () => {
       const empty = path.join(tmp.dir, 'empty-pki');
       const plan = await cert.plan(
-        moduleContext(cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n'), { check: true }),
+        moduleContext(cannedConnection(`@ absent\n@ absent\n@ absent\n@ absent\n${noStaging(3)}`), { check: true }),
         {
           spec,
           src_dir: empty,
@@ -198,19 +206,22 @@ describe('cert: plan from canned probe output (one round trip)', () => {
     [{ ...base, key_mode: 'rw' }, 'cert: mode "rw" is not a file mode'],
   ] as [CertParams, string][])('bad params %j', async (params, message) => {
     await expect(
-      cert.plan(moduleContext(cannedConnection('@ absent\n@ absent\n@ absent\n@ absent\n')), params),
+      cert.plan(moduleContext(cannedConnection(`@ absent\n@ absent\n@ absent\n@ absent\n${noStaging(3)}`)), params),
     ).rejects.toThrow(message);
   });
 
   test('dest that is a file fails naming the host', async () => {
     await expect(
-      cert.plan(moduleContext(cannedConnection(`${file('644', 'a'.repeat(64))}@ absent\n@ absent\n@ absent\n`)), base),
+      cert.plan(
+        moduleContext(cannedConnection(`${file('644', 'a'.repeat(64))}@ absent\n@ absent\n@ absent\n${noStaging(3)}`)),
+        base,
+      ),
     ).rejects.toThrow(`h1: cert: ${dest} is a file, not a folder`);
   });
 
   test('src_dir defaults to the variable pki_dir', async () => {
     const plan = await cert.plan(
-      moduleContext(cannedConnection(dir + file('644', want.crt)), { vars: { pki_dir: pki } }),
+      moduleContext(cannedConnection(dir + file('644', want.crt) + noStaging(1)), { vars: { pki_dir: pki } }),
       {
         name: 'etcd/server-etcd1',
         dest,
@@ -338,4 +349,27 @@ describe('cert: real runs on the controller (LocalConnection)', () => {
     // Nothing of the staging is left beside them.
     expect(readdirSync(hostDir).sort()).toEqual(['ca.crt', 'server.crt', 'server.key']);
   });
+
+  test(
+    'staging files a cut-off run left are removed, even from an up-to-date set; check mode only says ' + 'so',
+    async () => {
+      await run(params());
+      expect((await run(params())).changed).toBe(false);
+      // What a run killed between its staged puts and its rename leaves: a key among them.
+      const left = ['.server.key.furrow-new', '.server.crt.furrow-new'];
+      for (const f of left) writeFileSync(path.join(hostDir, f), 'half a rotation', { mode: 0o600 });
+      const checked = await run(params(), true);
+      expect(checked.changed).toBe(true);
+      expect(checked.plan.reason).toBe(
+        `server.crt, server.key, ca.crt up to date in ${hostDir}; removes .server.crt.furrow-new, ` +
+          '.server.key.furrow-new, left by a run cut off mid-write',
+      );
+      expect(readdirSync(hostDir).sort()).toEqual([...left, 'ca.crt', 'server.crt', 'server.key'].sort());
+      const cleaned = await run(params());
+      expect(cleaned.changed).toBe(true);
+      expect((cleaned.plan.data as CertData).writes).toEqual([]);
+      expect(readdirSync(hostDir).sort()).toEqual(['ca.crt', 'server.crt', 'server.key']);
+      expect((await run(params())).changed).toBe(false);
+    },
+  );
 });

@@ -98,6 +98,16 @@ describe('service_account_key: real runs on the controller (LocalConnection)', (
     },
   );
 
+  test('a staging file a cut-off run left beside the pair is removed', async () => {
+    await run({ dest });
+    writeFileSync(path.join(dest, '.sa.key.furrow-new'), 'half a pair', { mode: 0o600 });
+    const cleaned = await run({ dest });
+    expect(cleaned.changed).toBe(true);
+    expect(cleaned.plan.reason).toContain('removes .sa.key.furrow-new, left by a run cut off mid-write');
+    expect(snapshot(dest)).toEqual(['sa.key', 'sa.pub']);
+    expect((await run({ dest })).changed).toBe(false);
+  });
+
   test('key: false puts the public key only', async () => {
     const pubOnly = path.join(tmp.dir, 'host2');
     await run({ dest: pubOnly, key: false });
