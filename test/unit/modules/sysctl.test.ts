@@ -135,7 +135,9 @@ describe('sysctl plan decisions (canned probe)', () => {
   });
 
   test('plan is one round trip', async () => {
-    const conn = cannedConnection('live net.ipv4.ip_forward\t1\n@file\n|net.ipv4.ip_forward=1\n');
+    const conn = cannedConnection(
+      'present net.ipv4.ip_forward\n@values\n/proc/sys/net/ipv4/ip_forward:1\n@file\n|net.ipv4.ip_forward=1\n',
+    );
     expect((await sysctl.plan(moduleContext(conn), { name: 'net.ipv4.ip_forward', value: 1 })).action).toBe('none');
     expect(conn.commands).toHaveLength(1);
   });
