@@ -15,6 +15,8 @@ import { commandFailure } from '../engine/command-failure.js';
 
 export type KmodParams = ParamsOf<typeof schema>;
 
+const MODULE_NAME_RE = /^[A-Za-z0-9_-]+$/;
+
 export interface KmodData {
   name: string;
   writes: { path: string; content: string }[];
@@ -60,15 +62,23 @@ export const kmod: Module<KmodParams, KmodData> = {
   schema,
 
   async plan(ctx, params) {
-    if (!/^[A-Za-z0-9_-]+$/.test(params.name)) {
+    if (!MODULE_NAME_RE.test(params.name)) {
       throw new InputError(
         undefined,
         `kmod: name ${JSON.stringify(params.name)} is not a kernel module name`,
         'give the module name alone, e.g. name: br_netfilter',
       );
     }
-    const state = await probeKmods(ctx.conn, [params.name]);
-    return decideKmod(params, state);
+    // A loop of modules reads them all in one round trip (the loop's later items too).
+    const read = await ctx.probeShared<KmodState>(
+      [params.name],
+      (later) => (typeof later.name === 'string' && MODULE_NAME_RE.test(later.name) ? [later.name] : []),
+      async (names) => {
+        const state = await probeKmods(ctx.conn, names);
+        return new Map(names.map((n) => [n, { ...state, modules: state.modules.filter((m) => m.name === n) }]));
+      },
+    );
+    return decideKmod(params, read.get(params.name)!);
   },
 
   async apply(ctx, plan) {

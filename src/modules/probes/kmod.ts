@@ -34,23 +34,31 @@ export function kernelName(name: string): string {
   return name.replace(/-/g, '_');
 }
 
+// B: the names of the modules built into the kernel, one per line, read once for every module asked.
 const HEADER = [
   'k=$(uname -r)',
   'echo "@kernel $k"',
   'if [ -d "/lib/modules/$k" ]; then echo "@moddir 1"; else echo "@moddir 0"; fi',
+  "nl='\n'",
+  `B=; if [ -f "/lib/modules/$k/modules.builtin" ]; then B=$(sed -e 's#.*/##' -e 's#\\.ko.*$##' -e 's#-#_#g' ` +
+    `"/lib/modules/$k/modules.builtin"); fi`,
   'if command -v modprobe >/dev/null 2>&1; then echo "@modprobe 1"; else echo "@modprobe 0"; fi',
 ];
 
+// Each module's lines cost as few processes as they can (a loop of modules reads them all in one
+// round trip, and on a no-change run each process counts): the files are read by the shell's own
+// `read`, and /proc/modules is searched only when /sys/module did not already say "loaded".
 function moduleLines(name: string): string[] {
   const k = kernelName(name);
   const sys = `/sys/module/${k}`;
-  const file = (tag: string, path: string) => sh`if [ -f ${path} ]; then echo ${tag}; sed 's/^/|/' ${path}; fi`;
+  const file = (tag: string, path: string) =>
+    sh`if [ -f ${path} ]; then echo ${tag}; ` +
+    sh`while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done < ${path}; fi`;
   return [
     sh`echo ${`@module ${name}`}`,
-    sh`if [ -e ${sys} ]; then echo sysfs; fi; if [ -e ${`${sys}/initstate`} ]; then echo initstate; fi`,
-    sh`if grep -q ${`^${k} `} /proc/modules 2>/dev/null; then echo proc; fi`,
-    sh`if [ -f "/lib/modules/$k/modules.builtin" ] && sed -e 's#.*/##' -e 's#\\.ko.*$##' -e 's#-#_#g' ` +
-      sh`"/lib/modules/$k/modules.builtin" | grep -qxF ${k}; then echo builtin; fi`,
+    sh`if [ -e ${sys} ]; then echo sysfs; fi; if [ -e ${`${sys}/initstate`} ]; then echo initstate; ` +
+      sh`elif grep -q ${`^${k} `} /proc/modules 2>/dev/null; then echo proc; fi`,
+    sh`case "$nl$B$nl" in *"$nl"${k}"$nl"*) echo builtin ;; esac`,
     file('@load', loadFilePath(name)),
     file('@options', optionsFilePath(name)),
   ];

@@ -112,4 +112,29 @@ describe('kmod plan decisions (canned probe)', () => {
       'kmod: name "a b" is not a kernel module name',
     );
   });
+
+  test("plan: a loop's later items are read in the same round trip, each item planned on its own module", async () => {
+    const conn = cannedConnection(
+      '@kernel k\n@moddir 1\n@modprobe 1\n@module overlay\nsysfs\ninitstate\n@load\n|overlay\n@module br_netfilter\n',
+    );
+    const asked: string[][] = [];
+    const ctx = {
+      ...moduleContext(conn),
+      // As the engine's shared probe on a quiet host: this item's keys and the later items'.
+      probeShared: <T>(
+        own: string[],
+        keysOf: (params: Record<string, unknown>) => string[],
+        read: (keys: string[]) => Promise<Map<string, T>>,
+      ) => {
+        const keys = [...own, ...keysOf({ name: 'br_netfilter' }), ...keysOf({ name: 'not a name' })];
+        asked.push(keys);
+        return read(keys);
+      },
+    };
+    const plan = await kmod.plan(ctx, { name: 'overlay', persistent: 'present' });
+    expect(plan.action).toBe('none');
+    expect(asked).toEqual([['overlay', 'br_netfilter']]);
+    expect(conn.commands).toHaveLength(1);
+    expect(conn.commands[0]).toContain(`echo '@module br_netfilter'`);
+  });
 });

@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { kernelName, kmodState, probeKmods } from '../../../../src/modules/probes/kmod.js';
 import { cannedConnection } from '../support/hosts.js';
 
@@ -46,6 +50,44 @@ describe('kmod probe', () => {
       { name: 'ext4', loaded: false, builtin: true, loadFile: null, optionsFile: null },
       { name: 'nf-conntrack', loaded: true, builtin: false, loadFile: '', optionsFile: null },
     ]);
+  });
+
+  test('the script, run by sh on files standing in for /lib/modules and /etc: built in, boot files', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-kmod-probe-'));
+    try {
+      const release = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim();
+      mkdirSync(path.join(dir, 'lib', release), { recursive: true });
+      // modules.builtin names paths with '-' where the kernel says '_'.
+      writeFileSync(
+        path.join(dir, 'lib', release, 'modules.builtin'),
+        'kernel/fs/ext4/ext4.ko\nkernel/net/netfilter/nf-tables.ko\n',
+      );
+      mkdirSync(path.join(dir, 'load'));
+      mkdirSync(path.join(dir, 'options'));
+      // A last line without its newline, backslashes and leading blanks come back as they are.
+      writeFileSync(path.join(dir, 'load', 'br_netfilter.conf'), 'br_netfilter\n  # a\\b\nlast');
+      writeFileSync(path.join(dir, 'options', 'br_netfilter.conf'), 'options br_netfilter x=1\n');
+      const command = kmodState
+        .command(['ext4', 'nf_tables', 'br_netfilter', 'ext'])
+        .replaceAll('/lib/modules', path.join(dir, 'lib'))
+        .replaceAll('/etc/modules-load.d', path.join(dir, 'load'))
+        .replaceAll('/etc/modprobe.d', path.join(dir, 'options'));
+      const state = kmodState.parse(execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8' }));
+      expect(state.kernel).toBe(release);
+      expect(state.moduleDir).toBe(true);
+      const [ext4, nfTables, brNetfilter, ext] = state.modules;
+      expect(ext4).toMatchObject({ name: 'ext4', builtin: true });
+      expect(nfTables).toMatchObject({ name: 'nf_tables', builtin: true });
+      // A name that is only part of a built-in one is not built in.
+      expect(ext).toMatchObject({ name: 'ext', builtin: false, loadFile: null, optionsFile: null });
+      expect(brNetfilter).toMatchObject({
+        name: 'br_netfilter',
+        loadFile: 'br_netfilter\n  # a\\b\nlast\n',
+        optionsFile: 'options br_netfilter x=1\n',
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('the command: kernel names use underscores; one round trip for many modules', async () => {
