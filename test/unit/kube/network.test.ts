@@ -25,7 +25,7 @@ describe('routes: the CNI configuration and the routes script', () => {
       renderRoleTemplate(
         'network',
         'furrow-routes.conflist.hbs',
-        { network_pod_cidr: { stdout: '172.20.0.0/24' } },
+        { network_node_pod_cidr: '172.20.0.0/24' },
         HOST,
       ),
     );
