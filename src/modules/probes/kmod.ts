@@ -53,7 +53,7 @@ function moduleLines(name: string): string[] {
   const sys = `/sys/module/${k}`;
   const file = (tag: string, path: string) =>
     sh`if [ -f ${path} ]; then echo ${tag}; ` +
-    sh`while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done < ${path}; fi`;
+    sh`while IFS= read -r l || [ -n "$l" ]; do printf '|%s\\n' "$l"; done < ${path}; fi`;
   return [
     sh`echo ${`@module ${name}`}`,
     sh`if [ -e ${sys} ]; then echo sysfs; fi; if [ -e ${`${sys}/initstate`} ]; then echo initstate; ` +

@@ -31,14 +31,14 @@ export const sysctlState = {
     for (const key of keys) {
       const p = procPath(key);
       lines.push(
-        sh`if [ -r ${p} ]; then printf 'present %s\n' ${key}; set -- "$@" ${p}; ` +
-          sh`else printf 'missing %s\n' ${key}; fi`,
+        sh`if [ -r ${p} ]; then printf 'present %s\\n' ${key}; set -- "$@" ${p}; ` +
+          sh`else printf 'missing %s\\n' ${key}; fi`,
       );
     }
     lines.push(`if [ $# -gt 0 ]; then echo @values; grep -H '' /dev/null "$@" 2>&1; fi`);
     lines.push(
       sh`if [ -f ${file} ]; then echo @file; ` +
-        sh`while IFS= read -r l || [ -n "$l" ]; do printf '|%s\n' "$l"; done < ${file}; else echo @nofile; fi`,
+        sh`while IFS= read -r l || [ -n "$l" ]; do printf '|%s\\n' "$l"; done < ${file}; else echo @nofile; fi`,
     );
     return lines.join('\n');
   },
