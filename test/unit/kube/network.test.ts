@@ -22,12 +22,7 @@ describe('routes: the CNI configuration and the routes script', () => {
 
   test("the CNI configuration is a bridge on the node's podCIDR without masquerade, and portmap", () => {
     const conf = JSON.parse(
-      renderRoleTemplate(
-        'network',
-        'furrow-routes.conflist.hbs',
-        { network_node_pod_cidr: '172.20.0.0/24' },
-        HOST,
-      ),
+      renderRoleTemplate('network', 'furrow-routes.conflist.hbs', { network_node_pod_cidr: '172.20.0.0/24' }, HOST),
     );
     expect(conf.plugins.map((p: { type: string }) => p.type)).toEqual(['bridge', 'portmap']);
     expect(conf.plugins[0]).toMatchObject({
