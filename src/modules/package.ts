@@ -74,6 +74,16 @@ export const packageSchema = {
       examples: [true],
       default: false,
     },
+    policy_rc_d: {
+      type: 'integer',
+      minimum: 0,
+      maximum: 255,
+      description:
+        'apt: the exit code of /usr/sbin/policy-rc.d while the packages are installed, as in Ansible: 101 keeps ' +
+        "the packages' services from starting. An existing policy-rc.d is put back afterwards. dnf and yum never " +
+        'start services on install, so it changes nothing there.',
+      examples: [101],
+    },
     use: {
       type: 'string',
       enum: ['auto', 'apt', 'dnf', 'yum'],
@@ -188,6 +198,38 @@ export const DPKG_RECOVER =
   'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then ' +
   'dpkg --force-confdef --force-confold --configure -a; fi';
 
+/** Where Debian's invoke-rc.d and deb-systemd-invoke ask whether a service may start. */
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+/** The line that marks a policy-rc.d as Furrow's own (policy_rc_d), never an operator's. */
+const POLICY_RC_D_MARK = '# furrow package policy_rc_d';
+
+/**
+ * Defines furrow_policy_restore and runs it: it puts back the policy-rc.d that policy_rc_d moved
+ * aside. It runs before every apt transaction (a run cut off by SIGKILL or a crash left Furrow's
+ * file in place, which would keep every later package's services from starting), right after the
+ * transaction, and when the script is ended by a signal. A policy-rc.d without the mark is left alone.
+ */
+export function policyRcDRestore(file = POLICY_RC_D): string {
+  const saved = `${file}.furrow-saved`;
+  return (
+    sh`furrow_policy_restore() { if [ -f ${file} ] && grep -qxF ${POLICY_RC_D_MARK} ${file}; then rm -f ${file}; ` +
+    sh`if [ -e ${saved} ] || [ -L ${saved} ]; then mv -f ${saved} ${file}; fi; fi; }; furrow_policy_restore`
+  );
+}
+
+/** Makes `file` exit `code`, the operator's own policy-rc.d (if any) moved aside (policyRcDRestore). */
+export function policyRcDSetup(code: number, file = POLICY_RC_D): string {
+  return [
+    "trap 'furrow_policy_restore' EXIT",
+    "trap 'exit 129' HUP",
+    "trap 'exit 130' INT",
+    "trap 'exit 143' TERM",
+    sh`if [ -e ${file} ] || [ -L ${file} ]; then mv -f ${file} ${`${file}.furrow-saved`} || exit 1; fi`,
+    sh`printf '#!/bin/sh\\n%s\\nexit %s\\n' ${POLICY_RC_D_MARK} ${String(code)} > ${file} && ` +
+      sh`chmod 0755 ${file} || exit 1`,
+  ].join('\n');
+}
+
 /** The shell script that carries out a decision, all names in one transaction per verb. */
 export function packageCommands(d: PackageDecision, params: PackageParams): string[] {
   if (d.manager === 'apt') {
@@ -279,8 +321,12 @@ function makePackageModule(alias: 'package' | PackageManager): Module<PackagePar
       const { decision, names } = plan.data!;
       // The transaction, then (only if it worked) the probe again for the versions now installed.
       const check = packageProbeCommand(names, { manager: decision.manager, apt: 'if-missing' });
+      const apt = decision.manager === 'apt';
+      const policy = apt && params.policy_rc_d !== undefined ? `${policyRcDSetup(params.policy_rc_d)}\n` : '';
+      const restore = policy ? 'furrow_policy_restore\ntrap - EXIT HUP INT TERM\n' : '';
       const script =
-        `{\n${packageCommands(decision, params).join(' &&\n')}\n} 2>&1\nrc=$?\n[ $rc -ne 0 ` +
+        `${apt ? `${policyRcDRestore()}\n` : ''}${policy}` +
+        `{\n${packageCommands(decision, params).join(' &&\n')}\n} 2>&1\nrc=$?\n${restore}[ $rc -ne 0 ` +
         `] && exit $rc\n${check}\nexit 0`;
       const r = await ctx.conn.exec(script, { timeoutMs: 30 * 60_000 });
       const output = r.stdout.toString();

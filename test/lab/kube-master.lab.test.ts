@@ -266,6 +266,12 @@ describeLab('step 04: kube-lb and the control plane on real v1.20.2 binaries (3 
     for (const h of HOSTS) {
       expect(await on(h, `${KUBECTL} get --raw /readyz`)).toBe('ok');
       expect(await on(h, "grep -c 'server .*:6443 max_fails' /etc/kube-lb/kube-lb.conf")).toBe('2');
+      // The package's own nginx: installed without being started once (policy_rc_d), then disabled;
+      // no policy-rc.d is left behind.
+      const nginx =
+        'systemctl is-enabled nginx || true; systemctl show -p InactiveExitTimestampMonotonic --value nginx; ' +
+        'ls /usr/sbin | grep -c "^policy-rc.d" || true';
+      expect(await on(h, nginx)).toBe('disabled\n0\n0');
     }
     const cs = await on('h1', `${KUBECTL} get cs --no-headers 2>/dev/null`);
     expect(

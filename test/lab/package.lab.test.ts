@@ -7,7 +7,7 @@ import type { Connection } from '../../src/engine/connections/types.js';
 import { hostVars, loadInventory } from '../../src/engine/inventory/index.js';
 import type { Module } from '../../src/engine/module.js';
 import { getUrl } from '../../src/modules/get_url.js';
-import { packageModule } from '../../src/modules/package.js';
+import { packageModule, policyRcDSetup } from '../../src/modules/package.js';
 import { unarchive } from '../../src/modules/unarchive.js';
 import { aptSourcesLine, buildDebRepo, serveRepo, type DebRepo, type RepoServer } from '../../src/repo/index.js';
 import { moduleContext, runModule } from '../support/modules.js';
@@ -40,7 +40,7 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
   beforeAll(async () => {
     const [up, built] = await Promise.all([
       furrow(['lab', 'up', '--hosts', '1', '--name', NAME], { cwd }),
-      buildDebRepo({ packages: ['tree', 'jq', 'wget'], dir: path.join(cwd, 'repo') }),
+      buildDebRepo({ packages: ['tree', 'jq', 'wget', 'nginx'], dir: path.join(cwd, 'repo') }),
     ]);
     expectExit(up, 0);
     repo = built;
@@ -127,6 +127,34 @@ describeLab('package, get_url and unarchive on a lab host, from the repository t
     expect(await onHost('ls -A /var/lib/dpkg/updates | wc -l')).toBe('0');
     expect(await onHost(`dpkg-query -W -f='\${Status}' tree jq`)).toBe('install ok installedinstall ok installed');
     expect((await run(packageModule, { name: 'tree' })).changed).toBe(false);
+  }, 300_000);
+
+  test("policy_rc_d 101: nginx installs enabled but never started, the operator's policy-rc.d is put back; a " +
+    'file a killed run left is put back by the next apt transaction; without it the install starts nginx', async () => {
+    const OPERATORS = "#!/bin/sh\n# the operator's own: allow everything\nexit 0\n";
+    const operators = () => onHost('sha256sum < /usr/sbin/policy-rc.d; ls /usr/sbin | grep -c "^policy-rc.d"');
+    await conn!.put('/usr/sbin/policy-rc.d', { content: OPERATORS }, { mode: '0755' });
+    const installed = await run(packageModule, { name: 'nginx', policy_rc_d: 101 });
+    expect(installed.result?.failed).toBeUndefined();
+    expect(installed.changed).toBe(true);
+    // Enabled at boot as the package does, but not activated once since the host booted.
+    const show = (p: string) => `systemctl show -p ${p} --value nginx`;
+    const unit = `systemctl is-enabled nginx; ${show('ActiveState')}; ${show('InactiveExitTimestampMonotonic')}`;
+    expect(await onHost(unit)).toBe('enabled\ninactive\n0');
+    expect(await operators()).toBe(`${sha256(OPERATORS)}  -\n1`);
+
+    // A run killed outright (SIGKILL, a crash) between its setup and its end leaves Furrow's file.
+    await onHost(`furrow_policy_restore() { :; }\n${policyRcDSetup(101)}\ntrap - EXIT HUP INT TERM`);
+    expect(await onHost('/usr/sbin/policy-rc.d nginx start; echo $?')).toBe('101');
+    expect((await run(packageModule, { name: 'tree', state: 'absent' as const })).changed).toBe(true);
+    expect(await operators()).toBe(`${sha256(OPERATORS)}  -\n1`);
+
+    // Without policy_rc_d (and the operator's allowing it), the same install starts nginx.
+    expect((await run(packageModule, { name: 'nginx', state: 'absent' as const, purge: true })).changed).toBe(true);
+    expect((await run(packageModule, { name: 'nginx' })).changed).toBe(true);
+    expect(await onHost('systemctl is-active nginx')).toBe('active');
+    expect((await run(packageModule, { name: 'nginx', state: 'absent' as const, purge: true })).changed).toBe(true);
+    await onHost('rm -f /usr/sbin/policy-rc.d');
   }, 300_000);
 
   test('get_url over the lab bridge with wget from the repository: download, skip when ' +

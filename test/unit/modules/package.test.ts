@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection, ExecResult } from '../../../src/engine/connections/types.js';
@@ -21,6 +21,8 @@ import {
   packageModule,
   packageNames,
   type PackageParams,
+  policyRcDRestore,
+  policyRcDSetup,
 } from '../../../src/modules/package.js';
 import { moduleContext, runModule } from '../../support/modules.js';
 
@@ -283,6 +285,70 @@ function cannedConnection(answers: ((cmd: string) => string | undefined)[]): Con
   };
 }
 
+/**
+ * policy_rc_d's shell, run by a real sh against a temporary file standing in for
+ * /usr/sbin/policy-rc.d: what is in place during the transaction and what is left afterwards.
+ */
+describe('policy_rc_d: policy-rc.d set for the transaction and put back', () => {
+  let dir: string;
+  let file: string;
+  const OPERATORS = "#!/bin/sh\n# the operator's own\nexit 0\n";
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'furrow-policy-'));
+    file = path.join(dir, 'policy-rc.d');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs restore + setup + `middle` the way apply does; `middle` sees the file as the transaction would. */
+  const runScript = (middle: string, tail = 'furrow_policy_restore\ntrap - EXIT HUP INT TERM\n') =>
+    spawnSync('sh', ['-c', `${policyRcDRestore(file)}\n${policyRcDSetup(101, file)}\n${middle}\n${tail}`], {
+      encoding: 'utf8',
+    });
+
+  test("during the transaction it exits 101; afterwards the operator's file is back as it was", () => {
+    writeFileSync(file, OPERATORS, { mode: 0o750 });
+    const r = runScript(`"${file}" start nginx; echo "during $?"`);
+    expect(r.stdout).toBe('during 101\n');
+    expect(readFileSync(file, 'utf8')).toBe(OPERATORS);
+    expect(statSync(file).mode & 0o777).toBe(0o750);
+    expect(readdirSync(dir)).toEqual(['policy-rc.d']);
+  });
+
+  test('with none before, none after', () => {
+    const r = runScript(`"${file}"; echo "during $?"`);
+    expect(r.stdout).toBe('during 101\n');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('a script ended by a signal (the watchdog) still puts it back', () => {
+    writeFileSync(file, OPERATORS);
+    const r = runScript('kill -TERM $$; sleep 5; echo not reached');
+    expect([r.status, r.stdout]).toEqual([143, '']);
+    expect(readFileSync(file, 'utf8')).toBe(OPERATORS);
+    expect(readdirSync(dir)).toEqual(['policy-rc.d']);
+  });
+
+  test(
+    "a run killed outright leaves Furrow's file; the next apt transaction's restore puts the operator's " + 'back',
+    () => {
+      writeFileSync(file, OPERATORS);
+      runScript('', 'trap - EXIT HUP INT TERM\n');
+      expect(readFileSync(file, 'utf8')).toContain('exit 101');
+      expect(readdirSync(dir).sort()).toEqual(['policy-rc.d', 'policy-rc.d.furrow-saved']);
+      spawnSync('sh', ['-c', policyRcDRestore(file)]);
+      expect(readFileSync(file, 'utf8')).toBe(OPERATORS);
+      expect(readdirSync(dir)).toEqual(['policy-rc.d']);
+    },
+  );
+
+  test("restore leaves an operator's policy-rc.d alone, even one that exits 101", () => {
+    writeFileSync(file, '#!/bin/sh\nexit 101\n');
+    writeFileSync(`${file}.furrow-saved`, OPERATORS);
+    spawnSync('sh', ['-c', policyRcDRestore(file)]);
+    expect(readFileSync(file, 'utf8')).toBe('#!/bin/sh\nexit 101\n');
+  });
+});
+
 describe('package module on canned hosts', () => {
   test('dnf: plan from rpm -q, one transaction, versions reported from the same round trip', async () => {
     const conn = cannedConnection([
@@ -303,6 +369,44 @@ describe('package module on canned hosts', () => {
     expect(conn.asked).toHaveLength(2);
     expect(conn.asked[0]).not.toContain('apt-get');
   });
+
+  test(
+    'policy_rc_d: apt sets policy-rc.d just around its transaction; dnf never starts services, so no ' + 'change',
+    async () => {
+      const aptHost = cannedConnection([
+        (c) =>
+          c.includes('apt-get install')
+            ? `### manager apt\n### dpkg\n${DPKG_OUT}jq:amd64\tinstall ok installed\t1.6-2\n`
+            : undefined,
+        () => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}`,
+      ]);
+      const ran = await runModule(packageModule, moduleContext(aptHost), { name: 'jq', policy_rc_d: 101 });
+      expect(ran.result?.output?.versions).toEqual({ jq: '1.6-2' });
+      const script = aptHost.asked[1]!;
+      const at = (part: string) => script.indexOf(part);
+      expect(at(policyRcDRestore())).toBe(0);
+      expect(at(policyRcDRestore())).toBeLessThan(at(policyRcDSetup(101)));
+      expect(at(policyRcDSetup(101))).toBeLessThan(at('apt-get install'));
+      expect(at('apt-get install')).toBeLessThan(at('rc=$?\nfurrow_policy_restore\ntrap - EXIT HUP INT TERM\n'));
+      // Without it, only the restore of a file a cut-off run left.
+      const plain = cannedConnection([
+        (c) =>
+          c.includes('apt-get install')
+            ? `### manager apt\n### dpkg\n${DPKG_OUT}jq:amd64\tinstall ok installed\t1.6-2\n`
+            : undefined,
+        () => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}`,
+      ]);
+      await runModule(packageModule, moduleContext(plain), { name: 'jq' });
+      expect(plain.asked[1]).toContain(policyRcDRestore());
+      expect(plain.asked[1]).not.toContain('furrow-saved || exit 1');
+      const dnfHost = cannedConnection([
+        (c) => (c.includes('dnf install') ? '### manager dnf\n### rpm\njq\t1.6-15.el9\n' : undefined),
+        (c) => (c.includes('rpm -q') ? '### manager dnf\n### rpm\npackage jq is not installed\n' : undefined),
+      ]);
+      await runModule(dnfModule, moduleContext(dnfHost), { name: 'jq', policy_rc_d: 101 });
+      expect(dnfHost.asked[1]).not.toContain('policy-rc.d');
+    },
+  );
 
   test('apt: nothing to do is one round trip with a reason naming the versions', async () => {
     const conn = cannedConnection([
