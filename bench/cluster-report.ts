@@ -21,6 +21,85 @@ export interface ClusterRun {
   changed: number;
   /** Seconds from the step's first play's start to its last play's end ("01 prepare": 3.1). */
   steps: Record<string, number>;
+  /** First deploys: Kubernetes' own waits, from the first host's journal (parseKubeWaits). */
+  kubeWaits?: KubeWaits;
+}
+
+/** Where a first deploy waits for Kubernetes itself, in seconds, from one host's journal. */
+export interface KubeWaits {
+  /** The kubelet: its unit started, to its "Started kubelet". */
+  kubeletStartS: number;
+  /** Of that, cAdvisor asking docker for its root folder: 5 tries 1 s apart when there is no docker. */
+  cadvisorDockerS: number;
+  /** The controller-manager: its node IPAM started, to its range allocator (a 10-s wait.Poll first). */
+  ipamWaitS: number;
+  /** The node registered, to its podCIDR set. */
+  registeredToPodCidrS: number;
+  /** The podCIDR set, to the kubelet recording NodeReady. */
+  podCidrToReadyS: number;
+}
+
+/**
+ * Kubernetes' own waits from `journalctl -o short-unix -u kubelet -u kube-controller-manager` on
+ * `node` (a master that is also a node): the first time each line was logged, that is, the first
+ * deploy. Undefined when a line is missing (another version logs otherwise).
+ */
+export function parseKubeWaits(journal: string, node: string): KubeWaits | undefined {
+  const marks: Record<string, RegExp> = {
+    kubeletUnit: /systemd\[1\]: Started kubelet\.service/,
+    cadvisorIn: /kubelet\[\d+\]: .*cAdvisor running in container/,
+    cadvisorOut: /kubelet\[\d+\]: .*Filesystem UUIDs/,
+    kubeletStarted: /kubelet\[\d+\]: .*\] Started kubelet$/,
+    registered: new RegExp(`kubelet\\[\\d+\\]: .*Successfully registered node ${node}$`),
+    ipam: /kube-controller-manager\[\d+\]: .*node_ipam_controller\.go:\d+\] Sending events to api server/,
+    allocator: /kube-controller-manager\[\d+\]: .*Starting range CIDR allocator/,
+    podCidr: new RegExp(`kube-controller-manager\\[\\d+\\]: .*Set node ${node} PodCIDR`),
+    ready: new RegExp(`kubelet\\[\\d+\\]: .*Recording NodeReady event message for node ${node}$`),
+  };
+  const at: Record<string, number> = {};
+  for (const line of journal.split('\n')) {
+    const time = Number(/^(\d+\.\d+) /.exec(line)?.[1]);
+    if (!Number.isFinite(time)) continue;
+    for (const [name, re] of Object.entries(marks)) if (at[name] === undefined && re.test(line)) at[name] = time;
+  }
+  if (Object.keys(marks).some((name) => at[name] === undefined)) return undefined;
+  const span = (from: string, to: string) => at[to]! - at[from]!;
+  return {
+    kubeletStartS: span('kubeletUnit', 'kubeletStarted'),
+    cadvisorDockerS: span('cadvisorIn', 'cadvisorOut'),
+    ipamWaitS: span('ipam', 'allocator'),
+    registeredToPodCidrS: span('registered', 'podCidr'),
+    podCidrToReadyS: span('podCidr', 'ready'),
+  };
+}
+
+/** Kubernetes' fixed waits in the first deploys, and what they hold up. */
+function kubeWaits(runs: ClusterRun[]): string[] {
+  const waits = runs.flatMap((r) => (r.kubeWaits ? [r.kubeWaits] : []));
+  if (!waits.length) return [];
+  const med = (key: keyof KubeWaits) => s2(median(waits.map((w) => w[key])));
+  return [
+    '## Where a first deploy waits for Kubernetes itself (medians, the master h1)',
+    '',
+    `From h1's journal after each first deploy (${waits.length} of them):`,
+    '',
+    '| | s |',
+    '|---|---:|',
+    `| the kubelet: its unit started, to "Started kubelet" | ${med('kubeletStartS')} |`,
+    `| of that, cAdvisor asking docker for its root folder (no docker here) | ${med('cadvisorDockerS')} |`,
+    `| the controller-manager: its node IPAM started, to its range allocator | ${med('ipamWaitS')} |`,
+    `| the node registered, to its podCIDR set | ${med('registeredToPodCidrS')} |`,
+    `| the podCIDR set, to the kubelet recording NodeReady | ${med('podCidrToReadyS')} |`,
+    '',
+    "Two fixed waits of Kubernetes v1.20.2 are on every first deploy's path, whatever tool runs it. The " +
+      "kubelet's cAdvisor asks docker for its root folder 5 times, 1 s apart, before it goes on without it " +
+      '(rootDirRetries in vendor/github.com/google/cadvisor/container/docker/factory.go), so a kubelet on ' +
+      'containerd registers its node about 5 s after it could. The controller-manager lists the nodes for its ' +
+      'podCIDR allocator only after a first 10-s interval (wait.Poll in ' +
+      'pkg/controller/nodeipam/ipam/cidr_allocator.go), and no node gets a podCIDR before that. Step 05 waits ' +
+      "for each node's podCIDR and then for Ready, which the kubelet reports on its 10-s status cycle.",
+    '',
+  ];
 }
 
 export interface ClusterInfo extends MachineInfo {
@@ -144,6 +223,7 @@ export function renderClusterReport(info: ClusterInfo, runs: ClusterRun[]): stri
       `${info.cores} cores here.`,
     '',
     ...cpuBudget(runs, info.cores),
+    ...kubeWaits(runs),
     '## Steps (medians)',
     '',
     'A step is one playbook of `deploy all`. `deploy all` runs its steps as one graph, so a host goes on to the ' +

@@ -8,7 +8,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { CLUSTER_PHASES, type ClusterPhase, type ClusterRun, renderClusterReport } from './cluster-report.js';
+import {
+  CLUSTER_PHASES,
+  type ClusterPhase,
+  type ClusterRun,
+  type KubeWaits,
+  parseKubeWaits,
+  renderClusterReport,
+} from './cluster-report.js';
 import { hostsCpuSince, labHostsCpuS, shutLab } from './lab.js';
 import { describeMachine, FURROW_CLI, mustFurrow, outputTail, REPO, timedRun } from './tools.js';
 
@@ -94,6 +101,15 @@ async function timedDeploy(clusterDir: string, cwd: string, phase: ClusterPhase,
   };
 }
 
+/** Kubernetes' own waits in the first deploy, from h1's journal (cluster-report.ts, parseKubeWaits). */
+async function readKubeWaits(clusterDir: string, cwd: string): Promise<KubeWaits | undefined> {
+  const lines =
+    "journalctl -o short-unix --no-pager -u kubelet -u kube-controller-manager | grep -E 'Started kubelet|" +
+    "cAdvisor running|Filesystem UUIDs|registered node|node_ipam_controller|range CIDR allocator|PodCIDR|NodeReady'";
+  const r = await mustFurrow(['exec', 'h1', '-i', clusterDir, '--', lines], cwd);
+  return parseKubeWaits(r.stdout.replace(/^h1 \| /gm, ''), 'h1');
+}
+
 /** The hosts' CPU over `seconds` while no tool runs: the cluster's own background. */
 async function idleHostsCpuS(seconds: number): Promise<number> {
   const before = await labHostsCpuS(LAB);
@@ -115,6 +131,10 @@ export async function runClusterBench(runs: number, log: (line: string) => void)
         const run = await timedDeploy(dir, cwd, phase, logFile);
         // What the hosts spend on their own (etcd, the apiserver, kubelets) over as long, right after.
         if (phase === 'no-change deploy all') run.idleHostsCpuS = await idleHostsCpuS(run.wallS);
+        else {
+          const waits = await readKubeWaits(dir, cwd);
+          if (waits) run.kubeWaits = waits;
+        }
         results.push(run);
         log(
           `workload 6 round ${round}/${runs} ${phase.padEnd(20)} ${run.wallS.toFixed(2)} s ` +

@@ -1,4 +1,9 @@
-import { type ClusterInfo, type ClusterRun, renderClusterReport } from '../../../bench/cluster-report.js';
+import {
+  type ClusterInfo,
+  type ClusterRun,
+  parseKubeWaits,
+  renderClusterReport,
+} from '../../../bench/cluster-report.js';
 import { MACHINE } from './machine.js';
 
 const info: ClusterInfo = {
@@ -53,6 +58,51 @@ describe('cluster bench report', () => {
     ]);
     expect(budget).toContain('busy 50% of the run');
     expect(budget).toContain('3.80 s of CPU, takes at least 1.90 s on 2 cores');
+  });
+
+  test("Kubernetes' own waits from a first deploy's journal: the first time each line was logged, this node's", () => {
+    // As `journalctl -o short-unix` printed them on a lab master (2026-12-07), with a later kubelet
+    // restart and another node's lines mixed in.
+    const journal = [
+      '1796636511.758996 h1 systemd[1]: Started kube-controller-manager.service - Kubernetes controller manager.',
+      '1796636514.190534 h1 kube-controller-manager[3006]: I1207 09:41:54.190392    3006 ' +
+        'node_ipam_controller.go:91] Sending events to api server.',
+      '1796636515.565597 h1 systemd[1]: Started kubelet.service - Kubernetes kubelet.',
+      '1796636516.050503 h1 kubelet[3222]: I1207 09:41:56.050454    3222 manager.go:165] cAdvisor running in ' +
+        'container: "/sys/fs/cgroup/cpu"',
+      '1796636521.068756 h1 kubelet[3222]: I1207 09:42:01.068488    3222 fs.go:127] Filesystem UUIDs: map[]',
+      '1796636521.625684 h1 kubelet[3222]: I1207 09:42:01.623249    3222 server.go:1176] Started kubelet',
+      '1796636521.826488 h1 kubelet[3222]: I1207 09:42:01.826296    3222 kubelet_node_status.go:74] Successfully ' +
+        'registered node h1',
+      '1796636526.612198 h1 kube-controller-manager[3006]: I1207 09:42:06.612200    3006 range_allocator.go:172] ' +
+        'Starting range CIDR allocator',
+      '1796636526.632874 h1 kube-controller-manager[3006]: I1207 09:42:06.632791    3006 range_allocator.go:373] ' +
+        'Set node h10 PodCIDR to [172.20.0.0/24]',
+      '1796636526.643170 h1 kube-controller-manager[3006]: I1207 09:42:06.641423    3006 range_allocator.go:373] ' +
+        'Set node h1 PodCIDR to [172.20.2.0/24]',
+      '1796636531.925514 h1 kubelet[3222]: I1207 09:42:11.925269    3222 kubelet_node_status.go:531] Recording ' +
+        'NodeReady event message for node h1',
+      '1796636900.000000 h1 systemd[1]: Started kubelet.service - Kubernetes kubelet.',
+      '1796636907.000000 h1 kubelet[4000]: I1207 09:48:27.000000    4000 server.go:1176] Started kubelet',
+    ].join('\n');
+    const waits = parseKubeWaits(journal, 'h1')!;
+    expect(Object.fromEntries(Object.entries(waits).map(([k, v]) => [k, v.toFixed(3)]))).toEqual({
+      kubeletStartS: '6.060',
+      cadvisorDockerS: '5.018',
+      ipamWaitS: '12.422',
+      registeredToPodCidrS: '4.817',
+      podCidrToReadyS: '5.282',
+    });
+    // A journal without one of the lines (another version logs otherwise): nothing, not a wrong figure.
+    expect(parseKubeWaits(journal.replace(/.*Filesystem UUIDs.*\n/, ''), 'h1')).toBeUndefined();
+
+    const first = { ...run('first deploy all', 60, {}), kubeWaits: waits };
+    const text = renderClusterReport(info, [first, { ...first, kubeWaits: { ...waits, ipamWaitS: 10.2 } }]);
+    const section = text.slice(text.indexOf('## Where a first deploy waits for Kubernetes itself'));
+    expect(section).toContain("From h1's journal after each first deploy (2 of them):");
+    expect(section).toContain('| the controller-manager: its node IPAM started, to its range allocator | 11.31 |');
+    expect(section).toContain('| of that, cAdvisor asking docker for its root folder (no docker here) | 5.02 |');
+    expect(renderClusterReport(info, [run('first deploy all', 60, {})])).not.toContain('waits for Kubernetes itself');
   });
 
   test('no CPU budget section without an idle reading (a report from runs before it was measured)', () => {
