@@ -370,43 +370,37 @@ describe('package module on canned hosts', () => {
     expect(conn.asked[0]).not.toContain('apt-get');
   });
 
-  test(
-    'policy_rc_d: apt sets policy-rc.d just around its transaction; dnf never starts services, so no ' + 'change',
-    async () => {
-      const aptHost = cannedConnection([
+  test('policy_rc_d: set around the apt transaction only; nothing on dnf (it starts no services)', async () => {
+    /** An apt host that installs jq: the probe, then the transaction with its versions after. */
+    const aptHost = () =>
+      cannedConnection([
         (c) =>
           c.includes('apt-get install')
             ? `### manager apt\n### dpkg\n${DPKG_OUT}jq:amd64\tinstall ok installed\t1.6-2\n`
             : undefined,
         () => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}`,
       ]);
-      const ran = await runModule(packageModule, moduleContext(aptHost), { name: 'jq', policy_rc_d: 101 });
-      expect(ran.result?.output?.versions).toEqual({ jq: '1.6-2' });
-      const script = aptHost.asked[1]!;
-      const at = (part: string) => script.indexOf(part);
-      expect(at(policyRcDRestore())).toBe(0);
-      expect(at(policyRcDRestore())).toBeLessThan(at(policyRcDSetup(101)));
-      expect(at(policyRcDSetup(101))).toBeLessThan(at('apt-get install'));
-      expect(at('apt-get install')).toBeLessThan(at('rc=$?\nfurrow_policy_restore\ntrap - EXIT HUP INT TERM\n'));
-      // Without it, only the restore of a file a cut-off run left.
-      const plain = cannedConnection([
-        (c) =>
-          c.includes('apt-get install')
-            ? `### manager apt\n### dpkg\n${DPKG_OUT}jq:amd64\tinstall ok installed\t1.6-2\n`
-            : undefined,
-        () => `### manager apt\n### dpkg\n${DPKG_OUT}### policy\n${POLICY_OUT}`,
-      ]);
-      await runModule(packageModule, moduleContext(plain), { name: 'jq' });
-      expect(plain.asked[1]).toContain(policyRcDRestore());
-      expect(plain.asked[1]).not.toContain('furrow-saved || exit 1');
-      const dnfHost = cannedConnection([
-        (c) => (c.includes('dnf install') ? '### manager dnf\n### rpm\njq\t1.6-15.el9\n' : undefined),
-        (c) => (c.includes('rpm -q') ? '### manager dnf\n### rpm\npackage jq is not installed\n' : undefined),
-      ]);
-      await runModule(dnfModule, moduleContext(dnfHost), { name: 'jq', policy_rc_d: 101 });
-      expect(dnfHost.asked[1]).not.toContain('policy-rc.d');
-    },
-  );
+    const withPolicy = aptHost();
+    const ran = await runModule(packageModule, moduleContext(withPolicy), { name: 'jq', policy_rc_d: 101 });
+    expect(ran.result?.output?.versions).toEqual({ jq: '1.6-2' });
+    const script = withPolicy.asked[1]!;
+    const at = (part: string) => script.indexOf(part);
+    expect(at(policyRcDRestore())).toBe(0);
+    expect(at(policyRcDRestore())).toBeLessThan(at(policyRcDSetup(101)));
+    expect(at(policyRcDSetup(101))).toBeLessThan(at('apt-get install'));
+    expect(at('apt-get install')).toBeLessThan(at('rc=$?\nfurrow_policy_restore\ntrap - EXIT HUP INT TERM\n'));
+    // Without it, only the restore of a file a cut-off run left.
+    const plain = aptHost();
+    await runModule(packageModule, moduleContext(plain), { name: 'jq' });
+    expect(plain.asked[1]).toContain(policyRcDRestore());
+    expect(plain.asked[1]).not.toContain('furrow-saved || exit 1');
+    const dnfHost = cannedConnection([
+      (c) => (c.includes('dnf install') ? '### manager dnf\n### rpm\njq\t1.6-15.el9\n' : undefined),
+      (c) => (c.includes('rpm -q') ? '### manager dnf\n### rpm\npackage jq is not installed\n' : undefined),
+    ]);
+    await runModule(dnfModule, moduleContext(dnfHost), { name: 'jq', policy_rc_d: 101 });
+    expect(dnfHost.asked[1]).not.toContain('policy-rc.d');
+  });
 
   test('apt: nothing to do is one round trip with a reason naming the versions', async () => {
     const conn = cannedConnection([
