@@ -207,26 +207,33 @@ const POLICY_RC_D_MARK = '# furrow package policy_rc_d';
  * Defines furrow_policy_restore and runs it: it puts back the policy-rc.d that policy_rc_d moved
  * aside. It runs before every apt transaction (a run cut off by SIGKILL or a crash left Furrow's
  * file in place, which would keep every later package's services from starting), right after the
- * transaction, and when the script is ended by a signal. A policy-rc.d without the mark is left alone.
+ * transaction, and when the script is ended by a signal. Furrow's own file (the mark) goes; the
+ * saved one comes back where no policy-rc.d is left. An operator's policy-rc.d is never touched.
  */
 export function policyRcDRestore(file = POLICY_RC_D): string {
   const saved = `${file}.furrow-saved`;
+  const next = `${file}.furrow-new`;
   return (
-    sh`furrow_policy_restore() { if [ -f ${file} ] && grep -qxF ${POLICY_RC_D_MARK} ${file}; then rm -f ${file}; ` +
-    sh`if [ -e ${saved} ] || [ -L ${saved} ]; then mv -f ${saved} ${file}; fi; fi; }; furrow_policy_restore`
+    sh`furrow_policy_restore() { if [ -f ${next} ]; then rm -f ${next}; fi; if [ -f ${file} ] && grep -qxF ` +
+    sh`${POLICY_RC_D_MARK} ${file}; then rm -f ${file}; fi; if [ ! -e ${file} ] && [ ! -L ${file} ] && ` +
+    sh`{ [ -e ${saved} ] || [ -L ${saved} ]; }; then mv -f ${saved} ${file}; fi; }; furrow_policy_restore`
   );
 }
 
-/** Makes `file` exit `code`, the operator's own policy-rc.d (if any) moved aside (policyRcDRestore). */
+/**
+ * Makes `file` exit `code`, the operator's own policy-rc.d (if any) moved aside (policyRcDRestore).
+ * Written beside it and renamed, so `file` is never a half-written script.
+ */
 export function policyRcDSetup(code: number, file = POLICY_RC_D): string {
+  const next = `${file}.furrow-new`;
   return [
     "trap 'furrow_policy_restore' EXIT",
     "trap 'exit 129' HUP",
     "trap 'exit 130' INT",
     "trap 'exit 143' TERM",
     sh`if [ -e ${file} ] || [ -L ${file} ]; then mv -f ${file} ${`${file}.furrow-saved`} || exit 1; fi`,
-    sh`printf '#!/bin/sh\\n%s\\nexit %s\\n' ${POLICY_RC_D_MARK} ${String(code)} > ${file} && ` +
-      sh`chmod 0755 ${file} || exit 1`,
+    sh`{ printf '#!/bin/sh\\n%s\\nexit %s\\n' ${POLICY_RC_D_MARK} ${String(code)} > ${next} && ` +
+      sh`chmod 0755 ${next} && mv -f ${next} ${file}; } || exit 1`,
   ].join('\n');
 }
 

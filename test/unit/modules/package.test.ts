@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection, ExecResult } from '../../../src/engine/connections/types.js';
@@ -340,6 +349,15 @@ describe('policy_rc_d: policy-rc.d set for the transaction and put back', () => 
       expect(readdirSync(dir)).toEqual(['policy-rc.d']);
     },
   );
+
+  test("a setup that cannot write its file fails, and the operator's file is back", () => {
+    writeFileSync(file, OPERATORS);
+    mkdirSync(`${file}.furrow-new`); // the redirect into it fails, as on a full or read-only disk
+    const r = runScript('echo not reached');
+    expect([r.status, r.stdout]).toEqual([1, '']);
+    expect(readFileSync(file, 'utf8')).toBe(OPERATORS);
+    expect(readdirSync(dir).sort()).toEqual(['policy-rc.d', 'policy-rc.d.furrow-new']);
+  });
 
   test("restore leaves an operator's policy-rc.d alone, even one that exits 101", () => {
     writeFileSync(file, '#!/bin/sh\nexit 101\n');
