@@ -4,10 +4,9 @@
  * manifest), the apiserver certificate's SANs (from src/pki/presets.ts, the rule `furrow certs
  * renew` uses too), and the checks that stop a deploy on bad input, naming the file and setting.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import YAML from 'yaml';
 import { InputError } from '../engine/errors.js';
 import { hostVars, selectHosts } from '../engine/inventory/index.js';
 import type { Inventory } from '../engine/inventory/types.js';
@@ -17,7 +16,7 @@ import { packagePath } from '../package-root.js';
 import { apiserverSpec, type KubeSettings, type Member } from '../pki/presets.js';
 import type { Cluster } from './cluster.js';
 import { exLbVip } from './ex-lb.js';
-import { roleSetting, settingPlace } from './settings.js';
+import { roleSetting, settingPlace, shippedYaml } from './settings.js';
 
 const DEFAULT_MANIFEST = packagePath('bundle', 'manifest.yml');
 /** The binaries step 04 installs from the cluster's bin/ (or the bundle's). */
@@ -30,7 +29,7 @@ export function kubeSetting(cluster: Cluster, key: string): unknown {
 
 /** The cluster's versions: config.yml's versions: over the preloaded bundle's over Furrow's manifest's. */
 export function clusterVersions(cluster: Cluster, bundle?: BundleIndex): Record<string, string> {
-  const manifest = readYaml(DEFAULT_MANIFEST).versions as Record<string, unknown> | undefined;
+  const manifest = shippedYaml(DEFAULT_MANIFEST).versions as Record<string, unknown> | undefined;
   const fromBundle = bundle ? bundleVersions(bundle) : {};
   const configured =
     cluster.config.versions && typeof cluster.config.versions === 'object'
@@ -194,8 +193,4 @@ export function masterFamilyProblem(master: string, address: string, serviceCidr
     `master ${master}: its address ${address} is IPv${family} and SERVICE_CIDR ${serviceCidr} is ` +
     `IPv${serviceFamily}; the kubernetes Service's endpoints are the masters' addresses and must be of its family`
   );
-}
-
-function readYaml(file: string): Record<string, unknown> {
-  return (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
 }

@@ -10,7 +10,7 @@ import type { Cluster } from './cluster.js';
 /** A setting as a role sees it: config.yml, else that role's default (roles/ROLE/defaults/main.yml). */
 export function roleSetting(cluster: Cluster, role: string, key: string): unknown {
   if (key in cluster.config) return cluster.config[key];
-  return readYaml(packagePath('roles', role, 'defaults', 'main.yml'))[key];
+  return structuredClone(shippedYaml(packagePath('roles', role, 'defaults', 'main.yml'))[key]);
 }
 
 /** Where a setting is written in config.yml (its line), or the file alone when it is not there. */
@@ -31,6 +31,18 @@ export function settingPlace(file: string, ...keys: string[]): { file: string; l
   return offset === undefined ? { file } : { file, line: lineCounter.linePos(offset).line };
 }
 
-function readYaml(file: string): Record<string, unknown> {
-  return (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
+/** Files shipped with Furrow, parsed once per process: a deploy's checks ask for dozens of settings. */
+const shipped = new Map<string, Readonly<Record<string, unknown>>>();
+
+/**
+ * A YAML mapping shipped with Furrow (a role's defaults, the default bundle manifest), parsed once
+ * per process. Shared between callers: read from it, copy what you change.
+ */
+export function shippedYaml(file: string): Readonly<Record<string, unknown>> {
+  let data = shipped.get(file);
+  if (!data) {
+    data = (YAML.parse(readFileSync(file, 'utf8')) ?? {}) as Record<string, unknown>;
+    shipped.set(file, data);
+  }
+  return data;
 }
