@@ -11,6 +11,7 @@
 import type { JSONSchema } from 'json-schema-to-ts';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import YAML from 'yaml';
 import { InputError } from '../engine/errors.js';
 import type { ApplyResult, Module, ModuleContext, Plan, ParamsOf } from '../engine/module.js';
@@ -205,6 +206,9 @@ async function planApply(
     const asking = `dry-run ${writeName(how)}`;
     throw new Error(`${describe(obj)}: the apiserver refused it: ${new KubeApiError(dryRun, asking).message}`);
   }
+  // Most objects of a re-run are unchanged: compared as data first, printed only to show a change.
+  if (exists && isDeepStrictEqual(shownData(current.body), shownData(dryRun.body)))
+    return { plan: { obj, path: where, action: 'none' } };
   const before = exists ? shown(current.body) : '';
   const after = shown(dryRun.body);
   const action: ObjectAction = !exists ? 'create' : before === after ? 'none' : 'update';
@@ -339,6 +343,11 @@ export function writeObject(
 
 /** What the object is, as YAML, without what the server keeps for itself; Secret values hidden. */
 export function shown(obj: ApiObject): string {
+  return YAML.stringify(shownData(obj), { sortMapEntries: true });
+}
+
+/** What `shown` prints, as data. */
+function shownData(obj: ApiObject): ApiObject {
   const { status: _status, ...rest } = obj;
   const metadata = { ...(rest.metadata ?? {}) };
   for (const k of ['managedFields', 'resourceVersion', 'generation', 'uid', 'creationTimestamp', 'selfLink'])
@@ -356,7 +365,7 @@ export function shown(obj: ApiObject): string {
     }
     if (obj.data || obj.stringData) out.values = `(secret, digest ${secretDigest(obj)})`;
   }
-  return YAML.stringify(out, { sortMapEntries: true });
+  return out;
 }
 
 function secretDigest(obj: ApiObject): string {
