@@ -43,6 +43,9 @@ export async function loadAuthority(pkiDir: string, name: string): Promise<Autho
         `every certificate it signed), or remove both to start a new CA`,
     );
   }
+  const memoKey = `${crtFile}\0${crt}\0${key}`;
+  const known = checkedAuthorities.get(memoKey);
+  if (known) return known;
   const cert = parseCertificate(crt, crtFile);
   const keys = await loadKeyPair(key, keyFile);
   if (!Buffer.from(cert.publicKey.rawData).equals(await publicKeyDer(keys))) {
@@ -53,8 +56,18 @@ export async function loadAuthority(pkiDir: string, name: string): Promise<Autho
   }
   if (!describeCertificate(cert).isCa)
     throw new FurrowError('module', `CA '${name}': ${crtFile} is not a CA certificate (basicConstraints CA:false)`);
-  return { name, cert, keys };
+  const authority = { name, cert, keys };
+  if (checkedAuthorities.size >= CHECKED_AUTHORITIES_MAX) checkedAuthorities.clear();
+  checkedAuthorities.set(memoKey, authority);
+  return authority;
 }
+
+/**
+ * CAs loaded and checked in this process, by their files' names and texts: every leaf task reads
+ * its CA again, and the checks (the key matches, it is a CA) are the same for the same bytes.
+ */
+const checkedAuthorities = new Map<string, Authority>();
+const CHECKED_AUTHORITIES_MAX = 64;
 
 /** The CA, created when it does not exist yet (not in a dry run: then `undefined` and 'would-create'). */
 export async function ensureAuthorityUnlocked(

@@ -46,6 +46,30 @@ export function parseCertificate(pem: string, where: string): Certificate {
   return cert;
 }
 
+/** Descriptions of certificates met in this process, by their PEM text (see describePem). */
+const described = new Map<string, CertDescription>();
+
+const copyOf = (d: CertDescription): CertDescription => ({ ...d, sans: [...d.sans], usages: [...d.usages] });
+
+/**
+ * The description of the certificate in `pem`, parsed once per process: a deploy distributes the
+ * same certificates to many hosts and tasks. Each caller gets its own copy.
+ */
+export function describePem(pem: string, where: string): CertDescription {
+  let description = described.get(pem);
+  if (!description) {
+    description = describeCertificate(parseCertificate(pem, where));
+    knownDescription(pem, description);
+  }
+  return copyOf(description);
+}
+
+/** Tells describePem what the certificate in `pem` is, when that is known without parsing it. */
+export function knownDescription(pem: string, description: CertDescription): void {
+  if (described.size >= PARSED_MEMO_MAX) described.clear();
+  described.set(pem, copyOf(description));
+}
+
 /** Subjects as the library prints them: 'O=system:masters, CN=kubernetes-admin'. */
 export function subjectOf(commonName: string, organization: string[]): string {
   return new x509.Name(subjectJson(commonName, organization)).toString();

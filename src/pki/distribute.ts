@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { FurrowError } from '../engine/errors.js';
-import { describeCertificate, parseCertificate, type CertDescription, type Certificate } from './describe.js';
+import { describePem, parseCertificate, type CertDescription, type Certificate } from './describe.js';
 import type { LeafResult } from './leaf.js';
 import { CA } from './spec.js';
 import { certPath, keyPath, readIfExists } from './store.js';
@@ -39,7 +39,7 @@ export async function distributionSources(pkiDir: string, req: SourceRequest): P
   const crtFile = certPath(pkiDir, req.name);
   const pending = req.leaf?.action === 'would-issue';
   const out: SourceFile[] = [];
-  let cert: Certificate | undefined;
+  let certText: string | undefined;
   if (pending) {
     out.push({ kind: 'cert', localPath: crtFile, description: req.leaf!.description });
   } else {
@@ -50,8 +50,8 @@ export async function distributionSources(pkiDir: string, req: SourceRequest): P
           `or issue it first`,
       );
     });
-    cert = parseCertificate(bytes.toString('utf8'), crtFile);
-    out.push({ kind: 'cert', localPath: crtFile, sha256: sha256(bytes), description: describeCertificate(cert) });
+    certText = bytes.toString('utf8');
+    out.push({ kind: 'cert', localPath: crtFile, sha256: sha256(bytes), description: describePem(certText, crtFile) });
   }
   if (req.key) {
     const keyFile = keyPath(pkiDir, req.name);
@@ -60,12 +60,16 @@ export async function distributionSources(pkiDir: string, req: SourceRequest): P
       throw new FurrowError('module', `certificate '${req.name}': its key ${keyFile} is missing on the controller`);
     out.push({ kind: 'key', localPath: keyFile, ...(bytes ? { sha256: sha256(bytes) } : {}) });
   }
-  if (req.ca) out.push(await caSource(pkiDir, req, cert));
+  if (req.ca) out.push(await caSource(pkiDir, req, certText === undefined ? undefined : { text: certText, crtFile }));
   return out;
 }
 
-async function caSource(pkiDir: string, req: SourceRequest, cert: Certificate | undefined): Promise<SourceFile> {
-  const caName = req.caName ?? (cert ? await findIssuer(pkiDir, cert) : undefined);
+async function caSource(
+  pkiDir: string,
+  req: SourceRequest,
+  cert: { text: string; crtFile: string } | undefined,
+): Promise<SourceFile> {
+  const caName = req.caName ?? (cert ? await findIssuer(pkiDir, parseCertificate(cert.text, cert.crtFile)) : undefined);
   if (!caName)
     throw new FurrowError(
       'module',
@@ -96,7 +100,7 @@ async function caSource(pkiDir: string, req: SourceRequest, cert: Certificate | 
     };
   }
   const [first, ...more] = pemBlocks(text);
-  const description = describeCertificate(parseCertificate(first ?? text, localPath));
+  const description = describePem(first ?? text, localPath);
   if (more.length) description.subject += ` (and ${more.length} more CA in the trust bundle)`;
   return { kind: 'ca', localPath, sha256: sha256(Buffer.from(text, 'utf8')), description };
 }

@@ -9,11 +9,13 @@ import {
   daysLeft,
   describeCertificate,
   describeSpec,
+  knownDescription,
   mismatches,
   parseCertificate,
   type CertDescription,
 } from './describe.js';
 import { issueLeafCertificate, type Authority } from './issue.js';
+import { leafDigest, rememberedLeaf, rememberLeaf } from './checked.js';
 import { generateKeyPair, loadKeyPair, publicKeyDer, type KeyPair } from './keys.js';
 import { checkKeyType, normalizeSpec, type KeyType, type LeafSpec, type NormalSpec, type PkiSettings } from './spec.js';
 import { CERT_MODE, certPath, KEY_MODE, keyPath, readIfExists, withPkiLock, writeAtomic } from './store.js';
@@ -113,24 +115,27 @@ async function ensureLeafUnlocked(
       newKey: true,
     };
   }
-  const existing = await inspectLeaf(
-    files,
-    spec,
-    authority,
-    keyType,
-    opts.renewWithinDays ?? DEFAULT_RENEW_WITHIN_DAYS,
-    now,
-  );
+  const renewWithinDays = opts.renewWithinDays ?? DEFAULT_RENEW_WITHIN_DAYS;
+  const kept = (description: CertDescription): LeafResult => ({
+    name: spec.name,
+    action: 'kept',
+    reason: `valid until ${description.notAfter.slice(0, 10)} (${daysLeft(description.notAfter, now)} days left)`,
+    ...files,
+    description,
+    newKey: false,
+  });
+  const inputs = force ? undefined : await inspectionInputs(files, spec, authority, keyType);
+  const digest = inputs?.digest;
+  const remembered = digest && (await rememberedLeaf(pkiDir, spec.name, digest));
+  if (remembered && !expiring(remembered.notAfter, renewWithinDays, now).length) {
+    knownDescription(inputs.crt, remembered); // the tasks that put it on hosts describe it too
+    return kept(remembered);
+  }
+  const existing = await inspectLeaf(files, spec, authority, keyType, renewWithinDays, now);
   const previous = existing.cert ? describeCertificate(existing.cert) : undefined;
   if (!force && existing.problems.length === 0 && previous) {
-    return {
-      name: spec.name,
-      action: 'kept',
-      reason: `valid until ${previous.notAfter.slice(0, 10)} (${daysLeft(previous.notAfter, now)} days left)`,
-      ...files,
-      description: previous,
-      newKey: false,
-    };
+    if (digest && !opts.dryRun) await rememberLeaf(pkiDir, spec.name, digest, previous);
+    return kept(previous);
   }
   const reason = force ? 'renewal requested' : existing.problems.join('; ');
   const newKey = !existing.keys;
@@ -172,6 +177,31 @@ async function requireAuthority(pkiDir: string, spec: NormalSpec): Promise<{ aut
   return { authority };
 }
 
+/** Why a certificate valid until `notAfter` must be re-issued now: expired, or within the renew window. */
+function expiring(notAfter: string, renewWithinDays: number, now: Date): string[] {
+  const left = daysLeft(notAfter, now);
+  const day = notAfter.slice(0, 10);
+  if (left < 0) return [`expired on ${day}`];
+  if (left < renewWithinDays) return [`expires on ${day}, within the renew window of ${renewWithinDays} days`];
+  return [];
+}
+
+/**
+ * The digest of everything inspectLeaf reads for this leaf (see checked.ts), and the certificate's
+ * text; undefined when the certificate or its key is missing: then there is nothing to remember,
+ * and the inspection says why.
+ */
+async function inspectionInputs(
+  files: { certPath: string; keyPath: string },
+  spec: NormalSpec,
+  ca: Authority,
+  keyType: KeyType,
+): Promise<{ digest: string; crt: string } | undefined> {
+  const [crt, key] = await Promise.all([readIfExists(files.certPath), readIfExists(files.keyPath)]);
+  if (crt === undefined || key === undefined) return undefined;
+  return { digest: leafDigest([crt, key, new Uint8Array(ca.cert.rawData), JSON.stringify(spec), keyType]), crt };
+}
+
 /** Reads the leaf and its key and lists every reason to re-issue it. A key of another type than wanted is replaced. */
 async function inspectLeaf(
   files: { certPath: string; keyPath: string },
@@ -194,12 +224,7 @@ async function inspectLeaf(
   if (problems.length === 0 && !(await cert.verify({ publicKey: ca.cert as never, signatureOnly: true }))) {
     problems.push(`not signed by the current CA '${spec.ca}' (the CA was replaced)`);
   }
-  const left = daysLeft(cert.notAfter, now);
-  if (left < 0) problems.push(`expired on ${cert.notAfter.toISOString().slice(0, 10)}`);
-  else if (left < renewWithinDays)
-    problems.push(
-      `expires on ${cert.notAfter.toISOString().slice(0, 10)}, within the renew window of ${renewWithinDays} days`,
-    );
+  problems.push(...expiring(cert.notAfter.toISOString(), renewWithinDays, now));
   // A key that does not match the certificate is still a good key: the new certificate is issued for it.
   return { cert, ...(usableKeys ? { keys: usableKeys } : {}), problems };
 }

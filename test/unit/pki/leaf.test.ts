@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -194,6 +194,84 @@ describe('ensureLeaf', () => {
       expect(readdirSync(dir)).toEqual([]);
     },
   );
+});
+
+describe('leaves remembered as checked (pki/.furrow-checked.json)', () => {
+  const CHECKED = '.furrow-checked.json';
+  /** A copy of `dir`, with a leaf that was kept once (so remembered), whose memory says 'CN=from-memory'. */
+  async function rememberedCopy(): Promise<string> {
+    await ensureLeaf(dir, spec);
+    expect((await ensureLeaf(dir, spec)).action).toBe('kept');
+    const copy = `${dir}-copy`; // a folder this process has not read yet: it reads the file afresh
+    cpSync(dir, copy, { recursive: true });
+    const file = path.join(copy, CHECKED);
+    const entries = JSON.parse(readFileSync(file, 'utf8'));
+    entries['etcd/server-etcd1'].description.subject = 'CN=from-memory';
+    writeFileSync(file, JSON.stringify(entries));
+    return copy;
+  }
+  afterEach(() => rmSync(`${dir}-copy`, { recursive: true, force: true }));
+
+  test('a kept leaf is remembered: 0600, no key material; the next check answers from it', async () => {
+    const copy = await rememberedCopy();
+    expect(mode(CHECKED)).toBe('600');
+    expect(read(CHECKED)).not.toMatch(/BEGIN|PRIVATE/);
+    expect(Object.keys(JSON.parse(read(CHECKED)))).toEqual(['etcd/server-etcd1']);
+    const again = await ensureLeaf(copy, spec);
+    expect(again).toMatchObject({ action: 'kept', description: { subject: 'CN=from-memory' } });
+  });
+
+  const otherLeaf = async (copy: string, ext: 'crt' | 'key') => {
+    await ensureLeaf(copy, { ...spec, name: 'etcd/server-etcd2' });
+    cpSync(path.join(copy, `etcd/server-etcd2.${ext}`), path.join(copy, `etcd/server-etcd1.${ext}`));
+  };
+  test.each([
+    ['its certificate replaced by another', (copy: string) => otherLeaf(copy, 'crt'), {}, /is not the key of/],
+    ['its key replaced by another', (copy: string) => otherLeaf(copy, 'key'), {}, /is not the key of/],
+    ['a SAN added to its spec', async () => undefined, { sans: { dns: ['etcd1', 'x'] } }, /^SANs are/],
+    [
+      'its CA replaced',
+      async (copy: string) => {
+        for (const f of ['etcd/ca.crt', 'etcd/ca.key']) rmSync(path.join(copy, f)); // the next leaf makes a new one
+      },
+      {},
+      /^not signed by the current CA/,
+    ],
+  ] as [string, (copy: string) => Promise<void>, Partial<LeafSpec>, RegExp][])(
+    'remembered, then %s: inspected and re-issued',
+    async (_what, change, specChange, reason) => {
+      const copy = await rememberedCopy();
+      await change(copy);
+      const result = await ensureLeaf(copy, { ...spec, ...specChange });
+      expect(result.action).toBe('issued');
+      expect(result.reason).toMatch(reason);
+      expect(result.description.subject).toBe('CN=etcd1');
+    },
+  );
+
+  test('remembered, then inside the renew window or forced: re-issued', async () => {
+    const copy = await rememberedCopy();
+    const soon = await ensureLeaf(copy, spec, { renewWithinDays: 400 });
+    expect(soon).toMatchObject({ action: 'issued', description: { subject: 'CN=etcd1' } });
+    expect(soon.reason).toMatch(/within the renew window of 400 days$/);
+    const again = await rememberedCopy();
+    expect((await renewLeaves(again, [spec]))[0]!.action).toBe('issued');
+  });
+
+  test('a broken memory file is ignored: the leaf is inspected, kept, and the file written anew', async () => {
+    await ensureLeaf(dir, spec);
+    const copy = `${dir}-copy`;
+    cpSync(dir, copy, { recursive: true });
+    writeFileSync(path.join(copy, CHECKED), '{"etcd/server-etcd1": {"digest": ');
+    expect(await ensureLeaf(copy, spec)).toMatchObject({ action: 'kept', description: { subject: 'CN=etcd1' } });
+    expect(Object.keys(JSON.parse(readFileSync(path.join(copy, CHECKED), 'utf8')))).toEqual(['etcd/server-etcd1']);
+  });
+
+  test('check mode remembers nothing', async () => {
+    await ensureLeaf(dir, spec);
+    expect((await ensureLeaf(dir, spec, { dryRun: true })).action).toBe('kept');
+    expect(existsSync(path.join(dir, CHECKED))).toBe(false);
+  });
 });
 
 describe('CAs are never replaced quietly', () => {
