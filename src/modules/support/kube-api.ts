@@ -3,12 +3,13 @@
  * HTTPS over a tunnel the task host opens (so the controller needs no route to the apiserver),
  * API discovery (kind -> resource, namespaced or not), and the paths of objects.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 // Plain HTTP's request and agent: the agent's connections are TLS already (TunnelAgent).
 import { Agent, type AgentOptions, request } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
+import { createSecureContext, type SecureContext, connect as tlsConnect } from 'node:tls';
 import PQueue from 'p-queue';
 import YAML from 'yaml';
 import { InputError } from '../../engine/errors.js';
@@ -93,6 +94,28 @@ interface Resource {
 /** Requests to one apiserver in flight at once (the rest wait for a connection). */
 const MAX_CONNECTIONS = 6;
 
+/**
+ * TLS state shared by every client of this process with the same server and credentials (each k8s
+ * task makes its own): the context is costly to build from the PEMs, and a session the apiserver
+ * resumes skips the handshake's signatures and certificate checks on both ends. A session the
+ * server does not resume costs nothing more than a full handshake.
+ */
+const tlsByCredentials = new Map<string, { context: SecureContext; session?: Buffer }>();
+
+function sharedTls(credentials: KubeCredentials): { context: SecureContext; session?: Buffer } {
+  const id = createHash('sha256');
+  for (const part of [credentials.server, credentials.ca, credentials.cert, credentials.key])
+    id.update(`${part.length}:`).update(part);
+  const key = id.digest('hex');
+  let found = tlsByCredentials.get(key);
+  if (!found) {
+    const { ca, cert, key: privateKey } = credentials;
+    found = { context: createSecureContext({ ca, cert, key: privateKey }) };
+    tlsByCredentials.set(key, found);
+  }
+  return found;
+}
+
 /** An HTTP agent whose connections are TLS over a tunnel the task host opens. */
 class TunnelAgent extends Agent {
   constructor(
@@ -136,16 +159,20 @@ export class KubeApi {
     if (url.protocol !== 'https:') throw new Error(`the apiserver address ${credentials.server} is not https://`);
     this.address = url.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(url.port || 443);
-    this.agent = new TunnelAgent({ keepAlive: true, maxSockets: MAX_CONNECTIONS }, async () =>
-      tlsConnect({
+    const tls = sharedTls(credentials);
+    this.agent = new TunnelAgent({ keepAlive: true, maxSockets: MAX_CONNECTIONS }, async () => {
+      const socket = tlsConnect({
         socket: await tunnel(this.address, this.port),
-        ca: credentials.ca,
-        cert: credentials.cert,
-        key: credentials.key,
+        secureContext: tls.context,
+        ...(tls.session ? { session: tls.session } : {}),
         host: this.address,
         ...(isIP(this.address) ? {} : { servername: this.address }),
-      }),
-    );
+      });
+      socket.on('session', (session: Buffer) => {
+        tls.session = session;
+      });
+      return socket;
+    });
   }
 
   /** Closes the connections kept open between requests; a call after it opens new ones. */

@@ -16,6 +16,7 @@ let dir: string;
 let server: Server;
 let port: number;
 let handshakes = 0;
+let resumed = 0;
 const read = (name: string) => readFileSync(path.join(dir, name));
 
 beforeAll(async () => {
@@ -28,6 +29,7 @@ beforeAll(async () => {
     usages: ['server'],
   });
   await ensureLeaf(dir, { name: 'admin', ca: CA.cluster, commonName: 'admin', usages: ['client'] });
+  await ensureLeaf(dir, { name: 'other', ca: CA.cluster, commonName: 'other', usages: ['client'] });
   server = createServer(
     { key: read('apiserver.key'), cert: read('apiserver.crt'), ca: read('ca.crt'), requestCert: true },
     (req, res) => {
@@ -39,7 +41,10 @@ beforeAll(async () => {
       }, 5);
     },
   );
-  server.on('secureConnection', () => handshakes++);
+  server.on('secureConnection', (socket: TLSSocket) => {
+    handshakes++;
+    if (socket.isSessionReused()) resumed++;
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   port = (server.address() as AddressInfo).port;
 });
@@ -49,10 +54,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function client(): { api: KubeApi; tunnels: () => number } {
+function client(user = 'admin'): { api: KubeApi; tunnels: () => number } {
   let opened = 0;
   const api = new KubeApi(
-    { server: `https://127.0.0.1:${port}`, ca: read('ca.crt'), cert: read('admin.crt'), key: read('admin.key') },
+    { server: `https://127.0.0.1:${port}`, ca: read('ca.crt'), cert: read(`${user}.crt`), key: read(`${user}.key`) },
     async (address, to) => {
       opened++;
       return connect(to, address);
@@ -94,5 +99,26 @@ test('close ends the kept connections, and a call after it opens a new one', asy
     expect(tunnels()).toBe(2);
   } finally {
     api.close();
+  }
+});
+
+test('a later client with the same credentials resumes the TLS session; other credentials never get it', async () => {
+  const first = client();
+  try {
+    expect((await first.api.call('GET', '/one')).body.who).toBe('admin');
+  } finally {
+    first.api.close();
+  }
+  const before = resumed;
+  const [again, other] = [client(), client('other')];
+  try {
+    expect((await again.api.call('GET', '/two')).body.who).toBe('admin');
+    expect(resumed - before).toBe(1);
+    // A resumed session carries its client's identity: another kubeconfig's client shakes hands anew.
+    expect((await other.api.call('GET', '/three')).body.who).toBe('other');
+    expect(resumed - before).toBe(1);
+  } finally {
+    again.api.close();
+    other.api.close();
   }
 });
