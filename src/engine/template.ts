@@ -10,6 +10,10 @@
  *   `{{#each nodes}}{{this}}:{{etcd_port}}{{/each}}` sees the top-level `etcd_port`.
  */
 import Handlebars from 'handlebars';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { packagePath } from '../package-root.js';
 import { InputError, type SourcePlace } from './errors.js';
 import { registerHelpers, TemplateFault, type TemplatePosition } from './template/helpers.js';
 import {
@@ -100,11 +104,99 @@ function compileCached(text: string, source: TemplateSource): Compiled {
 }
 
 function compile(text: string): Compiled {
+  const table = precompiledTemplates();
+  const built = table && Object.hasOwn(table, text) ? table[text] : undefined;
+  if (built)
+    return {
+      text,
+      names: new Set(built.names),
+      required: new Set(built.required),
+      render: handlebars.template(built.render),
+      single: built.single ? handlebars.template(built.single) : null,
+    };
   const { program, names, required } = guardPaths(
     handlebars.parseWithoutProcessing(text),
     Object.keys(handlebars.helpers),
   );
   return { text, names, required, render: handlebars.compile(program, COMPILE_OPTIONS) };
+}
+
+/**
+ * The roles' templates, compiled when Furrow is built (scripts/precompile-templates.mjs into
+ * dist/templates.cjs), by their text: Handlebars' compiler writing each one's code was about
+ * 0.2 s of every deploy all. Another text is compiled here as before.
+ */
+interface PrecompiledTemplate {
+  names: string[];
+  required: string[];
+  render: TemplateSpecification;
+  single: TemplateSpecification | null;
+}
+type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
+let precompiled: Record<string, PrecompiledTemplate> | null | undefined;
+
+/** The source files whose code decides what a text compiles to, as built into dist/src. */
+const COMPILER_FILES = [
+  ['engine', 'template.js'],
+  ['engine', 'template', 'strict-paths.js'],
+];
+
+/**
+ * What the compiled code of a text depends on: Handlebars' version, the options, the helpers'
+ * names (a name that is a helper is not a variable) and the code that rewrites the template. The
+ * table is used only when it was built with the same; undefined when that cannot be told.
+ */
+export function templateCompilerStamp(): string | undefined {
+  const hash = createHash('sha256')
+    .update(`${handlebars.VERSION}\n${JSON.stringify(COMPILE_OPTIONS)}\n`)
+    .update(`${Object.keys(handlebars.helpers).sort().join(',')}\n`);
+  try {
+    for (const parts of COMPILER_FILES) hash.update(readFileSync(packagePath('dist', 'src', ...parts)));
+  } catch {
+    return undefined;
+  }
+  return hash.digest('hex');
+}
+
+function precompiledTemplates(): Record<string, PrecompiledTemplate> | null {
+  if (precompiled === undefined) {
+    precompiled = null;
+    try {
+      const table = createRequire(import.meta.url)(packagePath('dist', 'templates.cjs')) as {
+        stamp: string;
+        templates: Record<string, PrecompiledTemplate>;
+      };
+      if (table.stamp === templateCompilerStamp()) precompiled = table.templates;
+    } catch {
+      // not built (a test run straight after tsc): compiled as they come
+    }
+  }
+  return precompiled;
+}
+
+/**
+ * What the build stores for a text: its names and the source of its compiled code, for render
+ * and, when the text is one expression, for value(). Undefined when it does not compile.
+ */
+export function precompileTemplate(
+  text: string,
+): { names: string[]; required: string[]; render: string; single: string | null } | undefined {
+  const helpers = Object.keys(handlebars.helpers);
+  try {
+    const { program, names, required } = guardPaths(handlebars.parseWithoutProcessing(text), helpers);
+    const render = handlebars.precompile(program, COMPILE_OPTIONS) as string;
+    const { program: own } = guardPaths(handlebars.parseWithoutProcessing(text), helpers);
+    const single = keepSingleValue(own) ? (handlebars.precompile(own, COMPILE_OPTIONS) as string) : null;
+    return { names: [...names], required: [...required], render, single };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `text` is compiled from the build's table (for tests). */
+export function isPrecompiled(text: string): boolean {
+  const table = precompiledTemplates();
+  return !!table && Object.hasOwn(table, text);
 }
 
 function singleOf(compiled: Compiled): Handlebars.TemplateDelegate | null {
