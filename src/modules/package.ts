@@ -203,6 +203,11 @@ const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 /** The line that marks a policy-rc.d as Furrow's own (policy_rc_d), never an operator's. */
 const POLICY_RC_D_MARK = '# furrow package policy_rc_d';
 
+/** Where policy_rc_d keeps the operator's policy-rc.d (saved), and writes its own before the rename (next). */
+function policyRcDBeside(file: string): { saved: string; next: string } {
+  return { saved: `${file}.furrow-saved`, next: `${file}.furrow-new` };
+}
+
 /**
  * Defines furrow_policy_restore and runs it: it puts back the policy-rc.d that policy_rc_d moved
  * aside. It runs before every apt transaction (a run cut off by SIGKILL or a crash left Furrow's
@@ -211,8 +216,7 @@ const POLICY_RC_D_MARK = '# furrow package policy_rc_d';
  * saved one comes back where no policy-rc.d is left. An operator's policy-rc.d is never touched.
  */
 export function policyRcDRestore(file = POLICY_RC_D): string {
-  const saved = `${file}.furrow-saved`;
-  const next = `${file}.furrow-new`;
+  const { saved, next } = policyRcDBeside(file);
   return (
     sh`furrow_policy_restore() { if [ -f ${next} ]; then rm -f ${next}; fi; if [ -f ${file} ] && grep -qxF ` +
     sh`${POLICY_RC_D_MARK} ${file}; then rm -f ${file}; fi; if [ ! -e ${file} ] && [ ! -L ${file} ] && ` +
@@ -225,13 +229,13 @@ export function policyRcDRestore(file = POLICY_RC_D): string {
  * Written beside it and renamed, so `file` is never a half-written script.
  */
 export function policyRcDSetup(code: number, file = POLICY_RC_D): string {
-  const next = `${file}.furrow-new`;
+  const { saved, next } = policyRcDBeside(file);
   return [
     "trap 'furrow_policy_restore' EXIT",
     "trap 'exit 129' HUP",
     "trap 'exit 130' INT",
     "trap 'exit 143' TERM",
-    sh`if [ -e ${file} ] || [ -L ${file} ]; then mv -f ${file} ${`${file}.furrow-saved`} || exit 1; fi`,
+    sh`if [ -e ${file} ] || [ -L ${file} ]; then mv -f ${file} ${saved} || exit 1; fi`,
     sh`{ printf '#!/bin/sh\\n%s\\nexit %s\\n' ${POLICY_RC_D_MARK} ${String(code)} > ${next} && ` +
       sh`chmod 0755 ${next} && mv -f ${next} ${file}; } || exit 1`,
   ].join('\n');
