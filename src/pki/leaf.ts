@@ -124,14 +124,14 @@ async function ensureLeafUnlocked(
     description,
     newKey: false,
   });
-  const inputs = force ? undefined : await inspectionInputs(files, spec, authority, keyType);
-  const digest = inputs?.digest;
+  const texts = await readLeaf(files);
+  const digest = force ? undefined : inputsDigest(texts, spec, authority, keyType);
   const remembered = digest && (await rememberedLeaf(pkiDir, spec.name, digest));
   if (remembered && !expiring(remembered.notAfter, renewWithinDays, now).length) {
-    knownDescription(inputs.crt, remembered); // the tasks that put it on hosts describe it too
+    knownDescription(texts.crt!, remembered); // the tasks that put it on hosts describe it too
     return kept(remembered);
   }
-  const existing = await inspectLeaf(files, spec, authority, keyType, renewWithinDays, now);
+  const existing = await inspectLeaf(files, texts, spec, authority, keyType, renewWithinDays, now);
   const previous = existing.cert ? describeCertificate(existing.cert) : undefined;
   if (!force && existing.problems.length === 0 && previous) {
     if (digest && !opts.dryRun) await rememberLeaf(pkiDir, spec.name, digest, previous);
@@ -186,32 +186,36 @@ function expiring(notAfter: string, renewWithinDays: number, now: Date): string[
   return [];
 }
 
-/**
- * The digest of everything inspectLeaf reads for this leaf (see checked.ts), and the certificate's
- * text; undefined when the certificate or its key is missing: then there is nothing to remember,
- * and the inspection says why.
- */
-async function inspectionInputs(
-  files: { certPath: string; keyPath: string },
-  spec: NormalSpec,
-  ca: Authority,
-  keyType: KeyType,
-): Promise<{ digest: string; crt: string } | undefined> {
-  const [crt, key] = await Promise.all([readIfExists(files.certPath), readIfExists(files.keyPath)]);
-  if (crt === undefined || key === undefined) return undefined;
-  return { digest: leafDigest([crt, key, new Uint8Array(ca.cert.rawData), JSON.stringify(spec), keyType]), crt };
+interface LeafTexts {
+  crt?: string;
+  key?: string;
 }
 
-/** Reads the leaf and its key and lists every reason to re-issue it. A key of another type than wanted is replaced. */
+/** The leaf's certificate and key as they are on the controller (each undefined when missing). */
+async function readLeaf(files: { certPath: string; keyPath: string }): Promise<LeafTexts> {
+  const [crt, key] = await Promise.all([readIfExists(files.certPath), readIfExists(files.keyPath)]);
+  return { crt, key };
+}
+
+/**
+ * The digest of everything inspectLeaf reads for this leaf (see checked.ts); undefined when the
+ * certificate or its key is missing: then there is nothing to remember, and the inspection says why.
+ */
+function inputsDigest({ crt, key }: LeafTexts, spec: NormalSpec, ca: Authority, keyType: KeyType): string | undefined {
+  if (crt === undefined || key === undefined) return undefined;
+  return leafDigest([crt, key, new Uint8Array(ca.cert.rawData), JSON.stringify(spec), keyType]);
+}
+
+/** Lists every reason to re-issue the leaf read as `texts`. A key of another type than wanted is replaced. */
 async function inspectLeaf(
   files: { certPath: string; keyPath: string },
+  { crt, key }: LeafTexts,
   spec: NormalSpec,
   ca: Authority,
   keyType: KeyType,
   renewWithinDays: number,
   now: Date,
 ): Promise<Existing> {
-  const [crt, key] = await Promise.all([readIfExists(files.certPath), readIfExists(files.keyPath)]);
   const keys = key === undefined ? undefined : await loadKeyPair(key, files.keyPath);
   const usableKeys = keys && keys.type === keyType ? keys : undefined;
   if (crt === undefined)
