@@ -5,8 +5,11 @@
  * its index or manifest; docker knows the image by its config digest (its image ID). A missing or
  * different image is imported from a tar streamed over the connection (only the host's platform),
  * with nothing written to the host's disk on the way.
+ * A loop of images is probed in one round trip: containerd lists every image of its namespace at
+ * once, so the loop's items share one `ctr images ls` (docker: one inspect each, in one script).
  */
 import type { JSONSchema } from 'json-schema-to-ts';
+import type { Connection } from '../engine/connections/types.js';
 import type { Module, ParamsOf } from '../engine/module.js';
 import { FurrowError, InputError } from '../engine/errors.js';
 import { sh } from '../engine/shell.js';
@@ -21,7 +24,23 @@ interface ImageData {
   arch: string;
 }
 
+/** What the probe read for one image: the host's `uname -m`, and what the runtime said about it. */
+interface RuntimeAnswer {
+  machine: string;
+  out: string;
+}
+
+/** The runtime an image is probed in; images with equal ones share a probe. */
+interface ProbeTarget {
+  runtime: 'containerd' | 'docker';
+  address: string;
+  namespace: string;
+  path: string | undefined;
+}
+
 const NO_RUNTIME = 'furrow-no-runtime';
+/** Starts the line before each image's answer in a docker probe. */
+const IMAGE_MARK = '@furrow-image ';
 const DEFAULT_ADDRESS = '/run/containerd/containerd.sock';
 
 const schema = {
@@ -96,24 +115,11 @@ export const image: Module<ImageParams, ImageData> = {
 
   async plan(ctx, params) {
     const runtime = params.runtime ?? 'containerd';
-    const tool = runtime === 'docker' ? 'docker' : 'ctr';
-    const list =
-      runtime === 'docker'
-        ? sh`docker image inspect --format '{{.Id}}' ${params.name} 2>&1 || true`
-        : // Without its socket ctr would wait out its dial timeout (10 s) on every image.
-          sh`[ -S ${params.address ?? DEFAULT_ADDRESS} ] || { echo ${NO_RUNTIME} not-running; exit 0; }; ctr ` +
-          sh`--address ${params.address ?? DEFAULT_ADDRESS} -n ${params.namespace ?? 'k8s.io'} images ls 2>&1 || ` +
-          sh`echo ${NO_RUNTIME} not-running`;
-    const script = [
-      params.path ? sh`PATH=${params.path}:$PATH; export PATH` : ':',
-      'uname -m',
-      sh`command -v ${tool} >/dev/null 2>&1 || { echo ${NO_RUNTIME}; exit 0; }`,
-      list,
-    ].join('\n');
-    const r = await ctx.conn.exec(script);
-    if (r.code !== 0) throw commandFailed(ctx.host, `image: probing ${runtime}`, r);
-    const [machine = '', ...rest] = r.stdout.toString().split('\n');
-    const out = rest.join('\n');
+    const own = probeKey(params);
+    const read = await ctx.probeShared<RuntimeAnswer>([own], laterProbeKeys, (keys) =>
+      probeRuntimes(ctx.conn, ctx.host, keys),
+    );
+    const { machine, out } = read.get(own)!;
     const arch = archName(machine.trim());
     const noRuntime =
       out.includes(NO_RUNTIME) ||
@@ -182,6 +188,76 @@ export const image: Module<ImageParams, ImageData> = {
 };
 
 const short = (digest: string) => digest.slice(0, 19);
+
+/** An image's key for the shared probe: its runtime target, then its name. */
+function probeKey(params: Pick<ImageParams, 'name' | 'runtime' | 'address' | 'namespace' | 'path'>): string {
+  const target: ProbeTarget = {
+    runtime: params.runtime ?? 'containerd',
+    address: params.address ?? DEFAULT_ADDRESS,
+    namespace: params.namespace ?? 'k8s.io',
+    path: params.path,
+  };
+  return JSON.stringify([target, params.name]);
+}
+
+/** A later loop item's key, when its params are plain enough to tell it; otherwise none. */
+function laterProbeKeys(later: Record<string, unknown>): string[] {
+  const text = (v: unknown) => v === undefined || (typeof v === 'string' && v !== '');
+  const { name, runtime, address, namespace, path } = later;
+  if (typeof name !== 'string' || !name || ![undefined, 'containerd', 'docker'].includes(runtime as string)) return [];
+  if (!text(address) || !text(namespace) || !(path === undefined || typeof path === 'string')) return [];
+  return [probeKey(later as Pick<ImageParams, 'name' | 'runtime' | 'address' | 'namespace' | 'path'>)];
+}
+
+/**
+ * Reads each runtime target once (one round trip each; a loop has one target): containerd's
+ * listing answers every image of it, docker is asked per image, each answer after a marker line.
+ */
+export async function probeRuntimes(
+  conn: Connection,
+  host: string,
+  keys: string[],
+): Promise<Map<string, RuntimeAnswer>> {
+  const byTarget = new Map<string, { target: ProbeTarget; keys: string[]; names: string[] }>();
+  for (const key of keys) {
+    const [target, name] = JSON.parse(key) as [ProbeTarget, string];
+    const group = byTarget.get(JSON.stringify(target)) ?? { target, keys: [], names: [] };
+    group.keys.push(key);
+    group.names.push(name);
+    byTarget.set(JSON.stringify(target), group);
+  }
+  const answers = new Map<string, RuntimeAnswer>();
+  for (const { target, keys: groupKeys, names } of byTarget.values()) {
+    const docker = target.runtime === 'docker';
+    const list = docker
+      ? names.map((name, i) =>
+          [`echo ${IMAGE_MARK}${i}`, sh`docker image inspect --format '{{.Id}}' ${name} 2>&1 || true`].join('\n'),
+        )
+      : // Without its socket ctr would wait out its dial timeout (10 s) on every image.
+        [
+          sh`[ -S ${target.address} ] || { echo ${NO_RUNTIME} not-running; exit 0; }; ctr ` +
+            sh`--address ${target.address} -n ${target.namespace} images ls 2>&1 || ` +
+            sh`echo ${NO_RUNTIME} not-running`,
+        ];
+    const tool = docker ? 'docker' : 'ctr';
+    const script = [
+      target.path ? sh`PATH=${target.path}:$PATH; export PATH` : ':',
+      'uname -m',
+      sh`command -v ${tool} >/dev/null 2>&1 || { echo ${NO_RUNTIME}; exit 0; }`,
+      ...list,
+    ].join('\n');
+    const r = await conn.exec(script);
+    if (r.code !== 0) throw commandFailed(host, `image: probing ${target.runtime}`, r);
+    const [machine = '', ...rest] = r.stdout.toString().split('\n');
+    const out = rest.join('\n');
+    // docker's answers, each after its marker; before any marker (no runtime), the same for all.
+    const sections = new Map<number, string>();
+    const parts = docker ? out.split(new RegExp(`^${IMAGE_MARK}(\\d+)$`, 'm')) : [];
+    for (let at = 1; at + 1 < parts.length; at += 2) sections.set(Number(parts[at]), parts[at + 1]!);
+    for (const [i, key] of groupKeys.entries()) answers.set(key, { machine, out: sections.get(i) ?? out });
+  }
+  return answers;
+}
 
 /** `ctr images ls`: REF TYPE DIGEST SIZE PLATFORMS LABELS; the digest of the line naming the image. */
 export function haveContainerd(listing: string, name: string): string | undefined {

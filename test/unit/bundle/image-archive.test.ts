@@ -5,7 +5,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import * as tar from 'tar';
 import { dockerLoadTar, imageForPlatform, ociImportTar } from '../../../src/bundle/image-archive.js';
-import { haveContainerd, haveDocker } from '../../../src/modules/image.js';
+import type { ModuleContext } from '../../../src/engine/module.js';
+import { haveContainerd, haveDocker, image } from '../../../src/modules/image.js';
+import { moduleContext } from '../../support/modules.js';
+import { type CannedConnection, cannedConnection } from '../modules/support/hosts.js';
 
 const digestOf = (data: string) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
@@ -137,5 +140,75 @@ describe('an image of a bundle layout as a runtime imports it', () => {
     expect(haveContainerd(listing, 'example.test/multi')).toBeUndefined();
     expect(haveDocker(`${configs.amd64.digest}\n`)).toBe(configs.amd64.digest);
     expect(haveDocker('Error: No such image: example.test/multi:1\n')).toBeUndefined();
+  });
+
+  /**
+   * As the engine's shared probe on a quiet host: the first item reads its key and the later
+   * items' keys in one round trip, and each later item is answered from that read.
+   */
+  const loop = (conn: CannedConnection, later: Array<Record<string, unknown>>) => {
+    const asked: string[][] = [];
+    const read = new Map<string, unknown>();
+    const ctx: ModuleContext = {
+      ...moduleContext(conn),
+      probeShared: async <T>(
+        own: string[],
+        keysOf: (params: Record<string, unknown>) => string[],
+        probe: (keys: string[]) => Promise<Map<string, T>>,
+      ) => {
+        if (own.every((k) => read.has(k))) return read as Map<string, T>;
+        const keys = [...own, ...later.flatMap(keysOf)];
+        asked.push(keys);
+        for (const [k, v] of await probe(keys)) read.set(k, v);
+        return read as Map<string, T>;
+      },
+    };
+    return { ctx, asked };
+  };
+
+  test("a loop's images are probed in one round trip: one containerd listing answers them all", async () => {
+    const listing =
+      'REF TYPE DIGEST SIZE PLATFORMS LABELS\n' +
+      `example.test/multi:1 application/vnd.oci.image.index.v1+json ${top.digest} 1.1 MiB linux/amd64 -\n` +
+      `example.test/multi:10 application/vnd.oci.image.index.v1+json ${layer.digest} 1.1 MiB linux/amd64 -\n`;
+    const conn = cannedConnection(`x86_64\n${listing}`);
+    const items = [
+      { name: 'example.test/multi:1', digest: top.digest, layout, path: '/opt/kube/bin' },
+      { name: 'example.test/multi:10', digest: top.digest, layout, path: '/opt/kube/bin' },
+      { name: 'example.test/absent:1', digest: top.digest, layout, path: '/opt/kube/bin' },
+    ];
+    // An item whose params cannot be told yet is left to probe on its own.
+    const { ctx, asked } = loop(conn, [...items.slice(1), { name: 5 }]);
+    const plans = [];
+    for (const item of items) plans.push(await image.plan(ctx, item));
+    expect(plans.map((p) => p.action)).toEqual(['none', 'update', 'create']);
+    expect(plans[1]!.reason).toBe(
+      `example.test/multi:10 is ${layer.digest.slice(0, 19)}, the bundle has ${top.digest.slice(0, 19)}`,
+    );
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toHaveLength(3);
+    expect(conn.commands).toHaveLength(1);
+    expect(conn.commands[0]).toContain("PATH='/opt/kube/bin':$PATH; export PATH");
+    expect(conn.commands[0]!.match(/ images ls/g)).toHaveLength(1);
+  });
+
+  test('docker: one inspect per image in the one script, each answer taken from under its own marker', async () => {
+    const conn = cannedConnection(
+      `x86_64\n@furrow-image 0\n${configs.amd64.digest}\n@furrow-image 1\nError: No such image: example.test/b:1\n`,
+    );
+    const items = [
+      { name: 'example.test/a:1', digest: top.digest, layout, runtime: 'docker' as const },
+      { name: 'example.test/b:1', digest: top.digest, layout, runtime: 'docker' as const },
+    ];
+    const { ctx } = loop(conn, items.slice(1));
+    expect((await image.plan(ctx, items[0]!)).action).toBe('none');
+    expect((await image.plan(ctx, items[1]!)).action).toBe('create');
+    expect(conn.commands).toHaveLength(1);
+    expect(conn.commands[0]!.match(/docker image inspect/g)).toHaveLength(2);
+    // A containerd item of the same loop is another runtime: not answered by docker's probe.
+    const other = loop(cannedConnection('x86_64\nfurrow-no-runtime\n'), []);
+    await expect(image.plan(other.ctx, { ...items[0]!, runtime: 'containerd' })).rejects.toThrow(
+      'h1: image example.test/a:1: containerd is not installed on this host',
+    );
   });
 });
