@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -36,12 +37,13 @@ export interface ImagePlatform {
 const blobPath = (layout: string, digest: string) => path.join(layout, 'blobs', ...digest.split(':'));
 
 async function readBlobJson<T>(layout: string, digest: string): Promise<T> {
-  return JSON.parse(await readFile(blobPath(layout, digest), 'utf8')) as T;
+  // Synchronously: small JSON, read for every image of every host (see pki/store.ts readIfExists).
+  return JSON.parse(readFileSync(blobPath(layout, digest), 'utf8')) as T;
 }
 
 /** The image `digest` of the layout, resolved to `arch`'s manifest, config and layers. */
 export async function imageForPlatform(layout: string, digest: string, arch: string): Promise<ImagePlatform> {
-  const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
+  const index = JSON.parse(readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Descriptor[] };
   const top = index.manifests.find((m) => m.digest === digest);
   if (!top) throw new Error(`the layout ${layout} has no image ${digest}`);
   let manifest = top;

@@ -4,7 +4,7 @@
  * diff. In check mode a certificate that would be issued has no bytes yet, only a description.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { FurrowError } from '../engine/errors.js';
 import { describePem, parseCertificate, type CertDescription, type Certificate } from './describe.js';
 import type { LeafResult } from './leaf.js';
@@ -35,6 +35,15 @@ export interface SourceRequest {
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
+/** A file's bytes, or undefined when it cannot be read; synchronously, as store.ts readIfExists says why. */
+function readOrUndefined(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    return undefined;
+  }
+}
+
 export async function distributionSources(pkiDir: string, req: SourceRequest): Promise<SourceFile[]> {
   const crtFile = certPath(pkiDir, req.name);
   const pending = req.leaf?.action === 'would-issue';
@@ -43,19 +52,19 @@ export async function distributionSources(pkiDir: string, req: SourceRequest): P
   if (pending) {
     out.push({ kind: 'cert', localPath: crtFile, description: req.leaf!.description });
   } else {
-    const bytes = await readFile(crtFile).catch(() => {
+    const bytes = readOrUndefined(crtFile);
+    if (!bytes)
       throw new FurrowError(
         'module',
         `certificate '${req.name}' is not in ${pkiDir} (no ${crtFile}); give the task a spec so it is issued, ` +
           `or issue it first`,
       );
-    });
     certText = bytes.toString('utf8');
     out.push({ kind: 'cert', localPath: crtFile, sha256: sha256(bytes), description: describePem(certText, crtFile) });
   }
   if (req.key) {
     const keyFile = keyPath(pkiDir, req.name);
-    const bytes = pending && req.leaf!.newKey ? undefined : await readFile(keyFile).catch(() => undefined);
+    const bytes = pending && req.leaf!.newKey ? undefined : readOrUndefined(keyFile);
     if (!bytes && !(pending && req.leaf!.newKey))
       throw new FurrowError('module', `certificate '${req.name}': its key ${keyFile} is missing on the controller`);
     out.push({ kind: 'key', localPath: keyFile, ...(bytes ? { sha256: sha256(bytes) } : {}) });

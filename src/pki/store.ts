@@ -4,7 +4,8 @@
  * locks so hosts planned in parallel never issue the same certificate twice.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 export const KEY_MODE = 0o600;
@@ -19,10 +20,14 @@ export function keyPath(pkiDir: string, name: string): string {
   return path.join(pkiDir, `${name}.key`);
 }
 
-/** The file's text, or undefined when it does not exist. */
+/**
+ * The file's text, or undefined when it does not exist. Read synchronously: a run reads these few-KB
+ * files hundreds of times, and fs/promises' readFile costs about ten times the CPU of readFileSync
+ * for them (five thread-pool round trips each).
+ */
 export async function readIfExists(file: string): Promise<string | undefined> {
   try {
-    return await readFile(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { InputError } from '../errors.js';
 import { parseYaml, yamlSyntaxProblems } from '../yaml.js';
@@ -22,7 +22,7 @@ export class YamlSource {
   static async read(file: string): Promise<{ source?: YamlSource; errors: InputError[] }> {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = readFileSync(file, 'utf8'); // small, and many: see pki/store.ts readIfExists
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String((err as Error).message);
       return { errors: [new InputError({ file }, `cannot read the file: ${reason}`)] };

@@ -2,7 +2,7 @@
  * A module's `src` template from templates/ on the controller (template, k8s): which file the
  * engine checks before any host is touched, and the text rendered with the task's variables.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { InputError } from '../../engine/errors.js';
 import type { ModuleContext } from '../../engine/module.js';
 
@@ -17,12 +17,17 @@ export async function renderSrcTemplate(
   src: string,
 ): Promise<{ text: string; file: string }> {
   const file = ctx.findFile('templates', src);
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+  let text: string;
+  try {
+    // Synchronously, as the pki reads its files (pki/store.ts readIfExists): a few KB, read per host.
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new InputError(
       undefined,
-      `${module}: src '${src}' could not be read (${file}: ${err.code ?? err.message})`,
+      `${module}: src '${src}' could not be read (${file}: ${why})`,
       `put the template in the role's or playbook's templates/ folder`,
     );
-  });
+  }
   return { text: ctx.render(text, file), file };
 }
