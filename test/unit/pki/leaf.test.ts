@@ -269,8 +269,28 @@ describe('leaves remembered as checked (pki/.furrow-checked.json)', () => {
 
   test('check mode remembers nothing', async () => {
     await ensureLeaf(dir, spec);
-    expect((await ensureLeaf(dir, spec, { dryRun: true })).action).toBe('kept');
-    expect(existsSync(path.join(dir, CHECKED))).toBe(false);
+    const copy = `${dir}-copy`; // without the memory its issue wrote: the check inspects it
+    cpSync(dir, copy, { recursive: true });
+    rmSync(path.join(copy, CHECKED));
+    expect((await ensureLeaf(copy, spec, { dryRun: true })).action).toBe('kept');
+    expect(existsSync(path.join(copy, CHECKED))).toBe(false);
+  });
+
+  test('a leaf is remembered when issued: the first re-run answers from memory', async () => {
+    expect((await ensureLeaf(dir, spec)).action).toBe('issued');
+    const copy = `${dir}-copy`;
+    cpSync(dir, copy, { recursive: true });
+    const file = path.join(copy, CHECKED);
+    const entries = JSON.parse(readFileSync(file, 'utf8'));
+    expect(entries['etcd/server-etcd1'].description.subject).toBe('CN=etcd1');
+    entries['etcd/server-etcd1'].description.subject = 'CN=from-memory';
+    writeFileSync(file, JSON.stringify(entries));
+    expect(await ensureLeaf(copy, spec)).toMatchObject({ action: 'kept', description: { subject: 'CN=from-memory' } });
+    // Re-issued by a renewal (a new digest): remembered again, as the renewed certificate.
+    const renewed = (await renewLeaves(copy, [spec]))[0]!;
+    expect(renewed.action).toBe('issued');
+    const after = JSON.parse(readFileSync(file, 'utf8'))['etcd/server-etcd1'];
+    expect(after.description).toEqual(JSON.parse(JSON.stringify(renewed.description)));
   });
 });
 
