@@ -213,18 +213,15 @@ function laterProbeKeys(later: Record<string, unknown>): string[] {
  * Reads each runtime target once (one round trip each; a loop has one target): containerd's
  * listing answers every image of it, docker is asked per image, each answer after a marker line.
  */
-export async function probeRuntimes(
-  conn: Connection,
-  host: string,
-  keys: string[],
-): Promise<Map<string, RuntimeAnswer>> {
+async function probeRuntimes(conn: Connection, host: string, keys: string[]): Promise<Map<string, RuntimeAnswer>> {
   const byTarget = new Map<string, { target: ProbeTarget; keys: string[]; names: string[] }>();
   for (const key of keys) {
     const [target, name] = JSON.parse(key) as [ProbeTarget, string];
-    const group = byTarget.get(JSON.stringify(target)) ?? { target, keys: [], names: [] };
+    const targetKey = JSON.stringify(target);
+    const group = byTarget.get(targetKey) ?? { target, keys: [], names: [] };
     group.keys.push(key);
     group.names.push(name);
-    byTarget.set(JSON.stringify(target), group);
+    byTarget.set(targetKey, group);
   }
   const answers = new Map<string, RuntimeAnswer>();
   for (const { target, keys: groupKeys, names } of byTarget.values()) {

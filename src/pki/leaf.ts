@@ -153,12 +153,13 @@ async function ensureLeafUnlocked(
   }
   const keys = existing.keys ?? (await generateKeyPair(keyType));
   const cert = await issueLeafCertificate(spec, keys, authority, now);
-  const written: LeafTexts = { crt: `${cert.toString('pem')}\n`, key: newKey ? keys.privatePem : texts.key };
+  const certText = `${cert.toString('pem')}\n`;
   if (newKey) await writeAtomic(files.keyPath, keys.privatePem, KEY_MODE);
-  await writeAtomic(files.certPath, written.crt!, CERT_MODE);
+  await writeAtomic(files.certPath, certText, CERT_MODE);
   const description = describeCertificate(cert);
   // Remembered as an inspection would: it was issued with this key, so only the spec is matched
   // here. The first re-run then reads it from memory instead of parsing and verifying it again.
+  const written: LeafTexts = { crt: certText, key: newKey ? keys.privatePem : texts.key };
   const issuedDigest = inputsDigest(written, spec, authority, keyType);
   if (issuedDigest && mismatches(cert, spec, authority.cert, keyType).length === 0)
     await rememberLeaf(pkiDir, spec.name, issuedDigest, description);
