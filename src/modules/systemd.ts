@@ -8,6 +8,7 @@
  * reports NeedDaemonReload=yes for the unit (another task changed its file or a drop-in). Without
  * a name, daemon_reload looks at every loaded unit. `restarted` and `reloaded` always act: restarts
  * on change are the handlers' job.
+ * enable changes the boot links without a reload of its own (planEnabled).
  */
 import type { JSONSchema } from 'json-schema-to-ts';
 import { FurrowError, InputError } from '../engine/errors.js';
@@ -58,7 +59,13 @@ const schema = {
         "restart or reload that fails shows the unit's journal lines since the attempt.",
       examples: ['started', 'restarted'],
     },
-    enabled: { ...flagSchema, description: 'Start at boot; absent: left as it is.', examples: [true] },
+    enabled: {
+      ...flagSchema,
+      description:
+        'Start at boot; absent: left as it is. Enabling changes only the boot links: systemd is not reloaded ' +
+        'for it (--no-reload), unless the unit changed on disk and nothing else reloads it.',
+      examples: [true],
+    },
     masked: {
       ...flagSchema,
       description: 'Masked (can not be started at all); absent: left as it is.',
@@ -315,6 +322,13 @@ function planMask(want: UnitWanted, status: UnitStatus, changes: Changes): boole
   return !want.masked;
 }
 
+/**
+ * enable only changes the links read at boot; on its own it also reloads systemd, which reruns every generator
+ * (~0.3 s a host, ten or so times in a first deploy). A start works the same without it, so enable skips it
+ * (--no-reload), except when the unit's file changed on disk and this plan reloads not: then its reload is what makes
+ * the start that follows see the new file, as it always was. systemd then still says disabled until its next reload,
+ * so the probe checks that answer on disk (probes/systemd.ts). disable keeps its reload: the probe trusts an enabled.
+ */
 function planEnabled(want: UnitWanted, status: UnitStatus, unmasking: boolean, changes: Changes): void {
   if (want.enabled === undefined || want.masked === true) return;
   const shown = status.unitFileState || 'disabled';
@@ -322,9 +336,11 @@ function planEnabled(want: UnitWanted, status: UnitStatus, unmasking: boolean, c
   // After an unmask the old enablement is unknown: enable/disable is harmless when it is already so.
   if (!off && !unmasking) return;
   const after = want.enabled ? 'enabled' : 'disabled';
+  const reloads = changes.steps.some(([verb]) => verb === 'daemon-reload' || verb === 'unmask');
+  const quiet = want.enabled && (reloads || !status.needDaemonReload) ? ['--no-reload'] : [];
   add(
     changes,
-    [want.enabled ? 'enable' : 'disable', want.unit],
+    [want.enabled ? 'enable' : 'disable', ...quiet, want.unit],
     { key: 'enabled', before: shown, after },
     `${want.unit} is ${shown}, wants ${after}`,
   );

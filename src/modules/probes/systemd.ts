@@ -1,6 +1,7 @@
 /**
  * The systemd probe: for a list of units, one `systemctl show` each plus the sha256 of the unit
- * file Furrow manages in /etc/systemd/system, all in one round trip.
+ * file Furrow manages in /etc/systemd/system, all in one round trip (and `systemctl is-enabled` for a
+ * unit systemd calls disabled: see the command).
  */
 import { FurrowError } from '../../engine/errors.js';
 import { sh } from '../../engine/shell.js';
@@ -55,7 +56,11 @@ export const systemdStatus = {
       const file = `${UNIT_DIR}/${unit}`;
       lines.push(
         sh`echo ${`@unit ${unit}`}`,
-        sh`systemctl show -p ${PROPERTIES} -- ${unit} || exit 1`,
+        sh`s=$(systemctl show -p ${PROPERTIES} -- ${unit}) || exit 1; echo "$s"`,
+        // systemd keeps the state it read at its last reload: after `enable --no-reload` (systemd.ts) it still says
+        // disabled, so that answer is checked on disk.
+        sh`case "$s" in *UnitFileState=disabled*) ` +
+          sh`echo "@enabled $(systemctl is-enabled -- ${unit} 2>/dev/null)";; esac`,
         sh`if [ -f ${file} ]; then h=$(sha256sum < ${file}); h=\${h%% *}; echo "@sha256 $h"; else h=; echo ` +
           sh`"@sha256 -"; fi`,
       );
@@ -92,6 +97,11 @@ export const systemdStatus = {
           current.content = Buffer.from(encoded.join(''), 'base64').toString('utf8');
           inContent = false;
         } else encoded.push(line);
+        continue;
+      }
+      if (line.startsWith('@enabled ')) {
+        const onDisk = line.slice('@enabled '.length).trim();
+        if (onDisk) current.unitFileState = onDisk;
         continue;
       }
       if (line.startsWith('@sha256 ')) {

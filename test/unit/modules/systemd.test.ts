@@ -19,6 +19,8 @@ const status = (over: Partial<UnitStatus> = {}): UnitStatus => ({
   fileSha256: null,
   ...over,
 });
+/** A disabled, stopped unit whose file changed since systemd loaded it. */
+const stale = () => status({ activeState: 'inactive', unitFileState: 'disabled', needDaemonReload: true });
 const want = (over: Partial<UnitWanted> = {}): UnitWanted => ({ unit: 'demo.service', daemonReload: false, ...over });
 
 describe('systemd plan decisions (canned probe)', () => {
@@ -50,7 +52,7 @@ describe('systemd plan decisions (canned probe)', () => {
       },
       data: {
         unit: 'demo.service',
-        steps: [['daemon-reload'], ['enable', 'demo.service'], ['start', 'demo.service']],
+        steps: [['daemon-reload'], ['enable', '--no-reload', 'demo.service'], ['start', 'demo.service']],
         write: { path: '/etc/systemd/system/demo.service', content: UNIT },
       },
     });
@@ -108,7 +110,7 @@ describe('systemd plan decisions (canned probe)', () => {
   });
 
   test.each([
-    [true, 'disabled', [['enable', 'demo.service']]],
+    [true, 'disabled', [['enable', '--no-reload', 'demo.service']]],
     [true, 'static', []],
     [true, 'indirect', []],
     [false, 'enabled', [['disable', 'demo.service']]],
@@ -116,6 +118,23 @@ describe('systemd plan decisions (canned probe)', () => {
     [false, 'disabled', []],
   ] as const)('enabled %s when %s', (enabled, unitFileState, steps) => {
     expect(decideUnit(want({ enabled }), status({ unitFileState })).data?.steps ?? []).toEqual(steps);
+  });
+
+  test('enable reloads only for a unit changed on disk that the plan does not reload; disable always', () => {
+    // A changed unit file and no daemon_reload asked: enable's own reload lets the start see the new file.
+    expect(decideUnit(want({ enabled: true, state: 'started' }), stale()).data?.steps).toEqual([
+      ['enable', 'demo.service'],
+      ['start', 'demo.service'],
+    ]);
+    expect(decideUnit(want({ enabled: false }), status({ needDaemonReload: true })).data?.steps).toEqual([
+      ['disable', 'demo.service'],
+    ]);
+    // With daemon_reload asked, the plan's own reload does it, once.
+    expect(decideUnit(want({ enabled: true, state: 'started', daemonReload: true }), stale()).data?.steps).toEqual([
+      ['daemon-reload'],
+      ['enable', '--no-reload', 'demo.service'],
+      ['start', 'demo.service'],
+    ]);
   });
 
   test('masking and unmasking (an unmasked unit is enabled again explicitly)', () => {
@@ -130,7 +149,7 @@ describe('systemd plan decisions (canned probe)', () => {
         ?.steps,
     ).toEqual([
       ['unmask', 'demo.service'],
-      ['enable', 'demo.service'],
+      ['enable', '--no-reload', 'demo.service'],
     ]);
   });
 

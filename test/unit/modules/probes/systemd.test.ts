@@ -79,7 +79,12 @@ describe('systemd probe', () => {
     expect(cmd).toContain(
       `systemctl show -p ` +
         `'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec' -- ` +
-        `'it'\\''s.service' || exit 1`,
+        `'it'\\''s.service') || exit 1`,
+    );
+    // Asked only when systemd says disabled: an enable without a reload leaves that answer behind.
+    expect(cmd).toContain(
+      `case "$s" in *UnitFileState=disabled*) echo "@enabled $(systemctl is-enabled -- 'b.service' ` +
+        `2>/dev/null)";; esac`,
     );
     expect(cmd).toContain(
       `if [ -f '/etc/systemd/system/b.service' ]; then h=$(sha256sum < '/etc/systemd/system/b.service'`,
@@ -87,6 +92,15 @@ describe('systemd probe', () => {
     expect(cmd).toContain(`[ "$h" != '${SHA}' ]`);
     expect(cmd.match(/systemctl show/g)).toHaveLength(2);
     expect(cmd.match(/base64/g)).toHaveLength(1);
+  });
+
+  test("a unit systemd calls disabled takes the state on disk (enable --no-reload leaves systemd's behind)", () => {
+    const out = (onDisk: string) =>
+      '@unit kubelet.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=disabled\n' +
+      `NeedDaemonReload=no\n@enabled ${onDisk}\n@sha256 -\n`;
+    expect(systemdStatus.parse(out('enabled'))[0]?.unitFileState).toBe('enabled');
+    expect(systemdStatus.parse(out('disabled'))[0]?.unitFileState).toBe('disabled');
+    expect(systemdStatus.parse(out(''))[0]?.unitFileState).toBe('disabled');
   });
 
   test('unit names default to .service', () => {
