@@ -108,7 +108,7 @@ describeLab('system modules and facts on a real lab host', () => {
     expect((await run(systemd, changedParams)).changed).toBe(false);
   });
 
-  test('systemd: daemon_reload only when systemd needs it; restarted always acts; stop, disable, mask', async () => {
+  test('systemd: daemon_reload only when needed; restarted always acts; stop, disable, enable, mask', async () => {
     expect((await run(systemd, { name: UNIT, daemon_reload: true })).changed).toBe(false);
     await onHost(`echo '# edited behind our back' >> /etc/systemd/system/${UNIT}`);
     const stale = await run(systemd, { name: UNIT, daemon_reload: true });
@@ -127,6 +127,19 @@ describeLab('system modules and facts on a real lab host', () => {
       'inactive\ndisabled',
     );
     expect((await run(systemd, down)).changed).toBe(false);
+
+    // Enabled again with no daemon-reload in the plan: enable reloads not systemd (its generators) either, and a
+    // re-run changes nothing (when systemd still says disabled, the probe reads the disk).
+    const up = { name: UNIT, state: 'started' as const, enabled: true };
+    const reloads = async () =>
+      Number(await onHost(`journalctl --sync; journalctl _PID=1 --no-pager -o cat | grep -c '^Reloading\\.$' || true`));
+    const reloadsBefore = await reloads();
+    expect((await run(systemd, up)).changed).toBe(true);
+    expect(await onHost(`systemctl is-active ${UNIT}; systemctl is-enabled ${UNIT}`)).toBe('active\nenabled');
+    expect(await reloads()).toBe(reloadsBefore);
+    const upAgain = await run(systemd, up);
+    expect(upAgain.changed).toBe(false);
+    expect(upAgain.plan.reason).toBe(`${UNIT} is active (running) and enabled`);
 
     const masked = await run(systemd, { name: 'furrow-sleep-other', masked: true });
     expect(masked.changed).toBe(true);
