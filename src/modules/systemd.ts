@@ -326,8 +326,9 @@ function planMask(want: UnitWanted, status: UnitStatus, changes: Changes): boole
  * enable only changes the links read at boot; on its own it also reloads systemd, which reruns every generator
  * (~0.3 s a host, ten or so times in a first deploy). A start works the same without it, so enable skips it
  * (--no-reload), except when the unit's file changed on disk and this plan reloads not: then its reload is what makes
- * the start that follows see the new file, as it always was. systemd then still says disabled until its next reload,
- * so the probe checks that answer on disk (probes/systemd.ts). disable keeps its reload: the probe trusts an enabled.
+ * the start that follows see the new file, as it always was. systemd may then go on saying disabled until its next
+ * reload, so the probe checks that answer on disk (probes/systemd.ts). disable keeps its reload: the probe trusts an
+ * enabled.
  */
 function planEnabled(want: UnitWanted, status: UnitStatus, unmasking: boolean, changes: Changes): void {
   if (want.enabled === undefined || want.masked === true) return;

@@ -57,8 +57,8 @@ export const systemdStatus = {
       lines.push(
         sh`echo ${`@unit ${unit}`}`,
         sh`s=$(systemctl show -p ${PROPERTIES} -- ${unit}) || exit 1; echo "$s"`,
-        // systemd keeps the state it read at its last reload: after `enable --no-reload` (systemd.ts) it still says
-        // disabled, so that answer is checked on disk.
+        // After `enable --no-reload` (systemd.ts) systemd may go on saying disabled until its next reload (seen in a
+        // deploy, not in every case), so that answer is checked on disk.
         sh`case "$s" in *UnitFileState=disabled*) ` +
           sh`echo "@enabled $(systemctl is-enabled -- ${unit} 2>/dev/null)";; esac`,
         sh`if [ -f ${file} ]; then h=$(sha256sum < ${file}); h=\${h%% *}; echo "@sha256 $h"; else h=; echo ` +
