@@ -112,7 +112,11 @@ export const systemd: Module<SystemdParams, SystemdData> = {
     }
     const want = wanted(params, daemonReload);
     const [status] = await probeUnits(ctx.conn, [
-      { unit: want.unit, ...(want.content !== undefined ? { wantSha256: sha256(want.content) } : {}) },
+      {
+        unit: want.unit,
+        ...(want.content !== undefined ? { wantSha256: sha256(want.content) } : {}),
+        ...(want.enabled !== undefined ? { checkEnabled: true } : {}),
+      },
     ]);
     return decideUnit(want, status!, ctx.check);
   },

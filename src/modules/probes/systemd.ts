@@ -1,7 +1,7 @@
 /**
- * The systemd probe: for a list of units, one `systemctl show` each plus the sha256 of the unit
- * file Furrow manages in /etc/systemd/system, all in one round trip (and `systemctl is-enabled` for a
- * unit systemd calls disabled: see the command).
+ * The systemd probe: for a list of units, one `systemctl show` each, all in one round trip; when asked, the sha256 of
+ * the unit file Furrow manages in /etc/systemd/system, and `systemctl is-enabled` for a unit systemd calls disabled
+ * (see the command).
  */
 import { FurrowError } from '../../engine/errors.js';
 import { sh } from '../../engine/shell.js';
@@ -24,7 +24,7 @@ export interface UnitStatus {
   activeEnterTimestamp: string;
   /** How long a start may take before systemd gives up (TimeoutStartSec=), when it is bounded. */
   startTimeoutSeconds?: number;
-  /** sha256 of /etc/systemd/system/<unit>, or null when that file does not exist. */
+  /** sha256 of /etc/systemd/system/<unit>, or null when that file does not exist or was not asked for (wantSha256). */
   fileSha256: string | null;
   /** The unit file's text, when asked for and its sha256 differs from the wanted one. */
   content?: string;
@@ -34,6 +34,8 @@ export interface UnitQuery {
   unit: string;
   /** Send the file's text back when its sha256 differs from this (for a diff). */
   wantSha256?: string;
+  /** Check a 'disabled' answer against the disk: only a task that sets `enabled` needs it. */
+  checkEnabled?: boolean;
 }
 
 const MAX_CONTENT = 256 * 1024;
@@ -52,21 +54,23 @@ export const systemdStatus = {
   /** Exit status 127 means systemctl is missing (no systemd on this host). */
   command(queries: UnitQuery[]): string {
     const lines = ['command -v systemctl >/dev/null 2>&1 || { echo "systemctl not found" >&2; exit 127; }'];
-    for (const { unit, wantSha256 } of queries) {
+    for (const { unit, wantSha256, checkEnabled } of queries) {
       const file = `${UNIT_DIR}/${unit}`;
-      lines.push(
-        sh`echo ${`@unit ${unit}`}`,
-        sh`s=$(systemctl show -p ${PROPERTIES} -- ${unit}) || exit 1; echo "$s"`,
-        // After `enable --no-reload` (systemd.ts) systemd may go on saying disabled until its next reload (seen in a
-        // deploy, not in every case), so that answer is checked on disk.
-        sh`case "$s" in *UnitFileState=disabled*) ` +
-          sh`echo "@enabled $(systemctl is-enabled -- ${unit} 2>/dev/null)";; esac`,
-        sh`if [ -f ${file} ]; then h=$(sha256sum < ${file}); h=\${h%% *}; echo "@sha256 $h"; else h=; echo ` +
-          sh`"@sha256 -"; fi`,
-      );
-      // The old text comes back only when it differs, for the diff: an unchanged unit costs nothing more.
+      lines.push(sh`echo ${`@unit ${unit}`}`, sh`s=$(systemctl show -p ${PROPERTIES} -- ${unit}) || exit 1; echo "$s"`);
+      // After `enable --no-reload` (systemd.ts) systemd may go on saying disabled until its next reload (seen in a
+      // deploy, not in every case), so that answer is checked on disk.
+      if (checkEnabled) {
+        lines.push(
+          sh`case "$s" in *UnitFileState=disabled*) ` +
+            sh`echo "@enabled $(systemctl is-enabled -- ${unit} 2>/dev/null)";; esac`,
+        );
+      }
+      // The unit file is hashed only for a task that gives its text, and its old text comes back only when it
+      // differs, for the diff: an unchanged unit costs nothing more.
       if (wantSha256 !== undefined) {
         lines.push(
+          sh`if [ -f ${file} ]; then h=$(sha256sum < ${file}); h=\${h%% *}; echo "@sha256 $h"; else h=; echo ` +
+            sh`"@sha256 -"; fi`,
           sh`if [ -n "$h" ] && [ "$h" != ${wantSha256} ] && [ "$(wc -c < ${file})" -le ${MAX_CONTENT} ]; then echo ` +
             sh`@content; base64 < ${file}; echo @end; fi`,
         );

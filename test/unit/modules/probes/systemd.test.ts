@@ -74,8 +74,11 @@ describe('systemd probe', () => {
     ]);
   });
 
-  test('the command: one systemctl show and one hash per unit, names quoted', () => {
-    const cmd = systemdStatus.command([{ unit: "it's.service" }, { unit: 'b.service', wantSha256: SHA }]);
+  test('the command: one systemctl show per unit, names quoted; a hash only where the text is given', () => {
+    const cmd = systemdStatus.command([
+      { unit: "it's.service" },
+      { unit: 'b.service', wantSha256: SHA, checkEnabled: true },
+    ]);
     expect(cmd).toContain(
       `systemctl show -p ` +
         `'ActiveState,SubState,UnitFileState,LoadState,NeedDaemonReload,ActiveEnterTimestamp,TimeoutStartUSec' -- ` +
@@ -90,6 +93,9 @@ describe('systemd probe', () => {
       `if [ -f '/etc/systemd/system/b.service' ]; then h=$(sha256sum < '/etc/systemd/system/b.service'`,
     );
     expect(cmd).toContain(`[ "$h" != '${SHA}' ]`);
+    // Only for the unit whose task sets `enabled`, and the hash only for the one whose text the task gives.
+    expect(cmd.match(/systemctl is-enabled/g)).toHaveLength(1);
+    expect(cmd.match(/sha256sum/g)).toHaveLength(1);
     expect(cmd.match(/systemctl show/g)).toHaveLength(2);
     expect(cmd.match(/base64/g)).toHaveLength(1);
   });
