@@ -7,22 +7,19 @@
  * sha256, and is used only while all of them still hold: an edit moves ctime, which no user can
  * set back. A file changed within the last second is not kept (its next change could fall in the
  * same clock tick and keep its times), nor one that changed while it was hashed. The cache is in
- * $FURROW_CACHE_DIR, else $XDG_CACHE_HOME/furrow, else ~/.cache/furrow; losing it costs one hash.
+ * engine/cache-dir.ts's folder; losing it costs one hash.
  */
 import type { BigIntStats } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import { cacheDir } from '../../engine/cache-dir.js';
 import { RECORD_MIN_BYTES } from '../../engine/facts/written.js';
 
 /** How long a file must have been left alone before its hash is kept. */
 const SETTLED_MS = 1000;
 
 export function hashCacheFile(): string {
-  const dir =
-    process.env.FURROW_CACHE_DIR ??
-    path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'furrow');
-  return path.join(dir, 'file-hashes.json');
+  return path.join(cacheDir(), 'file-hashes.json');
 }
 
 /** What identifies one state of a file: any write, chmod, rename over it or truncation changes it. */
