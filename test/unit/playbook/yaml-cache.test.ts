@@ -57,7 +57,7 @@ function placeFromNodes(doc: Document, lines: LineCounter, at: YamlPath, which: 
 /** Every path to a value in `data`, and one step past each (a key that is not there). */
 function pathsOf(data: unknown, prefix: YamlPath = []): YamlPath[] {
   const out: YamlPath[] = [prefix, [...prefix, 'not-there'], [...prefix, 999]];
-  if (Array.isArray(data)) data.forEach((v, i) => out.push(...pathsOf(v, [...prefix, i])));
+  if (Array.isArray(data)) for (const [i, v] of data.entries()) out.push(...pathsOf(v, [...prefix, i]));
   else if (data && typeof data === 'object')
     for (const [k, v] of Object.entries(data)) out.push(...pathsOf(v, [...prefix, k]));
   return out;
