@@ -9,10 +9,9 @@ import { cacheDir } from '../cache-dir.js';
  * part of a run's start-up (0.2 s of 0.9 s before step 01's first task, measured), and they rarely
  * change. An entry is found by the sha256 of the text and of this build (see buildId), so an edited
  * file or a new parser is a miss and is parsed again; the entry is what parsing gave (the values and
- * the places), never a guess. Only texts of at least MIN_BYTES are kept: smaller ones parse faster
- * than a file opens. Any trouble (no cache folder, a broken entry) is a miss.
+ * the places), never a guess. Small files gain too: a role's 47 files under 1 KiB parse in 17 ms
+ * (warm) and read back in 4. Any trouble (no cache folder, a broken entry) is a miss.
  */
-export const MIN_BYTES = 1024;
 /** Entries kept; past it the oldest half goes, so the folder never grows without end. */
 export const MAX_ENTRIES = 1000;
 
@@ -57,7 +56,6 @@ function entryFile(text: string): string {
 }
 
 export function readParsed(text: string): ParsedYaml | undefined {
-  if (text.length < MIN_BYTES) return undefined;
   try {
     const entry = JSON.parse(readFileSync(entryFile(text), 'utf8')) as ParsedYaml;
     return Array.isArray(entry.lineStarts) && entry.tree && typeof entry.tree === 'object' ? entry : undefined;
@@ -68,7 +66,7 @@ export function readParsed(text: string): ParsedYaml | undefined {
 
 /** Keeps `parsed` when its values survive JSON unchanged (see isPlainData). */
 export function keepParsed(text: string, parsed: ParsedYaml): void {
-  if (text.length < MIN_BYTES || !isPlainData(parsed.data)) return;
+  if (!isPlainData(parsed.data)) return;
   const target = entryFile(text);
   try {
     mkdirSync(path.dirname(target), { recursive: true });
