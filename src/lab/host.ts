@@ -181,6 +181,9 @@ export async function writeContainerSupport(host: LabHostLayout): Promise<void> 
   await symlink(`/${SUPPORT_UNIT}`, path.join(wants, 'furrow-lab-containers.service'));
 }
 
+/** The sysctl trees a lab host may read and not write: the kernel keeps them machine-wide. */
+export const MACHINE_SYSCTL_TREES = ['/proc/sys/vm', '/proc/sys/kernel', '/proc/sys/fs'];
+
 /**
  * Boots the host: systemd as PID 1 under systemd-nspawn, detached, console to a log file. A shell
  * first moves itself into the host's own cgroups (`cgroups`, see cgroups.ts) and then becomes
@@ -207,8 +210,11 @@ export function bootContainer(host: LabHostLayout, labName: string, cgroups: str
       // runc makes every container join a new session keyring: nspawn's seccomp filter refuses
       // these calls by default ("unable to join session keyring: operation not permitted").
       '--system-call-filter=add_key keyctl request_key',
+      // The API file systems are writable (the environment below): net sysctls under /proc/sys are per
+      // network namespace, so hosts may write their own as real hosts do. The trees that are this
+      // machine's own (vm.*, kernel.*, fs.*) stay read-only: a host must not change the machine.
+      ...MACHINE_SYSCTL_TREES.map((tree) => `--bind-ro=${tree}`),
     ],
-    // Net sysctls under /proc/sys are per namespace, so hosts may write them as real hosts do.
     {
       detached: true,
       stdio: ['ignore', log, log],

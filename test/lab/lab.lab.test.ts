@@ -77,6 +77,24 @@ describeLab('furrow lab (real hosts)', () => {
     expect(r.stdout).not.toMatch(/default via/);
   });
 
+  test("a host writes its own net sysctls and cannot write the machine's (vm.*, kernel.*, fs.*)", async () => {
+    const machineKeepalive = readFileSync('/proc/sys/net/ipv4/tcp_keepalive_time', 'utf8');
+    // Each machine-wide key is written back with the value it has: were it writable, nothing would change.
+    const script =
+      'for k in vm/swappiness kernel/panic fs/inotify/max_user_watches; do v=$(cat /proc/sys/$k); ' +
+      'if echo "$v" > /proc/sys/$k 2>/dev/null; then echo "$k writable"; else echo "$k read-only"; fi; done; ' +
+      'k=/proc/sys/net/ipv4/tcp_keepalive_time; v=$(cat $k); echo 7201 > $k && echo "net $(cat $k)"; echo "$v" > $k';
+    const r = await furrow(['exec', 'h1', '-i', inventory, '--', script], { cwd });
+    expectExit(r, 0);
+    expect(r.stdout.match(/^h1 \| .*$/gm)).toEqual([
+      'h1 | vm/swappiness read-only',
+      'h1 | kernel/panic read-only',
+      'h1 | fs/inotify/max_user_watches read-only',
+      'h1 | net 7201',
+    ]);
+    expect(readFileSync('/proc/sys/net/ipv4/tcp_keepalive_time', 'utf8')).toBe(machineKeepalive);
+  });
+
   test('up recovers from a killed earlier run: stale processes, mounts, namespaces and bridge', async () => {
     // Simulate a crash: the nspawn processes we started are killed without a clean teardown
     // (their containers may outlive them).
