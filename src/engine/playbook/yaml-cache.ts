@@ -12,6 +12,7 @@ import { cacheDir } from '../cache-dir.js';
  * the places), never a guess. Small files gain too: a role's 47 files under 1 KiB parse in 17 ms
  * (warm) and read back in 4. Any trouble (no cache folder, a broken entry) is a miss.
  */
+
 /** Entries kept; past it the oldest half goes, so the folder never grows without end. */
 export const MAX_ENTRIES = 1000;
 
