@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir } from '../cache-dir.js';
@@ -69,13 +69,18 @@ export function readParsed(text: string): ParsedYaml | undefined {
 export function keepParsed(text: string, parsed: ParsedYaml): void {
   if (!isPlainData(parsed.data)) return;
   const target = entryFile(text);
+  const tmp = `${target}.${process.pid}`;
   try {
     mkdirSync(path.dirname(target), { recursive: true });
-    writeFileSync(`${target}.${process.pid}`, JSON.stringify(parsed));
-    renameSync(`${target}.${process.pid}`, target); // a reader never sees half an entry
+    writeFileSync(tmp, JSON.stringify(parsed));
+    renameSync(tmp, target); // a reader never sees half an entry
     prune(path.dirname(target));
   } catch {
-    // A read-only home or a full disk: the next run parses again.
+    // A read-only home or a full disk: the next run parses again. A half-written temp file would never be
+    // pruned (prune counts entries only), so it goes now, if it can.
+    try {
+      rmSync(tmp, { force: true });
+    } catch {}
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
@@ -125,6 +125,17 @@ describe('parsed YAML kept between runs', () => {
     expect(YamlSource.parse('a.yml', text).source!.data).toEqual({ key: 'value' });
     process.env.FURROW_CACHE_DIR = path.join(cache, 'yaml', entry!.name, 'not-a-folder');
     expect(YamlSource.parse('a.yml', `${text}more: 1\n`).source!.data).toEqual({ key: 'value', more: 1 });
+  });
+
+  test('a write that fails leaves no temporary file behind', () => {
+    const text = 'key: value\n';
+    YamlSource.parse('a.yml', text);
+    const [entry] = entries();
+    const target = path.join(cache, 'yaml', entry!.name);
+    rmSync(target);
+    mkdirSync(target); // the rename onto it fails
+    expect(YamlSource.parse('a.yml', text).source!.data).toEqual({ key: 'value' });
+    expect(readdirSync(path.join(cache, 'yaml'))).toEqual([entry!.name]);
   });
 
   test('values JSON would change are not kept: shared objects (aliases, merges), .nan, sets', () => {
